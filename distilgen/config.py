@@ -1,0 +1,153 @@
+"""`[tool.distilgen]` in the nearest pyproject.toml, as one frozen record.
+
+Keys are written kebab-case in TOML (`model-bases`) and read into snake_case fields. An unknown key
+is an error naming the file and the key: a typo must never silently change what a command does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+__all__ = ["Config", "load_config", "find_pyproject", "FORMATS"]
+
+FORMATS = ("tools", "messages", "raw")
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    """The project root: the folder of the pyproject.toml read, or the start folder."""
+    pyproject: Path | None = None
+    include: tuple[str, ...] = ("**/*.py",)
+    exclude: tuple[str, ...] = ()
+    model_bases: tuple[str, ...] = ()
+    """Dotted names of third-party classes to treat as BaseModel subclasses."""
+    instructions: str = "distil:instructions"
+    """`module:attribute` of the project's `Instructions` instance."""
+    name: str | None = None
+    """The name given to the Instructions instance a template creates (default: the root's name)."""
+    dataset: str = "distil_dataset.jsonl"
+    finetune_format: str = "tools"
+    lock_file: str = "distilgen.lock"
+    require_decorated: bool = False
+    """`check` fails when a candidate is not decorated."""
+    include_generated: bool = False
+    cache_dir: str = ".distilgen_cache"
+    base_url: str | None = None
+    """OpenAI-compatible endpoint for dispatch and jobs (OPENAI_BASE_URL wins when set)."""
+    local_base_url: str = "http://127.0.0.1:8080/v1"
+    """Where `local:NAME` models are served (`distilgen serve`)."""
+    strategies: str | None = None
+    """`module:object` mapping parameter names to hypothesis strategies for `generate`."""
+    models: Mapping[str, str] = field(default_factory=dict)
+    """Model aliases: `name = "ft:..."`."""
+
+    def path(self, relative: str) -> Path:
+        """A configured path, resolved against the project root."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path(self.lock_file)
+
+    @property
+    def cache_path(self) -> Path:
+        return self.path(self.cache_dir)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Path):
+                v = str(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            elif isinstance(v, Mapping):
+                v = dict(v)
+            out[f.name.replace("_", "-")] = v
+        return out
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("root", "pyproject")}
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above `start` (a file or a folder)."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for d in (folder, *folder.parents):
+        candidate = d / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _coerce(path: Path, key: str, value: Any, default: Any) -> Any:
+    where = f"{path}: [tool.distilgen] {key}"
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if key == "models":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: expected a table of name = \"model id\"")
+        return dict(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if key == "finetune-format" and value not in FORMATS:
+        raise ConfigError(f"{where}: expected one of {', '.join(FORMATS)}, got {value!r}")
+    if key == "instructions" and value.count(":") != 1:
+        raise ConfigError(f"{where}: expected 'module:attribute', got {value!r}")
+    return value
+
+
+def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read `[tool.distilgen]` from the nearest pyproject.toml at or above `start` (default: cwd)."""
+    start_path = Path(start) if start is not None else Path.cwd()
+    pyproject = find_pyproject(start_path)
+    values: dict[str, Any] = {}
+    if pyproject is not None:
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{pyproject}: cannot read: {exc}") from None
+        table = data.get("tool", {}).get("distilgen", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{pyproject}: [tool.distilgen] must be a table")
+        for key, value in table.items():
+            name = key.replace("-", "_")
+            if name not in _FIELDS:
+                known = ", ".join(sorted(k.replace("_", "-") for k in _FIELDS))
+                raise ConfigError(f"{pyproject}: [tool.distilgen] unknown key {key!r} (known: {known})")
+            values[name] = _coerce(pyproject, key.replace("_", "-"), value, _FIELDS[name].default
+                                   if _FIELDS[name].default is not dataclasses.MISSING else {})
+        root = pyproject.parent
+    else:
+        root = start_path.resolve() if start_path.is_dir() else start_path.resolve().parent
+    for key, value in (overrides or {}).items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown configuration override {key!r}")
+        if value is not None:
+            values[name] = value
+    return Config(root=root, pyproject=pyproject, **values)

@@ -1,0 +1,55 @@
+"""THE prompt renderer: function source text in, system prompt out. Pure and deterministic.
+
+The runtime (capture and dispatch) and the static side (`distilgen prompts`, `check`) both call
+`render_prompt`, so the prompt a model was trained on can be proven identical to the one it is sent.
+Bump RENDERER_VERSION whenever the output for the same input could change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Mapping
+
+from .._templates import render_template
+from .source import FunctionSource
+
+__all__ = ["RENDERER_VERSION", "render_prompt", "fingerprint", "render_code"]
+
+RENDERER_VERSION = "1"
+PROMPT_TEMPLATE = "prompt.txt"
+
+
+def render_code(src: FunctionSource, *, include_body: bool = False) -> str:
+    """The function as the model sees it: signature, docstring, and the body or `...`."""
+    parts = [src.signature]
+    if src.docstring:
+        doc = src.docstring.replace('"""', '\\"\\"\\"')
+        doc_lines = doc.splitlines()
+        if len(doc_lines) == 1:
+            parts.append(f'    """{doc}"""')
+        else:
+            parts.append('    """' + doc_lines[0])
+            parts.extend(("    " + line) if line else "" for line in doc_lines[1:])
+            parts.append('    """')
+    if include_body and src.body:
+        parts.extend(("    " + line) if line.strip() else "" for line in src.body.splitlines())
+    else:
+        parts.append("    ...")
+    return "\n".join(parts)
+
+
+def render_prompt(src: FunctionSource, model_name: str, *, include_body: bool = False) -> str:
+    """The system prompt for a function whose return model is called `model_name`."""
+    return render_template(PROMPT_TEMPLATE, model=model_name, code=render_code(src, include_body=include_body)).rstrip("\n")
+
+
+def fingerprint(prompt: str, schema: Mapping[str, Any]) -> str:
+    """Hash of what a model is trained on: prompt, output schema and renderer version."""
+    payload = json.dumps(
+        {"prompt": prompt, "schema": schema, "renderer": RENDERER_VERSION},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

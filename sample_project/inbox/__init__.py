@@ -1,0 +1,1 @@
+"""inbox: triage and enrich customer support tickets."""
