@@ -10,6 +10,50 @@ from __future__ import annotations
 # modules (libcst, torch) so `distilgen --help` stays fast.
 
 # --- scan / config -----------------------------------------------------------------------------
+from pathlib import Path as _Path  # noqa: E402
+from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
+from typing import Iterable as _Iterable  # noqa: E402
+
+if _TYPE_CHECKING:
+    from .analysis.scan import ScanReport
+    from .config import Config
+
+
+def scan(
+    paths: "_Iterable[str | _Path]" = (".",),
+    *,
+    config: "Config | None" = None,
+    select: "_Iterable[str]" = (),
+    exclude: "_Iterable[str]" = (),
+    include_generated: bool = False,
+    use_cache: bool = True,
+) -> "ScanReport":
+    """Find every function whose return annotation resolves to a pydantic model.
+
+    `paths` are files or folders (default: the current folder); the config is read from the
+    nearest pyproject.toml of the first path unless given. `select`/`exclude` are path globs or
+    qualname patterns (`Catalog.*`, `inbox.triage:classify_*`). Never raises for a bad source file:
+    those land in `ScanReport.errors`.
+    """
+    from .analysis.project import scan_project
+
+    return scan_project(
+        [_Path(p) for p in paths],
+        config=config,
+        select=tuple(select),
+        exclude=tuple(exclude),
+        include_generated=include_generated,
+        use_cache=use_cache,
+    )
+
+
+def effective_config(start: "str | _Path | None" = None) -> "Config":
+    """The configuration `distilgen` would use from `start` (default: the current folder)."""
+    from .config import load_config
+
+    return load_config(start)
+
+
 # --- end scan / config -------------------------------------------------------------------------
 
 # --- apply / stubs -----------------------------------------------------------------------------
