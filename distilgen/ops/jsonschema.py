@@ -1,0 +1,237 @@
+"""A small JSON-schema checker: enough for the schemas pydantic generates, no new dependency.
+
+Covers type, properties/required/additionalProperties, enum/const, anyOf/oneOf/allOf/not,
+$ref into $defs/definitions, items/prefixItems, length/size/range bounds, pattern, and the
+formats pydantic emits (date, date-time, time, uuid, email) checked loosely. Keywords it does
+not know are ignored, as JSON Schema says, so a valid instance is never reported as invalid.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+__all__ = ["schema_errors"]
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_FORMATS = {"date": _DATE, "date-time": _DATETIME, "time": _TIME, "uuid": _UUID, "email": _EMAIL}
+
+_MAX_ERRORS = 20
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _is_type(value: Any, expected: str) -> bool:
+    actual = _type_name(value)
+    if expected == "number":
+        return actual in ("integer", "number")
+    if expected == "integer":
+        return actual == "integer" or (actual == "number" and math.isfinite(value) and float(value).is_integer())
+    return actual == expected
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _resolve(ref: str, root: Mapping[str, Any]) -> Any:
+    if not ref.startswith("#"):
+        raise KeyError(ref)
+    node: Any = root
+    for part in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _equal(a: Any, b: Any) -> bool:
+    # JSON equality: 1 == 1.0 but True != 1.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+class _Checker:
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.errors: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(f"{path}: {message}")
+
+    def ok(self, value: Any, schema: Any, depth: int = 0) -> bool:
+        sub = _Checker(self.root)
+        sub.check(value, schema, "$", depth)
+        return not sub.errors
+
+    def check(self, value: Any, schema: Any, path: str, depth: int = 0) -> None:
+        if depth > 64:
+            self.fail(path, "schema nests too deeply (recursive $ref?)")
+            return
+        if schema is True or schema is None:
+            return
+        if schema is False:
+            self.fail(path, "no value is allowed here")
+            return
+        if not isinstance(schema, Mapping):
+            return
+        if "$ref" in schema:
+            try:
+                target = _resolve(schema["$ref"], self.root)
+            except (KeyError, IndexError, ValueError, TypeError):
+                self.fail(path, f"schema $ref {schema['$ref']!r} does not resolve")
+                return
+            self.check(value, target, path, depth + 1)
+
+        expected = schema.get("type")
+        if expected is not None:
+            types = expected if isinstance(expected, list) else [expected]
+            if not any(_is_type(value, t) for t in types):
+                self.fail(path, f"expected {' or '.join(types)}, got {_type_name(value)} {_short(value)}")
+                return
+
+        if "const" in schema and not _equal(value, schema["const"]):
+            self.fail(path, f"expected {_short(schema['const'])}, got {_short(value)}")
+        if "enum" in schema and not any(_equal(value, e) for e in schema["enum"]):
+            allowed = ", ".join(_short(e) for e in schema["enum"])
+            self.fail(path, f"{_short(value)} is not one of {allowed}")
+
+        for key in ("anyOf", "oneOf"):
+            options = schema.get(key)
+            if isinstance(options, list) and options:
+                matches = sum(1 for option in options if self.ok(value, option, depth + 1))
+                if matches == 0:
+                    self._explain_no_match(value, options, path, depth)
+                elif key == "oneOf" and matches > 1:
+                    self.fail(path, f"matches {matches} of the oneOf alternatives, expected exactly one")
+        for option in schema.get("allOf") or ():
+            self.check(value, option, path, depth + 1)
+        if "not" in schema and self.ok(value, schema["not"], depth + 1):
+            self.fail(path, "matches a schema it must not match")
+
+        if isinstance(value, dict):
+            self._object(value, schema, path, depth)
+        elif isinstance(value, list):
+            self._array(value, schema, path, depth)
+        elif isinstance(value, str):
+            self._string(value, schema, path)
+        elif _type_name(value) in ("integer", "number"):
+            self._number(value, schema, path)
+
+    def _explain_no_match(self, value: Any, options: list[Any], path: str, depth: int) -> None:
+        # Report the closest alternative's errors when only one alternative has the value's type:
+        # "expected integer" is more useful than "matches none of 2 alternatives".
+        typed = [o for o in options if isinstance(o, Mapping) and "type" in o
+                 and any(_is_type(value, t) for t in (o["type"] if isinstance(o["type"], list) else [o["type"]]))]
+        if len(typed) == 1:
+            self.check(value, typed[0], path, depth + 1)
+        else:
+            self.fail(path, f"{_short(value)} matches none of the {len(options)} allowed alternatives")
+
+    def _object(self, value: dict[str, Any], schema: Mapping[str, Any], path: str, depth: int) -> None:
+        props = schema.get("properties") or {}
+        for name in schema.get("required") or ():
+            if name not in value:
+                self.fail(path, f"missing required property {name!r}")
+        extra = schema.get("additionalProperties", True)
+        patterns = schema.get("patternProperties") or {}
+        for key, item in value.items():
+            child = f"{path}.{key}"
+            if key in props:
+                self.check(item, props[key], child, depth + 1)
+                continue
+            matched = [p for p in patterns if re.search(p, key)]
+            for p in matched:
+                self.check(item, patterns[p], child, depth + 1)
+            if matched:
+                continue
+            if extra is False:
+                self.fail(path, f"unexpected property {key!r} (allowed: {', '.join(props) or 'none'})")
+            elif isinstance(extra, Mapping):
+                self.check(item, extra, child, depth + 1)
+        if "minProperties" in schema and len(value) < schema["minProperties"]:
+            self.fail(path, f"has {len(value)} properties, at least {schema['minProperties']} required")
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            self.fail(path, f"has {len(value)} properties, at most {schema['maxProperties']} allowed")
+
+    def _array(self, value: list[Any], schema: Mapping[str, Any], path: str, depth: int) -> None:
+        prefix = schema.get("prefixItems") or []
+        for i, item in enumerate(value):
+            if i < len(prefix):
+                self.check(item, prefix[i], f"{path}[{i}]", depth + 1)
+            elif "items" in schema and not isinstance(schema["items"], list):
+                self.check(item, schema["items"], f"{path}[{i}]", depth + 1)
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            self.fail(path, f"has {len(value)} items, at least {schema['minItems']} required")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            self.fail(path, f"has {len(value)} items, at most {schema['maxItems']} allowed")
+        if schema.get("uniqueItems"):
+            for i in range(len(value)):
+                if any(_equal(value[i], value[j]) for j in range(i)):
+                    self.fail(f"{path}[{i}]", "duplicate item where items must be unique")
+                    break
+
+    def _string(self, value: str, schema: Mapping[str, Any], path: str) -> None:
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            self.fail(path, f"shorter than {schema['minLength']} characters")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            self.fail(path, f"longer than {schema['maxLength']} characters")
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str):
+            try:
+                if not re.search(pattern, value):
+                    self.fail(path, f"{_short(value)} does not match pattern {pattern!r}")
+            except re.error:
+                pass  # an ECMA-only pattern Python cannot compile: not the data's fault
+        fmt = _FORMATS.get(schema.get("format", ""))
+        if fmt is not None and not fmt.match(value):
+            self.fail(path, f"{_short(value)} is not a valid {schema['format']}")
+
+    def _number(self, value: float, schema: Mapping[str, Any], path: str) -> None:
+        if "minimum" in schema and value < schema["minimum"]:
+            self.fail(path, f"{value} is less than the minimum {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            self.fail(path, f"{value} is greater than the maximum {schema['maximum']}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            self.fail(path, f"{value} must be greater than {schema['exclusiveMinimum']}")
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            self.fail(path, f"{value} must be less than {schema['exclusiveMaximum']}")
+        step = schema.get("multipleOf")
+        if isinstance(step, (int, float)) and step > 0:
+            q = value / step
+            if abs(q - round(q)) > 1e-9:
+                self.fail(path, f"{value} is not a multiple of {step}")
+
+
+def schema_errors(value: Any, schema: Any, path: str = "$") -> list[str]:
+    """Every way `value` breaks `schema`, as `path: message` strings (empty when it conforms)."""
+    checker = _Checker(schema)
+    checker.check(value, schema, path)
+    return checker.errors

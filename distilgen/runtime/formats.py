@@ -1,0 +1,141 @@
+"""The three dataset shapes, and the tool schema capture and dispatch both send.
+
+- `tools`: the current OpenAI chat fine-tuning shape (assistant `tool_calls`, top-level `tools`).
+- `messages`: the legacy function-calling shape instructor writes (`function_call`, `functions`).
+- `raw`: function id, prompt, call, args, kwargs, output and schema, for other trainers.
+
+Lines are assembled from pre-serialised constant parts (system message, tools) so a call costs
+one `model_dump_json` and two small `json.dumps`; the result is still compact, deterministic JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+__all__ = [
+    "FORMATS",
+    "tool_schema",
+    "tool_description",
+    "request_tools",
+    "request_functions",
+    "response_format",
+    "LineWriter",
+    "build_example",
+    "dumps",
+]
+
+FORMATS = ("tools", "messages", "raw")
+
+
+def dumps(obj: Any) -> str:
+    """Compact, deterministic JSON (key order as built, no spaces, UTF-8 kept)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _strip_titles(node: Any, in_properties: bool = False) -> Any:
+    # pydantic repeats every field name as a "title": pure token cost, no information
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "title" and not in_properties and isinstance(v, str):
+                continue
+            out[k] = _strip_titles(v, in_properties=(k in ("properties", "$defs", "definitions")) and not in_properties)
+        return out
+    if isinstance(node, list):
+        return [_strip_titles(x) for x in node]
+    return node
+
+
+def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The return model's JSON schema as the model sees it in `tools`: compact, titles dropped."""
+    return _strip_titles(model.model_json_schema())
+
+
+def tool_description(model: type[BaseModel]) -> str:
+    doc = model.__doc__ or ""
+    # pydantic gives undocumented models BaseModel's own docstring: not the user's words
+    if doc and doc is not BaseModel.__doc__:
+        return " ".join(doc.split())
+    return f"Return a {model.__name__}."
+
+
+def request_tools(spec: Any) -> list[dict[str, Any]]:
+    """`tools` for a chat request: identical to what the `tools` training lines carry."""
+    return [{"type": "function", "function": {"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.schema}}]
+
+
+def request_functions(spec: Any) -> list[dict[str, Any]]:
+    """Legacy `functions` for a chat request: identical to the `messages` training lines."""
+    return [{"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.schema}]
+
+
+def response_format(spec: Any) -> dict[str, Any]:
+    """JSON-schema structured output (non-strict: pydantic schemas are not always strict-compatible)."""
+    return {"type": "json_schema", "json_schema": {"name": spec.tool_name, "schema": spec.schema}}
+
+
+def _call_id(user: str) -> str:
+    return "call_" + hashlib.blake2b(user.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class LineWriter:
+    """Builds one JSONL line per call for a fixed (function, format, prompt)."""
+
+    fmt: str
+    function_id: str
+    tool_name: str
+    prompt: str
+    schema: dict[str, Any]
+    description: str
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise ValueError(f"finetune_format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        head = '{"messages":[{"role":"system","content":' + dumps(self.prompt) + '},{"role":"user","content":'
+        if self.fmt == "tools":
+            tools = dumps([{"type": "function", "function": {"name": self.tool_name, "description": self.description, "parameters": self.schema}}])
+            mid = '},{"role":"assistant","tool_calls":[{"id":'
+            tail = '}}]}],"tools":' + tools + ',"parallel_tool_calls":false}'
+        else:
+            functions = dumps([{"name": self.tool_name, "description": self.description, "parameters": self.schema}])
+            mid = '},{"role":"assistant","function_call":{"name":' + dumps(self.tool_name) + ',"arguments":'
+            tail = '}}],"functions":' + functions + "}"
+        object.__setattr__(self, "_head", head)
+        object.__setattr__(self, "_mid", mid)
+        object.__setattr__(self, "_tail", tail)
+        object.__setattr__(self, "_name_json", dumps(self.tool_name))
+
+    def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> str:
+        arguments = output.model_dump_json()
+        if self.fmt == "tools":
+            return (self._head + dumps(user) + self._mid + dumps(_call_id(user))  # type: ignore[attr-defined]
+                    + ',"type":"function","function":{"name":' + self._name_json  # type: ignore[attr-defined]
+                    + ',"arguments":' + dumps(arguments) + self._tail)  # type: ignore[attr-defined]
+        if self.fmt == "messages":
+            return self._head + dumps(user) + self._mid + dumps(arguments) + self._tail  # type: ignore[attr-defined]
+        return dumps(self.raw(call, args, kwargs, output))
+
+    def raw(self, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> dict[str, Any]:
+        return {
+            "format": "raw",
+            "function_id": self.function_id,
+            "prompt": self.prompt,
+            "call": call,
+            "args": to_jsonable_python(list(args)),
+            "kwargs": to_jsonable_python(kwargs),
+            "output": output.model_dump(mode="json"),
+            "tool_name": self.tool_name,
+            "schema": self.schema,
+        }
+
+
+def build_example(writer: LineWriter, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> dict[str, Any]:
+    """The same example as a dict (the slow path, used when a `redact` hook must see it)."""
+    return json.loads(writer.line(user, call, args, kwargs, output))

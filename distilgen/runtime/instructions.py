@@ -1,0 +1,384 @@
+"""`Instructions` and its `distil` decorator: capture, dispatch and shadow modes.
+
+Compatible with instructor's `Instructions` (same constructor and decorator arguments), with its
+weaknesses fixed: no client or API key needed to capture, a prompt derived from source once per
+function, calls rendered as valid Python, and a capture that can never break the caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import random
+import threading
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from ..errors import DecorationError, UsageError
+from . import formats
+from .calls import render_call
+from .sinks import JsonlSink, LoggingSink, Sink
+from .spec import FunctionSpec, build_spec, function_kind, resolve_return_model
+
+__all__ = ["Instructions", "CaptureStats", "CaptureWarning", "MODES"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+MODES = ("distil", "capture", "dispatch", "shadow")
+log = logging.getLogger("distilgen")
+
+
+class CaptureWarning(RuntimeWarning):
+    """An example could not be captured; the caller got its result regardless."""
+
+
+@dataclass(frozen=True)
+class CaptureStats:
+    captured: int = 0
+    skipped: int = 0
+    """Calls whose example could not be written (see `causes`)."""
+    sampled_out: int = 0
+    redacted_out: int = 0
+    causes: Mapping[str, int] = field(default_factory=dict)
+    """`function_id: cause` -> count of skipped examples."""
+
+
+def _format_name(fmt: Any) -> str:
+    value = getattr(fmt, "value", fmt)  # instructor's FinetuneFormat enum
+    value = str(value).lower()
+    if value not in formats.FORMATS:
+        raise UsageError(f"finetune_format must be one of {', '.join(formats.FORMATS)}, got {fmt!r}")
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _lock_path_for(folder: str) -> Path | None:
+    """The lock file of the project a source folder belongs to (None when there is none)."""
+    from ..config import load_config
+
+    try:
+        cfg = load_config(Path(folder))
+    except Exception:  # a broken pyproject must not stop the program from running
+        return None
+    if cfg.pyproject is None:
+        return None
+    path = cfg.lock_path
+    return path if path.is_file() else None
+
+
+class _Distilled:
+    """Per-function state behind one decorated function (reachable as `fn.__distil__`)."""
+
+    def __init__(self, owner: Instructions, fn: Callable[..., Any], kind: str, src_text: str | None,
+                 mode: str, model: str | None, fmt: str, function_id: str | None,
+                 options: dict[str, Any]) -> None:
+        self.instructions = owner
+        self.original = fn
+        self.kind = kind
+        self.mode = mode
+        self.model = model
+        self.fmt = fmt
+        self.options = options
+        self._src_text = src_text
+        self._function_id = function_id
+        self._spec: FunctionSpec | None = None
+        self._writer: formats.LineWriter | None = None
+        self._runner: Any = None
+        self._lock = threading.Lock()
+        try:
+            self._return_model = resolve_return_model(fn)
+        except NameError:
+            self._return_model = None  # a forward reference: resolved at the first call
+
+    @property
+    def function_id(self) -> str:
+        return self._function_id or f"{self.original.__module__}:{self.original.__qualname__}"
+
+    @property
+    def spec(self) -> FunctionSpec:
+        if self._spec is None:
+            with self._lock:
+                if self._spec is None:
+                    model = self._return_model
+                    if model is None:
+                        try:
+                            model = resolve_return_model(self.original)
+                        except NameError as exc:
+                            raise DecorationError(f"{self.function_id}: cannot resolve the return annotation: {exc}") from None
+                    lock_path = self.instructions._lock_path(self.original)
+                    self._spec = build_spec(
+                        self.original, kind=self.kind, return_model=model, src_text=self._src_text,
+                        include_body=self.instructions.include_code_body, function_id=self._function_id,
+                        lock_path=lock_path,
+                    )
+        return self._spec
+
+    @property
+    def writer(self) -> formats.LineWriter:
+        if self._writer is None:
+            s = self.spec
+            self._writer = formats.LineWriter(self.fmt, s.function_id, s.tool_name, s.prompt, s.schema, s.tool_description)
+        return self._writer
+
+    def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        """Write one example; any failure is counted and warned about, never raised."""
+        owner = self.instructions
+        if not owner._sinks:
+            return
+        if owner.sample_rate < 1.0 and owner._rng.random() >= owner.sample_rate:
+            owner._count("sampled_out")
+            return
+        try:
+            spec = self.spec
+            if not isinstance(result, spec.return_model):
+                raise TypeError(f"returned {type(result).__name__}, not {spec.return_model.__name__}")
+            name, call_args = spec.callee(args)
+            call = render_call(name, call_args, kwargs)
+            line = self.writer.line("Return " + call, call, call_args, kwargs, result)
+            if owner.redact is not None:
+                example = formats.json.loads(line)
+                example = owner.redact(example)
+                if example is None:
+                    owner._count("redacted_out")
+                    return
+                line = formats.dumps(example)
+        except Exception as exc:
+            owner._skip(self.function_id, exc)
+            return
+        for sink in owner._sinks:
+            try:
+                sink.write(line)
+            except Exception as exc:
+                owner._skip(self.function_id, exc)
+                return
+        owner._count("captured")
+
+    def runner(self) -> Any:
+        """The dispatcher (dispatch mode) or shadow observer (shadow mode), built at first use."""
+        if self._runner is None:
+            with self._lock:
+                if self._runner is None:
+                    self._runner = self.instructions._make_runner(self)
+        return self._runner
+
+
+class Instructions:
+    """A named set of distilled functions sharing sinks, format and model settings.
+
+    Arguments after `openai_client` are distilgen's own; the first seven match instructor's.
+    `indent` is accepted for compatibility and ignored: arguments JSON is always compact.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        id: str | None = None,
+        log_handlers: Iterable[logging.Handler] | None = None,
+        finetune_format: Any = "tools",
+        indent: int | None = None,
+        include_code_body: bool = False,
+        openai_client: Any = None,
+        *,
+        dataset: str | Path | None = None,
+        sample_rate: float = 1.0,
+        redact: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        lock_file: str | Path | None = None,
+        max_retries: int = 2,
+        fallback: str = "raise",
+        response_format: str | None = None,
+        shadow_rate: float = 0.1,
+        shadow_log: str | Path | None = None,
+        async_openai_client: Any = None,
+        config: Any = None,
+        seed: int | None = None,
+    ) -> None:
+        if not 0.0 <= float(sample_rate) <= 1.0:
+            raise UsageError(f"Instructions(sample_rate=...) must be between 0 and 1, got {sample_rate!r}")
+        if fallback not in ("raise", "function"):
+            raise UsageError(f"Instructions(fallback=...) must be 'raise' or 'function', got {fallback!r}")
+        if redact is not None and not callable(redact):
+            raise UsageError("Instructions(redact=...) must be a callable taking and returning an example dict")
+        self.name = name or "default"
+        self.id = id
+        self.finetune_format = _format_name(finetune_format)
+        self.include_code_body = include_code_body
+        self.openai_client = openai_client
+        self.async_openai_client = async_openai_client
+        self.sample_rate = float(sample_rate)
+        self.redact = redact
+        self.lock_file = Path(lock_file) if lock_file is not None else None
+        self.max_retries = max_retries
+        self.fallback = fallback
+        self.response_format = response_format
+        self.shadow_rate = shadow_rate
+        self.shadow_log = shadow_log
+        self.config = config
+        self._rng = random.Random(seed)
+        self._sinks: list[Sink] = []
+        if log_handlers:
+            self._sinks.append(LoggingSink(f"distilgen.capture.{self.name}", list(log_handlers)))
+        if dataset is not None:
+            self._sinks.append(JsonlSink(dataset))
+        self._stats: Counter[str] = Counter()
+        self._causes: Counter[str] = Counter()
+        self._warned: set[tuple[str, str]] = set()
+        self._stats_lock = threading.Lock()
+        self._clients: Any = None
+        self.functions: dict[str, Callable[..., Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"Instructions(name={self.name!r}, finetune_format={self.finetune_format!r})"
+
+    # --- bookkeeping -----------------------------------------------------------------------
+    def _count(self, what: str) -> None:
+        with self._stats_lock:
+            self._stats[what] += 1
+
+    def _skip(self, function_id: str, exc: BaseException) -> None:
+        cause = type(exc).__name__
+        with self._stats_lock:
+            self._stats["skipped"] += 1
+            self._causes[f"{function_id}: {cause}"] += 1
+            first = (function_id, cause) not in self._warned
+            self._warned.add((function_id, cause))
+        if first:  # one warning per function and cause, however many calls fail
+            warnings.warn(f"distilgen: {function_id}: example not captured ({cause}: {exc}); "
+                          f"the call's result was returned unchanged", CaptureWarning, stacklevel=4)
+
+    def stats(self) -> CaptureStats:
+        with self._stats_lock:
+            return CaptureStats(self._stats["captured"], self._stats["skipped"], self._stats["sampled_out"],
+                                self._stats["redacted_out"], dict(self._causes))
+
+    def _lock_path(self, fn: Callable[..., Any]) -> Path | None:
+        if self.lock_file is not None:
+            return self.lock_file if self.lock_file.is_file() else None
+        try:
+            src = inspect.getsourcefile(fn)
+        except TypeError:
+            return None
+        return _lock_path_for(str(Path(src).resolve().parent)) if src else None
+
+    def _client_provider(self) -> Any:
+        if self._clients is None:
+            from .clients import ClientProvider
+
+            self._clients = ClientProvider(client=self.openai_client, async_client=self.async_openai_client,
+                                           config=self.config)
+        return self._clients
+
+    def _make_runner(self, state: _Distilled) -> Any:
+        if state.mode == "dispatch":
+            from .dispatch import DispatchSettings, Dispatcher
+
+            fmt = state.options.get("response_format") or self.response_format
+            if fmt is None:
+                fmt = "messages" if state.fmt == "messages" else "tools"
+            settings = DispatchSettings(
+                model=state.model or "",
+                max_retries=state.options.get("max_retries", self.max_retries),
+                fallback=state.options.get("fallback", self.fallback),
+                response_format=fmt,
+                use_current_prompt=state.options.get("use_current_prompt", False),
+            )
+            return Dispatcher(state.spec, settings, self._client_provider())
+        from .shadow import Shadow, ShadowSettings
+
+        shadow_settings = ShadowSettings(model=state.model or "", rate=state.options.get("shadow_rate", self.shadow_rate),
+                                         log=self.shadow_log)
+        return Shadow(state.spec, shadow_settings, self._client_provider(), self.shadow_log)
+
+    # --- the decorator ---------------------------------------------------------------------
+    def distil(self, *args: Any, name: str | None = None, mode: str = "distil", model: str | None = None,
+               fine_tune_format: Any = None, **options: Any) -> Any:
+        """Decorate a function returning a pydantic model: `@distil` or `@distil(mode=..., model=...)`.
+
+        Modes: `distil` (alias `capture`) runs the function and logs an example; `dispatch` calls the
+        model instead of the body; `shadow` runs the function and, on a sample of calls, also asks the
+        model in the background to measure agreement. Extra options: `max_retries`, `fallback`,
+        `response_format`, `use_current_prompt`, `shadow_rate`.
+        """
+        known = {"max_retries", "fallback", "response_format", "use_current_prompt", "shadow_rate"}
+        unknown = set(options) - known
+        if unknown:
+            raise UsageError(f"distil() got unknown argument(s): {', '.join(sorted(unknown))}")
+        if mode not in MODES:
+            raise UsageError(f"distil(mode=...) must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode in ("dispatch", "shadow") and not model:
+            raise UsageError(f"distil(mode={mode!r}) needs model='...': the fine-tuned model id to call")
+        fmt = _format_name(fine_tune_format) if fine_tune_format is not None else self.finetune_format
+
+        def decorate(fn: Any) -> Any:
+            return self._wrap(fn, name=name, mode="distil" if mode == "capture" else mode, model=model, fmt=fmt, options=options)
+
+        if args:
+            if len(args) == 1 and (callable(args[0]) or isinstance(args[0], (staticmethod, classmethod))):
+                return decorate(args[0])
+            raise UsageError("distil() takes the function, or keyword arguments only: distil(mode=..., model=...)")
+        return decorate
+
+    def _wrap(self, obj: Any, *, name: str | None, mode: str, model: str | None, fmt: str, options: dict[str, Any]) -> Any:
+        rewrap: Callable[[Any], Any] | None = None
+        if isinstance(obj, (staticmethod, classmethod)):
+            rewrap = type(obj)
+            fn = obj.__func__
+        else:
+            fn = obj
+        if not inspect.isfunction(fn):
+            raise DecorationError(f"@distil expects a function, got {type(fn).__name__}: {fn!r}")
+        where = f"{fn.__module__}:{fn.__qualname__}"
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise DecorationError(f"{where}: is a generator; distil needs one pydantic model per call")
+        try:
+            src_text: str | None = inspect.getsource(fn)
+        except (OSError, TypeError):
+            src_text = None
+        if rewrap is staticmethod:
+            kind = "staticmethod"
+        elif rewrap is classmethod:
+            kind = "classmethod"
+        else:
+            kind = function_kind(fn, src_text, class_depth=0)
+        function_id = f"{fn.__module__}:{name}" if name else None
+        state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options)
+
+        if mode == "dispatch":
+            if inspect.iscoroutinefunction(fn):
+                @functools.wraps(fn)
+                async def wrapper(*a: Any, **k: Any) -> Any:
+                    return await state.runner().acall(a, k, fn)
+            else:
+                @functools.wraps(fn)
+                def wrapper(*a: Any, **k: Any) -> Any:
+                    return state.runner().call(a, k, fn)
+        elif inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def wrapper(*a: Any, **k: Any) -> Any:
+                result = await fn(*a, **k)
+                state.capture(a, k, result)
+                if mode == "shadow":
+                    _observe(state, a, k, result)
+                return result
+        else:
+            @functools.wraps(fn)
+            def wrapper(*a: Any, **k: Any) -> Any:
+                result = fn(*a, **k)
+                state.capture(a, k, result)
+                if mode == "shadow":
+                    _observe(state, a, k, result)
+                return result
+
+        wrapper.__distil__ = state  # type: ignore[attr-defined]
+        self.functions[state.function_id] = wrapper
+        return rewrap(wrapper) if rewrap is not None else wrapper
+
+
+def _observe(state: _Distilled, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    # shadow mode must never fail the caller, whatever the model side does
+    try:
+        state.runner().observe(args, kwargs, result)
+    except Exception as exc:
+        state.instructions._skip(state.function_id, exc)

@@ -1,0 +1,261 @@
+"""Everything fixed about one distilled function at decoration time: `FunctionSpec`.
+
+Built once per function (not per call): the return model, the kind of callable, the prompt from
+the function's source (through the shared renderer, or the lock file when it has an entry), the
+tool schema. Errors name the function and what was found.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import sys
+import textwrap
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from ..errors import DecorationError
+from ..prompts.render import fingerprint as make_fingerprint
+from ..prompts.render import render_prompt
+from ..prompts.source import FunctionSource, function_source
+from . import formats
+
+__all__ = ["FunctionSpec", "build_spec", "resolve_return_model", "function_kind"]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    function_id: str
+    module: str
+    qualname: str
+    name: str
+    """The callee as the user message spells it: `fn`, `Catalog.summarise`."""
+    kind: str
+    """`function`, `staticmethod`, `classmethod` or `model_method`."""
+    is_async: bool
+    return_model: type[BaseModel]
+    tool_name: str
+    tool_description: str
+    schema: dict[str, Any]
+    source: FunctionSource
+    prompt: str
+    fingerprint: str
+    rendered_fingerprint: str
+    """Fingerprint of the prompt rendered from the current source (differs from `fingerprint`
+    when the lock pins an older prompt)."""
+    signature: inspect.Signature = field(compare=False)
+    source_path: str | None = None
+
+    def callee(self, args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+        """The name to render and the arguments that belong in the call (self/cls removed)."""
+        if self.kind == "model_method":
+            from .calls import render_value
+
+            return f"{render_value(args[0])}.{self.source.name}", args[1:]
+        if self.kind == "classmethod":
+            return self.name, args[1:]
+        return self.name, args
+
+
+def _decorator_names(src_text: str) -> set[str]:
+    try:
+        tree = ast.parse(textwrap.dedent(src_text))
+    except SyntaxError:
+        return set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names = set()
+            for d in node.decorator_list:
+                target = d.func if isinstance(d, ast.Call) else d
+                if isinstance(target, ast.Name):
+                    names.add(target.id)
+                elif isinstance(target, ast.Attribute):
+                    names.add(target.attr)
+            return names
+    return set()
+
+
+def _in_class(qualname: str) -> bool:
+    parts = qualname.split(".")
+    return len(parts) >= 2 and parts[-2] != "<locals>"
+
+
+def _class_bases_from_frame(depth: int) -> list[type] | None:
+    """Bases of the class whose body is executing at `depth` frames up, or None when unknown.
+
+    At decoration time a method's class does not exist yet; its bases do. We read the class
+    header from the source and evaluate the base expressions where the class statement runs.
+    """
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    ns = frame.f_locals
+    if "__module__" not in ns or "__qualname__" not in ns or frame.f_back is None:
+        return None
+    import linecache
+
+    lines = linecache.getlines(frame.f_code.co_filename)
+    start = frame.f_code.co_firstlineno - 1
+    header = ""
+    for line in lines[start : start + 50]:
+        header += line
+        stripped = textwrap.dedent(header)
+        if not stripped.lstrip().startswith(("class ", "@")):
+            continue
+        try:
+            tree = ast.parse(stripped + "\n    pass\n" if stripped.rstrip().endswith(":") else stripped)
+        except SyntaxError:
+            continue
+        node = tree.body[0] if tree.body else None
+        if isinstance(node, ast.ClassDef):
+            try:
+                outer = frame.f_back
+                return [eval(compile(ast.Expression(b), "<bases>", "eval"), outer.f_globals, outer.f_locals) for b in node.bases]
+            except Exception:
+                return None
+    return None
+
+
+def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int) -> str:
+    decorators = _decorator_names(src_text) if src_text else set()
+    if "staticmethod" in decorators:
+        return "staticmethod"
+    if "classmethod" in decorators:
+        return "classmethod"
+    if not _in_class(fn.__qualname__):
+        return "function"
+    params = list(inspect.signature(fn).parameters)
+    first = params[0] if params else None
+    if first == "cls":
+        return "classmethod"
+    if first != "self":
+        return "staticmethod"
+    bases = _class_bases_from_frame(class_depth)
+    if bases is not None and not any(isinstance(b, type) and issubclass(b, BaseModel) for b in bases):
+        names = ", ".join(getattr(b, "__name__", repr(b)) for b in bases) or "object"
+        raise DecorationError(
+            f"{fn.__module__}:{fn.__qualname__}: an instance method of a class that is not a pydantic model "
+            f"(bases: {names}); its result depends on state the call does not show. Distil a function, a "
+            f"staticmethod/classmethod, or a method of a BaseModel subclass"
+        )
+    return "model_method"
+
+
+def resolve_return_model(fn: Callable[..., Any]) -> type[BaseModel]:
+    """The function's return annotation as a BaseModel subclass, or a DecorationError saying why not."""
+    where = f"{fn.__module__}:{fn.__qualname__}"
+    if "return" not in getattr(fn, "__annotations__", {}):
+        raise DecorationError(f"{where}: has no return annotation; annotate it with a pydantic BaseModel subclass")
+    try:
+        hints = typing.get_type_hints(fn)
+    except NameError:
+        raise  # not resolvable yet: the caller retries at the first call
+    except Exception as exc:
+        raise DecorationError(f"{where}: cannot resolve its annotations: {exc}") from None
+    rt = hints.get("return")
+    if isinstance(rt, type) and issubclass(rt, BaseModel):
+        return rt
+    origin = typing.get_origin(rt)
+    if origin is not None:
+        raise DecorationError(
+            f"{where}: returns {rt!r}, a wrapped type; distil needs the return annotation to be a "
+            f"pydantic BaseModel subclass itself (wrap the list/optional in a model)"
+        )
+    raise DecorationError(f"{where}: returns {rt!r}, which is not a pydantic BaseModel subclass")
+
+
+class _Spelled(str):
+    """An annotation already spelled as source text (inspect prints it without quotes)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _fallback_source(fn: Callable[..., Any]) -> str:
+    # no source file (REPL, exec): synthesise the def line from the live signature
+    def spell(ann: Any) -> Any:
+        # types as a person writes them (`Multiply`, not `__main__.Multiply`)
+        if ann is inspect.Parameter.empty:
+            return ann
+        if isinstance(ann, str):
+            return _Spelled(ann)
+        if isinstance(ann, type):
+            return _Spelled(ann.__qualname__)
+        return _Spelled(re.sub(r"\b(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*)", "", repr(ann)))
+
+    raw = inspect.signature(fn)
+    sig = raw.replace(
+        parameters=[p.replace(annotation=spell(p.annotation)) for p in raw.parameters.values()],
+        return_annotation=spell(raw.return_annotation),
+    )
+    prefix = "async def" if inspect.iscoroutinefunction(fn) else "def"
+    doc = inspect.getdoc(fn)
+    body = f'    """{doc}"""\n' if doc else ""
+    return f"{prefix} {fn.__name__}{sig}:\n{body}    ...\n"
+
+
+def _locked(function_id: str, lock_path: Path | None) -> Any:
+    """The lock file's entry for this function, when the lock layer and a lock file exist."""
+    if lock_path is None:
+        return None
+    try:
+        from ..prompts.lock import locked_prompt  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return locked_prompt(function_id, lock_path)
+
+
+def build_spec(
+    fn: Callable[..., Any],
+    *,
+    kind: str,
+    return_model: type[BaseModel],
+    src_text: str | None,
+    include_body: bool,
+    function_id: str | None = None,
+    lock_path: Path | None = None,
+) -> FunctionSpec:
+    module = fn.__module__
+    qualname = fn.__qualname__
+    fid = function_id or f"{module}:{qualname}"
+    src = function_source(src_text if src_text else _fallback_source(fn))
+    schema = formats.tool_schema(return_model)
+    rendered = render_prompt(src, return_model.__name__, include_body=include_body)
+    rendered_fp = make_fingerprint(rendered, schema)
+    prompt, fp = rendered, rendered_fp
+    entry = _locked(fid, lock_path)
+    if entry is not None:
+        prompt, fp = entry.prompt, entry.fingerprint
+    if kind in ("staticmethod", "classmethod"):
+        name = ".".join(p for p in qualname.split(".") if p != "<locals>")
+        name = ".".join(name.split(".")[-2:])
+    else:
+        name = fn.__name__
+    try:
+        source_path = inspect.getsourcefile(fn)
+    except TypeError:
+        source_path = None
+    return FunctionSpec(
+        function_id=fid,
+        module=module,
+        qualname=qualname,
+        name=name,
+        kind=kind,
+        is_async=inspect.iscoroutinefunction(fn),
+        return_model=return_model,
+        tool_name=return_model.__name__,
+        tool_description=formats.tool_description(return_model),
+        schema=schema,
+        source=src,
+        prompt=prompt,
+        fingerprint=fp,
+        rendered_fingerprint=rendered_fp,
+        signature=inspect.signature(fn),
+        source_path=source_path,
+    )
