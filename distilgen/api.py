@@ -69,4 +69,19 @@ def effective_config(start: "str | _Path | None" = None) -> "Config":
 # --- end train / serve -------------------------------------------------------------------------
 
 # --- generate / eval ---------------------------------------------------------------------------
+from typing import TYPE_CHECKING as _TYPE_CHECKING_EVALS  # noqa: E402
+
+if _TYPE_CHECKING_EVALS:
+    from .evals.generate import GenerateResult
+
+
+def generate(target: str, n: int = 100, **options: "object") -> "GenerateResult":
+    """Capture `n` calls of the real function on arguments drawn from its type hints.
+
+    Options: out, finetune_format, seed, inputs (JSONL of argument sets), strategies
+    ('module:object'), timeout (seconds per call), mutate, root, progress (callable(done, total)).
+    """
+    from .evals.generate import generate as _generate
+
+    return _generate(target, n, **options)  # type: ignore[arg-type]
 # --- end generate / eval -----------------------------------------------------------------------

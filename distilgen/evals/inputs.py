@@ -46,8 +46,8 @@ def _coerce(target: Target, values: dict[str, Any], where: str) -> dict[str, Any
     return out
 
 
-def parse_rendered_call(text: str, target: Target, where: str) -> dict[str, Any]:
-    """`Return fn(1, b=Ticket(...))` (a training line's user message) -> argument dict."""
+def parse_rendered_call(text: str, target: Target, where: str) -> dict[str, Any] | None:
+    """`Return fn(1, b=Ticket(...))` (a training line's user message) -> argument dict (None: another function)."""
     expr = text.strip()
     if expr.startswith("Return "):
         expr = expr[len("Return "):]
@@ -62,17 +62,20 @@ def parse_rendered_call(text: str, target: Target, where: str) -> dict[str, Any]
         raise UsageError(f"{where}: user message is not a call: {text[:80]!r}")
     from ..runtime.calls import EVAL_NAMESPACE
 
+    call = tree.body
+    func = call.func
+    callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if callee != target.name:
+        return None  # another function's line in a shared dataset
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        call.args.insert(0, func.value)  # a model method: `Model(...).meth(...)`, the instance is `self`
+    call.func = ast.Name(id="__distilgen_collect__", ctx=ast.Load())
     captured: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     def collect(*args: Any, **kwargs: Any) -> None:
         captured.append((args, kwargs))
 
-    fn_name = ast.unparse(tree.body.func)
-    namespace = {**target.namespace, **EVAL_NAMESPACE}
-    namespace[fn_name.split(".")[0]] = collect if "." not in fn_name else namespace.get(fn_name.split(".")[0])
-    if "." in fn_name:
-        tree.body.func = ast.Name(id="__distilgen_collect__", ctx=ast.Load())
-        namespace["__distilgen_collect__"] = collect
+    namespace = {**target.namespace, **EVAL_NAMESPACE, "__distilgen_collect__": collect}
     try:
         eval(compile(tree, where, "eval"), {"__builtins__": {}}, namespace)  # noqa: S307 - AST checked above
     except Exception as exc:
@@ -81,7 +84,7 @@ def parse_rendered_call(text: str, target: Target, where: str) -> dict[str, Any]
     return target.bind(args, kwargs)
 
 
-def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict[str, Any], Any]:
+def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict[str, Any] | None, Any]:
     """A dataset line (any format) -> (argument dict, recorded output or None)."""
     if "messages" in line:
         user = next((m for m in line["messages"] if isinstance(m, dict) and m.get("role") == "user"), None)
@@ -101,7 +104,7 @@ def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict
     return parse_line(line, target, where), line.get("output")
 
 
-def parse_line(line: Any, target: Target, where: str) -> dict[str, Any]:
+def parse_line(line: Any, target: Target, where: str) -> dict[str, Any] | None:
     """One inputs line -> argument dict, validated against the parameter types."""
     if not isinstance(line, dict):
         raise UsageError(f"{where}: expected a JSON object, got {type(line).__name__}")
@@ -112,7 +115,6 @@ def parse_line(line: Any, target: Target, where: str) -> dict[str, Any]:
         kwargs = line.get("kwargs") or {}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise UsageError(f"{where}: 'args' must be a list and 'kwargs' an object")
-        names = list(target.params)
         if len(args) > len(target.positional):
             raise UsageError(f"{where}: {len(args)} positional arguments, {target.qualname} takes {len(target.positional)}")
         values = dict(zip(target.positional, args))
@@ -120,7 +122,6 @@ def parse_line(line: Any, target: Target, where: str) -> dict[str, Any]:
         if dup:
             raise UsageError(f"{where}: argument {sorted(dup)[0]!r} given twice")
         values.update(kwargs)
-        del names
         return _coerce(target, values, where)
     return _coerce(target, line, where)
 
@@ -144,10 +145,14 @@ def read_inputs(path: Path, target: Target, *, with_outputs: bool = False) -> li
     out: list[Any] = []
     for i, line in _lines(path):
         where = f"{path}:{i}"
-        if isinstance(line, dict) and "function_id" in line and line["function_id"] not in (target.function_id,):
+        if isinstance(line, dict) and "function_id" in line and line["function_id"] != target.function_id:
             continue  # a raw/shadow file holding several functions: keep this one's lines
         if with_outputs and isinstance(line, dict):
-            out.append(dataset_call(line, target, where))
+            item = dataset_call(line, target, where)
+            if item[0] is not None:
+                out.append(item)
         else:
-            out.append(parse_line(line, target, where))
+            values = parse_line(line, target, where)
+            if values is not None:
+                out.append(values)
     return out
