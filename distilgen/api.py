@@ -60,6 +60,106 @@ def effective_config(start: "str | _Path | None" = None) -> "Config":
 # --- end apply / stubs -------------------------------------------------------------------------
 
 # --- prompts / check ---------------------------------------------------------------------------
+from dataclasses import dataclass as _dataclass  # noqa: E402
+
+if _TYPE_CHECKING:
+    from .checks import Finding
+    from .prompts.lock import RecordResult
+    from .prompts.project import Problem
+
+
+@_dataclass(frozen=True)
+class PromptsReport:
+    """What `distilgen prompts` did (or, with check=True, would do) to one project's lock."""
+
+    root: _Path
+    lock_path: _Path
+    result: "RecordResult"
+    problems: "tuple[Problem, ...]"
+
+    @property
+    def changed(self) -> bool:
+        r = self.result
+        return bool(r.added or r.changed or r.moved or r.removed)
+
+
+@_dataclass(frozen=True)
+class CheckReport:
+    root: _Path
+    lock_path: _Path
+    findings: "tuple[Finding, ...]"
+
+
+def _projects(paths: "_Iterable[str | _Path]") -> "list[Config]":
+    """The projects (nearest pyproject.toml) holding `paths`: checks always cover a whole project."""
+    from .config import load_config
+
+    configs: dict[_Path, Config] = {}
+    for p in paths or (".",):
+        path = _Path(p)
+        start = path if path.exists() else path.parent
+        cfg = load_config(start)
+        configs.setdefault(cfg.root, cfg)
+    return list(configs.values())
+
+
+def prompts(
+    paths: "_Iterable[str | _Path]" = (".",),
+    *,
+    config: "Config | None" = None,
+    check: bool = False,
+) -> "list[PromptsReport]":
+    """(Re)record the prompt of every distilled function of the project(s) holding `paths`.
+
+    Renders each prompt from source, imports the project in a child process for the return
+    models' schemas, and rewrites the lock (only when it changes). Entries of functions no longer
+    distilled are dropped; prompts that a bound model was trained on stay pinned. With
+    check=True nothing is written: the reports say what would change.
+    """
+    from .prompts.lock import record_prompts
+    from .prompts.project import build_records
+
+    reports = []
+    for cfg in [config] if config is not None else _projects(paths):
+        report = scan([cfg.root], config=cfg)
+        decorated = report.by_status("decorated")
+        records, problems = build_records(report.root, decorated)
+        failed = {(p.path) for p in problems}
+        # an entry we could not re-record this time is kept, not dropped
+        keep = {r.function_id for r in records}
+        from .prompts.lock import load_lock
+
+        for e in load_lock(cfg.lock_path).entries:
+            if e.path in failed or e.path in {f.path for f in report.errors}:
+                keep.add(e.function_id)
+        result = record_prompts(cfg.lock_path, records, keep_only=keep, write=not check)
+        reports.append(PromptsReport(cfg.root, cfg.lock_path, result, tuple(problems)))
+    return reports
+
+
+def check(
+    paths: "_Iterable[str | _Path]" = (".",),
+    *,
+    config: "Config | None" = None,
+    report: "ScanReport | None" = None,
+) -> "list[CheckReport]":
+    """Drift findings for the project(s) holding `paths` (see `distilgen.checks` for the codes).
+
+    `scan --check` passes its own `report` (and `config`) so the project is scanned once.
+    """
+    from .checks import run_checks
+    from .prompts.lock import load_lock
+
+    out = []
+    for cfg in [config] if config is not None else _projects(paths):
+        rep = report if report is not None else scan([cfg.root], config=cfg)
+        lock = load_lock(cfg.lock_path)
+        findings = run_checks(rep.root, rep.results, lock, require_decorated=cfg.require_decorated,
+                              scan_errors=rep.errors)
+        out.append(CheckReport(cfg.root, cfg.lock_path, tuple(findings)))
+    return out
+
+
 # --- end prompts / check -----------------------------------------------------------------------
 
 # --- dataset / jobs / files --------------------------------------------------------------------

@@ -49,6 +49,78 @@ def main() -> None:
 # --- end apply / stubs -------------------------------------------------------------------------
 
 # --- prompts / check (lock) --------------------------------------------------------------------
+def _shown(root: Any, path: Any) -> str:
+    """A path as seen from the current folder (clickable in the terminal that ran the command)."""
+    import os
+    from pathlib import Path
+
+    full = Path(root) / path
+    rel = os.path.relpath(full)
+    return str(full) if rel.startswith("..") else rel
+
+
+@main.command("prompts")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 when the lock is not up to date (imports the project for schemas).")
+@_handle_errors
+def prompts_cmd(paths: tuple[str, ...], check_only: bool) -> None:
+    """Record the system prompt of every distilled function in distilgen.lock.
+
+    PATHS (default: .) select the project(s) by their nearest pyproject.toml; the whole project is
+    always recorded, so a pre-commit hook passing a few file names still refreshes every entry.
+    """
+    failed = False
+    for rep in api.prompts(paths or (".",), check=check_only):
+        r = rep.result
+        for prob in rep.problems:
+            click.echo(f"{_shown(rep.root, prob.path)}:{prob.line}: {prob.message}")
+            failed = True
+        lock = _shown(rep.root, rep.lock_path.name)
+        parts = [f"{len(v)} {k}" for k, v in (("added", r.added), ("changed", r.changed), ("moved", r.moved),
+                                               ("removed", r.removed)) if v]
+        for fid in r.added:
+            click.echo(f"{lock}: + {fid}")
+        for fid in r.changed:
+            click.echo(f"{lock}: ~ {fid}")
+        for fid in r.removed:
+            click.echo(f"{lock}: - {fid}")
+        for pin in r.pinned:
+            click.echo(f"{lock}: pinned {pin} (a bound model was trained on it)")
+        if not parts:
+            click.echo(f"{lock}: up to date")
+        elif check_only:
+            click.echo(f"{lock}: out of date ({', '.join(parts)}); run `distilgen prompts` to record")
+            failed = True
+        else:
+            click.echo(f"{lock}: {', '.join(parts)}" + ("" if r.written else " (unchanged on disk)"))
+    if failed:
+        sys.exit(1)
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@_handle_errors
+def check_cmd(paths: tuple[str, ...], exit_zero: bool) -> None:
+    """Fail when distilled functions drifted from distilgen.lock.
+
+    Static and read-only (nothing is imported): prompts that no longer match their source,
+    dispatch bindings whose trained-on prompt is unknown or gone, undecorated candidates when
+    require-decorated is set, and lock entries for functions that are gone. One line per finding:
+    `path:line: CODE what, how to fix`. PATHS select the project(s), which are checked whole.
+    """
+    count = 0
+    for rep in api.check(paths or (".",)):
+        for f in rep.findings:
+            click.echo(f"{_shown(rep.root, f.path)}:{f.line}: {f.code} {f.message}")
+            count += 1
+    if count:
+        click.echo(f"distilgen check: {count} finding{'s' if count != 1 else ''}", err=True)
+        if not exit_zero:
+            sys.exit(1)
+
+
 # --- end prompts / check -----------------------------------------------------------------------
 
 # --- dataset / jobs / files (ops) --------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""Drift checks: does the code still match `distilgen.lock`? (`distilgen check`, `scan --check`)
+
+Static and read-only: the prompt is rendered from today's source with the shared renderer and the
+tool name / include-body setting recorded in the lock, then compared to the recorded prompt. No
+project code is imported, so this is cheap enough for a pre-commit hook on every commit. Schema
+changes (a field added to the return model) need an import: `distilgen prompts --check` does that.
+
+Finding codes (stable; `scan --check` may filter on them):
+  DG001 decorated, no lock entry          DG005 dispatch model not recorded in the lock
+  DG002 prompt drifted from the lock      DG006 dispatch model's trained prompt gone from the lock
+  DG003 recorded by another renderer      DG007 undecorated candidate (require-decorated)
+  DG004 lock entry edited by hand         DG008 lock entry for a function that is gone
+  DG009 file could not be scanned         DG010 return model renamed since recorded
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .prompts.lock import Lock, LockedPrompt
+from .prompts.project import read_source, static_prompt
+from .prompts.render import RENDERER_VERSION, fingerprint
+
+__all__ = ["Finding", "run_checks"]
+
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    """Relative to the project root (the lock file's name for lock entries)."""
+    line: int
+    code: str
+    message: str
+    """What is wrong, then how to fix it."""
+    function_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.code} {self.message}"
+
+    def relative_to(self, root: Path, cwd: Path) -> "Finding":
+        """The same finding with its path spelled from `cwd` (clickable where the command ran)."""
+        full = root / self.path
+        try:
+            shown = str(full.resolve().relative_to(cwd.resolve()))
+        except ValueError:
+            shown = str(full)
+        return Finding(shown, self.line, self.code, self.message, self.function_id)
+
+
+def _drift(r: Any, entry: LockedPrompt, text: str, lock_name: str) -> list[Finding]:
+    out: list[Finding] = []
+    line = r.decorator_lineno or r.lineno
+    fid = entry.function_id
+    tool = entry.tool
+    if r.model:
+        scanned = r.model.rsplit(".", 1)[-1]
+        if _IDENT.match(scanned) and _IDENT.match(entry.tool) and scanned != entry.tool:
+            out.append(Finding(r.path, r.lineno, "DG010",
+                               f"{r.qualname} now returns {scanned}, but {lock_name} recorded its prompt for {entry.tool}; "
+                               f"run `distilgen prompts` to re-record it (models trained on {entry.tool} need retraining)", fid))
+            tool = scanned
+    prompt = static_prompt(text, r.qualname, tool, include_body=entry.include_body, lineno=r.lineno)
+    if prompt is not None and prompt != entry.prompt and not out:
+        bound = ", ".join(m for m, fp in entry.models if fp == entry.fingerprint)
+        retrain = f"; models trained on the old prompt ({bound}) keep it pinned until retrained" if bound else ""
+        out.append(Finding(r.path, r.lineno, "DG002",
+                           f"the source of {r.qualname} no longer matches its prompt in {lock_name} ({entry.fingerprint}); "
+                           f"run `distilgen prompts` to re-record it{retrain}", fid))
+    elif entry.renderer != RENDERER_VERSION:
+        out.append(Finding(r.path, line, "DG003",
+                           f"{lock_name} holds the prompt of {r.qualname} as rendered by prompt renderer v{entry.renderer}, "
+                           f"this distilgen renders v{RENDERER_VERSION}; run `distilgen prompts` to re-record it", fid))
+    elif fingerprint(entry.prompt, entry.schema) != entry.fingerprint:
+        out.append(Finding(lock_name, entry.line, "DG004",
+                           f"the entry for {fid} does not match its fingerprint {entry.fingerprint} (edited by hand?); "
+                           f"run `distilgen prompts` to re-record it", fid))
+    return out
+
+
+def _bindings(r: Any, entry: LockedPrompt, lock_name: str) -> list[Finding]:
+    out: list[Finding] = []
+    dec = r.decorator
+    fid = entry.function_id
+    for model, fp in entry.models:
+        if fp not in entry.fingerprints:
+            out.append(Finding(lock_name, entry.line, "DG006",
+                               f"{fid}: model {model} was trained on prompt {fp}, which is no longer in {lock_name} "
+                               f"(current {entry.fingerprint}); retrain it on the current prompt, then "
+                               f"`distilgen apply --dispatch --model NEW_ID --select {r.qualname}`", fid))
+    if dec is not None and dec.mode == "dispatch" and dec.model and entry.model_fingerprint(dec.model) is None:
+        out.append(Finding(r.path, dec.lineno, "DG005",
+                           f"{r.qualname} dispatches to {dec.model}, but {lock_name} does not record which prompt that "
+                           f"model was trained on; run `distilgen apply --dispatch --model {dec.model} --select {r.qualname}` "
+                           f"to record it", fid))
+    return out
+
+
+def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, require_decorated: bool = False,
+               scan_errors: Iterable[Any] = ()) -> list[Finding]:
+    """Every drift finding for a project whose scan gave `results` (all statuses), sorted by place."""
+    lock_name = lock.path.name
+    findings: list[Finding] = []
+    by_place = {(e.path, e.qualname): e for e in lock.entries}
+    matched: set[str] = set()
+    texts: dict[str, str | None] = {}
+    broken = set()
+    for err in scan_errors:
+        broken.add(err.path)
+        findings.append(Finding(err.path, 1, "DG009", f"cannot be scanned ({err.reason}), so its functions cannot be checked; fix the file"))
+    for r in results:
+        if r.status == "candidate" and require_decorated:
+            findings.append(Finding(r.path, r.lineno, "DG007",
+                                    f"{r.qualname} returns {r.model} but is not decorated (require-decorated is on); "
+                                    f"run `distilgen apply --select '{r.qualname}'`"))
+        if r.status != "decorated":
+            continue
+        entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))
+        if entry is None:
+            findings.append(Finding(r.path, r.decorator_lineno or r.lineno, "DG001",
+                                    f"{r.qualname} is distilled but has no prompt in {lock_name}; run `distilgen prompts` to record it",
+                                    r.function_id))
+            continue
+        matched.add(entry.function_id)
+        if r.path not in texts:
+            try:
+                texts[r.path] = read_source(root / r.path)
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                texts[r.path] = None
+        text = texts[r.path]
+        if text is not None:
+            findings.extend(_drift(r, entry, text, lock_name))
+        findings.extend(_bindings(r, entry, lock_name))
+    for entry in lock.entries:
+        if entry.function_id not in matched and entry.path not in broken:
+            findings.append(Finding(lock_name, entry.line, "DG008",
+                                    f"entry for {entry.function_id}, but no distilled function {entry.qualname} is left in "
+                                    f"{entry.path} (was at line {entry.start_line}); run `distilgen prompts` to drop it",
+                                    entry.function_id))
+    findings.sort(key=lambda f: (f.path, f.line, f.code))
+    return findings
