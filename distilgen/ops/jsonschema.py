@@ -148,8 +148,20 @@ class _Checker:
     def _explain_no_match(self, value: Any, options: list[Any], path: str, depth: int) -> None:
         # Report the closest alternative's errors when only one alternative has the value's type:
         # "expected integer" is more useful than "matches none of 2 alternatives".
-        typed = [o for o in options if isinstance(o, Mapping) and "type" in o
-                 and any(_is_type(value, t) for t in (o["type"] if isinstance(o["type"], list) else [o["type"]]))]
+        typed = []
+        for option in options:
+            target = option
+            for _ in range(8):  # follow a short $ref chain to the alternative's declared type
+                if isinstance(target, Mapping) and "$ref" in target and "type" not in target:
+                    try:
+                        target = _resolve(target["$ref"], self.root)
+                    except (KeyError, IndexError, ValueError, TypeError):
+                        break
+                else:
+                    break
+            kinds = target.get("type") if isinstance(target, Mapping) else None
+            if kinds is not None and any(_is_type(value, t) for t in (kinds if isinstance(kinds, list) else [kinds])):
+                typed.append(option)
         if len(typed) == 1:
             self.check(value, typed[0], path, depth + 1)
         else:

@@ -54,6 +54,8 @@ def detect_shape(obj: Any) -> str | None:
 
 
 def _kind(value: Any) -> str:
+    if value == [] or value == {}:
+        return "an empty " + ("list" if isinstance(value, list) else "object")
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
             float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
@@ -204,6 +206,7 @@ def _check_chat(obj: Mapping[str, Any], shape: str) -> list[str]:
         weight = message.get("weight", 1)
         if isinstance(weight, bool) or weight not in (0, 1):
             errors.append(f"{where}.weight must be 0 or 1, got {weight!r}")
+            trained += 1  # already wrong; "nothing to train on" would be a second, misleading error
         elif weight == 1:
             trained += 1
         has_content = _check_content(message, where, errors, required=False)
@@ -409,16 +412,19 @@ def to_tools(obj: Mapping[str, Any]) -> dict[str, Any]:
     from hashlib import blake2b
 
     messages = []
+    last_id = ""
     for i, m in enumerate(obj["messages"]):
         if m.get("role") == "assistant" and "function_call" in m:
             fc = m["function_call"]
             new = {k: v for k, v in m.items() if k != "function_call"}
             seed = f"{i}:{_text(obj['messages'][max(i - 1, 0)].get('content'))}"
-            new["tool_calls"] = [{"id": "call_" + blake2b(seed.encode("utf-8"), digest_size=8).hexdigest(),
-                                  "type": "function", "function": {"name": fc["name"], "arguments": fc["arguments"]}}]
+            last_id = "call_" + blake2b(seed.encode("utf-8"), digest_size=8).hexdigest()
+            new["tool_calls"] = [{"id": last_id, "type": "function",
+                                  "function": {"name": fc["name"], "arguments": fc["arguments"]}}]
             messages.append(new)
         elif m.get("role") == "function":
-            messages.append({"role": "user", "content": _text(m.get("content"))})
+            # a legacy function result answers the call just before it
+            messages.append({"role": "tool", "tool_call_id": last_id, "content": _text(m.get("content"))})
         else:
             messages.append(dict(m))
     tools = [{"type": "function", "function": dict(f)} for f in obj.get("functions", ())]
