@@ -40,6 +40,11 @@ EVAL_NAMESPACE: dict[str, Any] = {
 }
 
 
+def _cls_name(cls: type) -> str:
+    # `outer.<locals>.Point` is not an expression; the class is in scope as `Point`
+    return cls.__qualname__.rsplit("<locals>.", 1)[-1]
+
+
 def _float(v: float) -> str:
     if math.isnan(v):
         return "float('nan')"
@@ -87,16 +92,16 @@ def _model(v: BaseModel) -> str:
                 raise UnrenderableValue(f"{cls.__name__}.{name} has alias {field.alias!r}, not a keyword")
             key = field.alias
         parts.append(f"{key}={render_value(getattr(v, name))}")
-    return f"{cls.__qualname__}({', '.join(parts)})"
+    return f"{_cls_name(cls)}({', '.join(parts)})"
 
 
 def _dataclass(v: Any) -> str:
     fields = [f for f in dataclasses.fields(v) if f.init]
-    return f"{type(v).__qualname__}(" + ", ".join(f"{f.name}={render_value(getattr(v, f.name))}" for f in fields) + ")"
+    return f"{_cls_name(type(v))}(" + ", ".join(f"{f.name}={render_value(getattr(v, f.name))}" for f in fields) + ")"
 
 
 def _enum(v: enum.Enum) -> str:
-    return f"{type(v).__qualname__}.{v.name}"
+    return f"{_cls_name(type(v))}.{v.name}"
 
 
 def _datetime(v: datetime.datetime) -> str:

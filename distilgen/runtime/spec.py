@@ -85,18 +85,16 @@ def _in_class(qualname: str) -> bool:
     return len(parts) >= 2 and parts[-2] != "<locals>"
 
 
-def _class_bases_from_frame(depth: int) -> list[type] | None:
-    """Bases of the class whose body is executing at `depth` frames up, or None when unknown.
+def _class_bases_from_frame(class_qualname: str) -> list[type] | None:
+    """Bases of the class `class_qualname` whose body is executing up the stack, or None when unknown.
 
     At decoration time a method's class does not exist yet; its bases do. We read the class
     header from the source and evaluate the base expressions where the class statement runs.
     """
-    try:
-        frame = sys._getframe(depth)
-    except ValueError:
-        return None
-    ns = frame.f_locals
-    if "__module__" not in ns or "__qualname__" not in ns or frame.f_back is None:
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_locals.get("__qualname__") != class_qualname:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None or "__module__" not in frame.f_locals or frame.f_back is None:
         return None
     import linecache
 
@@ -136,7 +134,7 @@ def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int
         return "classmethod"
     if first != "self":
         return "staticmethod"
-    bases = _class_bases_from_frame(class_depth)
+    bases = _class_bases_from_frame(fn.__qualname__.rsplit(".", 1)[0])
     if bases is not None and not any(isinstance(b, type) and issubclass(b, BaseModel) for b in bases):
         names = ", ".join(getattr(b, "__name__", repr(b)) for b in bases) or "object"
         raise DecorationError(

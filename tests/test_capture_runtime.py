@@ -1,0 +1,302 @@
+"""Capture: shapes of functions, errors at decoration, and a capture that never breaks the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from pydantic import BaseModel
+
+from distilgen import DecorationError, Instructions, UsageError
+from distilgen.runtime.instructions import CaptureWarning
+
+
+class Total(BaseModel):
+    value: int
+
+
+class Invoice(BaseModel):
+    items: list[int]
+
+    def total(self, tax: int = 0) -> Total:
+        return Total(value=sum(self.items) + tax)
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def ds(tmp_path: Path) -> Path:
+    return tmp_path / "d.jsonl"
+
+
+def test_string_annotations_and_future_import(ds: Path) -> None:
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def add(a: int, b: "int") -> "Total":
+        """Add two numbers."""
+        return Total(value=a + b)
+
+    assert add(1, b=2) == Total(value=3)
+    (ex,) = lines(ds)
+    assert ex["messages"][1]["content"] == "Return add(1, b=2)"
+    assert 'def add(a: int, b: "int") -> "Total":' in ex["messages"][0]["content"]
+    assert "Add two numbers." in ex["messages"][0]["content"]
+
+
+def test_metadata_and_signature_preserved() -> None:
+    inst = Instructions()
+
+    def original(a: int, *, flag: bool = False) -> Total:
+        """Doc."""
+        return Total(value=a)
+
+    wrapped = inst.distil(original)
+    assert wrapped.__name__ == "original" and wrapped.__doc__ == "Doc."
+    assert inspect.signature(wrapped) == inspect.signature(original)
+    assert wrapped.__wrapped__ is original
+
+
+def test_async_function_captured_after_await(ds: Path) -> None:
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    async def slow(a: int) -> Total:
+        await asyncio.sleep(0)
+        return Total(value=a * 2)
+
+    assert inspect.iscoroutinefunction(slow)
+    assert asyncio.run(slow(21)) == Total(value=42)
+    (ex,) = lines(ds)
+    assert ex["messages"][1]["content"] == "Return slow(21)"
+    assert json.loads(ex["messages"][2]["tool_calls"][0]["function"]["arguments"]) == {"value": 42}
+
+
+def test_static_and_class_methods(ds: Path) -> None:
+    inst = Instructions(dataset=ds)
+
+    class Calc:
+        @staticmethod
+        @inst.distil
+        def double(a: int) -> Total:
+            return Total(value=2 * a)
+
+        @inst.distil
+        @staticmethod
+        def triple(a: int) -> Total:
+            return Total(value=3 * a)
+
+        @classmethod
+        @inst.distil
+        def quad(cls, a: int) -> Total:
+            return Total(value=4 * a)
+
+    assert Calc.double(2).value == 4 and Calc().triple(2).value == 6 and Calc.quad(2).value == 8
+    users = [ex["messages"][1]["content"] for ex in lines(ds)]
+    assert users == ["Return Calc.double(2)", "Return Calc.triple(2)", "Return Calc.quad(2)"]
+
+
+def test_model_method_renders_the_instance(ds: Path) -> None:
+    inst = Instructions(dataset=ds)
+
+    class Bill(BaseModel):
+        items: list[int]
+
+        @inst.distil
+        def total(self, tax: int = 0) -> Total:
+            return Total(value=sum(self.items) + tax)
+
+    assert Bill(items=[1, 2]).total(tax=3).value == 6
+    (ex,) = lines(ds)
+    assert ex["messages"][1]["content"] == "Return Bill(items=[1, 2]).total(tax=3)"
+
+
+def test_rejections_name_the_function() -> None:
+    inst = Instructions()
+
+    with pytest.raises(DecorationError, match="gen.*generator"):
+        @inst.distil
+        def gen(a: int) -> Total:  # type: ignore[misc]
+            yield Total(value=a)
+
+    with pytest.raises(DecorationError, match="plain.*not a pydantic BaseModel subclass"):
+        @inst.distil
+        def plain(a: int) -> int:
+            return a
+
+    with pytest.raises(DecorationError, match="maybe.*wrapped"):
+        @inst.distil
+        def maybe(a: int) -> Optional[Total]:
+            return None
+
+    with pytest.raises(DecorationError, match="bare.*no return annotation"):
+        @inst.distil
+        def bare(a):  # type: ignore[no-untyped-def]
+            return Total(value=a)
+
+    with pytest.raises(DecorationError, match=r"Service\.run.*instance method of a class that is not a pydantic model"):
+        class Service:
+            @inst.distil
+            def run(self, a: int) -> Total:
+                return Total(value=a)
+
+    with pytest.raises(UsageError, match="needs model="):
+        inst.distil(mode="dispatch")
+
+    with pytest.raises(UsageError, match="mode"):
+        inst.distil(mode="train")
+
+
+def test_unrenderable_argument_never_breaks_the_caller(ds: Path) -> None:
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def f(x: object) -> Total:
+        return Total(value=1)
+
+    with pytest.warns(CaptureWarning, match="f.*UnrenderableValue") as record:
+        assert f(object()) == Total(value=1)
+        assert f(object()) == Total(value=1)
+    assert len([w for w in record if issubclass(w.category, CaptureWarning)]) == 1  # once per cause
+    assert f(3) == Total(value=1)
+    stats = inst.stats()
+    assert (stats.captured, stats.skipped) == (1, 2)
+    assert list(stats.causes.values()) == [2]
+
+
+def test_full_disk_never_breaks_the_caller() -> None:
+    inst = Instructions(dataset="/dev/full")
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return Total(value=x)
+
+    with pytest.warns(CaptureWarning, match="OSError|SinkError"):
+        assert f(5) == Total(value=5)
+    assert inst.stats().skipped == 1
+
+
+def test_closed_handler_never_breaks_the_caller(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    inst = Instructions(name="closed", log_handlers=[handler])
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return Total(value=x)
+
+    f(1)
+    stream.close()
+    with pytest.warns(CaptureWarning, match="ValueError"):
+        assert f(2) == Total(value=2)
+    assert inst.stats().captured == 1 and inst.stats().skipped == 1
+    assert "Logging error" not in capsys.readouterr().err
+
+
+def test_logger_is_private_and_independent_of_root(ds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    logging.getLogger().setLevel(logging.ERROR)
+    out = tmp_path / "h.jsonl"
+    inst = Instructions(name="private", log_handlers=[logging.FileHandler(out)])
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return Total(value=x)
+
+    f(1)
+    assert len(out.read_text().splitlines()) == 1
+    logger = logging.getLogger("distilgen.capture.private")
+    assert logger.propagate is False and logger.level == logging.INFO
+
+
+def test_sample_rate_and_redact(ds: Path) -> None:
+    def redact(ex: dict) -> dict | None:
+        if "secret" in ex["messages"][1]["content"]:
+            return None
+        ex["messages"][1]["content"] = ex["messages"][1]["content"].replace("bob", "***")
+        return ex
+
+    inst = Instructions(dataset=ds, redact=redact)
+
+    @inst.distil
+    def greet(name: str) -> Total:
+        return Total(value=len(name))
+
+    greet("bob")
+    greet("secret")
+    assert [e["messages"][1]["content"] for e in lines(ds)] == ["Return greet('***')"]
+    assert inst.stats().redacted_out == 1
+
+    sampled = Instructions(dataset=ds.with_name("s.jsonl"), sample_rate=0.25, seed=7)
+
+    @sampled.distil
+    def g(x: int) -> Total:
+        return Total(value=x)
+
+    for i in range(400):
+        g(i)
+    st = sampled.stats()
+    assert st.captured + st.sampled_out == 400 and 60 < st.captured < 140
+    with pytest.raises(UsageError, match="sample_rate"):
+        Instructions(sample_rate=2)
+
+
+def test_no_api_key_needed_to_capture(ds: Path, no_api_key: None) -> None:
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return Total(value=x)
+
+    assert f(1).value == 1 and len(lines(ds)) == 1
+
+
+def test_raw_format(ds: Path) -> None:
+    inst = Instructions(dataset=ds, finetune_format="raw")
+
+    @inst.distil
+    def f(x: int, *, when: str = "now") -> Total:
+        return Total(value=x)
+
+    f(3, when="later")
+    (ex,) = lines(ds)
+    assert ex["format"] == "raw" and ex["call"] == "f(3, when='later')"
+    assert ex["args"] == [3] and ex["kwargs"] == {"when": "later"} and ex["output"] == {"value": 3}
+    assert ex["function_id"].endswith(":test_raw_format.<locals>.f")
+    assert ex["schema"]["required"] == ["value"]
+
+
+def test_prompt_is_computed_once_per_function(ds: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import distilgen.runtime.spec as spec_mod
+
+    calls = []
+    real = spec_mod.render_prompt
+    monkeypatch.setattr(spec_mod, "render_prompt", lambda *a, **k: calls.append(1) or real(*a, **k))
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return Total(value=x)
+
+    for i in range(5):
+        f(i)
+    assert len(calls) == 1
+
+
+def test_wrong_return_value_is_skipped_not_raised(ds: Path) -> None:
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return {"value": x}  # type: ignore[return-value]
+
+    with pytest.warns(CaptureWarning, match="returned dict"):
+        assert f(1) == {"value": 1}
