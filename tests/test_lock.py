@@ -1,0 +1,222 @@
+"""distilgen.lock: format, determinism, pinned prompts, dispatch selection, corrupt files, datasets."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distilgen.errors import DistilgenError
+from distilgen.prompts.lock import (
+    LockError,
+    LockedPrompt,
+    PromptGoneError,
+    PromptRecord,
+    dump_lock,
+    load_lock,
+    locked_prompt,
+    prompt_for_dispatch,
+    record_model,
+    record_prompts,
+    stale_examples,
+)
+from distilgen.prompts.render import RENDERER_VERSION, fingerprint
+
+SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+
+
+def rec(fid: str = "pkg.mod:fn", prompt: str = "Predict fn.\n\ndef fn(a: int) -> M:\n    ...", schema=SCHEMA, **kw) -> PromptRecord:
+    base = dict(function_id=fid, path="pkg/mod.py", qualname=fid.split(":")[1], start_line=3, end_line=5,
+                tool="M", include_body=False, prompt=prompt, schema=schema)
+    base.update(kw)
+    return PromptRecord(**base)  # type: ignore[arg-type]
+
+
+def test_record_then_load_round_trips(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    r = rec()
+    result = record_prompts(lock, [r])
+    assert result.added == ("pkg.mod:fn",) and result.written
+    entry = locked_prompt("pkg.mod:fn", lock)
+    assert entry is not None
+    assert entry.prompt == r.prompt
+    assert entry.schema == SCHEMA
+    assert entry.fingerprint == fingerprint(r.prompt, SCHEMA) == r.fingerprint
+    assert (entry.path, entry.qualname, entry.start_line, entry.end_line) == ("pkg/mod.py", "fn", 3, 5)
+    assert entry.renderer == RENDERER_VERSION
+    text = lock.read_text()
+    # the prompt is a multi-line literal: each prompt line is a line of the file (readable diffs)
+    assert "def fn(a: int) -> M:\n    ...'''" in text
+    # nothing changed -> nothing written
+    mtime = lock.stat().st_mtime_ns
+    again = record_prompts(lock, [r])
+    assert not again.written and not (again.added or again.changed or again.moved)
+    assert lock.stat().st_mtime_ns == mtime
+
+
+def test_output_is_sorted_and_independent_of_input_order(tmp_path):
+    a, b, c = rec("z.mod:f"), rec("a.mod:g"), rec("m.mod:Cls.h")
+    t1 = record_prompts(tmp_path / "one.lock", [a, b, c]).text
+    t2 = record_prompts(tmp_path / "two.lock", [c, a, b]).text
+    assert t1 == t2
+    headers = [line for line in t1.splitlines() if line.startswith("[functions.")]
+    assert headers == ['[functions."a.mod:g"]', '[functions."m.mod:Cls.h"]', '[functions."z.mod:f"]']
+    # entries are separated by blank lines and nothing else: adding one never edits a neighbour
+    assert "\n\n[functions." in t1 and "," not in t1.split("[functions.", 1)[1].split("schema", 1)[0].replace("lines = [3, 5]", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(prompt=st.text(), model=st.text(min_size=1, max_size=30), fid=st.text(min_size=1, max_size=40))
+def test_any_text_round_trips_exactly(tmp_path_factory, prompt, model, fid):
+    fp = fingerprint(prompt, SCHEMA)
+    entry = LockedPrompt(function_id=fid, path="p.py", qualname="f", start_line=1, end_line=2, tool="T",
+                         include_body=True, renderer=RENDERER_VERSION, fingerprint=fp,
+                         schema_json=json.dumps(SCHEMA), prompt=prompt, models=((model, fp),))
+    path = tmp_path_factory.mktemp("rt") / "distilgen.lock"
+    path.write_text(dump_lock([entry]), encoding="utf-8")
+    back = load_lock(path).get(fid)
+    assert back is not None
+    assert back.prompt == prompt and back.models == ((model, fp),) and back.include_body is True
+
+
+def test_changed_prompt_is_pinned_while_a_model_references_it(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    old = rec(prompt="old prompt")
+    record_prompts(lock, [old])
+    record_model(lock, old.function_id, "ft:gpt-4o-mini:acme::abc")
+    new = rec(prompt="new prompt")
+    result = record_prompts(lock, [new])
+    assert result.changed == (old.function_id,)
+    assert result.pinned == (f"{old.function_id} {old.fingerprint}",)
+    entry = load_lock(lock).get(old.function_id)
+    assert entry.fingerprint == new.fingerprint and entry.prompt == "new prompt"
+    assert entry.prompt_for(old.fingerprint) == "old prompt"
+    assert entry.model_fingerprint("ft:gpt-4o-mini:acme::abc") == old.fingerprint
+    # dispatch sends the model the prompt it was trained on, not today's
+    sent = prompt_for_dispatch(old.function_id, "ft:gpt-4o-mini:acme::abc", "new prompt", new.fingerprint,
+                               lock_path=lock, use_current=False)
+    assert sent == "old prompt"
+    # once the model is rebound to the new prompt, the old one is no longer kept
+    record_model(lock, old.function_id, "ft:gpt-4o-mini:acme::abc")
+    entry = load_lock(lock).get(old.function_id)
+    assert entry.pinned == () and entry.prompt_for(old.fingerprint) is None
+
+
+def test_unreferenced_old_prompts_are_not_kept(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec(prompt="v1")])
+    record_prompts(lock, [rec(prompt="v2")])
+    entry = load_lock(lock).get("pkg.mod:fn")
+    assert entry.pinned == () and entry.prompt == "v2"
+
+
+def test_prompt_for_dispatch_cases(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    fid = "pkg.mod:fn"
+    # no lock file at all: the prompt rendered from source
+    assert prompt_for_dispatch(fid, "ft:x", "current", "sha256:0000000000000000", lock_path=lock, use_current=False) == "current"
+    assert prompt_for_dispatch(fid, "ft:x", "current", "sha256:0000000000000000", lock_path=None, use_current=False) == "current"
+    r = rec()
+    record_prompts(lock, [r])
+    # a model the lock knows nothing about: the current prompt
+    assert prompt_for_dispatch(fid, "ft:unknown", r.prompt, r.fingerprint, lock_path=lock, use_current=False) == r.prompt
+    record_model(lock, fid, "ft:x")
+    assert prompt_for_dispatch(fid, "ft:x", r.prompt, r.fingerprint, lock_path=lock, use_current=False) == r.prompt
+    # the trained-on prompt is gone (lock edited / entry re-created): refuse, naming everything
+    text = lock.read_text().replace(f'"ft:x" = "{r.fingerprint}"', '"ft:x" = "sha256:deadbeefdeadbeef"')
+    lock.write_text(text)
+    with pytest.raises(PromptGoneError) as info:
+        prompt_for_dispatch(fid, "ft:x", r.prompt, r.fingerprint, lock_path=lock, use_current=False)
+    msg = str(info.value)
+    assert fid in msg and "ft:x" in msg and "sha256:deadbeefdeadbeef" in msg and r.fingerprint in msg
+    assert isinstance(info.value, DistilgenError)
+    assert prompt_for_dispatch(fid, "ft:x", r.prompt, r.fingerprint, lock_path=lock, use_current=True) == r.prompt
+
+
+def test_record_model_errors_name_the_function(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    with pytest.raises(LockError, match=r"no entry for pkg.mod:fn.*distilgen prompts"):
+        record_model(lock, "pkg.mod:fn", "ft:x")
+    record_prompts(lock, [rec()])
+    with pytest.raises(LockError, match=r"distilgen.lock:\d+: pkg.mod:fn has no prompt with fingerprint sha256:1111111111111111"):
+        record_model(lock, "pkg.mod:fn", "ft:x", "sha256:1111111111111111")
+
+
+@pytest.mark.parametrize(
+    "mutate, expect",
+    [
+        (lambda t: t.replace("lines = [3, 5]", "lines = [3, 5"), r"distilgen.lock:\d+:\d+: corrupt lock file"),
+        (lambda t: t.replace("version = 1", "version = 7"), r"distilgen.lock:1: lock file version 7"),
+        (lambda t: t.replace('tool = "M"\n', ""), r"distilgen.lock:5: entry 'pkg.mod:fn': 'tool' must be a str"),
+        (lambda t: t.replace("include-body = false", 'include-body = "no"'), r"distilgen.lock:5: .*'include-body' must be a bool"),
+        (lambda t: t.replace('schema = "{', 'schema = "x{'), r"distilgen.lock:5: .*'schema' is not valid JSON"),
+        (lambda t: t + "\n[functions.\"pkg.mod:fn\".models]\n\"ft:x\" = \"nope\"\n", r"corrupt lock file|not a fingerprint"),
+        (lambda t: t.replace("version = 1", "version = 1\nextra = 2"), r"unknown top-level key"),
+    ],
+)
+def test_corrupt_lock_names_file_and_line(tmp_path, mutate, expect):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec()])
+    lock.write_text(mutate(lock.read_text()))
+    with pytest.raises(LockError, match=expect):
+        load_lock(lock)
+
+
+def test_not_utf8_names_the_line(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    lock.write_bytes(b"version = 1\n# \xff\n")
+    with pytest.raises(LockError, match=r"distilgen.lock:2: corrupt lock file: not UTF-8"):
+        load_lock(lock)
+
+
+def test_parsed_lock_is_cached_until_the_file_changes(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec()])
+    first = load_lock(lock)
+    assert load_lock(lock) is first
+    record_prompts(lock, [rec(prompt="changed")])
+    second = load_lock(lock)
+    assert second is not first and second.get("pkg.mod:fn").prompt == "changed"
+
+
+def test_atomic_write_keeps_permissions_and_leaves_no_temp_files(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec()])
+    os.chmod(lock, 0o640)
+    record_prompts(lock, [rec(prompt="changed")])
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["distilgen.lock"]
+
+
+def test_keep_only_drops_functions_that_are_gone(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec("a:f"), rec("b:g")])
+    result = record_prompts(lock, [rec("a:f")], keep_only={"a:f"})
+    assert result.removed == ("b:g",)
+    assert [e.function_id for e in load_lock(lock)] == ["a:f"]
+
+
+def test_stale_examples(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec(prompt="current prompt")])
+
+    def tools_line(prompt: str) -> str:
+        return json.dumps({"messages": [{"role": "system", "content": prompt}, {"role": "user", "content": "Return fn(1)"},
+                                        {"role": "assistant", "tool_calls": []}]})
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("\n".join([
+        tools_line("current prompt"),
+        tools_line("an older prompt"),
+        "not json",
+        json.dumps({"function_id": "pkg.mod:fn", "prompt": "older raw prompt"}),
+        "",
+        json.dumps({"function_id": "pkg.mod:fn", "prompt": "current prompt"}),
+    ]) + "\n")
+    assert stale_examples(data, lock) == [2, 4]
+    with pytest.raises(DistilgenError, match="missing.jsonl: cannot read dataset"):
+        stale_examples(tmp_path / "missing.jsonl", lock)
