@@ -1,0 +1,511 @@
+"""Add, rebind and remove `@instructions.distil` on chosen functions of one module (a LibCST codemod).
+
+The codemod takes the module and the functions to touch (qualnames as the interpreter spells them,
+plus the scan's line numbers when known) and one action:
+
+- `decorate`: add a bare `@<instance>.distil` (innermost, right above the `def`) where none is;
+- `dispatch`: make it `@<instance>.distil(mode="dispatch", model="ID")`, adding or updating;
+- `capture`: drop `mode=`/`model=` again, back to the bare form when nothing else is left;
+- `remove`: take the decorator out, and the import of the instance when that left it unused.
+
+Decorators and imports are recognised by what their names resolve to (see `names.py`), or by the
+line the scan reported. Everything not touched stays byte-identical, and each action undoes the
+previous one exactly: `decorate` then `remove` gives back the original bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import libcst as cst
+from libcst.codemod import Codemod, CodemodContext
+from libcst.metadata import PositionProvider
+
+from .names import ModuleNames, dotted, load_counts, module_names
+
+__all__ = [
+    "ACTIONS",
+    "Target",
+    "InstanceRef",
+    "ModuleEdit",
+    "DistilDecorators",
+    "edit_module",
+    "string_literal",
+]
+
+ACTIONS = ("decorate", "dispatch", "capture", "remove")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One function to edit."""
+
+    qualname: str
+    lineno: int | None = None
+    """The `def` line, to tell same-named definitions apart (overloads, `if` branches)."""
+    decorator_lineno: int | None = None
+    """The line of the distil decorator the scan found on it, if any."""
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """The project's `Instructions` instance, `module:attr` as in `[tool.distilgen] instructions`."""
+
+    module: str
+    attr: str
+
+    @classmethod
+    def parse(cls, spec: str) -> InstanceRef:
+        module, sep, attr = spec.partition(":")
+        if not sep or not module or not attr.isidentifier() or not all(p.isidentifier() for p in module.split(".")):
+            raise ValueError(f"expected 'package.module:attribute', got {spec!r}")
+        return cls(module, attr)
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.attr}"
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.attr}"
+
+
+@dataclass(frozen=True)
+class ModuleEdit:
+    """The outcome of one codemod run over one module."""
+
+    changed: tuple[str, ...]
+    """Qualnames whose decorators changed."""
+    missing: tuple[str, ...]
+    """Targets that name no function in this module."""
+    added_import: str | None
+    removed_imports: tuple[str, ...]
+
+
+def string_literal(value: str) -> str:
+    """A double-quoted Python string literal for `value` (repr when it needs escapes)."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return repr(value)
+
+
+def _literal_value(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+_NO_SPACE = cst.SimpleWhitespace("")
+
+
+def _kwarg(name: str, value: str) -> cst.Arg:
+    return cst.Arg(
+        keyword=cst.Name(name),
+        value=cst.SimpleString(string_literal(value)),
+        equal=cst.AssignEqual(whitespace_before=_NO_SPACE, whitespace_after=_NO_SPACE),
+    )
+
+
+def _is_multiline(ws: cst.BaseParenthesizableWhitespace) -> bool:
+    return isinstance(ws, cst.ParenthesizedWhitespace)
+
+
+def _append_args(call: cst.Call, new: Sequence[cst.Arg]) -> cst.Call:
+    """Append keyword arguments, following the call's layout (one per line, trailing comma)."""
+    args = list(call.args)
+    if not args:
+        return call.with_changes(args=list(new))
+    last = args[-1]
+    if isinstance(last.comma, cst.Comma):
+        # trailing comma: the new args take the same separator as the first line, the last keeps it
+        sep_ws = call.whitespace_before_args if _is_multiline(call.whitespace_before_args) else cst.SimpleWhitespace(" ")
+        sep = cst.Comma(whitespace_after=sep_ws)
+        args[-1] = last.with_changes(comma=sep)
+        added = [a.with_changes(comma=sep) for a in new[:-1]] + [new[-1].with_changes(comma=last.comma)]
+    else:
+        sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        args[-1] = last.with_changes(comma=sep)
+        added = [a.with_changes(comma=sep) for a in new[:-1]] + [new[-1]]
+    return call.with_changes(args=args + added)
+
+
+def _drop_args(call: cst.Call, names: Iterable[str]) -> cst.Call:
+    """Remove keyword arguments; the argument before a removed one takes over its comma."""
+    drop = set(names)
+    args = list(call.args)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.keyword is not None and a.keyword.value in drop:
+            if i > 0:
+                args[i - 1] = args[i - 1].with_changes(comma=a.comma)
+            args.pop(i)
+        else:
+            i += 1
+    if not args:
+        return call.with_changes(args=[], whitespace_before_args=_NO_SPACE)
+    return call.with_changes(args=args)
+
+
+def _remove_decorator(decorators: list[cst.Decorator], i: int, fn: cst.FunctionDef) -> tuple[list[cst.Decorator], cst.FunctionDef]:
+    """Drop decorators[i], keeping any comment lines that were written above it."""
+    removed = decorators.pop(i)
+    comments = [ln for ln in removed.leading_lines if ln.comment is not None]
+    if comments:
+        if i < len(decorators):
+            decorators[i] = decorators[i].with_changes(leading_lines=[*removed.leading_lines, *decorators[i].leading_lines])
+        else:
+            fn = fn.with_changes(lines_after_decorators=[*removed.leading_lines, *fn.lines_after_decorators])
+    return decorators, fn
+
+
+class _Qualnames(cst.CSTVisitor):
+    """Every FunctionDef node with its interpreter qualname and `def` line."""
+
+    def __init__(self, positions: object) -> None:
+        self.positions = positions
+        self.stack: list[tuple[str, str]] = []
+        self.found: dict[str, list[tuple[int, cst.FunctionDef]]] = {}
+
+    def _qualname(self, name: str) -> str:
+        parts: list[str] = []
+        for kind, n in self.stack:
+            parts.append(n)
+            if kind == "def":
+                parts.append("<locals>")
+        return ".".join([*parts, name])
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        line = self.positions[node].start.line  # type: ignore[index]
+        self.found.setdefault(self._qualname(node.name.value), []).append((line, node))
+        self.stack.append(("def", node.name.value))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.stack.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.stack.append(("class", node.name.value))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.stack.pop()
+
+
+def _is_overload(fn: cst.FunctionDef) -> bool:
+    return any(
+        (dotted(d.decorator) or "").split(".")[-1] == "overload" for d in fn.decorators
+    )
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, edits: dict[cst.FunctionDef, cst.FunctionDef]) -> None:
+        self.edits = edits
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        new = self.edits.get(original_node)
+        if new is None:
+            return updated_node
+        # nested targets inside this function were rewritten in `updated_node`; keep them
+        return updated_node.with_changes(
+            decorators=new.decorators, lines_after_decorators=new.lines_after_decorators
+        )
+
+
+class DistilDecorators(Codemod):
+    """The codemod. `CodemodContext.full_module_name` names the module (for relative imports)."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(
+        self,
+        context: CodemodContext,
+        targets: Iterable[Target | str],
+        instance: InstanceRef | str,
+        action: str = "decorate",
+        model: str | None = None,
+        is_package: bool = False,
+    ) -> None:
+        super().__init__(context)
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        if action == "dispatch" and not model:
+            raise ValueError("the dispatch action needs a model id")
+        self.targets = tuple(t if isinstance(t, Target) else Target(t) for t in targets)
+        self.instance = instance if isinstance(instance, InstanceRef) else InstanceRef.parse(instance)
+        self.action = action
+        self.model = model
+        self.is_package = is_package
+        self.result = ModuleEdit((), (), None, ())
+
+    # -- recognising -------------------------------------------------------------------------
+
+    def _is_distil(self, dec: cst.Decorator, names: ModuleNames, line_hint: int | None) -> bool:
+        expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
+        if names.resolve(expr) == f"{self.instance.dotted}.distil":
+            return True
+        if line_hint is not None and self.get_metadata(PositionProvider, dec).start.line == line_hint:
+            return isinstance(expr, (cst.Attribute, cst.Name))
+        return False
+
+    def _pick(self, found: dict[str, list[tuple[int, cst.FunctionDef]]], t: Target) -> cst.FunctionDef | None:
+        defs = found.get(t.qualname, [])
+        if t.lineno is not None:
+            for line, node in defs:
+                if line == t.lineno:
+                    return node
+        if not defs:
+            return None
+        plain = [node for _, node in defs if not _is_overload(node)]
+        return (plain or [node for _, node in defs])[-1]
+
+    # -- the transform -----------------------------------------------------------------------
+
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        module = self.context.full_module_name or ""
+        names = module_names(tree, module, self.is_package)
+        visitor = _Qualnames(self.metadata[PositionProvider])
+        tree.visit(visitor)
+
+        expr_text = names.expression_for(self.instance.dotted)
+        import_name: str | None = None
+        if expr_text is None:
+            import_name = self.instance.attr
+            n = 1
+            while not (names.is_free(import_name) or _same(names, import_name, self.instance.dotted)):
+                import_name = f"distil_{self.instance.attr}" + ("" if n == 1 else f"_{n}")
+                n += 1
+            expr_text = import_name
+        new_decorator = cst.Decorator(decorator=cst.parse_expression(f"{expr_text}.distil"))
+
+        edits: dict[cst.FunctionDef, cst.FunctionDef] = {}
+        changed: list[str] = []
+        missing: list[str] = []
+        added_any = False
+        removed_heads: set[str] = set()
+        for t in self.targets:
+            fn = self._pick(visitor.found, t)
+            if fn is None:
+                missing.append(t.qualname)
+                continue
+            if fn in edits:
+                continue
+            decorators = list(fn.decorators)
+            hits = [i for i, d in enumerate(decorators) if self._is_distil(d, names, t.decorator_lineno)]
+            new_fn = fn
+            if self.action == "remove":
+                for i in reversed(hits):
+                    d = decorators[i].decorator
+                    head = (dotted(d.func if isinstance(d, cst.Call) else d) or "").split(".")[0]
+                    removed_heads.add(head)
+                    decorators, new_fn = _remove_decorator(decorators, i, new_fn)
+            elif not hits:
+                dec = new_decorator
+                if self.action == "dispatch":
+                    dec = self._to_dispatch(dec)
+                decorators.append(dec)
+                added_any = True
+            else:
+                for i in hits:
+                    if self.action == "dispatch":
+                        decorators[i] = self._to_dispatch(decorators[i])
+                    elif self.action == "capture":
+                        decorators[i] = self._to_capture(decorators[i])
+            new_fn = new_fn.with_changes(decorators=decorators)
+            if not new_fn.deep_equals(fn):
+                edits[fn] = new_fn
+                changed.append(t.qualname)
+
+        if not edits:
+            self.result = ModuleEdit((), tuple(missing), None, ())
+            return tree
+        before_counts = load_counts(tree)
+        tree = tree.visit(_Rewriter(edits))
+        assert isinstance(tree, cst.Module)
+        added_import = None
+        if added_any and import_name is not None:
+            tree = _add_import(tree, self.instance, import_name)
+            added_import = import_name
+        removed: list[str] = []
+        if removed_heads:
+            after_counts = load_counts(tree)
+            gone = {h for h in removed_heads if before_counts.get(h, 0) and not after_counts.get(h, 0)}
+            gone = {h for h in gone if h in names.bindings and names.bindings[h].kind == "import"}
+            if gone:
+                tree = _remove_imports(tree, gone)
+                removed = sorted(gone)
+        self.result = ModuleEdit(tuple(changed), tuple(missing), added_import, tuple(removed))
+        return tree
+
+    def _to_dispatch(self, dec: cst.Decorator) -> cst.Decorator:
+        assert self.model is not None
+        expr = dec.decorator
+        call = expr if isinstance(expr, cst.Call) else cst.Call(func=expr)
+        args = list(call.args)
+        wanted = {"mode": "dispatch", "model": self.model}
+        missing: list[cst.Arg] = []
+        for key, value in wanted.items():
+            idx = next((i for i, a in enumerate(args) if a.keyword is not None and a.keyword.value == key), None)
+            if idx is None:
+                missing.append(_kwarg(key, value))
+            elif _literal_value(args[idx].value) != value:
+                args[idx] = args[idx].with_changes(value=cst.SimpleString(string_literal(value)))
+        call = call.with_changes(args=args)
+        if missing:
+            call = _append_args(call, missing)
+        return dec.with_changes(decorator=call)
+
+    def _to_capture(self, dec: cst.Decorator) -> cst.Decorator:
+        expr = dec.decorator
+        if not isinstance(expr, cst.Call):
+            return dec
+        keys = {a.keyword.value for a in expr.args if a.keyword is not None}
+        if not keys & {"mode", "model"}:
+            return dec
+        call = _drop_args(expr, ("mode", "model"))
+        if not call.args:
+            return dec.with_changes(decorator=call.func)
+        return dec.with_changes(decorator=call)
+
+
+def _same(names: ModuleNames, name: str, target: str) -> bool:
+    # bound to the instance already, but only for type checkers: import it again for run time
+    b = names.bindings.get(name)
+    return b is not None and b.target == target and name not in names.class_names
+
+
+def _is_import_line(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+    )
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+_BLANK = cst.EmptyLine()
+
+
+def _add_import(tree: cst.Module, instance: InstanceRef, name: str) -> cst.Module:
+    """`from pkg.mod import attr` after the module's top import block (see `_remove_imports`)."""
+    alias = cst.ImportAlias(
+        name=cst.Name(instance.attr),
+        asname=None if name == instance.attr else cst.AsName(name=cst.Name(name)),
+    )
+    stmt = cst.SimpleStatementLine(
+        body=[cst.ImportFrom(module=cst.parse_expression(instance.module), names=[alias])]  # type: ignore[arg-type]
+    )
+    body = list(tree.body)
+    last_import = None
+    for i, s in enumerate(body):
+        if isinstance(s, (cst.FunctionDef, cst.ClassDef)):
+            break
+        if _is_import_line(s):
+            last_import = i
+    if last_import is not None:
+        body.insert(last_import + 1, stmt)
+    elif body and _is_docstring(body[0]):
+        body.insert(1, stmt.with_changes(leading_lines=[_BLANK]))
+    else:
+        # top of the file: the blank lines after the import go on the next statement; removing an
+        # import that is the first statement strips them again, so the round trip is exact
+        nxt = body[0]
+        blanks = 2 if isinstance(nxt, (cst.FunctionDef, cst.ClassDef)) else 1
+        body[0] = nxt.with_changes(leading_lines=[*([_BLANK] * blanks), *nxt.leading_lines])
+        body.insert(0, stmt)
+    return tree.with_changes(body=body)
+
+
+class _ImportRemover(cst.CSTTransformer):
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def _bound(self, alias: cst.ImportAlias) -> str:
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            return alias.asname.name.value
+        return (dotted(alias.name) or "").split(".")[0]
+
+    def _strip(self, node: cst.Import | cst.ImportFrom) -> cst.Import | cst.ImportFrom | cst.RemovalSentinel:
+        if isinstance(node.names, cst.ImportStar):
+            return node
+        names = list(node.names)
+        i = 0
+        while i < len(names):
+            if self._bound(names[i]) in self.names:
+                if i > 0:
+                    names[i - 1] = names[i - 1].with_changes(comma=names[i].comma)
+                names.pop(i)
+            else:
+                i += 1
+        if not names:
+            return cst.RemoveFromParent()
+        if len(names) == len(node.names):
+            return node
+        if isinstance(node, cst.ImportFrom) and node.lpar is None:
+            names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return node.with_changes(names=names)
+
+    def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import | cst.RemovalSentinel:
+        return self._strip(updated_node)  # type: ignore[return-value]
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> cst.ImportFrom | cst.RemovalSentinel:
+        return self._strip(updated_node)  # type: ignore[return-value]
+
+
+
+def _remove_imports(tree: cst.Module, names: set[str]) -> cst.Module:
+    body = list(tree.body)
+    out: list[cst.BaseStatement] = []
+    carry: list[cst.EmptyLine] = []
+    dropped_first = False
+    for i, stmt in enumerate(body):
+        # only top-level import lines: an import inside `if`/`try` may be the block's only statement
+        new = stmt.visit(_ImportRemover(names)) if isinstance(stmt, cst.SimpleStatementLine) else stmt
+        if isinstance(new, cst.RemovalSentinel) or (isinstance(new, cst.SimpleStatementLine) and not new.body):
+            # keep comment lines written above a removed import; plain blank lines go with it
+            if any(ln.comment is not None for ln in stmt.leading_lines):
+                carry.extend(stmt.leading_lines)
+            if not out:
+                dropped_first = True
+            continue
+        assert isinstance(new, cst.BaseStatement)
+        if carry:
+            new = new.with_changes(leading_lines=[*carry, *new.leading_lines])
+            carry = []
+        if dropped_first and not out:
+            lines = list(new.leading_lines)
+            while lines and lines[0].comment is None:
+                lines.pop(0)
+            new = new.with_changes(leading_lines=lines)
+        out.append(new)
+    return tree.with_changes(body=out)
+
+
+def edit_module(
+    source: bytes | str,
+    targets: Iterable[Target | str],
+    instance: InstanceRef | str,
+    action: str = "decorate",
+    *,
+    module: str = "",
+    is_package: bool = False,
+    model: str | None = None,
+) -> tuple[bytes | str, ModuleEdit]:
+    """Run the codemod over `source` (bytes keep their encoding, BOM and line endings exactly).
+
+    Raises `libcst.ParserSyntaxError` for a source libcst cannot parse.
+    """
+    tree = cst.parse_module(source)
+    codemod = DistilDecorators(
+        CodemodContext(full_module_name=module or None), targets, instance, action, model, is_package
+    )
+    new = codemod.transform_module(tree)
+    out: bytes | str = new.bytes if isinstance(source, bytes) else new.code
+    if not codemod.result.changed:
+        out = source  # untouched: the very same bytes
+    return out, codemod.result

@@ -1,0 +1,244 @@
+"""What a module's top-level names resolve to, from its own import statements (no other file read).
+
+`import inbox.distil as d` binds `d` to `inbox.distil`; `from .distil import instructions` in
+`inbox/triage.py` binds `instructions` to `inbox.distil.instructions`; `def f` / `x = ...` bind to
+`<this module>.f`; `alias = instructions` binds `alias` to whatever `instructions` resolves to.
+The codemods use this to recognise a decorator or an import by what it refers to, not by its text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+__all__ = ["Binding", "ModuleNames", "module_names", "dotted", "absolute_module", "load_counts"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    name: str
+    target: str | None
+    """The dotted name it refers to, or None when it is something computed here."""
+    kind: str
+    """`import` (import statement), `local` (def / class / assignment)."""
+    runtime: bool = True
+    """False for names bound only under `if TYPE_CHECKING:`."""
+    node: cst.CSTNode | None = None
+    """The `Import`/`ImportFrom` statement for `kind == "import"`."""
+
+
+@dataclass
+class ModuleNames:
+    module: str
+    bindings: dict[str, Binding] = field(default_factory=dict)
+    imported_modules: dict[str, set[str]] = field(default_factory=dict)
+    """`import a.b.c` binds `a` and guarantees `a.b.c` is loaded: {"a": {"a.b.c"}}."""
+    class_names: set[str] = field(default_factory=set)
+    """Names bound directly in any class body (they shadow globals inside that body)."""
+    has_star_import: bool = False
+
+    def resolve(self, expr: cst.BaseExpression) -> str | None:
+        """The dotted name `expr` (a Name or Attribute chain) refers to, or None."""
+        parts = dotted(expr)
+        if parts is None:
+            return None
+        head, *rest = parts.split(".")
+        b = self.bindings.get(head)
+        if b is None or b.target is None:
+            return None
+        return ".".join([b.target, *rest])
+
+    def expression_for(self, dotted_target: str) -> str | None:
+        """Source text that evaluates to `dotted_target` at run time with the existing imports."""
+        module, _, attr = dotted_target.rpartition(".")
+        for b in self.bindings.values():
+            if b.runtime and b.target == dotted_target:
+                return b.name
+        for b in self.bindings.values():
+            if b.runtime and b.kind == "import" and b.target == module:
+                return f"{b.name}.{attr}"
+        for head, modules in self.imported_modules.items():
+            b = self.bindings.get(head)
+            if b is not None and b.runtime and b.target == head and module in modules:
+                return dotted_target
+        return None
+
+    def is_free(self, name: str) -> bool:
+        """True when binding `name` at module level shadows nothing this module defines."""
+        return name not in self.bindings and name not in self.class_names
+
+
+def dotted(expr: cst.BaseExpression) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        head = dotted(expr.value)
+        return None if head is None else f"{head}.{expr.attr.value}"
+    return None
+
+
+def absolute_module(module: str, is_package: bool, level: int, name: str | None) -> str | None:
+    """The absolute module a relative `from ...name import` refers to (None if above the top)."""
+    if level == 0:
+        return name
+    package = module if is_package else module.rpartition(".")[0]
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts) or (level - 1 == len(parts) and not name):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    if name:
+        base.append(name)
+    return ".".join(base) or None
+
+
+def _is_type_checking(test: cst.BaseExpression) -> bool:
+    return dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "t.TYPE_CHECKING")
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+class _ClassNames(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        for stmt in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                self.names.add(stmt.name.value)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign):
+                        for t in small.targets:
+                            self.names.update(_target_names(t.target))
+                    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                        self.names.update(_target_names(small.target))
+
+
+def module_names(tree: cst.Module, module: str, is_package: bool = False) -> ModuleNames:
+    """Collect the module-level bindings of `tree`, the module named `module`."""
+    out = ModuleNames(module=module)
+
+    def bind(name: str, target: str | None, kind: str, runtime: bool, node: cst.CSTNode | None = None) -> None:
+        out.bindings[name] = Binding(name, target, kind, runtime, node)
+
+    def local(name: str, runtime: bool) -> None:
+        bind(name, f"{module}.{name}" if module else name, "local", runtime)
+
+    def walk(body: object, runtime: bool) -> None:
+        for stmt in body:  # type: ignore[attr-defined]
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    small_stmt(small, runtime)
+            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                local(stmt.name.value, runtime)
+            elif isinstance(stmt, cst.If):
+                inner = runtime and not _is_type_checking(stmt.test)
+                walk(_block(stmt.body), inner)
+                orelse = stmt.orelse
+                while orelse is not None:
+                    if isinstance(orelse, cst.If):
+                        walk(_block(orelse.body), runtime)
+                        orelse = orelse.orelse
+                    else:
+                        walk(_block(orelse.body), runtime)
+                        orelse = None
+            elif isinstance(stmt, (cst.Try, cst.TryStar)):
+                walk(_block(stmt.body), runtime)
+                for h in stmt.handlers:
+                    walk(_block(h.body), runtime)
+                for extra in (stmt.orelse, stmt.finalbody):
+                    if extra is not None:
+                        walk(_block(extra.body), runtime)
+            elif isinstance(stmt, (cst.With, cst.For, cst.While)):
+                walk(_block(stmt.body), runtime)
+
+    def small_stmt(small: cst.BaseSmallStatement, runtime: bool) -> None:
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                full = dotted(alias.name) or ""
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    bind(alias.asname.name.value, full, "import", runtime, small)
+                else:
+                    head = full.split(".")[0]
+                    bind(head, head, "import", runtime, small)
+                    out.imported_modules.setdefault(head, set()).update(
+                        ".".join(full.split(".")[: i + 1]) for i in range(full.count(".") + 1)
+                    )
+        elif isinstance(small, cst.ImportFrom):
+            level = len(small.relative)
+            name = dotted(small.module) if small.module is not None else None
+            base = absolute_module(module, is_package, level, name)
+            if isinstance(small.names, cst.ImportStar):
+                out.has_star_import = True
+                return
+            for alias in small.names:
+                imported = dotted(alias.name) or ""
+                bound = (
+                    alias.asname.name.value
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                    else imported
+                )
+                bind(bound, f"{base}.{imported}" if base else None, "import", runtime, small)
+        elif isinstance(small, cst.Assign):
+            value = out.resolve(small.value)
+            for t in small.targets:
+                for n in _target_names(t.target):
+                    if value is not None and isinstance(t.target, cst.Name):
+                        bind(n, value, "local", runtime)
+                    else:
+                        local(n, runtime)
+        elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+            for n in _target_names(small.target):
+                local(n, runtime)
+
+    walk(tree.body, True)
+    visitor = _ClassNames()
+    tree.visit(visitor)
+    out.class_names = visitor.names
+    return out
+
+
+def _block(body: cst.BaseSuite) -> tuple[cst.BaseStatement, ...] | tuple[cst.BaseSmallStatement, ...]:
+    if isinstance(body, cst.IndentedBlock):
+        return tuple(body.body)
+    return ()
+
+
+class _LoadCounter(cst.CSTVisitor):
+    """Counts Name nodes that read a variable (attribute names, keywords and imports excluded)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.counts[node.value] = self.counts.get(node.value, 0) + 1
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+
+def load_counts(tree: cst.CSTNode) -> dict[str, int]:
+    counter = _LoadCounter()
+    tree.visit(counter)
+    return counter.counts
