@@ -1,0 +1,374 @@
+"""One file -> a small, picklable index of what the cross-module resolver needs.
+
+Built with the standard library `ast` (about 10x faster than libcst), from the file's text alone, so
+it can be cached on the file's content. Only statements are walked, never whole expression trees:
+the index records names bound at each scope (imports, classes, aliases), class bases, and every
+def whose return annotation could name a model. Annotations are kept as tiny tuples:
+
+    ("n", "a.b.C")            a dotted name
+    ("s", base, (args, ...))  a subscript: Optional[M], Page[Item], Annotated[M, ...]
+    ("q", "text")             a string (a forward reference, parsed when resolved)
+    ("or", left, right)       X | Y
+    ("l", (items, ...))       a list ([int, str] in Callable[[int, str], M])
+    ("none",)                 None
+    ("k", "repr")             another literal
+    ("x",)                    anything else
+
+Files the running interpreter cannot parse but libcst can (`type X = M` and PEP 695 brackets on
+Python < 3.12) are rewritten by libcst into equivalent older syntax on the same lines, then indexed.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, NamedTuple
+
+__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv"]
+
+INDEX_VERSION = 3
+"""Bump when the index layout or its meaning changes: the cache keys on it."""
+
+# Return annotations that can never name a model: those defs are not recorded at all.
+_NEVER_MODEL = frozenset({"None", "int", "str", "bool", "float", "bytes", "complex", "object", "NoReturn", "Never"})
+
+
+class ClassRec(NamedTuple):
+    bases: tuple[Any, ...]
+    scope: int
+    """The scope the class statement is in (its bases are resolved there)."""
+    body: int
+    """The class body's own scope (nested classes and class attributes)."""
+    lineno: int
+
+
+class FuncRec(NamedTuple):
+    qualname: str
+    name: str
+    lineno: int
+    col: int
+    end_lineno: int
+    decorator_lineno: int
+    returns: Any
+    """The annotation tuple, or ("overloads", (ann, ...)) for an unannotated @overload implementation."""
+    decorators: tuple[tuple[int, str | None, bool, tuple[tuple[str, str | None], ...]], ...]
+    """(lineno, dotted target, called, ((kwarg, string value or None), ...)) per decorator."""
+    is_async: bool
+    kind: str
+    is_generator: bool
+    varargs_only: bool
+    cls: str | None
+    """Qualname of the class it is defined in, for methods."""
+    scope: int
+    """The scope its annotations are resolved in."""
+
+
+class FileIndex(NamedTuple):
+    names: dict[str, tuple]
+    scopes: tuple[tuple[int, dict[str, tuple], str], ...]
+    """(parent scope, bindings, "module"|"class"|"function"); scope 0 is the module."""
+    stars: tuple[tuple[int, str], ...]
+    all: tuple[str, ...] | None
+    classes: dict[str, ClassRec]
+    funcs: tuple[FuncRec, ...]
+    generated: bool
+    lines: int
+
+
+class IndexError_(Exception):
+    """The file cannot be indexed; the message is the reason shown to the user."""
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def conv(node: ast.AST | None) -> Any:
+    """An annotation expression -> the tuple form described in the module docstring."""
+    if node is None:
+        return None
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        d = _dotted(node)
+        return ("n", d) if d else ("x",)
+    if isinstance(node, ast.Subscript):
+        sl = node.slice
+        args = tuple(conv(e) for e in sl.elts) if isinstance(sl, ast.Tuple) else (conv(sl),)
+        return ("s", conv(node.value), args)
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if isinstance(v, str):
+            return ("q", v)
+        if v is None:
+            return ("none",)
+        return ("k", repr(v))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return ("or", conv(node.left), conv(node.right))
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return ("l", tuple(conv(e) for e in node.elts))
+    return ("x",)
+
+
+def _value_binding(value: ast.AST) -> tuple:
+    if isinstance(value, ast.Call):
+        func = _dotted(value.func)
+        return ("call", func) if func else ("other",)
+    if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.BinOp)) or (
+        isinstance(value, ast.Constant) and isinstance(value.value, str)
+    ):
+        return ("expr", conv(value))
+    return ("other",)
+
+
+def _is_type_checking(test: ast.AST) -> bool:
+    d = _dotted(test)
+    return d is not None and d.rsplit(".", 1)[-1] == "TYPE_CHECKING"
+
+
+def _has_yield(fn: ast.AST) -> bool:
+    """A `yield` in the def's own body (not in nested defs, lambdas or classes)."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _kw_string(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+class _Builder:
+    def __init__(self, text: str) -> None:
+        self.scopes: list[tuple[int, dict[str, tuple], str]] = [(-1, {}, "module")]
+        self.stars: list[tuple[int, str]] = []
+        self.all: tuple[str, ...] | None = None
+        self.classes: dict[str, ClassRec] = {}
+        self.funcs: list[FuncRec] = []
+        self.yield_lines: list[int] | None = None
+        if "yield" in text:
+            self.yield_lines = [i for i, line in enumerate(text.splitlines(), 1) if "yield" in line]
+
+    def new_scope(self, parent: int, kind: str) -> int:
+        self.scopes.append((parent, {}, kind))
+        return len(self.scopes) - 1
+
+    # `soft` bindings (else-branches, except handlers) never replace an earlier binding, so
+    # `if TYPE_CHECKING: from x import M` / `else: M = Any` keeps the import.
+    def bind(self, scope: int, name: str, value: tuple, soft: bool) -> None:
+        names = self.scopes[scope][1]
+        if soft:
+            names.setdefault(name, value)
+        else:
+            names[name] = value
+
+    def block(self, stmts: list[ast.stmt], scope: int, prefix: str, cls: str | None, soft: bool = False) -> None:
+        pending_overloads: dict[str, list[Any]] = {}
+        for st in stmts:
+            t = type(st)
+            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                self.func(st, scope, prefix, cls, pending_overloads)  # type: ignore[arg-type]
+                self.bind(scope, st.name, ("def",), soft)  # type: ignore[attr-defined]
+            elif t is ast.ClassDef:
+                self.klass(st, scope, prefix, soft)  # type: ignore[arg-type]
+            elif t is ast.ImportFrom:
+                mod = st.module or ""  # type: ignore[attr-defined]
+                for a in st.names:  # type: ignore[attr-defined]
+                    if a.name == "*":
+                        if scope == 0:
+                            self.stars.append((st.level, mod))  # type: ignore[attr-defined]
+                    else:
+                        self.bind(scope, a.asname or a.name, ("imp", st.level, mod, a.name), soft)  # type: ignore[attr-defined]
+            elif t is ast.Import:
+                for a in st.names:  # type: ignore[attr-defined]
+                    if a.asname:
+                        self.bind(scope, a.asname, ("mod", a.name), soft)
+                    else:
+                        head = a.name.split(".", 1)[0]
+                        self.bind(scope, head, ("mod", head), soft)
+            elif t is ast.Assign:
+                value = st.value  # type: ignore[attr-defined]
+                for target in st.targets:  # type: ignore[attr-defined]
+                    if isinstance(target, ast.Name):
+                        if target.id == "__all__" and scope == 0 and isinstance(value, (ast.List, ast.Tuple)):
+                            self.all = tuple(e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+                        self.bind(scope, target.id, _value_binding(value), soft)
+                    elif isinstance(target, (ast.Tuple, ast.List)):
+                        for e in target.elts:
+                            if isinstance(e, ast.Name):
+                                self.bind(scope, e.id, ("other",), soft)
+            elif t is ast.AnnAssign:
+                target = st.target  # type: ignore[attr-defined]
+                if isinstance(target, ast.Name):
+                    value = st.value  # type: ignore[attr-defined]
+                    self.bind(scope, target.id, _value_binding(value) if value is not None else ("other",), soft)
+            elif t is ast.If:
+                tc = _is_type_checking(st.test)  # type: ignore[attr-defined]
+                self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                self.block(st.orelse, scope, prefix, cls, True if tc else soft)  # type: ignore[attr-defined]
+            elif t is ast.Try or t.__name__ == "TryStar":
+                self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                for h in st.handlers:  # type: ignore[attr-defined]
+                    self.block(h.body, scope, prefix, cls, True)
+                self.block(st.orelse, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                self.block(st.finalbody, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+            elif t is ast.With or t is ast.AsyncWith or t is ast.For or t is ast.AsyncFor or t is ast.While:
+                self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                self.block(getattr(st, "orelse", []), scope, prefix, cls, soft)
+            elif t.__name__ == "Match":
+                for case in st.cases:  # type: ignore[attr-defined]
+                    self.block(case.body, scope, prefix, cls, soft)
+
+    def klass(self, node: ast.ClassDef, scope: int, prefix: str, soft: bool) -> None:
+        qual = prefix + node.name
+        body = self.new_scope(scope, "class")
+        self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno)
+        self.bind(scope, node.name, ("cls", qual), soft)
+        self.block(node.body, body, qual + ".", qual)
+
+    def func(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: int, prefix: str, cls: str | None,
+             pending: dict[str, list[Any]]) -> None:
+        qual = prefix + node.name
+        decos = []
+        is_overload = is_static = is_classm = is_property = False
+        for d in node.decorator_list:
+            called = isinstance(d, ast.Call)
+            target = _dotted(d.func if called else d)  # type: ignore[attr-defined]
+            kwargs: tuple[tuple[str, str | None], ...] = ()
+            if called:
+                kwargs = tuple((k.arg, _kw_string(k.value)) for k in d.keywords if k.arg in ("mode", "model"))  # type: ignore[attr-defined]
+            decos.append((d.lineno, target, called, kwargs))
+            last = target.rsplit(".", 1)[-1] if target else ""
+            if last == "overload":
+                is_overload = True
+            elif last == "staticmethod":
+                is_static = True
+            elif last == "classmethod":
+                is_classm = True
+            elif last in ("property", "cached_property", "setter", "getter", "deleter"):
+                is_property = True
+        returns = conv(node.returns)
+        if is_overload:
+            pending.setdefault(node.name, []).append(returns)
+        else:
+            overloads = pending.pop(node.name, None)
+            if returns is None and overloads and any(r is not None for r in overloads):
+                returns = ("overloads", tuple(overloads))
+        # The body is indexed whatever the annotation: nested defs and local classes live there.
+        fscope = self.new_scope(scope, "function")
+        self.block(node.body, fscope, qual + ".<locals>.", None)
+        if is_overload or returns is None:
+            return
+        if returns[0] == "none" or (returns[0] == "n" and returns[1] in _NEVER_MODEL):
+            return
+        if cls is not None:
+            kind = "staticmethod" if is_static else "classmethod" if is_classm else "method"
+        elif self.scopes[scope][2] == "function":
+            kind = "nested"
+        else:
+            kind = "function"
+        if is_property:
+            kind = "method"
+        end = node.end_lineno or node.lineno
+        gen = False
+        if self.yield_lines is not None and any(node.lineno <= ln <= end for ln in self.yield_lines):
+            gen = _has_yield(node)
+        a = node.args
+        regular = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+        if kind in ("method", "classmethod") and regular:
+            regular = regular[1:]
+        varargs_only = not regular and (a.vararg is not None or a.kwarg is not None)
+        deco_line = min([node.lineno, *(d[0] for d in decos)])
+        self.funcs.append(FuncRec(
+            qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
+            isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen, varargs_only,
+            cls, scope,
+        ))
+
+
+def _rewrite_new_syntax(text: str, filename: str) -> str:
+    """Python >= 3.12 syntax (`type X = M`, `def f[T]`) -> equivalent older syntax, same lines.
+
+    libcst parses every Python version's grammar; the rewrite keeps each statement on its lines so
+    positions stay exact.
+    """
+    import libcst as cst
+
+    try:
+        module = cst.parse_module(text)
+    except Exception as exc:  # libcst raises ParserSyntaxError (and a few others) on bad input
+        raise SyntaxError(str(exc).splitlines()[0] if str(exc) else "invalid syntax") from None
+
+    class Rewrite(cst.CSTTransformer):
+        def leave_TypeAlias(self, original: Any, updated: Any) -> Any:
+            return cst.Assign(targets=[cst.AssignTarget(target=updated.name)], value=updated.value,
+                              semicolon=updated.semicolon)
+
+        def leave_FunctionDef(self, original: Any, updated: Any) -> Any:
+            return updated.with_changes(type_parameters=None, whitespace_after_type_parameters=cst.SimpleWhitespace(""))
+
+        def leave_ClassDef(self, original: Any, updated: Any) -> Any:
+            return updated.with_changes(type_parameters=None, whitespace_after_type_parameters=cst.SimpleWhitespace(""))
+
+    return module.visit(Rewrite()).code
+
+
+def decode(data: bytes) -> str:
+    """Source bytes -> text: UTF-8 (with or without BOM), or a PEP 263 coding cookie."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        import io
+        import tokenize
+
+        try:
+            enc, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError:
+            enc = "utf-8"
+        if enc in ("utf-8", "utf-8-sig"):
+            raise IndexError_(f"not valid UTF-8 (byte {exc.start}: {exc.reason}) and no coding declaration") from None
+        try:
+            return data.decode(enc)
+        except (UnicodeDecodeError, LookupError) as exc2:
+            raise IndexError_(f"cannot decode as declared {enc}: {exc2}") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def is_generated(text: str) -> bool:
+    """The `@generated` marker (Meta's convention, used by codegen tools) in the file's first lines."""
+    head = text[:2000]
+    return "@generated" in head
+
+
+def build_index(data: bytes, filename: str) -> FileIndex:
+    text = decode(data)
+    try:
+        tree = ast.parse(text, filename)
+    except SyntaxError as exc:
+        try:
+            tree = ast.parse(_rewrite_new_syntax(text, filename), filename)
+        except SyntaxError:
+            raise IndexError_(f"syntax error at line {exc.lineno}, column {exc.offset}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise IndexError_(f"cannot parse: {exc}") from None
+    b = _Builder(text)
+    b.block(tree.body, 0, "", None)
+    return FileIndex(
+        names=b.scopes[0][1],
+        scopes=tuple(b.scopes),
+        stars=tuple(b.stars),
+        all=b.all,
+        classes=b.classes,
+        funcs=tuple(b.funcs),
+        generated=is_generated(text),
+        lines=text.count("\n") + 1,
+    )

@@ -1,0 +1,326 @@
+"""`scan_project`: discover -> index (cached, on 2 processes when it pays) -> resolve -> classify."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..config import Config, load_config
+from ..errors import UsageError
+from .cache import ScanCache, digest
+from .discovery import FileEntry, discover, glob_regex
+from .index import INDEX_VERSION, FileIndex, FuncRec, IndexError_, build_index
+from .resolve import INSTRUCTIONS_CLASSES, Module, Resolver
+from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
+
+__all__ = ["scan_project", "scan_root", "matches"]
+
+# Below this much work, starting worker processes costs more than it saves.
+_PARALLEL_MIN_FILES = 48
+_PARALLEL_MIN_BYTES = 1_500_000
+_EMPTY_INDEX = FileIndex({}, ((-1, {}, "module"),), (), None, {}, (), False, 0)
+
+
+def scan_root(paths: list[Path], config: Config) -> Path:
+    """The folder results are relative to: the project's (pyproject) folder, else the paths' common folder."""
+    if config.pyproject is not None:
+        return config.root
+    absolute = [os.path.abspath(p) for p in paths]
+    folders = [p if os.path.isdir(p) else os.path.dirname(p) for p in absolute]
+    return Path(os.path.commonpath(folders)) if folders else config.root
+
+
+# -- indexing ------------------------------------------------------------------------------------
+def _index_one(path: str) -> tuple[bytes | None, Any]:
+    """(content digest, FileIndex | ("error", reason)) for one file. Runs in worker processes."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        from .discovery import _os_reason
+
+        return None, ("error", f"cannot read: {_os_reason(exc, path)}")
+    try:
+        return digest(data), build_index(data, path)
+    except IndexError_ as exc:
+        return digest(data), ("error", str(exc))
+
+
+def _index_batch(paths: list[str]) -> list[tuple[bytes | None, Any]]:
+    return [_index_one(p) for p in paths]
+
+
+def _index_many(paths: list[str], sizes: list[int]) -> list[tuple[bytes | None, Any]]:
+    workers = min(2, os.cpu_count() or 1)
+    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES or sum(sizes) < _PARALLEL_MIN_BYTES:
+        return _index_batch(paths)
+    # Interleave by size so both workers get the same amount of text; batches keep pickling cheap.
+    order = sorted(range(len(paths)), key=lambda i: -sizes[i])
+    nbatches = workers * 8
+    batches: list[list[int]] = [[] for _ in range(nbatches)]
+    for k, i in enumerate(order):
+        batches[k % nbatches].append(i)
+    out: list[Any] = [None] * len(paths)
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork") if sys.platform != "win32" else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        for idxs, res in zip(batches, pool.map(_index_batch, [[paths[i] for i in b] for b in batches])):
+            for i, r in zip(idxs, res):
+                out[i] = r
+    return out
+
+
+# -- third-party modules located without importing -----------------------------------------------
+class _Locator:
+    def __init__(self, search: list[str], ext_cache: dict[str, Any]) -> None:
+        self.search = search
+        self.ext_cache = ext_cache
+        self.used: dict[str, tuple[int, int]] = {}
+        self._specs: dict[str, Any] = {}
+
+    def _spec(self, name: str) -> Any:
+        if name in self._specs:
+            return self._specs[name]
+        from importlib.machinery import PathFinder
+
+        parent, _, last = name.rpartition(".")
+        if parent:
+            pspec = self._spec(parent)
+            locations = pspec.submodule_search_locations if pspec is not None else None
+            spec = PathFinder.find_spec(name, list(locations)) if locations else None
+        else:
+            spec = PathFinder.find_spec(name, self.search)
+        self._specs[name] = spec
+        return spec
+
+    def __call__(self, name: str) -> Module | str | None:
+        try:
+            spec = self._spec(name)
+        except (ImportError, ValueError, OSError):
+            return None
+        if spec is None:
+            return None
+        origin = spec.origin
+        is_pkg = spec.submodule_search_locations is not None
+        if not origin or origin == "namespace" or not os.path.isfile(origin):
+            return Module(name, True, _EMPTY_INDEX, None) if is_pkg else None
+        if not origin.endswith(".py"):
+            return "compiled"
+        try:
+            st = os.stat(origin)
+        except OSError:
+            return None
+        self.used[origin] = (st.st_mtime_ns, st.st_size)
+        hit = self.ext_cache.get(origin)
+        if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
+            index = hit[2]
+        else:
+            _, index = _index_one(origin)
+            if isinstance(index, tuple) and index and index[0] == "error":
+                index = None
+            self.ext_cache[origin] = (st.st_mtime_ns, st.st_size, index)
+        return Module(name, is_pkg, index, None)
+
+
+# -- selection -----------------------------------------------------------------------------------
+def matches(result: ScanResult, pattern: str) -> bool:
+    """A --select/--exclude pattern: a path glob, a qualname pattern, or `module:qualname`."""
+    if "/" in pattern or pattern.endswith(".py"):
+        return bool(glob_regex(pattern.lstrip("./")).match(result.path))
+    if ":" in pattern:
+        return fnmatch.fnmatchcase(result.function_id, pattern)
+    return (
+        fnmatch.fnmatchcase(result.qualname, pattern)
+        or fnmatch.fnmatchcase(result.qualname.rsplit(".", 1)[-1], pattern)
+        or fnmatch.fnmatchcase(result.path, pattern)
+        or fnmatch.fnmatchcase(result.path.rsplit("/", 1)[-1], pattern)
+    )
+
+
+# -- classification ------------------------------------------------------------------------------
+def _decorator(res: Resolver, module: str, fn: FuncRec, configured: str) -> DecoratorInfo | None:
+    conf_dotted = configured.replace(":", ".")
+    for lineno, target, called, kwargs in fn.decorators:
+        if not target or not target.endswith(".distil") or target == "distil":
+            continue
+        inst = target[: -len(".distil")]
+        t = res.resolve_dotted(module, fn.scope, inst)
+        instance = None
+        for _ in range(10):  # follow `instructions = other.instructions` re-exports
+            if t[0] == "alias" and t[3] is not None and t[3][0] == "n":
+                t = res.resolve_dotted(t[1], t[2], t[3][1])
+            else:
+                break
+        if t[0] == "call" and t[2] == 0:
+            if f"{t[1]}.{t[3]}" == conf_dotted:
+                instance = f"{t[1]}:{t[3]}"
+            else:
+                ft = res.resolve_dotted(t[1], 0, t[4])
+                if res.fqn(ft) in INSTRUCTIONS_CLASSES:
+                    instance = f"{t[1]}:{t[3]}"
+        elif t[0] in ("missing", "ext") and t[1] == conf_dotted:
+            instance = configured
+        if instance is None:
+            continue
+        kw = dict(kwargs)
+        mode = kw.get("mode") or "distil"
+        return DecoratorInfo(instance=instance, mode=mode, model=kw.get("model"), lineno=lineno)
+    return None
+
+
+def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> ScanResult | None:
+    module = entry.module
+    shape = res.classify(module, fn.scope, fn.returns)
+    if shape is None:
+        return None
+    deco = _decorator(res, module, fn, configured)
+    model: str | None = None
+    reason: str | None = None
+    if shape[0] == "unresolved":
+        status, reason = "unresolved", shape[1]
+    else:
+        model = shape[1] if shape[0] == "model" else shape[2]
+        status = "candidate"
+        if fn.is_generator:
+            status, reason = "ineligible", "async generator" if fn.is_async else "generator"
+        elif fn.kind == "property":
+            status, reason = "ineligible", "property (no call to distil)"
+        elif fn.kind == "method" and fn.cls is not None:
+            ok, why = res.is_model(("cls", module, fn.cls))
+            if not ok:
+                status = "ineligible"
+                reason = f"instance method of non-model class {fn.cls} (its state is not in the call)"
+        if status == "candidate" and fn.varargs_only:
+            status, reason = "ineligible", "takes only *args/**kwargs"
+        if status == "candidate" and shape[0] == "wrapped":
+            status, reason = "wrapped", f"wrapped in {shape[1]}"
+        if status == "candidate" and deco is not None:
+            status = "decorated"
+    return ScanResult(
+        path=entry.rel, qualname=fn.qualname, lineno=fn.lineno, col=fn.col, end_lineno=fn.end_lineno,
+        model=model, status=status, reason=reason, decorator=deco, is_async=fn.is_async, module=module,
+        kind="method" if fn.kind == "property" else fn.kind, decorator_lineno=fn.decorator_lineno,
+    )
+
+
+def _config_key(config: Config, root: Path, extra: Iterable[Any]) -> str:
+    payload = json.dumps([config.as_dict(), str(root), list(extra), sys.path, INDEX_VERSION], sort_keys=True, default=str)
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+def scan_project(
+    paths: list[Path],
+    *,
+    config: Config | None = None,
+    select: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    include_generated: bool = False,
+    use_cache: bool = True,
+) -> ScanReport:
+    if not paths:
+        paths = [Path(".")]
+    for p in paths:
+        if not os.path.lexists(p):
+            raise UsageError(f"path does not exist: {p}")
+    if config is None:
+        config = load_config(paths[0])
+    root = scan_root(paths, config)
+    include_generated = include_generated or config.include_generated
+    entries, walk_errors = discover(paths, root, config.include, config.exclude)
+    cache = ScanCache(config.cache_path if config.pyproject is not None else root / config.cache_dir, use_cache)
+    key = _config_key(config, root, [select, exclude, include_generated, [str(p) for p in paths]])
+    stats = [(e.rel, e.mtime_ns, e.size, e.module) for e in entries]
+
+    # Nothing changed since the last scan: the stored report, without reading any index.
+    stored = cache.load_results()
+    if stored is not None and stored.get("key") == key and stored.get("stats") == stats and _ext_unchanged(stored.get("ext", {})):
+        return ScanReport(root=root, results=stored["results"], errors=stored["errors"], files_scanned=len(entries))
+
+    index_cache = cache.load_index()
+    files_cache: dict[str, Any] = index_cache.get("files", {})
+    new_files: dict[str, Any] = {}
+    indexes: dict[str, Any] = {}
+    stale: list[FileEntry] = []
+    for e in entries:
+        hit = files_cache.get(e.path)
+        if hit is not None and hit[0] == e.mtime_ns and hit[1] == e.size:
+            indexes[e.rel] = hit[3]
+            new_files[e.path] = hit
+        else:
+            stale.append(e)
+    if stale:
+        # A touched-but-identical file is recognised by digest: one read, no parse.
+        todo: list[FileEntry] = []
+        for e in stale:
+            hit = files_cache.get(e.path)
+            if hit is not None and hit[1] == e.size:
+                try:
+                    with open(e.path, "rb") as fh:
+                        if digest(fh.read()) == hit[2]:
+                            indexes[e.rel] = hit[3]
+                            new_files[e.path] = (e.mtime_ns, e.size, hit[2], hit[3])
+                            continue
+                except OSError:
+                    pass
+            todo.append(e)
+        for e, (dg, idx) in zip(todo, _index_many([e.path for e in todo], [e.size for e in todo])):
+            indexes[e.rel] = idx
+            if dg is not None:
+                new_files[e.path] = (e.mtime_ns, e.size, dg, idx)
+
+    errors: list[FileError] = [FileError(p, r) for p, r in walk_errors]
+    modules: dict[str, Module] = {}
+    for e in entries:
+        idx = indexes[e.rel]
+        if isinstance(idx, tuple) and idx and idx[0] == "error":
+            errors.append(FileError(e.rel, idx[1]))
+            continue
+        modules.setdefault(e.module, Module(e.module, e.is_pkg, idx, e.rel))
+
+    ext_cache: dict[str, Any] = index_cache.get("ext", {})
+    search = [str(root / "src"), str(root)] + [p for p in sys.path if p and os.path.isdir(p)]
+    locator = _Locator(search, ext_cache)
+    resolver = Resolver(modules, locator, config.model_bases)
+    results: list[ScanResult] = []
+    for e in entries:
+        m = modules.get(e.module)
+        if m is None or m.path != e.rel or m.index is None:
+            continue
+        if m.index.generated and not include_generated and not e.explicit:
+            continue
+        for fn in m.index.funcs:
+            r = _classify(resolver, e, fn, config.instructions)
+            if r is None:
+                continue
+            if select and not any(matches(r, p) for p in select):
+                continue
+            if exclude and any(matches(r, p) for p in exclude):
+                continue
+            results.append(r)
+    results.sort(key=lambda r: (r.path, r.lineno, r.col))
+    errors.sort(key=lambda x: x.path)
+    report = ScanReport(root=root, results=tuple(results), errors=tuple(errors), files_scanned=len(entries))
+    if use_cache:
+        cache.save(
+            {"files": new_files, "ext": {k: v for k, v in ext_cache.items() if k in locator.used}},
+            {"key": key, "stats": stats, "ext": dict(locator.used), "results": report.results, "errors": report.errors},
+        )
+    return report
+
+
+def _ext_unchanged(ext: dict[str, tuple[int, int]]) -> bool:
+    for path, (mtime, size) in ext.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if st.st_mtime_ns != mtime or st.st_size != size:
+            return False
+    return True

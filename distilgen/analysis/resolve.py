@@ -1,0 +1,452 @@
+"""Cross-module resolution over file indexes: names -> definitions, classes -> "is it a model?".
+
+Works on the `index.FileIndex` of every scanned module plus, lazily, modules located on the Python
+path *without importing them* (an SDK's base model, `sqlmodel`, `pydantic_settings`): their source is
+found with `importlib.machinery.PathFinder` and indexed the same way. The standard library and
+compiled modules are never read: nothing there subclasses pydantic's BaseModel.
+
+Targets are tuples:
+    ("cls", module, qualname)        a class statement we have the source of
+    ("mod", module)                  a module
+    ("alias", module, scope, expr)   `X = <annotation>` (a type alias)
+    ("call", module, scope, name, f) `name = f(...)` (an Instructions instance, a TypeVar...)
+    ("ext", "dotted.name")           something we know without source (stdlib, pydantic's roots)
+    ("missing", "dotted.name", why)  could not be located: why
+    ("other",)                       a def, a constant: not a type
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+from typing import Any, Callable
+
+from .index import FileIndex, conv
+
+__all__ = ["Module", "Resolver", "MODEL_ROOTS", "INSTRUCTIONS_CLASSES"]
+
+# pydantic's own roots, by every public spelling -> the defining name. pydantic's __init__ exports
+# them through a module-level __getattr__, which no static reader can follow, so they are known here.
+MODEL_ROOTS = {
+    "pydantic.BaseModel": "pydantic.main.BaseModel",
+    "pydantic.main.BaseModel": "pydantic.main.BaseModel",
+    "pydantic.RootModel": "pydantic.root_model.RootModel",
+    "pydantic.root_model.RootModel": "pydantic.root_model.RootModel",
+}
+
+INSTRUCTIONS_CLASSES = frozenset({
+    "distilgen.Instructions",
+    "distilgen.runtime.instructions.Instructions",
+    "instructor.Instructions",
+    "instructor.distil.Instructions",
+})
+
+# Typing constructs by final name; resolved only when the name really comes from typing,
+# typing_extensions, collections.abc or builtins.
+_TYPING_MODULES = ("typing", "typing_extensions", "collections.abc", "builtins", "collections", "contextlib")
+_ANNOTATED = {"Annotated"}
+_OPTIONAL = {"Optional"}
+_UNION = {"Union"}
+_TRANSPARENT = {"Final", "ClassVar", "Required", "NotRequired", "ReadOnly"}
+_NOT_INSTANCES = {"Literal", "Callable", "type", "Type", "TypeGuard", "TypeIs", "Unpack", "Concatenate"}
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_PLAIN_MODULES = frozenset({"typing_extensions", "__future__", "pydantic_core", "annotated_types"})
+
+
+class Module:
+    __slots__ = ("name", "is_pkg", "index", "path")
+
+    def __init__(self, name: str, is_pkg: bool, index: FileIndex | None, path: str | None) -> None:
+        self.name = name
+        self.is_pkg = is_pkg
+        self.index = index
+        """None for a located module we cannot read (compiled, namespace package, bad source)."""
+        self.path = path
+
+
+def absolute(module: str, is_pkg: bool, level: int, target: str) -> str:
+    """The absolute module named by `from <level dots><target> import ...` inside `module`."""
+    if level == 0:
+        return target
+    parts = module.split(".")
+    if not is_pkg:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    if target:
+        parts.append(target)
+    return ".".join(parts)
+
+
+class Resolver:
+    def __init__(
+        self,
+        modules: dict[str, Module],
+        locate: Callable[[str], Module | str | None],
+        model_bases: tuple[str, ...] = (),
+    ) -> None:
+        """`locate(name)` finds a module outside the scanned files: a Module, "stdlib"/"compiled"
+        for modules known to hold no models, or None when it cannot be found."""
+        self.modules = modules
+        self._locate = locate
+        self._located: dict[str, Module | str | None] = {}
+        self.roots = dict(MODEL_ROOTS)
+        for b in model_bases:
+            self.roots[b] = b
+        self._model_memo: dict[tuple[str, str], tuple[bool | None, str | None]] = {}
+        self._in_progress: set[tuple[str, str]] = set()
+
+    # -- modules -----------------------------------------------------------------------------
+    def module(self, name: str) -> Module | str | None:
+        m = self.modules.get(name)
+        if m is not None:
+            return m
+        if name in self._located:
+            return self._located[name]
+        top = name.split(".", 1)[0]
+        if top in sys.stdlib_module_names or top in _PLAIN_MODULES:
+            found: Module | str | None = "stdlib"
+        else:
+            found = self._locate(name)
+        self._located[name] = found
+        return found
+
+    def _module_target(self, name: str) -> tuple:
+        m = self.module(name)
+        if m is None:
+            return ("missing", name, f"module {name!r} is not in the scanned files and not on the Python path")
+        if isinstance(m, str):
+            return ("ext", name)
+        return ("mod", name)
+
+    # -- names -------------------------------------------------------------------------------
+    def _bind_target(self, module: str, scope: int, name: str, b: tuple, depth: int) -> tuple:
+        kind = b[0]
+        if kind == "cls":
+            return ("cls", module, b[1])
+        if kind == "imp":
+            m = self.modules.get(module) or self._located.get(module)
+            is_pkg = m.is_pkg if isinstance(m, Module) else False
+            src = absolute(module, is_pkg, b[1], b[2])
+            if src == module:
+                # `from . import sub` in a package's __init__: the submodule, not the binding itself.
+                return self._module_target(f"{src}.{b[3]}")
+            return self.export(src, b[3], depth + 1)
+        if kind == "mod":
+            return self._module_target(b[1])
+        if kind == "expr":
+            return ("alias", module, scope, b[1])
+        if kind == "call":
+            return ("call", module, scope, name, b[1])
+        return ("other",)
+
+    def export(self, modname: str, attr: str, depth: int = 0) -> tuple:
+        """`modname.attr` as another module sees it (`from modname import attr`)."""
+        dotted = f"{modname}.{attr}"
+        if dotted in self.roots:
+            return ("ext", self.roots[dotted])
+        if depth > 40:
+            return ("missing", dotted, "import cycle")
+        m = self.module(modname)
+        if m is None:
+            return ("missing", dotted, f"module {modname!r} is not in the scanned files and not on the Python path")
+        if isinstance(m, str) or m.index is None:
+            if isinstance(m, Module) and m.is_pkg:
+                sub = self.module(dotted)
+                if isinstance(sub, Module):
+                    return ("mod", dotted)
+            return ("ext", dotted)
+        idx = m.index
+        b = idx.names.get(attr)
+        if b is not None:
+            return self._bind_target(modname, 0, attr, b, depth)
+        if not attr.startswith("_"):
+            for level, star in idx.stars:
+                src = absolute(modname, m.is_pkg, level, star)
+                t = self.export(src, attr, depth + 1)
+                if t[0] != "missing":
+                    return t
+        if m.is_pkg:
+            sub = self.module(dotted)
+            if sub is not None:
+                return ("ext", dotted) if isinstance(sub, str) else ("mod", dotted)
+        if "__getattr__" in idx.names:
+            return ("missing", dotted, f"{modname} defines {attr!r} dynamically (module __getattr__)")
+        return ("missing", dotted, f"module {modname!r} has no name {attr!r}")
+
+    def lookup(self, module: str, scope: int, name: str, depth: int = 0) -> tuple:
+        """A bare name at `scope` of `module`: local scopes, module globals, star imports, builtins."""
+        m = self.modules.get(module) or self._located.get(module)
+        if not isinstance(m, Module) or m.index is None:
+            return ("missing", name, f"module {module!r} is unreadable")
+        scopes = m.index.scopes
+        s = scope
+        first = True
+        while s >= 0:
+            parent, names, kind = scopes[s]
+            # Class bodies are visible only from statements directly inside them.
+            if first or kind != "class":
+                b = names.get(name)
+                if b is not None:
+                    return self._bind_target(module, s, name, b, depth)
+            first = False
+            s = parent
+        for level, star in m.index.stars:
+            src = absolute(module, m.is_pkg, level, star)
+            t = self.export(src, name, depth + 1)
+            if t[0] != "missing":
+                return t
+        if name in _BUILTIN_NAMES:
+            return ("ext", f"builtins.{name}")
+        return ("missing", name, f"name {name!r} is not defined in {module}")
+
+    def getattr_(self, target: tuple, attr: str, depth: int = 0) -> tuple:
+        kind = target[0]
+        if kind == "mod":
+            return self.export(target[1], attr, depth + 1)
+        if kind == "cls":
+            module, qual = target[1], target[2]
+            m = self.modules.get(module) or self._located.get(module)
+            assert isinstance(m, Module) and m.index is not None
+            rec = m.index.classes.get(qual)
+            if rec is not None:
+                b = m.index.scopes[rec.body][1].get(attr)
+                if b is not None and b[0] == "cls":
+                    return ("cls", module, b[1])
+                if b is not None and b[0] == "expr":
+                    return ("alias", module, rec.body, b[1])
+            return ("other",)
+        if kind == "alias":
+            inner = self.resolve_expr_target(target[1], target[2], target[3], depth + 1)
+            return self.getattr_(inner, attr, depth + 1) if inner[0] != "alias" else ("other",)
+        if kind == "ext":
+            return ("ext", f"{target[1]}.{attr}")
+        if kind == "missing":
+            return ("missing", f"{target[1]}.{attr}", target[2])
+        return ("other",)
+
+    def resolve_dotted(self, module: str, scope: int, dotted: str, depth: int = 0) -> tuple:
+        head, *rest = dotted.split(".")
+        t = self.lookup(module, scope, head, depth)
+        for attr in rest:
+            if dotted in self.roots and t[0] == "missing":
+                break
+            t = self.getattr_(t, attr, depth)
+        return t
+
+    def resolve_expr_target(self, module: str, scope: int, expr: Any, depth: int = 0) -> tuple:
+        """An alias's expression -> what it names (following alias chains); subscripts stay aliases."""
+        for _ in range(20):
+            if expr is None or expr[0] != "n":
+                return ("alias", module, scope, expr)
+            t = self.resolve_dotted(module, scope, expr[1], depth + 1)
+            if t[0] != "alias":
+                return t
+            module, scope, expr = t[1], t[2], t[3]
+        return ("missing", "?", "alias chain too long")
+
+    # -- models ------------------------------------------------------------------------------
+    def is_model(self, target: tuple) -> tuple[bool | None, str | None]:
+        """(True, None) a BaseModel subclass; (False, None) not; (None, why) cannot tell."""
+        kind = target[0]
+        if kind == "ext":
+            return (target[1] in self.roots or target[1] in self.roots.values(), None)
+        if kind == "missing":
+            if target[1] in self.roots:
+                return (True, None)
+            return (None, target[2])
+        if kind == "alias":
+            t = self.resolve_expr_target(target[1], target[2], target[3])
+            if t[0] == "alias":
+                expr = t[3]
+                if expr is not None and expr[0] == "s":
+                    t = self.resolve_expr_target(t[1], t[2], expr[1])
+                    return self.is_model(t) if t[0] != "alias" else (False, None)
+                return (False, None)
+            return self.is_model(t)
+        if kind != "cls":
+            return (False, None)
+        key = (target[1], target[2])
+        fq = f"{key[0]}.{key[1]}"
+        if fq in self.roots or fq in self.roots.values():
+            return (True, None)
+        memo = self._model_memo.get(key)
+        if memo is not None:
+            return memo
+        if key in self._in_progress:
+            return (False, None)
+        self._in_progress.add(key)
+        try:
+            result = self._class_is_model(*key)
+        finally:
+            self._in_progress.discard(key)
+        self._model_memo[key] = result
+        return result
+
+    def _class_is_model(self, module: str, qual: str) -> tuple[bool | None, str | None]:
+        m = self.modules.get(module) or self._located.get(module)
+        assert isinstance(m, Module) and m.index is not None
+        rec = m.index.classes[qual]
+        unresolved: str | None = None
+        for base in rec.bases:
+            if base is None:
+                continue
+            if base[0] == "s":
+                base = base[1]
+            if base[0] != "n":
+                continue
+            t = self.resolve_dotted(module, rec.scope, base[1])
+            ok, why = self.is_model(t)
+            if ok:
+                return (True, None)
+            if ok is None and unresolved is None:
+                unresolved = f"base {base[1]} of {module}.{qual}: {why}"
+        return (None, unresolved) if unresolved else (False, None)
+
+    # -- return annotations ------------------------------------------------------------------
+    def typing_name(self, t: tuple) -> str | None:
+        """`Optional` for typing.Optional (any spelling), `list` for builtins.list, ..."""
+        if t[0] != "ext":
+            return None
+        mod, _, name = t[1].rpartition(".")
+        return name if mod in _TYPING_MODULES else None
+
+    def classify(self, module: str, scope: int, expr: Any, depth: int = 0) -> tuple | None:
+        """A return annotation -> ("model", name) | ("wrapped", wrapper, name) | ("unresolved", why) | None."""
+        if expr is None or depth > 30:
+            return None
+        k = expr[0]
+        if k == "q":
+            try:
+                node = ast.parse(expr[1].strip(), mode="eval").body
+            except SyntaxError as exc:
+                return ("unresolved", f"string annotation {expr[1]!r} does not parse: {exc.msg}")
+            return self.classify(module, scope, conv(node), depth + 1)
+        if k == "n":
+            return self._classify_target(self.resolve_dotted(module, scope, expr[1]), depth)
+        if k == "or":
+            return self._union(module, scope, _flatten_or(expr), depth)
+        if k == "overloads":
+            shapes = [self.classify(module, scope, e, depth + 1) for e in expr[1]]
+            if shapes and all(s == shapes[0] for s in shapes):
+                return shapes[0]
+            return self._union_shapes(shapes, has_none=False, via="overloads")
+        if k != "s":
+            return None
+        base = self.resolve_dotted(module, scope, expr[1][1], depth) if expr[1][0] == "n" else ("other",)
+        if base[0] == "alias":
+            base = self.resolve_expr_target(base[1], base[2], base[3])
+        args = expr[2]
+        tname = self.typing_name(base)
+        if tname is not None:
+            if tname in _ANNOTATED or tname in _TRANSPARENT:
+                return self.classify(module, scope, args[0], depth + 1) if args else None
+            if tname in _OPTIONAL:
+                return _wrap("Optional", self.classify(module, scope, args[0], depth + 1)) if args else None
+            if tname in _UNION:
+                return self._union(module, scope, list(args), depth)
+            if tname in _NOT_INSTANCES:
+                return None
+            shapes = [self.classify(module, scope, a, depth + 1) for a in args]
+            for s in shapes:
+                if s is not None and s[0] in ("model", "wrapped"):
+                    return _wrap(tname, s)
+            for s in shapes:
+                if s is not None:
+                    return s
+            return None
+        if base[0] in ("cls", "ext", "missing"):
+            ok, why = self.is_model(base)
+            if ok:
+                rendered = ", ".join(self.render(module, scope, a) for a in args)
+                return ("model", f"{self.fqn(base)}[{rendered}]")
+            if ok is None:
+                return ("unresolved", why)
+        return None
+
+    def _classify_target(self, t: tuple, depth: int) -> tuple | None:
+        kind = t[0]
+        if kind == "alias":
+            return self.classify(t[1], t[2], t[3], depth + 1)
+        if kind in ("cls", "ext", "missing"):
+            ok, why = self.is_model(t)
+            if ok:
+                return ("model", self.fqn(t))
+            if ok is None:
+                return ("unresolved", why)
+        return None
+
+    def _union(self, module: str, scope: int, members: list[Any], depth: int) -> tuple | None:
+        has_none = any(m is not None and m[0] == "none" for m in members)
+        rest = [m for m in members if m is not None and m[0] != "none"]
+        shapes = [self.classify(module, scope, m, depth + 1) for m in rest]
+        return self._union_shapes(shapes, has_none, "Union", single=len(rest) == 1)
+
+    @staticmethod
+    def _union_shapes(shapes: list[Any], has_none: bool, via: str, single: bool = False) -> tuple | None:
+        found = [s for s in shapes if s is not None and s[0] in ("model", "wrapped")]
+        if not found:
+            for s in shapes:
+                if s is not None:
+                    return s
+            return None
+        if has_none and single:
+            return _wrap("Optional", found[0])
+        return _wrap("Union" if via != "overloads" else "overloads", found[0])
+
+    def fqn(self, t: tuple) -> str:
+        if t[0] == "cls":
+            return f"{t[1]}.{t[2]}"
+        if t[0] == "ext":
+            return self.roots.get(t[1], t[1])
+        return str(t[1])
+
+    def render(self, module: str, scope: int, expr: Any) -> str:
+        """A generic model's type argument, spelled the way the ground truth spells runtime objects."""
+        k = expr[0] if expr else "x"
+        if k == "q":
+            try:
+                return self.render(module, scope, conv(ast.parse(expr[1].strip(), mode="eval").body))
+            except SyntaxError:
+                return expr[1]
+        if k == "n":
+            t = self.resolve_dotted(module, scope, expr[1])
+            if t[0] == "alias":
+                t = self.resolve_expr_target(t[1], t[2], t[3])
+                if t[0] == "alias":
+                    return self.render(t[1], t[2], t[3])
+            if t[0] == "cls":
+                return self.fqn(t)
+            if t[0] == "ext":
+                name = self.roots.get(t[1], t[1])
+                return name[len("builtins."):] if name.startswith("builtins.") else name
+            if t[0] == "call":
+                return t[3]  # a TypeVar: its name
+            return expr[1]
+        if k == "s":
+            inner = ", ".join(self.render(module, scope, a) for a in expr[2])
+            return f"{self.render(module, scope, expr[1])}[{inner}]"
+        if k == "none":
+            return "None"
+        if k == "or":
+            return " | ".join(self.render(module, scope, m) for m in _flatten_or(expr))
+        if k == "l":
+            return "[" + ", ".join(self.render(module, scope, a) for a in expr[1]) + "]"
+        if k == "k":
+            return expr[1]
+        return "?"
+
+
+def _flatten_or(expr: Any) -> list[Any]:
+    if expr is not None and expr[0] == "or":
+        return _flatten_or(expr[1]) + _flatten_or(expr[2])
+    return [expr]
+
+
+def _wrap(wrapper: str, inner: tuple | None) -> tuple | None:
+    if inner is None or inner[0] == "unresolved":
+        return inner
+    if inner[0] == "model":
+        return ("wrapped", wrapper, inner[1])
+    return ("wrapped", wrapper, inner[2])
