@@ -16,6 +16,7 @@ from distilgen.prompts.lock import (
     LockedPrompt,
     PromptGoneError,
     PromptRecord,
+    canonical_schema,
     dump_lock,
     load_lock,
     locked_prompt,
@@ -70,16 +71,18 @@ def test_output_is_sorted_and_independent_of_input_order(tmp_path):
 
 
 @settings(max_examples=200, deadline=None)
-@given(prompt=st.text(), model=st.text(min_size=1, max_size=30), fid=st.text(min_size=1, max_size=40))
-def test_any_text_round_trips_exactly(tmp_path_factory, prompt, model, fid):
-    fp = fingerprint(prompt, SCHEMA)
+@given(prompt=st.text(), model=st.text(min_size=1, max_size=30), fid=st.text(min_size=1, max_size=40), desc=st.text())
+def test_any_text_round_trips_exactly(tmp_path_factory, prompt, model, fid, desc):
+    schema = {**SCHEMA, "description": desc}
+    fp = fingerprint(prompt, schema)
     entry = LockedPrompt(function_id=fid, path="p.py", qualname="f", start_line=1, end_line=2, tool="T",
                          include_body=True, renderer=RENDERER_VERSION, fingerprint=fp,
-                         schema_json=json.dumps(SCHEMA), prompt=prompt, models=((model, fp),))
+                         schema_json=canonical_schema(schema), prompt=prompt, models=((model, fp),))
     path = tmp_path_factory.mktemp("rt") / "distilgen.lock"
     path.write_text(dump_lock([entry]), encoding="utf-8")
     back = load_lock(path).get(fid)
     assert back is not None
+    assert back.schema == schema and back.fingerprint == fingerprint(back.prompt, back.schema)
     assert back.prompt == prompt and back.models == ((model, fp),) and back.include_body is True
 
 
@@ -153,7 +156,7 @@ def test_record_model_errors_name_the_function(tmp_path):
         (lambda t: t.replace("version = 1", "version = 7"), r"distilgen.lock:1: lock file version 7"),
         (lambda t: t.replace('tool = "M"\n', ""), r"distilgen.lock:5: entry 'pkg.mod:fn': 'tool' must be a str"),
         (lambda t: t.replace("include-body = false", 'include-body = "no"'), r"distilgen.lock:5: .*'include-body' must be a bool"),
-        (lambda t: t.replace('schema = "{', 'schema = "x{'), r"distilgen.lock:5: .*'schema' is not valid JSON"),
+        (lambda t: t.replace("schema = '{", "schema = 'x{"), r"distilgen.lock:5: .*'schema' is not valid JSON"),
         (lambda t: t + "\n[functions.\"pkg.mod:fn\".models]\n\"ft:x\" = \"nope\"\n", r"corrupt lock file|not a fingerprint"),
         (lambda t: t.replace("version = 1", "version = 1\nextra = 2"), r"unknown top-level key"),
     ],

@@ -192,6 +192,13 @@ def _basic(s: str) -> str:
     return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+def _line(s: str) -> str:
+    """A literal string (JSON reads best without escaped quotes) when that is exact."""
+    if "'" in s or _CONTROL.search(s) or "\n" in s or "\r" in s:
+        return _basic(s)
+    return "'" + s + "'"
+
+
 def _text(s: str) -> str:
     """A multi-line literal string when that is exact (readable diffs), else a basic string."""
     if "'''" in s or "\r" in s or _CONTROL.search(s) or s.endswith("'"):
@@ -213,7 +220,7 @@ def dump_lock(entries: Iterable[LockedPrompt]) -> str:
             f"include-body = {'true' if e.include_body else 'false'}\n"
             f"renderer = {_basic(e.renderer)}\n"
             f"fingerprint = {_basic(e.fingerprint)}\n"
-            f"schema = {_basic(e.schema_json)}\n"
+            f"schema = {_line(e.schema_json)}\n"
             f"prompt = {_text(e.prompt)}\n"
         )
         if e.models:
@@ -222,7 +229,7 @@ def dump_lock(entries: Iterable[LockedPrompt]) -> str:
         for p in sorted(e.pinned, key=lambda p: p.fingerprint):
             out.append(
                 f"\n[{key}.pinned.{_basic(p.fingerprint)}]\n"
-                f"schema = {_basic(p.schema_json)}\n"
+                f"schema = {_line(p.schema_json)}\n"
                 f"prompt = {_text(p.prompt)}\n"
             )
     return "".join(out)
