@@ -43,6 +43,52 @@ def main() -> None:
 
 
 # --- scan / config (analysis) ------------------------------------------------------------------
+@main.command("scan")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="text: clickable path:line:col lines; json: a documented list of objects; github: annotations.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to FILE instead of standard output.")
+@click.option("--select", multiple=True, metavar="PATTERN",
+              help="Only these functions: a path glob (inbox/*.py), a qualname pattern (Catalog.*) or module:qualname. Repeatable.")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="Leave these functions out (same patterns). Repeatable.")
+@click.option("--include-generated", is_flag=True, help="Also report files marked @generated.")
+@click.option("--no-cache", is_flag=True, help="Ignore and do not write .distilgen_cache/.")
+@click.option("--check", is_flag=True, help="Exit 1 when a candidate is not decorated yet.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings or unreadable files.")
+@_handle_errors
+def scan_cmd(paths: tuple[str, ...], fmt: str, output: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
+             include_generated: bool, no_cache: bool, check: bool, exit_zero: bool) -> None:
+    """Find every function whose return annotation resolves to a pydantic model."""
+    from .analysis.report import check_failures, format_report
+
+    report = api.scan(paths or (".",), select=select, exclude=exclude, include_generated=include_generated,
+                      use_cache=not no_cache)
+    text = format_report(report, fmt)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+    failed = bool(report.errors) or (check and bool(check_failures(report)))
+    if failed and not exit_zero:
+        sys.exit(1)
+
+
+@main.command("config")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True)
+@_handle_errors
+def config_cmd(path: str | None, fmt: str) -> None:
+    """Print the effective [tool.distilgen] configuration (defaults included)."""
+    import json as _json
+
+    from .analysis.report import config_toml
+
+    config = api.effective_config(path)
+    click.echo(_json.dumps(config.as_dict(), indent=2) if fmt == "json" else config_toml(config), nl=fmt == "json")
+
+
 # --- end scan / config -------------------------------------------------------------------------
 
 # --- apply / stubs (codemods) ------------------------------------------------------------------
