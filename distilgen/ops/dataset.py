@@ -291,33 +291,17 @@ def stale_problems(examples: Sequence[Example], known: KnownPrompts) -> list[Pro
 
 
 def known_prompts_from_lock(lock_path: str | Path) -> KnownPrompts | None:
-    """The lock's current prompts, through `distilgen.prompts.lock`; None when there is no lock yet.
+    """The lock's current prompts and fingerprints; None when there is no lock file.
 
-    Seam: the prompts layer owns the lock format. Until it provides `lock_entries(lock_path)`
-    (an iterable of objects or dicts with `prompt` and `fingerprint`), this returns None and
-    `validate` notes that the stale check did not run.
+    Pinned prompts (kept because a bound model was trained on them) are not current: examples
+    written with them are stale for the next training run.
     """
-    path = Path(lock_path)
-    if not path.is_file():
+    from ..prompts.lock import load_lock
+
+    lock = load_lock(lock_path)
+    if not lock.exists:
         return None
-    try:
-        from ..prompts import lock as lock_mod  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    entries_fn = getattr(lock_mod, "lock_entries", None) or getattr(lock_mod, "read_lock", None) or getattr(lock_mod, "load_lock", None)
-    if entries_fn is None:
-        return None
-    entries = entries_fn(path)
-    if isinstance(entries, Mapping):
-        entries = entries.get("functions", entries).values() if isinstance(entries.get("functions", entries), Mapping) else entries
-    prompts, fps = set(), set()
-    for entry in getattr(entries, "entries", entries) or ():
-        get = entry.get if isinstance(entry, Mapping) else (lambda k, _e=entry: getattr(_e, k, None))
-        if isinstance(get("prompt"), str):
-            prompts.add(get("prompt"))
-        if isinstance(get("fingerprint"), str):
-            fps.add(get("fingerprint"))
-    return KnownPrompts(frozenset(prompts), frozenset(fps), str(lock_path))
+    return KnownPrompts(frozenset(e.prompt for e in lock), frozenset(e.fingerprint for e in lock), str(lock_path))
 
 
 def validate_file(path: str | Path, *, model: str = DEFAULT_MODEL, max_tokens: int | None = None,
