@@ -163,6 +163,217 @@ def check(
 # --- end prompts / check -----------------------------------------------------------------------
 
 # --- dataset / jobs / files --------------------------------------------------------------------
+from typing import Any as _Any  # noqa: E402
+from typing import Callable as _Callable  # noqa: E402
+from typing import TYPE_CHECKING as _TYPE_CHECKING_OPS  # noqa: E402
+
+if _TYPE_CHECKING_OPS:
+    from .ops.dataset import ExportResult, FileReport, SplitResult
+    from .ops.files import FileInfo
+    from .ops.jobs import CheckpointInfo, CreateResult, EventInfo, JobInfo
+
+
+def _known_prompts(lock: "str | _Path | None") -> "_Any":
+    """Current prompts from the lock (`lock`, else the project's); None when there is no lock."""
+    from .ops.dataset import known_prompts_from_lock
+
+    if lock is None:
+        from .config import load_config
+        from .errors import ConfigError
+
+        try:
+            lock = load_config().lock_path
+        except ConfigError:
+            return None  # a broken pyproject is `distilgen check`'s to report, not the dataset's
+    return known_prompts_from_lock(lock)
+
+
+def dataset_validate(
+    paths: "_Iterable[str | _Path]",
+    *,
+    model: str | None = None,
+    max_tokens: int | None = None,
+    epochs: int | None = None,
+    price_per_million: float | None = None,
+    lock: "str | _Path | None" = None,
+    stale: bool = True,
+    min_examples: int | None = None,
+) -> "list[FileReport]":
+    """Check dataset files line by line (OpenAI's rules for tools/messages, distilgen's for raw),
+    with token stats, epochs and cost; duplicates and stale prompts come back as warnings."""
+    from .errors import UsageError
+    from .ops.dataset import MIN_EXAMPLES, validate_file
+    from .ops.tokens import DEFAULT_MODEL
+
+    paths = list(paths)
+    if not paths:
+        raise UsageError("give one or more dataset files (.jsonl)")
+    if epochs is not None and not 1 <= epochs <= 50:
+        raise UsageError(f"--epochs must be between 1 and 50, got {epochs}")
+    if price_per_million is not None and price_per_million < 0:
+        raise UsageError(f"--price-per-million must be >= 0, got {price_per_million}")
+    known = _known_prompts(lock) if stale else None
+    return [validate_file(p, model=model or DEFAULT_MODEL, max_tokens=max_tokens, epochs=epochs,
+                          price_per_million=price_per_million, known=known,
+                          min_examples=MIN_EXAMPLES if min_examples is None else min_examples) for p in paths]
+
+
+def dataset_split(path: "str | _Path", *, val: float = 0.1, seed: int = 0, out: "str | _Path | None" = None) -> "SplitResult":
+    """`out/train.jsonl` + `out/val.jsonl` with no call on both sides."""
+    from .ops.dataset import split_file
+
+    return split_file(path, val=val, seed=seed, out_dir=out)
+
+
+def dataset_export(path: "str | _Path", *, to: str, out: "str | _Path | None" = None) -> "ExportResult":
+    """The dataset for another trainer: hf-chat, sharegpt, or openai-tools."""
+    from .ops.dataset import export_file
+
+    return export_file(path, to, out)
+
+
+def _api_settings(base_url: str | None, api_key: str | None) -> "_Any":
+    from .ops.client import ApiSettings
+
+    return ApiSettings(base_url=base_url, api_key=api_key)
+
+
+def _training_file_errors(model: str) -> "_Callable[[str | _Path, int], list[str]]":
+    def check(path: "str | _Path", minimum: int) -> list[str]:
+        from .ops.dataset import validate_file
+
+        rep = validate_file(path, model=model, min_examples=minimum, duplicates=False)
+        errors = [str(p) for p in rep.errors]
+        if rep.shape == "raw":
+            errors.append(f"{path}: raw records are distilgen's own format, not OpenAI's; convert first: "
+                          f"distilgen dataset export {path} --to openai-tools")
+        return errors
+
+    return check
+
+
+def jobs_create_from_file(
+    path: "str | _Path",
+    *,
+    validation_file: "str | _Path | None" = None,
+    model: str | None = None,
+    suffix: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate_multiplier: float | None = None,
+    seed: int | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> "CreateResult":
+    """Validate (refuse on errors), upload, and create a supervised fine-tuning job exactly once."""
+    from .ops.jobs import Hyperparameters, create_from_file
+    from .ops.tokens import DEFAULT_MODEL
+
+    model = model or DEFAULT_MODEL
+    return create_from_file(path, validation_path=validation_file, model=model, suffix=suffix, seed=seed,
+                            hyperparameters=Hyperparameters(epochs, batch_size, learning_rate_multiplier),
+                            settings=_api_settings(base_url, api_key), validate=_training_file_errors(model))
+
+
+def jobs_create_from_id(
+    file_id: str,
+    *,
+    validation_file: str | None = None,
+    model: str | None = None,
+    suffix: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate_multiplier: float | None = None,
+    seed: int | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> "CreateResult":
+    """Create a supervised fine-tuning job from an already uploaded file, exactly once."""
+    from .ops.jobs import Hyperparameters, create_from_id
+    from .ops.tokens import DEFAULT_MODEL
+
+    return create_from_id(file_id, validation_file=validation_file, model=model or DEFAULT_MODEL, suffix=suffix,
+                          seed=seed, hyperparameters=Hyperparameters(epochs, batch_size, learning_rate_multiplier),
+                          settings=_api_settings(base_url, api_key))
+
+
+def jobs_watch(
+    job_id: str | None = None,
+    *,
+    poll_interval: float = 10.0,
+    timeout: float | None = None,
+    on_update: "_Callable[[JobInfo, list[EventInfo]], None] | None" = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> "JobInfo":
+    """Poll a job (default: the latest running one) until it ends."""
+    from .ops.jobs import latest_job, watch_job
+
+    settings = _api_settings(base_url, api_key)
+    if job_id is None:
+        job_id = latest_job(settings=settings).id
+    return watch_job(job_id, settings=settings, poll_interval=poll_interval, timeout=timeout, on_update=on_update)
+
+
+def jobs_get(job_id: str, *, base_url: str | None = None, api_key: str | None = None) -> "JobInfo":
+    from .ops.jobs import get_job
+
+    return get_job(job_id, settings=_api_settings(base_url, api_key))
+
+
+def jobs_list(*, limit: int = 20, base_url: str | None = None, api_key: str | None = None) -> "list[JobInfo]":
+    from .ops.jobs import list_jobs
+
+    return list_jobs(limit=limit, settings=_api_settings(base_url, api_key))
+
+
+def jobs_events(job_id: str, *, limit: int = 100, base_url: str | None = None, api_key: str | None = None) -> "list[EventInfo]":
+    from .ops.jobs import list_events
+
+    return list_events(job_id, limit=limit, settings=_api_settings(base_url, api_key))
+
+
+def jobs_checkpoints(job_id: str, *, limit: int = 100, base_url: str | None = None,
+                     api_key: str | None = None) -> "list[CheckpointInfo]":
+    from .ops.jobs import list_checkpoints
+
+    return list_checkpoints(job_id, limit=limit, settings=_api_settings(base_url, api_key))
+
+
+def jobs_cancel(job_id: str, *, base_url: str | None = None, api_key: str | None = None) -> "JobInfo":
+    from .ops.jobs import cancel_job
+
+    return cancel_job(job_id, settings=_api_settings(base_url, api_key))
+
+
+def files_upload(path: "str | _Path", *, purpose: str = "fine-tune", validate: bool = True,
+                 model: str | None = None, base_url: str | None = None, api_key: str | None = None) -> "FileInfo":
+    """Upload a file; a fine-tune file is validated first (refused on errors) unless validate=False."""
+    from .errors import DistilgenError
+    from .ops.files import upload_file
+    from .ops.tokens import DEFAULT_MODEL
+
+    if validate and purpose == "fine-tune":
+        errors = _training_file_errors(model or DEFAULT_MODEL)(path, 1)
+        if errors:
+            raise DistilgenError(f"refusing to upload: {len(errors)} error(s) (--no-validate uploads anyway):\n"
+                                 + "\n".join(errors[:30]))
+    return upload_file(path, purpose=purpose, settings=_api_settings(base_url, api_key))
+
+
+def files_list(*, purpose: str | None = None, limit: int = 100, base_url: str | None = None,
+               api_key: str | None = None) -> "list[FileInfo]":
+    from .ops.files import list_files
+
+    return list_files(purpose=purpose, limit=limit, settings=_api_settings(base_url, api_key))
+
+
+def files_delete(file_id: str, *, base_url: str | None = None, api_key: str | None = None) -> bool:
+    from .ops.files import delete_file
+
+    return delete_file(file_id, settings=_api_settings(base_url, api_key))
+
+
 # --- end dataset / jobs / files ----------------------------------------------------------------
 
 # --- train / serve -----------------------------------------------------------------------------
