@@ -92,6 +92,93 @@ def config_cmd(path: str | None, fmt: str) -> None:
 # --- end scan / config -------------------------------------------------------------------------
 
 # --- apply / stubs (codemods) ------------------------------------------------------------------
+def _edit_lines(edits: Any, root: Any, verb: str) -> int:
+    """Print one line per changed file (stdout) and per failure (stderr); return the failures."""
+    import os
+
+    failures = 0
+    for e in edits:
+        shown = os.path.relpath(os.path.join(root, e.path))
+        if e.status == "error":
+            click.echo(f"{shown}: error: {e.reason}", err=True)
+            failures += 1
+        elif e.status == "changed":
+            what = ", ".join(e.functions) if e.functions else (e.reason or "")
+            click.echo(f"{shown}: {verb}{': ' + what if what else ''}")
+    return failures
+
+
+@main.command("apply")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--select", multiple=True, metavar="PATTERN",
+              help="Only these functions: a path glob, a qualname pattern (Catalog.*) or module:qualname. Repeatable.")
+@click.option("--dispatch", is_flag=True, help="Bind the selected functions to --model: mode=\"dispatch\".")
+@click.option("--model", metavar="ID", help="The fine-tuned model id for --dispatch (e.g. ft:gpt-4o-mini:org::id).")
+@click.option("--capture", is_flag=True, help="Turn dispatch/shadow decorators back into capture ones.")
+@click.option("--remove", is_flag=True, help="Take the decorators out again (and imports left unused).")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when changes are pending.")
+@click.option("--no-lock", is_flag=True, help="Do not re-record prompts or pin the model in the lock file.")
+@_handle_errors
+def apply_cmd(paths: tuple[str, ...], select: tuple[str, ...], dispatch: bool, model: str | None, capture: bool,
+              remove: bool, show_diff: bool, check: bool, no_lock: bool) -> None:
+    """Add @instructions.distil to candidates; or rebind (--dispatch/--capture) or --remove it."""
+    chosen = [name for name, on in (("--dispatch", dispatch), ("--capture", capture), ("--remove", remove)) if on]
+    if len(chosen) > 1:
+        raise UsageError(f"{' and '.join(chosen)} cannot be combined: pick one")
+    if model is not None and not dispatch:
+        raise UsageError("--model only goes with --dispatch")
+    if dispatch and not model:
+        raise UsageError("--dispatch needs --model ID")
+    action = {"--dispatch": "dispatch", "--capture": "capture", "--remove": "remove"}.get(
+        chosen[0] if chosen else "", "decorate")
+    write = not (show_diff or check)
+    report = api.apply(paths or (".",), select=select, action=action, model=model, write=write, lock=not no_lock)
+    if show_diff:
+        click.echo(report.diff, nl=False)
+    verb = {"decorate": "decorated", "dispatch": f"dispatch to {model}", "capture": "capture",
+            "remove": "removed"}[action]
+    failures = _edit_lines(report.edits, report.root, verb if write else f"would be {verb}") if not show_diff \
+        else _edit_lines([e for e in report.edits if e.status == "error"], report.root, verb)
+    n = len(report.changed)
+    if not show_diff:
+        files = f"{n} file{'s' if n != 1 else ''}"
+        click.echo(f"{files} {'changed' if write else 'would change'}" + (f", {failures} failed" if failures else ""))
+    if failures or (check and n):
+        sys.exit(1)
+
+
+@main.command("stubs")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--model", required=True, metavar="ID", help="The fine-tuned model id the stubs dispatch to.")
+@click.option("--select", multiple=True, metavar="PATTERN", help="Only these functions (same patterns as scan).")
+@click.option("-o", "--output", metavar="FILE",
+              help="Where to write the module ('-' for standard output; default: distil_stubs.py beside the "
+                   "Instructions module).")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff against the existing file; write nothing.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the stubs module is out of date.")
+@_handle_errors
+def stubs_cmd(paths: tuple[str, ...], model: str, select: tuple[str, ...], output: str | None, show_diff: bool,
+              check: bool) -> None:
+    """Write a module of dispatch-mode stubs: same signatures, docstrings and return models, bodies `...`."""
+    to_stdout = output == "-"
+    write = not (show_diff or check or to_stdout)
+    report = api.stubs(paths or (".",), model=model, select=select, output=None if to_stdout else output,
+                       write=write)
+    for s in report.skipped:
+        click.echo(f"{s.path}:{s.lineno}: skipped {s.qualname}: {s.reason}", err=True)
+    if to_stdout:
+        click.echo(report.text, nl=False)
+    elif show_diff:
+        click.echo(report.edit.diff, nl=False)
+    failures = _edit_lines([report.edit], report.root, "written" if write else "would be written") \
+        if not (to_stdout or show_diff) else int(report.edit.status == "error")
+    if report.edit.status == "error" and (to_stdout or show_diff):
+        click.echo(f"{report.edit.path}: error: {report.edit.reason}", err=True)
+    if failures or (check and report.edit.status == "changed"):
+        sys.exit(1)
+
+
 # --- end apply / stubs -------------------------------------------------------------------------
 
 # --- prompts / check (lock) --------------------------------------------------------------------
@@ -170,6 +257,418 @@ def check_cmd(paths: tuple[str, ...], exit_zero: bool) -> None:
 # --- end prompts / check -----------------------------------------------------------------------
 
 # --- dataset / jobs / files (ops) --------------------------------------------------------------
+def _ops_json(value: Any) -> None:
+    import json as _json
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v.as_dict() if hasattr(v, "as_dict") else v
+
+    click.echo(_json.dumps(plain(value), indent=2, ensure_ascii=False, default=str))
+
+
+def _api_options(fn: F) -> F:
+    """--base-url / --api-key / --json, shared by every jobs and files command."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    fn = click.option("--api-key", envvar="OPENAI_API_KEY", show_envvar=True, default=None,
+                      help="API key (default: $OPENAI_API_KEY).")(fn)
+    fn = click.option("--base-url", envvar="OPENAI_BASE_URL", show_envvar=True, default=None,
+                      help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL, then [tool.distilgen] base-url).")(fn)
+    return fn
+
+
+@main.group("dataset")
+def dataset_group() -> None:
+    """Check, measure, split and convert fine-tuning datasets (no API key needed)."""
+
+
+def _stats_line(rep: Any) -> str:
+    s = rep.stats
+    valid = "valid " if s.examples != rep.examples else ""
+    line = (f"{rep.path}: {s.examples} {valid}examples ({rep.shape}); tokens per example min {s.tokens_min}, "
+            f"median {s.tokens_median:g}, max {s.tokens_max} ({s.model}); {s.billed_tokens_per_epoch:,} tokens per epoch "
+            f"x {s.epochs} epochs ({'--epochs' if s.epochs_chosen_by == 'you' else 'the service default'}) "
+            f"= {s.trained_tokens:,} training tokens")
+    if s.cost is not None:
+        line += f"; estimated cost {s.cost:,.2f} at {s.price_per_million:g} per million"
+    return line
+
+
+def _dataset_options(fn: F) -> F:
+    fn = click.option("--lock", type=click.Path(dir_okay=False), default=None,
+                      help="Lock file for the stale-prompt check (default: the project's distilgen.lock).")(fn)
+    fn = click.option("--price-per-million", type=float, default=None,
+                      help="Training price per million tokens, for a cost estimate (no built-in price table).")(fn)
+    fn = click.option("--epochs", type=int, default=None, help="Epochs you will ask for (default: the service's rule).")(fn)
+    fn = click.option("--max-tokens", type=int, default=None, help="Per-example token limit (default: the model's).")(fn)
+    fn = click.option("--model", default=None, help="Base model: tokenizer and limits (default: gpt-4o-mini-2024-07-18).")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")(fn)
+    return fn
+
+
+@dataset_group.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@_dataset_options
+@click.option("--strict", is_flag=True, help="Warnings (duplicates, stale prompts) fail too.")
+@_handle_errors
+def dataset_validate_cmd(files: tuple[str, ...], model: str | None, max_tokens: int | None, epochs: int | None,
+                         price_per_million: float | None, lock: str | None, as_json: bool, strict: bool) -> None:
+    """Check every line against OpenAI's chat fine-tuning rules (tools / messages) or the raw schema.
+
+    Problems print as FILE:LINE: what is wrong. Exit 1 on errors (and on warnings with --strict).
+    """
+    reports = api.dataset_validate(files, model=model, max_tokens=max_tokens, epochs=epochs,
+                                   price_per_million=price_per_million, lock=lock)
+    failed = any(not r.ok or (strict and r.warnings) for r in reports)
+    if as_json:
+        _ops_json(reports)
+    else:
+        for rep in reports:
+            for prob in rep.problems:
+                click.echo(str(prob))
+            for note in rep.notes:
+                click.echo(f"{rep.path}: note: {note}")
+            if rep.stats is not None:
+                click.echo(_stats_line(rep))
+            verdict = "ok" if rep.ok else f"{len(rep.errors)} error{'s' if len(rep.errors) != 1 else ''}"
+            if rep.warnings:
+                verdict += f", {len(rep.warnings)} warning{'s' if len(rep.warnings) != 1 else ''}"
+            click.echo(f"{rep.path}: {verdict}")
+    if failed:
+        sys.exit(1)
+
+
+@dataset_group.command("stats")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@_dataset_options
+@_handle_errors
+def dataset_stats_cmd(files: tuple[str, ...], model: str | None, max_tokens: int | None, epochs: int | None,
+                      price_per_million: float | None, lock: str | None, as_json: bool) -> None:
+    """Examples, tokens per example, epochs and training tokens (and cost with --price-per-million)."""
+    reports = api.dataset_validate(files, model=model, max_tokens=max_tokens, epochs=epochs,
+                                   price_per_million=price_per_million, lock=lock, stale=False)
+    if as_json:
+        _ops_json([{"path": r.path, "shape": r.shape, "stats": r.stats.as_dict() if r.stats else None,
+                    "invalid_lines": len({p.line for p in r.errors if p.line is not None})} for r in reports])
+        return
+    for rep in reports:
+        if rep.stats is None:
+            click.echo(f"{rep.path}: no valid examples" + (f" ({rep.notes[0]})" if rep.notes else ""))
+            continue
+        click.echo(_stats_line(rep))
+        bad = len({p.line for p in rep.errors if p.line is not None})
+        if bad:
+            click.echo(f"{rep.path}: {bad} invalid line{'s' if bad != 1 else ''} left out (distilgen dataset validate)")
+
+
+@dataset_group.command("split")
+@click.argument("file", type=click.Path())
+@click.option("--val", type=float, default=0.1, show_default=True, help="Fraction for validation.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for train.jsonl and val.jsonl (default: FILE's stem + _split).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_handle_errors
+def dataset_split_cmd(file: str, val: float, seed: int, out: str | None, as_json: bool) -> None:
+    """Split into train and validation sets; the same call never lands on both sides."""
+    res = api.dataset_split(file, val=val, seed=seed, out=out)
+    if as_json:
+        _ops_json(res)
+        return
+    click.echo(f"{res.train_path}: {res.train_examples} examples")
+    click.echo(f"{res.val_path}: {res.val_examples} examples")
+    click.echo(f"{res.groups} distinct calls; none on both sides")
+
+
+@dataset_group.command("export")
+@click.argument("file", type=click.Path())
+@click.option("--to", "to", type=click.Choice(["hf-chat", "sharegpt", "openai-tools"]), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: FILE.<to>.jsonl).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_handle_errors
+def dataset_export_cmd(file: str, to: str, out: str | None, as_json: bool) -> None:
+    """Convert for open-model trainers (hf-chat, sharegpt) or to OpenAI's current tools shape."""
+    res = api.dataset_export(file, to=to, out=out)
+    if as_json:
+        _ops_json(res)
+    else:
+        click.echo(f"{res.path}: {res.examples} examples ({res.fmt})")
+
+
+@main.group("jobs")
+def jobs_group() -> None:
+    """Fine-tuning jobs on OpenAI or any service with the same API."""
+
+
+def _hyper_options(fn: F) -> F:
+    fn = click.option("--seed", type=int, default=None)(fn)
+    fn = click.option("--learning-rate-multiplier", type=float, default=None)(fn)
+    fn = click.option("--batch-size", type=int, default=None)(fn)
+    fn = click.option("--epochs", type=int, default=None, help="Default: the service picks.")(fn)
+    fn = click.option("--suffix", default=None, help="Added to the fine-tuned model's name.")(fn)
+    fn = click.option("--model", default=None, help="Base model (default: gpt-4o-mini-2024-07-18).")(fn)
+    fn = click.option("--poll-interval", type=float, default=10.0, show_default=True, help="Seconds between status polls.")(fn)
+    fn = click.option("--no-wait", is_flag=True, help="Return once the job is created.")(fn)
+    return fn
+
+
+class _JobLine:
+    """The live status line: rewritten in place on a terminal, one line per change otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+
+    def __call__(self, job: Any, events: list[Any]) -> None:
+        if not self.enabled:
+            return
+        for ev in events:
+            self._clear()
+            click.echo(f"  {ev.message}", err=True)
+        step = next((ev.data for ev in reversed(events) if ev.data and "step" in ev.data), None)
+        line = f"{job.id}: {job.status}"
+        if step and step.get("total_steps"):
+            line += f" (step {step['step']}/{step['total_steps']})"
+        if self.tty:
+            click.echo("\r" + line.ljust(len(self.last)), nl=False, err=True)
+        elif line != self.last:
+            click.echo(line, err=True)
+        self.last = line
+
+    def _clear(self) -> None:
+        if self.tty and self.last:
+            click.echo("\r" + " " * len(self.last) + "\r", nl=False, err=True)
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            click.echo("", err=True)
+
+
+def _finish_job(job: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    if as_json:
+        payload = dict(extra or {}, job=job.as_dict())
+        if job.status == "succeeded" and job.fine_tuned_model:
+            from .ops.jobs import dispatch_command
+
+            payload["use"] = dispatch_command(job.fine_tuned_model)
+        _ops_json(payload)
+    if job.status == "succeeded":
+        from .ops.jobs import dispatch_command
+
+        if not as_json:
+            click.echo(f"{job.id}: succeeded")
+            click.echo(f"fine-tuned model: {job.fine_tuned_model}")
+            click.echo(f"use it: {dispatch_command(job.fine_tuned_model)}")
+        return
+    if job.status == "failed":
+        click.echo(f"distilgen: error: job {job.id} failed: {job.error_line()}", err=True)
+    elif job.status == "cancelled":
+        click.echo(f"distilgen: error: job {job.id} was cancelled", err=True)
+    sys.exit(1)
+
+
+def _created(result: Any, as_json: bool, no_wait: bool, poll_interval: float, base_url: str | None,
+             api_key: str | None) -> None:
+    job = result.job
+    if not as_json:
+        for f in (result.training_file, result.validation_file):
+            if f is not None:
+                click.echo(f"uploaded {f.filename}: {f.id}", err=True)
+        how = " (found through jobs list after a lost answer)" if result.reconciled else ""
+        click.echo(f"created job {job.id} on {job.model}{how}", err=True)
+    if no_wait:
+        if as_json:
+            _ops_json(result)
+        else:
+            click.echo(job.id)
+            click.echo(f"watch it: distilgen jobs watch {job.id}", err=True)
+        return
+    line = _JobLine(enabled=not as_json)
+    try:
+        job = api.jobs_watch(job.id, poll_interval=poll_interval, on_update=line, base_url=base_url, api_key=api_key)
+    except KeyboardInterrupt:
+        line.close()
+        click.echo(f"stopped watching; the job goes on: distilgen jobs watch {job.id}", err=True)
+        sys.exit(130)
+    line.close()
+    _finish_job(job, as_json, {"request_id": result.request_id, "reconciled": result.reconciled})
+
+
+@jobs_group.command("create-from-file")
+@click.argument("file", type=click.Path())
+@click.option("--validation-file", type=click.Path(), default=None)
+@_hyper_options
+@_api_options
+@_handle_errors
+def jobs_create_from_file_cmd(file: str, validation_file: str | None, no_wait: bool, poll_interval: float,
+                              model: str | None, suffix: str | None, epochs: int | None, batch_size: int | None,
+                              learning_rate_multiplier: float | None, seed: int | None, base_url: str | None,
+                              api_key: str | None, as_json: bool) -> None:
+    """Validate FILE (refuse on errors), upload it, create the job, and watch it to the end."""
+    result = api.jobs_create_from_file(file, validation_file=validation_file, model=model, suffix=suffix, epochs=epochs,
+                                       batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier,
+                                       seed=seed, base_url=base_url, api_key=api_key)
+    _created(result, as_json, no_wait, poll_interval, base_url, api_key)
+
+
+@jobs_group.command("create-from-id")
+@click.argument("file_id")
+@click.option("--validation-file", default=None, help="Id of an uploaded validation file.")
+@_hyper_options
+@_api_options
+@_handle_errors
+def jobs_create_from_id_cmd(file_id: str, validation_file: str | None, no_wait: bool, poll_interval: float,
+                            model: str | None, suffix: str | None, epochs: int | None, batch_size: int | None,
+                            learning_rate_multiplier: float | None, seed: int | None, base_url: str | None,
+                            api_key: str | None, as_json: bool) -> None:
+    """Create a job from an uploaded file id, and watch it to the end."""
+    result = api.jobs_create_from_id(file_id, validation_file=validation_file, model=model, suffix=suffix,
+                                     epochs=epochs, batch_size=batch_size,
+                                     learning_rate_multiplier=learning_rate_multiplier, seed=seed,
+                                     base_url=base_url, api_key=api_key)
+    _created(result, as_json, no_wait, poll_interval, base_url, api_key)
+
+
+@jobs_group.command("watch")
+@click.argument("job_id", required=False)
+@click.option("--poll-interval", type=float, default=10.0, show_default=True)
+@_api_options
+@_handle_errors
+def jobs_watch_cmd(job_id: str | None, poll_interval: float, base_url: str | None, api_key: str | None,
+                   as_json: bool) -> None:
+    """Follow a job (default: the latest running one) until it ends."""
+    line = _JobLine(enabled=not as_json)
+    try:
+        job = api.jobs_watch(job_id, poll_interval=poll_interval, on_update=line, base_url=base_url, api_key=api_key)
+    except KeyboardInterrupt:
+        line.close()
+        click.echo("stopped watching; the job goes on", err=True)
+        sys.exit(130)
+    line.close()
+    _finish_job(job, as_json)
+
+
+@jobs_group.command("list")
+@click.option("--limit", type=int, default=20, show_default=True)
+@_api_options
+@_handle_errors
+def jobs_list_cmd(limit: int, base_url: str | None, api_key: str | None, as_json: bool) -> None:
+    """Recent fine-tuning jobs, newest first."""
+    jobs = api.jobs_list(limit=limit, base_url=base_url, api_key=api_key)
+    if as_json:
+        _ops_json(jobs)
+        return
+    for j in jobs:
+        click.echo(f"{j.id}  {j.status:<16} {j.model}  {j.fine_tuned_model or '-'}")
+    if not jobs:
+        click.echo("no fine-tuning jobs", err=True)
+
+
+@jobs_group.command("events")
+@click.argument("job_id")
+@click.option("--limit", type=int, default=100, show_default=True)
+@_api_options
+@_handle_errors
+def jobs_events_cmd(job_id: str, limit: int, base_url: str | None, api_key: str | None, as_json: bool) -> None:
+    """A job's events, oldest first."""
+    import datetime as _dt
+
+    events = api.jobs_events(job_id, limit=limit, base_url=base_url, api_key=api_key)
+    if as_json:
+        _ops_json(events)
+        return
+    for e in events:
+        when = _dt.datetime.fromtimestamp(e.created_at, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{when}  {e.level:<5} {e.message}")
+
+
+@jobs_group.command("checkpoints")
+@click.argument("job_id")
+@_api_options
+@_handle_errors
+def jobs_checkpoints_cmd(job_id: str, base_url: str | None, api_key: str | None, as_json: bool) -> None:
+    """A job's checkpoints (a fine-tuned model per saved step)."""
+    cps = api.jobs_checkpoints(job_id, base_url=base_url, api_key=api_key)
+    if as_json:
+        _ops_json(cps)
+        return
+    for c in cps:
+        metrics = ", ".join(f"{k}={v}" for k, v in sorted(c.metrics.items()) if k != "step")
+        click.echo(f"step {c.step}  {c.model}  {metrics}")
+    if not cps:
+        click.echo(f"{job_id}: no checkpoints yet", err=True)
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id")
+@_api_options
+@_handle_errors
+def jobs_cancel_cmd(job_id: str, base_url: str | None, api_key: str | None, as_json: bool) -> None:
+    """Cancel a running job."""
+    job = api.jobs_cancel(job_id, base_url=base_url, api_key=api_key)
+    if as_json:
+        _ops_json(job)
+    else:
+        click.echo(f"{job.id}: {job.status}")
+
+
+@main.group("files")
+def files_group() -> None:
+    """Files on OpenAI or any service with the same API."""
+
+
+@files_group.command("upload")
+@click.argument("file", type=click.Path())
+@click.option("--purpose", default="fine-tune", show_default=True)
+@click.option("--no-validate", is_flag=True, help="Upload a fine-tune file even when it has errors.")
+@click.option("--model", default=None, help="Base model whose limits validation applies.")
+@_api_options
+@_handle_errors
+def files_upload_cmd(file: str, purpose: str, no_validate: bool, model: str | None, base_url: str | None,
+                     api_key: str | None, as_json: bool) -> None:
+    """Upload FILE (a fine-tune file is validated first)."""
+    info = api.files_upload(file, purpose=purpose, validate=not no_validate, model=model, base_url=base_url,
+                            api_key=api_key)
+    if as_json:
+        _ops_json(info)
+    else:
+        click.echo(info.id)
+
+
+@files_group.command("list")
+@click.option("--purpose", default=None)
+@click.option("--limit", type=int, default=100, show_default=True)
+@_api_options
+@_handle_errors
+def files_list_cmd(purpose: str | None, limit: int, base_url: str | None, api_key: str | None, as_json: bool) -> None:
+    """Uploaded files."""
+    files = api.files_list(purpose=purpose, limit=limit, base_url=base_url, api_key=api_key)
+    if as_json:
+        _ops_json(files)
+        return
+    for f in files:
+        click.echo(f"{f.id}  {f.purpose:<18} {f.bytes:>10}  {f.filename}")
+    if not files:
+        click.echo("no files", err=True)
+
+
+@files_group.command("delete")
+@click.argument("file_id")
+@_api_options
+@_handle_errors
+def files_delete_cmd(file_id: str, base_url: str | None, api_key: str | None, as_json: bool) -> None:
+    """Delete an uploaded file."""
+    deleted = api.files_delete(file_id, base_url=base_url, api_key=api_key)
+    if as_json:
+        _ops_json({"id": file_id, "deleted": deleted})
+    else:
+        click.echo(f"{file_id}: {'deleted' if deleted else 'not deleted'}")
+    if not deleted:
+        sys.exit(1)
+
+
 # --- end dataset / jobs / files ----------------------------------------------------------------
 
 # --- train / serve (local) ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ _ROLE_KEYS = {
 _RAW_REQUIRED = {"format": str, "function_id": str, "prompt": str, "call": str, "args": list,
                  "kwargs": dict, "output": dict, "schema": dict}
 _RAW_OPTIONAL = {"tool_name": str}
+_TYPE_WORDS = {str: "a string", list: "a list", dict: "an object"}
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -297,10 +298,10 @@ def _check_raw(obj: Mapping[str, Any]) -> list[str]:
         if key not in obj:
             errors.append(f"raw record has no `{key}`")
         elif not isinstance(obj[key], kind):
-            errors.append(f"raw `{key}` must be {_kind(kind())}, got {_kind(obj[key])}")
+            errors.append(f"raw `{key}` must be {_TYPE_WORDS[kind]}, got {_kind(obj[key])}")
     for key, kind in _RAW_OPTIONAL.items():
         if key in obj and not isinstance(obj[key], kind):
-            errors.append(f"raw `{key}` must be {_kind(kind())}, got {_kind(obj[key])}")
+            errors.append(f"raw `{key}` must be {_TYPE_WORDS[kind]}, got {_kind(obj[key])}")
     extra = set(obj) - set(_RAW_REQUIRED) - set(_RAW_OPTIONAL)
     if extra:
         errors.append(f"raw record has unknown keys: {', '.join(sorted(extra))}")
