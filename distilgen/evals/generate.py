@@ -157,16 +157,15 @@ def plan_inputs(
         return planned, duplicates, from_inputs
     require_hypothesis()
     whole, per_param = strategies_for_function(user_strategies or {}, target.qualname, target.name, target.params)
-    per = {name: per_param.get(name) or strategy_for(tp) for name, tp in target.params.items()}
+    per = {name: per_param[name] if name in per_param else strategy_for(tp) for name, tp in target.params.items()}
     if inputs and mutate:
         strategy = _mutation_strategy(target, list(inputs), per)
     elif whole is not None:
         st = require_hypothesis()
-        rest = {k: v for k, v in per.items() if k not in per_param}
         order = list(target.params)
 
         def merge(pair: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
-            merged = {**{k: v for k, v in pair[1].items() if k in rest}, **pair[0]}
+            merged = {**pair[1], **pair[0]}  # the whole-call strategy wins where it gives a value
             return {k: merged[k] for k in sorted(merged, key=lambda k: order.index(k) if k in order else len(order))}
 
         strategy = st.tuples(whole, args_strategy(target.params, per)).map(merge)

@@ -69,7 +69,7 @@ def parse_rendered_call(text: str, target: Target, where: str) -> dict[str, Any]
         return None  # another function's line in a shared dataset
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
         call.args.insert(0, func.value)  # a model method: `Model(...).meth(...)`, the instance is `self`
-    call.func = ast.Name(id="__distilgen_collect__", ctx=ast.Load())
+    call.func = ast.copy_location(ast.Name(id="__distilgen_collect__", ctx=ast.Load()), func)
     captured: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     def collect(*args: Any, **kwargs: Any) -> None:

@@ -118,13 +118,9 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
         if not issubclass(owner, BaseModel):
             raise UsageError(f"TARGET {target!r}: an instance method of a plain class depends on state not in the call")
         kind = "model_method"
-    if not callable(obj):
+    if inspect.isclass(obj) or not callable(obj):
         raise UsageError(f"TARGET {target!r}: {qualname} is not a function")
     original = inspect.unwrap(obj)
-    params = call_params(original)
-    if kind == "model_method":
-        first = next(iter(inspect.signature(original).parameters))
-        params = {first: owner, **params}
     try:
         hints = typing.get_type_hints(original, include_extras=True)
     except Exception as exc:
@@ -134,6 +130,10 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
         ret = typing.get_args(ret)[0]
     if not (inspect.isclass(ret) and issubclass(ret, BaseModel)):
         raise UsageError(f"TARGET {target!r}: returns {ret!r}, not a pydantic model")
+    params = call_params(original)
+    if kind == "model_method":
+        first = next(iter(inspect.signature(original).parameters))
+        params = {first: owner, **params}
     positional = tuple(
         n for n, p in inspect.signature(original).parameters.items()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)

@@ -1,0 +1,98 @@
+"""An `openai` client that counts what each dispatched call cost: requests, re-asks, HTTP retries, tokens.
+
+It is the real client over HTTP; the counting is an httpx response hook (a public httpx feature),
+so the dispatcher under evaluation runs unmodified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CallMeter", "metered_client", "metered_async_client", "resolve_base_url"]
+
+
+@dataclass
+class CallMeter:
+    """Responses seen since the last `reset()` (one evaluated call)."""
+
+    ok: int = 0
+    """200 answers: the first one is the answer, each further one a re-ask after an invalid answer."""
+    failed: int = 0
+    """Non-200 answers (each one retried by the client or surfaced as an API error)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def reset(self) -> None:
+        self.ok = self.failed = self.prompt_tokens = self.completion_tokens = 0
+
+
+def resolve_base_url(model: str, base_url: str | None, config: Any) -> str | None:
+    """`--base-url` wins; `local:NAME` models go to the configured local server; else env/config."""
+    if base_url:
+        return base_url
+    if model.startswith("local:"):
+        return str(getattr(config, "local_base_url", None) or "http://127.0.0.1:8080/v1")
+    return os.environ.get("OPENAI_BASE_URL") or getattr(config, "base_url", None)
+
+
+def metered_client(base_url: str | None, api_key: str | None = None, *, timeout: float = 120.0,
+                   max_retries: int = 2) -> tuple[Any, CallMeter]:
+    """(openai.OpenAI, meter): every chat completion response is counted in `meter`."""
+    import httpx2
+    import openai
+
+    meter = CallMeter()
+    lock = threading.Lock()
+
+    def on_response(response: Any) -> None:
+        if not str(response.request.url).rstrip("/").endswith("/chat/completions"):
+            return
+        if response.status_code != 200:
+            with lock:
+                meter.failed += 1
+            return
+        response.read()
+        with lock:
+            _add_usage(meter, response.content)
+
+    http = httpx2.Client(event_hooks={"response": [on_response]}, timeout=timeout)
+    client = openai.OpenAI(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries)
+    return client, meter
+
+
+def metered_async_client(base_url: str | None, meter: CallMeter, api_key: str | None = None, *,
+                         timeout: float = 120.0, max_retries: int = 2) -> Any:
+    """An `openai.AsyncOpenAI` counting into the same `meter` (for `async def` functions)."""
+    import httpx2
+    import openai
+
+    async def on_response(response: Any) -> None:
+        if not str(response.request.url).rstrip("/").endswith("/chat/completions"):
+            return
+        if response.status_code != 200:
+            meter.failed += 1
+            return
+        await response.aread()
+        _add_usage(meter, response.content)
+
+    http = httpx2.AsyncClient(event_hooks={"response": [on_response]}, timeout=timeout)
+    return openai.AsyncOpenAI(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries)
+
+
+def _key(api_key: str | None) -> str:
+    # a local server needs no key; the client insists on one
+    return api_key or os.environ.get("OPENAI_API_KEY") or "distilgen-eval-no-key"
+
+
+def _add_usage(meter: CallMeter, content: bytes) -> None:
+    try:
+        usage = json.loads(content).get("usage") or {}
+    except (ValueError, AttributeError):
+        usage = {}
+    meter.ok += 1
+    meter.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+    meter.completion_tokens += int(usage.get("completion_tokens") or 0)
