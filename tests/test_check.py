@@ -1,0 +1,194 @@
+"""`distilgen prompts` and `distilgen check` on a real copy of sample_project (real scan, real
+import subprocess for schemas, the real CLI as a process)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from distilgen import api
+from distilgen.prompts.lock import load_lock, record_model
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_project"
+DISPATCH_MODEL = "ft:gpt-4o-mini:acme::cat1"
+
+
+def make_project(tmp: Path) -> Path:
+    """sample_project with classify_ticket captured and Catalog.summarise dispatched."""
+    root = tmp / "proj"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("distilgen.lock", ".distilgen_cache", "__pycache__"))
+    (root / "inbox" / "distil.py").write_text(
+        'from distilgen import Instructions\n\ninstructions = Instructions(name="inbox")\n')
+    triage = root / "inbox" / "triage.py"
+    s = triage.read_text()
+    s = s.replace("from inbox.models import Ticket\n", "from inbox.distil import instructions\nfrom inbox.models import Ticket\n", 1)
+    triage.write_text(s.replace("def classify_ticket", "@instructions.distil\ndef classify_ticket", 1))
+    catalog = root / "inbox" / "catalog.py"
+    s = catalog.read_text()
+    s = s.replace("from inbox.models import", "from inbox.distil import instructions\nfrom inbox.models import", 1)
+    s = s.replace("    @staticmethod\n", f'    @staticmethod\n    @instructions.distil(mode="dispatch", model="{DISPATCH_MODEL}")\n', 1)
+    catalog.write_text(s)
+    return root
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = make_project(tmp_path)
+    [rep] = api.prompts([root])
+    assert rep.problems == () and set(rep.result.added) == {"inbox.triage:classify_ticket", "inbox.catalog:Catalog.summarise"}
+    record_model(root / "distilgen.lock", "inbox.catalog:Catalog.summarise", DISPATCH_MODEL)
+    return root
+
+
+def codes(root: Path) -> list[str]:
+    [rep] = api.check([root])
+    return [f"{f.path}:{f.line}: {f.code}" for f in rep.findings]
+
+
+def test_clean_project_passes_and_prompts_is_idempotent(project):
+    assert codes(project) == []
+    out = cli(project, "check")
+    assert out.returncode == 0, out.stdout + out.stderr
+    before = (project / "distilgen.lock").read_bytes()
+    out = cli(project, "prompts")
+    assert out.returncode == 0 and "distilgen.lock: up to date" in out.stdout
+    assert (project / "distilgen.lock").read_bytes() == before
+    out = cli(project, "prompts", "--check")
+    assert out.returncode == 0
+
+
+def test_lock_entry_matches_runtime(project, monkeypatch):
+    """The recorded prompt/fingerprint are what the runtime renders itself (and then uses)."""
+    lock = load_lock(project / "distilgen.lock")
+    monkeypatch.syspath_prepend(str(project))
+    for name in [m for m in sys.modules if m == "inbox" or m.startswith("inbox.")]:
+        monkeypatch.delitem(sys.modules, name)
+    import inbox.triage  # noqa: PLC0415
+
+    spec = inbox.triage.classify_ticket.__distil__.spec
+    entry = lock.get("inbox.triage:classify_ticket")
+    assert spec.prompt == entry.prompt and spec.fingerprint == entry.fingerprint == spec.rendered_fingerprint
+    assert spec.schema == entry.schema and spec.tool_name == entry.tool == "Triage"
+    for name in [m for m in sys.modules if m == "inbox" or m.startswith("inbox.")]:
+        del sys.modules[name]
+
+
+def test_docstring_drift_is_reported_then_fixed_by_prompts(project):
+    triage = project / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace("rate how urgent it is", "rate its urgency"))
+    out = cli(project, "check")
+    assert out.returncode == 1
+    line = next(i for i, l in enumerate(triage.read_text().splitlines(), 1) if l.startswith("def classify_ticket"))
+    assert out.stdout.startswith(f"inbox/triage.py:{line}: DG002 the source of classify_ticket no longer matches its prompt in distilgen.lock")
+    assert "run `distilgen prompts` to re-record it" in out.stdout
+    assert len(out.stdout.splitlines()) == 1
+    out = cli(project, "prompts", "--check")
+    assert out.returncode == 1 and "~ inbox.triage:classify_ticket" in out.stdout
+    out = cli(project, "prompts")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "rate its urgency" in load_lock(project / "distilgen.lock").get("inbox.triage:classify_ticket").prompt
+    assert codes(project) == []
+
+
+def test_body_change_is_not_drift_without_include_body(project):
+    triage = project / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace('team = "general"', 'team = "general"  # fallback'))
+    assert codes(project) == []
+
+
+def test_schema_change_is_found_by_prompts_check(project):
+    ticket = project / "inbox" / "models" / "ticket.py"
+    ticket.write_text(ticket.read_text().replace("    team: Team\n", "    team: Team\n    note: str = ''\n"))
+    assert codes(project) == []  # static check cannot see it: nothing imported
+    out = cli(project, "prompts", "--check")
+    assert out.returncode == 1 and "~ inbox.triage:classify_ticket" in out.stdout
+
+
+def test_dispatch_binding_keeps_its_prompt_pinned(project):
+    catalog = project / "inbox" / "catalog.py"
+    lock_path = project / "distilgen.lock"
+    old = load_lock(lock_path).get("inbox.catalog:Catalog.summarise")
+    catalog.write_text(catalog.read_text().replace("Summarise a product from its raw fields.", "One-line product summary."))
+    assert [c.split(" ")[-1] for c in codes(project)] == ["DG002"]
+    out = cli(project, "prompts")
+    assert f"pinned inbox.catalog:Catalog.summarise {old.fingerprint}" in out.stdout
+    entry = load_lock(lock_path).get("inbox.catalog:Catalog.summarise")
+    assert entry.fingerprint != old.fingerprint and entry.prompt_for(old.fingerprint) == old.prompt
+    assert codes(project) == []
+    # someone deletes the pinned prompt: the binding now points at a prompt that is gone
+    text = lock_path.read_text()
+    cut = text.index('[functions."inbox.catalog:Catalog.summarise".pinned.')
+    end = text.index("[functions.", cut + 1)
+    lock_path.write_text(text[:cut] + text[end:])
+    [rep] = api.check([project])
+    [f] = rep.findings
+    assert f.code == "DG006" and f.path == "distilgen.lock" and DISPATCH_MODEL in f.message and old.fingerprint in f.message
+
+
+def test_unrecorded_dispatch_model(project):
+    catalog = project / "inbox" / "catalog.py"
+    catalog.write_text(catalog.read_text().replace(DISPATCH_MODEL, "ft:gpt-4o-mini:acme::cat2"))
+    out = cli(project, "check")
+    assert out.returncode == 1
+    assert "inbox/catalog.py:16: DG005 Catalog.summarise dispatches to ft:gpt-4o-mini:acme::cat2" in out.stdout
+
+
+def test_gone_function_and_missing_entry(project):
+    triage = project / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace("@instructions.distil\ndef classify_ticket", "def classify_ticket"))
+    extract = project / "inbox" / "extract.py"
+    s = extract.read_text().replace("import inbox.models as m\n", "import inbox.models as m\nfrom inbox.distil import instructions\n")
+    extract.write_text(s.replace("def extract_order(", "@instructions.distil\ndef extract_order(", 1))
+    lock = load_lock(project / "distilgen.lock")
+    found = codes(project)
+    assert found == [
+        f"distilgen.lock:{lock.get('inbox.triage:classify_ticket').line}: DG008",
+        "inbox/extract.py:16: DG001",
+    ]
+    out = cli(project, "prompts")
+    assert "- inbox.triage:classify_ticket" in out.stdout and "+ inbox.extract:extract_order" in out.stdout
+    assert codes(project) == []
+
+
+def test_require_decorated(project):
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "require-decorated = true\n")
+    found = codes(project)
+    assert "inbox/extract.py:15: DG007" in found
+    [rep] = api.check([project])
+    msg = next(f for f in rep.findings if f.path == "inbox/extract.py" and f.line == 15).message
+    assert msg.startswith("extract_order returns inbox.models") and "distilgen apply --select 'extract_order'" in msg
+
+
+def test_paths_select_the_project_and_output_is_relative_to_cwd(project):
+    triage = project / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace("rate how urgent it is", "rate its urgency"))
+    out = subprocess.run([sys.executable, "-m", "distilgen", "check", "proj/inbox/app.py"], cwd=project.parent,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and out.stdout.startswith("proj/inbox/triage.py:")
+
+
+def test_corrupt_lock_is_one_line_error(project):
+    (project / "distilgen.lock").write_text("version = 1\n[functions.\"x\"\n")
+    out = cli(project, "check")
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("distilgen: error: ") and "distilgen.lock:2:" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unimportable_module_is_reported_with_place(project):
+    triage = project / "inbox" / "triage.py"
+    triage.write_text("import does_not_exist_anywhere\n" + triage.read_text())
+    out = cli(project, "prompts")
+    assert out.returncode == 1
+    assert "inbox/triage.py:" in out.stdout and "ModuleNotFoundError" in out.stdout
+    # the entry that could not be re-recorded is kept, not dropped
+    assert load_lock(project / "distilgen.lock").get("inbox.triage:classify_ticket") is not None
