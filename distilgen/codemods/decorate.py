@@ -80,6 +80,7 @@ class ModuleEdit:
     """Targets that name no function in this module."""
     added_import: str | None
     removed_imports: tuple[str, ...]
+    encoding: str = "utf-8"
 
 
 def string_literal(value: str) -> str:
@@ -316,7 +317,7 @@ class DistilDecorators(Codemod):
                 changed.append(t.qualname)
 
         if not edits:
-            self.result = ModuleEdit((), tuple(missing), None, ())
+            self.result = ModuleEdit((), tuple(missing), None, (), tree.encoding)
             return tree
         before_counts = load_counts(tree)
         tree = tree.visit(_Rewriter(edits))
@@ -333,7 +334,7 @@ class DistilDecorators(Codemod):
             if gone:
                 tree = _remove_imports(tree, gone)
                 removed = sorted(gone)
-        self.result = ModuleEdit(tuple(changed), tuple(missing), added_import, tuple(removed))
+        self.result = ModuleEdit(tuple(changed), tuple(missing), added_import, tuple(removed), tree.encoding)
         return tree
 
     def _to_dispatch(self, dec: cst.Decorator) -> cst.Decorator:

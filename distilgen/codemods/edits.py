@@ -1,0 +1,176 @@
+"""Safe writes for codemod output: validate, diff, write atomically, never clobber or escape the root.
+
+A `PlannedEdit` is what a codemod wants a file to become, together with the snapshot of what it
+read. `commit_edits` turns each into a `FileEdit` record; one bad file never stops the others.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import libcst as cst
+
+__all__ = ["FileEdit", "Snapshot", "PlannedEdit", "EditError", "read_snapshot", "commit_edits", "unified_diff", "inside"]
+
+STATUSES = ("changed", "unchanged", "error")
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    path: str
+    """Relative to the root, posix separators."""
+    status: str
+    """`changed` (written, or pending under --diff/--check), `unchanged` or `error`."""
+    reason: str | None = None
+    diff: str = ""
+    functions: tuple[str, ...] = ()
+    """Qualnames whose decorators changed."""
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    """Absolute, symlinks resolved."""
+    data: bytes | None
+    """None when the file does not exist (it is to be created)."""
+    mtime_ns: int = 0
+    size: int = 0
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedEdit:
+    rel: str
+    snapshot: Snapshot
+    new: bytes
+    functions: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    python: bool = True
+    """Re-parse the output as Python before writing it."""
+
+
+class EditError(Exception):
+    """Why one file was not written (the message is the FileEdit's reason)."""
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path` with symlinks resolved, when it lies inside `root`; else EditError."""
+    real_root = root.resolve()
+    real = path.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise EditError(f"refusing to write outside the scanned root {real_root}: {real}")
+    return real
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    real = path.resolve()
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return Snapshot(real, None)
+    with open(real, "rb") as fh:
+        data = fh.read()
+    return Snapshot(real, data, st.st_mtime_ns, st.st_size, stat.S_IMODE(st.st_mode))
+
+
+def _validate(data: bytes, rel: str) -> None:
+    try:
+        cst.parse_module(data)
+        ast.parse(data, filename=rel)
+    except (SyntaxError, cst.ParserSyntaxError, ValueError) as exc:
+        raise EditError(f"the edited source does not parse ({exc.__class__.__name__}: {exc}); not written") from None
+
+
+def unified_diff(rel: str, old: bytes | None, new: bytes, encoding: str = "utf-8") -> str:
+    def lines(data: bytes | None) -> list[str]:
+        if data is None:
+            return []
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            text = data.decode("latin-1")
+        return text.splitlines(keepends=True)
+
+    out = []
+    for line in difflib.unified_diff(
+        lines(old), lines(new), "/dev/null" if old is None else f"a/{rel}", f"b/{rel}"
+    ):
+        if line.startswith(("---", "+++")):
+            line = line.rstrip("\n") + "\n"
+        elif not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def _unchanged_on_disk(snap: Snapshot) -> None:
+    now = read_snapshot(snap.path)
+    if snap.data is None:
+        if now.data is not None:
+            raise EditError("the file appeared on disk since it was planned; not overwritten")
+        return
+    if now.data is None:
+        raise EditError("the file was deleted since it was read; not written")
+    if now.data != snap.data or now.mtime_ns != snap.mtime_ns or now.size != snap.size:
+        raise EditError("the file changed on disk since it was read; not overwritten (run again)")
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(snap: Snapshot, data: bytes) -> None:
+    """Temp file in the same folder, fsync, keep permissions, `os.replace` over the target."""
+    folder = snap.path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{snap.path.name}.", suffix=".distilgen-tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, snap.mode if snap.mode is not None else _default_mode())
+        _unchanged_on_disk(snap)  # as late as possible: the window is a few microseconds
+        os.replace(tmp, snap.path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def commit_edits(root: Path, planned: Iterable[PlannedEdit], *, write: bool) -> list[FileEdit]:
+    """Validate every planned edit, diff it, and (with write=True) write it safely."""
+    out: list[FileEdit] = []
+    for p in planned:
+        created = p.snapshot.data is None
+        if p.snapshot.data == p.new:
+            out.append(FileEdit(p.rel, "unchanged"))
+            continue
+        try:
+            inside(root, p.snapshot.path)
+            if p.python:
+                _validate(p.new, p.rel)
+            diff = unified_diff(p.rel, p.snapshot.data, p.new, p.encoding)
+            if write:
+                write_atomic(p.snapshot, p.new)
+        except EditError as exc:
+            out.append(FileEdit(p.rel, "error", str(exc), functions=p.functions, created=created))
+            continue
+        except OSError as exc:
+            out.append(FileEdit(p.rel, "error", f"cannot write: {exc}", functions=p.functions, created=created))
+            continue
+        reason = "created from template" if created else None
+        out.append(FileEdit(p.rel, "changed", reason, diff, p.functions, created))
+    return out
