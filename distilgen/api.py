@@ -57,6 +57,67 @@ def effective_config(start: "str | _Path | None" = None) -> "Config":
 # --- end scan / config -------------------------------------------------------------------------
 
 # --- apply / stubs -----------------------------------------------------------------------------
+if _TYPE_CHECKING:
+    from .codemods.apply import ApplyReport
+    from .codemods.stubs import StubsReport
+
+
+def _project_config(paths: "_Iterable[str | _Path]", config: "Config | None") -> "Config":
+    from .config import load_config
+
+    if config is not None:
+        return config
+    first = _Path(next(iter(paths), "."))
+    return load_config(first if first.is_dir() else first.parent)
+
+
+def apply(
+    paths: "_Iterable[str | _Path]" = (".",),
+    *,
+    config: "Config | None" = None,
+    select: "_Iterable[str]" = (),
+    action: str = "decorate",
+    model: str | None = None,
+    write: bool = True,
+    lock: bool = True,
+) -> "ApplyReport":
+    """Add (`decorate`), rebind (`dispatch` with `model`, `capture`) or `remove` distil decorators.
+
+    Works on the functions `scan(paths, select=select)` finds; only files that need an edit are
+    parsed and written (atomically, never over a file that changed since it was read). With
+    write=False nothing is written (`--diff`/`--check`): the report's edits carry the diffs. After
+    writing, with lock=True, the lock's prompts are re-recorded and `dispatch` pins each rebound
+    function's current prompt fingerprint to the model id (`prompts.lock.record_model`).
+    """
+    from .codemods.apply import apply_codemod, pin_models
+
+    paths = list(paths) or ["."]
+    cfg = _project_config(paths, config)
+    report = scan(paths, config=cfg, select=select)
+    result = apply_codemod(report, cfg, action=action, model=model, write=write)
+    if write and lock and result.changed:
+        result = pin_models(result, report, cfg, prompts)
+    return result
+
+
+def stubs(
+    paths: "_Iterable[str | _Path]" = (".",),
+    *,
+    model: str,
+    config: "Config | None" = None,
+    select: "_Iterable[str]" = (),
+    output: "str | _Path | None" = None,
+    write: bool = True,
+) -> "StubsReport":
+    """Write a module of dispatch-mode stubs (same signatures, docstrings, return models) for `model`."""
+    from .codemods.stubs import write_stubs
+
+    paths = list(paths) or ["."]
+    cfg = _project_config(paths, config)
+    report = scan(paths, config=cfg, select=select)
+    return write_stubs(report, cfg, model=model, output=output, write=write)
+
+
 # --- end apply / stubs -------------------------------------------------------------------------
 
 # --- prompts / check ---------------------------------------------------------------------------

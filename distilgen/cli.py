@@ -102,8 +102,10 @@ def _edit_lines(edits: Any, root: Any, verb: str) -> int:
         if e.status == "error":
             click.echo(f"{shown}: error: {e.reason}", err=True)
             failures += 1
+        elif e.status == "changed" and e.created:
+            click.echo(f"{shown}: {'would be ' if verb.startswith('would') else ''}created ({e.reason})")
         elif e.status == "changed":
-            what = ", ".join(e.functions) if e.functions else (e.reason or "")
+            what = ", ".join(e.functions)
             click.echo(f"{shown}: {verb}{': ' + what if what else ''}")
     return failures
 
