@@ -359,11 +359,20 @@ class Resolver:
         if base[0] in ("cls", "ext", "missing"):
             ok, why = self.is_model(base)
             if ok:
+                if all(self._is_typevar(module, scope, a) for a in args):
+                    # `Page[T]` with type variables is the generic class itself (pydantic returns it).
+                    return ("model", self.fqn(base))
                 rendered = ", ".join(self.render(module, scope, a) for a in args)
                 return ("model", f"{self.fqn(base)}[{rendered}]")
             if ok is None:
                 return ("unresolved", why)
         return None
+
+    def _is_typevar(self, module: str, scope: int, expr: Any) -> bool:
+        if expr is None or expr[0] != "n":
+            return False
+        t = self.resolve_dotted(module, scope, expr[1])
+        return t[0] == "call" and t[4].rsplit(".", 1)[-1] in ("TypeVar", "ParamSpec", "TypeVarTuple")
 
     def _classify_target(self, t: tuple, depth: int) -> tuple | None:
         kind = t[0]

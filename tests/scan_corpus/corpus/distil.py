@@ -1,0 +1,3 @@
+from distilgen import Instructions
+
+instructions = Instructions(name="corpus")

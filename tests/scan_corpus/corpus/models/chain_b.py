@@ -1,0 +1,5 @@
+from . import chain_a
+
+
+class Mid(chain_a.Base):
+    pass

@@ -1,0 +1,224 @@
+"""Ground truth for the scan corpus, independent of the scanner: import it, ask the interpreter.
+
+Run as `python ground_truth.py CORPUS_ROOT`; prints one JSON object per function that has a return
+annotation involving a pydantic model, as the *runtime* sees it: `typing.get_type_hints` resolves
+the annotation, `issubclass(..., pydantic.BaseModel)` decides, `inspect` decides generators and
+signatures, and the real `Instructions.distil` wrapper (`fn.__distil__`) says what is decorated.
+Names imported only under `if TYPE_CHECKING:` are made real by running those blocks (and only
+those) in a copy of the module's namespace when `get_type_hints` first fails with a NameError. Modules that cannot be imported here are listed under "unimportable".
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import gc
+import importlib
+import inspect
+import json
+import os
+import sys
+import types
+import typing
+
+import pydantic
+
+import ast
+
+SKIP_DIRS = {"_site", "_runtime_only", "__pycache__"}
+
+
+def modules(root: str) -> list[str]:
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for f in sorted(files):
+            if not f.endswith(".py") or folder == root:
+                continue
+            rel = os.path.relpath(os.path.join(folder, f), root)[:-3].split(os.sep)
+            if rel[-1] == "__init__":
+                rel = rel[:-1]
+            out.append(".".join(rel))
+    return out
+
+
+def fqn(tp: typing.Any) -> str:
+    if isinstance(tp, typing.TypeVar):
+        return tp.__name__
+    if tp is type(None):
+        return "None"
+    meta = getattr(tp, "__pydantic_generic_metadata__", None)
+    if meta and meta.get("origin") is not None:
+        return f"{fqn(meta['origin'])}[{', '.join(fqn(a) for a in meta['args'])}]"
+    origin = typing.get_origin(tp)
+    if origin is not None:
+        return f"{fqn(origin)}[{', '.join(fqn(a) for a in typing.get_args(tp))}]"
+    if isinstance(tp, type):
+        return tp.__qualname__ if tp.__module__ == "builtins" else f"{tp.__module__}.{tp.__qualname__}"
+    return repr(tp)
+
+
+def is_model(tp: typing.Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, pydantic.BaseModel)
+
+
+NOT_INSTANCES = {typing.Literal, collections.abc.Callable, type, typing.Callable}
+
+
+def shape(tp: typing.Any) -> tuple | None:
+    """("model", name) | ("wrapped", name) | None, by the rules docs/scan-accuracy.md states."""
+    if hasattr(typing, "TypeAliasType") and isinstance(tp, getattr(typing, "TypeAliasType")):
+        return shape(tp.__value__)
+    if is_model(tp):
+        return ("model", fqn(tp))
+    origin = typing.get_origin(tp)
+    if origin is None or origin in NOT_INSTANCES:
+        return None
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        found = [s for s in (shape(a) for a in rest) if s]
+        return ("wrapped", found[0][1]) if found else None
+    for a in args:
+        s = shape(a)
+        if s:
+            return ("wrapped", s[1])
+    return None
+
+
+def type_checking_namespace(fn: typing.Any) -> dict:
+    """The function's globals plus what its module imports under `if TYPE_CHECKING:`."""
+    module = sys.modules[fn.__module__]
+    ns = dict(vars(module))
+    tree = ast.parse(inspect.getsource(module))
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            exec(compile(ast.Module(body=node.body, type_ignores=[]), module.__file__, "exec"), ns)
+    return ns
+
+
+def hints_return(fn: typing.Any) -> typing.Any:
+    raw = inspect.unwrap(fn)
+    try:
+        hints = typing.get_type_hints(raw)
+    except NameError:
+        hints = typing.get_type_hints(raw, globalns=type_checking_namespace(raw))
+    return hints.get("return", inspect.Signature.empty)
+
+
+def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -> None:
+    raw = inspect.unwrap(fn)
+    key = f"{mod}:{raw.__qualname__}"
+    if key in out:
+        return
+    try:
+        ret = hints_return(fn)
+    except Exception as exc:  # the runtime cannot resolve it either
+        out[key] = {"function_id": key, "status": "unresolved", "model": None, "why": repr(exc)}
+        return
+    if ret is inspect.Signature.empty:
+        overloads = typing.get_overloads(raw)
+        if not overloads:
+            return
+        shapes = [shape(hints_return(o)) for o in overloads]
+        if all(s == shapes[0] for s in shapes):
+            s = shapes[0]
+        else:
+            found = [x for x in shapes if x]
+            s = ("wrapped", found[0][1]) if found else None
+    else:
+        s = shape(ret)
+    if s is None:
+        return
+    status = "wrapped" if s[0] == "wrapped" else "candidate"
+    params = list(inspect.signature(raw).parameters.values())
+    if kind in ("method", "classmethod", "property"):
+        params = params[1:]
+    varargs_only = bool(params) and all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+    if inspect.isgeneratorfunction(raw) or inspect.isasyncgenfunction(raw):
+        status = "ineligible"
+    elif kind == "property":
+        status = "ineligible"
+    elif kind == "method" and owner is not None and not is_model(owner):
+        status = "ineligible"
+    elif varargs_only:
+        status = "ineligible"
+    state = getattr(fn, "__distil__", None)
+    decorator = None
+    if state is not None:
+        inst = state.instructions
+        home = sys.modules[CREATED_IN[id(inst)]]
+        names = sorted(n for n, v in vars(home).items() if v is inst)
+        decorator = {"instance": f"{home.__name__}:{names[0]}" if names else None, "mode": state.mode,
+                     "model": state.model}
+        if status == "candidate":
+            status = "decorated"
+    out[key] = {"function_id": key, "status": status, "model": s[1], "decorator": decorator}
+
+
+def walk_class(out: dict, mod: str, cls: type) -> None:
+    for name, v in list(vars(cls).items()):
+        if isinstance(v, staticmethod):
+            record(out, mod, v.__func__, "staticmethod", cls)
+        elif isinstance(v, classmethod):
+            record(out, mod, v.__func__, "classmethod", cls)
+        elif isinstance(v, property) and v.fget is not None:
+            record(out, mod, v.fget, "property", cls)
+        elif type(v).__name__ == "cached_property":
+            record(out, mod, v.func, "property", cls)
+        elif inspect.isfunction(v):
+            record(out, mod, v, "method", cls)
+        elif isinstance(v, type) and v.__qualname__.startswith(cls.__qualname__ + ".") and v.__module__ == mod:
+            walk_class(out, mod, v)
+
+
+CREATED_IN: dict[int, str] = {}
+
+
+def _remember_creation_site() -> None:
+    """Each Instructions instance's home module: where `Instructions(...)` was called."""
+    from distilgen import Instructions
+
+    original = Instructions.__init__
+
+    def init(self: typing.Any, *args: typing.Any, **kwargs: typing.Any) -> None:
+        CREATED_IN[id(self)] = sys._getframe(1).f_globals["__name__"]
+        original(self, *args, **kwargs)
+
+    Instructions.__init__ = init  # type: ignore[method-assign]
+
+
+def main(root: str) -> None:
+    _remember_creation_site()
+    for extra in (root, os.path.join(root, "_site"), os.path.join(root, "_runtime_only")):
+        sys.path.insert(0, extra)
+    out: dict[str, dict] = {}
+    unimportable: dict[str, str] = {}
+    names = modules(root)
+    loaded = {}
+    for name in names:
+        try:
+            loaded[name] = importlib.import_module(name)
+        except BaseException as exc:  # SyntaxError on older Pythons, ImportError for absent SDKs
+            unimportable[name] = f"{type(exc).__name__}: {exc}"
+    for name, mod in loaded.items():
+        for v in list(vars(mod).values()):
+            if inspect.isfunction(v) and inspect.unwrap(v).__module__ == name:
+                record(out, name, v, "function", None)
+            elif isinstance(v, type) and v.__module__ == name and "." not in v.__qualname__:
+                walk_class(out, name, v)
+    # Functions and classes defined inside functions exist only once the outer function ran; the
+    # corpus keeps them alive, and the garbage collector can list them.
+    for obj in gc.get_objects():
+        mod = getattr(obj, "__module__", None)
+        if mod not in loaded or "<locals>" not in getattr(obj, "__qualname__", ""):
+            continue
+        if inspect.isfunction(obj) and obj.__qualname__.rsplit(".<locals>.", 1)[1].count(".") == 0:
+            record(out, mod, obj, "nested", None)
+        elif isinstance(obj, type):
+            walk_class(out, mod, obj)
+    json.dump({"results": sorted(out.values(), key=lambda r: r["function_id"]), "unimportable": unimportable},
+              sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)))
