@@ -152,7 +152,9 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
                      "model": state.model}
         if status == "candidate":
             status = "decorated"
-    out[key] = {"function_id": key, "status": status, "model": s[1], "decorator": decorator}
+    lines, first = inspect.getsourcelines(raw)
+    out[key] = {"function_id": key, "status": status, "model": s[1], "decorator": decorator,
+                "first_line": raw.__code__.co_firstlineno, "last_line": first + len(lines) - 1}
 
 
 def walk_class(out: dict, mod: str, cls: type) -> None:
