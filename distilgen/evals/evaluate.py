@@ -9,6 +9,7 @@ of silently replaced by the function's own answer. The openai client is metered 
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,14 @@ from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import DistilDispatchError, UsageError
+from ..errors import DistilDispatchError, DistilgenError, UsageError
 from .calling import timed_call
 from .metered import metered_async_client, metered_client
 from .target import Target
 
 __all__ = [
     "FieldScore", "Disagreement", "Latency", "ModelScore", "EvalReport", "Pricing",
-    "percentile", "fields_equal", "evaluate_models", "score_pairs", "evaluate_shadow",
+    "percentile", "fields_equal", "evaluate", "evaluate_models", "score_pairs", "evaluate_shadow", "dataset_inputs",
 ]
 
 Progress = Callable[[int, int], None]
@@ -169,7 +170,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def fields_equal(a: Any, b: Any, tolerance: float) -> bool:
     """Exact for strings, enums, ints and bools; floats within `tolerance` (absolute); recursive."""
     if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
+        return type(a) is type(b) and a == b
     if isinstance(a, float) or isinstance(b, float):
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             return a == b or abs(a - b) <= tolerance
@@ -188,23 +189,27 @@ class _Answer:
     got: BaseModel | None
     error: BaseException | None
     ms: float
-    ok_responses: int = 1
+    attempts: int = 1
     failed_responses: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
 
+def _dump(v: Any) -> dict[str, Any]:
+    return v.model_dump(mode="json") if isinstance(v, BaseModel) else dict(v)
+
+
 def score_pairs(
     model: str,
-    return_model: type[BaseModel],
-    pairs: Sequence[tuple[str, BaseModel, _Answer]],
+    field_names: Sequence[str],
+    pairs: Sequence[tuple[str, Any, _Answer]],
     *,
     tolerance: float = 0.0,
     pricing: Pricing | None = None,
     worst: int = 10,
 ) -> ModelScore:
-    """Score (call, expected, answer) triples: the figures of one model."""
-    names = list(return_model.model_fields)
+    """Score (call, expected, answer) triples: the figures of one model. Values: models or JSON dicts."""
+    names = list(field_names)
     correct = Counter[str]()
     exact = valid = valid_first = re_asks = retries = fallbacks = 0
     prompt = completion = 0
@@ -212,14 +217,14 @@ def score_pairs(
     latencies: list[float] = []
     bad: list[Disagreement] = []
     for call, expected, ans in pairs:
-        exp = expected.model_dump(mode="json")
+        exp = _dump(expected)
         prompt += ans.prompt_tokens
         completion += ans.completion_tokens
         retries += ans.failed_responses
         if ans.got is None:
             if isinstance(ans.error, (DistilDispatchError, ValidationError)) or ans.error is None:
                 fallbacks += 1
-                re_asks += max(ans.ok_responses - 1, 0)
+                re_asks += max(ans.attempts - 1, 0)
             else:
                 errors[type(ans.error).__name__] += 1
             bad.append(Disagreement(call, exp, None, tuple(names), f"{type(ans.error).__name__}: {ans.error}"
@@ -227,10 +232,10 @@ def score_pairs(
             continue
         latencies.append(ans.ms)
         valid += 1
-        re_asks += max(ans.ok_responses - 1, 0)
-        if ans.ok_responses <= 1:
+        re_asks += max(ans.attempts - 1, 0)
+        if ans.attempts <= 1:
             valid_first += 1
-        got = ans.got.model_dump(mode="json")
+        got = _dump(ans.got)
         wrong = tuple(n for n in names if not fields_equal(exp.get(n), got.get(n), tolerance))
         for n in names:
             if n not in wrong:
@@ -254,37 +259,69 @@ def score_pairs(
     )
 
 
-def _dispatching(target: Target, model: str, client: Any, async_client: Any, max_retries: int,
-                 response_format: str | None) -> Callable[..., Any]:
+def _dispatcher(target: Target, model: str, provider: Any, max_retries: int, response_format: str) -> Any:
+    """The dispatch helper's Dispatcher for the real function, raising instead of falling back."""
+    from ..runtime.dispatch import DispatchSettings, Dispatcher
     from ..runtime.instructions import Instructions
 
-    instructions = Instructions(name="distilgen-eval", openai_client=client, async_openai_client=async_client,
-                                max_retries=max_retries, fallback="raise", response_format=response_format)
-    return instructions.distil(mode="dispatch", model=model)(target.original)  # type: ignore[no-any-return]
+    # an Instructions with no sinks builds the same FunctionSpec production uses (prompt, lock, tools)
+    spec = Instructions(name="distilgen-eval").distil(target.original).__distil__.spec
+    settings = DispatchSettings(model=model, max_retries=max_retries, fallback="raise", response_format=response_format)
+    return Dispatcher(spec, settings, provider)
+
+
+def _provider(base_url: str | None, meter: Any, timeout: float, config: Any) -> Any:
+    """A ClientProvider handing out metered clients for every model id (local: ones included)."""
+    from ..runtime.clients import ClientProvider
+
+    sync_client, _ = metered_client(base_url, timeout=timeout, meter=meter)
+
+    class _Metered(ClientProvider):
+        def sync(self, model: str = "") -> Any:
+            return sync_client
+
+        def async_(self, model: str = "") -> Any:
+            # one AsyncOpenAI per event loop: each evaluated async call runs in its own loop
+            return metered_async_client(base_url, meter, timeout=timeout)
+
+    return _Metered(client=sync_client, config=config)
 
 
 def _ask_model(target: Target, model: str, base_url: str | None, calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
-               *, max_retries: int, timeout: float, response_format: str | None,
+               *, max_retries: int, timeout: float, response_format: str, config: Any,
                progress: Callable[[], None] | None) -> list[_Answer]:
-    client, meter = metered_client(base_url, timeout=timeout)
+    import asyncio
+
+    from .metered import CallMeter
+
+    meter = CallMeter()
+    provider = _provider(base_url, meter, timeout, config)
+    dispatcher = _dispatcher(target, model, provider, max_retries, response_format)
     out: list[_Answer] = []
-    fn = None if target.is_async else _dispatching(target, model, client, None, max_retries, response_format)
     try:
         for args, kwargs in calls:
             meter.reset()
-            if target.is_async:  # a fresh async client per event loop (asyncio.run closes its loop)
-                fn = _dispatching(target, model, None, metered_async_client(base_url, meter, timeout=timeout),
-                                  max_retries, response_format)
-            assert fn is not None
-            o = timed_call(fn, args, kwargs)
-            got = o.value if isinstance(o.value, target.return_model) else None
-            error = o.error if got is None else None
-            out.append(_Answer(got, error, o.seconds * 1000, meter.ok, meter.failed,
-                               meter.prompt_tokens, meter.completion_tokens))
+            start = time.perf_counter()
+            try:
+                if target.is_async:
+                    outcome = asyncio.run(dispatcher.arun(args, kwargs))
+                else:
+                    outcome = dispatcher.run(args, kwargs)
+            except Exception as exc:  # endpoint errors: counted by type, the run goes on
+                out.append(_Answer(None, exc, (time.perf_counter() - start) * 1000, meter.ok, meter.failed,
+                                   meter.prompt_tokens, meter.completion_tokens))
+            else:
+                ms = (time.perf_counter() - start) * 1000
+                error = None if outcome.ok else DistilDispatchError(
+                    f"no valid answer in {outcome.attempts} attempt(s); last: "
+                    f"{outcome.errors[-1] if outcome.errors else '?'}", function_id=target.function_id, model=model,
+                    raw_output=outcome.raw_output, errors=list(outcome.errors))
+                out.append(_Answer(outcome.value if outcome.ok else None, error, ms, outcome.attempts, meter.failed,
+                                   outcome.prompt_tokens, outcome.completion_tokens))
             if progress is not None:
                 progress()
     finally:
-        client.close()
+        provider.sync().close()
     return out
 
 
@@ -299,7 +336,8 @@ def evaluate_models(
     pricing: Pricing | None = None,
     max_retries: int = 2,
     timeout: float = 120.0,
-    response_format: str | None = None,
+    response_format: str = "tools",
+    config: Any = None,
     min_accuracy: float | None = None,
     worst: int = 10,
     progress: Progress | None = None,
@@ -342,9 +380,13 @@ def evaluate_models(
     scores = []
     for model, base_url in zip(models, base_urls):
         answers = _ask_model(target, model, base_url, calls, max_retries=max_retries, timeout=timeout,
-                             response_format=response_format, progress=tick)
-        scores.append(score_pairs(model, target.return_model, list(zip(rendered, expected, answers)),
-                                  tolerance=tolerance, pricing=pricing, worst=worst))
+                             response_format=response_format, config=config, progress=tick)
+        score = score_pairs(model, list(target.return_model.model_fields), list(zip(rendered, expected, answers)),
+                            tolerance=tolerance, pricing=pricing, worst=worst)
+        if sum(c for _, c in score.errors) == score.calls:
+            first = next((a.error for a in answers if a.error is not None), None)
+            raise DistilgenError(f"every call to {model} failed; first: {type(first).__name__}: {first}")
+        scores.append(score)
     return EvalReport(
         function_id=target.function_id, source=source, inputs=len(calls), function_errors=tuple(fn_errors.most_common()),
         function_latency=Latency(tuple(fn_ms)), models=tuple(scores), float_tolerance=tolerance, min_accuracy=min_accuracy,
@@ -353,18 +395,108 @@ def evaluate_models(
 
 def evaluate_shadow(path: Path, *, function_id: str | None = None, tolerance: float = 0.0,
                     min_accuracy: float | None = None, worst: int = 10) -> list[EvalReport]:
-    """Score shadow-mode records (one JSON object per line, see docs/dispatch.md), one report per function."""
+    """Score shadow-mode records (one JSON object per line, see docs/dispatch.md), one report per function and model."""
     from .shadow_records import read_shadow
 
     reports = []
-    for fid, model, records in read_shadow(path, function_id):
-        pairs = [(r.call, r.expected, _Answer(r.got, r.error, r.model_ms or 0.0, 1, 0, r.prompt_tokens,
-                                               r.completion_tokens)) for r in records]
-        return_model = records[0].return_model
-        score = score_pairs(model, return_model, pairs, tolerance=tolerance, worst=worst)
+    for (fid, model), records in read_shadow(path, function_id).items():
+        names: list[str] = []
+        for r in records:
+            names.extend(k for k in r.expected if k not in names)
+        pairs = [(r.call, r.expected, _Answer(
+            r.got, None if r.got is not None else DistilDispatchError(r.error or "no answer", function_id=fid, model=model),
+            r.model_ms or 0.0, 1, 0, r.prompt_tokens, r.completion_tokens)) for r in records]
+        score = score_pairs(model, names, pairs, tolerance=tolerance, worst=worst)
         fn_ms = tuple(r.function_ms for r in records if r.function_ms is not None)
-        reports.append(EvalReport(fid, f"shadow {path}", len(records), (), Latency(fn_ms), (score,), tolerance,
+        reports.append(EvalReport(fid, f"shadow records {path}", len(records), (), Latency(fn_ms), (score,), tolerance,
                                   min_accuracy))
     if not reports:
         raise UsageError(f"{path}: no shadow records" + (f" for {function_id}" if function_id else ""))
     return reports
+
+
+def dataset_inputs(dataset: Path, split: str | None) -> Path:
+    """`--dataset FILE [--split val]`: the file itself, or the split `distilgen dataset split` wrote."""
+    if split is None:
+        if dataset.is_dir():
+            raise UsageError(f"--dataset {dataset}: a folder; say which part with --split train|val")
+        return dataset
+    if split not in ("train", "val"):
+        raise UsageError(f"--split must be 'train' or 'val', got {split!r}")
+    if dataset.is_dir():
+        path = dataset / f"{split}.jsonl"
+    else:
+        stem = dataset.name[:-6] if dataset.name.endswith(".jsonl") else dataset.name
+        path = dataset.with_name(f"{stem}_split") / f"{split}.jsonl"
+    if not path.is_file():
+        raise UsageError(f"--dataset {dataset} --split {split}: no {path}; run `distilgen dataset split {dataset}` first")
+    return path
+
+
+def evaluate(
+    target: str,
+    model: str,
+    *,
+    baseline: str | None = None,
+    dataset: str | Path | None = None,
+    split: str | None = None,
+    inputs: str | Path | None = None,
+    n: int = 50,
+    seed: int = 0,
+    strategies: str | None = None,
+    base_url: str | None = None,
+    baseline_base_url: str | None = None,
+    tolerance: float = 0.0,
+    price_per_million: float | None = None,
+    price_per_million_output: float | None = None,
+    max_retries: int = 2,
+    timeout: float = 120.0,
+    response_format: str | None = None,
+    min_accuracy: float | None = None,
+    worst: int = 10,
+    root: str | Path | None = None,
+    progress: Progress | None = None,
+) -> EvalReport:
+    """Inputs from a dataset (split), an inputs file or fresh draws; then `evaluate_models`."""
+    from ..config import load_config
+    from .inputs import read_inputs
+    from .target import resolve_target
+
+    if dataset is not None and inputs is not None:
+        raise UsageError("give --dataset or --inputs, not both")
+    if min_accuracy is not None and not 0 <= min_accuracy <= 1:
+        raise UsageError(f"--min-accuracy is a fraction between 0 and 1, got {min_accuracy}")
+    if tolerance < 0:
+        raise UsageError(f"--float-tolerance must be >= 0, got {tolerance}")
+    start = Path(root) if root is not None else Path.cwd()
+    config = load_config(start)
+    resolved = resolve_target(target, config.root)
+    if dataset is not None:
+        path = dataset_inputs(Path(dataset), split)
+        values = [v for v, _ in read_inputs(path, resolved, with_outputs=True)]
+        source = f"dataset {path}"
+    elif inputs is not None:
+        values = read_inputs(Path(inputs), resolved)
+        source = f"inputs {inputs}"
+    else:
+        from .generate import plan_inputs
+        from .strategies import load_user_strategies
+
+        spec = strategies or config.strategies
+        user = load_user_strategies(spec, config.root) if spec else {}
+        values, _, _ = plan_inputs(resolved, n, seed=seed, user_strategies=user)
+        source = f"generated (seed {seed})"
+    pricing = None
+    if price_per_million is not None:
+        pricing = Pricing(price_per_million, price_per_million_output if price_per_million_output is not None
+                          else price_per_million)
+    from .metered import resolve_base_url
+
+    models = [model] + ([baseline] if baseline else [])
+    urls = [resolve_base_url(model, base_url, config)]
+    if baseline:
+        urls.append(resolve_base_url(baseline, baseline_base_url or base_url, config))
+    fmt = response_format or ("messages" if config.finetune_format == "messages" else "tools")
+    return evaluate_models(resolved, values, models, source=source, base_urls=urls, tolerance=tolerance,
+                           pricing=pricing, max_retries=max_retries, timeout=timeout, response_format=fmt,
+                           config=config, min_accuracy=min_accuracy, worst=worst, progress=progress)

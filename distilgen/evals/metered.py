@@ -40,12 +40,12 @@ def resolve_base_url(model: str, base_url: str | None, config: Any) -> str | Non
 
 
 def metered_client(base_url: str | None, api_key: str | None = None, *, timeout: float = 120.0,
-                   max_retries: int = 2) -> tuple[Any, CallMeter]:
+                   max_retries: int = 2, meter: CallMeter | None = None) -> tuple[Any, CallMeter]:
     """(openai.OpenAI, meter): every chat completion response is counted in `meter`."""
     import httpx2
     import openai
 
-    meter = CallMeter()
+    meter = meter if meter is not None else CallMeter()
     lock = threading.Lock()
 
     def on_response(response: Any) -> None:
