@@ -44,11 +44,20 @@ class Recorded:
     status: int | None = None
     fault: Fault | None = None
     at: float = field(default_factory=time.monotonic)
+    response: bytes = b""
+    """The body the server answered with."""
 
     @property
     def json(self) -> Any:
         try:
             return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
+
+    @property
+    def response_json(self) -> Any:
+        try:
+            return json.loads(self.response) if self.response else None
         except ValueError:
             return None
 
@@ -381,6 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         assert isinstance(response, _Response)
         rec.status = response.status
+        rec.response = response.body
         self._send(response)
 
     def _send(self, r: _Response) -> None:

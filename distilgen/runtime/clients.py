@@ -1,0 +1,197 @@
+"""The `openai` clients dispatch and shadow use, and the errors an endpoint failure becomes.
+
+Clients are built lazily: capture never needs a key, and dispatch needs one only when a model is
+actually called. A user's client wins; otherwise the standard OPENAI_API_KEY / OPENAI_BASE_URL
+environment, then `[tool.distilgen] base-url`. `local:NAME` goes to `config.local_base_url`
+(`distilgen serve`), and names in `[tool.distilgen.models]` are aliases for model ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from typing import Any
+
+from ..errors import DistilgenError
+
+__all__ = [
+    "ClientProvider",
+    "EndpointError",
+    "EndpointAuthError",
+    "ModelNotFoundError",
+    "RateLimitedError",
+    "EndpointServerError",
+    "EndpointTimeoutError",
+    "EndpointConnectionError",
+    "EndpointResponseError",
+    "endpoint_error",
+    "LOCAL_PREFIX",
+]
+
+LOCAL_PREFIX = "local:"
+
+
+class EndpointError(DistilgenError):
+    """The model endpoint failed (after the openai client's own retries). `original` is the
+    openai exception, kept as an attribute rather than a chained traceback."""
+
+    def __init__(self, message: str, *, function_id: str = "", model: str = "", base_url: str = "",
+                 status: int | None = None, code: str | None = None, original: BaseException | None = None) -> None:
+        self.function_id, self.model, self.base_url = function_id, model, base_url
+        self.status, self.code, self.original = status, code, original
+        where = f"{function_id} (model {model} at {base_url})" if function_id else f"model {model} at {base_url}"
+        super().__init__(f"{where}: {message}")
+
+
+class EndpointAuthError(EndpointError):
+    """No API key, or the endpoint rejected it (401/403)."""
+
+
+class ModelNotFoundError(EndpointError):
+    """The endpoint does not know the model (404)."""
+
+
+class RateLimitedError(EndpointError):
+    """Still rate limited (429) after the client's retries."""
+
+
+class EndpointServerError(EndpointError):
+    """The endpoint kept failing (5xx) after the client's retries."""
+
+
+class EndpointTimeoutError(EndpointError):
+    """The request timed out (after the client's retries)."""
+
+
+class EndpointConnectionError(EndpointError):
+    """The endpoint could not be reached, or dropped the connection."""
+
+
+class EndpointResponseError(EndpointError):
+    """The endpoint answered, but not with a chat completion (an HTML page, a bad request, ...)."""
+
+
+def endpoint_error(exc: BaseException, *, function_id: str, model: str, base_url: str,
+                   retries: int | None = None) -> EndpointError:
+    """The distilgen error for an exception raised by the openai client."""
+    import openai
+
+    kw: dict[str, Any] = {"function_id": function_id, "model": model, "base_url": base_url, "original": exc}
+    after = f" (after {retries} automatic retr{'y' if retries == 1 else 'ies'})" if retries else ""
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        detail = body.get("message") or exc.message
+        kw.update(status=exc.status_code, code=getattr(exc, "code", None))
+        status = exc.status_code
+        if status in (401, 403):
+            return EndpointAuthError(f"the endpoint rejected the API key or access ({status}): {detail}. "
+                                     "Check OPENAI_API_KEY or the client passed as Instructions(openai_client=...)", **kw)
+        if status == 404:
+            return ModelNotFoundError(f"not found (404): {detail}. Check the model id (`distilgen jobs list` shows "
+                                      "fine-tuned models) and the base URL", **kw)
+        if status == 429:
+            return RateLimitedError(f"rate limited (429){after}: {detail}", **kw)
+        if status >= 500:
+            return EndpointServerError(f"server error ({status}){after}: {detail}", **kw)
+        param = f" (param {exc.param})" if getattr(exc, "param", None) else ""
+        return EndpointResponseError(f"the endpoint refused the request ({status}){param}: {detail}", **kw)
+    if isinstance(exc, openai.APITimeoutError):
+        return EndpointTimeoutError(f"timed out{after}; raise the client's timeout or check the server", **kw)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        why = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+        return EndpointConnectionError(f"cannot reach the endpoint{after}: {why}", **kw)
+    if isinstance(exc, openai.OpenAIError) and "api_key" in str(exc):
+        return EndpointAuthError("no API key: set OPENAI_API_KEY, or pass Instructions(openai_client=openai.OpenAI(...))", **kw)
+    return EndpointResponseError(f"{type(exc).__name__}: {exc}", **kw)
+
+
+class ClientProvider:
+    """Hands out `openai.OpenAI` / `openai.AsyncOpenAI` clients for a model id, built on first use."""
+
+    def __init__(self, client: Any = None, async_client: Any = None, config: Any = None) -> None:
+        self._client = client
+        self._async_client = async_client
+        self._config = config
+        self._lock = threading.Lock()
+        self._sync_built: dict[str, Any] = {}
+        # An AsyncOpenAI's connection pool belongs to one event loop: build one per loop.
+        self._async_built: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def config(self) -> Any:
+        if self._config is None:
+            from ..config import load_config
+
+            self._config = load_config()
+        return self._config
+
+    def model_id(self, model: str) -> str:
+        """The id to send: an alias from `[tool.distilgen.models]` resolved, `local:` stripped."""
+        if not model.startswith((LOCAL_PREFIX, "ft:")):
+            model = dict(self.config.models).get(model, model)
+        return model[len(LOCAL_PREFIX):] if model.startswith(LOCAL_PREFIX) else model
+
+    def is_local(self, model: str) -> bool:
+        if model.startswith(LOCAL_PREFIX):
+            return True
+        if model.startswith("ft:"):
+            return False
+        return str(dict(self.config.models).get(model, "")).startswith(LOCAL_PREFIX)
+
+    def base_url(self, model: str) -> str:
+        """Where requests for `model` go (for messages)."""
+        if self.is_local(model):
+            return str(self.config.local_base_url)
+        if self._client is not None:
+            return str(self._client.base_url)
+        if self._async_client is not None:
+            return str(self._async_client.base_url)
+        return os.environ.get("OPENAI_BASE_URL") or (self.config.base_url or "https://api.openai.com/v1")
+
+    # -- clients ---------------------------------------------------------------------------
+    def _options(self, model: str) -> dict[str, Any]:
+        if self.is_local(model):
+            # llama.cpp / vLLM servers accept any key; OPENAI_API_KEY still wins when set
+            return {"base_url": self.config.local_base_url, "api_key": os.environ.get("OPENAI_API_KEY") or "local"}
+        template = self._client or self._async_client
+        if template is not None:  # the other flavour of the user's client: same endpoint and settings
+            opts = {"base_url": str(template.base_url), "api_key": template.api_key,
+                    "organization": template.organization, "project": getattr(template, "project", None),
+                    "max_retries": template.max_retries, "timeout": template.timeout}
+            return {k: v for k, v in opts.items() if v is not None}
+        opts = {}
+        if not os.environ.get("OPENAI_BASE_URL") and self.config.base_url:
+            opts["base_url"] = self.config.base_url
+        return opts
+
+    def sync(self, model: str = "") -> Any:
+        """The `openai.OpenAI` for `model` (the user's client unless the model is `local:`)."""
+        local = self.is_local(model) if model else False
+        if self._client is not None and not local:
+            return self._client
+        key = "local" if local else "default"
+        with self._lock:
+            if key not in self._sync_built:
+                import openai
+
+                self._sync_built[key] = openai.OpenAI(**self._options(model))
+            return self._sync_built[key]
+
+    def async_(self, model: str = "") -> Any:
+        """The `openai.AsyncOpenAI` for `model`, for the running event loop."""
+        local = self.is_local(model) if model else False
+        if self._async_client is not None and not local:
+            return self._async_client
+        key = "local" if local else "default"
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            per_loop = self._async_built.setdefault(loop, {})
+            if key not in per_loop:
+                import openai
+
+                per_loop[key] = openai.AsyncOpenAI(**self._options(model))
+            return per_loop[key]
