@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from libcst.codemod import CodemodContext, CodemodTest
 
-from distilgen.codemods.decorate import DistilDecorators, InstanceRef, Target, edit_module, string_literal
+from distilgen.codemods.codemod import DistilDecorators
+from distilgen.codemods.decorate import InstanceRef, Target, edit_module, string_literal
 
 INSTANCE = "inbox.distil:instructions"
 MODEL = "ft:gpt-4o-mini:acme::abc123"

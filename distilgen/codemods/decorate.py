@@ -16,11 +16,10 @@ previous one exactly: `decorate` then `remove` gives back the original bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import libcst as cst
-from libcst.codemod import Codemod, CodemodContext
-from libcst.metadata import PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .names import ModuleNames, dotted, load_counts, module_names
 
@@ -29,7 +28,7 @@ __all__ = [
     "Target",
     "InstanceRef",
     "ModuleEdit",
-    "DistilDecorators",
+    "DecoratorEdit",
     "edit_module",
     "string_literal",
 ]
@@ -164,7 +163,7 @@ def _remove_decorator(decorators: list[cst.Decorator], i: int, fn: cst.FunctionD
 class _Qualnames(cst.CSTVisitor):
     """Every FunctionDef node with its interpreter qualname and `def` line."""
 
-    def __init__(self, positions: object) -> None:
+    def __init__(self, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
         self.positions = positions
         self.stack: list[tuple[str, str]] = []
         self.found: dict[str, list[tuple[int, cst.FunctionDef]]] = {}
@@ -178,7 +177,7 @@ class _Qualnames(cst.CSTVisitor):
         return ".".join([*parts, name])
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        line = self.positions[node].start.line  # type: ignore[index]
+        line = self.positions[node].start.line
         self.found.setdefault(self._qualname(node.name.value), []).append((line, node))
         self.stack.append(("def", node.name.value))
 
@@ -212,21 +211,23 @@ class _Rewriter(cst.CSTTransformer):
         )
 
 
-class DistilDecorators(Codemod):
-    """The codemod. `CodemodContext.full_module_name` names the module (for relative imports)."""
+class DecoratorEdit:
+    """The transform. `module` names the module (for relative imports and its own names).
 
-    METADATA_DEPENDENCIES = (PositionProvider,)
+    `codemod.DistilDecorators` wraps it as a `libcst.codemod.Codemod`; `edit_module` runs it
+    directly, so the CLI never imports `libcst.codemod` (over a second of start-up).
+    """
 
     def __init__(
         self,
-        context: CodemodContext,
         targets: Iterable[Target | str],
         instance: InstanceRef | str,
         action: str = "decorate",
         model: str | None = None,
+        *,
+        module: str = "",
         is_package: bool = False,
     ) -> None:
-        super().__init__(context)
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
         if action == "dispatch" and not model:
@@ -235,8 +236,10 @@ class DistilDecorators(Codemod):
         self.instance = instance if isinstance(instance, InstanceRef) else InstanceRef.parse(instance)
         self.action = action
         self.model = model
+        self.module = module
         self.is_package = is_package
         self.result = ModuleEdit((), (), None, ())
+        self.positions: Mapping[cst.CSTNode, CodeRange] = {}
 
     # -- recognising -------------------------------------------------------------------------
 
@@ -244,7 +247,7 @@ class DistilDecorators(Codemod):
         expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
         if names.resolve(expr) == f"{self.instance.dotted}.distil":
             return True
-        if line_hint is not None and self.get_metadata(PositionProvider, dec).start.line == line_hint:
+        if line_hint is not None and self.positions[dec].start.line == line_hint:
             return isinstance(expr, (cst.Attribute, cst.Name))
         return False
 
@@ -261,10 +264,14 @@ class DistilDecorators(Codemod):
 
     # -- the transform -----------------------------------------------------------------------
 
-    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        module = self.context.full_module_name or ""
-        names = module_names(tree, module, self.is_package)
-        visitor = _Qualnames(self.metadata[PositionProvider])
+    def run(self, tree: cst.Module, positions: Mapping[cst.CSTNode, CodeRange] | None = None) -> cst.Module:
+        """The edited module (`tree` itself when nothing changes); the outcome is in `.result`."""
+        if positions is None:
+            wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)  # nodes stay `tree`'s own
+            positions = wrapper.resolve(PositionProvider)
+        self.positions = positions
+        names = module_names(tree, self.module, self.is_package)
+        visitor = _Qualnames(positions)
         tree.visit(visitor)
 
         expr_text = names.expression_for(self.instance.dotted)
@@ -502,11 +509,9 @@ def edit_module(
     Raises `libcst.ParserSyntaxError` for a source libcst cannot parse.
     """
     tree = cst.parse_module(source)
-    codemod = DistilDecorators(
-        CodemodContext(full_module_name=module or None), targets, instance, action, model, is_package
-    )
-    new = codemod.transform_module(tree)
+    edit = DecoratorEdit(targets, instance, action, model, module=module, is_package=is_package)
+    new = edit.run(tree)
     out: bytes | str = new.bytes if isinstance(source, bytes) else new.code
-    if not codemod.result.changed:
+    if not edit.result.changed:
         out = source  # untouched: the very same bytes
-    return out, codemod.result
+    return out, edit.result

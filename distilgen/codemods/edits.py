@@ -81,10 +81,20 @@ def read_snapshot(path: Path) -> Snapshot:
     return Snapshot(real, data, st.st_mtime_ns, st.st_size, stat.S_IMODE(st.st_mode))
 
 
-def _validate(data: bytes, rel: str) -> None:
+def _parses_with_ast(data: bytes | None, rel: str) -> bool:
+    try:
+        ast.parse(data or b"", filename=rel)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _validate(data: bytes, rel: str, original: bytes | None) -> None:
     try:
         cst.parse_module(data)
-        ast.parse(data, filename=rel)
+        # the running interpreter's parser too, unless the file uses syntax newer than it knows
+        if original is None or _parses_with_ast(original, rel):
+            ast.parse(data, filename=rel)
     except (SyntaxError, cst.ParserSyntaxError, ValueError) as exc:
         raise EditError(f"the edited source does not parse ({exc.__class__.__name__}: {exc}); not written") from None
 
@@ -161,7 +171,7 @@ def commit_edits(root: Path, planned: Iterable[PlannedEdit], *, write: bool) -> 
         try:
             inside(root, p.snapshot.path)
             if p.python:
-                _validate(p.new, p.rel)
+                _validate(p.new, p.rel, p.snapshot.data)
             diff = unified_diff(p.rel, p.snapshot.data, p.new, p.encoding)
             if write:
                 write_atomic(p.snapshot, p.new)

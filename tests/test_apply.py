@@ -1,0 +1,277 @@
+"""`distilgen apply` end to end on copies of sample_project and of the scan's tricky corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from distilgen import api
+from distilgen.cli import main
+from distilgen.codemods import apply as apply_mod
+from distilgen.codemods.edits import PlannedEdit, commit_edits, read_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "scan_corpus"
+MODEL = "ft:gpt-4o-mini:acme::abc123"
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*.py"))
+        if ".distilgen_cache" not in p.parts and "__pycache__" not in p.parts
+    }
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_diff_prints_a_unified_diff_and_writes_nothing(sample_copy: Path) -> None:
+    before = snapshot(sample_copy)
+    code, out, err = cli("apply", str(sample_copy), "--diff", "--no-lock")
+    assert code == 0, err
+    assert snapshot(sample_copy) == before
+    assert "--- a/inbox/triage.py\n+++ b/inbox/triage.py\n" in out
+    assert "+from inbox.distil import instructions\n" in out
+    assert "+@instructions.distil\n def classify_ticket(subject: str, body: str) -> TriageResult:\n" in out
+    assert "--- /dev/null\n+++ b/inbox/distil.py\n" in out
+    assert "+    @instructions.distil\n     def summarise(" in out
+    # wrapped / ineligible functions are never touched
+    assert "maybe_order" not in out.split("def maybe_order")[0].rsplit("@@", 1)[-1] or "+@instructions.distil\n def maybe_order" not in out
+    assert "+@instructions.distil\n def maybe_order" not in out and "+@instructions.distil\n def all_orders" not in out
+
+
+def test_check_exits_1_while_changes_are_pending(sample_copy: Path) -> None:
+    before = snapshot(sample_copy)
+    code, out, _ = cli("apply", str(sample_copy), "--check", "--no-lock")
+    assert code == 1 and "would change" in out
+    assert snapshot(sample_copy) == before
+    code, out, err = cli("apply", str(sample_copy), "--no-lock")
+    assert code == 0, err
+    assert "inbox/triage.py: decorated: classify_ticket" in out.replace(os.sep, "/")
+    code, out, _ = cli("apply", str(sample_copy), "--check", "--no-lock")
+    assert code == 0 and "0 files would change" in out
+
+
+def test_apply_is_idempotent_and_remove_restores_every_byte(sample_copy: Path) -> None:
+    original = snapshot(sample_copy)
+    first = api.apply([sample_copy], lock=False)
+    assert {e.path for e in first.changed} == {
+        "inbox/catalog.py", "inbox/extract.py", "inbox/models/orders.py", "inbox/triage.py", "inbox/distil.py",
+    }
+    applied = snapshot(sample_copy)
+    second = api.apply([sample_copy], lock=False)
+    assert second.changed == () and second.errors == ()
+    assert snapshot(sample_copy) == applied
+    # the decorated project still imports and runs, and records examples
+    run = subprocess.run([sys.executable, "-m", "inbox.app"], cwd=sample_copy, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(sample_copy)})
+    assert run.returncode == 0, run.stderr
+    assert len((sample_copy / "data" / "inbox.jsonl").read_text().splitlines()) == 8
+    removed = api.apply([sample_copy], action="remove", lock=False)
+    assert removed.errors == ()
+    after = snapshot(sample_copy)
+    created = after.pop("inbox/distil.py")
+    assert after == original
+    assert b"instructions = Instructions(" in created
+
+
+def test_dispatch_then_capture_then_remove(sample_copy: Path) -> None:
+    original = snapshot(sample_copy)
+    api.apply([sample_copy], lock=False)
+    decorated = snapshot(sample_copy)
+    code, out, err = cli("apply", str(sample_copy), "--dispatch", "--model", MODEL, "--select", "classify_ticket",
+                         "--no-lock")
+    assert code == 0, err
+    text = (sample_copy / "inbox/triage.py").read_text()
+    assert f'@instructions.distil(mode="dispatch", model="{MODEL}")\ndef classify_ticket' in text
+    # only the selected function changed
+    assert snapshot(sample_copy)["inbox/extract.py"] == decorated["inbox/extract.py"]
+    # a second dispatch to the same model changes nothing; a new model id is updated in place
+    assert api.apply([sample_copy], action="dispatch", model=MODEL, select=["classify_ticket"], lock=False).changed == ()
+    api.apply([sample_copy], action="dispatch", model="ft:new", select=["classify_ticket"], lock=False)
+    assert '@instructions.distil(mode="dispatch", model="ft:new")' in (sample_copy / "inbox/triage.py").read_text()
+    code, _, err = cli("apply", str(sample_copy), "--capture", "--no-lock")
+    assert code == 0, err
+    assert snapshot(sample_copy) == decorated
+    api.apply([sample_copy], action="dispatch", model=MODEL, lock=False)
+    api.apply([sample_copy], action="remove", lock=False)
+    after = snapshot(sample_copy)
+    after.pop("inbox/distil.py")
+    assert after == original
+
+
+def test_dispatch_pins_the_prompt_fingerprint_in_the_lock(sample_copy: Path) -> None:
+    from distilgen.prompts.lock import load_lock
+
+    api.apply([sample_copy])
+    report = api.apply([sample_copy], action="dispatch", model=MODEL, select=["classify_ticket"])
+    assert report.errors == ()
+    assert report.pinned == ("inbox.triage:classify_ticket",)
+    entry = load_lock(sample_copy / "distilgen.lock").get("inbox.triage:classify_ticket")
+    assert entry is not None and dict(entry.models) == {MODEL: entry.fingerprint}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dispatch"], "--dispatch needs --model"),
+        (["--model", "ft:x"], "--model only goes with --dispatch"),
+        (["--dispatch", "--model", "ft:x", "--remove"], "cannot be combined"),
+        (["--capture", "--remove"], "cannot be combined"),
+    ],
+)
+def test_usage_errors_exit_2(sample_copy: Path, args: list[str], message: str) -> None:
+    code, _, err = cli("apply", str(sample_copy), *args)
+    assert code == 2 and message in err
+
+
+def test_bad_instructions_setting_is_a_config_error(sample_copy: Path) -> None:
+    pyproject = sample_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"inbox.distil:instructions"', '"inbox.distil:not valid"'))
+    code, _, err = cli("apply", str(sample_copy), "--no-lock")
+    assert code == 2 and "instructions" in err and "pyproject.toml" in err
+
+
+def test_a_missing_package_for_the_instance_module_is_a_config_error(sample_copy: Path) -> None:
+    pyproject = sample_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"inbox.distil:instructions"', '"nowhere.sub.distil:instructions"'))
+    code, _, err = cli("apply", str(sample_copy), "--no-lock")
+    assert code == 2 and "package 'nowhere.sub' not found" in err
+
+
+def test_an_existing_instance_module_is_used_not_created(sample_copy: Path) -> None:
+    (sample_copy / "inbox" / "distil.py").write_text("from distilgen import Instructions\n\ninstructions = Instructions()\n")
+    report = api.apply([sample_copy], lock=False)
+    assert "inbox/distil.py" not in {e.path for e in report.edits}
+    assert (sample_copy / "inbox" / "distil.py").read_text().endswith("instructions = Instructions()\n")
+
+
+def test_only_files_that_need_edits_are_parsed(sample_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    real = apply_mod.edit_module
+
+    def spy(source, targets, instance, action="decorate", **kw):  # type: ignore[no-untyped-def]
+        seen.append(kw["module"])
+        return real(source, targets, instance, action, **kw)
+
+    monkeypatch.setattr(apply_mod, "edit_module", spy)
+    api.apply([sample_copy], select=["classify_ticket"], lock=False)
+    assert seen == ["inbox.triage"]
+    seen.clear()
+    api.apply([sample_copy], select=["classify_ticket"], lock=False)
+    assert seen == []  # already decorated: the scan says so, no file is parsed
+
+
+def test_permissions_are_kept(sample_copy: Path) -> None:
+    target = sample_copy / "inbox" / "triage.py"
+    target.chmod(0o640)
+    api.apply([sample_copy], select=["classify_ticket"], lock=False)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert b"@instructions.distil" in target.read_bytes()
+    assert not list(target.parent.glob("*.distilgen-tmp"))
+
+
+def test_a_file_changed_on_disk_is_not_overwritten_and_others_go_on(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("x = 1\n")
+    b.write_text("y = 1\n")
+    planned = [
+        PlannedEdit("a.py", read_snapshot(a), b"x = 2\n"),
+        PlannedEdit("b.py", read_snapshot(b), b"y = 2\n"),
+    ]
+    a.write_text("x = 'edited by someone else'\n")
+    edits = commit_edits(tmp_path, planned, write=True)
+    assert [e.status for e in edits] == ["error", "changed"]
+    assert "changed on disk since it was read" in (edits[0].reason or "")
+    assert a.read_text() == "x = 'edited by someone else'\n" and b.read_text() == "y = 2\n"
+
+
+def test_output_that_does_not_parse_is_not_written(tmp_path: Path) -> None:
+    a = tmp_path / "a.py"
+    a.write_text("x = 1\n")
+    [edit] = commit_edits(tmp_path, [PlannedEdit("a.py", read_snapshot(a), b"x = (\n")], write=True)
+    assert edit.status == "error" and "does not parse" in (edit.reason or "")
+    assert a.read_text() == "x = 1\n"
+
+
+def test_nothing_is_written_outside_the_root(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "real.py").write_text("x = 1\n")
+    (root / "link.py").symlink_to(outside / "real.py")
+    [edit] = commit_edits(root, [PlannedEdit("link.py", read_snapshot(root / "link.py"), b"x = 2\n")], write=True)
+    assert edit.status == "error" and "outside the scanned root" in (edit.reason or "")
+    assert (outside / "real.py").read_text() == "x = 1\n"
+
+
+def test_a_broken_file_is_reported_and_the_others_are_processed(sample_copy: Path) -> None:
+    # valid for the scan's parser, but the file vanishes between the scan and the edit
+    report = api.scan([sample_copy])
+    (sample_copy / "inbox" / "triage.py").unlink()
+    from distilgen.config import load_config
+
+    result = apply_mod.apply_codemod(report, load_config(sample_copy), write=True)
+    errors = {e.path: e.reason for e in result.errors}
+    assert list(errors) == ["inbox/triage.py"] and "gone" in (errors["inbox/triage.py"] or "")
+    assert b"@instructions.distil" in (sample_copy / "inbox" / "extract.py").read_bytes()
+
+
+def test_cli_reports_a_failed_file_with_exit_1(sample_copy: Path) -> None:
+    # a function the scan found is renamed behind its back: reported, the other files still written
+    report = api.scan([sample_copy])
+    triage = sample_copy / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace("def classify_ticket", "def classify_ticket_renamed"))
+    from distilgen.config import load_config
+
+    result = apply_mod.apply_codemod(report, load_config(sample_copy), write=True)
+    assert [e.path for e in result.errors] == ["inbox/triage.py"]
+    assert "no function classify_ticket here any more" in (result.errors[0].reason or "")
+    assert "@instructions.distil" not in triage.read_text()
+    assert "@instructions.distil" in (sample_copy / "inbox" / "catalog.py").read_text()
+
+
+# -- the scan's tricky corpus -------------------------------------------------------------------
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip("tests/scan_corpus not present")
+    dest = tmp_path / "scan_corpus"
+    shutil.copytree(CORPUS, dest, ignore=shutil.ignore_patterns("__pycache__", ".distilgen_cache"))
+    return dest
+
+
+def test_corpus_apply_idempotent_and_remove_round_trip(corpus_copy: Path) -> None:
+    original = snapshot(corpus_copy)
+    first = api.apply([corpus_copy], lock=False)
+    assert first.errors == ()
+    assert len(first.changed) >= 10
+    rescan = api.scan([corpus_copy], use_cache=False)
+    assert rescan.by_status("candidate") == ()
+    assert api.apply([corpus_copy], lock=False).changed == ()
+    api.apply([corpus_copy], action="dispatch", model=MODEL, lock=False)
+    dispatched = api.scan([corpus_copy], use_cache=False).by_status("decorated")
+    assert all(r.decorator is not None and r.decorator.mode == "dispatch" and r.decorator.model == MODEL
+               for r in dispatched)
+    api.apply([corpus_copy], action="remove", lock=False)
+    after = snapshot(corpus_copy)
+    # every file apply touched is back to its bytes; decorated.py also lost the decorators it had
+    for path, data in original.items():
+        if path != "corpus/decorated.py":
+            assert after[path] == data, path
+    left = after["corpus/decorated.py"].decode()
+    assert "@fake.distil\ndef fake_decorator" in left
+    assert "instructions.distil" not in left and "inst2.distil" not in left and "local.distil" not in left
+    assert "import corpus.distil as d" not in left and "from corpus.distil import instructions" not in left
