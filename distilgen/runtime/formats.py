@@ -38,6 +38,10 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+# the C string encoder json.dumps uses inside; calling it directly skips building an encoder per call
+_encode_str = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # type: ignore[attr-defined]
+
+
 def _strip_titles(node: Any, in_properties: bool = False) -> Any:
     # pydantic repeats every field name as a "title": pure token cost, no information
     if isinstance(node, dict):
@@ -115,11 +119,11 @@ class LineWriter:
     def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> str:
         arguments = output.model_dump_json()
         if self.fmt == "tools":
-            return (self._head + dumps(user) + self._mid + dumps(_call_id(user))  # type: ignore[attr-defined]
+            return (self._head + _encode_str(user) + self._mid + _encode_str(_call_id(user))  # type: ignore[attr-defined]
                     + ',"type":"function","function":{"name":' + self._name_json  # type: ignore[attr-defined]
-                    + ',"arguments":' + dumps(arguments) + self._tail)  # type: ignore[attr-defined]
+                    + ',"arguments":' + _encode_str(arguments) + self._tail)  # type: ignore[attr-defined]
         if self.fmt == "messages":
-            return self._head + dumps(user) + self._mid + dumps(arguments) + self._tail  # type: ignore[attr-defined]
+            return self._head + _encode_str(user) + self._mid + _encode_str(arguments) + self._tail  # type: ignore[attr-defined]
         return dumps(self.raw(call, args, kwargs, output))
 
     def raw(self, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import logging
 import random
 import threading
@@ -28,6 +29,7 @@ __all__ = ["Instructions", "CaptureStats", "CaptureWarning", "MODES"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 MODES = ("distil", "capture", "dispatch", "shadow")
+_PLAIN_KINDS = frozenset({"function", "staticmethod"})
 log = logging.getLogger("distilgen")
 
 
@@ -135,7 +137,10 @@ class _Distilled:
             spec = self.spec
             if not isinstance(result, spec.return_model):
                 raise TypeError(f"returned {type(result).__name__}, not {spec.return_model.__name__}")
-            name, call_args = spec.callee(args)
+            if spec.kind in _PLAIN_KINDS:
+                name, call_args = spec.name, args
+            else:
+                name, call_args = spec.callee(args)
             call = render_call(name, call_args, kwargs)
             line = self.writer.line("Return " + call, call, call_args, kwargs, result)
             if owner.redact is not None:
@@ -154,7 +159,7 @@ class _Distilled:
             except Exception as exc:
                 owner._skip(self.function_id, exc)
                 return
-        owner._count("captured")
+        next(owner._captured)
 
     def runner(self) -> Any:
         """The dispatcher (dispatch mode) or shadow observer (shadow mode), built at first use."""
@@ -223,6 +228,8 @@ class Instructions:
         if dataset is not None:
             self._sinks.append(JsonlSink(dataset))
         self._stats: Counter[str] = Counter()
+        # next() on itertools.count is atomic under the GIL: no lock on the hot path
+        self._captured = itertools.count()
         self._causes: Counter[str] = Counter()
         self._warned: set[tuple[str, str]] = set()
         self._stats_lock = threading.Lock()
@@ -250,7 +257,8 @@ class Instructions:
 
     def stats(self) -> CaptureStats:
         with self._stats_lock:
-            return CaptureStats(self._stats["captured"], self._stats["skipped"], self._stats["sampled_out"],
+            captured = int(repr(self._captured)[len("count("):-1])
+            return CaptureStats(captured, self._stats["skipped"], self._stats["sampled_out"],
                                 self._stats["redacted_out"], dict(self._causes))
 
     def _lock_path(self, fn: Callable[..., Any]) -> Path | None:

@@ -142,16 +142,43 @@ class LoggingSink:
                 _watch_errors(h)
 
     def write(self, line: str) -> None:
+        logger = self.logger
+        if logger.filters or not logger.isEnabledFor(logging.INFO):
+            self._through_logging(line)
+            return
+        record: logging.LogRecord | None = None
+        for h in logger.handlers:
+            if logging.INFO < h.level:
+                continue
+            if type(h) in _PLAIN_HANDLERS and h.formatter is None and not h.filters and h.stream is not None:  # type: ignore[attr-defined]
+                # exactly what the handler would write with its default '%(message)s' format,
+                # without building a LogRecord: the bulk of logging's per-line cost
+                with h.lock:  # type: ignore[union-attr]
+                    h.stream.write(line + h.terminator)  # type: ignore[attr-defined]
+                    h.stream.flush()  # type: ignore[attr-defined]
+                continue
+            if record is None:
+                record = logger.makeRecord(logger.name, logging.INFO, "distilgen", 0, line, None, None)
+            self._handle(h, record)
+
+    def _through_logging(self, line: str) -> None:
+        self._handle(self.logger, self.logger.makeRecord(self.logger.name, logging.INFO, "distilgen", 0, line, None, None))
+
+    @staticmethod
+    def _handle(target: logging.Logger | logging.Handler, record: logging.LogRecord) -> None:
         _in_capture.error = None
         _in_capture.active = True
         try:
-            self.logger.info(line)
+            target.handle(record)
         finally:
             _in_capture.active = False
         err = _in_capture.error
         if err is not None:
             _in_capture.error = None
             raise err
+
+
+_PLAIN_HANDLERS = (logging.FileHandler, logging.StreamHandler)
 
 
 def _watch_errors(handler: logging.Handler) -> None:

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: set up .venv from this checkout, then run the whole test suite
+# (slow tests included: a real tiny training run and a real llama.cpp server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest -q "$@"
