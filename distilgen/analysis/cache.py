@@ -3,8 +3,9 @@
 Two files, so a rescan with nothing changed reads only the small one:
 - `scan-results-<key>.pickle`: the last report, with the (path, mtime, size, digest) of every file
   it was built from and of every third-party file it read. Reused as a whole when all match.
-- `scan-index-<key>.pickle`: each file's index keyed on mtime+size, then on content digest (a
-  touched but unchanged file costs one read and one hash, never a parse).
+- `scan-index-<key>.marshal`: each file's index keyed on mtime+size, then on content digest (a
+  touched but unchanged file costs one read and one hash, never a parse). Stored with `marshal`
+  as plain tuples: several times faster to load and save than pickle, which a one-file rescan pays.
 
 `key` covers the distilgen version, the index format and the Python version; the results entry is
 also keyed on the effective configuration. A cache that cannot be read is ignored, never an error.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import marshal
 import pickle
 import sys
 import tempfile
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from .index import INDEX_VERSION
+from .index import INDEX_VERSION, ClassRec, FileIndex, FuncRec
 
 __all__ = ["ScanCache", "digest", "CACHEDIR_TAG"]
 
@@ -47,7 +49,7 @@ class ScanCache:
         self.enabled = enabled
         key = _key()
         self.results_file = folder / f"scan-results-{key}.pickle"
-        self.index_file = folder / f"scan-index-{key}.pickle"
+        self.index_file = folder / f"scan-index-{key}.marshal"
 
     def _load(self, path: Path) -> Any:
         if not self.enabled:
@@ -62,8 +64,17 @@ class ScanCache:
         return self._load(self.results_file)
 
     def load_index(self) -> dict[str, Any]:
-        data = self._load(self.index_file)
-        return data if isinstance(data, dict) else {"files": {}, "ext": {}}
+        empty: dict[str, Any] = {"files": {}, "ext": {}}
+        if not self.enabled:
+            return empty
+        try:
+            with open(self.index_file, "rb") as fh:
+                data = marshal.loads(fh.read())  # marshal.load(fh) reads in tiny pieces: 10x slower
+            files = {k: (m, s, d, _thaw(i)) for k, (m, s, d, i) in data["files"].items()}
+            ext = {k: (m, s, _thaw(i) if i is not None else None) for k, (m, s, i) in data["ext"].items()}
+            return {"files": files, "ext": ext}
+        except Exception:  # missing, truncated, from another version: just rebuild
+            return empty
 
     def _prepare(self) -> bool:
         try:
@@ -78,12 +89,15 @@ class ScanCache:
         except OSError:
             return False
 
-    def _store(self, path: Path, value: Any) -> None:
+    def _store(self, path: Path, value: Any, dump: Any = None) -> None:
         # Write then rename: a concurrent scan (pre-commit runs in parallel) never reads half a file.
         fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                if dump is not None:
+                    fh.write(dump(value))
+                else:
+                    pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         except OSError:
             try:
@@ -95,5 +109,33 @@ class ScanCache:
         if not self.enabled or not self._prepare():
             return
         if index is not None:
-            self._store(self.index_file, index)
+            plain = {
+                "files": {k: (m, s, d, _freeze(i)) for k, (m, s, d, i) in index["files"].items()},
+                "ext": {k: (m, s, _freeze(i) if i is not None else None) for k, (m, s, i) in index["ext"].items()},
+            }
+            self._store(self.index_file, plain, marshal.dumps)
         self._store(self.results_file, results)
+
+
+def _freeze(idx: Any) -> Any:
+    """FileIndex (named tuples) -> plain tuples marshal can store; error entries pass through."""
+    if not isinstance(idx, FileIndex):
+        return tuple(idx)
+    return (
+        idx.names, idx.scopes, idx.stars, idx.all,
+        {q: tuple(c) for q, c in idx.classes.items()},
+        tuple(tuple(f) for f in idx.funcs),
+        idx.generated, idx.lines,
+    )
+
+
+def _thaw(plain: Any) -> Any:
+    if len(plain) != len(FileIndex._fields):
+        return plain  # ("error", reason)
+    names, scopes, stars, all_, classes, funcs, generated, lines = plain
+    return FileIndex(
+        names, scopes, stars, all_,
+        {q: ClassRec(*c) for q, c in classes.items()},
+        tuple(FuncRec(*f) for f in funcs),
+        generated, lines,
+    )

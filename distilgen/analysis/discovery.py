@@ -173,23 +173,17 @@ def _is_pkg_dir(folder: str) -> bool:
     return os.path.isfile(os.path.join(folder, "__init__.py"))
 
 
-def module_name(path: str, root: str) -> tuple[str, bool]:
-    """(dotted module name, is a package's __init__) for a .py file.
-
-    Walks up while `__init__.py` exists; a file outside any package is named relative to the
-    project root (or its `src/`), as a namespace package would be imported from there.
-    """
-    folder, filename = os.path.split(path)
-    stem = filename[:-3] if filename.endswith(".py") else filename.rsplit(".", 1)[0]
-    is_pkg = stem == "__init__"
-    parts: list[str] = [] if is_pkg else [stem]
+@lru_cache(maxsize=4096)
+def _folder_prefix(folder: str, root: str) -> str:
+    """The dotted package a folder's modules live in ("" at an import root)."""
+    parts: list[str] = []
     d = folder
     if _is_pkg_dir(d):
         while _is_pkg_dir(d):
             d, name = os.path.split(d)
-            parts.append(name)
             if not name:
                 break
+            parts.append(name)
     else:
         src = os.path.join(root, "src")
         for base in (src, root):
@@ -198,7 +192,21 @@ def module_name(path: str, root: str) -> tuple[str, bool]:
                 if rel != ".":
                     parts.extend(reversed(rel.split(os.sep)))
                 break
-    return ".".join(reversed(parts)) or stem, is_pkg
+    return ".".join(reversed(parts))
+
+
+def module_name(path: str, root: str) -> tuple[str, bool]:
+    """(dotted module name, is a package's __init__) for a .py file.
+
+    Walks up while `__init__.py` exists; a file outside any package is named relative to the
+    project root (or its `src/`), as a namespace package would be imported from there.
+    """
+    folder, filename = os.path.split(path)
+    stem = filename[:-3] if filename.endswith(".py") else filename.rsplit(".", 1)[0]
+    prefix = _folder_prefix(folder, root)
+    if stem == "__init__":
+        return prefix or stem, True
+    return (f"{prefix}.{stem}" if prefix else stem), False
 
 
 def discover(
@@ -214,9 +222,14 @@ def discover(
     errors: dict[str, str] = {}
     ancestors = _ancestor_gitignores(root)
 
+    root_prefix = root_s.rstrip(os.sep) + os.sep
+
     def rel_of(p: str) -> str:
-        r = os.path.relpath(p, root_s)
-        return "" if r == "." else r.replace(os.sep, "/")
+        if p.startswith(root_prefix):  # the common case, without os.path.relpath's cost
+            r = p[len(root_prefix):]
+        else:
+            r = os.path.relpath(p, root_s)
+        return "" if r == "." else r.replace(os.sep, "/") if os.sep != "/" else r
 
     def ignored(rules: list, rel: str, is_dir: bool) -> bool:
         verdict = None
@@ -227,8 +240,8 @@ def discover(
         return bool(verdict)
 
     def add(p: str, rel: str, st: os.stat_result, explicit: bool) -> None:
-        mod, is_pkg = module_name(os.path.abspath(p), root_s)
-        entries.setdefault(rel, FileEntry(rel, os.path.abspath(p), st.st_mtime_ns, st.st_size, mod, is_pkg, explicit))
+        mod, is_pkg = module_name(p, root_s)
+        entries.setdefault(rel, FileEntry(rel, p, st.st_mtime_ns, st.st_size, mod, is_pkg, explicit))
 
     def gitignores_for(folder: str) -> list:
         """Rules that apply inside `folder`: the ancestors' plus every .gitignore from root down."""

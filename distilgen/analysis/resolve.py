@@ -96,6 +96,9 @@ class Resolver:
             self.roots[b] = b
         self._model_memo: dict[tuple[str, str], tuple[bool | None, str | None]] = {}
         self._in_progress: set[tuple[str, str]] = set()
+        # The same annotation names recur across a module's functions: resolve each once.
+        self._dotted_memo: dict[tuple[str, int, str], tuple] = {}
+        self._classify_memo: dict[tuple[str, int, Any], tuple | None] = {}
 
     # -- modules -----------------------------------------------------------------------------
     def module(self, name: str) -> Module | str | None:
@@ -227,6 +230,13 @@ class Resolver:
         return ("other",)
 
     def resolve_dotted(self, module: str, scope: int, dotted: str, depth: int = 0) -> tuple:
+        key = (module, scope, dotted)
+        hit = self._dotted_memo.get(key)
+        if hit is None:
+            hit = self._dotted_memo[key] = self._resolve_dotted(module, scope, dotted, depth)
+        return hit
+
+    def _resolve_dotted(self, module: str, scope: int, dotted: str, depth: int) -> tuple:
         head, *rest = dotted.split(".")
         t = self.lookup(module, scope, head, depth)
         for attr in rest:
@@ -316,6 +326,14 @@ class Resolver:
         """A return annotation -> ("model", name) | ("wrapped", wrapper, name) | ("unresolved", why) | None."""
         if expr is None or depth > 30:
             return None
+        key = (module, scope, expr)
+        if key in self._classify_memo:
+            return self._classify_memo[key]
+        result = self._classify(module, scope, expr, depth)
+        self._classify_memo[key] = result
+        return result
+
+    def _classify(self, module: str, scope: int, expr: Any, depth: int) -> tuple | None:
         k = expr[0]
         if k == "q":
             try:
