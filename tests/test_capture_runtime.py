@@ -300,3 +300,57 @@ def test_wrong_return_value_is_skipped_not_raised(ds: Path) -> None:
 
     with pytest.warns(CaptureWarning, match="returned dict"):
         assert f(1) == {"value": 1}
+
+
+CAPTURE_WORKER = '''
+import sys
+from pydantic import BaseModel
+from distilgen import Instructions
+
+class Total(BaseModel):
+    value: int
+
+inst = Instructions(dataset=sys.argv[1])
+
+@inst.distil
+def work(worker: str, i: int) -> Total:
+    return Total(value=i)
+
+for i in range(int(sys.argv[3])):
+    work(sys.argv[2], i)
+assert inst.stats().captured == int(sys.argv[3]), inst.stats()
+'''
+
+
+def test_many_threads_and_processes_capture_into_one_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    ds = tmp_path / "shared.jsonl"
+    script = tmp_path / "worker.py"
+    script.write_text(CAPTURE_WORKER)
+    procs = [subprocess.Popen([sys.executable, str(script), str(ds), f"p{p}", "300"]) for p in range(3)]
+
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def work(worker: str, i: int) -> Total:
+        return Total(value=i)
+
+    threads = [threading.Thread(target=lambda t=t: [work(f"t{t}", i) for i in range(150)]) for t in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    seen: dict[str, list[int]] = {}
+    for ex in lines(ds):
+        worker, i = eval(ex["messages"][1]["content"][len("Return "):], {"work": lambda w, i: (w, i)})
+        seen.setdefault(worker, []).append(i)
+    assert {w: sorted(v) for w, v in seen.items()} == {
+        **{f"t{t}": list(range(150)) for t in range(6)},
+        **{f"p{p}": list(range(300)) for p in range(3)},
+    }
+    assert inst.stats().captured == 900
