@@ -16,7 +16,7 @@ from .source import FunctionSource
 
 __all__ = ["RENDERER_VERSION", "render_prompt", "fingerprint", "render_code"]
 
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 PROMPT_TEMPLATE = "prompt.txt"
 
 
