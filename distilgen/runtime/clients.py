@@ -181,13 +181,13 @@ class ClientProvider:
                 self._sync_built[key] = openai.OpenAI(**self._options(model))
             return self._sync_built[key]
 
-    def async_(self, model: str = "") -> Any:
-        """The `openai.AsyncOpenAI` for `model`, for the running event loop."""
+    def async_(self, model: str = "", loop: asyncio.AbstractEventLoop | None = None) -> Any:
+        """The `openai.AsyncOpenAI` for `model`, for `loop` (default: the running event loop)."""
         local = self.is_local(model) if model else False
         if self._async_client is not None and not local:
             return self._async_client
         key = "local" if local else "default"
-        loop = asyncio.get_running_loop()
+        loop = loop or asyncio.get_running_loop()
         with self._lock:
             per_loop = self._async_built.setdefault(loop, {})
             if key not in per_loop:

@@ -279,9 +279,23 @@ class Dispatcher:
             messages = messages + checked.followup
         return Outcome(None, raw, tuple(errors), self.settings.max_retries + 1, ptok, ctok)
 
+    def _warm(self, loop: Any) -> None:
+        """First-use work that would otherwise stall the event loop: reading the lock and config,
+        building the client and importing the openai resource modules it loads lazily."""
+        self._prepare()
+        self.clients.async_(self.settings.model, loop=loop).chat.completions  # noqa: B018 - imports
+
     async def arun(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
+        import asyncio
+
         import openai
 
+        if self._base is None:
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(None, self._warm, loop)
+            except openai.OpenAIError as exc:
+                raise self._api_error(exc, None) from None
         messages = self._messages(args, kwargs)
         base = self._base
         assert base is not None

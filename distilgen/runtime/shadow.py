@@ -124,7 +124,8 @@ class Shadow:
         try:
             with self._lock:
                 self._counts["observed"] += 1
-                if self._rng.random() >= self.settings.rate:
+                # only a model instance can be compared (capture warns about anything else)
+                if not isinstance(result, BaseModel) or self._rng.random() >= self.settings.rate:
                     return
                 self._counts["sampled"] += 1
             try:
@@ -193,9 +194,9 @@ class Shadow:
             "function_id": self.spec.function_id,
             "model": self.settings.model,
             "fingerprint": self.spec.fingerprint,
-            "user": self._dispatcher.user_message(args, kwargs),
+            "call": self._dispatcher.user_message(args, kwargs).removeprefix("Return "),
             "expected": expected,
-            "actual": None,
+            "got": None,
             "status": "ok",
             "agree": False,
             "fields": None,
@@ -203,7 +204,7 @@ class Shadow:
             "errors": [],
             "raw_output": None,
             "attempts": 0,
-            "latency_ms": latency_ms,
+            "model_ms": latency_ms,
             "usage": None,
         }
         if isinstance(outcome, BaseException):
@@ -221,7 +222,7 @@ class Shadow:
                 actual = outcome.value.model_dump(mode="json")
                 fields = compare_fields(expected or {}, actual)
                 agree = expected is not None and all(fields.values())
-                record.update(actual=actual, fields=fields, agree=agree)
+                record.update(got=actual, fields=fields, agree=agree)
                 with self._lock:
                     self._counts["agreed" if agree else "disagreed"] += 1
                     for name, same in fields.items():
