@@ -103,7 +103,8 @@ def _edit_lines(edits: Any, root: Any, verb: str) -> int:
             click.echo(f"{shown}: error: {e.reason}", err=True)
             failures += 1
         elif e.status == "changed" and e.created:
-            click.echo(f"{shown}: {'would be ' if verb.startswith('would') else ''}created ({e.reason})")
+            click.echo(f"{shown}: {'would be ' if verb.startswith('would') else ''}created"
+                       + (f" ({e.reason})" if e.reason else ""))
         elif e.status == "changed":
             what = ", ".join(e.functions)
             click.echo(f"{shown}: {verb}{': ' + what if what else ''}")
@@ -172,12 +173,14 @@ def stubs_cmd(paths: tuple[str, ...], model: str, select: tuple[str, ...], outpu
     if to_stdout:
         click.echo(report.text, nl=False)
     elif show_diff:
-        click.echo(report.edit.diff, nl=False)
-    failures = _edit_lines([report.edit], report.root, "written" if write else "would be written") \
-        if not (to_stdout or show_diff) else int(report.edit.status == "error")
-    if report.edit.status == "error" and (to_stdout or show_diff):
-        click.echo(f"{report.edit.path}: error: {report.edit.reason}", err=True)
-    if failures or (check and report.edit.status == "changed"):
+        click.echo("".join(e.diff for e in report.edits), nl=False)
+    if to_stdout or show_diff:
+        failures = _edit_lines([e for e in report.edits if e.status == "error"], report.root, "")
+    else:
+        failures = _edit_lines(report.edits, report.root, "written" if write else "would be written")
+        click.echo(f"{len(report.functions)} stub{'s' if len(report.functions) != 1 else ''} for {model}"
+                   + (f", {len(report.skipped)} skipped" if report.skipped else ""))
+    if failures or (check and any(e.status == "changed" for e in report.edits)):
         sys.exit(1)
 
 
@@ -905,6 +908,23 @@ def eval_cmd(target: str | None, model: str | None, baseline: str | None, datase
             click.echo(f"HTML report: {html_path}")
     if not all(r.passed for r in reports):
         sys.exit(1)
+
+
+@main.command("walkthrough")
+@click.option("--quick", is_flag=True, help="Skip training; a loopback stand-in (not a trained model) answers.")
+@click.option("--workdir", type=click.Path(file_okay=False), help="Where the copy goes (default: a new temp folder).")
+@click.option("-n", "n", type=int, help="Training calls to generate (default 300; 80 with --quick).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--train-steps", type=int, help="Cap on optimizer steps (default: the trainer's budget).")
+@_handle_errors
+def walkthrough_cmd(quick: bool, workdir: str | None, n: int | None, seed: int, train_steps: int | None) -> None:
+    """Run the whole loop on a copy of sample_project/: scan, apply, generate, dataset, train, serve,
+    apply --dispatch, check, run the app, eval, report."""
+    from .walkthrough import run_walkthrough
+
+    result = run_walkthrough(workdir=workdir, quick=quick, n=n, seed=seed, train_steps=train_steps,
+                             echo=lambda line: click.echo(line))
+    click.echo(f"\nwalkthrough finished in {result.seconds:.0f}s; work folder: {result.workdir}")
 
 
 # --- end generate / eval / walkthrough ---------------------------------------------------------

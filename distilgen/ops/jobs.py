@@ -278,9 +278,9 @@ def get_job(job_id: str, *, settings: ApiSettings = ApiSettings(), client: Any =
 
 def _new_events(client: Any, job_id: str, seen: set[str]) -> list[EventInfo]:
     page = client.fine_tuning.jobs.list_events(job_id, limit=100)
-    fresh = [event_info(e) for e in page.data if e.id not in seen]
+    fresh = [event_info(e) for e in reversed(page.data) if e.id not in seen]  # the API lists newest first
     seen.update(e.id for e in fresh)
-    return sorted(fresh, key=lambda e: e.created_at)  # the API lists newest first
+    return sorted(fresh, key=lambda e: e.created_at)
 
 
 def event_info(obj: Any) -> EventInfo:
@@ -368,7 +368,7 @@ def list_events(job_id: str, *, limit: int = 100, settings: ApiSettings = ApiSet
             out.append(event_info(obj))
             if len(out) >= limit:
                 break
-    return sorted(out, key=lambda e: e.created_at)
+    return sorted(reversed(out), key=lambda e: e.created_at)  # oldest first; same-second order kept
 
 
 def list_checkpoints(job_id: str, *, limit: int = 100, settings: ApiSettings = ApiSettings(),
