@@ -182,7 +182,7 @@ def apply_codemod(
         if not exists:
             text = render_instance_module(config, instance, path)
             rel = path.relative_to(root).as_posix()
-            planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8")))
+            planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), note="from template"))
 
     edits = commit_edits(root, planned, write=write)
     order = {e.path: e for e in [*edits, *failed]}

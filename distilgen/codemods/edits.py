@@ -55,6 +55,8 @@ class PlannedEdit:
     encoding: str = "utf-8"
     python: bool = True
     """Re-parse the output as Python before writing it."""
+    note: str | None = None
+    """Shown as the FileEdit's reason when it changes (`created from template`)."""
 
 
 class EditError(Exception):
@@ -181,6 +183,5 @@ def commit_edits(root: Path, planned: Iterable[PlannedEdit], *, write: bool) -> 
         except OSError as exc:
             out.append(FileEdit(p.rel, "error", f"cannot write: {exc}", functions=p.functions, created=created))
             continue
-        reason = "created from template" if created else None
-        out.append(FileEdit(p.rel, "changed", reason, diff, p.functions, created))
+        out.append(FileEdit(p.rel, "changed", p.note, diff, p.functions, created))
     return out

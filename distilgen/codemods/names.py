@@ -37,6 +37,8 @@ class ModuleNames:
     class_names: set[str] = field(default_factory=set)
     """Names bound directly in any class body (they shadow globals inside that body)."""
     has_star_import: bool = False
+    star_modules: list[str] = field(default_factory=list)
+    """Absolute modules of `from m import *` statements, in order."""
 
     def resolve(self, expr: cst.BaseExpression) -> str | None:
         """The dotted name `expr` (a Name or Attribute chain) refers to, or None."""
@@ -180,6 +182,8 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False) -> Mod
             base = absolute_module(module, is_package, level, name)
             if isinstance(small.names, cst.ImportStar):
                 out.has_star_import = True
+                if base:
+                    out.star_modules.append(base)
                 return
             for alias in small.names:
                 imported = dotted(alias.name) or ""
@@ -200,6 +204,8 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False) -> Mod
         elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
             for n in _target_names(small.target):
                 local(n, runtime)
+        elif isinstance(small, cst.TypeAlias):
+            local(small.name.value, runtime)
 
     walk(tree.body, True)
     visitor = _ClassNames()

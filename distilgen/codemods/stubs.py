@@ -1,0 +1,501 @@
+"""`distilgen stubs`: a module of dispatch-mode stubs for a fine-tuned model.
+
+Each stub keeps the original's signature (as written, byte for byte), docstring and return
+annotation; its body is `...` and it is decorated `@instructions.distil(mode="dispatch", model=ID)`.
+Since prompts are rendered from the signature and docstring only, a stub's prompt is the
+original's. The originals stay untouched: they remain the ground truth for evals.
+
+Every name a signature uses is imported the way its own module got it (`from inbox.models import
+Triage as TriageResult`, `import inbox.models as m`); names defined in that module are imported
+from it. A name that would mean two different things in one stubs module is reported, not guessed.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .._templates import render_template
+from ..errors import UsageError
+from .apply import _source_roots, instance_module_path, instance_ref, render_instance_module
+from .decorate import InstanceRef, _Qualnames, string_literal
+from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
+from .names import ModuleNames, dotted, module_names
+
+if TYPE_CHECKING:
+    from ..analysis.scan import ScanReport, ScanResult
+    from ..config import Config
+
+__all__ = ["StubsReport", "Skipped", "write_stubs", "render_stubs", "DEFAULT_NAME"]
+
+DEFAULT_NAME = "distil_stubs.py"
+_BUILTINS = frozenset(dir(builtins))
+_LINE = 99
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    lineno: int
+    qualname: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StubsReport:
+    root: Path
+    path: str
+    """The stubs module, relative to the root."""
+    text: str
+    edits: tuple[FileEdit, ...]
+    """The stubs module's, then the Instructions module's when it had to be created."""
+    functions: tuple[str, ...]
+    """Function ids of the originals, in the order they appear in the stubs module."""
+    skipped: tuple[Skipped, ...] = ()
+
+    @property
+    def edit(self) -> FileEdit:
+        return self.edits[0]
+
+
+@dataclass(frozen=True, order=True)
+class _Import:
+    module: str
+    name: str | None = None
+    """None for `import module [as alias]`."""
+    alias: str | None = None
+
+    @property
+    def bound(self) -> str:
+        if self.alias:
+            return self.alias
+        return self.name if self.name is not None else self.module.split(".")[0]
+
+
+@dataclass
+class _Stub:
+    function_id: str
+    classes: tuple[str, ...]
+    node: cst.FunctionDef
+
+
+@dataclass
+class _Plan:
+    imports: dict[str, _Import] = field(default_factory=dict)
+    stubs: list[_Stub] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    top_names: dict[str, str] = field(default_factory=dict)
+    """Top-level stub names -> function id (functions and classes)."""
+
+
+class _NameCollector(cst.CSTVisitor):
+    """Free names read by annotations and defaults, string annotations included."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.bad_strings: list[str] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        value = node.evaluated_value
+        if isinstance(value, str) and value.strip():
+            try:
+                cst.parse_expression(value.strip()).visit(self)
+            except cst.ParserSyntaxError:
+                pass  # a plain string default, not an annotation
+
+
+def _signature_names(fn: cst.FunctionDef) -> set[str]:
+    collector = _NameCollector()
+    for param in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params):
+        if param.annotation is not None:
+            param.annotation.visit(collector)
+        if param.default is not None:
+            _defaults(param.default, collector)
+    for star in (fn.params.star_arg, fn.params.star_kwarg):
+        if isinstance(star, cst.Param) and star.annotation is not None:
+            star.annotation.visit(collector)
+    if fn.returns is not None:
+        fn.returns.visit(collector)
+    own = set()
+    if fn.type_parameters is not None:
+        for tp in fn.type_parameters.params:
+            own.add(tp.param.name.value)
+    return collector.names - own
+
+
+def _defaults(expr: cst.BaseExpression, collector: _NameCollector) -> None:
+    # a string default is a value, not an annotation: only names outside strings count
+    plain = _NameCollector()
+    plain.visit_SimpleString = lambda node: None  # type: ignore[method-assign, assignment]
+    expr.visit(plain)
+    collector.names |= plain.names
+
+
+def _import_for(name: str, names: ModuleNames, module: str) -> _Import | None:
+    b = names.bindings.get(name)
+    if b is None:
+        return _Import(module, name) if names.has_star_import else None
+    if b.kind == "import" and b.target is not None and isinstance(b.node, cst.Import):
+        if b.target == name and name in names.imported_modules:
+            # `import a.b.c` binds `a`: import the deepest module the file imported
+            deepest = max(names.imported_modules[name], key=lambda m: m.count("."))
+            return _Import(deepest)
+        return _Import(b.target, None, name)
+    if b.kind == "import" and b.target is not None and isinstance(b.node, cst.ImportFrom):
+        src, _, attr = b.target.rpartition(".")
+        return _Import(src, attr, None if attr == name else name)
+    return _Import(module, name)
+
+
+class _Resolver:
+    """Follows imports and re-exports across the project's modules to the defining module."""
+
+    def __init__(self, root: Path, source_roots: list[str]) -> None:
+        self.root = root
+        self.source_roots = source_roots
+        self.modules: dict[str, ModuleNames | None] = {}
+
+    def add(self, module: str, names: ModuleNames) -> None:
+        self.modules[module] = names
+
+    def names_of(self, module: str) -> ModuleNames | None:
+        if module not in self.modules:
+            self.modules[module] = None
+            parts = module.split(".")
+            for sroot in self.source_roots:
+                base = self.root.joinpath(sroot, *parts) if sroot else self.root.joinpath(*parts)
+                for path, pkg in ((base.with_suffix(".py"), False), (base / "__init__.py", True)):
+                    if path.is_file():
+                        try:
+                            tree = cst.parse_module(path.read_bytes())
+                        except (cst.ParserSyntaxError, UnicodeDecodeError, OSError):
+                            return None
+                        self.modules[module] = module_names(tree, module, pkg)
+                        return self.modules[module]
+        return self.modules[module]
+
+    def canonical(self, target: str, depth: int = 0) -> str:
+        mod, _, attr = target.rpartition(".")
+        names = self.names_of(mod) if mod and depth < 30 else None
+        if names is None:
+            return target
+        b = names.bindings.get(attr)
+        if b is None:
+            for star in names.star_modules:
+                found = self.canonical(f"{star}.{attr}", depth + 1)
+                if found != f"{star}.{attr}" or self.names_of(star) is not None and attr in self.names_of(star).bindings:  # type: ignore[union-attr]
+                    return found
+            return target
+        if b.target is not None and b.target != target:
+            return self.canonical(b.target, depth + 1)
+        return target
+
+    def same(self, a: _Import, b: _Import) -> bool:
+        def key(i: _Import) -> str:
+            return i.module if i.name is None else self.canonical(f"{i.module}.{i.name}")
+
+        return a == b or (a.name is not None) == (b.name is not None) and key(a) == key(b)
+
+
+def _first_party(report: ScanReport) -> set[str]:
+    return {r.module.split(".")[0] for r in report.results if r.module}
+
+
+def _section(imp: _Import, first_party: set[str]) -> int:
+    top = imp.module.split(".")[0]
+    if imp.module == "__future__":
+        return 0
+    if top in sys.stdlib_module_names:
+        return 1
+    return 3 if top in first_party else 2
+
+
+def _type_order(name: str) -> tuple[int, str]:
+    # isort/ruff `order-by-type`: CONSTANTS, Classes, functions
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
+    sections: dict[int, list[str]] = {}
+    for sec in sorted({_section(i, first_party) for i in imports}):
+        group = [i for i in imports if _section(i, first_party) == sec]
+        lines: list[str] = []
+        for imp in sorted((i for i in group if i.name is None), key=lambda i: (i.module, i.alias or "")):
+            lines.append(f"import {imp.module}" + (f" as {imp.alias}" if imp.alias else ""))
+        froms: dict[str, list[_Import]] = {}
+        for imp in group:
+            if imp.name is not None:
+                froms.setdefault(imp.module, []).append(imp)
+        for mod in sorted(froms):
+            plain = sorted({i.name for i in froms[mod] if not i.alias and i.name}, key=_type_order)
+            if plain:
+                line = f"from {mod} import {', '.join(plain)}"
+                if len(line) > _LINE:
+                    line = f"from {mod} import (\n" + "".join(f"    {n},\n" for n in plain) + ")"
+                lines.append(line)
+            for imp in sorted((i for i in froms[mod] if i.alias), key=lambda i: _type_order(i.name or "")):
+                lines.append(f"from {mod} import {imp.name} as {imp.alias}")
+        sections[sec] = lines
+    return "\n\n".join("\n".join(lines) for lines in sections.values())
+
+
+def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames) -> cst.FunctionDef:
+    keep: list[cst.Decorator] = []
+    for d in fn.decorators:
+        target = names.resolve(d.decorator) if not isinstance(d.decorator, cst.Call) else None
+        if dotted(d.decorator) in ("staticmethod", "classmethod") and target is None:
+            keep.append(d.with_changes(leading_lines=[]))
+    body: list[cst.BaseStatement] = []
+    if isinstance(fn.body, cst.IndentedBlock) and fn.body.body:
+        first = fn.body.body[0]
+        if (
+            isinstance(first, cst.SimpleStatementLine)
+            and len(first.body) == 1
+            and isinstance(first.body[0], cst.Expr)
+            and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        ):
+            body.append(first.with_changes(leading_lines=[]))
+    body.append(cst.SimpleStatementLine(body=[cst.Expr(cst.Ellipsis())]))
+    header = cst.TrailingWhitespace()
+    params = fn.params
+    plain = [*params.posonly_params, *params.params, *params.kwonly_params]
+    stars = [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+    first_is_self = bool(plain) and any(dotted(d.decorator) == "classmethod" for d in keep)
+    untyped = [p for p in (plain[1:] if first_is_self else plain) + stars if p.annotation is None]
+    if untyped:
+        # the signature stays as written (it is the prompt); tell mypy --strict why it is untyped
+        header = cst.TrailingWhitespace(
+            whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment("# type: ignore[no-untyped-def]")
+        )
+    return fn.with_changes(
+        decorators=[*keep, decorator],
+        leading_lines=[],
+        lines_after_decorators=[],
+        body=cst.IndentedBlock(body=body, header=header),
+    )
+
+
+def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: str) -> tuple[_Plan, str]:
+    plan = _Plan()
+    chosen = sorted(
+        (r for r in report.results if r.status in ("candidate", "decorated")),
+        key=lambda r: (r.path, r.lineno),
+    )
+    # the instance name: `instructions` unless a signature needs that name for something else
+    by_path: dict[str, list[ScanResult]] = {}
+    for r in chosen:
+        by_path.setdefault(r.path, []).append(r)
+    inst_name = instance.attr
+    resolver = _Resolver(report.root, _source_roots(report.results))
+    parsed: dict[str, tuple[cst.Module, ModuleNames, dict[str, list[tuple[int, cst.FunctionDef]]]]] = {}
+    for rel, results in by_path.items():
+        data = (report.root / rel).read_bytes()
+        try:
+            ast.parse(data)
+        except (SyntaxError, ValueError) as exc:
+            # newer syntax than this interpreter's: a stubs module importing it could not load
+            py = f"{sys.version_info.major}.{sys.version_info.minor}"
+            for r in results:
+                plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, f"its module does not compile on Python {py} ({exc.msg if isinstance(exc, SyntaxError) else exc})"))
+            continue
+        tree = cst.parse_module(data)
+        wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
+        finder = _Qualnames(wrapper.resolve(PositionProvider))
+        tree.visit(finder)
+        module = results[0].module or ""
+        parsed[rel] = (tree, module_names(tree, module, rel.endswith("__init__.py")), finder.found)
+        if module:
+            resolver.add(module, parsed[rel][1])
+    needed_everywhere: set[str] = set()
+    for rel, (_, _, found) in list(parsed.items()):
+        for r in by_path[rel]:
+            for line, node in found.get(r.qualname, []):
+                if line == r.lineno:
+                    needed_everywhere |= _signature_names(node)
+    while inst_name in needed_everywhere or inst_name in {r.qualname.split(".")[0] for r in chosen}:
+        inst_name = f"distil_{inst_name}"
+    inst_import = _Import(instance.module, instance.attr, None if inst_name == instance.attr else inst_name)
+    plan.imports[inst_name] = inst_import
+    decorator = cst.Decorator(
+        decorator=cst.parse_expression(
+            f'{inst_name}.distil(mode="dispatch", model={string_literal(model)})'
+        )
+    )
+
+    for r in chosen:
+        if r.path not in parsed:
+            continue
+        _, names, found = parsed[r.path]
+        fid = r.function_id
+        node = next((n for line, n in found.get(r.qualname, []) if line == r.lineno), None)
+
+        def skip(reason: str) -> None:
+            plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, reason))
+
+        if node is None:
+            skip("not found in the file any more (changed since the scan?)")
+            continue
+        if not r.module:
+            skip("its file is not importable as a module, so its types cannot be imported")
+            continue
+        if node.returns is None:
+            skip("no return annotation on the definition itself (the runtime reads it from there)")
+            continue
+        if r.kind == "method":
+            skip("an instance method of a model: a stub cannot stand in for it; use `apply --dispatch`")
+            continue
+        qual = r.qualname.rsplit("<locals>.", 1)[-1]  # a nested function becomes a top-level stub
+        *classes, _ = qual.split(".")
+        if any(p.startswith("<") for p in qual.split(".")):
+            skip("not a plain function or class member")
+            continue
+        imports: dict[str, _Import] = {}
+        problem = None
+        for name in sorted(_signature_names(node)):
+            if name in _BUILTINS and name not in names.bindings:
+                continue
+            imp = _import_for(name, names, r.module)
+            if imp is None:
+                problem = f"name {name!r} in its signature is not defined at module level in {r.module}"
+                break
+            other = plan.imports.get(name) or imports.get(name)
+            if other is not None and resolver.same(other, imp):
+                continue  # the same object under the same name: the first import serves both
+            if other is not None:
+                problem = (f"name {name!r} means {_describe(imp)} here but {_describe(other)} elsewhere; "
+                           f"write these stubs into separate modules (--select)")
+                break
+            if name in plan.top_names and plan.top_names[name] != fid:
+                problem = f"name {name!r} is also the name of a stub ({plan.top_names[name]})"
+                break
+            imports[name] = imp
+        top = qual.split(".")[0]
+        if problem is None and top in plan.imports:
+            problem = f"its name {top!r} is already used for an import of the stubs module"
+        if problem is None and not classes and top in plan.top_names:
+            problem = f"a stub named {top!r} already exists ({plan.top_names[top]})"
+        if problem is None and any(s.classes == tuple(classes) and s.node.name.value == node.name.value for s in plan.stubs):
+            problem = f"a stub {qual} already exists"
+        if problem is not None:
+            skip(problem)
+            continue
+        plan.imports.update(imports)
+        plan.top_names.setdefault(top, fid)
+        plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names)))
+    return plan, inst_name
+
+
+def _describe(imp: _Import) -> str:
+    if imp.name is None:
+        return f"module {imp.module}"
+    return f"{imp.module}.{imp.name}"
+
+
+def _render_body(stubs: list[_Stub]) -> str:
+    """Top-level functions and (nested) classes, two blank lines apart, methods one apart."""
+    empty = cst.Module(body=[])
+
+    def code(node: cst.CSTNode, depth: int) -> str:
+        text = empty.code_for_node(node)
+        pad = "    " * depth
+        return "".join(pad + line if line.strip() else line for line in text.splitlines(keepends=True))
+
+    # a tree of classes: {name: (methods, subclasses)} keeps first-seen order
+    blocks: list[str] = []
+    tree: dict[str, object] = {}
+    order: list[tuple[str, object]] = []
+    for stub in stubs:
+        if not stub.classes:
+            order.append(("fn", stub))
+            continue
+        if stub.classes[0] not in tree:
+            tree[stub.classes[0]] = {"methods": [], "classes": {}}
+            order.append(("cls", stub.classes[0]))
+        node = tree[stub.classes[0]]
+        for name in stub.classes[1:]:
+            node = node["classes"].setdefault(name, {"methods": [], "classes": {}})  # type: ignore[index]
+        node["methods"].append(stub)  # type: ignore[index]
+
+    def render_class(name: str, node: dict[str, object], depth: int) -> str:
+        parts = [f"{'    ' * depth}class {name}:\n"]
+        members: list[str] = [code(m.node, depth + 1) for m in node["methods"]]  # type: ignore[attr-defined]
+        for sub, subnode in node["classes"].items():  # type: ignore[attr-defined]
+            members.append(render_class(sub, subnode, depth + 1))
+        return parts[0] + "\n".join(members)
+
+    for kind, item in order:
+        if kind == "fn":
+            blocks.append(code(item.node, 0))  # type: ignore[attr-defined]
+        else:
+            blocks.append(render_class(item, tree[item], 0))  # type: ignore[arg-type]
+    return "\n\n".join(blocks)
+
+
+def render_stubs(report: ScanReport, config: Config, *, model: str, stubs_module: str = "") -> tuple[str, _Plan]:
+    instance = instance_ref(config)
+    plan, _ = _plan(report, instance, model, stubs_module)
+    imports = _format_imports(list(plan.imports.values()), _first_party(report))
+    text = render_template(
+        "stubs_module.py.tmpl",
+        model=model,
+        functions="\n".join(f"- {s.function_id}" for s in plan.stubs) or "- (none)",
+        imports=imports,
+        body=_render_body(plan.stubs).rstrip("\n"),
+    )
+    return text, plan
+
+
+def default_output(report: ScanReport, config: Config) -> Path:
+    path, _ = instance_module_path(report.root, instance_ref(config), report.results)
+    return path.with_name(DEFAULT_NAME)
+
+
+def write_stubs(
+    report: ScanReport,
+    config: Config,
+    *,
+    model: str,
+    output: str | Path | None = None,
+    write: bool = True,
+) -> StubsReport:
+    """Render the stubs module; with write=True write it (atomically, only when it changes)."""
+    if not model or not model.strip() or not model.isprintable():
+        raise UsageError(f"--model: not a model id: {model!r}")
+    path = Path(output).resolve() if output is not None else default_output(report, config)
+    if path.suffix != ".py":
+        raise UsageError(f"-o {output}: the stubs module must be a .py file")
+    try:
+        inside(report.root, path)
+    except EditError as exc:
+        raise UsageError(f"-o {output}: {exc}") from None
+    rel = path.resolve().relative_to(report.root.resolve()).as_posix()
+    text, plan = render_stubs(report, config, model=model)
+    functions = tuple(s.function_id for s in plan.stubs)
+    planned = [PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), functions)]
+    instance = instance_ref(config)
+    module_path, exists = instance_module_path(report.root, instance, report.results)
+    if not exists and plan.stubs:
+        # the stubs import the project's Instructions instance: it has to exist
+        planned.append(PlannedEdit(module_path.relative_to(report.root).as_posix(), read_snapshot(module_path),
+                                   render_instance_module(config, instance, module_path).encode("utf-8"),
+                                   note="from template"))
+    edits = commit_edits(report.root, planned, write=write)
+    return StubsReport(report.root, rel, text, tuple(edits), functions, tuple(plan.skipped))
