@@ -177,7 +177,7 @@ def prompts(
     distilled are dropped; prompts that a bound model was trained on stay pinned. With
     check=True nothing is written: the reports say what would change.
     """
-    from .prompts.lock import record_prompts
+    from .prompts.lock import load_lock, record_prompts
     from .prompts.project import build_records
 
     reports = []
@@ -185,14 +185,11 @@ def prompts(
         report = scan([cfg.root], config=cfg)
         decorated = report.by_status("decorated")
         records, problems = build_records(report.root, decorated)
-        failed = {(p.path) for p in problems}
-        # an entry we could not re-record this time is kept, not dropped
+        # an entry that could not be re-recorded this time (import failed, file unreadable) is
+        # kept as it was, never dropped
+        unsure = {p.path for p in problems} | {e.path for e in report.errors}
         keep = {r.function_id for r in records}
-        from .prompts.lock import load_lock
-
-        for e in load_lock(cfg.lock_path).entries:
-            if e.path in failed or e.path in {f.path for f in report.errors}:
-                keep.add(e.function_id)
+        keep |= {e.function_id for e in load_lock(cfg.lock_path).entries if e.path in unsure}
         result = record_prompts(cfg.lock_path, records, keep_only=keep, write=not check)
         reports.append(PromptsReport(cfg.root, cfg.lock_path, result, tuple(problems)))
     return reports

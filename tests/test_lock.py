@@ -223,3 +223,41 @@ def test_stale_examples(tmp_path):
     assert stale_examples(data, lock) == [2, 4]
     with pytest.raises(DistilgenError, match="missing.jsonl: cannot read dataset"):
         stale_examples(tmp_path / "missing.jsonl", lock)
+
+
+def test_shifted_lines_alone_do_not_rewrite_the_lock(tmp_path):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec()])
+    before = lock.read_bytes()
+    result = record_prompts(lock, [rec(start_line=30, end_line=32)])
+    assert not result.written and lock.read_bytes() == before
+    # a real change records the new span along with the new prompt
+    record_prompts(lock, [rec(prompt="changed", start_line=30, end_line=32)])
+    entry = load_lock(lock).get("pkg.mod:fn")
+    assert (entry.start_line, entry.end_line) == (30, 32)
+
+
+def test_nothing_distilled_writes_no_lock(tmp_path):
+    result = record_prompts(tmp_path / "distilgen.lock", [])
+    assert not result.written and not (tmp_path / "distilgen.lock").exists()
+
+
+_RECORD_MANY = """
+import sys
+from distilgen.prompts.lock import record_model
+lock, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(first, first + count):
+    record_model(lock, "pkg.mod:fn", f"ft:model-{i:03d}")
+"""
+
+
+def test_concurrent_record_model_loses_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec()])
+    procs = [subprocess.Popen([sys.executable, "-c", _RECORD_MANY, str(lock), str(k * 10), "10"]) for k in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    entry = load_lock(lock).get("pkg.mod:fn")
+    assert [m for m, _ in entry.models] == [f"ft:model-{i:03d}" for i in range(40)]

@@ -476,7 +476,7 @@ class RecordResult:
     changed: tuple[str, ...] = ()
     """Entries whose fingerprint changed."""
     moved: tuple[str, ...] = ()
-    """Entries whose fingerprint is the same but whose source span moved."""
+    """Entries whose prompt is the same but whose file or qualname changed (`distil(name=...)`)."""
     removed: tuple[str, ...] = ()
     pinned: tuple[str, ...] = ()
     """`function_id fingerprint` of prompts kept because a bound model references them."""
@@ -492,12 +492,17 @@ def _merge(old: LockedPrompt | None, rec: PromptRecord) -> LockedPrompt:
         keep[old.fingerprint] = PinnedPrompt(old.fingerprint, old.prompt, old.schema_json)
     referenced = {m_fp for _, m_fp in models}
     pinned = tuple(sorted((p for f, p in keep.items() if f in referenced and f != fp), key=lambda p: p.fingerprint))
+    # The span says where the prompt was recorded from. Lines shifting above an unchanged function
+    # do not rewrite it: a lock that changed on every edit would conflict on every merge.
+    span = (rec.start_line, rec.end_line)
+    if old is not None and old.fingerprint == fp and (old.path, old.qualname) == (rec.path, rec.qualname):
+        span = (old.start_line, old.end_line)
     return LockedPrompt(
         function_id=rec.function_id,
         path=rec.path,
         qualname=rec.qualname,
-        start_line=rec.start_line,
-        end_line=rec.end_line,
+        start_line=span[0],
+        end_line=span[1],
         tool=rec.tool,
         include_body=rec.include_body,
         renderer=RENDERER_VERSION,
@@ -538,7 +543,7 @@ def record_prompts(
             elif old.fingerprint != new.fingerprint:
                 changed.append(rec.function_id)
                 pinned_now.extend(f"{rec.function_id} {p.fingerprint}" for p in new.pinned if p.fingerprint == old.fingerprint)
-            elif (old.path, old.qualname, old.start_line, old.end_line) != (new.path, new.qualname, new.start_line, new.end_line):
+            elif (old.path, old.qualname) != (new.path, new.qualname):
                 moved.append(rec.function_id)
             entries[rec.function_id] = new
         gone = set(drop)
@@ -550,7 +555,8 @@ def record_prompts(
             del entries[fid]
         text = dump_lock(entries.values())
         written = False
-        if write and text != old_text:
+        # a project with nothing distilled gets no lock file (the pre-commit hook runs everywhere)
+        if write and text != old_text and (entries or lock.exists):
             _write_atomic(path, text)
             written = True
     return RecordResult(path, tuple(added), tuple(changed), tuple(moved), tuple(removed), tuple(pinned_now), written, text)
