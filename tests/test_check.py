@@ -39,12 +39,20 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def project(tmp_path):
-    root = make_project(tmp_path)
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """The project with its lock recorded once (the import subprocess is the slow part)."""
+    root = make_project(tmp_path_factory.mktemp("recorded"))
     [rep] = api.prompts([root])
     assert rep.problems == () and set(rep.result.added) == {"inbox.triage:classify_ticket", "inbox.catalog:Catalog.summarise"}
     record_model(root / "distilgen.lock", "inbox.catalog:Catalog.summarise", DISPATCH_MODEL)
+    return root
+
+
+@pytest.fixture
+def project(recorded, tmp_path):
+    root = tmp_path / "proj"
+    shutil.copytree(recorded, root, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
