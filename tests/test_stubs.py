@@ -1,0 +1,193 @@
+"""`distilgen stubs`: the generated module imports, type-checks, and prompts like the originals."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from distilgen import api
+from distilgen.cli import main
+from distilgen.prompts.project import static_prompt
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "scan_corpus"
+MODEL = "ft:gpt-4o-mini:acme::abc123"
+VENV_BIN = Path(sys.executable).parent
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_stubs_for_sample_project(sample_copy: Path) -> None:
+    code, out, err = cli("stubs", str(sample_copy), "--model", MODEL)
+    assert code == 0, err
+    stubs = sample_copy / "inbox" / "distil_stubs.py"
+    text = stubs.read_text()
+    assert "4 stubs for" in out
+    # the model method cannot be stubbed: said so, with the reason
+    assert "inbox/models/orders.py:26: skipped ProductRecord.summary: an instance method of a model" in err
+    # the Instructions module the stubs import was created
+    assert (sample_copy / "inbox" / "distil.py").is_file()
+    dec = f'@instructions.distil(mode="dispatch", model="{MODEL}")'
+    assert f'{dec}\ndef classify_ticket(subject: str, body: str) -> TriageResult:\n' \
+           '    """Route a support ticket to a team and rate how urgent it is."""\n    ...\n' in text
+    assert f"class Catalog:\n    @staticmethod\n    {dec}\n    def summarise(" in text
+    assert f"{dec}\nasync def extract_order_async(text: str) -> m.OrderMention:" in text
+    # the originals' imports, as they wrote them
+    assert "import inbox.models as m\n" in text
+    assert "from inbox.models import Triage as TriageResult\n" in text
+    assert "from inbox.distil import instructions\n" in text
+    # formatted like hand-written code: two blank lines between top-level stubs, one trailing newline
+    assert text.endswith("    ...\n") and not text.endswith("\n\n")
+    assert "\n\n\n\n" not in text
+    tree = ast.parse(text)
+    assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))] == [
+        "Catalog", "extract_order", "extract_order_async", "classify_ticket",
+    ]
+    # the originals are untouched
+    assert (sample_copy / "inbox" / "triage.py").read_bytes() == (ROOT / "sample_project/inbox/triage.py").read_bytes()
+
+
+def test_stubs_import_and_are_bound_to_the_model(sample_copy: Path) -> None:
+    api.stubs([sample_copy], model=MODEL)
+    probe = (
+        "import json, inspect, inbox.distil_stubs as s, inbox.triage as t\n"
+        "out = {}\n"
+        "for name, fn in [('classify_ticket', s.classify_ticket), ('summarise', s.Catalog.summarise),"
+        " ('extract_order_async', s.extract_order_async)]:\n"
+        "    st = fn.__distil__\n"
+        "    out[name] = [st.mode, st.model, inspect.iscoroutinefunction(fn)]\n"
+        "out['sig'] = str(inspect.signature(s.classify_ticket)) == str(inspect.signature(t.classify_ticket))\n"
+        "print(json.dumps(out))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=sample_copy, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(sample_copy)})
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got["classify_ticket"] == ["dispatch", MODEL, False]
+    assert got["summarise"] == ["dispatch", MODEL, False]
+    assert got["extract_order_async"] == ["dispatch", MODEL, True]
+    assert got["sig"] is True
+
+
+def test_each_stub_renders_its_originals_prompt(sample_copy: Path) -> None:
+    report = api.stubs([sample_copy], model=MODEL)
+    stub_text = (sample_copy / report.path).read_text()
+    scan = api.scan([sample_copy])
+    by_id = {r.function_id: r for r in scan.results}
+    assert len(report.functions) == 4
+    for fid in report.functions:
+        r = by_id[fid]
+        original = (sample_copy / r.path).read_text()
+        tool = (r.model or "").rsplit(".", 1)[-1]
+        qual = r.qualname.rsplit("<locals>.", 1)[-1]
+        want = static_prompt(original, r.qualname, tool, include_body=False, lineno=r.lineno)
+        got = static_prompt(stub_text, qual, tool, include_body=False)
+        assert want is not None and got == want, fid
+
+
+def test_mypy_strict_accepts_the_generated_module(sample_copy: Path, tmp_path: Path) -> None:
+    api.stubs([sample_copy], model=MODEL)
+    mypy = VENV_BIN / "mypy"
+    if not mypy.exists():
+        pytest.skip("mypy is not installed next to this interpreter")
+    # untyped-decorator: `Instructions.distil` itself is typed `-> Any` by the runtime (and distilgen
+    # ships no py.typed yet); that is about the decorator, not the stubs' signatures
+    run = subprocess.run(
+        [str(mypy), "--strict", "--follow-imports=silent", "--disable-error-code", "untyped-decorator",
+         "--cache-dir", str(tmp_path / "mypy_cache"), "inbox/distil_stubs.py"],
+        cwd=sample_copy, capture_output=True, text=True, timeout=300, env={**os.environ, "MYPYPATH": str(sample_copy)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Success: no issues found in 1 source file" in run.stdout
+
+
+def test_rerun_is_unchanged_check_and_stdout_write_nothing(sample_copy: Path) -> None:
+    assert cli("stubs", str(sample_copy), "--model", MODEL)[0] == 0
+    stubs = sample_copy / "inbox" / "distil_stubs.py"
+    first = stubs.read_bytes()
+    code, out, _ = cli("stubs", str(sample_copy), "--model", MODEL, "--check")
+    assert code == 0
+    code, out, _ = cli("stubs", str(sample_copy), "--model", "ft:other", "--check")
+    assert code == 1 and stubs.read_bytes() == first
+    code, out, _ = cli("stubs", str(sample_copy), "--model", "ft:other", "--diff")
+    assert code == 0 and f'-@instructions.distil(mode="dispatch", model="{MODEL}")' in out
+    assert stubs.read_bytes() == first
+    code, out, _ = cli("stubs", str(sample_copy), "--model", "ft:other", "-o", "-")
+    assert code == 0 and out.startswith("# @generated") and stubs.read_bytes() == first
+    # the scan skips the generated module: its stubs are not candidates for apply/prompts
+    assert not [r for r in api.scan([sample_copy]).results if r.path.endswith("distil_stubs.py")]
+
+
+def test_select_and_output(sample_copy: Path) -> None:
+    out = sample_copy / "inbox" / "fast.py"
+    report = api.stubs([sample_copy], model=MODEL, select=["classify_ticket"], output=out)
+    assert report.functions == ("inbox.triage:classify_ticket",) and report.path == "inbox/fast.py"
+    assert "def classify_ticket(" in out.read_text() and "extract_order" not in out.read_text()
+
+
+def test_bad_output_and_model_are_usage_errors(sample_copy: Path, tmp_path: Path) -> None:
+    code, _, err = cli("stubs", str(sample_copy), "--model", MODEL, "-o", str(tmp_path / "elsewhere.py"))
+    assert code == 2 and "outside the scanned root" in err
+    code, _, err = cli("stubs", str(sample_copy), "--model", MODEL, "-o", str(sample_copy / "stubs.txt"))
+    assert code == 2 and ".py file" in err
+    code, _, err = cli("stubs", str(sample_copy), "--model", "bad\nid")
+    assert code == 2 and "not a model id" in err
+
+
+def test_a_name_meaning_two_things_is_reported_not_guessed(sample_copy: Path) -> None:
+    # triage.py imports Triage as TriageResult; third.py binds TriageResult to Ticket
+    (sample_copy / "inbox" / "third.py").write_text(
+        "from inbox.models import Ticket as TriageResult\n\n\n"
+        "def clash(text: str) -> TriageResult:\n    return TriageResult(subject='', body='')\n"
+    )
+    report = api.stubs([sample_copy], model=MODEL)
+    # files are taken in path order: third.py claims the name first, triage.py's function is skipped
+    assert "inbox.third:clash" in report.functions and "inbox.triage:classify_ticket" not in report.functions
+    [skipped] = [s for s in report.skipped if s.qualname == "classify_ticket"]
+    assert "name 'TriageResult' means inbox.models.Triage here but inbox.models.Ticket elsewhere" in skipped.reason
+    assert "--select" in skipped.reason
+
+
+def test_re_exports_of_the_same_class_share_one_import(sample_copy: Path) -> None:
+    (sample_copy / "inbox" / "direct.py").write_text(
+        "from inbox.models.ticket import Triage as TriageResult\n\n\n"
+        "def direct(text: str) -> TriageResult:\n    return TriageResult(urgency='low', team='general')\n"
+    )
+    report = api.stubs([sample_copy], model=MODEL)
+    assert "inbox.direct:direct" in report.functions
+    assert not [s for s in report.skipped if s.qualname == "direct"]
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip("tests/scan_corpus not present")
+    dest = tmp_path / "scan_corpus"
+    shutil.copytree(CORPUS, dest, ignore=shutil.ignore_patterns("__pycache__", ".distilgen_cache"))
+    return dest
+
+
+def test_corpus_stubs_import_cleanly(corpus_copy: Path) -> None:
+    report = api.stubs([corpus_copy], model=MODEL)
+    assert report.edit.status == "changed", report.edit.reason
+    assert len(report.functions) >= 40
+    reasons = {s.qualname: s.reason for s in report.skipped}
+    assert "a stub cannot stand in" in reasons["Renamer.renamed"]
+    assert "no return annotation" in reasons["same"]
+    path = os.pathsep.join(str(corpus_copy / p) for p in ("", "_site", "_runtime_only"))
+    run = subprocess.run([sys.executable, "-c", "import corpus.distil_stubs as s; print(len(s.instructions.functions))"],
+                         cwd=corpus_copy, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": path})
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) >= len(report.functions)
