@@ -103,8 +103,11 @@ def test_changed_prompt_is_pinned_while_a_model_references_it(tmp_path):
     sent = prompt_for_dispatch(old.function_id, "ft:gpt-4o-mini:acme::abc", "new prompt", new.fingerprint,
                                lock_path=lock, use_current=False)
     assert sent == "old prompt"
-    # once the model is rebound to the new prompt, the old one is no longer kept
+    # binding the same model again without a fingerprint keeps what it was trained on
     record_model(lock, old.function_id, "ft:gpt-4o-mini:acme::abc")
+    assert load_lock(lock).get(old.function_id).model_fingerprint("ft:gpt-4o-mini:acme::abc") == old.fingerprint
+    # once it is rebound to the new prompt (retrained), the old one is no longer kept
+    record_model(lock, old.function_id, "ft:gpt-4o-mini:acme::abc", new.fingerprint)
     entry = load_lock(lock).get(old.function_id)
     assert entry.pinned == () and entry.prompt_for(old.fingerprint) is None
 

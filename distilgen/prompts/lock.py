@@ -563,9 +563,11 @@ def record_prompts(
 
 
 def record_model(lock_path: Path | str, function_id: str, model_id: str, fingerprint: str | None = None) -> LockedPrompt:
-    """Record that `model_id` was trained on `function_id`'s prompt `fingerprint` (default: current).
+    """Record that `model_id` was trained on `function_id`'s prompt `fingerprint`.
 
-    Called by `apply --dispatch` and by `distilgen train` for `local:NAME` models.
+    Called by `apply --dispatch` and by `distilgen train` for `local:NAME` models. Without a
+    fingerprint: the one already recorded for `model_id` (re-running `apply --dispatch` after the
+    source drifted must not claim the model was trained on the new prompt), else the current one.
     """
     path = Path(lock_path)
     with _exclusive(path.parent):
@@ -574,7 +576,7 @@ def record_model(lock_path: Path | str, function_id: str, model_id: str, fingerp
         if entry is None:
             where = path if lock.exists else f"{path} (no such file)"
             raise LockError(f"{where}: no entry for {function_id}; run `distilgen prompts` first to record its prompt")
-        fp = fingerprint or entry.fingerprint
+        fp = fingerprint or entry.model_fingerprint(model_id) or entry.fingerprint
         if fp not in entry.fingerprints:
             raise LockError(
                 f"{path}:{entry.line}: {function_id} has no prompt with fingerprint {fp} (current: "
