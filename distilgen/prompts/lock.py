@@ -534,7 +534,10 @@ def record_prompts(
         lock = load_lock(path)
         old_text = path.read_text(encoding="utf-8") if lock.exists else ""
         entries = {e.function_id: e for e in lock.entries}
-        added, changed, moved, pinned_now = [], [], [], []
+        added: list[str] = []
+        changed: list[str] = []
+        moved: list[str] = []
+        pinned_now: list[str] = []
         for rec in records:
             old = entries.get(rec.function_id)
             new = _merge(old, rec)
