@@ -46,6 +46,10 @@ def read_source(path: Path) -> str:
         return f.read()
 
 
+def _is_overload(dec: ast.expr) -> bool:
+    return (isinstance(dec, ast.Name) and dec.id == "overload") or (isinstance(dec, ast.Attribute) and dec.attr == "overload")
+
+
 def find_function(tree: ast.Module, qualname: str, lineno: int | None = None) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     """The def node whose interpreter-style qualname is `qualname` (the one at `lineno` if several)."""
     found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
@@ -63,6 +67,9 @@ def find_function(tree: ast.Module, qualname: str, lineno: int | None = None) ->
                 visit(child, prefix)  # if/try/with blocks do not change qualnames
 
     visit(tree, "")
+    # `@overload` stubs never run: the implementation after them is the function
+    real = [n for n in found if not any(_is_overload(d) for d in n.decorator_list)]
+    found = real or found
     if lineno is not None:
         for node in found:
             if node.lineno == lineno:
