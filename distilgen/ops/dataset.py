@@ -484,7 +484,7 @@ _SHAREGPT_ROLES = {"system": "system", "developer": "system", "user": "human", "
 
 def _sharegpt(tools_example: Mapping[str, Any]) -> dict[str, Any]:
     # LLaMA-Factory's sharegpt with function calling: function_call/observation turns, tools as a JSON string
-    conversations = []
+    conversations: list[dict[str, str]] = []
     system = ""
     for m in tools_example["messages"]:
         role = m["role"]
