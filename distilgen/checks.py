@@ -103,7 +103,11 @@ def _bindings(r: Any, entry: LockedPrompt, lock_name: str) -> list[Finding]:
 def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, require_decorated: bool = False,
                scan_errors: Iterable[Any] = ()) -> list[Finding]:
     """Every drift finding for a project whose scan gave `results` (all statuses), sorted by place."""
-    lock_name = lock.path.name
+    # the lock as a path from the project root: findings about lock entries point into it
+    try:
+        lock_name = lock.path.resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        lock_name = str(lock.path)
     findings: list[Finding] = []
     by_place = {(e.path, e.qualname): e for e in lock.entries}
     matched: set[str] = set()

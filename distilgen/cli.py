@@ -238,9 +238,11 @@ def prompts_cmd(paths: tuple[str, ...], check_only: bool) -> None:
 
 @main.command("check")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text", show_default=True,
+              help="github: workflow commands, so findings annotate the pull request.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @_handle_errors
-def check_cmd(paths: tuple[str, ...], exit_zero: bool) -> None:
+def check_cmd(paths: tuple[str, ...], fmt: str, exit_zero: bool) -> None:
     """Fail when distilled functions drifted from distilgen.lock.
 
     Static and read-only (nothing is imported): prompts that no longer match their source,
@@ -251,7 +253,12 @@ def check_cmd(paths: tuple[str, ...], exit_zero: bool) -> None:
     count = 0
     for rep in api.check(paths or (".",)):
         for f in rep.findings:
-            click.echo(f"{_shown(rep.root, f.path)}:{f.line}: {f.code} {f.message}")
+            where = _shown(rep.root, f.path)
+            if fmt == "github":
+                msg = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+                click.echo(f"::error title=distilgen {f.code},file={where},line={f.line}::{msg}")
+            else:
+                click.echo(f"{where}:{f.line}: {f.code} {f.message}")
             count += 1
     if count:
         click.echo(f"distilgen check: {count} finding{'s' if count != 1 else ''}", err=True)

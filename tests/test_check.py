@@ -200,3 +200,34 @@ def test_unimportable_module_is_reported_with_place(project):
     assert "inbox/triage.py:" in out.stdout and "ModuleNotFoundError" in out.stdout
     # the entry that could not be re-recorded is kept, not dropped
     assert load_lock(project / "distilgen.lock").get("inbox.triage:classify_ticket") is not None
+
+
+def test_github_format(project):
+    triage = project / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace("rate how urgent it is", "rate its urgency"))
+    out = cli(project, "check", "--format", "github")
+    assert out.returncode == 1
+    assert out.stdout.startswith("::error title=distilgen DG002,file=inbox/triage.py,line=")
+    assert "::the source of classify_ticket no longer matches" in out.stdout
+
+
+def test_two_projects_are_checked_separately(project, tmp_path):
+    other = make_project(tmp_path / "second")
+    (other / "distilgen.lock").write_bytes((project / "distilgen.lock").read_bytes())
+    (other / "inbox" / "distil.py").write_text((other / "inbox" / "distil.py").read_text())
+    triage = other / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace("rate how urgent it is", "rate its urgency"))
+    reports = api.check([project / "inbox" / "app.py", other / "inbox", project])
+    assert [r.root for r in reports] == [project.resolve(), other.resolve()]
+    assert [len(r.findings) for r in reports] == [0, 1] and reports[1].findings[0].code == "DG002"
+
+
+def test_lock_in_a_subfolder(project):
+    (project / "conf").mkdir()
+    (project / "distilgen.lock").rename(project / "conf" / "distilgen.lock")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('lock-file = "distilgen.lock"', 'lock-file = "conf/distilgen.lock"'))
+    triage = project / "inbox" / "triage.py"
+    triage.write_text(triage.read_text().replace("@instructions.distil\ndef classify_ticket", "def classify_ticket"))
+    [rep] = api.check([project])
+    assert [(f.path, f.code) for f in rep.findings] == [("conf/distilgen.lock", "DG008")]
