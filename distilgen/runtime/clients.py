@@ -132,7 +132,7 @@ class ClientProvider:
     def model_id(self, model: str) -> str:
         """The id to send: an alias from `[tool.distilgen.models]` resolved, `local:` stripped."""
         if not model.startswith((LOCAL_PREFIX, "ft:")):
-            model = dict(self.config.models).get(model, model)
+            model = self.config.models.get(model, model)
         return model[len(LOCAL_PREFIX):] if model.startswith(LOCAL_PREFIX) else model
 
     def is_local(self, model: str) -> bool:
@@ -140,7 +140,7 @@ class ClientProvider:
             return True
         if model.startswith("ft:"):
             return False
-        return str(dict(self.config.models).get(model, "")).startswith(LOCAL_PREFIX)
+        return str(self.config.models.get(model, "")).startswith(LOCAL_PREFIX)
 
     def base_url(self, model: str) -> str:
         """Where requests for `model` go (for messages)."""

@@ -109,6 +109,7 @@ class Dispatcher:
         self._stats = dict.fromkeys(DispatchStats.__dataclass_fields__, 0)
         self._base: dict[str, Any] | None = None
         self._model_id: str | None = None
+        self._aclient: tuple[Any, Any] | None = None  # (event loop, AsyncOpenAI) of the last async call
 
     # -- the request -----------------------------------------------------------------------
     def _prepare(self) -> dict[str, Any]:
@@ -299,10 +300,16 @@ class Dispatcher:
         messages = self._messages(args, kwargs)
         base = self._base
         assert base is not None
-        try:
-            client = self.clients.async_(self.settings.model)
-        except openai.OpenAIError as exc:
-            raise self._api_error(exc, None) from None
+        loop = asyncio.get_running_loop()
+        cached = self._aclient
+        if cached is not None and cached[0] is loop:
+            client = cached[1]
+        else:
+            try:
+                client = self.clients.async_(self.settings.model, loop=loop)
+            except openai.OpenAIError as exc:
+                raise self._api_error(exc, None) from None
+            self._aclient = (loop, client)
         errors: list[str] = []
         raw: Any = None
         ptok = ctok = 0
