@@ -1,0 +1,6 @@
+﻿# header
+"""Doc é."""
+
+
+def f(x: int) -> M:
+    return M()

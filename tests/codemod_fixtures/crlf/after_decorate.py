@@ -1,0 +1,9 @@
+"""Doc."""
+
+import os
+from inbox.distil import instructions
+
+
+@instructions.distil
+def f(x: int) -> M:
+    return M()

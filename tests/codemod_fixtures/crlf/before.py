@@ -1,0 +1,7 @@
+"""Doc."""
+
+import os
+
+
+def f(x: int) -> M:
+    return M()

@@ -1,0 +1,4 @@
+import os
+from inbox.distil import instructions
+@instructions.distil
+def f(x: int) -> M: return M()
