@@ -42,15 +42,6 @@ class Finding:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.code} {self.message}"
 
-    def relative_to(self, root: Path, cwd: Path) -> "Finding":
-        """The same finding with its path spelled from `cwd` (clickable where the command ran)."""
-        full = root / self.path
-        try:
-            shown = str(full.resolve().relative_to(cwd.resolve()))
-        except ValueError:
-            shown = str(full)
-        return Finding(shown, self.line, self.code, self.message, self.function_id)
-
 
 def _drift(r: Any, entry: LockedPrompt, text: str, lock_name: str) -> list[Finding]:
     out: list[Finding] = []

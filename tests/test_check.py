@@ -231,3 +231,12 @@ def test_lock_in_a_subfolder(project):
     triage.write_text(triage.read_text().replace("@instructions.distil\ndef classify_ticket", "def classify_ticket"))
     [rep] = api.check([project])
     assert [(f.path, f.code) for f in rep.findings] == [("conf/distilgen.lock", "DG008")]
+
+
+def test_renamed_return_model(project):
+    ticket = project / "inbox" / "models" / "ticket.py"
+    ticket.write_text(ticket.read_text().replace("class Triage(InboxModel):", "class TriageV2(InboxModel):") + "\n\nTriage = TriageV2\n")
+    [rep] = api.check([project])
+    [f] = rep.findings
+    assert (f.path, f.code) == ("inbox/triage.py", "DG010")
+    assert f.message.startswith("classify_ticket now returns TriageV2, but distilgen.lock recorded its prompt for Triage")
