@@ -458,21 +458,19 @@ class _JobLine:
             click.echo("", err=True)
 
 
-def _finish_job(job: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+def _finish_job(job: Any, as_json: bool, extra: dict[str, Any] | None = None, functions: tuple[str, ...] = ()) -> None:
+    from .ops.jobs import dispatch_command
+
     if as_json:
         payload = dict(extra or {}, job=job.as_dict())
         if job.status == "succeeded" and job.fine_tuned_model:
-            from .ops.jobs import dispatch_command
-
-            payload["use"] = dispatch_command(job.fine_tuned_model)
+            payload["use"] = dispatch_command(job.fine_tuned_model, functions)
         _ops_json(payload)
     if job.status == "succeeded":
-        from .ops.jobs import dispatch_command
-
         if not as_json:
             click.echo(f"{job.id}: succeeded")
             click.echo(f"fine-tuned model: {job.fine_tuned_model}")
-            click.echo(f"use it: {dispatch_command(job.fine_tuned_model)}")
+            click.echo(f"use it: {dispatch_command(job.fine_tuned_model, functions)}")
         return
     if job.status == "failed":
         click.echo(f"distilgen: error: job {job.id} failed: {job.error_line()}", err=True)
@@ -506,7 +504,8 @@ def _created(result: Any, as_json: bool, no_wait: bool, poll_interval: float, ba
         click.echo(f"stopped watching; the job goes on: distilgen jobs watch {job.id}", err=True)
         sys.exit(130)
     line.close()
-    _finish_job(job, as_json, {"request_id": result.request_id, "reconciled": result.reconciled})
+    _finish_job(job, as_json, {"request_id": result.request_id, "reconciled": result.reconciled},
+                getattr(result, "functions", ()))
 
 
 @jobs_group.command("create-from-file")
