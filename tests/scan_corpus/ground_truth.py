@@ -1,6 +1,6 @@
 """Ground truth for the scan corpus, independent of the scanner: import it, ask the interpreter.
 
-Run as `python ground_truth.py CORPUS_ROOT`; prints one JSON object per function that has a return
+Run as `python ground_truth.py CORPUS_ROOT [PACKAGE ...]`; prints one JSON object per function that has a return
 annotation involving a pydantic model, as the *runtime* sees it: `typing.get_type_hints` resolves
 the annotation, `issubclass(..., pydantic.BaseModel)` decides, `inspect` decides generators and
 signatures, and the real `Instructions.distil` wrapper (`fn.__distil__`) says what is decorated.
@@ -27,9 +27,10 @@ import ast
 SKIP_DIRS = {"_site", "_runtime_only", "__pycache__"}
 
 
-def modules(root: str) -> list[str]:
+def modules(root: str, packages: list[str]) -> list[str]:
     out = []
-    for folder, dirs, files in os.walk(root):
+    starts = [os.path.join(root, p) for p in packages] if packages else [root]
+    for folder, dirs, files in (w for start in starts for w in os.walk(start)):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
         for f in sorted(files):
             if not f.endswith(".py") or folder == root:
@@ -189,13 +190,13 @@ def _remember_creation_site() -> None:
     Instructions.__init__ = init  # type: ignore[method-assign]
 
 
-def main(root: str) -> None:
+def main(root: str, packages: list[str]) -> None:
     _remember_creation_site()
     for extra in (root, os.path.join(root, "_site"), os.path.join(root, "_runtime_only")):
         sys.path.insert(0, extra)
     out: dict[str, dict] = {}
     unimportable: dict[str, str] = {}
-    names = modules(root)
+    names = modules(root, packages)
     loaded = {}
     for name in names:
         try:
@@ -223,4 +224,5 @@ def main(root: str) -> None:
 
 
 if __name__ == "__main__":
-    main(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)))
+    # `ground_truth.py ROOT [PACKAGE ...]`: the corpus by default; real packages for docs/scan-accuracy.md
+    main(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)), sys.argv[2:])
