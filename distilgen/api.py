@@ -327,10 +327,16 @@ def jobs_create_from_file(
     from .ops.jobs import Hyperparameters, create_from_file
     from .ops.tokens import DEFAULT_MODEL
 
+    import dataclasses
+
+    from .ops.dataset import dataset_functions
+
     model = model or DEFAULT_MODEL
-    return create_from_file(path, validation_path=validation_file, model=model, suffix=suffix, seed=seed,
-                            hyperparameters=Hyperparameters(epochs, batch_size, learning_rate_multiplier),
-                            settings=_api_settings(base_url, api_key), validate=_training_file_errors(model))
+    result = create_from_file(path, validation_path=validation_file, model=model, suffix=suffix, seed=seed,
+                              hyperparameters=Hyperparameters(epochs, batch_size, learning_rate_multiplier),
+                              settings=_api_settings(base_url, api_key), validate=_training_file_errors(model))
+    known = _known_prompts(None)
+    return dataclasses.replace(result, functions=dataset_functions(path, known.source if known else None))
 
 
 def jobs_create_from_id(

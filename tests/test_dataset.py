@@ -226,6 +226,19 @@ def test_stale_examples_against_a_real_lock(tmp_path: Path) -> None:
     assert api.dataset_validate([GOOD["tools"]], lock=tmp_path / "none.lock")[0].problems == ()
 
 
+def test_dataset_functions_from_lock_or_raw(tmp_path: Path) -> None:
+    from distilgen.ops.dataset import dataset_functions
+    from distilgen.prompts.lock import PromptRecord, record_prompts
+
+    schema = json.loads(lines(GOOD["tools"])[0])["tools"][0]["function"]["parameters"]
+    lock = tmp_path / "distilgen.lock"
+    assert dataset_functions(GOOD["tools"], lock) == ()  # no lock: unknown
+    assert dataset_functions(GOOD["raw"], None) == ("math_demo:fn",)  # raw records name it
+    record_prompts(lock, [PromptRecord("math_demo:fn", "math_demo.py", "fn", 1, 3, "Multiply", False, PROMPT_MUL, schema)])
+    assert dataset_functions(GOOD["tools"], lock) == ("math_demo:fn",)
+    assert dataset_functions(GOOD["rich"], lock) == ()  # triage's prompt is not in this lock
+
+
 # --- split --------------------------------------------------------------------------------------
 
 

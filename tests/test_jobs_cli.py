@@ -42,15 +42,29 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_job_that_succeeds_prints_model_and_dispatch_command(srv: FakeOpenAI) -> None:
+def _project_with_lock(root: Path) -> None:
+    """A project whose distilgen.lock records the corpus's Multiply prompt for `math_demo:fn`."""
+    from distilgen.prompts.lock import PromptRecord, record_prompts
+
+    first = json.loads(GOOD.read_text(encoding="utf-8").splitlines()[0])
+    prompt, schema = first["messages"][0]["content"], first["tools"][0]["function"]["parameters"]
+    (root / "pyproject.toml").write_text('[project]\nname = "demo"\n\n[tool.distilgen]\n', encoding="utf-8")
+    record_prompts(root / "distilgen.lock", [PromptRecord("math_demo:fn", "math_demo.py", "fn", 1, 3, "Multiply",
+                                                          False, prompt, schema)])
+
+
+def test_job_that_succeeds_prints_model_and_dispatch_command(srv: FakeOpenAI, tmp_path: Path) -> None:
+    _project_with_lock(tmp_path)
     proc = run(srv, "jobs", "create-from-file", str(GOOD), "--suffix", "mul", "--epochs", "2",
-               "--batch-size", "4", "--learning-rate-multiplier", "0.5", "--seed", "7", "--poll-interval", "0.01")
+               "--batch-size", "4", "--learning-rate-multiplier", "0.5", "--seed", "7", "--poll-interval", "0.01",
+               cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     (job,) = srv.jobs.jobs.values()
     model = job["fine_tuned_model"]
     assert model.startswith("ft:gpt-4o-mini-2024-07-18:") and ":mul:" in model
     assert f"fine-tuned model: {model}" in proc.stdout
-    assert f"use it: distilgen apply --dispatch --model {model}" in proc.stdout
+    # the lock tells which function the dataset trains: the command binds only that one
+    assert f"use it: distilgen apply --dispatch --model {model} --select math_demo:fn\n" in proc.stdout
     # the live status walked through every state, with the service's events
     for status in ("validating_files", "queued", "running"):
         assert f"{job['id']}: {status}" in proc.stderr

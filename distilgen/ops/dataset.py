@@ -33,6 +33,7 @@ __all__ = [
     "duplicate_problems",
     "stale_problems",
     "known_prompts_from_lock",
+    "dataset_functions",
     "SplitResult",
     "split_file",
     "EXPORT_FORMATS",
@@ -302,6 +303,27 @@ def known_prompts_from_lock(lock_path: str | Path) -> KnownPrompts | None:
     if not lock.exists:
         return None
     return KnownPrompts(frozenset(e.prompt for e in lock), frozenset(e.fingerprint for e in lock), str(lock_path))
+
+
+def dataset_functions(path: str | Path, lock_path: str | Path | None) -> tuple[str, ...]:
+    """The function ids a dataset trains (raw records name them; chat lines match the lock's
+    prompts, current or pinned). Empty when any example's function cannot be told."""
+    examples, _ = read_examples(path)
+    by_prompt: dict[str, str] = {}
+    if lock_path is not None:
+        from ..prompts.lock import load_lock
+
+        for entry in load_lock(lock_path):
+            by_prompt.setdefault(entry.prompt, entry.function_id)
+            for pinned in entry.pinned:
+                by_prompt.setdefault(pinned.prompt, entry.function_id)
+    found: set[str] = set()
+    for e in examples:
+        fid = e.obj.get("function_id") if e.shape == "raw" else by_prompt.get(shapes.view(e.obj).system)
+        if not isinstance(fid, str):
+            return ()
+        found.add(fid)
+    return tuple(sorted(found))
 
 
 def validate_file(path: str | Path, *, model: str = DEFAULT_MODEL, max_tokens: int | None = None,

@@ -128,9 +128,12 @@ class CreateResult:
     """True when the job was found through `jobs list` after an ambiguous failure."""
     training_file: FileInfo | None = None
     validation_file: FileInfo | None = None
+    functions: tuple[str, ...] = ()
+    """The function ids the training file holds examples of, when known (for `apply --select`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "functions": list(self.functions),
             "job": self.job.as_dict(),
             "request_id": self.request_id,
             "attempts": self.attempts,
@@ -173,9 +176,10 @@ def job_info(obj: Any) -> JobInfo:
     )
 
 
-def dispatch_command(model: str) -> str:
-    """The command that switches the project's distilled functions to a fine-tuned model."""
-    return f"distilgen apply --dispatch --model {model}"
+def dispatch_command(model: str, functions: tuple[str, ...] = ()) -> str:
+    """The command that switches the dataset's functions (all distilled ones when unknown) to a model."""
+    select = "".join(f" --select {f}" for f in functions)
+    return f"distilgen apply --dispatch --model {model}{select}"
 
 
 def _refused(exc_message: str, status: int | None) -> bool:
