@@ -211,3 +211,29 @@ def test_shadow_records(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"shadow.jsonl:1: not a shadow record"):
         evaluate_shadow(path)
 
+
+
+def test_records_of_the_real_shadow_runtime(project: Path, tmp_path: Path) -> None:
+    import importlib
+
+    from distilgen import Instructions
+    from distilgen.evals.evaluate import evaluate_shadow
+
+    module = importlib.import_module(_target(project).split(":")[0])
+    log = tmp_path / "shadow.jsonl"
+    with FakeOpenAI() as srv:
+        # k=0 right, k=1 wrong label, k=2 invalid answer (shadow mode never re-asks), k=3 an endpoint error
+        srv.chat.push(ok("a", 0, 0.0), ok("a", 1, 0.5), BAD)
+        srv.faults.add(path="/v1/chat/completions", status=400, skip=3, message="bad request")
+        instructions = Instructions(openai_client=srv.client(max_retries=0), shadow_log=log, shadow_rate=1.0)
+        shadowed = instructions.distil(mode="shadow", model="ft:small")(module.f)
+        for k in range(4):
+            assert shadowed(k) == module.f(k)  # the caller always gets the real function's answer
+            shadowed.__distil__.runner().drain(10)  # one at a time: the scripted answers stay in order
+    (report,) = evaluate_shadow(log)
+    m = report.primary
+    assert report.function_id == _target(project) and m.model == "ft:small"
+    assert (m.calls, m.exact, m.valid, m.fallbacks) == (4, 1, 2, 1)
+    assert dict(m.errors) == {"ShadowEndpointError": 1}
+    assert {f.field: f.correct for f in m.fields} == {"label": 1, "n": 2, "x": 2}
+    assert [d.call for d in m.disagreements] == ["f(2)", "f(3)", "f(1)"]  # no answer first, then wrong fields

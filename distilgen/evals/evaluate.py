@@ -396,16 +396,22 @@ def evaluate_models(
 def evaluate_shadow(path: Path, *, function_id: str | None = None, tolerance: float = 0.0,
                     min_accuracy: float | None = None, worst: int = 10) -> list[EvalReport]:
     """Score shadow-mode records (one JSON object per line, see docs/dispatch.md), one report per function and model."""
-    from .shadow_records import read_shadow
+    from .shadow_records import ShadowEndpointError, read_shadow
 
     reports = []
     for (fid, model), records in read_shadow(path, function_id).items():
         names: list[str] = []
         for r in records:
             names.extend(k for k in r.expected if k not in names)
-        pairs = [(r.call, r.expected, _Answer(
-            r.got, None if r.got is not None else DistilDispatchError(r.error or "no answer", function_id=fid, model=model),
-            r.model_ms or 0.0, 1, 0, r.prompt_tokens, r.completion_tokens)) for r in records]
+        def failure(r: Any) -> BaseException | None:
+            if r.got is not None:
+                return None
+            if r.status == "error":
+                return ShadowEndpointError(r.error or "endpoint failure")
+            return DistilDispatchError(r.error or "no valid answer", function_id=fid, model=model)
+
+        pairs = [(r.call, r.expected, _Answer(r.got, failure(r), r.model_ms or 0.0, 1, 0, r.prompt_tokens,
+                                               r.completion_tokens)) for r in records]
         score = score_pairs(model, names, pairs, tolerance=tolerance, worst=worst)
         fn_ms = tuple(r.function_ms for r in records if r.function_ms is not None)
         reports.append(EvalReport(fid, f"shadow records {path}", len(records), (), Latency(fn_ms), (score,), tolerance,

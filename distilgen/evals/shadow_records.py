@@ -15,7 +15,11 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["ShadowRecord", "read_shadow"]
+__all__ = ["ShadowRecord", "ShadowEndpointError", "read_shadow"]
+
+
+class ShadowEndpointError(Exception):
+    """A shadow sample whose request failed at the endpoint (`status: "error"`), not an invalid answer."""
 
 _EXPECTED = ("expected", "function_output", "function_result", "result", "output")
 _GOT = ("got", "model_output", "model_result", "model_answer")
@@ -30,6 +34,8 @@ class ShadowRecord:
     expected: dict[str, Any]
     got: dict[str, Any] | None
     error: str | None
+    status: str
+    """`ok`, `invalid` (the answer did not validate) or `error` (the endpoint failed)."""
     function_ms: float | None
     model_ms: float | None
     prompt_tokens: int
@@ -84,6 +90,7 @@ def read_shadow(path: Path, function_id: str | None = None) -> dict[tuple[str, s
             expected=expected,
             got=got if isinstance(got, dict) else None,
             error=d.get("error") if got is None or not isinstance(got, dict) else None,
+            status=str(d.get("status") or ("ok" if isinstance(got, dict) else "invalid")),
             function_ms=_ms(d, "function_ms", "function_latency_ms", "function_s"),
             model_ms=_ms(d, "model_ms", "model_latency_ms", "latency_ms", "model_s"),
             prompt_tokens=int(usage.get("prompt_tokens") or d.get("prompt_tokens") or 0),
