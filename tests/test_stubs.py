@@ -50,6 +50,7 @@ def test_stubs_for_sample_project(sample_copy: Path) -> None:
     # formatted like hand-written code: two blank lines between top-level stubs, one trailing newline
     assert text.endswith("    ...\n") and not text.endswith("\n\n")
     assert "\n\n\n\n" not in text
+    assert all(line == line.rstrip() for line in text.splitlines()), "trailing whitespace"
     tree = ast.parse(text)
     assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))] == [
         "Catalog", "extract_order", "extract_order_async", "classify_ticket",
@@ -182,6 +183,9 @@ def test_corpus_stubs_import_cleanly(corpus_copy: Path) -> None:
     report = api.stubs([corpus_copy], model=MODEL)
     assert report.edit.status == "changed", report.edit.reason
     assert len(report.functions) >= 40
+    text = (corpus_copy / report.path).read_text()
+    assert all(line == line.rstrip() for line in text.splitlines()), "trailing whitespace"
+    assert "class Service:\n    @staticmethod\n" in text and "\n    class Nested:\n        @staticmethod\n" in text
     reasons = {s.qualname: s.reason for s in report.skipped}
     assert "a stub cannot stand in" in reasons["Renamer.renamed"]
     assert "no return annotation" in reasons["same"]

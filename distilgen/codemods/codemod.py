@@ -40,4 +40,5 @@ class DistilDecorators(Codemod):
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         self.edit.module = self.context.full_module_name or ""
-        return self.edit.run(tree, self.metadata[PositionProvider])
+        positions = self.metadata[PositionProvider]
+        return self.edit.run(tree, positions)  # type: ignore[arg-type]  # CodeRange values

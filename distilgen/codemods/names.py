@@ -61,8 +61,8 @@ class ModuleNames:
             if b.runtime and b.kind == "import" and b.target == module:
                 return f"{b.name}.{attr}"
         for head, modules in self.imported_modules.items():
-            b = self.bindings.get(head)
-            if b is not None and b.runtime and b.target == head and module in modules:
+            hb = self.bindings.get(head)
+            if hb is not None and hb.runtime and hb.target == head and module in modules:
                 return dotted_target
         return None
 

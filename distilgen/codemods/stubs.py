@@ -345,14 +345,15 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
             continue
         _, names, found = parsed[r.path]
         fid = r.function_id
-        node = next((n for line, n in found.get(r.qualname, []) if line == r.lineno), None)
+        found_node = next((n for line, n in found.get(r.qualname, []) if line == r.lineno), None)
 
         def skip(reason: str) -> None:
             plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, reason))
 
-        if node is None:
+        if found_node is None:
             skip("not found in the file any more (changed since the scan?)")
             continue
+        node = found_node
         if not r.module:
             skip("its file is not importable as a module, so its types cannot be imported")
             continue
@@ -409,44 +410,35 @@ def _describe(imp: _Import) -> str:
     return f"{imp.module}.{imp.name}"
 
 
+@dataclass
+class _ClassBlock:
+    name: str
+    members: list[cst.FunctionDef | _ClassBlock] = field(default_factory=list)
+
+
 def _render_body(stubs: list[_Stub]) -> str:
-    """Top-level functions and (nested) classes, two blank lines apart, methods one apart."""
-    empty = cst.Module(body=[])
-
-    def code(node: cst.CSTNode, depth: int) -> str:
-        text = empty.code_for_node(node)
-        pad = "    " * depth
-        return "".join(pad + line if line.strip() else line for line in text.splitlines(keepends=True))
-
-    # a tree of classes: {name: (methods, subclasses)} keeps first-seen order
-    blocks: list[str] = []
-    tree: dict[str, object] = {}
-    order: list[tuple[str, object]] = []
+    """Top-level functions and (nested) classes, two blank lines apart, members one apart."""
+    top: list[cst.FunctionDef | _ClassBlock] = []
+    blocks: dict[tuple[str, ...], _ClassBlock] = {}
     for stub in stubs:
-        if not stub.classes:
-            order.append(("fn", stub))
-            continue
-        if stub.classes[0] not in tree:
-            tree[stub.classes[0]] = {"methods": [], "classes": {}}
-            order.append(("cls", stub.classes[0]))
-        node = tree[stub.classes[0]]
-        for name in stub.classes[1:]:
-            node = node["classes"].setdefault(name, {"methods": [], "classes": {}})  # type: ignore[index]
-        node["methods"].append(stub)  # type: ignore[index]
+        members = top
+        for i in range(len(stub.classes)):
+            path = stub.classes[: i + 1]
+            if path not in blocks:
+                blocks[path] = _ClassBlock(path[-1])
+                members.append(blocks[path])
+            members = blocks[path].members
+        members.append(stub.node)
 
-    def render_class(name: str, node: dict[str, object], depth: int) -> str:
-        parts = [f"{'    ' * depth}class {name}:\n"]
-        members: list[str] = [code(m.node, depth + 1) for m in node["methods"]]  # type: ignore[attr-defined]
-        for sub, subnode in node["classes"].items():  # type: ignore[attr-defined]
-            members.append(render_class(sub, subnode, depth + 1))
-        return parts[0] + "\n".join(members)
+    def build(item: cst.FunctionDef | _ClassBlock, blank_lines: int) -> cst.BaseCompoundStatement:
+        lines = [cst.EmptyLine(indent=False)] * blank_lines
+        if isinstance(item, cst.FunctionDef):
+            return item.with_changes(leading_lines=lines)
+        body = [build(m, 0 if i == 0 else 1) for i, m in enumerate(item.members)]
+        return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body), leading_lines=lines)
 
-    for kind, item in order:
-        if kind == "fn":
-            blocks.append(code(item.node, 0))  # type: ignore[attr-defined]
-        else:
-            blocks.append(render_class(item, tree[item], 0))  # type: ignore[arg-type]
-    return "\n\n".join(blocks)
+    # nodes keep their own string literals: a method's docstring stays indented as at its origin
+    return cst.Module(body=[build(item, 0 if i == 0 else 2) for i, item in enumerate(top)]).code
 
 
 def render_stubs(report: ScanReport, config: Config, *, model: str, stubs_module: str = "") -> tuple[str, _Plan]:
