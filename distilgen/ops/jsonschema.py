@@ -8,6 +8,7 @@ not know are ignored, as JSON Schema says, so a valid instance is never reported
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Any, Mapping
@@ -22,6 +23,20 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _FORMATS = {"date": _DATE, "date-time": _DATETIME, "time": _TIME, "uuid": _UUID, "email": _EMAIL}
 
 _MAX_ERRORS = 20
+
+
+def _real_date(fmt: str, value: str) -> bool:
+    # the regex checks the shape; this rejects 2026-02-30 and 25:61
+    try:
+        if fmt == "date":
+            datetime.date.fromisoformat(value)
+        elif fmt == "date-time":
+            datetime.datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", value.replace("t", "T")))
+        elif fmt == "time":
+            datetime.time.fromisoformat(re.sub(r"[Zz]$", "+00:00", value))
+    except ValueError:
+        return False
+    return True
 
 
 def _type_name(value: Any) -> str:
@@ -128,7 +143,7 @@ class _Checker:
             if isinstance(options, list) and options:
                 matches = sum(1 for option in options if self.ok(value, option, depth + 1))
                 if matches == 0:
-                    self._explain_no_match(value, options, path, depth)
+                    self._explain_no_match(value, options, path, depth, schema)
                 elif key == "oneOf" and matches > 1:
                     self.fail(path, f"matches {matches} of the oneOf alternatives, expected exactly one")
         for option in schema.get("allOf") or ():
@@ -145,7 +160,21 @@ class _Checker:
         elif _type_name(value) in ("integer", "number"):
             self._number(value, schema, path)
 
-    def _explain_no_match(self, value: Any, options: list[Any], path: str, depth: int) -> None:
+    def _explain_no_match(self, value: Any, options: list[Any], path: str, depth: int, schema: Any = None) -> None:
+        # pydantic's discriminated unions name the branch: report that branch's own errors
+        disc = schema.get("discriminator") if isinstance(schema, Mapping) else None
+        if isinstance(disc, Mapping) and isinstance(value, dict):
+            prop = disc.get("propertyName")
+            mapping = disc.get("mapping") or {}
+            tag = value.get(prop) if isinstance(prop, str) else None
+            if isinstance(tag, str) and tag in mapping:
+                self.check(value, {"$ref": mapping[tag]}, path, depth + 1)
+                return
+            if isinstance(prop, str) and mapping:
+                allowed = ", ".join(repr(k) for k in mapping)
+                self.fail(path, f"{prop} {_short(tag)} is not one of {allowed}" if prop in value
+                          else f"missing required property {prop!r} (one of {allowed})")
+                return
         # Report the closest alternative's errors when only one alternative has the value's type:
         # "expected integer" is more useful than "matches none of 2 alternatives".
         typed = []
@@ -223,7 +252,7 @@ class _Checker:
             except re.error:
                 pass  # an ECMA-only pattern Python cannot compile: not the data's fault
         fmt = _FORMATS.get(schema.get("format", ""))
-        if fmt is not None and not fmt.match(value):
+        if fmt is not None and (not fmt.match(value) or not _real_date(schema["format"], value)):
             self.fail(path, f"{_short(value)} is not a valid {schema['format']}")
 
     def _number(self, value: float, schema: Mapping[str, Any], path: str) -> None:
