@@ -149,7 +149,8 @@ def test_dataset_split_and_errors(project: Path) -> None:
     api.generate(_target(project), 20, out="data.jsonl", seed=1)
     split = api.dataset_split("data.jsonl", val=0.25, seed=0)
     val_lines = Path(split.val_path).read_text().splitlines()
-    with FakeOpenAI() as srv:  # the fake answers from the schema: valid, mostly wrong
+    with FakeOpenAI() as srv:
+        srv.chat.respond(lambda req: Reply(arguments={"label": "a", "n": 0, "x": 0.0}))
         report = evaluate(_target(project), "ft:small", dataset="data.jsonl", split="val", base_url=srv.base_url)
     assert report.inputs == len(val_lines) and report.source.endswith("val.jsonl")
     assert report.primary.valid == report.inputs

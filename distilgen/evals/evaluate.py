@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
+# endpoint failures that the next call would hit too (wrong URL, key or model id)
+_HOPELESS = {"EndpointConnectionError", "EndpointAuthError", "ModelNotFoundError"}
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,9 @@ def _ask_model(target: Target, model: str, base_url: str | None, calls: Sequence
                 else:
                     outcome = dispatcher.run(args, kwargs)
             except Exception as exc:  # endpoint errors: counted by type, the run goes on
+                if not any(a.got is not None for a in out) and type(exc).__name__ in _HOPELESS:
+                    # nothing answered yet and this will not get better: stop now, with the reason
+                    raise DistilgenError(f"every call to {model} failed; first: {type(exc).__name__}: {exc}") from None
                 out.append(_Answer(None, exc, (time.perf_counter() - start) * 1000, meter.ok, meter.failed,
                                    meter.prompt_tokens, meter.completion_tokens))
             else:
