@@ -94,7 +94,7 @@ def apply(
     paths = list(paths) or ["."]
     cfg = _project_config(paths, config)
     report = scan(paths, config=cfg, select=select)
-    result = apply_codemod(report, cfg, action=action, model=model, write=write)
+    result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select))
     if write and lock and result.changed:
         result = pin_models(result, report, cfg, prompts)
     return result

@@ -137,10 +137,12 @@ def apply_cmd(paths: tuple[str, ...], select: tuple[str, ...], dispatch: bool, m
         chosen[0] if chosen else "", "decorate")
     write = not (show_diff or check)
     report = api.apply(paths or (".",), select=select, action=action, model=model, write=write, lock=not no_lock)
+    for note in report.notes:
+        click.echo(note, err=True)
     if show_diff:
         click.echo(report.diff, nl=False)
-    verb = {"decorate": "decorated", "dispatch": f"dispatch to {model}", "capture": "capture",
-            "remove": "removed"}[action]
+    verb = {"decorate": "decorated", "dispatch": f"bound to {model} (dispatch)", "capture": "set back to capture",
+            "remove": "undecorated"}[action]
     failures = _edit_lines(report.edits, report.root, verb if write else f"would be {verb}") if not show_diff \
         else _edit_lines([e for e in report.edits if e.status == "error"], report.root, verb)
     n = len(report.changed)

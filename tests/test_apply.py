@@ -275,3 +275,13 @@ def test_corpus_apply_idempotent_and_remove_round_trip(corpus_copy: Path) -> Non
     assert "@fake.distil\ndef fake_decorator" in left
     assert "instructions.distil" not in left and "inst2.distil" not in left and "local.distil" not in left
     assert "import corpus.distil as d" not in left and "from corpus.distil import instructions" not in left
+
+
+def test_select_matching_nothing_is_a_usage_error_and_left_alone_functions_are_named(sample_copy: Path) -> None:
+    code, _, err = cli("apply", str(sample_copy), "--select", "clasify_ticket", "--no-lock")
+    assert code == 2 and "--select clasify_ticket: no function returning a model matches" in err
+    code, out, err = cli("apply", str(sample_copy), "--select", "maybe_order", "--select", "classify_ticket",
+                         "--dispatch", "--model", MODEL, "--no-lock")
+    assert code == 0, err
+    assert "inbox/extract.py:33: maybe_order: wrapped (wrapped in Optional); left alone" in err
+    assert f"inbox/triage.py: bound to {MODEL} (dispatch): classify_ticket" in out.replace(os.sep, "/")

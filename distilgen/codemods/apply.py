@@ -37,6 +37,8 @@ class ApplyReport:
     written: bool
     pinned: tuple[str, ...] = ()
     """Function ids whose model id was pinned to their current prompt fingerprint in the lock."""
+    notes: tuple[str, ...] = ()
+    """`path:line: qualname: why it was left alone`, for functions asked for by --select."""
 
     @property
     def changed(self) -> tuple[FileEdit, ...]:
@@ -156,8 +158,13 @@ def apply_codemod(
     action: str = "decorate",
     model: str | None = None,
     write: bool = True,
+    selected: tuple[str, ...] = (),
 ) -> ApplyReport:
-    """Plan and (with write=True) make the edits for the selected results of `report`."""
+    """Plan and (with write=True) make the edits for the selected results of `report`.
+
+    `selected` are the --select patterns the scan was run with: when given, matching nothing is a
+    usage error, and selected functions that cannot take a decorator are named in `notes`.
+    """
     if action == "dispatch" and not model:
         raise UsageError("--dispatch needs --model ID: the fine-tuned model to bind")
     if action != "dispatch" and model:
@@ -166,6 +173,14 @@ def apply_codemod(
         raise UsageError(f"--model: not a model id: {model!r}")
     instance = instance_ref(config)
     root = report.root
+    notes: list[str] = []
+    if selected:
+        if not report.results:
+            raise UsageError(f"--select {' '.join(selected)}: no function returning a model matches")
+        for r in report.results:
+            if r.status not in ("candidate", "decorated"):
+                why = f" ({r.reason})" if r.reason else ""
+                notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {r.status}{why}; left alone")
     by_path: dict[str, list[ScanResult]] = {}
     for r in report.results:
         if needs_edit(r, action, model):
@@ -186,7 +201,7 @@ def apply_codemod(
 
     edits = commit_edits(root, planned, write=write)
     order = {e.path: e for e in [*edits, *failed]}
-    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write)
+    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write, notes=tuple(notes))
 
 
 def _record_model_seam() -> Callable[..., Any] | None:
