@@ -268,3 +268,18 @@ def test_rejected_key_and_unreachable_server() -> None:
     proc = run(None, "jobs", "list", "--base-url", server.base_url)
     assert proc.returncode == 1
     assert "cannot reach the API" in one_line_error(proc)
+
+
+def test_watch_rides_out_a_passing_outage_but_not_a_bad_id(srv: FakeOpenAI) -> None:
+    client = srv.client()
+    f = client.files.create(file=("d.jsonl", GOOD.read_bytes()), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id)
+    # 3 failing answers: one whole poll fails after the client's own 2 retries
+    srv.faults.add(path=f"{JOBS}/{job.id}", method="GET", status=503, times=3)
+    proc = run(srv, "jobs", "watch", job.id, "--poll-interval", "0.01")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{job.id}: succeeded" in proc.stdout
+    assert [r.status for r in srv.requests_to(f"{JOBS}/{job.id}", "GET")][:4] == [503, 503, 503, 200]
+    missing = run(srv, "jobs", "watch", "ftjob-nope", "--poll-interval", "0.01")
+    assert missing.returncode == 1
+    assert "watching job ftjob-nope" in one_line_error(missing) and "HTTP 404" in missing.stderr

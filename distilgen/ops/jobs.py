@@ -43,6 +43,7 @@ __all__ = [
 REQUEST_ID_KEY = "distilgen_request_id"
 TERMINAL = ("succeeded", "failed", "cancelled")
 CREATE_ATTEMPTS = 4
+WATCH_TRANSIENT_FAILURES = 5
 
 
 @dataclass(frozen=True)
@@ -300,10 +301,22 @@ def watch_job(job_id: str, *, settings: ApiSettings = ApiSettings(), client: Any
     client = client or make_client(settings)
     seen: set[str] = set()
     start = time.monotonic()
+    failures = 0
     while True:
-        with api_errors(f"watching job {job_id}"):
-            job = job_info(client.fine_tuning.jobs.retrieve(job_id))
-            events = _new_events(client, job_id, seen)
+        try:
+            with api_errors(f"watching job {job_id}"):
+                job = job_info(client.fine_tuning.jobs.retrieve(job_id))
+                events = _new_events(client, job_id, seen)
+        except ApiError as exc:
+            # Jobs run for hours; a passing outage (after the client's own retries) must not end
+            # the watch. Client errors (bad id, bad key) still end it at once.
+            transient = exc.status is None or exc.status == 429 or exc.status >= 500
+            failures += 1
+            if not transient or failures > WATCH_TRANSIENT_FAILURES:
+                raise
+            sleep(poll_interval * failures)
+            continue
+        failures = 0
         if on_update:
             on_update(job, events)
         if job.done:
