@@ -3,16 +3,19 @@ tokenizer, duplicates, stale prompts, leakage-free split and export."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from distilgen import api
 from distilgen.ops import tokens
@@ -327,3 +330,37 @@ def test_export_refuses_invalid_input(tmp_path: Path) -> None:
         export_file(GOOD["tools"], "alpaca", tmp_path / "x.jsonl")
     with pytest.raises(UsageError, match="no such file"):
         validate_file(tmp_path / "missing.jsonl")
+
+
+# --- what capture really writes -----------------------------------------------------------------
+
+
+class Invoice(BaseModel):
+    """An invoice total."""
+
+    customer: str
+    due: datetime.date
+    lines: list[int]
+    total: int
+    note: Optional[str] = None
+
+
+@pytest.mark.parametrize("fmt", ["tools", "messages", "raw"])
+def test_lines_captured_by_the_runtime_validate_clean(tmp_path: Path, fmt: str) -> None:
+    from distilgen import Instructions
+
+    path = tmp_path / f"{fmt}.jsonl"
+    instructions = Instructions(name="billing", finetune_format=fmt, dataset=str(path))
+
+    @instructions.distil
+    def bill(customer: str, lines: list[int], *, due: datetime.date) -> Invoice:
+        """Total an invoice."""
+        return Invoice(customer=customer, due=due, lines=lines, total=sum(lines), note=None if lines else "empty")
+
+    for i in range(11):
+        bill(f"client \"{i}\"", list(range(i)), due=datetime.date(2026, 1, 1 + i))
+    rep = validate_file(path)
+    assert rep.problems == (), [str(p) for p in rep.problems]
+    assert rep.shape == fmt and rep.examples == 11
+    # and the exports of a real capture validate as OpenAI tools lines
+    assert validate_file(export_file(path, "openai-tools", tmp_path / f"{fmt}.tools.jsonl").path).problems == ()
