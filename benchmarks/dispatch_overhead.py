@@ -87,7 +87,7 @@ def time_block(f, n: int) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=200, help="calls per block")
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--concurrency", type=int, default=100)
     args = ap.parse_args()
 
@@ -96,12 +96,18 @@ def main() -> None:
         for f in (bare, fn):  # warm up: imports, connection pool, lazily built pieces
             time_block(f, 20)
         bare_s, dist_s = [], []
-        for _ in range(args.rounds):
-            bare_s.append(time_block(bare, args.calls))
-            dist_s.append(time_block(fn, args.calls))
+        for r in range(args.rounds):
+            # alternate which side goes first; pair the two blocks of each round
+            if r % 2:
+                dist_s.append(time_block(fn, args.calls))
+                bare_s.append(time_block(bare, args.calls))
+            else:
+                bare_s.append(time_block(bare, args.calls))
+                dist_s.append(time_block(fn, args.calls))
         b, d = statistics.median(x[0] for x in bare_s), statistics.median(x[0] for x in dist_s)
         bc, dc = statistics.median(x[1] for x in bare_s), statistics.median(x[1] for x in dist_s)
-        added_sync = (dc - bc) * 1e6
+        # paired: the median of per-round differences cancels load that drifts between rounds
+        added_sync = statistics.median(y[1] - x[1] for x, y in zip(bare_s, dist_s)) * 1e6
         print(f"dispatch overhead, fake server in a child process ({args.rounds} rounds x {args.calls} calls, medians)")
         print(f"  sync   wall: bare create {b * 1e6:7.0f} us/call   distilgen {d * 1e6:7.0f} us/call   "
               f"added {(d - b) * 1e6:+6.0f} us/call   ratio {d / b:.3f}")
@@ -128,31 +134,33 @@ def main() -> None:
             await asyncio.gather(*[afn(i, 7) for i in range(10)])
             res: dict[str, list[float]] = {k: [] for k in (
                 "bare_seq", "dist_seq", "bare_conc", "dist_conc", "bare_cpu", "dist_cpu")}
-            for _ in range(args.rounds):
+            async def seq(side: str) -> None:
                 t0 = time.perf_counter()
                 for i in range(n):
-                    await abare(aclient, i, 7)
-                res["bare_seq"].append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                for i in range(n):
-                    await afn(i, 7)
-                res["dist_seq"].append(time.perf_counter() - t0)
+                    await (abare(aclient, i, 7) if side == "bare" else afn(i, 7))
+                res[f"{side}_seq"].append(time.perf_counter() - t0)
+
+            async def conc(side: str) -> None:
                 t0, c0 = time.perf_counter(), time.process_time()
-                await asyncio.gather(*[abare(aclient, i, 7) for i in range(n)])
-                res["bare_conc"].append(time.perf_counter() - t0)
-                res["bare_cpu"].append(time.process_time() - c0)
-                t0, c0 = time.perf_counter(), time.process_time()
-                out = await asyncio.gather(*[afn(i, 7) for i in range(n)])
-                res["dist_conc"].append(time.perf_counter() - t0)
-                res["dist_cpu"].append(time.process_time() - c0)
-                assert len(out) == n and all(isinstance(o, Multiply) for o in out)
+                out = await asyncio.gather(*[abare(aclient, i, 7) if side == "bare" else afn(i, 7) for i in range(n)])
+                res[f"{side}_conc"].append(time.perf_counter() - t0)
+                res[f"{side}_cpu"].append(time.process_time() - c0)
+                assert len(out) == n
+
+            for r in range(args.rounds):
+                order = ("bare", "dist") if r % 2 == 0 else ("dist", "bare")
+                for side in order:
+                    await seq(side)
+                for side in order:
+                    await conc(side)
+            res["cpu_diff"] = [d - b for b, d in zip(res["bare_cpu"], res["dist_cpu"])]
             await aclient.close()
             return {k: statistics.median(v) for k, v in res.items()}
 
         r = asyncio.run(run_async())
         seq_added = (r["dist_seq"] - r["bare_seq"]) / n * 1e6
         conc_added = (r["dist_conc"] - r["bare_conc"]) / n * 1e6
-        cpu_added = (r["dist_cpu"] - r["bare_cpu"]) / n * 1e6
+        cpu_added = r["cpu_diff"] / n * 1e6  # paired per round, as for sync
         bare_scale = r["bare_seq"] / r["bare_conc"]
         dist_scale = r["dist_seq"] / r["dist_conc"]
         print(f"  async  sequential wall: bare {r['bare_seq'] / n * 1e6:7.0f} us/call   distilgen {r['dist_seq'] / n * 1e6:7.0f} us/call   "

@@ -412,3 +412,27 @@ def test_subprocess_server_prints_base_url_and_is_scriptable():
         assert chat(c, tools=TOOLS, tool_choice=NAMED).choices[0].message.refusal == "no"
         assert [r["status"] for r in proc.requests()] == [503, 200, 200]
     assert proc.process.returncode is not None
+
+
+def test_retry_after_over_two_minutes_is_not_retried_at_all(client, srv):
+    # openai 3.57: a server-directed delay above 120 s makes the client give up at once
+    srv.faults.add(path="/v1/chat/completions", status=429, retry_after=121, times=1)
+    with pytest.raises(openai.RateLimitError):
+        chat(client)
+    assert _statuses(srv) == [429]
+
+
+def test_retry_after_seconds_header_is_honoured(client, srv):
+    srv.faults.add(path="/v1/chat/completions", status=503, retry_after=0.4, times=1)
+    t0 = time.perf_counter()
+    chat(client)
+    assert time.perf_counter() - t0 >= 0.4
+    assert _statuses(srv) == [503, 200]
+
+
+def test_timeout_is_retried_by_the_client():
+    with FakeOpenAI() as srv:
+        c = openai.OpenAI(base_url=srv.base_url, api_key="x", max_retries=1, timeout=0.3)
+        srv.faults.add(path="/v1/chat/completions", delay=0.8, times=1)
+        chat(c)
+        assert len(srv.requests_to("/v1/chat/completions")) == 2
