@@ -354,3 +354,22 @@ def test_many_threads_and_processes_capture_into_one_file(tmp_path: Path) -> Non
         **{f"p{p}": list(range(300)) for p in range(3)},
     }
     assert inst.stats().captured == 900
+
+
+def test_tool_schema_full_or_compact(tmp_path: Path) -> None:
+    full = Instructions(dataset=tmp_path / "full.jsonl", tool_schema="full")
+    compact = Instructions(dataset=tmp_path / "compact.jsonl")
+
+    def f(x: int) -> Total:
+        return Total(value=x)
+
+    full.distil(f)(1)
+    compact.distil(f)(1)
+    (a,) = lines(tmp_path / "full.jsonl")
+    (b,) = lines(tmp_path / "compact.jsonl")
+    assert a["tools"][0]["function"]["parameters"] == {
+        "properties": {"value": {"type": "integer"}}, "required": ["value"], "type": "object"}
+    assert b["tools"][0]["function"]["parameters"] == {"type": "object"}
+    assert a["messages"] == b["messages"]
+    with pytest.raises(UsageError, match="tool_schema"):
+        Instructions(tool_schema="tiny")

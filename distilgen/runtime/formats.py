@@ -20,6 +20,8 @@ from pydantic_core import to_jsonable_python
 
 __all__ = [
     "FORMATS",
+    "TOOL_SCHEMAS",
+    "declared_parameters",
     "tool_schema",
     "tool_description",
     "request_tools",
@@ -31,6 +33,12 @@ __all__ = [
 ]
 
 FORMATS = ("tools", "messages", "raw")
+TOOL_SCHEMAS = ("compact", "full")
+# OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
+# the declared functions; the fine-tuned model learns the output shape from the examples. The
+# full schema still validates every answer (dispatch), is recorded in the lock file, and goes in
+# `raw` lines and in JSON-schema structured output (which constrains decoding).
+COMPACT_PARAMETERS: dict[str, Any] = {"type": "object"}
 
 
 def dumps(obj: Any) -> str:
@@ -61,6 +69,13 @@ def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     return _strip_titles(model.model_json_schema())
 
 
+def declared_parameters(schema: dict[str, Any], tool_schema: str) -> dict[str, Any]:
+    """What the `tools`/`functions` declaration carries: the full schema or the compact stand-in."""
+    if tool_schema not in TOOL_SCHEMAS:
+        raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
+    return schema if tool_schema == "full" else COMPACT_PARAMETERS
+
+
 def tool_description(model: type[BaseModel]) -> str:
     doc = model.__doc__ or ""
     # pydantic gives undocumented models BaseModel's own docstring: not the user's words
@@ -71,12 +86,12 @@ def tool_description(model: type[BaseModel]) -> str:
 
 def request_tools(spec: Any) -> list[dict[str, Any]]:
     """`tools` for a chat request: identical to what the `tools` training lines carry."""
-    return [{"type": "function", "function": {"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.schema}}]
+    return [{"type": "function", "function": {"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.parameters}}]
 
 
 def request_functions(spec: Any) -> list[dict[str, Any]]:
     """Legacy `functions` for a chat request: identical to the `messages` training lines."""
-    return [{"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.schema}]
+    return [{"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.parameters}]
 
 
 def response_format(spec: Any) -> dict[str, Any]:
@@ -98,17 +113,20 @@ class LineWriter:
     prompt: str
     schema: dict[str, Any]
     description: str
+    parameters: dict[str, Any] | None = None
+    """What the tool declaration carries (default: the full schema)."""
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise ValueError(f"finetune_format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        params = self.schema if self.parameters is None else self.parameters
         head = '{"messages":[{"role":"system","content":' + dumps(self.prompt) + '},{"role":"user","content":'
         if self.fmt == "tools":
-            tools = dumps([{"type": "function", "function": {"name": self.tool_name, "description": self.description, "parameters": self.schema}}])
+            tools = dumps([{"type": "function", "function": {"name": self.tool_name, "description": self.description, "parameters": params}}])
             mid = '},{"role":"assistant","tool_calls":[{"id":'
             tail = '}}]}],"tools":' + tools + ',"parallel_tool_calls":false}'
         else:
-            functions = dumps([{"name": self.tool_name, "description": self.description, "parameters": self.schema}])
+            functions = dumps([{"name": self.tool_name, "description": self.description, "parameters": params}])
             mid = '},{"role":"assistant","function_call":{"name":' + dumps(self.tool_name) + ',"arguments":'
             tail = '}}],"functions":' + functions + "}"
         object.__setattr__(self, "_head", head)

@@ -114,7 +114,7 @@ class _Distilled:
                     self._spec = build_spec(
                         self.original, kind=self.kind, return_model=model, src_text=self._src_text,
                         include_body=self.instructions.include_code_body, function_id=self._function_id,
-                        lock_path=lock_path,
+                        lock_path=lock_path, tool_schema=self.instructions.tool_schema,
                     )
         return self._spec
 
@@ -122,7 +122,8 @@ class _Distilled:
     def writer(self) -> formats.LineWriter:
         if self._writer is None:
             s = self.spec
-            self._writer = formats.LineWriter(self.fmt, s.function_id, s.tool_name, s.prompt, s.schema, s.tool_description)
+            self._writer = formats.LineWriter(self.fmt, s.function_id, s.tool_name, s.prompt, s.schema,
+                                              s.tool_description, s.parameters)
         return self._writer
 
     def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
@@ -188,6 +189,7 @@ class Instructions:
         openai_client: Any = None,
         *,
         dataset: str | Path | None = None,
+        tool_schema: str | None = None,
         sample_rate: float = 1.0,
         redact: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
         lock_file: str | Path | None = None,
@@ -206,9 +208,14 @@ class Instructions:
             raise UsageError(f"Instructions(fallback=...) must be 'raise' or 'function', got {fallback!r}")
         if redact is not None and not callable(redact):
             raise UsageError("Instructions(redact=...) must be a callable taking and returning an example dict")
+        if tool_schema is not None and tool_schema not in formats.TOOL_SCHEMAS:
+            raise UsageError(f"Instructions(tool_schema=...) must be one of {', '.join(formats.TOOL_SCHEMAS)}, got {tool_schema!r}")
         self.name = name or "default"
         self.id = id
         self.finetune_format = _format_name(finetune_format)
+        # `tools` lines declare the tool without its parameters by default (OpenAI's token advice
+        # for function-calling fine-tunes); legacy `messages` lines keep the seed's full schema
+        self.tool_schema = tool_schema or ("full" if self.finetune_format == "messages" else "compact")
         self.include_code_body = include_code_body
         self.openai_client = openai_client
         self.async_openai_client = async_openai_client

@@ -42,6 +42,9 @@ class FunctionSpec:
     tool_name: str
     tool_description: str
     schema: dict[str, Any]
+    """The return model's full JSON schema: validates answers, recorded in the lock."""
+    parameters: dict[str, Any]
+    """What the tool declaration in training lines and requests carries (see formats.TOOL_SCHEMAS)."""
     source: FunctionSource
     prompt: str
     fingerprint: str
@@ -218,6 +221,7 @@ def build_spec(
     include_body: bool,
     function_id: str | None = None,
     lock_path: Path | None = None,
+    tool_schema: str = "compact",
 ) -> FunctionSpec:
     module = fn.__module__
     qualname = fn.__qualname__
@@ -250,6 +254,7 @@ def build_spec(
         tool_name=return_model.__name__,
         tool_description=formats.tool_description(return_model),
         schema=schema,
+        parameters=formats.declared_parameters(schema, tool_schema),
         source=src,
         prompt=prompt,
         fingerprint=fp,
