@@ -452,3 +452,30 @@ def test_users_async_client_is_used_for_async_functions(srv, tmp_path):
 
     assert asyncio.run(main()).result == 42
     assert srv.requests_to("/v1/chat/completions")[0].headers["authorization"] == "Bearer sk-async"
+
+
+# -- the lock decides the system prompt -----------------------------------------------------
+
+def test_prompt_the_model_was_trained_on_is_sent(srv, tmp_path):
+    from distilgen.prompts.lock import PromptRecord, record_model, record_prompts
+    from distilgen.runtime.clients import ClientProvider
+    from distilgen.runtime.dispatch import Dispatcher
+
+    fn = make(srv)
+    spec = fn.__distil__.spec
+    lock = tmp_path / "distilgen.lock"
+
+    def record(prompt):
+        record_prompts(lock, [PromptRecord(spec.function_id, "tests/test_dispatch.py", spec.qualname, 1, 5,
+                                           spec.tool_name, False, prompt, spec.schema)])
+
+    record("You multiply. (the prompt as it was at training time)")
+    record_model(lock, spec.function_id, MODEL)
+    record(spec.prompt)  # the source changed since: the trained prompt stays pinned for MODEL
+    clients = ClientProvider(client=openai.OpenAI(base_url=srv.base_url, api_key="x"), config=Config(root=tmp_path))
+    trained = Dispatcher(spec, DispatchSettings(model=MODEL, lock_path=lock), clients)
+    assert trained.call((3, 4), {}, None).result == 12
+    other = Dispatcher(spec, DispatchSettings(model="ft:gpt-4o-mini:org::other", lock_path=lock), clients)
+    assert other.call((3, 4), {}, None).result == 12
+    systems = [b["messages"][0]["content"] for b in chat_requests(srv)]
+    assert systems == ["You multiply. (the prompt as it was at training time)", spec.prompt]
