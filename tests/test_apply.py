@@ -259,7 +259,8 @@ def test_corpus_apply_idempotent_and_remove_round_trip(corpus_copy: Path) -> Non
     assert first.errors == ()
     assert len(first.changed) >= 10
     rescan = api.scan([corpus_copy], use_cache=False)
-    assert rescan.by_status("candidate") == ()
+    # all but the @overload implementation without an annotation of its own (left alone, with a note)
+    assert [r.qualname for r in rescan.by_status("candidate")] == ["same"]
     assert api.apply([corpus_copy], lock=False).changed == ()
     api.apply([corpus_copy], action="dispatch", model=MODEL, lock=False)
     dispatched = api.scan([corpus_copy], use_cache=False).by_status("decorated")
@@ -271,6 +272,7 @@ def test_corpus_apply_idempotent_and_remove_round_trip(corpus_copy: Path) -> Non
     for path, data in original.items():
         if path != "corpus/decorated.py":
             assert after[path] == data, path
+    assert any("corpus/overloads.py:10: same: the definition has no return annotation" in n for n in first.notes)
     left = after["corpus/decorated.py"].decode()
     assert "@fake.distil\ndef fake_decorator" in left
     assert "instructions.distil" not in left and "inst2.distil" not in left and "local.distil" not in left

@@ -289,7 +289,7 @@ class TestDecorate(CodemodTest):
             def parse(x: int) -> M: ...
             @overload
             def parse(x: str) -> M: ...
-            def parse(x): return M()
+            def parse(x: int | str) -> M: return M()
         """
         after = """
             from typing import overload
@@ -300,9 +300,25 @@ class TestDecorate(CodemodTest):
             @overload
             def parse(x: str) -> M: ...
             @instructions.distil
-            def parse(x): return M()
+            def parse(x: int | str) -> M: return M()
         """
         self.assertCodemod(before, after, ["parse"], INSTANCE, context_override=ctx())
+
+    def test_a_definition_without_return_annotation_is_left_alone(self) -> None:
+        # the runtime would reject it at import time: `apply` must not write code that cannot load
+        before = """
+            from typing import overload
+            from inbox.distil import instructions
+
+            @overload
+            def parse(x: int) -> M: ...
+            @overload
+            def parse(x: str) -> M: ...
+            def parse(x): return M()
+        """
+        self.assertCodemod(before, before, ["parse"], INSTANCE, context_override=ctx())
+        _, result = edit_module(self.make_fixture_data(before), ["parse"], INSTANCE, module="m")
+        assert result.refused and result.refused[0][0] == "parse" and "no return annotation" in result.refused[0][1]
 
     def test_line_numbers_pick_one_of_same_named_definitions(self) -> None:
         before = """

@@ -129,7 +129,7 @@ def render_instance_module(config: Config, instance: InstanceRef, path: Path) ->
 
 
 def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: InstanceRef, action: str,
-               model: str | None) -> PlannedEdit | FileEdit:
+               model: str | None, notes: list[str]) -> PlannedEdit | FileEdit:
     snap = read_snapshot(root / rel)
     if snap.data is None:
         return FileEdit(rel, "error", "the file is gone since the scan")
@@ -145,6 +145,9 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         return FileEdit(rel, "error", f"libcst cannot parse it: {exc.message} (line {exc.raw_line})")
     except (UnicodeDecodeError, LookupError) as exc:
         return FileEdit(rel, "error", f"cannot decode it: {exc}")
+    for qualname, why in outcome.refused:
+        line = next((r.lineno for r in results if r.qualname == qualname), 0)
+        notes.append(f"{rel}:{line}: {qualname}: {why}; left alone")
     if outcome.missing:
         return FileEdit(rel, "error", f"no function {', '.join(outcome.missing)} here any more (changed since the scan?); not written")
     assert isinstance(new, bytes)
@@ -189,7 +192,7 @@ def apply_codemod(
     planned: list[PlannedEdit] = []
     failed: list[FileEdit] = []
     for rel in sorted(by_path):
-        outcome = _plan_file(root, rel, by_path[rel], instance, action, model)
+        outcome = _plan_file(root, rel, by_path[rel], instance, action, model, notes)
         (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
 
     if action in ("decorate", "dispatch") and any(p.functions for p in planned):

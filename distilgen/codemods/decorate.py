@@ -80,6 +80,8 @@ class ModuleEdit:
     added_import: str | None
     removed_imports: tuple[str, ...]
     encoding: str = "utf-8"
+    refused: tuple[tuple[str, str], ...] = ()
+    """(qualname, why) of targets left undecorated because the decorator would fail on them."""
 
 
 def string_literal(value: str) -> str:
@@ -288,6 +290,7 @@ class DecoratorEdit:
         edits: dict[cst.FunctionDef, cst.FunctionDef] = {}
         changed: list[str] = []
         missing: list[str] = []
+        refused: list[tuple[str, str]] = []
         added_any = False
         removed_heads: set[str] = set()
         for t in self.targets:
@@ -306,6 +309,11 @@ class DecoratorEdit:
                     head = (dotted(d.func if isinstance(d, cst.Call) else d) or "").split(".")[0]
                     removed_heads.add(head)
                     decorators, new_fn = _remove_decorator(decorators, i, new_fn)
+            elif not hits and fn.returns is None:
+                # e.g. an @overload implementation: the runtime reads the annotation of this def
+                refused.append((t.qualname, "the definition has no return annotation of its own "
+                                "(the runtime reads it from there); annotate it"))
+                continue
             elif not hits:
                 dec = new_decorator
                 if self.action == "dispatch":
@@ -324,7 +332,7 @@ class DecoratorEdit:
                 changed.append(t.qualname)
 
         if not edits:
-            self.result = ModuleEdit((), tuple(missing), None, (), tree.encoding)
+            self.result = ModuleEdit((), tuple(missing), None, (), tree.encoding, tuple(refused))
             return tree
         before_counts = load_counts(tree)
         tree = tree.visit(_Rewriter(edits))
@@ -341,7 +349,9 @@ class DecoratorEdit:
             if gone:
                 tree = _remove_imports(tree, gone)
                 removed = sorted(gone)
-        self.result = ModuleEdit(tuple(changed), tuple(missing), added_import, tuple(removed), tree.encoding)
+        self.result = ModuleEdit(
+            tuple(changed), tuple(missing), added_import, tuple(removed), tree.encoding, tuple(refused)
+        )
         return tree
 
     def _to_dispatch(self, dec: cst.Decorator) -> cst.Decorator:
