@@ -189,8 +189,12 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
     else:
         model = shape[1] if shape[0] == "model" else shape[2]
         status = "candidate"
+        # Precedence: generator, then wrapped (the return type itself is the first obstacle), then
+        # the other reasons a direct return cannot be distilled.
         if fn.is_generator:
             status, reason = "ineligible", "async generator" if fn.is_async else "generator"
+        elif shape[0] == "wrapped":
+            status, reason = "wrapped", f"wrapped in {shape[1]}"
         elif fn.kind == "property":
             status, reason = "ineligible", "property (no call to distil)"
         elif fn.kind == "method" and fn.cls is not None:
@@ -200,8 +204,6 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
                 reason = f"instance method of non-model class {fn.cls} (its state is not in the call)"
         if status == "candidate" and fn.varargs_only:
             status, reason = "ineligible", "takes only *args/**kwargs"
-        if status == "candidate" and shape[0] == "wrapped":
-            status, reason = "wrapped", f"wrapped in {shape[1]}"
         if status == "candidate" and deco is not None:
             status = "decorated"
     return ScanResult(

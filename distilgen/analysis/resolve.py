@@ -51,6 +51,17 @@ _UNION = {"Union"}
 _TRANSPARENT = {"Final", "ClassVar", "Required", "NotRequired", "ReadOnly"}
 _NOT_INSTANCES = {"Literal", "Callable", "type", "Type", "TypeGuard", "TypeIs", "Unpack", "Concatenate"}
 _BUILTIN_NAMES = frozenset(dir(builtins))
+# How the interpreter spells typing's generic aliases once subscripted (their __origin__).
+_TYPING_ORIGINS = {
+    "List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset", "Tuple": "tuple", "Type": "type",
+    "list": "list", "dict": "dict", "set": "set", "frozenset": "frozenset", "tuple": "tuple", "type": "type",
+    **{n: f"collections.abc.{n}" for n in (
+        "Sequence", "MutableSequence", "Mapping", "MutableMapping", "Iterable", "Iterator", "Collection",
+        "Generator", "AsyncIterator", "AsyncIterable", "AsyncGenerator", "Awaitable", "Coroutine",
+        "AbstractSet", "MutableSet", "Container", "Callable")},
+    "DefaultDict": "collections.defaultdict", "OrderedDict": "collections.OrderedDict", "Deque": "collections.deque",
+    "Counter": "collections.Counter", "ChainMap": "collections.ChainMap",
+}
 _PLAIN_MODULES = frozenset({"typing_extensions", "__future__", "pydantic_core", "annotated_types"})
 
 
@@ -377,20 +388,49 @@ class Resolver:
         if base[0] in ("cls", "ext", "missing"):
             ok, why = self.is_model(base)
             if ok:
-                if all(self._is_typevar(module, scope, a) for a in args):
-                    # `Page[T]` with type variables is the generic class itself (pydantic returns it).
+                if base[0] == "cls" and self._arg_typevars(module, scope, args) == self._class_params(base):
+                    # `Page[T]` with the class's own parameters is the generic class itself.
                     return ("model", self.fqn(base))
                 rendered = ", ".join(self.render(module, scope, a) for a in args)
                 return ("model", f"{self.fqn(base)}[{rendered}]")
             if ok is None:
                 return ("unresolved", why)
+            # A generic container class of the project or a library (`Paginator[M]`) wraps the model.
+            for a in args:
+                s = self.classify(module, scope, a, depth + 1)
+                if s is not None and s[0] in ("model", "wrapped"):
+                    return _wrap(self.fqn(base).rsplit(".", 1)[-1], s)
         return None
 
-    def _is_typevar(self, module: str, scope: int, expr: Any) -> bool:
-        if expr is None or expr[0] != "n":
-            return False
-        t = self.resolve_dotted(module, scope, expr[1])
-        return t[0] == "call" and t[4].rsplit(".", 1)[-1] in ("TypeVar", "ParamSpec", "TypeVarTuple")
+    def _arg_typevars(self, module: str, scope: int, args: Any) -> tuple | None:
+        out = []
+        for a in args:
+            if a is None or a[0] != "n":
+                return None
+            t = self.resolve_dotted(module, scope, a[1])
+            if not (t[0] == "call" and t[4].rsplit(".", 1)[-1] in ("TypeVar", "ParamSpec", "TypeVarTuple")):
+                return None
+            out.append(t[:4])
+        return tuple(out)
+
+    def _class_params(self, cls: tuple) -> tuple | None:
+        """A generic class's type parameters in order (`Generic[...]` wins, as at run time)."""
+        m = self.modules.get(cls[1]) or self._located.get(cls[1])
+        if not isinstance(m, Module) or m.index is None or cls[2] not in m.index.classes:
+            return None
+        rec = m.index.classes[cls[2]]
+        seen: list[tuple] = []
+        for b in rec.bases:
+            if b is None or b[0] != "s":
+                continue
+            tvs = [t for t in (self._arg_typevars(cls[1], rec.scope, (a,)) for a in b[2]) if t]
+            head = self.resolve_dotted(cls[1], rec.scope, b[1][1]) if b[1][0] == "n" else ("other",)
+            if self.typing_name(head) in ("Generic", "Protocol"):
+                return tuple(t[0] for t in tvs)
+            for t in tvs:
+                if t[0] not in seen:
+                    seen.append(t[0])
+        return tuple(seen)
 
     def _classify_target(self, t: tuple, depth: int) -> tuple | None:
         kind = t[0]
@@ -452,12 +492,21 @@ class Resolver:
                 return t[3]  # a TypeVar: its name
             return expr[1]
         if k == "s":
+            base = self.resolve_dotted(module, scope, expr[1][1]) if expr[1][0] == "n" else ("other",)
+            tname = self.typing_name(base)
+            if tname in _ANNOTATED and expr[2]:
+                return self.render(module, scope, expr[2][0])
+            if tname in _OPTIONAL and expr[2]:
+                return f"typing.Union[{self.render(module, scope, expr[2][0])}, None]"
+            if tname in _UNION:
+                return "typing.Union[" + ", ".join(self.render(module, scope, a) for a in expr[2]) + "]"
             inner = ", ".join(self.render(module, scope, a) for a in expr[2])
-            return f"{self.render(module, scope, expr[1])}[{inner}]"
+            head = _TYPING_ORIGINS.get(tname, self.render(module, scope, expr[1])) if tname else self.render(module, scope, expr[1])
+            return f"{head}[{inner}]"
         if k == "none":
             return "None"
         if k == "or":
-            return " | ".join(self.render(module, scope, m) for m in _flatten_or(expr))
+            return "typing.Union[" + ", ".join(self.render(module, scope, m) for m in _flatten_or(expr)) + "]"
         if k == "l":
             return "[" + ", ".join(self.render(module, scope, a) for a in expr[1]) + "]"
         if k == "k":

@@ -51,6 +51,10 @@ def fqn(tp: typing.Any) -> str:
     if meta and meta.get("origin") is not None:
         return f"{fqn(meta['origin'])}[{', '.join(fqn(a) for a in meta['args'])}]"
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:  # pydantic keeps Annotated in its generic arguments; the scan drops it
+        return fqn(tp.__origin__)
+    if origin in (typing.Union, types.UnionType):
+        return f"typing.Union[{', '.join(fqn(a) for a in typing.get_args(tp))}]"
     if origin is not None:
         return f"{fqn(origin)}[{', '.join(fqn(a) for a in typing.get_args(tp))}]"
     if isinstance(tp, type):
@@ -99,16 +103,22 @@ def type_checking_namespace(fn: typing.Any) -> dict:
 
 def hints_return(fn: typing.Any) -> typing.Any:
     raw = inspect.unwrap(fn)
+    if "return" not in getattr(raw, "__annotations__", {}):
+        return inspect.Signature.empty
+
+    # Only the return annotation matters: a parameter's unresolvable annotation must not hide it.
+    def only_return() -> None: ...
+    only_return.__annotations__ = {"return": raw.__annotations__["return"]}
     try:
-        hints = typing.get_type_hints(raw)
+        hints = typing.get_type_hints(only_return, globalns=raw.__globals__)
     except NameError:
-        hints = typing.get_type_hints(raw, globalns=type_checking_namespace(raw))
+        hints = typing.get_type_hints(only_return, globalns={**raw.__globals__, **type_checking_namespace(raw)})
     return hints.get("return", inspect.Signature.empty)
 
 
 def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -> None:
     raw = inspect.unwrap(fn)
-    key = f"{mod}:{raw.__qualname__}"
+    key = f"{raw.__module__}:{raw.__qualname__}"  # the function's own module, whatever re-exports it
     if key in out:
         return
     try:
@@ -137,6 +147,8 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
     varargs_only = bool(params) and all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
     if inspect.isgeneratorfunction(raw) or inspect.isasyncgenfunction(raw):
         status = "ineligible"
+    elif status == "wrapped":
+        pass
     elif kind == "property":
         status = "ineligible"
     elif kind == "method" and owner is not None and not is_model(owner):
@@ -199,6 +211,8 @@ def main(root: str, packages: list[str]) -> None:
     names = modules(root, packages)
     loaded = {}
     for name in names:
+        if os.environ.get("GROUND_TRUTH_VERBOSE"):
+            print("import", name, file=sys.stderr, flush=True)
         try:
             loaded[name] = importlib.import_module(name)
         except BaseException as exc:  # SyntaxError on older Pythons, ImportError for absent SDKs
@@ -212,8 +226,10 @@ def main(root: str, packages: list[str]) -> None:
     # Functions and classes defined inside functions exist only once the outer function ran; the
     # corpus keeps them alive, and the garbage collector can list them.
     for obj in gc.get_objects():
-        mod = getattr(obj, "__module__", None)
-        if mod not in loaded or "<locals>" not in getattr(obj, "__qualname__", ""):
+        if not (inspect.isfunction(obj) or isinstance(obj, type)):
+            continue  # (proxies and other objects with odd attributes are never functions or classes)
+        mod = obj.__module__
+        if not isinstance(mod, str) or mod not in loaded or "<locals>" not in obj.__qualname__:
             continue
         if inspect.isfunction(obj) and obj.__qualname__.rsplit(".<locals>.", 1)[1].count(".") == 0:
             record(out, mod, obj, "nested", None)
