@@ -95,7 +95,7 @@ def apply(
     cfg = _project_config(paths, config)
     report = scan(paths, config=cfg, select=select)
     result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select))
-    if write and lock and result.changed:
+    if write and lock and (result.changed or (action == "dispatch" and result.bound)):
         result = pin_models(result, report, cfg, prompts)
     return result
 

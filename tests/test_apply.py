@@ -119,6 +119,12 @@ def test_dispatch_pins_the_prompt_fingerprint_in_the_lock(sample_copy: Path) -> 
     assert report.pinned == ("inbox.triage:classify_ticket",)
     entry = load_lock(sample_copy / "distilgen.lock").get("inbox.triage:classify_ticket")
     assert entry is not None and dict(entry.models) == {MODEL: entry.fingerprint}
+    # bound by hand (or with --no-lock) earlier: running the command again pins it, changing no file
+    api.apply([sample_copy], action="dispatch", model="ft:second", select=["classify_ticket"], lock=False)
+    again = api.apply([sample_copy], action="dispatch", model="ft:second", select=["classify_ticket"])
+    assert again.changed == () and again.pinned == ("inbox.triage:classify_ticket",)
+    entry = load_lock(sample_copy / "distilgen.lock").get("inbox.triage:classify_ticket")
+    assert entry is not None and dict(entry.models)["ft:second"] == entry.fingerprint
 
 
 @pytest.mark.parametrize(

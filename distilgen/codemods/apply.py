@@ -39,6 +39,9 @@ class ApplyReport:
     """Function ids whose model id was pinned to their current prompt fingerprint in the lock."""
     notes: tuple[str, ...] = ()
     """`path:line: qualname: why it was left alone`, for functions asked for by --select."""
+    bound: tuple[str, ...] = ()
+    """Function ids of the selected functions that are (or, unwritten, would be) in the action's
+    state: decorated, or bound to the model for `dispatch`."""
 
     @property
     def changed(self) -> tuple[FileEdit, ...]:
@@ -129,7 +132,7 @@ def render_instance_module(config: Config, instance: InstanceRef, path: Path) ->
 
 
 def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: InstanceRef, action: str,
-               model: str | None, notes: list[str]) -> PlannedEdit | FileEdit:
+               model: str | None, notes: list[str], refused: set[tuple[str, str]]) -> PlannedEdit | FileEdit:
     snap = read_snapshot(root / rel)
     if snap.data is None:
         return FileEdit(rel, "error", "the file is gone since the scan")
@@ -148,6 +151,7 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
     for qualname, why in outcome.refused:
         line = next((r.lineno for r in results if r.qualname == qualname), 0)
         notes.append(f"{rel}:{line}: {qualname}: {why}; left alone")
+        refused.add((rel, qualname))
     if outcome.missing:
         return FileEdit(rel, "error", f"no function {', '.join(outcome.missing)} here any more (changed since the scan?); not written")
     assert isinstance(new, bytes)
@@ -177,6 +181,7 @@ def apply_codemod(
     instance = instance_ref(config)
     root = report.root
     notes: list[str] = []
+    refused: set[tuple[str, str]] = set()
     if selected:
         if not report.results:
             raise UsageError(f"--select {' '.join(selected)}: no function returning a model matches")
@@ -192,7 +197,7 @@ def apply_codemod(
     planned: list[PlannedEdit] = []
     failed: list[FileEdit] = []
     for rel in sorted(by_path):
-        outcome = _plan_file(root, rel, by_path[rel], instance, action, model, notes)
+        outcome = _plan_file(root, rel, by_path[rel], instance, action, model, notes, refused)
         (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
 
     if action in ("decorate", "dispatch") and any(p.functions for p in planned):
@@ -204,7 +209,14 @@ def apply_codemod(
 
     edits = commit_edits(root, planned, write=write)
     order = {e.path: e for e in [*edits, *failed]}
-    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write, notes=tuple(notes))
+    bad = {e.path for e in order.values() if e.status == "error"}
+    wanted = ("decorated",) if action in ("capture", "remove") else ("candidate", "decorated")
+    bound = tuple(
+        r.function_id for r in report.results
+        if r.status in wanted and r.module and r.path not in bad and (r.path, r.qualname) not in refused
+    )
+    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write, notes=tuple(notes),
+                       bound=bound if action != "remove" else ())
 
 
 def _record_model_seam() -> Callable[..., Any] | None:
@@ -226,24 +238,25 @@ def pin_models(result: ApplyReport, report: ScanReport, config: Config,
     lock_rel = config.lock_path.relative_to(config.root).as_posix() if config.lock_path.is_relative_to(config.root) else str(config.lock_path)
     problems: list[FileEdit] = []
     pinned: list[str] = []
+    touched = {e.path for e in result.changed}
     try:
         for rep in record_prompts(config=config):
+            # problems elsewhere in the project are for `distilgen prompts`/`check` to report
             for p in getattr(rep, "problems", ()):
-                problems.append(FileEdit(lock_rel, "error", f"prompt not recorded: {p}"))
+                if getattr(p, "path", None) in touched:
+                    problems.append(FileEdit(lock_rel, "error", f"prompt not recorded: {p}"))
     except DistilgenError as exc:
         problems.append(FileEdit(lock_rel, "error", f"prompts not recorded: {exc}"))
     if result.action == "dispatch" and result.model:
         record_model = _record_model_seam()
-        modules = {(r.path, r.qualname): r.module for r in report.results}
-        for edit in result.changed:
-            for qualname in edit.functions:
-                fid = f"{modules.get((edit.path, qualname))}:{qualname}"
-                if record_model is None:
-                    problems.append(FileEdit(lock_rel, "error", f"{fid}: the lock layer cannot pin models yet"))
-                    continue
-                try:
-                    record_model(config.lock_path, fid, result.model)
-                    pinned.append(fid)
-                except DistilgenError as exc:
-                    problems.append(FileEdit(lock_rel, "error", f"{fid}: model not pinned: {exc}"))
+        # every selected function bound to the model, changed now or already: pinning is idempotent
+        for fid in result.bound:
+            if record_model is None:
+                problems.append(FileEdit(lock_rel, "error", f"{fid}: the lock layer cannot pin models yet"))
+                continue
+            try:
+                record_model(config.lock_path, fid, result.model)
+                pinned.append(fid)
+            except DistilgenError as exc:
+                problems.append(FileEdit(lock_rel, "error", f"{fid}: model not pinned: {exc}"))
     return replace(result, edits=(*result.edits, *problems), pinned=tuple(pinned))
