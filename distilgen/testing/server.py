@@ -301,7 +301,8 @@ class FakeOpenAI:
         fields: dict[str, tuple[str | None, bytes]] = {}
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
-            fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
+            payload = part.get_payload(decode=True)
+            fields[str(name)] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
         if "file" not in fields:
             raise RequestError(400, "Missing required parameter: 'file'.", param="file")
         purpose = fields.get("purpose", (None, b""))[1].decode()

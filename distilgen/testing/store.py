@@ -48,8 +48,9 @@ class Files:
     def create(self, filename: str, content: bytes, purpose: str) -> dict[str, Any]:
         if not purpose:
             raise RequestError(400, "Missing required parameter: 'purpose'.", param="purpose")
-        obj = {
-            "id": _new_id("file"),
+        file_id = _new_id("file")
+        obj: dict[str, Any] = {
+            "id": file_id,
             "object": "file",
             "bytes": len(content),
             "created_at": int(time.time()),
@@ -60,8 +61,8 @@ class Files:
             "status_details": None,
         }
         with self._lock:
-            self.objects[obj["id"]] = obj
-            self.contents[obj["id"]] = content
+            self.objects[file_id] = obj
+            self.contents[file_id] = content
         return obj
 
     def get(self, file_id: str) -> dict[str, Any]:
