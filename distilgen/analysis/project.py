@@ -190,20 +190,20 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
         model = shape[1] if shape[0] == "model" else shape[2]
         status = "candidate"
         # Precedence: generator, then wrapped (the return type itself is the first obstacle), then
-        # the other reasons a direct return cannot be distilled.
+        # the other reasons a direct return cannot be distilled (named in a wrapped result's reason too).
+        other: str | None = None
+        if fn.kind == "property":
+            other = "property (no call to distil)"
+        elif fn.kind == "method" and fn.cls is not None and not res.is_model(("cls", module, fn.cls))[0]:
+            other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
+        elif fn.varargs_only:
+            other = "takes only *args/**kwargs"
         if fn.is_generator:
             status, reason = "ineligible", "async generator" if fn.is_async else "generator"
         elif shape[0] == "wrapped":
-            status, reason = "wrapped", f"wrapped in {shape[1]}"
-        elif fn.kind == "property":
-            status, reason = "ineligible", "property (no call to distil)"
-        elif fn.kind == "method" and fn.cls is not None:
-            ok, why = res.is_model(("cls", module, fn.cls))
-            if not ok:
-                status = "ineligible"
-                reason = f"instance method of non-model class {fn.cls} (its state is not in the call)"
-        if status == "candidate" and fn.varargs_only:
-            status, reason = "ineligible", "takes only *args/**kwargs"
+            status, reason = "wrapped", f"wrapped in {shape[1]}" + (f"; also {other}" if other else "")
+        elif other:
+            status, reason = "ineligible", other
         if status == "candidate" and deco is not None:
             status = "decorated"
     return ScanResult(
