@@ -369,7 +369,7 @@ def test_tool_schema_full_or_compact(tmp_path: Path) -> None:
     (b,) = lines(tmp_path / "compact.jsonl")
     assert a["tools"][0]["function"]["parameters"] == {
         "properties": {"value": {"type": "integer"}}, "required": ["value"], "type": "object"}
-    assert b["tools"][0]["function"]["parameters"] == {"type": "object"}
+    assert b["tools"][0]["function"] == {"name": "Total"}
     assert a["messages"] == b["messages"]
     with pytest.raises(UsageError, match="tool_schema"):
         Instructions(tool_schema="tiny")

@@ -81,8 +81,7 @@ def test_seed_tools_shape(tmp_path: Path) -> None:
         payload = json.loads(call["function"]["arguments"])
         assert payload["result"] == payload["a"] * payload["b"]
         # parameters omitted from the declaration (OpenAI's token advice); the full schema is in the lock
-        assert ex["tools"] == [{"type": "function", "function": {
-            "name": "Multiply", "description": "Return a Multiply.", "parameters": {"type": "object"}}}]
+        assert ex["tools"] == [{"type": "function", "function": {"name": "Multiply"}}]
         assert ex["parallel_tool_calls"] is False
 
 

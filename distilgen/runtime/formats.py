@@ -35,10 +35,9 @@ __all__ = [
 FORMATS = ("tools", "messages", "raw")
 TOOL_SCHEMAS = ("compact", "full")
 # OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
-# the declared functions; the fine-tuned model learns the output shape from the examples. The
-# full schema still validates every answer (dispatch), is recorded in the lock file, and goes in
-# `raw` lines and in JSON-schema structured output (which constrains decoding).
-COMPACT_PARAMETERS: dict[str, Any] = {"type": "object"}
+# the declared functions (and their descriptions); the fine-tuned model learns the output shape
+# from the examples. The full schema still validates every answer (dispatch), is recorded in the
+# lock file, and goes in `raw` lines and in JSON-schema structured output (constrained decoding).
 
 
 def dumps(obj: Any) -> str:
@@ -69,29 +68,37 @@ def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     return _strip_titles(model.model_json_schema())
 
 
-def declared_parameters(schema: dict[str, Any], tool_schema: str) -> dict[str, Any]:
-    """What the `tools`/`functions` declaration carries: the full schema or the compact stand-in."""
+def declared_parameters(schema: dict[str, Any], tool_schema: str) -> dict[str, Any] | None:
+    """What the `tools`/`functions` declaration carries: the full schema, or None (omitted)."""
     if tool_schema not in TOOL_SCHEMAS:
         raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
-    return schema if tool_schema == "full" else COMPACT_PARAMETERS
+    return schema if tool_schema == "full" else None
 
 
 def tool_description(model: type[BaseModel]) -> str:
+    """The model's own docstring, or "" (pydantic hands undocumented models BaseModel's)."""
     doc = model.__doc__ or ""
-    # pydantic gives undocumented models BaseModel's own docstring: not the user's words
-    if doc and doc is not BaseModel.__doc__:
-        return " ".join(doc.split())
-    return f"Return a {model.__name__}."
+    return " ".join(doc.split()) if doc and doc is not BaseModel.__doc__ else ""
+
+
+def declaration(name: str, description: str, parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """One function declaration; empty description and omitted parameters leave their keys out."""
+    out: dict[str, Any] = {"name": name}
+    if description:
+        out["description"] = description
+    if parameters is not None:
+        out["parameters"] = parameters
+    return out
 
 
 def request_tools(spec: Any) -> list[dict[str, Any]]:
     """`tools` for a chat request: identical to what the `tools` training lines carry."""
-    return [{"type": "function", "function": {"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.parameters}}]
+    return [{"type": "function", "function": declaration(spec.tool_name, spec.tool_description, spec.parameters)}]
 
 
 def request_functions(spec: Any) -> list[dict[str, Any]]:
     """Legacy `functions` for a chat request: identical to the `messages` training lines."""
-    return [{"name": spec.tool_name, "description": spec.tool_description, "parameters": spec.parameters}]
+    return [declaration(spec.tool_name, spec.tool_description, spec.parameters)]
 
 
 def response_format(spec: Any) -> dict[str, Any]:
@@ -114,19 +121,19 @@ class LineWriter:
     schema: dict[str, Any]
     description: str
     parameters: dict[str, Any] | None = None
-    """What the tool declaration carries (default: the full schema)."""
+    """What the tool declaration carries (None: omitted, see declared_parameters)."""
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise ValueError(f"finetune_format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
-        params = self.schema if self.parameters is None else self.parameters
+        decl = declaration(self.tool_name, self.description, self.parameters)
         head = '{"messages":[{"role":"system","content":' + dumps(self.prompt) + '},{"role":"user","content":'
         if self.fmt == "tools":
-            tools = dumps([{"type": "function", "function": {"name": self.tool_name, "description": self.description, "parameters": params}}])
+            tools = dumps([{"type": "function", "function": decl}])
             mid = '},{"role":"assistant","tool_calls":[{"id":'
             tail = '}}]}],"tools":' + tools + ',"parallel_tool_calls":false}'
         else:
-            functions = dumps([{"name": self.tool_name, "description": self.description, "parameters": params}])
+            functions = dumps([decl])
             mid = '},{"role":"assistant","function_call":{"name":' + dumps(self.tool_name) + ',"arguments":'
             tail = '}}],"functions":' + functions + "}"
         object.__setattr__(self, "_head", head)

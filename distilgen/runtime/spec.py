@@ -43,7 +43,7 @@ class FunctionSpec:
     tool_description: str
     schema: dict[str, Any]
     """The return model's full JSON schema: validates answers, recorded in the lock."""
-    parameters: dict[str, Any]
+    parameters: dict[str, Any] | None
     """What the tool declaration in training lines and requests carries (see formats.TOOL_SCHEMAS)."""
     source: FunctionSource
     prompt: str
