@@ -112,6 +112,19 @@ def _set_local_base_url(project: Path, base_url: str) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
+def _quarters(echo: Echo, what: str) -> Callable[[int, int], None]:
+    """A progress report for long steps: a line at each quarter of the way."""
+    said: set[int] = set()
+
+    def report(done: int, total: int) -> None:
+        quarter = 4 * done // max(total, 1)
+        if quarter and quarter not in said:
+            said.add(quarter)
+            echo(f"      {done}/{total} {what}")
+
+    return report
+
+
 def _forget_inbox() -> None:
     """Drop imported `inbox` modules: the next import reads the copy's current sources."""
     for mod in [m for m in sys.modules if m == "inbox" or m.startswith("inbox.")]:
@@ -232,10 +245,12 @@ def run_walkthrough(
             def _train() -> None:
                 from .train.trainer import TrainSettings
 
+                from .train.progress import ProgressBar
+
                 settings = TrainSettings(max_steps=train_steps) if train_steps else None
                 result = api.train([split_dir], project / "models" / "classify_ticket", function=FUNCTION,
                                    name="classify_ticket", settings=settings,
-                                   lock_path=project / "distilgen.lock", progress=train_progress)
+                                   lock_path=project / "distilgen.lock", progress=train_progress or ProgressBar())
                 echo(f"      {result.model_id}: {result.train_examples} examples, {result.steps} steps, loss "
                      f"{result.first_loss:.3f} -> {result.last_loss:.3f}, {result.seconds:.0f}s")
                 state["model"] = result.model_id
@@ -301,7 +316,8 @@ def run_walkthrough(
             from .evals.report import format_table, to_html
 
             _forget_inbox()
-            report = api.evaluate(FUNCTION, state["model"], dataset=str(dataset), split="val", root=str(project))
+            report = api.evaluate(FUNCTION, state["model"], dataset=str(dataset), split="val", root=str(project),
+                                  progress=_quarters(echo, "model calls"))
             for line in format_table(report).splitlines():
                 echo("      " + line)
             html_path = base / "report.html"
