@@ -283,11 +283,13 @@ def dataset_split(path: "str | _Path", *, val: float = 0.1, seed: int = 0, out: 
     return split_file(path, val=val, seed=seed, out_dir=out)
 
 
-def dataset_export(path: "str | _Path", *, to: str, out: "str | _Path | None" = None) -> "ExportResult":
-    """The dataset for another trainer: hf-chat, sharegpt, or openai-tools."""
+def dataset_export(path: "str | _Path", *, to: str, out: "str | _Path | None" = None,
+                   tool_schema: str = "compact") -> "ExportResult":
+    """The dataset for another trainer: hf-chat, sharegpt, or openai-tools (raw records declare
+    their tool by name, or with the full schema when tool_schema="full")."""
     from .ops.dataset import export_file
 
-    return export_file(path, to, out)
+    return export_file(path, to, out, tool_schema=tool_schema)
 
 
 def _api_settings(base_url: str | None, api_key: str | None) -> "_Any":

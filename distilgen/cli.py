@@ -399,11 +399,13 @@ def dataset_split_cmd(file: str, val: float, seed: int, out: str | None, as_json
 @click.argument("file", type=click.Path())
 @click.option("--to", "to", type=click.Choice(["hf-chat", "sharegpt", "openai-tools"]), required=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file (default: FILE.<to>.jsonl).")
+@click.option("--tool-schema", type=click.Choice(["compact", "full"]), default="compact", show_default=True,
+              help="How raw records declare their tool: by name (as capture and dispatch do) or with the full schema.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_handle_errors
-def dataset_export_cmd(file: str, to: str, out: str | None, as_json: bool) -> None:
+def dataset_export_cmd(file: str, to: str, out: str | None, tool_schema: str, as_json: bool) -> None:
     """Convert for open-model trainers (hf-chat, sharegpt) or to OpenAI's current tools shape."""
-    res = api.dataset_export(file, to=to, out=out)
+    res = api.dataset_export(file, to=to, out=out, tool_schema=tool_schema)
     if as_json:
         _ops_json(res)
     else:

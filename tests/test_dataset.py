@@ -31,7 +31,8 @@ from distilgen.ops.shapes import view
 
 CORPUS = Path(__file__).parent / "data" / "dataset_corpus"
 GOOD = {"tools": CORPUS / "good_tools.jsonl", "messages": CORPUS / "good_messages.jsonl",
-        "raw": CORPUS / "good_raw.jsonl", "rich": CORPUS / "good_rich_tools.jsonl"}
+        "raw": CORPUS / "good_raw.jsonl", "rich": CORPUS / "good_rich_tools.jsonl",
+        "compact": CORPUS / "good_compact_tools.jsonl"}
 EXPECTED = json.loads((CORPUS / "bad_expected.json").read_text(encoding="utf-8"))
 BAD_FILES = sorted({key.split(":")[0] for key in EXPECTED})
 PROMPT_MUL = json.loads(GOOD["tools"].read_text(encoding="utf-8").splitlines()[0])["messages"][0]["content"]
@@ -67,7 +68,7 @@ def tools_example(user: str, result: int, prompt: str = PROMPT_MUL) -> dict:
 def test_good_files_have_no_problem_at_all(kind: str) -> None:
     rep = validate_file(GOOD[kind])
     assert rep.problems == (), [str(p) for p in rep.problems]
-    assert rep.ok and rep.shape == ("tools" if kind == "rich" else kind)
+    assert rep.ok and rep.shape == ("tools" if kind in ("rich", "compact") else kind)
     assert rep.stats is not None and rep.stats.examples == rep.examples >= 10
 
 
@@ -152,7 +153,9 @@ def test_tool_calls_and_declared_tools_count() -> None:
     assert tokens.count_example_tokens(ex) > tokens.count_example_tokens(bare) + tokens.count_text_tokens(
         json.dumps(ex["tools"], separators=(",", ":")))
     raw = json.loads(lines(GOOD["raw"])[0])
-    assert tokens.count_example_tokens(raw) == tokens.count_example_tokens(ex)  # same call, same count
+    compact = dict(ex, tools=[{"type": "function", "function": {"name": "Multiply"}}])
+    assert tokens.count_example_tokens(raw) == tokens.count_example_tokens(compact)  # counted as capture writes it
+    assert tokens.count_example_tokens(compact) < tokens.count_example_tokens(ex)
 
 
 @pytest.mark.parametrize("n, epochs", [(1, 25), (3, 25), (4, 25), (10, 10), (12, 8), (33, 3), (34, 3), (100, 3),
@@ -301,6 +304,35 @@ def test_export_openai_tools_from_raw_and_messages_validates_clean(tmp_path: Pat
         assert rep.problems == () and rep.shape == "tools" and rep.examples == 12
         ex, orig = json.loads(lines(Path(res.path))[0]), json.loads(lines(GOOD["tools"])[0])
         assert view(ex) == view(orig)
+
+
+def test_export_raw_tool_schema_compact_or_full(tmp_path: Path) -> None:
+    compact = json.loads(lines(Path(export_file(GOOD["raw"], "openai-tools", tmp_path / "c.jsonl").path))[0])
+    assert compact["tools"] == [{"type": "function", "function": {"name": "Multiply"}}]
+    full = json.loads(lines(Path(export_file(GOOD["raw"], "openai-tools", tmp_path / "f.jsonl", tool_schema="full").path))[0])
+    assert full["tools"][0]["function"]["parameters"] == json.loads(lines(GOOD["raw"])[0])["schema"]
+
+
+def test_compact_lines_are_checked_against_the_lock_schema(tmp_path: Path) -> None:
+    from distilgen.prompts.lock import PromptRecord, record_prompts
+
+    rich = json.loads(lines(GOOD["rich"])[0])
+    schema = rich["tools"][0]["function"]["parameters"]
+    objs = [json.loads(line) for line in lines(GOOD["compact"])]
+    args = json.loads(objs[4]["messages"][2]["tool_calls"][0]["function"]["arguments"])
+    objs[4]["messages"][2]["tool_calls"][0]["function"]["arguments"] = json.dumps(dict(args, priority="urgent"))
+    f = write(tmp_path / "compact.jsonl", objs)
+    rep = validate_file(f)  # no lock: only the JSON shape of the arguments can be checked, and it says so
+    assert rep.problems == ()
+    assert any("declare tools without parameters" in n for n in rep.notes)
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [PromptRecord("support:triage", "support.py", "triage", 1, 3, "Ticket", False,
+                                       rich["messages"][0]["content"], schema)])
+    (rep,) = api.dataset_validate([f], lock=lock)
+    assert [str(p) for p in rep.problems] == [
+        f"{f}:5: messages[2].tool_calls[0].function: Ticket arguments.priority: 'urgent' is not one of 'low', 'high' "
+        f"(schema from {lock})"]
+    assert rep.notes == ()
 
 
 def test_export_hf_chat_and_sharegpt(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ Every problem is a `Problem` that prints as `FILE:LINE: what is wrong` (whole-fi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import statistics
@@ -139,6 +140,8 @@ class KnownPrompts:
     prompts: frozenset[str] = frozenset()
     fingerprints: frozenset[str] = frozenset()
     source: str = ""
+    schemas: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
+    """Prompt (current or pinned) -> its function's output schema: checks compact lines' arguments."""
 
 
 def read_examples(path: str | Path) -> tuple[list[Example], list[Problem]]:
@@ -302,7 +305,13 @@ def known_prompts_from_lock(lock_path: str | Path) -> KnownPrompts | None:
     lock = load_lock(lock_path)
     if not lock.exists:
         return None
-    return KnownPrompts(frozenset(e.prompt for e in lock), frozenset(e.fingerprint for e in lock), str(lock_path))
+    schemas: dict[str, Any] = {}
+    for e in lock:
+        for pinned in e.pinned:
+            schemas.setdefault(pinned.prompt, json.loads(pinned.schema_json))
+        schemas[e.prompt] = e.schema
+    return KnownPrompts(frozenset(e.prompt for e in lock), frozenset(e.fingerprint for e in lock), str(lock_path),
+                        schemas)
 
 
 def dataset_functions(path: str | Path, lock_path: str | Path | None) -> tuple[str, ...]:
@@ -354,6 +363,24 @@ def validate_file(path: str | Path, *, model: str = DEFAULT_MODEL, max_tokens: i
     if len(examples) < min_examples:
         problems.append(Problem(name, None, f"{len(examples)} examples; OpenAI fine-tuning needs at least {min_examples}"))
     valid = [e for e in examples if e.valid]  # an invalid line is reported once, for what is wrong with it
+    unchecked = 0
+    for e in valid:
+        if e.shape == "raw":
+            continue
+        calls = shapes.undeclared_calls(e.obj)
+        if not calls:
+            continue
+        schema = known.schemas.get(shapes.view(e.obj).system) if known is not None else None
+        if schema is None:
+            unchecked += 1
+            continue
+        src = f" (schema from {known.source})" if known is not None and known.source else ""
+        for where, fn_name, arguments in calls:
+            problems.extend(Problem(name, e.line, msg + src)
+                            for msg in shapes.arguments_errors(arguments, fn_name, schema, where))
+    if unchecked:
+        notes.append(f"{unchecked} example(s) declare tools without parameters (compact) and match no lock entry: "
+                     "their arguments were checked as JSON objects only (pass --lock to check them against the schema)")
     if duplicates:
         problems.extend(duplicate_problems(valid))
     if known is not None:
@@ -532,10 +559,16 @@ def _sharegpt(tools_example: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def export_file(path: str | Path, fmt: str, out: str | Path | None = None) -> ExportResult:
-    """Write the dataset in another trainer's format (one JSON object per line)."""
+def export_file(path: str | Path, fmt: str, out: str | Path | None = None, *, tool_schema: str = "compact") -> ExportResult:
+    """Write the dataset in another trainer's format (one JSON object per line).
+
+    `tool_schema` says how raw records declare their tool: by name (`compact`, capture's default
+    for tools lines, and what dispatch sends) or with the full JSON schema (`full`).
+    """
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--to must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    if tool_schema not in shapes.TOOL_SCHEMAS:
+        raise UsageError(f"--tool-schema must be one of {', '.join(shapes.TOOL_SCHEMAS)}, got {tool_schema!r}")
     p = Path(path)
     examples = _usable(p)
     convert = {"hf-chat": _hf_chat, "sharegpt": _sharegpt, "openai-tools": lambda x: x}[fmt]
@@ -543,7 +576,7 @@ def export_file(path: str | Path, fmt: str, out: str | Path | None = None) -> Ex
     target = Path(out) if out else p.with_name(f"{stem}.{fmt}.jsonl")
     if target.resolve() == p.resolve():
         raise UsageError(f"{path}: the export would overwrite its own input")
-    lines = [json.dumps(convert(shapes.to_tools(e.obj)), ensure_ascii=False, separators=(",", ":")) for e in examples]
+    lines = [json.dumps(convert(shapes.to_tools(e.obj, tool_schema)), ensure_ascii=False, separators=(",", ":")) for e in examples]
     target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return ExportResult(str(target), fmt, len(lines))
 

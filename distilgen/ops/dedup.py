@@ -19,7 +19,6 @@ __all__ = ["tokens", "jaccard", "near_duplicate_pairs"]
 _WORD = re.compile(r"\w+", re.UNICODE)
 _BANDS = 8
 _ROWS = 4
-_MASK = (1 << 64) - 1
 
 
 def tokens(text: str) -> frozenset[str]:
@@ -35,14 +34,14 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+_MASKS = [int.from_bytes(hashlib.blake2b(f"distilgen-minhash-{i}".encode(), digest_size=8).digest(), "big")
+          for i in range(_BANDS * _ROWS)]
+
+
 def _signature(words: frozenset[str]) -> list[int]:
     hashes = [int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "big") for w in words] or [0]
-    sig = []
-    for i in range(_BANDS * _ROWS):
-        # one universal-hash family member per row: (a*h + b) mod 2^64
-        a, b = 0x9E3779B97F4A7C15 * (2 * i + 1) & _MASK, (0xC2B2AE3D27D4EB4F * (i + 7)) & _MASK
-        sig.append(min(((a * h + b) & _MASK) for h in hashes))
-    return sig
+    # one XOR-masked ordering of the hashes per row: min-hash without a Python-level loop per item
+    return [min(map(mask.__xor__, hashes)) for mask in _MASKS]
 
 
 def near_duplicate_pairs(texts: Sequence[str], threshold: float = 0.9) -> list[tuple[int, int, float]]:

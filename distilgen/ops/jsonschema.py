@@ -115,7 +115,7 @@ class _Checker:
         if schema is False:
             self.fail(path, "no value is allowed here")
             return
-        if not isinstance(schema, Mapping):
+        if not isinstance(schema, dict):
             return
         if "$ref" in schema:
             try:
@@ -162,8 +162,8 @@ class _Checker:
 
     def _explain_no_match(self, value: Any, options: list[Any], path: str, depth: int, schema: Any = None) -> None:
         # pydantic's discriminated unions name the branch: report that branch's own errors
-        disc = schema.get("discriminator") if isinstance(schema, Mapping) else None
-        if isinstance(disc, Mapping) and isinstance(value, dict):
+        disc = schema.get("discriminator") if isinstance(schema, dict) else None
+        if isinstance(disc, dict) and isinstance(value, dict):
             prop = disc.get("propertyName")
             mapping = disc.get("mapping") or {}
             tag = value.get(prop) if isinstance(prop, str) else None
@@ -181,14 +181,14 @@ class _Checker:
         for option in options:
             target = option
             for _ in range(8):  # follow a short $ref chain to the alternative's declared type
-                if isinstance(target, Mapping) and "$ref" in target and "type" not in target:
+                if isinstance(target, dict) and "$ref" in target and "type" not in target:
                     try:
                         target = _resolve(target["$ref"], self.root)
                     except (KeyError, IndexError, ValueError, TypeError):
                         break
                 else:
                     break
-            kinds = target.get("type") if isinstance(target, Mapping) else None
+            kinds = target.get("type") if isinstance(target, dict) else None
             if kinds is not None and any(_is_type(value, t) for t in (kinds if isinstance(kinds, list) else [kinds])):
                 typed.append(option)
         if len(typed) == 1:
@@ -215,7 +215,7 @@ class _Checker:
                 continue
             if extra is False:
                 self.fail(path, f"unexpected property {key!r} (allowed: {', '.join(props) or 'none'})")
-            elif isinstance(extra, Mapping):
+            elif isinstance(extra, dict):
                 self.check(item, extra, child, depth + 1)
         if "minProperties" in schema and len(value) < schema["minProperties"]:
             self.fail(path, f"has {len(value)} properties, at least {schema['minProperties']} required")

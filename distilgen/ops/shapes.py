@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 from .jsonschema import schema_errors
 
-__all__ = ["SHAPES", "detect_shape", "check_example", "ExampleView", "view", "raw_to_tools", "to_tools", "USER_PREFIX"]
+__all__ = ["SHAPES", "TOOL_SCHEMAS", "detect_shape", "check_example", "ExampleView", "view", "raw_to_tools", "to_tools",
+           "undeclared_calls", "arguments_errors", "USER_PREFIX"]
 
 SHAPES = ("tools", "messages", "raw")
 
@@ -40,7 +41,7 @@ _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 def detect_shape(obj: Any) -> str | None:
     """`tools`, `messages` or `raw` for a parsed line; None when it is none of them."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         return None
     if obj.get("format") == "raw" or ("function_id" in obj and "messages" not in obj):
         return "raw"
@@ -49,7 +50,7 @@ def detect_shape(obj: Any) -> str | None:
     if "functions" in obj:
         return "messages"
     msgs = obj.get("messages")
-    if isinstance(msgs, list) and any(isinstance(m, Mapping) and "function_call" in m for m in msgs):
+    if isinstance(msgs, list) and any(isinstance(m, dict) and "function_call" in m for m in msgs):
         return "messages"
     return "tools"
 
@@ -71,7 +72,7 @@ def _declared_tools(obj: Mapping[str, Any], errors: list[str]) -> dict[str, Any]
         return declared
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
-        if not isinstance(tool, Mapping):
+        if not isinstance(tool, dict):
             errors.append(f"{where} must be an object, got {_kind(tool)}")
             continue
         if tool.get("type") != "function":
@@ -80,7 +81,7 @@ def _declared_tools(obj: Mapping[str, Any], errors: list[str]) -> dict[str, Any]
         if extra:
             errors.append(f"{where} has unknown keys: {', '.join(sorted(extra))}")
         fn = tool.get("function")
-        if not isinstance(fn, Mapping):
+        if not isinstance(fn, dict):
             errors.append(f"{where}.function must be an object, got {_kind(fn)}")
             continue
         _check_function_def(fn, f"{where}.function", declared, errors, allowed={"name", "description", "parameters", "strict"})
@@ -96,7 +97,7 @@ def _declared_functions(obj: Mapping[str, Any], errors: list[str]) -> dict[str, 
         errors.append(f"`functions` must be a non-empty list, got {_kind(functions)}")
         return declared
     for i, fn in enumerate(functions):
-        if not isinstance(fn, Mapping):
+        if not isinstance(fn, dict):
             errors.append(f"functions[{i}] must be an object, got {_kind(fn)}")
             continue
         _check_function_def(fn, f"functions[{i}]", declared, errors, allowed={"name", "description", "parameters"})
@@ -116,7 +117,7 @@ def _check_function_def(fn: Mapping[str, Any], where: str, declared: dict[str, A
     if "description" in fn and not isinstance(fn["description"], str):
         errors.append(f"{where}.description must be a string, got {_kind(fn['description'])}")
     params = fn.get("parameters", {"type": "object", "properties": {}})
-    if not isinstance(params, Mapping):
+    if not isinstance(params, dict):
         errors.append(f"{where}.parameters must be a JSON schema object, got {_kind(params)}")
         params = True
     elif params.get("type", "object") != "object":
@@ -152,7 +153,7 @@ def _check_content(message: Mapping[str, Any], where: str, errors: list[str], re
         return True
     if isinstance(content, list) and content:
         for j, part in enumerate(content):
-            if not isinstance(part, Mapping) or part.get("type") not in ("text", "image_url"):
+            if not isinstance(part, dict) or part.get("type") not in ("text", "image_url"):
                 errors.append(f"{where}.content[{j}] must be a {{\"type\": \"text\"|\"image_url\", ...}} part")
             elif part["type"] == "text" and not isinstance(part.get("text"), str):
                 errors.append(f"{where}.content[{j}].text must be a string")
@@ -182,7 +183,7 @@ def _check_chat(obj: Mapping[str, Any], shape: str) -> list[str]:
     assistants = 0
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
-        if not isinstance(message, Mapping):
+        if not isinstance(message, dict):
             errors.append(f"{where} must be an object, got {_kind(message)}")
             continue
         role = message.get("role")
@@ -238,7 +239,7 @@ def _check_tool_calls(calls: Any, where: str, tools: Mapping[str, Any], has_tool
         errors.append(f"{where} makes {len(calls)} tool calls but `parallel_tool_calls` is false")
     for j, call in enumerate(calls):
         at = f"{where}.tool_calls[{j}]"
-        if not isinstance(call, Mapping):
+        if not isinstance(call, dict):
             errors.append(f"{at} must be an object, got {_kind(call)}")
             continue
         extra = set(call) - {"id", "type", "function"}
@@ -252,7 +253,7 @@ def _check_tool_calls(calls: Any, where: str, tools: Mapping[str, Any], has_tool
         if call.get("type") != "function":
             errors.append(f"{at}.type must be \"function\", got {call.get('type')!r}")
         fn = call.get("function")
-        if not isinstance(fn, Mapping):
+        if not isinstance(fn, dict):
             errors.append(f"{at}.function must be an object, got {_kind(fn)}")
             continue
         extra = set(fn) - {"name", "arguments"}
@@ -273,7 +274,7 @@ def _check_tool_calls(calls: Any, where: str, tools: Mapping[str, Any], has_tool
 
 def _check_function_call(call: Any, where: str, functions: Mapping[str, Any], has_functions: bool, errors: list[str]) -> None:
     at = f"{where}.function_call"
-    if not isinstance(call, Mapping):
+    if not isinstance(call, dict):
         errors.append(f"{at} must be an object, got {_kind(call)}")
         return
     extra = set(call) - {"name", "arguments"}
@@ -320,7 +321,7 @@ def check_example(obj: Any) -> tuple[str | None, list[str]]:
     """(shape, problems) for one parsed line."""
     shape = detect_shape(obj)
     if shape is None:
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict):
             return None, [f"a line must be a JSON object, got {_kind(obj)}"]
         return None, ["not a fine-tuning example: expected a `messages` list (tools/messages shape) or a raw record (\"format\": \"raw\")"]
     if shape == "raw":
@@ -351,7 +352,7 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return ""
 
 
@@ -383,13 +384,23 @@ def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def raw_to_tools(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """A raw record as the `tools` example capture would have written for the same call."""
+TOOL_SCHEMAS = ("compact", "full")
+
+
+def raw_to_tools(obj: Mapping[str, Any], tool_schema: str = "compact") -> dict[str, Any]:
+    """A raw record as the `tools` example capture writes for the same call.
+
+    `compact` (capture's default for tools) declares the tool by name only, as OpenAI's guide
+    suggests to save tokens; `full` also declares the return model's JSON schema.
+    """
+    if tool_schema not in TOOL_SCHEMAS:
+        raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
     v = view(obj)
     from hashlib import blake2b
 
-    tool = {"type": "function", "function": {"name": v.name, "description": f"Return a {v.name}.",
-                                             "parameters": obj.get("schema", {})}}
+    declaration: dict[str, Any] = {"name": v.name}
+    if tool_schema == "full":
+        declaration["parameters"] = obj.get("schema", {})
     call_id = "call_" + blake2b(v.user.encode("utf-8"), digest_size=8).hexdigest()
     return {
         "messages": [
@@ -398,16 +409,50 @@ def raw_to_tools(obj: Mapping[str, Any]) -> dict[str, Any]:
             {"role": "assistant", "tool_calls": [{"id": call_id, "type": "function",
                                                   "function": {"name": v.name, "arguments": _compact(obj.get("output"))}}]},
         ],
-        "tools": [tool],
+        "tools": [{"type": "function", "function": declaration}],
         "parallel_tool_calls": False,
     }
 
 
-def to_tools(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Any checked example in the current `tools` shape (legacy function calls become tool calls)."""
+def undeclared_calls(obj: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(where, name, arguments) of each call to a tool or function declared without `parameters`.
+
+    Compact lines leave the schema out; `dataset` checks those arguments against the lock instead.
+    """
+    declared = [t.get("function") for t in obj.get("tools") or () if isinstance(t, dict)]
+    declared += [f for f in obj.get("functions") or () if isinstance(f, dict)]
+    bare = {d.get("name") for d in declared if isinstance(d, dict) and "parameters" not in d}
+    out = []
+    for i, m in enumerate(obj.get("messages") or ()):
+        if not isinstance(m, dict) or m.get("role") != "assistant":
+            continue
+        for j, call in enumerate(m.get("tool_calls") or ()):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict) and fn.get("name") in bare:
+                out.append((f"messages[{i}].tool_calls[{j}].function", fn["name"], fn.get("arguments")))
+        fc = m.get("function_call")
+        if isinstance(fc, dict) and fc.get("name") in bare:
+            out.append((f"messages[{i}].function_call", fc["name"], fc.get("arguments")))
+    return out
+
+
+def arguments_errors(arguments: Any, name: str, schema: Any, where: str) -> list[str]:
+    """Problems of one call's `arguments` string against `schema` (shape problems are reported elsewhere)."""
+    try:
+        value = json.loads(arguments) if isinstance(arguments, str) else None
+    except ValueError:
+        return []
+    if not isinstance(value, dict):
+        return []
+    return [f"{where}: {name} {problem}" for problem in schema_errors(value, schema, path="arguments")]
+
+
+def to_tools(obj: Mapping[str, Any], tool_schema: str = "compact") -> dict[str, Any]:
+    """Any checked example in the current `tools` shape (legacy function calls become tool calls;
+    `tool_schema` applies to raw records, the only shape without a declaration of its own)."""
     shape = detect_shape(obj)
     if shape == "raw":
-        return raw_to_tools(obj)
+        return raw_to_tools(obj, tool_schema)
     if shape == "tools":
         return dict(obj)
     from hashlib import blake2b

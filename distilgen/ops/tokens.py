@@ -83,6 +83,7 @@ def model_info(model: str = DEFAULT_MODEL, max_tokens: int | None = None) -> Mod
 
 
 _ENCODINGS: dict[str, Any] = {}
+_COUNTS: dict[str, dict[str, int]] = {}
 
 
 def encoding_for(model: str = DEFAULT_MODEL) -> Any:
@@ -137,9 +138,18 @@ def count_example_tokens(example: Mapping[str, Any], model: str = DEFAULT_MODEL)
 
         example = raw_to_tools(example)
     enc = encoding_for(model)
+    cache = _COUNTS.setdefault(enc.name, {})
 
     def count(text: str) -> int:
-        return len(enc.encode_ordinary(text))
+        # the system prompt and tool list repeat on every line of a function's dataset
+        if len(text) < 64:
+            return len(enc.encode_ordinary(text))
+        n = cache.get(text)
+        if n is None:
+            n = len(enc.encode_ordinary(text))
+            if len(cache) < 4096:
+                cache[text] = n
+        return n
 
     n = TOKENS_REPLY_PRIMING
     for message in example.get("messages") or ():

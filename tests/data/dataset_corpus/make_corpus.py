@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -50,7 +51,11 @@ PROMPT_TICKET = "Predict the results of this function:\n\ndef triage(text: str, 
 
 
 def writer(fmt: str, model: type[BaseModel], prompt: str, fid: str) -> LineWriter:
-    return LineWriter(fmt, fid, model.__name__, prompt, tool_schema(model), tool_description(model))
+    # full declarations (the schema in `parameters`), so the argument checks have a schema to use;
+    # good_compact_tools.jsonl is the compact form capture writes by default
+    schema = tool_schema(model)
+    return LineWriter(fmt, fid, model.__name__, prompt, schema, tool_description(model) or f"Return a {model.__name__}.",
+                      parameters=schema)
 
 
 def main() -> None:
@@ -72,6 +77,13 @@ def main() -> None:
                    address=Address(city="Lyon", zip=None) if i % 3 == 0 else None)
         lines.append(w.line("Return " + call, call, (text, i), {}, t))
     (HERE / "good_rich_tools.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # compact: the tool declared by name only; a lock holding the schema checks the arguments
+    compact = []
+    for line in lines:
+        obj = json.loads(line)
+        obj["tools"] = [{"type": "function", "function": {"name": "Ticket"}}]
+        compact.append(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
+    (HERE / "good_compact_tools.jsonl").write_text("\n".join(compact) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
