@@ -304,6 +304,41 @@ class TestDecorate(CodemodTest):
         """
         self.assertCodemod(before, after, ["parse"], INSTANCE, context_override=ctx())
 
+    def test_an_unresolvable_distil_decorator_is_not_doubled(self) -> None:
+        # `ins` is local to the enclosing function: neither the scan nor the file can tell what it
+        # is, so adding a second capture decorator under it would be a guess
+        before = """
+            from other import recorder
+
+            def make():
+                ins = Instructions()
+
+                @ins.distil(mode="dispatch", model="ft:x")
+                def fn(a: int) -> M: ...
+
+                @recorder.distil
+                def g(a: int) -> M: ...
+                return fn
+        """
+        after = """
+            from other import recorder
+            from inbox.distil import instructions
+
+            def make():
+                ins = Instructions()
+
+                @ins.distil(mode="dispatch", model="ft:x")
+                def fn(a: int) -> M: ...
+
+                @recorder.distil
+                @instructions.distil
+                def g(a: int) -> M: ...
+                return fn
+        """
+        self.assertCodemod(before, after, ["make.<locals>.fn", "make.<locals>.g"], INSTANCE, context_override=ctx())
+        _, result = edit_module(self.make_fixture_data(before), ["make.<locals>.fn"], INSTANCE, module="m")
+        assert result.refused[0][0] == "make.<locals>.fn" and "@ins.distil" in result.refused[0][1]
+
     def test_a_definition_without_return_annotation_is_left_alone(self) -> None:
         # the runtime would reject it at import time: `apply` must not write code that cannot load
         before = """

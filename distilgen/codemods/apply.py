@@ -148,8 +148,7 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         return FileEdit(rel, "error", f"libcst cannot parse it: {exc.message} (line {exc.raw_line})")
     except (UnicodeDecodeError, LookupError) as exc:
         return FileEdit(rel, "error", f"cannot decode it: {exc}")
-    for qualname, why in outcome.refused:
-        line = next((r.lineno for r in results if r.qualname == qualname), 0)
+    for qualname, why, line in outcome.refused:
         notes.append(f"{rel}:{line}: {qualname}: {why}; left alone")
         refused.add((rel, qualname))
     if outcome.missing:

@@ -80,8 +80,8 @@ class ModuleEdit:
     added_import: str | None
     removed_imports: tuple[str, ...]
     encoding: str = "utf-8"
-    refused: tuple[tuple[str, str], ...] = ()
-    """(qualname, why) of targets left undecorated because the decorator would fail on them."""
+    refused: tuple[tuple[str, str, int], ...] = ()
+    """(qualname, why, def line) of targets left undecorated: decorating them would be wrong."""
 
 
 def string_literal(value: str) -> str:
@@ -253,6 +253,15 @@ class DecoratorEdit:
             return isinstance(expr, (cst.Attribute, cst.Name))
         return False
 
+    def _unresolved_distil(self, decorators: list[cst.Decorator], names: ModuleNames) -> str | None:
+        """The text of an `X.distil` decorator whose `X` is no module-level name, if any."""
+        for d in decorators:
+            expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+            text = dotted(expr)
+            if text is not None and text.endswith(".distil") and names.resolve(expr) is None:
+                return text
+        return None
+
     def _pick(self, found: dict[str, list[tuple[int, cst.FunctionDef]]], t: Target) -> cst.FunctionDef | None:
         defs = found.get(t.qualname, [])
         if t.lineno is not None:
@@ -290,7 +299,7 @@ class DecoratorEdit:
         edits: dict[cst.FunctionDef, cst.FunctionDef] = {}
         changed: list[str] = []
         missing: list[str] = []
-        refused: list[tuple[str, str]] = []
+        refused: list[tuple[str, str, int]] = []
         added_any = False
         removed_heads: set[str] = set()
         for t in self.targets:
@@ -312,7 +321,12 @@ class DecoratorEdit:
             elif not hits and fn.returns is None:
                 # e.g. an @overload implementation: the runtime reads the annotation of this def
                 refused.append((t.qualname, "the definition has no return annotation of its own "
-                                "(the runtime reads it from there); annotate it"))
+                                "(the runtime reads it from there); annotate it", self.positions[fn].start.line))
+                continue
+            elif not hits and (unknown := self._unresolved_distil(decorators, names)):
+                refused.append((t.qualname, f"it already has @{unknown}, whose instance cannot be resolved "
+                                "from module-level names (a local variable?); not decorated twice",
+                                self.positions[fn].start.line))
                 continue
             elif not hits:
                 dec = new_decorator
