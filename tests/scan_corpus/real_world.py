@@ -42,15 +42,17 @@ def main(packages: list[str]) -> None:
     # importing a library does not do: the runtime cannot see them, so they are left out here
     # (the corpus covers them: it keeps its nested functions alive).
     t_all = {t["function_id"]: t for t in truth["results"] if t["status"] != "unresolved"}
-    s_all = {r.function_id: r for r in report.results if r.module not in skip and "<locals>" not in r.qualname}
+    # Test suites are left out on both sides (ground_truth.py does not import them).
+    s_all = {r.function_id: r for r in report.results if r.module not in skip and "<locals>" not in r.qualname
+             and ".tests." not in f".{r.module}."}
     direct_t = {(k, t["model"]) for k, t in t_all.items() if t["status"] != "wrapped"}
     direct_s = {(k, r.model) for k, r in s_all.items() if r.status not in ("wrapped", "unresolved")}
     tp = len(direct_t & direct_s)
     precision = tp / len(direct_s) if direct_s else 1.0
     recall = tp / len(direct_t) if direct_t else 1.0
     same_status = sum(1 for k, t in t_all.items() if k in s_all and s_all[k].status == t["status"])
-    print(f"packages: {', '.join(packages)}; modules imported: {len({k.split(':')[0] for k in t_all})} "
-          f"(unimportable, left out: {len(skip)})")
+    print(f"packages: {', '.join(packages)}; modules imported: {truth['imported']}, with model-returning "
+          f"functions: {len({k.split(':')[0] for k in t_all})} (unimportable, left out: {len(skip)})")
     print(f"direct returns: runtime {len(direct_t)}, scan {len(direct_s)}, agree {tp}")
     print(f"precision {precision:.4f}  recall {recall:.4f}")
     print(f"same status on {same_status}/{len(t_all)} functions the runtime resolves")
