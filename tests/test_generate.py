@@ -275,3 +275,11 @@ def test_cli_without_hypothesis_fails_with_one_line(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines() == [
         "distilgen: error: this needs the 'generate' extra (hypothesis is not installed): "
         "pip install 'distilgen[generate]'"]
+
+
+def test_whole_call_strategy_with_a_wrong_key_is_one_clear_error(project: Path) -> None:
+    from hypothesis import strategies as st
+
+    target = resolve_target(f"{_mod(project)}:texts", project)
+    with pytest.raises(UsageError, match=r"strategy for texts must give a dict of its parameters \(subject, body\)"):
+        plan_inputs(target, 3, user_strategies={"texts": st.just({"subjct": "x"})})

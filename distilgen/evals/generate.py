@@ -165,6 +165,9 @@ def plan_inputs(
         order = list(target.params)
 
         def merge(pair: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+            if not isinstance(pair[0], dict) or set(pair[0]) - set(order):
+                raise UsageError(f"--strategies: the strategy for {target.qualname} must give a dict of its "
+                                 f"parameters ({', '.join(order)}), got {pair[0]!r:.120}")
             merged = {**pair[1], **pair[0]}  # the whole-call strategy wins where it gives a value
             return {k: merged[k] for k in sorted(merged, key=lambda k: order.index(k) if k in order else len(order))}
 
