@@ -497,3 +497,31 @@ def test_first_call_without_a_prebuilt_spec_does_not_hang(srv):
     t.start()
     t.join(3)
     assert out == [Multiply(a=3, b=4, result=12)]
+
+
+class Total(BaseModel):
+    value: int
+
+
+def test_model_method_and_classmethod_dispatch(srv):
+    srv.chat.respond(lambda req: {"value": 6})
+    ins = Instructions(openai_client=openai.OpenAI(base_url=srv.base_url, api_key="x"), config=Config(root=Path.cwd()))
+
+    class Bill(BaseModel):
+        items: list[int]
+
+        @ins.distil(mode="dispatch", model=MODEL)
+        def total(self, tax: int = 0) -> Total:
+            return Total(value=sum(self.items) + tax)
+
+        @ins.distil(mode="dispatch", model=MODEL)
+        @classmethod
+        def empty_total(cls, tax: int) -> Total:
+            return Total(value=tax)
+
+    ready(Bill.__dict__["total"])
+    ready(Bill.__dict__["empty_total"].__func__)
+    assert Bill(items=[1, 2]).total(tax=3) == Total(value=6)
+    assert Bill.empty_total(6) == Total(value=6)
+    users = [b["messages"][1]["content"] for b in chat_requests(srv)]
+    assert users == ["Return Bill(items=[1, 2]).total(tax=3)", "Return Bill.empty_total(6)"]
