@@ -407,10 +407,12 @@ def test_subprocess_server_prints_base_url_and_is_scriptable():
         c = openai.OpenAI(base_url=proc.base_url, api_key="x", max_retries=1)
         proc.push_replies({"arguments": {"a": 2, "b": 3, "result": 6}}, {"refusal": "no"})
         proc.add_fault(path="/v1/chat/completions", status=503, retry_after_ms=1, times=1)
+        proc.add_fault(path="/v1/chat/completions", reply={"refusal": "by fault"}, skip=3, times=1)
         r = chat(c, tools=TOOLS, tool_choice=NAMED)
         assert json.loads(r.choices[0].message.tool_calls[0].function.arguments)["result"] == 6
         assert chat(c, tools=TOOLS, tool_choice=NAMED).choices[0].message.refusal == "no"
-        assert [r["status"] for r in proc.requests()] == [503, 200, 200]
+        assert chat(c, tools=TOOLS, tool_choice=NAMED).choices[0].message.refusal == "by fault"
+        assert [r["status"] for r in proc.requests()] == [503, 200, 200, 200]
     assert proc.process.returncode is not None
 
 
@@ -436,3 +438,16 @@ def test_timeout_is_retried_by_the_client():
         srv.faults.add(path="/v1/chat/completions", delay=0.8, times=1)
         chat(c)
         assert len(srv.requests_to("/v1/chat/completions")) == 2
+
+
+def test_fault_reply_overrides_the_script_for_chat(client, srv):
+    srv.chat.push({"a": 1, "b": 1, "result": 1})
+    srv.faults.add(path="/v1/chat/completions", reply=Reply.malformed("{bad"), times=1)
+    srv.faults.add(path="/v1/chat/completions", reply=Reply.truncated({"a": 2, "b": 2, "result": 4}), skip=1, times=1)
+    first = chat(client, tools=TOOLS, tool_choice=NAMED).choices[0]
+    second = chat(client, tools=TOOLS, tool_choice=NAMED).choices[0]
+    third = chat(client, tools=TOOLS, tool_choice=NAMED).choices[0]
+    assert first.message.tool_calls[0].function.arguments == "{bad"
+    assert second.finish_reason == "length"
+    assert json.loads(third.message.tool_calls[0].function.arguments) == {"a": 1, "b": 1, "result": 1}
+    assert len(srv.chat.seen) == 3

@@ -184,6 +184,10 @@ class ChatScript:
         with self._lock:
             self.seen.append(request)
             item: Any = self._queue.popleft() if self._queue else self.handler
+        return self.coerce(item, request)
+
+    def coerce(self, item: Any, request: ChatRequest) -> Reply:
+        """A queued item, handler or fault reply as a `Reply` (None: generated from the schema)."""
         if callable(item) and not isinstance(item, Reply):
             item = item(request)
         if item is None:

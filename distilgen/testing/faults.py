@@ -43,13 +43,16 @@ def error_body(status: int, message: str | None = None, *, type: str | None = No
 class Fault:
     """One scripted failure. Matches requests by `method` and `path` (an fnmatch pattern).
 
-    `skip` matching requests pass untouched first; then the next `times` matching requests
-    (None: all of them) get the fault. What the fault does:
+    The first `skip` matching requests (whichever fault answered them) are left alone; then the next
+    `times` matching requests (None: all of them) get the fault. When several faults apply to a
+    request, the one added first wins. What the fault does:
     - `status`: answer with this status and an OpenAI error body (`message`, `type`, `code`, `param`);
     - `drop`: close the connection without answering;
     - `body` / `content_type`: answer with this raw body instead (e.g. a 200 HTML page);
     - `delay`: sleep this many seconds before answering (a slow server; with no status, then answer normally);
     - `after_effect`: run the real handler first (a job really gets created), then answer with the fault;
+    - `reply` (chat completions only): answer 200 with this `Reply` (malformed JSON, a refusal,
+      `finish_reason="length"`, ...) instead of the scripted or generated one;
     - `headers`, `retry_after_ms`, `retry_after`, `should_retry`: extra response headers.
     """
 
@@ -71,6 +74,7 @@ class Fault:
     content_type: str = "application/json"
     delay: float = 0.0
     after_effect: bool = False
+    reply: Any = None
     seen: int = 0
     """Matching requests seen so far (skipped ones included)."""
     hits: int = 0
@@ -113,8 +117,9 @@ class Faults:
         self._faults: list[Fault] = []
 
     def add(self, path: str = "*", method: str | None = None, status: int | None = None, **kw: Any) -> Fault:
-        if status is None and not kw.get("drop") and kw.get("body") is None and not kw.get("delay"):
-            raise ValueError("Fault needs one of status=, drop=True, body= or delay=")
+        if status is None and not kw.get("drop") and kw.get("body") is None and not kw.get("delay") \
+                and kw.get("reply") is None:
+            raise ValueError("Fault needs one of status=, drop=True, body=, reply= or delay=")
         fault = Fault(path=path, method=method, status=status, **kw)
         with self._lock:
             self._faults.append(fault)
@@ -134,13 +139,15 @@ class Faults:
 
     def take(self, method: str, path: str) -> Fault | None:
         """The fault to apply to this request, counting it; None when the request goes through."""
+        chosen = None
         with self._lock:
+            # every live matching fault counts the request (so `skip` counts requests, whichever
+            # fault answered them); the first one past its skip is applied
             for fault in self._faults:
                 if fault.exhausted or not fault.matches(method, path):
                     continue
                 fault.seen += 1
-                if fault.seen <= fault.skip:
-                    continue
-                fault.hits += 1
-                return fault
-        return None
+                if chosen is None and fault.seen > fault.skip:
+                    fault.hits += 1
+                    chosen = fault
+        return chosen

@@ -192,7 +192,10 @@ class FakeOpenAI:
         if fault is not None and not fault.after_effect and (fault.drop or fault.status or fault.body is not None):
             return self._fault_response(fault)
         try:
-            response = self._route(rec)
+            if fault is not None and fault.reply is not None and rec.path.rstrip("/") == "/v1/chat/completions":
+                response = self._chat(rec, fault.reply)
+            else:
+                response = self._route(rec)
         except RequestError as exc:
             response = _json(exc.status, error_body(exc.status, exc.message, param=exc.param, code=exc.code))
         if fault is not None and fault.after_effect and (fault.drop or fault.status or fault.body is not None):
@@ -279,12 +282,17 @@ class FakeOpenAI:
         owner = "user-distilgen-fake" if model_id.startswith("ft:") else "system"
         return {"id": model_id, "object": "model", "created": 1700000000, "owned_by": owner}
 
-    def _chat(self, rec: Recorded) -> _Response:
+    def _chat(self, rec: Recorded, forced: Any = None) -> _Response:
+        self._check_auth(rec)
         body = rec.json
         validate_request(body)
         self._check_model(body["model"])
         request = ChatRequest(body=body, headers=rec.headers)
-        reply = self.chat.next_reply(request)
+        if forced is None:
+            reply = self.chat.next_reply(request)
+        else:
+            self.chat.seen.append(request)
+            reply = self.chat.coerce(forced, request)
         completion = complete(request, reply)
         if not body.get("stream"):
             return _json(200, completion)
@@ -314,6 +322,8 @@ class FakeOpenAI:
         body = rec.json if rec.body else {}
         what = rec.path[len("/_fake/"):]
         if what == "faults" and rec.method == "POST":
+            if isinstance(body.get("reply"), dict):
+                body["reply"] = Reply(**body["reply"])
             fault = self.faults.add(**body)
             return _json(200, {"ok": True, "path": fault.path})
         if what == "chat" and rec.method == "POST":
