@@ -183,11 +183,21 @@ def dispatch_command(model: str, functions: tuple[str, ...] = ()) -> str:
     return f"distilgen apply --dispatch --model {model}{select}"
 
 
-def _refused(exc_message: str, status: int | None) -> bool:
-    text = exc_message.lower()
-    wording = any(w in text for w in ("no longer", "not available", "unavailable", "disabled", "deprecat",
-                                      "discontinu", "not supported", "unsupported", "not allowed", "not permitted"))
-    return (status in (403, 404, 410) and ("fine" in text or "tun" in text)) or (wording and "fine" in text) or status == 410
+def _refused(message: str, status: int | None) -> bool:
+    """Does this error say the service no longer takes fine-tuning jobs (not: a bad request)?"""
+    text = message.lower()
+    about = any(w in text for w in ("fine-tun", "fine tun", "finetun"))
+    closing = any(w in text for w in ("no longer", "discontinu", "deprecat", "disabled", "shut down", "sunset",
+                                      "closed", "not accepting"))
+    return status == 410 or (about and (closing or status == 403))
+
+
+def _local_hint() -> str:
+    import datetime
+
+    if datetime.date.today() >= datetime.date(2027, 1, 6):
+        return LOCAL_TRAIN_HINT
+    return LOCAL_TRAIN_HINT.replace("stopped accepting", "stops accepting")
 
 
 def find_job_by_request_id(client: Any, request_id: str, *, scan: int = 200) -> JobInfo | None:
@@ -250,12 +260,15 @@ def create_job(client: Any, *, training_file: str, model: str, validation_file: 
                     return CreateResult(found, request_id, attempt, True)
             elif _refused(message, status):
                 raise ApiError(f"the service refused to create a fine-tuning job: {message} (HTTP {status}). "
-                               f"{LOCAL_TRAIN_HINT}", status=status, code=code) from None
+                               f"{_local_hint()}", status=status, code=code) from None
             else:
                 raise ApiError(f"creating the fine-tuning job: {message} (HTTP {status}"
                                + (f" {code}" if code else "") + ")", status=status, code=code) from None
         if attempt < CREATE_ATTEMPTS:
             sleep(_retry_delay(last, attempt))
+    found = find_job_by_request_id(client, request_id)  # one last look: the final attempt may have landed
+    if found is not None:
+        return CreateResult(found, request_id, CREATE_ATTEMPTS, True)
     message, status, _ = error_message(last) if last else ("unknown error", None, None)
     raise ApiError(f"creating the fine-tuning job failed {CREATE_ATTEMPTS} times, and `jobs list` shows no job "
                    f"tagged {REQUEST_ID_KEY}={request_id}: {message}" + (f" (HTTP {status})" if status else ""),
