@@ -325,15 +325,18 @@ def _dataset_options(fn: F) -> F:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @_dataset_options
 @click.option("--strict", is_flag=True, help="Warnings (duplicates, stale prompts) fail too.")
+@click.option("--min-examples", type=int, default=10, show_default=True,
+              help="Fewest examples a file may hold (OpenAI's minimum for a training file; 1 for a validation file).")
 @_handle_errors
 def dataset_validate_cmd(files: tuple[str, ...], model: str | None, max_tokens: int | None, epochs: int | None,
-                         price_per_million: float | None, lock: str | None, as_json: bool, strict: bool) -> None:
+                         price_per_million: float | None, lock: str | None, as_json: bool, strict: bool,
+                         min_examples: int) -> None:
     """Check every line against OpenAI's chat fine-tuning rules (tools / messages) or the raw schema.
 
     Problems print as FILE:LINE: what is wrong. Exit 1 on errors (and on warnings with --strict).
     """
     reports = api.dataset_validate(files, model=model, max_tokens=max_tokens, epochs=epochs,
-                                   price_per_million=price_per_million, lock=lock)
+                                   price_per_million=price_per_million, lock=lock, min_examples=min_examples)
     failed = any(not r.ok or (strict and r.warnings) for r in reports)
     if as_json:
         _ops_json(reports)
