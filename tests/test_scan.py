@@ -316,3 +316,40 @@ def test_empty_scan_in_every_format(tmp_path, fmt):
 
 def test_effective_config_matches_load_config():
     assert api.effective_config(SAMPLE) == load_config(SAMPLE)
+
+
+def test_incremental_rescans_equal_full_scans(tmp_path):
+    """After each edit, the cached (incremental) scan must equal a scan from scratch."""
+    project = write(tmp_path, {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "from .models import A as Exported\n",
+        "pkg/models.py": "from pydantic import BaseModel\n\n\nclass Root(BaseModel):\n    pass\n\n\nclass A(Root):\n    pass\n",
+        "pkg/plain.py": "class NotModel:\n    pass\n",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/deep.py": "from pkg.models import A\n\nAlias = A\n",
+        "use_reexport.py": "from pkg import Exported\n\n\ndef f() -> Exported: ...\n",
+        "use_dotted.py": "import pkg\n\n\ndef g() -> pkg.sub.deep.Alias: ...\n",
+        "use_star.py": "from pkg.models import *\n\n\ndef h() -> A: ...\n",
+        "unrelated.py": "from pkg.plain import NotModel\n\n\ndef u() -> NotModel: ...\n",
+    })
+    edits = [
+        ("pkg/models.py", "from pydantic import BaseModel\n\n\nclass Root:\n    pass\n\n\nclass A(Root):\n    pass\n"),
+        ("pkg/models.py", "from pydantic import BaseModel\n\n\nclass Root(BaseModel):\n    pass\n\n\nclass A(Root):\n    pass\n"),
+        ("pkg/__init__.py", "from .plain import NotModel as Exported\n"),
+        ("pkg/__init__.py", "from .models import Root as Exported\n"),
+        ("pkg/sub/deep.py", "from typing import Optional\nfrom pkg.models import A\n\nAlias = Optional[A]\n"),
+        ("pkg/plain.py", "from pydantic import BaseModel\n\n\nclass NotModel(BaseModel):\n    pass\n"),
+        ("use_star.py", "from pkg.models import *\n\n\nasync def h() -> A: ...\n"),
+    ]
+    assert api.scan([project]).results == api.scan([project], use_cache=False).results
+    for rel, text in edits:
+        (project / rel).write_text(text)
+        cached = api.scan([project])
+        assert cached.results == api.scan([project], use_cache=False).results, rel
+    statuses = {r.qualname: (r.status, r.model) for r in cached.results}
+    assert statuses == {
+        "f": ("candidate", "pkg.models.Root"),
+        "g": ("wrapped", "pkg.models.A"),
+        "h": ("candidate", "pkg.models.A"),
+        "u": ("candidate", "pkg.plain.NotModel"),
+    }

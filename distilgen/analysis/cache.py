@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from .index import INDEX_VERSION, ClassRec, FileIndex, FuncRec
+from .index import INDEX_VERSION, freeze
 
 __all__ = ["ScanCache", "digest", "CACHEDIR_TAG"]
 
@@ -70,9 +70,8 @@ class ScanCache:
         try:
             with open(self.index_file, "rb") as fh:
                 data = marshal.loads(fh.read())  # marshal.load(fh) reads in tiny pieces: 10x slower
-            files = {k: (m, s, d, _thaw(i)) for k, (m, s, d, i) in data["files"].items()}
-            ext = {k: (m, s, _thaw(i) if i is not None else None) for k, (m, s, i) in data["ext"].items()}
-            return {"files": files, "ext": ext}
+            # Entries stay plain tuples: `resolve.Module` thaws an index only when it is read.
+            return {"files": data["files"], "ext": data["ext"]}
         except Exception:  # missing, truncated, from another version: just rebuild
             return empty
 
@@ -110,32 +109,9 @@ class ScanCache:
             return
         if index is not None:
             plain = {
-                "files": {k: (m, s, d, _freeze(i)) for k, (m, s, d, i) in index["files"].items()},
-                "ext": {k: (m, s, _freeze(i) if i is not None else None) for k, (m, s, i) in index["ext"].items()},
+                "files": {k: (m, s, d, freeze(i)) for k, (m, s, d, i) in index["files"].items()},
+                "ext": {k: (m, s, freeze(i) if i is not None else None) for k, (m, s, i) in index["ext"].items()},
             }
             self._store(self.index_file, plain, marshal.dumps)
         self._store(self.results_file, results)
 
-
-def _freeze(idx: Any) -> Any:
-    """FileIndex (named tuples) -> plain tuples marshal can store; error entries pass through."""
-    if not isinstance(idx, FileIndex):
-        return tuple(idx)
-    return (
-        idx.names, idx.scopes, idx.stars, idx.all,
-        {q: tuple(c) for q, c in idx.classes.items()},
-        tuple(tuple(f) for f in idx.funcs),
-        idx.generated, idx.lines,
-    )
-
-
-def _thaw(plain: Any) -> Any:
-    if len(plain) != len(FileIndex._fields):
-        return plain  # ("error", reason)
-    names, scopes, stars, all_, classes, funcs, generated, lines = plain
-    return FileIndex(
-        names, scopes, stars, all_,
-        {q: ClassRec(*c) for q, c in classes.items()},
-        tuple(FuncRec(*f) for f in funcs),
-        generated, lines,
-    )

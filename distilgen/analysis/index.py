@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 from typing import Any, NamedTuple
 
-__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv"]
+__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
 INDEX_VERSION = 3
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -371,4 +371,28 @@ def build_index(data: bytes, filename: str) -> FileIndex:
         funcs=tuple(b.funcs),
         generated=is_generated(text),
         lines=text.count("\n") + 1,
+    )
+
+
+def freeze(idx: Any) -> Any:
+    """FileIndex (named tuples) -> plain tuples marshal can store; error entries pass through."""
+    if not isinstance(idx, FileIndex):
+        return idx  # already plain, or an ("error", reason) entry
+    return (
+        idx.names, idx.scopes, idx.stars, idx.all,
+        {q: tuple(c) for q, c in idx.classes.items()},
+        tuple(tuple(f) for f in idx.funcs),
+        idx.generated, idx.lines,
+    )
+
+
+def thaw(plain: Any) -> Any:
+    if len(plain) != len(FileIndex._fields):
+        return plain  # ("error", reason)
+    names, scopes, stars, all_, classes, funcs, generated, lines = plain
+    return FileIndex(
+        names, scopes, stars, all_,
+        {q: ClassRec(*c) for q, c in classes.items()},
+        tuple(FuncRec(*f) for f in funcs),
+        generated, lines,
     )

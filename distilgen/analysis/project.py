@@ -305,17 +305,34 @@ def _scan_project(
             continue
         modules.setdefault(e.module, Module(e.module, e.is_pkg, idx, e.rel))
 
+    digests = {e.rel: new_files[e.path][2] if e.path in new_files else None for e in entries}
+    reuse: dict[str, tuple[ScanResult, ...]] = {}
+    ext_used: dict[str, tuple[int, int]] = {}
+    if (stored is not None and stored.get("key") == key and "by_path" in stored
+            and [s[0::3] for s in stored["stats"]] == [s[0::3] for s in stats] and _ext_unchanged(stored.get("ext", {}))):
+        # Same files and settings, some contents changed: only the changed modules and the modules
+        # that import them (directly or through re-exports) can have different results.
+        old = stored["digests"]
+        changed = {e.module for e in entries if digests[e.rel] is None or digests[e.rel] != old.get(e.rel)}
+        affected = _dependents(changed, entries, indexes)
+        reuse = {e.rel: stored["by_path"].get(e.rel, ()) for e in entries if e.module not in affected}
+        ext_used = dict(stored.get("ext", {}))
+
     ext_cache: dict[str, Any] = index_cache.get("ext", {})
     search = [str(root / "src"), str(root)] + [p for p in sys.path if p and os.path.isdir(p)]
     locator = _Locator(search, ext_cache)
     resolver = Resolver(modules, locator, config.model_bases)
-    results: list[ScanResult] = []
+    by_path: dict[str, tuple[ScanResult, ...]] = {}
     for e in entries:
+        if e.rel in reuse:
+            by_path[e.rel] = reuse[e.rel]
+            continue
         m = modules.get(e.module)
         if m is None or m.path != e.rel or m.index is None:
             continue
         if m.index.generated and not include_generated and not e.explicit:
             continue
+        found = []
         for fn in m.index.funcs:
             r = _classify(resolver, e, fn, config.instructions)
             if r is None:
@@ -324,16 +341,58 @@ def _scan_project(
                 continue
             if exclude and any(matches(r, p) for p in exclude):
                 continue
-            results.append(r)
-    results.sort(key=lambda r: (r.path, r.lineno, r.col))
+            found.append(r)
+        if found:
+            by_path[e.rel] = tuple(found)
+    results = sorted((r for rs in by_path.values() for r in rs), key=lambda r: (r.path, r.lineno, r.col))
     errors.sort(key=lambda x: x.path)
     report = ScanReport(root=root, results=tuple(results), errors=tuple(errors), files_scanned=len(entries))
     if use_cache:
+        ext_used.update(locator.used)
         cache.save(
-            {"files": new_files, "ext": {k: v for k, v in ext_cache.items() if k in locator.used}},
-            {"key": key, "stats": stats, "ext": dict(locator.used), "results": report.results, "errors": report.errors},
+            {"files": new_files, "ext": {k: v for k, v in ext_cache.items() if k in ext_used}},
+            {"key": key, "stats": stats, "ext": ext_used, "results": report.results, "errors": report.errors,
+             "by_path": by_path, "digests": digests},
         )
     return report
+
+
+def _dependents(changed: set[str], entries: list[FileEntry], indexes: dict[str, Any]) -> set[str]:
+    """`changed` plus every module whose resolution can read one of them: the reverse closure of
+    the import graph. `import pkg` (then `pkg.sub.Model`) depends on everything under `pkg`."""
+    if not changed:
+        return set()
+    from .resolve import absolute
+
+    exact: dict[str, set[str]] = {}
+    prefixes: dict[str, set[str]] = {}
+    for e in entries:
+        idx = indexes.get(e.rel)
+        if idx is None or (len(idx) == 2 and idx[0] == "error"):
+            continue
+        scopes, stars = idx[1], idx[2]  # positional: works on cached plain tuples without thawing
+        for _, names, _ in scopes:
+            for b in names.values():
+                if b[0] == "imp":
+                    src = absolute(e.module, e.is_pkg, b[1], b[2])
+                    exact.setdefault(src, set()).add(e.module)
+                    exact.setdefault(f"{src}.{b[3]}", set()).add(e.module)
+                elif b[0] == "mod":
+                    prefixes.setdefault(b[1], set()).add(e.module)
+        for level, star in stars:
+            exact.setdefault(absolute(e.module, e.is_pkg, level, star), set()).add(e.module)
+    seen = set(changed)
+    todo = list(changed)
+    while todo:
+        mod = todo.pop()
+        users = set(exact.get(mod, ()))
+        parts = mod.split(".")
+        for i in range(1, len(parts) + 1):
+            users.update(prefixes.get(".".join(parts[:i]), ()))
+        for user in users - seen:
+            seen.add(user)
+            todo.append(user)
+    return seen
 
 
 def _ext_unchanged(ext: dict[str, tuple[int, int]]) -> bool:

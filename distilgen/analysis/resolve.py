@@ -22,7 +22,7 @@ import builtins
 import sys
 from typing import Any, Callable
 
-from .index import FileIndex, conv
+from .index import FileIndex, conv, thaw
 
 __all__ = ["Module", "Resolver", "MODEL_ROOTS", "INSTRUCTIONS_CLASSES"]
 
@@ -66,14 +66,24 @@ _PLAIN_MODULES = frozenset({"typing_extensions", "__future__", "pydantic_core", 
 
 
 class Module:
-    __slots__ = ("name", "is_pkg", "index", "path")
+    __slots__ = ("name", "is_pkg", "_index", "path")
 
-    def __init__(self, name: str, is_pkg: bool, index: FileIndex | None, path: str | None) -> None:
+    def __init__(self, name: str, is_pkg: bool, index: Any, path: str | None) -> None:
         self.name = name
         self.is_pkg = is_pkg
-        self.index = index
-        """None for a located module we cannot read (compiled, namespace package, bad source)."""
+        self._index = index
         self.path = path
+
+    @property
+    def index(self) -> FileIndex | None:
+        """None for a located module we cannot read (compiled, namespace package, bad source).
+
+        A cached index arrives as plain tuples and is turned back into named tuples on first use:
+        a rescan after a small change reads only the modules it needs."""
+        idx = self._index
+        if idx is not None and not isinstance(idx, FileIndex):
+            idx = self._index = thaw(idx)
+        return idx
 
 
 def absolute(module: str, is_pkg: bool, level: int, target: str) -> str:
