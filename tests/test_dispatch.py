@@ -217,7 +217,7 @@ def test_fallback_function_runs_the_original_and_logs(srv, caplog):
 
 def _assert_clean(err: EndpointError, fn):
     assert err.function_id == fn.__distil__.function_id and err.model == MODEL
-    assert err.__cause__ is None and err.__suppress_context__  # no deep chained traceback
+    assert err.__cause__ is None and (err.__suppress_context__ or err.__context__ is None)  # no chained traceback
     assert err.function_id in str(err) and MODEL in str(err)
 
 
@@ -525,3 +525,32 @@ def test_model_method_and_classmethod_dispatch(srv):
     assert Bill.empty_total(6) == Total(value=6)
     users = [b["messages"][1]["content"] for b in chat_requests(srv)]
     assert users == ["Return Bill(items=[1, 2]).total(tax=3)", "Return Bill.empty_total(6)"]
+
+
+@pytest.mark.parametrize("fault, error", [
+    ({"status": 401, "code": "invalid_api_key"}, EndpointAuthError),
+    ({"status": 404, "code": "model_not_found"}, ModelNotFoundError),
+    ({"status": 429, "retry_after_ms": 1}, RateLimitedError),
+    ({"drop": True}, EndpointConnectionError),
+    ({"status": 200, "body": "<html>x</html>", "content_type": "text/html"}, EndpointResponseError),
+])
+def test_async_endpoint_error_kinds(srv, fault, error):
+    fn = make(srv, asyncfn=True, client_kw={"max_retries": 1})
+    srv.faults.add(path="/v1/chat/completions", times=None, **fault)
+    with pytest.raises(error) as exc:
+        asyncio.run(fn(1, 1))
+    _assert_clean(exc.value, fn)
+
+
+def test_messages_finetune_format_dispatches_with_functions_by_default(srv):
+    ins = Instructions(finetune_format="messages", openai_client=openai.OpenAI(base_url=srv.base_url, api_key="x"),
+                       config=Config(root=Path.cwd()))
+
+    @ins.distil(mode="dispatch", model=MODEL)
+    def fn(a: int, b: int) -> Multiply:
+        return Multiply(a=a, b=b, result=a * b)
+
+    assert ready(fn)(3, 4).result == 12
+    body = chat_requests(srv)[0]
+    assert body["function_call"] == {"name": "Multiply"}
+    assert body["functions"][0]["parameters"]["required"] == ["a", "b", "result"]  # the full schema, as trained
