@@ -275,6 +275,7 @@ def run_walkthrough(
                 server = api.start_server(state["model_dir"])
                 cleanup.append(server.stop)
                 info = server.info
+                assert info is not None  # start_server returns once the server answers
                 echo(f"      {info.base_url} serving {info.model_id} (pid {info.pid})")
                 state["base_url"] = info.base_url
                 _set_local_base_url(project, info.base_url)

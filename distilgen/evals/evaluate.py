@@ -188,7 +188,8 @@ def fields_equal(a: Any, b: Any, tolerance: float) -> bool:
 class _Answer:
     """One model answer to one call, before scoring."""
 
-    got: BaseModel | None
+    got: Any
+    """The validated model (or its JSON dict, for shadow records); None when there was no valid answer."""
     error: BaseException | None
     ms: float
     attempts: int = 1
@@ -238,22 +239,22 @@ def score_pairs(
         if ans.attempts <= 1:
             valid_first += 1
         got = _dump(ans.got)
-        wrong = tuple(n for n in names if not fields_equal(exp.get(n), got.get(n), tolerance))
-        for n in names:
-            if n not in wrong:
-                correct[n] += 1
+        wrong = tuple(f for f in names if not fields_equal(exp.get(f), got.get(f), tolerance))
+        for f in names:
+            if f not in wrong:
+                correct[f] += 1
         if not wrong:
             exact += 1
         else:
             bad.append(Disagreement(call, exp, got, wrong))
-    n = len(pairs)
+    calls = len(pairs)
     cost = None
-    if pricing is not None and n:
-        cost = (prompt * pricing.input_per_million + completion * pricing.output_per_million) / 1e6 / n * 1000
+    if pricing is not None and calls:
+        cost = (prompt * pricing.input_per_million + completion * pricing.output_per_million) / 1e6 / calls * 1000
     bad.sort(key=lambda d: (d.got is not None, -len(d.wrong_fields)))
     return ModelScore(
-        model=model, calls=n, exact=exact,
-        fields=tuple(FieldScore(name, correct[name], n) for name in names),
+        model=model, calls=calls, exact=exact,
+        fields=tuple(FieldScore(name, correct[name], calls) for name in names),
         valid_first=valid_first, valid=valid, re_asks=re_asks, http_retries=retries, fallbacks=fallbacks,
         errors=tuple(errors.most_common()), latency=Latency(tuple(latencies)),
         prompt_tokens=prompt, completion_tokens=completion, cost_per_1000=cost,
@@ -282,7 +283,7 @@ def _provider(base_url: str | None, meter: Any, timeout: float, config: Any) -> 
         def sync(self, model: str = "") -> Any:
             return sync_client
 
-        def async_(self, model: str = "") -> Any:
+        def async_(self, model: str = "", *args: Any, **kwargs: Any) -> Any:
             # one AsyncOpenAI per event loop: each evaluated async call runs in its own loop
             return metered_async_client(base_url, meter, timeout=timeout)
 

@@ -63,7 +63,7 @@ def _validated(tp: Any, metadata: tuple[Any, ...], strategy: Any) -> Any:
     """Keep only values pydantic accepts for the (annotated) type: bounds hypothesis ignored stay honoured."""
     annotated = typing.Annotated[(tp, *metadata)] if metadata else tp  # type: ignore[valid-type]
     try:
-        adapter = TypeAdapter(annotated)
+        adapter: TypeAdapter[Any] = TypeAdapter(annotated)  # type: ignore[arg-type]
     except Exception:  # a type pydantic cannot build a validator for: trust the strategy
         return strategy
 
