@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
+from .index import StatementTransformer, index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
 
 __all__ = [
@@ -162,44 +163,13 @@ def _remove_decorator(decorators: list[cst.Decorator], i: int, fn: cst.FunctionD
     return decorators, fn
 
 
-class _Qualnames(cst.CSTVisitor):
-    """Every FunctionDef node with its interpreter qualname and `def` line."""
-
-    def __init__(self, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
-        self.positions = positions
-        self.stack: list[tuple[str, str]] = []
-        self.found: dict[str, list[tuple[int, cst.FunctionDef]]] = {}
-
-    def _qualname(self, name: str) -> str:
-        parts: list[str] = []
-        for kind, n in self.stack:
-            parts.append(n)
-            if kind == "def":
-                parts.append("<locals>")
-        return ".".join([*parts, name])
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        line = self.positions[node].start.line
-        self.found.setdefault(self._qualname(node.name.value), []).append((line, node))
-        self.stack.append(("def", node.name.value))
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.stack.append(("class", node.name.value))
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.stack.pop()
-
-
 def _is_overload(fn: cst.FunctionDef) -> bool:
     return any(
         (dotted(d.decorator) or "").split(".")[-1] == "overload" for d in fn.decorators
     )
 
 
-class _Rewriter(cst.CSTTransformer):
+class _Rewriter(StatementTransformer):
     def __init__(self, edits: dict[cst.FunctionDef, cst.FunctionDef]) -> None:
         self.edits = edits
 
@@ -241,7 +211,7 @@ class DecoratorEdit:
         self.module = module
         self.is_package = is_package
         self.result = ModuleEdit((), (), None, ())
-        self.positions: Mapping[cst.CSTNode, CodeRange] = {}
+        self.lines: Mapping[cst.CSTNode, int] = {}
 
     # -- recognising -------------------------------------------------------------------------
 
@@ -249,7 +219,7 @@ class DecoratorEdit:
         expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
         if names.resolve(expr) == f"{self.instance.dotted}.distil":
             return True
-        if line_hint is not None and self.positions[dec].start.line == line_hint:
+        if line_hint is not None and self.lines.get(dec) == line_hint:
             return isinstance(expr, (cst.Attribute, cst.Name))
         return False
 
@@ -275,15 +245,20 @@ class DecoratorEdit:
 
     # -- the transform -----------------------------------------------------------------------
 
-    def run(self, tree: cst.Module, positions: Mapping[cst.CSTNode, CodeRange] | None = None) -> cst.Module:
-        """The edited module (`tree` itself when nothing changes); the outcome is in `.result`."""
-        if positions is None:
-            wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)  # nodes stay `tree`'s own
-            positions = wrapper.resolve(PositionProvider)
-        self.positions = positions
-        names = module_names(tree, self.module, self.is_package)
-        visitor = _Qualnames(positions)
-        tree.visit(visitor)
+    def run(
+        self,
+        tree: cst.Module,
+        positions: Mapping[cst.CSTNode, CodeRange] | None = None,
+        source: bytes | str | None = None,
+    ) -> cst.Module:
+        """The edited module (`tree` itself when nothing changes); the outcome is in `.result`.
+
+        Pass the `source` the tree was parsed from (line numbers then come from `ast`), or
+        libcst `positions` when a codemod pipeline already resolved them.
+        """
+        visitor = index_functions(tree, source, positions)
+        self.lines = visitor.lines
+        names = module_names(tree, self.module, self.is_package, class_names=visitor.class_names)
 
         expr_text = names.expression_for(self.instance.dotted)
         import_name: str | None = None
@@ -321,12 +296,12 @@ class DecoratorEdit:
             elif not hits and fn.returns is None:
                 # e.g. an @overload implementation: the runtime reads the annotation of this def
                 refused.append((t.qualname, "the definition has no return annotation of its own "
-                                "(the runtime reads it from there); annotate it", self.positions[fn].start.line))
+                                "(the runtime reads it from there); annotate it", self.lines[fn]))
                 continue
             elif not hits and (unknown := self._unresolved_distil(decorators, names)):
                 refused.append((t.qualname, f"it already has @{unknown}, whose instance cannot be resolved "
                                 "from module-level names (a local variable?); not decorated twice",
-                                self.positions[fn].start.line))
+                                self.lines[fn]))
                 continue
             elif not hits:
                 dec = new_decorator
@@ -348,7 +323,6 @@ class DecoratorEdit:
         if not edits:
             self.result = ModuleEdit((), tuple(missing), None, (), tree.encoding, tuple(refused))
             return tree
-        before_counts = load_counts(tree)
         tree = tree.visit(_Rewriter(edits))
         assert isinstance(tree, cst.Module)
         added_import = None
@@ -357,8 +331,9 @@ class DecoratorEdit:
             added_import = import_name
         removed: list[str] = []
         if removed_heads:
+            # a head read only by the removed decorators is now unused (one walk, after the edit)
             after_counts = load_counts(tree)
-            gone = {h for h in removed_heads if before_counts.get(h, 0) and not after_counts.get(h, 0)}
+            gone = {h for h in removed_heads if not after_counts.get(h, 0)}
             gone = {h for h in gone if h in names.bindings and names.bindings[h].kind == "import"}
             if gone:
                 tree = _remove_imports(tree, gone)
@@ -534,7 +509,7 @@ def edit_module(
     """
     tree = cst.parse_module(source)
     edit = DecoratorEdit(targets, instance, action, model, module=module, is_package=is_package)
-    new = edit.run(tree)
+    new = edit.run(tree, source=source)
     out: bytes | str = new.bytes if isinstance(source, bytes) else new.code
     if not edit.result.changed:
         out = source  # untouched: the very same bytes

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from .index import StatementVisitor
+
 __all__ = ["Binding", "ModuleNames", "module_names", "dotted", "absolute_module", "load_counts"]
 
 
@@ -109,7 +111,7 @@ def _target_names(target: cst.BaseExpression) -> list[str]:
     return []
 
 
-class _ClassNames(cst.CSTVisitor):
+class _ClassNames(StatementVisitor):
     def __init__(self) -> None:
         self.names: set[str] = set()
 
@@ -126,7 +128,8 @@ class _ClassNames(cst.CSTVisitor):
                         self.names.update(_target_names(small.target))
 
 
-def module_names(tree: cst.Module, module: str, is_package: bool = False) -> ModuleNames:
+def module_names(tree: cst.Module, module: str, is_package: bool = False,
+                 class_names: set[str] | None = None) -> ModuleNames:
     """Collect the module-level bindings of `tree`, the module named `module`."""
     out = ModuleNames(module=module)
 
@@ -208,9 +211,11 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False) -> Mod
             local(small.name.value, runtime)
 
     walk(tree.body, True)
-    visitor = _ClassNames()
-    tree.visit(visitor)
-    out.class_names = visitor.names
+    if class_names is None:
+        visitor = _ClassNames()
+        tree.visit(visitor)
+        class_names = visitor.names
+    out.class_names = class_names
     return out
 
 

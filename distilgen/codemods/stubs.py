@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .._templates import render_template
 from ..errors import UsageError
 from .apply import _source_roots, instance_module_path, instance_ref, render_instance_module
-from .decorate import InstanceRef, _Qualnames, string_literal
+from .decorate import InstanceRef, string_literal
 from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
+from .index import index_functions
 from .names import ModuleNames, dotted, module_names
 
 if TYPE_CHECKING:
@@ -317,11 +317,10 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
                 plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, f"its module does not compile on Python {py} ({exc.msg if isinstance(exc, SyntaxError) else exc})"))
             continue
         tree = cst.parse_module(data)
-        wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-        finder = _Qualnames(wrapper.resolve(PositionProvider))
-        tree.visit(finder)
+        index = index_functions(tree, data)
         module = results[0].module or ""
-        parsed[rel] = (tree, module_names(tree, module, rel.endswith("__init__.py")), finder.found)
+        names = module_names(tree, module, rel.endswith("__init__.py"), class_names=index.class_names)
+        parsed[rel] = (tree, names, index.found)
         if module:
             resolver.add(module, parsed[rel][1])
     needed_everywhere: set[str] = set()
