@@ -302,7 +302,8 @@ def _training_file_errors(model: str) -> "_Callable[[str | _Path, int], list[str
     def check(path: "str | _Path", minimum: int) -> list[str]:
         from .ops.dataset import validate_file
 
-        rep = validate_file(path, model=model, min_examples=minimum, duplicates=False)
+        # the lock's schemas check compact lines' arguments; its stale warnings do not block
+        rep = validate_file(path, model=model, min_examples=minimum, duplicates=False, known=_known_prompts(None))
         errors = [str(p) for p in rep.errors]
         if rep.shape == "raw":
             errors.append(f"{path}: raw records are distilgen's own format, not OpenAI's; convert first: "
