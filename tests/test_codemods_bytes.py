@@ -189,3 +189,22 @@ def test_generated_modules(case: tuple[bytes, list[str]]) -> None:
         assert run(once, targets, "remove") == source
         assert run(dispatched, targets, "remove") == source
         assert captured == once
+
+
+CORPUS_FILES = sorted((HERE / "scan_corpus").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", [SAMPLE / rel for rel in SAMPLE_FILES] + CORPUS_FILES,
+                         ids=lambda p: p.relative_to(HERE.parent).as_posix())
+def test_ast_aligned_lines_match_libcst_positions(path: Path) -> None:
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from distilgen.codemods.index import index_functions
+
+    source = path.read_bytes()
+    tree = cst.parse_module(source)
+    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    fast = index_functions(tree, source)
+    exact = index_functions(tree, positions=positions)
+    assert fast.lines == exact.lines and fast.found == exact.found
