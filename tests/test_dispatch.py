@@ -481,8 +481,6 @@ def test_prompt_the_model_was_trained_on_is_sent(srv, tmp_path):
     assert systems == ["You multiply. (the prompt as it was at training time)", spec.prompt]
 
 
-@pytest.mark.xfail(reason="instructions.py: _Distilled.runner() holds self._lock while _make_runner reads "
-                          "state.spec, which takes the same non-reentrant lock (fix: threading.RLock)", strict=False)
 def test_first_call_without_a_prebuilt_spec_does_not_hang(srv):
     import threading
 

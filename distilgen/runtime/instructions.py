@@ -89,7 +89,7 @@ class _Distilled:
         self._spec: FunctionSpec | None = None
         self._writer: formats.LineWriter | None = None
         self._runner: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # runner() builds the spec while holding it
         try:
             self._return_model = resolve_return_model(fn)
         except NameError:
@@ -286,12 +286,13 @@ class Instructions:
         return self._clients
 
     def _make_runner(self, state: _Distilled) -> Any:
+        # answer the way the model was trained: forced function call for legacy `messages`
+        fmt = state.options.get("response_format") or self.response_format
+        if fmt is None:
+            fmt = "messages" if state.fmt == "messages" else "tools"
         if state.mode == "dispatch":
             from .dispatch import DispatchSettings, Dispatcher
 
-            fmt = state.options.get("response_format") or self.response_format
-            if fmt is None:
-                fmt = "messages" if state.fmt == "messages" else "tools"
             settings = DispatchSettings(
                 model=state.model or "",
                 max_retries=state.options.get("max_retries", self.max_retries),
@@ -303,7 +304,7 @@ class Instructions:
         from .shadow import Shadow, ShadowSettings
 
         shadow_settings = ShadowSettings(model=state.model or "", rate=state.options.get("shadow_rate", self.shadow_rate),
-                                         log=self.shadow_log)
+                                         log=self.shadow_log, response_format=fmt)
         return Shadow(state.spec, shadow_settings, self._client_provider(), self.shadow_log)
 
     # --- the decorator ---------------------------------------------------------------------
