@@ -12,16 +12,35 @@ from .errors import (
     MissingExtraError,
     UsageError,
 )
-from .runtime.instructions import CaptureStats, Instructions
+from .runtime.clients import (
+    EndpointAuthError,
+    EndpointConnectionError,
+    EndpointError,
+    EndpointResponseError,
+    EndpointServerError,
+    EndpointTimeoutError,
+    ModelNotFoundError,
+    RateLimitedError,
+)
+from .runtime.instructions import CaptureStats, CaptureWarning, Instructions
 
 __all__ = [
     "__version__",
     "Instructions",
     "CaptureStats",
+    "CaptureWarning",
     "DistilgenError",
     "DistilDispatchError",
     "DecorationError",
     "ConfigError",
     "UsageError",
     "MissingExtraError",
+    "EndpointError",
+    "EndpointAuthError",
+    "ModelNotFoundError",
+    "RateLimitedError",
+    "EndpointServerError",
+    "EndpointTimeoutError",
+    "EndpointConnectionError",
+    "EndpointResponseError",
 ]
