@@ -443,8 +443,10 @@ class _JobLine:
     def __call__(self, job: Any, events: list[Any]) -> None:
         if not self.enabled:
             return
-        for ev in events:
+        if events and self.tty:
             self._clear()
+            self.last = ""
+        for ev in events:
             click.echo(f"  {ev.message}", err=True)
         step = next((ev.data for ev in reversed(events) if ev.data and "step" in ev.data), None)
         line = f"{job.id}: {job.status}"
@@ -461,8 +463,10 @@ class _JobLine:
             click.echo("\r" + " " * len(self.last) + "\r", nl=False, err=True)
 
     def close(self) -> None:
-        if self.tty and self.last:
-            click.echo("", err=True)
+        # the final state follows on stdout (or as the error): the live line has done its job
+        if self.tty:
+            self._clear()
+            self.last = ""
 
 
 def _finish_job(job: Any, as_json: bool, extra: dict[str, Any] | None = None, functions: tuple[str, ...] = ()) -> None:
