@@ -33,9 +33,7 @@ def test_stubs_for_sample_project(sample_copy: Path) -> None:
     assert code == 0, err
     stubs = sample_copy / "inbox" / "distil_stubs.py"
     text = stubs.read_text()
-    assert "4 stubs for" in out
-    # the model method cannot be stubbed: said so, with the reason
-    assert "inbox/models/orders.py:26: skipped ProductRecord.summary: an instance method of a model" in err
+    assert "5 stubs for" in out and "skipped" not in err
     # the Instructions module the stubs import was created
     assert (sample_copy / "inbox" / "distil.py").is_file()
     dec = f'@instructions.distil(mode="dispatch", model="{MODEL}")'
@@ -43,6 +41,8 @@ def test_stubs_for_sample_project(sample_copy: Path) -> None:
            '    """Route a support ticket to a team and rate how urgent it is."""\n    ...\n' in text
     assert f"class Catalog:\n    @staticmethod\n    {dec}\n    def summarise(" in text
     assert f"{dec}\nasync def extract_order_async(text: str) -> m.OrderMention:" in text
+    # a model's method: the stub class subclasses the model, so the instance renders the same
+    assert f'class ProductRecord(inbox.models.orders.ProductRecord):\n    {dec}\n    def summary(self) -> "ProductSummary":' in text
     # the originals' imports, as they wrote them
     assert "import inbox.models as m\n" in text
     assert "from inbox.models import Triage as TriageResult\n" in text
@@ -53,7 +53,7 @@ def test_stubs_for_sample_project(sample_copy: Path) -> None:
     assert all(line == line.rstrip() for line in text.splitlines()), "trailing whitespace"
     tree = ast.parse(text)
     assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))] == [
-        "Catalog", "extract_order", "extract_order_async", "classify_ticket",
+        "Catalog", "extract_order", "extract_order_async", "ProductRecord", "classify_ticket",
     ]
     # the originals are untouched
     assert (sample_copy / "inbox" / "triage.py").read_bytes() == (ROOT / "sample_project/inbox/triage.py").read_bytes()
@@ -65,10 +65,13 @@ def test_stubs_import_and_are_bound_to_the_model(sample_copy: Path) -> None:
         "import json, inspect, inbox.distil_stubs as s, inbox.triage as t\n"
         "out = {}\n"
         "for name, fn in [('classify_ticket', s.classify_ticket), ('summarise', s.Catalog.summarise),"
-        " ('extract_order_async', s.extract_order_async)]:\n"
+        " ('extract_order_async', s.extract_order_async), ('summary', s.ProductRecord.summary)]:\n"
         "    st = fn.__distil__\n"
         "    out[name] = [st.mode, st.model, inspect.iscoroutinefunction(fn)]\n"
         "out['sig'] = str(inspect.signature(s.classify_ticket)) == str(inspect.signature(t.classify_ticket))\n"
+        "import inbox.models as models\n"
+        "rec = s.ProductRecord(sku='A1', name='Mug', price_cents=1250, stock=3)\n"
+        "out['subclass'] = isinstance(rec, models.ProductRecord)\n"
         "print(json.dumps(out))\n"
     )
     run = subprocess.run([sys.executable, "-c", probe], cwd=sample_copy, capture_output=True, text=True, timeout=120,
@@ -78,7 +81,8 @@ def test_stubs_import_and_are_bound_to_the_model(sample_copy: Path) -> None:
     assert got["classify_ticket"] == ["dispatch", MODEL, False]
     assert got["summarise"] == ["dispatch", MODEL, False]
     assert got["extract_order_async"] == ["dispatch", MODEL, True]
-    assert got["sig"] is True
+    assert got["summary"] == ["dispatch", MODEL, False]
+    assert got["sig"] is True and got["subclass"] is True
 
 
 def test_each_stub_renders_its_originals_prompt(sample_copy: Path) -> None:
@@ -86,7 +90,7 @@ def test_each_stub_renders_its_originals_prompt(sample_copy: Path) -> None:
     stub_text = (sample_copy / report.path).read_text()
     scan = api.scan([sample_copy])
     by_id = {r.function_id: r for r in scan.results}
-    assert len(report.functions) == 4
+    assert len(report.functions) == 5
     for fid in report.functions:
         r = by_id[fid]
         original = (sample_copy / r.path).read_text()
@@ -187,7 +191,8 @@ def test_corpus_stubs_import_cleanly(corpus_copy: Path) -> None:
     assert all(line == line.rstrip() for line in text.splitlines()), "trailing whitespace"
     assert "class Service:\n    @staticmethod\n" in text and "\n    class Nested:\n        @staticmethod\n" in text
     reasons = {s.qualname: s.reason for s in report.skipped}
-    assert "a stub cannot stand in" in reasons["Renamer.renamed"]
+    assert "Renamer.renamed" not in reasons and "corpus.methods:Renamer.renamed" in report.functions
+    assert "class Renamer(corpus.methods.Renamer):" in text
     assert "no return annotation" in reasons["same"]
     path = os.pathsep.join(str(corpus_copy / p) for p in ("", "_site", "_runtime_only"))
     run = subprocess.run([sys.executable, "-c", "import corpus.distil_stubs as s; print(len(s.instructions.functions))"],

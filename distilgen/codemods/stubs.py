@@ -84,6 +84,8 @@ class _Stub:
     function_id: str
     classes: tuple[str, ...]
     node: cst.FunctionDef
+    base: str | None = None
+    """For a model's instance method: the original model, which the stub class subclasses."""
 
 
 @dataclass
@@ -91,6 +93,8 @@ class _Plan:
     imports: dict[str, _Import] = field(default_factory=dict)
     stubs: list[_Stub] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    more: set[_Import] = field(default_factory=set)
+    """Further `import a.x` lines whose bound name `a` another plain import already binds."""
     top_names: dict[str, str] = field(default_factory=dict)
     """Top-level stub names -> function id (functions and classes)."""
 
@@ -257,7 +261,7 @@ def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
     return "\n\n".join("\n".join(lines) for lines in sections.values())
 
 
-def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames) -> cst.FunctionDef:
+def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames, in_class: bool) -> cst.FunctionDef:
     keep: list[cst.Decorator] = []
     for d in fn.decorators:
         target = names.resolve(d.decorator) if not isinstance(d.decorator, cst.Call) else None
@@ -278,7 +282,8 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     params = fn.params
     plain = [*params.posonly_params, *params.params, *params.kwonly_params]
     stars = [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
-    first_is_self = bool(plain) and any(dotted(d.decorator) == "classmethod" for d in keep)
+    # self / cls need no annotation: a class member that is not a staticmethod
+    first_is_self = bool(plain) and in_class and not any(dotted(d.decorator) == "staticmethod" for d in keep)
     untyped = [p for p in (plain[1:] if first_is_self else plain) + stars if p.annotation is None]
     if untyped:
         # the signature stays as written (it is the prompt); tell mypy --strict why it is untyped
@@ -359,17 +364,31 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
         if node.returns is None:
             skip("no return annotation on the definition itself (the runtime reads it from there)")
             continue
-        if r.kind == "method":
-            skip("an instance method of a model: a stub cannot stand in for it; use `apply --dispatch`")
-            continue
         qual = r.qualname.rsplit("<locals>.", 1)[-1]  # a nested function becomes a top-level stub
         *classes, _ = qual.split(".")
         if any(p.startswith("<") for p in qual.split(".")):
             skip("not a plain function or class member")
             continue
         imports: dict[str, _Import] = {}
+        more: set[_Import] = set()
         problem = None
-        for name in sorted(_signature_names(node)):
+        base = None
+        if r.kind == "method":
+            # a model's method: the stub class subclasses the model, so the instance renders as
+            # the same `Model(...)` call the examples were captured with
+            if len(classes) != 1 or "<locals>" in r.qualname:
+                skip("a method of a nested or local model class: no stub class can stand in for it")
+                continue
+            base = f"{r.module}.{classes[0]}"
+            module_import = _Import(r.module)
+            other = plan.imports.get(module_import.bound)
+            if other is not None and not (_plain(other)):
+                problem = f"name {module_import.bound!r} is needed for `import {r.module}` but means {_describe(other)}"
+            elif other is not None:
+                more.add(module_import)
+            else:
+                imports[module_import.bound] = module_import
+        for name in sorted(_signature_names(node)) if problem is None else ():
             if name in _BUILTINS and name not in names.bindings:
                 continue
             imp = _import_for(name, names, r.module)
@@ -377,6 +396,9 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
                 problem = f"name {name!r} in its signature is not defined at module level in {r.module}"
                 break
             other = plan.imports.get(name) or imports.get(name)
+            if other is not None and _plain(other) and _plain(imp):
+                more.add(imp)  # `import a.b` and `import a.c` both bind `a`: keep both lines
+                continue
             if other is not None and resolver.same(other, imp):
                 continue  # the same object under the same name: the first import serves both
             if other is not None:
@@ -398,9 +420,14 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
             skip(problem)
             continue
         plan.imports.update(imports)
+        plan.more |= more
         plan.top_names.setdefault(top, fid)
-        plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names)))
+        plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names, bool(classes)), base))
     return plan, inst_name
+
+
+def _plain(imp: _Import) -> bool:
+    return imp.name is None and imp.alias is None
 
 
 def _describe(imp: _Import) -> str:
@@ -413,6 +440,7 @@ def _describe(imp: _Import) -> str:
 class _ClassBlock:
     name: str
     members: list[cst.FunctionDef | _ClassBlock] = field(default_factory=list)
+    base: str | None = None
 
 
 def _render_body(stubs: list[_Stub]) -> str:
@@ -427,6 +455,8 @@ def _render_body(stubs: list[_Stub]) -> str:
                 blocks[path] = _ClassBlock(path[-1])
                 members.append(blocks[path])
             members = blocks[path].members
+        if stub.base is not None:
+            blocks[stub.classes].base = stub.base
         members.append(stub.node)
 
     def build(item: cst.FunctionDef | _ClassBlock, blank_lines: int) -> cst.BaseCompoundStatement:
@@ -434,7 +464,9 @@ def _render_body(stubs: list[_Stub]) -> str:
         if isinstance(item, cst.FunctionDef):
             return item.with_changes(leading_lines=lines)
         body = [build(m, 0 if i == 0 else 1) for i, m in enumerate(item.members)]
-        return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body), leading_lines=lines)
+        bases = [cst.Arg(cst.parse_expression(item.base))] if item.base else []
+        return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body), bases=bases,
+                            leading_lines=lines)
 
     # nodes keep their own string literals: a method's docstring stays indented as at its origin
     return cst.Module(body=[build(item, 0 if i == 0 else 2) for i, item in enumerate(top)]).code
@@ -443,7 +475,7 @@ def _render_body(stubs: list[_Stub]) -> str:
 def render_stubs(report: ScanReport, config: Config, *, model: str, stubs_module: str = "") -> tuple[str, _Plan]:
     instance = instance_ref(config)
     plan, _ = _plan(report, instance, model, stubs_module)
-    imports = _format_imports(list(plan.imports.values()), _first_party(report))
+    imports = _format_imports(list({*plan.imports.values(), *plan.more}), _first_party(report))
     text = render_template(
         "stubs_module.py.tmpl",
         model=model,
