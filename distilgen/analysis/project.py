@@ -308,15 +308,18 @@ def _scan_project(
     digests = {e.rel: new_files[e.path][2] if e.path in new_files else None for e in entries}
     reuse: dict[str, tuple[ScanResult, ...]] = {}
     ext_used: dict[str, tuple[int, int]] = {}
-    if (stored is not None and stored.get("key") == key and "by_path" in stored
+    deps_by_path: dict[str, frozenset[str]] = {}
+    if (stored is not None and stored.get("key") == key and "deps" in stored
             and [s[0::3] for s in stored["stats"]] == [s[0::3] for s in stats] and _ext_unchanged(stored.get("ext", {}))):
-        # Same files and settings, some contents changed: only the changed modules and the modules
-        # that import them (directly or through re-exports) can have different results.
+        # Same files and settings, some contents changed: a file's results are reused unless its
+        # module or one of the modules its resolution read (recorded last time) changed.
         old = stored["digests"]
+        old_deps = stored["deps"]
         changed = {e.module for e in entries if digests[e.rel] is None or digests[e.rel] != old.get(e.rel)}
-        affected = _dependents(changed, entries, indexes)
-        reuse = {e.rel: stored["by_path"].get(e.rel, ()) for e in entries if e.module not in affected}
+        reuse = {e.rel: stored["by_path"].get(e.rel, ()) for e in entries
+                 if e.module not in changed and e.rel in old_deps and changed.isdisjoint(old_deps[e.rel])}
         ext_used = dict(stored.get("ext", {}))
+        deps_by_path = {rel: old_deps[rel] for rel in reuse}
 
     ext_cache: dict[str, Any] = index_cache.get("ext", {})
     search = [str(root / "src"), str(root)] + [p for p in sys.path if p and os.path.isdir(p)]
@@ -333,8 +336,12 @@ def _scan_project(
         if m.index.generated and not include_generated and not e.explicit:
             continue
         found = []
-        for fn in m.index.funcs:
-            r = _classify(resolver, e, fn, config.instructions)
+        resolver.begin()
+        try:
+            classified = [_classify(resolver, e, fn, config.instructions) for fn in m.index.funcs]
+        finally:
+            deps_by_path[e.rel] = frozenset(resolver.end())
+        for r in classified:
             if r is None:
                 continue
             if select and not any(matches(r, p) for p in select):
@@ -352,47 +359,9 @@ def _scan_project(
         cache.save(
             {"files": new_files, "ext": {k: v for k, v in ext_cache.items() if k in ext_used}},
             {"key": key, "stats": stats, "ext": ext_used, "results": report.results, "errors": report.errors,
-             "by_path": by_path, "digests": digests},
+             "by_path": by_path, "digests": digests, "deps": deps_by_path},
         )
     return report
-
-
-def _dependents(changed: set[str], entries: list[FileEntry], indexes: dict[str, Any]) -> set[str]:
-    """`changed` plus every module whose resolution can read one of them: the reverse closure of
-    the import graph. `import pkg` (then `pkg.sub.Model`) depends on everything under `pkg`."""
-    if not changed:
-        return set()
-    from .resolve import absolute
-
-    exact: dict[str, set[str]] = {}
-    prefixes: dict[str, set[str]] = {}
-    for e in entries:
-        idx = indexes.get(e.rel)
-        if idx is None or (len(idx) == 2 and idx[0] == "error"):
-            continue
-        scopes, stars = idx[1], idx[2]  # positional: works on cached plain tuples without thawing
-        for _, names, _ in scopes:
-            for b in names.values():
-                if b[0] == "imp":
-                    src = absolute(e.module, e.is_pkg, b[1], b[2])
-                    exact.setdefault(src, set()).add(e.module)
-                    exact.setdefault(f"{src}.{b[3]}", set()).add(e.module)
-                elif b[0] == "mod":
-                    prefixes.setdefault(b[1], set()).add(e.module)
-        for level, star in stars:
-            exact.setdefault(absolute(e.module, e.is_pkg, level, star), set()).add(e.module)
-    seen = set(changed)
-    todo = list(changed)
-    while todo:
-        mod = todo.pop()
-        users = set(exact.get(mod, ()))
-        parts = mod.split(".")
-        for i in range(1, len(parts) + 1):
-            users.update(prefixes.get(".".join(parts[:i]), ()))
-        for user in users - seen:
-            seen.add(user)
-            todo.append(user)
-    return seen
 
 
 def _ext_unchanged(ext: dict[str, tuple[int, int]]) -> bool:

@@ -65,6 +65,9 @@ _TYPING_ORIGINS = {
 _PLAIN_MODULES = frozenset({"typing_extensions", "__future__", "pydantic_core", "annotated_types"})
 
 
+_MISS = object()
+
+
 class Module:
     __slots__ = ("name", "is_pkg", "_index", "path")
 
@@ -115,14 +118,50 @@ class Resolver:
         self.roots = dict(MODEL_ROOTS)
         for b in model_bases:
             self.roots[b] = b
-        self._model_memo: dict[tuple[str, str], tuple[bool | None, str | None]] = {}
+        self._model_memo: dict[tuple[str, str], Any] = {}
         self._in_progress: set[tuple[str, str]] = set()
         # The same annotation names recur across a module's functions: resolve each once.
         self._dotted_memo: dict[tuple[str, int, str], tuple] = {}
         self._classify_memo: dict[tuple[str, int, Any], tuple | None] = {}
+        # Which modules each answer read (memo entries keep theirs), so a cached scan knows which
+        # files a change can affect: frames nest like the calls, and a memo hit replays its set.
+        self._frames: list[set[str]] = []
+
+    def begin(self) -> None:
+        """Start recording the modules read (`end()` returns them)."""
+        self._frames.append(set())
+
+    def end(self) -> set[str]:
+        deps = self._frames.pop()
+        if self._frames:
+            self._frames[-1].update(deps)
+        return deps
+
+    def _touch(self, name: str) -> None:
+        if self._frames:
+            self._frames[-1].add(name)
+
+    def _mod(self, name: str) -> Module | str | None:
+        self._touch(name)
+        return self.modules.get(name) or self._located.get(name)
+
+    def _memo(self, memo: dict, key: Any, fn: Callable[..., Any], *args: Any) -> Any:
+        hit = memo.get(key, _MISS)
+        if hit is not _MISS:
+            if self._frames and hit[1]:
+                self._frames[-1].update(hit[1])
+            return hit[0]
+        self.begin()
+        try:
+            value = fn(*args)
+        finally:
+            deps = self.end()
+        memo[key] = (value, deps)
+        return value
 
     # -- modules -----------------------------------------------------------------------------
     def module(self, name: str) -> Module | str | None:
+        self._touch(name)
         m = self.modules.get(name)
         if m is not None:
             return m
@@ -150,7 +189,7 @@ class Resolver:
         if kind == "cls":
             return ("cls", module, b[1])
         if kind == "imp":
-            m = self.modules.get(module) or self._located.get(module)
+            m = self._mod(module)
             is_pkg = m.is_pkg if isinstance(m, Module) else False
             src = absolute(module, is_pkg, b[1], b[2])
             if src == module:
@@ -201,7 +240,7 @@ class Resolver:
 
     def lookup(self, module: str, scope: int, name: str, depth: int = 0) -> tuple:
         """A bare name at `scope` of `module`: local scopes, module globals, star imports, builtins."""
-        m = self.modules.get(module) or self._located.get(module)
+        m = self._mod(module)
         if not isinstance(m, Module) or m.index is None:
             return ("missing", name, f"module {module!r} is unreadable")
         scopes = m.index.scopes
@@ -231,7 +270,7 @@ class Resolver:
             return self.export(target[1], attr, depth + 1)
         if kind == "cls":
             module, qual = target[1], target[2]
-            m = self.modules.get(module) or self._located.get(module)
+            m = self._mod(module)
             assert isinstance(m, Module) and m.index is not None
             rec = m.index.classes.get(qual)
             if rec is not None:
@@ -251,11 +290,7 @@ class Resolver:
         return ("other",)
 
     def resolve_dotted(self, module: str, scope: int, dotted: str, depth: int = 0) -> tuple:
-        key = (module, scope, dotted)
-        hit = self._dotted_memo.get(key)
-        if hit is None:
-            hit = self._dotted_memo[key] = self._resolve_dotted(module, scope, dotted, depth)
-        return hit
+        return self._memo(self._dotted_memo, (module, scope, dotted), self._resolve_dotted, module, scope, dotted, depth)
 
     def _resolve_dotted(self, module: str, scope: int, dotted: str, depth: int) -> tuple:
         head, *rest = dotted.split(".")
@@ -302,21 +337,19 @@ class Resolver:
         fq = f"{key[0]}.{key[1]}"
         if fq in self.roots or fq in self.roots.values():
             return (True, None)
-        memo = self._model_memo.get(key)
-        if memo is not None:
-            return memo
-        if key in self._in_progress:
+        if key in self._in_progress and key not in self._model_memo:
             return (False, None)
+        return self._memo(self._model_memo, key, self._is_model_uncached, key)
+
+    def _is_model_uncached(self, key: tuple[str, str]) -> tuple[bool | None, str | None]:
         self._in_progress.add(key)
         try:
-            result = self._class_is_model(*key)
+            return self._class_is_model(*key)
         finally:
             self._in_progress.discard(key)
-        self._model_memo[key] = result
-        return result
 
     def _class_is_model(self, module: str, qual: str) -> tuple[bool | None, str | None]:
-        m = self.modules.get(module) or self._located.get(module)
+        m = self._mod(module)
         assert isinstance(m, Module) and m.index is not None
         rec = m.index.classes[qual]
         unresolved: str | None = None
@@ -347,12 +380,7 @@ class Resolver:
         """A return annotation -> ("model", name) | ("wrapped", wrapper, name) | ("unresolved", why) | None."""
         if expr is None or depth > 30:
             return None
-        key = (module, scope, expr)
-        if key in self._classify_memo:
-            return self._classify_memo[key]
-        result = self._classify(module, scope, expr, depth)
-        self._classify_memo[key] = result
-        return result
+        return self._memo(self._classify_memo, (module, scope, expr), self._classify, module, scope, expr, depth)
 
     def _classify(self, module: str, scope: int, expr: Any, depth: int) -> tuple | None:
         k = expr[0]
@@ -425,7 +453,7 @@ class Resolver:
 
     def _class_params(self, cls: tuple) -> tuple | None:
         """A generic class's type parameters in order (`Generic[...]` wins, as at run time)."""
-        m = self.modules.get(cls[1]) or self._located.get(cls[1])
+        m = self._mod(cls[1])
         if not isinstance(m, Module) or m.index is None or cls[2] not in m.index.classes:
             return None
         rec = m.index.classes[cls[2]]
