@@ -353,3 +353,21 @@ def test_incremental_rescans_equal_full_scans(tmp_path):
         "h": ("candidate", "pkg.models.A"),
         "u": ("candidate", "pkg.plain.NotModel"),
     }
+
+
+def test_rescan_resolves_only_files_a_change_can_affect(tmp_path, monkeypatch):
+    files = {f"demo/leaf{i}.py": f"from demo.models import Answer\n\n\ndef leaf{i}() -> Answer: ...\n" for i in range(6)}
+    project = small_project(tmp_path, {**files, "demo/other.py": "from pydantic import BaseModel\n\n\n"
+                                       "class Other(BaseModel):\n    pass\n\n\ndef other() -> Other: ...\n"})
+    api.scan([project])
+    seen: list[str] = []
+    real = project_mod._classify
+    monkeypatch.setattr(project_mod, "_classify", lambda res, e, fn, conf: seen.append(fn.qualname) or real(res, e, fn, conf))
+    (project / "demo" / "other.py").write_text((project / "demo" / "other.py").read_text() + "\n\ndef more() -> Other: ...\n")
+    report = api.scan([project])
+    assert sorted(seen) == ["more", "other"]  # the leaves read demo.models, not demo.other
+    assert len(report.results) == 9
+    seen.clear()
+    (project / "demo" / "models.py").write_text(MODELS + "\n# a comment changes the content\n")
+    api.scan([project])
+    assert sorted(seen) == sorted(["ask", *(f"leaf{i}" for i in range(6))])
