@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from ..analysis.scan import ScanReport, ScanResult
     from ..config import Config
 
-__all__ = ["ApplyReport", "apply_codemod", "pin_models", "needs_edit", "instance_ref", "instance_module_path", "render_instance_module"]
+__all__ = [
+    "ApplyReport",
+    "apply_codemod",
+    "pin_models",
+    "needs_edit",
+    "instance_ref",
+    "instance_module_path",
+    "render_instance_module",
+]
 
 _VERBS = {"decorate": "decorated", "dispatch": "dispatch", "capture": "capture", "remove": "removed"}
 
@@ -152,7 +160,8 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         notes.append(f"{rel}:{line}: {qualname}: {why}; left alone")
         refused.add((rel, qualname))
     if outcome.missing:
-        return FileEdit(rel, "error", f"no function {', '.join(outcome.missing)} here any more (changed since the scan?); not written")
+        gone = ", ".join(outcome.missing)
+        return FileEdit(rel, "error", f"no function {gone} here any more (changed since the scan?); not written")
     assert isinstance(new, bytes)
     return PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding)
 
@@ -234,7 +243,8 @@ def pin_models(result: ApplyReport, report: ScanReport, config: Config,
     `record_prompts` is `api.prompts` (passed in: codemods sit below the api layer). A failure
     here does not undo the edits; it is reported as an error on the lock file.
     """
-    lock_rel = config.lock_path.relative_to(config.root).as_posix() if config.lock_path.is_relative_to(config.root) else str(config.lock_path)
+    lock = config.lock_path
+    lock_rel = lock.relative_to(config.root).as_posix() if lock.is_relative_to(config.root) else str(lock)
     problems: list[FileEdit] = []
     pinned: list[str] = []
     touched = {e.path for e in result.changed}

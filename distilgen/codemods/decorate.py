@@ -122,7 +122,8 @@ def _append_args(call: cst.Call, new: Sequence[cst.Arg]) -> cst.Call:
     last = args[-1]
     if isinstance(last.comma, cst.Comma):
         # trailing comma: the new args take the same separator as the first line, the last keeps it
-        sep_ws = call.whitespace_before_args if _is_multiline(call.whitespace_before_args) else cst.SimpleWhitespace(" ")
+        first = call.whitespace_before_args
+        sep_ws = first if _is_multiline(first) else cst.SimpleWhitespace(" ")
         sep = cst.Comma(whitespace_after=sep_ws)
         args[-1] = last.with_changes(comma=sep)
         added = [a.with_changes(comma=sep) for a in new[:-1]] + [new[-1].with_changes(comma=last.comma)]
@@ -151,13 +152,16 @@ def _drop_args(call: cst.Call, names: Iterable[str]) -> cst.Call:
     return call.with_changes(args=args)
 
 
-def _remove_decorator(decorators: list[cst.Decorator], i: int, fn: cst.FunctionDef) -> tuple[list[cst.Decorator], cst.FunctionDef]:
+def _remove_decorator(
+    decorators: list[cst.Decorator], i: int, fn: cst.FunctionDef
+) -> tuple[list[cst.Decorator], cst.FunctionDef]:
     """Drop decorators[i], keeping any comment lines that were written above it."""
     removed = decorators.pop(i)
     comments = [ln for ln in removed.leading_lines if ln.comment is not None]
     if comments:
         if i < len(decorators):
-            decorators[i] = decorators[i].with_changes(leading_lines=[*removed.leading_lines, *decorators[i].leading_lines])
+            lines = [*removed.leading_lines, *decorators[i].leading_lines]
+            decorators[i] = decorators[i].with_changes(leading_lines=lines)
         else:
             fn = fn.with_changes(lines_after_decorators=[*removed.leading_lines, *fn.lines_after_decorators])
     return decorators, fn
@@ -460,7 +464,9 @@ class _ImportRemover(cst.CSTTransformer):
     def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import | cst.RemovalSentinel:
         return self._strip(updated_node)  # type: ignore[return-value]
 
-    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> cst.ImportFrom | cst.RemovalSentinel:
+    def leave_ImportFrom(
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
+    ) -> cst.ImportFrom | cst.RemovalSentinel:
         return self._strip(updated_node)  # type: ignore[return-value]
 
 

@@ -17,7 +17,9 @@ from typing import Iterable
 
 import libcst as cst
 
-__all__ = ["FileEdit", "Snapshot", "PlannedEdit", "EditError", "read_snapshot", "commit_edits", "unified_diff", "inside"]
+__all__ = [
+    "FileEdit", "Snapshot", "PlannedEdit", "EditError", "read_snapshot", "commit_edits", "unified_diff", "inside",
+]
 
 STATUSES = ("changed", "unchanged", "error")
 

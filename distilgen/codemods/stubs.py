@@ -205,7 +205,8 @@ class _Resolver:
         if b is None:
             for star in names.star_modules:
                 found = self.canonical(f"{star}.{attr}", depth + 1)
-                if found != f"{star}.{attr}" or self.names_of(star) is not None and attr in self.names_of(star).bindings:  # type: ignore[union-attr]
+                star_names = self.names_of(star)
+                if found != f"{star}.{attr}" or (star_names is not None and attr in star_names.bindings):
                     return found
             return target
         if b.target is not None and b.target != target:
@@ -319,7 +320,10 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
             # newer syntax than this interpreter's: a stubs module importing it could not load
             py = f"{sys.version_info.major}.{sys.version_info.minor}"
             for r in results:
-                plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, f"its module does not compile on Python {py} ({exc.msg if isinstance(exc, SyntaxError) else exc})"))
+                why = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+                plan.skipped.append(
+                    Skipped(r.path, r.lineno, r.qualname, f"its module does not compile on Python {py} ({why})")
+                )
             continue
         tree = cst.parse_module(data)
         index = index_functions(tree, data)
@@ -414,7 +418,9 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
             problem = f"its name {top!r} is already used for an import of the stubs module"
         if problem is None and not classes and top in plan.top_names:
             problem = f"a stub named {top!r} already exists ({plan.top_names[top]})"
-        if problem is None and any(s.classes == tuple(classes) and s.node.name.value == node.name.value for s in plan.stubs):
+        if problem is None and any(
+            s.classes == tuple(classes) and s.node.name.value == node.name.value for s in plan.stubs
+        ):
             problem = f"a stub {qual} already exists"
         if problem is not None:
             skip(problem)
