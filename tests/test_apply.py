@@ -162,6 +162,15 @@ def test_an_existing_instance_module_is_used_not_created(sample_copy: Path) -> N
     assert (sample_copy / "inbox" / "distil.py").read_text().endswith("instructions = Instructions()\n")
 
 
+def test_an_instance_module_without_the_instance_is_a_config_error(sample_copy: Path) -> None:
+    module = sample_copy / "inbox" / "distil.py"
+    module.write_text("from distilgen import Instructions\n\nrecorder = Instructions()\n")
+    before = (sample_copy / "inbox" / "triage.py").read_bytes()
+    code, _, err = cli("apply", str(sample_copy), "--no-lock")
+    assert code == 2 and "distil.py" in err and "binds no name 'instructions'" in err
+    assert (sample_copy / "inbox" / "triage.py").read_bytes() == before
+
+
 def test_only_files_that_need_edits_are_parsed(sample_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
     real = apply_mod.edit_module

@@ -7,6 +7,7 @@ libcst; everything else is left alone, unread. When decorators are added and the
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -125,6 +126,39 @@ def instance_module_path(root: Path, instance: InstanceRef, results: Iterable[Sc
     )
 
 
+def check_instance_module(path: Path, instance: InstanceRef) -> None:
+    """ConfigError when the existing module does not bind the configured attribute."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, OSError):
+        return  # its own problem, reported by scan; the import will say more than we can
+    bound: set[str] = set()
+
+    def walk(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.Assign):
+                bound.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+                bound.add(node.target.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    bound.add("*" if alias.name == "*" else (alias.asname or alias.name.split(".")[0]))
+            elif isinstance(node, (ast.If, ast.Try)):
+                walk(node.body)
+                walk(getattr(node, "orelse", []))
+                for h in getattr(node, "handlers", []):
+                    walk(h.body)
+
+    walk(tree.body)
+    if not bound & {instance.attr, "*", "__getattr__"}:
+        raise ConfigError(
+            f"{path}: [tool.distilgen] instructions = {str(instance)!r}, but this module binds no name "
+            f"{instance.attr!r} (expected `{instance.attr} = Instructions(...)`)"
+        )
+
+
 def render_instance_module(config: Config, instance: InstanceRef, path: Path) -> str:
     depth = len(path.relative_to(config.root).parts) - 1
     name = config.name or config.root.name
@@ -210,7 +244,9 @@ def apply_codemod(
 
     if action in ("decorate", "dispatch") and any(p.functions for p in planned):
         path, exists = instance_module_path(root, instance, report.results)
-        if not exists:
+        if exists:
+            check_instance_module(path, instance)
+        else:
             text = render_instance_module(config, instance, path)
             rel = path.relative_to(root).as_posix()
             planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), note="from template"))

@@ -23,7 +23,13 @@ import libcst as cst
 
 from .._templates import render_template
 from ..errors import UsageError
-from .apply import _source_roots, instance_module_path, instance_ref, render_instance_module
+from .apply import (
+    _source_roots,
+    check_instance_module,
+    instance_module_path,
+    instance_ref,
+    render_instance_module,
+)
 from .decorate import InstanceRef, string_literal
 from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
 from .index import index_functions
@@ -521,7 +527,9 @@ def write_stubs(
     planned = [PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), functions)]
     instance = instance_ref(config)
     module_path, exists = instance_module_path(report.root, instance, report.results)
-    if not exists and plan.stubs:
+    if exists:
+        check_instance_module(module_path, instance)
+    elif plan.stubs:
         # the stubs import the project's Instructions instance: it has to exist
         planned.append(PlannedEdit(module_path.relative_to(report.root).as_posix(), read_snapshot(module_path),
                                    render_instance_module(config, instance, module_path).encode("utf-8"),
