@@ -7,7 +7,6 @@ libcst; everything else is left alone, unread. When decorators are added and the
 
 from __future__ import annotations
 
-import ast
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from .._templates import render_template
 from ..errors import ConfigError, DistilgenError, UsageError
 from .decorate import ACTIONS, InstanceRef, Target, edit_module, string_literal
 from .edits import FileEdit, PlannedEdit, commit_edits, read_snapshot
+from .names import module_names
 
 if TYPE_CHECKING:
     from ..analysis.scan import ScanReport, ScanResult
@@ -129,30 +129,11 @@ def instance_module_path(root: Path, instance: InstanceRef, results: Iterable[Sc
 def check_instance_module(path: Path, instance: InstanceRef) -> None:
     """ConfigError when the existing module does not bind the configured attribute."""
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (SyntaxError, ValueError, OSError):
+        tree = cst.parse_module(path.read_bytes())
+    except (cst.ParserSyntaxError, UnicodeDecodeError, OSError):
         return  # its own problem, reported by scan; the import will say more than we can
-    bound: set[str] = set()
-
-    def walk(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                bound.add(node.name)
-            elif isinstance(node, ast.Assign):
-                bound.update(t.id for t in node.targets if isinstance(t, ast.Name))
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
-                bound.add(node.target.id)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    bound.add("*" if alias.name == "*" else (alias.asname or alias.name.split(".")[0]))
-            elif isinstance(node, (ast.If, ast.Try)):
-                walk(node.body)
-                walk(getattr(node, "orelse", []))
-                for h in getattr(node, "handlers", []):
-                    walk(h.body)
-
-    walk(tree.body)
-    if not bound & {instance.attr, "*", "__getattr__"}:
+    names = module_names(tree, instance.module, path.name == "__init__.py")
+    if instance.attr not in names.bindings and "__getattr__" not in names.bindings and not names.has_star_import:
         raise ConfigError(
             f"{path}: [tool.distilgen] instructions = {str(instance)!r}, but this module binds no name "
             f"{instance.attr!r} (expected `{instance.attr} = Instructions(...)`)"

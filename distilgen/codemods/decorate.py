@@ -32,6 +32,7 @@ __all__ = [
     "DecoratorEdit",
     "edit_module",
     "string_literal",
+    "is_docstring",
 ]
 
 ACTIONS = ("decorate", "dispatch", "capture", "remove")
@@ -390,7 +391,7 @@ def _is_import_line(stmt: cst.CSTNode) -> bool:
     )
 
 
-def _is_docstring(stmt: cst.CSTNode) -> bool:
+def is_docstring(stmt: cst.CSTNode) -> bool:
     return (
         isinstance(stmt, cst.SimpleStatementLine)
         and len(stmt.body) == 1
@@ -420,7 +421,7 @@ def _add_import(tree: cst.Module, instance: InstanceRef, name: str) -> cst.Modul
             last_import = i
     if last_import is not None:
         body.insert(last_import + 1, stmt)
-    elif body and _is_docstring(body[0]):
+    elif body and is_docstring(body[0]):
         body.insert(1, stmt.with_changes(leading_lines=[_BLANK]))
     else:
         # top of the file: the blank lines after the import go on the next statement; removing an

@@ -14,7 +14,7 @@ from typing import Mapping
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-__all__ = ["FunctionIndex", "index_functions", "StatementVisitor", "StatementTransformer"]
+__all__ = ["FunctionIndex", "index_functions", "class_body_names", "StatementVisitor", "StatementTransformer"]
 
 _STRUCTURE = (
     cst.Module, cst.IndentedBlock, cst.FunctionDef, cst.ClassDef, cst.If, cst.Else, cst.For, cst.While,
@@ -81,6 +81,13 @@ class _Collector(StatementVisitor):
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.stack.pop()
+
+
+def class_body_names(tree: cst.Module) -> set[str]:
+    """Names bound directly in any class body of `tree` (no line numbers needed)."""
+    collector = _Collector()
+    tree.visit(collector)
+    return collector.class_names
 
 
 def _ast_lines(source: bytes | str) -> dict[str, list[tuple[int, list[int]]]] | None:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from .index import StatementVisitor
+from ..analysis.resolve import absolute
+from .index import class_body_names
 
-__all__ = ["Binding", "ModuleNames", "module_names", "dotted", "absolute_module", "load_counts"]
+__all__ = ["Binding", "ModuleNames", "module_names", "dotted", "load_counts"]
 
 
 @dataclass(frozen=True)
@@ -83,20 +84,6 @@ def dotted(expr: cst.BaseExpression) -> str | None:
     return None
 
 
-def absolute_module(module: str, is_package: bool, level: int, name: str | None) -> str | None:
-    """The absolute module a relative `from ...name import` refers to (None if above the top)."""
-    if level == 0:
-        return name
-    package = module if is_package else module.rpartition(".")[0]
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts) or (level - 1 == len(parts) and not name):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    if name:
-        base.append(name)
-    return ".".join(base) or None
-
-
 def _is_type_checking(test: cst.BaseExpression) -> bool:
     return dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "t.TYPE_CHECKING")
 
@@ -109,23 +96,6 @@ def _target_names(target: cst.BaseExpression) -> list[str]:
     if isinstance(target, cst.StarredElement):
         return _target_names(target.value)
     return []
-
-
-class _ClassNames(StatementVisitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        for stmt in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
-            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-                self.names.add(stmt.name.value)
-            elif isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    if isinstance(small, cst.Assign):
-                        for t in small.targets:
-                            self.names.update(_target_names(t.target))
-                    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
-                        self.names.update(_target_names(small.target))
 
 
 def module_names(tree: cst.Module, module: str, is_package: bool = False,
@@ -182,7 +152,8 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
         elif isinstance(small, cst.ImportFrom):
             level = len(small.relative)
             name = dotted(small.module) if small.module is not None else None
-            base = absolute_module(module, is_package, level, name)
+            # the scan's own rule for relative imports; "" when the dots climb above the top package
+            base = absolute(module, is_package, level, name or "") if module or not level else ""
             if isinstance(small.names, cst.ImportStar):
                 out.has_star_import = True
                 if base:
@@ -211,11 +182,7 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
             local(small.name.value, runtime)
 
     walk(tree.body, True)
-    if class_names is None:
-        visitor = _ClassNames()
-        tree.visit(visitor)
-        class_names = visitor.names
-    out.class_names = class_names
+    out.class_names = class_names if class_names is not None else class_body_names(tree)
     return out
 
 

@@ -30,7 +30,7 @@ from .apply import (
     instance_ref,
     render_instance_module,
 )
-from .decorate import InstanceRef, string_literal
+from .decorate import InstanceRef, is_docstring, string_literal
 from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
 from .index import index_functions
 from .names import ModuleNames, dotted, module_names
@@ -277,12 +277,7 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     body: list[cst.BaseStatement] = []
     if isinstance(fn.body, cst.IndentedBlock) and fn.body.body:
         first = fn.body.body[0]
-        if (
-            isinstance(first, cst.SimpleStatementLine)
-            and len(first.body) == 1
-            and isinstance(first.body[0], cst.Expr)
-            and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-        ):
+        if is_docstring(first):
             body.append(first.with_changes(leading_lines=[]))
     body.append(cst.SimpleStatementLine(body=[cst.Expr(cst.Ellipsis())]))
     header = cst.TrailingWhitespace()
