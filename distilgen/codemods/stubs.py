@@ -300,19 +300,17 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     )
 
 
-def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: str) -> tuple[_Plan, str]:
+def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
     plan = _Plan()
     chosen = sorted(
         (r for r in report.results if r.status in ("candidate", "decorated")),
         key=lambda r: (r.path, r.lineno),
     )
-    # the instance name: `instructions` unless a signature needs that name for something else
     by_path: dict[str, list[ScanResult]] = {}
     for r in chosen:
         by_path.setdefault(r.path, []).append(r)
-    inst_name = instance.attr
     resolver = _Resolver(report.root, _source_roots(report.results))
-    parsed: dict[str, tuple[cst.Module, ModuleNames, dict[str, list[tuple[int, cst.FunctionDef]]]]] = {}
+    parsed: dict[str, tuple[ModuleNames, dict[str, list[tuple[int, cst.FunctionDef]]]]] = {}
     for rel, results in by_path.items():
         data = (report.root / rel).read_bytes()
         try:
@@ -330,15 +328,17 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
         index = index_functions(tree, data)
         module = results[0].module or ""
         names = module_names(tree, module, rel.endswith("__init__.py"), class_names=index.class_names)
-        parsed[rel] = (tree, names, index.found)
+        parsed[rel] = (names, index.found)
         if module:
-            resolver.add(module, parsed[rel][1])
+            resolver.add(module, names)
     needed_everywhere: set[str] = set()
-    for rel, (_, _, found) in list(parsed.items()):
+    for rel, (_, found) in parsed.items():
         for r in by_path[rel]:
             for line, node in found.get(r.qualname, []):
                 if line == r.lineno:
                     needed_everywhere |= _signature_names(node)
+    # the instance's name: `instructions` unless a signature needs that name for something else
+    inst_name = instance.attr
     while inst_name in needed_everywhere or inst_name in {r.qualname.split(".")[0] for r in chosen}:
         inst_name = f"distil_{inst_name}"
     inst_import = _Import(instance.module, instance.attr, None if inst_name == instance.attr else inst_name)
@@ -352,7 +352,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
     for r in chosen:
         if r.path not in parsed:
             continue
-        _, names, found = parsed[r.path]
+        names, found = parsed[r.path]
         fid = r.function_id
         found_node = next((n for line, n in found.get(r.qualname, []) if line == r.lineno), None)
 
@@ -430,7 +430,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str, stubs_module: s
         plan.more |= more
         plan.top_names.setdefault(top, fid)
         plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names, bool(classes)), base))
-    return plan, inst_name
+    return plan
 
 
 def _plain(imp: _Import) -> bool:
@@ -479,9 +479,9 @@ def _render_body(stubs: list[_Stub]) -> str:
     return cst.Module(body=[build(item, 0 if i == 0 else 2) for i, item in enumerate(top)]).code
 
 
-def render_stubs(report: ScanReport, config: Config, *, model: str, stubs_module: str = "") -> tuple[str, _Plan]:
+def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str, _Plan]:
     instance = instance_ref(config)
-    plan, _ = _plan(report, instance, model, stubs_module)
+    plan = _plan(report, instance, model)
     imports = _format_imports(list({*plan.imports.values(), *plan.more}), _first_party(report))
     text = render_template(
         "stubs_module.py.tmpl",
