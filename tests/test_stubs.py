@@ -68,7 +68,12 @@ def test_stubs_import_and_are_bound_to_the_model(sample_copy: Path) -> None:
         " ('extract_order_async', s.extract_order_async), ('summary', s.ProductRecord.summary)]:\n"
         "    st = fn.__distil__\n"
         "    out[name] = [st.mode, st.model, inspect.iscoroutinefunction(fn)]\n"
-        "out['sig'] = str(inspect.signature(s.classify_ticket)) == str(inspect.signature(t.classify_ticket))\n"
+        "import inbox.catalog as c, inbox.extract as e, inbox.models.orders as o\n"
+        "pairs = [(s.classify_ticket, t.classify_ticket), (s.Catalog.summarise, c.Catalog.summarise),"
+        " (s.extract_order, e.extract_order), (s.extract_order_async, e.extract_order_async),"
+        " (s.ProductRecord.summary, o.ProductRecord.summary)]\n"
+        "out['sig'] = [str(inspect.signature(a)) == str(inspect.signature(b)) and a.__doc__ == b.__doc__"
+        " and a.__qualname__ == b.__qualname__ for a, b in pairs]\n"
         "import inbox.models as models\n"
         "rec = s.ProductRecord(sku='A1', name='Mug', price_cents=1250, stock=3)\n"
         "out['subclass'] = isinstance(rec, models.ProductRecord)\n"
@@ -82,7 +87,7 @@ def test_stubs_import_and_are_bound_to_the_model(sample_copy: Path) -> None:
     assert got["summarise"] == ["dispatch", MODEL, False]
     assert got["extract_order_async"] == ["dispatch", MODEL, True]
     assert got["summary"] == ["dispatch", MODEL, False]
-    assert got["sig"] is True and got["subclass"] is True
+    assert got["sig"] == [True] * 5 and got["subclass"] is True
 
 
 def test_each_stub_renders_its_originals_prompt(sample_copy: Path) -> None:
