@@ -371,3 +371,13 @@ def test_rescan_resolves_only_files_a_change_can_affect(tmp_path, monkeypatch):
     (project / "demo" / "models.py").write_text(MODELS + "\n# a comment changes the content\n")
     api.scan([project])
     assert sorted(seen) == sorted(["ask", *(f"leaf{i}" for i in range(6))])
+
+
+def test_unreadable_path_argument_is_reported_and_excludes_still_apply(tmp_path):
+    project = small_project(tmp_path, {"demo/legacy/old.py": "from demo.models import Answer\n\n\ndef old() -> Answer: ...\n"},
+                            table='exclude = ["demo/legacy/**"]\n')
+    (project / "dangling.py").symlink_to(project / "nowhere.py")
+    report = api.scan([project / "dangling.py", project], use_cache=False)
+    # named on the command line and met again in the walk: still one report
+    assert [(e.path, e.reason.startswith("broken symlink")) for e in report.errors] == [("dangling.py", True)]
+    assert [r.qualname for r in report.results] == ["ask"]

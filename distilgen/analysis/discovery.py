@@ -217,7 +217,7 @@ def discover(
 ) -> tuple[list[FileEntry], list[tuple[str, str]]]:
     """Every .py file to scan under `paths`, and (path, reason) for what could not be walked."""
     root_s = str(root)
-    inc, exc = GlobSet(include), GlobSet(exclude)
+    inc, excluded = GlobSet(include), GlobSet(exclude)
     entries: dict[str, FileEntry] = {}
     errors: dict[str, str] = {}
     ancestors = _ancestor_gitignores(root)
@@ -266,14 +266,14 @@ def discover(
         p = os.path.abspath(str(given))
         try:
             st = os.stat(p)
-        except OSError as e:
-            errors[str(given)] = _os_reason(e, p)
+        except OSError as oserr:
+            errors[rel_of(p) or str(given)] = _os_reason(oserr, p)  # same key as the walk: reported once
             continue
         if stat.S_ISREG(st.st_mode):
             add(p, rel_of(p), st, True)
             continue
         if not stat.S_ISDIR(st.st_mode):
-            errors[str(given)] = "not a file or folder"
+            errors[rel_of(p) or str(given)] = "not a file or folder"
             continue
         rules0 = gitignores_for(p)
         real = os.path.realpath(p)
@@ -283,8 +283,8 @@ def discover(
             try:
                 with os.scandir(folder) as it:
                     items = sorted(it, key=lambda e: e.name)
-            except OSError as e:
-                errors[rel_of(folder) or "."] = _os_reason(e, folder)
+            except OSError as oserr:
+                errors[rel_of(folder) or "."] = _os_reason(oserr, folder)
                 continue
             subdirs = []
             for e in items:
@@ -297,7 +297,7 @@ def discover(
                     errors[rel] = _os_reason(err, e.path)
                     continue
                 if is_dir:
-                    if name in DEFAULT_SKIP_DIRS or ignored(rules, rel, True) or exc.match(rel, True):
+                    if name in DEFAULT_SKIP_DIRS or ignored(rules, rel, True) or excluded.match(rel, True):
                         continue
                     if e.is_symlink():
                         target = os.path.realpath(e.path)
@@ -308,7 +308,7 @@ def discover(
                 elif is_file:
                     if not name.endswith(".py"):
                         continue
-                    if ignored(rules, rel, False) or exc.match(rel) or (inc and not inc.match(rel)):
+                    if ignored(rules, rel, False) or excluded.match(rel) or (inc and not inc.match(rel)):
                         continue
                     try:
                         add(e.path, rel, e.stat(), False)
