@@ -276,8 +276,6 @@ class _Builder:
             kind = "nested"
         else:
             kind = "function"
-        if is_property:
-            kind = "method"
         end = node.end_lineno or node.lineno
         gen = False
         if self.yield_lines is not None and any(node.lineno <= ln <= end for ln in self.yield_lines):
@@ -295,7 +293,7 @@ class _Builder:
         ))
 
 
-def _rewrite_new_syntax(text: str, filename: str) -> str:
+def _rewrite_new_syntax(text: str) -> str:
     """Python >= 3.12 syntax (`type X = M`, `def f[T]`) -> equivalent older syntax, same lines.
 
     libcst parses every Python version's grammar; the rewrite keeps each statement on its lines so
@@ -355,7 +353,7 @@ def build_index(data: bytes, filename: str) -> FileIndex:
         tree = ast.parse(text, filename)
     except SyntaxError as exc:
         try:
-            tree = ast.parse(_rewrite_new_syntax(text, filename), filename)
+            tree = ast.parse(_rewrite_new_syntax(text), filename)
         except SyntaxError:
             raise IndexError_(f"syntax error at line {exc.lineno}, column {exc.offset}: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
