@@ -32,6 +32,7 @@ __all__ = ["WalkthroughError", "WalkthroughResult", "StepTime", "run_walkthrough
 FUNCTION = "inbox.triage:classify_ticket"
 _SELECT = "classify_ticket"
 _STANDIN_MODEL = "local:inbox-standin"
+DEFAULT_TRAIN_STEPS = 60
 _IGNORE_ANYWHERE = {"__pycache__", ".distilgen_cache", ".pytest_cache", ".mypy_cache"}
 _IGNORE_TOP = {"data", "models", "distilgen.lock", "report.html"}
 
@@ -225,8 +226,12 @@ def run_walkthrough(
         @step(5, "dataset", "validate the lines, print token stats, split off a validation set with no shared calls")
         def _dataset() -> None:
             (report,) = api.dataset_validate([dataset], min_examples=10)
-            for p in report.problems:
+            for p in report.errors:
                 echo(f"      {p}")
+            for p in report.warnings[:3]:
+                echo(f"      {p}")
+            if len(report.warnings) > 3:
+                echo(f"      ... and {len(report.warnings) - 3} more warnings (distilgen dataset validate {dataset})")
             if not report.ok:
                 raise WalkthroughError("dataset", f"{len(report.errors)} invalid lines in {dataset}")
             s = report.stats
@@ -247,7 +252,8 @@ def run_walkthrough(
 
                 from .train.progress import ProgressBar
 
-                settings = TrainSettings(max_steps=train_steps) if train_steps else None
+                # the walkthrough's budget: 60 optimizer steps (two epochs of 240 examples at batch 8)
+                settings = TrainSettings(max_steps=train_steps or DEFAULT_TRAIN_STEPS)
                 result = api.train([split_dir], project / "models" / "classify_ticket", function=FUNCTION,
                                    name="classify_ticket", settings=settings,
                                    lock_path=project / "distilgen.lock", progress=train_progress or ProgressBar())
