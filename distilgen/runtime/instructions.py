@@ -17,7 +17,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
 from ..errors import DecorationError, UsageError
 from . import formats
@@ -308,6 +308,13 @@ class Instructions:
         return Shadow(state.spec, shadow_settings, self._client_provider(), self.shadow_log)
 
     # --- the decorator ---------------------------------------------------------------------
+    @overload
+    def distil(self, fn: F, /) -> F: ...
+
+    @overload
+    def distil(self, *, name: str | None = None, mode: str = "distil", model: str | None = None,
+               fine_tune_format: Any = None, **options: Any) -> Callable[[F], F]: ...
+
     def distil(self, *args: Any, name: str | None = None, mode: str = "distil", model: str | None = None,
                fine_tune_format: Any = None, **options: Any) -> Any:
         """Decorate a function returning a pydantic model: `@distil` or `@distil(mode=..., model=...)`.
