@@ -113,10 +113,9 @@ def test_mypy_strict_accepts_the_generated_module(sample_copy: Path, tmp_path: P
     mypy = VENV_BIN / "mypy"
     if not mypy.exists():
         pytest.skip("mypy is not installed next to this interpreter")
-    # untyped-decorator: `Instructions.distil` itself is typed `-> Any` by the runtime (and distilgen
-    # ships no py.typed yet); that is about the decorator, not the stubs' signatures
+    # no exemptions: distil() is typed with overloads and distilgen ships py.typed
     run = subprocess.run(
-        [str(mypy), "--strict", "--follow-imports=silent", "--disable-error-code", "untyped-decorator",
+        [str(mypy), "--strict", "--follow-imports=silent",
          "--cache-dir", str(tmp_path / "mypy_cache"), "inbox/distil_stubs.py"],
         cwd=sample_copy, capture_output=True, text=True, timeout=300, env={**os.environ, "MYPYPATH": str(sample_copy)},
     )
