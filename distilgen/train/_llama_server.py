@@ -1,0 +1,76 @@
+"""llama-cpp-python's server, plus OpenAI's `json_schema` response_format.
+
+llama-cpp-python's request model only knows `{"type": "json_object", "schema": ...}`; OpenAI's
+`{"type": "json_schema", "json_schema": {"schema": ...}}` (what dispatch sends with
+response_format="json_schema") is rewritten into it before the server sees the request, so both
+give the same grammar-constrained answer. Run as `python -m distilgen.train._llama_server ARGS`
+with llama_cpp.server's own arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def rewrite_response_format(body: bytes) -> bytes:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    rf = data.get("response_format") if isinstance(data, dict) else None
+    if isinstance(rf, dict) and rf.get("type") == "json_schema":
+        spec = rf.get("json_schema") or {}
+        data["response_format"] = {"type": "json_object", "schema": spec.get("schema", {})}
+        return json.dumps(data).encode("utf-8")
+    return body
+
+
+class JsonSchemaShim:
+    """ASGI middleware: buffer a chat completion request's body and rewrite its response_format."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "POST" or not str(scope.get("path", "")).endswith("/chat/completions"):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = rewrite_response_format(b"".join(chunks))
+        delivered = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode("ascii")))
+        await self.app(dict(scope, headers=headers), replay, send)
+
+
+def main() -> None:
+    import llama_cpp.server.__main__ as server_main
+
+    create_app = server_main.create_app
+
+    def create_shimmed_app(*args: Any, **kwargs: Any) -> Any:
+        return JsonSchemaShim(create_app(*args, **kwargs))
+
+    server_main.create_app = create_shimmed_app  # type: ignore[assignment]
+    server_main.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Optional-dependency checks: a command that needs a missing extra fails with one line, never an ImportError."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from ..errors import MissingExtraError
+
+__all__ = ["TRAIN_MODULES", "SERVE_MODULES", "require_train", "require_serve", "missing"]
+
+# import name -> distribution name, in the order a user would install them
+TRAIN_MODULES = (("torch", "torch"), ("transformers", "transformers"), ("peft", "peft"), ("gguf", "gguf"),
+                 ("safetensors", "safetensors"))
+SERVE_MODULES = (("llama_cpp", "llama-cpp-python"), ("uvicorn", "llama-cpp-python[server]"),
+                 ("sse_starlette", "llama-cpp-python[server]"))
+
+
+def missing(modules: tuple[tuple[str, str], ...]) -> str | None:
+    """The distribution of the first module that cannot be found (find_spec: no heavy import)."""
+    for module, dist in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return dist
+    return None
+
+
+def require_train() -> None:
+    dist = missing(TRAIN_MODULES)
+    if dist is not None:
+        raise MissingExtraError("train", dist)
+
+
+def require_serve() -> None:
+    dist = missing(SERVE_MODULES)
+    if dist is not None:
+        raise MissingExtraError("serve", dist)

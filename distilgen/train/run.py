@@ -1,0 +1,363 @@
+"""`distilgen train`: dataset files in, a served-ready model folder out, the lock told about it.
+
+Order matters for the user: everything cheap that can be wrong (options, base path, dataset lines,
+the lock, sequence lengths, the memory estimate) is checked before the weights are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..errors import DistilgenError, UsageError
+from .base import BaseRef, offline_env, resolve_base, torch_folder
+from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validation
+from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
+from .extras import require_train
+from .render import Encoded, encode, prompt_text
+from .trainer import Progress, TrainSettings, train_loop
+
+__all__ = ["TrainResult", "RunTooLarge", "train_model", "MODEL_JSON", "ADAPTER_DIR", "ADAPTER_GGUF", "TOKENIZER_DIR",
+           "CHECKPOINT_DIR", "load_model_json"]
+
+MODEL_JSON = "model.json"
+ADAPTER_DIR = "adapter"
+ADAPTER_GGUF = "adapter.gguf"
+TOKENIZER_DIR = "tokenizer"
+CHECKPOINT_DIR = "checkpoint"
+FORMAT_VERSION = 1
+
+
+class RunTooLarge(DistilgenError):
+    """The memory estimate says this run cannot fit; the message carries the numbers."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    name: str
+    model_id: str
+    """`local:NAME`: what `--model` and dispatch use."""
+    function_id: str | None
+    train_examples: int
+    validation_examples: int
+    skipped: tuple[tuple[str, int], ...]
+    steps: int
+    first_loss: float
+    last_loss: float
+    val_losses: tuple[float, ...]
+    seconds: float
+    estimate: str
+    lock_note: str
+    stopped_early: bool
+
+
+def load_model_json(folder: Path) -> dict[str, Any]:
+    path = folder / MODEL_JSON
+    if not path.is_file():
+        raise UsageError(f"{folder}: not a model folder written by `distilgen train` (no {MODEL_JSON})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
+        raise UsageError(f"{path}: unknown model.json format {data.get('format') if isinstance(data, dict) else data!r}")
+    return data
+
+
+def _check_settings(s: TrainSettings) -> None:
+    checks = [
+        (s.epochs >= 1, "--epochs must be at least 1"),
+        (s.learning_rate > 0, "--lr must be positive"),
+        (s.batch_size >= 1, "--batch-size must be at least 1"),
+        (s.grad_accum >= 1, "--grad-accum must be at least 1"),
+        (0 <= s.val_split < 0.5, "--val-split must be in [0, 0.5)"),
+        (s.patience >= 0, "--patience must be 0 or more"),
+        (s.lora_r >= 1, "--lora-r must be at least 1"),
+        (s.lora_alpha > 0, "--lora-alpha must be positive"),
+        (0 <= s.lora_dropout < 1, "--lora-dropout must be in [0, 1)"),
+        (bool(s.target_modules), "--target-modules must name at least one module"),
+        (s.max_seq_len >= 16, "--max-seq-len must be at least 16"),
+        (s.max_steps is None or s.max_steps >= 1, "--max-steps must be at least 1"),
+        (s.threads >= 1, "--threads must be at least 1"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise UsageError(msg)
+
+
+def _load_tokenizer(folder: Path, base: BaseRef) -> Any:
+    offline_env()
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    if not getattr(tok, "chat_template", None):
+        raise UsageError(f"--base {base.path}: the model has no chat template; use an instruct/chat model")
+    return tok
+
+
+def _load_model(folder: Path, torch: Any) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32)
+
+
+def _stale_filter(examples: list[Example], function_id: str | None, lock_path: Path | None,
+                  drop_stale: bool) -> tuple[list[Example], int, Any]:
+    """Examples whose system prompt is not the lock's current prompt of the function."""
+    if function_id is None or lock_path is None:
+        return examples, 0, None
+    from ..prompts.lock import locked_prompt
+
+    entry = locked_prompt(function_id, lock_path)
+    if entry is None:
+        return examples, 0, None
+    stale = [e for e in examples if e.system != entry.prompt]
+    if stale and not drop_stale:
+        shown = ", ".join(e.where for e in stale[:3]) + (", ..." if len(stale) > 3 else "")
+        raise UsageError(
+            f"{len(stale)} of {len(examples)} examples of {function_id} were captured with a prompt that is "
+            f"not the current one in {lock_path} ({shown}); recapture them, or pass --drop-stale to train without them"
+        )
+    keep = [e for e in examples if e.system == entry.prompt]
+    return keep, len(stale), entry
+
+
+def _run_key(files: list[DataFile], base: BaseRef, settings: TrainSettings, function: str | None) -> dict[str, Any]:
+    """What must match for `--resume` to continue a checkpoint."""
+    return {"files": [[f.path, f.sha256] for f in files], "base": base.sha256, "function": function,
+            "settings": settings.hyperparameters()}
+
+
+def train_model(
+    datasets: Iterable[str | Path],
+    out: str | Path,
+    *,
+    function: str | None = None,
+    base: str | Path | None = None,
+    name: str | None = None,
+    settings: TrainSettings | None = None,
+    drop_stale: bool = False,
+    lock_path: str | Path | None = None,
+    memory_limit: int | None = None,
+    resume: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Fine-tune a LoRA adapter on the examples of one function; see docs/local-training.md."""
+    settings = settings or TrainSettings()
+    _check_settings(settings)
+    require_train()
+    report = progress or (lambda p: None)
+    out = Path(out)
+    name = name or out.resolve().name
+    if not name or any(c in name for c in " /:"):
+        raise UsageError(f"--name {name!r}: a model name is one word (letters, digits, - _ .)")
+    checkpoint_dir = out / CHECKPOINT_DIR
+    if resume and not (checkpoint_dir / "state.pt").is_file():
+        raise UsageError(f"--resume: {checkpoint_dir} holds no checkpoint to continue")
+    if not resume and (checkpoint_dir / "state.pt").is_file():
+        raise UsageError(f"{checkpoint_dir} holds an interrupted run: pass --resume to continue it, or delete it")
+    base_ref = resolve_base(base)
+    files, train_ex, val_ex, others = load_examples(datasets, function)
+    ids = {e.function_id for e in train_ex + val_ex if e.function_id}
+    function_id = function or (ids.pop() if len(ids) == 1 else None)
+    lock = Path(lock_path) if lock_path is not None else None
+    train_ex, stale_train, entry = _stale_filter(train_ex, function_id, lock, drop_stale)
+    val_ex, stale_val, _ = _stale_filter(val_ex, function_id, lock, drop_stale)
+    skipped: dict[str, int] = {}
+    if others:
+        skipped["other functions"] = others
+    if stale_train + stale_val:
+        skipped["stale prompt"] = stale_train + stale_val
+
+    import torch
+
+    torch.set_num_threads(settings.threads)
+    folder = torch_folder(base_ref, lambda m: report(Progress("info", message=m)))
+    tokenizer = _load_tokenizer(folder, base_ref)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def encode_all(examples: list[Example]) -> list[Encoded]:
+        kept = []
+        for e in examples:
+            enc = encode(tokenizer, e.system, e.user, e.answer)
+            if len(enc) > settings.max_seq_len:
+                skipped["longer than --max-seq-len"] = skipped.get("longer than --max-seq-len", 0) + 1
+                longest[0] = max(longest[0], len(enc))
+                continue
+            kept.append(enc)
+        return kept
+
+    longest = [0]
+    if not val_ex:
+        train_ex, val_ex = split_validation(train_ex, settings.val_split, settings.seed)
+    train_enc = encode_all(train_ex)
+    val_enc = encode_all(val_ex)
+    if len(train_enc) < MIN_EXAMPLES:
+        why = ""
+        if skipped:
+            why = " after skipping " + ", ".join(f"{n} ({reason})" for reason, n in skipped.items())
+            if longest[0]:
+                why += f"; the longest example is {longest[0]} tokens"
+        raise UsageError(f"too few training examples: {len(train_enc)}{why}; at least {MIN_EXAMPLES} are needed")
+
+    # estimate before loading the weights
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    inter, heads, vocab = config.intermediate_size, config.num_attention_heads, config.vocab_size
+    kv = getattr(config, "num_key_value_heads", heads) or heads
+    head_dim = hidden // heads
+    per_layer = hidden * hidden * 2 + hidden * kv * head_dim * 2 + 3 * hidden * inter
+    n_params = layers * per_layer + vocab * hidden
+    dims = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv * head_dim), "v_proj": (hidden, kv * head_dim),
+            "o_proj": (hidden, hidden), "gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (inter, hidden)}
+    lora_params = layers * sum(settings.lora_r * (i + o) for m, (i, o) in dims.items() if m in settings.target_modules)
+    steps_per_epoch = math.ceil(math.ceil(len(train_enc) / settings.batch_size) / settings.grad_accum)
+    total = steps_per_epoch * settings.epochs
+    if settings.max_steps is not None:
+        total = min(total, settings.max_steps)
+    tokens_per_epoch = sum(len(e) for e in train_enc) + sum(len(e) for e in val_enc)
+    fraction = total / max(1, steps_per_epoch * settings.epochs)
+    est: Estimate = estimate(
+        n_params=n_params, lora_params=lora_params, hidden=hidden, intermediate=inter, layers=layers, heads=heads,
+        vocab=vocab, batch_size=settings.batch_size, max_len=max(len(e) for e in train_enc),
+        answer_tokens_per_batch=settings.batch_size * max(len(e) - e.prompt_len for e in train_enc),
+        total_tokens=int(tokens_per_epoch * settings.epochs * fraction * 1.1), steps=total,
+        flops_per_second=measure_flops(torch), limit_bytes=memory_limit or available_memory(),
+        from_gguf=False,
+    )
+    report(Progress("info", message=est.describe()))
+    if not est.fits:
+        raise RunTooLarge(
+            f"refusing to start: the run needs about {fmt_bytes(est.peak_bytes)} but {fmt_bytes(est.limit_bytes)} "
+            f"is available; lower --batch-size (use --grad-accum to keep the effective batch) or --max-seq-len "
+            f"(the longest example is {max(len(e) for e in train_enc)} tokens)"
+        )
+
+    run_key = _run_key(files, base_ref, settings, function)
+    resume_state = None
+    if resume:
+        saved = json.loads((checkpoint_dir / "run.json").read_text(encoding="utf-8"))
+        if saved != run_key:
+            diff = sorted(k for k in run_key if saved.get(k) != run_key[k])
+            raise UsageError(f"--resume: {checkpoint_dir} was written by a run with different {', '.join(diff)}; "
+                             f"resume with the same data and options, or delete it to start over")
+        resume_state = torch.load(checkpoint_dir / "state.pt", weights_only=False)
+    else:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (checkpoint_dir / "run.json").write_text(json.dumps(run_key, indent=1), encoding="utf-8")
+
+    report(Progress("info", message=f"loading {base_ref.name} ({base_ref.path})"))
+    started = time.perf_counter()
+    torch.manual_seed(settings.seed)
+    torch.use_deterministic_algorithms(True)
+    model = _load_model(folder, torch)
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(settings.seed)
+    model = get_peft_model(model, LoraConfig(
+        r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+        target_modules=list(settings.target_modules), bias="none", task_type="CAUSAL_LM",
+    ))
+    report(Progress("info", message=f"training {len(train_enc)} examples ({len(val_enc)} for validation), {total} steps"))
+    loop = train_loop(model, train_enc, val_enc, settings, pad_id=pad_id, checkpoint_dir=checkpoint_dir,
+                      resume_state=resume_state, progress=report, stop=stop)
+    wall = time.perf_counter() - started
+    _write_artifacts(out, model, tokenizer, base_ref, settings, loop, files, train_ex, train_enc, val_enc, name,
+                     function_id, skipped, wall, est, entry)
+    lock_note = _record_in_lock(lock, function_id, f"local:{name}", entry.fingerprint if entry else None, train_ex)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return TrainResult(out, name, f"local:{name}", function_id, len(train_enc), len(val_enc),
+                       tuple(sorted(skipped.items())), loop.steps, loop.step_losses[0] if loop.step_losses else float("nan"),
+                       loop.step_losses[-1] if loop.step_losses else float("nan"), loop.val_losses, loop.seconds,
+                       est.describe(), lock_note, loop.stopped_early)
+
+
+def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, locked_fp: str | None,
+                    examples: list[Example]) -> str:
+    if lock is None:
+        return "not recorded: no lock file given"
+    if function_id is None:
+        return "not recorded: pass --function module:qualname to record the model in the lock"
+    from ..prompts.lock import LockError, record_model
+    from ..prompts.render import fingerprint
+
+    if not locked_fp and not examples[0].schema:
+        return f"not recorded: {lock} has no entry for {function_id}; run `distilgen prompts` first"
+    fp = locked_fp or fingerprint(examples[0].system, examples[0].schema)
+    try:
+        record_model(lock, function_id, model_id, fp)
+    except LockError as exc:
+        return f"not recorded: {exc}"
+    return f"recorded {model_id} for {function_id} ({fp}) in {lock}"
+
+
+def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, settings: TrainSettings, loop: Any,
+                     files: list[DataFile], train_ex: list[Example], train_enc: list[Encoded], val_enc: list[Encoded],
+                     name: str, function_id: str | None, skipped: dict[str, int], wall: float, est: Estimate,
+                     entry: Any) -> None:
+    import peft
+    import torch
+    import transformers
+    from peft import get_peft_model_state_dict
+
+    from ..prompts.render import fingerprint
+    from .lora_gguf import write_lora_gguf
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out / ADAPTER_DIR), safe_serialization=True)
+    tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
+    adapter_gguf = None
+    if base.gguf is not None:
+        write_lora_gguf(get_peft_model_state_dict(model), settings.lora_alpha, base.gguf, out / ADAPTER_GGUF)
+        adapter_gguf = ADAPTER_GGUF
+    sample = train_ex[0]
+    if entry is not None:  # the lock knows the full schema (tools lines may omit it)
+        prints = [(entry.tool, entry.fingerprint)]
+        schema = entry.schema
+    else:
+        prints = sorted({(e.tool_name, fingerprint(e.system, e.schema)) for e in train_ex if e.schema})
+        schema = sample.schema or None
+    info = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "model_id": f"local:{name}",
+        "function_id": function_id,
+        "tool_name": sample.tool_name,
+        "schema": schema,
+        "base": {"name": base.name, "path": str(base.path), "kind": base.kind, "sha256": base.sha256,
+                 "gguf": str(base.gguf) if base.gguf else None},
+        "serve": {"engine": "llama.cpp", "base_gguf": str(base.gguf) if base.gguf else None,
+                  "adapter_gguf": adapter_gguf, "response_format": "json_schema"},
+        "adapter": ADAPTER_DIR,
+        "tokenizer": TOKENIZER_DIR,
+        "chat_template": tokenizer.chat_template,
+        "prompt_example": prompt_text(tokenizer, sample.system, sample.user),
+        "datasets": [{"path": f.path, "sha256": f.sha256, "lines": f.lines, "role": f.role} for f in files],
+        "fingerprints": [{"tool": t, "fingerprint": fp} for t, fp in prints],
+        "examples": {"train": len(train_enc), "validation": len(val_enc), "skipped": skipped},
+        "hyperparameters": settings.hyperparameters(),
+        "losses": {"train_steps": list(loop.step_losses), "train_epochs": list(loop.epoch_losses),
+                   "validation_epochs": list(loop.val_losses), "best_epoch": loop.best_epoch,
+                   "stopped_early": loop.stopped_early},
+        "steps": loop.steps,
+        "resumed_from_step": loop.resumed_from,
+        "wall_seconds": round(wall, 3),
+        "train_seconds": round(loop.seconds, 3),
+        "estimate": est.describe(),
+        "threads": settings.threads,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+                     "python": platform.python_version()},
+    }
+    tmp = out / (MODEL_JSON + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out / MODEL_JSON)

