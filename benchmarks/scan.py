@@ -5,7 +5,8 @@ temporary folder so the cache and the one-file touch never write into the venv).
 
     /work/venv/bin/python benchmarks/scan.py [--repeat 3]
 
-Prints lines/s of the floor and of distilgen's cold scan (no cache), a rescan with nothing changed,
+Prints lines/s of the floor and of distilgen's cold scan (no cache; also forced onto one process,
+to show what the second core brings), a rescan with nothing changed,
 and a rescan after one file's content changed; the ratios against the targets (cold >= 50% of the
 floor's throughput; warm <= 5% of cold); and peak memory. Each scan runs in a fresh interpreter
 (no in-process caches carried over) and times only the `api.scan` call; best of --repeat.
@@ -33,9 +34,12 @@ from pathlib import Path
 from distilgen import api
 from distilgen.config import Config
 root = Path(sys.argv[1])
+if sys.argv[2] == "serial":  # the same cold scan without worker processes: do 2 cores help?
+    import distilgen.analysis.project as project
+    project._PARALLEL_MIN_FILES = 10**9
 config = Config(root=root, cache_dir=str(root / ".distilgen_cache"))
 t = time.perf_counter()
-report = api.scan([root / p for p in sys.argv[2:]], config=config)
+report = api.scan([root / p for p in sys.argv[3:]], config=config)
 elapsed = time.perf_counter() - t
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -71,8 +75,8 @@ def floor(files: list[Path]) -> float:
     return time.perf_counter() - t
 
 
-def run_scan(root: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(root), *PACKAGES], check=True,
+def run_scan(root: Path, mode: str = "default") -> dict:
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(root), mode, *PACKAGES], check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -86,10 +90,12 @@ def main() -> None:
         files = copy_corpus(root)
         lines = sum(f.read_bytes().count(b"\n") + 1 for f in files)
         cache = root / ".distilgen_cache"
-        floors, colds, warms, touched = [], [], [], []
+        floors, colds, serials, warms, touched = [], [], [], [], []
         first: dict = {}
         for _ in range(args.repeat):
             floors.append(floor(files))
+            shutil.rmtree(cache, ignore_errors=True)
+            serials.append(run_scan(root, "serial"))
             shutil.rmtree(cache, ignore_errors=True)
             first = run_scan(root)
             colds.append(first)
@@ -100,6 +106,7 @@ def main() -> None:
             touched.append(run_scan(root))
         f_s = min(floors)
         c = min(colds, key=lambda r: r["seconds"])
+        c1 = min(serials, key=lambda r: r["seconds"])
         w = min(warms, key=lambda r: r["seconds"])
         t1 = min(touched, key=lambda r: r["seconds"])
         print(f"corpus: {len(files)} files, {lines} lines ({', '.join(PACKAGES)} site-packages); "
@@ -107,7 +114,8 @@ def main() -> None:
         print(f"scan found {first['results']} functions returning a model, {first['errors']} unreadable files")
         print(f"{'':28}{'seconds':>9}{'lines/s':>12}")
         print(f"{'floor (ast.parse, 1 core)':28}{f_s:9.3f}{lines / f_s:12,.0f}")
-        for label, r in (("distilgen cold", c), ("distilgen warm (no change)", w), ("distilgen one file touched", t1)):
+        for label, r in (("distilgen cold", c), ("distilgen cold, 1 process", c1), ("distilgen warm (no change)", w),
+                         ("distilgen one file touched", t1)):
             print(f"{label:28}{r['seconds']:9.3f}{lines / r['seconds']:12,.0f}")
         cold_ratio = (lines / c["seconds"]) / (lines / f_s)
         warm_ratio = w["seconds"] / c["seconds"]
@@ -115,6 +123,7 @@ def main() -> None:
         print(f"cold throughput / floor throughput = {cold_ratio:.2f}  (target >= 0.50: {'PASS' if cold_ratio >= 0.5 else 'FAIL'})")
         print(f"warm / cold = {warm_ratio:.3f}  (target <= 0.05: {'PASS' if warm_ratio <= 0.05 else 'FAIL'})")
         print(f"one file touched / cold = {touch_ratio:.3f}")
+        print(f"cold on 2 processes / cold on 1 = {c['seconds'] / c1['seconds']:.2f}")
         print(f"peak memory: main process {c['rss_kb'] / 1024:.0f} MB, largest worker {c['worker_rss_kb'] / 1024:.0f} MB (cold); "
               f"{w['rss_kb'] / 1024:.0f} MB warm")
 
