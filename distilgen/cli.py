@@ -733,6 +733,7 @@ def _parse_size(text: str | None) -> int | None:
 @click.option("--lora-alpha", type=int, default=_TS.lora_alpha, show_default=True)
 @click.option("--lora-dropout", type=float, default=_TS.lora_dropout, show_default=True)
 @click.option("--target-modules", default=",".join(_TS.target_modules), show_default=True)
+@click.option("--lora-layers", type=int, default=None, help="Adapt only the top N layers (faster on a CPU; default: all).")
 @click.option("--max-seq-len", type=int, default=_TS.max_seq_len, show_default=True,
               help="Longer examples are skipped (and counted).")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
@@ -745,7 +746,7 @@ def _parse_size(text: str | None) -> int | None:
 def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: str | None, name: str | None,
               epochs: int, learning_rate: float, batch_size: int, grad_accum: int, seed: int, val_split: float,
               patience: int, lora_r: int, lora_alpha: int, lora_dropout: float, target_modules: str,
-              max_seq_len: int, max_steps: int | None, threads: int, memory_limit: str | None, drop_stale: bool,
+              lora_layers: int | None, max_seq_len: int, max_steps: int | None, threads: int, memory_limit: str | None, drop_stale: bool,
               resume: bool, lock_path: str | None) -> None:
     """Fine-tune a small local model (LoRA, CPU or GPU) on captured examples of one function.
 
@@ -758,7 +759,8 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
     settings = _TrainSettings(
         epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, grad_accum=grad_accum, seed=seed,
         val_split=val_split, patience=patience, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-        target_modules=tuple(m.strip() for m in target_modules.split(",") if m.strip()), max_seq_len=max_seq_len,
+        target_modules=tuple(m.strip() for m in target_modules.split(",") if m.strip()), lora_layers=lora_layers,
+        max_seq_len=max_seq_len,
         max_steps=max_steps, threads=threads,
     )
     try:

@@ -201,7 +201,7 @@ def test_resume_without_checkpoint(tmp_path: Path) -> None:
 
 # -- the tiny real run (slow) ------------------------------------------------------------------------
 
-TINY_ARGS = ("--epochs", "2", "--batch-size", "4", "--max-seq-len", "256", "--lr", "3e-3", "--val-split", "0.2",
+TINY_ARGS = ("--epochs", "2", "--batch-size", "4", "--max-seq-len", "256", "--lr", "3e-3", "--val-split", "0.2", "--lora-layers", "8",
              "--lora-r", "8", "--lora-alpha", "16", "--seed", "3", "--threads", "2")
 
 

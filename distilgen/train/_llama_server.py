@@ -5,6 +5,11 @@ llama-cpp-python's request model only knows `{"type": "json_object", "schema": .
 response_format="json_schema") is rewritten into it before the server sees the request, so both
 give the same grammar-constrained answer. Run as `python -m distilgen.train._llama_server ARGS`
 with llama_cpp.server's own arguments.
+
+Capture's compact `tools` declarations (OpenAI's advice for fine-tuning) omit `parameters`, which
+llama-cpp-python requires (it builds the answer's grammar from them). `distilgen serve` passes the
+trained function's schema in DISTILGEN_TOOL_SCHEMAS (`{tool name: schema}`), and a declaration
+without parameters gets it here, so dispatch's default forced tool call is constrained the same way.
 """
 
 from __future__ import annotations
@@ -16,24 +21,33 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def rewrite_response_format(body: bytes) -> bytes:
+def rewrite_request(body: bytes, tool_schemas: dict[str, Any]) -> bytes:
     try:
         data = json.loads(body)
     except ValueError:
         return body
-    rf = data.get("response_format") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return body
+    changed = False
+    rf = data.get("response_format")
     if isinstance(rf, dict) and rf.get("type") == "json_schema":
         spec = rf.get("json_schema") or {}
         data["response_format"] = {"type": "json_object", "schema": spec.get("schema", {})}
-        return json.dumps(data).encode("utf-8")
-    return body
+        changed = True
+    for tool in data.get("tools") or []:
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(fn, dict) and "parameters" not in fn and fn.get("name") in tool_schemas:
+            fn["parameters"] = tool_schemas[fn["name"]]
+            changed = True
+    return json.dumps(data).encode("utf-8") if changed else body
 
 
 class JsonSchemaShim:
     """ASGI middleware: buffer a chat completion request's body and rewrite its response_format."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, tool_schemas: dict[str, Any] | None = None) -> None:
         self.app = app
+        self.tool_schemas = tool_schemas or {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope.get("type") != "http" or scope.get("method") != "POST" or not str(scope.get("path", "")).endswith("/chat/completions"):
@@ -45,7 +59,7 @@ class JsonSchemaShim:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        body = rewrite_response_format(b"".join(chunks))
+        body = rewrite_request(b"".join(chunks), self.tool_schemas)
         delivered = False
 
         async def replay() -> dict[str, Any]:
@@ -61,12 +75,16 @@ class JsonSchemaShim:
 
 
 def main() -> None:
+    import os
+
     import llama_cpp.server.__main__ as server_main
+
+    schemas = json.loads(os.environ.get("DISTILGEN_TOOL_SCHEMAS") or "{}")
 
     create_app = server_main.create_app
 
     def create_shimmed_app(*args: Any, **kwargs: Any) -> Any:
-        return JsonSchemaShim(create_app(*args, **kwargs))
+        return JsonSchemaShim(create_app(*args, **kwargs), schemas)
 
     server_main.create_app = create_shimmed_app  # type: ignore[assignment]
     server_main.main()

@@ -198,17 +198,17 @@ def select_function(examples: list[Example], function: str | None) -> tuple[list
 
 
 def split_validation(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """A deterministic held-out split: each example goes by a hash of (seed, its text), so adding
-    lines never moves old ones between the two sides."""
-    if fraction <= 0:
+    """A deterministic held-out split of round(fraction * n) examples (at least one): those with the
+    smallest hash of (seed, their text), so the choice does not depend on line order."""
+    if fraction <= 0 or len(examples) < 2:
         return examples, []
-    train, val = [], []
-    for ex in examples:
-        h = hashlib.sha256(f"{seed}\0{ex.system}\0{ex.user}".encode("utf-8")).digest()
-        (val if int.from_bytes(h[:8], "big") / 2**64 < fraction else train).append(ex)
-    if not val and len(train) > 1:
-        val.append(train.pop())
-    return train, val
+    k = max(1, round(fraction * len(examples)))
+
+    def key(ex: Example) -> bytes:
+        return hashlib.sha256(f"{seed}\0{ex.system}\0{ex.user}\0{ex.where}".encode("utf-8")).digest()
+
+    held = {id(e) for e in sorted(examples, key=key)[:k]}
+    return [e for e in examples if id(e) not in held], [e for e in examples if id(e) in held]
 
 
 def load_examples(paths: Iterable[str | Path], function: str | None) -> tuple[list[DataFile], list[Example], list[Example], int]:

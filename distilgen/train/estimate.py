@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 __all__ = ["Estimate", "estimate", "available_memory", "measure_flops", "fmt_bytes", "fmt_seconds"]
 
-_MODEL_EFFICIENCY = 0.35
+_MODEL_EFFICIENCY = 0.9
 """Share of the measured matmul rate a whole training step reaches (attention, norms, copies)."""
 
 
@@ -90,7 +90,8 @@ def measure_flops(torch: object) -> float:
 
 def estimate(*, n_params: int, lora_params: int, hidden: int, intermediate: int, layers: int, heads: int,
              vocab: int, batch_size: int, max_len: int, answer_tokens_per_batch: int, total_tokens: int,
-             steps: int, flops_per_second: float, limit_bytes: int, from_gguf: bool) -> Estimate:
+             steps: int, flops_per_second: float, limit_bytes: int, from_gguf: bool,
+             backward_fraction: float = 1.0) -> Estimate:
     weights = n_params * 4 * (2 if from_gguf else 1)
     lora = lora_params * 4 * 4  # weight, gradient, two AdamW moments
     # per token and layer, what autograd keeps: attention and MLP inputs/outputs, norms, scores
@@ -99,6 +100,7 @@ def estimate(*, n_params: int, lora_params: int, hidden: int, intermediate: int,
     logits = answer_tokens_per_batch * vocab * 4 * 3
     overhead = 400 << 20  # interpreter, torch, tokenizer
     peak = int((weights + lora + activations + logits) * 1.2 + overhead)
-    flops = 6.0 * n_params * total_tokens
+    # forward 2 FLOPs per parameter and token; backward 4, but only down to the lowest adapted layer
+    flops = (2.0 + 4.0 * backward_fraction) * n_params * total_tokens
     seconds = flops / max(flops_per_second * _MODEL_EFFICIENCY, 1.0)
     return Estimate(peak, weights, activations, seconds, steps, total_tokens, flops_per_second, limit_bytes)

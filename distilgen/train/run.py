@@ -86,6 +86,7 @@ def _check_settings(s: TrainSettings) -> None:
         (s.max_seq_len >= 16, "--max-seq-len must be at least 16"),
         (s.max_steps is None or s.max_steps >= 1, "--max-steps must be at least 1"),
         (s.threads >= 1, "--threads must be at least 1"),
+        (s.lora_layers is None or s.lora_layers >= 1, "--lora-layers must be at least 1"),
     ]
     for ok, msg in checks:
         if not ok:
@@ -220,7 +221,8 @@ def train_model(
     n_params = layers * per_layer + vocab * hidden
     dims = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv * head_dim), "v_proj": (hidden, kv * head_dim),
             "o_proj": (hidden, hidden), "gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (inter, hidden)}
-    lora_params = layers * sum(settings.lora_r * (i + o) for m, (i, o) in dims.items() if m in settings.target_modules)
+    adapted_layers = min(layers, settings.lora_layers or layers)
+    lora_params = adapted_layers * sum(settings.lora_r * (i + o) for m, (i, o) in dims.items() if m in settings.target_modules)
     steps_per_epoch = math.ceil(math.ceil(len(train_enc) / settings.batch_size) / settings.grad_accum)
     total = steps_per_epoch * settings.epochs
     if settings.max_steps is not None:
@@ -233,7 +235,7 @@ def train_model(
         answer_tokens_per_batch=settings.batch_size * max(len(e) - e.prompt_len for e in train_enc),
         total_tokens=int(tokens_per_epoch * settings.epochs * fraction * 1.1), steps=total,
         flops_per_second=measure_flops(torch), limit_bytes=memory_limit or available_memory(),
-        from_gguf=False,
+        from_gguf=False, backward_fraction=adapted_layers / layers,
     )
     report(Progress("info", message=est.describe()))
     if not est.fits:
@@ -267,6 +269,7 @@ def train_model(
     model = get_peft_model(model, LoraConfig(
         r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
         target_modules=list(settings.target_modules), bias="none", task_type="CAUSAL_LM",
+        layers_to_transform=list(range(layers - adapted_layers, layers)) if adapted_layers < layers else None,
     ))
     report(Progress("info", message=f"training {len(train_enc)} examples ({len(val_enc)} for validation), {total} steps"))
     loop = train_loop(model, train_enc, val_enc, settings, pad_id=pad_id, checkpoint_dir=checkpoint_dir,

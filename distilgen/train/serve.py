@@ -8,6 +8,7 @@ base GGUF, the same one training rendered with.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -106,6 +107,9 @@ class LocalServer:
         self._log = tempfile.TemporaryFile()
         # llama_cpp.server lets HOST/PORT in the environment override its arguments
         env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
+        info = _model_files(self.folder)[0]
+        if info.get("tool_name") and info.get("schema"):
+            env["DISTILGEN_TOOL_SCHEMAS"] = json.dumps({info["tool_name"]: info["schema"]})
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=env)
         base_url = f"http://{self.host}:{self.port}/v1"

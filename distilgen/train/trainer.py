@@ -39,6 +39,9 @@ class TrainSettings:
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     target_modules: tuple[str, ...] = DEFAULT_TARGETS
+    lora_layers: int | None = None
+    """Adapt only the top N transformer layers (None: all). Backward then stops at the lowest adapted
+    layer, so fewer layers train much faster on a CPU."""
     max_seq_len: int = 512
     max_steps: int | None = None
     """Stop after this many optimizer steps in all (None: run every epoch)."""
@@ -51,6 +54,7 @@ class TrainSettings:
             "grad_accum": self.grad_accum, "seed": self.seed, "val_split": self.val_split,
             "patience": self.patience, "lora_r": self.lora_r, "lora_alpha": self.lora_alpha,
             "lora_dropout": self.lora_dropout, "target_modules": list(self.target_modules),
+            "lora_layers": self.lora_layers,
             "max_seq_len": self.max_seq_len, "max_steps": self.max_steps, "warmup_fraction": self.warmup_fraction,
         }
 
@@ -266,7 +270,7 @@ def train_loop(
                     ids, labels, mask = _collate(torch, mb, pad_id)
                     loss, _ = answer_loss_sum(torch, causal_lm, ids, labels, mask)
                     (loss / max(1, n_tokens)).backward()
-                    step_loss += float(loss)
+                    step_loss += float(loss.detach())
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
