@@ -288,11 +288,20 @@ def test_parallel_indexing_matches_serial(tmp_path, monkeypatch):
     serial = api.scan([project], use_cache=False)
     monkeypatch.setattr(project_mod, "_PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(project_mod, "_PARALLEL_MIN_BYTES", 0)
-    calls: list[int] = []
-    real = project_mod._index_many
-    monkeypatch.setattr(project_mod, "_index_many", lambda p, s: calls.append(len(p)) or real(p, s))
+    monkeypatch.setattr(project_mod, "_workers", lambda: 2)  # whatever the machine's load
+    log = tmp_path / "pids.txt"
+    real = project_mod._index_one
+
+    def index_one(path: str):  # runs in the forked workers: note who did the work
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(path)
+
+    monkeypatch.setattr(project_mod, "_index_one", index_one)
     parallel = api.scan([project], use_cache=False)
-    assert calls == [33] and parallel.results == serial.results and len(serial.results) == 31
+    pids = log.read_text().split()
+    assert len(pids) == 33 and str(os.getpid()) not in pids and 1 <= len(set(pids)) <= 2
+    assert parallel.results == serial.results and len(serial.results) == 31
 
 
 def test_scan_never_imports_the_scanned_code(tmp_path):

@@ -56,9 +56,22 @@ def _index_batch(paths: list[str]) -> list[tuple[bytes | None, Any]]:
     return [_index_one(p) for p in paths]
 
 
+def _workers() -> int:
+    """2 when a second core is there to use: with the cores already busy (load average), a second
+    process only adds the cost of shipping indexes between processes (measured in benchmarks/scan.py)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        load = 0.0
+    return 2 if cores >= 2 and load <= cores - 1 else 1
+
+
 def _index_many(paths: list[str], sizes: list[int]) -> list[tuple[bytes | None, Any]]:
-    workers = min(2, os.cpu_count() or 1)
-    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES or sum(sizes) < _PARALLEL_MIN_BYTES:
+    if len(paths) < _PARALLEL_MIN_FILES or sum(sizes) < _PARALLEL_MIN_BYTES:
+        return _index_batch(paths)
+    workers = _workers()
+    if workers < 2:
         return _index_batch(paths)
     # Interleave by size so both workers get the same amount of text; batches keep pickling cheap.
     order = sorted(range(len(paths)), key=lambda i: -sizes[i])
