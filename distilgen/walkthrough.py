@@ -313,8 +313,10 @@ def run_walkthrough(
             except subprocess.TimeoutExpired:
                 raise WalkthroughError("run the app", f"python -m inbox.app did not finish in {limit}s") from None
             if proc.returncode != 0:
-                tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-                raise WalkthroughError("run the app", f"exit {proc.returncode}: {tail}")
+                lines = proc.stderr.strip().splitlines() or ["(no output)"]
+                # a traceback's exception lines are the unindented ones after its frames
+                cause = [ln for ln in lines if ln and not ln[0].isspace() and not ln.startswith("Traceback")]
+                raise WalkthroughError("run the app", f"exit {proc.returncode}: {' | '.join(cause[-2:] or lines[-1:])}")
             for line in proc.stdout.strip().splitlines():
                 echo(f"      {line}")
 
