@@ -132,7 +132,7 @@ def main() -> None:
         print(f"one file touched / cold = {touch_ratio:.3f}")
         print(f"cold forced onto 2 processes / 1 process = {c2['seconds'] / c1['seconds']:.2f}; the default chose "
               f"{', '.join(sorted({str(r['auto_workers']) for r in colds}))} process(es) (load average {os.getloadavg()[0]:.1f})")
-        print(f"peak memory: main process {c['rss_kb'] / 1024:.0f} MB, largest worker {c['worker_rss_kb'] / 1024:.0f} MB (cold); "
+        print(f"peak memory: main process {c['rss_kb'] / 1024:.0f} MB, largest worker {c2['worker_rss_kb'] / 1024:.0f} MB (cold on 2 processes); "
               f"{w['rss_kb'] / 1024:.0f} MB warm")
 
 
