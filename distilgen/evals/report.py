@@ -162,8 +162,9 @@ def _latency_svg(r: EvalReport) -> str:
     decade = lo
     while decade <= hi * 1.0001:
         parts.append(f'<line x1="{x(decade):.1f}" y1="0" x2="{x(decade):.1f}" y2="{height - 22}" stroke="#e5e7eb"/>')
+        label = f"{decade / 1000:g} s" if decade >= 1000 else f"{decade:g} ms"
         parts.append(f'<text x="{x(decade):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" '
-                     f'fill="#6b7280">{decade:g} ms</text>')
+                     f'fill="#6b7280">{label}</text>')
         decade *= 10
     from .evaluate import percentile
 
