@@ -390,3 +390,20 @@ def test_unreadable_path_argument_is_reported_and_excludes_still_apply(tmp_path)
     # named on the command line and met again in the walk: still one report
     assert [(e.path, e.reason.startswith("broken symlink")) for e in report.errors] == [("dangling.py", True)]
     assert [r.qualname for r in report.results] == ["ask"]
+
+
+def test_instructor_instances_and_look_alikes(tmp_path):
+    project = small_project(tmp_path, {"demo/ask.py": (
+        "import distilgen\nfrom instructor import Instructions as Legacy\nfrom demo.models import Answer\n\n"
+        "legacy = Legacy(name='old')\nmine = distilgen.Instructions()\nnot_one = dict(distil=1)\n\n\n"
+        "@legacy.distil(mode='shadow', model='ft:x')\ndef a(q: str) -> Answer: ...\n\n\n"
+        "@mine.distil\ndef b(q: str) -> Answer: ...\n\n\n"
+        "@not_one.distil\ndef c(q: str) -> Answer: ...\n"
+    )})
+    got = {r.qualname: (r.status, r.decorator and (r.decorator.instance, r.decorator.mode, r.decorator.model))
+           for r in api.scan([project], use_cache=False).results}
+    assert got == {
+        "a": ("decorated", ("demo.ask:legacy", "shadow", "ft:x")),
+        "b": ("decorated", ("demo.ask:mine", "distil", None)),
+        "c": ("candidate", None),
+    }
