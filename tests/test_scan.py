@@ -407,3 +407,13 @@ def test_instructor_instances_and_look_alikes(tmp_path):
         "b": ("decorated", ("demo.ask:mine", "distil", None)),
         "c": ("candidate", None),
     }
+
+
+def test_main_guard_and_self_imports_do_not_rebind_names(tmp_path):
+    project = small_project(tmp_path, {"demo/table.py": (
+        "from pydantic import BaseModel\n\n\nclass Table(BaseModel):\n    pass\n\n\n"
+        "def make() -> Table: ...\n\n\n"
+        "if __name__ == '__main__':\n    from demo.table import Table as Table\n    Table = None\n"
+    ), "demo/uses.py": "from demo.table import Table\n\n\ndef use() -> Table: ...\n"})
+    got = {r.qualname: (r.status, r.model) for r in api.scan([project], use_cache=False).results}
+    assert got["make"] == got["use"] == ("candidate", "demo.table.Table")

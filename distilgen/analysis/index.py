@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -130,6 +130,15 @@ def _is_type_checking(test: ast.AST) -> bool:
     return d is not None and d.rsplit(".", 1)[-1] == "TYPE_CHECKING"
 
 
+def _is_main_guard(test: ast.AST) -> bool:
+    """`if __name__ == "__main__":` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = (test.left, test.comparators[0])
+    return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
+        isinstance(x, ast.Constant) and x.value == "__main__" for x in sides)
+
+
 def _has_yield(fn: ast.AST) -> bool:
     """A `yield` in the def's own body (not in nested defs, lambdas or classes)."""
     stack = list(ast.iter_child_nodes(fn))
@@ -213,7 +222,8 @@ class _Builder:
                     self.bind(scope, target.id, _value_binding(value) if value is not None else ("other",), soft)
             elif t is ast.If:
                 tc = _is_type_checking(st.test)  # type: ignore[attr-defined]
-                self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                if not _is_main_guard(st.test):  # type: ignore[attr-defined]  # never runs on import
+                    self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
                 self.block(st.orelse, scope, prefix, cls, True if tc else soft)  # type: ignore[attr-defined]
             elif t is ast.Try or t.__name__ == "TryStar":
                 self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]

@@ -162,13 +162,15 @@ class Resolver:
     # -- modules -----------------------------------------------------------------------------
     def module(self, name: str) -> Module | str | None:
         self._touch(name)
+        top = name.split(".", 1)[0]
+        if top in _PLAIN_MODULES:
+            return "stdlib"  # typing_extensions & co: known by name, even when part of the scan
         m = self.modules.get(name)
         if m is not None:
             return m
         if name in self._located:
             return self._located[name]
-        top = name.split(".", 1)[0]
-        if top in sys.stdlib_module_names or top in _PLAIN_MODULES:
+        if top in sys.stdlib_module_names:
             found: Module | str | None = "stdlib"
         else:
             found = self._locate(name)
@@ -193,8 +195,13 @@ class Resolver:
             is_pkg = m.is_pkg if isinstance(m, Module) else False
             src = absolute(module, is_pkg, b[1], b[2])
             if src == module:
-                # `from . import sub` in a package's __init__: the submodule, not the binding itself.
-                return self._module_target(f"{src}.{b[3]}")
+                if is_pkg:
+                    # `from . import sub` in a package's __init__: the submodule, not the binding itself.
+                    return self._module_target(f"{src}.{b[3]}")
+                # A module importing a name from itself: the class it defines under that name.
+                if m is not None and not isinstance(m, str) and m.index is not None and b[3] in m.index.classes:
+                    return ("cls", module, b[3])
+                return ("missing", f"{src}.{b[3]}", f"{src} imports {b[3]!r} from itself")
             return self.export(src, b[3], depth + 1)
         if kind == "mod":
             return self._module_target(b[1])
