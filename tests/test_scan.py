@@ -417,3 +417,23 @@ def test_main_guard_and_self_imports_do_not_rebind_names(tmp_path):
     ), "demo/uses.py": "from demo.table import Table\n\n\ndef use() -> Table: ...\n"})
     got = {r.qualname: (r.status, r.model) for r in api.scan([project], use_cache=False).results}
     assert got["make"] == got["use"] == ("candidate", "demo.table.Table")
+
+
+def test_gitignore_above_the_project_applies(tmp_path):
+    fn = "from demo.models import Answer\n\n\ndef {name}(q: str) -> Answer: ...\n"
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, {".gitignore": "svc/demo/scratch_*.py\n*.tmp.py\n"})
+    project = small_project(tmp_path / "svc", {
+        "demo/scratch_1.py": fn.format(name="scratch"),
+        "demo/x.tmp.py": fn.format(name="tmp"),
+        "demo/kept.py": fn.format(name="kept"),
+    })
+    assert {r.qualname for r in api.scan([project], use_cache=False).results} == {"ask", "kept"}
+
+
+def test_github_format_reports_unreadable_files(tmp_path):
+    project = small_project(tmp_path, {"demo/broken.py": "def f(:\n"})
+    r = CliRunner().invoke(main, ["scan", str(project), "--format", "github", "--no-cache"])
+    assert r.exit_code == 1
+    errors = [line for line in r.output.splitlines() if line.startswith("::error ")]
+    assert len(errors) == 1 and "broken.py::syntax error at line 1" in errors[0]
