@@ -437,3 +437,10 @@ def test_github_format_reports_unreadable_files(tmp_path):
     assert r.exit_code == 1
     errors = [line for line in r.output.splitlines() if line.startswith("::error ")]
     assert len(errors) == 1 and "broken.py::syntax error at line 1" in errors[0]
+
+
+def test_docs_show_the_current_sample_project_output():
+    proc = run(["scan", "sample_project", "--no-cache"], cwd=REPO)
+    doc = (REPO / "docs" / "scan.md").read_text()
+    assert f"$ distilgen scan sample_project\n{proc.stdout}```" in doc, (
+        "docs/scan.md (the README's scan section) no longer matches `distilgen scan sample_project`:\n" + proc.stdout)
