@@ -770,6 +770,9 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
     except TrainingInterrupted as exc:
         click.echo(f"distilgen: {exc}", err=True)
         sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("distilgen: interrupted before training started; nothing was saved", err=True)
+        sys.exit(130)
     from .train.estimate import fmt_seconds
 
     val = f", validation {r.val_losses[-1]:.4f}" if r.val_losses else ""

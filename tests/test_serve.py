@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from distilgen.train.extras import SERVE_MODULES, TRAIN_MODULES, missing
-from test_train import FUNCTION, ROOT, _classify, build_tiny_model
+from test_train import FUNCTION, ROOT, _classify, build_tiny_model, tiny_dir
 
 needs_both = pytest.mark.skipif(
     missing(TRAIN_MODULES) is not None or missing(SERVE_MODULES) is not None
@@ -31,7 +31,7 @@ pytestmark = [needs_both, pytest.mark.slow]
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    facts = build_tiny_model(tmp_path_factory.getbasetemp() / "tiny-train")
+    facts = build_tiny_model(tiny_dir(tmp_path_factory))
     assert facts["resumed"]["code"] == 0, facts["resumed"]["stderr"][-2000:]
     return facts
 
@@ -159,7 +159,9 @@ def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
     text = prompt_text(tok, example["messages"][0]["content"], example["messages"][1]["content"])
     ids = tok(text, add_special_tokens=False)["input_ids"]
     torch.set_num_threads(2)
-    hf = AutoModelForCausalLM.from_pretrained(str(base.parent), gguf_file=base.name, torch_dtype=torch.float32)
+    from distilgen.train.base import resolve_base, torch_folder
+
+    hf = AutoModelForCausalLM.from_pretrained(str(torch_folder(resolve_base(base))), dtype=torch.float32)
     peft_model = PeftModel.from_pretrained(hf, str(out / "adapter"))
     with torch.no_grad():
         tuned = peft_model(torch.tensor([ids])).logits[0, -1].numpy()
@@ -167,7 +169,7 @@ def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
             plain = peft_model(torch.tensor([ids])).logits[0, -1].numpy()
 
     def llama_logits(lora: str | None) -> Any:
-        llm = Llama(model_path=str(base), lora_path=lora, n_ctx=512, n_threads=2, logits_all=False, verbose=False)
+        llm = Llama(model_path=str(base), lora_path=lora, n_ctx=512, n_threads=2, logits_all=True, verbose=False)
         llm.eval(ids)
         return np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
 

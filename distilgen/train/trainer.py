@@ -253,7 +253,6 @@ def train_loop(
         for epoch in range(step // steps_per_epoch if steps_per_epoch else 0, settings.epochs):
             plan = step_plan(len(train), settings, epoch)
             first = step - epoch * steps_per_epoch
-            epoch_sum = 0.0
             epoch_n = 0
             for micro_batches in plan[first:]:
                 if step >= total:
@@ -277,7 +276,6 @@ def train_loop(
                 step += 1
                 mean = step_loss / max(1, n_tokens)
                 step_losses.append(mean)
-                epoch_sum += mean
                 epoch_n += 1
                 dt = time.perf_counter() - t0
                 step_times.append(dt)
@@ -287,8 +285,9 @@ def train_loop(
                 progress(Progress("step", step=step, total_steps=total, epoch=epoch + 1, epochs=settings.epochs,
                                   loss=mean, examples_per_second=n_examples / dt if dt else 0.0,
                                   eta_seconds=per_step * (total - step)))
-            if epoch_n:
-                epoch_losses.append(epoch_sum / epoch_n)
+            if epoch_n:  # over the whole epoch, also the steps before a resume
+                done = step_losses[epoch * steps_per_epoch:step]
+                epoch_losses.append(sum(done) / len(done))
             if val:
                 v = val_loss()
                 val_losses.append(v)
