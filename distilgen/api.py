@@ -6,17 +6,35 @@ subclass whose message names the file, line or argument at fault).
 
 from __future__ import annotations
 
-# Sections below are filled by each layer; keep imports inside the functions that need heavy
-# modules (libcst, torch) so `distilgen --help` stays fast.
+from dataclasses import dataclass as _dataclass
+from pathlib import Path as _Path
+from typing import TYPE_CHECKING
+from typing import Any as _Any
+from typing import Callable as _Callable
+from typing import Iterable as _Iterable
+
+# Heavy modules (libcst, openai, torch) are imported inside the verbs that need them, so
+# `import distilgen.api` and `distilgen --help` stay fast. Names are private (`_Path`) so that
+# `from distilgen.api import *` gives only the verbs.
+if TYPE_CHECKING:
+    from .analysis.scan import ScanReport
+    from .checks import Finding
+    from .codemods.apply import ApplyReport
+    from .codemods.stubs import StubsReport
+    from .config import Config
+    from .evals.evaluate import EvalReport
+    from .evals.generate import GenerateResult
+    from .ops.dataset import ExportResult, FileReport, SplitResult
+    from .ops.files import FileInfo
+    from .ops.jobs import CheckpointInfo, CreateResult, EventInfo, JobInfo
+    from .prompts.lock import RecordResult
+    from .prompts.project import Problem
+    from .train.run import TrainResult
+    from .train.serve import LocalServer, ServeInfo
+    from .train.trainer import Progress, TrainSettings
+
 
 # --- scan / config -----------------------------------------------------------------------------
-from pathlib import Path as _Path  # noqa: E402
-from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
-from typing import Iterable as _Iterable  # noqa: E402
-
-if _TYPE_CHECKING:
-    from .analysis.scan import ScanReport
-    from .config import Config
 
 
 def scan(
@@ -57,10 +75,6 @@ def effective_config(start: "str | _Path | None" = None) -> "Config":
 # --- end scan / config -------------------------------------------------------------------------
 
 # --- apply / stubs -----------------------------------------------------------------------------
-if _TYPE_CHECKING:
-    from .codemods.apply import ApplyReport
-    from .codemods.stubs import StubsReport
-
 
 def _project_config(paths: "_Iterable[str | _Path]", config: "Config | None") -> "Config":
     from .config import load_config
@@ -121,12 +135,6 @@ def stubs(
 # --- end apply / stubs -------------------------------------------------------------------------
 
 # --- prompts / check ---------------------------------------------------------------------------
-from dataclasses import dataclass as _dataclass  # noqa: E402
-
-if _TYPE_CHECKING:
-    from .checks import Finding
-    from .prompts.lock import RecordResult
-    from .prompts.project import Problem
 
 
 @_dataclass(frozen=True)
@@ -221,14 +229,6 @@ def check(
 # --- end prompts / check -----------------------------------------------------------------------
 
 # --- dataset / jobs / files --------------------------------------------------------------------
-from typing import Any as _Any  # noqa: E402
-from typing import Callable as _Callable  # noqa: E402
-from typing import TYPE_CHECKING as _TYPE_CHECKING_OPS  # noqa: E402
-
-if _TYPE_CHECKING_OPS:
-    from .ops.dataset import ExportResult, FileReport, SplitResult
-    from .ops.files import FileInfo
-    from .ops.jobs import CheckpointInfo, CreateResult, EventInfo, JobInfo
 
 
 def _known_prompts(lock: "str | _Path | None") -> "_Any":
@@ -444,12 +444,6 @@ def files_delete(file_id: str, *, base_url: str | None = None, api_key: str | No
 # --- end dataset / jobs / files ----------------------------------------------------------------
 
 # --- train / serve -----------------------------------------------------------------------------
-from typing import Callable as _TSCallable  # noqa: E402
-
-if _TYPE_CHECKING:
-    from .train.run import TrainResult
-    from .train.serve import LocalServer, ServeInfo
-    from .train.trainer import Progress, TrainSettings
 
 
 def train(
@@ -465,7 +459,7 @@ def train(
     lock_path: "str | _Path | None" = None,
     memory_limit: "int | None" = None,
     resume: bool = False,
-    progress: "_TSCallable[[Progress], None] | None" = None,
+    progress: "_Callable[[Progress], None] | None" = None,
 ) -> "TrainResult":
     """Fine-tune a LoRA adapter of a small local model on one function's captured examples.
 
@@ -489,7 +483,7 @@ def serve(
     host: str = "127.0.0.1",
     port: "int | None" = 8080,
     threads: int = 2,
-    on_ready: "_TSCallable[[ServeInfo], None] | None" = None,
+    on_ready: "_Callable[[ServeInfo], None] | None" = None,
 ) -> int:
     """Serve a `train` output folder with llama.cpp's OpenAI-compatible server until Ctrl-C/SIGTERM.
 
@@ -511,13 +505,6 @@ def start_server(folder: "str | _Path", *, host: str = "127.0.0.1", port: "int |
 # --- end train / serve -------------------------------------------------------------------------
 
 # --- generate / eval ---------------------------------------------------------------------------
-from typing import TYPE_CHECKING as _TYPE_CHECKING_EVALS  # noqa: E402
-
-if _TYPE_CHECKING_EVALS:
-    from pathlib import Path as _Path
-
-    from .evals.evaluate import EvalReport
-    from .evals.generate import GenerateResult
 
 
 def generate(target: str, n: int = 100, **options: "object") -> "GenerateResult":
