@@ -552,3 +552,29 @@ def test_messages_finetune_format_dispatches_with_functions_by_default(srv):
     body = chat_requests(srv)[0]
     assert body["function_call"] == {"name": "Multiply"}
     assert body["functions"][0]["parameters"]["required"] == ["a", "b", "result"]  # the full schema, as trained
+
+
+def test_local_model_gets_the_prompt_pinned_under_its_local_id(srv, tmp_path):
+    # `distilgen train` records `local:NAME` in the lock; the request goes to model NAME on the
+    # local server, but the pinned prompt is looked up under the id the decorator names
+    from distilgen.prompts.lock import PromptRecord, record_model, record_prompts
+    from distilgen.runtime.clients import ClientProvider
+    from distilgen.runtime.dispatch import Dispatcher
+
+    fn = make(srv)
+    spec = fn.__distil__.spec
+    lock = tmp_path / "distilgen.lock"
+
+    def record(prompt):
+        record_prompts(lock, [PromptRecord(spec.function_id, "tests/test_dispatch.py", spec.qualname, 1, 5,
+                                           spec.tool_name, False, prompt, spec.schema)])
+
+    record("You multiply. (trained locally)")
+    record_model(lock, spec.function_id, "local:tiny")
+    record(spec.prompt)
+    clients = ClientProvider(config=Config(root=tmp_path, local_base_url=srv.base_url))
+    local = Dispatcher(spec, DispatchSettings(model="local:tiny", lock_path=lock), clients)
+    assert local.call((3, 4), {}, None).result == 12
+    (body,) = chat_requests(srv)
+    assert body["model"] == "tiny"
+    assert body["messages"][0]["content"] == "You multiply. (trained locally)"

@@ -134,7 +134,8 @@ class Dispatcher:
             base["max_tokens"] = s.max_tokens
         if s.timeout is not None:
             base["timeout"] = s.timeout
-        self._system = {"role": "system", "content": self._prompt(model_id)}
+        # the lock binds the id as the decorator spells it (`local:NAME`, an alias), not the resolved one
+        self._system = {"role": "system", "content": self._prompt(s.model)}
         self._model_id = model_id
         self._base = base
         return base
