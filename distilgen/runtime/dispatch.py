@@ -98,6 +98,31 @@ class _Attempt:
         self.completion_tokens = 0
 
 
+class _Attempts:
+    """Bookkeeping of one call's asks and re-asks, shared by the sync and async loops."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self.messages = messages
+        self.errors: list[str] = []
+        self.raw: Any = None
+        self.prompt_tokens = self.completion_tokens = 0
+
+    def add(self, checked: Any) -> Outcome | None:
+        """Record one answer: the outcome when it validated, else None (and the re-ask is queued)."""
+        self.prompt_tokens += checked.prompt_tokens
+        self.completion_tokens += checked.completion_tokens
+        n = len(self.errors) + 1
+        if checked.value is not None:
+            return Outcome(checked.value, checked.raw, tuple(self.errors), n, self.prompt_tokens, self.completion_tokens)
+        self.raw = checked.raw
+        self.errors.append(f"attempt {n}: {checked.error}")
+        self.messages = self.messages + checked.followup
+        return None
+
+    def gave_up(self) -> Outcome:
+        return Outcome(None, self.raw, tuple(self.errors), len(self.errors), self.prompt_tokens, self.completion_tokens)
+
+
 class Dispatcher:
     """Calls the model for one distilled function. `call` / `acall` return the return-model instance."""
 
@@ -263,23 +288,16 @@ class Dispatcher:
     def _loop(self, messages: list[dict[str, Any]], send: Callable[[list[dict[str, Any]]], Any], client: Any) -> Outcome:
         import openai
 
-        errors: list[str] = []
-        raw: Any = None
-        ptok = ctok = 0
-        for attempt in range(self.settings.max_retries + 1):
+        attempts = _Attempts(messages)
+        for _ in range(self.settings.max_retries + 1):
             try:
-                completion = send(messages)
+                completion = send(attempts.messages)
             except openai.OpenAIError as exc:
                 raise self._api_error(exc, client) from None
-            checked = self._check(completion)
-            ptok += checked.prompt_tokens
-            ctok += checked.completion_tokens
-            if checked.value is not None:
-                return Outcome(checked.value, checked.raw, tuple(errors), attempt + 1, ptok, ctok)
-            raw = checked.raw
-            errors.append(f"attempt {attempt + 1}: {checked.error}")
-            messages = messages + checked.followup
-        return Outcome(None, raw, tuple(errors), self.settings.max_retries + 1, ptok, ctok)
+            done = attempts.add(self._check(completion))
+            if done is not None:
+                return done
+        return attempts.gave_up()
 
     def _warm(self, loop: Any) -> None:
         """First-use work that would otherwise stall the event loop: reading the lock and config,
@@ -311,23 +329,16 @@ class Dispatcher:
             except openai.OpenAIError as exc:
                 raise self._api_error(exc, None) from None
             self._aclient = (loop, client)
-        errors: list[str] = []
-        raw: Any = None
-        ptok = ctok = 0
-        for attempt in range(self.settings.max_retries + 1):
+        attempts = _Attempts(messages)
+        for _ in range(self.settings.max_retries + 1):
             try:
-                completion = await client.chat.completions.create(messages=messages, **base)
+                completion = await client.chat.completions.create(messages=attempts.messages, **base)
             except openai.OpenAIError as exc:
                 raise self._api_error(exc, client) from None
-            checked = self._check(completion)
-            ptok += checked.prompt_tokens
-            ctok += checked.completion_tokens
-            if checked.value is not None:
-                return Outcome(checked.value, checked.raw, tuple(errors), attempt + 1, ptok, ctok)
-            raw = checked.raw
-            errors.append(f"attempt {attempt + 1}: {checked.error}")
-            messages = messages + checked.followup
-        return Outcome(None, raw, tuple(errors), self.settings.max_retries + 1, ptok, ctok)
+            done = attempts.add(self._check(completion))
+            if done is not None:
+                return done
+        return attempts.gave_up()
 
     def call(self, args: tuple[Any, ...], kwargs: dict[str, Any], original: Callable[..., Any]) -> Any:
         outcome = self.run(args, kwargs)
