@@ -131,8 +131,11 @@ def test_training_prompt_is_llama_cpp_prompt(tiny: dict[str, Any]) -> None:
     eos = llm._model.token_get_text(llm.token_eos())
     fmt = Jinja2ChatFormatter(template, eos_token=eos, bos_token=llm._model.token_get_text(llm.token_bos()))
     tok = AutoTokenizer.from_pretrained(Path(tiny["out"]) / "tokenizer")
-    example = json.loads(Path(tiny["data"]).read_text().splitlines()[0])
-    system, user = example["messages"][0]["content"], example["messages"][1]["content"]
+    # model.json shows the first *training* example; which lines are held out depends on the seed
+    lines = [json.loads(line) for line in Path(tiny["data"]).read_text().splitlines()]
+    shown = [ex for ex in lines if f"{ex['messages'][1]['content']}<|im_end|>" in info["prompt_example"]]
+    assert shown, info["prompt_example"]
+    system, user = shown[0]["messages"][0]["content"], shown[0]["messages"][1]["content"]
     ours = prompt_text(tok, system, user)
     theirs = fmt(messages=request_messages(system, user))
     assert ours == theirs.prompt == info["prompt_example"]

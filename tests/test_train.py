@@ -308,3 +308,21 @@ def test_same_seed_same_adapter(tmp_path: Path) -> None:
         digests.append((out / "adapter" / "adapter_model.safetensors").read_bytes())
         assert "not recorded" in r.stdout
     assert digests[0] == digests[1]
+
+
+def test_validation_split_ignores_file_location_and_order() -> None:
+    """The held-out lines are chosen from their text alone: moving or reordering the file keeps them."""
+    from distilgen.train.data import Example, split_validation
+
+    def ex(i: int, where: str) -> Example:
+        return Example(where=where, function_id=None, call_name="f", tool_name="T", system="s",
+                       user=f"Return f({i})", answer="{}", schema_json="{}")
+
+    here = [ex(i, f"/tmp/a/data.jsonl:{i + 1}") for i in range(40)]
+    moved = [ex(i, f"/elsewhere/b.jsonl:{40 - i}") for i in reversed(range(40))]
+    _, held_here = split_validation(here, 0.2, seed=3)
+    _, held_moved = split_validation(moved, 0.2, seed=3)
+    assert len(held_here) == 8
+    assert {e.user for e in held_here} == {e.user for e in held_moved}
+    _, other_seed = split_validation(here, 0.2, seed=4)
+    assert {e.user for e in other_seed} != {e.user for e in held_here}

@@ -199,13 +199,14 @@ def select_function(examples: list[Example], function: str | None) -> tuple[list
 
 def split_validation(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """A deterministic held-out split of round(fraction * n) examples (at least one): those with the
-    smallest hash of (seed, their text), so the choice does not depend on line order."""
+    smallest hash of (seed, their text), so the choice depends on neither line order nor where the
+    dataset file lives (an earlier key included the path, so a moved file split differently)."""
     if fraction <= 0 or len(examples) < 2:
         return examples, []
     k = max(1, round(fraction * len(examples)))
 
     def key(ex: Example) -> bytes:
-        return hashlib.sha256(f"{seed}\0{ex.system}\0{ex.user}\0{ex.where}".encode("utf-8")).digest()
+        return hashlib.sha256(f"{seed}\0{ex.system}\0{ex.user}".encode("utf-8")).digest()
 
     held = {id(e) for e in sorted(examples, key=key)[:k]}
     return [e for e in examples if id(e) not in held], [e for e in examples if id(e) in held]
