@@ -24,7 +24,7 @@ from distilgen.runtime.clients import (
     ModelNotFoundError,
     RateLimitedError,
 )
-from distilgen.runtime.dispatch import DispatchSettings
+from distilgen.runtime.dispatch import LOCAL_MAX_TOKENS, DispatchSettings
 from distilgen.testing import FakeOpenAI, Reply
 
 MODEL = "ft:gpt-4o-mini:org::abc"
@@ -361,6 +361,8 @@ def test_local_model_goes_to_local_base_url_and_alias_resolves(srv, no_api_key, 
         assert ready(fn)(2, 3).result == 6
         assert ready(g)(4, 3).result == 12
         assert [b["model"] for b in chat_requests(srv)] == ["mul-q4", "mul-q4"]
+        # a lost small model must not run to the end of its context: local models get a cap
+        assert [b["max_tokens"] for b in chat_requests(srv)] == [LOCAL_MAX_TOKENS, LOCAL_MAX_TOKENS]
         assert other.requests == []
 
 
@@ -371,6 +373,27 @@ def test_settings_are_checked():
         DispatchSettings(model="m", response_format="xml")
     with pytest.raises(UsageError, match="max_retries"):
         DispatchSettings(model="m", max_retries=-1)
+    for bad in (0, -5, 2.5, True, "64"):
+        with pytest.raises(UsageError, match="max_tokens must be a positive integer"):
+            DispatchSettings(model="m", max_tokens=bad)
+    with pytest.raises(UsageError, match="timeout must be a positive number"):
+        DispatchSettings(model="m", timeout=0)
+    with pytest.raises(UsageError, match="temperature must be a number from 0 to 2"):
+        DispatchSettings(model="m", temperature=3)
+
+
+def test_request_options_reach_the_server_and_bad_ones_fail_at_decoration(srv):
+    fn = make(srv, max_tokens=64, temperature=0.5, timeout=30)
+    assert fn(2, 3).result == 6
+    body = chat_requests(srv)[0]
+    assert (body["max_tokens"], body["temperature"]) == (64, 0.5)
+    with pytest.raises(UsageError, match="max_tokens must be a positive integer, got 0"):
+        make(srv, max_tokens=0)
+    with pytest.raises(UsageError, match="unknown argument"):
+        make(srv, max_token=64)
+    plain = make(srv)
+    plain(1, 1)
+    assert "max_tokens" not in chat_requests(srv)[-1]  # hosted models: no cap unless asked
 
 
 # -- methods render the same user message as capture ----------------------------------------

@@ -29,6 +29,10 @@ RESPONSE_FORMATS = ("tools", "messages", "json_schema")
 log = logging.getLogger("distilgen")
 
 
+LOCAL_MAX_TOKENS = 512
+"""Default answer cap for `local:` models when `max_tokens` is not given."""
+
+
 @dataclass(frozen=True)
 class DispatchSettings:
     model: str
@@ -42,6 +46,7 @@ class DispatchSettings:
     """Send the current prompt even when the lock says the model was trained on another one."""
     temperature: float | None = 0.0
     max_tokens: int | None = None
+    """Cap on answer tokens; None sends none, except to local models (LOCAL_MAX_TOKENS)."""
     timeout: float | None = None
     lock_path: Path | None = None
     """The lock file; default: the one of the project the function's source belongs to."""
@@ -53,6 +58,14 @@ class DispatchSettings:
             raise UsageError(f"max_retries must be a non-negative integer, got {self.max_retries!r}")
         if self.fallback not in ("raise", "function"):
             raise UsageError(f"fallback must be 'raise' or 'function', got {self.fallback!r}")
+        for name in ("max_tokens", "timeout"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+                                      or (name == "max_tokens" and not isinstance(value, int))):
+                raise UsageError(f"{name} must be a positive {'integer' if name == 'max_tokens' else 'number'}, got {value!r}")
+        if self.temperature is not None and (isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float))
+                                             or not 0 <= self.temperature <= 2):
+            raise UsageError(f"temperature must be a number from 0 to 2, got {self.temperature!r}")
         if self.response_format not in RESPONSE_FORMATS:
             raise UsageError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, got {self.response_format!r}")
 
@@ -155,8 +168,13 @@ class Dispatcher:
             base["response_format"] = formats.response_format(spec)
         if s.temperature is not None:
             base["temperature"] = s.temperature
-        if s.max_tokens is not None:
-            base["max_tokens"] = s.max_tokens
+        max_tokens = s.max_tokens
+        if max_tokens is None and self.clients.is_local(s.model):
+            # a small local model that has lost its way can fill a grammar with whitespace until the
+            # context ends (minutes on a CPU); a function's answer is far shorter than this
+            max_tokens = LOCAL_MAX_TOKENS
+        if max_tokens is not None:
+            base["max_tokens"] = max_tokens
         if s.timeout is not None:
             base["timeout"] = s.timeout
         # the lock binds the id as the decorator spells it (`local:NAME`, an alias), not the resolved one

@@ -285,22 +285,29 @@ class Instructions:
                                            config=self.config)
         return self._clients
 
+    def _dispatch_settings(self, model: str | None, fmt: str, options: dict[str, Any]) -> Any:
+        from .dispatch import DispatchSettings
+
+        return DispatchSettings(
+            model=model or "",
+            max_retries=options.get("max_retries", self.max_retries),
+            fallback=options.get("fallback", self.fallback),
+            response_format=fmt,
+            use_current_prompt=options.get("use_current_prompt", False),
+            temperature=options.get("temperature", 0.0),
+            max_tokens=options.get("max_tokens"),
+            timeout=options.get("timeout"),
+        )
+
     def _make_runner(self, state: _Distilled) -> Any:
         # answer the way the model was trained: forced function call for legacy `messages`
         fmt = state.options.get("response_format") or self.response_format
         if fmt is None:
             fmt = "messages" if state.fmt == "messages" else "tools"
         if state.mode == "dispatch":
-            from .dispatch import DispatchSettings, Dispatcher
+            from .dispatch import Dispatcher
 
-            settings = DispatchSettings(
-                model=state.model or "",
-                max_retries=state.options.get("max_retries", self.max_retries),
-                fallback=state.options.get("fallback", self.fallback),
-                response_format=fmt,
-                use_current_prompt=state.options.get("use_current_prompt", False),
-            )
-            return Dispatcher(state.spec, settings, self._client_provider())
+            return Dispatcher(state.spec, self._dispatch_settings(state.model, fmt, state.options), self._client_provider())
         from .shadow import Shadow, ShadowSettings
 
         shadow_settings = ShadowSettings(model=state.model or "", rate=state.options.get("shadow_rate", self.shadow_rate),
@@ -322,9 +329,11 @@ class Instructions:
         Modes: `distil` (alias `capture`) runs the function and logs an example; `dispatch` calls the
         model instead of the body; `shadow` runs the function and, on a sample of calls, also asks the
         model in the background to measure agreement. Extra options: `max_retries`, `fallback`,
-        `response_format`, `use_current_prompt`, `shadow_rate`.
+        `response_format`, `use_current_prompt`, `shadow_rate`, and for dispatch `temperature`,
+        `max_tokens` (default: none, 512 for `local:` models) and `timeout` (seconds per request).
         """
-        known = {"max_retries", "fallback", "response_format", "use_current_prompt", "shadow_rate"}
+        known = {"max_retries", "fallback", "response_format", "use_current_prompt", "shadow_rate",
+                 "temperature", "max_tokens", "timeout"}
         unknown = set(options) - known
         if unknown:
             raise UsageError(f"distil() got unknown argument(s): {', '.join(sorted(unknown))}")
@@ -333,6 +342,8 @@ class Instructions:
         if mode in ("dispatch", "shadow") and not model:
             raise UsageError(f"distil(mode={mode!r}) needs model='...': the fine-tuned model id to call")
         fmt = _format_name(fine_tune_format) if fine_tune_format is not None else self.finetune_format
+        if mode == "dispatch":  # bad options fail here, at decoration, not at the first call
+            self._dispatch_settings(model, options.get("response_format") or self.response_format or "tools", options)
 
         def decorate(fn: Any) -> Any:
             return self._wrap(fn, name=name, mode="distil" if mode == "capture" else mode, model=model, fmt=fmt, options=options)
