@@ -326,3 +326,42 @@ def test_validation_split_ignores_file_location_and_order() -> None:
     assert {e.user for e in held_here} == {e.user for e in held_moved}
     _, other_seed = split_validation(here, 0.2, seed=4)
     assert {e.user for e in other_seed} != {e.user for e in held_here}
+
+
+@needs_train
+def test_shared_prefix_gives_the_same_loss_and_gradients() -> None:
+    """Running the batch's shared system prompt once and repeating its cache changes cost, not the loss
+    or the gradients (a tiny random Llama built from a config: no download)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from distilgen.train.render import IGNORE, Encoded
+    from distilgen.train.trainer import _collate, answer_loss_sum, shared_prefix_len
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128))
+    system = list(range(3, 23))  # 20 shared tokens
+
+    def example(user: list[int], answer: list[int]) -> Encoded:
+        prompt = system + user
+        return Encoded(tuple(prompt + answer), (IGNORE,) * len(prompt) + tuple(answer), len(prompt))
+
+    batch = [example([30, 31], [40, 41, 2]), example([32, 33, 34, 35], [42, 2]), example([30], [43, 44, 45, 2])]
+    assert shared_prefix_len(batch) == 20
+    assert shared_prefix_len(batch[:1]) == 0  # one row: nothing to share
+    assert shared_prefix_len([example([30], [2]), example([31], [2])]) == 20
+    ids, labels, mask = _collate(torch, batch, pad_id=0)
+
+    def run(prefix: int) -> tuple[float, int, list[Any]]:
+        model.zero_grad(set_to_none=True)
+        loss, n = answer_loss_sum(torch, model, ids, labels, mask, prefix)
+        loss.backward()
+        return float(loss), n, [p.grad.clone() for p in model.parameters()]
+
+    whole, n_whole, g_whole = run(0)
+    shared, n_shared, g_shared = run(20)
+    assert n_whole == n_shared == 9
+    assert shared == pytest.approx(whole, rel=1e-5)
+    for a, b in zip(g_whole, g_shared):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)

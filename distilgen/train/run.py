@@ -21,7 +21,7 @@ from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validati
 from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
 from .extras import require_train
 from .render import Encoded, encode, prompt_text
-from .trainer import Progress, TrainSettings, train_loop
+from .trainer import Progress, TrainSettings, shared_prefix_len, train_loop
 
 __all__ = ["TrainResult", "RunTooLarge", "train_model", "MODEL_JSON", "ADAPTER_DIR", "ADAPTER_GGUF", "TOKENIZER_DIR",
            "CHECKPOINT_DIR", "load_model_json"]
@@ -227,7 +227,10 @@ def train_model(
     total = steps_per_epoch * settings.epochs
     if settings.max_steps is not None:
         total = min(total, settings.max_steps)
-    tokens_per_epoch = sum(len(e) for e in train_enc) + sum(len(e) for e in val_enc)
+    # a batch runs its shared system prompt once (trainer.shared_prefix_len): count it once per batch
+    shared = shared_prefix_len(train_enc) if len(train_enc) > 1 else 0
+    n_batches = math.ceil(len(train_enc) / settings.batch_size) + math.ceil(len(val_enc) / settings.batch_size)
+    tokens_per_epoch = sum(len(e) - shared for e in train_enc) + sum(len(e) - shared for e in val_enc) + shared * n_batches
     fraction = total / max(1, steps_per_epoch * settings.epochs)
     est: Estimate = estimate(
         n_params=n_params, lora_params=lora_params, hidden=hidden, intermediate=inter, layers=layers, heads=heads,
