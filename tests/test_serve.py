@@ -109,6 +109,18 @@ def test_ctrl_c_stops_server(tiny: dict[str, Any]) -> None:
     assert not _alive(int(seen["pid"]))
 
 
+def test_sigkilled_serve_leaves_no_server_behind(tiny: dict[str, Any]) -> None:
+    """SIGKILL gives distilgen no chance to stop the server: the server notices its parent is gone."""
+    proc, seen = _start_serve(tiny["out"])
+    server_pid = int(seen["pid"])
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while _alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(server_pid), "the llama.cpp server outlived a SIGKILLed distilgen serve"
+
+
 def test_serve_errors(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "distilgen", "serve", str(tmp_path)], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)

@@ -15,6 +15,10 @@ without parameters gets it here, so dispatch's default forced tool call is const
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from typing import Any, Awaitable, Callable
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -74,10 +78,30 @@ class JsonSchemaShim:
         await self.app(dict(scope, headers=headers), replay, send)
 
 
-def main() -> None:
-    import os
+def watch_parent(parent: int, interval: float = 1.0, grace: float = 10.0) -> threading.Thread:
+    """Exit when `parent` is gone. The server runs in its own session (so Ctrl-C in a terminal reaches
+    distilgen first, which stops it in order); a parent killed with SIGKILL can stop nothing, and the
+    server would otherwise live on, holding its port and two cores. Orphans are re-parented, so a
+    changed getppid() means the parent died: SIGTERM ourselves (uvicorn shuts down), then exit hard."""
 
+    def run() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(1)
+
+    thread = threading.Thread(target=run, name="distilgen-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def main() -> None:
     import llama_cpp.server.__main__ as server_main
+
+    parent = os.environ.get("DISTILGEN_PARENT_PID")
+    if parent and parent.isdigit():
+        watch_parent(int(parent))
 
     schemas = json.loads(os.environ.get("DISTILGEN_TOOL_SCHEMAS") or "{}")
 

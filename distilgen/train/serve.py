@@ -110,6 +110,7 @@ class LocalServer:
         info = _model_files(self.folder)[0]
         if info.get("tool_name") and info.get("schema"):
             env["DISTILGEN_TOOL_SCHEMAS"] = json.dumps({info["tool_name"]: info["schema"]})
+        env["DISTILGEN_PARENT_PID"] = str(os.getpid())  # the server exits if we die without stopping it
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=env)
         base_url = f"http://{self.host}:{self.port}/v1"
