@@ -10,12 +10,13 @@ import ast
 import difflib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import libcst as cst
+
+from .._atomic import default_mode, replace_atomically
 
 __all__ = [
     "FileEdit", "Snapshot", "PlannedEdit", "EditError", "read_snapshot", "commit_edits", "unified_diff", "inside",
@@ -137,31 +138,10 @@ def _unchanged_on_disk(snap: Snapshot) -> None:
         raise EditError("the file changed on disk since it was read; not overwritten (run again)")
 
 
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write_atomic(snap: Snapshot, data: bytes) -> None:
-    """Temp file in the same folder, fsync, keep permissions, `os.replace` over the target."""
-    folder = snap.path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{snap.path.name}.", suffix=".distilgen-tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, snap.mode if snap.mode is not None else _default_mode())
-        _unchanged_on_disk(snap)  # as late as possible: the window is a few microseconds
-        os.replace(tmp, snap.path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Replace the file atomically with its permissions kept, if it is still what we read."""
+    replace_atomically(snap.path, data, mode=snap.mode if snap.mode is not None else default_mode(),
+                       check=lambda: _unchanged_on_disk(snap), suffix=".distilgen-tmp")
 
 
 def commit_edits(root: Path, planned: Iterable[PlannedEdit], *, write: bool) -> list[FileEdit]:

@@ -37,13 +37,13 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from .._atomic import replace_atomically
 from ..errors import DistilgenError
 from .render import RENDERER_VERSION, fingerprint as compute_fingerprint
 
@@ -252,26 +252,7 @@ def _exclusive(folder: Path) -> Iterator[None]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    data = text.encode("utf-8")
-    mode = 0o644
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    replace_atomically(path, text.encode("utf-8"))
     _cache.pop(str(path), None)
 
 
