@@ -252,28 +252,18 @@ def _check_tool_calls(calls: Any, where: str, tools: Mapping[str, Any], has_tool
             call_ids.add(cid)
         if call.get("type") != "function":
             errors.append(f"{at}.type must be \"function\", got {call.get('type')!r}")
-        fn = call.get("function")
-        if not isinstance(fn, dict):
-            errors.append(f"{at}.function must be an object, got {_kind(fn)}")
-            continue
-        extra = set(fn) - {"name", "arguments"}
-        if extra:
-            errors.append(f"{at}.function has unknown keys: {', '.join(sorted(extra))}")
-        name = fn.get("name")
-        if not isinstance(name, str):
-            errors.append(f"{at}.function.name must be a string, got {_kind(name)}")
-        elif not has_tools:
-            errors.append(f"{at} calls {name!r} but the example declares no `tools`")
-        elif name not in tools:
-            errors.append(f"{at} calls {name!r}, which is not among the declared tools ({', '.join(tools) or 'none valid'})")
-        if "arguments" not in fn:
-            errors.append(f"{at}.function has no `arguments`")
-        else:
-            _check_arguments(fn["arguments"], name if isinstance(name, str) else "", tools, f"{at}.function", errors)
+        _check_named_call(call.get("function"), f"{at}.function", at, tools, has_tools, "tools", errors)
 
 
 def _check_function_call(call: Any, where: str, functions: Mapping[str, Any], has_functions: bool, errors: list[str]) -> None:
     at = f"{where}.function_call"
+    _check_named_call(call, at, at, functions, has_functions, "functions", errors)
+
+
+def _check_named_call(call: Any, at: str, caller: str, declared: Mapping[str, Any], has_declared: bool, noun: str,
+                      errors: list[str]) -> None:
+    """`{"name", "arguments"}` of a tool call's `function` or a legacy `function_call`, against the
+    example's declared `tools` or `functions` (`noun`); `caller` is where "calls X" is reported."""
     if not isinstance(call, dict):
         errors.append(f"{at} must be an object, got {_kind(call)}")
         return
@@ -283,14 +273,14 @@ def _check_function_call(call: Any, where: str, functions: Mapping[str, Any], ha
     name = call.get("name")
     if not isinstance(name, str):
         errors.append(f"{at}.name must be a string, got {_kind(name)}")
-    elif not has_functions:
-        errors.append(f"{at} calls {name!r} but the example declares no `functions`")
-    elif name not in functions:
-        errors.append(f"{at} calls {name!r}, which is not among the declared functions ({', '.join(functions) or 'none valid'})")
+    elif not has_declared:
+        errors.append(f"{caller} calls {name!r} but the example declares no `{noun}`")
+    elif name not in declared:
+        errors.append(f"{caller} calls {name!r}, which is not among the declared {noun} ({', '.join(declared) or 'none valid'})")
     if "arguments" not in call:
         errors.append(f"{at} has no `arguments`")
     else:
-        _check_arguments(call["arguments"], name if isinstance(name, str) else "", functions, at, errors)
+        _check_arguments(call["arguments"], name if isinstance(name, str) else "", declared, at, errors)
 
 
 def _check_raw(obj: Mapping[str, Any]) -> list[str]:
