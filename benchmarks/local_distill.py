@@ -230,7 +230,10 @@ def evaluate(fn: Callable[..., Any], folder: Path, test: list[Any]) -> dict[str,
         cfg = Config(root=ROOT, local_base_url=info.base_url)
         ins = Instructions(name="bench-dispatch", config=cfg, max_retries=0, fallback="raise",
                            lock_file=folder / "no-lock.toml")
-        remote = ins.distil(mode="dispatch", model=f"local:{info.model_id}", response_format="json_schema")(fn)
+        # the same cap for base and trained model, several times the longest answer here: an untrained
+        # base that rambles would otherwise spend 512 tokens (~20 s on this CPU) per call
+        remote = ins.distil(mode="dispatch", model=f"local:{info.model_id}", response_format="json_schema",
+                            max_tokens=128)(fn)
         exact = valid = 0
         lat: list[float] = []
         fields: dict[str, int] = {}

@@ -32,7 +32,7 @@ __all__ = ["WalkthroughError", "WalkthroughResult", "StepTime", "run_walkthrough
 FUNCTION = "inbox.triage:classify_ticket"
 _SELECT = "classify_ticket"
 _STANDIN_MODEL = "local:inbox-standin"
-DEFAULT_TRAIN_STEPS = 60
+DEFAULT_TRAIN_STEPS = 90
 _IGNORE_ANYWHERE = {"__pycache__", ".distilgen_cache", ".pytest_cache", ".mypy_cache"}
 _IGNORE_TOP = {"data", "models", "distilgen.lock", "report.html"}
 
@@ -252,7 +252,7 @@ def run_walkthrough(
 
                 from .train.progress import ProgressBar
 
-                # the walkthrough's budget: 60 optimizer steps (two epochs of 240 examples at batch 8)
+                # the walkthrough's budget: 90 optimizer steps (three epochs of 240 examples at batch 8)
                 settings = TrainSettings(max_steps=train_steps or DEFAULT_TRAIN_STEPS)
                 result = api.train([split_dir], project / "models" / "classify_ticket", function=FUNCTION,
                                    name="classify_ticket", settings=settings,
