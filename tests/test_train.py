@@ -357,7 +357,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients() -> None:
         model.zero_grad(set_to_none=True)
         loss, n = answer_loss_sum(torch, model, ids, labels, mask, prefix)
         loss.backward()
-        return float(loss), n, [p.grad.clone() for p in model.parameters()]
+        return float(loss.detach()), n, [p.grad.clone() for p in model.parameters()]
 
     whole, n_whole, g_whole = run(0)
     shared, n_shared, g_shared = run(20)

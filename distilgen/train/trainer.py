@@ -139,7 +139,7 @@ def shared_prefix_len(items: Sequence[Encoded]) -> int:
 
 
 def _cache_keyword(module: Any) -> str:
-    """transformers 5.2x renamed the forward argument `past_key_values` to `cache`."""
+    """transformers 5.2x renamed `past_key_values` (forward argument and output field) to `cache`."""
     import inspect
 
     return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
@@ -153,11 +153,12 @@ def answer_loss_sum(torch: Any, causal_lm: Any, ids: Any, labels: Any, mask: Any
     running every row whole, at a fraction of the cost when the shared system prompt dominates."""
     if prefix:
         batch = ids.shape[0]
+        keyword = _cache_keyword(causal_lm.model)
         head = causal_lm.model(input_ids=ids[:1, :prefix], use_cache=True)
-        cache = head.past_key_values
+        cache = getattr(head, keyword)
         cache.batch_repeat_interleave(batch)
         hidden = causal_lm.model(input_ids=ids[:, prefix:], attention_mask=mask, use_cache=True,
-                                 **{_cache_keyword(causal_lm.model): cache}).last_hidden_state
+                                 **{keyword: cache}).last_hidden_state
         target = labels[:, prefix + 1:]
     else:
         hidden = causal_lm.model(input_ids=ids, attention_mask=mask).last_hidden_state
