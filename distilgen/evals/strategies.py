@@ -12,6 +12,7 @@ import datetime
 import enum
 import importlib
 import inspect
+import math
 import sys
 import types
 import typing
@@ -77,6 +78,32 @@ def _validated(tp: Any, metadata: tuple[Any, ...], strategy: Any) -> Any:
     return strategy.filter(ok)
 
 
+def _bounded_number(st: Any, tp: Any, metadata: tuple[Any, ...]) -> Any:
+    """`int`/`float` with ge/gt/le/lt bounds drawn inside them, or None. hypothesis's own
+    `from_type(Annotated[int, Ge(10), Le(20)])` filters a deferred `from_type(int)`, and whether that
+    filter is rewritten into bounds depends on what was resolved before in the process: in a long
+    test run it was not, and every draw failed the filter (Unsatisfiable)."""
+    if tp not in (int, float):
+        return None
+    bound = {k: None for k in ("ge", "gt", "le", "lt")}
+    for m in metadata:
+        for k in bound:
+            v = getattr(m, k, None)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                bound[k] = v
+    if all(v is None for v in bound.values()):
+        return None
+    if tp is int:
+        lo = bound["ge"] if bound["ge"] is not None else (math.floor(bound["gt"]) + 1 if bound["gt"] is not None else None)
+        hi = bound["le"] if bound["le"] is not None else (math.ceil(bound["lt"]) - 1 if bound["lt"] is not None else None)
+        return st.integers(min_value=None if lo is None else math.ceil(lo), max_value=None if hi is None else math.floor(hi))
+    lo = bound["ge"] if bound["ge"] is not None else bound["gt"]
+    hi = bound["le"] if bound["le"] is not None else bound["lt"]
+    return st.floats(min_value=-1e9 if lo is None else lo, max_value=1e9 if hi is None else hi,
+                     exclude_min=lo is not None and bound["ge"] is None, exclude_max=hi is not None and bound["le"] is None,
+                     allow_nan=False, allow_infinity=False)
+
+
 def strategy_for(tp: Any, metadata: tuple[Any, ...] = (), *, overrides: Mapping[type, Any] | None = None) -> Any:
     """A strategy for values of `tp`, honouring `Annotated` constraints, Literal, enums, models, optionals."""
     st = require_hypothesis()
@@ -121,6 +148,9 @@ def strategy_for(tp: Any, metadata: tuple[Any, ...] = (), *, overrides: Mapping[
         return _validated(tp, metadata, base)
     if tp is float and not metadata:
         return st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9)
+    bounded = _bounded_number(st, tp, metadata)
+    if bounded is not None:
+        return _validated(tp, metadata, bounded)
     supported = tuple(m for m in metadata if not _unsupported_meta(m))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
