@@ -84,7 +84,9 @@ values = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(values, max_size=3), st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True), values, max_size=3))
+@given(st.lists(values, max_size=3),
+       st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True) | st.sampled_from(["as", "class", "None", "a-b", "2x"]),
+                       values, max_size=3))
 def test_rendering_round_trips(args: list[Any], kwargs: dict[str, Any]) -> None:
     text = render_call("f", tuple(args), kwargs)
     got = eval(text, {**NS, "f": lambda *a, **k: (a, k)})
@@ -96,3 +98,21 @@ def test_rendering_round_trips(args: list[Any], kwargs: dict[str, Any]) -> None:
 @given(st.builds(Box, corner=st.builds(Point, x=st.integers(), y=st.floats(allow_nan=False)), tags=st.lists(st.text(max_size=4))))
 def test_nested_models_round_trip(box: Box) -> None:
     assert back(box) == box
+
+
+def test_keys_no_keyword_argument_can_spell_go_through_a_dict() -> None:
+    """`**kwargs` may receive `as` or `a-b`, and a model field may be aliased `class`: still valid Python."""
+    from pydantic import ConfigDict, Field
+
+    class Odd(BaseModel):
+        model_config = ConfigDict(populate_by_name=False)
+        klass: int = Field(alias="class")
+        first: str = Field(alias="first-name")
+        plain: int = 0
+
+    assert render_call("f", (1,), {"x": 2, "as": None, "a-b": 3}) == "f(1, x=2, **{'as': None, 'a-b': 3})"
+    value = Odd(**{"class": 1, "first-name": "Jo"})
+    text = render_call("f", (value,), {})
+    assert text.endswith("Odd(plain=0, **{'class': 1, 'first-name': 'Jo'}))")
+    got = eval(text, {**NS, "Odd": Odd, "f": lambda *a, **k: (a, k)})
+    assert got == ((value,), {})

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import keyword
 import math
 import pathlib
 import uuid
@@ -85,13 +86,17 @@ def _dict(v: dict[Any, Any]) -> str:
 def _model(v: BaseModel) -> str:
     cls = type(v)
     parts = []
+    odd: dict[str, Any] = {}
     for name, field in cls.model_fields.items():
         key = name
         if field.alias and field.alias != name and not cls.model_config.get("populate_by_name"):
-            if not field.alias.isidentifier():
-                raise UnrenderableValue(f"{cls.__name__}.{name} has alias {field.alias!r}, not a keyword")
             key = field.alias
-        parts.append(f"{key}={render_value(getattr(v, name))}")
+        if _plain_keyword(key):
+            parts.append(f"{key}={render_value(getattr(v, name))}")
+        else:  # an alias like `class` or `first-name`: only `**{...}` can pass it
+            odd[key] = getattr(v, name)
+    if odd:
+        parts.append(f"**{render_value(odd)}")
     return f"{_cls_name(cls)}({', '.join(parts)})"
 
 
@@ -159,5 +164,13 @@ def render_value(v: Any) -> str:
 def render_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """`name(arg, ..., key=value, ...)` with arguments exactly as the caller passed them."""
     parts = [render_value(a) for a in args]
-    parts.extend(f"{k}={render_value(v)}" for k, v in kwargs.items())
+    parts.extend(f"{k}={render_value(v)}" for k, v in kwargs.items() if _plain_keyword(k))
+    # `**kwargs` can receive keys no `k=v` can spell (`as`, `class`, `a-b`): pass those as a dict
+    odd = {k: v for k, v in kwargs.items() if not _plain_keyword(k)}
+    if odd:
+        parts.append(f"**{render_value(odd)}")
     return f"{name}({', '.join(parts)})"
+
+
+def _plain_keyword(key: Any) -> bool:
+    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
