@@ -937,7 +937,7 @@ def eval_cmd(target: str | None, model: str | None, baseline: str | None, datase
 @click.option("--workdir", type=click.Path(file_okay=False), help="Where the copy goes (default: a new temp folder).")
 @click.option("-n", "n", type=int, help="Training calls to generate (default 300; 80 with --quick).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--train-steps", type=int, help="Cap on optimizer steps (default 60).")
+@click.option("--train-steps", type=int, help="Cap on optimizer steps (default 90).")
 @_handle_errors
 def walkthrough_cmd(quick: bool, workdir: str | None, n: int | None, seed: int, train_steps: int | None) -> None:
     """Run the whole loop on a copy of sample_project/: scan, apply, generate, dataset, train, serve,
