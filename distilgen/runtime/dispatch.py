@@ -33,6 +33,10 @@ LOCAL_MAX_TOKENS = 512
 """Default answer cap for `local:` models when `max_tokens` is not given."""
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class DispatchSettings:
     model: str
@@ -58,13 +62,11 @@ class DispatchSettings:
             raise UsageError(f"max_retries must be a non-negative integer, got {self.max_retries!r}")
         if self.fallback not in ("raise", "function"):
             raise UsageError(f"fallback must be 'raise' or 'function', got {self.fallback!r}")
-        for name in ("max_tokens", "timeout"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
-                                      or (name == "max_tokens" and not isinstance(value, int))):
-                raise UsageError(f"{name} must be a positive {'integer' if name == 'max_tokens' else 'number'}, got {value!r}")
-        if self.temperature is not None and (isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float))
-                                             or not 0 <= self.temperature <= 2):
+        if self.max_tokens is not None and (type(self.max_tokens) is not int or self.max_tokens < 1):
+            raise UsageError(f"max_tokens must be a positive integer, got {self.max_tokens!r}")
+        if self.timeout is not None and not (_is_number(self.timeout) and self.timeout > 0):
+            raise UsageError(f"timeout must be a positive number, got {self.timeout!r}")
+        if self.temperature is not None and not (_is_number(self.temperature) and 0 <= self.temperature <= 2):
             raise UsageError(f"temperature must be a number from 0 to 2, got {self.temperature!r}")
         if self.response_format not in RESPONSE_FORMATS:
             raise UsageError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, got {self.response_format!r}")
