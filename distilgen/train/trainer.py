@@ -8,6 +8,7 @@ boundary when asked to stop, so `--resume` continues exactly where an uninterrup
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import threading
@@ -138,11 +139,12 @@ def shared_prefix_len(items: Sequence[Encoded]) -> int:
     return n if n >= MIN_SHARED_PREFIX else 0
 
 
-def _cache_keyword(module: Any) -> str:
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(model_class: type) -> str:
     """transformers 5.2x renamed `past_key_values` (forward argument and output field) to `cache`."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def answer_loss_sum(torch: Any, causal_lm: Any, ids: Any, labels: Any, mask: Any, prefix: int = 0) -> tuple[Any, int]:
@@ -153,7 +155,7 @@ def answer_loss_sum(torch: Any, causal_lm: Any, ids: Any, labels: Any, mask: Any
     running every row whole, at a fraction of the cost when the shared system prompt dominates."""
     if prefix:
         batch = ids.shape[0]
-        keyword = _cache_keyword(causal_lm.model)
+        keyword = _cache_keyword(type(causal_lm.model))
         head = causal_lm.model(input_ids=ids[:1, :prefix], use_cache=True)
         cache = getattr(head, keyword)
         cache.batch_repeat_interleave(batch)
