@@ -346,12 +346,13 @@ def _text(content: Any) -> str:
     return ""
 
 
-def view(obj: Mapping[str, Any]) -> ExampleView:
-    """The asking and answering parts of a checked example (the last assistant turn answers)."""
-    if detect_shape(obj) == "raw":
-        name = obj.get("tool_name") or str(obj.get("function_id", "")).rpartition(".")[2]
-        return ExampleView(obj.get("prompt", ""), USER_PREFIX + obj.get("call", ""), str(name), _canonical(obj.get("output")))
-    system = user = name = arguments = ""
+def chat_parts(obj: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any] | None, str]:
+    """(system, user, call, text) of a `messages`/`tools` line: the first system (or developer)
+    message, the last user message, and the last assistant turn's call (`{"name", "arguments"}`
+    as written: arguments unparsed, keys in their order) or, when it answers in text, None and
+    the text."""
+    system = user = text = ""
+    call: Mapping[str, Any] | None = None
     for m in obj.get("messages", ()):
         role = m.get("role")
         if role in ("system", "developer") and not system:
@@ -360,14 +361,23 @@ def view(obj: Mapping[str, Any]) -> ExampleView:
             user = _text(m.get("content"))
         elif role == "assistant":
             if m.get("tool_calls"):
-                fn = m["tool_calls"][0].get("function", {})
-                name, arguments = fn.get("name", ""), _canonical(fn.get("arguments"))
+                call, text = m["tool_calls"][0].get("function", {}), ""
             elif m.get("function_call"):
-                fn = m["function_call"]
-                name, arguments = fn.get("name", ""), _canonical(fn.get("arguments"))
+                call, text = m["function_call"], ""
             else:
-                name, arguments = "", _text(m.get("content"))
-    return ExampleView(system, user, name, arguments)
+                call, text = None, _text(m.get("content"))
+    return system, user, call, text
+
+
+def view(obj: Mapping[str, Any]) -> ExampleView:
+    """The asking and answering parts of a checked example (the last assistant turn answers)."""
+    if detect_shape(obj) == "raw":
+        name = obj.get("tool_name") or str(obj.get("function_id", "")).rpartition(".")[2]
+        return ExampleView(obj.get("prompt", ""), USER_PREFIX + obj.get("call", ""), str(name), _canonical(obj.get("output")))
+    system, user, call, text = chat_parts(obj)
+    if call is None:
+        return ExampleView(system, user, "", text)
+    return ExampleView(system, user, call.get("name", ""), _canonical(call.get("arguments")))
 
 
 def _compact(value: Any) -> str:

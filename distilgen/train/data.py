@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import UsageError
+from ..ops.shapes import USER_PREFIX, chat_parts, check_example
 
 __all__ = ["Example", "DataFile", "LoadedData", "load_examples", "select_function", "split_validation",
            "resolve_inputs", "USER_PREFIX", "MIN_EXAMPLES"]
 
-USER_PREFIX = "Return "
 MIN_EXAMPLES = 8
 """Fewer training examples than this cannot teach anything and is refused."""
 
@@ -72,14 +72,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
-    return ""
-
-
 def _call_name(user: str) -> str:
     call = user[len(USER_PREFIX):] if user.startswith(USER_PREFIX) else user
     return call.partition("(")[0].strip()
@@ -91,19 +83,7 @@ def _from_line(obj: Mapping[str, Any], shape: str, where: str) -> Example:
         answer = _dumps(obj["output"])
         tool = obj.get("tool_name") or obj["function_id"].rpartition(":")[2]
         return Example(where, obj["function_id"], _call_name(user), tool, system, user, answer, _dumps(obj["schema"]))
-    system = user = ""
-    call: Mapping[str, Any] | None = None
-    for m in obj["messages"]:
-        role = m.get("role")
-        if role in ("system", "developer") and not system:
-            system = _text(m.get("content"))
-        elif role == "user":
-            user = _text(m.get("content"))
-        elif role == "assistant":
-            if m.get("tool_calls"):
-                call = m["tool_calls"][0]["function"]
-            elif m.get("function_call"):
-                call = m["function_call"]
+    system, user, call, _ = chat_parts(obj)
     if call is None:
         raise UsageError(f"{where}: the assistant answers with text, not a tool call; distilgen trains on tool calls")
     if not system:
@@ -144,8 +124,6 @@ def resolve_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]
 
 
 def _read(path: Path, role: str) -> tuple[DataFile, list[Example]]:
-    from ..ops.shapes import check_example
-
     try:
         data = path.read_bytes()
     except OSError as exc:
