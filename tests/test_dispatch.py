@@ -479,22 +479,28 @@ def test_users_async_client_is_used_for_async_functions(srv, tmp_path):
 
 # -- the lock decides the system prompt -----------------------------------------------------
 
-def test_prompt_the_model_was_trained_on_is_sent(srv, tmp_path):
+def pin_trained_prompt(lock, spec, trained_prompt, model):
+    """A lock where `model` was trained on `trained_prompt` and the source has changed since: the
+    current prompt is recorded after, and the trained one stays pinned for `model`."""
     from distilgen.prompts.lock import PromptRecord, record_model, record_prompts
+
+    def record(prompt):
+        record_prompts(lock, [PromptRecord(spec.function_id, "tests/test_dispatch.py", spec.qualname, 1, 5,
+                                           spec.tool_name, False, prompt, spec.schema)])
+
+    record(trained_prompt)
+    record_model(lock, spec.function_id, model)
+    record(spec.prompt)
+
+
+def test_prompt_the_model_was_trained_on_is_sent(srv, tmp_path):
     from distilgen.runtime.clients import ClientProvider
     from distilgen.runtime.dispatch import Dispatcher
 
     fn = make(srv)
     spec = fn.__distil__.spec
     lock = tmp_path / "distilgen.lock"
-
-    def record(prompt):
-        record_prompts(lock, [PromptRecord(spec.function_id, "tests/test_dispatch.py", spec.qualname, 1, 5,
-                                           spec.tool_name, False, prompt, spec.schema)])
-
-    record("You multiply. (the prompt as it was at training time)")
-    record_model(lock, spec.function_id, MODEL)
-    record(spec.prompt)  # the source changed since: the trained prompt stays pinned for MODEL
+    pin_trained_prompt(lock, spec, "You multiply. (the prompt as it was at training time)", MODEL)
     clients = ClientProvider(client=openai.OpenAI(base_url=srv.base_url, api_key="x"), config=Config(root=tmp_path))
     trained = Dispatcher(spec, DispatchSettings(model=MODEL, lock_path=lock), clients)
     assert trained.call((3, 4), {}, None).result == 12
@@ -580,21 +586,13 @@ def test_messages_finetune_format_dispatches_with_functions_by_default(srv):
 def test_local_model_gets_the_prompt_pinned_under_its_local_id(srv, tmp_path):
     # `distilgen train` records `local:NAME` in the lock; the request goes to model NAME on the
     # local server, but the pinned prompt is looked up under the id the decorator names
-    from distilgen.prompts.lock import PromptRecord, record_model, record_prompts
     from distilgen.runtime.clients import ClientProvider
     from distilgen.runtime.dispatch import Dispatcher
 
     fn = make(srv)
     spec = fn.__distil__.spec
     lock = tmp_path / "distilgen.lock"
-
-    def record(prompt):
-        record_prompts(lock, [PromptRecord(spec.function_id, "tests/test_dispatch.py", spec.qualname, 1, 5,
-                                           spec.tool_name, False, prompt, spec.schema)])
-
-    record("You multiply. (trained locally)")
-    record_model(lock, spec.function_id, "local:tiny")
-    record(spec.prompt)
+    pin_trained_prompt(lock, spec, "You multiply. (trained locally)", "local:tiny")
     clients = ClientProvider(config=Config(root=tmp_path, local_base_url=srv.base_url))
     local = Dispatcher(spec, DispatchSettings(model="local:tiny", lock_path=lock), clients)
     assert local.call((3, 4), {}, None).result == 12
