@@ -14,14 +14,16 @@ def whose return annotation could name a model. Annotations are kept as tiny tup
     ("k", "repr")             another literal
     ("x",)                    anything else
 
-Files the running interpreter cannot parse but libcst can (`type X = M` and PEP 695 brackets on
-Python < 3.12) are rewritten by libcst into equivalent older syntax on the same lines, then indexed.
+Files are parsed by `parsing.parse_ast` (also reads PEP 695 syntax on Python < 3.12, and never lets
+a pathological file reach libcst's native parser).
 """
 
 from __future__ import annotations
 
 import ast
 from typing import Any, NamedTuple
+
+from .parsing import UnparsableSource, decode_source, parse_ast
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
@@ -303,52 +305,12 @@ class _Builder:
         ))
 
 
-def _rewrite_new_syntax(text: str) -> str:
-    """Python >= 3.12 syntax (`type X = M`, `def f[T]`) -> equivalent older syntax, same lines.
-
-    libcst parses every Python version's grammar; the rewrite keeps each statement on its lines so
-    positions stay exact.
-    """
-    import libcst as cst
-
-    try:
-        module = cst.parse_module(text)
-    except Exception as exc:  # libcst raises ParserSyntaxError (and a few others) on bad input
-        raise SyntaxError(str(exc).splitlines()[0] if str(exc) else "invalid syntax") from None
-
-    class Rewrite(cst.CSTTransformer):
-        def leave_TypeAlias(self, original: Any, updated: Any) -> Any:
-            return cst.Assign(targets=[cst.AssignTarget(target=updated.name)], value=updated.value,
-                              semicolon=updated.semicolon)
-
-        def leave_FunctionDef(self, original: Any, updated: Any) -> Any:
-            return updated.with_changes(type_parameters=None, whitespace_after_type_parameters=cst.SimpleWhitespace(""))
-
-        def leave_ClassDef(self, original: Any, updated: Any) -> Any:
-            return updated.with_changes(type_parameters=None, whitespace_after_type_parameters=cst.SimpleWhitespace(""))
-
-    return module.visit(Rewrite()).code
-
-
 def decode(data: bytes) -> str:
-    """Source bytes -> text: UTF-8 (with or without BOM), or a PEP 263 coding cookie."""
+    """Source bytes -> text (see `parsing.decode_source`); IndexError_ with the reason."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        import io
-        import tokenize
-
-        try:
-            enc, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        except SyntaxError:
-            enc = "utf-8"
-        if enc in ("utf-8", "utf-8-sig"):
-            raise IndexError_(f"not valid UTF-8 (byte {exc.start}: {exc.reason}) and no coding declaration") from None
-        try:
-            return data.decode(enc)
-        except (UnicodeDecodeError, LookupError) as exc2:
-            raise IndexError_(f"cannot decode as declared {enc}: {exc2}") from None
-    return text[1:] if text.startswith("\ufeff") else text
+        return decode_source(data)
+    except UnparsableSource as exc:
+        raise IndexError_(str(exc)) from None
 
 
 def is_generated(text: str) -> bool:
@@ -360,14 +322,9 @@ def is_generated(text: str) -> bool:
 def build_index(data: bytes, filename: str) -> FileIndex:
     text = decode(data)
     try:
-        tree = ast.parse(text, filename)
-    except SyntaxError as exc:
-        try:
-            tree = ast.parse(_rewrite_new_syntax(text), filename)
-        except SyntaxError:
-            raise IndexError_(f"syntax error at line {exc.lineno}, column {exc.offset}: {exc.msg}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise IndexError_(f"cannot parse: {exc}") from None
+        tree = parse_ast(text, filename)
+    except UnparsableSource as exc:
+        raise IndexError_(str(exc)) from None
     b = _Builder(text)
     b.block(tree.body, 0, "", None)
     return FileIndex(

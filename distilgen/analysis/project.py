@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 import hashlib
+import importlib.machinery
 import json
 import os
 import sys
@@ -24,6 +25,8 @@ __all__ = ["scan_project", "scan_root", "matches"]
 # Below this much work, starting worker processes costs more than it saves.
 _PARALLEL_MIN_FILES = 48
 _PARALLEL_MIN_BYTES = 1_500_000
+# Compiled modules (extensions, bytecode-only): never read, they define no pydantic models we can see.
+_COMPILED_SUFFIXES = (*importlib.machinery.EXTENSION_SUFFIXES, ".pyc")
 _EMPTY_INDEX = FileIndex({}, ((-1, {}, "module"),), (), None, {}, (), False, 0)
 
 
@@ -93,39 +96,75 @@ def _index_many(paths: list[str], sizes: list[int]) -> list[tuple[bytes | None, 
 
 # -- third-party modules located without importing -----------------------------------------------
 class _Locator:
+    """Finds modules on the search path by looking at folders, the way the import system would,
+    without importing anything (and without importlib's finders, whose namespace-package paths
+    look parents up in sys.modules and raise KeyError when they were never imported)."""
+
     def __init__(self, search: list[str], ext_cache: dict[str, Any]) -> None:
         self.search = search
         self.ext_cache = ext_cache
         self.used: dict[str, tuple[int, int]] = {}
-        self._specs: dict[str, Any] = {}
+        self._found: dict[str, tuple[str, str | None, list[str] | None] | None] = {}
+        self._listings: dict[str, dict[str, bool]] = {}
 
-    def _spec(self, name: str) -> Any:
-        if name in self._specs:
-            return self._specs[name]
-        from importlib.machinery import PathFinder
+    def _listing(self, folder: str) -> dict[str, bool]:
+        """name -> is a folder, for one search folder (read once)."""
+        hit = self._listings.get(folder)
+        if hit is None:
+            hit = {}
+            try:
+                with os.scandir(folder) as it:
+                    for e in it:
+                        try:
+                            hit[e.name] = e.is_dir()
+                        except OSError:
+                            continue
+            except OSError:
+                pass
+            self._listings[folder] = hit
+        return hit
 
+    def _find_in(self, part: str, folders: list[str]) -> tuple[str, str | None, list[str] | None] | None:
+        """("source", file, package folders | None) | ("compiled", None, ...) | ("namespace", None, portions)."""
+        portions: list[str] = []
+        for folder in folders:
+            names = self._listing(folder)
+            if names.get(part):
+                pkg = os.path.join(folder, part)
+                inner = self._listing(pkg)
+                if "__init__.py" in inner and not inner["__init__.py"]:
+                    return ("source", os.path.join(pkg, "__init__.py"), [pkg])
+                if any(f"__init__{suf}" in inner for suf in _COMPILED_SUFFIXES):
+                    return ("compiled", None, [pkg])
+            if names.get(f"{part}.py") is False:
+                return ("source", os.path.join(folder, f"{part}.py"), None)
+            if any(names.get(part + suf) is False for suf in _COMPILED_SUFFIXES):
+                return ("compiled", None, None)
+            if names.get(part):
+                portions.append(os.path.join(folder, part))
+        return ("namespace", None, portions) if portions else None
+
+    def _find(self, name: str) -> tuple[str, str | None, list[str] | None] | None:
+        if name in self._found:
+            return self._found[name]
         parent, _, last = name.rpartition(".")
         if parent:
-            pspec = self._spec(parent)
-            locations = pspec.submodule_search_locations if pspec is not None else None
-            spec = PathFinder.find_spec(name, list(locations)) if locations else None
+            up = self._find(parent)
+            found = self._find_in(last, up[2]) if up is not None and up[2] else None
         else:
-            spec = PathFinder.find_spec(name, self.search)
-        self._specs[name] = spec
-        return spec
+            found = self._find_in(last, self.search)
+        self._found[name] = found
+        return found
 
     def __call__(self, name: str) -> Module | str | None:
-        try:
-            spec = self._spec(name)
-        except (ImportError, ValueError, OSError):
+        found = self._find(name)
+        if found is None:
             return None
-        if spec is None:
-            return None
-        origin = spec.origin
-        is_pkg = spec.submodule_search_locations is not None
-        if not origin or origin == "namespace" or not os.path.isfile(origin):
-            return Module(name, True, _EMPTY_INDEX, None) if is_pkg else None
-        if not origin.endswith(".py"):
+        kind, origin, locations = found
+        is_pkg = locations is not None
+        if kind == "namespace":
+            return Module(name, True, _EMPTY_INDEX, None)
+        if kind == "compiled" or origin is None:
             return "compiled"
         try:
             st = os.stat(origin)
