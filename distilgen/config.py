@@ -52,6 +52,8 @@ class Config:
     """`module:object` mapping parameter names to hypothesis strategies for `generate`."""
     models: Mapping[str, str] = field(default_factory=dict)
     """Model aliases: `name = "ft:..."`."""
+    source_roots: tuple[str, ...] = ()
+    """Folders (relative to the root) modules are imported from, besides `src/` and the root."""
 
     def path(self, relative: str) -> Path:
         """A configured path, resolved against the project root."""

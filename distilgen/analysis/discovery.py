@@ -1,6 +1,6 @@
 """Which files a scan reads: walk the paths, honour .gitignore and include/exclude globs.
 
-Also names each file's module (walk up while `__init__.py` exists) and reports what cannot be
+Also names each file's module (`roots.module_name`) and reports what cannot be
 walked (symlink loops, broken links, unreadable folders) exactly once each.
 """
 
@@ -12,6 +12,9 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
+
+from .roots import module_name, source_roots
 
 __all__ = ["FileEntry", "discover", "glob_regex", "GlobSet", "module_name"]
 
@@ -168,55 +171,18 @@ class _PrefixedGitIgnore:
         return self.inner.verdict(f"{self.prefix}/{rel}" if rel else self.prefix, is_dir)
 
 
-@lru_cache(maxsize=4096)
-def _is_pkg_dir(folder: str) -> bool:
-    return os.path.isfile(os.path.join(folder, "__init__.py"))
-
-
-@lru_cache(maxsize=4096)
-def _folder_prefix(folder: str, root: str) -> str:
-    """The dotted package a folder's modules live in ("" at an import root)."""
-    parts: list[str] = []
-    d = folder
-    if _is_pkg_dir(d):
-        while _is_pkg_dir(d):
-            d, name = os.path.split(d)
-            if not name:
-                break
-            parts.append(name)
-    else:
-        src = os.path.join(root, "src")
-        for base in (src, root):
-            if d == base or d.startswith(base + os.sep):
-                rel = os.path.relpath(d, base)
-                if rel != ".":
-                    parts.extend(reversed(rel.split(os.sep)))
-                break
-    return ".".join(reversed(parts))
-
-
-def module_name(path: str, root: str) -> tuple[str, bool]:
-    """(dotted module name, is a package's __init__) for a .py file.
-
-    Walks up while `__init__.py` exists; a file outside any package is named relative to the
-    project root (or its `src/`), as a namespace package would be imported from there.
-    """
-    folder, filename = os.path.split(path)
-    stem = filename[:-3] if filename.endswith(".py") else filename.rsplit(".", 1)[0]
-    prefix = _folder_prefix(folder, root)
-    if stem == "__init__":
-        return prefix or stem, True
-    return (f"{prefix}.{stem}" if prefix else stem), False
-
-
 def discover(
     paths: list[Path],
     root: Path,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    roots: Sequence[Path] | None = None,
 ) -> tuple[list[FileEntry], list[tuple[str, str]]]:
-    """Every .py file to scan under `paths`, and (path, reason) for what could not be walked."""
+    """Every .py file to scan under `paths`, and (path, reason) for what could not be walked.
+
+    Modules are named from the source `roots` (default: `roots.source_roots(root)`)."""
     root_s = str(root)
+    import_roots = tuple(str(r) for r in (roots if roots is not None else source_roots(root, ())))
     inc, excluded = GlobSet(include), GlobSet(exclude)
     entries: dict[str, FileEntry] = {}
     errors: dict[str, str] = {}
@@ -240,7 +206,7 @@ def discover(
         return bool(verdict)
 
     def add(p: str, rel: str, st: os.stat_result, explicit: bool) -> None:
-        mod, is_pkg = module_name(p, root_s)
+        mod, is_pkg = module_name(p, import_roots)
         entries.setdefault(rel, FileEntry(rel, p, st.st_mtime_ns, st.st_size, mod, is_pkg, explicit))
 
     def gitignores_for(folder: str) -> list:

@@ -17,6 +17,7 @@ from ..errors import UsageError
 from .cache import ScanCache, digest
 from .discovery import FileEntry, discover, glob_regex
 from .index import INDEX_VERSION, FileIndex, FuncRec, IndexError_, build_index
+from .roots import source_roots
 from .resolve import INSTRUCTIONS_CLASSES, Module, Resolver
 from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
 
@@ -306,7 +307,8 @@ def _scan_project(
         config = load_config(paths[0])
     root = scan_root(paths, config)
     include_generated = include_generated or config.include_generated
-    entries, walk_errors = discover(paths, root, config.include, config.exclude)
+    roots = source_roots(root, config.source_roots)
+    entries, walk_errors = discover(paths, root, config.include, config.exclude, roots)
     cache = ScanCache(config.cache_path if config.pyproject is not None else root / config.cache_dir, use_cache)
     key = _config_key(config, root, [select, exclude, include_generated, [str(p) for p in paths]])
     stats = [(e.rel, e.mtime_ns, e.size, e.module) for e in entries]
@@ -374,7 +376,7 @@ def _scan_project(
         deps_by_path = {rel: old_deps[rel] for rel in reuse}
 
     ext_cache: dict[str, Any] = index_cache.get("ext", {})
-    search = [str(root / "src"), str(root)] + [p for p in sys.path if p and os.path.isdir(p)]
+    search = [str(r) for r in roots] + [p for p in sys.path if p and os.path.isdir(p)]
     locator = _Locator(search, ext_cache)
     resolver = Resolver(modules, locator, config.model_bases)
     by_path: dict[str, tuple[ScanResult, ...]] = {}

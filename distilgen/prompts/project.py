@@ -101,7 +101,9 @@ def compute_schemas(root: Path, targets: Sequence[dict[str, Any]], *, python: st
     if not targets:
         return {}
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH")])])
+    from ..analysis.roots import source_roots  # the roots the scan named the modules from
+
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, source_roots(root)), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     with tempfile.TemporaryDirectory(prefix="distilgen-schemas-") as tmp:
         src, dst = Path(tmp, "in.json"), Path(tmp, "out.json")

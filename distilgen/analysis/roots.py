@@ -1,0 +1,107 @@
+"""Source roots and module names: a file's module is the name `import` gives it from those roots.
+
+The source roots are the folders a project's modules are imported from: the `source-roots` of
+`[tool.distilgen]` (if any), then `src/` (when it is a folder and not itself a package), then the
+project root; this is also their order on `sys.path` wherever distilgen imports the project (the
+`prompts` schema child). A file is named relative to the deepest root that contains it, every
+folder on the way being a package (regular or PEP 420 namespace), exactly as
+`python -c "import a.b.c"` run with those roots on `sys.path` names it: `examples/shop/api.py`
+under a folder without `__init__.py` is `examples.shop.api`, `src/pkg/mod.py` is `pkg.mod`.
+
+A file that cannot be imported from any root (a folder named `my-scripts`, outside the root) is
+named after its enclosing regular packages only, as if the folder above its top package were on
+`sys.path` (what `distilgen eval TARGET` does for a file path).
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = ["source_roots", "module_name"]
+
+
+def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> tuple[Path, ...]:
+    """The project's source roots, in `sys.path` order (first wins), absolute.
+
+    `configured` are the `source-roots` setting (relative to `root`); None reads them from the
+    `[tool.distilgen]` of the pyproject.toml in `root`, for callers that hold only the root."""
+    root = Path(root).absolute()
+    if configured is None:
+        configured = _configured(root)
+    out: list[Path] = []
+    for rel in configured:
+        p = Path(os.path.normpath(root / rel))
+        if p not in out:
+            out.append(p)
+    src = root / "src"
+    if src.is_dir() and not (src / "__init__.py").is_file() and src not in out:
+        out.append(src)
+    if root not in out:
+        out.append(root)
+    return tuple(out)
+
+
+def _configured(root: Path) -> tuple[str, ...]:
+    from ..config import load_config
+
+    if not (root / "pyproject.toml").is_file():
+        return ()
+    return load_config(root).source_roots
+
+
+def _importable(part: str) -> bool:
+    return part.isidentifier() and not keyword.iskeyword(part)
+
+
+@lru_cache(maxsize=4096)
+def _is_pkg_dir(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "__init__.py"))
+
+
+@lru_cache(maxsize=8192)
+def _folder_module(folder: str, roots: tuple[str, ...]) -> str | None:
+    """The dotted package a folder's modules live in ("" at a root), or None when not importable
+    from any root."""
+    best: str | None = None
+    for r in roots:
+        if folder == r:
+            return ""
+        if folder.startswith(r.rstrip(os.sep) + os.sep):
+            rel = folder[len(r.rstrip(os.sep)) + 1:]
+            if best is None or len(rel) < len(best):  # the deepest root wins
+                best = rel
+    if best is None:
+        return None
+    parts = best.split(os.sep)
+    if not all(_importable(p) for p in parts):
+        return None
+    return ".".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def _package_prefix(folder: str) -> str:
+    """Enclosing regular packages only (walk up while `__init__.py` exists)."""
+    parts: list[str] = []
+    d = folder
+    while _is_pkg_dir(d):
+        d, name = os.path.split(d)
+        if not name:
+            break
+        parts.append(name)
+    return ".".join(reversed(parts))
+
+
+def module_name(path: str, roots: Sequence[str | Path]) -> tuple[str, bool]:
+    """(dotted module name, is a package's `__init__`) for the source file at absolute `path`."""
+    folder, filename = os.path.split(os.path.abspath(path))
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    prefix = _folder_module(folder, tuple(str(r) for r in roots))
+    if prefix is None or not (stem == "__init__" or _importable(stem)):
+        prefix = _package_prefix(folder)
+    if stem == "__init__":
+        return prefix or stem, True
+    return (f"{prefix}.{stem}" if prefix else stem), False
