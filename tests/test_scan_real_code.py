@@ -103,3 +103,134 @@ def test_unimportable_folders_fall_back_to_the_package_name(tmp_path):
     project = write(tmp_path, {"pyproject.toml": "", "my-tools/kit/__init__.py": "", "my-tools/kit/run.py": fn()})
     (r,) = api.scan([project], use_cache=False).results
     assert r.module == "kit.run"
+
+
+# -- items 13.4 and 13.10: eligibility fit for real code -------------------------------------------
+ELIGIBILITY = {
+    "pyproject.toml": "[project]\nname = 'elig'\n",
+    "elig/__init__.py": "",
+    "elig/models.py": MODEL,
+    "elig/hooks.py": """
+        from typing import TYPE_CHECKING, Protocol, overload as ov
+        import abc
+        import pydantic as pd
+        from pydantic import BaseModel, field_validator as fv, model_validator, computed_field, model_serializer
+        from .models import M
+
+
+        class Record(BaseModel):
+            x: int
+
+            @fv("x")
+            @classmethod
+            def check_x(cls, v: int) -> "Record": ...
+
+            @model_validator(mode="after")
+            def whole(self) -> "Record":
+                return self
+
+            @pd.field_serializer("x")
+            def ser(self, v: int) -> M: ...
+
+            @model_serializer
+            def dump(self) -> M: ...
+
+            @computed_field
+            @property
+            def doubled(self) -> M: ...
+
+            def real(self) -> M:
+                return M(x=self.x)
+
+
+        class Base(abc.ABC):
+            @abc.abstractmethod
+            def make(self, a: int) -> M: ...
+
+
+        class Maker(Protocol):
+            def make(self, a: int) -> M: ...
+
+            @staticmethod
+            def build(a: int) -> M: ...
+
+
+        @ov
+        def one(a: int) -> M: ...
+        @ov
+        def one(a: str) -> M: ...
+        def one(a):
+            return M(x=1)
+
+
+        def anything(a: int) -> BaseModel: ...
+
+
+        def root_model(a: int) -> pd.BaseModel: ...
+
+
+        if TYPE_CHECKING:
+            def typed_only(a: int) -> M: ...
+
+
+        def outer(a: int) -> int:
+            class Local(BaseModel):
+                y: int
+
+            def inner(b: int) -> Local:
+                return Local(y=b)
+
+            def uses_global(b: int) -> M:
+                return M(x=b)
+            return inner(a).y
+
+
+        def fine(a: int) -> M:
+            return M(x=a)
+    """,
+    "elig/stub.pyi": "from .models import M\n\ndef stubbed(a: int) -> M: ...\n",
+}
+
+
+def test_ineligible_defs_are_named_with_a_reason(tmp_path):
+    project = write(tmp_path, ELIGIBILITY)
+    report = api.scan([project, project / "elig/stub.pyi"], use_cache=False)
+    assert not report.errors
+    got = {r.qualname: (r.status, r.reason) for r in report.results}
+    expect = {
+        "Record.check_x": "pydantic @field_validator",
+        "Record.whole": "pydantic @model_validator",
+        "Record.ser": "pydantic @field_serializer",
+        "Record.dump": "pydantic @model_serializer",
+        "Record.doubled": "pydantic @computed_field",
+        "Base.make": "@abstractmethod",
+        "Maker.make": "method of Protocol Maker",
+        "Maker.build": "method of Protocol Maker",
+        "one": "@overload stub",
+        "anything": "returns pydantic.main.BaseModel itself",
+        "root_model": "returns pydantic.main.BaseModel itself",
+        "typed_only": "defined under `if TYPE_CHECKING:`",
+        "outer.<locals>.inner": "return model Local is defined inside a function",
+        "stubbed": "declared in a .pyi stub",
+    }
+    for qualname, reason in expect.items():
+        status, why = got[qualname]
+        assert status == "ineligible" and why is not None and why.startswith(reason), (qualname, status, why)
+    # `one` is listed once (the alias-spelled overloads), the implementation has no annotation
+    assert [r.qualname for r in report.results].count("one") == 2
+    assert got["Record.real"] == ("candidate", None)
+    assert got["fine"] == ("candidate", None)
+    assert got["outer.<locals>.uses_global"] == ("candidate", None)
+
+
+def test_apply_never_decorates_ineligible_defs(tmp_path):
+    project = write(tmp_path, ELIGIBILITY)
+    before = (project / "elig/hooks.py").read_text()
+    result = subprocess.run([sys.executable, "-m", "distilgen", "apply", "--diff"], cwd=project,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(Path(api.__file__).parent.parent)})
+    assert result.returncode in (0, 1), result.stderr
+    decorated = [line for line in result.stdout.splitlines() if line.startswith("+") and line[1:].strip().startswith("@") and ".distil" in line]
+    # exactly the three candidates: Record.real, outer.<locals>.uses_global, fine
+    assert len(decorated) == 3, result.stdout
+    assert (project / "elig/hooks.py").read_text() == before

@@ -27,7 +27,7 @@ from .parsing import UnparsableSource, decode_source, parse_ast
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -62,6 +62,8 @@ class FuncRec(NamedTuple):
     """Qualname of the class it is defined in, for methods."""
     scope: int
     """The scope its annotations are resolved in."""
+    type_checking: bool = False
+    """Defined under `if TYPE_CHECKING:` (never runs)."""
 
 
 class FileIndex(NamedTuple):
@@ -166,6 +168,7 @@ class _Builder:
         self.classes: dict[str, ClassRec] = {}
         self.funcs: list[FuncRec] = []
         self.yield_lines: list[int] | None = None
+        self.type_checking = 0  # inside how many `if TYPE_CHECKING:` bodies
         if "yield" in text:
             self.yield_lines = [i for i, line in enumerate(text.splitlines(), 1) if "yield" in line]
 
@@ -225,7 +228,11 @@ class _Builder:
             elif t is ast.If:
                 tc = _is_type_checking(st.test)  # type: ignore[attr-defined]
                 if not _is_main_guard(st.test):  # type: ignore[attr-defined]  # never runs on import
-                    self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                    self.type_checking += tc
+                    try:
+                        self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                    finally:
+                        self.type_checking -= tc
                 self.block(st.orelse, scope, prefix, cls, True if tc else soft)  # type: ignore[attr-defined]
             elif t is ast.Try or t.__name__ == "TryStar":
                 self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
@@ -301,7 +308,7 @@ class _Builder:
         self.funcs.append(FuncRec(
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
             isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen, varargs_only,
-            cls, scope,
+            cls, scope, self.type_checking > 0,
         ))
 
 

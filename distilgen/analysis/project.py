@@ -229,6 +229,53 @@ def _decorator(res: Resolver, module: str, fn: FuncRec, configured: str) -> Deco
     return None
 
 
+# Decorators that make a def something other than a function to distil, by final name when the
+# name resolves into these packages (through imports and aliases, not by spelling).
+_PYDANTIC_HOOKS = frozenset({
+    "field_validator", "model_validator", "validator", "root_validator",
+    "field_serializer", "model_serializer", "computed_field",
+})
+_ABSTRACT = frozenset({"abc.abstractmethod", "abc.abstractclassmethod", "abc.abstractstaticmethod", "abc.abstractproperty"})
+_OVERLOAD = frozenset({"typing.overload", "typing_extensions.overload"})
+
+
+def _not_distillable(res: Resolver, entry: FileEntry, fn: FuncRec) -> str | None:
+    """Why a def that returns a model is still not a function to distil (None: it may be)."""
+    if entry.rel.endswith(".pyi"):
+        return "declared in a .pyi stub (no body to run)"
+    if fn.type_checking:
+        return "defined under `if TYPE_CHECKING:` (never runs)"
+    module = entry.module
+    for _, target, _, _ in fn.decorators:
+        if not target or target.endswith(".distil"):
+            continue
+        t = res.resolve_dotted(module, fn.scope, target)
+        name = res.fqn(t) if t[0] in ("cls", "def", "ext", "missing") else ""
+        top, last = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
+        if top == "pydantic" and last in _PYDANTIC_HOOKS:
+            return f"pydantic @{last} (called by the model, not by your code)"
+        if name in _ABSTRACT:
+            return f"@{last} (no implementation to distil)"
+        if name in _OVERLOAD:
+            return "@overload stub (the implementation is the function)"
+    if fn.cls is not None and _is_protocol(res, module, fn.cls):
+        return f"method of Protocol {fn.cls} (an interface, no implementation)"
+    return None
+
+
+def _is_protocol(res: Resolver, module: str, cls: str) -> bool:
+    m = res.modules.get(module)
+    rec = m.index.classes.get(cls) if m is not None and m.index is not None else None
+    if rec is None:
+        return False
+    for base in rec.bases:
+        if base is not None and base[0] == "s":
+            base = base[1]
+        if base is not None and base[0] == "n" and res.typing_name(res.resolve_dotted(module, rec.scope, base[1])) == "Protocol":
+            return True
+    return False
+
+
 def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> ScanResult | None:
     module = entry.module
     shape = res.classify(module, fn.scope, fn.returns)
@@ -242,16 +289,24 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
     else:
         model = shape[1] if shape[0] == "model" else shape[2]
         status = "candidate"
-        # Precedence: generator, then wrapped (the return type itself is the first obstacle), then
-        # the other reasons a direct return cannot be distilled (named in a wrapped result's reason too).
+        # Precedence: what the def is (a stub, a validator...), then generator, then wrapped (the
+        # return type itself is the first obstacle), then the other reasons a direct return cannot
+        # be distilled (named in a wrapped result's reason too).
+        nature = _not_distillable(res, entry, fn)
         other: str | None = None
-        if fn.kind == "property":
+        if shape[0] == "model" and model in res.roots.values():
+            other = f"returns {model} itself (no concrete schema to train on)"
+        elif "<locals>" in model:
+            other = f"return model {model.rsplit('.', 1)[-1]} is defined inside a function (its schema cannot be imported)"
+        elif fn.kind == "property":
             other = "property (no call to distil)"
         elif fn.kind == "method" and fn.cls is not None and not res.is_model(("cls", module, fn.cls))[0]:
             other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
         elif fn.varargs_only:
             other = "takes only *args/**kwargs"
-        if fn.is_generator:
+        if nature:
+            status, reason = "ineligible", nature
+        elif fn.is_generator:
             status, reason = "ineligible", "async generator" if fn.is_async else "generator"
         elif shape[0] == "wrapped":
             status, reason = "wrapped", f"wrapped in {shape[1]}" + (f"; also {other}" if other else "")

@@ -12,7 +12,8 @@ Targets are tuples:
     ("call", module, scope, name, f) `name = f(...)` (an Instructions instance, a TypeVar...)
     ("ext", "dotted.name")           something we know without source (stdlib, pydantic's roots)
     ("missing", "dotted.name", why)  could not be located: why
-    ("other",)                       a def, a constant: not a type
+    ("def", module, name)            a def at module or class level: not a type (named for decorators)
+    ("other",)                       a constant, anything else: not a type
 """
 
 from __future__ import annotations
@@ -209,6 +210,8 @@ class Resolver:
             return ("alias", module, scope, b[1])
         if kind == "call":
             return ("call", module, scope, name, b[1])
+        if kind == "def":
+            return ("def", module, name)
         return ("other",)
 
     def export(self, modname: str, attr: str, depth: int = 0) -> tuple:
@@ -508,7 +511,7 @@ class Resolver:
         return _wrap("Union" if via != "overloads" else "overloads", found[0])
 
     def fqn(self, t: tuple) -> str:
-        if t[0] == "cls":
+        if t[0] in ("cls", "def"):
             return f"{t[1]}.{t[2]}"
         if t[0] == "ext":
             return self.roots.get(t[1], t[1])

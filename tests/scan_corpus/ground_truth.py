@@ -150,6 +150,10 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
         status = "ineligible"
     elif status == "wrapped":
         pass
+    elif ret is pydantic.BaseModel or ret is pydantic.RootModel:
+        status = "ineligible"  # no concrete schema
+    elif "<locals>" in getattr(ret, "__qualname__", ""):
+        status = "ineligible"  # a local class: its schema cannot be imported
     elif kind == "property":
         status = "ineligible"
     elif kind == "method" and owner is not None and not is_model(owner):
