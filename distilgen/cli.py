@@ -14,7 +14,7 @@ import click
 
 from . import api
 from ._version import __version__
-from .errors import ConfigError, DistilgenError, UsageError
+from .errors import ConfigError, DistilgenError, InternalError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,17 +29,34 @@ def _handle_errors(fn: F) -> F:
         except (ConfigError, UsageError) as exc:
             click.echo(f"distilgen: error: {exc}", err=True)
             sys.exit(2)
+        except InternalError as exc:
+            _internal(exc, str(exc))
         except DistilgenError as exc:
             click.echo(f"distilgen: error: {exc}", err=True)
             sys.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: one line (the traceback with --debug), exit 2
+            _internal(exc, f"{type(exc).__name__}: {exc}")
 
     return wrapper  # type: ignore[return-value]
 
 
+def _internal(exc: BaseException, message: str) -> None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get("distilgen.debug"):
+        raise exc
+    click.echo(f"distilgen: internal error: {message} (run with --debug for the traceback)", err=True)
+    sys.exit(2)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="distilgen")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an internal error.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Distil typed Python functions into fine-tuned language models, and back."""
+    ctx.meta["distilgen.debug"] = debug
 
 
 # --- scan / config (analysis) ------------------------------------------------------------------

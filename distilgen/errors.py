@@ -11,6 +11,7 @@ __all__ = [
     "DecorationError",
     "DistilDispatchError",
     "MissingExtraError",
+    "InternalError",
 ]
 
 
@@ -59,3 +60,7 @@ class DistilDispatchError(DistilgenError):
         self.raw_output = raw_output
         self.errors = list(errors or [])
         super().__init__(f"{function_id} (model {model}): {message}")
+
+
+class InternalError(DistilgenError):
+    """A bug met while processing the named file (CLI: one line, exit 2; the traceback with --debug)."""

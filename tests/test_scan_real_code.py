@@ -234,3 +234,119 @@ def test_apply_never_decorates_ineligible_defs(tmp_path):
     # exactly the three candidates: Record.real, outer.<locals>.uses_global, fine
     assert len(decorated) == 3, result.stdout
     assert (project / "elig/hooks.py").read_text() == before
+
+
+# -- item 13.7: no crash, ever, on input ------------------------------------------------------------
+def _cli(args: list[str], cwd: Path, extra_path: str = "") -> subprocess.CompletedProcess[str]:
+    here = str(Path(api.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, extra_path]))}
+    return subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+def test_nested_namespace_packages_in_the_environment(tmp_path):
+    """`opentelemetry.sdk.trace` / `google.protobuf` style: namespace folders nested in namespace
+    folders on sys.path. importlib's PathFinder raised KeyError('opentelemetry') here."""
+    site = write(tmp_path / "site", {
+        "opentelemetry/sdk/trace/__init__.py": MODEL.replace("class M", "class Span"),
+        "opentelemetry/api/__init__.py": "",
+        "google/protobuf/__init__.py": "",
+        "google/protobuf/message.py": "class Message:\n    pass\n",
+        "xai_sdk/proto/v1/__init__.py": "",
+    })
+    project = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "app.py": "from opentelemetry.sdk.trace import Span\nfrom google.protobuf import message\n"
+                  "import xai_sdk.proto.v1\n\n\ndef f(x: int) -> Span:\n    ...\n",
+    })
+    proc = _cli(["scan", "--no-cache", "--format", "json", "."], project, str(site))
+    assert proc.returncode == 0, proc.stderr
+    (r,) = json.loads(proc.stdout)
+    assert (r["status"], r["model"]) == ("candidate", "opentelemetry.sdk.trace.Span")
+
+
+PATHOLOGICAL = {
+    "deep.py": "x = " + "(" * 2000 + "1" + ")" * 2000 + "\n",
+    "deep_new_syntax.py": "type A = int\nx = " + "(" * 2000 + "1" + ")" * 2000 + "\n",
+    "nul.py": "x = 1\x00\n",
+    "long.py": "x = " + "+".join(["a"] * 200_000) + "\n",
+}
+
+
+def test_pathological_files_are_reported_and_every_command_goes_on(tmp_path):
+    project = write(tmp_path, {
+        "pyproject.toml": "[tool.distilgen]\ninstructions = 'app.distil:instructions'\n",
+        "app/__init__.py": "", "app/ok.py": fn(),
+        **{f"app/{k}": v for k, v in PATHOLOGICAL.items()},
+    })
+    scan = _cli(["scan", "--no-cache", "."], project)
+    assert scan.returncode == 1, scan.stderr
+    for name in PATHOLOGICAL:
+        (line,) = [ln for ln in scan.stdout.splitlines() + scan.stderr.splitlines() if f"app/{name}: error:" in ln]
+        assert "None" not in line and not line.rstrip().endswith(":"), line
+    assert "app/ok.py:8:1: f -> app.ok.M [candidate]" in scan.stdout
+    for args in (["apply", "--diff"], ["apply", "--check"], ["check"], ["stubs"], ["apply"], ["prompts"], ["check"]):
+        proc = _cli(args, project)
+        assert proc.returncode in (0, 1, 2), (args, proc.returncode, proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr, (args, proc.stderr[-2000:])
+
+
+def test_parser_messages(tmp_path):
+    """Run in a child: were the guard missing, libcst would kill the process (exit 139)."""
+    for name, text in PATHOLOGICAL.items():
+        write(tmp_path, {name: text})
+    probe = textwrap.dedent("""
+        import json, sys
+        from pathlib import Path
+        from distilgen.analysis.parsing import UnparsableSource, parse_ast, parse_cst
+        out = {}
+        for p in sorted(Path(sys.argv[1]).iterdir()):
+            for fn in (parse_ast, parse_cst):
+                try:
+                    fn(p.read_bytes(), str(p))
+                    out[p.name + fn.__name__] = "parsed"
+                except UnparsableSource as exc:
+                    out[p.name + fn.__name__] = str(exc)
+        print(json.dumps(out))
+    """)
+    here = str(Path(api.__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "PYTHONPATH": here})
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    for fname in ("parse_ast", "parse_cst"):
+        assert got["nul.py" + fname] == "contains a NUL byte at line 1, column 6 (not Python source)"
+        assert got["deep.py" + fname] == "syntax error at line 1, column 205: too many nested parentheses"
+        assert got["deep_new_syntax.py" + fname].startswith("syntax error at line 2, column 205")
+        assert got["long.py" + fname].startswith("an expression is too long or too deeply nested for Python's parser (")
+
+
+def test_new_syntax_still_parses_on_older_interpreters():
+    from distilgen.analysis.parsing import parse_ast, parse_cst
+
+    text = "type A = list[int]\n\n\ndef f[T](x: T) -> A:\n    return [1]\n\n\nclass C[T]:\n    pass\n"
+    tree = parse_ast(text)
+    assert [type(n).__name__ for n in tree.body][1:] == ["FunctionDef", "ClassDef"]
+    assert tree.body[1].lineno == 4
+    assert parse_cst(text.encode()).code == text
+
+
+def test_internal_error_is_one_line_naming_the_file_exit_2(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from distilgen.analysis import project as project_mod
+    from distilgen.cli import main
+
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/a.py": fn()})
+
+    def boom(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(project_mod, "_classify", boom)
+    res = CliRunner().invoke(main, ["scan", "--no-cache", str(project)])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert lines == ["distilgen: internal error: pkg/a.py: while resolving its functions: KeyError: 'surprise' "
+                     "(run with --debug for the traceback)"]
+    res = CliRunner().invoke(main, ["--debug", "scan", "--no-cache", str(project)])
+    assert isinstance(res.exception, Exception) and "surprise" in str(res.exception)

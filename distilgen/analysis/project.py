@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config import Config, load_config
-from ..errors import UsageError
+from ..errors import DistilgenError, InternalError, UsageError
 from .cache import ScanCache, digest
 from .discovery import FileEntry, discover, glob_regex
 from .index import INDEX_VERSION, FileIndex, FuncRec, IndexError_, build_index
@@ -54,6 +54,8 @@ def _index_one(path: str) -> tuple[bytes | None, Any]:
         return digest(data), build_index(data, path)
     except IndexError_ as exc:
         return digest(data), ("error", str(exc))
+    except Exception as exc:  # a bug, not the file's fault: name the file, stop
+        raise InternalError(f"{path}: while indexing: {type(exc).__name__}: {exc}") from exc
 
 
 def _index_batch(paths: list[str]) -> list[tuple[bytes | None, Any]]:
@@ -448,6 +450,10 @@ def _scan_project(
         resolver.begin()
         try:
             classified = [_classify(resolver, e, fn, config.instructions) for fn in m.index.funcs]
+        except DistilgenError:
+            raise
+        except Exception as exc:  # a bug, not the file's fault: name the file, stop
+            raise InternalError(f"{e.rel}: while resolving its functions: {type(exc).__name__}: {exc}") from exc
         finally:
             deps_by_path[e.rel] = frozenset(resolver.end())
         for r in classified:
