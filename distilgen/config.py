@@ -7,11 +7,13 @@ is an error naming the file and the key: a typo must never silently change what 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ._globs import glob_problem
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -103,6 +105,14 @@ def _coerce(path: Path, key: str, value: Any, default: Any) -> Any:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        if key in ("include", "exclude"):
+            for pattern in value:
+                problem = glob_problem(pattern)
+                if problem:
+                    raise ConfigError(f"{where}: invalid glob {pattern!r}: {problem}")
+        if key == "source-roots":
+            for folder in value:
+                _check_inside(path.parent, folder, where)
         return tuple(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -118,7 +128,30 @@ def _coerce(path: Path, key: str, value: Any, default: Any) -> Any:
         raise ConfigError(f"{where}: expected one of {', '.join(FORMATS)}, got {value!r}")
     if key == "instructions" and value.count(":") != 1:
         raise ConfigError(f"{where}: expected 'module:attribute', got {value!r}")
+    if key in _INSIDE_ROOT:
+        _check_inside(path.parent, value, where)
     return value
+
+
+# Files distilgen writes: a pyproject (perhaps from someone else's repository) may not point them
+# outside its project; an absolute path given on the command line is the user's own choice.
+_INSIDE_ROOT = ("lock-file", "cache-dir")
+
+
+def _check_inside(root: Path, value: str, where: str) -> None:
+    if not value.strip():
+        raise ConfigError(f"{where}: expected a path, got an empty string")
+    p = Path(value)
+    if p.is_absolute():
+        raise ConfigError(f"{where}: {value!r} is absolute; it must be a path inside the project "
+                          f"(give an absolute path on the command line instead)")
+    target = os.path.normpath(root / p)
+    real_root = os.path.realpath(root)
+    inside = target == str(root) or target.startswith(str(root).rstrip(os.sep) + os.sep)
+    real = os.path.realpath(target)
+    if not inside or not (real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)):
+        raise ConfigError(f"{where}: {value!r} points outside the project root {root} "
+                          f"(give an absolute path on the command line instead)")
 
 
 def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
@@ -133,11 +166,16 @@ def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | 
             raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{pyproject}: cannot read: {exc}") from None
-        table = data.get("tool", {}).get("distilgen", {})
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{pyproject}: `tool` must be a table, got {tool!r}")
+        table = tool.get("distilgen", {})
         if not isinstance(table, dict):
             raise ConfigError(f"{pyproject}: [tool.distilgen] must be a table")
         for key, value in table.items():
             name = key.replace("-", "_")
+            if "_" in key and name in _FIELDS:  # one spelling, as documented: a second one invites two values
+                raise ConfigError(f"{pyproject}: [tool.distilgen] key {key!r} is written {key.replace('_', '-')!r}")
             if name not in _FIELDS:
                 known = ", ".join(sorted(k.replace("_", "-") for k in _FIELDS))
                 raise ConfigError(f"{pyproject}: [tool.distilgen] unknown key {key!r} (known: {known})")
@@ -151,5 +189,8 @@ def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | 
         if name not in _FIELDS:
             raise ConfigError(f"unknown configuration override {key!r}")
         if value is not None:
-            values[name] = value
+            flag = name.replace("_", "-")
+            if flag in _INSIDE_ROOT and isinstance(value, (str, os.PathLike)) and not Path(value).is_absolute():
+                _check_inside(root, str(value), f"--{flag}")
+            values[name] = str(value) if isinstance(value, os.PathLike) else value
     return Config(root=root, pyproject=pyproject, **values)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from .._globs import glob_regex
 from .roots import module_name, source_roots
 
 __all__ = ["FileEntry", "discover", "glob_regex", "GlobSet", "module_name"]
@@ -38,40 +39,6 @@ class FileEntry:
     is_pkg: bool
     explicit: bool
     """Named on the command line (never dropped by include/exclude globs)."""
-
-
-@lru_cache(maxsize=512)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A glob (`**` crosses folders, `*` and `?` do not) -> a compiled regex over posix paths."""
-    i, n, out = 0, len(pattern), []
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if pattern.startswith("**", i):
-                i += 2
-                if i < n and pattern[i] == "/":
-                    i += 1
-                    out.append("(?:.*/)?")
-                else:
-                    out.append(".*")
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
 
 
 class GlobSet:
