@@ -193,7 +193,7 @@ def test_permissions_are_kept(sample_copy: Path) -> None:
     api.apply([sample_copy], select=["classify_ticket"], lock=False)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert b"@instructions.distil" in target.read_bytes()
-    assert not list(target.parent.glob("*.distilgen-tmp"))
+    assert not list(target.parent.glob(".*.distilgen-*.tmp"))  # _atomic.TEMP_GLOB
 
 
 def test_a_file_changed_on_disk_is_not_overwritten_and_others_go_on(tmp_path: Path) -> None:
