@@ -350,3 +350,19 @@ def test_internal_error_is_one_line_naming_the_file_exit_2(tmp_path, monkeypatch
                      "(run with --debug for the traceback)"]
     res = CliRunner().invoke(main, ["--debug", "scan", "--no-cache", str(project)])
     assert isinstance(res.exception, Exception) and "surprise" in str(res.exception)
+
+
+def test_prompts_imports_modules_from_every_source_root(tmp_path):
+    """The lock's ids are the scan's, and the schema child imports them (src/ on its path)."""
+    doc = '    """Make an M."""\n'
+    body = fn().replace("    return M(x=a)\n", doc + "    return M(x=a)\n")
+    project = write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'shop'\n[tool.distilgen]\n",
+        "src/shop/__init__.py": "", "src/shop/api.py": body,
+        "examples/demo/__init__.py": "", "examples/demo/api.py": body,
+    })
+    for args in (["apply"], ["prompts"], ["check"]):
+        proc = _cli(args, project)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    lock = (project / "distilgen.lock").read_text()
+    assert '[functions."shop.api:f"]' in lock and '[functions."examples.demo.api:f"]' in lock
