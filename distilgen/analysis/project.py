@@ -341,7 +341,13 @@ def scan_project(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan_project(paths, config, select, exclude, include_generated, use_cache)
+        try:
+            return _scan_project(paths, config, select, exclude, include_generated, use_cache)
+        except InternalError:
+            if not use_cache:
+                raise
+            # Perhaps a damaged cache entry rather than a bug: once more from the files alone.
+            return _scan_project(paths, config, select, exclude, include_generated, False)
     finally:
         if was_enabled:
             gc.enable()
