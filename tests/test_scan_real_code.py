@@ -366,3 +366,48 @@ def test_prompts_imports_modules_from_every_source_root(tmp_path):
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
     lock = (project / "distilgen.lock").read_text()
     assert '[functions."shop.api:f"]' in lock and '[functions."examples.demo.api:f"]' in lock
+
+
+def test_generated_deep_nesting_never_crashes_the_parsers():
+    """Hypothesis builds deeply nested expressions (brackets, unary operators, calls, attribute
+    chains, conditionals, lambdas, PEP 695 lines) in a child process: every one parses or raises
+    UnparsableSource with a one-line reason; a crash of libcst would end the child with a signal."""
+    probe = textwrap.dedent("""
+        from hypothesis import HealthCheck, given, settings, strategies as st
+        from distilgen.analysis.parsing import UnparsableSource, parse_ast, parse_cst
+
+        OPEN = {"(": ")", "[": "]", "{": "}", "-": "", "not ": "", "f(": ")", "lambda: ": "", "a if b else ": ""}
+        layer = st.sampled_from(sorted(OPEN))
+
+        @st.composite
+        def source(draw):
+            layers = draw(st.lists(layer, min_size=1, max_size=4))
+            depth = draw(st.integers(1, 2200))
+            prefix = draw(st.sampled_from(["", "type A = int\\n", "def g[T](x: T) -> T: ...\\n"]))
+            seq = [layers[i % len(layers)] for i in range(depth)]
+            return prefix + "x = " + "".join(seq) + "1" + "".join(OPEN[s] for s in reversed(seq)) + "\\n"
+
+        seen = {"parsed": 0, "refused": 0}
+
+        @settings(max_examples=30, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(source())
+        def check(text):
+            for fn in (parse_ast, parse_cst):
+                try:
+                    fn(text)
+                    seen["parsed"] += 1
+                except UnparsableSource as exc:
+                    msg = str(exc)
+                    assert msg and "\\n" not in msg and "None" not in msg and not msg.endswith(": "), msg
+                    seen["refused"] += 1
+
+        check()
+        print(seen["parsed"], seen["refused"])
+    """)
+    here = str(Path(api.__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": here})
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
+    parsed, refused = map(int, proc.stdout.split())
+    assert parsed > 0 and refused > 0  # both sides of the guard were exercised
