@@ -411,3 +411,22 @@ def test_generated_deep_nesting_never_crashes_the_parsers():
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     parsed, refused = map(int, proc.stdout.split())
     assert parsed > 0 and refused > 0  # both sides of the guard were exercised
+
+
+def test_very_long_chains_are_reported_not_crashed_on(tmp_path):
+    chain = MODEL.replace("class M", "class C0") + "".join(f"class C{i}(C{i - 1}):\n    pass\n" for i in range(1, 600))
+    files = {
+        "pyproject.toml": "",
+        "ors.py": MODEL + "\n\ndef f() -> " + " | ".join(["M"] * 2500) + ":\n    ...\n",
+        "chain.py": chain + "\n\ndef f() -> C599:\n    ...\n",
+        "user.py": "from m0 import A\n\n\ndef f() -> A:\n    ...\n",
+        **{f"m{i}.py": f"from m{i + 1} import A\n" for i in range(60)},
+        "m60.py": MODEL.replace("class M", "class A"),
+    }
+    project = write(tmp_path, files)
+    report = api.scan([project], use_cache=False)
+    assert [(e.path, e.reason) for e in report.errors] == [
+        ("ors.py", "an expression is too long or too deeply nested to index (RecursionError)")]
+    got = {r.path: (r.status, r.reason) for r in report.results}
+    assert got["chain.py"] == ("unresolved", "the chain of bases, aliases or imports behind the annotation is too deep to follow")
+    assert got["user.py"][0] == "unresolved" and "more than 40 modules" in got["user.py"][1]

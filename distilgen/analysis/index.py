@@ -333,7 +333,10 @@ def build_index(data: bytes, filename: str) -> FileIndex:
     except UnparsableSource as exc:
         raise IndexError_(str(exc)) from None
     b = _Builder(text)
-    b.block(tree.body, 0, "", None)
+    try:
+        b.block(tree.body, 0, "", None)
+    except RecursionError:  # an annotation of thousands of `A | B | ...` terms, say
+        raise IndexError_("an expression is too long or too deeply nested to index (RecursionError)") from None
     return FileIndex(
         names=b.scopes[0][1],
         scopes=tuple(b.scopes),

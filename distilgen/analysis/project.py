@@ -280,7 +280,10 @@ def _is_protocol(res: Resolver, module: str, cls: str) -> bool:
 
 def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> ScanResult | None:
     module = entry.module
-    shape = res.classify(module, fn.scope, fn.returns)
+    try:
+        shape = res.classify(module, fn.scope, fn.returns)
+    except RecursionError:  # thousands of classes, aliases or re-exports in one chain
+        shape = ("unresolved", "the chain of bases, aliases or imports behind the annotation is too deep to follow")
     if shape is None:
         return None
     deco = _decorator(res, module, fn, configured)

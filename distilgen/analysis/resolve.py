@@ -220,7 +220,7 @@ class Resolver:
         if dotted in self.roots:
             return ("ext", self.roots[dotted])
         if depth > 40:
-            return ("missing", dotted, "import cycle")
+            return ("missing", dotted, "an import cycle, or re-exported through more than 40 modules")
         m = self.module(modname)
         if m is None:
             return ("missing", dotted, f"module {modname!r} is not in the scanned files and not on the Python path")
