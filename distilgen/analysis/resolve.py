@@ -2,8 +2,8 @@
 
 Works on the `index.FileIndex` of every scanned module plus, lazily, modules located on the Python
 path *without importing them* (an SDK's base model, `sqlmodel`, `pydantic_settings`): their source is
-found with `importlib.machinery.PathFinder` and indexed the same way. The standard library and
-compiled modules are never read: nothing there subclasses pydantic's BaseModel.
+found by listing the search folders as the import system would (`project._Locator`) and indexed the
+same way. The standard library and compiled modules are never read: nothing there subclasses pydantic's BaseModel.
 
 Targets are tuples:
     ("cls", module, qualname)        a class statement we have the source of
