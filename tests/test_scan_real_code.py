@@ -430,3 +430,10 @@ def test_very_long_chains_are_reported_not_crashed_on(tmp_path):
     got = {r.path: (r.status, r.reason) for r in report.results}
     assert got["chain.py"] == ("unresolved", "the chain of bases, aliases or imports behind the annotation is too deep to follow")
     assert got["user.py"][0] == "unresolved" and "more than 40 modules" in got["user.py"][1]
+
+
+def test_scanning_a_package_folder_directly_keeps_its_package_name(tmp_path):
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": fn()})
+    (r,) = api.scan([tmp_path / "pkg" / "sub"], use_cache=False).results
+    assert (r.path, r.module) == ("mod.py", "pkg.sub.mod")
+    assert source_roots(tmp_path / "pkg" / "sub", ()) == (tmp_path,)

@@ -2,7 +2,7 @@
 
 The source roots are the folders a project's modules are imported from: the `source-roots` of
 `[tool.distilgen]` (if any), then `src/` (when it is a folder and not itself a package), then the
-project root; this is also their order on `sys.path` wherever distilgen imports the project (the
+project root (or, when the root is itself a package, the folder above its top package); this is also their order on `sys.path` wherever distilgen imports the project (the
 `prompts` schema child). A file is named relative to the deepest root that contains it, every
 folder on the way being a package (regular or PEP 420 namespace), exactly as
 `python -c "import a.b.c"` run with those roots on `sys.path` names it: `examples/shop/api.py`
@@ -40,8 +40,13 @@ def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> t
     src = root / "src"
     if src.is_dir() and not (src / "__init__.py").is_file() and src not in out:
         out.append(src)
-    if root not in out:
-        out.append(root)
+    # A root that is itself a package (`distilgen scan mypkg/` with no pyproject.toml) is imported
+    # from the folder above its top package, as the interpreter would.
+    top = root
+    while (top / "__init__.py").is_file() and top.parent != top:
+        top = top.parent
+    if top not in out:
+        out.append(top)
     return tuple(out)
 
 
