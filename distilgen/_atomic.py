@@ -51,7 +51,7 @@ def _alive(pid: int) -> bool:
 def remove_stale_temps(folder: Path, *, now: float | None = None) -> list[str]:
     """Remove leftover temp files of this module's pattern in `folder`; returns their names."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
