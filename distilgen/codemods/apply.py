@@ -232,7 +232,18 @@ def apply_codemod(
             rel = path.relative_to(root).as_posix()
             planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), note="from template"))
 
-    edits = commit_edits(root, planned, write=write)
+    # the created instructions module is written first, and the decorated files only once it is
+    # there: a kill (or a failure) between writes never leaves code importing a missing module
+    created = [p for p in planned if p.snapshot.data is None]
+    edits = commit_edits(root, created, write=write)
+    rest = [p for p in planned if p.snapshot.data is not None]
+    if write and any(e.status == "error" for e in edits):
+        edits += [FileEdit(p.rel, "error", "not written: the instructions module it would import could not be "
+                           "created", functions=p.functions) for p in rest]
+    else:
+        edits += commit_edits(root, rest, write=write)
+    # files the scan could not read or parse are reported, never skipped silently
+    failed.extend(FileEdit(err.path, "error", f"cannot be scanned: {err.reason}") for err in report.errors)
     order = {e.path: e for e in [*edits, *failed]}
     bad = {e.path for e in order.values() if e.status == "error"}
     wanted = ("decorated",) if action in ("capture", "remove") else ("candidate", "decorated")
@@ -265,6 +276,29 @@ def pin_models(result: ApplyReport, report: ScanReport, config: Config,
     problems: list[FileEdit] = []
     pinned: list[str] = []
     touched = {e.path for e in result.changed}
+    try:
+        return _pin_models(result, config, record_prompts, lock_rel, problems, pinned, touched)
+    except OSError as exc:
+        raise LockWriteError(_unwritable_lock(result, lock_rel, exc)) from None
+
+
+class LockWriteError(ConfigError):
+    """The lock could not be written after the source was edited (exit 2, like a bad setting)."""
+
+
+def _unwritable_lock(result: ApplyReport, lock_rel: str, exc: OSError) -> str:
+    files = ", ".join(e.path for e in result.changed) or "no file changed this time"
+    why = exc.strerror or str(exc)
+    if result.action == "dispatch":
+        return (f"{lock_rel}: cannot write the lock ({why}); the source is already bound to {result.model} "
+                f"({files}) but the prompts are not pinned: make the lock writable and run the same "
+                f"`distilgen apply --dispatch --model {result.model}` again to pin them")
+    return (f"{lock_rel}: cannot write the lock ({why}); the source is already edited ({files}) but the "
+            f"lock does not say so: make the lock writable and run `distilgen prompts`")
+
+
+def _pin_models(result: ApplyReport, config: Config, record_prompts: Callable[..., Any], lock_rel: str,
+                problems: list[FileEdit], pinned: list[str], touched: set[str]) -> ApplyReport:
     try:
         for rep in record_prompts(config=config):
             # problems elsewhere in the project are for `distilgen prompts`/`check` to report
