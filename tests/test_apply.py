@@ -281,7 +281,12 @@ def test_corpus_apply_idempotent_and_remove_round_trip(corpus_copy: Path) -> Non
     dispatched = api.scan([corpus_copy], use_cache=False).by_status("decorated")
     assert all(r.decorator is not None and r.decorator.mode == "dispatch" and r.decorator.model == MODEL
                for r in dispatched)
-    api.apply([corpus_copy], action="remove", lock=False)
+    removed = api.apply([corpus_copy], action="remove", lock=False)
+    # a decorator bound to another Instructions instance is not apply's: kept unless --select names it
+    assert f'@local.distil(mode="dispatch", model="{MODEL}")\ndef local_instance' in (corpus_copy / "corpus/decorated.py").read_text()
+    assert any("local_instance: bound to corpus.decorated:local, not to corpus.distil:instructions" in n
+               for n in removed.notes)
+    api.apply([corpus_copy], action="remove", select=["local_instance"], lock=False)
     after = snapshot(corpus_copy)
     # every file apply touched is back to its bytes; decorated.py also lost the decorators it had
     for path, data in original.items():

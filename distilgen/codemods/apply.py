@@ -31,6 +31,8 @@ __all__ = [
     "needs_edit",
     "instance_ref",
     "instance_module_path",
+    "main_placement",
+    "placements",
     "render_instance_module",
 ]
 
@@ -73,8 +75,13 @@ def instance_ref(config: Config) -> InstanceRef:
         raise ConfigError(f"{where}: [tool.distilgen] instructions: {exc}") from None
 
 
-def needs_edit(r: ScanResult, action: str, model: str | None) -> bool:
-    """Whether the scan result's decorator differs from what `action` wants (no file read)."""
+def needs_edit(r: ScanResult, action: str, model: str | None, ours: str | None = None) -> bool:
+    """Whether the scan result's decorator differs from what `action` wants (no file read).
+
+    `ours` (`module:attr`): `remove` then only takes out decorators bound to that instance, the
+    one `apply` itself binds to; a hand-written decorator on another instance (say instructor's)
+    stays unless --select names it (pass `ours=None`).
+    """
     dec = r.decorator
     if action == "decorate":
         return r.status == "candidate"
@@ -85,7 +92,7 @@ def needs_edit(r: ScanResult, action: str, model: str | None) -> bool:
     if action == "capture":
         return r.status == "decorated" and dec is not None and dec.mode not in ("distil", "capture")
     if action == "remove":
-        return r.status == "decorated"
+        return r.status == "decorated" and (ours is None or (dec is not None and dec.instance == ours))
     raise UsageError(f"unknown apply action {action!r} (one of {', '.join(ACTIONS)})")
 
 
@@ -124,6 +131,66 @@ def instance_module_path(root: Path, instance: InstanceRef, results: Iterable[Sc
         f"[tool.distilgen] instructions = {str(instance)!r}: cannot create module {instance.module}: "
         f"package {'.'.join(parts[:-1])!r} not found under {root}"
     )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The instance a file's decorators import, and the module file that defines it."""
+
+    instance: InstanceRef
+    path: Path | None
+    """Where that module is or is to be created; None: look it up (`instance_module_path`)."""
+
+
+def _placement(root: Path, r: ScanResult, configured: InstanceRef) -> Placement:
+    """Which instance `r`'s decorator binds to.
+
+    A configured `pkg.mod:attr` is used everywhere, as configured. A one-part module (the default
+    `distil:instructions`) lives inside the top-level package of the code it decorates (its
+    outermost folder with an `__init__.py`, so a namespace package's own portion): a package must
+    never import a module it does not ship. Only a top-level module outside any package imports
+    it from beside itself.
+    """
+    if "." in configured.module or not r.module:
+        return Placement(configured, None)
+    parts = r.module.split(".")
+    dirs = r.path.split("/")[:-1]
+    levels = len(parts) if r.path.endswith("/__init__.py") or r.path == "__init__.py" else len(parts) - 1
+    if levels == 0 or len(dirs) < levels:
+        return Placement(configured, None)
+    base = dirs[: len(dirs) - levels]
+    pkg_level = levels  # no regular package: the innermost (namespace) package the file is in
+    for j in range(1, levels + 1):
+        if root.joinpath(*base, *dirs[len(base): len(base) + j], "__init__.py").is_file():
+            pkg_level = j
+            break
+    folder = root.joinpath(*dirs[: len(base) + pkg_level])
+    module = ".".join([*parts[:pkg_level], configured.module])
+    path = folder / f"{configured.module}.py"
+    if not path.is_file() and (folder / configured.module / "__init__.py").is_file():
+        path = folder / configured.module / "__init__.py"
+    return Placement(InstanceRef(module, configured.attr), path)
+
+
+def placements(root: Path, results: Iterable[ScanResult], configured: InstanceRef) -> dict[str, Placement]:
+    """Path of each scanned file -> its Placement (one per top-level package)."""
+    out: dict[str, Placement] = {}
+    for r in results:
+        if r.path not in out:
+            out[r.path] = _placement(root, r, configured)
+    return out
+
+
+def main_placement(root: Path, results: Iterable[ScanResult], configured: InstanceRef) -> tuple[InstanceRef, Path, bool]:
+    """The instance most of the functions bind to, its module path and whether that exists (for
+    `stubs`, which writes one module for all of them)."""
+    results = [r for r in results if r.status in ("candidate", "decorated")] or list(results)
+    counts = Counter(_placement(root, r, configured) for r in results)
+    place = counts.most_common(1)[0][0] if counts else Placement(configured, None)
+    if place.path is None:
+        path, exists = instance_module_path(root, place.instance, results)
+        return place.instance, path, exists
+    return place.instance, place.path, place.path.is_file()
 
 
 def check_instance_module(path: Path, instance: InstanceRef) -> None:
@@ -212,25 +279,40 @@ def apply_codemod(
             if r.status not in ("candidate", "decorated"):
                 why = f" ({r.reason})" if r.reason else ""
                 notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {r.status}{why}; left alone")
+    where = placements(root, report.results, instance)
     by_path: dict[str, list[ScanResult]] = {}
+    kept: list[ScanResult] = []
     for r in report.results:
-        if needs_edit(r, action, model):
+        # --select names functions explicitly: then any distil decorator on them may be removed
+        ours = None if selected else str(where[r.path].instance)
+        if needs_edit(r, action, model, ours):
             by_path.setdefault(r.path, []).append(r)
+        elif action == "remove" and r.status == "decorated":
+            kept.append(r)
+    for r in kept:
+        inst = r.decorator.instance if r.decorator is not None else "?"
+        notes.append(f"{r.path}:{r.decorator_lineno or r.lineno}: {r.qualname}: bound to {inst}, not to "
+                     f"{where[r.path].instance} that apply manages; kept (name it with --select to remove it)")
 
     planned: list[PlannedEdit] = []
     failed: list[FileEdit] = []
     for rel in sorted(by_path):
-        outcome = _plan_file(root, rel, by_path[rel], instance, action, model, notes, refused)
+        outcome = _plan_file(root, rel, by_path[rel], where[rel].instance, action, model, notes, refused)
         (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
 
-    if action in ("decorate", "dispatch") and any(p.functions for p in planned):
-        path, exists = instance_module_path(root, instance, report.results)
-        if exists:
-            check_instance_module(path, instance)
-        else:
-            text = render_instance_module(config, instance, path)
-            rel = path.relative_to(root).as_posix()
-            planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), note="from template"))
+    if action in ("decorate", "dispatch"):
+        needed = {where[p.rel] for p in planned if p.functions}
+        for place in sorted(needed, key=lambda pl: str(pl.instance)):
+            if place.path is None:
+                path, exists = instance_module_path(root, place.instance, report.results)
+            else:
+                path, exists = place.path, place.path.is_file()
+            if exists:
+                check_instance_module(path, place.instance)
+            else:
+                text = render_instance_module(config, place.instance, path)
+                rel = path.relative_to(root).as_posix()
+                planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), note="from template"))
 
     # the created instructions module is written first, and the decorated files only once it is
     # there: a kill (or a failure) between writes never leaves code importing a missing module

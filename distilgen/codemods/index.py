@@ -45,6 +45,11 @@ class FunctionIndex:
     """FunctionDef and Decorator nodes -> their first line."""
     class_names: set[str] = field(default_factory=set)
     """Names bound directly in any class body."""
+    enclosing: dict[cst.FunctionDef, frozenset[str]] = field(default_factory=dict)
+    chains: dict[cst.FunctionDef, tuple[cst.CSTNode, ...]] = field(default_factory=dict)
+    """FunctionDef -> its ancestors from the Module down."""
+    """FunctionDef -> every name bound in a function or class it is nested in: a decorator on it
+    is evaluated there, so any of these names would shadow a module-level import."""
 
 
 class _Collector(StatementVisitor):
@@ -52,6 +57,25 @@ class _Collector(StatementVisitor):
         self.stack: list[tuple[str, str]] = []
         self.defs: dict[str, list[cst.FunctionDef]] = {}
         self.class_names: set[str] = set()
+        self.scopes: list[cst.FunctionDef | cst.ClassDef] = []
+        self.parents: dict[cst.FunctionDef, tuple[cst.FunctionDef | cst.ClassDef, ...]] = {}
+        """FunctionDef -> the functions and classes it is nested in, outermost first."""
+        self.path: list[cst.CSTNode] = []
+        self.chains: dict[cst.FunctionDef, tuple[cst.CSTNode, ...]] = {}
+        """FunctionDef -> its ancestors from the Module down (to rebuild just that path)."""
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if not super().on_visit(node):
+            return False
+        if isinstance(node, cst.FunctionDef):
+            self.chains[node] = tuple(self.path)
+        self.path.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        if self.path and self.path[-1] is original_node:  # libcst calls on_leave for skipped nodes too
+            self.path.pop()
 
     def _qualname(self, name: str) -> str:
         parts: list[str] = []
@@ -64,12 +88,20 @@ class _Collector(StatementVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.defs.setdefault(self._qualname(node.name.value), []).append(node)
         self.stack.append(("def", node.name.value))
+        self.parents[node] = tuple(self.scopes)
+        self.scopes.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.stack.pop()
+        self.scopes.pop()
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.stack.pop()
+        self.scopes.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.stack.append(("class", node.name.value))
+        self.scopes.append(node)
         for stmt in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
             if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
                 self.class_names.add(stmt.name.value)
@@ -79,8 +111,6 @@ class _Collector(StatementVisitor):
                         [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else [])
                     self.class_names.update(t.value for t in targets if isinstance(t, cst.Name))
 
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.stack.pop()
 
 
 def class_body_names(tree: cst.Module) -> set[str]:
@@ -90,28 +120,94 @@ def class_body_names(tree: cst.Module) -> set[str]:
     return collector.class_names
 
 
-def _ast_lines(source: bytes | str) -> dict[str, list[tuple[int, list[int]]]] | None:
-    """qualname -> [(def line, decorator lines)] from the standard parser, or None if it cannot."""
+_Scope = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def scope_bindings(scope: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
+    """Every name a function or class body binds: parameters, assignments, loop/with/except
+    targets, imports, nested defs, `global`/`nonlocal`, match captures, walrus and (to be safe)
+    comprehension targets. Bodies of nested functions and classes are their own scopes."""
+    out: set[str] = set()
+    if not isinstance(scope, ast.ClassDef):
+        a = scope.args
+        out.update(p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs))
+        out.update(p.arg for p in (a.vararg, a.kwarg) if p is not None)
+    todo: list[ast.AST] = list(scope.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _Scope):
+            out.add(node.name)
+            # decorators, defaults, bases and annotations are evaluated in this scope; bodies are not
+            todo.extend(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                todo.extend([*node.bases, *node.keywords])
+            else:
+                todo.extend([*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)])
+            continue
+        if isinstance(node, ast.Lambda):
+            todo.extend([*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)])
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            out.add(node.id)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            out.update(node.names)
+        elif isinstance(node, ast.alias):
+            out.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            out.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            out.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            out.add(node.rest)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+_AstDef = tuple[int, list[int], frozenset[str]]
+
+
+def _ast_lines(source: bytes | str) -> dict[str, list[_AstDef]] | None:
+    """qualname -> [(def line, decorator lines, names bound in enclosing scopes)] from the
+    standard parser, or None if it cannot parse the source."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    out: dict[str, list[tuple[int, list[int]]]] = {}
+    out: dict[str, list[_AstDef]] = {}
 
-    def walk(node: ast.AST, prefix: str) -> None:
+    def walk(node: ast.AST, prefix: str, enclosing: frozenset[str]) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 out.setdefault(prefix + child.name, []).append(
-                    (child.lineno, [d.lineno for d in child.decorator_list])
+                    (child.lineno, [d.lineno for d in child.decorator_list], enclosing)
                 )
-                walk(child, f"{prefix}{child.name}.<locals>.")
+                walk(child, f"{prefix}{child.name}.<locals>.", enclosing | scope_bindings(child))
             elif isinstance(child, ast.ClassDef):
-                walk(child, f"{prefix}{child.name}.")
+                walk(child, f"{prefix}{child.name}.", enclosing | scope_bindings(child))
             elif isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
-                walk(child, prefix)
+                walk(child, prefix, enclosing)
 
-    walk(tree, "")
+    walk(tree, "", frozenset())
     return out
+
+
+class _AnyName(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _cst_enclosing(parents: tuple[cst.CSTNode, ...]) -> frozenset[str]:
+    """Without `ast` (syntax newer than this interpreter): every name written in an enclosing
+    function or class, whatever its role; more than needed, never less."""
+    out: set[str] = set()
+    for scope in parents:
+        v = _AnyName()
+        scope.visit(v)
+        out |= v.names
+    return frozenset(out)
 
 
 def index_functions(
@@ -122,18 +218,22 @@ def index_functions(
     """Index `tree` (parsed from `source`); `positions` when a caller already resolved them."""
     collector = _Collector()
     tree.visit(collector)
-    index = FunctionIndex(class_names=collector.class_names)
+    index = FunctionIndex(class_names=collector.class_names, chains=collector.chains)
     aligned = _ast_lines(source) if positions is None and source is not None else None
     if aligned is not None and all(
         len(aligned.get(q, [])) == len(nodes)
-        and all(len(decs) == len(n.decorators) for (_, decs), n in zip(aligned[q], nodes))
+        and all(len(decs) == len(n.decorators) for (_, decs, _e), n in zip(aligned[q], nodes))
         for q, nodes in collector.defs.items()
     ):
         for q, nodes in collector.defs.items():
-            for (line, decs), node in zip(aligned[q], nodes):
+            for (line, decs, enclosing), node in zip(aligned[q], nodes):
                 index.lines[node] = line
                 index.lines.update(zip(node.decorators, decs))
+                index.enclosing[node] = enclosing
     else:
+        for nodes in collector.defs.values():
+            for node in nodes:
+                index.enclosing[node] = _cst_enclosing(collector.parents[node])
         if positions is None:
             positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
         for nodes in collector.defs.values():
