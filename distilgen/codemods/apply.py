@@ -348,7 +348,8 @@ def _record_model_seam() -> Callable[..., Any] | None:
 
 def pin_models(result: ApplyReport, report: ScanReport, config: Config,
                record_prompts: Callable[..., Any]) -> ApplyReport:
-    """After writing: re-record the lock's prompts; for `dispatch`, pin model id -> fingerprint.
+    """After writing: re-record the lock's prompts; for `dispatch`, pin model id -> fingerprint;
+    for `remove`, drop the entries of the undecorated functions that have no model pinned.
 
     `record_prompts` is `api.prompts` (passed in: codemods sit below the api layer). A failure
     here does not undo the edits; it is reported as an error on the lock file.
@@ -359,6 +360,8 @@ def pin_models(result: ApplyReport, report: ScanReport, config: Config,
     pinned: list[str] = []
     touched = {e.path for e in result.changed}
     try:
+        if result.action == "remove":
+            return _forget_removed(result, report, config)
         return _pin_models(result, config, record_prompts, lock_rel, problems, pinned, touched)
     except OSError as exc:
         raise LockWriteError(_unwritable_lock(result, lock_rel, exc)) from None
@@ -377,6 +380,27 @@ def _unwritable_lock(result: ApplyReport, lock_rel: str, exc: OSError) -> str:
                 f"`distilgen apply --dispatch --model {result.model}` again to pin them")
     return (f"{lock_rel}: cannot write the lock ({why}); the source is already edited ({files}) but the "
             f"lock does not say so: make the lock writable and run `distilgen prompts`")
+
+
+def _forget_removed(result: ApplyReport, report: ScanReport, config: Config) -> ApplyReport:
+    """After `--remove`: drop the lock entries of the functions undecorated, except those with a
+    model pinned (the fine-tuned model still needs the prompt it was trained on); `distilgen
+    prompts` drops those too once they are no longer wanted."""
+    from ..prompts.lock import load_lock, record_prompts
+
+    gone = {
+        r.function_id for r in report.results
+        for e in result.changed if e.path == r.path and r.qualname in e.functions and r.module
+    }
+    try:
+        lock = load_lock(config.lock_path)
+        keep = sorted(e.function_id for e in lock.entries if e.function_id in gone and e.models)
+        record_prompts(config.lock_path, [], drop=gone - set(keep))
+    except DistilgenError as exc:
+        return replace(result, edits=(*result.edits, FileEdit(config.lock_file, "error", f"entries not dropped: {exc}")))
+    notes = tuple(f"{config.lock_file}: kept the entry of {fid}: a model is pinned to its prompt "
+                  f"(`distilgen prompts` drops it)" for fid in keep)
+    return replace(result, notes=(*result.notes, *notes))
 
 
 def _pin_models(result: ApplyReport, config: Config, record_prompts: Callable[..., Any], lock_rel: str,
