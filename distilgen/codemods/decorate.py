@@ -15,6 +15,7 @@ previous one exactly: `decorate` then `remove` gives back the original bytes.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import symtable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from libcst.metadata import CodeRange
 
 from .index import index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
+from .splice import splice
 
 __all__ = [
     "ACTIONS",
@@ -282,13 +284,14 @@ class DecoratorEdit:
         tree: cst.Module,
         positions: Mapping[cst.CSTNode, CodeRange] | None = None,
         source: bytes | str | None = None,
+        std_tree: ast.Module | None = None,
     ) -> cst.Module:
         """The edited module (`tree` itself when nothing changes); the outcome is in `.result`.
 
         Pass the `source` the tree was parsed from (line numbers then come from `ast`), or
         libcst `positions` when a codemod pipeline already resolved them.
         """
-        visitor = index_functions(tree, source, positions)
+        visitor = index_functions(tree, source, positions, std_tree)
         self.lines = visitor.lines
         names = module_names(tree, self.module, self.is_package, class_names=visitor.class_names)
 
@@ -576,9 +579,15 @@ def edit_module(
     Raises `libcst.ParserSyntaxError` for a source libcst cannot parse.
     """
     tree = cst.parse_module(source)
+    try:
+        std_tree: ast.Module | None = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        std_tree = None  # syntax newer than this interpreter: libcst alone
     edit = DecoratorEdit(targets, instance, action, model, module=module, is_package=is_package)
-    new = edit.run(tree, source=source)
-    out: bytes | str = new.bytes if isinstance(source, bytes) else new.code
+    new = edit.run(tree, source=source, std_tree=std_tree)
     if not edit.result.changed:
-        out = source  # untouched: the very same bytes
+        return source, edit.result  # untouched: the very same bytes
+    out = splice(source, tree, new, std_tree)
+    if out is None:
+        out = new.bytes if isinstance(source, bytes) else new.code
     return out, edit.result

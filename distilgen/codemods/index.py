@@ -46,13 +46,39 @@ class FunctionIndex:
     class_names: set[str] = field(default_factory=set)
     """Names bound directly in any class body."""
     enclosing: dict[cst.FunctionDef, frozenset[str]] = field(default_factory=dict)
-    chains: dict[cst.FunctionDef, tuple[cst.CSTNode, ...]] = field(default_factory=dict)
-    """FunctionDef -> its ancestors from the Module down."""
     """FunctionDef -> every name bound in a function or class it is nested in: a decorator on it
     is evaluated there, so any of these names would shadow a module-level import."""
+    chains: dict[cst.FunctionDef, tuple[cst.CSTNode, ...]] = field(default_factory=dict)
+    """FunctionDef -> its ancestors from the Module down (to rebuild just that path)."""
 
 
-class _Collector(StatementVisitor):
+def _structure(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The children of a block or compound statement that can hold a `def` (never expressions)."""
+    if isinstance(node, (cst.Module, cst.IndentedBlock)):
+        return list(node.body)
+    out: list[cst.CSTNode] = []
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Else, cst.Finally, cst.ExceptHandler,
+                         cst.ExceptStarHandler, cst.With, cst.MatchCase)):
+        out.append(node.body)
+    elif isinstance(node, cst.If):
+        out.append(node.body)
+        if node.orelse is not None:
+            out.append(node.orelse)
+    elif isinstance(node, (cst.For, cst.While)):
+        out.append(node.body)
+        if node.orelse is not None:
+            out.append(node.orelse)
+    elif isinstance(node, (cst.Try, cst.TryStar)):
+        out.extend([node.body, *node.handlers])
+        out.extend(x for x in (node.orelse, node.finalbody) if x is not None)
+    elif isinstance(node, cst.Match):
+        out.extend(node.cases)
+    return [c for c in out if not isinstance(c, cst.SimpleStatementSuite)]
+
+
+class _Collector:
+    """One walk over blocks and compound statements (a libcst `visit` would rebuild every node)."""
+
     def __init__(self) -> None:
         self.stack: list[tuple[str, str]] = []
         self.defs: dict[str, list[cst.FunctionDef]] = {}
@@ -62,20 +88,20 @@ class _Collector(StatementVisitor):
         """FunctionDef -> the functions and classes it is nested in, outermost first."""
         self.path: list[cst.CSTNode] = []
         self.chains: dict[cst.FunctionDef, tuple[cst.CSTNode, ...]] = {}
-        """FunctionDef -> its ancestors from the Module down (to rebuild just that path)."""
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if not super().on_visit(node):
-            return False
+    def walk(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.FunctionDef):
             self.chains[node] = tuple(self.path)
+            self.visit_FunctionDef(node)
+        elif isinstance(node, cst.ClassDef):
+            self.visit_ClassDef(node)
         self.path.append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        if self.path and self.path[-1] is original_node:  # libcst calls on_leave for skipped nodes too
-            self.path.pop()
+        for child in _structure(node):
+            self.walk(child)
+        self.path.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            self.stack.pop()
+            self.scopes.pop()
 
     def _qualname(self, name: str) -> str:
         parts: list[str] = []
@@ -90,14 +116,6 @@ class _Collector(StatementVisitor):
         self.stack.append(("def", node.name.value))
         self.parents[node] = tuple(self.scopes)
         self.scopes.append(node)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
-        self.scopes.pop()
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.stack.pop()
-        self.scopes.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.stack.append(("class", node.name.value))
@@ -116,7 +134,7 @@ class _Collector(StatementVisitor):
 def class_body_names(tree: cst.Module) -> set[str]:
     """Names bound directly in any class body of `tree` (no line numbers needed)."""
     collector = _Collector()
-    tree.visit(collector)
+    collector.walk(tree)
     return collector.class_names
 
 
@@ -166,13 +184,14 @@ def scope_bindings(scope: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
 _AstDef = tuple[int, list[int], frozenset[str]]
 
 
-def _ast_lines(source: bytes | str) -> dict[str, list[_AstDef]] | None:
+def _ast_lines(source: bytes | str, tree: ast.Module | None = None) -> dict[str, list[_AstDef]] | None:
     """qualname -> [(def line, decorator lines, names bound in enclosing scopes)] from the
     standard parser, or None if it cannot parse the source."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return None
     out: dict[str, list[_AstDef]] = {}
 
     def walk(node: ast.AST, prefix: str, enclosing: frozenset[str]) -> None:
@@ -214,12 +233,14 @@ def index_functions(
     tree: cst.Module,
     source: bytes | str | None = None,
     positions: Mapping[cst.CSTNode, CodeRange] | None = None,
+    std_tree: ast.Module | None = None,
 ) -> FunctionIndex:
-    """Index `tree` (parsed from `source`); `positions` when a caller already resolved them."""
+    """Index `tree` (parsed from `source`); `positions` when a caller already resolved them, and
+    the standard parser's tree of the same source when the caller has it."""
     collector = _Collector()
-    tree.visit(collector)
+    collector.walk(tree)
     index = FunctionIndex(class_names=collector.class_names, chains=collector.chains)
-    aligned = _ast_lines(source) if positions is None and source is not None else None
+    aligned = _ast_lines(source, std_tree) if positions is None and source is not None else None
     if aligned is not None and all(
         len(aligned.get(q, [])) == len(nodes)
         and all(len(decs) == len(n.decorators) for (_, decs, _e), n in zip(aligned[q], nodes))
