@@ -1,23 +1,32 @@
-"""The edited module's source, generating code only for the top-level statements that changed.
+"""The edited module's source, generating code only for the statements that changed.
 
 `Module.code` regenerates every node of the file, which costs several times the parse on a big
-module. An edit here changes a few top-level statements (the one holding a decorated def, the
-import block); every other statement keeps the exact bytes of the original, located through the
-standard parser's line numbers. Each replaced region is checked first: the original statement,
-generated alone, must give back exactly the bytes of its region; otherwise the caller falls back
-to generating the whole module.
+module. An edit changes a few statements (a decorated def, the import block); every other
+statement keeps the exact bytes of the original, located through the standard parser's line
+numbers. A changed class or def whose header is untouched is spliced the same way one level down,
+so decorating one method of a 2,000-line class generates that method only. Everything else is
+copied, so each generated region is checked first: the original statement, generated alone at its
+indentation, must give back exactly the bytes of its region; otherwise the caller falls back to
+generating the whole module.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
+from typing import Sequence
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 
 __all__ = ["splice"]
 
 _LINES = re.compile(rb".*?(?:\r\n|\r|\n)|.+\Z", re.S)
+
+
+class _Mismatch(Exception):
+    """The line regions do not match libcst's statements: generate the whole module instead."""
 
 
 def _first_line(node: ast.stmt) -> int:
@@ -25,16 +34,93 @@ def _first_line(node: ast.stmt) -> int:
     return min([node.lineno, *(d.lineno for d in decorators)]) if decorators else node.lineno
 
 
-def _starts(old: cst.Module, tree: ast.Module) -> list[int] | None:
-    """1-based first line (leading comments and blank lines included) of each top-level statement."""
-    starts: list[int] = []
+def _align(stmts: Sequence[cst.BaseStatement], std: Sequence[ast.stmt]) -> list[tuple[int, ast.stmt]]:
+    """(first line with leading comments/blank lines, first ast statement) of each libcst statement."""
+    out: list[tuple[int, ast.stmt]] = []
     i = 0
-    for stmt in old.body:
-        if i >= len(tree.body):
-            return None
-        starts.append(_first_line(tree.body[i]) - len(stmt.leading_lines))
+    for stmt in stmts:
+        if i >= len(std):
+            raise _Mismatch
+        out.append((_first_line(std[i]) - len(stmt.leading_lines), std[i]))
         i += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
-    return starts if i == len(tree.body) else None
+    if i != len(std):
+        raise _Mismatch
+    return out
+
+
+class _Splicer:
+    def __init__(self, module: cst.Module, lines: list[bytes], encoding: str) -> None:
+        self.module = module
+        self.lines = lines
+        self.encoding = encoding
+
+    def text(self, start: int, stop: int) -> bytes:
+        """Lines start..stop-1 (1-based)."""
+        return b"".join(self.lines[start - 1: stop - 1])
+
+    def generate(self, node: cst.CSTNode, indents: list[str]) -> bytes:
+        state = CodegenState(default_indent=self.module.default_indent,
+                             default_newline=self.module.default_newline, indent_tokens=list(indents))
+        node._codegen(state)
+        return "".join(state.tokens).encode(self.encoding)
+
+    def block(self, old: Sequence[cst.BaseStatement], new: Sequence[cst.BaseStatement], std: Sequence[ast.stmt],
+              end: int, indents: list[str]) -> bytes:
+        """The statements `new` (an edit of `old`, whose text ends before line `end`)."""
+        aligned = _align(old, std)
+        bounds = [start for start, _ in aligned] + [end]
+        if any(a > b for a, b in zip(bounds, bounds[1:])):
+            raise _Mismatch
+        position = {id(s): k for k, s in enumerate(old)}
+        kept = {position[id(s)] for s in new if id(s) in position}
+        edited = {k: s for k, s in self._pairs(old, new).items() if k not in kept}
+        out: list[bytes] = []
+        for stmt in new:
+            k = position.get(id(stmt))
+            if k is not None:
+                out.append(self.text(bounds[k], bounds[k + 1]))
+                continue
+            k = next((j for j, s in edited.items() if s is stmt), None)
+            if k is not None:
+                out.append(self.nested(old[k], stmt, aligned[k][1], bounds[k], bounds[k + 1], indents))
+            else:
+                out.append(self.generate(stmt, indents))
+        for k, stmt in enumerate(old):
+            if k not in kept and k not in edited and self.generate(stmt, indents) != self.text(bounds[k], bounds[k + 1]):
+                raise _Mismatch
+        return b"".join(out)
+
+    @staticmethod
+    def _pairs(old: Sequence[cst.BaseStatement], new: Sequence[cst.BaseStatement]) -> dict[int, cst.BaseStatement]:
+        """Old position -> its replacement, when both lists have the same length (a def edited in place)."""
+        if len(old) != len(new):
+            return {}
+        return {k: n for k, (o, n) in enumerate(zip(old, new)) if o is not n and type(o) is type(n)}
+
+    def nested(self, old: cst.BaseStatement, new: cst.BaseStatement, std: ast.stmt, start: int, stop: int,
+               indents: list[str]) -> bytes:
+        """`new` replacing `old` (lines start..stop-1): one level down when only its body changed."""
+        same_head = (
+            isinstance(old, (cst.ClassDef, cst.FunctionDef)) and isinstance(new, type(old))
+            and isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
+            and all(getattr(old, f.name) is getattr(new, f.name) for f in dataclasses.fields(old) if f.name != "body")
+            and all(getattr(old.body, f.name) is getattr(new.body, f.name)
+                    for f in dataclasses.fields(old.body) if f.name != "body")
+            and isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        )
+        if not same_head:
+            # the region is trusted only if it is exactly what libcst makes of the original
+            if self.generate(old, indents) != self.text(start, stop):
+                raise _Mismatch
+            return self.generate(new, indents)
+        assert isinstance(old, (cst.ClassDef, cst.FunctionDef)) and isinstance(new, (cst.ClassDef, cst.FunctionDef))
+        assert isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
+        assert isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        inner = [*indents, old.body.indent if old.body.indent is not None else self.module.default_indent]
+        body_end = stop - len(old.body.footer)
+        first = _align(old.body.body, std.body)[0][0]
+        return self.text(start, first) + self.block(old.body.body, new.body.body, std.body, body_end, inner) \
+            + self.text(body_end, stop)
 
 
 def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Module | None) -> bytes | str | None:
@@ -43,31 +129,15 @@ def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Modu
         return None
     is_bytes = isinstance(source, bytes)
     data = source if isinstance(source, bytes) else source.encode("utf-8")
-    encoding = old.encoding if is_bytes else "utf-8"
     lines = _LINES.findall(data)
-    starts = _starts(old, tree)
-    if starts is None or starts[0] < 1:
+    splicer = _Splicer(old, lines, old.encoding if is_bytes else "utf-8")
+    end = len(lines) - len(old.footer) + 1
+    try:
+        first = _align(old.body, tree.body)[0][0]
+        if first < 1:
+            return None
+        body = splicer.block(old.body, new.body, tree.body, end, [])
+    except (_Mismatch, RecursionError):
         return None
-    end = len(lines) - len(old.footer)
-    bounds = [*starts, end + 1]
-    if any(a > b for a, b in zip(bounds, bounds[1:])):
-        return None
-
-    def region(k: int) -> bytes:
-        return b"".join(lines[bounds[k] - 1: bounds[k + 1] - 1])
-
-    def generated(module: cst.Module, stmt: cst.CSTNode) -> bytes:
-        return module.code_for_node(stmt).encode(encoding)
-
-    position = {id(stmt): k for k, stmt in enumerate(old.body)}
-    kept = {position[id(s)] for s in new.body if id(s) in position}
-    for k, stmt in enumerate(old.body):
-        if k not in kept and generated(old, stmt) != region(k):
-            return None  # the tiling does not match libcst's view of this statement: do it the slow way
-    out = [b"".join(lines[: bounds[0] - 1])]
-    for stmt in new.body:
-        k = position.get(id(stmt))
-        out.append(region(k) if k is not None else generated(new, stmt))
-    out.append(b"".join(lines[end:]))
-    result = b"".join(out)
+    result = splicer.text(1, first) + body + splicer.text(end, len(lines) + 1)
     return result if is_bytes else result.decode("utf-8")
