@@ -190,10 +190,10 @@ def _replace_child(parent: cst.CSTNode, old: cst.CSTNode, new: cst.CSTNode) -> c
 
 
 def _rebuild(tree: cst.Module, edits: dict[cst.FunctionDef, cst.FunctionDef],
-             chains: Mapping[cst.FunctionDef, tuple[cst.CSTNode, ...]]) -> cst.Module:
+             chains: Mapping[cst.FunctionDef, tuple[cst.CSTNode, ...]], latest: dict[int, cst.CSTNode]) -> cst.Module:
     """The module with each edited def's decorators replaced, rebuilding only the nodes on the
-    path from the module down to it (a full-tree transform copies every statement)."""
-    latest: dict[int, cst.CSTNode] = {}
+    path from the module down to it (a full-tree transform copies every statement). `latest`
+    receives id(original node) -> its rebuilt copy."""
 
     def now(node: cst.CSTNode) -> cst.CSTNode:
         return latest.get(id(node), node)
@@ -246,6 +246,8 @@ class DecoratorEdit:
         self.is_package = is_package
         self.result = ModuleEdit((), (), None, ())
         self.lines: Mapping[cst.CSTNode, int] = {}
+        self.replaced: dict[int, cst.CSTNode] = {}
+        """id(original node) -> its edited copy, for each node rebuilt on the way to an edit."""
 
     # -- recognising -------------------------------------------------------------------------
 
@@ -369,7 +371,7 @@ class DecoratorEdit:
         if not edits:
             self.result = ModuleEdit((), tuple(missing), None, (), tree.encoding, tuple(refused))
             return tree
-        tree = _rebuild(tree, edits, visitor.chains)
+        tree = _rebuild(tree, edits, visitor.chains, self.replaced)
         added_import = None
         if added_any and import_name is not None:
             tree = _add_import(tree, self.instance, import_name)
@@ -587,7 +589,7 @@ def edit_module(
     new = edit.run(tree, source=source, std_tree=std_tree)
     if not edit.result.changed:
         return source, edit.result  # untouched: the very same bytes
-    out = splice(source, tree, new, std_tree)
+    out = splice(source, tree, new, std_tree, edit.replaced)
     if out is None:
         out = new.bytes if isinstance(source, bytes) else new.code
     return out, edit.result

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -49,10 +49,12 @@ def _align(stmts: Sequence[cst.BaseStatement], std: Sequence[ast.stmt]) -> list[
 
 
 class _Splicer:
-    def __init__(self, module: cst.Module, lines: list[bytes], encoding: str) -> None:
+    def __init__(self, module: cst.Module, lines: list[bytes], encoding: str,
+                 replaced: Mapping[int, cst.CSTNode]) -> None:
         self.module = module
         self.lines = lines
         self.encoding = encoding
+        self.replaced = replaced
 
     def text(self, start: int, stop: int) -> bytes:
         """Lines start..stop-1 (1-based)."""
@@ -73,7 +75,9 @@ class _Splicer:
             raise _Mismatch
         position = {id(s): k for k, s in enumerate(old)}
         kept = {position[id(s)] for s in new if id(s) in position}
-        edited = {k: s for k, s in self._pairs(old, new).items() if k not in kept}
+        in_new = {id(s) for s in new}
+        edited = {k: self.replaced[id(s)] for k, s in enumerate(old)
+                  if k not in kept and id(s) in self.replaced and id(self.replaced[id(s)]) in in_new}
         out: list[bytes] = []
         for stmt in new:
             k = position.get(id(stmt))
@@ -90,16 +94,28 @@ class _Splicer:
                 raise _Mismatch
         return b"".join(out)
 
-    @staticmethod
-    def _pairs(old: Sequence[cst.BaseStatement], new: Sequence[cst.BaseStatement]) -> dict[int, cst.BaseStatement]:
-        """Old position -> its replacement, when both lists have the same length (a def edited in place)."""
-        if len(old) != len(new):
-            return {}
-        return {k: n for k, (o, n) in enumerate(zip(old, new)) if o is not n and type(o) is type(n)}
+    def decorators(self, fn: cst.FunctionDef, indents: list[str]) -> bytes:
+        """The decorator lines of `fn` and the lines between them and the `def`."""
+        state = CodegenState(default_indent=self.module.default_indent,
+                             default_newline=self.module.default_newline, indent_tokens=list(indents))
+        for d in fn.decorators:
+            d._codegen(state)
+        for line in fn.lines_after_decorators:
+            line._codegen(state)
+        return "".join(state.tokens).encode(self.encoding)
 
     def nested(self, old: cst.BaseStatement, new: cst.BaseStatement, std: ast.stmt, start: int, stop: int,
                indents: list[str]) -> bytes:
         """`new` replacing `old` (lines start..stop-1): one level down when only its body changed."""
+        if (isinstance(old, cst.FunctionDef) and isinstance(new, cst.FunctionDef)
+                and isinstance(std, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and all(getattr(old, f.name) is getattr(new, f.name) for f in dataclasses.fields(old)
+                        if f.name not in ("decorators", "lines_after_decorators"))):
+            # only the decorators changed (the common edit): generate those lines, copy the def
+            head = start + len(old.leading_lines)
+            if self.decorators(old, indents) != self.text(head, std.lineno):
+                raise _Mismatch
+            return self.text(start, head) + self.decorators(new, indents) + self.text(std.lineno, stop)
         same_head = (
             isinstance(old, (cst.ClassDef, cst.FunctionDef)) and isinstance(new, type(old))
             and isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
@@ -123,14 +139,15 @@ class _Splicer:
             + self.text(body_end, stop)
 
 
-def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Module | None) -> bytes | str | None:
+def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Module | None,
+           replaced: Mapping[int, cst.CSTNode] | None = None) -> bytes | str | None:
     """`new` as source text (the type of `source`), or None when the regions cannot be trusted."""
     if tree is None or new.header is not old.header or new.footer is not old.footer or not old.body:
         return None
     is_bytes = isinstance(source, bytes)
     data = source if isinstance(source, bytes) else source.encode("utf-8")
     lines = _LINES.findall(data)
-    splicer = _Splicer(old, lines, old.encoding if is_bytes else "utf-8")
+    splicer = _Splicer(old, lines, old.encoding if is_bytes else "utf-8", replaced or {})
     end = len(lines) - len(old.footer) + 1
     try:
         first = _align(old.body, tree.body)[0][0]
