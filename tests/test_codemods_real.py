@@ -4,6 +4,7 @@ run (and built into a wheel and installed) to show it still works."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -12,9 +13,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import libcst as cst
 import pytest
 
 from distilgen import api
+from distilgen.codemods.decorate import DecoratorEdit, Target, edit_module
+from distilgen.codemods.splice import reduce_source
 from distilgen.prompts.lock import load_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -413,3 +417,56 @@ def test_remove_keeps_the_lock_entries_that_pin_a_model(sample_copy: Path) -> No
     kept = lock.get("inbox.triage:classify_ticket")
     assert kept is not None and (kept.models, kept.prompt, kept.fingerprint) == (before.models, before.prompt, before.fingerprint)
     assert any("kept the entry of inbox.triage:classify_ticket" in n for n in report.notes)
+
+
+# -- the fast path: reduced parse + splice gives exactly what full code generation gives --------
+
+
+def _defs(tree: ast.AST, prefix: str = "") -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.append((prefix + node.name, node.lineno))
+            out.extend(_defs(node, f"{prefix}{node.name}.<locals>."))
+        elif isinstance(node, ast.ClassDef):
+            out.extend(_defs(node, f"{prefix}{node.name}."))
+        elif isinstance(node, ast.stmt):
+            out.extend(_defs(node, prefix))
+    return out
+
+
+def _full(source: bytes, targets: list[Target], action: str, model: str | None) -> bytes:
+    edit = DecoratorEdit(targets, "pkg.distil:instructions", action, model, module="pkg.mod")
+    new = edit.run(cst.parse_module(source), source=source)
+    return new.bytes if edit.result.changed else source
+
+
+SOURCES = sorted({*(ROOT / "tests" / "scan_corpus").rglob("*.py"), *(ROOT / "sample_project").rglob("*.py"),
+                  *(ROOT / "tests" / "codemod_fixtures").rglob("before.py")})
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_reduced_parse_and_splice_equal_full_generation(path: Path) -> None:
+    source = path.read_bytes()
+    try:
+        defs = _defs(ast.parse(source))
+    except SyntaxError:
+        pytest.skip("not parsable by this interpreter")
+    for action, model in (("decorate", None), ("dispatch", MODEL)):
+        # each def alone (most of the file becomes stand-ins), then all at once
+        for chosen in [[d] for d in defs[:12]] + ([defs] if defs else []):
+            targets = [Target(q, line) for q, line in chosen]
+            out, _ = edit_module(source, targets, "pkg.distil:instructions", action, module="pkg.mod", model=model)
+            assert out == _full(source, targets, action, model), (path, action, chosen)
+
+
+def test_an_edit_that_reaches_a_stand_in_falls_back_to_the_whole_module() -> None:
+    # no import block and no docstring: the import goes on top and shifts the first statement's
+    # blank lines, and that first statement (a class without targets) is a stand-in when reduced
+    source = b"class A:\n    def a(self):\n        return 1\n\n\ndef target(x: int) -> M:\n    return M()\n"
+    targets = [Target("target", 6)]
+    assert reduce_source(source, ast.parse(source), [6]) is not None
+    out, result = edit_module(source, targets, "pkg.distil:instructions", module="pkg.mod")
+    assert result.changed == ("target",)
+    assert out == _full(source, targets, "decorate", None)
+    assert out.startswith(b"from pkg.distil import instructions\n\n\nclass A:\n    def a(self):\n        return 1\n")

@@ -245,7 +245,7 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         gone = ", ".join(outcome.missing)
         return FileEdit(rel, "error", f"no function {gone} here any more (changed since the scan?); not written")
     assert isinstance(new, bytes)
-    return PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding)
+    return PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding, std_parsed=outcome.std_parsed)
 
 
 def apply_codemod(

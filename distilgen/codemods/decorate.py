@@ -26,7 +26,7 @@ from libcst.metadata import CodeRange
 
 from .index import index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
-from .splice import splice
+from .splice import reduce_source, splice
 
 __all__ = [
     "ACTIONS",
@@ -88,6 +88,8 @@ class ModuleEdit:
     encoding: str = "utf-8"
     refused: tuple[tuple[str, str, int], ...] = ()
     """(qualname, why, def line) of targets left undecorated: decorating them would be wrong."""
+    std_parsed: bool = True
+    """The original parsed with this interpreter's own parser (so its output must too)."""
 
 
 def string_literal(value: str) -> str:
@@ -580,16 +582,43 @@ def edit_module(
 
     Raises `libcst.ParserSyntaxError` for a source libcst cannot parse.
     """
-    tree = cst.parse_module(source)
+    targets = [t if isinstance(t, Target) else Target(t) for t in targets]
     try:
         std_tree: ast.Module | None = ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         std_tree = None  # syntax newer than this interpreter: libcst alone
+    # libcst parses only the top-level statements an edit can touch (`--remove` reads the whole
+    # module to tell whether the import is still used, so it parses everything)
+    if std_tree is not None and action != "remove" and all(t.lineno is not None for t in targets):
+        reduced = reduce_source(source, std_tree, [t.lineno for t in targets if t.lineno is not None])
+        if reduced is not None:
+            done = _edit(source, reduced, ast.parse(reduced), targets, instance, action, model, module, is_package)
+            if done is not None:
+                return done
+    done = _edit(source, source, std_tree, targets, instance, action, model, module, is_package)
+    assert done is not None
+    return done
+
+
+def _edit(
+    source: bytes | str, parsed: bytes | str, std_tree: ast.Module | None, targets: list[Target],
+    instance: InstanceRef | str, action: str, model: str | None, module: str, is_package: bool,
+) -> tuple[bytes | str, ModuleEdit] | None:
+    """Edit `source`, parsing `parsed` (the source itself or its `reduce_source`); None when a
+    reduced source does not give a result that can be trusted."""
+    whole = parsed is source
+    tree = cst.parse_module(parsed)
     edit = DecoratorEdit(targets, instance, action, model, module=module, is_package=is_package)
-    new = edit.run(tree, source=source, std_tree=std_tree)
+    new = edit.run(tree, source=parsed, std_tree=std_tree)
+    if not whole and edit.result.missing:
+        return None
+    if std_tree is None:
+        edit.result = dataclasses.replace(edit.result, std_parsed=False)
     if not edit.result.changed:
         return source, edit.result  # untouched: the very same bytes
     out = splice(source, tree, new, std_tree, edit.replaced)
     if out is None:
+        if not whole:
+            return None
         out = new.bytes if isinstance(source, bytes) else new.code
     return out, edit.result

@@ -60,6 +60,8 @@ class PlannedEdit:
     """Re-parse the output as Python before writing it."""
     note: str | None = None
     """Shown as the FileEdit's reason when it changes (`created from template`)."""
+    std_parsed: bool | None = None
+    """Whether the original parses with this interpreter's parser, when the planner knows."""
 
 
 class EditError(Exception):
@@ -94,11 +96,13 @@ def _parses_with_ast(data: bytes | None, rel: str) -> bool:
     return True
 
 
-def _validate(data: bytes, rel: str, original: bytes | None) -> None:
+def _validate(data: bytes, rel: str, original: bytes | None, std_parsed: bool | None = None) -> None:
     try:
         # the running interpreter's parser (a tenth of libcst's cost); libcst's only for a file
         # whose syntax is newer than this interpreter knows
-        if original is None or _parses_with_ast(original, rel):
+        if std_parsed is None:
+            std_parsed = original is None or _parses_with_ast(original, rel)
+        if std_parsed:
             ast.parse(data, filename=rel)
         else:
             cst.parse_module(data)
@@ -157,7 +161,7 @@ def commit_edits(root: Path, planned: Iterable[PlannedEdit], *, write: bool) -> 
         try:
             inside(root, p.snapshot.path)
             if p.python:
-                _validate(p.new, p.rel, p.snapshot.data)
+                _validate(p.new, p.rel, p.snapshot.data, p.std_parsed)
             diff = unified_diff(p.rel, p.snapshot.data, p.new, p.encoding)
             if write:
                 write_atomic(p.snapshot, p.new)

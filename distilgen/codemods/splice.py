@@ -15,12 +15,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-__all__ = ["splice"]
+__all__ = ["splice", "reduce_source"]
 
 _LINES = re.compile(rb".*?(?:\r\n|\r|\n)|.+\Z", re.S)
 
@@ -158,3 +158,49 @@ def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Modu
         return None
     result = splicer.text(1, first) + body + splicer.text(end, len(lines) + 1)
     return result if is_bytes else result.decode("utf-8")
+
+
+_NEWLINE = re.compile(rb"(?:\r\n|\r|\n)\Z")
+_INDENT = re.compile(rb"[ \t]*")
+
+
+def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[int]) -> bytes | str | None:
+    """`source` with every top-level def and class that holds none of `keep_lines` (and every
+    such method of a class that does) cut down to a one-line stand-in (`def name(): pass`, then
+    blank lines), or None when nothing would be cut.
+
+    The line count stays the same, so line numbers, the scan's included, keep meaning the same.
+    libcst then parses only what an edit can touch; `splice` copies every untouched line from the
+    original, and checks each generated region against it, so a stand-in can never reach the
+    output (if an edit reaches one, the splice fails and the caller parses the whole file).
+    """
+    keep = sorted(set(keep_lines))
+    data = source if isinstance(source, bytes) else source.encode("utf-8")
+    lines = _LINES.findall(data)
+    cut = False
+
+    def cut_down(body: list[ast.stmt]) -> None:
+        nonlocal cut
+        for node in body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or not node.name.isascii():
+                continue
+            first, last = _first_line(node), node.end_lineno or node.lineno
+            if any(first <= k <= last for k in keep):
+                if isinstance(node, ast.ClassDef):
+                    cut_down(node.body)  # the other methods of a class holding a target
+                continue
+            nl = _NEWLINE.search(lines[last - 1]) if last - first >= 2 and last <= len(lines) else None
+            if nl is None:
+                continue
+            indent = _INDENT.match(lines[first - 1])
+            stand_in = f"class {node.name}: pass" if isinstance(node, ast.ClassDef) else f"def {node.name}(): pass"
+            lines[first - 1] = (indent.group() if indent else b"") + stand_in.encode("ascii") + nl.group()
+            for i in range(first, last):
+                lines[i] = nl.group()
+            cut = True
+
+    cut_down(tree.body)
+    if not cut:
+        return None
+    out = b"".join(lines)
+    return out if isinstance(source, bytes) else out.decode("utf-8")
