@@ -117,7 +117,7 @@ class _Locator:
     def __call__(self, name: str) -> Module | str | None:
         try:
             spec = self._spec(name)
-        except (ImportError, ValueError, OSError, KeyError):
+        except (ImportError, ValueError, OSError):
             return None
         if spec is None:
             return None
