@@ -58,6 +58,9 @@ def measure(tree: Path, timeout: float) -> dict[str, float | int | str]:
             return run([*args, str(work)], Path(tmp), timeout)
 
         scan_s, scan = cold(["scan"])
+        if "Traceback" in scan.stderr or not scan.stdout.strip():
+            # e.g. issue 13 item 7a (nested namespace packages in the environment) before its fix
+            return {"tree": tree.name, "error": "scan crashed: " + scan.stderr.strip().splitlines()[-1][:200]}
         diff_s, diff = cold(["apply", "--diff", "--no-lock"])
         edited = diff.stdout.count("\n+++ b/")
         apply_s, applied = cold(["apply"])
@@ -81,6 +84,9 @@ def main() -> None:
     worst = 0.0
     for tree in trees:
         r = measure(tree, args.timeout)
+        if "error" in r:
+            print(f"{r['tree']}: {r['error']}")
+            continue
         diff_ratio, apply_ratio = float(r["diff"]) / float(r["scan"]), float(r["apply"]) / float(r["scan"])
         worst = max(worst, diff_ratio, apply_ratio)
         print(f"{r['tree']}: {r['files']} files, {r['edited']} edited; {r['scan_summary']}")
