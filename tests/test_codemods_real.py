@@ -59,6 +59,30 @@ where = ["{where}"]
 dataset = "data/examples.jsonl"
 """
 
+def with_decorated_module(more: str) -> dict[str, str]:
+    """A package with its instance module, and `pkg/mod.py`: one decorated function, then `more`."""
+    top = '''
+        from pydantic import BaseModel
+
+        from pkg.distil import instructions
+
+
+        class M(BaseModel):
+            x: int
+
+
+        @instructions.distil
+        def top(a: int) -> M:
+            return M(x=a)
+    '''
+    return {
+        "pyproject.toml": PYPROJECT.format(name="p", where="."),
+        "pkg/__init__.py": "",
+        "pkg/distil.py": "from distilgen import Instructions\n\ninstructions = Instructions()\n",
+        "pkg/mod.py": textwrap.dedent(top) + textwrap.dedent(more),
+    }
+
+
 SHADOWING = '''
 from pydantic import BaseModel
 
@@ -171,31 +195,14 @@ def test_decorated_code_runs_whatever_the_enclosing_scopes_bind(tmp_path: Path) 
 
 
 def test_an_existing_import_that_a_scope_shadows_is_imported_again_under_a_free_name(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "pyproject.toml": PYPROJECT.format(name="p", where="."),
-        "pkg/__init__.py": "",
-        "pkg/distil.py": "from distilgen import Instructions\n\ninstructions = Instructions()\n",
-        "pkg/mod.py": '''
-            from pydantic import BaseModel
-
-            from pkg.distil import instructions
-
-
-            class M(BaseModel):
-                x: int
-
-
-            @instructions.distil
-            def top(a: int) -> M:
-                return M(x=a)
+    write(tmp_path, with_decorated_module('''
 
 
             def outer(instructions: str, distil_instructions: int) -> int:
                 def inner(a: int) -> M:
                     return M(x=a)
                 return inner(distil_instructions).x
-        ''',
-    })
+        '''))
     assert api.apply([tmp_path], lock=False).errors == ()
     text = (tmp_path / "pkg/mod.py").read_text()
     assert "from pkg.distil import instructions as distil_instructions_2\n" in text
@@ -377,29 +384,12 @@ def test_remove_keeps_decorators_of_other_instances_unless_selected(tmp_path: Pa
 
 
 def test_an_import_still_read_elsewhere_is_kept_on_remove(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "pyproject.toml": PYPROJECT.format(name="p", where="."),
-        "pkg/__init__.py": "",
-        "pkg/distil.py": "from distilgen import Instructions\n\ninstructions = Instructions()\n",
-        "pkg/mod.py": '''
-            from pydantic import BaseModel
-
-            from pkg.distil import instructions
-
-
-            class M(BaseModel):
-                x: int
-
-
-            @instructions.distil
-            def top(a: int) -> M:
-                return M(x=a)
+    write(tmp_path, with_decorated_module('''
 
 
             def stats() -> object:
                 return instructions.stats
-        ''',
-    })
+        '''))
     api.apply([tmp_path], action="remove", lock=False)
     text = (tmp_path / "pkg/mod.py").read_text()
     assert "@instructions.distil" not in text and "from pkg.distil import instructions\n" in text
