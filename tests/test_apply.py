@@ -281,7 +281,12 @@ def test_corpus_apply_idempotent_and_remove_round_trip(corpus_copy: Path) -> Non
     dispatched = api.scan([corpus_copy], use_cache=False).by_status("decorated")
     assert all(r.decorator is not None and r.decorator.mode == "dispatch" and r.decorator.model == MODEL
                for r in dispatched)
-    api.apply([corpus_copy], action="remove", lock=False)
+    removed = api.apply([corpus_copy], action="remove", lock=False)
+    # a decorator bound to another Instructions instance is not apply's: kept unless --select names it
+    assert f'@local.distil(mode="dispatch", model="{MODEL}")\ndef local_instance' in (corpus_copy / "corpus/decorated.py").read_text()
+    assert any("local_instance: bound to corpus.decorated:local, not to corpus.distil:instructions" in n
+               for n in removed.notes)
+    api.apply([corpus_copy], action="remove", select=["local_instance"], lock=False)
     after = snapshot(corpus_copy)
     # every file apply touched is back to its bytes; decorated.py also lost the decorators it had
     for path, data in original.items():
@@ -302,3 +307,74 @@ def test_select_matching_nothing_is_a_usage_error_and_left_alone_functions_are_n
     assert code == 0, err
     assert "inbox/extract.py:33: maybe_order: wrapped (wrapped in Optional); left alone" in err
     assert f"inbox/triage.py: bound to {MODEL} (dispatch): classify_ticket" in out.replace(os.sep, "/")
+
+
+# -- files that cannot be parsed, write order, lock failures (issue 13 items 8, 9) -------------
+
+
+def test_apply_and_check_report_files_they_cannot_parse(sample_copy: Path) -> None:
+    (sample_copy / "inbox" / "broken.py").write_text("def oops(:\n    pass\n")
+    code, out, err = cli("apply", str(sample_copy), "--check", "--no-lock")
+    assert code == 1
+    assert "inbox/broken.py: error: cannot be scanned" in err.replace(os.sep, "/")
+    code, out, err = cli("apply", str(sample_copy), "--no-lock")
+    assert code == 1 and "inbox/broken.py: error: cannot be scanned" in err.replace(os.sep, "/")
+    # the other files were still decorated
+    assert "@instructions.distil" in (sample_copy / "inbox" / "triage.py").read_text()
+
+
+def test_the_instructions_module_is_written_before_the_files_that_import_it(
+    sample_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distilgen.codemods import edits as edits_mod
+
+    order: list[str] = []
+    real = edits_mod.write_atomic
+
+    def spy(snap, data):  # type: ignore[no-untyped-def]
+        order.append(snap.path.relative_to(sample_copy.resolve()).as_posix())
+        real(snap, data)
+
+    monkeypatch.setattr(edits_mod, "write_atomic", spy)
+    api.apply([sample_copy], lock=False)
+    assert order[0] == "inbox/distil.py" and len(order) == 5
+
+
+def test_no_file_imports_an_instructions_module_that_could_not_be_written(
+    sample_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distilgen.codemods import edits as edits_mod
+
+    before = snapshot(sample_copy)
+    real = edits_mod.write_atomic
+
+    def failing(snap, data):  # type: ignore[no-untyped-def]
+        if snap.data is None:
+            raise OSError(28, "No space left on device")
+        real(snap, data)
+
+    monkeypatch.setattr(edits_mod, "write_atomic", failing)
+    code, out, err = cli("apply", str(sample_copy), "--no-lock")
+    assert code == 1
+    assert "inbox/distil.py: error: cannot write: [Errno 28] No space left on device" in err.replace(os.sep, "/")
+    assert "inbox/triage.py: error: not written: the instructions module it would import could not be created" \
+        in err.replace(os.sep, "/")
+    assert snapshot(sample_copy) == before
+
+
+def test_a_lock_that_cannot_be_written_after_dispatch_says_how_to_finish(sample_copy: Path) -> None:
+    api.apply([sample_copy], lock=False)
+    pyproject = sample_copy / "pyproject.toml"
+    # a lock in a folder that does not exist cannot be written, whoever runs the test (root too)
+    pyproject.write_text(pyproject.read_text().replace('lock-file = "distilgen.lock"', 'lock-file = "gone/distilgen.lock"'))
+    code, out, err = cli("apply", str(sample_copy), "--dispatch", "--model", MODEL, "--select", "classify_ticket")
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert line.startswith("distilgen: error: gone/distilgen.lock: cannot write the lock (")
+    assert f"the source is already bound to {MODEL} (inbox/triage.py)" in line
+    assert f"run the same `distilgen apply --dispatch --model {MODEL}` again" in line
+    assert f'model="{MODEL}"' in (sample_copy / "inbox" / "triage.py").read_text()
+    # once the lock can be written, the same command pins it and changes no file
+    (sample_copy / "gone").mkdir()
+    again = api.apply([sample_copy], action="dispatch", model=MODEL, select=["classify_ticket"])
+    assert again.changed == () and again.pinned == ("inbox.triage:classify_ticket",)

@@ -31,6 +31,8 @@ __all__ = [
     "needs_edit",
     "instance_ref",
     "instance_module_path",
+    "main_placement",
+    "placements",
     "render_instance_module",
 ]
 
@@ -73,8 +75,13 @@ def instance_ref(config: Config) -> InstanceRef:
         raise ConfigError(f"{where}: [tool.distilgen] instructions: {exc}") from None
 
 
-def needs_edit(r: ScanResult, action: str, model: str | None) -> bool:
-    """Whether the scan result's decorator differs from what `action` wants (no file read)."""
+def needs_edit(r: ScanResult, action: str, model: str | None, ours: str | None = None) -> bool:
+    """Whether the scan result's decorator differs from what `action` wants (no file read).
+
+    `ours` (`module:attr`): `remove` then only takes out decorators bound to that instance, the
+    one `apply` itself binds to; a hand-written decorator on another instance (say instructor's)
+    stays unless --select names it (pass `ours=None`).
+    """
     dec = r.decorator
     if action == "decorate":
         return r.status == "candidate"
@@ -85,7 +92,7 @@ def needs_edit(r: ScanResult, action: str, model: str | None) -> bool:
     if action == "capture":
         return r.status == "decorated" and dec is not None and dec.mode not in ("distil", "capture")
     if action == "remove":
-        return r.status == "decorated"
+        return r.status == "decorated" and (ours is None or (dec is not None and dec.instance == ours))
     raise UsageError(f"unknown apply action {action!r} (one of {', '.join(ACTIONS)})")
 
 
@@ -124,6 +131,66 @@ def instance_module_path(root: Path, instance: InstanceRef, results: Iterable[Sc
         f"[tool.distilgen] instructions = {str(instance)!r}: cannot create module {instance.module}: "
         f"package {'.'.join(parts[:-1])!r} not found under {root}"
     )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The instance a file's decorators import, and the module file that defines it."""
+
+    instance: InstanceRef
+    path: Path | None
+    """Where that module is or is to be created; None: look it up (`instance_module_path`)."""
+
+
+def _placement(root: Path, r: ScanResult, configured: InstanceRef) -> Placement:
+    """Which instance `r`'s decorator binds to.
+
+    A configured `pkg.mod:attr` is used everywhere, as configured. A one-part module (the default
+    `distil:instructions`) lives inside the top-level package of the code it decorates (its
+    outermost folder with an `__init__.py`, so a namespace package's own portion): a package must
+    never import a module it does not ship. Only a top-level module outside any package imports
+    it from beside itself.
+    """
+    if "." in configured.module or not r.module:
+        return Placement(configured, None)
+    parts = r.module.split(".")
+    dirs = r.path.split("/")[:-1]
+    levels = len(parts) if r.path.endswith("/__init__.py") or r.path == "__init__.py" else len(parts) - 1
+    if levels == 0 or len(dirs) < levels:
+        return Placement(configured, None)
+    base = dirs[: len(dirs) - levels]
+    pkg_level = levels  # no regular package: the innermost (namespace) package the file is in
+    for j in range(1, levels + 1):
+        if root.joinpath(*base, *dirs[len(base): len(base) + j], "__init__.py").is_file():
+            pkg_level = j
+            break
+    folder = root.joinpath(*dirs[: len(base) + pkg_level])
+    module = ".".join([*parts[:pkg_level], configured.module])
+    path = folder / f"{configured.module}.py"
+    if not path.is_file() and (folder / configured.module / "__init__.py").is_file():
+        path = folder / configured.module / "__init__.py"
+    return Placement(InstanceRef(module, configured.attr), path)
+
+
+def placements(root: Path, results: Iterable[ScanResult], configured: InstanceRef) -> dict[str, Placement]:
+    """Path of each scanned file -> its Placement (one per top-level package)."""
+    out: dict[str, Placement] = {}
+    for r in results:
+        if r.path not in out:
+            out[r.path] = _placement(root, r, configured)
+    return out
+
+
+def main_placement(root: Path, results: Iterable[ScanResult], configured: InstanceRef) -> tuple[InstanceRef, Path, bool]:
+    """The instance most of the functions bind to, its module path and whether that exists (for
+    `stubs`, which writes one module for all of them)."""
+    results = [r for r in results if r.status in ("candidate", "decorated")] or list(results)
+    counts = Counter(_placement(root, r, configured) for r in results)
+    place = counts.most_common(1)[0][0] if counts else Placement(configured, None)
+    if place.path is None:
+        path, exists = instance_module_path(root, place.instance, results)
+        return place.instance, path, exists
+    return place.instance, place.path, place.path.is_file()
 
 
 def check_instance_module(path: Path, instance: InstanceRef) -> None:
@@ -178,7 +245,7 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         gone = ", ".join(outcome.missing)
         return FileEdit(rel, "error", f"no function {gone} here any more (changed since the scan?); not written")
     assert isinstance(new, bytes)
-    return PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding)
+    return PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding, std_parsed=outcome.std_parsed)
 
 
 def apply_codemod(
@@ -212,27 +279,53 @@ def apply_codemod(
             if r.status not in ("candidate", "decorated"):
                 why = f" ({r.reason})" if r.reason else ""
                 notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {r.status}{why}; left alone")
+    where = placements(root, report.results, instance)
     by_path: dict[str, list[ScanResult]] = {}
+    kept: list[ScanResult] = []
     for r in report.results:
-        if needs_edit(r, action, model):
+        # --select names functions explicitly: then any distil decorator on them may be removed
+        ours = None if selected else str(where[r.path].instance)
+        if needs_edit(r, action, model, ours):
             by_path.setdefault(r.path, []).append(r)
+        elif action == "remove" and r.status == "decorated":
+            kept.append(r)
+    for r in kept:
+        inst = r.decorator.instance if r.decorator is not None else "?"
+        notes.append(f"{r.path}:{r.decorator_lineno or r.lineno}: {r.qualname}: bound to {inst}, not to "
+                     f"{where[r.path].instance} that apply manages; kept (name it with --select to remove it)")
 
     planned: list[PlannedEdit] = []
     failed: list[FileEdit] = []
     for rel in sorted(by_path):
-        outcome = _plan_file(root, rel, by_path[rel], instance, action, model, notes, refused)
+        outcome = _plan_file(root, rel, by_path[rel], where[rel].instance, action, model, notes, refused)
         (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
 
-    if action in ("decorate", "dispatch") and any(p.functions for p in planned):
-        path, exists = instance_module_path(root, instance, report.results)
-        if exists:
-            check_instance_module(path, instance)
-        else:
-            text = render_instance_module(config, instance, path)
-            rel = path.relative_to(root).as_posix()
-            planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), note="from template"))
+    if action in ("decorate", "dispatch"):
+        needed = {where[p.rel] for p in planned if p.functions}
+        for place in sorted(needed, key=lambda pl: str(pl.instance)):
+            if place.path is None:
+                path, exists = instance_module_path(root, place.instance, report.results)
+            else:
+                path, exists = place.path, place.path.is_file()
+            if exists:
+                check_instance_module(path, place.instance)
+            else:
+                text = render_instance_module(config, place.instance, path)
+                rel = path.relative_to(root).as_posix()
+                planned.append(PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), note="from template"))
 
-    edits = commit_edits(root, planned, write=write)
+    # the created instructions module is written first, and the decorated files only once it is
+    # there: a kill (or a failure) between writes never leaves code importing a missing module
+    created = [p for p in planned if p.snapshot.data is None]
+    edits = commit_edits(root, created, write=write)
+    rest = [p for p in planned if p.snapshot.data is not None]
+    if write and any(e.status == "error" for e in edits):
+        edits += [FileEdit(p.rel, "error", "not written: the instructions module it would import could not be "
+                           "created", functions=p.functions) for p in rest]
+    else:
+        edits += commit_edits(root, rest, write=write)
+    # files the scan could not read or parse are reported, never skipped silently
+    failed.extend(FileEdit(err.path, "error", f"cannot be scanned: {err.reason}") for err in report.errors)
     order = {e.path: e for e in [*edits, *failed]}
     bad = {e.path for e in order.values() if e.status == "error"}
     wanted = ("decorated",) if action in ("capture", "remove") else ("candidate", "decorated")
@@ -255,7 +348,8 @@ def _record_model_seam() -> Callable[..., Any] | None:
 
 def pin_models(result: ApplyReport, report: ScanReport, config: Config,
                record_prompts: Callable[..., Any]) -> ApplyReport:
-    """After writing: re-record the lock's prompts; for `dispatch`, pin model id -> fingerprint.
+    """After writing: re-record the lock's prompts; for `dispatch`, pin model id -> fingerprint;
+    for `remove`, drop the entries of the undecorated functions that have no model pinned.
 
     `record_prompts` is `api.prompts` (passed in: codemods sit below the api layer). A failure
     here does not undo the edits; it is reported as an error on the lock file.
@@ -265,6 +359,52 @@ def pin_models(result: ApplyReport, report: ScanReport, config: Config,
     problems: list[FileEdit] = []
     pinned: list[str] = []
     touched = {e.path for e in result.changed}
+    try:
+        if result.action == "remove":
+            return _forget_removed(result, report, config)
+        return _pin_models(result, config, record_prompts, lock_rel, problems, pinned, touched)
+    except OSError as exc:
+        raise LockWriteError(_unwritable_lock(result, lock_rel, exc)) from None
+
+
+class LockWriteError(ConfigError):
+    """The lock could not be written after the source was edited (exit 2, like a bad setting)."""
+
+
+def _unwritable_lock(result: ApplyReport, lock_rel: str, exc: OSError) -> str:
+    files = ", ".join(e.path for e in result.changed) or "no file changed this time"
+    why = exc.strerror or str(exc)
+    if result.action == "dispatch":
+        return (f"{lock_rel}: cannot write the lock ({why}); the source is already bound to {result.model} "
+                f"({files}) but the prompts are not pinned: make the lock writable and run the same "
+                f"`distilgen apply --dispatch --model {result.model}` again to pin them")
+    return (f"{lock_rel}: cannot write the lock ({why}); the source is already edited ({files}) but the "
+            f"lock does not say so: make the lock writable and run `distilgen prompts`")
+
+
+def _forget_removed(result: ApplyReport, report: ScanReport, config: Config) -> ApplyReport:
+    """After `--remove`: drop the lock entries of the functions undecorated, except those with a
+    model pinned (the fine-tuned model still needs the prompt it was trained on); `distilgen
+    prompts` drops those too once they are no longer wanted."""
+    from ..prompts.lock import load_lock, record_prompts
+
+    gone = {
+        r.function_id for r in report.results
+        for e in result.changed if e.path == r.path and r.qualname in e.functions and r.module
+    }
+    try:
+        lock = load_lock(config.lock_path)
+        keep = sorted(e.function_id for e in lock.entries if e.function_id in gone and e.models)
+        record_prompts(config.lock_path, [], drop=gone - set(keep))
+    except DistilgenError as exc:
+        return replace(result, edits=(*result.edits, FileEdit(config.lock_file, "error", f"entries not dropped: {exc}")))
+    notes = tuple(f"{config.lock_file}: kept the entry of {fid}: a model is pinned to its prompt "
+                  f"(`distilgen prompts` drops it)" for fid in keep)
+    return replace(result, notes=(*result.notes, *notes))
+
+
+def _pin_models(result: ApplyReport, config: Config, record_prompts: Callable[..., Any], lock_rel: str,
+                problems: list[FileEdit], pinned: list[str], touched: set[str]) -> ApplyReport:
     try:
         for rep in record_prompts(config=config):
             # problems elsewhere in the project are for `distilgen prompts`/`check` to report

@@ -15,14 +15,18 @@ previous one exactly: `decorate` then `remove` gives back the original bytes.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import symtable
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from .index import StatementTransformer, index_functions
+from .index import index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
+from .splice import reduce_source, splice
 
 __all__ = [
     "ACTIONS",
@@ -84,6 +88,8 @@ class ModuleEdit:
     encoding: str = "utf-8"
     refused: tuple[tuple[str, str, int], ...] = ()
     """(qualname, why, def line) of targets left undecorated: decorating them would be wrong."""
+    std_parsed: bool = True
+    """The original parsed with this interpreter's own parser (so its output must too)."""
 
 
 def string_literal(value: str) -> str:
@@ -174,18 +180,43 @@ def _is_overload(fn: cst.FunctionDef) -> bool:
     )
 
 
-class _Rewriter(StatementTransformer):
-    def __init__(self, edits: dict[cst.FunctionDef, cst.FunctionDef]) -> None:
-        self.edits = edits
+def _replace_child(parent: cst.CSTNode, old: cst.CSTNode, new: cst.CSTNode) -> cst.CSTNode:
+    """`parent` with its direct child `old` (by identity) replaced by `new`."""
+    for f in dataclasses.fields(parent):
+        value = getattr(parent, f.name)
+        if value is old:
+            return parent.with_changes(**{f.name: new})
+        if isinstance(value, (tuple, list)) and any(v is old for v in value):
+            return parent.with_changes(**{f.name: type(value)(new if v is old else v for v in value)})
+    raise ValueError(f"{type(old).__name__} is not a child of {type(parent).__name__}")
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
-        new = self.edits.get(original_node)
-        if new is None:
-            return updated_node
-        # nested targets inside this function were rewritten in `updated_node`; keep them
-        return updated_node.with_changes(
+
+def _rebuild(tree: cst.Module, edits: dict[cst.FunctionDef, cst.FunctionDef],
+             chains: Mapping[cst.FunctionDef, tuple[cst.CSTNode, ...]], latest: dict[int, cst.CSTNode]) -> cst.Module:
+    """The module with each edited def's decorators replaced, rebuilding only the nodes on the
+    path from the module down to it (a full-tree transform copies every statement). `latest`
+    receives id(original node) -> its rebuilt copy."""
+
+    def now(node: cst.CSTNode) -> cst.CSTNode:
+        return latest.get(id(node), node)
+
+    for fn, new in edits.items():
+        # a nested target may already sit inside an edited outer def: start from the newest copy
+        child_old = now(fn)
+        assert isinstance(child_old, cst.FunctionDef)
+        child_new: cst.CSTNode = child_old.with_changes(
             decorators=new.decorators, lines_after_decorators=new.lines_after_decorators
         )
+        latest[id(fn)] = child_new
+        node: cst.CSTNode = fn
+        for parent in reversed(chains[fn]):
+            parent_now = now(parent)
+            parent_new = _replace_child(parent_now, child_old, child_new)
+            latest[id(parent)] = parent_new
+            child_old, child_new, node = parent_now, parent_new, parent
+    out = now(tree)
+    assert isinstance(out, cst.Module)
+    return out
 
 
 class DecoratorEdit:
@@ -217,6 +248,8 @@ class DecoratorEdit:
         self.is_package = is_package
         self.result = ModuleEdit((), (), None, ())
         self.lines: Mapping[cst.CSTNode, int] = {}
+        self.replaced: dict[int, cst.CSTNode] = {}
+        """id(original node) -> its edited copy, for each node rebuilt on the way to an edit."""
 
     # -- recognising -------------------------------------------------------------------------
 
@@ -255,22 +288,34 @@ class DecoratorEdit:
         tree: cst.Module,
         positions: Mapping[cst.CSTNode, CodeRange] | None = None,
         source: bytes | str | None = None,
+        std_tree: ast.Module | None = None,
     ) -> cst.Module:
         """The edited module (`tree` itself when nothing changes); the outcome is in `.result`.
 
         Pass the `source` the tree was parsed from (line numbers then come from `ast`), or
         libcst `positions` when a codemod pipeline already resolved them.
         """
-        visitor = index_functions(tree, source, positions)
+        visitor = index_functions(tree, source, positions, std_tree)
         self.lines = visitor.lines
         names = module_names(tree, self.module, self.is_package, class_names=visitor.class_names)
 
+        # names bound in a function or class around a target: its decorator is evaluated there, so
+        # the instance must be spelled with a name none of them binds (`def outer(instructions)`)
+        shadowed: set[str] = set()
+        for t in self.targets:
+            fn = self._pick(visitor.found, t)
+            if fn is not None:
+                shadowed |= visitor.enclosing.get(fn, frozenset())
         expr_text = names.expression_for(self.instance.dotted)
+        if expr_text is not None and expr_text.split(".")[0] in shadowed:
+            expr_text = None
         import_name: str | None = None
         if expr_text is None:
             import_name = self.instance.attr
             n = 1
-            while not (names.is_free(import_name) or _same(names, import_name, self.instance.dotted)):
+            while import_name in shadowed or not (
+                names.is_free(import_name) or _same(names, import_name, self.instance.dotted)
+            ):
                 import_name = f"distil_{self.instance.attr}" + ("" if n == 1 else f"_{n}")
                 n += 1
             expr_text = import_name
@@ -328,18 +373,17 @@ class DecoratorEdit:
         if not edits:
             self.result = ModuleEdit((), tuple(missing), None, (), tree.encoding, tuple(refused))
             return tree
-        tree = tree.visit(_Rewriter(edits))
-        assert isinstance(tree, cst.Module)
+        tree = _rebuild(tree, edits, visitor.chains, self.replaced)
         added_import = None
         if added_any and import_name is not None:
             tree = _add_import(tree, self.instance, import_name)
             added_import = import_name
         removed: list[str] = []
         if removed_heads:
-            # a head read only by the removed decorators is now unused (one walk, after the edit)
-            after_counts = load_counts(tree)
-            gone = {h for h in removed_heads if not after_counts.get(h, 0)}
-            gone = {h for h in gone if h in names.bindings and names.bindings[h].kind == "import"}
+            # an import read only by the removed decorators is now unused; a parameter or a local
+            # of the same name elsewhere is not a use of it
+            heads = {h for h in removed_heads if h in names.bindings and names.bindings[h].kind == "import"}
+            gone = heads - global_uses(tree, heads)
             if gone:
                 tree = _remove_imports(tree, gone)
                 removed = sorted(gone)
@@ -500,6 +544,30 @@ def _remove_imports(tree: cst.Module, names: set[str]) -> cst.Module:
     return tree.with_changes(body=out)
 
 
+def global_uses(tree: cst.Module, names: set[str]) -> set[str]:
+    """Which of the module-level `names` some code of `tree` still reads (Python's own scoping:
+    a parameter, a local or a keyword argument of the same name is not a read of the global)."""
+    try:
+        table = symtable.symtable(tree.code, "<module>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # syntax newer than this interpreter: any read of the name, parameters excepted, counts
+        counts = load_counts(tree)
+        return {n for n in names if counts.get(n, 0)}
+    used: set[str] = set()
+    todo = [table]
+    while todo and used != names:
+        scope = todo.pop()
+        todo.extend(scope.get_children())
+        for n in names - used:
+            try:
+                sym = scope.lookup(n)
+            except KeyError:
+                continue
+            if sym.is_referenced() and (scope.get_type() in ("module", "class") or sym.is_global()):
+                used.add(n)
+    return used
+
+
 def edit_module(
     source: bytes | str,
     targets: Iterable[Target | str],
@@ -514,10 +582,43 @@ def edit_module(
 
     Raises `libcst.ParserSyntaxError` for a source libcst cannot parse.
     """
-    tree = cst.parse_module(source)
+    targets = [t if isinstance(t, Target) else Target(t) for t in targets]
+    try:
+        std_tree: ast.Module | None = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        std_tree = None  # syntax newer than this interpreter: libcst alone
+    # libcst parses only the top-level statements an edit can touch (`--remove` reads the whole
+    # module to tell whether the import is still used, so it parses everything)
+    if std_tree is not None and action != "remove" and all(t.lineno is not None for t in targets):
+        reduced = reduce_source(source, std_tree, [t.lineno for t in targets if t.lineno is not None])
+        if reduced is not None:
+            done = _edit(source, reduced, ast.parse(reduced), targets, instance, action, model, module, is_package)
+            if done is not None:
+                return done
+    done = _edit(source, source, std_tree, targets, instance, action, model, module, is_package)
+    assert done is not None
+    return done
+
+
+def _edit(
+    source: bytes | str, parsed: bytes | str, std_tree: ast.Module | None, targets: list[Target],
+    instance: InstanceRef | str, action: str, model: str | None, module: str, is_package: bool,
+) -> tuple[bytes | str, ModuleEdit] | None:
+    """Edit `source`, parsing `parsed` (the source itself or its `reduce_source`); None when a
+    reduced source does not give a result that can be trusted."""
+    whole = parsed is source
+    tree = cst.parse_module(parsed)
     edit = DecoratorEdit(targets, instance, action, model, module=module, is_package=is_package)
-    new = edit.run(tree, source=source)
-    out: bytes | str = new.bytes if isinstance(source, bytes) else new.code
+    new = edit.run(tree, source=parsed, std_tree=std_tree)
+    if not whole and edit.result.missing:
+        return None
+    if std_tree is None:
+        edit.result = dataclasses.replace(edit.result, std_parsed=False)
     if not edit.result.changed:
-        out = source  # untouched: the very same bytes
+        return source, edit.result  # untouched: the very same bytes
+    out = splice(source, tree, new, std_tree, edit.replaced)
+    if out is None:
+        if not whole:
+            return None
+        out = new.bytes if isinstance(source, bytes) else new.code
     return out, edit.result

@@ -45,13 +45,63 @@ class FunctionIndex:
     """FunctionDef and Decorator nodes -> their first line."""
     class_names: set[str] = field(default_factory=set)
     """Names bound directly in any class body."""
+    enclosing: dict[cst.FunctionDef, frozenset[str]] = field(default_factory=dict)
+    """FunctionDef -> every name bound in a function or class it is nested in: a decorator on it
+    is evaluated there, so any of these names would shadow a module-level import."""
+    chains: dict[cst.FunctionDef, tuple[cst.CSTNode, ...]] = field(default_factory=dict)
+    """FunctionDef -> its ancestors from the Module down (to rebuild just that path)."""
 
 
-class _Collector(StatementVisitor):
+def _structure(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The children of a block or compound statement that can hold a `def` (never expressions)."""
+    if isinstance(node, (cst.Module, cst.IndentedBlock)):
+        return list(node.body)
+    out: list[cst.CSTNode] = []
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Else, cst.Finally, cst.ExceptHandler,
+                         cst.ExceptStarHandler, cst.With, cst.MatchCase)):
+        out.append(node.body)
+    elif isinstance(node, cst.If):
+        out.append(node.body)
+        if node.orelse is not None:
+            out.append(node.orelse)
+    elif isinstance(node, (cst.For, cst.While)):
+        out.append(node.body)
+        if node.orelse is not None:
+            out.append(node.orelse)
+    elif isinstance(node, (cst.Try, cst.TryStar)):
+        out.extend([node.body, *node.handlers])
+        out.extend(x for x in (node.orelse, node.finalbody) if x is not None)
+    elif isinstance(node, cst.Match):
+        out.extend(node.cases)
+    return [c for c in out if not isinstance(c, cst.SimpleStatementSuite)]
+
+
+class _Collector:
+    """One walk over blocks and compound statements (a libcst `visit` would rebuild every node)."""
+
     def __init__(self) -> None:
         self.stack: list[tuple[str, str]] = []
         self.defs: dict[str, list[cst.FunctionDef]] = {}
         self.class_names: set[str] = set()
+        self.scopes: list[cst.FunctionDef | cst.ClassDef] = []
+        self.parents: dict[cst.FunctionDef, tuple[cst.FunctionDef | cst.ClassDef, ...]] = {}
+        """FunctionDef -> the functions and classes it is nested in, outermost first."""
+        self.path: list[cst.CSTNode] = []
+        self.chains: dict[cst.FunctionDef, tuple[cst.CSTNode, ...]] = {}
+
+    def walk(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.FunctionDef):
+            self.chains[node] = tuple(self.path)
+            self.visit_FunctionDef(node)
+        elif isinstance(node, cst.ClassDef):
+            self.visit_ClassDef(node)
+        self.path.append(node)
+        for child in _structure(node):
+            self.walk(child)
+        self.path.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            self.stack.pop()
+            self.scopes.pop()
 
     def _qualname(self, name: str) -> str:
         parts: list[str] = []
@@ -64,12 +114,12 @@ class _Collector(StatementVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.defs.setdefault(self._qualname(node.name.value), []).append(node)
         self.stack.append(("def", node.name.value))
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
+        self.parents[node] = tuple(self.scopes)
+        self.scopes.append(node)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.stack.append(("class", node.name.value))
+        self.scopes.append(node)
         for stmt in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
             if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
                 self.class_names.add(stmt.name.value)
@@ -79,61 +129,132 @@ class _Collector(StatementVisitor):
                         [small.target] if isinstance(small, (cst.AnnAssign, cst.AugAssign)) else [])
                     self.class_names.update(t.value for t in targets if isinstance(t, cst.Name))
 
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.stack.pop()
 
 
 def class_body_names(tree: cst.Module) -> set[str]:
     """Names bound directly in any class body of `tree` (no line numbers needed)."""
     collector = _Collector()
-    tree.visit(collector)
+    collector.walk(tree)
     return collector.class_names
 
 
-def _ast_lines(source: bytes | str) -> dict[str, list[tuple[int, list[int]]]] | None:
-    """qualname -> [(def line, decorator lines)] from the standard parser, or None if it cannot."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    out: dict[str, list[tuple[int, list[int]]]] = {}
+_Scope = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
-    def walk(node: ast.AST, prefix: str) -> None:
+
+def scope_bindings(scope: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
+    """Every name a function or class body binds: parameters, assignments, loop/with/except
+    targets, imports, nested defs, `global`/`nonlocal`, match captures, walrus and (to be safe)
+    comprehension targets. Bodies of nested functions and classes are their own scopes."""
+    out: set[str] = set()
+    if not isinstance(scope, ast.ClassDef):
+        a = scope.args
+        out.update(p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs))
+        out.update(p.arg for p in (a.vararg, a.kwarg) if p is not None)
+    todo: list[ast.AST] = list(scope.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _Scope):
+            out.add(node.name)
+            # decorators, defaults, bases and annotations are evaluated in this scope; bodies are not
+            todo.extend(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                todo.extend([*node.bases, *node.keywords])
+            else:
+                todo.extend([*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)])
+            continue
+        if isinstance(node, ast.Lambda):
+            todo.extend([*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)])
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            out.add(node.id)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            out.update(node.names)
+        elif isinstance(node, ast.alias):
+            out.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            out.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            out.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            out.add(node.rest)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+_AstDef = tuple[int, list[int], frozenset[str]]
+
+
+def _ast_lines(source: bytes | str, tree: ast.Module | None = None) -> dict[str, list[_AstDef]] | None:
+    """qualname -> [(def line, decorator lines, names bound in enclosing scopes)] from the
+    standard parser, or None if it cannot parse the source."""
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return None
+    out: dict[str, list[_AstDef]] = {}
+
+    def walk(node: ast.AST, prefix: str, enclosing: frozenset[str]) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 out.setdefault(prefix + child.name, []).append(
-                    (child.lineno, [d.lineno for d in child.decorator_list])
+                    (child.lineno, [d.lineno for d in child.decorator_list], enclosing)
                 )
-                walk(child, f"{prefix}{child.name}.<locals>.")
+                walk(child, f"{prefix}{child.name}.<locals>.", enclosing | scope_bindings(child))
             elif isinstance(child, ast.ClassDef):
-                walk(child, f"{prefix}{child.name}.")
+                walk(child, f"{prefix}{child.name}.", enclosing | scope_bindings(child))
             elif isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
-                walk(child, prefix)
+                walk(child, prefix, enclosing)
 
-    walk(tree, "")
+    walk(tree, "", frozenset())
     return out
+
+
+class _AnyName(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _cst_enclosing(parents: tuple[cst.CSTNode, ...]) -> frozenset[str]:
+    """Without `ast` (syntax newer than this interpreter): every name written in an enclosing
+    function or class, whatever its role; more than needed, never less."""
+    out: set[str] = set()
+    for scope in parents:
+        v = _AnyName()
+        scope.visit(v)
+        out |= v.names
+    return frozenset(out)
 
 
 def index_functions(
     tree: cst.Module,
     source: bytes | str | None = None,
     positions: Mapping[cst.CSTNode, CodeRange] | None = None,
+    std_tree: ast.Module | None = None,
 ) -> FunctionIndex:
-    """Index `tree` (parsed from `source`); `positions` when a caller already resolved them."""
+    """Index `tree` (parsed from `source`); `positions` when a caller already resolved them, and
+    the standard parser's tree of the same source when the caller has it."""
     collector = _Collector()
-    tree.visit(collector)
-    index = FunctionIndex(class_names=collector.class_names)
-    aligned = _ast_lines(source) if positions is None and source is not None else None
+    collector.walk(tree)
+    index = FunctionIndex(class_names=collector.class_names, chains=collector.chains)
+    aligned = _ast_lines(source, std_tree) if positions is None and source is not None else None
     if aligned is not None and all(
         len(aligned.get(q, [])) == len(nodes)
-        and all(len(decs) == len(n.decorators) for (_, decs), n in zip(aligned[q], nodes))
+        and all(len(decs) == len(n.decorators) for (_, decs, _e), n in zip(aligned[q], nodes))
         for q, nodes in collector.defs.items()
     ):
         for q, nodes in collector.defs.items():
-            for (line, decs), node in zip(aligned[q], nodes):
+            for (line, decs, enclosing), node in zip(aligned[q], nodes):
                 index.lines[node] = line
                 index.lines.update(zip(node.decorators, decs))
+                index.enclosing[node] = enclosing
     else:
+        for nodes in collector.defs.values():
+            for node in nodes:
+                index.enclosing[node] = _cst_enclosing(collector.parents[node])
         if positions is None:
             positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
         for nodes in collector.defs.values():

@@ -193,7 +193,7 @@ def _block(body: cst.BaseSuite) -> tuple[cst.BaseStatement, ...] | tuple[cst.Bas
 
 
 class _LoadCounter(cst.CSTVisitor):
-    """Counts Name nodes that read a variable (attribute names, keywords and imports excluded)."""
+    """Counts Name nodes that read a variable (attribute names, keywords, parameters, imports excluded)."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -207,6 +207,13 @@ class _LoadCounter(cst.CSTVisitor):
 
     def visit_Arg(self, node: cst.Arg) -> bool:
         node.value.visit(self)
+        return False
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        # a parameter's name binds, it does not read; its annotation and default do read
+        for part in (node.annotation, node.default):
+            if part is not None:
+                part.visit(self)
         return False
 
     def visit_Import(self, node: cst.Import) -> bool:

@@ -26,8 +26,8 @@ from ..errors import UsageError
 from .apply import (
     _source_roots,
     check_instance_module,
-    instance_module_path,
     instance_ref,
+    main_placement,
     render_instance_module,
 )
 from .decorate import InstanceRef, is_docstring, string_literal
@@ -479,8 +479,12 @@ def _render_body(stubs: list[_Stub]) -> str:
     return cst.Module(body=[build(item, 0 if i == 0 else 2) for i, item in enumerate(top)]).code
 
 
+def _instance(report: ScanReport, config: Config) -> tuple[InstanceRef, Path, bool]:
+    return main_placement(report.root, report.results, instance_ref(config))
+
+
 def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str, _Plan]:
-    instance = instance_ref(config)
+    instance, _, _ = _instance(report, config)
     plan = _plan(report, instance, model)
     imports = _format_imports(list({*plan.imports.values(), *plan.more}), _first_party(report))
     text = render_template(
@@ -494,7 +498,7 @@ def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str
 
 
 def default_output(report: ScanReport, config: Config) -> Path:
-    path, _ = instance_module_path(report.root, instance_ref(config), report.results)
+    _, path, _ = _instance(report, config)
     return path.with_name(DEFAULT_NAME)
 
 
@@ -520,8 +524,7 @@ def write_stubs(
     text, plan = render_stubs(report, config, model=model)
     functions = tuple(s.function_id for s in plan.stubs)
     planned = [PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), functions)]
-    instance = instance_ref(config)
-    module_path, exists = instance_module_path(report.root, instance, report.results)
+    instance, module_path, exists = _instance(report, config)
     if exists:
         check_instance_module(module_path, instance)
     elif plan.stubs:

@@ -148,18 +148,50 @@ def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int
     return "model_method"
 
 
+class _OneAnnotation:
+    """Stands in for a function with a single annotation, so `get_type_hints` resolves just that one."""
+
+    def __init__(self, fn: Callable[..., Any], name: str) -> None:
+        self.__annotations__ = {name: fn.__annotations__[name]}
+        self.__globals__ = getattr(inspect.unwrap(fn), "__globals__", {})
+
+
+def resolve_annotation(fn: Callable[..., Any], name: str) -> Any:
+    """The evaluated annotation of one parameter (or `"return"`); raises what evaluating it raises."""
+    return typing.get_type_hints(_OneAnnotation(fn, name))[name]
+
+
+def parameter_hints(fn: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each parameter's annotation resolved on its own: (resolved hints, {name: why it failed}).
+
+    `typing.get_type_hints(fn)` fails as a whole when one hint names a class imported only under
+    `if TYPE_CHECKING:`; here only that parameter is missing, and the caller can say which.
+    """
+    hints: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for name in getattr(fn, "__annotations__", {}):
+        if name == "return":
+            continue
+        try:
+            hints[name] = resolve_annotation(fn, name)
+        except Exception as exc:  # NameError mostly; any error is the annotation's own problem
+            failed[name] = f"{exc.__class__.__name__}: {exc}"
+    return hints, failed
+
+
 def resolve_return_model(fn: Callable[..., Any]) -> type[BaseModel]:
     """The function's return annotation as a BaseModel subclass, or a DecorationError saying why not."""
     where = f"{fn.__module__}:{fn.__qualname__}"
     if "return" not in getattr(fn, "__annotations__", {}):
         raise DecorationError(f"{where}: has no return annotation; annotate it with a pydantic BaseModel subclass")
     try:
-        hints = typing.get_type_hints(fn)
+        # the return annotation on its own: a parameter hint imported only under TYPE_CHECKING
+        # must not stop capture (the runtime never needs parameter types)
+        rt = resolve_annotation(fn, "return")
     except NameError:
         raise  # not resolvable yet: the caller retries at the first call
     except Exception as exc:
-        raise DecorationError(f"{where}: cannot resolve its annotations: {exc}") from None
-    rt = hints.get("return")
+        raise DecorationError(f"{where}: cannot resolve its return annotation: {exc}") from None
     if isinstance(rt, type) and issubclass(rt, BaseModel):
         return rt
     origin = typing.get_origin(rt)

@@ -1,0 +1,101 @@
+"""Benchmark `distilgen apply` and `apply --diff` against a cold `distilgen scan` of the same tree.
+
+Target (issue 13): `apply` and `apply --diff` each take at most 3x a cold scan of the tree
+(one parse per edited file, one index, never per function).
+
+Corpus: large real packages from PyPI, pinned, unpacked under ~/.cache/distilgen-corpus (never
+committed). Fetch them once with
+
+    python -m pip download --no-deps -d ~/.cache/distilgen-corpus/probe \
+        prefect==3.9.1 langchain-core==1.8.4 litellm==1.110.2
+    # then unzip each wheel into ~/.cache/distilgen-corpus/codemods-scale/<wheel name>/
+
+and run
+
+    PYTHONPATH=. /work/devenv/bin/python benchmarks/apply_scale.py [TREE ...]
+
+Each tree is copied to a temporary folder (apply writes). Every command runs as a user runs it: a
+fresh `python -m distilgen` process, timed from outside, with the scan cache removed first (cold)
+so `apply` pays its own scan. `apply` runs with the lock (prompts are recorded in a child process
+that imports the decorated modules; a module whose dependencies are not installed is reported and
+skipped, as it would be for the user). Prints seconds and the ratios to the cold scan, measured in
+the same run; the machine's load average is printed with them because the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CORPUS = Path.home() / ".cache" / "distilgen-corpus" / "codemods-scale"
+TARGET = 3.0
+
+
+def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    t = time.perf_counter()
+    # from a neutral folder: the tree itself must not be importable from the working directory
+    done = subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return time.perf_counter() - t, done
+
+
+def measure(tree: Path, timeout: float) -> dict[str, float | int | str]:
+    with tempfile.TemporaryDirectory(prefix="distilgen-apply-bench-") as tmp:
+        work = Path(tmp) / tree.name
+        shutil.copytree(tree, work, ignore=shutil.ignore_patterns("__pycache__", ".distilgen_cache", "*.lock"))
+        cache = work / ".distilgen_cache"
+        files = sum(1 for _ in work.rglob("*.py"))
+
+        def cold(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+            shutil.rmtree(cache, ignore_errors=True)
+            return run([*args, str(work)], Path(tmp), timeout)
+
+        scan_s, scan = cold(["scan"])
+        if "Traceback" in scan.stderr or not scan.stdout.strip():
+            # e.g. issue 13 item 7a (nested namespace packages in the environment) before its fix
+            return {"tree": tree.name, "error": "scan crashed: " + scan.stderr.strip().splitlines()[-1][:200]}
+        diff_s, diff = cold(["apply", "--diff", "--no-lock"])
+        edited = diff.stdout.count("\n+++ b/")
+        apply_s, applied = cold(["apply"])
+        changed = applied.stdout.strip().splitlines()[-1] if applied.stdout.strip() else applied.stderr[-200:]
+        again_s, _ = run(["apply", "--check", "--no-lock", str(work)], Path(tmp), timeout)
+        return {
+            "tree": tree.name, "files": files, "edited": edited, "scan": scan_s, "diff": diff_s, "apply": apply_s,
+            "check_after": again_s, "summary": changed, "scan_summary": scan.stdout.strip().splitlines()[-1][:90],
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("trees", nargs="*", type=Path)
+    parser.add_argument("--timeout", type=float, default=900.0, help="per command, seconds")
+    args = parser.parse_args()
+    trees = args.trees or sorted(p for p in CORPUS.glob("*") if p.is_dir())
+    if not trees:
+        sys.exit(f"no trees given and none under {CORPUS}: see this script's docstring to fetch them")
+    print(f"target: apply and apply --diff <= {TARGET:.0f}x a cold scan of the same tree")
+    worst = 0.0
+    for tree in trees:
+        r = measure(tree, args.timeout)
+        if "error" in r:
+            print(f"{r['tree']}: {r['error']}")
+            continue
+        diff_ratio, apply_ratio = float(r["diff"]) / float(r["scan"]), float(r["apply"]) / float(r["scan"])
+        worst = max(worst, diff_ratio, apply_ratio)
+        print(f"{r['tree']}: {r['files']} files, {r['edited']} edited; {r['scan_summary']}")
+        print(f"  cold scan {r['scan']:.1f} s | apply --diff {r['diff']:.1f} s ({diff_ratio:.2f}x) | "
+              f"apply {r['apply']:.1f} s ({apply_ratio:.2f}x) | apply --check after {r['check_after']:.1f} s | "
+              f"load {os.getloadavg()[0]:.1f}")
+        print(f"  apply said: {r['summary']}")
+    print(f"worst ratio {worst:.2f}x (target <= {TARGET:.0f}x): {'met' if worst <= TARGET else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

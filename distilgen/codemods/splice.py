@@ -1,0 +1,206 @@
+"""The edited module's source, generating code only for the statements that changed.
+
+`Module.code` regenerates every node of the file, which costs several times the parse on a big
+module. An edit changes a few statements (a decorated def, the import block); every other
+statement keeps the exact bytes of the original, located through the standard parser's line
+numbers. A changed class or def whose header is untouched is spliced the same way one level down,
+so decorating one method of a 2,000-line class generates that method only. Everything else is
+copied, so each generated region is checked first: the original statement, generated alone at its
+indentation, must give back exactly the bytes of its region; otherwise the caller falls back to
+generating the whole module.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from typing import Iterable, Mapping, Sequence
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+__all__ = ["splice", "reduce_source"]
+
+_LINES = re.compile(rb".*?(?:\r\n|\r|\n)|.+\Z", re.S)
+
+
+class _Mismatch(Exception):
+    """The line regions do not match libcst's statements: generate the whole module instead."""
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", None)
+    return min([node.lineno, *(d.lineno for d in decorators)]) if decorators else node.lineno
+
+
+def _align(stmts: Sequence[cst.BaseStatement], std: Sequence[ast.stmt]) -> list[tuple[int, ast.stmt]]:
+    """(first line with leading comments/blank lines, first ast statement) of each libcst statement."""
+    out: list[tuple[int, ast.stmt]] = []
+    i = 0
+    for stmt in stmts:
+        if i >= len(std):
+            raise _Mismatch
+        out.append((_first_line(std[i]) - len(stmt.leading_lines), std[i]))
+        i += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+    if i != len(std):
+        raise _Mismatch
+    return out
+
+
+class _Splicer:
+    def __init__(self, module: cst.Module, lines: list[bytes], encoding: str,
+                 replaced: Mapping[int, cst.CSTNode]) -> None:
+        self.module = module
+        self.lines = lines
+        self.encoding = encoding
+        self.replaced = replaced
+
+    def text(self, start: int, stop: int) -> bytes:
+        """Lines start..stop-1 (1-based)."""
+        return b"".join(self.lines[start - 1: stop - 1])
+
+    def generate(self, node: cst.CSTNode, indents: list[str]) -> bytes:
+        state = CodegenState(default_indent=self.module.default_indent,
+                             default_newline=self.module.default_newline, indent_tokens=list(indents))
+        node._codegen(state)
+        return "".join(state.tokens).encode(self.encoding)
+
+    def block(self, old: Sequence[cst.BaseStatement], new: Sequence[cst.BaseStatement], std: Sequence[ast.stmt],
+              end: int, indents: list[str]) -> bytes:
+        """The statements `new` (an edit of `old`, whose text ends before line `end`)."""
+        aligned = _align(old, std)
+        bounds = [start for start, _ in aligned] + [end]
+        if any(a > b for a, b in zip(bounds, bounds[1:])):
+            raise _Mismatch
+        position = {id(s): k for k, s in enumerate(old)}
+        kept = {position[id(s)] for s in new if id(s) in position}
+        in_new = {id(s) for s in new}
+        edited = {k: self.replaced[id(s)] for k, s in enumerate(old)
+                  if k not in kept and id(s) in self.replaced and id(self.replaced[id(s)]) in in_new}
+        out: list[bytes] = []
+        for stmt in new:
+            k = position.get(id(stmt))
+            if k is not None:
+                out.append(self.text(bounds[k], bounds[k + 1]))
+                continue
+            k = next((j for j, s in edited.items() if s is stmt), None)
+            if k is not None:
+                out.append(self.nested(old[k], stmt, aligned[k][1], bounds[k], bounds[k + 1], indents))
+            else:
+                out.append(self.generate(stmt, indents))
+        for k, stmt in enumerate(old):
+            if k not in kept and k not in edited and self.generate(stmt, indents) != self.text(bounds[k], bounds[k + 1]):
+                raise _Mismatch
+        return b"".join(out)
+
+    def decorators(self, fn: cst.FunctionDef, indents: list[str]) -> bytes:
+        """The decorator lines of `fn` and the lines between them and the `def`."""
+        state = CodegenState(default_indent=self.module.default_indent,
+                             default_newline=self.module.default_newline, indent_tokens=list(indents))
+        for d in fn.decorators:
+            d._codegen(state)
+        for line in fn.lines_after_decorators:
+            line._codegen(state)
+        return "".join(state.tokens).encode(self.encoding)
+
+    def nested(self, old: cst.BaseStatement, new: cst.BaseStatement, std: ast.stmt, start: int, stop: int,
+               indents: list[str]) -> bytes:
+        """`new` replacing `old` (lines start..stop-1): one level down when only its body changed."""
+        if (isinstance(old, cst.FunctionDef) and isinstance(new, cst.FunctionDef)
+                and isinstance(std, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and all(getattr(old, f.name) is getattr(new, f.name) for f in dataclasses.fields(old)
+                        if f.name not in ("decorators", "lines_after_decorators"))):
+            # only the decorators changed (the common edit): generate those lines, copy the def
+            head = start + len(old.leading_lines)
+            if self.decorators(old, indents) != self.text(head, std.lineno):
+                raise _Mismatch
+            return self.text(start, head) + self.decorators(new, indents) + self.text(std.lineno, stop)
+        same_head = (
+            isinstance(old, (cst.ClassDef, cst.FunctionDef)) and isinstance(new, type(old))
+            and isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
+            and all(getattr(old, f.name) is getattr(new, f.name) for f in dataclasses.fields(old) if f.name != "body")
+            and all(getattr(old.body, f.name) is getattr(new.body, f.name)
+                    for f in dataclasses.fields(old.body) if f.name != "body")
+            and isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        )
+        if not same_head:
+            # the region is trusted only if it is exactly what libcst makes of the original
+            if self.generate(old, indents) != self.text(start, stop):
+                raise _Mismatch
+            return self.generate(new, indents)
+        assert isinstance(old, (cst.ClassDef, cst.FunctionDef)) and isinstance(new, (cst.ClassDef, cst.FunctionDef))
+        assert isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
+        assert isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        inner = [*indents, old.body.indent if old.body.indent is not None else self.module.default_indent]
+        body_end = stop - len(old.body.footer)
+        first = _align(old.body.body, std.body)[0][0]
+        return self.text(start, first) + self.block(old.body.body, new.body.body, std.body, body_end, inner) \
+            + self.text(body_end, stop)
+
+
+def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Module | None,
+           replaced: Mapping[int, cst.CSTNode] | None = None) -> bytes | str | None:
+    """`new` as source text (the type of `source`), or None when the regions cannot be trusted."""
+    if tree is None or new.header is not old.header or new.footer is not old.footer or not old.body:
+        return None
+    is_bytes = isinstance(source, bytes)
+    data = source if isinstance(source, bytes) else source.encode("utf-8")
+    lines = _LINES.findall(data)
+    splicer = _Splicer(old, lines, old.encoding if is_bytes else "utf-8", replaced or {})
+    end = len(lines) - len(old.footer) + 1
+    try:
+        first = _align(old.body, tree.body)[0][0]
+        if first < 1:
+            return None
+        body = splicer.block(old.body, new.body, tree.body, end, [])
+    except (_Mismatch, RecursionError):
+        return None
+    result = splicer.text(1, first) + body + splicer.text(end, len(lines) + 1)
+    return result if is_bytes else result.decode("utf-8")
+
+
+_NEWLINE = re.compile(rb"(?:\r\n|\r|\n)\Z")
+_INDENT = re.compile(rb"[ \t]*")
+
+
+def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[int]) -> bytes | str | None:
+    """`source` with every top-level def and class that holds none of `keep_lines` (and every
+    such method of a class that does) cut down to a one-line stand-in (`def name(): pass`, then
+    blank lines), or None when nothing would be cut.
+
+    The line count stays the same, so line numbers, the scan's included, keep meaning the same.
+    libcst then parses only what an edit can touch; `splice` copies every untouched line from the
+    original, and checks each generated region against it, so a stand-in can never reach the
+    output (if an edit reaches one, the splice fails and the caller parses the whole file).
+    """
+    keep = sorted(set(keep_lines))
+    data = source if isinstance(source, bytes) else source.encode("utf-8")
+    lines = _LINES.findall(data)
+    cut = False
+
+    def cut_down(body: list[ast.stmt]) -> None:
+        nonlocal cut
+        for node in body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or not node.name.isascii():
+                continue
+            first, last = _first_line(node), node.end_lineno or node.lineno
+            if any(first <= k <= last for k in keep):
+                if isinstance(node, ast.ClassDef):
+                    cut_down(node.body)  # the other methods of a class holding a target
+                continue
+            nl = _NEWLINE.search(lines[last - 1]) if last - first >= 2 and last <= len(lines) else None
+            if nl is None:
+                continue
+            indent = _INDENT.match(lines[first - 1])
+            stand_in = f"class {node.name}: pass" if isinstance(node, ast.ClassDef) else f"def {node.name}(): pass"
+            lines[first - 1] = (indent.group() if indent else b"") + stand_in.encode("ascii") + nl.group()
+            for i in range(first, last):
+                lines[i] = nl.group()
+            cut = True
+
+    cut_down(tree.body)
+    if not cut:
+        return None
+    out = b"".join(lines)
+    return out if isinstance(source, bytes) else out.decode("utf-8")
