@@ -285,8 +285,6 @@ def report_scan(root: Path) -> tuple:  # type: ignore[type-arg]
     return api.scan([root], use_cache=False).results
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 6 (analysis): the scan names src/acme/tools/parse.py "
-                   "'tools.parse' where the interpreter says 'acme.tools.parse'")
 def test_a_namespace_package_imports_its_module_by_its_full_name(tmp_path: Path) -> None:
     write(tmp_path, {"pyproject.toml": PYPROJECT.format(name="acme-tools", where="src"), **NAMESPACED})
     assert api.apply([tmp_path], lock=False).errors == ()
