@@ -61,6 +61,7 @@ class Project:
     sha256: str
     packages: tuple[str, ...]
     layout: str
+    imports: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Result:
     import_failures: dict[str, str] = field(default_factory=dict)
     baseline_unimportable: int = 0
     modules_imported: int = 0
+    id_mismatches: list[str] = field(default_factory=list)
     toplevel_import: str = "not run"
     idempotent: bool | None = None
     removed_exact: int = 0
@@ -90,7 +92,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return (not self.errors and not self.compile_failures and not self.import_failures
+        return (not self.errors and not self.compile_failures and not self.import_failures and not self.id_mismatches
                 and self.idempotent is not False and self.removed_exact == self.removed_total
                 and self.toplevel_import in ("ok", "skipped") and self.mypy in ("ok", "skipped", "no stubs")
                 and self.prompts_check.split(" ")[0] in ("ok", "skipped"))
@@ -99,7 +101,7 @@ class Result:
 def load_corpus(path: Path = MANIFEST) -> list[Project]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return [Project(p["name"], p["version"], p["kind"], p["filename"], p["sha256"], tuple(p["packages"]),
-                    p.get("layout", "")) for p in data["project"]]
+                    p.get("layout", ""), tuple(p.get("imports", p["packages"]))) for p in data["project"]]
 
 
 def _sha256(path: Path) -> str:
@@ -328,6 +330,16 @@ def _import_child(python: str, path: list[Path], modules: list[str], stubbed: bo
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def interpreter_module(rel: str) -> str:
+    """The module name of a file of the tree with the tree (or its src/) on sys.path."""
+    parts = rel.removesuffix(".py").split("/")
+    if parts[0] == "src":
+        parts = parts[1:]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
 def _own_names(tree: Path, packages: tuple[str, ...]) -> set[str]:
     roots = [tree, tree / "src"]
     names = {p.stem if p.suffix == ".py" else p.name for r in roots if r.is_dir() for p in r.iterdir()
@@ -401,14 +413,18 @@ def run_project(project: Project, work: Path, *, skip_imports: bool = False, ski
 
     # 3. imports from a built wheel
     own = _own_names(tree, project.packages)
-    modules = sorted({r["module"] for r in decorated})
+    # import names as the interpreter spells them (from the path), not as the scan reports them
+    modules = sorted({interpreter_module(r["path"]) for r in decorated})
+    res.id_mismatches = sorted({f'{r["module"]} (interpreter: {interpreter_module(r["path"])})' for r in decorated
+                                if r["path"].removeprefix("src/").split("/")[0] in project.packages
+                                and r["module"] != interpreter_module(r["path"])})
     site_dec = None
     if not skip_imports:
         try:
             site_orig, site_dec = work / "site-orig", work / "site-decorated"
             install_target(build_wheel(project, orig, archive, work / "wheel-orig"), site_orig)
             install_target(build_wheel(project, tree, archive, work / "wheel-decorated"), site_dec)
-            top = list(project.packages)
+            top = list(project.imports)
             base = import_modules(python, site_orig, orig, top + modules, stubbed, own, project.packages, work)
             now = import_modules(python, site_dec, tree, top + modules, stubbed, own, project.packages, work)
             res.baseline_unimportable = sum(base[m] is not None for m in modules)
@@ -470,8 +486,14 @@ def _stubs_mypy(python: str, tree: Path, site: Path, work: Path) -> str:
                           timeout=STEP_TIMEOUT)
     if mypy.returncode == 0:
         return "ok"
-    lines = [ln for ln in mypy.stdout.splitlines() if ": error:" in ln]
-    return f"{len(lines)} mypy errors, first: {lines[0].split(': error: ', 1)[-1][:140] if lines else mypy.stdout[-200:]}"
+    errors = [ln for ln in mypy.stdout.splitlines() if ": error:" in ln]
+    codes: dict[str, int] = {}
+    for ln in errors:
+        code = ln.rsplit("[", 1)[-1].rstrip("]") if ln.endswith("]") else "other"
+        codes[code] = codes.get(code, 0) + 1
+    first = errors[0].split(": error: ", 1)[-1][:140] if errors else mypy.stdout[-200:]
+    by_code = ", ".join(f"{c} {n}" for c, n in sorted(codes.items(), key=lambda kv: -kv[1]))
+    return f"{len(errors)} mypy errors ({by_code}); first: {first}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -519,6 +541,8 @@ def describe(r: Result) -> list[str]:
         out.append(f"compile failures: {r.compile_failures[:3]}")
     for m, e in list(r.import_failures.items())[:5]:
         out.append(f"import failure: {m}: {e}")
+    if r.id_mismatches:
+        out.append(f"{len(r.id_mismatches)} decorated modules named unlike the interpreter, e.g. {r.id_mismatches[:2]}")
     if r.remove_mismatches:
         out.append(f"--remove left {len(r.remove_mismatches)} files different, e.g. {r.remove_mismatches[:3]}")
     out.append(f"stubs + mypy --strict: {r.mypy}; prompts + check: {r.prompts_check}")
@@ -528,13 +552,13 @@ def describe(r: Result) -> list[str]:
 
 def table(results: list[Result]) -> str:
     head = ("project", "files", "lines", "cand.", "decor.", "compile fail", "import fail (of ok before)",
-            "remove exact", "idempotent", "scan s", "apply --diff s", "apply s", "apply/scan")
+            "id != runtime", "remove exact", "idempotent", "scan s", "apply --diff s", "apply s", "apply/scan")
     rows = [head]
     for r in results:
         rows.append((f"{r.project.name} {r.project.version}", str(r.files), f"{r.lines:,}", str(r.candidates),
                      str(r.decorated), str(len(r.compile_failures)),
                      f"{len(r.import_failures)} ({r.modules_imported})" if r.mode != "skipped" else "skipped",
-                     f"{r.removed_exact}/{r.removed_total}", {True: "yes", False: "NO", None: "-"}[r.idempotent],
+                     str(len(r.id_mismatches)), f"{r.removed_exact}/{r.removed_total}", {True: "yes", False: "NO", None: "-"}[r.idempotent],
                      f"{r.scan_s:.1f}", f"{r.diff_s:.1f}", f"{r.apply_s:.1f}", f"{r.apply_s / r.scan_s:.1f}" if r.scan_s else "-"))
     total = sum(r.lines for r in results)
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
