@@ -1,0 +1,79 @@
+"""scan/apply/stubs/prompts/check on two real PyPI projects (issue 13, "Proof on real code").
+
+The same run as `benchmarks/real_world.py`, on two of its pinned projects: langchain-core (its
+dependencies do not all resolve from PyPI, so imports run with the missing ones stubbed) and cohere
+(a venv with its dependencies). The pinned file is fetched with `pip download --no-deps` into
+~/.cache/distilgen-corpus and checked against its sha256; the test skips only when that download
+fails. One run per project (module-scoped), one test per property.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+_spec = importlib.util.spec_from_file_location("real_world_bench", ROOT / "benchmarks" / "real_world.py")
+real_world = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = real_world  # dataclasses resolve their module through sys.modules
+_spec.loader.exec_module(real_world)
+
+PROJECTS = ("langchain-core", "cohere")
+_ITEM2 = "issue 13 item 2: the created instructions module lands beside the package (top-level distil.py), not in it"
+
+
+@pytest.fixture(scope="module", params=PROJECTS)
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    (project,) = [p for p in real_world.load_corpus() if p.name == request.param]
+    try:
+        real_world.fetch(project)
+    except RuntimeError as e:  # PyPI unreachable or the file withdrawn: nothing to prove on
+        pytest.skip(f"cannot fetch {project.name}=={project.version}: {e}")
+    return real_world.run_project(project, tmp_path_factory.mktemp(project.name), log=lambda *_: None)
+
+
+def test_scan_and_apply_decorate_the_candidates(run) -> None:
+    assert not [e for e in run.errors if e.startswith(("scan", "apply:", "apply --diff"))], run.errors
+    assert run.candidates > 0 and run.decorated == run.candidates, (run.candidates, run.decorated)
+    assert run.changed > 0
+
+
+def test_every_changed_file_compiles(run) -> None:
+    assert run.changed > 0
+    assert run.compile_failures == []
+
+
+def test_apply_is_idempotent(run) -> None:
+    assert run.idempotent is True, run.errors
+
+
+def test_remove_restores_every_file_byte_for_byte(run) -> None:
+    assert run.removed_total > 0
+    assert run.remove_mismatches == []
+
+
+@pytest.mark.xfail(strict=True, reason=_ITEM2)
+def test_decorated_modules_import_from_the_built_wheel(run) -> None:
+    assert run.modules_imported > 0, f"no decorated module imported even before apply ({run.mode})"
+    assert run.import_failures == {}
+
+
+@pytest.mark.xfail(strict=True, reason=_ITEM2)
+def test_stubs_pass_mypy_strict(run) -> None:
+    assert run.mypy == "ok"
+
+
+def test_package_imports_from_the_built_wheel(run) -> None:
+    assert run.toplevel_import == "ok"
+
+
+def test_prompts_then_check_pass(run) -> None:
+    if run.mode.startswith("stubbed"):
+        assert run.prompts_check.startswith("skipped")
+        pytest.skip(f"{run.project.name}: {run.mode}; prompts imports the project for schemas")
+    assert run.prompts_check == "ok"
