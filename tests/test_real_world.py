@@ -10,6 +10,7 @@ fails. One run per project (module-scoped), one test per property.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -78,3 +79,32 @@ def test_prompts_then_check_pass(run) -> None:
         assert run.prompts_check.startswith("skipped")
         pytest.skip(f"{run.project.name}: {run.mode}; prompts imports the project for schemas")
     assert run.prompts_check == "ok"
+
+
+# -- scan alone on the two namespace-folder wheels (cheap: no venv, no imports) ----------------------
+def _unpacked(name: str, tmp_path: Path) -> Path:
+    (project,) = [p for p in real_world.load_corpus() if p.name == name]
+    try:
+        archive = real_world.fetch(project)
+    except RuntimeError as e:
+        pytest.skip(f"cannot fetch {project.name}=={project.version}: {e}")
+    return real_world.unpack(project, archive, tmp_path / "orig")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 item 7a: KeyError from PathFinder.find_spec under a namespace package")
+def test_scan_survives_the_mistralai_namespace_wheel(tmp_path: Path) -> None:
+    tree = _unpacked("mistralai", tmp_path)
+    proc = real_world.distilgen(sys.executable, ["scan", "--no-cache", "--format", "json", "--exit-zero", "."], tree)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-1500:]
+    assert any(r["path"].startswith("mistralai/client/") for r in json.loads(proc.stdout))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 item 6: modules under the namespace folder llama_index/ are named core.*")
+def test_scan_ids_match_the_interpreter_in_llama_index(tmp_path: Path) -> None:
+    tree = _unpacked("llama-index-core", tmp_path)
+    proc = real_world.distilgen(sys.executable, ["scan", "--no-cache", "--format", "json", "--exit-zero", "."], tree)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    records = json.loads(proc.stdout)
+    assert len(records) > 100
+    wrong = [(r["module"], r["path"]) for r in records if r["module"] != real_world.interpreter_module(r["path"])]
+    assert wrong == [], wrong[:5]
