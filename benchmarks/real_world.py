@@ -17,7 +17,10 @@ hash. For each project, on a fresh copy of the unpacked tree:
 5. `prompts` then `check` exit 0;
 6. `apply --remove` restores every changed file byte for byte.
 
-    /work/devenv/bin/python benchmarks/real_world.py [--projects a,b] [--skip-imports] [--skip-mypy]
+    /work/devenv/bin/python benchmarks/real_world.py [--projects a,b] [--skip-imports] [--skip-mypy] [--keep]
+
+--skip-imports: steps 1, 2 and 6, and scan ids vs the interpreter's module names (no venvs, wheels, imports,
+mypy, prompts; apply --no-lock).
 
 Venvs are cached in ~/.cache/distilgen-corpus/venvs (first run: a minute or two per project).
 """
@@ -379,8 +382,8 @@ def run_project(project: Project, work: Path, *, skip_imports: bool = False, ski
     if diff.returncode != 0 or "Traceback" in diff.stderr:
         res.errors.append(f"apply --diff: {_one_line(diff)}")
     shutil.rmtree(tree / ".distilgen_cache", ignore_errors=True)
-    # stubbed: the lock's schema child cannot import the project, so apply records no lock
-    no_lock = ["--no-lock"] if stubbed else []
+    # stubbed or no venv: the lock's schema child cannot import the project, so apply records no lock
+    no_lock = ["--no-lock"] if stubbed or skip_imports else []
     t = time.perf_counter()
     applied = distilgen(python, ["apply", *no_lock, "."], tree)
     res.apply_s = time.perf_counter() - t
@@ -552,14 +555,14 @@ def describe(r: Result) -> list[str]:
 
 def table(results: list[Result]) -> str:
     head = ("project", "files", "lines", "cand.", "decor.", "compile fail", "import fail (of ok before)",
-            "id != runtime", "remove exact", "idempotent", "scan s", "apply --diff s", "apply s", "apply/scan")
+            "id != runtime", "remove exact", "idempotent", "scan s", "apply --diff s", "apply s", "diff/scan")
     rows = [head]
     for r in results:
         rows.append((f"{r.project.name} {r.project.version}", str(r.files), f"{r.lines:,}", str(r.candidates),
                      str(r.decorated), str(len(r.compile_failures)),
                      f"{len(r.import_failures)} ({r.modules_imported})" if r.mode != "skipped" else "skipped",
                      str(len(r.id_mismatches)), f"{r.removed_exact}/{r.removed_total}", {True: "yes", False: "NO", None: "-"}[r.idempotent],
-                     f"{r.scan_s:.1f}", f"{r.diff_s:.1f}", f"{r.apply_s:.1f}", f"{r.apply_s / r.scan_s:.1f}" if r.scan_s else "-"))
+                     f"{r.scan_s:.1f}", f"{r.diff_s:.1f}", f"{r.apply_s:.1f}", f"{r.diff_s / r.scan_s:.1f}" if r.scan_s else "-"))
     total = sum(r.lines for r in results)
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
