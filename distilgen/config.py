@@ -52,6 +52,10 @@ class Config:
     """`module:object` mapping parameter names to hypothesis strategies for `generate`."""
     models: Mapping[str, str] = field(default_factory=dict)
     """Model aliases: `name = "ft:..."`."""
+    python: str | None = None
+    """The project's interpreter (a path, relative to the root); default: VIRTUAL_ENV, .venv/, venv/."""
+    env_file: str | None = None
+    """A `.env` file loaded into the child that imports the project (`distilgen prompts`)."""
 
     def path(self, relative: str) -> Path:
         """A configured path, resolved against the project root."""
