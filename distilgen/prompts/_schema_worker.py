@@ -106,7 +106,12 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
 def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> dict[str, Any]:
     """What went wrong, in terms the parent turns into one line with the setting that fixes it."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    inside = [f for f in frames if any(os.path.abspath(f.filename).startswith(r + os.sep) for r in roots)]
+    def ours(filename: str) -> bool:  # the project's own files, not a venv or a frozen module inside the root
+        full = os.path.abspath(filename)
+        return not filename.startswith("<") and os.sep + "site-packages" + os.sep not in full and \
+            full.startswith(tuple(r + os.sep for r in roots))
+
+    inside = [f for f in frames if ours(f.filename)]
     where = inside[-1] if inside else None
     place = None
     if where is not None:
