@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 from .analysis.depends import StaticFacts
 from .prompts.lock import Lock, LockedPrompt
-from .prompts.render import RENDERER_VERSION, fingerprint, static_fingerprint
+from .prompts.render import RENDERER_VERSION, fingerprint, fingerprint_json, static_fingerprint
 
 __all__ = ["Finding", "run_checks"]
 
@@ -71,7 +71,8 @@ def _drift(r: Any, entry: LockedPrompt, facts: StaticFacts, lock_name: str) -> l
         out.append(Finding(r.path, line, "DG003",
                            f"{lock_name} holds the prompt of {r.qualname} as rendered by prompt renderer v{entry.renderer}, "
                            f"this distilgen renders v{RENDERER_VERSION}; run `distilgen prompts` to re-record it", fid))
-    elif fingerprint(entry.prompt, entry.schema) != entry.fingerprint:
+    elif fingerprint_json(entry.prompt, entry.schema_json) != entry.fingerprint and \
+            fingerprint(entry.prompt, entry.schema) != entry.fingerprint:  # the fast path, then by the book
         out.append(Finding(lock_name, entry.line, "DG004",
                            f"the entry for {fid} does not match its fingerprint {entry.fingerprint} (edited by hand?); "
                            f"run `distilgen prompts` to re-record it", fid))
