@@ -37,9 +37,13 @@ CORPUS = Path(os.environ.get("DISTILGEN_CORPUS", Path.home() / ".cache" / "disti
 PACKAGES = {  # name -> (pip requirement, wheel file, sha256, top-level package)
     "langchain-core": ("langchain-core==1.8.4", "langchain_core-1.8.4-py3-none-any.whl",
                        "5755dee8f8b0c709cd22436dea3689c74a3f6e9dc4251590797dcd66bcd1ef67", "langchain_core"),
-    "litellm": ("litellm==1.110.2", "litellm-1.110.2-cp310-abi3-manylinux_2_28_x86_64.whl",
-                "9d94d1c7d524b6fd10c14f9c8c6c4f0ac31705f9964ac59dcfd8337c046d8917", "litellm"),
+    "llama-index-core": ("llama-index-core==0.12.5", "llama_index_core-0.12.5-py3-none-any.whl",
+                         "1fe6dd39b2dc5a945b4702d780a2f5962a553e187524a255429461dc92a664db", "llama_index"),
+    "anthropic": ("anthropic==0.40.0", "anthropic-0.40.0-py3-none-any.whl",
+                  "442028ae8790ff9e3b6f8912043918755af1230d193904ae2ef78cc22995280c", "anthropic"),
 }
+# litellm 1.110.2 was tried too: its scan stops on a KeyError from PathFinder on a nested namespace
+# package (issue 13 item 7a, the analysis work), so it is not in the table until that lands.
 
 
 def fetch(name: str) -> Path:
@@ -61,6 +65,7 @@ def prepare(name: str, work: Path) -> Path:
                                                                                      "distilgen.lock"))
         return root
     _, _, _, top = PACKAGES[name]
+    top = top.split("/")[0]
     with zipfile.ZipFile(fetch(name)) as z:
         members = [m for m in z.namelist() if m.startswith(top + "/") and m.endswith(".py")]
         z.extractall(root, members)
