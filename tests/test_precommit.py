@@ -46,8 +46,9 @@ def hook_repo(tmp: Path, env: dict[str, str]) -> tuple[Path, str]:
     return repo, git(repo, "rev-parse", "HEAD", env=env).stdout.strip()
 
 
-def test_drifted_commit_is_refused_then_refreshed(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """git and pre-commit confined to `tmp_path`, with no activated venv leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT", "VIRTUAL_ENV"))}
     env.update(
         PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"),
         GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
@@ -56,6 +57,11 @@ def test_drifted_commit_is_refused_then_refreshed(tmp_path):
     )
     # the hooks must find no distilgen of the test's own venv on PATH: they run in pre-commit's venv
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != PRE_COMMIT.parent)
+    return env
+
+
+def test_drifted_commit_is_refused_then_refreshed(tmp_path):
+    env = isolated_env(tmp_path)
     repo, rev = hook_repo(tmp_path, env)
 
     project = make_project(tmp_path)
@@ -140,14 +146,7 @@ def test_sqlmodel_project_with_its_own_venv(tmp_path):
     """The hooks run in pre-commit's isolated venv, which has no sqlmodel; the project's `.venv` has.
     `distilgen-check` locates SQLModel through the project's interpreter without importing
     anything, and `distilgen-prompts` reads schemas by running the project's interpreter."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT", "VIRTUAL_ENV"))}
-    env.update(
-        PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"),
-        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
-        GIT_CONFIG_GLOBAL=str(tmp_path / "gitconfig"), GIT_CONFIG_NOSYSTEM="1",
-    )
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != PRE_COMMIT.parent)
+    env = isolated_env(tmp_path)
     repo, rev = hook_repo(tmp_path, env)
     project = tmp_path / "heroes"
     for rel, text in HEROES.items():
