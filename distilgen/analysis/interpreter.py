@@ -60,10 +60,6 @@ class Interpreter:
     has_pydantic: bool
     version: str = ""
 
-    @property
-    def is_running(self) -> bool:
-        return self.path == sys.executable
-
 
 def source_roots(root: Path) -> list[Path]:
     """Folders the project's modules are imported from: `src/` when there is one, then the root.
