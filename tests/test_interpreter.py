@@ -280,3 +280,29 @@ def test_bad_interpreter_is_a_config_error_in_the_library(tmp_path):
     root = write(tmp_path / "proj", VENDOR_PROJECT)
     with pytest.raises(ConfigError, match="no Python interpreter there"):
         api.check([root], python=str(tmp_path / "missing"))
+
+
+def test_settings_that_need_the_environment_name_their_fields(tmp_path):
+    files = dict(DISTILLED)
+    files["shop/models.py"] = """\
+        from pydantic import BaseModel
+
+
+        class Settings(BaseModel):
+            database_url: str
+
+
+        settings = Settings.model_validate({})  # as pydantic-settings does from an empty environment
+
+
+        class Order(BaseModel):
+            item: str
+            quantity: int
+        """
+    root = write(tmp_path / "proj", files)
+    [rep] = api.prompts([root])
+    [problem] = rep.problems
+    assert str(problem).startswith("shop/logic.py:5: cannot read the return model schema of parse_order: importing "
+                                   "shop.models failed at shop/models.py:8: ValidationError: 1 validation error for Settings")
+    assert str(problem).endswith("; settings read from the environment (database_url): name a .env file with "
+                                 "[tool.distilgen] env-file")

@@ -123,7 +123,11 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
     elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
         kind, missing = "variable", str(exc.args[0]) if exc.args else None
     elif type(exc).__name__ == "ValidationError" and "Settings" in str(exc):
-        kind = "settings"
+        kind = "settings"  # pydantic-settings: name the fields it could not fill
+        try:
+            missing = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:5])  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - only a better message is at stake
+            missing = None
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
     return {"error": text, "module": target.get("importing"), "missing": missing, "kind": kind, "place": place}
 

@@ -211,7 +211,8 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
     if kind == "variable" and missing:
         return f"{head}; environment variable {missing} is not set: name a .env file with [tool.distilgen] env-file, or set it"
     if kind == "settings":
-        return f"{head}; settings read from the environment: name a .env file with [tool.distilgen] env-file"
+        fields = f" ({missing})" if missing else ""
+        return f"{head}; settings read from the environment{fields}: name a .env file with [tool.distilgen] env-file"
     return head
 
 
