@@ -131,6 +131,33 @@ def cli_time(root: Path, args: list[str], runs: int) -> float:
     return median_time(lambda: subprocess.run(cmd, cwd=root, env=env, capture_output=True, timeout=600), runs)
 
 
+def drift_caught(root: Path, cfg, report) -> str:
+    """Add a field to the return model of one decorated function, in its own file (often another
+    module than the function's): `check` must report DG011 for that function, nothing imported."""
+    from distilgen import api
+
+    for r in report.by_status("decorated"):
+        module, _, name = (r.model or "").rpartition(".")
+        hit = next((x for x in api.scan([root], config=cfg).results if x.module == module), None)
+        path = root / (hit.path if hit else module.replace(".", "/") + ".py")
+        if not path.is_file() or f"class {name}(" not in path.read_text():
+            continue
+        before = path.read_text()
+        path.write_text(before.replace(f"class {name}(", f"class {name}(", 1).replace(
+            f"class {name}(", f"class _Bench{name}Marker:\n    pass\n\n\nclass {name}(", 1))
+        # the marker class above is not a dependency: no finding yet
+        quiet = [f for f in api.check([root], config=cfg)[0].findings if f.code == "DG011"]
+        text = path.read_text()
+        head = text.index(f"class {name}(")
+        colon = text.index(":\n", head) + 2
+        path.write_text(text[:colon] + "    bench_added_field: int = 0\n" + text[colon:])
+        found = [f for f in api.check([root], config=cfg)[0].findings if f.code == "DG011"]
+        path.write_text(before)
+        ok = not quiet and any(f.function_id == r.function_id for f in found)
+        return f"{'yes' if ok else 'NO'} ({r.qualname} -> {module}.{name}: {len(found)} DG011)"
+    return "n/a (no model class found)"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -142,7 +169,7 @@ def main() -> None:
     names = args.only or ["sample", *PACKAGES]
     with tempfile.TemporaryDirectory(prefix="distilgen-bench-check-") as tmp:
         print(f"{'tree':<16}{'files':>7}{'entries':>9}  {'scan warm':>10}{'check warm':>11}{'ratio':>7}  "
-              f"{'check edited':>13}{'parses warm/edited':>20}  {'CLI scan':>9}{'CLI check':>10}{'ratio':>7}")
+              f"{'check edited':>13}{'parses warm/edited':>20}  {'CLI scan':>9}{'CLI check':>10}{'ratio':>7}  model drift caught")
         for name in names:
             root = prepare(name, Path(tmp))
             entries = decorate_and_record(root)
@@ -167,12 +194,13 @@ def main() -> None:
                     else:
                         api.check([root], config=cfg)
                     edited_times.append(time.perf_counter() - t)
+            caught = drift_caught(root, cfg, report)
             cli_scan = cli_time(root, ["scan"], args.runs)
             cli_check = cli_time(root, ["check"], args.runs)
             edited = statistics.median(edited_times) if edited_times else float("nan")
             print(f"{name:<16}{report.files_scanned:>7}{entries:>9}  {scan_warm * 1000:>8.1f}ms{check_warm * 1000:>9.1f}ms"
                   f"{check_warm / scan_warm:>6.2f}x  {edited * 1000:>11.1f}ms{parses_warm:>10}/{parses_edited:<9}"
-                  f"  {cli_scan * 1000:>7.0f}ms{cli_check * 1000:>8.0f}ms{cli_check / cli_scan:>6.2f}x")
+                  f"  {cli_scan * 1000:>7.0f}ms{cli_check * 1000:>8.0f}ms{cli_check / cli_scan:>6.2f}x  {caught}")
 
 
 if __name__ == "__main__":

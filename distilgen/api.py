@@ -263,14 +263,22 @@ def check(
     from .checks import run_checks
     from .prompts.lock import load_lock
 
+    import gc
+
     out = []
     for cfg in [_with_python(config, python)] if config is not None else _projects(paths, python):
         rep = report if report is not None else scan([cfg.root], config=cfg)
         lock = load_lock(cfg.lock_path)
         facts = StaticFacts(rep.root, cfg)
-        findings = run_checks(rep.root, rep.results, lock, facts=facts, require_decorated=cfg.require_decorated,
-                              scan_errors=rep.errors)
-        facts.save()
+        collecting = gc.isenabled()
+        gc.disable()  # small acyclic records only: the cyclic collector would only rescan the scan's
+        try:
+            findings = run_checks(rep.root, rep.results, lock, facts=facts, require_decorated=cfg.require_decorated,
+                                  scan_errors=rep.errors)
+            facts.save()
+        finally:
+            if collecting:
+                gc.enable()
         out.append(CheckReport(cfg.root, cfg.lock_path, tuple(findings)))
     return out
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .analysis.depends import StaticFacts
+from .analysis.depends import StaticFacts, prompt_digest
 from .prompts.lock import Lock, LockedPrompt
 from .prompts.render import RENDERER_VERSION, fingerprint, fingerprint_json, static_fingerprint
 
@@ -48,7 +48,7 @@ class Finding:
         return f"{self.path}:{self.line}: {self.code} {self.message}"
 
 
-def _drift(r: Any, entry: LockedPrompt, facts: StaticFacts, lock_name: str) -> list[Finding]:
+def _drift(r: Any, entry: LockedPrompt, facts: StaticFacts, lock_name: str, verify: bool) -> list[Finding]:
     out: list[Finding] = []
     line = r.decorator_lineno or r.lineno
     fid = entry.function_id
@@ -60,10 +60,11 @@ def _drift(r: Any, entry: LockedPrompt, facts: StaticFacts, lock_name: str) -> l
                                f"{r.qualname} now returns {scanned}, but {lock_name} recorded its prompt for {entry.tool}; "
                                f"run `distilgen prompts` to re-record it (models trained on {entry.tool} need retraining)", fid))
             tool = scanned
-    prompt = facts.prompt(r, tool, entry.include_body)
+    # digests, not texts: the facts cache stays small, and equal digests mean the recorded prompt is today's
+    digest = facts.prompt_digest(r, tool, entry.include_body)
     bound = ", ".join(m for m, fp in entry.models if fp == entry.fingerprint)
     retrain = f"; models trained on the old prompt ({bound}) keep it pinned until retrained" if bound else ""
-    if prompt is not None and prompt != entry.prompt and not out:
+    if digest is not None and digest != prompt_digest(entry.prompt) and not out:
         out.append(Finding(r.path, r.lineno, "DG002",
                            f"the source of {r.qualname} no longer matches its prompt in {lock_name} ({entry.fingerprint}); "
                            f"run `distilgen prompts` to re-record it{retrain}", fid))
@@ -71,12 +72,12 @@ def _drift(r: Any, entry: LockedPrompt, facts: StaticFacts, lock_name: str) -> l
         out.append(Finding(r.path, line, "DG003",
                            f"{lock_name} holds the prompt of {r.qualname} as rendered by prompt renderer v{entry.renderer}, "
                            f"this distilgen renders v{RENDERER_VERSION}; run `distilgen prompts` to re-record it", fid))
-    elif fingerprint_json(entry.prompt, entry.schema_json) != entry.fingerprint and \
+    elif verify and fingerprint_json(entry.prompt, entry.schema_json) != entry.fingerprint and \
             fingerprint(entry.prompt, entry.schema) != entry.fingerprint:  # the fast path, then by the book
         out.append(Finding(lock_name, entry.line, "DG004",
                            f"the entry for {fid} does not match its fingerprint {entry.fingerprint} (edited by hand?); "
                            f"run `distilgen prompts` to re-record it", fid))
-    elif out or prompt is None:
+    elif out or digest is None:
         pass  # renamed model (reported above) or a definition that cannot be read
     elif entry.static is None:
         out.append(Finding(r.path, r.lineno, "DG012",
@@ -84,7 +85,7 @@ def _drift(r: Any, entry: LockedPrompt, facts: StaticFacts, lock_name: str) -> l
                            f"changes to its return model cannot be checked; run `distilgen prompts` to re-record it", fid))
     else:
         closure = facts.closure(r)
-        if closure is not None and static_fingerprint(prompt, closure) != entry.static:
+        if closure is not None and static_fingerprint(entry.prompt, closure) != entry.static:
             out.append(Finding(r.path, r.lineno, "DG011",
                                f"the return model of {r.qualname} ({r.model} or a class it uses) changed since {lock_name} "
                                f"recorded its schema; run `distilgen prompts` to re-record it{retrain}", fid))
@@ -123,6 +124,8 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
     by_place = {(e.path, e.qualname): e for e in lock.entries}
     matched: set[str] = set()
     broken = set()
+    # the entries' own consistency (DG004) is verified once per version of the lock file
+    verify = not facts.lock_verified(lock.path)
     for err in scan_errors:
         broken.add(err.path)
         findings.append(Finding(err.path, 1, "DG009", f"cannot be scanned ({err.reason}), so its functions cannot be checked; fix the file"))
@@ -140,7 +143,7 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
                                     r.function_id))
             continue
         matched.add(entry.function_id)
-        findings.extend(_drift(r, entry, facts, lock_name))
+        findings.extend(_drift(r, entry, facts, lock_name, verify))
         findings.extend(_bindings(r, entry, lock_name))
     for entry in lock.entries:
         if entry.function_id not in matched and entry.path not in broken:
@@ -149,4 +152,6 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
                                     f"{entry.path} (was at line {entry.start_line}); run `distilgen prompts` to drop it",
                                     entry.function_id))
     findings.sort(key=lambda f: (f.path, f.line, f.code))
+    if verify and not findings:  # any finding may have pre-empted an entry's DG004 test: verify again next time
+        facts.mark_lock_verified(lock.path)
     return findings

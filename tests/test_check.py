@@ -295,3 +295,14 @@ def test_old_lock_without_static_fingerprints_asks_to_re_record(project):
     out = cli(project, "prompts")
     assert out.returncode == 0 and "= inbox.triage:classify_ticket" in out.stdout, out.stdout
     assert codes(project) == []
+
+
+def test_hand_edited_entry_is_found_after_a_clean_run(project):
+    assert codes(project) == []  # verified once: the next runs skip re-hashing an unchanged lock
+    lock = project / "distilgen.lock"
+    text = lock.read_text()
+    assert '"urgency"' in text
+    lock.write_text(text.replace('"urgency"', '"urgency_level"'))
+    found = codes(project)
+    line = load_lock(lock).get("inbox.triage:classify_ticket").line
+    assert found == [f"distilgen.lock:{line}: DG004"]

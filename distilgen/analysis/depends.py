@@ -37,7 +37,7 @@ from .discovery import FileEntry, discover
 from .index import INDEX_VERSION, IndexError_, build_index, conv
 from .resolve import Module, Resolver
 
-__all__ = ["StaticFacts"]
+__all__ = ["StaticFacts", "prompt_digest"]
 
 _FORMAT = 1
 
@@ -137,6 +137,11 @@ class _Files:
 
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def prompt_digest(prompt: str) -> str:
+    """What the facts cache keeps of a prompt (the text itself would make it slow to load)."""
+    return _digest(prompt)
 
 
 class StaticFacts:
@@ -294,18 +299,39 @@ class StaticFacts:
 
     def prompt(self, r: Any, tool: str, include_body: bool) -> str | None:
         """The prompt the runtime renders for `r` with this tool name and include-body setting."""
+        src = self._texts.source(r.path)
+        try:
+            return src.prompt(r.qualname, tool, include_body=include_body, lineno=r.lineno) if src is not None else None
+        except (SyntaxError, ValueError):
+            return None
+
+    def prompt_digest(self, r: Any, tool: str, include_body: bool) -> str | None:
+        """`prompt_digest` of `prompt(r, tool, include_body)`, cached with the function's facts."""
         entry = self._entry(r)
         pkey = f"{tool}|{int(include_body)}"
         if pkey not in entry["prompts"]:
-            src = self._texts.source(r.path)
-            try:
-                entry["prompts"][pkey] = src.prompt(r.qualname, tool, include_body=include_body, lineno=r.lineno) \
-                    if src is not None else None
-            except (SyntaxError, ValueError):
-                entry["prompts"][pkey] = None
-            self._fresh[f"{r.path}::{r.qualname}::{r.lineno}"] = entry
+            text = self.prompt(r, tool, include_body)
+            entry["prompts"][pkey] = None if text is None else prompt_digest(text)
             self._dirty = True
         return entry["prompts"][pkey]  # type: ignore[no-any-return]
+
+    def lock_verified(self, lock_path: Path) -> bool:
+        """True when the lock file is byte-for-byte the one whose fingerprints were last verified."""
+        return self._cache.get("verified-lock") == self._lock_stamp(lock_path)
+
+    def mark_lock_verified(self, lock_path: Path) -> None:
+        stamp = self._lock_stamp(lock_path)
+        if stamp is not None and self._cache.get("verified-lock") != stamp:
+            self._fresh["verified-lock"] = stamp
+            self._dirty = True
+
+    @staticmethod
+    def _lock_stamp(lock_path: Path) -> list[int] | None:
+        try:
+            st = os.stat(lock_path)
+        except OSError:
+            return None
+        return [st.st_mtime_ns, st.st_size, st.st_ino]
 
     def closures(self, results: Iterable[Any]) -> dict[str, str]:
         """`path::qualname` -> closure digest for each record that has one (what `prompts` records)."""
