@@ -20,6 +20,7 @@ Finding codes (stable; `scan --check` may filter on them):
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,16 +111,24 @@ def _bindings(r: Any, entry: LockedPrompt, lock_name: str) -> list[Finding]:
     return out
 
 
+def _lock_name(lock_path: Path, root: Path) -> str:
+    """The lock as a path from the project root: findings about lock entries point into it."""
+    if lock_path.is_absolute() and root.is_absolute():
+        rel = os.path.relpath(lock_path, root)  # no filesystem calls: this runs on every commit
+        if not rel.startswith(".."):
+            return Path(rel).as_posix()
+    try:
+        return lock_path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(lock_path)
+
+
 def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticFacts, require_decorated: bool = False,
                scan_errors: Iterable[Any] = ()) -> list[Finding]:
     """Every drift finding for a project whose scan gave `results` (all statuses), sorted by place.
 
     `facts` reads prompts and closure digests from the project's files (parsed once each, cached)."""
-    # the lock as a path from the project root: findings about lock entries point into it
-    try:
-        lock_name = lock.path.resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        lock_name = str(lock.path)
+    lock_name = _lock_name(lock.path, Path(root))
     findings: list[Finding] = []
     by_place = {(e.path, e.qualname): e for e in lock.entries}
     matched: set[str] = set()

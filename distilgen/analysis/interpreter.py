@@ -107,10 +107,12 @@ def _choose(config: Config, environ: Mapping[str, str]) -> tuple[str | None, str
     venv = environ.get("VIRTUAL_ENV")
     if venv and not _same_env(venv, sys.prefix):
         return str(_venv_python(Path(venv))), f"VIRTUAL_ENV={venv}", "VIRTUAL_ENV (or --python)"
+    root = str(config.root)
     for name in (".venv", "venv"):
-        candidate = _venv_python(config.root / name)
-        if candidate.exists() or (config.root / name / "pyvenv.cfg").exists():
-            return str(candidate), f"{name}/ at the project root", "--python or [tool.distilgen] python"
+        if os.path.isdir(os.path.join(root, name)):  # one stat when there is none (every scan asks)
+            candidate = _venv_python(config.root / name)
+            if candidate.exists() or (config.root / name / "pyvenv.cfg").exists():
+                return str(candidate), f"{name}/ at the project root", "--python or [tool.distilgen] python"
     return None, "the running interpreter (no --python, python setting, VIRTUAL_ENV, .venv/ or venv/)", \
         "--python or [tool.distilgen] python"
 
