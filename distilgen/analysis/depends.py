@@ -35,6 +35,7 @@ from ..prompts.project import ModuleSource, read_source
 from .cache import ScanCache
 from .discovery import FileEntry, discover
 from .index import INDEX_VERSION, IndexError_, build_index, conv
+from .interpreter import source_roots
 from .resolve import Module, Resolver
 
 __all__ = ["StaticFacts", "prompt_digest"]
@@ -114,6 +115,7 @@ class _Files:
     """The project's modules as the resolver needs them: one walk, indexes from the scan's cache."""
 
     def __init__(self, root: Path, config: Config) -> None:
+        self.root = root
         entries, _ = discover([root], root, config.include, config.exclude)
         self.by_module: dict[str, FileEntry] = {}
         for e in entries:
@@ -133,6 +135,29 @@ class _Files:
             if isinstance(idx, tuple) and idx and idx[0] == "error":
                 idx = None
             self.modules[name] = Module(name, e.is_pkg, idx, e.rel)
+        self.roots = [Path(r) for r in source_roots(root)]
+        self.located: dict[str, str] = {}
+        """Modules found as files under the source roots by a name the discovery did not give them
+        (a namespace package's modules): name -> path relative to the root."""
+
+    def locate(self, name: str) -> Module | None:
+        """`name` as a project file under a source root, read like a scanned one; None elsewhere
+        (third-party modules are never read: their classes count by name)."""
+        parts = name.split(".")
+        for base in self.roots:
+            for path, is_pkg in ((base.joinpath(*parts[:-1], parts[-1] + ".py"), False),
+                                 (base.joinpath(*parts, "__init__.py"), True)):
+                if path.is_file():
+                    try:
+                        idx: Any = build_index(path.read_bytes(), str(path))
+                    except (OSError, IndexError_):
+                        idx = None
+                    rel = path.relative_to(self.root).as_posix()
+                    self.located[name] = rel
+                    return Module(name, is_pkg, idx, rel)
+            if base.joinpath(*parts).is_dir():
+                return Module(name, True, build_index(b"", name), None)  # a namespace folder
+        return None
 
 
 def _digest(text: str) -> str:
@@ -219,7 +244,7 @@ class StaticFacts:
         if self._files is None or self._resolver is None:
             self._files = _Files(self.root, self.config)
             # third-party modules are never read: their classes count by name (see module docstring)
-            self._resolver = Resolver(self._files.modules, lambda name: None, self.config.model_bases)
+            self._resolver = Resolver(self._files.modules, self._files.locate, self.config.model_bases)
         return self._files, self._resolver
 
     def _compute(self, r: Any) -> dict[str, Any]:
@@ -240,6 +265,8 @@ class StaticFacts:
                 e = files.by_module.get(name)
                 if e is not None:
                     deps.add(e.rel)
+                elif name in files.located:
+                    deps.add(files.located[name])
         return {"deps": {rel: self._stat(rel) for rel in sorted(deps)}, "closure": closure, "prompts": {}}
 
     def _closure(self, files: _Files, res: Resolver, module: str, scope: int, returns: Any, deps: set[str]) -> str:
@@ -266,7 +293,8 @@ class StaticFacts:
             key = f"class {t[1]}.{t[2]}"
             if key in items:
                 return
-            m = files.modules.get(t[1])
+            m = files.modules.get(t[1]) or res.module(t[1])  # type: ignore[assignment]
+            m = m if isinstance(m, Module) else None
             rec = m.index.classes.get(t[2]) if m is not None and m.index is not None else None
             node = self._texts.classes(m.path).get(t[2]) if m is not None and m.path else None
             src = self._texts.source(m.path) if m is not None and m.path else None
