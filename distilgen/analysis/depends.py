@@ -40,7 +40,7 @@ from .resolve import Module, Resolver
 
 __all__ = ["StaticFacts", "prompt_digest"]
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 def _names(expr: Any, out: list[str]) -> None:
@@ -184,6 +184,8 @@ class StaticFacts:
                                           list(config.include), list(config.exclude)]).encode(), digest_size=6).hexdigest()
         self.cache_file = config.cache_path / f"check-facts-{key}.json"
         self._cache: dict[str, Any] = self._load() if use_cache else {}
+        self._entries: dict[str, Any] = self._cache.get("entries", {}) if isinstance(self._cache.get("entries"), dict) else {}
+        self._changed: set[str] | None = None
         self._fresh: dict[str, Any] = {}
         self._dirty = False
         self._texts = _Texts(self.root)
@@ -202,7 +204,12 @@ class StaticFacts:
     def save(self) -> None:
         if not self.use_cache or not self._dirty:
             return
-        data = {**self._cache, **self._fresh}
+        entries = {k: v for k, v in self._entries.items() if k not in self._fresh and self._valid(v)}
+        entries.update(self._fresh)
+        used = {rel for e in entries.values() for rel in e["deps"]}
+        data = {"files": {rel: self._stat(rel) for rel in sorted(used)}, "entries": entries}
+        if "verified-lock" in self._cache:
+            data["verified-lock"] = self._cache["verified-lock"]
         try:
             folder = self.cache_file.parent
             if not folder.is_dir():
@@ -224,15 +231,26 @@ class StaticFacts:
                 self._stats[rel] = None
         return self._stats[rel]
 
+    @property
+    def changed(self) -> set[str]:
+        """Files read by cached facts that changed since: one stat per file, not per function."""
+        if self._changed is None:
+            files = self._cache.get("files", {})
+            self._changed = {rel for rel, stamp in files.items() if self._stat(rel) != stamp} \
+                if isinstance(files, dict) else set()
+        return self._changed
+
     def _valid(self, hit: Any) -> bool:
-        return isinstance(hit, dict) and all(self._stat(rel) == stamp for rel, stamp in hit.get("deps", {}).items())
+        files = self._cache.get("files", {})
+        return isinstance(hit, dict) and isinstance(hit.get("deps"), list) and self.changed.isdisjoint(hit["deps"]) \
+            and all(rel in files for rel in hit["deps"])
 
     def _entry(self, r: Any) -> dict[str, Any]:
         key = f"{r.path}::{r.qualname}::{r.lineno}"
         hit = self._fresh.get(key)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        hit = self._cache.get(key)
+        hit = self._entries.get(key)
         if not self._valid(hit):
             hit = self._compute(r)
             self._dirty = True
@@ -267,7 +285,7 @@ class StaticFacts:
                     deps.add(e.rel)
                 elif name in files.located:
                     deps.add(files.located[name])
-        return {"deps": {rel: self._stat(rel) for rel in sorted(deps)}, "closure": closure, "prompts": {}}
+        return {"deps": sorted(deps), "closure": closure, "prompts": {}}
 
     def _closure(self, files: _Files, res: Resolver, module: str, scope: int, returns: Any, deps: set[str]) -> str:
         items: dict[str, str] = {}
@@ -350,7 +368,7 @@ class StaticFacts:
     def mark_lock_verified(self, lock_path: Path) -> None:
         stamp = self._lock_stamp(lock_path)
         if stamp is not None and self._cache.get("verified-lock") != stamp:
-            self._fresh["verified-lock"] = stamp
+            self._cache["verified-lock"] = stamp
             self._dirty = True
 
     @staticmethod
