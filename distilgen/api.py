@@ -17,6 +17,7 @@ from typing import Iterable as _Iterable
 # `import distilgen.api` and `distilgen --help` stay fast. Names are private (`_Path`) so that
 # `from distilgen.api import *` gives only the verbs.
 if TYPE_CHECKING:
+    from .analysis.interpreter import Interpreter
     from .analysis.scan import ScanReport
     from .checks import Finding
     from .codemods.apply import ApplyReport
@@ -45,16 +46,20 @@ def scan(
     exclude: "_Iterable[str]" = (),
     include_generated: bool = False,
     use_cache: bool = True,
+    python: str | None = None,
 ) -> "ScanReport":
     """Find every function whose return annotation resolves to a pydantic model.
 
     `paths` are files or folders (default: the current folder); the config is read from the
     nearest pyproject.toml of the first path unless given. `select`/`exclude` are path globs or
     qualname patterns (`Catalog.*`, `inbox.triage:classify_*`). Never raises for a bad source file:
-    those land in `ScanReport.errors`.
+    those land in `ScanReport.errors`. `python` is the project's interpreter (`--python`), whose
+    `sys.path` third-party base classes are located on.
     """
     from .analysis.project import scan_project
 
+    if python is not None:
+        config = _with_python(_project_config(paths, config), python)
     return scan_project(
         [_Path(p) for p in paths],
         config=config,
@@ -65,11 +70,26 @@ def scan(
     )
 
 
-def effective_config(start: "str | _Path | None" = None) -> "Config":
+def effective_config(start: "str | _Path | None" = None, *, python: str | None = None) -> "Config":
     """The configuration `distilgen` would use from `start` (default: the current folder)."""
     from .config import load_config
 
-    return load_config(start)
+    return _with_python(load_config(start), python)
+
+
+def project_interpreter(config: "Config") -> "Interpreter":
+    """The project's interpreter, why it was chosen, and its sys.path (`distilgen config` shows it)."""
+    from .analysis.interpreter import find_interpreter
+
+    return find_interpreter(config)
+
+
+def _with_python(config: "Config", python: str | None) -> "Config":
+    """`--python PATH` (relative to the current folder) over the configured interpreter."""
+    import dataclasses
+    import os
+
+    return config if python is None else dataclasses.replace(config, python=os.path.abspath(python))
 
 
 # --- end scan / config -------------------------------------------------------------------------
@@ -94,6 +114,7 @@ def apply(
     model: str | None = None,
     write: bool = True,
     lock: bool = True,
+    python: str | None = None,
 ) -> "ApplyReport":
     """Add (`decorate`), rebind (`dispatch` with `model`, `capture`) or `remove` distil decorators.
 
@@ -106,7 +127,7 @@ def apply(
     from .codemods.apply import apply_codemod, pin_models
 
     paths = list(paths) or ["."]
-    cfg = _project_config(paths, config)
+    cfg = _with_python(_project_config(paths, config), python)
     report = scan(paths, config=cfg, select=select)
     result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select))
     if write and lock and (result.changed or (action == "dispatch" and result.bound)):
@@ -122,12 +143,13 @@ def stubs(
     select: "_Iterable[str]" = (),
     output: "str | _Path | None" = None,
     write: bool = True,
+    python: str | None = None,
 ) -> "StubsReport":
     """Write a module of dispatch-mode stubs (same signatures, docstrings, return models) for `model`."""
     from .codemods.stubs import write_stubs
 
     paths = list(paths) or ["."]
-    cfg = _project_config(paths, config)
+    cfg = _with_python(_project_config(paths, config), python)
     report = scan(paths, config=cfg, select=select)
     return write_stubs(report, cfg, model=model, output=output, write=write)
 
@@ -149,7 +171,7 @@ class PromptsReport:
     @property
     def changed(self) -> bool:
         r = self.result
-        return bool(r.added or r.changed or r.moved or r.removed)
+        return bool(r.added or r.changed or r.moved or r.removed or r.restamped)
 
 
 @_dataclass(frozen=True)
@@ -159,7 +181,7 @@ class CheckReport:
     findings: "tuple[Finding, ...]"
 
 
-def _projects(paths: "_Iterable[str | _Path]") -> "list[Config]":
+def _projects(paths: "_Iterable[str | _Path]", python: str | None = None) -> "list[Config]":
     """The projects (nearest pyproject.toml) holding `paths`: checks always cover a whole project."""
     from .config import load_config
 
@@ -167,9 +189,26 @@ def _projects(paths: "_Iterable[str | _Path]") -> "list[Config]":
     for p in paths or (".",):
         path = _Path(p)
         start = path if path.exists() else path.parent
-        cfg = load_config(start)
+        cfg = _with_python(load_config(start), python)
         configs.setdefault(cfg.root, cfg)
     return list(configs.values())
+
+
+def _project_python(cfg: "Config") -> "_Any":
+    """How `prompts` runs the child importing the project: its interpreter, source roots, env-file."""
+    from .analysis.interpreter import find_interpreter
+    from .analysis.roots import source_roots
+    from .errors import ConfigError
+    from .prompts.envfile import read_env_file
+    from .prompts.project import ProjectPython
+
+    interp = find_interpreter(cfg)
+    if not interp.has_pydantic:
+        raise ConfigError(f"{interp.path}: pydantic is not installed in the project's interpreter (chosen by "
+                          f"{interp.reason}); install it there, or set {interp.setting} to use another")
+    env = read_env_file(cfg.path(cfg.env_file)) if cfg.env_file else {}
+    return ProjectPython(interp.path, interp.reason, interp.setting,
+                         tuple(str(r) for r in source_roots(cfg.root, cfg.source_roots)), env)
 
 
 def prompts(
@@ -177,22 +216,28 @@ def prompts(
     *,
     config: "Config | None" = None,
     check: bool = False,
+    python: str | None = None,
 ) -> "list[PromptsReport]":
     """(Re)record the prompt of every distilled function of the project(s) holding `paths`.
 
     Renders each prompt from source, imports the project in a child process for the return
     models' schemas, and rewrites the lock (only when it changes). Entries of functions no longer
     distilled are dropped; prompts that a bound model was trained on stay pinned. With
-    check=True nothing is written: the reports say what would change.
+    check=True nothing is written: the reports say what would change. The child runs the
+    project's interpreter (`python`, else `[tool.distilgen] python`, VIRTUAL_ENV, `.venv/`).
     """
+    from .analysis.depends import StaticFacts
     from .prompts.lock import load_lock, record_prompts
     from .prompts.project import build_records
 
     reports = []
-    for cfg in [config] if config is not None else _projects(paths):
+    for cfg in [_with_python(config, python)] if config is not None else _projects(paths, python):
         report = scan([cfg.root], config=cfg)
         decorated = report.by_status("decorated")
-        records, problems = build_records(report.root, decorated)
+        child = _project_python(cfg) if decorated else None
+        facts = StaticFacts(report.root, cfg)
+        records, problems = build_records(report.root, decorated, child=child, closures=facts.closures(decorated))
+        facts.save()
         # an entry that could not be re-recorded this time (import failed, file unreadable) is
         # kept as it was, never dropped
         unsure = {p.path for p in problems} | {e.path for e in report.errors}
@@ -208,20 +253,33 @@ def check(
     *,
     config: "Config | None" = None,
     report: "ScanReport | None" = None,
+    python: str | None = None,
 ) -> "list[CheckReport]":
     """Drift findings for the project(s) holding `paths` (see `distilgen.checks` for the codes).
 
-    `scan --check` passes its own `report` (and `config`) so the project is scanned once.
+    `scan --check` passes its own `report` (and `config`) so the project is scanned once. Nothing
+    is imported: `python` only says where third-party base classes are located.
     """
+    from .analysis.depends import StaticFacts
     from .checks import run_checks
     from .prompts.lock import load_lock
 
+    import gc
+
     out = []
-    for cfg in [config] if config is not None else _projects(paths):
+    for cfg in [_with_python(config, python)] if config is not None else _projects(paths, python):
         rep = report if report is not None else scan([cfg.root], config=cfg)
         lock = load_lock(cfg.lock_path)
-        findings = run_checks(rep.root, rep.results, lock, require_decorated=cfg.require_decorated,
-                              scan_errors=rep.errors)
+        facts = StaticFacts(rep.root, cfg)
+        collecting = gc.isenabled()
+        gc.disable()  # small acyclic records only: the cyclic collector would only rescan the scan's
+        try:
+            findings = run_checks(rep.root, rep.results, lock, facts=facts, require_decorated=cfg.require_decorated,
+                                  scan_errors=rep.errors)
+            facts.save()
+        finally:
+            if collecting:
+                gc.enable()
         out.append(CheckReport(cfg.root, cfg.lock_path, tuple(findings)))
     return out
 

@@ -1,9 +1,12 @@
 """Drift checks: does the code still match `distilgen.lock`? (`distilgen check`, `scan --check`)
 
 Static and read-only: the prompt is rendered from today's source with the shared renderer and the
-tool name / include-body setting recorded in the lock, then compared to the recorded prompt. No
-project code is imported, so this is cheap enough for a pre-commit hook on every commit. Schema
-changes (a field added to the return model) need an import: `distilgen prompts --check` does that.
+tool name / include-body setting recorded in the lock, then compared to the recorded prompt; the
+static fingerprint (the prompt plus the source of the return model, its bases and field types,
+`analysis.depends`) is compared to the one recorded beside it, so a model edited in another module
+is caught too. No project code is imported, so this runs in pre-commit's isolated environment on
+every commit. What only an import can see (a pydantic upgrade changing a schema) is left to
+`distilgen prompts --check`.
 
 Finding codes (stable; `scan --check` may filter on them):
   DG001 decorated, no lock entry          DG005 dispatch model not recorded in the lock
@@ -11,18 +14,21 @@ Finding codes (stable; `scan --check` may filter on them):
   DG003 recorded by another renderer      DG007 undecorated candidate (require-decorated)
   DG004 lock entry edited by hand         DG008 lock entry for a function that is gone
   DG009 file could not be scanned         DG010 return model renamed since recorded
+  DG011 return model (or a class it uses) changed since recorded
+  DG012 entry recorded without a static fingerprint (an older distilgen)
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .analysis.depends import StaticFacts, prompt_digest
 from .prompts.lock import Lock, LockedPrompt
-from .prompts.project import read_source, static_prompt
-from .prompts.render import RENDERER_VERSION, fingerprint
+from .prompts.render import RENDERER_VERSION, fingerprint, fingerprint_json, static_fingerprint
 
 __all__ = ["Finding", "run_checks"]
 
@@ -43,7 +49,7 @@ class Finding:
         return f"{self.path}:{self.line}: {self.code} {self.message}"
 
 
-def _drift(r: Any, entry: LockedPrompt, text: str, lock_name: str) -> list[Finding]:
+def _drift(r: Any, entry: LockedPrompt, facts: StaticFacts, lock_name: str, verify: bool) -> list[Finding]:
     out: list[Finding] = []
     line = r.decorator_lineno or r.lineno
     fid = entry.function_id
@@ -55,10 +61,11 @@ def _drift(r: Any, entry: LockedPrompt, text: str, lock_name: str) -> list[Findi
                                f"{r.qualname} now returns {scanned}, but {lock_name} recorded its prompt for {entry.tool}; "
                                f"run `distilgen prompts` to re-record it (models trained on {entry.tool} need retraining)", fid))
             tool = scanned
-    prompt = static_prompt(text, r.qualname, tool, include_body=entry.include_body, lineno=r.lineno)
-    if prompt is not None and prompt != entry.prompt and not out:
-        bound = ", ".join(m for m, fp in entry.models if fp == entry.fingerprint)
-        retrain = f"; models trained on the old prompt ({bound}) keep it pinned until retrained" if bound else ""
+    # digests, not texts: the facts cache stays small, and equal digests mean the recorded prompt is today's
+    digest = facts.prompt_digest(r, tool, entry.include_body)
+    bound = ", ".join(m for m, fp in entry.models if fp == entry.fingerprint)
+    retrain = f"; models trained on the old prompt ({bound}) keep it pinned until retrained" if bound else ""
+    if digest is not None and digest != prompt_digest(entry.prompt) and not out:
         out.append(Finding(r.path, r.lineno, "DG002",
                            f"the source of {r.qualname} no longer matches its prompt in {lock_name} ({entry.fingerprint}); "
                            f"run `distilgen prompts` to re-record it{retrain}", fid))
@@ -66,10 +73,23 @@ def _drift(r: Any, entry: LockedPrompt, text: str, lock_name: str) -> list[Findi
         out.append(Finding(r.path, line, "DG003",
                            f"{lock_name} holds the prompt of {r.qualname} as rendered by prompt renderer v{entry.renderer}, "
                            f"this distilgen renders v{RENDERER_VERSION}; run `distilgen prompts` to re-record it", fid))
-    elif fingerprint(entry.prompt, entry.schema) != entry.fingerprint:
+    elif verify and fingerprint_json(entry.prompt, entry.schema_json) != entry.fingerprint and \
+            fingerprint(entry.prompt, entry.schema) != entry.fingerprint:  # the fast path, then by the book
         out.append(Finding(lock_name, entry.line, "DG004",
                            f"the entry for {fid} does not match its fingerprint {entry.fingerprint} (edited by hand?); "
                            f"run `distilgen prompts` to re-record it", fid))
+    elif out or digest is None:
+        pass  # renamed model (reported above) or a definition that cannot be read
+    elif entry.static is None:
+        out.append(Finding(r.path, r.lineno, "DG012",
+                           f"{lock_name} holds no static fingerprint for {r.qualname} (recorded by an older distilgen), so "
+                           f"changes to its return model cannot be checked; run `distilgen prompts` to re-record it", fid))
+    else:
+        closure = facts.closure(r)
+        if closure is not None and static_fingerprint(entry.prompt, closure) != entry.static:
+            out.append(Finding(r.path, r.lineno, "DG011",
+                               f"the return model of {r.qualname} ({r.model} or a class it uses) changed since {lock_name} "
+                               f"recorded its schema; run `distilgen prompts` to re-record it{retrain}", fid))
     return out
 
 
@@ -91,19 +111,30 @@ def _bindings(r: Any, entry: LockedPrompt, lock_name: str) -> list[Finding]:
     return out
 
 
-def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, require_decorated: bool = False,
-               scan_errors: Iterable[Any] = ()) -> list[Finding]:
-    """Every drift finding for a project whose scan gave `results` (all statuses), sorted by place."""
-    # the lock as a path from the project root: findings about lock entries point into it
+def _lock_name(lock_path: Path, root: Path) -> str:
+    """The lock as a path from the project root: findings about lock entries point into it."""
+    if lock_path.is_absolute() and root.is_absolute():
+        rel = os.path.relpath(lock_path, root)  # no filesystem calls: this runs on every commit
+        if not rel.startswith(".."):
+            return Path(rel).as_posix()
     try:
-        lock_name = lock.path.resolve().relative_to(Path(root).resolve()).as_posix()
+        return lock_path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        lock_name = str(lock.path)
+        return str(lock_path)
+
+
+def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticFacts, require_decorated: bool = False,
+               scan_errors: Iterable[Any] = ()) -> list[Finding]:
+    """Every drift finding for a project whose scan gave `results` (all statuses), sorted by place.
+
+    `facts` reads prompts and closure digests from the project's files (parsed once each, cached)."""
+    lock_name = _lock_name(lock.path, Path(root))
     findings: list[Finding] = []
     by_place = {(e.path, e.qualname): e for e in lock.entries}
     matched: set[str] = set()
-    texts: dict[str, str | None] = {}
     broken = set()
+    # the entries' own consistency (DG004) is verified once per version of the lock file
+    verify = not facts.lock_verified(lock.path)
     for err in scan_errors:
         broken.add(err.path)
         findings.append(Finding(err.path, 1, "DG009", f"cannot be scanned ({err.reason}), so its functions cannot be checked; fix the file"))
@@ -121,14 +152,7 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, require_decora
                                     r.function_id))
             continue
         matched.add(entry.function_id)
-        if r.path not in texts:
-            try:
-                texts[r.path] = read_source(root / r.path)
-            except (OSError, SyntaxError, UnicodeDecodeError):
-                texts[r.path] = None
-        text = texts[r.path]
-        if text is not None:
-            findings.extend(_drift(r, entry, text, lock_name))
+        findings.extend(_drift(r, entry, facts, lock_name, verify))
         findings.extend(_bindings(r, entry, lock_name))
     for entry in lock.entries:
         if entry.function_id not in matched and entry.path not in broken:
@@ -137,4 +161,6 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, require_decora
                                     f"{entry.path} (was at line {entry.start_line}); run `distilgen prompts` to drop it",
                                     entry.function_id))
     findings.sort(key=lambda f: (f.path, f.line, f.code))
+    if verify and not findings:  # any finding may have pre-empted an entry's DG004 test: verify again next time
+        facts.mark_lock_verified(lock.path)
     return findings

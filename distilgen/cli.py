@@ -50,6 +50,13 @@ def _internal(exc: BaseException, message: str) -> None:
     sys.exit(2)
 
 
+def _python_option(fn: F) -> F:
+    """--python PATH: the project's interpreter (its sys.path locates third-party base classes)."""
+    return click.option("--python", "python", metavar="PATH", default=None,
+                        help="The project's Python interpreter (default: [tool.distilgen] python, VIRTUAL_ENV, "
+                             ".venv/ or venv/ at the project root, else this one).")(fn)  # type: ignore[return-value]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="distilgen")
 @click.option("--debug", is_flag=True, help="Show the traceback of an internal error.")
@@ -73,14 +80,15 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Ignore and do not write .distilgen_cache/.")
 @click.option("--check", is_flag=True, help="Exit 1 when a candidate is not decorated yet.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings or unreadable files.")
+@_python_option
 @_handle_errors
 def scan_cmd(paths: tuple[str, ...], fmt: str, output: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
-             include_generated: bool, no_cache: bool, check: bool, exit_zero: bool) -> None:
+             include_generated: bool, no_cache: bool, check: bool, exit_zero: bool, python: str | None) -> None:
     """Find every function whose return annotation resolves to a pydantic model."""
     from .analysis.report import check_failures, format_report
 
     report = api.scan(paths or (".",), select=select, exclude=exclude, include_generated=include_generated,
-                      use_cache=not no_cache)
+                      use_cache=not no_cache, python=python)
     text = format_report(report, fmt)
     if output:
         with open(output, "w", encoding="utf-8") as fh:
@@ -95,15 +103,22 @@ def scan_cmd(paths: tuple[str, ...], fmt: str, output: str | None, select: tuple
 @main.command("config")
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True)
+@_python_option
 @_handle_errors
-def config_cmd(path: str | None, fmt: str) -> None:
-    """Print the effective [tool.distilgen] configuration (defaults included)."""
+def config_cmd(path: str | None, fmt: str, python: str | None) -> None:
+    """Print the effective [tool.distilgen] configuration (defaults included) and the interpreter."""
     import json as _json
 
     from .analysis.report import config_toml
 
-    config = api.effective_config(path)
-    click.echo(_json.dumps(config.as_dict(), indent=2) if fmt == "json" else config_toml(config), nl=fmt == "json")
+    config = api.effective_config(path, python=python)
+    interp = api.project_interpreter(config)
+    if fmt == "json":
+        data = {**config.as_dict(), "interpreter": {"path": interp.path, "reason": interp.reason,
+                                                    "version": interp.version, "sys-path": list(interp.sys_path)}}
+        click.echo(_json.dumps(data, indent=2))
+    else:
+        click.echo(config_toml(config) + f"# interpreter: {interp.path} (Python {interp.version}; {interp.reason})")
 
 
 # --- end scan / config -------------------------------------------------------------------------
@@ -139,9 +154,10 @@ def _edit_lines(edits: Any, root: Any, verb: str) -> int:
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when changes are pending.")
 @click.option("--no-lock", is_flag=True, help="Do not re-record prompts or pin the model in the lock file.")
+@_python_option
 @_handle_errors
 def apply_cmd(paths: tuple[str, ...], select: tuple[str, ...], dispatch: bool, model: str | None, capture: bool,
-              remove: bool, show_diff: bool, check: bool, no_lock: bool) -> None:
+              remove: bool, show_diff: bool, check: bool, no_lock: bool, python: str | None) -> None:
     """Add @instructions.distil to candidates; or rebind (--dispatch/--capture) or --remove it."""
     chosen = [name for name, on in (("--dispatch", dispatch), ("--capture", capture), ("--remove", remove)) if on]
     if len(chosen) > 1:
@@ -153,7 +169,8 @@ def apply_cmd(paths: tuple[str, ...], select: tuple[str, ...], dispatch: bool, m
     action = {"--dispatch": "dispatch", "--capture": "capture", "--remove": "remove"}.get(
         chosen[0] if chosen else "", "decorate")
     write = not (show_diff or check)
-    report = api.apply(paths or (".",), select=select, action=action, model=model, write=write, lock=not no_lock)
+    report = api.apply(paths or (".",), select=select, action=action, model=model, write=write, lock=not no_lock,
+                       python=python)
     for note in report.notes:
         click.echo(note, err=True)
     if show_diff:
@@ -179,14 +196,15 @@ def apply_cmd(paths: tuple[str, ...], select: tuple[str, ...], dispatch: bool, m
                    "Instructions module).")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff against the existing file; write nothing.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the stubs module is out of date.")
+@_python_option
 @_handle_errors
 def stubs_cmd(paths: tuple[str, ...], model: str, select: tuple[str, ...], output: str | None, show_diff: bool,
-              check: bool) -> None:
+              check: bool, python: str | None) -> None:
     """Write a module of dispatch-mode stubs: same signatures, docstrings and return models, bodies `...`."""
     to_stdout = output == "-"
     write = not (show_diff or check or to_stdout)
     report = api.stubs(paths or (".",), model=model, select=select, output=None if to_stdout else output,
-                       write=write)
+                       write=write, python=python)
     for s in report.skipped:
         click.echo(f"{s.path}:{s.lineno}: skipped {s.qualname}: {s.reason}", err=True)
     if to_stdout:
@@ -220,28 +238,31 @@ def _shown(root: Any, path: Any) -> str:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--check", "check_only", is_flag=True,
               help="Write nothing; exit 1 when the lock is not up to date (imports the project for schemas).")
+@_python_option
 @_handle_errors
-def prompts_cmd(paths: tuple[str, ...], check_only: bool) -> None:
+def prompts_cmd(paths: tuple[str, ...], check_only: bool, python: str | None) -> None:
     """Record the system prompt of every distilled function in distilgen.lock.
 
     PATHS (default: .) select the project(s) by their nearest pyproject.toml; the whole project is
     always recorded, so a pre-commit hook passing a few file names still refreshes every entry.
     """
     failed = False
-    for rep in api.prompts(paths or (".",), check=check_only):
+    for rep in api.prompts(paths or (".",), check=check_only, python=python):
         r = rep.result
         for prob in rep.problems:
             click.echo(f"{_shown(rep.root, prob.path)}:{prob.line}: {prob.message}")
             failed = True
         lock = _shown(rep.root, rep.lock_path.name)
         parts = [f"{len(v)} {k}" for k, v in (("added", r.added), ("changed", r.changed), ("moved", r.moved),
-                                               ("removed", r.removed)) if v]
+                                               ("removed", r.removed), ("re-stamped", r.restamped)) if v]
         for fid in r.added:
             click.echo(f"{lock}: + {fid}")
         for fid in r.changed:
             click.echo(f"{lock}: ~ {fid}")
         for fid in r.removed:
             click.echo(f"{lock}: - {fid}")
+        for fid in r.restamped:
+            click.echo(f"{lock}: = {fid} (static fingerprint only: prompt and schema unchanged)")
         for pin in r.pinned:
             click.echo(f"{lock}: pinned {pin} (a bound model was trained on it)")
         if not parts:
@@ -260,8 +281,9 @@ def prompts_cmd(paths: tuple[str, ...], check_only: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text", show_default=True,
               help="github: workflow commands, so findings annotate the pull request.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@_python_option
 @_handle_errors
-def check_cmd(paths: tuple[str, ...], fmt: str, exit_zero: bool) -> None:
+def check_cmd(paths: tuple[str, ...], fmt: str, exit_zero: bool, python: str | None) -> None:
     """Fail when distilled functions drifted from distilgen.lock.
 
     Static and read-only (nothing is imported): prompts that no longer match their source,
@@ -270,7 +292,7 @@ def check_cmd(paths: tuple[str, ...], fmt: str, exit_zero: bool) -> None:
     `path:line: CODE what, how to fix`. PATHS select the project(s), which are checked whole.
     """
     count = 0
-    for rep in api.check(paths or (".",)):
+    for rep in api.check(paths or (".",), python=python):
         for f in rep.findings:
             where = _shown(rep.root, f.path)
             if fmt == "github":

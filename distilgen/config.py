@@ -56,6 +56,10 @@ class Config:
     """Model aliases: `name = "ft:..."`."""
     source_roots: tuple[str, ...] = ()
     """Folders (relative to the root) modules are imported from, besides `src/` and the root."""
+    python: str | None = None
+    """The project's interpreter (a path, relative to the root); default: VIRTUAL_ENV, .venv/, venv/."""
+    env_file: str | None = None
+    """A `.env` file loaded into the child that imports the project (`distilgen prompts`)."""
 
     def path(self, relative: str) -> Path:
         """A configured path, resolved against the project root."""

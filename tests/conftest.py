@@ -22,3 +22,10 @@ def sample_copy(tmp_path: Path) -> Path:
 def no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_activated_venv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An activated virtualenv in the shell running the tests would be taken for the test projects'
+    interpreter (VIRTUAL_ENV comes before .venv/ discovery): tests choose their interpreters."""
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)

@@ -112,12 +112,20 @@ def test_body_change_is_not_drift_without_include_body(project):
     assert codes(project) == []
 
 
-def test_schema_change_is_found_by_prompts_check(project):
+def test_schema_change_in_another_module_is_found_without_importing(project):
     ticket = project / "inbox" / "models" / "ticket.py"
     ticket.write_text(ticket.read_text().replace("    team: Team\n", "    team: Team\n    note: str = ''\n"))
-    assert codes(project) == []  # static check cannot see it: nothing imported
+    out = cli(project, "check")
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = next(i for i, l in enumerate((project / "inbox" / "triage.py").read_text().splitlines(), 1)
+                if l.startswith("def classify_ticket"))
+    assert out.stdout.splitlines() == [
+        f"inbox/triage.py:{line}: DG011 the return model of classify_ticket (inbox.models.ticket.Triage or a class it "
+        "uses) changed since distilgen.lock recorded its schema; run `distilgen prompts` to re-record it"]
     out = cli(project, "prompts", "--check")
     assert out.returncode == 1 and "~ inbox.triage:classify_ticket" in out.stdout
+    assert cli(project, "prompts").returncode == 0
+    assert codes(project) == []
 
 
 def test_dispatch_binding_keeps_its_prompt_pinned(project):
@@ -193,11 +201,20 @@ def test_corrupt_lock_is_one_line_error(project):
 
 
 def test_unimportable_module_is_reported_with_place(project):
+    # only the module defining the return model is imported: the function's own module may fail
     triage = project / "inbox" / "triage.py"
     triage.write_text("import does_not_exist_anywhere\n" + triage.read_text())
+    assert cli(project, "prompts").returncode == 0
+    ticket = project / "inbox" / "models" / "ticket.py"
+    ticket.write_text("import does_not_exist_anywhere\n" + ticket.read_text())
     out = cli(project, "prompts")
     assert out.returncode == 1
-    assert "inbox/triage.py:" in out.stdout and "ModuleNotFoundError" in out.stdout
+    [line] = [l for l in out.stdout.splitlines() if "classify_ticket" in l]
+    assert line.startswith("inbox/triage.py:")
+    assert ("cannot read the return model schema of classify_ticket: importing inbox.models.ticket failed at "
+            "inbox/models/ticket.py:1: ModuleNotFoundError: No module named 'does_not_exist_anywhere'; "
+            "install does_not_exist_anywhere in the project's interpreter") in line
+    assert "set --python or [tool.distilgen] python to use another" in line
     # the entry that could not be re-recorded is kept, not dropped
     assert load_lock(project / "distilgen.lock").get("inbox.triage:classify_ticket") is not None
 
@@ -240,3 +257,52 @@ def test_renamed_return_model(project):
     [f] = rep.findings
     assert (f.path, f.code) == ("inbox/triage.py", "DG010")
     assert f.message.startswith("classify_ticket now returns TriageV2, but distilgen.lock recorded its prompt for Triage")
+
+
+@pytest.mark.parametrize("file, old, new, hit", [
+    # the base of both recorded models' classes: both functions
+    ("base.py", "class InboxModel(PydanticModel):", "class InboxModel(PydanticModel):\n    trace_id: str = ''",
+     ["inbox/catalog.py", "inbox/triage.py"]),
+    ("ticket.py", '    high = "high"\n', '    high = "high"\n    urgent = "urgent"\n', ["inbox/triage.py"]),  # a field's enum
+    ("ticket.py", '"technical", "general"]', '"technical", "general", "legal"]', ["inbox/triage.py"]),  # a type alias
+])
+def test_classes_the_schema_depends_on_are_fingerprinted(project, file, old, new, hit):
+    path = project / "inbox" / "models" / file
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new, 1))
+    [rep] = api.check([project])
+    assert [(f.path, f.code) for f in rep.findings] == [(p, "DG011") for p in hit]
+
+
+def test_unrelated_edits_and_broken_imports_change_nothing(project):
+    ticket = project / "inbox" / "models" / "ticket.py"
+    ticket.write_text(ticket.read_text().replace("    body: str\n", "    body: str\n    sender: str = ''\n") + "\n# note\n")
+    # check never imports: a module that would fail to import is fine as long as its prompt is
+    triage = project / "inbox" / "triage.py"
+    triage.write_text("import does_not_exist_anywhere\n" + triage.read_text())
+    assert codes(project) == []
+
+
+def test_old_lock_without_static_fingerprints_asks_to_re_record(project):
+    lock = project / "distilgen.lock"
+    text = "".join(l for l in lock.read_text().splitlines(keepends=True) if not l.startswith("static-fingerprint = "))
+    lock.write_text(text)
+    assert load_lock(lock).get("inbox.triage:classify_ticket").static is None
+    out = cli(project, "check")
+    assert out.returncode == 1
+    assert all(" DG012 " in l and "run `distilgen prompts` to re-record it" in l for l in out.stdout.splitlines())
+    assert len(out.stdout.splitlines()) == 2
+    out = cli(project, "prompts")
+    assert out.returncode == 0 and "= inbox.triage:classify_ticket" in out.stdout, out.stdout
+    assert codes(project) == []
+
+
+def test_hand_edited_entry_is_found_after_a_clean_run(project):
+    assert codes(project) == []  # verified once: the next runs skip re-hashing an unchanged lock
+    lock = project / "distilgen.lock"
+    text = lock.read_text()
+    assert '"urgency"' in text
+    lock.write_text(text.replace('"urgency"', '"urgency_level"'))
+    found = codes(project)
+    line = load_lock(lock).get("inbox.triage:classify_ticket").line
+    assert found == [f"distilgen.lock:{line}: DG004"]

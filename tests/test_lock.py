@@ -264,3 +264,12 @@ def test_concurrent_record_model_loses_nothing(tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     entry = load_lock(lock).get("pkg.mod:fn")
     assert [m for m, _ in entry.models] == [f"ft:model-{i:03d}" for i in range(40)]
+
+
+@given(prompt=st.text(), schema=st.dictionaries(st.text(), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c), max_leaves=8)))
+def test_fingerprint_of_a_canonical_schema_needs_no_parse(prompt, schema):
+    from distilgen.prompts.lock import canonical_schema
+    from distilgen.prompts.render import fingerprint, fingerprint_json
+
+    assert fingerprint_json(prompt, canonical_schema(schema)) == fingerprint(prompt, schema)

@@ -18,6 +18,7 @@ from .cache import ScanCache, digest
 from .discovery import FileEntry, discover, glob_regex
 from .index import INDEX_VERSION, FileIndex, FuncRec, IndexError_, build_index
 from .roots import source_roots
+from .interpreter import find_interpreter
 from .resolve import INSTRUCTIONS_CLASSES, Module, Resolver
 from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
 
@@ -326,8 +327,8 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
     )
 
 
-def _config_key(config: Config, root: Path, extra: Iterable[Any]) -> str:
-    payload = json.dumps([config.as_dict(), str(root), list(extra), sys.path, INDEX_VERSION], sort_keys=True, default=str)
+def _config_key(config: Config, root: Path, extra: Iterable[Any], search_path: Iterable[str]) -> str:
+    payload = json.dumps([config.as_dict(), str(root), list(extra), list(search_path), INDEX_VERSION], sort_keys=True, default=str)
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
@@ -376,7 +377,9 @@ def _scan_project(
     roots = source_roots(root, config.source_roots)
     entries, walk_errors = discover(paths, root, config.include, config.exclude, roots)
     cache = ScanCache(config.cache_path if config.pyproject is not None else root / config.cache_dir, use_cache)
-    key = _config_key(config, root, [select, exclude, include_generated, [str(p) for p in paths]])
+    # third-party bases are located on the project's interpreter's path, not distilgen's own
+    project_path = find_interpreter(config, use_cache=use_cache).sys_path
+    key = _config_key(config, root, [select, exclude, include_generated, [str(p) for p in paths]], project_path)
     stats = [(e.rel, e.mtime_ns, e.size, e.module) for e in entries]
 
     # Nothing changed since the last scan: the stored report, without reading any index.
@@ -442,7 +445,7 @@ def _scan_project(
         deps_by_path = {rel: old_deps[rel] for rel in reuse}
 
     ext_cache: dict[str, Any] = index_cache.get("ext", {})
-    search = [str(r) for r in roots] + [p for p in sys.path if p and os.path.isdir(p)]
+    search = [str(r) for r in roots] + [p for p in project_path if p and os.path.isdir(p)]
     locator = _Locator(search, ext_cache)
     resolver = Resolver(modules, locator, config.model_bases)
     by_path: dict[str, tuple[ScanResult, ...]] = {}

@@ -1,22 +1,44 @@
-"""Run in a subprocess by `distilgen prompts`: import the project and report each function's schema.
+"""Run by `distilgen prompts` under the PROJECT's interpreter: import the project, describe schemas.
 
-The fingerprint covers the return model's JSON schema, which only the model class knows. So the
-static side imports the project here, in a child process with the project root on sys.path (its
-import side effects stay out of the parent), and asks the runtime itself: a decorated function's
-`__distil__` state gives exactly the function id, tool name, schema and include-body setting the
-runtime will use.
+Self-contained on purpose: it is copied into a temporary folder and run as a script by the
+project's Python (its venv, not distilgen's), which needs only pydantic. It imports nothing from
+distilgen; when the project itself imports distilgen (its `Instructions` module) and the project's
+environment lacks it, the parent offers distilgen's own package at the END of sys.path.
 
-Input: a JSON file of targets `{key, module, qualname, model, instance}`. Output: a JSON file
-mapping each key to `{function_id, tool, schema, include_body}` or `{error}`.
+The fingerprint covers the return model's JSON schema, which only the model class knows. For each
+target the cheapest import that answers is used: the module defining the return model (plus the
+Instructions instance's module for `include_code_body`) when the scan could name both and the
+decorator sets no `name=`; otherwise the function's own module, whose decorated function carries
+the runtime's own answer in `__distil__`.
+
+Input: a JSON file `{roots, fallback, targets: [{key, module, qualname, model, instance, light,
+function_id}]}`. Output: a JSON file mapping each key to `{function_id, tool, schema,
+include_body}` or `{error, module, missing, kind}`.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import traceback
+import typing
 from typing import Any
+
+
+def _strip_titles(node: Any, in_properties: bool = False) -> Any:
+    # the same compaction as distilgen.runtime.formats.tool_schema (tests prove them equal)
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "title" and not in_properties and isinstance(v, str):
+                continue
+            out[k] = _strip_titles(v, in_properties=(k in ("properties", "$defs", "definitions")) and not in_properties)
+        return out
+    if isinstance(node, list):
+        return [_strip_titles(x) for x in node]
+    return node
 
 
 def _import_dotted(dotted: str) -> Any:
@@ -29,22 +51,22 @@ def _import_dotted(dotted: str) -> Any:
         return obj
     parts = dotted.split(".")
     for i in range(len(parts), 0, -1):
+        name = ".".join(parts[:i])
         try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
+            obj = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # this prefix is not a module: try a shorter one
+                continue
+            raise
         for part in parts[i:]:
             obj = getattr(obj, part)
         return obj
-    raise ImportError(f"cannot import {dotted}")
+    raise ModuleNotFoundError(f"No module named {parts[0]!r}", name=parts[0])
 
 
 def _resolve(module: str, qualname: str) -> Any:
     obj: Any = importlib.import_module(module)
-    parts = qualname.split(".")
-    if "<locals>" in parts:
-        return None  # defined when its enclosing function runs: not reachable by import
-    for part in parts:
+    for part in qualname.split("."):
         holder = obj
         obj = vars(holder).get(part, None) if isinstance(holder, type) else getattr(holder, part, None)
         if obj is None:
@@ -54,52 +76,91 @@ def _resolve(module: str, qualname: str) -> Any:
     return obj
 
 
-def describe(target: dict[str, Any]) -> dict[str, Any]:
-    from distilgen.runtime import formats
-    from distilgen.runtime.spec import resolve_return_model
+def _describe_model(model: Any, function_id: str, include_body: bool) -> dict[str, Any]:
+    return {"function_id": function_id, "tool": model.__name__,
+            "schema": _strip_titles(model.model_json_schema()), "include_body": include_body}
 
+
+def _include_body(instance: str | None) -> bool:
+    return bool(getattr(_import_dotted(instance), "include_code_body", False)) if instance else False
+
+
+def describe(target: dict[str, Any]) -> dict[str, Any]:
+    if target.get("light"):
+        # the return model's module (and the Instructions module) only: no import side effects of
+        # the function's own module (an app, a `Settings()` reading the environment)
+        return _describe_model(_import_dotted(target["model"]), target["function_id"], _include_body(target.get("instance")))
     fn = _resolve(target["module"], target["qualname"])
     state = getattr(fn, "__distil__", None)
     if state is not None:
         spec = state.spec
-        return {
-            "function_id": spec.function_id,
-            "tool": spec.tool_name,
-            "schema": spec.schema,
-            "include_body": bool(state.instructions.include_code_body),
-        }
-    # not decorated at import time (nested, or wrapped by something else): use the scan's model
-    model = resolve_return_model(fn) if fn is not None else _import_dotted(target["model"])
-    include_body = False
-    if target.get("instance"):
-        include_body = bool(getattr(_import_dotted(target["instance"]), "include_code_body", False))
-    return {
-        "function_id": f"{target['module']}:{target['qualname']}",
-        "tool": model.__name__,
-        "schema": formats.tool_schema(model),
-        "include_body": include_body,
-    }
+        return {"function_id": spec.function_id, "tool": spec.tool_name, "schema": spec.schema,
+                "include_body": bool(state.instructions.include_code_body)}
+    # not decorated at import time (wrapped by something else): the annotation, as the runtime reads it
+    model = typing.get_type_hints(fn).get("return")
+    if not isinstance(model, type) or not hasattr(model, "model_json_schema"):
+        raise TypeError(f"{target['module']}:{target['qualname']} returns {model!r}, not a pydantic model")
+    return _describe_model(model, target["function_id"], _include_body(target.get("instance")))
+
+
+def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> dict[str, Any]:
+    """What went wrong, in terms the parent turns into one line with the setting that fixes it."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    def ours(filename: str) -> bool:  # the project's own files, not a venv or a frozen module inside the root
+        full = os.path.abspath(filename)
+        return not filename.startswith("<") and os.sep + "site-packages" + os.sep not in full and \
+            full.startswith(tuple(r + os.sep for r in roots))
+
+    inside = [f for f in frames if ours(f.filename)]
+    where = inside[-1] if inside else None
+    place = None
+    if where is not None:
+        rel = min((os.path.relpath(where.filename, r) for r in roots if os.path.abspath(where.filename).startswith(r + os.sep)), key=len)
+        place = f"{rel}:{where.lineno}"
+    kind, missing = "other", None
+    if isinstance(exc, ModuleNotFoundError):
+        kind, missing = "module", exc.name
+    elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
+        kind, missing = "variable", str(exc.args[0]) if exc.args else None
+    elif type(exc).__name__ == "ValidationError" and "Settings" in str(exc):
+        kind = "settings"  # pydantic-settings: name the fields it could not fill
+        try:
+            missing = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:5])  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - only a better message is at stake
+            missing = None
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    return {"error": text, "module": target.get("importing"), "missing": missing, "kind": kind, "place": place}
 
 
 def main(argv: list[str]) -> int:
     src, dst = argv
     with open(src, encoding="utf-8") as f:
-        targets = json.load(f)
+        job = json.load(f)
+    # the script's own folder is not the project: take it off the path, put the project's roots first
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
+    roots = [os.path.abspath(r) for r in job["roots"]]
+    sys.path[:0] = [r for r in roots if r not in sys.path]
+    if job.get("fallback"):
+        sys.path.append(job["fallback"])  # distilgen itself, only if the project's environment lacks it
     out: dict[str, Any] = {}
     # user modules may print while importing: keep our stdout clean, results go to a file
     sys.stdout = sys.stderr
-    for t in targets:
+    try:
+        import pydantic  # noqa: F401
+    except ImportError as exc:
+        out["__fatal__"] = {"error": f"{type(exc).__name__}: {exc}", "kind": "pydantic"}
+        job["targets"] = []
+    for t in job["targets"]:
+        t["importing"] = t["model"].rsplit(".", 1)[0] if t.get("light") else t["module"]
         try:
             out[t["key"]] = describe(t)
         except BaseException as exc:  # noqa: B902 - a module that exits or raises must not stop the others
-            last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-            out[t["key"]] = {"error": f"{type(exc).__name__}: {exc}{where}"}
+            out[t["key"]] = _failure(exc, t, roots)
     with open(dst, "w", encoding="utf-8") as f:
         json.dump(out, f)
     return 0
 
 
 if __name__ == "__main__":
-    # the project root is on sys.path through PYTHONPATH, set by the parent
     sys.exit(main(sys.argv[1:]))

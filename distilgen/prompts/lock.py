@@ -133,6 +133,9 @@ class LockedPrompt:
     pinned: tuple[PinnedPrompt, ...] = ()
     line: int = 0
     """Line of the entry's header in the lock file (0 when not read from a file)."""
+    static: str | None = None
+    """The static fingerprint (`render.static_fingerprint`): what `check` compares without
+    importing. None in entries recorded by a distilgen before 0.x (re-record them)."""
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -220,7 +223,8 @@ def dump_lock(entries: Iterable[LockedPrompt]) -> str:
             f"include-body = {'true' if e.include_body else 'false'}\n"
             f"renderer = {_basic(e.renderer)}\n"
             f"fingerprint = {_basic(e.fingerprint)}\n"
-            f"schema = {_line(e.schema_json)}\n"
+            + (f"static-fingerprint = {_basic(e.static)}\n" if e.static else "")
+            + f"schema = {_line(e.schema_json)}\n"
             f"prompt = {_text(e.prompt)}\n"
         )
         if e.models:
@@ -324,7 +328,8 @@ def _parse(path: Path, text: str) -> Lock:
                 raise LockError(f"{where}: pinned {pfp!r} must be a table")
             ctx = f"{where}: pinned {pfp!r}"
             pinned.append(PinnedPrompt(pfp, need(p, "prompt", str, ctx), need(p, "schema", str, ctx)))
-        known = {"path", "qualname", "lines", "tool", "include-body", "renderer", "fingerprint", "schema", "prompt", "models", "pinned"}
+        known = {"path", "qualname", "lines", "tool", "include-body", "renderer", "fingerprint", "static-fingerprint",
+                 "schema", "prompt", "models", "pinned"}
         extra = set(raw) - known
         if extra:
             raise LockError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
@@ -333,7 +338,10 @@ def _parse(path: Path, text: str) -> Lock:
             json.loads(schema_json)
         except ValueError as exc:
             raise LockError(f"{where}: 'schema' is not valid JSON: {exc}") from None
-        for fp_ in (fp, *models.values(), *pinned_raw):
+        static = raw.get("static-fingerprint")
+        if static is not None:
+            static = need(raw, "static-fingerprint", str)
+        for fp_ in (fp, *models.values(), *pinned_raw, *([static] if static else [])):
             if not _FP.match(fp_):
                 raise LockError(f"{where}: {fp_!r} is not a fingerprint (sha256:<16 hex digits>)")
         entries.append(
@@ -352,6 +360,7 @@ def _parse(path: Path, text: str) -> Lock:
                 models=tuple(sorted(models.items())),
                 pinned=tuple(sorted(pinned, key=lambda p: p.fingerprint)),
                 line=line,
+                static=static,
             )
         )
     entries.sort(key=lambda e: e.function_id)
@@ -440,6 +449,8 @@ class PromptRecord:
     include_body: bool
     prompt: str
     schema: Mapping[str, Any] = field(hash=False)
+    static: str | None = None
+    """The static fingerprint (None: not computed, e.g. the function's model is not readable)."""
 
     @property
     def schema_json(self) -> str:
@@ -459,6 +470,9 @@ class RecordResult:
     moved: tuple[str, ...] = ()
     """Entries whose prompt is the same but whose file or qualname changed (`distil(name=...)`)."""
     removed: tuple[str, ...] = ()
+    restamped: tuple[str, ...] = ()
+    """Entries whose prompt and schema are the same but whose static fingerprint changed (a class
+    they depend on was edited without changing the schema, or the entry predates it)."""
     pinned: tuple[str, ...] = ()
     """`function_id fingerprint` of prompts kept because a bound model references them."""
     written: bool = False
@@ -492,6 +506,7 @@ def _merge(old: LockedPrompt | None, rec: PromptRecord) -> LockedPrompt:
         prompt=rec.prompt,
         models=models,
         pinned=pinned,
+        static=rec.static,
     )
 
 
@@ -518,6 +533,7 @@ def record_prompts(
         added: list[str] = []
         changed: list[str] = []
         moved: list[str] = []
+        restamped: list[str] = []
         pinned_now: list[str] = []
         for rec in records:
             old = entries.get(rec.function_id)
@@ -529,6 +545,8 @@ def record_prompts(
                 pinned_now.extend(f"{rec.function_id} {p.fingerprint}" for p in new.pinned if p.fingerprint == old.fingerprint)
             elif (old.path, old.qualname) != (new.path, new.qualname):
                 moved.append(rec.function_id)
+            elif old.static != new.static:
+                restamped.append(rec.function_id)
             entries[rec.function_id] = new
         gone = set(drop)
         if keep_only is not None:
@@ -543,7 +561,8 @@ def record_prompts(
         if write and text != old_text and (entries or lock.exists):
             _write_atomic(path, text)
             written = True
-    return RecordResult(path, tuple(added), tuple(changed), tuple(moved), tuple(removed), tuple(pinned_now), written, text)
+    return RecordResult(path, tuple(added), tuple(changed), tuple(moved), tuple(removed), tuple(restamped),
+                        tuple(pinned_now), written, text)
 
 
 def record_model(lock_path: Path | str, function_id: str, model_id: str, fingerprint: str | None = None) -> LockedPrompt:

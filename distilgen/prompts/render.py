@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from .._templates import render_template
 from .source import FunctionSource
 
-__all__ = ["RENDERER_VERSION", "render_prompt", "fingerprint", "render_code"]
+__all__ = ["RENDERER_VERSION", "render_prompt", "fingerprint", "fingerprint_json", "static_fingerprint", "render_code"]
 
 RENDERER_VERSION = "2"
 PROMPT_TEMPLATE = "prompt.txt"
@@ -52,4 +52,23 @@ def fingerprint(prompt: str, schema: Mapping[str, Any]) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def fingerprint_json(prompt: str, schema_json: str) -> str:
+    """`fingerprint(prompt, schema)` for a schema already spelled canonically (compact, keys sorted,
+    as the lock stores it), without parsing it: the same bytes are hashed (`check` does this for
+    every entry on every commit)."""
+    payload = '{"prompt":' + json.dumps(prompt, ensure_ascii=False) + ',"renderer":' + \
+        json.dumps(RENDERER_VERSION) + ',"schema":' + schema_json + "}"
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def static_fingerprint(prompt: str, closure: str) -> str:
+    """Hash of everything the prompt and the answer schema depend on, as read from source without
+    importing: the prompt (the function's signature, docstring, body when shown, the model's name)
+    and `closure`, the digest of the return model's class body and those of its bases and field
+    types (`analysis.depends`). `check` recomputes it statically: a field edited three modules
+    away changes it."""
+    payload = "\0".join(("static", RENDERER_VERSION, closure, prompt))
     return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
