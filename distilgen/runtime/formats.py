@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "LineWriter",
     "build_example",
     "dumps",
+    "NonFiniteFloat",
 ]
 
 FORMATS = ("tools", "messages", "raw")
@@ -106,6 +108,37 @@ def response_format(spec: Any) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": spec.tool_name, "schema": spec.schema}}
 
 
+class NonFiniteFloat(ValueError):
+    """A NaN or infinite float in what a line would record: JSON has no such value.
+
+    pydantic writes it as `null` (a wrong answer to train on) and `json.dumps` as `NaN` (not JSON),
+    so capture skips the call and counts it instead (`CaptureStats.causes`)."""
+
+
+def _find_non_finite(value: Any, path: str) -> str | None:
+    """The path of the first NaN/inf float in plain data (dicts, lists, tuples, sets), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} = {value!r}"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            hit = _find_non_finite(v, f"{path}.{k}" if isinstance(k, str) and k.isidentifier() else f"{path}[{k!r}]")
+            if hit:
+                return hit
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for i, v in enumerate(value):
+            hit = _find_non_finite(v, f"{path}[{i}]")
+            if hit:
+                return hit
+    return None
+
+
+def _refuse_non_finite(**parts: Any) -> None:
+    for name, value in parts.items():
+        hit = _find_non_finite(value, name)
+        if hit:
+            raise NonFiniteFloat(f"{hit}: JSON has no NaN or infinity, the line would record a wrong value")
+
+
 def _call_id(user: str) -> str:
     return "call_" + hashlib.blake2b(user.encode("utf-8"), digest_size=8).hexdigest()
 
@@ -142,14 +175,22 @@ class LineWriter:
         object.__setattr__(self, "_name_json", dumps(self.tool_name))
 
     def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> str:
+        """One line; NonFiniteFloat when the output (or, in `raw`, an argument) holds NaN or infinity."""
         arguments = output.model_dump_json()
+        if self.fmt != "raw" and "null" in arguments:  # pydantic writes NaN/inf as null: look closer only then
+            _refuse_non_finite(output=output.model_dump())
         if self.fmt == "tools":
             return (self._head + _encode_str(user) + self._mid + _encode_str(_call_id(user))  # type: ignore[attr-defined]
                     + ',"type":"function","function":{"name":' + self._name_json  # type: ignore[attr-defined]
                     + ',"arguments":' + _encode_str(arguments) + self._tail)  # type: ignore[attr-defined]
         if self.fmt == "messages":
             return self._head + _encode_str(user) + self._mid + _encode_str(arguments) + self._tail  # type: ignore[attr-defined]
-        return dumps(self.raw(call, args, kwargs, output))
+        record = self.raw(call, args, kwargs, output)
+        try:
+            return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            _refuse_non_finite(output=record["output"], args=record["args"], kwargs=record["kwargs"])
+            raise
 
     def raw(self, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> dict[str, Any]:
         return {
