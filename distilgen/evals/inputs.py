@@ -59,6 +59,8 @@ def parse_rendered_call(text: str, target: Target, where: str) -> dict[str, Any]
 def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict[str, Any] | None, Any]:
     """A dataset line (any format) -> (argument dict, recorded output or None)."""
     if "messages" in line:
+        if not isinstance(line["messages"], list):
+            raise UsageError(f"{where}: `messages` must be a list")
         user = next((m for m in line["messages"] if isinstance(m, dict) and m.get("role") == "user"), None)
         if user is None or not isinstance(user.get("content"), str):
             raise UsageError(f"{where}: training line has no user message")
@@ -66,7 +68,9 @@ def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict
         output = None
         for m in line["messages"]:
             if isinstance(m, dict) and m.get("role") == "assistant":
-                call = (m.get("tool_calls") or [{}])[0].get("function") if m.get("tool_calls") else m.get("function_call")
+                calls = m.get("tool_calls")
+                first = calls[0] if isinstance(calls, list) and calls else None
+                call = (first.get("function") if isinstance(first, dict) else None) if calls else m.get("function_call")
                 if isinstance(call, dict) and isinstance(call.get("arguments"), str):
                     try:
                         output = json.loads(call["arguments"])
@@ -107,9 +111,12 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
         if not raw.strip():
             continue
         try:
-            yield i, json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}:{i}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except (ValueError, RecursionError) as exc:  # nested too deeply, a 5,000-digit number
+            raise UsageError(f"{path}:{i}: invalid JSON: {str(exc).splitlines()[0][:200]}") from None
+        yield i, value
 
 
 def read_inputs(path: Path, target: Target, *, with_outputs: bool = False) -> list[Any]:

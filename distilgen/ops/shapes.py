@@ -45,8 +45,11 @@ def _no_constant(token: str) -> Any:
 
 
 def loads(text: str | bytes) -> Any:
-    """`json.loads` that refuses the non-standard NaN, Infinity and -Infinity tokens."""
-    return json.loads(text, parse_constant=_no_constant)
+    """`json.loads` that refuses the non-standard NaN, Infinity and -Infinity tokens (ValueError)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:  # `[[[[...` a thousand deep: a ValueError like any other bad JSON
+        raise ValueError("nested too deeply") from None
 
 
 def detect_shape(obj: Any) -> str | None:
@@ -342,7 +345,7 @@ class ExampleView:
 
 def _canonical(arguments: Any) -> str:
     try:
-        value = json.loads(arguments) if isinstance(arguments, str) else arguments
+        value = loads(arguments) if isinstance(arguments, str) else arguments
     except ValueError:
         return str(arguments)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -449,7 +452,7 @@ def undeclared_calls(obj: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 def arguments_errors(arguments: Any, name: str, schema: Any, where: str) -> list[str]:
     """Problems of one call's `arguments` string against `schema` (shape problems are reported elsewhere)."""
     try:
-        value = json.loads(arguments) if isinstance(arguments, str) else None
+        value = loads(arguments) if isinstance(arguments, str) else None
     except ValueError:
         return []
     if not isinstance(value, dict):
