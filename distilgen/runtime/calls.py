@@ -242,6 +242,15 @@ def constructors_for(annotations: Iterable[Any]) -> dict[str, Any]:
     return found
 
 
+def _spell(node: ast.expr) -> str:
+    """The source of a node for an error message, cut short."""
+    try:
+        text = ast.unparse(node)
+    except (RecursionError, ValueError):
+        text = type(node).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _dotted(node: ast.expr) -> str | None:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -299,7 +308,7 @@ class _Builder:
             owner = self.constructors.get(_dotted(node.value) or "")
             if isinstance(owner, type) and issubclass(owner, enum.Enum) and node.attr in owner.__members__:
                 return owner.__members__[node.attr]
-        raise CallSyntaxError(f"{name or 'attribute'} is not an allowed name")
+        raise CallSyntaxError(f"{name or _spell(node)} is not an allowed name")
 
     def _construct(self, node: ast.Call, depth: int) -> Any:
         name = _dotted(node.func)
@@ -314,7 +323,7 @@ class _Builder:
             raise CallSyntaxError("bytearray() takes only a bytes literal")
         ctor = self.constructors.get(name or "")
         if ctor is None or (isinstance(ctor, type) and issubclass(ctor, enum.Enum)):
-            raise CallSyntaxError(f"{name or 'this'} is not a constructor this function's types allow")
+            raise CallSyntaxError(f"{name or _spell(node.func)} is not a constructor this function's types allow")
         args, kwargs = self.arguments(node, depth)
         try:
             return ctor(*args, **kwargs)
