@@ -64,11 +64,16 @@ def test_a_committed_pickle_at_the_predictable_names_is_never_loaded(tmp_path: P
     assert json.loads(cache.results_file.read_text())["results"]  # rewritten as plain JSON
 
 
-def test_well_formed_but_wrong_results_entries_are_ignored(tmp_path: Path) -> None:
+def scanned(tmp_path: Path) -> tuple[Path, list[tuple[str, str]], ScanCache]:
+    """A project scanned once (its cache written), what a scan must find, and its cache files."""
     root = project(tmp_path)
     want = expected(root)
     api.scan([root])
-    cache = cache_files(root)
+    return root, want, cache_files(root)
+
+
+def test_well_formed_but_wrong_results_entries_are_ignored(tmp_path: Path) -> None:
+    root, want, cache = scanned(tmp_path)
     good = json.loads(cache.results_file.read_text())
     bad_entries = [
         [1, 2, 3], "x", None, {"key": good["key"]},
@@ -87,10 +92,7 @@ def test_well_formed_but_wrong_results_entries_are_ignored(tmp_path: Path) -> No
 
 
 def test_wrong_index_entries_are_ignored_or_the_scan_is_redone(tmp_path: Path) -> None:
-    root = project(tmp_path)
-    want = expected(root)
-    api.scan([root])
-    cache = cache_files(root)
+    root, want, cache = scanned(tmp_path)
     real = marshal.loads(cache.index_file.read_bytes())
     key = next(k for k in real["files"] if k.endswith("ask.py"))
     m, s, d, idx = real["files"][key]
