@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from distilgen import DecorationError, Instructions, UsageError
 from distilgen.runtime.instructions import CaptureWarning
@@ -334,6 +334,34 @@ def test_nan_or_infinite_output_is_skipped_and_counted_naming_the_field(tmp_path
     text = ds.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert len([json.loads(l) for l in text.splitlines()]) == 2  # only the finite calls, as strict JSON
+
+
+class LoudConstants(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="constants")  # JSON would hold a bare Infinity
+    value: float
+
+
+class LoudStrings(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="strings")  # JSON would hold the string "Infinity"
+    value: float
+
+
+def test_nan_is_refused_whatever_the_model_tells_pydantic_to_write(tmp_path: Path) -> None:
+    inst = Instructions(dataset=tmp_path / "d.jsonl")
+
+    @inst.distil
+    def constants(x: float) -> LoudConstants:
+        return LoudConstants(value=x)
+
+    @inst.distil
+    def strings(x: float) -> LoudStrings:
+        return LoudStrings(value=x)
+
+    for fn in (constants, strings):
+        with pytest.warns(CaptureWarning, match="output.value = inf"):
+            fn(float("inf"))
+        fn(1.0)
+    assert inst.stats().skipped == 2 and len(lines(tmp_path / "d.jsonl")) == 2
 
 
 def test_nan_argument_in_a_raw_line_is_skipped_but_fine_in_a_rendered_call(tmp_path: Path) -> None:

@@ -177,7 +177,8 @@ class LineWriter:
     def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> str:
         """One line; NonFiniteFloat when the output (or, in `raw`, an argument) holds NaN or infinity."""
         arguments = output.model_dump_json()
-        if self.fmt != "raw" and "null" in arguments:  # pydantic writes NaN/inf as null: look closer only then
+        if self.fmt != "raw" and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):
+            # pydantic writes NaN/inf as null (or NaN / "NaN" under ser_json_inf_nan): look closer only then
             _refuse_non_finite(output=output.model_dump())
         if self.fmt == "tools":
             return (self._head + _encode_str(user) + self._mid + _encode_str(_call_id(user))  # type: ignore[attr-defined]
