@@ -9,7 +9,7 @@ import json
 import logging
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -362,6 +362,37 @@ def test_nan_is_refused_whatever_the_model_tells_pydantic_to_write(tmp_path: Pat
             fn(float("inf"))
         fn(1.0)
     assert inst.stats().skipped == 2 and len(lines(tmp_path / "d.jsonl")) == 2
+
+
+class Deep(BaseModel):
+    inner: Optional[Reading] = None
+    extra: dict[str, Any] = {}
+    label: str = ""
+
+
+def test_nan_nested_or_under_any_is_found_and_a_float_free_model_is_never_walked(tmp_path: Path) -> None:
+    from distilgen.runtime import formats
+
+    inst = Instructions(dataset=tmp_path / "d.jsonl")
+
+    @inst.distil
+    def nested(x: float) -> Deep:
+        return Deep(inner=Reading(value=x))
+
+    @inst.distil
+    def untyped(x: float) -> Deep:
+        return Deep(extra={"k": [x]})
+
+    with warnings.catch_warnings(record=True) as caught:  # one warning per function and cause
+        warnings.simplefilter("always")
+        nested(float("nan"))
+        untyped(float("nan"))
+        nested(1.0)
+    assert inst.stats().skipped == 2 and inst.stats().captured == 1
+    found = " ".join(str(w.message) for w in caught)
+    assert "output.inner.value = nan" in found and "output.extra.k[0] = nan" in found
+    assert formats._may_hold_float(formats.tool_schema(Deep))
+    assert not formats._may_hold_float(formats.tool_schema(Invoice))  # ints only: its nulls are never walked
 
 
 def test_nan_argument_in_a_raw_line_is_skipped_but_fine_in_a_rendered_call(tmp_path: Path) -> None:
