@@ -502,7 +502,7 @@ def split_file(path: str | Path, *, val: float = 0.1, seed: int = 0, out_dir: st
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    """b is a (by path, symlink or hard link: same device and inode); writing b would truncate a."""
+    """Whether b is a itself (by path, symlink or hard link: same device and inode): writing b would truncate a."""
     if a.resolve() == b.resolve():
         return True
     try:

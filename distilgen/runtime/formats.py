@@ -117,7 +117,7 @@ class NonFiniteFloat(ValueError):
 
 def _find_non_finite(value: Any) -> list[Any] | None:
     """The keys/indexes leading to the first NaN/inf float in plain data, or None (no strings built)."""
-    if type(value) is float:
+    if isinstance(value, float):  # numpy's float64 too
         return None if math.isfinite(value) else []
     if isinstance(value, dict):
         items: Any = value.items()
