@@ -255,6 +255,21 @@ def test_a_dataset_line_cannot_run_code_through_its_user_message(project: Path, 
     assert len(read_inputs(project / "tools.jsonl", target)) == 2
 
 
+def test_lines_nested_past_the_recursion_limit_are_one_line_errors(project: Path) -> None:
+    """Found by tests/fuzz/test_fuzz_datasets.py: these were RecursionError tracebacks."""
+    generate(f"{_mod(project)}:flag", 2, seed=3, out="tools.jsonl", finetune_format="tools")
+    target = resolve_target(f"{_mod(project)}:flag", project)
+    line = json.loads((project / "tools.jsonl").read_text().splitlines()[0])
+    line["messages"][2]["tool_calls"][0]["function"]["arguments"] = '{"label": ' + "[" * 3000 + "]" * 3000 + "}"
+    deep = project / "deep.jsonl"
+    deep.write_text(json.dumps(line) + "\n")
+    ((values, output),) = read_inputs(deep, target, with_outputs=True)
+    assert output is None and values  # the call is still usable; the recorded answer is not
+    deep.write_text("[" * 100000 + "\n")
+    with pytest.raises(UsageError, match=r"deep.jsonl:1: invalid JSON: maximum recursion depth"):
+        read_inputs(deep, target)
+
+
 def test_bad_targets_are_one_clear_error(project: Path) -> None:
     with pytest.raises(UsageError, match="expected 'module:qualname'"):
         resolve_target("nocolon", project)

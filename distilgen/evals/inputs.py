@@ -74,7 +74,7 @@ def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict
                 if isinstance(call, dict) and isinstance(call.get("arguments"), str):
                     try:
                         output = json.loads(call["arguments"])
-                    except json.JSONDecodeError:
+                    except (ValueError, RecursionError):  # bad or nested too deeply: no recorded answer
                         output = None
         return values, output
     return parse_line(line, target, where), line.get("output")
