@@ -9,10 +9,10 @@ import json
 import logging
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from distilgen import DecorationError, Instructions, UsageError
 from distilgen.runtime.instructions import CaptureWarning
@@ -300,6 +300,114 @@ def test_wrong_return_value_is_skipped_not_raised(ds: Path) -> None:
 
     with pytest.warns(CaptureWarning, match="returned dict"):
         assert f(1) == {"value": 1}
+
+
+class Reading(BaseModel):
+    value: float
+    series: list[float] = []
+    note: Optional[str] = None
+
+
+@pytest.mark.parametrize("fmt", ["tools", "messages", "raw"])
+def test_nan_or_infinite_output_is_skipped_and_counted_naming_the_field(tmp_path: Path, fmt: str) -> None:
+    """pydantic writes NaN as null (a wrong answer to learn) and json.dumps as NaN (not JSON): never captured."""
+    ds = tmp_path / "d.jsonl"
+    inst = Instructions(dataset=ds, finetune_format=fmt)
+
+    @inst.distil
+    def measure(x: float) -> Reading:
+        return Reading(value=x, series=[1.0, x * 2])
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert measure(1.5).value == 1.5
+        assert measure(float("nan")).series[0] == 1.0
+        assert measure(float("inf")).value == float("inf")
+        assert measure(float("-inf")).value == float("-inf")
+        measure(2.0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, CaptureWarning)]
+    assert len(messages) == 1 and "output.value = nan" in messages[0], messages
+    stats = inst.stats()
+    assert stats.captured == 2 and stats.skipped == 3
+    assert list(stats.causes.values()) == [3]
+    assert all(c.endswith(": NonFiniteFloat") for c in stats.causes)
+    text = ds.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert len([json.loads(l) for l in text.splitlines()]) == 2  # only the finite calls, as strict JSON
+
+
+class LoudConstants(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="constants")  # JSON would hold a bare Infinity
+    value: float
+
+
+class LoudStrings(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="strings")  # JSON would hold the string "Infinity"
+    value: float
+
+
+def test_nan_is_refused_whatever_the_model_tells_pydantic_to_write(tmp_path: Path) -> None:
+    inst = Instructions(dataset=tmp_path / "d.jsonl")
+
+    @inst.distil
+    def constants(x: float) -> LoudConstants:
+        return LoudConstants(value=x)
+
+    @inst.distil
+    def strings(x: float) -> LoudStrings:
+        return LoudStrings(value=x)
+
+    for fn in (constants, strings):
+        with pytest.warns(CaptureWarning, match="output.value = inf"):
+            fn(float("inf"))
+        fn(1.0)
+    assert inst.stats().skipped == 2 and len(lines(tmp_path / "d.jsonl")) == 2
+
+
+class Deep(BaseModel):
+    inner: Optional[Reading] = None
+    extra: dict[str, Any] = {}
+    label: str = ""
+
+
+def test_nan_nested_or_under_any_is_found_and_a_float_free_model_is_never_walked(tmp_path: Path) -> None:
+    from distilgen.runtime import formats
+
+    inst = Instructions(dataset=tmp_path / "d.jsonl")
+
+    @inst.distil
+    def nested(x: float) -> Deep:
+        return Deep(inner=Reading(value=x))
+
+    @inst.distil
+    def untyped(x: float) -> Deep:
+        return Deep(extra={"k": [x]})
+
+    with warnings.catch_warnings(record=True) as caught:  # one warning per function and cause
+        warnings.simplefilter("always")
+        nested(float("nan"))
+        untyped(float("nan"))
+        nested(1.0)
+    assert inst.stats().skipped == 2 and inst.stats().captured == 1
+    found = " ".join(str(w.message) for w in caught)
+    assert "output.inner.value = nan" in found and "output.extra.k[0] = nan" in found
+    assert formats._may_hold_float(formats.tool_schema(Deep))
+    assert not formats._may_hold_float(formats.tool_schema(Invoice))  # ints only: its nulls are never walked
+
+
+def test_nan_argument_in_a_raw_line_is_skipped_but_fine_in_a_rendered_call(tmp_path: Path) -> None:
+    raw, tools = tmp_path / "raw.jsonl", tmp_path / "tools.jsonl"
+    inst_raw, inst_tools = Instructions(dataset=raw, finetune_format="raw"), Instructions(dataset=tools)
+
+    def clamp(x: float) -> Total:
+        return Total(value=0)
+
+    with pytest.warns(CaptureWarning, match=r"args\[0\] = nan"):
+        inst_raw.distil(clamp)(float("nan"))
+    inst_tools.distil(clamp)(float("nan"))
+    assert not raw.exists() or raw.read_text() == ""
+    (ex,) = lines(tools)
+    assert ex["messages"][1]["content"] == "Return clamp(float('nan'))"
 
 
 CAPTURE_WORKER = '''

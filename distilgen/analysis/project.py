@@ -347,11 +347,12 @@ def scan_project(
     try:
         try:
             return _scan_project(paths, config, select, exclude, include_generated, use_cache)
-        except InternalError:
+        except (InternalError, TypeError, ValueError, AttributeError, KeyError, IndexError):
             if not use_cache:
                 raise
-            # Perhaps a damaged cache entry rather than a bug: once more from the files alone.
-            return _scan_project(paths, config, select, exclude, include_generated, False)
+            # A cache entry of the right outline but wrong contents (a committed or damaged file):
+            # redo the scan without reading the cache; a real bug raises again from there.
+            return _scan_project(paths, config, select, exclude, include_generated, use_cache, read_cache=False)
     finally:
         if was_enabled:
             gc.enable()
@@ -364,6 +365,7 @@ def _scan_project(
     exclude: tuple[str, ...],
     include_generated: bool,
     use_cache: bool,
+    read_cache: bool = True,
 ) -> ScanReport:
     if not paths:
         paths = [Path(".")]
@@ -383,11 +385,11 @@ def _scan_project(
     stats = [(e.rel, e.mtime_ns, e.size, e.module) for e in entries]
 
     # Nothing changed since the last scan: the stored report, without reading any index.
-    stored = cache.load_results()
+    stored = cache.load_results() if read_cache else None
     if stored is not None and stored.get("key") == key and stored.get("stats") == stats and _ext_unchanged(stored.get("ext", {})):
         return ScanReport(root=root, results=stored["results"], errors=stored["errors"], files_scanned=len(entries))
 
-    index_cache = cache.load_index()
+    index_cache = cache.load_index() if read_cache else {"files": {}, "ext": {}}
     files_cache: dict[str, Any] = index_cache.get("files", {})
     new_files: dict[str, Any] = {}
     indexes: dict[str, Any] = {}

@@ -2,13 +2,12 @@
 
 An inputs line is either `{"param": value, ...}`, `{"args": [...], "kwargs": {...}}` (the `raw`
 format's own keys), or a whole training line in `tools`/`messages` shape, whose user message is the
-rendered call `fn(...)`: that is evaluated back in a namespace of the function's own types, after
-checking that the expression holds nothing but literals and constructor calls.
+rendered call `fn(...)`: that is read back with `runtime.calls.read_call` (an `ast` walk, never
+`eval`), which may call only the function's own types and a fixed list of plain constructors.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,15 +16,10 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from ..errors import UsageError
+from ..runtime.calls import CallSyntaxError, constructors_for, read_call
 from .target import Target
 
 __all__ = ["call_key", "read_inputs", "parse_line", "parse_rendered_call", "dataset_call"]
-
-_SAFE_NODES = (
-    ast.Expression, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Dict,
-    ast.Set, ast.keyword, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd, ast.BinOp, ast.Add, ast.Sub,
-)
-
 
 def call_key(values: dict[str, Any]) -> str:
     """Identical calls have identical keys (models, enums and dates compared by their JSON form)."""
@@ -47,46 +41,26 @@ def _coerce(target: Target, values: dict[str, Any], where: str) -> dict[str, Any
 
 
 def parse_rendered_call(text: str, target: Target, where: str) -> dict[str, Any] | None:
-    """`Return fn(1, b=Ticket(...))` (a training line's user message) -> argument dict (None: another function)."""
-    expr = text.strip()
-    if expr.startswith("Return "):
-        expr = expr[len("Return "):]
+    """`Return fn(1, b=Ticket(...))` (a training line's user message) -> argument dict (None: another function).
+
+    Read with `calls.read_call`, never evaluated: only the target's own parameter types (and the
+    models, dataclasses and enums inside them) and a fixed list of plain constructors can be called.
+    """
     try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        raise UsageError(f"{where}: user message is not a rendered call: {text[:80]!r}") from None
-    for node in ast.walk(tree):
-        if not isinstance(node, _SAFE_NODES):
-            raise UsageError(f"{where}: unexpected {type(node).__name__} in rendered call {text[:80]!r}")
-    if not isinstance(tree.body, ast.Call):
-        raise UsageError(f"{where}: user message is not a call: {text[:80]!r}")
-    from ..runtime.calls import EVAL_NAMESPACE
-
-    call = tree.body
-    func = call.func
-    callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    if callee != target.name:
-        return None  # another function's line in a shared dataset
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
-        call.args.insert(0, func.value)  # a model method: `Model(...).meth(...)`, the instance is `self`
-    call.func = ast.copy_location(ast.Name(id="__distilgen_collect__", ctx=ast.Load()), func)
-    captured: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-
-    def collect(*args: Any, **kwargs: Any) -> None:
-        captured.append((args, kwargs))
-
-    namespace = {**target.namespace, **EVAL_NAMESPACE, "__distilgen_collect__": collect}
-    try:
-        eval(compile(tree, where, "eval"), {"__builtins__": {}}, namespace)  # noqa: S307 - AST checked above
-    except Exception as exc:
-        raise UsageError(f"{where}: cannot evaluate rendered call: {type(exc).__name__}: {exc}") from None
-    args, kwargs = captured[0]
+        found = read_call(text, target.name, constructors_for(target.params.values()))
+    except CallSyntaxError as exc:
+        raise UsageError(f"{where}: user message is not a rendered call of {target.name}: {exc} ({text[:80]!r})") from None
+    if found is None:
+        return None
+    args, kwargs = found
     return target.bind(args, kwargs)
 
 
 def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict[str, Any] | None, Any]:
     """A dataset line (any format) -> (argument dict, recorded output or None)."""
     if "messages" in line:
+        if not isinstance(line["messages"], list):
+            raise UsageError(f"{where}: `messages` must be a list")
         user = next((m for m in line["messages"] if isinstance(m, dict) and m.get("role") == "user"), None)
         if user is None or not isinstance(user.get("content"), str):
             raise UsageError(f"{where}: training line has no user message")
@@ -94,11 +68,13 @@ def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict
         output = None
         for m in line["messages"]:
             if isinstance(m, dict) and m.get("role") == "assistant":
-                call = (m.get("tool_calls") or [{}])[0].get("function") if m.get("tool_calls") else m.get("function_call")
+                calls = m.get("tool_calls")
+                first = calls[0] if isinstance(calls, list) and calls else None
+                call = (first.get("function") if isinstance(first, dict) else None) if calls else m.get("function_call")
                 if isinstance(call, dict) and isinstance(call.get("arguments"), str):
                     try:
                         output = json.loads(call["arguments"])
-                    except json.JSONDecodeError:
+                    except (ValueError, RecursionError):  # bad or nested too deeply: no recorded answer
                         output = None
         return values, output
     return parse_line(line, target, where), line.get("output")
@@ -135,9 +111,12 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
         if not raw.strip():
             continue
         try:
-            yield i, json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}:{i}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except (ValueError, RecursionError) as exc:  # nested too deeply, a 5,000-digit number
+            raise UsageError(f"{path}:{i}: invalid JSON: {str(exc).splitlines()[0][:200]}") from None
+        yield i, value
 
 
 def read_inputs(path: Path, target: Target, *, with_outputs: bool = False) -> list[Any]:

@@ -37,8 +37,6 @@ class Target:
     """Parameters passed positionally, in order (positional-only and positional-or-keyword)."""
     return_model: type[BaseModel]
     is_async: bool
-    namespace: dict[str, Any]
-    """The defining module's globals: evaluating a rendered call needs the user's own types."""
 
     def split(self, values: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Argument dict -> (args, kwargs) the way people call it: positional first, keywords after."""
@@ -148,5 +146,4 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
         positional=positional,
         return_model=ret,
         is_async=inspect.iscoroutinefunction(original),
-        namespace=dict(vars(sys.modules[original.__module__])),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import statistics
 from dataclasses import dataclass
@@ -174,7 +175,7 @@ def read_examples(path: str | Path) -> tuple[list[Example], list[Problem]]:
             problems.append(Problem(name, number, "blank line (each line must be one JSON example)"))
             continue
         try:
-            obj = json.loads(text)
+            obj = shapes.loads(text)
         except ValueError as exc:
             problems.append(Problem(name, number, f"invalid JSON: {exc}"))
             continue
@@ -493,11 +494,22 @@ def split_file(path: str | Path, *, val: float = 0.1, seed: int = 0, out_dir: st
         raise UsageError(f"--out {folder}: exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     t_out, v_out = folder / "train.jsonl", folder / "val.jsonl"
-    if p.resolve() in (t_out.resolve(), v_out.resolve()):
+    if _same_file(p, t_out) or _same_file(p, v_out):
         raise UsageError(f"{path}: the split would overwrite its own input")
     for out, idx in ((t_out, sorted(train_idx)), (v_out, sorted(val_idx))):
         out.write_text("".join(examples[i].text + "\n" for i in idx), encoding="utf-8")
     return SplitResult(str(t_out), str(v_out), len(train_idx), len(val_idx), len(groups))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether b is a itself (by path, symlink or hard link: same device and inode): writing b would truncate a."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False  # b does not exist yet
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -574,7 +586,7 @@ def export_file(path: str | Path, fmt: str, out: str | Path | None = None, *, to
     convert = {"hf-chat": _hf_chat, "sharegpt": _sharegpt, "openai-tools": lambda x: x}[fmt]
     stem = p.name[:-6] if p.name.endswith(".jsonl") else p.name
     target = Path(out) if out else p.with_name(f"{stem}.{fmt}.jsonl")
-    if target.resolve() == p.resolve():
+    if _same_file(p, target):
         raise UsageError(f"{path}: the export would overwrite its own input")
     lines = [json.dumps(convert(shapes.to_tools(e.obj, tool_schema)), ensure_ascii=False, separators=(",", ":")) for e in examples]
     target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

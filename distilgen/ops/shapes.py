@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from .jsonschema import schema_errors
 
 __all__ = ["SHAPES", "TOOL_SCHEMAS", "detect_shape", "check_example", "ExampleView", "view", "raw_to_tools", "to_tools",
-           "undeclared_calls", "arguments_errors", "USER_PREFIX"]
+           "undeclared_calls", "arguments_errors", "USER_PREFIX", "loads"]
 
 SHAPES = ("tools", "messages", "raw")
 
@@ -37,6 +37,19 @@ _RAW_REQUIRED = {"format": str, "function_id": str, "prompt": str, "call": str, 
 _RAW_OPTIONAL = {"tool_name": str}
 _TYPE_WORDS = {str: "a string", list: "a list", dict: "an object"}
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON (Python's json writes it for a NaN or infinite float; "
+                     "trainers reject the line or read it as a wrong value)")
+
+
+def loads(text: str | bytes) -> Any:
+    """`json.loads` that refuses the non-standard NaN, Infinity and -Infinity tokens (ValueError)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:  # `[[[[...` a thousand deep: a ValueError like any other bad JSON
+        raise ValueError("nested too deeply") from None
 
 
 def detect_shape(obj: Any) -> str | None:
@@ -130,7 +143,7 @@ def _check_arguments(arguments: Any, name: str, declared: Mapping[str, Any], whe
         errors.append(f"{where}.arguments must be a JSON string, got {_kind(arguments)}")
         return
     try:
-        value = json.loads(arguments)
+        value = loads(arguments)
     except ValueError as exc:
         errors.append(f"{where}.arguments is not valid JSON: {exc}")
         return
@@ -332,7 +345,7 @@ class ExampleView:
 
 def _canonical(arguments: Any) -> str:
     try:
-        value = json.loads(arguments) if isinstance(arguments, str) else arguments
+        value = loads(arguments) if isinstance(arguments, str) else arguments
     except ValueError:
         return str(arguments)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -439,7 +452,7 @@ def undeclared_calls(obj: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
 def arguments_errors(arguments: Any, name: str, schema: Any, where: str) -> list[str]:
     """Problems of one call's `arguments` string against `schema` (shape problems are reported elsewhere)."""
     try:
-        value = json.loads(arguments) if isinstance(arguments, str) else None
+        value = loads(arguments) if isinstance(arguments, str) else None
     except ValueError:
         return []
     if not isinstance(value, dict):

@@ -1,12 +1,19 @@
-"""Render a call as the user message: `fn(133, b=539)`, a valid Python call expression.
+"""Render a call as the user message: `fn(133, b=539)`, a valid Python call expression, and read it back.
 
 Every value is written as a Python literal or constructor expression, so evaluating the rendering
 in a namespace holding the function's types gives back equal arguments (a property test proves it).
 This is the one renderer of calls: capture writes it into training lines and dispatch sends it.
+
+`read_call` is its inverse for `generate --inputs` and `eval --dataset`, whose lines come from files a
+user may not have written: it never evaluates the text. It walks the `ast` and builds values from
+literals and calls of an allow-list only (the function's own parameter types, their nested models,
+enums and dataclasses, and the fixed constructors below); no other name, attribute or call exists
+for it, so a line cannot reach `os`, `__import__` or anything else.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime
 import decimal
@@ -15,11 +22,13 @@ import keyword
 import math
 import pathlib
 import uuid
-from typing import Any, Callable
+import typing
+from typing import Any, Callable, Iterable, Mapping
 
 from pydantic import BaseModel
 
-__all__ = ["render_call", "render_value", "UnrenderableValue", "EVAL_NAMESPACE"]
+__all__ = ["render_call", "render_value", "UnrenderableValue", "EVAL_NAMESPACE",
+           "read_call", "constructors_for", "CallSyntaxError", "FIXED_CONSTRUCTORS"]
 
 
 class UnrenderableValue(TypeError):
@@ -174,3 +183,208 @@ def render_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str
 
 def _plain_keyword(key: Any) -> bool:
     return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+
+
+# --- reading a rendering back, without eval --------------------------------------------------
+
+class CallSyntaxError(ValueError):
+    """A text that is not a call distilgen renders, or that names something outside the allow-list."""
+
+
+FIXED_CONSTRUCTORS: dict[str, Any] = {
+    "datetime.date": datetime.date,
+    "datetime.datetime": datetime.datetime,
+    "datetime.time": datetime.time,
+    "datetime.timedelta": datetime.timedelta,
+    "datetime.timezone": datetime.timezone,  # tzinfo=datetime.timezone(datetime.timedelta(seconds=3600))
+    "Decimal": decimal.Decimal,
+    "UUID": uuid.UUID,
+    "Path": pathlib.Path,
+    "PurePosixPath": pathlib.PurePosixPath,
+    "PureWindowsPath": pathlib.PureWindowsPath,
+    "set": set,
+    "frozenset": frozenset,
+}
+"""Constructors any rendering may call besides the function's own types."""
+
+_CONSTANTS: dict[str, Any] = {"datetime.timezone.utc": datetime.timezone.utc}
+_FLOAT_WORDS = frozenset({"nan", "inf", "-inf"})
+_MAX_DEPTH = 100
+
+
+def constructors_for(annotations: Iterable[Any]) -> dict[str, Any]:
+    """Rendered name -> class for every model, dataclass and enum the annotations name, nested ones too."""
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+    todo = list(annotations)
+    while todo:
+        t = todo.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        todo.extend(typing.get_args(t))  # Optional[M], list[M], Annotated[M, ...], Literal[Color.red]
+        if isinstance(t, enum.Enum):
+            t = type(t)
+        if not isinstance(t, type):
+            continue
+        if issubclass(t, BaseModel):
+            found[_cls_name(t)] = t
+            todo.extend(f.annotation for f in t.model_fields.values())
+        elif issubclass(t, enum.Enum):
+            found[_cls_name(t)] = t
+        elif dataclasses.is_dataclass(t):
+            found[_cls_name(t)] = t
+            try:
+                hints = typing.get_type_hints(t)
+            except Exception:  # an unresolvable forward reference: its own fields stay unknown
+                hints = {}
+            todo.extend(hints.values())
+    return found
+
+
+def _spell(node: ast.expr) -> str:
+    """The source of a node for an error message, cut short."""
+    try:
+        text = ast.unparse(node)
+    except (RecursionError, ValueError):
+        text = type(node).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+class _Builder:
+    def __init__(self, constructors: Mapping[str, Any]) -> None:
+        self.constructors = constructors
+
+    def value(self, node: ast.expr, depth: int = 0) -> Any:
+        if depth > _MAX_DEPTH:
+            raise CallSyntaxError("nested too deeply")
+        d = depth + 1
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            operand = node.operand
+            if isinstance(operand, ast.Constant) and type(operand.value) in (int, float, complex):
+                return -operand.value if isinstance(node.op, ast.USub) else operand.value
+            raise CallSyntaxError("a sign applies to a number only")
+        if isinstance(node, ast.List):
+            return [self.value(x, d) for x in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(self.value(x, d) for x in node.elts)
+        if isinstance(node, ast.Set):
+            return self._hashable(lambda: {self.value(x, d) for x in node.elts})
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise CallSyntaxError("`**` inside a dict literal")
+            return self._hashable(lambda: {self.value(k, d): self.value(v, d) for k, v in zip(node.keys, node.values)})  # type: ignore[arg-type]
+        if isinstance(node, ast.Attribute):
+            return self._member(node)
+        if isinstance(node, ast.Call):
+            return self._construct(node, d)
+        raise CallSyntaxError(f"{type(node).__name__} is not allowed in a rendered call")
+
+    @staticmethod
+    def _hashable(build: Callable[[], Any]) -> Any:
+        try:
+            return build()
+        except TypeError as exc:  # {[1]: 2}
+            raise CallSyntaxError(str(exc)) from None
+
+    def _member(self, node: ast.Attribute) -> Any:
+        name = _dotted(node)
+        if name in _CONSTANTS:
+            return _CONSTANTS[name]
+        if isinstance(node.value, (ast.Name, ast.Attribute)):
+            owner = self.constructors.get(_dotted(node.value) or "")
+            if isinstance(owner, type) and issubclass(owner, enum.Enum) and node.attr in owner.__members__:
+                return owner.__members__[node.attr]
+        raise CallSyntaxError(f"{name or _spell(node)} is not an allowed name")
+
+    def _construct(self, node: ast.Call, depth: int) -> Any:
+        name = _dotted(node.func)
+        if name == "float":  # float('nan') / float('inf') / float('-inf'): all repr cannot spell
+            if (len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant)
+                    and node.args[0].value in _FLOAT_WORDS):
+                return float(node.args[0].value)
+            raise CallSyntaxError("float() takes only 'nan', 'inf' or '-inf'")
+        if name == "bytearray":  # only bytearray(b'...'): bytearray(10**12) would allocate
+            if len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, bytes):
+                return bytearray(node.args[0].value)
+            raise CallSyntaxError("bytearray() takes only a bytes literal")
+        ctor = self.constructors.get(name or "")
+        if ctor is None or (isinstance(ctor, type) and issubclass(ctor, enum.Enum)):
+            raise CallSyntaxError(f"{name or _spell(node.func)} is not a constructor this function's types allow")
+        args, kwargs = self.arguments(node, depth)
+        try:
+            return ctor(*args, **kwargs)
+        except Exception as exc:  # a model's validation, a bad date, ...: the line is wrong, not us
+            raise CallSyntaxError(f"{name}(...): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+    def arguments(self, node: ast.Call, depth: int) -> tuple[list[Any], dict[str, Any]]:
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise CallSyntaxError("`*` arguments are not allowed")
+            args.append(self.value(a, depth))
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            if kw.arg is None:  # **{'class': 1}: keys no keyword argument can spell
+                if not isinstance(kw.value, ast.Dict):
+                    raise CallSyntaxError("`**` takes a dict literal only")
+                extra = self.value(kw.value, depth)
+                if not all(isinstance(k, str) for k in extra):
+                    raise CallSyntaxError("`**` keys must be strings")
+            else:
+                extra = {kw.arg: self.value(kw.value, depth)}
+            for k, v in extra.items():
+                if k in kwargs:
+                    raise CallSyntaxError(f"keyword {k!r} given twice")
+                kwargs[k] = v
+        return args, kwargs
+
+
+def read_call(text: str, name: str, constructors: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """`Return name(...)` -> (args, kwargs) built without eval; None when it calls another function.
+
+    `constructors` maps rendered names to the classes allowed besides FIXED_CONSTRUCTORS (see
+    `constructors_for`). A model method's receiver, `Model(...).meth(...)`, is the first argument.
+    Raises CallSyntaxError for anything else: other names, attributes, operators, comprehensions.
+    """
+    expr = text.strip()
+    if expr.startswith("Return "):
+        expr = expr[len("Return "):]
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        raise CallSyntaxError("not a rendered call (not a Python expression)") from None
+    call = tree.body
+    if not isinstance(call, ast.Call):
+        raise CallSyntaxError("not a call")
+    func = call.func
+    callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if callee is None:
+        raise CallSyntaxError("the callee is not a name")
+    if callee != name:
+        return None  # another function's line in a shared dataset
+    builder = _Builder({**FIXED_CONSTRUCTORS, **constructors})
+    try:
+        receiver: list[Any] = []
+        if isinstance(func, ast.Attribute):
+            if isinstance(func.value, ast.Call):  # a model method: `Model(...).meth(...)`
+                receiver.append(builder.value(func.value))
+            elif _dotted(func.value) is None:
+                raise CallSyntaxError("the callee is not a name")
+        args, kwargs = builder.arguments(call, 0)
+    except RecursionError:
+        raise CallSyntaxError("nested too deeply") from None
+    return (*receiver, *args), kwargs

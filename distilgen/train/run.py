@@ -256,7 +256,7 @@ def train_model(
             diff = sorted(k for k in run_key if saved.get(k) != run_key[k])
             raise UsageError(f"--resume: {checkpoint_dir} was written by a run with different {', '.join(diff)}; "
                              f"resume with the same data and options, or delete it to start over")
-        resume_state = torch.load(checkpoint_dir / "state.pt", weights_only=False)
+        resume_state = load_checkpoint(checkpoint_dir / "state.pt")
     else:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         (checkpoint_dir / "run.json").write_text(json.dumps(run_key, indent=1), encoding="utf-8")
@@ -367,3 +367,23 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
     tmp = out / (MODEL_JSON + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out / MODEL_JSON)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's state, read with torch's weights-only loader: tensors and plain values, never code.
+
+    The checkpoint sits in the output folder, which a repository or another user could have
+    written; a full pickle load would run whatever it names."""
+    import pickle
+
+    import torch
+
+    try:
+        state = torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--resume: {path} is not a checkpoint distilgen wrote ({first[:160]}); "
+                         "delete the folder to start over") from None
+    if not isinstance(state, dict):
+        raise UsageError(f"--resume: {path} is not a checkpoint distilgen wrote; delete the folder to start over")
+    return state
