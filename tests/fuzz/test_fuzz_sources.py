@@ -216,8 +216,6 @@ _PARAM_NAMED_INSTRUCTIONS = {"mod.py": (
     "    def make(instructions: int) -> 'M':\n        return M()\n\n\ndef f(a: int) -> M:\n    return M()\n")}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 3: --remove keeps `from distil import instructions` when a "
-                                       "parameter or local is named `instructions` (not a use of the import)")
 @_FUZZ
 @example(_PARAM_NAMED_INSTRUCTIONS)
 @given(_model_project(shadow=("instructions", *_SHADOW)))
