@@ -66,8 +66,9 @@ def scan_cmd(paths: tuple[str, ...], fmt: str, output: str | None, select: tuple
                       use_cache=not no_cache)
     text = format_report(report, fmt)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        from ._output import write_outputs
+
+        write_outputs({output: text}, option="-o")
     else:
         click.echo(text, nl=False)
     failed = bool(report.errors) or (check and bool(check_failures(report)))
