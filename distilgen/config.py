@@ -131,7 +131,10 @@ def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | 
             raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{pyproject}: cannot read: {exc}") from None
-        table = data.get("tool", {}).get("distilgen", {})
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):  # `tool = 3`: PEP 518 reserves `tool` for a table
+            raise ConfigError(f"{pyproject}: `tool` must be a table ([tool.distilgen]), not {type(tool).__name__}")
+        table = tool.get("distilgen", {})
         if not isinstance(table, dict):
             raise ConfigError(f"{pyproject}: [tool.distilgen] must be a table")
         for key, value in table.items():

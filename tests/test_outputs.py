@@ -75,3 +75,14 @@ def test_outputs_still_written_whole_and_to_devices(tmp_path: Path) -> None:
     code, _, err = run("dataset", "export", str(GOOD), "--to", "sharegpt", "--out", "/dev/null")
     assert code == 0, err
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")  # a device is written to, not replaced
+
+
+@pytest.mark.parametrize("toml", ["tool = 3\n", 'tool = "x"\n', "tool = [1]\n", "[tool]\ndistilgen = 3\n"])
+def test_a_tool_key_that_is_not_a_table_is_a_config_error(tmp_path: Path, toml: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(toml, encoding="utf-8")
+    (tmp_path / "m.py").write_text(SOURCE, encoding="utf-8")
+    for args in (["scan", str(tmp_path), "--no-cache"], ["config", str(tmp_path)]):
+        code, _, err = run(*args)
+        assert code == 2, (args, err)
+        line = one_line(err)
+        assert str(tmp_path / "pyproject.toml") in line and "must be a table" in line, line
