@@ -474,7 +474,9 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, announce: Callable[[str], N
     try:
         import signal
 
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # SIGINT explicitly too: a parent that ignores it (a background job) would leave SIG_IGN
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
     except ValueError:  # not the main thread
         pass
     try:
