@@ -446,10 +446,12 @@ def jobs_get(job_id: str, *, base_url: str | None = None, api_key: str | None = 
     return get_job(job_id, settings=_api_settings(base_url, api_key))
 
 
-def jobs_list(*, limit: int = 20, base_url: str | None = None, api_key: str | None = None) -> "list[JobInfo]":
+def jobs_list(*, limit: int = 20, request_id: str | None = None, base_url: str | None = None,
+              api_key: str | None = None) -> "list[JobInfo]":
+    """Recent jobs, newest first; with `request_id`, the job a create with that request id made (if any)."""
     from .ops.jobs import list_jobs
 
-    return list_jobs(limit=limit, settings=_api_settings(base_url, api_key))
+    return list_jobs(limit=limit, request_id=request_id, settings=_api_settings(base_url, api_key))
 
 
 def jobs_events(job_id: str, *, limit: int = 100, base_url: str | None = None, api_key: str | None = None) -> "list[EventInfo]":

@@ -91,8 +91,9 @@ def scan_cmd(paths: tuple[str, ...], fmt: str, output: str | None, select: tuple
                       use_cache=not no_cache, python=python)
     text = format_report(report, fmt)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        from ._output import write_outputs
+
+        write_outputs({output: text}, option="-o")
     else:
         click.echo(text, nl=False)
     failed = bool(report.errors) or (check and bool(check_failures(report)))
@@ -614,18 +615,20 @@ def jobs_watch_cmd(job_id: str | None, poll_interval: float, base_url: str | Non
 
 @jobs_group.command("list")
 @click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--request-id", default=None, metavar="ID",
+              help="Only the job a distilgen create tagged with this request id (after an unknown outcome).")
 @_api_options
 @_handle_errors
-def jobs_list_cmd(limit: int, base_url: str | None, api_key: str | None, as_json: bool) -> None:
+def jobs_list_cmd(limit: int, base_url: str | None, api_key: str | None, as_json: bool, request_id: str | None) -> None:
     """Recent fine-tuning jobs, newest first."""
-    jobs = api.jobs_list(limit=limit, base_url=base_url, api_key=api_key)
+    jobs = api.jobs_list(limit=limit, request_id=request_id, base_url=base_url, api_key=api_key)
     if as_json:
         _ops_json(jobs)
         return
     for j in jobs:
         click.echo(f"{j.id}  {j.status:<16} {j.model}  {j.fine_tuned_model or '-'}")
     if not jobs:
-        click.echo("no fine-tuning jobs", err=True)
+        click.echo(f"no fine-tuning job tagged {request_id}" if request_id else "no fine-tuning jobs", err=True)
 
 
 @jobs_group.command("events")

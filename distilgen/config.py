@@ -171,8 +171,8 @@ def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | 
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{pyproject}: cannot read: {exc}") from None
         tool = data.get("tool", {})
-        if not isinstance(tool, dict):
-            raise ConfigError(f"{pyproject}: `tool` must be a table, got {tool!r}")
+        if not isinstance(tool, dict):  # `tool = 3`: PEP 518 reserves `tool` for a table
+            raise ConfigError(f"{pyproject}: `tool` must be a table ([tool.distilgen]), not {type(tool).__name__}")
         table = tool.get("distilgen", {})
         if not isinstance(table, dict):
             raise ConfigError(f"{pyproject}: [tool.distilgen] must be a table")

@@ -7,6 +7,7 @@ llama.cpp's logits the way the peft adapter moves transformers'.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -49,25 +50,65 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _start_serve(folder: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "distilgen", "serve", folder, "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                                                    "PYTHONPATH": str(ROOT)})
+def _start_serve(folder: str, *, ignore_sigint: bool = False) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`distilgen serve` as a child; with `ignore_sigint`, exec'd from a shell that ignores SIGINT,
+    as a background job of an interactive shell does."""
+    cmd = [sys.executable, "-m", "distilgen", "serve", folder, "--port", "0"]
+    if ignore_sigint:
+        cmd = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
     assert proc.stdout is not None
     seen: dict[str, str] = {}
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        key, _, value = line.partition(": ")
-        if key in ("base_url", "model"):
-            seen[key] = value.strip()
-        if line.startswith("serving "):
-            seen["pid"] = line.split("(pid ")[1].split(")")[0]
-            return proc, seen
-    proc.kill()
-    raise AssertionError(f"serve did not come up: {seen} {proc.stderr.read() if proc.stderr else ''}")
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            key, _, value = line.partition(": ")
+            if key in ("base_url", "model"):
+                seen[key] = value.strip()
+            if line.startswith("serving "):
+                seen["pid"] = line.split("(pid ")[1].split(")")[0]
+                return proc, seen
+        raise AssertionError(f"serve did not come up: {seen}")
+    except BaseException:
+        _stop_all(proc, seen)
+        raise
+
+
+def _stop_all(proc: subprocess.Popen[str], seen: dict[str, str]) -> None:
+    """Whatever a test did or asserted: no `distilgen serve` and no llama.cpp server left running."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    if "pid" in seen:
+        server = int(seen["pid"])
+        deadline = time.monotonic() + 15  # it notices its parent is gone within ~1 s
+        while _alive(server) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(server):
+            try:
+                os.killpg(server, signal.SIGKILL)  # its own session: the group is its pid
+            except ProcessLookupError:
+                pass
+
+
+@contextlib.contextmanager
+def serving(folder: str, *, ignore_sigint: bool = False) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    proc, seen = _start_serve(folder, ignore_sigint=ignore_sigint)
+    try:
+        yield proc, seen
+    finally:
+        _stop_all(proc, seen)
 
 
 def test_serve_answers_openai_client_and_dispatch_then_sigterm_leaves_nothing(tiny: dict[str, Any]) -> None:
@@ -76,9 +117,8 @@ def test_serve_answers_openai_client_and_dispatch_then_sigterm_leaves_nothing(ti
     from distilgen import Instructions
     from distilgen.config import Config
 
-    proc, seen = _start_serve(tiny["out"])
-    server_pid = int(seen["pid"])
-    try:
+    with serving(tiny["out"]) as (proc, seen):
+        server_pid = int(seen["pid"])
         assert seen["model"] == "local:tiny" and seen["base_url"].startswith("http://127.0.0.1:")
         client = openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0)
         assert [m.id for m in client.models.list().data] == ["tiny"]
@@ -91,34 +131,44 @@ def test_serve_answers_openai_client_and_dispatch_then_sigterm_leaves_nothing(ti
             got = remote("Refund please", "I was charged twice, refund asap.")
             assert type(got).__name__ == "Triage" and got.team in ("billing", "shipping", "technical", "general")
             assert remote.__distil__.spec.function_id == FUNCTION
-    finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
-    assert code == 0, proc.stderr.read() if proc.stderr else ""
-    time.sleep(0.2)
-    assert not _alive(server_pid), "the llama.cpp server outlived distilgen serve"
-    with pytest.raises(openai.APIConnectionError):
-        openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0, timeout=3).models.list()
+        assert code == 0, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.2)
+        assert not _alive(server_pid), "the llama.cpp server outlived distilgen serve"
+        with pytest.raises(openai.APIConnectionError):
+            openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0, timeout=3).models.list()
 
 
-def test_ctrl_c_stops_server(tiny: dict[str, Any]) -> None:
-    proc, seen = _start_serve(tiny["out"])
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
-    time.sleep(0.2)
-    assert not _alive(int(seen["pid"]))
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["sigint-default", "sigint-ignored-by-parent"])
+def test_ctrl_c_stops_server(tiny: dict[str, Any], ignore_sigint: bool) -> None:
+    """kill -INT stops serve and its llama.cpp server, also when started where SIGINT is ignored
+    (a background job): serve installs its handler rather than inherit the disposition."""
+    with serving(tiny["out"], ignore_sigint=ignore_sigint) as (proc, seen):
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        time.sleep(0.2)
+        assert not _alive(int(seen["pid"]))
+
+
+def test_a_shell_that_ignores_sigint_really_passes_it_on() -> None:
+    """The setup above is real: a plain Python exec'd that way starts with SIGINT ignored."""
+    out = subprocess.run(["sh", "-c", 'trap "" INT; exec "$@"', "sh", sys.executable, "-c",
+                          "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True"
 
 
 def test_sigkilled_serve_leaves_no_server_behind(tiny: dict[str, Any]) -> None:
     """SIGKILL gives distilgen no chance to stop the server: the server notices its parent is gone."""
-    proc, seen = _start_serve(tiny["out"])
-    server_pid = int(seen["pid"])
-    proc.kill()
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 20
-    while _alive(server_pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _alive(server_pid), "the llama.cpp server outlived a SIGKILLed distilgen serve"
+    with serving(tiny["out"]) as (proc, seen):
+        server_pid = int(seen["pid"])
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(server_pid), "the llama.cpp server outlived a SIGKILLed distilgen serve"
 
 
 def test_serve_errors(tmp_path: Path) -> None:

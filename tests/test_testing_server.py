@@ -451,3 +451,25 @@ def test_fault_reply_overrides_the_script_for_chat(client, srv):
     assert second.finish_reason == "length"
     assert json.loads(third.message.tool_calls[0].function.arguments) == {"a": 1, "b": 1, "result": 1}
     assert len(srv.chat.seen) == 3
+
+
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["sigint-default", "sigint-ignored-by-parent"])
+def test_server_process_stops_on_sigint_even_when_started_ignoring_it(ignore_sigint):
+    """`python -m distilgen.testing` installs its SIGINT handler: exec'd from a shell that ignores
+    SIGINT (a background job), kill -INT still stops it."""
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "distilgen.testing", "--port", "0"]
+    if ignore_sigint:
+        cmd = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("http://127.0.0.1:")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=20)

@@ -7,13 +7,16 @@ Key: `--api-key`, else OPENAI_API_KEY. No key is needed until a command actually
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import DistilgenError, UsageError
+from ..runtime.clients import redact_url, redact_urls_in
 
-__all__ = ["ApiSettings", "NoApiKeyError", "ApiError", "make_client", "api_errors", "error_message", "LOCAL_TRAIN_HINT"]
+__all__ = ["ApiSettings", "NoApiKeyError", "ApiError", "UnexpectedResponseError", "make_client", "api_errors",
+           "error_message", "fetch", "fetch_list", "Shape", "LOCAL_TRAIN_HINT"]
 
 LOCAL_TRAIN_HINT = (
     "OpenAI stopped accepting new fine-tuning jobs on 2027-01-06 (self-serve fine-tuning is closing); "
@@ -31,7 +34,12 @@ class ApiError(DistilgenError):
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         self.status = status
         self.code = code
-        super().__init__(message)
+        super().__init__(redact_urls_in(message))  # a base URL may carry user:token
+
+
+class UnexpectedResponseError(ApiError):
+    """The service answered 2xx, but not with the JSON object the API documents (a proxy's HTML
+    page, another API behind the URL, ...)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ def error_message(exc: Exception) -> tuple[str, int | None, str | None]:
         return "the request timed out", None, None
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
-        return f"cannot reach the API at {exc.request.url.copy_with(path='/', query=None)}: {cause or exc}", None, None
+        where = redact_url(exc.request.url.copy_with(path="/", query=None))
+        return f"cannot reach the API at {where}: {cause or exc}", None, None
     if message is None:
         text = str(getattr(exc, "message", exc))
         message = " ".join(text.split())[:300]
@@ -104,3 +113,95 @@ def api_errors(action: str) -> Iterator[None]:
         yield
     except openai.APIError as exc:
         raise _describe(action, exc) from None
+
+
+# --- response shapes --------------------------------------------------------------------------
+# The openai client hands back whatever a 200 carried: a str for an HTML page, an object with every
+# field None for unexpected JSON. So `jobs`/`files` read the raw answer, check the fields they use,
+# and turn anything else into one UnexpectedResponseError line.
+
+Shape = dict[str, Any]
+"""field -> type (or tuple of types) it must have; a name ending in `?` may also be missing or null."""
+
+
+def _is(value: Any, kind: Any) -> bool:
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        return False  # JSON true is not a number
+    return isinstance(value, kind)
+
+
+def shape_problem(data: Any, shape: Shape) -> str | None:
+    """What is wrong with `data` for `shape`, or None."""
+    if not isinstance(data, dict):
+        names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+        return f"a JSON {names.get(type(data), type(data).__name__)}, not an object"
+    for name, kind in shape.items():
+        optional = name.endswith("?")
+        key = name.rstrip("?")
+        value = data.get(key)
+        if value is None and (optional or key in data and kind is type(None)):
+            continue
+        if value is None:
+            return f"no {key!r}"
+        if not _is(value, kind):
+            return f"{key!r} is {json.dumps(value)[:40]}"
+    return None
+
+
+def _snippet(text: str) -> str:
+    one = " ".join(text.split())
+    return (one[:80] + "...") if len(one) > 80 else one
+
+
+def _unexpected(action: str, response: Any, what: str, problem: str) -> UnexpectedResponseError:
+    ctype = (response.headers.get("content-type") or "no content type").split(";")[0]
+    base = redact_url(response.request.url.copy_with(query=None)) if getattr(response, "request", None) else "?"
+    return UnexpectedResponseError(
+        f"{action}: {base} answered HTTP {response.status_code} with {ctype} that is not {what} ({problem}): "
+        f"{_snippet(response.text)!r}; check the base URL (an OpenAI-compatible API, usually ending in /v1)",
+        status=response.status_code)
+
+
+def read_json(action: str, response: Any, what: str, shape: Shape) -> dict[str, Any]:
+    """The JSON object of a 2xx `httpx` response, checked against `shape`."""
+    try:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise _unexpected(action, response, what, "not JSON") from None
+    problem = shape_problem(data, shape)
+    if problem is not None:
+        raise _unexpected(action, response, what, problem)
+    return data  # type: ignore[no-any-return]
+
+
+def fetch(action: str, call: Callable[[], Any], what: str, shape: Shape) -> dict[str, Any]:
+    """Run one `with_raw_response` call; its answer as a checked JSON object. API errors become ApiError."""
+    with api_errors(action):
+        raw = call()
+        response = raw.http_response
+        response.read()
+    return read_json(action, response, what, shape)
+
+
+LIST_SHAPE: Shape = {"data": list, "has_more?": bool}
+
+
+def fetch_list(action: str, call: Callable[[str | None], Any], what: str, shape: Shape, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` items of a cursor-paged list; `call(after)` runs one `with_raw_response` list call."""
+    out: list[dict[str, Any]] = []
+    after: str | None = None
+    while len(out) < limit:
+        with api_errors(action):
+            raw = call(after)
+            response = raw.http_response
+            response.read()
+        page = read_json(action, response, f"a list of {what}", LIST_SHAPE)
+        for item in page["data"]:
+            problem = shape_problem(item, shape)
+            if problem is not None:
+                raise _unexpected(action, response, f"a list of {what}", problem)
+            out.append(item)
+        if not page.get("has_more") or not page["data"]:
+            break
+        after = str(page["data"][-1]["id"])
+    return out[:limit]

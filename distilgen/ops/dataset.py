@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .._output import write_outputs
 from ..errors import DistilgenError, MissingExtraError, UsageError
 from . import shapes
 from .dedup import near_duplicate_pairs
@@ -492,12 +493,11 @@ def split_file(path: str | Path, *, val: float = 0.1, seed: int = 0, out_dir: st
     folder = Path(out_dir) if out_dir else p.with_name(f"{stem}_split")
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--out {folder}: exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
     t_out, v_out = folder / "train.jsonl", folder / "val.jsonl"
     if _same_file(p, t_out) or _same_file(p, v_out):
         raise UsageError(f"{path}: the split would overwrite its own input")
-    for out, idx in ((t_out, sorted(train_idx)), (v_out, sorted(val_idx))):
-        out.write_text("".join(examples[i].text + "\n" for i in idx), encoding="utf-8")
+    write_outputs({out: "".join(examples[i].text + "\n" for i in idx)
+                   for out, idx in ((t_out, sorted(train_idx)), (v_out, sorted(val_idx)))}, option="--out", folder=folder)
     return SplitResult(str(t_out), str(v_out), len(train_idx), len(val_idx), len(groups))
 
 
@@ -589,6 +589,6 @@ def export_file(path: str | Path, fmt: str, out: str | Path | None = None, *, to
     if _same_file(p, target):
         raise UsageError(f"{path}: the export would overwrite its own input")
     lines = [json.dumps(convert(shapes.to_tools(e.obj, tool_schema)), ensure_ascii=False, separators=(",", ":")) for e in examples]
-    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_outputs({target: "".join(line + "\n" for line in lines)}, option="--out")
     return ExportResult(str(target), fmt, len(lines))
 

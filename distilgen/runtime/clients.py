@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import weakref
 from typing import Any
@@ -27,10 +28,49 @@ __all__ = [
     "EndpointConnectionError",
     "EndpointResponseError",
     "endpoint_error",
+    "redact_url",
+    "redact_urls_in",
     "LOCAL_PREFIX",
 ]
 
 LOCAL_PREFIX = "local:"
+
+_SECRET_PARAMS = ("key", "token", "secret", "password", "passwd", "auth", "sig", "signature", "credential")
+
+
+def redact_url(url: object) -> str:
+    """`url` as it may be printed: user-info credentials (`http://user:token@host`) and the values of
+    query parameters that look like secrets (`?api_key=...`) become `***`. Every message that shows an
+    endpoint goes through this one function."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        netloc = (f"{user}:***" if has_password and user else "***") + "@" + host
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(any(w in k.lower() for w in _SECRET_PARAMS) for k, _ in pairs):
+            query = urlencode([(k, "***" if any(w in k.lower() for w in _SECRET_PARAMS) else v) for k, v in pairs],
+                              safe="*")
+    if netloc == parts.netloc and query == parts.query:
+        return text
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_urls_in(text: str) -> str:
+    """`text` with every URL in it passed through `redact_url` (for messages that quote an exception)."""
+    return _URL.sub(lambda m: redact_url(m.group(0)), text) if "://" in text else text
 
 
 class EndpointError(DistilgenError):
@@ -39,10 +79,11 @@ class EndpointError(DistilgenError):
 
     def __init__(self, message: str, *, function_id: str = "", model: str = "", base_url: str = "",
                  status: int | None = None, code: str | None = None, original: BaseException | None = None) -> None:
+        base_url = redact_url(base_url) if base_url else base_url
         self.function_id, self.model, self.base_url = function_id, model, base_url
         self.status, self.code, self.original = status, code, original
         where = f"{function_id} (model {model} at {base_url})" if function_id else f"model {model} at {base_url}"
-        super().__init__(f"{where}: {message}")
+        super().__init__(redact_urls_in(f"{where}: {message}"))
 
 
 class EndpointAuthError(EndpointError):

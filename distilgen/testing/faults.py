@@ -49,7 +49,10 @@ class Fault:
     - `status`: answer with this status and an OpenAI error body (`message`, `type`, `code`, `param`);
     - `drop`: close the connection without answering;
     - `body` / `content_type`: answer with this raw body instead (e.g. a 200 HTML page);
-    - `delay`: sleep this many seconds before answering (a slow server; with no status, then answer normally);
+    - `delay`: sleep this many seconds before handling the request (a slow server: a job is made only
+      after the delay; with no status, then answer normally);
+    - `delay_after`: sleep this many seconds after the real handler ran, before answering (the job
+      exists while the answer is still on its way);
     - `after_effect`: run the real handler first (a job really gets created), then answer with the fault;
     - `reply` (chat completions only): answer 200 with this `Reply` (malformed JSON, a refusal,
       `finish_reason="length"`, ...) instead of the scripted or generated one;
@@ -73,6 +76,7 @@ class Fault:
     body: bytes | str | None = None
     content_type: str = "application/json"
     delay: float = 0.0
+    delay_after: float = 0.0
     after_effect: bool = False
     reply: Any = None
     seen: int = 0
@@ -118,8 +122,8 @@ class Faults:
 
     def add(self, path: str = "*", method: str | None = None, status: int | None = None, **kw: Any) -> Fault:
         if status is None and not kw.get("drop") and kw.get("body") is None and not kw.get("delay") \
-                and kw.get("reply") is None:
-            raise ValueError("Fault needs one of status=, drop=True, body=, reply= or delay=")
+                and not kw.get("delay_after") and kw.get("reply") is None:
+            raise ValueError("Fault needs one of status=, drop=True, body=, reply=, delay= or delay_after=")
         fault = Fault(path=path, method=method, status=status, **kw)
         with self._lock:
             self._faults.append(fault)

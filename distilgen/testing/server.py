@@ -104,11 +104,14 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        """Set on stop: cuts short fault and latency delays, so no handler outlives the server."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> "FakeOpenAI":
         if self._httpd is not None:
             return self
+        self._stopping.clear()
         self._httpd = _Server((self.host, self._port), _Handler)
         self._httpd.fake = self  # type: ignore[attr-defined]
         self._port = self._httpd.server_address[1]
@@ -118,13 +121,16 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        """Stop listening, close every connection (idle keep-alive ones too) and join their threads."""
         if self._httpd is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd = None
+        httpd, self._httpd = self._httpd, None
+        self._stopping.set()
+        httpd.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        httpd.server_close()
+        httpd.close_connections(timeout=5)
 
     close = stop
 
@@ -186,9 +192,9 @@ class FakeOpenAI:
         fault = self.faults.take(rec.method, rec.path)
         rec.fault = fault
         if self.latency:
-            time.sleep(self.latency)
+            self._stopping.wait(self.latency)
         if fault is not None and fault.delay:
-            time.sleep(fault.delay)
+            self._stopping.wait(fault.delay)
         if fault is not None and not fault.after_effect and (fault.drop or fault.status or fault.body is not None):
             return self._fault_response(fault)
         try:
@@ -198,6 +204,8 @@ class FakeOpenAI:
                 response = self._route(rec)
         except RequestError as exc:
             response = _json(exc.status, error_body(exc.status, exc.message, param=exc.param, code=exc.code))
+        if fault is not None and fault.delay_after:
+            self._stopping.wait(fault.delay_after)
         if fault is not None and fault.after_effect and (fault.drop or fault.status or fault.body is not None):
             return self._fault_response(fault)
         return response
@@ -345,9 +353,47 @@ class FakeOpenAI:
 
 
 class _Server(ThreadingHTTPServer):
+    """Tracks each connection and its handler thread: a keep-alive connection the client left idle
+    keeps its thread blocked on a read, so stopping must shut those sockets down and join them."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 512
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._conn_lock = threading.Lock()
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # registered before the thread starts, so a stop right after the accept still sees it
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True)
+        with self._conn_lock:
+            self._connections[request] = thread
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._conn_lock:
+                self._connections.pop(request, None)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up is no error of ours
+            super().handle_error(request, client_address)
+
+    def close_connections(self, timeout: float) -> None:
+        with self._conn_lock:
+            open_now = list(self._connections.items())
+        for sock, _ in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a handler blocked reading the next request
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        for _, thread in open_now:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -428,7 +474,9 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, announce: Callable[[str], N
     try:
         import signal
 
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # SIGINT explicitly too: a parent that ignores it (a background job) would leave SIG_IGN
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
     except ValueError:  # not the main thread
         pass
     try:

@@ -116,6 +116,9 @@ class Jobs:
         self.plans: dict[str, JobPlan] = {}
         self._next: collections.deque[JobPlan] = collections.deque()
         self.fine_tuned_models: list[str] = []
+        self.list_lag = 0.0
+        """Seconds before a new job shows in `jobs list` (a service whose listing lags its writes)."""
+        self._made_at: dict[str, float] = {}
 
     def fail_next(self, *, at: str = "running", code: str = "invalid_training_file",
                   message: str = "The job failed due to an invalid training file.",
@@ -179,6 +182,7 @@ class Jobs:
         }
         with self._lock:
             self.jobs[job["id"]] = job
+            self._made_at[job["id"]] = time.monotonic()
             self.events[job["id"]] = []
             self.checkpoints[job["id"]] = []
             self.plans[job["id"]] = self._next.popleft() if self._next else JobPlan()
@@ -267,7 +271,8 @@ class Jobs:
 
     def list(self, after: str | None, limit: int, metadata: dict[str, str] | None) -> dict[str, Any]:
         with self._lock:
-            items = list(reversed(list(self.jobs.values())))
+            shown_before = time.monotonic() - self.list_lag
+            items = [j for j in reversed(list(self.jobs.values())) if self._made_at.get(j["id"], 0.0) <= shown_before]
         if metadata:
             items = [j for j in items if all((j.get("metadata") or {}).get(k) == v for k, v in metadata.items())]
         return page(items, after, limit)

@@ -99,6 +99,11 @@ def watch_parent(parent: int, interval: float = 1.0, grace: float = 10.0) -> thr
 def main() -> None:
     import llama_cpp.server.__main__ as server_main
 
+    # Whatever the parent's dispositions (a background job ignores SIGINT), SIGTERM and SIGINT stop
+    # this server while the model loads; uvicorn installs its own handlers once it runs.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     parent = os.environ.get("DISTILGEN_PARENT_PID")
     if parent and parent.isdigit():
         watch_parent(int(parent))

@@ -192,7 +192,12 @@ def serve_forever(folder: str | Path, host: str = "127.0.0.1", port: int | None 
         stopping.set()
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, _term) if threading.current_thread() is threading.main_thread() else None
+    # Installed explicitly, SIGINT too: started from a background job (or anything that ignores
+    # SIGINT), Python inherits SIG_IGN and Ctrl-C / kill -INT would never reach us.
+    old: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, _term)
     try:
         info = server.start()
         if on_ready is not None:
@@ -206,5 +211,5 @@ def serve_forever(folder: str | Path, host: str = "127.0.0.1", port: int | None 
         return 0
     finally:
         server.stop()
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
