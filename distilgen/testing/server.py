@@ -468,17 +468,18 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, announce: Callable[[str], N
           **options: Any) -> None:
     """Run a FakeOpenAI in the foreground until interrupted; `announce(base_url)` once listening
     (default: print it on its own line, flushed, for a parent process to read)."""
-    srv = FakeOpenAI(host, port, **options).start()
-    (announce or (lambda url: print(url, flush=True)))(srv.base_url)
     stop = threading.Event()
     try:
         import signal
 
-        # SIGINT explicitly too: a parent that ignores it (a background job) would leave SIG_IGN
+        # SIGINT explicitly too: a parent that ignores it (a background job) would leave SIG_IGN.
+        # Installed before the URL is announced: a parent may signal as soon as it reads it.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     except ValueError:  # not the main thread
         pass
+    srv = FakeOpenAI(host, port, **options).start()
+    (announce or (lambda url: print(url, flush=True)))(srv.base_url)
     try:
         while not stop.wait(0.2):
             pass
