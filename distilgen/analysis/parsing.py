@@ -22,7 +22,7 @@ import re
 import threading
 from typing import Any, Callable, TypeVar
 
-__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_cst", "MAX_BRACKET_DEPTH"]
+__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_cst", "parse_cst_expression", "MAX_BRACKET_DEPTH"]
 
 MAX_BRACKET_DEPTH = 200
 """CPython's tokenizer limit (MAXLEVEL): deeper nesting is a syntax error for the interpreter too."""
@@ -175,6 +175,25 @@ def parse_cst(source: str | bytes, filename: str = "<unknown>") -> Any:
     except UnparsableSource:
         _raise_ast_reason(text, filename)  # the interpreter's message is the more familiar one
         raise
+
+
+def parse_cst_expression(text: str) -> Any:
+    """`libcst.parse_expression(text)` for an expression taken from a user's file (a string
+    annotation): only once `ast` accepted it, on the big stack. Raises UnparsableSource."""
+    import libcst as cst
+
+    try:
+        ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise UnparsableSource(_reason(exc, text)) from None
+
+    def parse() -> Any:
+        try:
+            return cst.parse_expression(text)
+        except Exception as exc:  # ParserSyntaxError, RecursionError and the odd other type
+            raise UnparsableSource(f"cannot parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+    return _on_big_stack(parse)
 
 
 def _raise_ast_reason(text: str, filename: str) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import libcst as cst
 
 from .._templates import render_template
+from ..analysis.parsing import UnparsableSource, parse_cst
 from ..errors import ConfigError, DistilgenError, UsageError
 from .decorate import ACTIONS, InstanceRef, Target, edit_module, string_literal
 from .edits import FileEdit, PlannedEdit, commit_edits, read_snapshot
@@ -196,10 +197,10 @@ def main_placement(root: Path, results: Iterable[ScanResult], configured: Instan
 def check_instance_module(path: Path, instance: InstanceRef) -> None:
     """ConfigError when the existing module does not bind the configured attribute."""
     try:
-        tree = cst.parse_module(path.read_bytes())
-    except (cst.ParserSyntaxError, UnicodeDecodeError, OSError):
+        tree = parse_cst(path.read_bytes(), str(path))
+        names = module_names(tree, instance.module, path.name == "__init__.py")
+    except (UnparsableSource, OSError, RecursionError, MemoryError):
         return  # its own problem, reported by scan; the import will say more than we can
-    names = module_names(tree, instance.module, path.name == "__init__.py")
     if instance.attr not in names.bindings and "__getattr__" not in names.bindings and not names.has_star_import:
         raise ConfigError(
             f"{path}: [tool.distilgen] instructions = {str(instance)!r}, but this module binds no name "
@@ -234,10 +235,14 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         new, outcome = edit_module(
             snap.data, targets, instance, action, module=module, is_package=rel.endswith("__init__.py"), model=model
         )
-    except cst.ParserSyntaxError as exc:
-        return FileEdit(rel, "error", f"libcst cannot parse it: {exc.message} (line {exc.raw_line})")
+    except UnparsableSource as exc:
+        return FileEdit(rel, "error", f"cannot be parsed: {exc}")
     except (UnicodeDecodeError, LookupError) as exc:
         return FileEdit(rel, "error", f"cannot decode it: {exc}")
+    except (RecursionError, MemoryError) as exc:
+        # libcst's visitors and code generator recurse in Python: a file `ast` accepts (a sum of
+        # 1,500 terms) can still be too deep for them; say so and go on with the other files
+        return FileEdit(rel, "error", f"too deeply nested to edit safely ({exc or type(exc).__name__}); not written")
     for qualname, why, line in outcome.refused:
         notes.append(f"{rel}:{line}: {qualname}: {why}; left alone")
         refused.add((rel, qualname))
