@@ -191,7 +191,7 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 def test_corpus_stubs_import_cleanly(corpus_copy: Path) -> None:
     report = api.stubs([corpus_copy], model=MODEL)
-    assert report.edit is not None and report.edit.status == "changed", report.edit.reason
+    assert report.edit is not None and report.edit.status == "changed", report.edits
     assert len(report.functions) >= 40
     text = (corpus_copy / report.path).read_text()
     assert all(line == line.rstrip() for line in text.splitlines()), "trailing whitespace"

@@ -584,20 +584,20 @@ def edit_module(
     Raises `analysis.parsing.UnparsableSource` for a source that cannot be parsed (libcst only
     ever sees what `parse_cst` lets through), RecursionError for one too deep for libcst's visitors.
     """
-    targets = [t if isinstance(t, Target) else Target(t) for t in targets]
+    wanted = [t if isinstance(t, Target) else Target(t) for t in targets]
     # a probe, not the parse: None means "not this interpreter's syntax" (newer, or broken:
     # `parse_cst` tells the two apart and raises UnparsableSource for the latter)
     std_tree = _std_parse(source)
     # libcst parses only the top-level statements an edit can touch (`--remove` reads the whole
     # module to tell whether the import is still used, so it parses everything)
-    if std_tree is not None and action != "remove" and all(t.lineno is not None for t in targets):
-        reduced = reduce_source(source, std_tree, [t.lineno for t in targets if t.lineno is not None])
+    if std_tree is not None and action != "remove" and all(t.lineno is not None for t in wanted):
+        reduced = reduce_source(source, std_tree, [t.lineno for t in wanted if t.lineno is not None])
         reduced_tree = _std_parse(reduced) if reduced is not None else None
         if reduced is not None and reduced_tree is not None:
-            done = _edit(source, reduced, reduced_tree, targets, instance, action, model, module, is_package)
+            done = _edit(source, reduced, reduced_tree, wanted, instance, action, model, module, is_package)
             if done is not None:
                 return done
-    done = _edit(source, source, std_tree, targets, instance, action, model, module, is_package)
+    done = _edit(source, source, std_tree, wanted, instance, action, model, module, is_package)
     assert done is not None
     return done
 

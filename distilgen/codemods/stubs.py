@@ -314,7 +314,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         by_path.setdefault(r.path, []).append(r)
     resolver = _Resolver(report.root, _source_roots(report.results))
     parsed: dict[str, tuple[ModuleNames, dict[str, list[tuple[int, cst.FunctionDef]]]]] = {}
-    def skip(results: list[ScanResult], why: str) -> None:
+    def skip_module(results: list[ScanResult], why: str) -> None:
         plan.skipped.extend(Skipped(r.path, r.lineno, r.qualname, why) for r in results)
 
     for rel, results in by_path.items():
@@ -322,7 +322,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
             data = (report.root / rel).read_bytes()
             tree = parse_cst(data, rel)
         except (OSError, UnparsableSource) as exc:
-            skip(results, f"its module cannot be read: {exc}")
+            skip_module(results, f"its module cannot be read: {exc}")
             continue
         try:
             ast.parse(data)
@@ -330,7 +330,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
             # newer syntax than this interpreter's: a stubs module importing it could not load
             py = f"{sys.version_info.major}.{sys.version_info.minor}"
             why = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
-            skip(results, f"its module does not compile on Python {py} ({why})")
+            skip_module(results, f"its module does not compile on Python {py} ({why})")
             continue
         try:
             index = index_functions(tree, data)
@@ -338,7 +338,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
             names = module_names(tree, module, rel.endswith("__init__.py"), class_names=index.class_names)
         except (RecursionError, MemoryError) as exc:
             # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
-            skip(results, f"its module is too deeply nested to read ({exc or type(exc).__name__})")
+            skip_module(results, f"its module is too deeply nested to read ({exc or type(exc).__name__})")
             continue
         parsed[rel] = (names, index.found)
         if module:
