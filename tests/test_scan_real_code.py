@@ -471,9 +471,9 @@ def test_pathological_files_beside_candidates_every_codemod_command(tmp_path):
     assert "app/wide.py: decorated: g" in out
     out = run(["apply", "--remove", "--no-lock"])
     assert "app/ok.py: undecorated: f" in out and (project / "app/ok.py").read_text() == fn()
-    # --remove reads the whole module (is the import still used?): too deep for libcst, said so
-    assert "app/wide.py: error: too deeply nested to edit safely" in out
-    assert (project / "app/wide.py").read_text().count("@instructions.distil") == 1
+    # --remove reads the whole module (is the import still used?): deeper than libcst's visitors
+    # go by default, so it is edited again on the big stack with room to recurse
+    assert "app/wide.py: undecorated: g" in out and (project / "app/wide.py").read_text() == WIDE
     out = run(["stubs", "--model", "ft:x", "--select", "f"])
     assert "app/distil_stubs.py: created" in out and "1 stub for ft:x" in out
     assert "def f(a: int) -> M:" in (project / "app/distil_stubs.py").read_text()

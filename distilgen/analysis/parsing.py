@@ -22,7 +22,8 @@ import re
 import threading
 from typing import Any, Callable, TypeVar
 
-__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_cst", "parse_cst_expression", "MAX_BRACKET_DEPTH"]
+__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_cst", "parse_cst_expression", "run_deep",
+           "MAX_BRACKET_DEPTH"]
 
 MAX_BRACKET_DEPTH = 200
 """CPython's tokenizer limit (MAXLEVEL): deeper nesting is a syntax error for the interpreter too."""
@@ -132,6 +133,29 @@ def _on_big_stack(fn: Callable[[], T]) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]
+
+
+_DEEP_RECURSION_LIMIT = 20_000  # ~13 KB of the big stack per frame: far more than a frame takes
+
+
+def run_deep(fn: Callable[[], T]) -> T:
+    """Run `fn` (a libcst visit or code generation over a tree `parse_cst` returned) on the big
+    stack with a higher recursion limit: libcst's visitors recurse in Python, so a file `ast`
+    accepts (a sum of 1,500 terms) can exceed the default limit of 1,000. Still raises
+    RecursionError beyond that; the caller reports the file."""
+    import sys
+
+    def run() -> T:
+        if threading.current_thread().name != "distilgen-parse":
+            return fn()  # no big stack on this platform: the default limit is the safe one
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, _DEEP_RECURSION_LIMIT))
+        try:
+            return fn()
+        finally:
+            sys.setrecursionlimit(old)
+
+    return _on_big_stack(run)
 
 
 def _libcst(source: str | bytes) -> Any:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import libcst as cst
 
 from .._templates import render_template
-from ..analysis.parsing import UnparsableSource, parse_cst
+from ..analysis.parsing import UnparsableSource, parse_cst, run_deep
 from ..errors import ConfigError, DistilgenError, UsageError
-from .decorate import ACTIONS, InstanceRef, Target, edit_module, string_literal
+from .decorate import ACTIONS, InstanceRef, ModuleEdit, Target, edit_module, string_literal
 from .edits import FileEdit, PlannedEdit, commit_edits, read_snapshot
 from .names import module_names
 
@@ -231,10 +231,18 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         Target(r.qualname, r.lineno, r.decorator.lineno if r.decorator is not None else None) for r in results
     ]
     module = next((r.module for r in results if r.module), "") or ""
+    data = snap.data
+
+    def edit() -> tuple[bytes | str, ModuleEdit]:
+        return edit_module(data, targets, instance, action, module=module, is_package=rel.endswith("__init__.py"),
+                           model=model)
+
     try:
-        new, outcome = edit_module(
-            snap.data, targets, instance, action, module=module, is_package=rel.endswith("__init__.py"), model=model
-        )
+        try:
+            new, outcome = edit()
+        except RecursionError:
+            # libcst's visitors recurse in Python: once more on the big stack, with room to recurse
+            new, outcome = run_deep(edit)
     except UnparsableSource as exc:
         return FileEdit(rel, "error", f"cannot be parsed: {exc}")
     except (UnicodeDecodeError, LookupError) as exc:
