@@ -437,3 +437,57 @@ def test_scanning_a_package_folder_directly_keeps_its_package_name(tmp_path):
     (r,) = api.scan([tmp_path / "pkg" / "sub"], use_cache=False).results
     assert (r.path, r.module) == ("mod.py", "pkg.sub.mod")
     assert source_roots(tmp_path / "pkg" / "sub", ()) == (tmp_path,)
+
+
+# a file `ast` accepts but libcst's visitors and code generator (recursive Python) cannot walk
+WIDE = fn("g") + "\n\nY = " + "+".join(["1"] * 1500) + "\n"
+
+
+def test_pathological_files_beside_candidates_every_codemod_command(tmp_path):
+    """Each codemod command through the real CLI: no signal death, no traceback, every bad file
+    named on its own line, the good candidate still handled."""
+    project = write(tmp_path, {
+        "pyproject.toml": "[tool.distilgen]\ninstructions = 'app.distil:instructions'\n",
+        "app/__init__.py": "", "app/ok.py": fn(), "app/wide.py": WIDE,
+        **{f"app/{k}": v for k, v in PATHOLOGICAL.items()},
+    })
+
+    def run(args: list[str]) -> str:
+        proc = _cli(args, project)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 1, (args, proc.returncode, out[-2000:])  # findings, not a crash (<0, 139)
+        assert "Traceback" not in out and "internal error" not in out, (args, out[-2000:])
+        for name in PATHOLOGICAL:
+            assert any(ln.startswith(f"app/{name}: error: cannot be scanned: ") for ln in out.splitlines()), (args, out)
+        return out
+
+    assert "app/ok.py: would be decorated: f" in run(["apply", "--check"])
+    diff = run(["apply", "--diff"])
+    assert "+++ b/app/ok.py" in diff and "+@instructions.distil" in diff
+    out = run(["apply", "--no-lock"])
+    assert "app/ok.py: decorated: f" in out
+    assert "@instructions.distil\ndef f(" in (project / "app/ok.py").read_text()
+    # the reduced parse reaches the decorator without walking the deep statement
+    assert "app/wide.py: decorated: g" in out
+    out = run(["apply", "--remove", "--no-lock"])
+    assert "app/ok.py: undecorated: f" in out and (project / "app/ok.py").read_text() == fn()
+    # --remove reads the whole module (is the import still used?): deeper than libcst's visitors
+    # go by default, so it is edited again on the big stack with room to recurse
+    assert "app/wide.py: undecorated: g" in out and (project / "app/wide.py").read_text() == WIDE
+    out = run(["stubs", "--model", "ft:x", "--select", "f"])
+    assert "app/distil_stubs.py: created" in out and "1 stub for ft:x" in out
+    assert "def f(a: int) -> M:" in (project / "app/distil_stubs.py").read_text()
+    for name, text in PATHOLOGICAL.items():  # nothing the user had is changed
+        assert (project / "app" / name).read_text() == text
+
+
+def test_stub_of_a_function_beside_a_very_deep_one(tmp_path):
+    """Only the stubbed def is walked: a 1,500-term sum in another function is no obstacle."""
+    project = write(tmp_path, {"pyproject.toml": "", "app/__init__.py": "", "app/ok.py": fn(),
+                               "app/wide.py": fn("g") + "\n\ndef k() -> int:\n    return "
+                               + "+".join(["1"] * 1500) + "\n"})
+    proc = _cli(["stubs", "--model", "ft:x", "-o", "app/stubs_wide.py", "--select", "g"], project)
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out and "internal error" not in out, out
+    assert proc.returncode == 0, out
+    assert "1 stub for ft:x" in out and "def g(a: int) -> M:" in (project / "app/stubs_wide.py").read_text()

@@ -191,7 +191,7 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 def test_corpus_stubs_import_cleanly(corpus_copy: Path) -> None:
     report = api.stubs([corpus_copy], model=MODEL)
-    assert report.edit.status == "changed", report.edit.reason
+    assert report.edit is not None and report.edit.status == "changed", report.edits
     assert len(report.functions) >= 40
     text = (corpus_copy / report.path).read_text()
     assert all(line == line.rstrip() for line in text.splitlines()), "trailing whitespace"
@@ -206,3 +206,22 @@ def test_corpus_stubs_import_cleanly(corpus_copy: Path) -> None:
                          env={**os.environ, "PYTHONPATH": path})
     assert run.returncode == 0, run.stderr
     assert int(run.stdout) >= len(report.functions)
+
+
+def test_nothing_to_stub_writes_no_module(tmp_path: Path) -> None:
+    """A module importing only the instance would fail `mypy --strict`: say 0 stubs, write nothing."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/__init__.py").write_text("")
+    (tmp_path / "app/plain.py").write_text("def f(a: int) -> int:\n    return a\n")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if ".distilgen_cache" not in p.parts)
+    report = api.stubs([tmp_path], model=MODEL)
+    assert report.functions == () and report.edit is None and report.edits == ()
+    after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if ".distilgen_cache" not in p.parts)
+    assert after == before
+    here = str(Path(api.__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-m", "distilgen", "stubs", "--model", MODEL, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": here})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"0 stubs for {MODEL}\n"
+    assert not list(tmp_path.rglob("distil*.py"))

@@ -22,7 +22,8 @@ import re
 import threading
 from typing import Any, Callable, TypeVar
 
-__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_cst", "MAX_BRACKET_DEPTH"]
+__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_cst", "parse_cst_expression", "run_deep",
+           "MAX_BRACKET_DEPTH"]
 
 MAX_BRACKET_DEPTH = 200
 """CPython's tokenizer limit (MAXLEVEL): deeper nesting is a syntax error for the interpreter too."""
@@ -134,6 +135,29 @@ def _on_big_stack(fn: Callable[[], T]) -> T:
     return box["value"]  # type: ignore[no-any-return]
 
 
+_DEEP_RECURSION_LIMIT = 20_000  # ~13 KB of the big stack per frame: far more than a frame takes
+
+
+def run_deep(fn: Callable[[], T]) -> T:
+    """Run `fn` (a libcst visit or code generation over a tree `parse_cst` returned) on the big
+    stack with a higher recursion limit: libcst's visitors recurse in Python, so a file `ast`
+    accepts (a sum of 1,500 terms) can exceed the default limit of 1,000. Still raises
+    RecursionError beyond that; the caller reports the file."""
+    import sys
+
+    def run() -> T:
+        if threading.current_thread().name != "distilgen-parse":
+            return fn()  # no big stack on this platform: the default limit is the safe one
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, _DEEP_RECURSION_LIMIT))
+        try:
+            return fn()
+        finally:
+            sys.setrecursionlimit(old)
+
+    return _on_big_stack(run)
+
+
 def _libcst(source: str | bytes) -> Any:
     import libcst as cst
 
@@ -175,6 +199,25 @@ def parse_cst(source: str | bytes, filename: str = "<unknown>") -> Any:
     except UnparsableSource:
         _raise_ast_reason(text, filename)  # the interpreter's message is the more familiar one
         raise
+
+
+def parse_cst_expression(text: str) -> Any:
+    """`libcst.parse_expression(text)` for an expression taken from a user's file (a string
+    annotation): only once `ast` accepted it, on the big stack. Raises UnparsableSource."""
+    import libcst as cst
+
+    try:
+        ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise UnparsableSource(_reason(exc, text)) from None
+
+    def parse() -> Any:
+        try:
+            return cst.parse_expression(text)
+        except Exception as exc:  # ParserSyntaxError, RecursionError and the odd other type
+            raise UnparsableSource(f"cannot parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+    return _on_big_stack(parse)
 
 
 def _raise_ast_reason(text: str, filename: str) -> None:

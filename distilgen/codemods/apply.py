@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import libcst as cst
 
 from .._templates import render_template
+from ..analysis.parsing import UnparsableSource, parse_cst, run_deep
 from ..errors import ConfigError, DistilgenError, UsageError
-from .decorate import ACTIONS, InstanceRef, Target, edit_module, string_literal
+from .decorate import ACTIONS, InstanceRef, ModuleEdit, Target, edit_module, string_literal
 from .edits import FileEdit, PlannedEdit, commit_edits, read_snapshot
 from .names import module_names
 
@@ -196,10 +197,10 @@ def main_placement(root: Path, results: Iterable[ScanResult], configured: Instan
 def check_instance_module(path: Path, instance: InstanceRef) -> None:
     """ConfigError when the existing module does not bind the configured attribute."""
     try:
-        tree = cst.parse_module(path.read_bytes())
-    except (cst.ParserSyntaxError, UnicodeDecodeError, OSError):
+        tree = parse_cst(path.read_bytes(), str(path))
+        names = module_names(tree, instance.module, path.name == "__init__.py")
+    except (UnparsableSource, OSError, RecursionError, MemoryError):
         return  # its own problem, reported by scan; the import will say more than we can
-    names = module_names(tree, instance.module, path.name == "__init__.py")
     if instance.attr not in names.bindings and "__getattr__" not in names.bindings and not names.has_star_import:
         raise ConfigError(
             f"{path}: [tool.distilgen] instructions = {str(instance)!r}, but this module binds no name "
@@ -230,14 +231,26 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
         Target(r.qualname, r.lineno, r.decorator.lineno if r.decorator is not None else None) for r in results
     ]
     module = next((r.module for r in results if r.module), "") or ""
+    data = snap.data
+
+    def edit() -> tuple[bytes | str, ModuleEdit]:
+        return edit_module(data, targets, instance, action, module=module, is_package=rel.endswith("__init__.py"),
+                           model=model)
+
     try:
-        new, outcome = edit_module(
-            snap.data, targets, instance, action, module=module, is_package=rel.endswith("__init__.py"), model=model
-        )
-    except cst.ParserSyntaxError as exc:
-        return FileEdit(rel, "error", f"libcst cannot parse it: {exc.message} (line {exc.raw_line})")
+        try:
+            new, outcome = edit()
+        except RecursionError:
+            # libcst's visitors recurse in Python: once more on the big stack, with room to recurse
+            new, outcome = run_deep(edit)
+    except UnparsableSource as exc:
+        return FileEdit(rel, "error", f"cannot be parsed: {exc}")
     except (UnicodeDecodeError, LookupError) as exc:
         return FileEdit(rel, "error", f"cannot decode it: {exc}")
+    except (RecursionError, MemoryError) as exc:
+        # libcst's visitors and code generator recurse in Python: a file `ast` accepts (a sum of
+        # 1,500 terms) can still be too deep for them; say so and go on with the other files
+        return FileEdit(rel, "error", f"too deeply nested to edit safely ({exc or type(exc).__name__}); not written")
     for qualname, why, line in outcome.refused:
         notes.append(f"{rel}:{line}: {qualname}: {why}; left alone")
         refused.add((rel, qualname))

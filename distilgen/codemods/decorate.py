@@ -24,6 +24,7 @@ from typing import Iterable, Mapping, Sequence
 import libcst as cst
 from libcst.metadata import CodeRange
 
+from ..analysis.parsing import parse_cst
 from .index import index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
 from .splice import reduce_source, splice
@@ -580,24 +581,32 @@ def edit_module(
 ) -> tuple[bytes | str, ModuleEdit]:
     """Run the codemod over `source` (bytes keep their encoding, BOM and line endings exactly).
 
-    Raises `libcst.ParserSyntaxError` for a source libcst cannot parse.
+    Raises `analysis.parsing.UnparsableSource` for a source that cannot be parsed (libcst only
+    ever sees what `parse_cst` lets through), RecursionError for one too deep for libcst's visitors.
     """
-    targets = [t if isinstance(t, Target) else Target(t) for t in targets]
-    try:
-        std_tree: ast.Module | None = ast.parse(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        std_tree = None  # syntax newer than this interpreter: libcst alone
+    wanted = [t if isinstance(t, Target) else Target(t) for t in targets]
+    # a probe, not the parse: None means "not this interpreter's syntax" (newer, or broken:
+    # `parse_cst` tells the two apart and raises UnparsableSource for the latter)
+    std_tree = _std_parse(source)
     # libcst parses only the top-level statements an edit can touch (`--remove` reads the whole
     # module to tell whether the import is still used, so it parses everything)
-    if std_tree is not None and action != "remove" and all(t.lineno is not None for t in targets):
-        reduced = reduce_source(source, std_tree, [t.lineno for t in targets if t.lineno is not None])
-        if reduced is not None:
-            done = _edit(source, reduced, ast.parse(reduced), targets, instance, action, model, module, is_package)
+    if std_tree is not None and action != "remove" and all(t.lineno is not None for t in wanted):
+        reduced = reduce_source(source, std_tree, [t.lineno for t in wanted if t.lineno is not None])
+        reduced_tree = _std_parse(reduced) if reduced is not None else None
+        if reduced is not None and reduced_tree is not None:
+            done = _edit(source, reduced, reduced_tree, wanted, instance, action, model, module, is_package)
             if done is not None:
                 return done
-    done = _edit(source, source, std_tree, targets, instance, action, model, module, is_package)
+    done = _edit(source, source, std_tree, wanted, instance, action, model, module, is_package)
     assert done is not None
     return done
+
+
+def _std_parse(source: bytes | str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
 
 
 def _edit(
@@ -607,7 +616,7 @@ def _edit(
     """Edit `source`, parsing `parsed` (the source itself or its `reduce_source`); None when a
     reduced source does not give a result that can be trusted."""
     whole = parsed is source
-    tree = cst.parse_module(parsed)
+    tree = parse_cst(parsed)
     edit = DecoratorEdit(targets, instance, action, model, module=module, is_package=is_package)
     new = edit.run(tree, source=parsed, std_tree=std_tree)
     if not whole and edit.result.missing:

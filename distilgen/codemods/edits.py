@@ -16,6 +16,8 @@ from typing import Iterable
 
 import libcst as cst
 
+from ..analysis.parsing import UnparsableSource, parse_cst
+
 from .._atomic import default_mode, replace_atomically
 
 __all__ = [
@@ -91,7 +93,7 @@ def read_snapshot(path: Path) -> Snapshot:
 def _parses_with_ast(data: bytes | None, rel: str) -> bool:
     try:
         ast.parse(data or b"", filename=rel)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
 
@@ -105,8 +107,8 @@ def _validate(data: bytes, rel: str, original: bytes | None, std_parsed: bool | 
         if std_parsed:
             ast.parse(data, filename=rel)
         else:
-            cst.parse_module(data)
-    except (SyntaxError, cst.ParserSyntaxError, ValueError, MemoryError, RecursionError) as exc:
+            parse_cst(data, rel)
+    except (SyntaxError, UnparsableSource, ValueError, MemoryError, RecursionError) as exc:
         raise EditError(f"the edited source does not parse ({exc.__class__.__name__}: {exc}); not written") from None
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from .._templates import render_template
+from ..analysis.parsing import UnparsableSource, parse_cst, parse_cst_expression
 from ..errors import UsageError
 from .apply import (
     _source_roots,
@@ -61,14 +62,16 @@ class StubsReport:
     """The stubs module, relative to the root."""
     text: str
     edits: tuple[FileEdit, ...]
-    """The stubs module's, then the Instructions module's when it had to be created."""
+    """The stubs module's (none when there is nothing to stub), the Instructions module's when it
+    had to be created, then one error per file the scan could not read."""
     functions: tuple[str, ...]
     """Function ids of the originals, in the order they appear in the stubs module."""
     skipped: tuple[Skipped, ...] = ()
 
     @property
-    def edit(self) -> FileEdit:
-        return self.edits[0]
+    def edit(self) -> FileEdit | None:
+        """The stubs module's own edit; None when there was nothing to stub (no module)."""
+        return next((e for e in self.edits if e.path == self.path), None)
 
 
 @dataclass(frozen=True, order=True)
@@ -127,9 +130,9 @@ class _NameCollector(cst.CSTVisitor):
         value = node.evaluated_value
         if isinstance(value, str) and value.strip():
             try:
-                cst.parse_expression(value.strip()).visit(self)
-            except cst.ParserSyntaxError:
-                pass  # a plain string default, not an annotation
+                parse_cst_expression(value.strip()).visit(self)
+            except (UnparsableSource, RecursionError, MemoryError):
+                pass  # a plain string default, not an annotation (or one too deep to follow)
 
 
 def _signature_names(fn: cst.FunctionDef) -> set[str]:
@@ -195,10 +198,10 @@ class _Resolver:
                 for path, pkg in ((base.with_suffix(".py"), False), (base / "__init__.py", True)):
                     if path.is_file():
                         try:
-                            tree = cst.parse_module(path.read_bytes())
-                        except (cst.ParserSyntaxError, UnicodeDecodeError, OSError):
+                            tree = parse_cst(path.read_bytes(), str(path))
+                            self.modules[module] = module_names(tree, module, pkg)
+                        except (UnparsableSource, OSError, RecursionError, MemoryError):
                             return None
-                        self.modules[module] = module_names(tree, module, pkg)
                         return self.modules[module]
         return self.modules[module]
 
@@ -311,23 +314,32 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         by_path.setdefault(r.path, []).append(r)
     resolver = _Resolver(report.root, _source_roots(report.results))
     parsed: dict[str, tuple[ModuleNames, dict[str, list[tuple[int, cst.FunctionDef]]]]] = {}
+    def skip_module(results: list[ScanResult], why: str) -> None:
+        plan.skipped.extend(Skipped(r.path, r.lineno, r.qualname, why) for r in results)
+
     for rel, results in by_path.items():
-        data = (report.root / rel).read_bytes()
+        try:
+            data = (report.root / rel).read_bytes()
+            tree = parse_cst(data, rel)
+        except (OSError, UnparsableSource) as exc:
+            skip_module(results, f"its module cannot be read: {exc}")
+            continue
         try:
             ast.parse(data)
-        except (SyntaxError, ValueError) as exc:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             # newer syntax than this interpreter's: a stubs module importing it could not load
             py = f"{sys.version_info.major}.{sys.version_info.minor}"
-            for r in results:
-                why = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-                plan.skipped.append(
-                    Skipped(r.path, r.lineno, r.qualname, f"its module does not compile on Python {py} ({why})")
-                )
+            why = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
+            skip_module(results, f"its module does not compile on Python {py} ({why})")
             continue
-        tree = cst.parse_module(data)
-        index = index_functions(tree, data)
-        module = results[0].module or ""
-        names = module_names(tree, module, rel.endswith("__init__.py"), class_names=index.class_names)
+        try:
+            index = index_functions(tree, data)
+            module = results[0].module or ""
+            names = module_names(tree, module, rel.endswith("__init__.py"), class_names=index.class_names)
+        except (RecursionError, MemoryError) as exc:
+            # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
+            skip_module(results, f"its module is too deeply nested to read ({exc or type(exc).__name__})")
+            continue
         parsed[rel] = (names, index.found)
         if module:
             resolver.add(module, names)
@@ -523,7 +535,9 @@ def write_stubs(
     rel = path.resolve().relative_to(report.root.resolve()).as_posix()
     text, plan = render_stubs(report, config, model=model)
     functions = tuple(s.function_id for s in plan.stubs)
-    planned = [PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), functions)]
+    # nothing to stub: no module (one importing only the instance fails `mypy --strict`); an
+    # existing one is the user's to delete
+    planned = [PlannedEdit(rel, read_snapshot(path), text.encode("utf-8"), functions)] if plan.stubs else []
     instance, module_path, exists = _instance(report, config)
     if exists:
         check_instance_module(module_path, instance)
@@ -533,4 +547,6 @@ def write_stubs(
                                    render_instance_module(config, instance, module_path).encode("utf-8"),
                                    note="from template"))
     edits = commit_edits(report.root, planned, write=write)
+    # files the scan could not read or parse are named, as `apply` names them
+    edits += [FileEdit(err.path, "error", f"cannot be scanned: {err.reason}") for err in report.errors]
     return StubsReport(report.root, rel, text, tuple(edits), functions, tuple(plan.skipped))

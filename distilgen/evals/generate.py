@@ -157,6 +157,10 @@ def plan_inputs(
         return planned, duplicates, from_inputs
     require_hypothesis()
     whole, per_param = strategies_for_function(user_strategies or {}, target.qualname, target.name, target.params)
+    for name, why in target.unresolved.items():
+        if name not in per_param and whole is None:
+            raise UsageError(f"{target.function_id}: the type hint of parameter {name!r} cannot be resolved ({why}; "
+                             f"imported only under TYPE_CHECKING?); give a strategy for it with --strategies")
     per = {name: per_param[name] if name in per_param else strategy_for(tp) for name, tp in target.params.items()}
     if inputs and mutate:
         strategy = _mutation_strategy(target, list(inputs), per)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from ..errors import MissingExtraError, UsageError
+from ..runtime.spec import parameter_hints
 
 __all__ = ["require_hypothesis", "strategy_for", "model_strategy", "load_user_strategies", "args_strategy"]
 
@@ -235,19 +236,22 @@ def strategies_for_function(user: Mapping[str, Any], qualname: str, name: str, p
     return whole, per
 
 
-def call_params(fn: Callable[..., Any]) -> dict[str, Any]:
-    """Parameter name -> annotation (with extras) of a function, *args/**kwargs excluded."""
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception as exc:
-        raise UsageError(f"{fn.__qualname__}: cannot resolve type hints: {type(exc).__name__}: {exc}") from None
+def call_params(fn: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(parameter name -> annotation with extras, *args/**kwargs excluded; {name: why its hint
+    cannot be resolved}). Hints are resolved one by one (`runtime.spec.parameter_hints`): a class
+    imported only under `if TYPE_CHECKING:` leaves that parameter `Any`, not the whole function
+    unusable; `generate` asks for a strategy for it."""
+    hints, failed = parameter_hints(fn, include_extras=True)
     out: dict[str, Any] = {}
     for name, p in inspect.signature(fn).parameters.items():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if name in failed:
+            out[name] = Any
             continue
         if name not in hints:
             if name in ("self", "cls"):
                 continue
             raise UsageError(f"{fn.__qualname__}: parameter {name!r} has no type hint; give a strategy with --strategies")
         out[name] = hints[name]
-    return out
+    return out, {n: why for n, why in failed.items() if n in out}

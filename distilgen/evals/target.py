@@ -10,13 +10,15 @@ import importlib
 import inspect
 import sys
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel
 
+from ..analysis.roots import module_name, source_roots
 from ..errors import UsageError
+from ..runtime.spec import resolve_annotation
 from .strategies import call_params
 
 __all__ = ["Target", "resolve_target"]
@@ -37,6 +39,9 @@ class Target:
     """Parameters passed positionally, in order (positional-only and positional-or-keyword)."""
     return_model: type[BaseModel]
     is_async: bool
+    unresolved: Mapping[str, str] = field(default_factory=dict)
+    """Parameters whose hint cannot be evaluated (imported only under TYPE_CHECKING): `Any` in
+    `params`; name -> why."""
 
     def split(self, values: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Argument dict -> (args, kwargs) the way people call it: positional first, keywords after."""
@@ -63,16 +68,21 @@ def _add_path(p: Path) -> None:
         sys.path.insert(0, s)
 
 
-def _module_for_path(path: Path) -> str:
-    """The dotted module name of a file, putting the folder above its top package on sys.path."""
+def _add_source_roots(root: Path) -> tuple[Path, ...]:
+    roots = source_roots(root)
+    for r in reversed(roots):  # first root first on sys.path, as `prompts` puts them
+        _add_path(r)
+    return roots
+
+
+def _module_for_path(path: Path, root: Path) -> str:
+    """The dotted module name of a file as the scan, the lock and capture name it
+    (`analysis.roots`), with the folder that name is relative to put on sys.path."""
     path = path.resolve()
-    parts = [path.stem] if path.name != "__init__.py" else []
-    folder = path.parent
-    while (folder / "__init__.py").is_file():
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    _add_path(folder)
-    return ".".join(parts)
+    name, is_package = module_name(str(path), _add_source_roots(root))
+    depth = name.count(".") + (1 if is_package else 0)
+    _add_path(path.parents[depth])  # the folder the dotted name starts from
+    return name
 
 
 def resolve_target(target: str, root: Path | None = None) -> Target:
@@ -89,15 +99,15 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
             path = root / path
         if not path.is_file():
             raise UsageError(f"TARGET {target!r}: no such file {left}")
-        module_name = _module_for_path(path)
+        mod_name = _module_for_path(path, root)
     else:
-        module_name = left
-        _add_path(root)
+        mod_name = left
         _add_path(Path.cwd())
+        _add_source_roots(root)
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(mod_name)
     except Exception as exc:
-        raise UsageError(f"TARGET {target!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"TARGET {target!r}: cannot import {mod_name}: {type(exc).__name__}: {exc}") from None
     owner: Any = module
     obj: Any = module
     parts = qualname.split(".")
@@ -106,7 +116,7 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
         try:
             obj = inspect.getattr_static(obj, part)
         except AttributeError:
-            raise UsageError(f"TARGET {target!r}: {module_name} has no {'.'.join(parts[: i + 1])}") from None
+            raise UsageError(f"TARGET {target!r}: {mod_name} has no {'.'.join(parts[: i + 1])}") from None
     kind = "function"
     if isinstance(obj, staticmethod):
         obj = obj.__func__
@@ -119,16 +129,19 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
     if inspect.isclass(obj) or not callable(obj):
         raise UsageError(f"TARGET {target!r}: {qualname} is not a function")
     original = inspect.unwrap(obj)
+    if "return" not in getattr(original, "__annotations__", {}):
+        raise UsageError(f"TARGET {target!r}: has no return annotation (a pydantic model)")
     try:
-        hints = typing.get_type_hints(original, include_extras=True)
+        # the return annotation on its own: a parameter hint imported only under TYPE_CHECKING
+        # must not make the function unusable
+        ret = resolve_annotation(original, "return", include_extras=True)
     except Exception as exc:
-        raise UsageError(f"TARGET {target!r}: cannot resolve its return annotation: {exc}") from None
-    ret = hints.get("return")
+        raise UsageError(f"TARGET {target!r}: cannot resolve its return annotation: {type(exc).__name__}: {exc}") from None
     while typing.get_origin(ret) is typing.Annotated:
         ret = typing.get_args(ret)[0]
     if not (inspect.isclass(ret) and issubclass(ret, BaseModel)):
         raise UsageError(f"TARGET {target!r}: returns {ret!r}, not a pydantic model")
-    params = call_params(original)
+    params, unresolved = call_params(original)
     if kind == "model_method":
         first = next(iter(inspect.signature(original).parameters))
         params = {first: owner, **params}
@@ -146,4 +159,5 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
         positional=positional,
         return_model=ret,
         is_async=inspect.iscoroutinefunction(original),
+        unresolved=unresolved,
     )

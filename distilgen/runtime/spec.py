@@ -156,12 +156,12 @@ class _OneAnnotation:
         self.__globals__ = getattr(inspect.unwrap(fn), "__globals__", {})
 
 
-def resolve_annotation(fn: Callable[..., Any], name: str) -> Any:
+def resolve_annotation(fn: Callable[..., Any], name: str, *, include_extras: bool = False) -> Any:
     """The evaluated annotation of one parameter (or `"return"`); raises what evaluating it raises."""
-    return typing.get_type_hints(_OneAnnotation(fn, name))[name]
+    return typing.get_type_hints(_OneAnnotation(fn, name), include_extras=include_extras)[name]
 
 
-def parameter_hints(fn: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def parameter_hints(fn: Callable[..., Any], *, include_extras: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
     """Each parameter's annotation resolved on its own: (resolved hints, {name: why it failed}).
 
     `typing.get_type_hints(fn)` fails as a whole when one hint names a class imported only under
@@ -173,7 +173,7 @@ def parameter_hints(fn: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, s
         if name == "return":
             continue
         try:
-            hints[name] = resolve_annotation(fn, name)
+            hints[name] = resolve_annotation(fn, name, include_extras=include_extras)
         except Exception as exc:  # NameError mostly; any error is the annotation's own problem
             failed[name] = f"{exc.__class__.__name__}: {exc}"
     return hints, failed
