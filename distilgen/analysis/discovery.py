@@ -10,7 +10,6 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import libcst as cst
 
 from .._templates import render_template
 from ..analysis.parsing import UnparsableSource, parse_cst, run_deep

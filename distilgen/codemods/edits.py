@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import libcst as cst
 
 from ..analysis.parsing import UnparsableSource, parse_cst
 
