@@ -96,8 +96,31 @@ def watch_parent(parent: int, interval: float = 1.0, grace: float = 10.0) -> thr
     return thread
 
 
+def no_extra_buffer_types() -> None:
+    """Load weights into plain CPU buffers, never llama.cpp's "extra" ones (AMX, repacked).
+
+    On CPUs with AMX, a LoRA adapter cannot use the AMX buffer type ("cannot use buft 'AMX',
+    fallback to CPU") and the first chat request then segfaults the server (seen with
+    llama-cpp-python 0.3.36 built with -march=native; plain completions survive). Repacking buys
+    little for a 135M model on two cores; a server that dies on its first request buys nothing."""
+    import llama_cpp
+    import llama_cpp.llama as llama_module
+
+    default = llama_cpp.llama_model_default_params
+
+    def params() -> Any:
+        p = default()
+        if hasattr(p, "use_extra_bufts"):  # older llama.cpp builds have no such field
+            p.use_extra_bufts = False
+        return p
+
+    llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
+
+
 def main() -> None:
     import llama_cpp.server.__main__ as server_main
+
+    no_extra_buffer_types()
 
     # Whatever the parent's dispositions (a background job ignores SIGINT), SIGTERM and SIGINT stop
     # this server while the model loads; uvicorn installs its own handlers once it runs.
