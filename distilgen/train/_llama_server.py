@@ -10,6 +10,9 @@ Capture's compact `tools` declarations (OpenAI's advice for fine-tuning) omit `p
 llama-cpp-python requires (it builds the answer's grammar from them). `distilgen serve` passes the
 trained function's schema in DISTILGEN_TOOL_SCHEMAS (`{tool name: schema}`), and a declaration
 without parameters gets it here, so dispatch's default forced tool call is constrained the same way.
+Every schema is passed on as `formats.decoding_schema`: properties in field order, all required,
+which is the shape of every training answer (llama.cpp's grammar follows the schema's order and
+puts required properties before optional ones).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import signal
 import threading
 import time
 from typing import Any, Awaitable, Callable
+
+from distilgen.runtime.formats import decoding_schema
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -34,14 +39,20 @@ def rewrite_request(body: bytes, tool_schemas: dict[str, Any]) -> bytes:
         return body
     changed = False
     rf = data.get("response_format")
-    if isinstance(rf, dict) and rf.get("type") == "json_schema":
-        spec = rf.get("json_schema") or {}
-        data["response_format"] = {"type": "json_object", "schema": spec.get("schema", {})}
-        changed = True
+    if isinstance(rf, dict) and rf.get("type") in ("json_schema", "json_object"):
+        schema = (rf.get("json_schema") or {}).get("schema", {}) if rf["type"] == "json_schema" else rf.get("schema")
+        if isinstance(schema, dict):
+            data["response_format"] = {"type": "json_object", "schema": decoding_schema(schema)}
+            changed = True
     for tool in data.get("tools") or []:
         fn = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(fn, dict) and "parameters" not in fn and fn.get("name") in tool_schemas:
-            fn["parameters"] = tool_schemas[fn["name"]]
+        if not isinstance(fn, dict):
+            continue
+        params = fn.get("parameters")
+        if params is None and fn.get("name") in tool_schemas:
+            params = tool_schemas[fn["name"]]
+        if isinstance(params, dict):
+            fn["parameters"] = decoding_schema(params)
             changed = True
     return json.dumps(data).encode("utf-8") if changed else body
 
@@ -96,8 +107,35 @@ def watch_parent(parent: int, interval: float = 1.0, grace: float = 10.0) -> thr
     return thread
 
 
+def without_extra_buffer_types() -> None:
+    """Load weights without llama.cpp's extra buffer types (AMX / CPU repacking). On this project's
+    2-core CI machine (a VM whose CPU reports AMX) llama-cpp-python 0.3.36 built from source
+    segfaults on any prompt of more than a few dozen tokens when weights sit in the AMX buffer;
+    the plain CPU buffer is correct everywhere. DISTILGEN_LLAMA_EXTRA_BUFTS=1 keeps them."""
+    if os.environ.get("DISTILGEN_LLAMA_EXTRA_BUFTS") == "1":
+        return
+    import llama_cpp
+    import llama_cpp.llama as llama_module
+
+    default = llama_cpp.llama_model_default_params
+    if getattr(default, "_distilgen", False):
+        return
+
+    def params() -> Any:
+        p = default()
+        if hasattr(p, "use_extra_bufts"):
+            p.use_extra_bufts = False
+        return p
+
+    params._distilgen = True  # type: ignore[attr-defined]
+    llama_cpp.llama_model_default_params = params  # type: ignore[assignment]
+    llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
+
+
 def main() -> None:
     import llama_cpp.server.__main__ as server_main
+
+    without_extra_buffer_types()
 
     parent = os.environ.get("DISTILGEN_PARENT_PID")
     if parent and parent.isdigit():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import DistilgenError, UsageError
+from ..runtime.formats import order_like
 from .base import BaseRef, offline_env, resolve_base, torch_folder
 from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validation
 from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
@@ -288,6 +289,16 @@ def train_model(
                        est.describe(), lock_note, loop.stopped_early)
 
 
+def trained_schema(entry: Any, examples: list[Example]) -> dict[str, Any] | None:
+    """The schema `serve` constrains answers with: the lock's (tools lines may omit it), else the
+    lines', with properties in the order of the training answers (a lock written before field
+    order was kept stores them key-sorted, and llama.cpp's grammar follows the schema's order)."""
+    schema = entry.schema if entry is not None else next((e.schema for e in examples if e.schema), None)
+    if not schema:
+        return None
+    return order_like(schema, json.loads(examples[0].answer))
+
+
 def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, locked_fp: str | None,
                     examples: list[Example]) -> str:
     if lock is None:
@@ -329,10 +340,9 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
     sample = train_ex[0]
     if entry is not None:  # the lock knows the full schema (tools lines may omit it)
         prints = [(entry.tool, entry.fingerprint)]
-        schema = entry.schema
     else:
         prints = sorted({(e.tool_name, fingerprint(e.system, e.schema)) for e in train_ex if e.schema})
-        schema = sample.schema or None
+    schema = trained_schema(entry, train_ex)
     info = {
         "format": FORMAT_VERSION,
         "name": name,
