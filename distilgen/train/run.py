@@ -173,6 +173,7 @@ def train_model(
     lock = Path(lock_path) if lock_path is not None else None
     train_ex, stale_train, entry = _stale_filter(train_ex, function_id, lock, drop_stale)
     val_ex, stale_val, _ = _stale_filter(val_ex, function_id, lock, drop_stale)
+    schema = served_schema(entry, train_ex + val_ex, function_id, lock)
     skipped: dict[str, int] = {}
     if others:
         skipped["other functions"] = others
@@ -280,7 +281,7 @@ def train_model(
                       resume_state=resume_state, progress=report, stop=stop)
     wall = time.perf_counter() - started
     _write_artifacts(out, model, tokenizer, base_ref, settings, loop, files, train_ex, train_enc, val_enc, name,
-                     function_id, skipped, wall, est, entry)
+                     function_id, skipped, wall, est, entry, schema)
     lock_note = _record_in_lock(lock, function_id, f"local:{name}", entry.fingerprint if entry else None, train_ex)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return TrainResult(out, name, f"local:{name}", function_id, len(train_enc), len(val_enc),
@@ -296,7 +297,34 @@ def trained_schema(entry: Any, examples: list[Example]) -> dict[str, Any] | None
     schema = entry.schema if entry is not None else next((e.schema for e in examples if e.schema), None)
     if not schema:
         return None
-    return order_like(schema, json.loads(examples[0].answer))
+    return order_like(schema, json.loads(examples[0].answer)) if examples else schema
+
+
+def served_schema(entry: Any, examples: list[Example], function_id: str | None, lock: Path | None) -> dict[str, Any]:
+    """The output schema `serve` will constrain answers with, found before any training: the lock's,
+    the lines', or the function's own return model (imported). A model without one could not be
+    served (llama.cpp builds the answer's grammar from it), so that is refused here, at once."""
+    schema = trained_schema(entry, examples)
+    if schema is not None or not examples:  # no examples: the count check says so next
+        return schema or {}
+    tools = sorted({e.tool_name for e in examples})
+    why = (f"{examples[0].where.rpartition(':')[0]}: the examples carry no output schema (compact `tools` lines) "
+           f"and {lock or 'no lock file'} has no entry for {function_id or 'the function'}")
+    how = ("; record it with `distilgen prompts` (or capture with tool_schema=\"full\"), "
+           "or pass --function module:qualname of an importable function")
+    if function_id is None:
+        raise UsageError(why + how)
+    from ..evals.target import resolve_target
+    from ..runtime.formats import tool_schema
+
+    try:
+        target = resolve_target(function_id, lock.parent if lock is not None else None)
+    except UsageError as exc:
+        raise UsageError(f"{why}, and the function cannot be imported to read it ({exc})" + how) from None
+    if tools != [target.return_model.__name__]:
+        raise UsageError(f"{why}; {function_id} returns {target.return_model.__name__}, but the examples answer with "
+                         f"{', '.join(tools)}: pass the --function these examples were captured from")
+    return order_like(tool_schema(target.return_model), json.loads(examples[0].answer))
 
 
 def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, locked_fp: str | None,
@@ -321,7 +349,7 @@ def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, l
 def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, settings: TrainSettings, loop: Any,
                      files: list[DataFile], train_ex: list[Example], train_enc: list[Encoded], val_enc: list[Encoded],
                      name: str, function_id: str | None, skipped: dict[str, int], wall: float, est: Estimate,
-                     entry: Any) -> None:
+                     entry: Any, schema: dict[str, Any]) -> None:
     import peft
     import torch
     import transformers
@@ -342,7 +370,6 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
         prints = [(entry.tool, entry.fingerprint)]
     else:
         prints = sorted({(e.tool_name, fingerprint(e.system, e.schema)) for e in train_ex if e.schema})
-    schema = trained_schema(entry, train_ex)
     info = {
         "format": FORMAT_VERSION,
         "name": name,

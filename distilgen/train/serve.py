@@ -53,6 +53,12 @@ def _model_files(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
     from .run import load_model_json
 
     info = load_model_json(folder)
+    if not info.get("schema") or not info.get("tool_name"):
+        # llama.cpp builds the answer's grammar from it; without it every forced tool call is a 500
+        raise UsageError(
+            f"{folder}/model.json: no output schema recorded, so answers cannot be constrained to the return "
+            f"model; retrain with `distilgen train ... --function module:qualname` (this version records it)"
+        )
     serve = info.get("serve") or {}
     base = serve.get("base_gguf")
     if not base:
