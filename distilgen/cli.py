@@ -787,24 +787,26 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
 
 
 @main.command("serve")
-@click.argument("folder", type=click.Path())
+@click.argument("folders", nargs=-1, type=click.Path())
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
 @click.option("--threads", type=int, default=2, show_default=True)
 @_handle_errors
-def serve_cmd(folder: str, host: str, port: int, threads: int) -> None:
-    """Serve a `distilgen train` folder with llama.cpp's OpenAI-compatible server until Ctrl-C.
+def serve_cmd(folders: tuple[str, ...], host: str, port: int, threads: int) -> None:
+    """Serve `distilgen train` folders with llama.cpp's OpenAI-compatible server until Ctrl-C.
 
-    Needs: pip install 'distilgen[serve]'.
+    One process and one port for all of them, each as local:NAME. No FOLDERS: every local model
+    the project's distilgen.lock records. Needs: pip install 'distilgen[serve]'.
     """
 
     def ready(info: Any) -> None:
         click.echo(f"base_url: {info.base_url}")
-        click.echo(f"model: local:{info.model_id}")
-        click.echo(f"serving {folder} (pid {info.pid}); Ctrl-C stops it")
+        for model_id in info.model_ids or (info.model_id,):
+            click.echo(f"model: local:{model_id}")
+        click.echo(f"serving {', '.join(info.folders) or folders} (pid {info.pid}); Ctrl-C stops it")
         sys.stdout.flush()
 
-    sys.exit(api.serve(folder, host=host, port=port or None, threads=threads, on_ready=ready))
+    sys.exit(api.serve(list(folders), host=host, port=port or None, threads=threads, on_ready=ready))
 
 
 # --- end train / serve -------------------------------------------------------------------------

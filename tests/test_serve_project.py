@@ -102,3 +102,114 @@ def test_served_tool_call_answers_in_field_order(tiny_trained: dict[str, Any]) -
             assert type(got).__name__ == "Triage"
     finally:
         stop_serve(proc)
+
+
+def _second_model(tiny_out: Path, where: Path) -> Path:
+    """A second model folder for another function (extract_order), on the tiny run's adapter: this
+    tests serving and routing, not answer quality (the grammar makes every answer well-formed)."""
+    import shutil
+
+    from distilgen.runtime.formats import tool_schema
+
+    sys.path.insert(0, str(ROOT / "sample_project"))
+    from inbox.models import OrderMention
+
+    folder = where / "orders"
+    shutil.copytree(tiny_out, folder)
+    info = json.loads((folder / "model.json").read_text())
+    info.update(name="orders", model_id="local:orders", function_id="inbox.extract:extract_order",
+                tool_name="OrderMention", schema=tool_schema(OrderMention))
+    (folder / "model.json").write_text(json.dumps(info))
+    return folder
+
+
+def _anon_kb(pid: int) -> int:
+    """Memory the process owns (RssAnon): the mmapped base GGUF is page cache, shared by every model
+    mapping it (RssFile counts it once per mapping, so it is not a per-model cost)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
+
+
+def test_one_server_serves_the_whole_project(tiny_trained: dict[str, Any], tmp_path: Path) -> None:
+    """`distilgen serve` with no argument, in a project whose lock pins two local models: one
+    process, one port, both ids; both functions dispatch at the same time; an unknown id is a 404."""
+    import concurrent.futures
+
+    import openai
+
+    from distilgen import Instructions
+    from distilgen.config import Config
+    from distilgen.prompts.lock import PromptRecord, record_model, record_prompts
+    from distilgen.runtime.clients import ModelNotFoundError
+
+    project = tmp_path / "proj"
+    models = project / "models"
+    models.mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(tiny_trained["out"], models / "tiny")
+    _second_model(Path(tiny_trained["out"]), models)
+    (project / "pyproject.toml").write_text('[project]\nname = "proj"\n\n[tool.distilgen]\nlock-file = "distilgen.lock"\n')
+    classify = _classify()
+    from inbox.extract import extract_order
+
+    lock = project / "distilgen.lock"
+    ins = Instructions(name="capture", config=Config(root=project))
+    specs = [ins.distil(fn).__distil__.spec for fn in (classify, extract_order)]
+    record_prompts(lock, [PromptRecord(s.function_id, "x.py", s.qualname, 1, 2, s.tool_name, False, s.prompt, s.schema)
+                          for s in specs])
+    record_model(lock, specs[0].function_id, "local:tiny")
+    record_model(lock, specs[1].function_id, "local:orders")
+
+    proc, seen = start_serve(cwd=project)
+    try:
+        assert sorted(seen["models"]) == ["local:orders", "local:tiny"]
+        client = openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0, timeout=120)
+        assert sorted(m.id for m in client.models.list().data) == ["orders", "tiny"]
+        assert len([line for line in open(f"/proc/{seen['pid']}/status") if line.startswith("Pid:")]) == 1
+        cfg = Config(root=project, local_base_url=seen["base_url"], lock_file=Path("distilgen.lock"))
+        d = Instructions(name="dispatch", config=cfg, max_retries=0, fallback="raise")
+        remote_classify = d.distil(mode="dispatch", model="local:tiny", max_tokens=96)(classify)
+        remote_extract = d.distil(mode="dispatch", model="local:orders", max_tokens=96)(extract_order)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            jobs = [pool.submit(remote_classify, "Refund please", "I was charged twice."),
+                    pool.submit(remote_extract, "Order A-12345 arrived broken on 2026-01-02."),
+                    pool.submit(remote_classify, "App crash", "The app shows an error."),
+                    pool.submit(remote_extract, "Nothing came.")]
+            got = [j.result(timeout=300) for j in jobs]
+        assert [type(g).__name__ for g in got] == ["Triage", "OrderMention", "Triage", "OrderMention"]
+        lost = d.distil(mode="dispatch", model="local:nowhere")(classify)
+        with pytest.raises(ModelNotFoundError):
+            lost("Hello", "Hi")
+    finally:
+        stop_serve(proc)
+    assert proc.returncode == 0
+
+
+def test_memory_per_extra_model(tiny_trained: dict[str, Any], tmp_path: Path) -> None:
+    """Every extra model shares the base's mmapped weights: one more costs its context and adapter,
+    not another copy of the base. Prints the figure (docs/local-training.md quotes it)."""
+    import openai
+
+    folders = [Path(tiny_trained["out"])]
+    for i in range(2):
+        f = _second_model(Path(tiny_trained["out"]), tmp_path / f"m{i}")
+        info = json.loads((f / "model.json").read_text())
+        info.update(name=f"orders{i}")
+        (f / "model.json").write_text(json.dumps(info))
+        folders.append(f)
+    rss = []
+    for n in (1, 3):
+        proc, seen = start_serve(*[str(f) for f in folders[:n]])
+        try:
+            client = openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0, timeout=120)
+            for m in client.models.list().data:  # touch every model once so its buffers are resident
+                client.chat.completions.create(model=m.id, messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+            rss.append(_anon_kb(seen["pid"]))
+        finally:
+            stop_serve(proc)
+    per_extra_mb = (rss[1] - rss[0]) / 2 / 1024
+    base_mb = Path(json.loads((folders[0] / "model.json").read_text())["serve"]["base_gguf"]).stat().st_size / 2**20
+    print(f"server RssAnon: 1 model {rss[0] / 1024:.0f} MB, 3 models {rss[1] / 1024:.0f} MB: {per_extra_mb:.0f} MB per "
+          f"extra model (base GGUF {base_mb:.0f} MB, mapped once from the page cache)")
+    assert 0 < per_extra_mb < 1.5 * base_mb  # its context and buffers; llama-cpp-python's own lora_path load copied the base too

@@ -57,8 +57,26 @@ def rewrite_request(body: bytes, tool_schemas: dict[str, Any]) -> bytes:
     return json.dumps(data).encode("utf-8") if changed else body
 
 
+def _model_of(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    model = data.get("model") if isinstance(data, dict) else None
+    return model if isinstance(model, str) else None
+
+
+async def _not_found(send: Send, model: str | None, served: list[str]) -> None:
+    body = json.dumps({"error": {"message": f"model {model!r} is not served here (served: {', '.join(served)})",
+                                 "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}).encode()
+    await send({"type": "http.response.start", "status": 404,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class JsonSchemaShim:
-    """ASGI middleware: buffer a chat completion request's body and rewrite its response_format."""
+    """ASGI middleware: buffer a chat completion request's body and rewrite its response_format.
+    `tool_schemas` is {model id: {tool name: schema}}: each served model fills in its own."""
 
     def __init__(self, app: Any, tool_schemas: dict[str, Any] | None = None) -> None:
         self.app = app
@@ -74,7 +92,13 @@ class JsonSchemaShim:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        body = rewrite_request(b"".join(chunks), self.tool_schemas)
+        raw = b"".join(chunks)
+        model = _model_of(raw)
+        if len(self.tool_schemas) > 1 and model not in self.tool_schemas:
+            # several models: a wrong id must not silently get another function's model
+            await _not_found(send, model, list(self.tool_schemas))
+            return
+        body = rewrite_request(raw, self.tool_schemas.get(model or "", {}))
         delivered = False
 
         async def replay() -> dict[str, Any]:
@@ -132,10 +156,79 @@ def without_extra_buffer_types() -> None:
     llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
 
 
+def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
+    """Load a model with its LoRA adapter GGUF, keeping the base mmapped. llama-cpp-python turns mmap
+    off whenever `lora_path` is set (a leftover from when llama.cpp merged adapters into the
+    weights), which copies the whole base into each process, and into each model of a multi-model
+    server. llama.cpp applies an adapter at compute time, so here the base loads mmapped, without
+    `lora_path`, and the adapter is attached to the context the way llama-cpp-python itself does."""
+    import ctypes
+
+    import llama_cpp
+
+    path = getattr(settings, "lora_path", None)
+    if not path:
+        return load(settings)
+    llm = load(settings.model_copy(update={"lora_path": None}))
+    adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
+    if adapter is None:
+        raise RuntimeError(f"failed to load the LoRA adapter {path}")
+    llm._lora_adapter = adapter
+    llm._stack.callback(lambda: llama_cpp.llama_adapter_lora_free(adapter))  # freed before the model (LIFO)
+    adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(float(getattr(settings, "lora_scale", 1.0) or 1.0))
+    if llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, adapters, 1, scales):
+        raise RuntimeError(f"failed to apply the LoRA adapter {path}")
+    llm.lora_path = str(path)
+    return llm
+
+
+def keep_every_model_loaded() -> None:
+    """llama_cpp.server's LlamaProxy holds one model at a time and reloads on every switch (and an
+    unknown id silently gets the first model). Here every configured model is loaded at start and
+    stays: one Llama per `local:NAME`, each with its own adapter and context (so each keeps the KV
+    cache of its own system prompt between requests), all on the same base GGUF, which llama.cpp
+    mmaps: the base's pages are shared, not copied per model. An unknown id is a 404."""
+    import llama_cpp.server.app as server_app
+    from fastapi import HTTPException
+
+    base = server_app.LlamaProxy
+
+    class AllLoaded(base):  # type: ignore[misc, valid-type]
+        @staticmethod
+        def load_llama_from_model_settings(settings: Any) -> Any:
+            return load_with_adapter(settings, base.load_llama_from_model_settings)
+
+        def __init__(self, models: list[Any]) -> None:
+            self._loaded: dict[str, Any] = {}
+            super().__init__(models)
+            for alias, settings in self._model_settings_dict.items():
+                if alias == self._current_model_alias:
+                    self._loaded[alias] = self._current_model
+                else:
+                    self._loaded[alias] = self.load_llama_from_model_settings(settings)
+
+        def __call__(self, model: str | None = None) -> Any:
+            if model is None or (model not in self._loaded and len(self._loaded) == 1):
+                return self._loaded[self._default_model_alias]
+            if model not in self._loaded:
+                raise HTTPException(status_code=404, detail=f"model {model!r} is not served here "
+                                                            f"(served: {', '.join(self._loaded)})")
+            return self._loaded[model]
+
+        def free(self) -> None:
+            for llm in self._loaded.values():
+                llm.close()
+            self._loaded.clear()
+
+    server_app.LlamaProxy = AllLoaded  # type: ignore[misc]
+
+
 def main() -> None:
     import llama_cpp.server.__main__ as server_main
 
     without_extra_buffer_types()
+    keep_every_model_loaded()
 
     parent = os.environ.get("DISTILGEN_PARENT_PID")
     if parent and parent.isdigit():
