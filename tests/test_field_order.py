@@ -103,6 +103,9 @@ def test_serve_shim_sends_field_order_with_every_field_required() -> None:
     out = json.loads(rewrite_request(json.dumps(compact).encode(), {"Event": tool_schema(Event)}))
     params = out["tools"][0]["function"]["parameters"]
     assert props(params) == EVENT_FIELDS and params["required"] == EVENT_FIELDS
+    assert out["repeat_penalty"] == 1.0  # llama_cpp.server's default 1.1 penalises copying from the prompt
+    kept = json.loads(rewrite_request(json.dumps({**compact, "repeat_penalty": 1.3}).encode(), {"Event": tool_schema(Event)}))
+    assert kept["repeat_penalty"] == 1.3
     js = {"model": "x", "messages": [], "response_format": {"type": "json_schema", "json_schema": {"name": "Date", "schema": tool_schema(Date)}}}
     rf = json.loads(rewrite_request(json.dumps(js).encode(), {}))["response_format"]
     assert rf["type"] == "json_object" and props(rf["schema"]) == FIELDS and rf["schema"]["required"] == FIELDS

@@ -37,7 +37,10 @@ def rewrite_request(body: bytes, tool_schemas: dict[str, Any]) -> bytes:
         return body
     if not isinstance(data, dict):
         return body
-    changed = False
+    # llama_cpp.server's default repeat_penalty is 1.1: it pushes the model off tokens it just saw,
+    # the very tokens an extraction must copy from the prompt; training had no penalty
+    changed = "repeat_penalty" not in data
+    data.setdefault("repeat_penalty", 1.0)
     rf = data.get("response_format")
     if isinstance(rf, dict) and rf.get("type") in ("json_schema", "json_object"):
         schema = (rf.get("json_schema") or {}).get("schema", {}) if rf["type"] == "json_schema" else rf.get("schema")
