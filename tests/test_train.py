@@ -229,6 +229,37 @@ def test_compact_lines_without_lock_get_the_schema_from_the_function_or_are_refu
     assert not (tmp_path / "m" / "model.json").exists()
 
 
+@needs_train
+def test_target_and_budget_bad_input_is_one_line_before_training(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 12)
+    base = ("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION)
+    for bad in ("1.5", "0", "-0.2"):
+        r = run_cli(*base, "--target", bad)
+        assert r.exit_code == 2 and f"--target {float(bad):g}: must be in (0, 1]" in r.output, r.output
+    r = run_cli(*base, "--budget", "soon")
+    assert r.exit_code == 2 and "--budget 'soon': expected a duration like 90s, 15m or 1h" in r.output
+    r = run_cli(*base, "--budget", "1s", "--val-split", "0")
+    assert r.exit_code == 2, r.output
+    line = [x for x in r.output.splitlines() if "--budget" in x][0]
+    assert "--budget 1s is less than one epoch (about" in line and "raise --budget" in line
+    assert not (tmp_path / "m" / "model.json").exists()
+
+
+@needs_train
+def test_identical_answers_are_refused(tmp_path: Path) -> None:
+    from distilgen import Instructions
+
+    data = tmp_path / "same.jsonl"
+    ins = Instructions(name="t", dataset=data, finetune_format="tools")
+    fn = ins.distil(_classify())
+    for i in range(12):  # every ticket about billing and urgent: one answer for all
+        fn(f"Refund {i}", f"I was charged twice, refund asap, order {i}.")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION)
+    assert r.exit_code == 2
+    assert 'all 12 examples answer {"urgency":"high","team":"billing"}: there is nothing to learn' in r.output
+
+
 def test_serve_refuses_a_model_folder_without_a_schema(tmp_path: Path) -> None:
     from distilgen.train.serve import serve_command
 

@@ -165,24 +165,29 @@ def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
     weights), which copies the whole base into each process, and into each model of a multi-model
     server. llama.cpp applies an adapter at compute time, so here the base loads mmapped, without
     `lora_path`, and the adapter is attached to the context the way llama-cpp-python itself does."""
-    import ctypes
-
-    import llama_cpp
-
     path = getattr(settings, "lora_path", None)
     if not path:
         return load(settings)
     llm = load(settings.model_copy(update={"lora_path": None}))
-    adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
+    return attach_adapter(llm, str(path), float(getattr(settings, "lora_scale", 1.0) or 1.0))
+
+
+def attach_adapter(llm: Any, path: str, scale: float = 1.0) -> Any:
+    """Apply a LoRA adapter GGUF to a loaded `Llama` (base mmapped), as llama-cpp-python does."""
+    import ctypes
+
+    import llama_cpp
+
+    adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, path.encode("utf-8"))
     if adapter is None:
         raise RuntimeError(f"failed to load the LoRA adapter {path}")
     llm._lora_adapter = adapter
     llm._stack.callback(lambda: llama_cpp.llama_adapter_lora_free(adapter))  # freed before the model (LIFO)
     adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
-    scales = (ctypes.c_float * 1)(float(getattr(settings, "lora_scale", 1.0) or 1.0))
+    scales = (ctypes.c_float * 1)(scale)
     if llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, adapters, 1, scales):
         raise RuntimeError(f"failed to apply the LoRA adapter {path}")
-    llm.lora_path = str(path)
+    llm.lora_path = path
     return llm
 
 
