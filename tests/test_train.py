@@ -441,3 +441,30 @@ def test_shared_prefix_gives_the_same_loss_and_gradients() -> None:
     assert shared == pytest.approx(whole, rel=1e-5)
     for a, b in zip(g_whole, g_shared):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+@needs_train
+@pytest.mark.slow
+def test_train_to_target_records_the_exact_match_curve(tmp_path: Path) -> None:
+    """A tiny real run (bounded: 2 epochs of 4 steps, 10-minute budget): after each epoch the adapter
+    is asked every validation call through llama.cpp's constrained decoding; model.json and the report
+    carry the curve and what stopped it."""
+    pytest.importorskip("llama_cpp")
+    data = tmp_path / "classify.jsonl"
+    capture_dataset(data, 20)
+    out = tmp_path / "m"
+    r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
+                        "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
+                       capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    info = json.loads((out / "model.json").read_text())
+    curve = info["curve"]
+    assert 1 <= len(curve) <= 2 and info["stopped"] in ("target", "epochs", "patience")
+    for c in curve:
+        assert c["data_size"] == 16 and 0 <= c["exact_match"] <= 1 and set(c["fields"]) == {"urgency", "team"}
+        assert f"epoch {c['epoch']}: 16 examples, {c['steps']} steps, exact match {c['exact_match']:.1%}" in r.stdout
+    assert f"stopped: {info['stopped']}" in r.stdout
+    best = max(c["exact_match"] for c in curve)
+    assert (best >= 1) == (info["stopped"] == "target")
+    if best < 1:  # below target: the report names the failing fields and the next lever
+        assert "below target: best exact match" in r.stdout and "next:" in r.stdout

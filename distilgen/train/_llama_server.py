@@ -198,7 +198,7 @@ def keep_every_model_loaded() -> None:
     cache of its own system prompt between requests), all on the same base GGUF, which llama.cpp
     mmaps: the base's pages are shared, not copied per model. An unknown id is a 404."""
     import llama_cpp.server.app as server_app
-    from fastapi import HTTPException
+    from fastapi import HTTPException  # type: ignore[import-not-found]
 
     base = server_app.LlamaProxy
 

@@ -62,7 +62,7 @@ class ExactMatch:
             wrong = []
             for i, (system, user, answer) in enumerate(examples):
                 want = json.loads(answer)
-                r = llm.create_chat_completion(messages=request_messages(system, user), temperature=0.0,
+                r: Any = llm.create_chat_completion(messages=request_messages(system, user), temperature=0.0,  # type: ignore[arg-type]
                                                repeat_penalty=1.0, max_tokens=self.max_tokens,
                                                response_format={"type": "json_object", "schema": self.schema})
                 try:

@@ -389,13 +389,14 @@ def _epoch_scorer(model: Any, base: BaseRef, settings: TrainSettings, schema: di
 
     from .lora_gguf import write_lora_gguf
 
-    scorer = measure.ExactMatch(base.gguf, schema, threads=settings.threads)
+    gguf = base.gguf
+    scorer = measure.ExactMatch(gguf, schema, threads=settings.threads)
     examples = [(e.system, e.user, e.answer) for e in val_ex]
     path = out / "checkpoint" / "epoch-adapter.gguf"
 
     def score() -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_lora_gguf(get_peft_model_state_dict(model), settings.lora_alpha, base.gguf, path)
+        write_lora_gguf(get_peft_model_state_dict(model), settings.lora_alpha, gguf, path)
         return scorer.score(path, examples)
 
     return score

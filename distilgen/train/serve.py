@@ -175,7 +175,7 @@ class LocalServer:
     def start(self) -> ServeInfo:
         config, schemas = _server_config(self.folders, self.host, self.port, self.threads, self.n_ctx)
         # one config file for every model: llama_cpp.server's own format, read once at start-up
-        self._config = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="distilgen-serve-", delete=False)
+        self._config: Any = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="distilgen-serve-", delete=False)
         with self._config:
             json.dump(config, self._config)
         cmd = [sys.executable, "-m", "distilgen.train._llama_server", "--config_file", self._config.name]
