@@ -451,10 +451,11 @@ def test_train_to_target_records_the_exact_match_curve(tmp_path: Path) -> None:
     carry the curve and what stopped it."""
     pytest.importorskip("llama_cpp")
     data = tmp_path / "classify.jsonl"
-    capture_dataset(data, 20)
+    lock = tmp_path / "distilgen.lock"
+    write_lock(lock, capture_dataset(data, 20))
     out = tmp_path / "m"
     r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
-                        "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
+                        "--lock", str(lock), "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
                        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     info = json.loads((out / "model.json").read_text())
