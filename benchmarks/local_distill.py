@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "sample_project"))
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.local_teachers import TEACHERS  # noqa: E402
 from inbox.extract import extract_order  # noqa: E402
 from inbox.triage import classify_ticket  # noqa: E402
 
@@ -149,13 +150,16 @@ TARGETS = {
     "extract": Target("extract", extract_order, gen_order_text, ("--epochs", "3", *_RECIPE)),
     "multiply": Target("multiply", multiply, gen_multiply, ("--epochs", "4", *_RECIPE)),
 }
+# functions the recipe was never tuned on (benchmarks/local_teachers.py): `distilgen train`'s defaults
+TARGETS.update({key: Target(key, fn, gen, ()) for key, (fn, gen) in TEACHERS.items()})
 
 
 def run_measured(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float, float]:
     """Run a child; (result, wall seconds, its peak RSS in MB from /proc VmHWM)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1",  # train imports the function for its schema
+                                 "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sample_project")])})
     peak = 0.0
     import threading
 
@@ -259,15 +263,19 @@ def evaluate(fn: Callable[..., Any], folder: Path, test: list[Any]) -> dict[str,
             "p95": percentile(lat, 0.95), "fn_p50": percentile(fn_lat, 0.5), "fn_p95": percentile(fn_lat, 0.95)}
 
 
-def base_folder(tmp: Path) -> Path:
-    """A model folder serving the untrained base (no adapter), for the baseline figures."""
+def base_folder(tmp: Path, fn: Callable[..., Any]) -> Path:
+    """A model folder serving the untrained base (no adapter) for `fn`, for the baseline figures."""
+    from distilgen.runtime.formats import tool_schema
+    from distilgen.runtime.spec import resolve_return_model
     from distilgen.train.base import resolve_base
 
     base = resolve_base(None)
-    folder = tmp / "base"
+    model = resolve_return_model(fn)
+    folder = tmp / f"base-{fn.__name__}"
     folder.mkdir(exist_ok=True)
     (folder / "model.json").write_text(json.dumps({
         "format": 1, "name": "base", "base": {"path": str(base.path), "kind": "gguf", "sha256": base.sha256},
+        "tool_name": model.__name__, "schema": tool_schema(model),
         "serve": {"base_gguf": str(base.gguf), "adapter_gguf": None}}), encoding="utf-8")
     return folder
 
@@ -286,7 +294,6 @@ def main() -> int:
     tmp = opts.out or Path(tempfile.mkdtemp(prefix="distil-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     results = {}
-    basef = base_folder(tmp)
     for key in opts.functions.split(","):
         t = TARGETS[key]
         train_in, test_in = inputs(t.gen, min(opts.train, 300), opts.test, opts.seed)
@@ -295,7 +302,7 @@ def main() -> int:
         capture(t.fn, train_in, data)
         out = tmp / f"model-{key}"
         cmd = [sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--name", key,
-               "--threads", "2", "--lock", str(tmp / "none.lock"),
+               "--threads", "2", "--lock", str(tmp / "none.lock"), "--function", f"{t.fn.__module__}:{t.fn.__qualname__}",
                *(opts.train_args.split() if opts.train_args else t.train_args)]
         print(f"[{key}] training: {' '.join(cmd[3:])}", flush=True)
         proc, wall, rss = run_measured(cmd, tmp)
@@ -304,7 +311,7 @@ def main() -> int:
             return 1
         print(proc.stdout.strip(), flush=True)
         print(f"[{key}] evaluating base and trained model on {len(test_in)} held-out inputs", flush=True)
-        base = evaluate(t.fn, basef, test_in)
+        base = evaluate(t.fn, base_folder(tmp, t.fn), test_in)
         trained = evaluate(t.fn, out, test_in)
         info = json.loads((out / "model.json").read_text(encoding="utf-8"))
         results[key] = {"function": f"{t.fn.__module__}:{t.fn.__qualname__}", "train_examples": info["examples"]["train"],

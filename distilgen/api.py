@@ -538,20 +538,26 @@ def train(
 
 
 def serve(
-    folder: "str | _Path",
+    folder: "str | _Path | _Iterable[str | _Path] | None" = None,
     *,
     host: str = "127.0.0.1",
     port: "int | None" = 8080,
     threads: int = 2,
     on_ready: "_Callable[[ServeInfo], None] | None" = None,
+    config: "Config | None" = None,
 ) -> int:
-    """Serve a `train` output folder with llama.cpp's OpenAI-compatible server until Ctrl-C/SIGTERM.
-
-    Needs the `serve` extra. Blocks; `on_ready` gets the base_url and model id once it answers.
+    """Serve `train` output folder(s) with llama.cpp's OpenAI-compatible server until Ctrl-C/SIGTERM:
+    one process, one port, each model under its own id. No folder: every `local:NAME` model the
+    project's lock pins. Needs the `serve` extra. Blocks; `on_ready` gets the ServeInfo once it answers.
     """
-    from .train.serve import serve_forever
+    from .config import load_config
+    from .train.serve import project_model_folders, serve_forever
 
-    return serve_forever(folder, host, port, threads, on_ready)
+    folders = [folder] if isinstance(folder, (str, _Path)) else list(folder or ())
+    if not folders:
+        cfg = config or load_config()
+        folders = list(project_model_folders(cfg.root, cfg.lock_path))
+    return serve_forever(folders, host, port, threads, on_ready)
 
 
 def start_server(folder: "str | _Path", *, host: str = "127.0.0.1", port: "int | None" = None,

@@ -742,6 +742,16 @@ from .train.trainer import TrainSettings as _TrainSettings  # noqa: E402  (light
 _TS = _TrainSettings()
 
 
+def _parse_duration(text: str, option: str) -> float:
+    """`90`, `90s`, `15m`, `1.5h` -> seconds; a bad value is a usage error naming the option."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text or "")
+    if not m:
+        raise UsageError(f"{option} {text!r}: expected a duration like 90s, 15m or 1h")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
 def _parse_size(text: str | None) -> int | None:
     if text is None:
         return None
@@ -780,6 +790,9 @@ def _parse_size(text: str | None) -> int | None:
               help="Longer examples are skipped (and counted).")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
 @click.option("--threads", type=int, default=_TS.threads, show_default=True, help="CPU threads for torch.")
+@click.option("--target", type=float, default=_TS.target, show_default=True,
+              help="Stop once this share of validation calls is answered exactly, asked as the served model is.")
+@click.option("--budget", default="15m", show_default=True, help="Wall-time budget for training (90s, 15m, 1h).")
 @click.option("--memory-limit", metavar="SIZE", help="Refuse a run estimated above this (default: available RAM).")
 @click.option("--drop-stale", is_flag=True, help="Drop examples captured with an outdated prompt instead of refusing.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run checkpointed in --out.")
@@ -788,8 +801,8 @@ def _parse_size(text: str | None) -> int | None:
 def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: str | None, name: str | None,
               epochs: int, learning_rate: float, batch_size: int, grad_accum: int, seed: int, val_split: float,
               patience: int, lora_r: int, lora_alpha: int, lora_dropout: float, target_modules: str,
-              lora_layers: int | None, max_seq_len: int, max_steps: int | None, threads: int, memory_limit: str | None, drop_stale: bool,
-              resume: bool, lock_path: str | None) -> None:
+              lora_layers: int | None, max_seq_len: int, max_steps: int | None, threads: int, target: float, budget: str,
+              memory_limit: str | None, drop_stale: bool, resume: bool, lock_path: str | None) -> None:
     """Fine-tune a small local model (LoRA, CPU or GPU) on captured examples of one function.
 
     DATASETS are .jsonl files in the tools, messages or raw shape, or a folder from
@@ -803,7 +816,7 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
         val_split=val_split, patience=patience, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
         target_modules=tuple(m.strip() for m in target_modules.split(",") if m.strip()), lora_layers=lora_layers,
         max_seq_len=max_seq_len,
-        max_steps=max_steps, threads=threads,
+        max_steps=max_steps, threads=threads, target=target, budget_seconds=_parse_duration(budget, "--budget"),
     )
     try:
         r = api.train(datasets, out, function=function, base=base, name=name, settings=settings,
@@ -821,6 +834,15 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
     click.echo(f"trained {r.model_id} on {r.train_examples} examples ({r.validation_examples} validation), "
                f"{r.steps} steps in {fmt_seconds(r.seconds)}: loss {r.first_loss:.4f} -> {r.last_loss:.4f}{val}"
                + (" (stopped early)" if r.stopped_early else ""))
+    for c in r.curve:
+        if c.get("exact_match") is not None:
+            fields = ", ".join(f"{k} {v:.0%}" for k, v in c["fields"].items())
+            click.echo(f"epoch {c['epoch']}: {c['data_size']} examples, {c['steps']} steps, exact match "
+                       f"{c['exact_match']:.1%} ({fields})")
+    click.echo(f"stopped: {r.stop_reason}")
+    short = r.shortfall()
+    if short:
+        click.echo(short)
     for reason, n in r.skipped:
         click.echo(f"skipped {n} example{'s' if n != 1 else ''}: {reason}")
     click.echo(f"wrote {r.out} (adapter/, adapter.gguf, tokenizer/, model.json)")
@@ -829,24 +851,26 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
 
 
 @main.command("serve")
-@click.argument("folder", type=click.Path())
+@click.argument("folders", nargs=-1, type=click.Path())
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
 @click.option("--threads", type=int, default=2, show_default=True)
 @_handle_errors
-def serve_cmd(folder: str, host: str, port: int, threads: int) -> None:
-    """Serve a `distilgen train` folder with llama.cpp's OpenAI-compatible server until Ctrl-C.
+def serve_cmd(folders: tuple[str, ...], host: str, port: int, threads: int) -> None:
+    """Serve `distilgen train` folders with llama.cpp's OpenAI-compatible server until Ctrl-C.
 
-    Needs: pip install 'distilgen[serve]'.
+    One process and one port for all of them, each as local:NAME. No FOLDERS: every local model
+    the project's distilgen.lock records. Needs: pip install 'distilgen[serve]'.
     """
 
     def ready(info: Any) -> None:
         click.echo(f"base_url: {info.base_url}")
-        click.echo(f"model: local:{info.model_id}")
-        click.echo(f"serving {folder} (pid {info.pid}); Ctrl-C stops it")
+        for model_id in info.model_ids or (info.model_id,):
+            click.echo(f"model: local:{model_id}")
+        click.echo(f"serving {', '.join(info.folders) or folders} (pid {info.pid}); Ctrl-C stops it")
         sys.stdout.flush()
 
-    sys.exit(api.serve(folder, host=host, port=port or None, threads=threads, on_ready=ready))
+    sys.exit(api.serve(list(folders), host=host, port=port or None, threads=threads, on_ready=ready))
 
 
 # --- end train / serve -------------------------------------------------------------------------

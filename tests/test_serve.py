@@ -233,9 +233,9 @@ def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
         with peft_model.disable_adapter():
             plain = peft_model(torch.tensor([ids])).logits[0, -1].numpy()
 
-    from distilgen.train._llama_server import no_extra_buffer_types
+    from distilgen.train._llama_server import without_extra_buffer_types
 
-    no_extra_buffer_types()  # as the server loads it (AMX buffers + a LoRA segfault llama.cpp)
+    without_extra_buffer_types()  # as the server loads it (AMX buffers + a LoRA segfault llama.cpp)
 
     def llama_logits(lora: str | None) -> Any:
         llm = Llama(model_path=str(base), lora_path=lora, n_ctx=512, n_threads=2, logits_all=True, verbose=False)

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from distilgen.cli import main
+from distilgen.errors import UsageError
 from distilgen.train.extras import TRAIN_MODULES, missing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,10 +150,11 @@ def test_base_errors_are_immediate(tmp_path: Path) -> None:
 def test_too_few_and_too_long(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 5)
-    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--val-split", "0")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--val-split", "0", "--function", FUNCTION)
     assert r.exit_code == 2 and "too few training examples: 5; at least 8 are needed" in r.output
     capture_dataset(data, 10, offset=5)
-    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--max-seq-len", "40", "--val-split", "0")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--max-seq-len", "40", "--val-split", "0",
+                "--function", FUNCTION)
     assert r.exit_code == 2
     assert "too few training examples: 0 after skipping 15 (longer than --max-seq-len)" in r.output
     assert "the longest example is" in r.output
@@ -184,7 +186,7 @@ def test_stale_examples_refused_or_dropped(tmp_path: Path) -> None:
 def test_memory_estimate_refuses_with_numbers(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 12)
-    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--memory-limit", "200MB")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--memory-limit", "200MB", "--function", FUNCTION)
     assert r.exit_code == 1, r.output
     line = [x for x in r.output.splitlines() if "refusing to start" in x][0]
     assert "but 200.0 MB is available" in line and "GB" in line.split("needs about")[1].split("but")[0] or "MB" in line
@@ -198,6 +200,80 @@ def test_resume_without_checkpoint(tmp_path: Path) -> None:
     capture_dataset(data, 12)
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--resume")
     assert r.exit_code == 2 and "holds no checkpoint to continue" in r.output
+
+
+@needs_train
+def test_compact_lines_without_lock_get_the_schema_from_the_function_or_are_refused(tmp_path: Path) -> None:
+    """Capture first, lock never: compact `tools` lines carry no parameters. With --function, train
+    imports the function and records its schema (in field order); without one it refuses at once."""
+    from distilgen.train.data import load_examples
+    from distilgen.train.run import served_schema
+
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 12)
+    assert "parameters" not in data.read_text()
+    _, examples, _, _ = load_examples([data], FUNCTION)
+    schema = served_schema(None, examples, FUNCTION, None)
+    assert list(schema["properties"]) == ["urgency", "team"] and schema["$defs"]["Urgency"]["enum"] == ["low", "normal", "high"]
+    t0 = time.monotonic()
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"))
+    assert r.exit_code == 2, r.output
+    assert f"{data}: the examples carry no output schema (compact `tools` lines)" in r.output
+    assert "`distilgen prompts`" in r.output and "--function module:qualname" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and time.monotonic() - t0 < 10
+    # a function that does not return what the lines answer with is refused, naming both
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", "inbox.extract:classify_ticket")
+    assert r.exit_code == 2 and "cannot be imported" in r.output and "inbox.extract has no classify_ticket" in r.output
+    with pytest.raises(UsageError, match="returns OrderMention, but the examples answer with Triage"):
+        served_schema(None, examples, "inbox.extract:extract_order", None)
+    assert not (tmp_path / "m" / "model.json").exists()
+
+
+@needs_train
+def test_target_and_budget_bad_input_is_one_line_before_training(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 12)
+    base = ("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION)
+    for bad in ("1.5", "0", "-0.2"):
+        r = run_cli(*base, "--target", bad)
+        assert r.exit_code == 2 and f"--target {float(bad):g}: must be in (0, 1]" in r.output, r.output
+    r = run_cli(*base, "--budget", "soon")
+    assert r.exit_code == 2 and "--budget 'soon': expected a duration like 90s, 15m or 1h" in r.output
+    r = run_cli(*base, "--budget", "1s", "--val-split", "0")
+    assert r.exit_code == 2, r.output
+    line = [x for x in r.output.splitlines() if "--budget" in x][0]
+    assert "--budget 1s is less than one epoch (about" in line and "raise --budget" in line
+    assert not (tmp_path / "m" / "model.json").exists()
+
+
+@needs_train
+def test_identical_answers_are_refused(tmp_path: Path) -> None:
+    from distilgen import Instructions
+
+    data = tmp_path / "same.jsonl"
+    ins = Instructions(name="t", dataset=data, finetune_format="tools")
+    fn = ins.distil(_classify())
+    for i in range(12):  # every ticket about billing and urgent: one answer for all
+        fn(f"Refund {i}", f"I was charged twice, refund asap, order {i}.")
+    r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION)
+    assert r.exit_code == 2
+    assert 'all 12 examples answer {"urgency":"high","team":"billing"}: there is nothing to learn' in r.output
+
+
+def test_serve_refuses_a_model_folder_without_a_schema(tmp_path: Path) -> None:
+    from distilgen.train.serve import serve_command
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps({"format": 1, "name": "m", "tool_name": "Triage", "schema": None,
+                                                   "serve": {"base_gguf": str(tmp_path / "base.gguf")}}))
+    with pytest.raises(UsageError, match=r"model.json: no output schema recorded.*--function module:qualname"):
+        serve_command(folder, "127.0.0.1", 8080)
+    from distilgen.train.extras import SERVE_MODULES
+
+    r = run_cli("serve", str(folder), "--port", "0")
+    if missing(SERVE_MODULES) is None:  # refused before any server starts, in one line
+        assert r.exit_code == 2 and "no output schema recorded" in r.output and r.output.count("\n") == 1, r.output
 
 
 # -- the tiny real run (slow) ------------------------------------------------------------------------
@@ -398,3 +474,31 @@ def test_a_planted_checkpoint_is_never_unpickled(tmp_path: Path) -> None:
     torch.save({"step": 2, "lora": {"a": torch.ones(2)}, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "rng": torch.get_rng_state(), "step_losses": [1.0], "best": None}, good)
     assert load_checkpoint(good)["step"] == 2
+
+
+@needs_train
+@pytest.mark.slow
+def test_train_to_target_records_the_exact_match_curve(tmp_path: Path) -> None:
+    """A tiny real run (bounded: 2 epochs of 4 steps, 10-minute budget): after each epoch the adapter
+    is asked every validation call through llama.cpp's constrained decoding; model.json and the report
+    carry the curve and what stopped it."""
+    pytest.importorskip("llama_cpp")
+    data = tmp_path / "classify.jsonl"
+    lock = tmp_path / "distilgen.lock"
+    write_lock(lock, capture_dataset(data, 20))
+    out = tmp_path / "m"
+    r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
+                        "--lock", str(lock), "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
+                       capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    info = json.loads((out / "model.json").read_text())
+    curve = info["curve"]
+    assert 1 <= len(curve) <= 2 and info["stopped"] in ("target", "epochs", "patience")
+    for c in curve:
+        assert c["data_size"] == 16 and 0 <= c["exact_match"] <= 1 and set(c["fields"]) == {"urgency", "team"}
+        assert f"epoch {c['epoch']}: 16 examples, {c['steps']} steps, exact match {c['exact_match']:.1%}" in r.stdout
+    assert f"stopped: {info['stopped']}" in r.stdout
+    best = max(c["exact_match"] for c in curve)
+    assert (best >= 1) == (info["stopped"] == "target")
+    if best < 1:  # below target: the report names the failing fields and the next lever
+        assert "below target: best exact match" in r.stdout and "next:" in r.stdout

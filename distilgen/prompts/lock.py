@@ -98,8 +98,10 @@ class PromptGoneError(DistilgenError):
 
 
 def canonical_schema(schema: Mapping[str, Any]) -> str:
-    """The one spelling of a schema the lock stores: compact, keys sorted."""
-    return json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The one spelling of a schema the lock stores: compact, keys in the model's field order
+    (llama.cpp's grammar emits properties in schema order, and answers are trained in field order;
+    the fingerprint sorts keys itself, so this spelling does not change it)."""
+    return json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

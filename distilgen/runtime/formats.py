@@ -24,6 +24,8 @@ __all__ = [
     "TOOL_SCHEMAS",
     "declared_parameters",
     "tool_schema",
+    "decoding_schema",
+    "order_like",
     "tool_description",
     "request_tools",
     "request_functions",
@@ -68,6 +70,76 @@ def _strip_titles(node: Any, in_properties: bool = False) -> Any:
 def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The return model's JSON schema as the model sees it in `tools`: compact, titles dropped."""
     return _strip_titles(model.model_json_schema())
+
+
+def _walk_objects(node: Any, visit: Any) -> Any:
+    """A copy of a schema with `visit` applied to every object node (properties), inside out."""
+    if isinstance(node, dict):
+        out = {k: (_walk_objects(v, visit) if k not in ("properties", "$defs", "definitions")
+                   else {n: _walk_objects(s, visit) for n, s in v.items()} if isinstance(v, dict) else v)
+               for k, v in node.items()}
+        return visit(out) if isinstance(out.get("properties"), dict) else out
+    if isinstance(node, list):
+        return [_walk_objects(x, visit) for x in node]
+    return node
+
+
+def decoding_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema a constrained decoder (llama.cpp's grammar) should enforce: every property
+    required, in field order. llama.cpp puts required properties first and lets optional ones be
+    skipped, while every answer a model is trained on is `model_dump_json()`: all fields, in field
+    order, defaults included. A field with a default before a required one would otherwise be
+    forced out of place."""
+
+    def visit(obj: dict[str, Any]) -> dict[str, Any]:
+        return {**obj, "required": list(obj["properties"])}
+
+    return _walk_objects(schema, visit)  # type: ignore[no-any-return]
+
+
+def order_like(schema: dict[str, Any], answer: Any) -> dict[str, Any]:
+    """`schema` with every object's properties in the key order of `answer` (a training answer):
+    repairs a schema stored key-sorted (locks before field order was kept) so the decoder asks
+    for the fields in the order the model learned them. Keys the answer lacks keep their place
+    after the others; `required` follows the same order."""
+    defs = schema.get("$defs") or schema.get("definitions") or {}
+    orders: dict[int, list[str]] = {}
+
+    def learn(node: Any, value: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.rsplit("/", 1)[-1] in defs:
+            learn(defs[ref.rsplit("/", 1)[-1]], value)
+        for branch in node.get("anyOf") or node.get("oneOf") or node.get("allOf") or []:
+            learn(branch, value)
+        props = node.get("properties")
+        if isinstance(props, dict) and isinstance(value, dict):
+            orders.setdefault(id(node), [k for k in value if k in props])
+            for k, v in value.items():
+                learn(props.get(k), v)
+        if isinstance(node.get("items"), dict) and isinstance(value, list) and value:
+            learn(node["items"], value[0])
+
+    learn(schema, answer)
+
+    def reorder(node: Any) -> Any:
+        if isinstance(node, list):
+            return [reorder(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: reorder(v) for k, v in node.items()}
+        order = orders.get(id(node))
+        if order is not None:
+            props = out["properties"]
+            names = order + [k for k in props if k not in order]
+            out["properties"] = {k: props[k] for k in names}
+            if isinstance(out.get("required"), list):
+                req = set(out["required"])
+                out["required"] = [k for k in names if k in req]
+        return out
+
+    return reorder(schema)  # type: ignore[no-any-return]
 
 
 def declared_parameters(schema: dict[str, Any], tool_schema: str) -> dict[str, Any] | None:

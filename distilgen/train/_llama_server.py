@@ -10,6 +10,9 @@ Capture's compact `tools` declarations (OpenAI's advice for fine-tuning) omit `p
 llama-cpp-python requires (it builds the answer's grammar from them). `distilgen serve` passes the
 trained function's schema in DISTILGEN_TOOL_SCHEMAS (`{tool name: schema}`), and a declaration
 without parameters gets it here, so dispatch's default forced tool call is constrained the same way.
+Every schema is passed on as `formats.decoding_schema`: properties in field order, all required,
+which is the shape of every training answer (llama.cpp's grammar follows the schema's order and
+puts required properties before optional ones).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import signal
 import threading
 import time
 from typing import Any, Awaitable, Callable
+
+from distilgen.runtime.formats import decoding_schema
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -32,22 +37,49 @@ def rewrite_request(body: bytes, tool_schemas: dict[str, Any]) -> bytes:
         return body
     if not isinstance(data, dict):
         return body
-    changed = False
+    # llama_cpp.server's default repeat_penalty is 1.1: it pushes the model off tokens it just saw,
+    # the very tokens an extraction must copy from the prompt; training had no penalty
+    changed = "repeat_penalty" not in data
+    data.setdefault("repeat_penalty", 1.0)
     rf = data.get("response_format")
-    if isinstance(rf, dict) and rf.get("type") == "json_schema":
-        spec = rf.get("json_schema") or {}
-        data["response_format"] = {"type": "json_object", "schema": spec.get("schema", {})}
-        changed = True
+    if isinstance(rf, dict) and rf.get("type") in ("json_schema", "json_object"):
+        schema = (rf.get("json_schema") or {}).get("schema", {}) if rf["type"] == "json_schema" else rf.get("schema")
+        if isinstance(schema, dict):
+            data["response_format"] = {"type": "json_object", "schema": decoding_schema(schema)}
+            changed = True
     for tool in data.get("tools") or []:
         fn = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(fn, dict) and "parameters" not in fn and fn.get("name") in tool_schemas:
-            fn["parameters"] = tool_schemas[fn["name"]]
+        if not isinstance(fn, dict):
+            continue
+        params = fn.get("parameters")
+        if params is None and fn.get("name") in tool_schemas:
+            params = tool_schemas[fn["name"]]
+        if isinstance(params, dict):
+            fn["parameters"] = decoding_schema(params)
             changed = True
     return json.dumps(data).encode("utf-8") if changed else body
 
 
+def _model_of(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    model = data.get("model") if isinstance(data, dict) else None
+    return model if isinstance(model, str) else None
+
+
+async def _not_found(send: Send, model: str | None, served: list[str]) -> None:
+    body = json.dumps({"error": {"message": f"model {model!r} is not served here (served: {', '.join(served)})",
+                                 "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}).encode()
+    await send({"type": "http.response.start", "status": 404,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class JsonSchemaShim:
-    """ASGI middleware: buffer a chat completion request's body and rewrite its response_format."""
+    """ASGI middleware: buffer a chat completion request's body and rewrite its response_format.
+    `tool_schemas` is {model id: {tool name: schema}}: each served model fills in its own."""
 
     def __init__(self, app: Any, tool_schemas: dict[str, Any] | None = None) -> None:
         self.app = app
@@ -63,7 +95,13 @@ class JsonSchemaShim:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        body = rewrite_request(b"".join(chunks), self.tool_schemas)
+        raw = b"".join(chunks)
+        model = _model_of(raw)
+        if len(self.tool_schemas) > 1 and model not in self.tool_schemas:
+            # several models: a wrong id must not silently get another function's model
+            await _not_found(send, model, list(self.tool_schemas))
+            return
+        body = rewrite_request(raw, self.tool_schemas.get(model or "", {}))
         delivered = False
 
         async def replay() -> dict[str, Any]:
@@ -96,31 +134,109 @@ def watch_parent(parent: int, interval: float = 1.0, grace: float = 10.0) -> thr
     return thread
 
 
-def no_extra_buffer_types() -> None:
-    """Load weights into plain CPU buffers, never llama.cpp's "extra" ones (AMX, repacked).
-
-    On CPUs with AMX, a LoRA adapter cannot use the AMX buffer type ("cannot use buft 'AMX',
-    fallback to CPU") and the first chat request then segfaults the server (seen with
-    llama-cpp-python 0.3.36 built with -march=native; plain completions survive). Repacking buys
-    little for a 135M model on two cores; a server that dies on its first request buys nothing."""
+def without_extra_buffer_types() -> None:
+    """Load weights without llama.cpp's extra buffer types (AMX / CPU repacking). On this project's
+    2-core CI machine (a VM whose CPU reports AMX) llama-cpp-python 0.3.36 built from source
+    segfaults on any prompt of more than a few dozen tokens when weights sit in the AMX buffer;
+    the plain CPU buffer is correct everywhere. DISTILGEN_LLAMA_EXTRA_BUFTS=1 keeps them."""
+    if os.environ.get("DISTILGEN_LLAMA_EXTRA_BUFTS") == "1":
+        return
     import llama_cpp
     import llama_cpp.llama as llama_module
 
     default = llama_cpp.llama_model_default_params
+    if getattr(default, "_distilgen", False):
+        return
 
     def params() -> Any:
         p = default()
-        if hasattr(p, "use_extra_bufts"):  # older llama.cpp builds have no such field
+        if hasattr(p, "use_extra_bufts"):
             p.use_extra_bufts = False
         return p
 
+    params._distilgen = True  # type: ignore[attr-defined]
+    llama_cpp.llama_model_default_params = params  # type: ignore[assignment]
     llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
+
+
+def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
+    """Load a model with its LoRA adapter GGUF, keeping the base mmapped. llama-cpp-python turns mmap
+    off whenever `lora_path` is set (a leftover from when llama.cpp merged adapters into the
+    weights), which copies the whole base into each process, and into each model of a multi-model
+    server. llama.cpp applies an adapter at compute time, so here the base loads mmapped, without
+    `lora_path`, and the adapter is attached to the context the way llama-cpp-python itself does."""
+    path = getattr(settings, "lora_path", None)
+    if not path:
+        return load(settings)
+    llm = load(settings.model_copy(update={"lora_path": None}))
+    return attach_adapter(llm, str(path), float(getattr(settings, "lora_scale", 1.0) or 1.0))
+
+
+def attach_adapter(llm: Any, path: str, scale: float = 1.0) -> Any:
+    """Apply a LoRA adapter GGUF to a loaded `Llama` (base mmapped), as llama-cpp-python does."""
+    import ctypes
+
+    import llama_cpp
+
+    adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, path.encode("utf-8"))
+    if adapter is None:
+        raise RuntimeError(f"failed to load the LoRA adapter {path}")
+    llm._lora_adapter = adapter
+    llm._stack.callback(lambda: llama_cpp.llama_adapter_lora_free(adapter))  # freed before the model (LIFO)
+    adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(scale)
+    if llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, adapters, 1, scales):
+        raise RuntimeError(f"failed to apply the LoRA adapter {path}")
+    llm.lora_path = path
+    return llm
+
+
+def keep_every_model_loaded() -> None:
+    """llama_cpp.server's LlamaProxy holds one model at a time and reloads on every switch (and an
+    unknown id silently gets the first model). Here every configured model is loaded at start and
+    stays: one Llama per `local:NAME`, each with its own adapter and context (so each keeps the KV
+    cache of its own system prompt between requests), all on the same base GGUF, which llama.cpp
+    mmaps: the base's pages are shared, not copied per model. An unknown id is a 404."""
+    import llama_cpp.server.app as server_app
+    from fastapi import HTTPException  # type: ignore[import-not-found]
+
+    base = server_app.LlamaProxy
+
+    class AllLoaded(base):  # type: ignore[misc, valid-type]
+        @staticmethod
+        def load_llama_from_model_settings(settings: Any) -> Any:
+            return load_with_adapter(settings, base.load_llama_from_model_settings)
+
+        def __init__(self, models: list[Any]) -> None:
+            self._loaded: dict[str, Any] = {}
+            super().__init__(models)
+            for alias, settings in self._model_settings_dict.items():
+                if alias == self._current_model_alias:
+                    self._loaded[alias] = self._current_model
+                else:
+                    self._loaded[alias] = self.load_llama_from_model_settings(settings)
+
+        def __call__(self, model: str | None = None) -> Any:
+            if model is None or (model not in self._loaded and len(self._loaded) == 1):
+                return self._loaded[self._default_model_alias]
+            if model not in self._loaded:
+                raise HTTPException(status_code=404, detail=f"model {model!r} is not served here "
+                                                            f"(served: {', '.join(self._loaded)})")
+            return self._loaded[model]
+
+        def free(self) -> None:
+            for llm in self._loaded.values():
+                llm.close()
+            self._loaded.clear()
+
+    server_app.LlamaProxy = AllLoaded  # type: ignore[misc]
 
 
 def main() -> None:
     import llama_cpp.server.__main__ as server_main
 
-    no_extra_buffer_types()
+    without_extra_buffer_types()
+    keep_every_model_loaded()
 
     # Whatever the parent's dispositions (a background job ignores SIGINT), SIGTERM and SIGINT stop
     # this server while the model loads; uvicorn installs its own handlers once it runs.

@@ -42,6 +42,7 @@ class ProgressBar:
                        final=p.step == p.total_steps)
         elif p.kind == "epoch":
             train = f"train loss {p.loss:.4f}, " if p.loss is not None else ""
-            self.message(f"epoch {p.epoch}/{p.epochs}: {train}validation loss {p.val_loss:.4f}")
+            exact = f", {p.message}" if p.message else ""
+            self.message(f"epoch {p.epoch}/{p.epochs}: {train}validation loss {p.val_loss:.4f}{exact}")
         else:
             self.message(p.message)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import DistilgenError, UsageError
+from ..runtime.formats import order_like
 from .base import BaseRef, offline_env, resolve_base, torch_folder
 from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validation
 from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
@@ -56,6 +57,25 @@ class TrainResult:
     estimate: str
     lock_note: str
     stopped_early: bool
+    curve: tuple[dict[str, Any], ...] = ()
+    """Per epoch: data size, steps, validation loss, exact match and per-field accuracy (when measured)."""
+    stop_reason: str = "epochs"
+    target: float = 0.95
+
+    def shortfall(self) -> str | None:
+        """Below target: which fields fail, and the next lever to pull; None when the target was met."""
+        measured = [c for c in self.curve if c.get("exact_match") is not None]
+        if not measured:
+            return None
+        best = max(measured, key=lambda c: c["exact_match"])
+        if best["exact_match"] >= self.target:
+            return None
+        failing = ", ".join(f"{k} {v:.0%}" for k, v in sorted(best["fields"].items(), key=lambda kv: kv[1]) if v < 1)
+        lever = ("a larger --budget" if self.stop_reason == "budget" else
+                 "more epochs (--epochs)" if self.stop_reason in ("epochs", "max_steps") else "more varied data")
+        return (f"below target: best exact match {best['exact_match']:.1%} (epoch {best['epoch']}) < {self.target:.0%}; "
+                f"failing fields: {failing or 'none alone (combinations)'}; next: {lever}, more captured calls, "
+                f"a larger --base, or include_code_body=True (the function's body in the prompt)")
 
 
 def load_model_json(folder: Path) -> dict[str, Any]:
@@ -87,6 +107,8 @@ def _check_settings(s: TrainSettings) -> None:
         (s.max_steps is None or s.max_steps >= 1, "--max-steps must be at least 1"),
         (s.threads >= 1, "--threads must be at least 1"),
         (s.lora_layers is None or s.lora_layers >= 1, "--lora-layers must be at least 1"),
+        (0 < s.target <= 1, f"--target {s.target:g}: must be in (0, 1] (a share of exact answers, e.g. 0.95)"),
+        (s.budget_seconds > 0, "--budget must be positive (e.g. 15m)"),
     ]
     for ok, msg in checks:
         if not ok:
@@ -172,6 +194,11 @@ def train_model(
     lock = Path(lock_path) if lock_path is not None else None
     train_ex, stale_train, entry = _stale_filter(train_ex, function_id, lock, drop_stale)
     val_ex, stale_val, _ = _stale_filter(val_ex, function_id, lock, drop_stale)
+    schema = served_schema(entry, train_ex + val_ex, function_id, lock)
+    answers = {e.answer for e in train_ex + val_ex}
+    if len(answers) == 1 and len(train_ex + val_ex) > 1:
+        raise UsageError(f"all {len(train_ex + val_ex)} examples answer {answers.pop()[:120]}: there is nothing to learn "
+                         f"(a constant needs no model); capture calls with inputs that give different answers")
     skipped: dict[str, int] = {}
     if others:
         skipped["other functions"] = others
@@ -241,6 +268,13 @@ def train_model(
         from_gguf=False, backward_fraction=adapted_layers / layers,
     )
     report(Progress("info", message=est.describe()))
+    epoch_seconds = est.seconds / max(1, total) * steps_per_epoch
+    if epoch_seconds > settings.budget_seconds:
+        from .estimate import fmt_seconds
+
+        raise UsageError(f"--budget {fmt_seconds(settings.budget_seconds)} is less than one epoch (about "
+                         f"{fmt_seconds(epoch_seconds)} for {steps_per_epoch} steps on this machine); raise --budget, "
+                         f"or train on fewer examples")
     if not est.fits:
         raise RunTooLarge(
             f"refusing to start: the run needs about {fmt_bytes(est.peak_bytes)} but {fmt_bytes(est.limit_bytes)} "
@@ -275,17 +309,97 @@ def train_model(
         layers_to_transform=list(range(layers - adapted_layers, layers)) if adapted_layers < layers else None,
     ))
     report(Progress("info", message=f"training {len(train_enc)} examples ({len(val_enc)} for validation), {total} steps"))
+    scorer = _epoch_scorer(model, base_ref, settings, schema, val_ex, out, report)
+    scores: dict[int, Any] = {}
     loop = train_loop(model, train_enc, val_enc, settings, pad_id=pad_id, checkpoint_dir=checkpoint_dir,
-                      resume_state=resume_state, progress=report, stop=stop)
+                      resume_state=resume_state, progress=report, stop=stop,
+                      score_epoch=None if scorer is None else lambda epoch: _record(scores, epoch, scorer()))
     wall = time.perf_counter() - started
+    curve = [{"epoch": e + 1, "data_size": len(train_enc), "steps": min(loop.steps, steps_per_epoch * (e + 1)),
+              "validation_loss": loop.val_losses[e] if e < len(loop.val_losses) else None,
+              "exact_match": scores[e + 1].exact if e + 1 in scores else None,
+              "fields": scores[e + 1].fields if e + 1 in scores else None} for e in range(len(loop.val_losses))]
     _write_artifacts(out, model, tokenizer, base_ref, settings, loop, files, train_ex, train_enc, val_enc, name,
-                     function_id, skipped, wall, est, entry)
+                     function_id, skipped, wall, est, entry, schema, curve)
     lock_note = _record_in_lock(lock, function_id, f"local:{name}", entry.fingerprint if entry else None, train_ex)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return TrainResult(out, name, f"local:{name}", function_id, len(train_enc), len(val_enc),
                        tuple(sorted(skipped.items())), loop.steps, loop.step_losses[0] if loop.step_losses else float("nan"),
                        loop.step_losses[-1] if loop.step_losses else float("nan"), loop.val_losses, loop.seconds,
-                       est.describe(), lock_note, loop.stopped_early)
+                       est.describe(), lock_note, loop.stopped_early, tuple(curve), loop.stop_reason, settings.target)
+
+
+def trained_schema(entry: Any, examples: list[Example]) -> dict[str, Any] | None:
+    """The schema `serve` constrains answers with: the lock's (tools lines may omit it), else the
+    lines', with properties in the order of the training answers (a lock written before field
+    order was kept stores them key-sorted, and llama.cpp's grammar follows the schema's order)."""
+    schema = entry.schema if entry is not None else next((e.schema for e in examples if e.schema), None)
+    if not schema:
+        return None
+    return order_like(schema, json.loads(examples[0].answer)) if examples else schema
+
+
+def served_schema(entry: Any, examples: list[Example], function_id: str | None, lock: Path | None) -> dict[str, Any]:
+    """The output schema `serve` will constrain answers with, found before any training: the lock's,
+    the lines', or the function's own return model (imported). A model without one could not be
+    served (llama.cpp builds the answer's grammar from it), so that is refused here, at once."""
+    schema = trained_schema(entry, examples)
+    if schema is not None or not examples:  # no examples: the count check says so next
+        return schema or {}
+    tools = sorted({e.tool_name for e in examples})
+    why = (f"{examples[0].where.rpartition(':')[0]}: the examples carry no output schema (compact `tools` lines) "
+           f"and {lock or 'no lock file'} has no entry for {function_id or 'the function'}")
+    how = ("; record it with `distilgen prompts` (or capture with tool_schema=\"full\"), "
+           "or pass --function module:qualname of an importable function")
+    if function_id is None:
+        raise UsageError(why + how)
+    from ..evals.target import resolve_target
+    from ..runtime.formats import tool_schema
+
+    try:
+        target = resolve_target(function_id, lock.parent if lock is not None else None)
+    except UsageError as exc:
+        raise UsageError(f"{why}, and the function cannot be imported to read it ({exc})" + how) from None
+    if tools != [target.return_model.__name__]:
+        raise UsageError(f"{why}; {function_id} returns {target.return_model.__name__}, but the examples answer with "
+                         f"{', '.join(tools)}: pass the --function these examples were captured from")
+    return order_like(tool_schema(target.return_model), json.loads(examples[0].answer))
+
+
+def _record(scores: dict[int, Any], epoch: int, score: Any) -> float | None:
+    if score is None:
+        return None
+    scores[epoch] = score
+    return float(score.exact)
+
+
+def _epoch_scorer(model: Any, base: BaseRef, settings: TrainSettings, schema: dict[str, Any], val_ex: list[Example],
+                  out: Path, report: Callable[[Progress], None]) -> Callable[[], Any] | None:
+    """A callable measuring exact match of the adapter as it is now, on the validation examples,
+    through llama.cpp (see measure.py); None when that cannot be done (no GGUF base, no serve extra,
+    no validation examples): training then stops on validation loss as before."""
+    from . import measure
+
+    if base.gguf is None or not val_ex or not schema or not measure.available():
+        why = ("no validation examples" if not val_ex else "the base has no GGUF" if base.gguf is None
+               else "the serve extra (llama-cpp-python) is not installed")
+        report(Progress("info", message=f"exact match per epoch not measured ({why}); keeping the best validation loss"))
+        return None
+    from peft import get_peft_model_state_dict
+
+    from .lora_gguf import write_lora_gguf
+
+    gguf = base.gguf
+    scorer = measure.ExactMatch(gguf, schema, threads=settings.threads)
+    examples = [(e.system, e.user, e.answer) for e in val_ex]
+    path = out / "checkpoint" / "epoch-adapter.gguf"
+
+    def score() -> Any:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_lora_gguf(get_peft_model_state_dict(model), settings.lora_alpha, gguf, path)
+        return scorer.score(path, examples)
+
+    return score
 
 
 def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, locked_fp: str | None,
@@ -310,7 +424,7 @@ def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, l
 def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, settings: TrainSettings, loop: Any,
                      files: list[DataFile], train_ex: list[Example], train_enc: list[Encoded], val_enc: list[Encoded],
                      name: str, function_id: str | None, skipped: dict[str, int], wall: float, est: Estimate,
-                     entry: Any) -> None:
+                     entry: Any, schema: dict[str, Any], curve: list[dict[str, Any]]) -> None:
     import peft
     import torch
     import transformers
@@ -329,10 +443,8 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
     sample = train_ex[0]
     if entry is not None:  # the lock knows the full schema (tools lines may omit it)
         prints = [(entry.tool, entry.fingerprint)]
-        schema = entry.schema
     else:
         prints = sorted({(e.tool_name, fingerprint(e.system, e.schema)) for e in train_ex if e.schema})
-        schema = sample.schema or None
     info = {
         "format": FORMAT_VERSION,
         "name": name,
@@ -356,6 +468,8 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
                    "validation_epochs": list(loop.val_losses), "best_epoch": loop.best_epoch,
                    "stopped_early": loop.stopped_early},
         "steps": loop.steps,
+        "curve": curve,
+        "stopped": loop.stop_reason,
         "resumed_from_step": loop.resumed_from,
         "wall_seconds": round(wall, 3),
         "train_seconds": round(loop.seconds, 3),

@@ -26,16 +26,20 @@ from typing import Any, Callable
 from ..errors import DistilgenError, UsageError
 from .extras import require_serve
 
-__all__ = ["ServeInfo", "LocalServer", "serve_command", "start_server", "serve_forever", "free_port"]
+__all__ = ["ServeInfo", "LocalServer", "serve_command", "start_server", "serve_forever", "free_port",
+           "project_model_folders"]
 
 
 @dataclass(frozen=True)
 class ServeInfo:
     base_url: str
     model_id: str
-    """The id to put after `local:` (what /v1/models lists)."""
+    """The id to put after `local:` (what /v1/models lists); the first one when several are served."""
     pid: int
     command: tuple[str, ...]
+    model_ids: tuple[str, ...] = ()
+    """Every served id, in the order given (one llama.cpp process, one port)."""
+    folders: tuple[str, ...] = ()
 
 
 class ServerFailed(DistilgenError):
@@ -53,6 +57,12 @@ def _model_files(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
     from .run import load_model_json
 
     info = load_model_json(folder)
+    if not info.get("schema") or not info.get("tool_name"):
+        # llama.cpp builds the answer's grammar from it; without it every forced tool call is a 500
+        raise UsageError(
+            f"{folder}/model.json: no output schema recorded, so answers cannot be constrained to the return "
+            f"model; retrain with `distilgen train ... --function module:qualname` (this version records it)"
+        )
     serve = info.get("serve") or {}
     base = serve.get("base_gguf")
     if not base:
@@ -73,27 +83,87 @@ def _model_files(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
     return info, base_path, adapter_path
 
 
-def serve_command(folder: Path, host: str, port: int, threads: int = 2, n_ctx: int = 2048) -> tuple[list[str], str]:
-    """(argv of the llama.cpp server for the model in `folder`, model id)."""
-    info, base_path, adapter_path = _model_files(folder)
-    name = str(info["name"])
-    cmd = [sys.executable, "-m", "distilgen.train._llama_server", "--model", str(base_path), "--model_alias", name,
-           "--host", host, "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
-           "--n_threads_batch", str(threads), "--verbose", "False"]
-    if adapter_path is not None:
-        cmd += ["--lora_path", str(adapter_path)]
-    return cmd, name
+def _server_config(folders: list[Path], host: str, port: int, threads: int, n_ctx: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(llama_cpp.server config file: one model entry per folder, {model id: {tool: schema}})."""
+    models: list[dict[str, Any]] = []
+    schemas: dict[str, Any] = {}
+    where: dict[str, Path] = {}
+    for folder in folders:
+        info, base_path, adapter_path = _model_files(folder)
+        name = str(info["name"])
+        if name in where:
+            raise UsageError(f"{folder}: model name {name!r} is also the name of {where[name]}; "
+                             f"each served model needs its own local:NAME (retrain one with --name)")
+        where[name] = folder
+        entry: dict[str, Any] = {"model": str(base_path), "model_alias": name, "n_ctx": n_ctx, "n_threads": threads,
+                                 "n_threads_batch": threads, "n_batch": 256, "verbose": False}
+        if adapter_path is not None:
+            entry["lora_path"] = str(adapter_path)
+        models.append(entry)
+        schemas[name] = {info["tool_name"]: info["schema"]}
+    return {"host": host, "port": port, "models": models}, schemas
+
+
+def serve_command(folder: Path | list[Path], host: str, port: int, threads: int = 2, n_ctx: int = 2048) -> tuple[list[str], str]:
+    """(argv of the llama.cpp server for the model(s) in `folder`, the first model id). The config
+    file it names is written next to nothing: see LocalServer, which owns its lifetime."""
+    folders = [folder] if isinstance(folder, Path) else list(folder)
+    config, _ = _server_config(folders, host, port, threads, n_ctx)
+    cmd = [sys.executable, "-m", "distilgen.train._llama_server", "--config_file", "<config>"]
+    return cmd, str(config["models"][0]["model_alias"])
+
+
+_SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "env"}
+
+
+def project_model_folders(root: Path, lock_path: Path, max_depth: int = 4) -> list[Path]:
+    """The folders of every `local:NAME` model the lock pins, found under the project root by their
+    model.json's name (the lock records which model serves a function, not where it was written)."""
+    from ..prompts.lock import load_lock
+
+    wanted: dict[str, list[str]] = {}
+    for entry in load_lock(lock_path):
+        for model, _ in entry.models:
+            if model.startswith("local:"):
+                wanted.setdefault(model[len("local:"):], []).append(entry.function_id)
+    if not wanted:
+        raise UsageError(f"{lock_path}: no local:NAME model is recorded; train one with `distilgen train`, "
+                         f"or name the folders: distilgen serve DIR [DIR...]")
+    found: dict[str, Path] = {}
+    start = len(root.parts)
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS
+                         and len(here.parts) - start < max_depth)
+        if "model.json" in files:
+            try:
+                name = json.loads((here / "model.json").read_text(encoding="utf-8")).get("name")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if name in wanted and name not in found:
+                found[name] = here
+    lost = sorted(set(wanted) - set(found))
+    if lost:
+        shown = ", ".join(f"local:{n} ({', '.join(wanted[n])})" for n in lost)
+        raise UsageError(f"{lock_path}: no model folder under {root} holds {shown}; retrain it, "
+                         f"or name the folders: distilgen serve DIR [DIR...]")
+    return [found[n] for n in sorted(found)]
 
 
 class LocalServer:
     """A running llama.cpp server; a context manager that always stops it."""
 
-    def __init__(self, folder: str | Path, host: str = "127.0.0.1", port: int | None = None, threads: int = 2,
-                 startup_timeout: float = 180.0) -> None:
+    def __init__(self, folder: str | Path | list[str | Path] | tuple[str | Path, ...], host: str = "127.0.0.1",
+                 port: int | None = None, threads: int = 2, startup_timeout: float = 180.0, n_ctx: int = 2048) -> None:
         require_serve()
-        self.folder = Path(folder)
-        if not self.folder.is_dir():
-            raise UsageError(f"{self.folder}: no such model folder")
+        self.folders = [Path(f) for f in (folder if isinstance(folder, (list, tuple)) else [folder])]
+        if not self.folders:
+            raise UsageError("no model folder to serve")
+        for f in self.folders:
+            if not f.is_dir():
+                raise UsageError(f"{f}: no such model folder")
+        self.folder = self.folders[0]
+        self.n_ctx = n_ctx
         self.host = host
         self.port = port if port else free_port(host)
         self.threads = threads
@@ -103,13 +173,17 @@ class LocalServer:
         self.info: ServeInfo | None = None
 
     def start(self) -> ServeInfo:
-        cmd, name = serve_command(self.folder, self.host, self.port, self.threads)
+        config, schemas = _server_config(self.folders, self.host, self.port, self.threads, self.n_ctx)
+        # one config file for every model: llama_cpp.server's own format, read once at start-up
+        self._config: Any = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="distilgen-serve-", delete=False)
+        with self._config:
+            json.dump(config, self._config)
+        cmd = [sys.executable, "-m", "distilgen.train._llama_server", "--config_file", self._config.name]
+        names = tuple(str(m["model_alias"]) for m in config["models"])
         self._log = tempfile.TemporaryFile()
-        # llama_cpp.server lets HOST/PORT in the environment override its arguments
-        env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
-        info = _model_files(self.folder)[0]
-        if info.get("tool_name") and info.get("schema"):
-            env["DISTILGEN_TOOL_SCHEMAS"] = json.dumps({info["tool_name"]: info["schema"]})
+        # llama_cpp.server lets HOST/PORT/CONFIG_FILE in the environment override its arguments
+        env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "CONFIG_FILE")}
+        env["DISTILGEN_TOOL_SCHEMAS"] = json.dumps(schemas)
         env["DISTILGEN_PARENT_PID"] = str(os.getpid())  # the server exits if we die without stopping it
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=env)
@@ -119,7 +193,7 @@ class LocalServer:
         except BaseException:
             self.stop()
             raise
-        self.info = ServeInfo(base_url, name, self.proc.pid, tuple(cmd))
+        self.info = ServeInfo(base_url, names[0], self.proc.pid, tuple(cmd), names, tuple(str(f) for f in self.folders))
         return self.info
 
     def _log_tail(self, lines: int = 15) -> str:
@@ -167,6 +241,10 @@ class LocalServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        config = getattr(self, "_config", None)
+        if config is not None:
+            Path(config.name).unlink(missing_ok=True)
+            self._config = None
 
     def __enter__(self) -> "LocalServer":
         self.start()
@@ -176,13 +254,13 @@ class LocalServer:
         self.stop()
 
 
-def start_server(folder: str | Path, host: str = "127.0.0.1", port: int | None = None, threads: int = 2) -> LocalServer:
+def start_server(folder: str | Path | list[str | Path], host: str = "127.0.0.1", port: int | None = None, threads: int = 2) -> LocalServer:
     server = LocalServer(folder, host, port, threads)
     server.start()
     return server
 
 
-def serve_forever(folder: str | Path, host: str = "127.0.0.1", port: int | None = 8080, threads: int = 2,
+def serve_forever(folder: str | Path | list[str | Path], host: str = "127.0.0.1", port: int | None = 8080, threads: int = 2,
                   on_ready: Callable[[ServeInfo], None] | None = None) -> int:
     """Start the server, report it, and block until Ctrl-C/SIGTERM (then stop it) or until it dies."""
     server = LocalServer(folder, host, port, threads)

@@ -49,6 +49,10 @@ class TrainSettings:
     """Stop after this many optimizer steps in all (None: run every epoch)."""
     threads: int = 2
     warmup_fraction: float = 0.06
+    target: float = 0.95
+    """Stop once exact match on the validation split (asked as the served model is) reaches this."""
+    budget_seconds: float = 900.0
+    """Stop training after this much wall time (the best adapter so far is kept)."""
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,7 @@ class TrainSettings:
             "lora_dropout": self.lora_dropout, "target_modules": list(self.target_modules),
             "lora_layers": self.lora_layers,
             "max_seq_len": self.max_seq_len, "max_steps": self.max_steps, "warmup_fraction": self.warmup_fraction,
+            "target": self.target, "budget_seconds": self.budget_seconds,
         }
 
 
@@ -86,6 +91,10 @@ class LoopResult:
     steps: int
     seconds: float
     resumed_from: int | None = None
+    exact_matches: tuple[float | None, ...] = ()
+    """Per epoch: exact match on the validation split through constrained decoding (None: not measured)."""
+    stop_reason: str = "epochs"
+    """`target` reached, `budget` spent, `patience` (no better validation), `epochs` or `max_steps` done."""
 
 
 class TrainingInterrupted(DistilgenError):
@@ -217,8 +226,11 @@ def train_loop(
     resume_state: dict[str, Any] | None,
     progress: Callable[[Progress], None],
     stop: Callable[[], bool] | None = None,
+    score_epoch: Callable[[int], float | None] | None = None,
 ) -> LoopResult:
-    """Train `model` (a peft model on the CPU) in place and return its losses."""
+    """Train `model` (a peft model on the CPU) in place and return its losses. After each epoch
+    `score_epoch(epoch)` may measure exact match; the best epoch is then the one with the highest
+    exact match (validation loss breaks ties), and reaching `settings.target` stops training."""
     import torch
 
     torch.manual_seed(settings.seed)
@@ -243,6 +255,8 @@ def train_loop(
     epoch_losses: list[float] = []
     val_losses: list[float] = []
     best: tuple[float, int, dict[str, Any]] | None = None
+    exacts: list[float | None] = []
+    stop_reason = "epochs"
     bad_epochs = 0
     elapsed_before = 0.0
     resumed_from = None
@@ -257,6 +271,7 @@ def train_loop(
         val_losses = list(resume_state["val_losses"])
         bad_epochs = int(resume_state["bad_epochs"])
         elapsed_before = float(resume_state["seconds"])
+        exacts = list(resume_state.get("exacts", []))
         if resume_state.get("best") is not None:
             b = resume_state["best"]
             best = (b["loss"], b["epoch"], b["lora"])
@@ -269,7 +284,7 @@ def train_loop(
             "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "step_losses": step_losses,
             "epoch_losses": epoch_losses, "val_losses": val_losses, "bad_epochs": bad_epochs,
             "seconds": elapsed_before + (time.perf_counter() - started),
-            "best": None if best is None else {"loss": best[0], "epoch": best[1], "lora": best[2]},
+            "best": None if best is None else {"loss": best[0], "epoch": best[1], "lora": best[2]}, "exacts": exacts,
         }
         tmp = checkpoint_dir / "state.pt.tmp"
         torch.save(state, tmp)
@@ -299,6 +314,9 @@ def train_loop(
             epoch_n = 0
             for micro_batches in plan[first:]:
                 if step >= total:
+                    break
+                if step_times and elapsed_before + time.perf_counter() - started >= settings.budget_seconds:
+                    stop_reason = "budget"
                     break
                 if flag.requested or (stop is not None and stop()):
                     save_checkpoint()
@@ -334,25 +352,42 @@ def train_loop(
             if val:
                 v = val_loss()
                 val_losses.append(v)
-                if best is None or v < best[0] - 1e-4:
-                    best = (v, epoch + 1, _lora_state(model))
+                exact = score_epoch(epoch + 1) if score_epoch is not None else None
+                exacts.append(exact)
+                # higher exact match wins; validation loss decides when exact match is not measured or ties
+                key = v if exact is None else -exact + v * 1e-6
+                if best is None or key < best[0] - (1e-4 if exact is None else 1e-9):
+                    best = (key, epoch + 1, _lora_state(model))
                     bad_epochs = 0
                 else:
                     bad_epochs += 1
                 progress(Progress("epoch", step=step, total_steps=total, epoch=epoch + 1, epochs=settings.epochs,
-                                  loss=epoch_losses[-1] if epoch_losses else None, val_loss=v))
+                                  loss=epoch_losses[-1] if epoch_losses else None, val_loss=v,
+                                  message="" if exact is None else f"exact match {exact:.1%}"))
+                if exact is not None and exact >= settings.target:
+                    stop_reason = "target"
+                    break
+                if stop_reason == "budget":
+                    break
                 if settings.patience and bad_epochs >= settings.patience and step < total:
                     stopped_early = True
+                    stop_reason = "patience"
                     progress(Progress("info", step=step, total_steps=total,
                                       message=f"early stop: validation loss has not improved for {bad_epochs} epochs"))
                     break
+            if stop_reason == "budget":
+                break
             if step >= total:
+                if settings.max_steps is not None and total == settings.max_steps:
+                    stop_reason = "max_steps"
                 break
     if best is not None and val_losses and best[1] != len(val_losses):
         _load_lora_state(model, best[2])
-        progress(Progress("info", step=step, total_steps=total, message=f"kept the adapter of epoch {best[1]} (best validation loss)"))
+        why = "best exact match" if any(e is not None for e in exacts) else "best validation loss"
+        progress(Progress("info", step=step, total_steps=total, message=f"kept the adapter of epoch {best[1]} ({why})"))
     return LoopResult(tuple(step_losses), tuple(epoch_losses), tuple(val_losses), best[1] if best else None,
-                      stopped_early, step, elapsed_before + time.perf_counter() - started, resumed_from)
+                      stopped_early, step, elapsed_before + time.perf_counter() - started, resumed_from,
+                      tuple(exacts), stop_reason)
 
 
 def total_steps(n_train: int, settings: TrainSettings) -> int:

@@ -1,0 +1,160 @@
+"""Where the time of one dispatched call to a local model goes (issue 14, item 4).
+
+Loads a trained model folder exactly as `distilgen serve` does (base GGUF mmapped, adapter attached,
+same context settings) in this process, and sends the sample classifier's dispatch requests (the
+forced tool call dispatch sends by default, rewritten by the serve shim) through llama-cpp-python's
+chat handler. Per call it reads llama.cpp's own counters: prompt tokens evaluated (after any reused
+KV prefix), prompt-eval ms, generated tokens, generation ms; the rest of the wall time is sampling
+(grammar + penalties) and Python. Configurations, each measured in this run, interleaved:
+
+- `baseline`: what `distilgen serve` did before issue 14: KV cache cleared before each call (as a
+  server alternating between functions did), llama_cpp.server's default repeat_penalty 1.1.
+- `prefix`: the KV cache of the shared system prompt kept between calls (one context per model).
+- `prefix+nopenalty`: and repeat_penalty 1.0, which the serve shim now sends (training had none).
+
+Then, end to end: `distilgen serve` + dispatch through the real openai client (HTTP included).
+
+    python benchmarks/local_latency.py --model DIR [--calls 40] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "sample_project"))
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.local_distill import gen_ticket  # noqa: E402
+from inbox.triage import classify_ticket  # noqa: E402
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def load(folder: Path, threads: int) -> Any:
+    from llama_cpp.server.model import LlamaProxy
+    from llama_cpp.server.settings import ModelSettings
+
+    from distilgen.train._llama_server import load_with_adapter, without_extra_buffer_types
+    from distilgen.train.serve import _server_config
+
+    without_extra_buffer_types()
+    config, schemas = _server_config([folder], "127.0.0.1", 0, threads, 2048)
+    settings = ModelSettings(**config["models"][0])
+    return load_with_adapter(settings, LlamaProxy.load_llama_from_model_settings), schemas[config["models"][0]["model_alias"]]
+
+
+def requests(n: int, seed: int) -> list[dict[str, Any]]:
+    from distilgen import Instructions
+    from distilgen.config import Config
+    from distilgen.runtime import formats
+
+    ins = Instructions(name="latency", config=Config(root=ROOT))
+    fn = ins.distil(mode="dispatch", model="local:x")(classify_ticket)
+    spec, runner = fn.__distil__.spec, fn.__distil__.runner()
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        args = gen_ticket(rng)
+        out.append({"messages": [{"role": "system", "content": spec.prompt},
+                                 {"role": "user", "content": runner.user_message(args, {})}],
+                    "tools": formats.request_tools(spec),
+                    "tool_choice": {"type": "function", "function": {"name": spec.tool_name}},
+                    "temperature": 0.0, "max_tokens": 512})
+    return out
+
+
+def run_one(llm: Any, body: dict[str, Any], schemas: dict[str, Any], *, keep_prefix: bool, penalty: float) -> dict[str, float]:
+    import llama_cpp
+
+    from distilgen.train._llama_server import rewrite_request
+
+    req = json.loads(rewrite_request(json.dumps(body).encode(), schemas))
+    if not keep_prefix:
+        llm.reset()
+        llm._ctx.kv_cache_clear() if hasattr(llm._ctx, "kv_cache_clear") else None
+    llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
+    t0 = time.perf_counter()
+    r = llm.create_chat_completion(messages=req["messages"], tools=req["tools"], tool_choice=req["tool_choice"],
+                                   temperature=0.0, max_tokens=req["max_tokens"], repeat_penalty=penalty)
+    wall = (time.perf_counter() - t0) * 1000
+    perf = llama_cpp.llama_perf_context(llm._ctx.ctx)
+    args = r["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    return {"wall": wall, "prompt_tokens": r["usage"]["prompt_tokens"], "evaluated": perf.n_p_eval,
+            "p_eval_ms": perf.t_p_eval_ms, "gen_tokens": r["usage"]["completion_tokens"], "eval_ms": perf.t_eval_ms,
+            "rest_ms": wall - perf.t_p_eval_ms - perf.t_eval_ms, "answer": args}
+
+
+def end_to_end(folder: Path, bodies: list[dict[str, Any]], threads: int) -> list[float]:
+    import openai
+
+    from distilgen.train.serve import LocalServer
+
+    with LocalServer(folder, threads=threads) as server:
+        assert server.info is not None
+        client = openai.OpenAI(base_url=server.info.base_url, api_key="local", max_retries=0, timeout=120)
+        lat = []
+        for b in bodies:
+            t0 = time.perf_counter()
+            client.chat.completions.create(model=server.info.model_id, **b)
+            lat.append((time.perf_counter() - t0) * 1000)
+    return lat
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, required=True, help="a `distilgen train` output folder")
+    ap.add_argument("--calls", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--no-http", action="store_true", help="skip the end-to-end run through distilgen serve")
+    opts = ap.parse_args()
+    bodies = requests(opts.calls, opts.seed)
+    llm, schemas = load(opts.model, opts.threads)
+    configs = {"baseline": (False, 1.1), "prefix": (True, 1.1), "prefix+nopenalty": (True, 1.0)}
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in configs}
+    run_one(llm, bodies[0], schemas, keep_prefix=False, penalty=1.0)  # warm-up
+    for rnd in range(opts.rounds):
+        order = list(configs) if rnd % 2 == 0 else list(reversed(configs))
+        for name in order:
+            keep, penalty = configs[name]
+            for b in bodies:
+                results[name].append(run_one(llm, b, schemas, keep_prefix=keep, penalty=penalty))
+    load1 = os.getloadavg()[0]
+    print(f"{opts.calls} calls x {opts.rounds} rounds per configuration, {opts.threads} threads, load average {load1:.1f}")
+    print(f"{'configuration':<18} {'p50 ms':>7} {'p95 ms':>7} {'prompt tok':>10} {'evaluated':>9} {'p-eval ms':>9} "
+          f"{'gen tok':>7} {'gen ms':>7} {'ms/tok':>6} {'rest ms':>7}")
+    p50 = {}
+    for name, rows in results.items():
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "answer"}
+        p50[name] = pct([r["wall"] for r in rows], 0.5)
+        print(f"{name:<18} {p50[name]:>7.0f} {pct([r['wall'] for r in rows], 0.95):>7.0f} {med['prompt_tokens']:>10.0f} "
+              f"{med['evaluated']:>9.0f} {med['p_eval_ms']:>9.1f} {med['gen_tokens']:>7.0f} {med['eval_ms']:>7.1f} "
+              f"{med['eval_ms'] / max(med['gen_tokens'], 1):>6.1f} {med['rest_ms']:>7.1f}")
+    same = sum(a["answer"] == b["answer"] for a, b in zip(results["baseline"], results["prefix"]))
+    print(f"prefix / baseline p50 = {p50['prefix'] / p50['baseline']:.2f}; prefix+nopenalty / baseline = "
+          f"{p50['prefix+nopenalty'] / p50['baseline']:.2f}; answers identical with and without the reused prefix: "
+          f"{same}/{len(results['prefix'])}")
+    print("example answer:", results["prefix+nopenalty"][0]["answer"])
+    llm.close()
+    if not opts.no_http:
+        lat = end_to_end(opts.model, bodies, opts.threads)
+        print(f"end to end through distilgen serve + openai client: p50 {pct(lat, 0.5):.0f} ms, p95 {pct(lat, 0.95):.0f} ms "
+              f"({len(lat)} calls; target <= 150 ms p50)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
