@@ -378,8 +378,10 @@ def test_same_seed_same_adapter(tmp_path: Path) -> None:
         r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--max-steps", "2",
                             "--batch-size", "2", "--max-seq-len", "256", "--val-split", "0", "--lora-r", "4",
                             "--lora-layers", "3",
-                            "--threads", "2", "--lock", str(tmp_path / "none.lock")],
-                           capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)
+                            "--threads", "2", "--lock", str(tmp_path / "none.lock"), "--function", FUNCTION],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                           # no lock entry: train reads the schema from the function itself
+                           env={**_env(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sample_project")])})
         assert r.returncode == 0, r.stderr[-2000:]
         digests.append((out / "adapter" / "adapter_model.safetensors").read_bytes())
         assert "not recorded" in r.stdout
