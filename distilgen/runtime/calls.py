@@ -19,11 +19,15 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from ..errors import DistilgenError
+
 __all__ = ["render_call", "render_value", "UnrenderableValue", "EVAL_NAMESPACE"]
 
 
-class UnrenderableValue(TypeError):
-    """A value with no faithful Python-literal form (open files, sockets, arbitrary objects)."""
+class UnrenderableValue(DistilgenError, TypeError):
+    """A value with no faithful Python-literal form (open files, sockets, arbitrary objects).
+
+    Dispatch raises it to the caller for such an argument (capture only counts it)."""
 
 
 # What a rendering needs besides the user's own types to be evaluated back.

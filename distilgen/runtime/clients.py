@@ -8,13 +8,15 @@ environment, then `[tool.distilgen] base-url`. `local:NAME` goes to `config.loca
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DistilgenError
+
+if TYPE_CHECKING:  # asyncio (~30 ms) is imported by async_ only: `import distilgen` stays fast
+    import asyncio
 
 __all__ = [
     "ClientProvider",
@@ -187,7 +189,10 @@ class ClientProvider:
         if self._async_client is not None and not local:
             return self._async_client
         key = "local" if local else "default"
-        loop = loop or asyncio.get_running_loop()
+        if loop is None:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
         with self._lock:
             per_loop = self._async_built.setdefault(loop, {})
             if key not in per_loop:
