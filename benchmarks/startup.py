@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,13 +40,20 @@ def cli(python: str) -> list[str]:
     return [python, "-m", "distilgen"]
 
 
-def run_once(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) for one run."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):  # 1 = findings for check; anything else is a broken run
         raise SystemExit(f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stderr.decode(errors='replace')}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 def main() -> int:
@@ -84,34 +92,40 @@ def main() -> int:
         }
         names = list(commands)
         times: dict[str, list[float]] = {n: [] for n in names}
+        cpu: dict[str, list[float]] = {n: [] for n in names}
         for argv, _ in commands.values():  # one untimed pass: bytecode caches written, files in the page cache
             run_once(argv, project, env)
         for r in range(opts.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for n in order:
-                times[n].append(run_once(commands[n][0], project, env))
+                wall, used = run_once(commands[n][0], project, env)
+                times[n].append(wall)
+                cpu[n].append(used)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     base = statistics.median(times["python -c pass"])
+    base_cpu = statistics.median(cpu["python -c pass"])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{opts.rounds} interleaved rounds, medians; Python {sys.version.split()[0]}; "
           f"{os.cpu_count()} cores; load average {load:.1f}")
     print(f"modules `import distilgen` loads among {', '.join(HEAVY)}: {', '.join(loaded) or 'none'}")
-    print(f"{'command':38} {'ms':>8} {'x bare':>8}  target")
+    print(f"{'command':38} {'wall ms':>8} {'x bare':>7} {'CPU ms':>8} {'x bare':>7}  target (wall)")
     ok = not loaded
     rows = []
     for n in names:
         med = statistics.median(times[n])
         ratio = med / base
+        med_cpu = statistics.median(cpu[n])
         target = commands[n][1]
         verdict = ""
         if target is not None:
             passed = ratio <= target
             ok = ok and passed
             verdict = f"<= {target:g}x: {'PASS' if passed else 'FAIL'}"
-        rows.append({"command": n, "median_ms": round(med * 1000, 2), "ratio": round(ratio, 2), "target": target})
-        print(f"{n:38} {med * 1000:8.1f} {ratio:8.2f}  {verdict}")
+        rows.append({"command": n, "median_ms": round(med * 1000, 2), "ratio": round(ratio, 2),
+                     "cpu_ms": round(med_cpu * 1000, 2), "cpu_ratio": round(med_cpu / base_cpu, 2), "target": target})
+        print(f"{n:38} {med * 1000:8.1f} {ratio:7.2f} {med_cpu * 1000:8.1f} {med_cpu / base_cpu:7.2f}  {verdict}")
     if opts.json:
         Path(opts.json).write_text(json.dumps({"rounds": opts.rounds, "load": load, "heavy_loaded": loaded,
                                                "rows": rows}, indent=2) + "\n")

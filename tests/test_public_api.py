@@ -35,13 +35,13 @@ INTERNAL = {
 }
 
 
-def _loaded_after(code: str) -> list[str]:
-    """Modules among HEAVY (and click, asyncio) in sys.modules after `code`, in a fresh interpreter."""
+def _loaded_after(code: str, also: tuple[str, ...] = ()) -> list[str]:
+    """Modules among HEAVY, click, asyncio and `also` in sys.modules after `code`, in a fresh interpreter."""
     probe = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True,
                          cwd=Path(__file__).parent)
     loaded = set(json.loads(out.stdout.splitlines()[-1]))
-    return sorted(m for m in (*HEAVY, "click", "asyncio") if m in loaded)
+    return sorted(m for m in (*HEAVY, "click", "asyncio", *also) if m in loaded)
 
 
 def test_import_distilgen_loads_no_client_cli_or_codemod_library() -> None:
@@ -61,6 +61,22 @@ def test_capturing_application_never_imports_openai_httpx_or_libcst(tmp_path: Pa
     )
     assert [m for m in _loaded_after(code) if m in HEAVY] == []
     assert json.loads(out.read_text())["messages"][1]["content"] == "Return f(3)"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "{project}"], ["scan", "{project}"]])
+def test_cli_commands_import_only_what_they_need(argv: list[str], tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "app").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[tool.distilgen]\n")
+    (project / "app" / "m.py").write_text(
+        "from pydantic import BaseModel\n\nclass M(BaseModel):\n    n: int\n\ndef f(k: int) -> M:\n    return M(n=k)\n")
+    args = [a.format(project=project) for a in argv]
+    code = ("from distilgen.cli import main\n"
+            f"try:\n    rc = main({args!r}, standalone_mode=False)\nexcept SystemExit as exc:\n    rc = exc.code\n"
+            "assert rc in (0, None), rc\n")  # the command ran and succeeded
+    loaded = _loaded_after(code, also=("torch", "pydantic"))
+    # static commands never import the project's libraries, the HTTP client or the codemod engine
+    assert [m for m in loaded if m in (*HEAVY, "torch", "pydantic")] == []
 
 
 def _package_exceptions() -> dict[str, type[BaseException]]:
