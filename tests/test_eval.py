@@ -259,6 +259,7 @@ def test_async_function_leaves_no_unclosed_client(project: Path) -> None:
 
     name = next(p.stem for p in project.glob("evalmod_*.py"))
     (project / f"{name}_async.py").write_text(ASYNC_MODULE)
+    gc.collect()  # earlier tests' garbage is not this test's
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         with FakeOpenAI() as srv:
