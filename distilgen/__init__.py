@@ -17,6 +17,28 @@ from .errors import (
     UsageError,
 )
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost ~10 ms here
+if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYPE_CHECKING by name)
+    from .ops.client import ApiError, NoApiKeyError
+    from .prompts.lock import LockError, PromptGoneError
+    from .runtime.calls import UnrenderableValue
+    from .runtime.clients import (
+        EndpointAuthError,
+        EndpointConnectionError,
+        EndpointError,
+        EndpointResponseError,
+        EndpointServerError,
+        EndpointTimeoutError,
+        ModelNotFoundError,
+        RateLimitedError,
+    )
+    from .runtime.instructions import CaptureStats, CaptureWarning, Instructions
+    from .runtime.sinks import SinkError
+    from .train.run import RunTooLarge
+    from .train.serve import ServerFailed
+    from .train.trainer import TrainingInterrupted
+    from .walkthrough import WalkthroughError
+
 # public name -> the module that owns it (imported on first access)
 _LAZY = {
     "Instructions": ".runtime.instructions",
