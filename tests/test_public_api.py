@@ -197,3 +197,17 @@ def test_jobs_get_reads_one_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert job.id == created.job.id and job.training_file == created.job.training_file
         with pytest.raises(distilgen.ApiError, match="ftjob-nope"):
             api.jobs_get("ftjob-nope", base_url=srv.base_url, api_key="sk-test")
+
+
+def test_no_direct_import_of_openais_http_library() -> None:
+    # httpx2 (today's) or httpx is openai's dependency, not ours: reach it through openai's classes
+    import ast
+
+    root = Path(distilgen.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            offenders += [f"{path.relative_to(root)}:{node.lineno}" for n in names if n.split(".")[0] in ("httpx", "httpx2")]
+    assert offenders == []
