@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `import distilgen` ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DistilgenError",
@@ -19,12 +21,14 @@ class DistilgenError(Exception):
     """Base class of every error distilgen raises on purpose."""
 
 
-class ConfigError(DistilgenError):
-    """Bad `[tool.distilgen]` configuration (CLI exit code 2)."""
+class ConfigError(DistilgenError, ValueError):
+    """Bad `[tool.distilgen]` configuration (CLI exit code 2). A ValueError too: a bad setting value."""
 
 
-class UsageError(DistilgenError):
-    """A bad argument to a command or API call (CLI exit code 2)."""
+class UsageError(DistilgenError, ValueError):
+    """A bad argument to a command or API call (CLI exit code 2).
+
+    Also a ValueError, so `except ValueError` written for instructor's `Instructions` keeps working."""
 
 
 class DecorationError(DistilgenError, TypeError):

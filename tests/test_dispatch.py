@@ -599,3 +599,26 @@ def test_local_model_gets_the_prompt_pinned_under_its_local_id(srv, tmp_path):
     (body,) = chat_requests(srv)
     assert body["model"] == "tiny"
     assert body["messages"][0]["content"] == "You multiply. (trained locally)"
+
+
+def test_each_event_loops_async_client_is_closed_when_the_loop_ends(srv):
+    """An application calling `asyncio.run(fn(...))` again and again: the AsyncOpenAI built for each
+    loop is closed as that loop shuts down (its sockets would leak otherwise), and neither the
+    client nor the loop is kept once the loop is gone."""
+    import gc
+
+    def alive() -> list:
+        gc.collect()
+        return [o for o in gc.get_objects() if isinstance(o, openai.AsyncOpenAI)]
+
+    import warnings
+
+    with warnings.catch_warnings():  # earlier tests' garbage is not this test's
+        warnings.simplefilter("ignore", ResourceWarning)
+        before = {id(o) for o in alive()}
+    fn = make(srv, asyncfn=True)
+    assert [asyncio.run(fn(i, 3)).result for i in range(3)] == [0, 3, 6]
+    assert fn.calls == []  # every call went to the model
+    built = [o for o in alive() if id(o) not in before]
+    assert len(built) <= 1  # the dispatcher remembers the last loop's client only
+    assert all(c.is_closed() for c in built)

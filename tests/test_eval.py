@@ -246,3 +246,25 @@ def test_records_of_the_real_shadow_runtime(project: Path, tmp_path: Path) -> No
     assert dict(m.errors) == {"ShadowEndpointError": 1}
     assert {f.field: f.correct for f in m.fields} == {"label": 1, "n": 2, "x": 2}
     assert [d.call for d in m.disagreements] == ["f(2)", "f(3)", "f(1)"]  # no answer first, then wrong fields
+
+
+ASYNC_MODULE = MODULE.replace("def f(k: int) -> Out:", "async def f(k: int) -> Out:")
+
+
+def test_async_function_leaves_no_unclosed_client(project: Path) -> None:
+    """Each async call runs in its own event loop; its metered AsyncOpenAI is closed before the
+    loop ends (an unclosed one shows up as ResourceWarnings once collected)."""
+    import gc
+    import warnings
+
+    name = next(p.stem for p in project.glob("evalmod_*.py"))
+    (project / f"{name}_async.py").write_text(ASYNC_MODULE)
+    gc.collect()  # earlier tests' garbage is not this test's
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with FakeOpenAI() as srv:
+            srv.chat.respond(lambda req: ok("a", 0, 0.0))
+            report = evaluate(f"{name}_async:f", "ft:small", inputs="inputs.jsonl", base_url=srv.base_url)
+        gc.collect()
+    assert report.primary.calls == 5 and report.primary.valid == 5
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

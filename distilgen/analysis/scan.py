@@ -104,6 +104,3 @@ class ScanReport:
 
     def by_status(self, status: str) -> tuple[ScanResult, ...]:
         return tuple(r for r in self.results if r.status == status)
-
-    def for_path(self, path: str) -> tuple[ScanResult, ...]:
-        return tuple(r for r in self.results if r.path == path)

@@ -349,15 +349,6 @@ def apply_codemod(
                        bound=bound if action != "remove" else ())
 
 
-def _record_model_seam() -> Callable[..., Any] | None:
-    """`prompts.lock.record_model(lock_path, function_id, model_id)`: the lock layer's pinning."""
-    try:
-        from ..prompts import lock
-    except ImportError:  # pragma: no cover - the lock layer is part of the package
-        return None
-    return getattr(lock, "record_model", None)
-
-
 def pin_models(result: ApplyReport, report: ScanReport, config: Config,
                record_prompts: Callable[..., Any]) -> ApplyReport:
     """After writing: re-record the lock's prompts; for `dispatch`, pin model id -> fingerprint;
@@ -426,12 +417,10 @@ def _pin_models(result: ApplyReport, config: Config, record_prompts: Callable[..
     except DistilgenError as exc:
         problems.append(FileEdit(lock_rel, "error", f"prompts not recorded: {exc}"))
     if result.action == "dispatch" and result.model:
-        record_model = _record_model_seam()
+        from ..prompts.lock import record_model
+
         # every selected function bound to the model, changed now or already: pinning is idempotent
         for fid in result.bound:
-            if record_model is None:
-                problems.append(FileEdit(lock_rel, "error", f"{fid}: the lock layer cannot pin models yet"))
-                continue
             try:
                 record_model(config.lock_path, fid, result.model)
                 pinned.append(fid)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import DistilDispatchError, DistilgenError, UsageError
 from .calling import timed_call
-from .metered import metered_async_client, metered_client
+from .metered import MeteredAsyncClients, metered_client
 from .target import Target
 
 __all__ = [
@@ -278,16 +278,28 @@ def _provider(base_url: str | None, meter: Any, timeout: float, config: Any) -> 
     from ..runtime.clients import ClientProvider
 
     sync_client, _ = metered_client(base_url, timeout=timeout, meter=meter)
+    async_clients = MeteredAsyncClients(base_url, meter, timeout=timeout)
 
     class _Metered(ClientProvider):
         def sync(self, model: str = "") -> Any:
             return sync_client
 
-        def async_(self, model: str = "", *args: Any, **kwargs: Any) -> Any:
+        def async_(self, model: str = "", loop: Any = None) -> Any:
             # one AsyncOpenAI per event loop: each evaluated async call runs in its own loop
-            return metered_async_client(base_url, meter, timeout=timeout)
+            return async_clients.get(loop)
+
+        async def aclose(self) -> None:
+            await async_clients.aclose()
 
     return _Metered(client=sync_client, config=config)
+
+
+async def _arun_closing(dispatcher: Any, provider: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """One async dispatch in its own event loop; the loop's client is closed before the loop ends."""
+    try:
+        return await dispatcher.arun(args, kwargs)
+    finally:
+        await provider.aclose()
 
 
 def _ask_model(target: Target, model: str, base_url: str | None, calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
@@ -307,7 +319,7 @@ def _ask_model(target: Target, model: str, base_url: str | None, calls: Sequence
             start = time.perf_counter()
             try:
                 if target.is_async:
-                    outcome = asyncio.run(dispatcher.arun(args, kwargs))
+                    outcome = asyncio.run(_arun_closing(dispatcher, provider, args, kwargs))
                 else:
                     outcome = dispatcher.run(args, kwargs)
             except Exception as exc:  # endpoint errors: counted by type, the run goes on

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CallMeter", "metered_client", "metered_async_client", "resolve_base_url"]
+__all__ = ["CallMeter", "MeteredAsyncClients", "metered_client", "metered_async_client", "resolve_base_url"]
 
 
 @dataclass
@@ -42,7 +42,6 @@ def resolve_base_url(model: str, base_url: str | None, config: Any) -> str | Non
 def metered_client(base_url: str | None, api_key: str | None = None, *, timeout: float = 120.0,
                    max_retries: int = 2, meter: CallMeter | None = None) -> tuple[Any, CallMeter]:
     """(openai.OpenAI, meter): every chat completion response is counted in `meter`."""
-    import httpx2
     import openai
 
     meter = meter if meter is not None else CallMeter()
@@ -59,15 +58,19 @@ def metered_client(base_url: str | None, api_key: str | None = None, *, timeout:
         with lock:
             _add_usage(meter, response.content)
 
-    http = httpx2.Client(event_hooks={"response": [on_response]}, timeout=timeout)
+    # openai's own httpx client class (its defaults, plus our hook): no direct import of the httpx
+    # package openai happens to depend on (httpx2 today)
+    http = openai.DefaultHttpxClient(event_hooks={"response": [on_response]}, timeout=timeout)
     client = openai.OpenAI(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries)
     return client, meter
 
 
 def metered_async_client(base_url: str | None, meter: CallMeter, api_key: str | None = None, *,
                          timeout: float = 120.0, max_retries: int = 2) -> Any:
-    """An `openai.AsyncOpenAI` counting into the same `meter` (for `async def` functions)."""
-    import httpx2
+    """An `openai.AsyncOpenAI` counting into the same `meter` (for `async def` functions).
+
+    Its connections belong to the running event loop: `await client.close()` before that loop ends
+    (MeteredAsyncClients does), or they leak as ResourceWarnings."""
     import openai
 
     async def on_response(response: Any) -> None:
@@ -79,8 +82,38 @@ def metered_async_client(base_url: str | None, meter: CallMeter, api_key: str | 
         await response.aread()
         _add_usage(meter, response.content)
 
-    http = httpx2.AsyncClient(event_hooks={"response": [on_response]}, timeout=timeout)
+    http = openai.DefaultAsyncHttpxClient(event_hooks={"response": [on_response]}, timeout=timeout)
     return openai.AsyncOpenAI(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries)
+
+
+class MeteredAsyncClients:
+    """One metered `AsyncOpenAI` per event loop (a client's connection pool belongs to one loop),
+    closed by `aclose()` from inside that loop before it ends."""
+
+    def __init__(self, base_url: str | None, meter: CallMeter, *, timeout: float = 120.0) -> None:
+        self._base_url, self._meter, self._timeout = base_url, meter, timeout
+        self._lock = threading.Lock()
+        self._by_loop: dict[Any, Any] = {}
+
+    def get(self, loop: Any = None) -> Any:
+        """The client for `loop` (default: the running loop), built on first use."""
+        if loop is None:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+        with self._lock:  # the dispatcher may ask from a worker thread and from the loop at once
+            if loop not in self._by_loop:
+                self._by_loop[loop] = metered_async_client(self._base_url, self._meter, timeout=self._timeout)
+            return self._by_loop[loop]
+
+    async def aclose(self) -> None:
+        """Close the running loop's client (call it before the loop ends)."""
+        import asyncio
+
+        with self._lock:
+            client = self._by_loop.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
 
 def _key(api_key: str | None) -> str:

@@ -27,12 +27,16 @@ from typing import Any, Callable, Iterable, Mapping
 
 from pydantic import BaseModel
 
+from ..errors import DistilgenError
+
 __all__ = ["render_call", "render_value", "UnrenderableValue", "EVAL_NAMESPACE",
            "read_call", "constructors_for", "CallSyntaxError", "FIXED_CONSTRUCTORS"]
 
 
-class UnrenderableValue(TypeError):
-    """A value with no faithful Python-literal form (open files, sockets, arbitrary objects)."""
+class UnrenderableValue(DistilgenError, TypeError):
+    """A value with no faithful Python-literal form (open files, sockets, arbitrary objects).
+
+    Dispatch raises it to the caller for such an argument (capture only counts it)."""
 
 
 # What a rendering needs besides the user's own types to be evaluated back.

@@ -8,14 +8,16 @@ environment, then `[tool.distilgen] base-url`. `local:NAME` goes to `config.loca
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import DistilgenError
+
+if TYPE_CHECKING:  # asyncio (~30 ms) is imported by async_ only: `import distilgen` stays fast
+    import asyncio
 
 __all__ = [
     "ClientProvider",
@@ -228,11 +230,58 @@ class ClientProvider:
         if self._async_client is not None and not local:
             return self._async_client
         key = "local" if local else "default"
-        loop = loop or asyncio.get_running_loop()
+        if loop is None:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
         with self._lock:
             per_loop = self._async_built.setdefault(loop, {})
             if key not in per_loop:
                 import openai
 
-                per_loop[key] = openai.AsyncOpenAI(**self._options(model))
+                client = openai.AsyncOpenAI(**self._options(model))
+                per_loop[key] = client
+                per_loop[key + ":closer"] = _close_at_loop_shutdown(loop, client, self._forget)
             return per_loop[key]
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        # the clients refer to their loop, so the weak key alone would never let it go
+        with self._lock:
+            self._async_built.pop(loop, None)
+
+
+async def _closing(client: Any, loop: asyncio.AbstractEventLoop, forget: Callable[[Any], None]) -> Any:
+    try:
+        yield
+    finally:
+        try:
+            await client.close()
+        finally:
+            forget(loop)
+
+
+def _close_at_loop_shutdown(loop: asyncio.AbstractEventLoop, client: Any, forget: Callable[[Any], None]) -> Any:
+    """Close `client` when `loop` finalizes its async generators, which `asyncio.run` does before
+    closing the loop: a client built for one loop would otherwise leak its sockets when that loop
+    ends (one per `asyncio.run` of a dispatched function). Returns the generator to keep alive."""
+    import asyncio
+
+    closer = _closing(client, loop, forget)
+
+    def start() -> None:
+        # the first step registers the generator with the loop (its asyncgen hooks are set in the
+        # loop's own thread) and stops at the `yield`
+        try:
+            closer.asend(None).send(None)
+        except StopIteration:
+            pass
+
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        start()
+    else:  # asked from a worker thread (the dispatcher warms up off the loop)
+        loop.call_soon_threadsafe(start)
+    return closer

@@ -76,7 +76,7 @@ class _Distilled:
 
     def __init__(self, owner: Instructions, fn: Callable[..., Any], kind: str, src_text: str | None,
                  mode: str, model: str | None, fmt: str, function_id: str | None,
-                 options: dict[str, Any]) -> None:
+                 options: dict[str, Any], name: str | None = None) -> None:
         self.instructions = owner
         self.original = fn
         self.kind = kind
@@ -86,6 +86,7 @@ class _Distilled:
         self.options = options
         self._src_text = src_text
         self._function_id = function_id
+        self._name = name
         self._spec: FunctionSpec | None = None
         self._writer: formats.LineWriter | None = None
         self._runner: Any = None
@@ -114,7 +115,7 @@ class _Distilled:
                     self._spec = build_spec(
                         self.original, kind=self.kind, return_model=model, src_text=self._src_text,
                         include_body=self.instructions.include_code_body, function_id=self._function_id,
-                        lock_path=lock_path, tool_schema=self.instructions.tool_schema,
+                        lock_path=lock_path, tool_schema=self.instructions.tool_schema, call_name=self._name,
                     )
         return self._spec
 
@@ -377,7 +378,7 @@ class Instructions:
         else:
             kind = function_kind(fn, src_text, class_depth=0)
         function_id = f"{fn.__module__}:{name}" if name else None
-        state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options)
+        state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options, name)
 
         if mode == "dispatch":
             if inspect.iscoroutinefunction(fn):

@@ -18,6 +18,8 @@ import warnings
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import DistilgenError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: appends stay atomic, torn tails are not repaired
@@ -26,7 +28,7 @@ except ImportError:  # pragma: no cover - Windows: appends stay atomic, torn tai
 __all__ = ["Sink", "JsonlSink", "LoggingSink", "SinkError", "repair_tail"]
 
 
-class SinkError(OSError):
+class SinkError(DistilgenError, OSError):
     """A line could not be written whole."""
 
 

@@ -59,7 +59,7 @@ class FunctionSpec:
         if self.kind == "model_method":
             from .calls import render_value
 
-            return f"{render_value(args[0])}.{self.source.name}", args[1:]
+            return f"{render_value(args[0])}.{self.name}", args[1:]
         if self.kind == "classmethod":
             return self.name, args[1:]
         return self.name, args
@@ -254,6 +254,7 @@ def build_spec(
     function_id: str | None = None,
     lock_path: Path | None = None,
     tool_schema: str = "compact",
+    call_name: str | None = None,
 ) -> FunctionSpec:
     module = fn.__module__
     qualname = fn.__qualname__
@@ -266,7 +267,9 @@ def build_spec(
     entry = _locked(fid, lock_path)
     if entry is not None:
         prompt, fp = entry.prompt, entry.fingerprint
-    if kind in ("staticmethod", "classmethod"):
+    if call_name:  # distil(name=...): the user message says `Return call_name(...)`, as instructor's does
+        name = call_name
+    elif kind in ("staticmethod", "classmethod"):
         name = ".".join(p for p in qualname.split(".") if p != "<locals>")
         name = ".".join(name.split(".")[-2:])
     else:
