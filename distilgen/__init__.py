@@ -13,6 +13,7 @@ from .errors import (
     DecorationError,
     DistilDispatchError,
     DistilgenError,
+    InternalError,
     MissingExtraError,
     UsageError,
 )
@@ -38,6 +39,8 @@ if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYP
     from .train.serve import ServerFailed
     from .train.trainer import TrainingInterrupted
     from .walkthrough import WalkthroughError
+    from .codemods.apply import LockWriteError
+    from .ops.client import UnexpectedResponseError
 
 # public name -> the module that owns it (imported on first access)
 _LAZY = {
@@ -62,6 +65,8 @@ _LAZY = {
     "RunTooLarge": ".train.run",
     "ServerFailed": ".train.serve",
     "WalkthroughError": ".walkthrough",
+    "LockWriteError": ".codemods.apply",
+    "UnexpectedResponseError": ".ops.client",
 }
 
 __all__ = [
@@ -94,6 +99,9 @@ __all__ = [
     "RunTooLarge",
     "ServerFailed",
     "WalkthroughError",
+    "InternalError",
+    "LockWriteError",
+    "UnexpectedResponseError",
 ]
 
 

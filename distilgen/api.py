@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .train.trainer import Progress, TrainSettings
 
 __all__ = [
-    "scan", "effective_config", "apply", "stubs", "PromptsReport", "CheckReport", "prompts", "check",
+    "scan", "effective_config", "apply", "stubs", "PromptsReport", "CheckReport", "project_interpreter", "prompts", "check",
     "dataset_validate", "dataset_split", "dataset_export",
     "jobs_create_from_file", "jobs_create_from_id", "jobs_watch", "jobs_get", "jobs_list", "jobs_events",
     "jobs_checkpoints", "jobs_cancel", "files_upload", "files_list", "files_delete",

@@ -32,6 +32,9 @@ INTERNAL = {
     "distilgen.evals.shadow_records.ShadowEndpointError": "counted as an eval outcome",
     "distilgen.analysis.index.IndexError_": "becomes a ScanReport error entry",
     "distilgen.testing.chat.RequestError": "the test server's 400 answer",
+    "distilgen.analysis.parsing.UnparsableSource": "becomes the file's scan/apply error entry",
+    "distilgen.runtime.calls.CallSyntaxError": "becomes a FILE:LINE usage error of generate/eval",
+    "distilgen.runtime.formats.NonFiniteFloat": "counted as a skipped capture (CaptureWarning)",
 }
 
 
