@@ -56,9 +56,10 @@ def fingerprint(prompt: str, schema: Mapping[str, Any]) -> str:
 
 
 def fingerprint_json(prompt: str, schema_json: str) -> str:
-    """`fingerprint(prompt, schema)` for a schema already spelled canonically (compact, keys sorted,
-    as the lock stores it), without parsing it: the same bytes are hashed (`check` does this for
-    every entry on every commit)."""
+    """`fingerprint(prompt, schema)` for a schema spelled compact with keys sorted, without parsing
+    it: the same bytes are hashed. The lock spells schemas in field order, so for a model whose
+    fields are not alphabetical this misses and `check` falls back to `fingerprint` of the parsed
+    schema (a json.loads of a few hundred bytes)."""
     payload = '{"prompt":' + json.dumps(prompt, ensure_ascii=False) + ',"renderer":' + \
         json.dumps(RENDERER_VERSION) + ',"schema":' + schema_json + "}"
     return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
