@@ -361,6 +361,18 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         )
     )
 
+    # classes known to be models: the stub class of each subclasses it, whichever of its methods
+    # (instance, class or static) are stubbed, so the model's name means one class in the module
+    model_classes: set[str] = set()
+    for r in chosen:
+        owner = r.qualname.split(".")
+        if r.path not in parsed or not r.module or len(owner) != 2 or "<locals>" in r.qualname:
+            continue
+        cls = f"{r.module}.{owner[0]}"
+        if r.kind == "method" or r.model and resolver.canonical(r.model) == resolver.canonical(cls):
+            model_classes.add(cls)
+    class_modules: dict[str, str] = {}  # top-level stub class name -> the module of its original
+
     for r in chosen:
         if r.path not in parsed:
             continue
@@ -390,12 +402,13 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         more: set[_Import] = set()
         problem = None
         base = None
-        if r.kind == "method":
+        if r.kind == "method" and (len(classes) != 1 or "<locals>" in r.qualname):
+            skip("a method of a nested or local model class: no stub class can stand in for it")
+            continue
+        if classes and f"{r.module}.{classes[0]}" in model_classes and len(classes) == 1:
             # a model's method: the stub class subclasses the model, so the instance renders as
-            # the same `Model(...)` call the examples were captured with
-            if len(classes) != 1 or "<locals>" in r.qualname:
-                skip("a method of a nested or local model class: no stub class can stand in for it")
-                continue
+            # the same `Model(...)` call the examples were captured with, and the model's name in
+            # a signature (`-> "Blob"`) means that subclass: same fields, same name, no import
             base = f"{r.module}.{classes[0]}"
             module_import = _Import(r.module)
             other = plan.imports.get(module_import.bound)
@@ -412,6 +425,9 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
             if imp is None:
                 problem = f"name {name!r} in its signature is not defined at module level in {r.module}"
                 break
+            if (base is not None and name == classes[0] and imp.name is not None
+                    and resolver.canonical(f"{imp.module}.{imp.name}") == resolver.canonical(base)):
+                continue  # the stub class, a subclass of the model, stands for it
             other = plan.imports.get(name) or imports.get(name)
             if other is not None and _plain(other) and _plain(imp):
                 more.add(imp)  # `import a.b` and `import a.c` both bind `a`: keep both lines
@@ -427,8 +443,10 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
                 break
             imports[name] = imp
         top = qual.split(".")[0]
-        if problem is None and top in plan.imports:
+        if problem is None and (top in plan.imports or classes and top in imports):
             problem = f"its name {top!r} is already used for an import of the stubs module"
+        if problem is None and classes and class_modules.get(top, r.module) != r.module:
+            problem = f"a stub class {top!r} already stands for {class_modules[top]}.{top}"
         if problem is None and not classes and top in plan.top_names:
             problem = f"a stub named {top!r} already exists ({plan.top_names[top]})"
         if problem is None and any(
@@ -441,6 +459,8 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         plan.imports.update(imports)
         plan.more |= more
         plan.top_names.setdefault(top, fid)
+        if classes:
+            class_modules.setdefault(top, r.module)
         plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names, bool(classes)), base))
     return plan
 
