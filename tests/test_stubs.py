@@ -314,3 +314,30 @@ def test_a_classmethod_stub_dispatches_to_an_instance_of_the_model(blob_project:
     assert got == {"from_path": ["Blob", True, True, True, 7], "grow": ["Blob", True, True, True, 8],
                    "empty": ["Blob", True, True, True, 9]}
     assert names == ["Blob", "Blob", "Blob"]
+
+
+def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) -> None:
+    """A non-model class naming itself in a signature, and two models of one name in different
+    modules: each skipped with its reason, never a module mypy rejects or one class for both."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "proj"\n')
+    (root / "pkg" / "__init__.py").write_text("")
+    for mod in ("a", "b"):
+        (root / "pkg" / f"{mod}.py").write_text(
+            "from pydantic import BaseModel\n\n\nclass Blob(BaseModel):\n    x: int = 0\n\n"
+            '    def grow(self, n: int) -> "Blob":\n        return Blob(x=self.x + n)\n')
+    (root / "pkg" / "c.py").write_text(
+        "import enum\n\nfrom pydantic import BaseModel\n\n\nclass S(BaseModel):\n    t: str\n\n\n"
+        'class Color(enum.Enum):\n    RED = 1\n\n    @classmethod\n    def describe(cls, c: "Color") -> S:\n'
+        '        return S(t="")\n')
+    report = api.stubs([root], model=MODEL, output=root / "pkg" / "stubs.py")
+    assert report.functions == ("pkg.a:Blob.grow",)
+    reasons = {(s.path, s.qualname): s.reason for s in report.skipped}
+    assert reasons == {
+        ("pkg/b.py", "Blob.grow"): "a stub class 'Blob' already stands for pkg.a.Blob",
+        ("pkg/c.py", "Color.describe"): "its signature names its own class 'Color', which is not a model: "
+                                        "a stub class would shadow it",
+    }
+    text = (root / "pkg" / "stubs.py").read_text()
+    assert "class Blob(pkg.a.Blob):" in text and "Color" not in text and "pkg.b" not in text

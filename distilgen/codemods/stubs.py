@@ -443,7 +443,11 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
                 break
             imports[name] = imp
         top = qual.split(".")[0]
-        if problem is None and (top in plan.imports or classes and top in imports):
+        if problem is None and classes and top in imports:
+            # `class Color:` would shadow the `Color` its signature imports; only a model's stub
+            # class can stand for its original (as a subclass)
+            problem = f"its signature names its own class {top!r}, which is not a model: a stub class would shadow it"
+        if problem is None and top in plan.imports:
             problem = f"its name {top!r} is already used for an import of the stubs module"
         if problem is None and classes and class_modules.get(top, r.module) != r.module:
             problem = f"a stub class {top!r} already stands for {class_modules[top]}.{top}"
