@@ -245,6 +245,10 @@ class Blob(BaseModel):
     def empty(note: str) -> "Blob":
         """An empty blob."""
         return Blob()
+
+    def merge(self, other: "Blob") -> "Blob":
+        """Both blobs in one."""
+        return Blob(x=self.x + other.x)
 '''
 
 
@@ -263,9 +267,13 @@ def test_a_models_classmethods_share_its_subclass_stub(blob_project: Path, tmp_p
     """F8: the stub class of a model's classmethod shadowed the imported model (mypy no-redef) and
     the model's instance method was then skipped; now all its methods live in one subclass."""
     report = api.stubs([blob_project], model=MODEL, output=blob_project / "pkg" / "stubs.py")
-    assert report.functions == ("pkg.mod:Blob.from_path", "pkg.mod:Blob.grow", "pkg.mod:Blob.empty")
+    assert report.functions == ("pkg.mod:Blob.from_path", "pkg.mod:Blob.grow", "pkg.mod:Blob.empty",
+                                "pkg.mod:Blob.merge")
     assert report.skipped == ()
     text = (blob_project / "pkg" / "stubs.py").read_text()
+    # `other: "Blob"` now takes the stub subclass, narrower than the method it overrides
+    assert 'def merge(self, other: "Blob") -> "Blob":  # type: ignore[override]\n' in text
+    assert text.count("# type: ignore") == 1
     assert "class Blob(pkg.mod.Blob):\n    @classmethod\n" in text
     assert "from pkg.mod import Blob" not in text and text.count("class Blob") == 1
     # each stub renders its original's prompt (signature text and docstring kept)
@@ -317,8 +325,9 @@ def test_a_classmethod_stub_dispatches_to_an_instance_of_the_model(blob_project:
 
 
 def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) -> None:
-    """A non-model class naming itself in a signature, and two models of one name in different
-    modules: each skipped with its reason, never a module mypy rejects or one class for both."""
+    """A non-model class naming itself in a signature, two models of one name in different modules,
+    a generic model given type arguments: each skipped with its reason, never a module mypy rejects
+    or one class for both."""
     root = tmp_path / "proj"
     (root / "pkg").mkdir(parents=True)
     (root / "pyproject.toml").write_text('[project]\nname = "proj"\n')
@@ -331,6 +340,10 @@ def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) ->
         "import enum\n\nfrom pydantic import BaseModel\n\n\nclass S(BaseModel):\n    t: str\n\n\n"
         'class Color(enum.Enum):\n    RED = 1\n\n    @classmethod\n    def describe(cls, c: "Color") -> S:\n'
         '        return S(t="")\n')
+    (root / "pkg" / "g.py").write_text(
+        "from typing import Generic, TypeVar\n\nfrom pydantic import BaseModel\n\nT = TypeVar('T')\n\n\n"
+        'class Box(BaseModel, Generic[T]):\n    x: int = 0\n\n    def twice(self, n: int) -> "Box[T]":\n'
+        "        return Box(x=2 * n)\n")
     report = api.stubs([root], model=MODEL, output=root / "pkg" / "stubs.py")
     assert report.functions == ("pkg.a:Blob.grow",)
     reasons = {(s.path, s.qualname): s.reason for s in report.skipped}
@@ -338,6 +351,9 @@ def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) ->
         ("pkg/b.py", "Blob.grow"): "a stub class 'Blob' already stands for pkg.a.Blob",
         ("pkg/c.py", "Color.describe"): "its signature names its own class 'Color', which is not a model: "
                                         "a stub class would shadow it",
+        # `-> Box[T]` would name the stub subclass, which takes no type arguments
+        ("pkg/g.py", "Box.twice"): "its signature gives its own generic class 'Box' type arguments, "
+                                   "which its stub class cannot take",
     }
     text = (root / "pkg" / "stubs.py").read_text()
     assert "class Blob(pkg.a.Blob):" in text and "Color" not in text and "pkg.b" not in text
