@@ -225,3 +225,135 @@ def test_nothing_to_stub_writes_no_module(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f"0 stubs for {MODEL}\n"
     assert not list(tmp_path.rglob("distil*.py"))
+
+
+BLOB = '''from pydantic import BaseModel
+
+
+class Blob(BaseModel):
+    x: int = 0
+
+    @classmethod
+    def from_path(cls, p: str) -> "Blob":
+        """Load a blob."""
+        return cls(x=len(p))
+
+    def grow(self, n: int) -> "Blob":
+        return Blob(x=self.x + n)
+
+    @staticmethod
+    def empty(note: str) -> "Blob":
+        """An empty blob."""
+        return Blob()
+
+    def merge(self, other: "Blob") -> "Blob":
+        """Both blobs in one."""
+        return Blob(x=self.x + other.x)
+'''
+
+
+@pytest.fixture
+def blob_project(tmp_path: Path) -> Path:
+    """A model whose classmethod, staticmethod and instance method all return the model itself."""
+    root = tmp_path / "blobproj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "blobproj"\n')
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "mod.py").write_text(BLOB)
+    return root
+
+
+def test_a_models_classmethods_share_its_subclass_stub(blob_project: Path, tmp_path: Path) -> None:
+    """F8: the stub class of a model's classmethod shadowed the imported model (mypy no-redef) and
+    the model's instance method was then skipped; now all its methods live in one subclass."""
+    report = api.stubs([blob_project], model=MODEL, output=blob_project / "pkg" / "stubs.py")
+    assert report.functions == ("pkg.mod:Blob.from_path", "pkg.mod:Blob.grow", "pkg.mod:Blob.empty",
+                                "pkg.mod:Blob.merge")
+    assert report.skipped == ()
+    text = (blob_project / "pkg" / "stubs.py").read_text()
+    # `other: "Blob"` now takes the stub subclass, narrower than the method it overrides
+    assert 'def merge(self, other: "Blob") -> "Blob":  # type: ignore[override]\n' in text
+    assert text.count("# type: ignore") == 1
+    assert "class Blob(pkg.mod.Blob):\n    @classmethod\n" in text
+    assert "from pkg.mod import Blob" not in text and text.count("class Blob") == 1
+    # each stub renders its original's prompt (signature text and docstring kept)
+    scan = {r.function_id: r for r in api.scan([blob_project]).results}
+    original = (blob_project / "pkg" / "mod.py").read_text()
+    for fid in report.functions:
+        r = scan[fid]
+        want = static_prompt(original, r.qualname, "Blob", include_body=False, lineno=r.lineno)
+        assert want is not None and static_prompt(text, r.qualname, "Blob", include_body=False) == want, fid
+    mypy = VENV_BIN / "mypy"
+    if not mypy.exists():
+        pytest.skip("mypy is not installed next to this interpreter")
+    run = subprocess.run(
+        [str(mypy), "--strict", "--follow-imports=silent", "--cache-dir", str(tmp_path / "mypy_cache"), "pkg/stubs.py"],
+        cwd=blob_project, capture_output=True, text=True, timeout=300, env={**os.environ, "MYPYPATH": str(blob_project)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Success: no issues found in 1 source file" in run.stdout
+
+
+def test_a_classmethod_stub_dispatches_to_an_instance_of_the_model(blob_project: Path) -> None:
+    """`-> "Blob"` in the stubs module resolves to the stub class: a subclass of the model with its
+    fields and name, so the tool is `Blob` and the answer validates into an instance of the model."""
+    from distilgen.testing import FakeOpenAI
+
+    api.stubs([blob_project], model=MODEL, output=blob_project / "pkg" / "stubs.py")
+    probe = (
+        "import json, typing, pkg.mod as m, pkg.stubs as s\n"
+        "out = {}\n"
+        "for name, fn in [('from_path', s.Blob.from_path), ('grow', s.Blob(x=1).grow), ('empty', s.Blob.empty)]:\n"
+        "    hint = typing.get_type_hints(fn)['return']\n"
+        "    got = fn('abc') if name != 'grow' else fn(2)\n"
+        "    out[name] = [hint.__name__, issubclass(hint, m.Blob), list(hint.model_fields) == list(m.Blob.model_fields),"
+        " isinstance(got, m.Blob), got.x]\n"
+        "print(json.dumps(out))\n"
+    )
+    with FakeOpenAI() as srv:
+        srv.chat.push({"x": 7}, {"x": 8}, {"x": 9})
+        env = {**os.environ, "PYTHONPATH": str(blob_project), "OPENAI_BASE_URL": srv.base_url,
+               "OPENAI_API_KEY": "sk-test"}
+        run = subprocess.run([sys.executable, "-c", probe], cwd=blob_project, capture_output=True, text=True,
+                             timeout=120, env=env)
+        names = [r.json["tool_choice"]["function"]["name"] for r in srv.requests_to("/v1/chat/completions")]
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got == {"from_path": ["Blob", True, True, True, 7], "grow": ["Blob", True, True, True, 8],
+                   "empty": ["Blob", True, True, True, 9]}
+    assert names == ["Blob", "Blob", "Blob"]
+
+
+def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) -> None:
+    """A non-model class naming itself in a signature, two models of one name in different modules,
+    a generic model given type arguments: each skipped with its reason, never a module mypy rejects
+    or one class for both."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "proj"\n')
+    (root / "pkg" / "__init__.py").write_text("")
+    for mod in ("a", "b"):
+        (root / "pkg" / f"{mod}.py").write_text(
+            "from pydantic import BaseModel\n\n\nclass Blob(BaseModel):\n    x: int = 0\n\n"
+            '    def grow(self, n: int) -> "Blob":\n        return Blob(x=self.x + n)\n')
+    (root / "pkg" / "c.py").write_text(
+        "import enum\n\nfrom pydantic import BaseModel\n\n\nclass S(BaseModel):\n    t: str\n\n\n"
+        'class Color(enum.Enum):\n    RED = 1\n\n    @classmethod\n    def describe(cls, c: "Color") -> S:\n'
+        '        return S(t="")\n')
+    (root / "pkg" / "g.py").write_text(
+        "from typing import Generic, TypeVar\n\nfrom pydantic import BaseModel\n\nT = TypeVar('T')\n\n\n"
+        'class Box(BaseModel, Generic[T]):\n    x: int = 0\n\n    def twice(self, n: int) -> "Box[T]":\n'
+        "        return Box(x=2 * n)\n")
+    report = api.stubs([root], model=MODEL, output=root / "pkg" / "stubs.py")
+    assert report.functions == ("pkg.a:Blob.grow",)
+    reasons = {(s.path, s.qualname): s.reason for s in report.skipped}
+    assert reasons == {
+        ("pkg/b.py", "Blob.grow"): "a stub class 'Blob' already stands for pkg.a.Blob",
+        ("pkg/c.py", "Color.describe"): "its signature names its own class 'Color', which is not a model: "
+                                        "a stub class would shadow it",
+        # `-> Box[T]` would name the stub subclass, which takes no type arguments
+        ("pkg/g.py", "Box.twice"): "its signature gives its own generic class 'Box' type arguments, "
+                                   "which its stub class cannot take",
+    }
+    text = (root / "pkg" / "stubs.py").read_text()
+    assert "class Blob(pkg.a.Blob):" in text and "Color" not in text and "pkg.b" not in text

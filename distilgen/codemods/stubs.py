@@ -113,7 +113,13 @@ class _NameCollector(cst.CSTVisitor):
 
     def __init__(self) -> None:
         self.names: set[str] = set()
+        self.subscripted: set[str] = set()
+        """Names used as `Name[...]` (generic classes given type arguments)."""
         self.bad_strings: list[str] = []
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name):
+            self.subscripted.add(node.value.value)
 
     def visit_Name(self, node: cst.Name) -> None:
         self.names.add(node.value)
@@ -136,6 +142,16 @@ class _NameCollector(cst.CSTVisitor):
 
 
 def _signature_names(fn: cst.FunctionDef) -> set[str]:
+    return _signature_collector(fn).names - _type_params(fn)
+
+
+def _type_params(fn: cst.FunctionDef) -> set[str]:
+    if fn.type_parameters is None:
+        return set()
+    return {tp.param.name.value for tp in fn.type_parameters.params}
+
+
+def _signature_collector(fn: cst.FunctionDef) -> _NameCollector:
     collector = _NameCollector()
     for param in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params):
         if param.annotation is not None:
@@ -147,11 +163,7 @@ def _signature_names(fn: cst.FunctionDef) -> set[str]:
             star.annotation.visit(collector)
     if fn.returns is not None:
         fn.returns.visit(collector)
-    own = set()
-    if fn.type_parameters is not None:
-        for tp in fn.type_parameters.params:
-            own.add(tp.param.name.value)
-    return collector.names - own
+    return collector
 
 
 def _defaults(expr: cst.BaseExpression, collector: _NameCollector) -> None:
@@ -271,7 +283,9 @@ def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
     return "\n\n".join("\n".join(lines) for lines in sections.values())
 
 
-def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames, in_class: bool) -> cst.FunctionDef:
+def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames, in_class: bool,
+               subclass_of: str | None = None) -> cst.FunctionDef:
+    """`subclass_of`: the model's name, when the stub class is its subclass of that name."""
     keep: list[cst.Decorator] = []
     for d in fn.decorators:
         target = names.resolve(d.decorator) if not isinstance(d.decorator, cst.Call) else None
@@ -290,10 +304,15 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     # self / cls need no annotation: a class member that is not a staticmethod
     first_is_self = bool(plain) and in_class and not any(dotted(d.decorator) == "staticmethod" for d in keep)
     untyped = [p for p in (plain[1:] if first_is_self else plain) + stars if p.annotation is None]
-    if untyped:
-        # the signature stays as written (it is the prompt); tell mypy --strict why it is untyped
+    codes = ["no-untyped-def"] if untyped else []
+    if subclass_of is not None and subclass_of in _signature_names(fn.with_changes(returns=None)):
+        # a parameter typed with the model's name now takes the stub subclass: narrower than the
+        # original method it overrides, which mypy reports (the prompt needs the text as written)
+        codes.append("override")
+    if codes:
+        # the signature stays as written (it is the prompt); tell mypy --strict why it differs
         header = cst.TrailingWhitespace(
-            whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment("# type: ignore[no-untyped-def]")
+            whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(f"# type: ignore[{', '.join(codes)}]")
         )
     return fn.with_changes(
         decorators=[*keep, decorator],
@@ -361,6 +380,18 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         )
     )
 
+    # classes known to be models: the stub class of each subclasses it, whichever of its methods
+    # (instance, class or static) are stubbed, so the model's name means one class in the module
+    model_classes: set[str] = set()
+    for r in chosen:
+        owner = r.qualname.split(".")
+        if r.path not in parsed or not r.module or len(owner) != 2 or "<locals>" in r.qualname:
+            continue
+        cls = f"{r.module}.{owner[0]}"
+        if r.kind == "method" or r.model and resolver.canonical(r.model) == resolver.canonical(cls):
+            model_classes.add(cls)
+    class_modules: dict[str, str] = {}  # top-level stub class name -> the module of its original
+
     for r in chosen:
         if r.path not in parsed:
             continue
@@ -390,16 +421,20 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         more: set[_Import] = set()
         problem = None
         base = None
-        if r.kind == "method":
+        if r.kind == "method" and (len(classes) != 1 or "<locals>" in r.qualname):
+            skip("a method of a nested or local model class: no stub class can stand in for it")
+            continue
+        if classes and f"{r.module}.{classes[0]}" in model_classes and len(classes) == 1:
             # a model's method: the stub class subclasses the model, so the instance renders as
-            # the same `Model(...)` call the examples were captured with
-            if len(classes) != 1 or "<locals>" in r.qualname:
-                skip("a method of a nested or local model class: no stub class can stand in for it")
-                continue
+            # the same `Model(...)` call the examples were captured with, and the model's name in
+            # a signature (`-> "Blob"`) means that subclass: same fields, same name, no import
             base = f"{r.module}.{classes[0]}"
             module_import = _Import(r.module)
             other = plan.imports.get(module_import.bound)
-            if other is not None and not (_plain(other)):
+            if classes[0] in _signature_collector(node).subscripted:
+                # `-> RunnableEach[Input, Output]` would name the stub subclass, which is not generic
+                problem = f"its signature gives its own generic class {classes[0]!r} type arguments, which its stub class cannot take"
+            elif other is not None and not (_plain(other)):
                 problem = f"name {module_import.bound!r} is needed for `import {r.module}` but means {_describe(other)}"
             elif other is not None:
                 more.add(module_import)
@@ -412,6 +447,9 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
             if imp is None:
                 problem = f"name {name!r} in its signature is not defined at module level in {r.module}"
                 break
+            if (base is not None and name == classes[0] and imp.name is not None
+                    and resolver.canonical(f"{imp.module}.{imp.name}") == resolver.canonical(base)):
+                continue  # the stub class, a subclass of the model, stands for it
             other = plan.imports.get(name) or imports.get(name)
             if other is not None and _plain(other) and _plain(imp):
                 more.add(imp)  # `import a.b` and `import a.c` both bind `a`: keep both lines
@@ -427,8 +465,14 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
                 break
             imports[name] = imp
         top = qual.split(".")[0]
+        if problem is None and classes and top in imports:
+            # `class Color:` would shadow the `Color` its signature imports; only a model's stub
+            # class can stand for its original (as a subclass)
+            problem = f"its signature names its own class {top!r}, which is not a model: a stub class would shadow it"
         if problem is None and top in plan.imports:
             problem = f"its name {top!r} is already used for an import of the stubs module"
+        if problem is None and classes and class_modules.get(top, r.module) != r.module:
+            problem = f"a stub class {top!r} already stands for {class_modules[top]}.{top}"
         if problem is None and not classes and top in plan.top_names:
             problem = f"a stub named {top!r} already exists ({plan.top_names[top]})"
         if problem is None and any(
@@ -441,7 +485,10 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
         plan.imports.update(imports)
         plan.more |= more
         plan.top_names.setdefault(top, fid)
-        plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names, bool(classes)), base))
+        if classes:
+            class_modules.setdefault(top, r.module)
+        plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names, bool(classes),
+                                                                      classes[0] if base else None), base))
     return plan
 
 
