@@ -13,6 +13,8 @@ import textwrap
 import tokenize
 from dataclasses import dataclass
 
+from .. import _ast_parse
+
 __all__ = ["FunctionSource", "function_source", "function_source_from_module"]
 
 
@@ -88,10 +90,10 @@ def function_source(def_text: str) -> FunctionSource:
     """Parts of the first function defined in `def_text` (decorators allowed, any indentation)."""
     dedented = textwrap.dedent(def_text)
     try:
-        tree = ast.parse(dedented)
+        tree = _ast_parse.parse(dedented)
     except SyntaxError:
         # a method body's text may not dedent cleanly on its own (e.g. a continuation line)
-        tree = ast.parse("if 1:\n" + textwrap.indent(def_text, " "))
+        tree = _ast_parse.parse("if 1:\n" + textwrap.indent(def_text, " "))
         dedented = "if 1:\n" + textwrap.indent(def_text, " ")
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from pydantic import BaseModel
 
+from .. import _ast_parse
 from ..errors import DistilgenError
 
 __all__ = ["render_call", "render_value", "UnrenderableValue", "EVAL_NAMESPACE",
@@ -368,7 +369,7 @@ def read_call(text: str, name: str, constructors: Mapping[str, Any]) -> tuple[tu
     if expr.startswith("Return "):
         expr = expr[len("Return "):]
     try:
-        tree = ast.parse(expr, mode="eval")
+        tree = _ast_parse.parse(expr, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         raise CallSyntaxError("not a rendered call (not a Python expression)") from None
     call = tree.body

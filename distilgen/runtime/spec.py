@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from .. import _ast_parse
 from ..errors import DecorationError
 from ..prompts.render import fingerprint as make_fingerprint
 from ..prompts.render import render_prompt
@@ -67,7 +68,7 @@ class FunctionSpec:
 
 def _decorator_names(src_text: str) -> set[str]:
     try:
-        tree = ast.parse(textwrap.dedent(src_text))
+        tree = _ast_parse.parse(textwrap.dedent(src_text))
     except SyntaxError:
         return set()
     for node in tree.body:
@@ -110,14 +111,14 @@ def _class_bases_from_frame(class_qualname: str) -> list[type] | None:
         if not stripped.lstrip().startswith(("class ", "@")):
             continue
         try:
-            tree = ast.parse(stripped + "\n    pass\n" if stripped.rstrip().endswith(":") else stripped)
+            tree = _ast_parse.parse(stripped + "\n    pass\n" if stripped.rstrip().endswith(":") else stripped)
         except SyntaxError:
             continue
         node = tree.body[0] if tree.body else None
         if isinstance(node, ast.ClassDef):
             try:
                 outer = frame.f_back
-                return [eval(compile(ast.Expression(b), "<bases>", "eval"), outer.f_globals, outer.f_locals) for b in node.bases]
+                return [eval(_ast_parse.compile_ast(ast.Expression(b), "<bases>", "eval"), outer.f_globals, outer.f_locals) for b in node.bases]
             except Exception:
                 return None
     return None

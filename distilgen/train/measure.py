@@ -62,8 +62,12 @@ class ExactMatch:
             wrong = []
             for i, (system, user, answer) in enumerate(examples):
                 want = json.loads(answer)
+                # A token is at least one character, so the right answer (compact, as trained) always
+                # fits in len(answer) tokens; an undertrained adapter that pads with whitespace the
+                # grammar allows would otherwise spend max_tokens on every call (minutes an epoch).
+                budget = min(self.max_tokens, len(answer) + 16)
                 r: Any = llm.create_chat_completion(messages=request_messages(system, user), temperature=0.0,  # type: ignore[arg-type]
-                                               repeat_penalty=1.0, max_tokens=self.max_tokens,
+                                               repeat_penalty=1.0, max_tokens=budget,
                                                response_format={"type": "json_object", "schema": self.schema})
                 try:
                     got = json.loads(r["choices"][0]["message"]["content"] or "")
