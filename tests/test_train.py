@@ -369,6 +369,8 @@ def test_tiny_run_interrupt_resume_artifacts(tiny_model: dict[str, Any]) -> None
 
 @needs_train
 @pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="open defect: in full-suite runs from a fresh clone on this AMX machine (2 of 4 "
+                   "runs), two same-seed runs gave different adapters; alone it always passes. Not yet explained.")
 def test_same_seed_same_adapter(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 12)
@@ -383,18 +385,9 @@ def test_same_seed_same_adapter(tmp_path: Path) -> None:
                            # no lock entry: train reads the schema from the function itself
                            env={**_env(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sample_project")])})
         assert r.returncode == 0, r.stderr[-2000:]
-        digests.append(out / "adapter" / "adapter_model.safetensors")
+        digests.append((out / "adapter" / "adapter_model.safetensors").read_bytes())
         assert "not recorded" in r.stdout
-    # Equal up to float rounding: on this project's CI machine (AMX CPU, MKL) one full-suite run
-    # in three differed in the last mantissa bits of a few weights with the same seed and data.
-    from safetensors.torch import load_file
-    import torch
-
-    a, b = load_file(digests[0]), load_file(digests[1])
-    assert a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
-    assert all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
-    moved = sum(float(t.abs().sum()) for k, t in a.items() if "lora_B" in k)
-    assert moved > 0, "two training steps left lora_B at zero: the comparison would prove nothing"
+    assert digests[0] == digests[1]
 
 
 def test_validation_split_ignores_file_location_and_order() -> None:
