@@ -69,11 +69,13 @@ class WalkthroughResult:
 
 
 def sample_project_path() -> Path:
-    """`sample_project/` of the checkout this package runs from."""
-    here = Path(__file__).resolve().parent.parent / "sample_project"
-    if not (here / "pyproject.toml").is_file():
-        raise WalkthroughError("copy", f"no sample_project/ next to the package ({here}); run from a checkout")
-    return here
+    """`sample_project/`: inside the installed package (the wheel ships it), else beside it in a checkout."""
+    package = Path(__file__).resolve().parent
+    for here in (package / "sample_project", package.parent / "sample_project"):
+        if (here / "pyproject.toml").is_file() and (here / "inbox").is_dir():
+            return here
+    raise WalkthroughError("copy", f"no sample_project/ in the package ({package}) or beside it; reinstall distilgen "
+                                   "from a wheel or sdist, or run from a checkout")
 
 
 def standin_responder(train_file: Path) -> Callable[[Any], Any]:
@@ -144,6 +146,14 @@ def run_walkthrough(
 ) -> WalkthroughResult:
     """Run every step, printing what each does; a failing step raises WalkthroughError naming it."""
     from . import api
+    from .train.extras import missing_extras
+
+    # say what is missing before step 1, not at the step that needs it minutes later
+    absent = missing_extras(("generate",) if quick else ("generate", "train", "serve"))
+    if absent:
+        needed = ",".join(e.extra for e in absent)
+        raise WalkthroughError("setup", f"{'; '.join(e.package + ' is not installed' for e in absent)}: "
+                                        f"pip install 'distilgen[{needed}]'" + ("" if quick else " (or run with --quick)"))
 
     started = time.perf_counter()
     n = n if n is not None else (80 if quick else 300)

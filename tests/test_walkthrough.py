@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_project"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_project"
 STEPS = ["copy", "scan", "apply", "generate", "dataset", "train: skipped (--quick)", "serve", "apply --dispatch",
          "check", "run the app", "eval", "report"]
 
@@ -54,3 +57,46 @@ def test_walkthrough_failure_names_the_step(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 1
     assert "walkthrough stopped at step 'copy'" in r.stderr and "already exists" in r.stderr
+
+
+def _install_wheel_in_clean_venv(tmp_path: Path) -> Path:
+    """distilgen's own wheel, installed in a new venv; its dependencies (only) come from this interpreter."""
+    dist = tmp_path / "dist"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                            "-q", "-w", str(dist), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    [wheel] = dist.glob("distilgen-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c",
+                                "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True, timeout=60).stdout.strip())
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target",
+                              str(site), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    # A path line in a .pth file is appended after the venv's own site-packages, and .pth files inside it
+    # are not processed: the wheel's distilgen wins over this checkout's editable install.
+    import pydantic
+
+    (site / "deps.pth").write_text(f"{Path(pydantic.__file__).parent.parent}\n")
+    return venv
+
+
+@pytest.mark.slow
+def test_quick_walkthrough_from_a_built_wheel(tmp_path: Path) -> None:
+    venv = _install_wheel_in_clean_venv(tmp_path)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    # `python -m distilgen`: pip --target puts no console script in the venv's bin/
+    run = subprocess.run([str(venv / "bin" / "python"), "-m", "distilgen", "walkthrough", "--quick", "--workdir",
+                          str(tmp_path / "work")], cwd=elsewhere, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert "[12/12] report" in run.stdout and "walkthrough finished" in run.stdout
+    # the sample project came out of the installed package, not this checkout
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "from distilgen.walkthrough import sample_project_path; print(sample_project_path())"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
+    assert where.stdout.strip().startswith(str(venv)), where.stdout + where.stderr
+    assert (tmp_path / "work" / "inbox_project" / "inbox" / "triage.py").is_file()

@@ -6,13 +6,16 @@ import importlib.util
 
 from ..errors import MissingExtraError
 
-__all__ = ["TRAIN_MODULES", "SERVE_MODULES", "require_train", "require_serve", "missing"]
+__all__ = ["TRAIN_MODULES", "SERVE_MODULES", "GENERATE_MODULES", "require_train", "require_serve", "missing",
+           "missing_extras"]
 
 # import name -> distribution name, in the order a user would install them
 TRAIN_MODULES = (("torch", "torch"), ("transformers", "transformers"), ("peft", "peft"), ("gguf", "gguf"),
                  ("safetensors", "safetensors"))
 SERVE_MODULES = (("llama_cpp", "llama-cpp-python"), ("uvicorn", "llama-cpp-python[server]"),
                  ("sse_starlette", "llama-cpp-python[server]"))
+GENERATE_MODULES = (("hypothesis", "hypothesis"),)
+_EXTRAS = {"train": TRAIN_MODULES, "serve": SERVE_MODULES, "generate": GENERATE_MODULES}
 
 
 def missing(modules: tuple[tuple[str, str], ...]) -> str | None:
@@ -37,3 +40,9 @@ def require_serve() -> None:
     dist = missing(SERVE_MODULES)
     if dist is not None:
         raise MissingExtraError("serve", dist)
+
+
+def missing_extras(extras: tuple[str, ...]) -> list[MissingExtraError]:
+    """Every extra of `extras` that is not fully installed (to list them all at once, before any work)."""
+    found = [(extra, missing(_EXTRAS[extra])) for extra in extras]
+    return [MissingExtraError(extra, dist) for extra, dist in found if dist is not None]
