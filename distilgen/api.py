@@ -581,28 +581,68 @@ def start_server(folder: "str | _Path", *, host: str = "127.0.0.1", port: "int |
 # --- generate / eval ---------------------------------------------------------------------------
 
 
-def generate(target: str, n: int = 100, **options: "object") -> "GenerateResult":
+def generate(
+    target: str,
+    n: int = 100,
+    *,
+    out: "str | _Path | None" = None,
+    finetune_format: "str | None" = None,
+    seed: int = 0,
+    inputs: "str | _Path | None" = None,
+    strategies: "str | None" = None,
+    timeout: "float | None" = None,
+    mutate: bool = True,
+    root: "str | _Path | None" = None,
+    progress: "_Callable[[int, int], None] | None" = None,
+) -> "GenerateResult":
     """Capture `n` calls of the real function on arguments drawn from its type hints.
 
-    Options: out, finetune_format, seed, inputs (JSONL of argument sets), strategies
-    ('module:object'), timeout (seconds per call), mutate, root, progress (callable(done, total)).
+    `inputs`: a JSONL of argument sets to use first; `strategies`: 'module:object' overriding draws;
+    `timeout`: seconds per call; `mutate`: also vary seen inputs; `progress(done, total)`.
     """
     from .evals.generate import generate as _generate
 
-    return _generate(target, n, **options)  # type: ignore[arg-type]
+    return _generate(target, n, out=out, finetune_format=finetune_format, seed=seed, inputs=inputs,
+                     strategies=strategies, timeout=timeout, mutate=mutate, root=root, progress=progress)
 
 
-def evaluate(target: str, model: str, **options: "object") -> "EvalReport":
+def evaluate(
+    target: str,
+    model: str,
+    *,
+    baseline: "str | None" = None,
+    dataset: "str | _Path | None" = None,
+    split: "str | None" = None,
+    inputs: "str | _Path | None" = None,
+    n: int = 50,
+    seed: int = 0,
+    strategies: "str | None" = None,
+    base_url: "str | None" = None,
+    baseline_base_url: "str | None" = None,
+    tolerance: float = 0.0,
+    price_per_million: "float | None" = None,
+    price_per_million_output: "float | None" = None,
+    max_retries: int = 2,
+    timeout: float = 120.0,
+    response_format: "str | None" = None,
+    min_accuracy: "float | None" = None,
+    worst: int = 10,
+    root: "str | _Path | None" = None,
+    progress: "_Callable[[int, int], None] | None" = None,
+) -> "EvalReport":
     """Score `model` (dispatched exactly as production does) against the real function on the same inputs.
 
     Inputs: `dataset` (+ `split` 'val'/'train' from `dataset split`), `inputs` (JSONL), or `n` fresh
-    draws (`seed`, `strategies`). Options: baseline, base_url, baseline_base_url, tolerance,
-    price_per_million, price_per_million_output, max_retries, timeout, response_format, min_accuracy,
-    worst, root, progress.
+    draws (`seed`, `strategies`).
     """
     from .evals.evaluate import evaluate as _evaluate
 
-    return _evaluate(target, model, **options)  # type: ignore[arg-type]
+    return _evaluate(target, model, baseline=baseline, dataset=dataset, split=split, inputs=inputs, n=n, seed=seed,
+                     strategies=strategies, base_url=base_url, baseline_base_url=baseline_base_url,
+                     tolerance=tolerance, price_per_million=price_per_million,
+                     price_per_million_output=price_per_million_output, max_retries=max_retries, timeout=timeout,
+                     response_format=response_format, min_accuracy=min_accuracy, worst=worst, root=root,
+                     progress=progress)
 
 
 def evaluate_shadow(path: "str | _Path", *, function_id: "str | None" = None, tolerance: float = 0.0,
