@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -289,10 +290,17 @@ def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
 
 
 def test_cli_generate_on_the_sample_project(tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "sample_project"
+    sample = tmp_path / "sample_project"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "sample_project", sample,
+                    ignore=shutil.ignore_patterns(".hypothesis", "__pycache__", ".distilgen_cache"))
+    before = sorted(p.name for p in sample.iterdir())
     out = tmp_path / "triage.jsonl"
-    r = _cli("generate", "inbox.triage:classify_ticket", "-n", "30", "--seed", "1", "-o", str(out), cwd=sample)
+    r = _cli("generate", "inbox.triage:classify_ticket", "-n", "30", "--seed", "1", "-o", str(out), cwd=sample,
+             env={"DISTILGEN_CACHE": str(tmp_path / "cache"), "HYPOTHESIS_STORAGE_DIRECTORY": ""})
     assert r.returncode == 0, r.stderr
+    # hypothesis's own files (its constants cache) go to distilgen's cache, not into the user's project
+    assert sorted(p.name for p in sample.iterdir()) == before
+    assert (tmp_path / "cache" / "hypothesis").is_dir()
     assert "30 examples written" in r.stdout
     assert "urgency:" in r.stdout and "team:" in r.stdout
     assert "warning" not in r.stdout  # the sample's strategies reach every label

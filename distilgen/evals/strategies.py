@@ -13,6 +13,7 @@ import enum
 import importlib
 import inspect
 import math
+import os
 import sys
 import types
 import typing
@@ -23,6 +24,7 @@ from typing import Any, Callable, Mapping
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from .._user_cache import cache_root
 from ..errors import MissingExtraError, UsageError
 from ..runtime.spec import parameter_hints
 
@@ -32,9 +34,14 @@ __all__ = ["require_hypothesis", "strategy_for", "model_strategy", "load_user_st
 def require_hypothesis() -> Any:
     """The `hypothesis.strategies` module, or one clear line naming the install to run."""
     try:
+        from hypothesis import configuration
         from hypothesis import strategies as st
     except ImportError:
         raise MissingExtraError("generate", "hypothesis") from None
+    # hypothesis writes `.hypothesis/` (a constants cache gathered from the caller's source) into the
+    # current folder: a `distilgen generate` run in a project must not leave that behind there.
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        configuration.set_hypothesis_home_dir(cache_root() / "hypothesis")
     return st
 
 

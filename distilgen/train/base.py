@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .._user_cache import cache_root
 from ..errors import MissingExtraError, UsageError
 
 __all__ = ["BaseRef", "DEFAULT_BASE", "default_base_path", "resolve_base", "sha256_file", "offline_env", "cache_root",
@@ -104,14 +105,6 @@ def resolve_base(base: str | os.PathLike[str] | None) -> BaseRef:
             f"(no network at run time); download it to a folder yourself and pass that folder, or a .gguf file"
         )
     raise UsageError(f"--base {base}: no such file or folder")
-
-
-def cache_root() -> Path:
-    """`$DISTILGEN_CACHE`, else `$XDG_CACHE_HOME/distilgen`, else `~/.cache/distilgen`."""
-    if os.environ.get("DISTILGEN_CACHE"):
-        return Path(os.environ["DISTILGEN_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "distilgen"
 
 
 def torch_folder(base: BaseRef, report: "Callable[[str], None] | None" = None) -> Path:
