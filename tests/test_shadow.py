@@ -226,3 +226,32 @@ def test_compare_fields_json_values():
         "x": True, "y": True, "z": True}
     assert compare_fields({"x": 1, "y": True}, {"x": True}) == {"x": False, "y": False}
     assert compare_fields({"x": "1"}, {"x": 1}) == {"x": False}
+
+
+class Ratio(BaseModel):
+    value: float
+
+
+def test_a_non_finite_answer_keeps_the_log_valid_json(srv, tmp_path):
+    srv.chat.respond(lambda req: {"value": 1.5})
+    log = tmp_path / "shadow.jsonl"
+    client = openai.OpenAI(base_url=srv.base_url, api_key="x", max_retries=0)
+    ins = Instructions(openai_client=client, config=Config(root=tmp_path), shadow_rate=1.0, shadow_log=log)
+
+    @ins.distil(mode="shadow", model=MODEL)
+    def ratio(a: int, b: int) -> Ratio:
+        return Ratio(value=a / b if b else float("nan"))
+
+    ready(ratio)
+    assert ratio(1, 0).value != ratio(1, 0).value  # the caller still gets its NaN
+    assert shadow_of(ratio).drain(10)
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} in a shadow record: not JSON")
+
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        rec = json.loads(line, parse_constant=no_constants)
+        assert rec["expected"] == {"value": None} and rec["got"] == {"value": 1.5}
+        assert rec["fields"] == {"value": False} and rec["agree"] is False

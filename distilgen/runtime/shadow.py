@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 import queue
 import random
@@ -187,7 +188,8 @@ class Shadow:
     def _record(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any,
                 outcome: Outcome | BaseException, started: float) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        expected = result.model_dump(mode="json") if isinstance(result, BaseModel) else None
+        # pydantic's JSON mode writes NaN/infinity as null (JSON has neither): the log stays valid JSON
+        expected = json.loads(result.model_dump_json()) if isinstance(result, BaseModel) else None
         record: dict[str, Any] = {
             "v": RECORD_VERSION,
             "ts": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -219,7 +221,7 @@ class Shadow:
                 record.update(status="invalid", error=outcome.errors[-1] if outcome.errors else "invalid answer")
                 self._count("invalid")
             else:
-                actual = outcome.value.model_dump(mode="json")
+                actual = json.loads(outcome.value.model_dump_json())
                 fields = compare_fields(expected or {}, actual)
                 agree = expected is not None and all(fields.values())
                 record.update(got=actual, fields=fields, agree=agree)
