@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import venv
 from pathlib import Path
 
@@ -306,3 +307,19 @@ def test_settings_that_need_the_environment_name_their_fields(tmp_path):
                                    "shop.models failed at shop/models.py:8: ValidationError: 1 validation error for Settings")
     assert str(problem).endswith("; settings read from the environment (database_url): name a .env file with "
                                  "[tool.distilgen] env-file")
+
+
+def test_a_package_installed_after_a_cached_scan_is_seen(tmp_path):
+    """The cached report said `vendorlib` is not on the path; installing it must not leave that stale."""
+    root = write(tmp_path / "proj", VENDOR_PROJECT)
+    python = make_venv(root / ".venv")
+    site = python.parent.parent / SITE
+
+    def cached() -> list[tuple[str, str]]:
+        return [(r.qualname, r.status) for r in api.scan([root]).results]
+
+    assert cached() == [("parse_order", "unresolved")]
+    assert cached() == [("parse_order", "unresolved")]  # now from the cache
+    time.sleep(0.01)  # a distinct directory mtime even on coarse clocks
+    write(site, {"vendorlib/__init__.py": "from pydantic import BaseModel\n\n\nclass VendorBase(BaseModel):\n    pass\n"})
+    assert cached() == [("parse_order", "candidate")]

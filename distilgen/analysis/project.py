@@ -327,8 +327,18 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
     )
 
 
+def _dir_stamp(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
 def _config_key(config: Config, root: Path, extra: Iterable[Any], search_path: Iterable[str]) -> str:
-    payload = json.dumps([config.as_dict(), str(root), list(extra), list(search_path), INDEX_VERSION], sort_keys=True, default=str)
+    # A search-path folder's mtime changes when a package is installed or removed there (pip always
+    # adds or drops a top-level dist-info): a module the last scan could not find may exist now.
+    path = [(p, _dir_stamp(p)) for p in search_path]
+    payload = json.dumps([config.as_dict(), str(root), list(extra), path, INDEX_VERSION], sort_keys=True, default=str)
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
