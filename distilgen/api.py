@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .codemods.apply import ApplyReport
     from .codemods.stubs import StubsReport
     from .config import Config
+    from .contracts import ApplyAction
     from .evals.evaluate import EvalReport
     from .evals.generate import GenerateResult
     from .ops.dataset import ExportResult, FileReport, SplitResult
@@ -118,7 +119,7 @@ def apply(
     *,
     config: "Config | None" = None,
     select: "_Iterable[str]" = (),
-    action: str = "decorate",
+    action: ApplyAction = "decorate",
     model: str | None = None,
     write: bool = True,
     lock: bool = True,

@@ -14,6 +14,7 @@ import click
 
 from . import api
 from ._version import __version__
+from .contracts import ApplyAction, ReportFormat
 from .errors import ConfigError, DistilgenError, InternalError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +55,7 @@ def _python_option(fn: F) -> F:
     """--python PATH: the project's interpreter (its sys.path locates third-party base classes)."""
     return click.option("--python", "python", metavar="PATH", default=None,
                         help="The project's Python interpreter (default: [tool.distilgen] python, VIRTUAL_ENV, "
-                             ".venv/ or venv/ at the project root, else this one).")(fn)  # type: ignore[return-value]
+                             ".venv/ or venv/ at the project root, else this one).")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,7 +83,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings or unreadable files.")
 @_python_option
 @_handle_errors
-def scan_cmd(paths: tuple[str, ...], fmt: str, output: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
+def scan_cmd(paths: tuple[str, ...], fmt: ReportFormat, output: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
              include_generated: bool, no_cache: bool, check: bool, exit_zero: bool, python: str | None) -> None:
     """Find every function whose return annotation resolves to a pydantic model."""
     from .analysis.report import check_failures, format_report
@@ -167,8 +168,8 @@ def apply_cmd(paths: tuple[str, ...], select: tuple[str, ...], dispatch: bool, m
         raise UsageError("--model only goes with --dispatch")
     if dispatch and not model:
         raise UsageError("--dispatch needs --model ID")
-    action = {"--dispatch": "dispatch", "--capture": "capture", "--remove": "remove"}.get(
-        chosen[0] if chosen else "", "decorate")
+    actions: dict[str, ApplyAction] = {"--dispatch": "dispatch", "--capture": "capture", "--remove": "remove"}
+    action = actions.get(chosen[0] if chosen else "", "decorate")
     write = not (show_diff or check)
     report = api.apply(paths or (".",), select=select, action=action, model=model, write=write, lock=not no_lock,
                        python=python)

@@ -26,11 +26,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .._version import __version__
+from ..contracts import DEF_KINDS, SCAN_STATUSES, one_of
 from .index import INDEX_VERSION, freeze
 from .scan import DecoratorInfo, FileError, ScanResult
+
+_V = TypeVar("_V", bound=str)
 
 __all__ = ["ScanCache", "digest", "CACHEDIR_TAG"]
 
@@ -197,6 +200,13 @@ def _int(v: Any) -> int:
     return v  # type: ignore[no-any-return]
 
 
+def _member(v: Any, choices: tuple[_V, ...]) -> _V:
+    value = one_of(v, choices)
+    if value is None:
+        raise _Bad
+    return value
+
+
 def _decode_result(v: Any) -> ScanResult:
     _check(type(v) is list and len(v) == len(_RESULT_FIELDS))
     path, qualname, lineno, col, end_lineno, model, status, reason, dec, is_async, module, kind, dec_lineno = v
@@ -206,7 +216,8 @@ def _decode_result(v: Any) -> ScanResult:
         decorator = DecoratorInfo(_str(dec[0]), _str(dec[1]), _opt_str(dec[2]), _int(dec[3]))
     _check(type(is_async) is bool)
     return ScanResult(_str(path), _str(qualname), _int(lineno), _int(col), _int(end_lineno), _opt_str(model),
-                      _str(status), _opt_str(reason), decorator, is_async, _opt_str(module), _str(kind), _int(dec_lineno))
+                      _member(status, SCAN_STATUSES), _opt_str(reason), decorator, is_async, _opt_str(module),
+                      _member(kind, DEF_KINDS), _int(dec_lineno))
 
 
 def _decode_results(data: Any) -> dict[str, Any] | None:

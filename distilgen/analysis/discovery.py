@@ -109,7 +109,7 @@ def _read_gitignore(folder: str, base: str) -> _GitIgnore | None:
         return None
 
 
-def _ancestor_gitignores(root: Path) -> list[_GitIgnore]:
+def _ancestor_gitignores(root: Path) -> list[_Rules]:
     """`.gitignore`s above the root, up to the repository's top, as rules over root-relative paths."""
     chain: list[Path] = []
     for d in (root, *root.parents):
@@ -118,13 +118,13 @@ def _ancestor_gitignores(root: Path) -> list[_GitIgnore]:
             break
     else:
         return []
-    out = []
+    out: list[_Rules] = []
     for d in reversed(chain[1:]):  # the top first; the root's own file is read by the walk
         gi = _read_gitignore(str(d), "")
         if gi is not None:
             prefix = root.relative_to(d).as_posix()
             out.append(_PrefixedGitIgnore(gi, prefix))
-    return out  # type: ignore[return-value]
+    return out
 
 
 class _PrefixedGitIgnore:
@@ -135,6 +135,10 @@ class _PrefixedGitIgnore:
 
     def verdict(self, rel: str, is_dir: bool) -> bool | None:
         return self.inner.verdict(f"{self.prefix}/{rel}" if rel else self.prefix, is_dir)
+
+
+_Rules = _GitIgnore | _PrefixedGitIgnore
+"""One .gitignore's rules, over paths relative to the scan root."""
 
 
 def discover(
@@ -163,7 +167,7 @@ def discover(
             r = os.path.relpath(p, root_s)
         return "" if r == "." else r.replace(os.sep, "/") if os.sep != "/" else r
 
-    def ignored(rules: list, rel: str, is_dir: bool) -> bool:
+    def ignored(rules: list[_Rules], rel: str, is_dir: bool) -> bool:
         verdict = None
         for gi in rules:
             v = gi.verdict(rel, is_dir)
@@ -175,7 +179,7 @@ def discover(
         mod, is_pkg = module_name(p, import_roots)
         entries.setdefault(rel, FileEntry(rel, p, st.st_mtime_ns, st.st_size, mod, is_pkg, explicit))
 
-    def gitignores_for(folder: str) -> list:
+    def gitignores_for(folder: str) -> list[_Rules]:
         """Rules that apply inside `folder`: the ancestors' plus every .gitignore from root down."""
         rules = list(ancestors)
         rel = rel_of(folder)
@@ -209,7 +213,7 @@ def discover(
             continue
         rules0 = gitignores_for(p)
         real = os.path.realpath(p)
-        stack: list[tuple[str, list, tuple[str, ...]]] = [(p, rules0, (real,))]
+        stack: list[tuple[str, list[_Rules], tuple[str, ...]]] = [(p, rules0, (real,))]
         while stack:
             folder, rules, chain = stack.pop()
             try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config import Config, load_config
+from ..contracts import ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import ScanCache, digest
 from .discovery import FileEntry, discover, glob_regex
@@ -290,6 +291,7 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
     deco = _decorator(res, module, fn, configured)
     model: str | None = None
     reason: str | None = None
+    status: ScanStatus
     if shape[0] == "unresolved":
         status, reason = "unresolved", shape[1]
     else:

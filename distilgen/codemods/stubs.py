@@ -169,7 +169,7 @@ def _signature_collector(fn: cst.FunctionDef) -> _NameCollector:
 def _defaults(expr: cst.BaseExpression, collector: _NameCollector) -> None:
     # a string default is a value, not an annotation: only names outside strings count
     plain = _NameCollector()
-    plain.visit_SimpleString = lambda node: None  # type: ignore[method-assign, assignment]
+    plain.visit_SimpleString = lambda node: None  # type: ignore[method-assign]
     expr.visit(plain)
     collector.names |= plain.names
 

@@ -200,7 +200,7 @@ def capturing(target: Target, out: Path, finetune_format: str, name: str | None)
 
     instructions = Instructions(name=name or target.module.split(".")[0], finetune_format=finetune_format,
                                 dataset=str(out))
-    return instructions.distil(target.original)  # type: ignore[no-any-return]
+    return instructions.distil(target.original)
 
 
 def _count_lines(path: Path) -> int:
