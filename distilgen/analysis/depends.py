@@ -120,12 +120,12 @@ class _Files:
         self.by_module: dict[str, FileEntry] = {}
         for e in entries:
             self.by_module.setdefault(e.module, e)
-        cached = ScanCache(config.cache_path).load_index().get("files", {})
+        cached = ScanCache(config.cache_path).load_index().files
         self.modules: dict[str, Module] = {}
         for name, e in self.by_module.items():
             hit = cached.get(e.path)
-            if hit is not None and hit[0] == e.mtime_ns and hit[1] == e.size:
-                idx = hit[3]
+            if hit is not None and hit.mtime_ns == e.mtime_ns and hit.size == e.size:
+                idx = hit.index
             else:
                 try:
                     with open(e.path, "rb") as fh:
