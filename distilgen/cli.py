@@ -86,7 +86,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 def scan_cmd(paths: tuple[str, ...], fmt: ReportFormat, output: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
              include_generated: bool, no_cache: bool, check: bool, exit_zero: bool, python: str | None) -> None:
     """Find every function whose return annotation resolves to a pydantic model."""
-    from .analysis.report import check_failures, format_report
+    from .analysis.scan_output import check_failures, format_report
 
     report = api.scan(paths or (".",), select=select, exclude=exclude, include_generated=include_generated,
                       use_cache=not no_cache, python=python)
@@ -111,7 +111,7 @@ def config_cmd(path: str | None, fmt: str, python: str | None) -> None:
     """Print the effective [tool.distilgen] configuration (defaults included) and the interpreter."""
     import json as _json
 
-    from .analysis.report import config_toml
+    from .analysis.scan_output import config_toml
 
     config = api.effective_config(path, python=python)
     interp = api.project_interpreter(config)

@@ -418,7 +418,7 @@ def _run_app(run: _Run) -> None:
 
 def _eval(run: _Run, model: str) -> _Evaluation:
     from . import api
-    from .evals.report import format_table, to_html
+    from .evals.eval_output import format_table, to_html
 
     _forget_inbox()
     report = api.evaluate(FUNCTION, model, dataset=str(run.dataset), split="val", root=str(run.project),

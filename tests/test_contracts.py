@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from distilgen import config, contracts
-from distilgen.analysis import report as scan_report
+from distilgen.analysis import scan_output
 from distilgen.analysis import scan
 from distilgen.codemods import decorate, edits
 from distilgen.runtime import dispatch, formats, instructions
@@ -29,7 +29,7 @@ def test_each_tuple_is_its_literal_s_values_and_the_old_names_are_the_same_objec
     assert dispatch.RESPONSE_FORMATS is contracts.RESPONSE_FORMATS
     assert scan.STATUSES is contracts.SCAN_STATUSES and scan.KINDS is contracts.DEF_KINDS
     assert decorate.ACTIONS is contracts.APPLY_ACTIONS and edits.STATUSES is contracts.EDIT_STATUSES
-    assert scan_report.FORMATS is contracts.REPORT_FORMATS
+    assert scan_output.FORMATS is contracts.REPORT_FORMATS
 
 
 def test_one_of_narrows_a_value_or_says_none() -> None:

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from .._version import __version__
 from ..contracts import DEF_KINDS, SCAN_STATUSES, one_of
-from .index import INDEX_VERSION, freeze
+from .file_index import INDEX_VERSION, freeze
 from .scan import DecoratorInfo, FileError, ScanResult
 
 _V = TypeVar("_V", bound=str)
@@ -47,7 +47,7 @@ class CachedFile(NamedTuple):
     size: int
     digest: bytes
     index: Any
-    """A frozen `FileIndex` (see `index.freeze`) or an ("error", reason) entry."""
+    """A frozen `FileIndex` (see `file_index.freeze`) or an ("error", reason) entry."""
 
 
 class CachedExternal(NamedTuple):
@@ -181,7 +181,7 @@ class ScanCache:
 
 
 def _index_ok(i: Any) -> bool:
-    """A frozen FileIndex (8 fields, see `index.freeze`) or an ("error", reason) entry."""
+    """A frozen FileIndex (8 fields, see `file_index.freeze`) or an ("error", reason) entry."""
     if type(i) is not tuple:
         return False
     if len(i) == 2:

@@ -34,7 +34,7 @@ from ..config import Config
 from ..prompts.project import ModuleSource, read_source
 from .cache import ScanCache
 from .discovery import FileEntry, discover
-from .index import INDEX_VERSION, IndexError_, build_index, conv
+from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv
 from .roots import source_roots
 from .resolve import Module, Resolver
 
@@ -130,7 +130,7 @@ class _Files:
                 try:
                     with open(e.path, "rb") as fh:
                         idx = build_index(fh.read(), e.path)
-                except (OSError, IndexError_):
+                except (OSError, UnindexableFile):
                     idx = None
             if isinstance(idx, tuple) and idx and idx[0] == "error":
                 idx = None
@@ -150,7 +150,7 @@ class _Files:
                 if path.is_file():
                     try:
                         idx: Any = build_index(path.read_bytes(), str(path))
-                    except (OSError, IndexError_):
+                    except (OSError, UnindexableFile):
                         idx = None
                     rel = path.relative_to(self.root).as_posix()
                     self.located[name] = rel

@@ -18,7 +18,7 @@ from ..contracts import ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
-from .index import INDEX_VERSION, FileIndex, FuncRec, IndexError_, build_index
+from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index
 from .roots import source_roots
 from .interpreter import find_interpreter
 from .resolve import INSTRUCTIONS_CLASSES, Module, Resolver
@@ -55,7 +55,7 @@ def _index_one(path: str) -> tuple[bytes | None, Any]:
         return None, ("error", f"cannot read: {_os_reason(exc, path)}")
     try:
         return digest(data), build_index(data, path)
-    except IndexError_ as exc:
+    except UnindexableFile as exc:
         return digest(data), ("error", str(exc))
     except Exception as exc:  # a bug, not the file's fault: name the file, stop
         raise InternalError(f"{path}: while indexing: {type(exc).__name__}: {exc}") from exc

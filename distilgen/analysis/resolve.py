@@ -1,6 +1,6 @@
 """Cross-module resolution over file indexes: names -> definitions, classes -> "is it a model?".
 
-Works on the `index.FileIndex` of every scanned module plus, lazily, modules located on the Python
+Works on the `file_index.FileIndex` of every scanned module plus, lazily, modules located on the Python
 path *without importing them* (an SDK's base model, `sqlmodel`, `pydantic_settings`): their source is
 found by listing the search folders as the import system would (`project._Locator`) and indexed the
 same way. The standard library and compiled modules are never read: nothing there subclasses pydantic's BaseModel.
@@ -23,7 +23,7 @@ import builtins
 import sys
 from typing import Any, Callable, TypeVar
 
-from .index import FileIndex, conv, thaw
+from .file_index import FileIndex, conv, thaw
 
 __all__ = ["Module", "Resolver", "MODEL_ROOTS", "INSTRUCTIONS_CLASSES"]
 

@@ -26,7 +26,7 @@ from libcst.metadata import CodeRange
 
 from ..analysis.parsing import parse_cst
 from ..contracts import APPLY_ACTIONS, ApplyAction
-from .index import index_functions
+from .function_index import index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
 from .splice import reduce_source, splice
 

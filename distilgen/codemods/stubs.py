@@ -33,7 +33,7 @@ from .apply import (
 )
 from .decorate import InstanceRef, is_docstring, string_literal
 from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
-from .index import index_functions
+from .function_index import index_functions
 from .names import ModuleNames, dotted, module_names
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from typing import Any, Literal, NamedTuple
 from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, parse_ast
 
-__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
+__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
 INDEX_VERSION = 5
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -84,7 +84,7 @@ class FileIndex(NamedTuple):
     lines: int
 
 
-class IndexError_(Exception):
+class UnindexableFile(Exception):
     """The file cannot be indexed; the message is the reason shown to the user."""
 
 
@@ -320,11 +320,11 @@ class _Builder:
 
 
 def decode(data: bytes) -> str:
-    """Source bytes -> text (see `parsing.decode_source`); IndexError_ with the reason."""
+    """Source bytes -> text (see `parsing.decode_source`); UnindexableFile with the reason."""
     try:
         return decode_source(data)
     except UnparsableSource as exc:
-        raise IndexError_(str(exc)) from None
+        raise UnindexableFile(str(exc)) from None
 
 
 def is_generated(text: str) -> bool:
@@ -338,12 +338,12 @@ def build_index(data: bytes, filename: str) -> FileIndex:
     try:
         tree = parse_ast(text, filename)
     except UnparsableSource as exc:
-        raise IndexError_(str(exc)) from None
+        raise UnindexableFile(str(exc)) from None
     b = _Builder(text)
     try:
         b.block(tree.body, 0, "", None)
     except RecursionError:  # an annotation of thousands of `A | B | ...` terms, say
-        raise IndexError_("an expression is too long or too deeply nested to index (RecursionError)") from None
+        raise UnindexableFile("an expression is too long or too deeply nested to index (RecursionError)") from None
     return FileIndex(
         names=b.scopes[0][1],
         scopes=tuple(b.scopes),
