@@ -266,7 +266,7 @@ class Dispatcher:
         out.followup = self._followup(fmt, msg, name, call_id, out)
         return out
 
-    def _followup(self, fmt: str, msg: Any, name: str | None, call_id: str | None, out: _Attempt) -> list[dict[str, Any]]:
+    def _followup(self, fmt: ResponseFormat, msg: Any, name: str | None, call_id: str | None, out: _Attempt) -> list[dict[str, Any]]:
         """The turns that show the model its answer and what was wrong with it."""
         tool = self.spec.tool_name
         fix = f"Your answer was invalid: {out.error}. Call {tool} again with arguments that fix this."

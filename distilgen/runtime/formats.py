@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat
+from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
 
 __all__ = [
     "FORMATS",
@@ -143,7 +143,7 @@ def order_like(schema: dict[str, Any], answer: Any) -> dict[str, Any]:
     return reorder(schema)  # type: ignore[no-any-return]
 
 
-def declared_parameters(schema: dict[str, Any], tool_schema: str) -> dict[str, Any] | None:
+def declared_parameters(schema: dict[str, Any], tool_schema: ToolSchema) -> dict[str, Any] | None:
     """What the `tools`/`functions` declaration carries: the full schema, or None (omitted)."""
     if tool_schema not in TOOL_SCHEMAS:
         raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
