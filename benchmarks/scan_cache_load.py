@@ -44,7 +44,7 @@ def main() -> None:
         json_s, pickle_s = best(cache.load_results), best(lambda: pickle.loads(pickled))
         index_s = best(cache.load_index, 5)
         bare_s = best(lambda: marshal.loads(cache.index_file.read_bytes()), 5)
-        print(f"corpus: {len(files)} files; report holds {len(entry['results'])} results; best of 7 / 5")
+        print(f"corpus: {len(files)} files; report holds {len(entry.results)} results; best of 7 / 5")
         print(f"report: JSON + field checks {json_s * 1000:.1f} ms, pickle {pickle_s * 1000:.1f} ms, ratio {json_s / pickle_s:.2f}")
         print(f"index:  marshal + shape checks {index_s * 1000:.1f} ms, bare marshal {bare_s * 1000:.1f} ms, "
               f"ratio {index_s / bare_s:.2f}")

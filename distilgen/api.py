@@ -17,12 +17,14 @@ from typing import Iterable as _Iterable
 # `import distilgen.api` and `distilgen --help` stay fast. Names are private (`_Path`) so that
 # `from distilgen.api import *` gives only the verbs.
 if TYPE_CHECKING:
+    from .contracts import ResponseFormat
     from .analysis.interpreter import Interpreter
     from .analysis.scan import ScanReport
     from .checks import Finding
     from .codemods.apply import ApplyReport
     from .codemods.stubs import StubsReport
     from .config import Config
+    from .contracts import ApplyAction
     from .evals.evaluate import EvalReport
     from .evals.generate import GenerateResult
     from .ops.dataset import ExportResult, FileReport, SplitResult
@@ -118,7 +120,7 @@ def apply(
     *,
     config: "Config | None" = None,
     select: "_Iterable[str]" = (),
-    action: str = "decorate",
+    action: ApplyAction = "decorate",
     model: str | None = None,
     write: bool = True,
     lock: bool = True,
@@ -624,7 +626,7 @@ def evaluate(
     price_per_million_output: "float | None" = None,
     max_retries: int = 2,
     timeout: float = 120.0,
-    response_format: "str | None" = None,
+    response_format: "ResponseFormat | None" = None,
     min_accuracy: "float | None" = None,
     worst: int = 10,
     root: "str | _Path | None" = None,

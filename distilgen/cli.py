@@ -14,6 +14,7 @@ import click
 
 from . import api
 from ._version import __version__
+from .contracts import RESPONSE_FORMATS, ApplyAction, ReportFormat, one_of
 from .errors import ConfigError, DistilgenError, InternalError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +55,7 @@ def _python_option(fn: F) -> F:
     """--python PATH: the project's interpreter (its sys.path locates third-party base classes)."""
     return click.option("--python", "python", metavar="PATH", default=None,
                         help="The project's Python interpreter (default: [tool.distilgen] python, VIRTUAL_ENV, "
-                             ".venv/ or venv/ at the project root, else this one).")(fn)  # type: ignore[return-value]
+                             ".venv/ or venv/ at the project root, else this one).")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,10 +83,10 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings or unreadable files.")
 @_python_option
 @_handle_errors
-def scan_cmd(paths: tuple[str, ...], fmt: str, output: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
+def scan_cmd(paths: tuple[str, ...], fmt: ReportFormat, output: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
              include_generated: bool, no_cache: bool, check: bool, exit_zero: bool, python: str | None) -> None:
     """Find every function whose return annotation resolves to a pydantic model."""
-    from .analysis.report import check_failures, format_report
+    from .analysis.scan_output import check_failures, format_report
 
     report = api.scan(paths or (".",), select=select, exclude=exclude, include_generated=include_generated,
                       use_cache=not no_cache, python=python)
@@ -110,7 +111,7 @@ def config_cmd(path: str | None, fmt: str, python: str | None) -> None:
     """Print the effective [tool.distilgen] configuration (defaults included) and the interpreter."""
     import json as _json
 
-    from .analysis.report import config_toml
+    from .analysis.scan_output import config_toml
 
     config = api.effective_config(path, python=python)
     interp = api.project_interpreter(config)
@@ -167,8 +168,8 @@ def apply_cmd(paths: tuple[str, ...], select: tuple[str, ...], dispatch: bool, m
         raise UsageError("--model only goes with --dispatch")
     if dispatch and not model:
         raise UsageError("--dispatch needs --model ID")
-    action = {"--dispatch": "dispatch", "--capture": "capture", "--remove": "remove"}.get(
-        chosen[0] if chosen else "", "decorate")
+    actions: dict[str, ApplyAction] = {"--dispatch": "dispatch", "--capture": "capture", "--remove": "remove"}
+    action = actions.get(chosen[0] if chosen else "", "decorate")
     write = not (show_diff or check)
     report = api.apply(paths or (".",), select=select, action=action, model=model, write=write, lock=not no_lock,
                        python=python)
@@ -980,8 +981,8 @@ def eval_cmd(target: str | None, model: str | None, baseline: str | None, datase
                 target, model, baseline=baseline, dataset=dataset, split=split, inputs=inputs, n=n, seed=seed,
                 strategies=strategies, base_url=base_url, baseline_base_url=baseline_base_url, tolerance=tolerance,
                 price_per_million=price_per_million, price_per_million_output=price_per_million_output,
-                max_retries=max_retries, timeout=timeout, response_format=response_format,
-                min_accuracy=min_accuracy, worst=worst, progress=progress)]
+                max_retries=max_retries, timeout=timeout,
+                response_format=one_of(response_format, RESPONSE_FORMATS), min_accuracy=min_accuracy, worst=worst, progress=progress)]
         finally:
             progress.close()
     if as_json:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ._globs import glob_problem
+from .contracts import FORMATS, FinetuneFormat
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -22,8 +23,6 @@ else:  # pragma: no cover - 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = ["Config", "load_config", "find_pyproject", "FORMATS"]
-
-FORMATS = ("tools", "messages", "raw")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Config:
     name: str | None = None
     """The name given to the Instructions instance a template creates (default: the root's name)."""
     dataset: str = "distil_dataset.jsonl"
-    finetune_format: str = "tools"
+    finetune_format: FinetuneFormat = "tools"
     lock_file: str = "distilgen.lock"
     require_decorated: bool = False
     """`check` fails when a candidate is not decorated."""

@@ -20,11 +20,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .errors import DistilgenError
+
+if TYPE_CHECKING:
+    from .evals.evaluate import EvalReport
+    from .ops.dataset import SplitResult
+    from .train.run import TrainResult
 
 __all__ = ["WalkthroughError", "WalkthroughResult", "StepTime", "run_walkthrough", "sample_project_path",
            "standin_responder", "FUNCTION"]
@@ -134,6 +139,74 @@ def _forget_inbox() -> None:
         del sys.modules[mod]
 
 
+_TOTAL = 12
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One walkthrough's settings and paths, read by every step."""
+
+    base: Path
+    """The work folder (the report lands here)."""
+    project: Path
+    """The copy of sample_project/ the steps edit."""
+    quick: bool
+    n: int
+    seed: int
+    train_steps: int | None
+    echo: Echo
+    train_progress: Callable[[Any], None] | None
+
+    @property
+    def dataset(self) -> Path:
+        return self.project / "data" / "classify_ticket.jsonl"
+
+    @property
+    def split_dir(self) -> Path:
+        return self.project / "data" / "classify_ticket_split"
+
+
+@dataclass(frozen=True)
+class _Served:
+    model: str
+    """The model id the app is bound to (`local:...`)."""
+    base_url: str
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    report: EvalReport
+    html: Path
+
+
+@dataclass
+class _Steps:
+    """Runs the numbered steps in order, timing each; a failure becomes a WalkthroughError naming it."""
+
+    echo: Echo
+    times: list[StepTime] = field(default_factory=list)
+
+    def run(self, i: int, name: str, what: str, body: Callable[[], _T]) -> _T:
+        self.echo(f"\n[{i}/{_TOTAL}] {name}: {what}")
+        t0 = time.perf_counter()
+        try:
+            out = body()
+        except WalkthroughError:
+            raise
+        except DistilgenError as exc:
+            raise WalkthroughError(name, str(exc)) from None
+        except Exception as exc:  # a bug or an environment problem: still name the step
+            raise WalkthroughError(name, f"{type(exc).__name__}: {exc}") from exc
+        self.times.append(StepTime(name, time.perf_counter() - t0))
+        self.echo(f"      done in {time.perf_counter() - t0:.1f}s")
+        return out
+
+    def skip(self, i: int, name: str, why: str) -> None:
+        self.echo(f"\n[{i}/{_TOTAL}] {name}: skipped ({why})")
+        self.times.append(StepTime(name, 0.0, skipped=True))
+
+
 def run_walkthrough(
     *,
     workdir: str | Path | None = None,
@@ -145,7 +218,6 @@ def run_walkthrough(
     train_progress: Callable[[Any], None] | None = None,
 ) -> WalkthroughResult:
     """Run every step, printing what each does; a failing step raises WalkthroughError naming it."""
-    from . import api
     from .train.extras import missing_extras
 
     # say what is missing before step 1, not at the step that needs it minutes later
@@ -156,217 +228,226 @@ def run_walkthrough(
                                         f"pip install 'distilgen[{needed}]'" + ("" if quick else " (or run with --quick)"))
 
     started = time.perf_counter()
-    n = n if n is not None else (80 if quick else 300)
     base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="distilgen-walkthrough-"))
-    project = base / "inbox_project"
-    steps: list[StepTime] = []
-    total = 12
-    state: dict[str, Any] = {}
+    run = _Run(base, base / "inbox_project", quick, n if n is not None else (80 if quick else 300), seed,
+               train_steps, echo, train_progress)
+    steps = _Steps(echo)
     cleanup: list[Callable[[], None]] = []
-
-    def step(i: int, name: str, what: str) -> Callable[[Callable[[], None]], None]:
-        def run(body: Callable[[], None]) -> None:
-            echo(f"\n[{i}/{total}] {name}: {what}")
-            t0 = time.perf_counter()
-            try:
-                body()
-            except WalkthroughError:
-                raise
-            except DistilgenError as exc:
-                raise WalkthroughError(name, str(exc)) from None
-            except Exception as exc:  # a bug or an environment problem: still name the step
-                raise WalkthroughError(name, f"{type(exc).__name__}: {exc}") from exc
-            steps.append(StepTime(name, time.perf_counter() - t0))
-            echo(f"      done in {time.perf_counter() - t0:.1f}s")
-        return run
-
-    data = project / "data"
-    dataset = data / "classify_ticket.jsonl"
-    split_dir = data / "classify_ticket_split"
-
     try:
-        @step(1, "copy", f"copy sample_project/ to {project} (the checkout is never touched)")
-        def _copy() -> None:
-            src = sample_project_path()
-            if project.exists():
-                raise WalkthroughError("copy", f"{project} already exists; give an empty --workdir")
-            base.mkdir(parents=True, exist_ok=True)
-            def ignore(folder: str, names: list[str]) -> set[str]:
-                # leftovers of runs in the checkout itself: never copied
-                top = _IGNORE_TOP if Path(folder) == src else set()
-                return {x for x in names if x in _IGNORE_ANYWHERE or x in top or x.endswith(".pyc")}
-
-            shutil.copytree(src, project, ignore=ignore)
-            if str(project) not in sys.path:
-                sys.path.insert(0, str(project))
-            _forget_inbox()
-
-        @step(2, "scan", "find every function that returns a pydantic model")
-        def _scan() -> None:
-            report = api.scan([project], use_cache=False)
-            for r in report.results:
-                echo(f"      {r.path}:{r.lineno}: {r.qualname} -> {r.model} [{r.status}]"
-                     + (f" ({r.reason})" if r.reason and r.status != "candidate" else ""))
-            counts = Counter(r.status for r in report.results)
-            echo("      " + ", ".join(f"{c} {s}" for s, c in sorted(counts.items())))
-            if not counts.get("candidate"):
-                raise WalkthroughError("scan", "no candidate functions found in the sample project")
-            if report.errors:
-                raise WalkthroughError("scan", "; ".join(str(e) for e in report.errors))
-
-        @step(3, "apply", "add @instructions.distil to every candidate (capture mode)")
-        def _apply() -> None:
-            report = api.apply([project])
-            if report.errors:
-                raise WalkthroughError("apply", "; ".join(f"{e.path}: {getattr(e, 'message', e)}" for e in report.errors))
-            for e in report.changed:
-                echo(f"      edited {e.path}")
-
-        @step(4, "generate", f"draw {n} tickets (inbox.strategies) and capture the real function's answers")
-        def _generate() -> None:
-            _forget_inbox()  # apply just rewrote the sources: import them afresh
-            result = api.generate(FUNCTION, n, out=str(dataset), seed=seed, root=str(project))
-            from .evals.summary import format_generate
-
-            for line in format_generate(result).splitlines():
-                echo("      " + line)
-            if result.variety.flags:
-                raise WalkthroughError("generate", "; ".join(result.variety.flags))
-
-        @step(5, "dataset", "validate the lines, print token stats, split off a validation set with no shared calls")
-        def _dataset() -> None:
-            (report,) = api.dataset_validate([dataset], min_examples=10)
-            for p in report.errors:
-                echo(f"      {p}")
-            for p in report.warnings[:3]:
-                echo(f"      {p}")
-            if len(report.warnings) > 3:
-                echo(f"      ... and {len(report.warnings) - 3} more warnings (distilgen dataset validate {dataset})")
-            if not report.ok:
-                raise WalkthroughError("dataset", f"{len(report.errors)} invalid lines in {dataset}")
-            s = report.stats
-            if s is not None:
-                echo(f"      {report.examples} examples, tokens per example min {s.tokens_min} / median "
-                     f"{s.tokens_median:g} / max {s.tokens_max}")
-            split = api.dataset_split(dataset, val=0.2, seed=seed, out=split_dir)
-            echo(f"      train {split.train_examples} / val {split.val_examples} examples in {split_dir}")
-            state["split"] = split
-
+        steps.run(1, "copy", f"copy sample_project/ to {run.project} (the checkout is never touched)", lambda: _copy(run))
+        steps.run(2, "scan", "find every function that returns a pydantic model", lambda: _scan(run))
+        steps.run(3, "apply", "add @instructions.distil to every candidate (capture mode)", lambda: _apply(run))
+        steps.run(4, "generate", f"draw {run.n} tickets (inbox.strategies) and capture the real function's answers",
+                  lambda: _generate(run))
+        split = steps.run(5, "dataset", "validate the lines, print token stats, split off a validation set with no "
+                          "shared calls", lambda: _dataset(run))
         if quick:
-            echo(f"\n[6/{total}] train: skipped (--quick)")
-            steps.append(StepTime("train", 0.0, skipped=True))
+            steps.skip(6, "train", "--quick")
+            served = steps.run(7, "serve", "start the loopback stand-in from distilgen.testing (NOT a trained model)",
+                               lambda: _serve_standin(run, Path(split.train_path), cleanup))
         else:
-            @step(6, "train", "fine-tune a LoRA adapter of the default local base (bounded budget)")
-            def _train() -> None:
-                from .train.trainer import TrainSettings
-
-                from .train.progress import ProgressBar
-
-                # the walkthrough's budget: 90 optimizer steps (three epochs of 240 examples at batch 8)
-                settings = TrainSettings(max_steps=train_steps or DEFAULT_TRAIN_STEPS)
-                result = api.train([split_dir], project / "models" / "classify_ticket", function=FUNCTION,
-                                   name="classify_ticket", settings=settings,
-                                   lock_path=project / "distilgen.lock", progress=train_progress or ProgressBar())
-                echo(f"      {result.model_id}: {result.train_examples} examples, {result.steps} steps, loss "
-                     f"{result.first_loss:.3f} -> {result.last_loss:.3f}, {result.seconds:.0f}s")
-                state["model"] = result.model_id
-                state["model_dir"] = result.out
-
-        if quick:
-            @step(7, "serve", "start the loopback stand-in from distilgen.testing (NOT a trained model)")
-            def _serve_quick() -> None:
-                from .testing import FakeOpenAI
-
-                srv = FakeOpenAI().start()
-                cleanup.append(srv.stop)
-                srv.chat.respond(standin_responder(Path(state["split"].train_path)))
-                echo(f"      {srv.base_url}: a stand-in that replays the training split's answers and gives the "
-                     "most common training answer for any call it has not seen")
-                state["model"] = _STANDIN_MODEL
-                state["base_url"] = srv.base_url
-                _set_local_base_url(project, srv.base_url)
-        else:
-            @step(7, "serve", "serve the trained model with llama.cpp's OpenAI-compatible server")
-            def _serve() -> None:
-                server = api.start_server(state["model_dir"])
-                cleanup.append(server.stop)
-                info = server.info
-                assert info is not None  # start_server returns once the server answers
-                echo(f"      {info.base_url} serving {info.model_id} (pid {info.pid})")
-                state["base_url"] = info.base_url
-                _set_local_base_url(project, info.base_url)
-
-        @step(8, "apply --dispatch", f"bind {FUNCTION} to the model (the other functions keep capturing)")
-        def _dispatch() -> None:
-            report = api.apply([project], select=[_SELECT], action="dispatch", model=state["model"])
-            if report.errors:
-                raise WalkthroughError("apply --dispatch", "; ".join(str(e.path) for e in report.errors))
-            for e in report.changed:
-                echo(f"      edited {e.path}")
-            if report.pinned:
-                echo(f"      pinned the trained-on prompt of {', '.join(report.pinned)} in distilgen.lock")
-
-        @step(9, "check", "look for drift between the code, the lock and the bindings")
-        def _check() -> None:
-            (report,) = api.check([project])
-            for f in report.findings:
-                echo(f"      {f}")
-            echo(f"      {len(report.findings)} findings")
-
-        @step(10, "run the app", "python -m inbox.app: classify_ticket now answered by the model")
-        def _run_app() -> None:
-            env = {**os.environ, "PYTHONPATH": str(project) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-            limit = 60 if quick else 600
-            try:
-                proc = subprocess.run([sys.executable, "-m", "inbox.app"], cwd=project, env=env,
-                                      capture_output=True, text=True, timeout=limit)
-            except subprocess.TimeoutExpired:
-                raise WalkthroughError("run the app", f"python -m inbox.app did not finish in {limit}s") from None
-            if proc.returncode != 0:
-                lines = proc.stderr.strip().splitlines() or ["(no output)"]
-                # a traceback's exception lines are the unindented ones after its frames
-                cause = [ln for ln in lines if ln and not ln[0].isspace() and not ln.startswith("Traceback")]
-                raise WalkthroughError("run the app", f"exit {proc.returncode}: {' | '.join(cause[-2:] or lines[-1:])}")
-            for line in proc.stdout.strip().splitlines():
-                echo(f"      {line}")
-
-        @step(11, "eval", "the model against the real function on the held-out split")
-        def _eval() -> None:
-            from .evals.report import format_table, to_html
-
-            _forget_inbox()
-            report = api.evaluate(FUNCTION, state["model"], dataset=str(dataset), split="val", root=str(project),
-                                  progress=_quarters(echo, "model calls"))
-            for line in format_table(report).splitlines():
-                echo("      " + line)
-            html_path = base / "report.html"
-            note = ("Quick mode: the model is a loopback stand-in from distilgen.testing that replays the training "
-                    "split's answers and otherwise gives the most common one; it is not a trained model."
-                    if quick else None)
-            html_path.write_text(to_html([report], title="distilgen walkthrough: eval", note=note), encoding="utf-8")
-            state["report"] = report
-            state["html"] = html_path
-
-        @step(12, "report", "summary")
-        def _summary() -> None:
-            report = state["report"]
-            m = report.primary
-            echo(f"      HTML report: {state['html']}")
-            echo(f"      {FUNCTION}: exact match {100 * m.exact_rate:.1f}% on {m.calls} held-out calls; "
-                 + ", ".join(f"{f.field} {100 * f.rate:.1f}%" for f in m.fields))
-            if quick:
-                echo("      (quick mode: a loopback stand-in answered, not a trained model)")
+            trained = steps.run(6, "train", "fine-tune a LoRA adapter of the default local base (bounded budget)",
+                                lambda: _train(run))
+            served = steps.run(7, "serve", "serve the trained model with llama.cpp's OpenAI-compatible server",
+                               lambda: _serve_trained(run, trained, cleanup))
+        steps.run(8, "apply --dispatch", f"bind {FUNCTION} to the model (the other functions keep capturing)",
+                  lambda: _dispatch(run, served.model))
+        steps.run(9, "check", "look for drift between the code, the lock and the bindings", lambda: _check(run))
+        steps.run(10, "run the app", "python -m inbox.app: classify_ticket now answered by the model",
+                  lambda: _run_app(run))
+        evaluation = steps.run(11, "eval", "the model against the real function on the held-out split",
+                               lambda: _eval(run, served.model))
+        steps.run(12, "report", "summary", lambda: _summary(run, evaluation))
     finally:
         for stop in reversed(cleanup):
             try:
                 stop()
             except Exception:
                 pass
-
-    report = state["report"]
-    m = report.primary
+    m = evaluation.report.primary
     return WalkthroughResult(
-        workdir=base, project=project, quick=quick, model=state["model"], report_html=state["html"],
-        exact_match=m.exact_rate, field_accuracy=tuple((f.field, f.rate) for f in m.fields), steps=tuple(steps),
-        seconds=time.perf_counter() - started,
+        workdir=base, project=run.project, quick=quick, model=served.model, report_html=evaluation.html,
+        exact_match=m.exact_rate, field_accuracy=tuple((f.field, f.rate) for f in m.fields),
+        steps=tuple(steps.times), seconds=time.perf_counter() - started,
     )
+
+
+def _copy(run: _Run) -> None:
+    src = sample_project_path()
+    project = run.project
+    if project.exists():
+        raise WalkthroughError("copy", f"{project} already exists; give an empty --workdir")
+    run.base.mkdir(parents=True, exist_ok=True)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        # leftovers of runs in the checkout itself: never copied
+        top = _IGNORE_TOP if Path(folder) == src else set()
+        return {x for x in names if x in _IGNORE_ANYWHERE or x in top or x.endswith(".pyc")}
+
+    shutil.copytree(src, project, ignore=ignore)
+    if str(project) not in sys.path:
+        sys.path.insert(0, str(project))
+    _forget_inbox()
+
+
+def _scan(run: _Run) -> None:
+    from . import api
+
+    report = api.scan([run.project], use_cache=False)
+    for r in report.results:
+        run.echo(f"      {r.path}:{r.lineno}: {r.qualname} -> {r.model} [{r.status}]"
+                 + (f" ({r.reason})" if r.reason and r.status != "candidate" else ""))
+    counts = Counter(r.status for r in report.results)
+    run.echo("      " + ", ".join(f"{c} {s}" for s, c in sorted(counts.items())))
+    if not counts.get("candidate"):
+        raise WalkthroughError("scan", "no candidate functions found in the sample project")
+    if report.errors:
+        raise WalkthroughError("scan", "; ".join(str(e) for e in report.errors))
+
+
+def _apply(run: _Run) -> None:
+    from . import api
+
+    report = api.apply([run.project])
+    if report.errors:
+        raise WalkthroughError("apply", "; ".join(f"{e.path}: {getattr(e, 'message', e)}" for e in report.errors))
+    for e in report.changed:
+        run.echo(f"      edited {e.path}")
+
+
+def _generate(run: _Run) -> None:
+    from . import api
+    from .evals.summary import format_generate
+
+    _forget_inbox()  # apply just rewrote the sources: import them afresh
+    result = api.generate(FUNCTION, run.n, out=str(run.dataset), seed=run.seed, root=str(run.project))
+    for line in format_generate(result).splitlines():
+        run.echo("      " + line)
+    if result.variety.flags:
+        raise WalkthroughError("generate", "; ".join(result.variety.flags))
+
+
+def _dataset(run: _Run) -> SplitResult:
+    from . import api
+
+    dataset, echo = run.dataset, run.echo
+    (report,) = api.dataset_validate([dataset], min_examples=10)
+    for p in report.errors:
+        echo(f"      {p}")
+    for p in report.warnings[:3]:
+        echo(f"      {p}")
+    if len(report.warnings) > 3:
+        echo(f"      ... and {len(report.warnings) - 3} more warnings (distilgen dataset validate {dataset})")
+    if not report.ok:
+        raise WalkthroughError("dataset", f"{len(report.errors)} invalid lines in {dataset}")
+    s = report.stats
+    if s is not None:
+        echo(f"      {report.examples} examples, tokens per example min {s.tokens_min} / median "
+             f"{s.tokens_median:g} / max {s.tokens_max}")
+    split = api.dataset_split(dataset, val=0.2, seed=run.seed, out=run.split_dir)
+    echo(f"      train {split.train_examples} / val {split.val_examples} examples in {run.split_dir}")
+    return split
+
+
+def _train(run: _Run) -> TrainResult:
+    from . import api
+    from .train.progress import ProgressBar
+    from .train.trainer import TrainSettings
+
+    # the walkthrough's budget: 90 optimizer steps (three epochs of 240 examples at batch 8)
+    settings = TrainSettings(max_steps=run.train_steps or DEFAULT_TRAIN_STEPS)
+    result = api.train([run.split_dir], run.project / "models" / "classify_ticket", function=FUNCTION,
+                       name="classify_ticket", settings=settings, lock_path=run.project / "distilgen.lock",
+                       progress=run.train_progress or ProgressBar())
+    run.echo(f"      {result.model_id}: {result.train_examples} examples, {result.steps} steps, loss "
+             f"{result.first_loss:.3f} -> {result.last_loss:.3f}, {result.seconds:.0f}s")
+    return result
+
+
+def _serve_standin(run: _Run, train_file: Path, cleanup: list[Callable[[], None]]) -> _Served:
+    from .testing import FakeOpenAI
+
+    srv = FakeOpenAI().start()
+    cleanup.append(srv.stop)
+    srv.chat.respond(standin_responder(train_file))
+    run.echo(f"      {srv.base_url}: a stand-in that replays the training split's answers and gives the "
+             "most common training answer for any call it has not seen")
+    _set_local_base_url(run.project, srv.base_url)
+    return _Served(_STANDIN_MODEL, srv.base_url)
+
+
+def _serve_trained(run: _Run, trained: TrainResult, cleanup: list[Callable[[], None]]) -> _Served:
+    from . import api
+
+    server = api.start_server(trained.out)
+    cleanup.append(server.stop)
+    info = server.info
+    assert info is not None  # start_server returns once the server answers
+    run.echo(f"      {info.base_url} serving {info.model_id} (pid {info.pid})")
+    _set_local_base_url(run.project, info.base_url)
+    return _Served(trained.model_id, info.base_url)
+
+
+def _dispatch(run: _Run, model: str) -> None:
+    from . import api
+
+    report = api.apply([run.project], select=[_SELECT], action="dispatch", model=model)
+    if report.errors:
+        raise WalkthroughError("apply --dispatch", "; ".join(str(e.path) for e in report.errors))
+    for e in report.changed:
+        run.echo(f"      edited {e.path}")
+    if report.pinned:
+        run.echo(f"      pinned the trained-on prompt of {', '.join(report.pinned)} in distilgen.lock")
+
+
+def _check(run: _Run) -> None:
+    from . import api
+
+    (report,) = api.check([run.project])
+    for f in report.findings:
+        run.echo(f"      {f}")
+    run.echo(f"      {len(report.findings)} findings")
+
+
+def _run_app(run: _Run) -> None:
+    project = run.project
+    env = {**os.environ, "PYTHONPATH": str(project) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    limit = 60 if run.quick else 600
+    try:
+        proc = subprocess.run([sys.executable, "-m", "inbox.app"], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise WalkthroughError("run the app", f"python -m inbox.app did not finish in {limit}s") from None
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or ["(no output)"]
+        # a traceback's exception lines are the unindented ones after its frames
+        cause = [ln for ln in lines if ln and not ln[0].isspace() and not ln.startswith("Traceback")]
+        raise WalkthroughError("run the app", f"exit {proc.returncode}: {' | '.join(cause[-2:] or lines[-1:])}")
+    for line in proc.stdout.strip().splitlines():
+        run.echo(f"      {line}")
+
+
+def _eval(run: _Run, model: str) -> _Evaluation:
+    from . import api
+    from .evals.eval_output import format_table, to_html
+
+    _forget_inbox()
+    report = api.evaluate(FUNCTION, model, dataset=str(run.dataset), split="val", root=str(run.project),
+                          progress=_quarters(run.echo, "model calls"))
+    for line in format_table(report).splitlines():
+        run.echo("      " + line)
+    html_path = run.base / "report.html"
+    note = ("Quick mode: the model is a loopback stand-in from distilgen.testing that replays the training "
+            "split's answers and otherwise gives the most common one; it is not a trained model."
+            if run.quick else None)
+    html_path.write_text(to_html([report], title="distilgen walkthrough: eval", note=note), encoding="utf-8")
+    return _Evaluation(report, html_path)
+
+
+def _summary(run: _Run, evaluation: _Evaluation) -> None:
+    m = evaluation.report.primary
+    run.echo(f"      HTML report: {evaluation.html}")
+    run.echo(f"      {FUNCTION}: exact match {100 * m.exact_rate:.1f}% on {m.calls} held-out calls; "
+             + ", ".join(f"{f.field} {100 * f.rate:.1f}%" for f in m.fields))
+    if run.quick:
+        run.echo("      (quick mode: a loopback stand-in answered, not a trained model)")

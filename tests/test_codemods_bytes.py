@@ -200,7 +200,7 @@ def test_ast_aligned_lines_match_libcst_positions(path: Path) -> None:
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from distilgen.codemods.index import index_functions
+    from distilgen.codemods.function_index import index_functions
 
     source = path.read_bytes()
     tree = cst.parse_module(source)

@@ -12,7 +12,7 @@ import pytest
 
 from distilgen.errors import UsageError
 from distilgen.evals.evaluate import evaluate, fields_equal, percentile
-from distilgen.evals.report import format_table, to_html
+from distilgen.evals.eval_output import format_table, to_html
 from distilgen.testing import FakeOpenAI, Reply
 
 MODULE = '''

@@ -30,7 +30,7 @@ INTERNAL = {
     "distilgen.codemods.edits.EditError": "becomes the FileEdit's reason",
     "distilgen.evals.calling.CallTimeout": "counted as an eval outcome",
     "distilgen.evals.shadow_records.ShadowEndpointError": "counted as an eval outcome",
-    "distilgen.analysis.index.IndexError_": "becomes a ScanReport error entry",
+    "distilgen.analysis.file_index.UnindexableFile": "becomes a ScanReport error entry",
     "distilgen.testing.chat.RequestError": "the test server's 400 answer",
     "distilgen.analysis.parsing.UnparsableSource": "becomes the file's scan/apply error entry",
     "distilgen.runtime.calls.CallSyntaxError": "becomes a FILE:LINE usage error of generate/eval",

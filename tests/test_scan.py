@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from distilgen import api
-from distilgen.analysis import index as index_mod
+from distilgen.analysis import file_index as file_index_mod
 from distilgen.analysis import project as project_mod
 from distilgen.cli import main
 from distilgen.config import load_config
@@ -268,7 +268,7 @@ def test_cache_reuses_unchanged_files_and_sees_changes(tmp_path, monkeypatch):
                                        for i in range(5)})
     first = api.scan([project])
     parsed: list[str] = []
-    real = index_mod.build_index
+    real = file_index_mod.build_index
     monkeypatch.setattr(project_mod, "build_index", lambda data, name: parsed.append(name) or real(data, name))
     assert api.scan([project]).results == first.results and parsed == []
     os.utime(project / "demo" / "f1.py")  # touched, same content: hashed, not parsed

@@ -84,6 +84,9 @@ def test_well_formed_but_wrong_results_entries_are_ignored(tmp_path: Path) -> No
         {**good, "digests": {"demo/ask.py": "not hex"}},
         {**good, "deps": {"demo/ask.py": [1, 2]}},
         {**good, "ext": {"/x": ["a", 1]}},
+        # a status or kind outside the contract (contracts.ScanStatus / DefKind) is a damaged entry
+        {**good, "results": [[*good["results"][0][:6], "bogus", *good["results"][0][7:]]]},
+        {**good, "results": [[*good["results"][0][:11], "bogus", *good["results"][0][12:]]]},
     ]
     for entry in bad_entries:
         cache.results_file.write_text(json.dumps(entry))

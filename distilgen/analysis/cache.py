@@ -25,14 +25,71 @@ import marshal
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from .._version import __version__
-from .index import INDEX_VERSION, freeze
+from ..contracts import DEF_KINDS, SCAN_STATUSES, one_of
+from .file_index import INDEX_VERSION, freeze
 from .scan import DecoratorInfo, FileError, ScanResult
 
-__all__ = ["ScanCache", "digest", "CACHEDIR_TAG"]
+_V = TypeVar("_V", bound=str)
+
+__all__ = ["ScanCache", "CachedFile", "CachedExternal", "IndexCache", "StoredScan", "FileStat", "digest", "CACHEDIR_TAG"]
+
+
+class CachedFile(NamedTuple):
+    """A scanned file's index, valid while the file keeps this mtime and size (or this digest).
+    A named tuple: marshal stores it as the plain tuple it is."""
+
+    mtime_ns: int
+    size: int
+    digest: bytes
+    index: Any
+    """A frozen `FileIndex` (see `file_index.freeze`) or an ("error", reason) entry."""
+
+
+class CachedExternal(NamedTuple):
+    """A third-party module's index (None: unreadable), valid while its mtime and size hold."""
+
+    mtime_ns: int
+    size: int
+    index: Any
+
+
+class FileStat(NamedTuple):
+    """What the stored report was built from, per scanned file."""
+
+    rel: str
+    mtime_ns: int
+    size: int
+    module: str
+
+
+@dataclass(frozen=True)
+class IndexCache:
+    """`scan-index-*.marshal`: file path -> CachedFile, third-party file path -> CachedExternal."""
+
+    files: dict[str, CachedFile] = field(default_factory=dict)
+    ext: dict[str, CachedExternal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredScan:
+    """`scan-results-*.json`: the last report and what it was built from."""
+
+    key: str
+    """The effective configuration's digest (`project._config_key`)."""
+    stats: tuple[FileStat, ...]
+    ext: dict[str, tuple[int, int]]
+    """Third-party files read: path -> (mtime_ns, size)."""
+    results: tuple[ScanResult, ...]
+    errors: tuple[FileError, ...]
+    by_path: dict[str, tuple[ScanResult, ...]]
+    digests: dict[str, bytes | None]
+    deps: dict[str, frozenset[str]]
+    """Per file: the modules its resolution read (a change in one of them invalidates it)."""
 
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -58,7 +115,7 @@ class ScanCache:
         self.results_file = folder / f"scan-results-{key}.json"
         self.index_file = folder / f"scan-index-{key}.marshal"
 
-    def load_results(self) -> dict[str, Any] | None:
+    def load_results(self) -> StoredScan | None:
         if not self.enabled:
             return None
         try:
@@ -67,8 +124,8 @@ class ScanCache:
         except Exception:  # missing, truncated, from another version, wrong shape: just rebuild
             return None
 
-    def load_index(self) -> dict[str, Any]:
-        empty: dict[str, Any] = {"files": {}, "ext": {}}
+    def load_index(self) -> IndexCache:
+        empty = IndexCache()
         if not self.enabled:
             return empty
         try:
@@ -78,8 +135,8 @@ class ScanCache:
             files, ext = data["files"], data["ext"]
             if type(files) is not dict or type(ext) is not dict:
                 return empty
-            return {"files": {k: v for k, v in files.items() if _file_entry_ok(k, v)},
-                    "ext": {k: v for k, v in ext.items() if _ext_entry_ok(k, v)}}
+            return IndexCache({k: CachedFile._make(v) for k, v in files.items() if _file_entry_ok(k, v)},
+                              {k: CachedExternal._make(v) for k, v in ext.items() if _ext_entry_ok(k, v)})
         except Exception:  # missing, truncated, from another version: just rebuild
             return empty
 
@@ -109,13 +166,13 @@ class ScanCache:
             except OSError:
                 pass
 
-    def save(self, index: dict[str, Any] | None, results: Any) -> None:
+    def save(self, index: IndexCache | None, results: StoredScan) -> None:
         if not self.enabled or not self._prepare():
             return
         if index is not None:
             plain = {
-                "files": {k: (m, s, d, freeze(i)) for k, (m, s, d, i) in index["files"].items()},
-                "ext": {k: (m, s, freeze(i) if i is not None else None) for k, (m, s, i) in index["ext"].items()},
+                "files": {k: (m, s, d, freeze(i)) for k, (m, s, d, i) in index.files.items()},
+                "ext": {k: (m, s, freeze(i) if i is not None else None) for k, (m, s, i) in index.ext.items()},
             }
             self._store(self.index_file, marshal.dumps(plain))
         self._store(self.results_file, json.dumps(_encode_results(results), separators=(",", ":")).encode())
@@ -124,7 +181,7 @@ class ScanCache:
 
 
 def _index_ok(i: Any) -> bool:
-    """A frozen FileIndex (8 fields, see `index.freeze`) or an ("error", reason) entry."""
+    """A frozen FileIndex (8 fields, see `file_index.freeze`) or an ("error", reason) entry."""
     if type(i) is not tuple:
         return False
     if len(i) == 2:
@@ -156,20 +213,20 @@ def _encode_result(r: ScanResult) -> list[Any]:
             r.is_async, r.module, r.kind, r.decorator_lineno]
 
 
-def _encode_results(entry: dict[str, Any]) -> dict[str, Any]:
-    results = list(entry["results"])
+def _encode_results(entry: StoredScan) -> dict[str, Any]:
+    results = list(entry.results)
     position = {id(r): i for i, r in enumerate(results)}
     return {
-        "key": entry["key"],
-        "stats": [list(s) for s in entry["stats"]],
-        "ext": {k: list(v) for k, v in entry["ext"].items()},
+        "key": entry.key,
+        "stats": [list(s) for s in entry.stats],
+        "ext": {k: list(v) for k, v in entry.ext.items()},
         "results": [_encode_result(r) for r in results],
-        "errors": [[e.path, e.reason] for e in entry["errors"]],
+        "errors": [[e.path, e.reason] for e in entry.errors],
         # by_path holds the same result objects as results: store positions, not copies
         "by_path": {k: [position[id(r)] if id(r) in position else _encode_result(r) for r in rs]
-                    for k, rs in entry["by_path"].items()},
-        "digests": {k: None if v is None else v.hex() for k, v in entry["digests"].items()},
-        "deps": {k: sorted(v) for k, v in entry["deps"].items()},
+                    for k, rs in entry.by_path.items()},
+        "digests": {k: None if v is None else v.hex() for k, v in entry.digests.items()},
+        "deps": {k: sorted(v) for k, v in entry.deps.items()},
     }
 
 
@@ -197,6 +254,13 @@ def _int(v: Any) -> int:
     return v  # type: ignore[no-any-return]
 
 
+def _member(v: Any, choices: tuple[_V, ...]) -> _V:
+    value = one_of(v, choices)
+    if value is None:
+        raise _Bad
+    return value
+
+
 def _decode_result(v: Any) -> ScanResult:
     _check(type(v) is list and len(v) == len(_RESULT_FIELDS))
     path, qualname, lineno, col, end_lineno, model, status, reason, dec, is_async, module, kind, dec_lineno = v
@@ -206,17 +270,18 @@ def _decode_result(v: Any) -> ScanResult:
         decorator = DecoratorInfo(_str(dec[0]), _str(dec[1]), _opt_str(dec[2]), _int(dec[3]))
     _check(type(is_async) is bool)
     return ScanResult(_str(path), _str(qualname), _int(lineno), _int(col), _int(end_lineno), _opt_str(model),
-                      _str(status), _opt_str(reason), decorator, is_async, _opt_str(module), _str(kind), _int(dec_lineno))
+                      _member(status, SCAN_STATUSES), _opt_str(reason), decorator, is_async, _opt_str(module),
+                      _member(kind, DEF_KINDS), _int(dec_lineno))
 
 
-def _decode_results(data: Any) -> dict[str, Any] | None:
+def _decode_results(data: Any) -> StoredScan | None:
     """The stored JSON -> the entry `scan_project` reads, or None when any part has the wrong shape."""
     try:
         _check(type(data) is dict)
         stats = []
         for s in data["stats"]:
             _check(type(s) is list and len(s) == 4)
-            stats.append((_str(s[0]), _int(s[1]), _int(s[2]), _opt_str(s[3])))
+            stats.append(FileStat(_str(s[0]), _int(s[1]), _int(s[2]), _str(s[3])))
         ext = {}
         for k, v in data["ext"].items():
             _check(type(v) is list and len(v) == 2)
@@ -235,7 +300,7 @@ def _decode_results(data: Any) -> dict[str, Any] | None:
         for k, v in data["deps"].items():
             _check(type(v) is list)
             deps[_str(k)] = frozenset(_str(m) for m in v)
-        return {"key": _str(data["key"]), "stats": stats, "ext": ext, "results": results, "errors": tuple(errors),
-                "by_path": by_path, "digests": digests, "deps": deps}
+        return StoredScan(key=_str(data["key"]), stats=tuple(stats), ext=ext, results=results, errors=tuple(errors),
+                          by_path=by_path, digests=digests, deps=deps)
     except (_Bad, KeyError, IndexError, TypeError, ValueError, AttributeError):
         return None

@@ -27,14 +27,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeGuard
 
 from .._version import __version__
 from ..config import Config
 from ..prompts.project import ModuleSource, read_source
 from .cache import ScanCache
 from .discovery import FileEntry, discover
-from .index import INDEX_VERSION, IndexError_, build_index, conv
+from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv
 from .roots import source_roots
 from .resolve import Module, Resolver
 
@@ -120,17 +120,17 @@ class _Files:
         self.by_module: dict[str, FileEntry] = {}
         for e in entries:
             self.by_module.setdefault(e.module, e)
-        cached = ScanCache(config.cache_path).load_index().get("files", {})
+        cached = ScanCache(config.cache_path).load_index().files
         self.modules: dict[str, Module] = {}
         for name, e in self.by_module.items():
             hit = cached.get(e.path)
-            if hit is not None and hit[0] == e.mtime_ns and hit[1] == e.size:
-                idx = hit[3]
+            if hit is not None and hit.mtime_ns == e.mtime_ns and hit.size == e.size:
+                idx = hit.index
             else:
                 try:
                     with open(e.path, "rb") as fh:
                         idx = build_index(fh.read(), e.path)
-                except (OSError, IndexError_):
+                except (OSError, UnindexableFile):
                     idx = None
             if isinstance(idx, tuple) and idx and idx[0] == "error":
                 idx = None
@@ -150,7 +150,7 @@ class _Files:
                 if path.is_file():
                     try:
                         idx: Any = build_index(path.read_bytes(), str(path))
-                    except (OSError, IndexError_):
+                    except (OSError, UnindexableFile):
                         idx = None
                     rel = path.relative_to(self.root).as_posix()
                     self.located[name] = rel
@@ -186,7 +186,7 @@ class StaticFacts:
         self._cache: dict[str, Any] = self._load() if use_cache else {}
         self._entries: dict[str, Any] = self._cache.get("entries", {}) if isinstance(self._cache.get("entries"), dict) else {}
         self._changed: set[str] | None = None
-        self._fresh: dict[str, Any] = {}
+        self._fresh: dict[str, dict[str, Any]] = {}
         self._dirty = False
         self._texts = _Texts(self.root)
         self._files: _Files | None = None
@@ -240,22 +240,22 @@ class StaticFacts:
                 if isinstance(files, dict) else set()
         return self._changed
 
-    def _valid(self, hit: Any) -> bool:
+    def _valid(self, hit: Any) -> TypeGuard[dict[str, Any]]:
         files = self._cache.get("files", {})
         return isinstance(hit, dict) and isinstance(hit.get("deps"), list) and self.changed.isdisjoint(hit["deps"]) \
             and all(rel in files for rel in hit["deps"])
 
     def _entry(self, r: Any) -> dict[str, Any]:
         key = f"{r.path}::{r.qualname}::{r.lineno}"
-        hit = self._fresh.get(key)
-        if hit is not None:
-            return hit  # type: ignore[no-any-return]
-        hit = self._entries.get(key)
-        if not self._valid(hit):
-            hit = self._compute(r)
+        fresh = self._fresh.get(key)
+        if fresh is not None:
+            return fresh
+        stored = self._entries.get(key)
+        hit = stored if self._valid(stored) else self._compute(r)
+        if hit is not stored:
             self._dirty = True
         self._fresh[key] = hit
-        return hit  # type: ignore[no-any-return]
+        return hit
 
     # -- computing -------------------------------------------------------------------------------
     def _project(self) -> tuple[_Files, Resolver]:
@@ -304,22 +304,23 @@ class StaticFacts:
         payload = "\n".join(f"{k}\0{v}" for k, v in sorted(items.items()))
         return "closure:" + _digest(payload)
 
-    def _visit(self, files: _Files, res: Resolver, t: tuple, items: dict[str, str],
+    def _visit(self, files: _Files, res: Resolver, t: tuple[Any, ...], items: dict[str, str],
                todo: list[tuple[str, int, Any]], deps: set[str]) -> None:
         kind = t[0]
         if kind == "cls":
             key = f"class {t[1]}.{t[2]}"
             if key in items:
                 return
-            m = files.modules.get(t[1]) or res.module(t[1])  # type: ignore[assignment]
-            m = m if isinstance(m, Module) else None
+            found = files.modules.get(t[1]) or res.module(t[1])
+            m = found if isinstance(found, Module) else None
             rec = m.index.classes.get(t[2]) if m is not None and m.index is not None else None
-            node = self._texts.classes(m.path).get(t[2]) if m is not None and m.path else None
-            src = self._texts.source(m.path) if m is not None and m.path else None
-            if rec is None or node is None or src is None:
+            path = m.path if m is not None else None
+            node = self._texts.classes(path).get(t[2]) if path else None
+            src = self._texts.source(path) if path else None
+            if rec is None or node is None or src is None or path is None:
                 items[key] = "?"
                 return
-            deps.add(m.path)  # type: ignore[arg-type]
+            deps.add(path)
             items[key] = _digest(ast.get_source_segment(src.text, node) or "")
             for base in rec.bases:
                 todo.append((t[1], rec.scope, base))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -109,7 +109,7 @@ def _read_gitignore(folder: str, base: str) -> _GitIgnore | None:
         return None
 
 
-def _ancestor_gitignores(root: Path) -> list[_GitIgnore]:
+def _ancestor_gitignores(root: Path) -> list[_Rules]:
     """`.gitignore`s above the root, up to the repository's top, as rules over root-relative paths."""
     chain: list[Path] = []
     for d in (root, *root.parents):
@@ -118,13 +118,13 @@ def _ancestor_gitignores(root: Path) -> list[_GitIgnore]:
             break
     else:
         return []
-    out = []
+    out: list[_Rules] = []
     for d in reversed(chain[1:]):  # the top first; the root's own file is read by the walk
         gi = _read_gitignore(str(d), "")
         if gi is not None:
             prefix = root.relative_to(d).as_posix()
             out.append(_PrefixedGitIgnore(gi, prefix))
-    return out  # type: ignore[return-value]
+    return out
 
 
 class _PrefixedGitIgnore:
@@ -135,6 +135,47 @@ class _PrefixedGitIgnore:
 
     def verdict(self, rel: str, is_dir: bool) -> bool | None:
         return self.inner.verdict(f"{self.prefix}/{rel}" if rel else self.prefix, is_dir)
+
+
+_Rules = _GitIgnore | _PrefixedGitIgnore
+"""One .gitignore's rules, over paths relative to the scan root."""
+
+
+@dataclass(frozen=True)
+class _WalkSettings:
+    """What every step of one discovery shares."""
+
+    root: str
+    root_prefix: str
+    import_roots: tuple[str, ...]
+    include: GlobSet
+    exclude: GlobSet
+    ancestors: tuple[_Rules, ...]
+    """The .gitignores above the root (up to the repository's top)."""
+
+    def rel(self, p: str) -> str:
+        if p.startswith(self.root_prefix):  # the common case, without os.path.relpath's cost
+            r = p[len(self.root_prefix):]
+        else:
+            r = os.path.relpath(p, self.root)
+        return "" if r == "." else r.replace(os.sep, "/") if os.sep != "/" else r
+
+
+@dataclass(frozen=True)
+class _Folder:
+    """A folder still to walk, with the .gitignore rules in force there and its real-path chain."""
+
+    path: str
+    rules: tuple[_Rules, ...]
+    chain: tuple[str, ...]
+    """Real paths of this folder and its walked parents: a symlink back into one is a loop."""
+
+
+@dataclass
+class _Found:
+    entries: dict[str, FileEntry] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    """rel path -> why it could not be walked (reported once each)."""
 
 
 def discover(
@@ -148,114 +189,128 @@ def discover(
 
     Modules are named from the source `roots` (default: `roots.source_roots(root)`)."""
     root_s = str(root)
-    import_roots = tuple(str(r) for r in (roots if roots is not None else source_roots(root, ())))
-    inc, excluded = GlobSet(include), GlobSet(exclude)
-    entries: dict[str, FileEntry] = {}
-    errors: dict[str, str] = {}
-    ancestors = _ancestor_gitignores(root)
+    settings = _WalkSettings(
+        root=root_s, root_prefix=root_s.rstrip(os.sep) + os.sep,
+        import_roots=tuple(str(r) for r in (roots if roots is not None else source_roots(root, ()))),
+        include=GlobSet(include), exclude=GlobSet(exclude), ancestors=tuple(_ancestor_gitignores(root)),
+    )
+    found = _Found()
+    for given in paths:
+        start = _start(settings, os.path.abspath(str(given)), str(given), found)
+        stack = [start] if start is not None else []
+        while stack:
+            stack.extend(reversed(_walk_folder(settings, stack.pop(), found)))
+    return [found.entries[k] for k in sorted(found.entries)], sorted(found.errors.items())
 
-    root_prefix = root_s.rstrip(os.sep) + os.sep
 
-    def rel_of(p: str) -> str:
-        if p.startswith(root_prefix):  # the common case, without os.path.relpath's cost
-            r = p[len(root_prefix):]
-        else:
-            r = os.path.relpath(p, root_s)
-        return "" if r == "." else r.replace(os.sep, "/") if os.sep != "/" else r
+def _start(settings: _WalkSettings, p: str, given: str, found: _Found) -> _Folder | None:
+    """A path named on the command line: a file is added (whatever the globs say), a folder is walked."""
+    try:
+        st = os.stat(p)
+    except OSError as oserr:
+        found.errors[settings.rel(p) or given] = _os_reason(oserr, p)  # same key as the walk: reported once
+        return None
+    if stat.S_ISREG(st.st_mode):
+        _add(settings, found, p, settings.rel(p), st, explicit=True)
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        found.errors[settings.rel(p) or given] = "not a file or folder"
+        return None
+    return _Folder(p, _gitignores_for(settings, p), (os.path.realpath(p),))
 
-    def ignored(rules: list, rel: str, is_dir: bool) -> bool:
-        verdict = None
-        for gi in rules:
-            v = gi.verdict(rel, is_dir)
-            if v is not None:
-                verdict = v
-        return bool(verdict)
 
-    def add(p: str, rel: str, st: os.stat_result, explicit: bool) -> None:
-        mod, is_pkg = module_name(p, import_roots)
-        entries.setdefault(rel, FileEntry(rel, p, st.st_mtime_ns, st.st_size, mod, is_pkg, explicit))
+def _add(settings: _WalkSettings, found: _Found, p: str, rel: str, st: os.stat_result, explicit: bool) -> None:
+    mod, is_pkg = module_name(p, settings.import_roots)
+    found.entries.setdefault(rel, FileEntry(rel, p, st.st_mtime_ns, st.st_size, mod, is_pkg, explicit))
 
-    def gitignores_for(folder: str) -> list:
-        """Rules that apply inside `folder`: the ancestors' plus every .gitignore from root down."""
-        rules = list(ancestors)
-        rel = rel_of(folder)
-        if rel.startswith(".."):
-            gi = _read_gitignore(folder, "")
-            return [gi] if gi else []
-        parts = rel.split("/") if rel else []
-        d = root_s
-        gi = _read_gitignore(d, "")
+
+def _ignored(rules: tuple[_Rules, ...], rel: str, is_dir: bool) -> bool:
+    verdict = None
+    for gi in rules:
+        v = gi.verdict(rel, is_dir)
+        if v is not None:
+            verdict = v
+    return bool(verdict)
+
+
+def _gitignores_for(settings: _WalkSettings, folder: str) -> tuple[_Rules, ...]:
+    """Rules that apply inside `folder`: the ancestors' plus every .gitignore from root down."""
+    rel = settings.rel(folder)
+    if rel.startswith(".."):
+        gi = _read_gitignore(folder, "")
+        return (gi,) if gi else ()
+    rules = list(settings.ancestors)
+    parts = rel.split("/") if rel else []
+    d = settings.root
+    gi = _read_gitignore(d, "")
+    if gi:
+        rules.append(gi)
+    for i, part in enumerate(parts):
+        d = os.path.join(d, part)
+        gi = _read_gitignore(d, "/".join(parts[: i + 1]))
         if gi:
             rules.append(gi)
-        for i, part in enumerate(parts):
-            d = os.path.join(d, part)
-            gi = _read_gitignore(d, "/".join(parts[: i + 1]))
-            if gi:
-                rules.append(gi)
-        return rules
+    return tuple(rules)
 
-    for given in paths:
-        p = os.path.abspath(str(given))
+
+def _walk_folder(settings: _WalkSettings, folder: _Folder, found: _Found) -> list[_Folder]:
+    """Add the folder's .py files; return its subfolders to walk, in name order."""
+    try:
+        with os.scandir(folder.path) as it:
+            items = sorted(it, key=lambda e: e.name)
+    except OSError as oserr:
+        found.errors[settings.rel(folder.path) or "."] = _os_reason(oserr, folder.path)
+        return []
+    subdirs: list[_Folder] = []
+    for e in items:
+        rel = settings.rel(e.path)
         try:
-            st = os.stat(p)
-        except OSError as oserr:
-            errors[rel_of(p) or str(given)] = _os_reason(oserr, p)  # same key as the walk: reported once
+            is_dir = e.is_dir()
+            is_file = not is_dir and e.is_file()
+        except OSError as err:
+            found.errors[rel] = _os_reason(err, e.path)
             continue
-        if stat.S_ISREG(st.st_mode):
-            add(p, rel_of(p), st, True)
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            errors[rel_of(p) or str(given)] = "not a file or folder"
-            continue
-        rules0 = gitignores_for(p)
-        real = os.path.realpath(p)
-        stack: list[tuple[str, list, tuple[str, ...]]] = [(p, rules0, (real,))]
-        while stack:
-            folder, rules, chain = stack.pop()
-            try:
-                with os.scandir(folder) as it:
-                    items = sorted(it, key=lambda e: e.name)
-            except OSError as oserr:
-                errors[rel_of(folder) or "."] = _os_reason(oserr, folder)
-                continue
-            subdirs = []
-            for e in items:
-                name = e.name
-                rel = rel_of(e.path)
-                try:
-                    is_dir = e.is_dir()
-                    is_file = not is_dir and e.is_file()
-                except OSError as err:
-                    errors[rel] = _os_reason(err, e.path)
-                    continue
-                if is_dir:
-                    if name in DEFAULT_SKIP_DIRS or ignored(rules, rel, True) or excluded.match(rel, True):
-                        continue
-                    if e.is_symlink():
-                        target = os.path.realpath(e.path)
-                        if target in chain or any(c.startswith(target + os.sep) for c in chain):
-                            errors[rel] = f"symlink loop: points back to {os.readlink(e.path)}"
-                            continue
-                    subdirs.append((e.path, name, rel))
-                elif is_file:
-                    if not name.endswith(".py"):
-                        continue
-                    if ignored(rules, rel, False) or excluded.match(rel) or (inc and not inc.match(rel)):
-                        continue
-                    try:
-                        add(e.path, rel, e.stat(), False)
-                    except OSError as err:
-                        errors[rel] = _os_reason(err, e.path)
-                elif name.endswith(".py") or e.is_symlink():
-                    try:
-                        os.stat(e.path)
-                    except OSError as err:
-                        if not ignored(rules, rel, False):
-                            errors[rel] = _os_reason(err, e.path)
-            for path, name, rel in reversed(subdirs):
-                gi = _read_gitignore(path, rel)
-                stack.append((path, rules + [gi] if gi else rules, chain + (os.path.realpath(path),)))
-    return [entries[k] for k in sorted(entries)], sorted(errors.items())
+        if is_dir:
+            sub = _subfolder(settings, folder, e, rel, found)
+            if sub is not None:
+                subdirs.append(sub)
+        elif is_file:
+            _file(settings, folder, e, rel, found)
+        elif e.name.endswith(".py") or e.is_symlink():
+            _dangling(folder, e, rel, found)
+    return subdirs
+
+
+def _subfolder(settings: _WalkSettings, folder: _Folder, e: os.DirEntry[str], rel: str, found: _Found) -> _Folder | None:
+    if e.name in DEFAULT_SKIP_DIRS or _ignored(folder.rules, rel, True) or settings.exclude.match(rel, True):
+        return None
+    if e.is_symlink():
+        target = os.path.realpath(e.path)
+        if target in folder.chain or any(c.startswith(target + os.sep) for c in folder.chain):
+            found.errors[rel] = f"symlink loop: points back to {os.readlink(e.path)}"
+            return None
+    gi = _read_gitignore(e.path, rel)
+    return _Folder(e.path, folder.rules + (gi,) if gi else folder.rules, folder.chain + (os.path.realpath(e.path),))
+
+
+def _file(settings: _WalkSettings, folder: _Folder, e: os.DirEntry[str], rel: str, found: _Found) -> None:
+    if not e.name.endswith(".py"):
+        return
+    if _ignored(folder.rules, rel, False) or settings.exclude.match(rel) or (settings.include and not settings.include.match(rel)):
+        return
+    try:
+        _add(settings, found, e.path, rel, e.stat(), explicit=False)
+    except OSError as err:
+        found.errors[rel] = _os_reason(err, e.path)
+
+
+def _dangling(folder: _Folder, e: os.DirEntry[str], rel: str, found: _Found) -> None:
+    """Neither file nor folder: a broken symlink or a special file; reported when it looks like source."""
+    try:
+        os.stat(e.path)
+    except OSError as err:
+        if not _ignored(folder.rules, rel, False):
+            found.errors[rel] = _os_reason(err, e.path)
 
 
 def _os_reason(e: OSError, path: str) -> str:

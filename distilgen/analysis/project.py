@@ -9,14 +9,16 @@ import importlib.machinery
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..config import Config, load_config
+from ..contracts import ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
-from .cache import ScanCache, digest
+from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
-from .index import INDEX_VERSION, FileIndex, FuncRec, IndexError_, build_index
+from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index
 from .roots import source_roots
 from .interpreter import find_interpreter
 from .resolve import INSTRUCTIONS_CLASSES, Module, Resolver
@@ -53,7 +55,7 @@ def _index_one(path: str) -> tuple[bytes | None, Any]:
         return None, ("error", f"cannot read: {_os_reason(exc, path)}")
     try:
         return digest(data), build_index(data, path)
-    except IndexError_ as exc:
+    except UnindexableFile as exc:
         return digest(data), ("error", str(exc))
     except Exception as exc:  # a bug, not the file's fault: name the file, stop
         raise InternalError(f"{path}: while indexing: {type(exc).__name__}: {exc}") from exc
@@ -104,7 +106,7 @@ class _Locator:
     without importing anything (and without importlib's finders, whose namespace-package paths
     look parents up in sys.modules and raise KeyError when they were never imported)."""
 
-    def __init__(self, search: list[str], ext_cache: dict[str, Any]) -> None:
+    def __init__(self, search: list[str], ext_cache: dict[str, CachedExternal]) -> None:
         self.search = search
         self.ext_cache = ext_cache
         self.used: dict[str, tuple[int, int]] = {}
@@ -176,13 +178,13 @@ class _Locator:
             return None
         self.used[origin] = (st.st_mtime_ns, st.st_size)
         hit = self.ext_cache.get(origin)
-        if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
-            index = hit[2]
+        if hit is not None and hit.mtime_ns == st.st_mtime_ns and hit.size == st.st_size:
+            index = hit.index
         else:
             _, index = _index_one(origin)
             if isinstance(index, tuple) and index and index[0] == "error":
                 index = None
-            self.ext_cache[origin] = (st.st_mtime_ns, st.st_size, index)
+            self.ext_cache[origin] = CachedExternal(st.st_mtime_ns, st.st_size, index)
         return Module(name, is_pkg, index, None)
 
 
@@ -290,6 +292,7 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
     deco = _decorator(res, module, fn, configured)
     model: str | None = None
     reason: str | None = None
+    status: ScanStatus
     if shape[0] == "unresolved":
         status, reason = "unresolved", shape[1]
     else:
@@ -368,6 +371,40 @@ def scan_project(
             gc.enable()
 
 
+@dataclass(frozen=True)
+class _ScanPlan:
+    """What one scan reads, and the key its stored report must match to be reused."""
+
+    root: Path
+    config: Config
+    entries: list[FileEntry]
+    walk_errors: list[tuple[str, str]]
+    import_roots: list[Path]
+    project_path: list[str]
+    """The project's interpreter's sys.path: where third-party bases are located."""
+    key: str
+    stats: tuple[FileStat, ...]
+    include_generated: bool
+    cache: ScanCache
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """Every scanned file's index (FileIndex or an ("error", reason) entry), and the cache entries to keep."""
+
+    by_rel: dict[str, Any]
+    files: dict[str, CachedFile]
+
+
+@dataclass(frozen=True)
+class _Reuse:
+    """Results of the last scan still valid for files whose dependencies did not change."""
+
+    by_path: dict[str, tuple[ScanResult, ...]] = field(default_factory=dict)
+    ext_used: dict[str, tuple[int, int]] = field(default_factory=dict)
+    deps: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
 def _scan_project(
     paths: list[Path],
     config: Config | None,
@@ -377,6 +414,37 @@ def _scan_project(
     use_cache: bool,
     read_cache: bool = True,
 ) -> ScanReport:
+    plan = _plan(paths, config, select, exclude, include_generated, use_cache)
+    stored = plan.cache.load_results() if read_cache else None
+    if stored is not None and stored.key == plan.key and stored.stats == plan.stats and _ext_unchanged(stored.ext):
+        # nothing changed since the last scan: the stored report, without reading any index
+        return ScanReport(root=plan.root, results=stored.results, errors=stored.errors, files_scanned=len(plan.entries))
+    index_cache = plan.cache.load_index() if read_cache else IndexCache()
+    indexed = _index_files(plan.entries, index_cache.files)
+    modules, errors = _modules(plan, indexed.by_rel)
+    digests = {e.rel: indexed.files[e.path].digest if e.path in indexed.files else None for e in plan.entries}
+    reuse = _reusable(plan, stored, digests)
+    search = [str(r) for r in plan.import_roots] + [p for p in plan.project_path if p and os.path.isdir(p)]
+    locator = _Locator(search, index_cache.ext)
+    resolver = Resolver(modules, locator, plan.config.model_bases)
+    deps = dict(reuse.deps)
+    by_path = _classify_files(plan, modules, resolver, reuse, select, exclude, deps)
+    results = sorted((r for rs in by_path.values() for r in rs), key=lambda r: (r.path, r.lineno, r.col))
+    errors.sort(key=lambda x: x.path)
+    report = ScanReport(root=plan.root, results=tuple(results), errors=tuple(errors), files_scanned=len(plan.entries))
+    if use_cache:
+        ext_used = {**reuse.ext_used, **locator.used}
+        plan.cache.save(
+            IndexCache(indexed.files, {k: v for k, v in index_cache.ext.items() if k in ext_used}),
+            StoredScan(key=plan.key, stats=plan.stats, ext=ext_used, results=report.results, errors=report.errors,
+                       by_path=by_path, digests=digests, deps=deps),
+        )
+    return report
+
+
+def _plan(paths: list[Path], config: Config | None, select: tuple[str, ...], exclude: tuple[str, ...],
+          include_generated: bool, use_cache: bool) -> _ScanPlan:
+    """Check the paths, read the configuration, list the files: everything before any file is read."""
     if not paths:
         paths = [Path(".")]
     for p in paths:
@@ -386,121 +454,118 @@ def _scan_project(
         config = load_config(paths[0])
     root = scan_root(paths, config)
     include_generated = include_generated or config.include_generated
-    roots = source_roots(root, config.source_roots)
-    entries, walk_errors = discover(paths, root, config.include, config.exclude, roots)
+    import_roots = source_roots(root, config.source_roots)
+    entries, walk_errors = discover(paths, root, config.include, config.exclude, import_roots)
     cache = ScanCache(config.cache_path if config.pyproject is not None else root / config.cache_dir, use_cache)
     # third-party bases are located on the project's interpreter's path, not distilgen's own
     project_path = find_interpreter(config, use_cache=use_cache).sys_path
     key = _config_key(config, root, [select, exclude, include_generated, [str(p) for p in paths]], project_path)
-    stats = [(e.rel, e.mtime_ns, e.size, e.module) for e in entries]
+    stats = tuple(FileStat(e.rel, e.mtime_ns, e.size, e.module) for e in entries)
+    return _ScanPlan(root, config, entries, walk_errors, list(import_roots), list(project_path), key, stats,
+                     include_generated, cache)
 
-    # Nothing changed since the last scan: the stored report, without reading any index.
-    stored = cache.load_results() if read_cache else None
-    if stored is not None and stored.get("key") == key and stored.get("stats") == stats and _ext_unchanged(stored.get("ext", {})):
-        return ScanReport(root=root, results=stored["results"], errors=stored["errors"], files_scanned=len(entries))
 
-    index_cache = cache.load_index() if read_cache else {"files": {}, "ext": {}}
-    files_cache: dict[str, Any] = index_cache.get("files", {})
-    new_files: dict[str, Any] = {}
-    indexes: dict[str, Any] = {}
+def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile]) -> _Indexed:
+    """Each file's index: from the cache when its mtime and size (or, touched, its digest) match, else built."""
+    by_rel: dict[str, Any] = {}
+    files: dict[str, CachedFile] = {}
     stale: list[FileEntry] = []
     for e in entries:
-        hit = files_cache.get(e.path)
-        if hit is not None and hit[0] == e.mtime_ns and hit[1] == e.size:
-            indexes[e.rel] = hit[3]
-            new_files[e.path] = hit
+        hit = cached.get(e.path)
+        if hit is not None and hit.mtime_ns == e.mtime_ns and hit.size == e.size:
+            by_rel[e.rel] = hit.index
+            files[e.path] = hit
         else:
             stale.append(e)
-    if stale:
-        # A touched-but-identical file is recognised by digest: one read, no parse.
-        todo: list[FileEntry] = []
-        for e in stale:
-            hit = files_cache.get(e.path)
-            if hit is not None and hit[1] == e.size:
-                try:
-                    with open(e.path, "rb") as fh:
-                        if digest(fh.read()) == hit[2]:
-                            indexes[e.rel] = hit[3]
-                            new_files[e.path] = (e.mtime_ns, e.size, hit[2], hit[3])
-                            continue
-                except OSError:
-                    pass
+    todo: list[FileEntry] = []
+    for e in stale:
+        hit = cached.get(e.path)
+        if hit is not None and hit.size == e.size and _same_digest(e.path, hit.digest):
+            # a touched-but-identical file: one read, no parse
+            by_rel[e.rel] = hit.index
+            files[e.path] = hit._replace(mtime_ns=e.mtime_ns)
+        else:
             todo.append(e)
-        for e, (dg, idx) in zip(todo, _index_many([e.path for e in todo], [e.size for e in todo])):
-            indexes[e.rel] = idx
-            if dg is not None:
-                new_files[e.path] = (e.mtime_ns, e.size, dg, idx)
+    for e, (dg, idx) in zip(todo, _index_many([e.path for e in todo], [e.size for e in todo])):
+        by_rel[e.rel] = idx
+        if dg is not None:
+            files[e.path] = CachedFile(e.mtime_ns, e.size, dg, idx)
+    return _Indexed(by_rel, files)
 
-    errors: list[FileError] = [FileError(p, r) for p, r in walk_errors]
+
+def _same_digest(path: str, expected: bytes) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return digest(fh.read()) == expected
+    except OSError:
+        return False
+
+
+def _modules(plan: _ScanPlan, indexes: dict[str, Any]) -> tuple[dict[str, Module], list[FileError]]:
+    """The scanned modules by name (the first file of a name wins), and every file that failed."""
+    errors: list[FileError] = [FileError(p, r) for p, r in plan.walk_errors]
     modules: dict[str, Module] = {}
-    for e in entries:
+    for e in plan.entries:
         idx = indexes[e.rel]
         if isinstance(idx, tuple) and idx and idx[0] == "error":
             errors.append(FileError(e.rel, idx[1]))
             continue
         modules.setdefault(e.module, Module(e.module, e.is_pkg, idx, e.rel))
+    return modules, errors
 
-    digests = {e.rel: new_files[e.path][2] if e.path in new_files else None for e in entries}
-    reuse: dict[str, tuple[ScanResult, ...]] = {}
-    ext_used: dict[str, tuple[int, int]] = {}
-    deps_by_path: dict[str, frozenset[str]] = {}
-    if (stored is not None and stored.get("key") == key and "deps" in stored
-            and [s[0::3] for s in stored["stats"]] == [s[0::3] for s in stats] and _ext_unchanged(stored.get("ext", {}))):
-        # Same files and settings, some contents changed: a file's results are reused unless its
-        # module or one of the modules its resolution read (recorded last time) changed.
-        old = stored["digests"]
-        old_deps = stored["deps"]
-        changed = {e.module for e in entries if digests[e.rel] is None or digests[e.rel] != old.get(e.rel)}
-        reuse = {e.rel: stored["by_path"].get(e.rel, ()) for e in entries
-                 if e.module not in changed and e.rel in old_deps and changed.isdisjoint(old_deps[e.rel])}
-        ext_used = dict(stored.get("ext", {}))
-        deps_by_path = {rel: old_deps[rel] for rel in reuse}
 
-    ext_cache: dict[str, Any] = index_cache.get("ext", {})
-    search = [str(r) for r in roots] + [p for p in project_path if p and os.path.isdir(p)]
-    locator = _Locator(search, ext_cache)
-    resolver = Resolver(modules, locator, config.model_bases)
+def _reusable(plan: _ScanPlan, stored: StoredScan | None, digests: dict[str, bytes | None]) -> _Reuse:
+    """Same files and settings, some contents changed: a file's results are reused unless its module
+    or one of the modules its resolution read (recorded last time) changed."""
+    if (stored is None or stored.key != plan.key
+            or [(s.rel, s.module) for s in stored.stats] != [(s.rel, s.module) for s in plan.stats]
+            or not _ext_unchanged(stored.ext)):
+        return _Reuse()
+    changed = {e.module for e in plan.entries if digests[e.rel] is None or digests[e.rel] != stored.digests.get(e.rel)}
+    by_path = {e.rel: stored.by_path.get(e.rel, ()) for e in plan.entries
+               if e.module not in changed and e.rel in stored.deps and changed.isdisjoint(stored.deps[e.rel])}
+    return _Reuse(by_path, dict(stored.ext), {rel: stored.deps[rel] for rel in by_path})
+
+
+def _classify_files(plan: _ScanPlan, modules: dict[str, Module], resolver: Resolver, reuse: _Reuse,
+                    select: tuple[str, ...], exclude: tuple[str, ...],
+                    deps: dict[str, frozenset[str]]) -> dict[str, tuple[ScanResult, ...]]:
+    """Each file's selected results (reused, or classified now; `deps` gets what each one read)."""
     by_path: dict[str, tuple[ScanResult, ...]] = {}
-    for e in entries:
-        if e.rel in reuse:
-            by_path[e.rel] = reuse[e.rel]
+    for e in plan.entries:
+        if e.rel in reuse.by_path:
+            by_path[e.rel] = reuse.by_path[e.rel]
             continue
         m = modules.get(e.module)
         if m is None or m.path != e.rel or m.index is None:
             continue
-        if m.index.generated and not include_generated and not e.explicit:
+        if m.index.generated and not plan.include_generated and not e.explicit:
             continue
-        found = []
-        resolver.begin()
-        try:
-            classified = [_classify(resolver, e, fn, config.instructions) for fn in m.index.funcs]
-        except DistilgenError:
-            raise
-        except Exception as exc:  # a bug, not the file's fault: name the file, stop
-            raise InternalError(f"{e.rel}: while resolving its functions: {type(exc).__name__}: {exc}") from exc
-        finally:
-            deps_by_path[e.rel] = frozenset(resolver.end())
-        for r in classified:
-            if r is None:
-                continue
-            if select and not any(matches(r, p) for p in select):
-                continue
-            if exclude and any(matches(r, p) for p in exclude):
-                continue
-            found.append(r)
+        found = tuple(r for r in _classify_file(resolver, e, m.index, plan.config.instructions, deps)
+                      if _selected(r, select, exclude))
         if found:
-            by_path[e.rel] = tuple(found)
-    results = sorted((r for rs in by_path.values() for r in rs), key=lambda r: (r.path, r.lineno, r.col))
-    errors.sort(key=lambda x: x.path)
-    report = ScanReport(root=root, results=tuple(results), errors=tuple(errors), files_scanned=len(entries))
-    if use_cache:
-        ext_used.update(locator.used)
-        cache.save(
-            {"files": new_files, "ext": {k: v for k, v in ext_cache.items() if k in ext_used}},
-            {"key": key, "stats": stats, "ext": ext_used, "results": report.results, "errors": report.errors,
-             "by_path": by_path, "digests": digests, "deps": deps_by_path},
-        )
-    return report
+            by_path[e.rel] = found
+    return by_path
+
+
+def _classify_file(resolver: Resolver, e: FileEntry, index: FileIndex, configured: str,
+                   deps: dict[str, frozenset[str]]) -> list[ScanResult]:
+    resolver.begin()
+    try:
+        classified = [_classify(resolver, e, fn, configured) for fn in index.funcs]
+    except DistilgenError:
+        raise
+    except Exception as exc:  # a bug, not the file's fault: name the file, stop
+        raise InternalError(f"{e.rel}: while resolving its functions: {type(exc).__name__}: {exc}") from exc
+    finally:
+        deps[e.rel] = frozenset(resolver.end())
+    return [r for r in classified if r is not None]
+
+
+def _selected(r: ScanResult, select: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    if select and not any(matches(r, p) for p in select):
+        return False
+    return not (exclude and any(matches(r, p) for p in exclude))
 
 
 def _ext_unchanged(ext: dict[str, tuple[int, int]]) -> bool:

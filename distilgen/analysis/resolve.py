@@ -1,6 +1,6 @@
 """Cross-module resolution over file indexes: names -> definitions, classes -> "is it a model?".
 
-Works on the `index.FileIndex` of every scanned module plus, lazily, modules located on the Python
+Works on the `file_index.FileIndex` of every scanned module plus, lazily, modules located on the Python
 path *without importing them* (an SDK's base model, `sqlmodel`, `pydantic_settings`): their source is
 found by listing the search folders as the import system would (`project._Locator`) and indexed the
 same way. The standard library and compiled modules are never read: nothing there subclasses pydantic's BaseModel.
@@ -21,9 +21,9 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from .index import FileIndex, conv, thaw
+from .file_index import FileIndex, conv, thaw
 
 __all__ = ["Module", "Resolver", "MODEL_ROOTS", "INSTRUCTIONS_CLASSES"]
 
@@ -67,6 +67,12 @@ _PLAIN_MODULES = frozenset({"typing_extensions", "__future__", "pydantic_core", 
 
 
 _MISS = object()
+_T = TypeVar("_T")
+
+Resolved = tuple[Any, ...]
+"""A target, one of the tuples in the module docstring (plain tuples: hashed in memos, marshalled in the cache)."""
+Shape = tuple[Any, ...]
+"""What a return annotation is: ("model", fqn), ("wrapped", wrapper, fqn) or ("unresolved", why)."""
 
 
 class Module:
@@ -75,7 +81,7 @@ class Module:
     def __init__(self, name: str, is_pkg: bool, index: Any, path: str | None) -> None:
         self.name = name
         self.is_pkg = is_pkg
-        self._index = index
+        self._index: FileIndex | tuple[Any, ...] | None = index
         self.path = path
 
     @property
@@ -86,7 +92,8 @@ class Module:
         a rescan after a small change reads only the modules it needs."""
         idx = self._index
         if idx is not None and not isinstance(idx, FileIndex):
-            idx = self._index = thaw(idx)
+            thawed = thaw(idx)
+            idx = self._index = thawed if isinstance(thawed, FileIndex) else None
         return idx
 
 
@@ -122,8 +129,8 @@ class Resolver:
         self._model_memo: dict[tuple[str, str], Any] = {}
         self._in_progress: set[tuple[str, str]] = set()
         # The same annotation names recur across a module's functions: resolve each once.
-        self._dotted_memo: dict[tuple[str, int, str], tuple] = {}
-        self._classify_memo: dict[tuple[str, int, Any], tuple | None] = {}
+        self._dotted_memo: dict[tuple[str, int, str], Any] = {}
+        self._classify_memo: dict[tuple[str, int, Any], Any] = {}
         # Which modules each answer read (memo entries keep theirs), so a cached scan knows which
         # files a change can affect: frames nest like the calls, and a memo hit replays its set.
         self._frames: list[set[str]] = []
@@ -146,12 +153,13 @@ class Resolver:
         self._touch(name)
         return self.modules.get(name) or self._located.get(name)
 
-    def _memo(self, memo: dict, key: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    def _memo(self, memo: dict[Any, Any], key: Any, fn: Callable[..., _T], *args: Any) -> _T:
         hit = memo.get(key, _MISS)
         if hit is not _MISS:
             if self._frames and hit[1]:
                 self._frames[-1].update(hit[1])
-            return hit[0]
+            cached: _T = hit[0]
+            return cached
         self.begin()
         try:
             value = fn(*args)
@@ -178,7 +186,7 @@ class Resolver:
         self._located[name] = found
         return found
 
-    def _module_target(self, name: str) -> tuple:
+    def _module_target(self, name: str) -> Resolved:
         m = self.module(name)
         if m is None:
             return ("missing", name, f"module {name!r} is not in the scanned files and not on the Python path")
@@ -187,7 +195,7 @@ class Resolver:
         return ("mod", name)
 
     # -- names -------------------------------------------------------------------------------
-    def _bind_target(self, module: str, scope: int, name: str, b: tuple, depth: int) -> tuple:
+    def _bind_target(self, module: str, scope: int, name: str, b: Resolved, depth: int) -> Resolved:
         kind = b[0]
         if kind == "cls":
             return ("cls", module, b[1])
@@ -214,7 +222,7 @@ class Resolver:
             return ("def", module, name)
         return ("other",)
 
-    def export(self, modname: str, attr: str, depth: int = 0) -> tuple:
+    def export(self, modname: str, attr: str, depth: int = 0) -> Resolved:
         """`modname.attr` as another module sees it (`from modname import attr`)."""
         dotted = f"{modname}.{attr}"
         if dotted in self.roots:
@@ -248,7 +256,7 @@ class Resolver:
             return ("missing", dotted, f"{modname} defines {attr!r} dynamically (module __getattr__)")
         return ("missing", dotted, f"module {modname!r} has no name {attr!r}")
 
-    def lookup(self, module: str, scope: int, name: str, depth: int = 0) -> tuple:
+    def lookup(self, module: str, scope: int, name: str, depth: int = 0) -> Resolved:
         """A bare name at `scope` of `module`: local scopes, module globals, star imports, builtins."""
         m = self._mod(module)
         if not isinstance(m, Module) or m.index is None:
@@ -274,7 +282,7 @@ class Resolver:
             return ("ext", f"builtins.{name}")
         return ("missing", name, f"name {name!r} is not defined in {module}")
 
-    def getattr_(self, target: tuple, attr: str, depth: int = 0) -> tuple:
+    def getattr_(self, target: Resolved, attr: str, depth: int = 0) -> Resolved:
         kind = target[0]
         if kind == "mod":
             return self.export(target[1], attr, depth + 1)
@@ -299,10 +307,10 @@ class Resolver:
             return ("missing", f"{target[1]}.{attr}", target[2])
         return ("other",)
 
-    def resolve_dotted(self, module: str, scope: int, dotted: str, depth: int = 0) -> tuple:
+    def resolve_dotted(self, module: str, scope: int, dotted: str, depth: int = 0) -> Resolved:
         return self._memo(self._dotted_memo, (module, scope, dotted), self._resolve_dotted, module, scope, dotted, depth)
 
-    def _resolve_dotted(self, module: str, scope: int, dotted: str, depth: int) -> tuple:
+    def _resolve_dotted(self, module: str, scope: int, dotted: str, depth: int) -> Resolved:
         head, *rest = dotted.split(".")
         t = self.lookup(module, scope, head, depth)
         for attr in rest:
@@ -311,7 +319,7 @@ class Resolver:
             t = self.getattr_(t, attr, depth)
         return t
 
-    def resolve_expr_target(self, module: str, scope: int, expr: Any, depth: int = 0) -> tuple:
+    def resolve_expr_target(self, module: str, scope: int, expr: Any, depth: int = 0) -> Resolved:
         """An alias's expression -> what it names (following alias chains); subscripts stay aliases."""
         for _ in range(20):
             if expr is None or expr[0] != "n":
@@ -323,7 +331,7 @@ class Resolver:
         return ("missing", "?", "alias chain too long")
 
     # -- models ------------------------------------------------------------------------------
-    def is_model(self, target: tuple) -> tuple[bool | None, str | None]:
+    def is_model(self, target: Resolved) -> tuple[bool | None, str | None]:
         """(True, None) a BaseModel subclass; (False, None) not; (None, why) cannot tell."""
         kind = target[0]
         if kind == "ext":
@@ -379,20 +387,20 @@ class Resolver:
         return (None, unresolved) if unresolved else (False, None)
 
     # -- return annotations ------------------------------------------------------------------
-    def typing_name(self, t: tuple) -> str | None:
+    def typing_name(self, t: Resolved) -> str | None:
         """`Optional` for typing.Optional (any spelling), `list` for builtins.list, ..."""
         if t[0] != "ext":
             return None
         mod, _, name = t[1].rpartition(".")
         return name if mod in _TYPING_MODULES else None
 
-    def classify(self, module: str, scope: int, expr: Any, depth: int = 0) -> tuple | None:
+    def classify(self, module: str, scope: int, expr: Any, depth: int = 0) -> Shape | None:
         """A return annotation -> ("model", name) | ("wrapped", wrapper, name) | ("unresolved", why) | None."""
         if expr is None or depth > 30:
             return None
         return self._memo(self._classify_memo, (module, scope, expr), self._classify, module, scope, expr, depth)
 
-    def _classify(self, module: str, scope: int, expr: Any, depth: int) -> tuple | None:
+    def _classify(self, module: str, scope: int, expr: Any, depth: int) -> Shape | None:
         k = expr[0]
         if k == "q":
             try:
@@ -450,7 +458,7 @@ class Resolver:
                     return _wrap(self.fqn(base).rsplit(".", 1)[-1], s)
         return None
 
-    def _arg_typevars(self, module: str, scope: int, args: Any) -> tuple | None:
+    def _arg_typevars(self, module: str, scope: int, args: Any) -> tuple[Any, ...] | None:
         out = []
         for a in args:
             if a is None or a[0] != "n":
@@ -461,13 +469,13 @@ class Resolver:
             out.append(t[:4])
         return tuple(out)
 
-    def _class_params(self, cls: tuple) -> tuple | None:
+    def _class_params(self, cls: Resolved) -> tuple[Any, ...] | None:
         """A generic class's type parameters in order (`Generic[...]` wins, as at run time)."""
         m = self._mod(cls[1])
         if not isinstance(m, Module) or m.index is None or cls[2] not in m.index.classes:
             return None
         rec = m.index.classes[cls[2]]
-        seen: list[tuple] = []
+        seen: list[Resolved] = []
         for b in rec.bases:
             if b is None or b[0] != "s":
                 continue
@@ -480,7 +488,7 @@ class Resolver:
                     seen.append(t[0])
         return tuple(seen)
 
-    def _classify_target(self, t: tuple, depth: int) -> tuple | None:
+    def _classify_target(self, t: Resolved, depth: int) -> Shape | None:
         kind = t[0]
         if kind == "alias":
             return self.classify(t[1], t[2], t[3], depth + 1)
@@ -492,14 +500,14 @@ class Resolver:
                 return ("unresolved", why)
         return None
 
-    def _union(self, module: str, scope: int, members: list[Any], depth: int) -> tuple | None:
+    def _union(self, module: str, scope: int, members: list[Any], depth: int) -> Shape | None:
         has_none = any(m is not None and m[0] == "none" for m in members)
         rest = [m for m in members if m is not None and m[0] != "none"]
         shapes = [self.classify(module, scope, m, depth + 1) for m in rest]
         return self._union_shapes(shapes, has_none, "Union", single=len(rest) == 1)
 
     @staticmethod
-    def _union_shapes(shapes: list[Any], has_none: bool, via: str, single: bool = False) -> tuple | None:
+    def _union_shapes(shapes: list[Shape | None], has_none: bool, via: str, single: bool = False) -> Shape | None:
         found = [s for s in shapes if s is not None and s[0] in ("model", "wrapped")]
         if not found:
             for s in shapes:
@@ -510,11 +518,12 @@ class Resolver:
             return _wrap("Optional", found[0])
         return _wrap("Union" if via != "overloads" else "overloads", found[0])
 
-    def fqn(self, t: tuple) -> str:
+    def fqn(self, t: Resolved) -> str:
         if t[0] in ("cls", "def"):
             return f"{t[1]}.{t[2]}"
         if t[0] == "ext":
-            return self.roots.get(t[1], t[1])
+            name: str = t[1]
+            return self.roots.get(name, name)
         return str(t[1])
 
     def render(self, module: str, scope: int, expr: Any) -> str:
@@ -524,7 +533,7 @@ class Resolver:
             try:
                 return self.render(module, scope, conv(ast.parse(expr[1].strip(), mode="eval").body))
             except SyntaxError:
-                return expr[1]
+                return str(expr[1])
         if k == "n":
             t = self.resolve_dotted(module, scope, expr[1])
             if t[0] == "alias":
@@ -534,11 +543,11 @@ class Resolver:
             if t[0] == "cls":
                 return self.fqn(t)
             if t[0] == "ext":
-                name = self.roots.get(t[1], t[1])
+                name = self.fqn(t)
                 return name[len("builtins."):] if name.startswith("builtins.") else name
             if t[0] == "call":
-                return t[3]  # a TypeVar: its name
-            return expr[1]
+                return str(t[3])  # a TypeVar: its name
+            return str(expr[1])
         if k == "s":
             base = self.resolve_dotted(module, scope, expr[1][1]) if expr[1][0] == "n" else ("other",)
             tname = self.typing_name(base)
@@ -558,7 +567,7 @@ class Resolver:
         if k == "l":
             return "[" + ", ".join(self.render(module, scope, a) for a in expr[1]) + "]"
         if k == "k":
-            return expr[1]
+            return str(expr[1])
         return "?"
 
 
@@ -568,7 +577,7 @@ def _flatten_or(expr: Any) -> list[Any]:
     return [expr]
 
 
-def _wrap(wrapper: str, inner: tuple | None) -> tuple | None:
+def _wrap(wrapper: str, inner: Shape | None) -> Shape | None:
     if inner is None or inner[0] == "unresolved":
         return inner
     if inner[0] == "model":

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..contracts import DEF_KINDS, SCAN_STATUSES, DefKind, ScanStatus
+
 __all__ = ["DecoratorInfo", "ScanResult", "FileError", "ScanReport", "STATUSES", "KINDS"]
 
-STATUSES = ("decorated", "candidate", "ineligible", "wrapped", "unresolved")
-KINDS = ("function", "method", "staticmethod", "classmethod", "nested")
+STATUSES = SCAN_STATUSES
+KINDS = DEF_KINDS
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,8 @@ class DecoratorInfo:
     instance: str
     """The Instructions instance as `module:attr` (where it is defined, after following imports)."""
     mode: str
-    """`distil` (capture, the default), `dispatch` or `shadow` (from the `mode=` keyword)."""
+    """The `mode=` keyword as the source spells it: normally one of `contracts.MODES` (`distil`, the
+    default, `capture`, `dispatch`, `shadow`), but a typo in the user's code is reported as written."""
     model: str | None
     """The `model=` keyword when it is a string literal, else None."""
     lineno: int
@@ -43,15 +46,13 @@ class ScanResult:
     end_lineno: int
     model: str | None
     """Fully qualified return model (`inbox.models.ticket.Triage`), the wrapped model for `wrapped`."""
-    status: str
-    """One of STATUSES."""
+    status: ScanStatus
     reason: str | None
     decorator: DecoratorInfo | None
     is_async: bool
     module: str | None
     """Dotted module name (`inbox.triage`), None when the file is not importable as a module."""
-    kind: str
-    """One of KINDS."""
+    kind: DefKind
     decorator_lineno: int = 0
     """First decorator line, or the def line when undecorated: the def's full span is
     `decorator_lineno..end_lineno`."""
@@ -102,5 +103,5 @@ class ScanReport:
     errors: tuple[FileError, ...]
     files_scanned: int
 
-    def by_status(self, status: str) -> tuple[ScanResult, ...]:
+    def by_status(self, status: ScanStatus) -> tuple[ScanResult, ...]:
         return tuple(r for r in self.results if r.status == status)

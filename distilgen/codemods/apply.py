@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .._templates import render_template
 from ..analysis.parsing import UnparsableSource, parse_cst, run_deep
+from ..contracts import ApplyAction
 from ..errors import ConfigError, DistilgenError, UsageError
 from .decorate import ACTIONS, InstanceRef, ModuleEdit, Target, edit_module, string_literal
 from .edits import FileEdit, PlannedEdit, commit_edits, read_snapshot
@@ -42,7 +43,7 @@ _VERBS = {"decorate": "decorated", "dispatch": "dispatch", "capture": "capture",
 @dataclass(frozen=True)
 class ApplyReport:
     root: Path
-    action: str
+    action: ApplyAction
     model: str | None
     edits: tuple[FileEdit, ...]
     written: bool
@@ -75,7 +76,7 @@ def instance_ref(config: Config) -> InstanceRef:
         raise ConfigError(f"{where}: [tool.distilgen] instructions: {exc}") from None
 
 
-def needs_edit(r: ScanResult, action: str, model: str | None, ours: str | None = None) -> bool:
+def needs_edit(r: ScanResult, action: ApplyAction, model: str | None, ours: str | None = None) -> bool:
     """Whether the scan result's decorator differs from what `action` wants (no file read).
 
     `ours` (`module:attr`): `remove` then only takes out decorators bound to that instance, the
@@ -221,7 +222,7 @@ def render_instance_module(config: Config, instance: InstanceRef, path: Path) ->
     )
 
 
-def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: InstanceRef, action: str,
+def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: InstanceRef, action: ApplyAction,
                model: str | None, notes: list[str], refused: set[tuple[str, str]]) -> PlannedEdit | FileEdit:
     snap = read_snapshot(root / rel)
     if snap.data is None:
@@ -264,7 +265,7 @@ def apply_codemod(
     report: ScanReport,
     config: Config,
     *,
-    action: str = "decorate",
+    action: ApplyAction = "decorate",
     model: str | None = None,
     write: bool = True,
     selected: tuple[str, ...] = (),

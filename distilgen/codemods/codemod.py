@@ -12,6 +12,7 @@ import libcst as cst
 from libcst.codemod import Codemod, CodemodContext
 from libcst.metadata import PositionProvider
 
+from ..contracts import ApplyAction
 from .decorate import DecoratorEdit, InstanceRef, ModuleEdit, Target
 
 __all__ = ["DistilDecorators"]
@@ -27,7 +28,7 @@ class DistilDecorators(Codemod):
         context: CodemodContext,
         targets: Iterable[Target | str],
         instance: InstanceRef | str,
-        action: str = "decorate",
+        action: ApplyAction = "decorate",
         model: str | None = None,
         is_package: bool = False,
     ) -> None:

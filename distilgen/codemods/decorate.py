@@ -25,7 +25,8 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from ..analysis.parsing import parse_cst
-from .index import index_functions
+from ..contracts import APPLY_ACTIONS, ApplyAction
+from .function_index import index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
 from .splice import reduce_source, splice
 
@@ -40,7 +41,7 @@ __all__ = [
     "is_docstring",
 ]
 
-ACTIONS = ("decorate", "dispatch", "capture", "remove")
+ACTIONS = APPLY_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ class DecoratorEdit:
         self,
         targets: Iterable[Target | str],
         instance: InstanceRef | str,
-        action: str = "decorate",
+        action: ApplyAction = "decorate",
         model: str | None = None,
         *,
         module: str = "",
@@ -573,7 +574,7 @@ def edit_module(
     source: bytes | str,
     targets: Iterable[Target | str],
     instance: InstanceRef | str,
-    action: str = "decorate",
+    action: ApplyAction = "decorate",
     *,
     module: str = "",
     is_package: bool = False,
@@ -611,7 +612,7 @@ def _std_parse(source: bytes | str) -> ast.Module | None:
 
 def _edit(
     source: bytes | str, parsed: bytes | str, std_tree: ast.Module | None, targets: list[Target],
-    instance: InstanceRef | str, action: str, model: str | None, module: str, is_package: bool,
+    instance: InstanceRef | str, action: ApplyAction, model: str | None, module: str, is_package: bool,
 ) -> tuple[bytes | str, ModuleEdit] | None:
     """Edit `source`, parsing `parsed` (the source itself or its `reduce_source`); None when a
     reduced source does not give a result that can be trusted."""

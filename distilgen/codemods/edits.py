@@ -18,19 +18,20 @@ from typing import Iterable
 from ..analysis.parsing import UnparsableSource, parse_cst
 
 from .._atomic import default_mode, replace_atomically
+from ..contracts import EDIT_STATUSES, EditStatus
 
 __all__ = [
     "FileEdit", "Snapshot", "PlannedEdit", "EditError", "read_snapshot", "commit_edits", "unified_diff", "inside",
 ]
 
-STATUSES = ("changed", "unchanged", "error")
+STATUSES = EDIT_STATUSES
 
 
 @dataclass(frozen=True)
 class FileEdit:
     path: str
     """Relative to the root, posix separators."""
-    status: str
+    status: EditStatus
     """`changed` (written, or pending under --diff/--check), `unchanged` or `error`."""
     reason: str | None = None
     diff: str = ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ..analysis.resolve import absolute
-from .index import class_body_names
+from .function_index import class_body_names
 
 __all__ = ["Binding", "ModuleNames", "module_names", "dotted", "load_counts"]
 

@@ -41,6 +41,8 @@ def _align(stmts: Sequence[cst.BaseStatement], std: Sequence[ast.stmt]) -> list[
     for stmt in stmts:
         if i >= len(std):
             raise _Mismatch
+        # every BaseStatement is one of these two; both carry the comments/blank lines above it
+        assert isinstance(stmt, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
         out.append((_first_line(std[i]) - len(stmt.leading_lines), std[i]))
         i += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
     if i != len(std):

@@ -33,7 +33,7 @@ from .apply import (
 )
 from .decorate import InstanceRef, is_docstring, string_literal
 from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
-from .index import index_functions
+from .function_index import index_functions
 from .names import ModuleNames, dotted, module_names
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def _signature_collector(fn: cst.FunctionDef) -> _NameCollector:
 def _defaults(expr: cst.BaseExpression, collector: _NameCollector) -> None:
     # a string default is a value, not an annotation: only names outside strings count
     plain = _NameCollector()
-    plain.visit_SimpleString = lambda node: None  # type: ignore[method-assign, assignment]
+    plain.visit_SimpleString = lambda node: None  # type: ignore[method-assign]
     expr.visit(plain)
     collector.names |= plain.names
 
@@ -322,6 +322,53 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     )
 
 
+@dataclass(frozen=True)
+class _ParsedModule:
+    """A module with functions to stub: its names, and its defs by qualname as (line, node)."""
+
+    names: ModuleNames
+    found: dict[str, list[tuple[int, cst.FunctionDef]]]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every function's stub plan reads."""
+
+    parsed: dict[str, _ParsedModule]
+    resolver: _Resolver
+    decorator: cst.Decorator
+    model_classes: frozenset[str]
+    """Classes known to be models: the stub class of each subclasses it (see `_model_classes`)."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One function found in its file, with where its stub goes."""
+
+    result: ScanResult
+    node: cst.FunctionDef
+    names: ModuleNames
+    module: str
+    qual: str
+    """The qualname without any `<locals>` prefix: a nested function becomes a top-level stub."""
+    classes: tuple[str, ...]
+    """The classes the stub is nested in."""
+
+    @property
+    def top(self) -> str:
+        return self.qual.split(".")[0]
+
+
+@dataclass(frozen=True)
+class _Imports:
+    """The imports one stub needs (`more`: extra plain imports binding a name already bound)."""
+
+    imports: dict[str, _Import]
+    more: frozenset[_Import]
+    base: str | None
+    """For a model's method: the model, which the stub class subclasses."""
+
+
 def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
     plan = _Plan()
     chosen = sorted(
@@ -332,164 +379,189 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
     for r in chosen:
         by_path.setdefault(r.path, []).append(r)
     resolver = _Resolver(report.root, _source_roots(report.results))
-    parsed: dict[str, tuple[ModuleNames, dict[str, list[tuple[int, cst.FunctionDef]]]]] = {}
-    def skip_module(results: list[ScanResult], why: str) -> None:
-        plan.skipped.extend(Skipped(r.path, r.lineno, r.qualname, why) for r in results)
+    parsed = _parse_modules(report.root, by_path, resolver, plan)
+    decorator = _instance_decorator(instance, model, chosen, parsed, by_path, plan)
+    ctx = _Context(parsed, resolver, decorator, _model_classes(chosen, parsed, resolver))
+    class_modules: dict[str, str] = {}  # top-level stub class name -> the module of its original
+    for r in chosen:
+        if r.path not in parsed:
+            continue
+        candidate = _candidate(r, parsed[r.path])
+        problem = candidate if isinstance(candidate, str) else _add_stub(candidate, ctx, plan, class_modules)
+        if problem is not None:
+            plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, problem))
+    return plan
 
+
+def _parse_modules(root: Path, by_path: dict[str, list[ScanResult]], resolver: _Resolver,
+                   plan: _Plan) -> dict[str, _ParsedModule]:
+    """Each module with functions to stub, read and indexed; a module that cannot be skips its functions."""
+    parsed: dict[str, _ParsedModule] = {}
     for rel, results in by_path.items():
-        try:
-            data = (report.root / rel).read_bytes()
-            tree = parse_cst(data, rel)
-        except (OSError, UnparsableSource) as exc:
-            skip_module(results, f"its module cannot be read: {exc}")
+        module = results[0].module or ""
+        read = _parse_module(root, rel, module)
+        if isinstance(read, str):
+            plan.skipped.extend(Skipped(r.path, r.lineno, r.qualname, read) for r in results)
             continue
-        try:
-            ast.parse(data)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            # newer syntax than this interpreter's: a stubs module importing it could not load
-            py = f"{sys.version_info.major}.{sys.version_info.minor}"
-            why = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
-            skip_module(results, f"its module does not compile on Python {py} ({why})")
-            continue
-        try:
-            index = index_functions(tree, data)
-            module = results[0].module or ""
-            names = module_names(tree, module, rel.endswith("__init__.py"), class_names=index.class_names)
-        except (RecursionError, MemoryError) as exc:
-            # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
-            skip_module(results, f"its module is too deeply nested to read ({exc or type(exc).__name__})")
-            continue
-        parsed[rel] = (names, index.found)
+        parsed[rel] = read
         if module:
-            resolver.add(module, names)
+            resolver.add(module, read.names)
+    return parsed
+
+
+def _parse_module(root: Path, rel: str, module: str) -> _ParsedModule | str:
+    """The module's names and defs, or why its functions cannot be stubbed."""
+    try:
+        data = (root / rel).read_bytes()
+        tree = parse_cst(data, rel)
+    except (OSError, UnparsableSource) as exc:
+        return f"its module cannot be read: {exc}"
+    try:
+        ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        # newer syntax than this interpreter's: a stubs module importing it could not load
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        why = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
+        return f"its module does not compile on Python {py} ({why})"
+    try:
+        index = index_functions(tree, data)
+        names = module_names(tree, module, rel.endswith("__init__.py"), class_names=index.class_names)
+    except (RecursionError, MemoryError) as exc:
+        # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
+        return f"its module is too deeply nested to read ({exc or type(exc).__name__})"
+    return _ParsedModule(names, index.found)
+
+
+def _instance_decorator(instance: InstanceRef, model: str, chosen: list[ScanResult], parsed: dict[str, _ParsedModule],
+                        by_path: dict[str, list[ScanResult]], plan: _Plan) -> cst.Decorator:
+    """`@instructions.distil(mode="dispatch", model=...)`, the instance imported under a free name."""
     needed_everywhere: set[str] = set()
-    for rel, (_, found) in parsed.items():
+    for rel, module in parsed.items():
         for r in by_path[rel]:
-            for line, node in found.get(r.qualname, []):
+            for line, node in module.found.get(r.qualname, []):
                 if line == r.lineno:
                     needed_everywhere |= _signature_names(node)
     # the instance's name: `instructions` unless a signature needs that name for something else
     inst_name = instance.attr
     while inst_name in needed_everywhere or inst_name in {r.qualname.split(".")[0] for r in chosen}:
         inst_name = f"distil_{inst_name}"
-    inst_import = _Import(instance.module, instance.attr, None if inst_name == instance.attr else inst_name)
-    plan.imports[inst_name] = inst_import
-    decorator = cst.Decorator(
-        decorator=cst.parse_expression(
-            f'{inst_name}.distil(mode="dispatch", model={string_literal(model)})'
-        )
-    )
+    plan.imports[inst_name] = _Import(instance.module, instance.attr, None if inst_name == instance.attr else inst_name)
+    return cst.Decorator(decorator=cst.parse_expression(f'{inst_name}.distil(mode="dispatch", model={string_literal(model)})'))
 
-    # classes known to be models: the stub class of each subclasses it, whichever of its methods
-    # (instance, class or static) are stubbed, so the model's name means one class in the module
-    model_classes: set[str] = set()
+
+def _model_classes(chosen: list[ScanResult], parsed: dict[str, _ParsedModule], resolver: _Resolver) -> frozenset[str]:
+    """Classes known to be models: the stub class of each subclasses it, whichever of its methods
+    (instance, class or static) are stubbed, so the model's name means one class in the module."""
+    out: set[str] = set()
     for r in chosen:
         owner = r.qualname.split(".")
         if r.path not in parsed or not r.module or len(owner) != 2 or "<locals>" in r.qualname:
             continue
         cls = f"{r.module}.{owner[0]}"
         if r.kind == "method" or r.model and resolver.canonical(r.model) == resolver.canonical(cls):
-            model_classes.add(cls)
-    class_modules: dict[str, str] = {}  # top-level stub class name -> the module of its original
+            out.add(cls)
+    return frozenset(out)
 
-    for r in chosen:
-        if r.path not in parsed:
-            continue
-        names, found = parsed[r.path]
-        fid = r.function_id
-        found_node = next((n for line, n in found.get(r.qualname, []) if line == r.lineno), None)
 
-        def skip(reason: str) -> None:
-            plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, reason))
+def _candidate(r: ScanResult, module: _ParsedModule) -> _Candidate | str:
+    """The function's def in its file, or why it cannot have a stub."""
+    node = next((n for line, n in module.found.get(r.qualname, []) if line == r.lineno), None)
+    if node is None:
+        return "not found in the file any more (changed since the scan?)"
+    if not r.module:
+        return "its file is not importable as a module, so its types cannot be imported"
+    if node.returns is None:
+        return "no return annotation on the definition itself (the runtime reads it from there)"
+    qual = r.qualname.rsplit("<locals>.", 1)[-1]  # a nested function becomes a top-level stub
+    *classes, _ = qual.split(".")
+    if any(p.startswith("<") for p in qual.split(".")):
+        return "not a plain function or class member"
+    if r.kind == "method" and (len(classes) != 1 or "<locals>" in r.qualname):
+        return "a method of a nested or local model class: no stub class can stand in for it"
+    return _Candidate(r, node, module.names, r.module, qual, tuple(classes))
 
-        if found_node is None:
-            skip("not found in the file any more (changed since the scan?)")
+
+def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str, str]) -> str | None:
+    """Add the candidate's stub and its imports to the plan; or say why not (the plan unchanged)."""
+    needed = _imports_for(c, ctx, plan)
+    if isinstance(needed, str):
+        return needed
+    problem = _clash(c, needed, plan, class_modules)
+    if problem is not None:
+        return problem
+    plan.imports.update(needed.imports)
+    plan.more |= needed.more
+    plan.top_names.setdefault(c.top, c.result.function_id)
+    if c.classes:
+        class_modules.setdefault(c.top, c.module)
+    in_model = c.classes[0] if needed.base else None
+    stub = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model)
+    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base))
+    return None
+
+
+def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
+    """What the stub's signature needs imported, or why its names cannot all be imported here."""
+    imports: dict[str, _Import] = {}
+    more: set[_Import] = set()
+    base = None
+    classes = c.classes
+    if classes and f"{c.module}.{classes[0]}" in ctx.model_classes and len(classes) == 1:
+        # a model's method: the stub class subclasses the model, so the instance renders as
+        # the same `Model(...)` call the examples were captured with, and the model's name in
+        # a signature (`-> "Blob"`) means that subclass: same fields, same name, no import
+        base = f"{c.module}.{classes[0]}"
+        module_import = _Import(c.module)
+        other = plan.imports.get(module_import.bound)
+        if classes[0] in _signature_collector(c.node).subscripted:
+            # `-> RunnableEach[Input, Output]` would name the stub subclass, which is not generic
+            return f"its signature gives its own generic class {classes[0]!r} type arguments, which its stub class cannot take"
+        if other is not None and not (_plain(other)):
+            return f"name {module_import.bound!r} is needed for `import {c.module}` but means {_describe(other)}"
+        if other is not None:
+            more.add(module_import)
+        else:
+            imports[module_import.bound] = module_import
+    for name in sorted(_signature_names(c.node)):
+        if name in _BUILTINS and name not in c.names.bindings:
             continue
-        node = found_node
-        if not r.module:
-            skip("its file is not importable as a module, so its types cannot be imported")
+        imp = _import_for(name, c.names, c.module)
+        if imp is None:
+            return f"name {name!r} in its signature is not defined at module level in {c.module}"
+        if (base is not None and name == classes[0] and imp.name is not None
+                and ctx.resolver.canonical(f"{imp.module}.{imp.name}") == ctx.resolver.canonical(base)):
+            continue  # the stub class, a subclass of the model, stands for it
+        other = plan.imports.get(name) or imports.get(name)
+        if other is not None and _plain(other) and _plain(imp):
+            more.add(imp)  # `import a.b` and `import a.c` both bind `a`: keep both lines
             continue
-        if node.returns is None:
-            skip("no return annotation on the definition itself (the runtime reads it from there)")
-            continue
-        qual = r.qualname.rsplit("<locals>.", 1)[-1]  # a nested function becomes a top-level stub
-        *classes, _ = qual.split(".")
-        if any(p.startswith("<") for p in qual.split(".")):
-            skip("not a plain function or class member")
-            continue
-        imports: dict[str, _Import] = {}
-        more: set[_Import] = set()
-        problem = None
-        base = None
-        if r.kind == "method" and (len(classes) != 1 or "<locals>" in r.qualname):
-            skip("a method of a nested or local model class: no stub class can stand in for it")
-            continue
-        if classes and f"{r.module}.{classes[0]}" in model_classes and len(classes) == 1:
-            # a model's method: the stub class subclasses the model, so the instance renders as
-            # the same `Model(...)` call the examples were captured with, and the model's name in
-            # a signature (`-> "Blob"`) means that subclass: same fields, same name, no import
-            base = f"{r.module}.{classes[0]}"
-            module_import = _Import(r.module)
-            other = plan.imports.get(module_import.bound)
-            if classes[0] in _signature_collector(node).subscripted:
-                # `-> RunnableEach[Input, Output]` would name the stub subclass, which is not generic
-                problem = f"its signature gives its own generic class {classes[0]!r} type arguments, which its stub class cannot take"
-            elif other is not None and not (_plain(other)):
-                problem = f"name {module_import.bound!r} is needed for `import {r.module}` but means {_describe(other)}"
-            elif other is not None:
-                more.add(module_import)
-            else:
-                imports[module_import.bound] = module_import
-        for name in sorted(_signature_names(node)) if problem is None else ():
-            if name in _BUILTINS and name not in names.bindings:
-                continue
-            imp = _import_for(name, names, r.module)
-            if imp is None:
-                problem = f"name {name!r} in its signature is not defined at module level in {r.module}"
-                break
-            if (base is not None and name == classes[0] and imp.name is not None
-                    and resolver.canonical(f"{imp.module}.{imp.name}") == resolver.canonical(base)):
-                continue  # the stub class, a subclass of the model, stands for it
-            other = plan.imports.get(name) or imports.get(name)
-            if other is not None and _plain(other) and _plain(imp):
-                more.add(imp)  # `import a.b` and `import a.c` both bind `a`: keep both lines
-                continue
-            if other is not None and resolver.same(other, imp):
-                continue  # the same object under the same name: the first import serves both
-            if other is not None:
-                problem = (f"name {name!r} means {_describe(imp)} here but {_describe(other)} elsewhere; "
-                           f"write these stubs into separate modules (--select)")
-                break
-            if name in plan.top_names and plan.top_names[name] != fid:
-                problem = f"name {name!r} is also the name of a stub ({plan.top_names[name]})"
-                break
-            imports[name] = imp
-        top = qual.split(".")[0]
-        if problem is None and classes and top in imports:
-            # `class Color:` would shadow the `Color` its signature imports; only a model's stub
-            # class can stand for its original (as a subclass)
-            problem = f"its signature names its own class {top!r}, which is not a model: a stub class would shadow it"
-        if problem is None and top in plan.imports:
-            problem = f"its name {top!r} is already used for an import of the stubs module"
-        if problem is None and classes and class_modules.get(top, r.module) != r.module:
-            problem = f"a stub class {top!r} already stands for {class_modules[top]}.{top}"
-        if problem is None and not classes and top in plan.top_names:
-            problem = f"a stub named {top!r} already exists ({plan.top_names[top]})"
-        if problem is None and any(
-            s.classes == tuple(classes) and s.node.name.value == node.name.value for s in plan.stubs
-        ):
-            problem = f"a stub {qual} already exists"
-        if problem is not None:
-            skip(problem)
-            continue
-        plan.imports.update(imports)
-        plan.more |= more
-        plan.top_names.setdefault(top, fid)
-        if classes:
-            class_modules.setdefault(top, r.module)
-        plan.stubs.append(_Stub(fid, tuple(classes), _stub_node(node, decorator, names, bool(classes),
-                                                                      classes[0] if base else None), base))
-    return plan
+        if other is not None and ctx.resolver.same(other, imp):
+            continue  # the same object under the same name: the first import serves both
+        if other is not None:
+            return (f"name {name!r} means {_describe(imp)} here but {_describe(other)} elsewhere; "
+                    f"write these stubs into separate modules (--select)")
+        if name in plan.top_names and plan.top_names[name] != c.result.function_id:
+            return f"name {name!r} is also the name of a stub ({plan.top_names[name]})"
+        imports[name] = imp
+    return _Imports(imports, frozenset(more), base)
+
+
+def _clash(c: _Candidate, needed: _Imports, plan: _Plan, class_modules: dict[str, str]) -> str | None:
+    """Why the stub's own name would collide with an import or another stub (None: it does not)."""
+    top, classes = c.top, c.classes
+    if classes and top in needed.imports:
+        # `class Color:` would shadow the `Color` its signature imports; only a model's stub
+        # class can stand for its original (as a subclass)
+        return f"its signature names its own class {top!r}, which is not a model: a stub class would shadow it"
+    if top in plan.imports:
+        return f"its name {top!r} is already used for an import of the stubs module"
+    if classes and class_modules.get(top, c.module) != c.module:
+        return f"a stub class {top!r} already stands for {class_modules[top]}.{top}"
+    if not classes and top in plan.top_names:
+        return f"a stub named {top!r} already exists ({plan.top_names[top]})"
+    if any(s.classes == classes and s.node.name.value == c.node.name.value for s in plan.stubs):
+        return f"a stub {c.qual} already exists"
+    return None
 
 
 def _plain(imp: _Import) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel, ValidationError
 
+from ..contracts import ResponseFormat
 from ..errors import DistilDispatchError, DistilgenError, UsageError
 from .calling import timed_call
 from .metered import MeteredAsyncClients, metered_client
@@ -262,13 +263,13 @@ def score_pairs(
     )
 
 
-def _dispatcher(target: Target, model: str, provider: Any, max_retries: int, response_format: str) -> Any:
+def _dispatcher(target: Target, model: str, provider: Any, max_retries: int, response_format: ResponseFormat) -> Any:
     """The dispatch helper's Dispatcher for the real function, raising instead of falling back."""
     from ..runtime.dispatch import DispatchSettings, Dispatcher
     from ..runtime.instructions import Instructions
 
     # an Instructions with no sinks builds the same FunctionSpec production uses (prompt, lock, tools)
-    spec = Instructions(name="distilgen-eval").distil(target.original).__distil__.spec
+    spec = getattr(Instructions(name="distilgen-eval").distil(target.original), "__distil__").spec
     settings = DispatchSettings(model=model, max_retries=max_retries, fallback="raise", response_format=response_format)
     return Dispatcher(spec, settings, provider)
 
@@ -303,7 +304,7 @@ async def _arun_closing(dispatcher: Any, provider: Any, args: tuple[Any, ...], k
 
 
 def _ask_model(target: Target, model: str, base_url: str | None, calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
-               *, max_retries: int, timeout: float, response_format: str, config: Any,
+               *, max_retries: int, timeout: float, response_format: ResponseFormat, config: Any,
                progress: Callable[[], None] | None) -> list[_Answer]:
     import asyncio
 
@@ -354,7 +355,7 @@ def evaluate_models(
     pricing: Pricing | None = None,
     max_retries: int = 2,
     timeout: float = 120.0,
-    response_format: str = "tools",
+    response_format: ResponseFormat = "tools",
     config: Any = None,
     min_accuracy: float | None = None,
     worst: int = 10,
@@ -475,7 +476,7 @@ def evaluate(
     price_per_million_output: float | None = None,
     max_retries: int = 2,
     timeout: float = 120.0,
-    response_format: str | None = None,
+    response_format: ResponseFormat | None = None,
     min_accuracy: float | None = None,
     worst: int = 10,
     root: str | Path | None = None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..contracts import FinetuneFormat
 from ..errors import UsageError
 from .calling import timed_call
 from .inputs import call_key
@@ -41,7 +42,7 @@ class GenerateResult:
     errors: tuple[tuple[str, int], ...]
     """(exception type, count) of calls that raised (timeouts count as CallTimeout)."""
     out: str
-    finetune_format: str
+    finetune_format: FinetuneFormat
     seed: int
     from_inputs: int
     """Argument sets taken from --inputs as they were (the rest were mutated from them or drawn)."""
@@ -190,7 +191,7 @@ def plan_inputs(
     return planned, duplicates, from_inputs
 
 
-def capturing(target: Target, out: Path, finetune_format: str, name: str | None) -> Callable[..., Any]:
+def capturing(target: Target, out: Path, finetune_format: FinetuneFormat, name: str | None) -> Callable[..., Any]:
     """The real function under the capture runtime, writing `finetune_format` lines to `out`.
 
     The runtime finds the project's lock file from the function's source folder, so the examples
@@ -200,7 +201,7 @@ def capturing(target: Target, out: Path, finetune_format: str, name: str | None)
 
     instructions = Instructions(name=name or target.module.split(".")[0], finetune_format=finetune_format,
                                 dataset=str(out))
-    return instructions.distil(target.original)  # type: ignore[no-any-return]
+    return instructions.distil(target.original)
 
 
 def _count_lines(path: Path) -> int:
@@ -216,7 +217,7 @@ def run_generate(
     planned: Sequence[dict[str, Any]],
     *,
     out: Path,
-    finetune_format: str,
+    finetune_format: FinetuneFormat,
     name: str | None = None,
     timeout: float | None = None,
     requested: int | None = None,
@@ -273,7 +274,8 @@ def generate(
     progress: Progress | None = None,
 ) -> GenerateResult:
     """Resolve TARGET, plan `n` distinct argument sets and capture the real function's answers."""
-    from ..config import FORMATS, load_config
+    from ..config import load_config
+    from ..contracts import FORMATS, one_of
     from .inputs import read_inputs
     from .strategies import load_user_strategies
     from .target import resolve_target
@@ -284,9 +286,9 @@ def generate(
     if path_part.endswith(".py") and root is None:
         start = Path(path_part).resolve().parent
     config = load_config(start)
-    fmt = finetune_format or config.finetune_format
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    fmt = one_of(finetune_format or config.finetune_format, FORMATS)
+    if fmt is None:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {finetune_format!r}")
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {timeout}")
     resolved = resolve_target(target, config.root)

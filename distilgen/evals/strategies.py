@@ -70,7 +70,7 @@ def _pattern(metadata: tuple[Any, ...]) -> str | None:
 
 def _validated(tp: Any, metadata: tuple[Any, ...], strategy: Any) -> Any:
     """Keep only values pydantic accepts for the (annotated) type: bounds hypothesis ignored stay honoured."""
-    annotated = typing.Annotated[(tp, *metadata)] if metadata else tp  # type: ignore[valid-type]
+    annotated = typing.Annotated[(tp, *metadata)] if metadata else tp
     try:
         adapter: TypeAdapter[Any] = TypeAdapter(annotated)  # type: ignore[arg-type]
     except Exception:  # a type pydantic cannot build a validator for: trust the strategy
@@ -93,7 +93,7 @@ def _bounded_number(st: Any, tp: Any, metadata: tuple[Any, ...]) -> Any:
     test run it was not, and every draw failed the filter (Unsatisfiable)."""
     if tp not in (int, float):
         return None
-    bound = {k: None for k in ("ge", "gt", "le", "lt")}
+    bound: dict[str, int | float | None] = {k: None for k in ("ge", "gt", "le", "lt")}
     for m in metadata:
         for k in bound:
             v = getattr(m, k, None)
@@ -163,7 +163,7 @@ def strategy_for(tp: Any, metadata: tuple[Any, ...] = (), *, overrides: Mapping[
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            base = st.from_type(typing.Annotated[(tp, *supported)]) if supported else st.from_type(tp)  # type: ignore[valid-type]
+            base = st.from_type(typing.Annotated[(tp, *supported)]) if supported else st.from_type(tp)
         except Exception as exc:
             raise UsageError(f"no strategy for type {tp!r}: {exc}; give one with --strategies") from None
     if tp is float:

@@ -13,7 +13,7 @@ import random
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .._output import write_outputs
 from ..errors import DistilgenError, MissingExtraError, UsageError
@@ -583,7 +583,9 @@ def export_file(path: str | Path, fmt: str, out: str | Path | None = None, *, to
         raise UsageError(f"--tool-schema must be one of {', '.join(shapes.TOOL_SCHEMAS)}, got {tool_schema!r}")
     p = Path(path)
     examples = _usable(p)
-    convert = {"hf-chat": _hf_chat, "sharegpt": _sharegpt, "openai-tools": lambda x: x}[fmt]
+    converters: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        "hf-chat": _hf_chat, "sharegpt": _sharegpt, "openai-tools": lambda x: x}
+    convert = converters[fmt]
     stem = p.name[:-6] if p.name.endswith(".jsonl") else p.name
     target = Path(out) if out else p.with_name(f"{stem}.{fmt}.jsonl")
     if _same_file(p, target):

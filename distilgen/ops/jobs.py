@@ -366,7 +366,7 @@ def _retry_delay(exc: Exception | None, attempt: int) -> float:
             return min(float(headers["retry-after"]), 60.0)
     except ValueError:
         pass
-    return min(0.5 * 2 ** (attempt - 1), 8.0)
+    return min(0.5 * 2.0 ** (attempt - 1), 8.0)
 
 
 def get_job(job_id: str, *, settings: ApiSettings = ApiSettings(), client: Any = None) -> JobInfo:

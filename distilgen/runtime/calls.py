@@ -279,8 +279,10 @@ class _Builder:
             return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = node.operand
-            if isinstance(operand, ast.Constant) and type(operand.value) in (int, float, complex):
-                return -operand.value if isinstance(node.op, ast.USub) else operand.value
+            number = operand.value if isinstance(operand, ast.Constant) else None
+            # exactly these types: a bool (or an int subclass) is not a signed number in a call
+            if isinstance(number, (int, float, complex)) and type(number) in (int, float, complex):
+                return -number if isinstance(node.op, ast.USub) else number
             raise CallSyntaxError("a sign applies to a number only")
         if isinstance(node, ast.List):
             return [self.value(x, d) for x in node.elts]

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
+from ..contracts import FALLBACKS, RESPONSE_FORMATS, Fallback, ResponseFormat
 from ..errors import DistilDispatchError, UsageError
 from . import formats
 from .calls import render_call
@@ -25,7 +26,6 @@ from .clients import ClientProvider, EndpointResponseError, endpoint_error
 
 __all__ = ["DispatchSettings", "Dispatcher", "DispatchStats", "Outcome", "RESPONSE_FORMATS"]
 
-RESPONSE_FORMATS = ("tools", "messages", "json_schema")
 log = logging.getLogger("distilgen")
 
 
@@ -42,9 +42,9 @@ class DispatchSettings:
     model: str
     max_retries: int = 2
     """Re-asks after an invalid answer (the openai client's HTTP retries are separate)."""
-    fallback: str = "raise"
+    fallback: Fallback = "raise"
     """`raise` (DistilDispatchError) or `function` (run the original body, log a warning)."""
-    response_format: str = "tools"
+    response_format: ResponseFormat = "tools"
     """`tools` (forced tool call), `messages` (legacy forced function_call) or `json_schema`."""
     use_current_prompt: bool = False
     """Send the current prompt even when the lock says the model was trained on another one."""
@@ -60,7 +60,7 @@ class DispatchSettings:
             raise UsageError("dispatch needs model='...': the fine-tuned model id to call")
         if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
             raise UsageError(f"max_retries must be a non-negative integer, got {self.max_retries!r}")
-        if self.fallback not in ("raise", "function"):
+        if self.fallback not in FALLBACKS:
             raise UsageError(f"fallback must be 'raise' or 'function', got {self.fallback!r}")
         if self.max_tokens is not None and (type(self.max_tokens) is not int or self.max_tokens < 1):
             raise UsageError(f"max_tokens must be a positive integer, got {self.max_tokens!r}")
@@ -266,7 +266,7 @@ class Dispatcher:
         out.followup = self._followup(fmt, msg, name, call_id, out)
         return out
 
-    def _followup(self, fmt: str, msg: Any, name: str | None, call_id: str | None, out: _Attempt) -> list[dict[str, Any]]:
+    def _followup(self, fmt: ResponseFormat, msg: Any, name: str | None, call_id: str | None, out: _Attempt) -> list[dict[str, Any]]:
         """The turns that show the model its answer and what was wrong with it."""
         tool = self.spec.tool_name
         fix = f"Your answer was invalid: {out.error}. Call {tool} again with arguments that fix this."

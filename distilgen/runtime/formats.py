@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
+
+from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
 
 __all__ = [
     "FORMATS",
@@ -36,8 +38,6 @@ __all__ = [
     "NonFiniteFloat",
 ]
 
-FORMATS = ("tools", "messages", "raw")
-TOOL_SCHEMAS = ("compact", "full")
 # OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
 # the declared functions (and their descriptions); the fine-tuned model learns the output shape
 # from the examples. The full schema still validates every answer (dispatch), is recorded in the
@@ -69,7 +69,8 @@ def _strip_titles(node: Any, in_properties: bool = False) -> Any:
 
 def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The return model's JSON schema as the model sees it in `tools`: compact, titles dropped."""
-    return _strip_titles(model.model_json_schema())
+    schema: dict[str, Any] = _strip_titles(model.model_json_schema())
+    return schema
 
 
 def _walk_objects(node: Any, visit: Any) -> Any:
@@ -142,7 +143,7 @@ def order_like(schema: dict[str, Any], answer: Any) -> dict[str, Any]:
     return reorder(schema)  # type: ignore[no-any-return]
 
 
-def declared_parameters(schema: dict[str, Any], tool_schema: str) -> dict[str, Any] | None:
+def declared_parameters(schema: dict[str, Any], tool_schema: ToolSchema) -> dict[str, Any] | None:
     """What the `tools`/`functions` declaration carries: the full schema, or None (omitted)."""
     if tool_schema not in TOOL_SCHEMAS:
         raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
@@ -251,7 +252,7 @@ def _call_id(user: str) -> str:
 class LineWriter:
     """Builds one JSONL line per call for a fixed (function, format, prompt)."""
 
-    fmt: str
+    fmt: FinetuneFormat
     function_id: str
     tool_name: str
     prompt: str
@@ -259,6 +260,12 @@ class LineWriter:
     description: str
     parameters: dict[str, Any] | None = None
     """What the tool declaration carries (None: omitted, see declared_parameters)."""
+    # the line's constant parts, serialised once in __post_init__
+    _head: str = field(init=False, repr=False, compare=False, default="")
+    _mid: str = field(init=False, repr=False, compare=False, default="")
+    _tail: str = field(init=False, repr=False, compare=False, default="")
+    _name_json: str = field(init=False, repr=False, compare=False, default="")
+    _floats: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -282,16 +289,16 @@ class LineWriter:
     def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> str:
         """One line; NonFiniteFloat when the output (or, in `raw`, an argument) holds NaN or infinity."""
         arguments = output.model_dump_json()
-        if self.fmt != "raw" and self._floats and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):  # type: ignore[attr-defined]
+        if self.fmt != "raw" and self._floats and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):
             # pydantic writes NaN/inf as null (or NaN / "NaN" under ser_json_inf_nan): look closer only
             # then (a model_dump and a walk: ~8 us on a loaded machine for a 3-field model)
             _refuse_non_finite(output=output.model_dump())
         if self.fmt == "tools":
-            return (self._head + _encode_str(user) + self._mid + _encode_str(_call_id(user))  # type: ignore[attr-defined]
-                    + ',"type":"function","function":{"name":' + self._name_json  # type: ignore[attr-defined]
-                    + ',"arguments":' + _encode_str(arguments) + self._tail)  # type: ignore[attr-defined]
+            return (self._head + _encode_str(user) + self._mid + _encode_str(_call_id(user))
+                    + ',"type":"function","function":{"name":' + self._name_json
+                    + ',"arguments":' + _encode_str(arguments) + self._tail)
         if self.fmt == "messages":
-            return self._head + _encode_str(user) + self._mid + _encode_str(arguments) + self._tail  # type: ignore[attr-defined]
+            return self._head + _encode_str(user) + self._mid + _encode_str(arguments) + self._tail
         record = self.raw(call, args, kwargs, output)
         try:
             return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -315,4 +322,5 @@ class LineWriter:
 
 def build_example(writer: LineWriter, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> dict[str, Any]:
     """The same example as a dict (the slow path, used when a `redact` hook must see it)."""
-    return json.loads(writer.line(user, call, args, kwargs, output))
+    example: dict[str, Any] = json.loads(writer.line(user, call, args, kwargs, output))
+    return example

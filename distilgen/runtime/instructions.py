@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import json
 import logging
 import random
 import threading
@@ -19,6 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
+from pydantic import BaseModel
+
+from ..contracts import (
+    FORMATS, MODES, TOOL_SCHEMAS, Fallback, FinetuneFormat, FunctionKind, Mode, ResponseFormat, ToolSchema, one_of,
+)
 from ..errors import DecorationError, UsageError
 from . import formats
 from .calls import render_call
@@ -28,7 +34,6 @@ from .spec import FunctionSpec, build_spec, function_kind, resolve_return_model
 __all__ = ["Instructions", "CaptureStats", "CaptureWarning", "MODES"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-MODES = ("distil", "capture", "dispatch", "shadow")
 _PLAIN_KINDS = frozenset({"function", "staticmethod"})
 log = logging.getLogger("distilgen")
 
@@ -48,12 +53,12 @@ class CaptureStats:
     """`function_id: cause` -> count of skipped examples."""
 
 
-def _format_name(fmt: Any) -> str:
+def _format_name(fmt: Any) -> FinetuneFormat:
     value = getattr(fmt, "value", fmt)  # instructor's FinetuneFormat enum
-    value = str(value).lower()
-    if value not in formats.FORMATS:
-        raise UsageError(f"finetune_format must be one of {', '.join(formats.FORMATS)}, got {fmt!r}")
-    return value
+    name = one_of(str(value).lower(), FORMATS)
+    if name is None:
+        raise UsageError(f"finetune_format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return name
 
 
 @functools.lru_cache(maxsize=256)
@@ -74,8 +79,8 @@ def _lock_path_for(folder: str) -> Path | None:
 class _Distilled:
     """Per-function state behind one decorated function (reachable as `fn.__distil__`)."""
 
-    def __init__(self, owner: Instructions, fn: Callable[..., Any], kind: str, src_text: str | None,
-                 mode: str, model: str | None, fmt: str, function_id: str | None,
+    def __init__(self, owner: Instructions, fn: Callable[..., Any], kind: FunctionKind, src_text: str | None,
+                 mode: Mode, model: str | None, fmt: FinetuneFormat, function_id: str | None,
                  options: dict[str, Any], name: str | None = None) -> None:
         self.instructions = owner
         self.original = fn
@@ -91,6 +96,7 @@ class _Distilled:
         self._writer: formats.LineWriter | None = None
         self._runner: Any = None
         self._lock = threading.RLock()  # runner() builds the spec while holding it
+        self._return_model: type[BaseModel] | None
         try:
             self._return_model = resolve_return_model(fn)
         except NameError:
@@ -146,7 +152,7 @@ class _Distilled:
             call = render_call(name, call_args, kwargs)
             line = self.writer.line("Return " + call, call, call_args, kwargs, result)
             if owner.redact is not None:
-                example = formats.json.loads(line)
+                example = json.loads(line)
                 example = owner.redact(example)
                 if example is None:
                     owner._count("redacted_out")
@@ -190,13 +196,13 @@ class Instructions:
         openai_client: Any = None,
         *,
         dataset: str | Path | None = None,
-        tool_schema: str | None = None,
+        tool_schema: ToolSchema | None = None,
         sample_rate: float = 1.0,
         redact: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
         lock_file: str | Path | None = None,
         max_retries: int = 2,
-        fallback: str = "raise",
-        response_format: str | None = None,
+        fallback: Fallback = "raise",
+        response_format: ResponseFormat | None = None,
         shadow_rate: float = 0.1,
         shadow_log: str | Path | None = None,
         async_openai_client: Any = None,
@@ -209,14 +215,14 @@ class Instructions:
             raise UsageError(f"Instructions(fallback=...) must be 'raise' or 'function', got {fallback!r}")
         if redact is not None and not callable(redact):
             raise UsageError("Instructions(redact=...) must be a callable taking and returning an example dict")
-        if tool_schema is not None and tool_schema not in formats.TOOL_SCHEMAS:
-            raise UsageError(f"Instructions(tool_schema=...) must be one of {', '.join(formats.TOOL_SCHEMAS)}, got {tool_schema!r}")
+        if tool_schema is not None and tool_schema not in TOOL_SCHEMAS:
+            raise UsageError(f"Instructions(tool_schema=...) must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
         self.name = name or "default"
         self.id = id
         self.finetune_format = _format_name(finetune_format)
         # `tools` lines declare the tool without its parameters by default (OpenAI's token advice
         # for function-calling fine-tunes); legacy `messages` lines keep the seed's full schema
-        self.tool_schema = tool_schema or ("full" if self.finetune_format == "messages" else "compact")
+        self.tool_schema: ToolSchema = tool_schema or ("full" if self.finetune_format == "messages" else "compact")
         self.include_code_body = include_code_body
         self.openai_client = openai_client
         self.async_openai_client = async_openai_client
@@ -286,7 +292,7 @@ class Instructions:
                                            config=self.config)
         return self._clients
 
-    def _dispatch_settings(self, model: str | None, fmt: str, options: dict[str, Any]) -> Any:
+    def _dispatch_settings(self, model: str | None, fmt: ResponseFormat, options: dict[str, Any]) -> Any:
         from .dispatch import DispatchSettings
 
         return DispatchSettings(
@@ -320,10 +326,10 @@ class Instructions:
     def distil(self, fn: F, /) -> F: ...
 
     @overload
-    def distil(self, *, name: str | None = None, mode: str = "distil", model: str | None = None,
+    def distil(self, *, name: str | None = None, mode: Mode = "distil", model: str | None = None,
                fine_tune_format: Any = None, **options: Any) -> Callable[[F], F]: ...
 
-    def distil(self, *args: Any, name: str | None = None, mode: str = "distil", model: str | None = None,
+    def distil(self, *args: Any, name: str | None = None, mode: Mode = "distil", model: str | None = None,
                fine_tune_format: Any = None, **options: Any) -> Any:
         """Decorate a function returning a pydantic model: `@distil` or `@distil(mode=..., model=...)`.
 
@@ -355,7 +361,8 @@ class Instructions:
             raise UsageError("distil() takes the function, or keyword arguments only: distil(mode=..., model=...)")
         return decorate
 
-    def _wrap(self, obj: Any, *, name: str | None, mode: str, model: str | None, fmt: str, options: dict[str, Any]) -> Any:
+    def _wrap(self, obj: Any, *, name: str | None, mode: Mode, model: str | None, fmt: FinetuneFormat,
+              options: dict[str, Any]) -> Any:
         rewrap: Callable[[Any], Any] | None = None
         if isinstance(obj, (staticmethod, classmethod)):
             rewrap = type(obj)
@@ -371,6 +378,7 @@ class Instructions:
             src_text: str | None = inspect.getsource(fn)
         except (OSError, TypeError):
             src_text = None
+        kind: FunctionKind
         if rewrap is staticmethod:
             kind = "staticmethod"
         elif rewrap is classmethod:

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel
 
+from ..contracts import ResponseFormat
 from . import formats
 from .clients import ClientProvider, EndpointError
 from .dispatch import DispatchSettings, Dispatcher, Outcome
@@ -41,7 +42,7 @@ class ShadowSettings:
     """Fraction of calls also sent to the model."""
     log: str | Path | None = None
     """The JSONL shadow log (default `distil_shadow.jsonl` in the working directory)."""
-    response_format: str = "tools"
+    response_format: ResponseFormat = "tools"
     max_workers: int = 2
     """Background threads serving sync callers."""
     max_pending: int = 256

@@ -54,7 +54,7 @@ class JsonlSink:
                     self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
                     self._pid = pid
                     self._write_lock = threading.Lock()  # a fork may have copied it held
-        return self._fd  # type: ignore[return-value]
+        return self._fd
 
     def write(self, line: str) -> None:
         data = (line + "\n").encode("utf-8")
@@ -160,11 +160,11 @@ class LoggingSink:
                     h.stream.flush()  # type: ignore[attr-defined]
                 continue
             if record is None:
-                record = logger.makeRecord(logger.name, logging.INFO, "distilgen", 0, line, None, None)
+                record = logger.makeRecord(logger.name, logging.INFO, "distilgen", 0, line, (), None)
             self._handle(h, record)
 
     def _through_logging(self, line: str) -> None:
-        self._handle(self.logger, self.logger.makeRecord(self.logger.name, logging.INFO, "distilgen", 0, line, None, None))
+        self._handle(self.logger, self.logger.makeRecord(self.logger.name, logging.INFO, "distilgen", 0, line, (), None))
 
     @staticmethod
     def _handle(target: logging.Logger | logging.Handler, record: logging.LogRecord) -> None:

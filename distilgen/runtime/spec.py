@@ -20,6 +20,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from .. import _ast_parse
+from ..contracts import FunctionKind, ToolSchema
 from ..errors import DecorationError
 from ..prompts.render import fingerprint as make_fingerprint
 from ..prompts.render import render_prompt
@@ -36,8 +37,7 @@ class FunctionSpec:
     qualname: str
     name: str
     """The callee as the user message spells it: `fn`, `Catalog.summarise`."""
-    kind: str
-    """`function`, `staticmethod`, `classmethod` or `model_method`."""
+    kind: FunctionKind
     is_async: bool
     return_model: type[BaseModel]
     tool_name: str
@@ -124,7 +124,7 @@ def _class_bases_from_frame(class_qualname: str) -> list[type] | None:
     return None
 
 
-def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int) -> str:
+def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int) -> FunctionKind:
     decorators = _decorator_names(src_text) if src_text else set()
     if "staticmethod" in decorators:
         return "staticmethod"
@@ -239,7 +239,7 @@ def _locked(function_id: str, lock_path: Path | None) -> Any:
     if lock_path is None:
         return None
     try:
-        from ..prompts.lock import locked_prompt  # type: ignore[attr-defined]
+        from ..prompts.lock import locked_prompt
     except ImportError:
         return None
     return locked_prompt(function_id, lock_path)
@@ -248,13 +248,13 @@ def _locked(function_id: str, lock_path: Path | None) -> Any:
 def build_spec(
     fn: Callable[..., Any],
     *,
-    kind: str,
+    kind: FunctionKind,
     return_model: type[BaseModel],
     src_text: str | None,
     include_body: bool,
     function_id: str | None = None,
     lock_path: Path | None = None,
-    tool_schema: str = "compact",
+    tool_schema: ToolSchema = "compact",
     call_name: str | None = None,
 ) -> FunctionSpec:
     module = fn.__module__

@@ -52,7 +52,7 @@ class Reply:
         return cls(refusal=message)
 
 
-ReplyLike = Union[Reply, dict, str, Callable[["ChatRequest"], Any]]
+ReplyLike = Union[Reply, dict[str, Any], str, Callable[["ChatRequest"], Any]]
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ class FakeOpenAI:
         self.jobs = Jobs(self.files)
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         """Set on stop: cuts short fault and latency delays, so no handler outlives the server."""
@@ -113,7 +113,7 @@ class FakeOpenAI:
             return self
         self._stopping.clear()
         self._httpd = _Server((self.host, self._port), _Handler)
-        self._httpd.fake = self  # type: ignore[attr-defined]
+        self._httpd.fake = self
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"FakeOpenAI:{self._port}", daemon=True)
@@ -358,6 +358,7 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    fake: FakeOpenAI
     request_queue_size = 512
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

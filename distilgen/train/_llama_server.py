@@ -155,8 +155,8 @@ def without_extra_buffer_types() -> None:
         return p
 
     params._distilgen = True  # type: ignore[attr-defined]
-    llama_cpp.llama_model_default_params = params  # type: ignore[assignment]
-    llama_module.llama_cpp.llama_model_default_params = params  # type: ignore[attr-defined]
+    llama_cpp.llama_model_default_params = params
+    llama_module.llama_cpp.llama_model_default_params = params
 
 
 def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
@@ -198,11 +198,11 @@ def keep_every_model_loaded() -> None:
     cache of its own system prompt between requests), all on the same base GGUF, which llama.cpp
     mmaps: the base's pages are shared, not copied per model. An unknown id is a 404."""
     import llama_cpp.server.app as server_app
-    from fastapi import HTTPException  # type: ignore[import-not-found]
+    from fastapi import HTTPException
 
     base = server_app.LlamaProxy
 
-    class AllLoaded(base):  # type: ignore[misc, valid-type]
+    class AllLoaded(base):  # type: ignore[misc, valid-type]  # subclassing llama_cpp's class, untyped here
         @staticmethod
         def load_llama_from_model_settings(settings: Any) -> Any:
             return load_with_adapter(settings, base.load_llama_from_model_settings)
@@ -229,7 +229,7 @@ def keep_every_model_loaded() -> None:
                 llm.close()
             self._loaded.clear()
 
-    server_app.LlamaProxy = AllLoaded  # type: ignore[misc]
+    server_app.LlamaProxy = AllLoaded
 
 
 def main() -> None:
@@ -254,7 +254,7 @@ def main() -> None:
     def create_shimmed_app(*args: Any, **kwargs: Any) -> Any:
         return JsonSchemaShim(create_app(*args, **kwargs), schemas)
 
-    server_main.create_app = create_shimmed_app  # type: ignore[assignment]
+    server_main.create_app = create_shimmed_app
     server_main.main()
 
 

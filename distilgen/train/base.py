@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._user_cache import cache_root
+from ..contracts import BaseKind
 from ..errors import MissingExtraError, UsageError
 
 __all__ = ["BaseRef", "DEFAULT_BASE", "default_base_path", "resolve_base", "sha256_file", "offline_env", "cache_root",
@@ -32,8 +33,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 class BaseRef:
     path: Path
     """The GGUF file, or the Hugging Face model folder."""
-    kind: str
-    """`gguf` or `hf`."""
+    kind: BaseKind
     sha256: str
     name: str
     gguf: Path | None

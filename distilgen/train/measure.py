@@ -66,7 +66,7 @@ class ExactMatch:
                 # fits in len(answer) tokens; an undertrained adapter that pads with whitespace the
                 # grammar allows would otherwise spend max_tokens on every call (minutes an epoch).
                 budget = min(self.max_tokens, len(answer) + 16)
-                r: Any = llm.create_chat_completion(messages=request_messages(system, user), temperature=0.0,  # type: ignore[arg-type]
+                r: Any = llm.create_chat_completion(messages=request_messages(system, user), temperature=0.0,
                                                repeat_penalty=1.0, max_tokens=budget,
                                                response_format={"type": "json_object", "schema": self.schema})
                 try:

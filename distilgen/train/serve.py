@@ -272,7 +272,7 @@ def serve_forever(folder: str | Path | list[str | Path], host: str = "127.0.0.1"
 
     # Installed explicitly, SIGINT too: started from a background job (or anything that ignores
     # SIGINT), Python inherits SIG_IGN and Ctrl-C / kill -INT would never reach us.
-    old: dict[int, Any] = {}
+    old: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             old[sig] = signal.signal(sig, _term)

@@ -149,7 +149,7 @@ def shared_prefix_len(items: Sequence[Encoded]) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _cache_keyword(model_class: type) -> str:
+def _cache_keyword(model_class: Any) -> str:
     """transformers 5.2x renamed `past_key_values` (forward argument and output field) to `cache`."""
     import inspect
 
@@ -164,7 +164,7 @@ def answer_loss_sum(torch: Any, causal_lm: Any, ids: Any, labels: Any, mask: Any
     running every row whole, at a fraction of the cost when the shared system prompt dominates."""
     if prefix:
         batch = ids.shape[0]
-        keyword = _cache_keyword(type(causal_lm.model))
+        keyword = _cache_keyword(causal_lm.model.__class__)
         head = causal_lm.model(input_ids=ids[:1, :prefix], use_cache=True)
         cache = getattr(head, keyword)
         cache.batch_repeat_interleave(batch)

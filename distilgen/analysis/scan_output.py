@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..contracts import REPORT_FORMATS, ReportFormat
 from .scan import STATUSES, ScanReport, ScanResult
 
 __all__ = ["format_report", "FORMATS", "config_toml", "check_failures"]
 
-FORMATS = ("text", "json", "github")
+FORMATS = REPORT_FORMATS
 
 
 def _display_path(report: ScanReport, rel: str, cwd: Path) -> str:
@@ -51,7 +52,7 @@ def summary(report: ScanReport) -> str:
     return line
 
 
-def format_report(report: ScanReport, fmt: str = "text", cwd: Path | None = None) -> str:
+def format_report(report: ScanReport, fmt: ReportFormat = "text", cwd: Path | None = None) -> str:
     cwd = cwd or Path.cwd()
     if fmt == "json":
         return json.dumps([r.as_dict() for r in report.results], indent=2) + "\n"

@@ -21,11 +21,12 @@ a pathological file reach libcst's native parser).
 from __future__ import annotations
 
 import ast
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, parse_ast
 
-__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
+__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
 INDEX_VERSION = 5
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -55,7 +56,7 @@ class FuncRec(NamedTuple):
     decorators: tuple[tuple[int, str | None, bool, tuple[tuple[str, str | None], ...]], ...]
     """(lineno, dotted target, called, ((kwarg, string value or None), ...)) per decorator."""
     is_async: bool
-    kind: str
+    kind: DefKind | Literal["property"]
     is_generator: bool
     varargs_only: bool
     cls: str | None
@@ -66,9 +67,14 @@ class FuncRec(NamedTuple):
     """Defined under `if TYPE_CHECKING:` (never runs)."""
 
 
+Binding = tuple[Any, ...]
+"""What a name is bound to in a scope: ("imp", module, name), ("cls", qualname), ("def",) ... (plain
+tuples, marshalled into the cache; see `resolve` for how they are followed)."""
+
+
 class FileIndex(NamedTuple):
-    names: dict[str, tuple]
-    scopes: tuple[tuple[int, dict[str, tuple], str], ...]
+    names: dict[str, Binding]
+    scopes: tuple[tuple[int, dict[str, Binding], str], ...]
     """(parent scope, bindings, "module"|"class"|"function"); scope 0 is the module."""
     stars: tuple[tuple[int, str], ...]
     all: tuple[str, ...] | None
@@ -78,7 +84,7 @@ class FileIndex(NamedTuple):
     lines: int
 
 
-class IndexError_(Exception):
+class UnindexableFile(Exception):
     """The file cannot be indexed; the message is the reason shown to the user."""
 
 
@@ -118,7 +124,7 @@ def conv(node: ast.AST | None) -> Any:
     return ("x",)
 
 
-def _value_binding(value: ast.AST) -> tuple:
+def _value_binding(value: ast.AST) -> Binding:
     if isinstance(value, ast.Call):
         func = _dotted(value.func)
         return ("call", func) if func else ("other",)
@@ -162,7 +168,7 @@ def _kw_string(node: ast.AST) -> str | None:
 
 class _Builder:
     def __init__(self, text: str) -> None:
-        self.scopes: list[tuple[int, dict[str, tuple], str]] = [(-1, {}, "module")]
+        self.scopes: list[tuple[int, dict[str, Binding], str]] = [(-1, {}, "module")]
         self.stars: list[tuple[int, str]] = []
         self.all: tuple[str, ...] | None = None
         self.classes: dict[str, ClassRec] = {}
@@ -178,7 +184,7 @@ class _Builder:
 
     # `soft` bindings (else-branches, except handlers) never replace an earlier binding, so
     # `if TYPE_CHECKING: from x import M` / `else: M = Any` keeps the import.
-    def bind(self, scope: int, name: str, value: tuple, soft: bool) -> None:
+    def bind(self, scope: int, name: str, value: Binding, soft: bool) -> None:
         names = self.scopes[scope][1]
         if soft:
             names.setdefault(name, value)
@@ -289,6 +295,7 @@ class _Builder:
             return
         if returns[0] == "none" or (returns[0] == "n" and returns[1] in _NEVER_MODEL):
             return
+        kind: DefKind
         if cls is not None:
             kind = "staticmethod" if is_static else "classmethod" if is_classm else "method"
         elif self.scopes[scope][2] == "function":
@@ -313,11 +320,11 @@ class _Builder:
 
 
 def decode(data: bytes) -> str:
-    """Source bytes -> text (see `parsing.decode_source`); IndexError_ with the reason."""
+    """Source bytes -> text (see `parsing.decode_source`); UnindexableFile with the reason."""
     try:
         return decode_source(data)
     except UnparsableSource as exc:
-        raise IndexError_(str(exc)) from None
+        raise UnindexableFile(str(exc)) from None
 
 
 def is_generated(text: str) -> bool:
@@ -331,12 +338,12 @@ def build_index(data: bytes, filename: str) -> FileIndex:
     try:
         tree = parse_ast(text, filename)
     except UnparsableSource as exc:
-        raise IndexError_(str(exc)) from None
+        raise UnindexableFile(str(exc)) from None
     b = _Builder(text)
     try:
         b.block(tree.body, 0, "", None)
     except RecursionError:  # an annotation of thousands of `A | B | ...` terms, say
-        raise IndexError_("an expression is too long or too deeply nested to index (RecursionError)") from None
+        raise UnindexableFile("an expression is too long or too deeply nested to index (RecursionError)") from None
     return FileIndex(
         names=b.scopes[0][1],
         scopes=tuple(b.scopes),
@@ -361,7 +368,7 @@ def freeze(idx: Any) -> Any:
     )
 
 
-def thaw(plain: Any) -> Any:
+def thaw(plain: tuple[Any, ...]) -> FileIndex | tuple[Any, ...]:
     if len(plain) != len(FileIndex._fields):
         return plain  # ("error", reason)
     names, scopes, stars, all_, classes, funcs, generated, lines = plain
