@@ -24,6 +24,8 @@ else:  # pragma: no cover - 3.10
 __all__ = ["Config", "load_config", "find_pyproject", "FORMATS"]
 
 FORMATS = ("tools", "messages", "raw")
+"""The dataset line shapes capture writes (`runtime/formats.py`) and `ops/shapes.py` checks. Defined
+here, the lowest layer, because `finetune-format` is validated when the config is read."""
 
 
 @dataclass(frozen=True)

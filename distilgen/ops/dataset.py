@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 MIN_EXAMPLES = 10
+"""The fewest examples a dataset may hold: OpenAI refuses a training file with fewer, and `distilgen
+train` refuses fewer training examples (one number, so a file `dataset validate` accepts is not
+refused by either trainer for its size alone)."""
 TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 3, 100, 25_000
 MIN_DEFAULT_EPOCHS, MAX_DEFAULT_EPOCHS = 1, 25
 NEAR_DUPLICATE_THRESHOLD = 0.9

@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..runtime.formats import TOOL_SCHEMAS
 from .jsonschema import schema_errors
 
-__all__ = ["SHAPES", "TOOL_SCHEMAS", "detect_shape", "check_example", "ExampleView", "view", "raw_to_tools", "to_tools",
+__all__ = ["TOOL_SCHEMAS", "detect_shape", "check_example", "ExampleView", "view", "raw_to_tools", "to_tools",
            "undeclared_calls", "arguments_errors", "USER_PREFIX", "loads"]
-
-SHAPES = ("tools", "messages", "raw")
 
 # The user message capture writes: "Return " + the rendered call (issue 3's seed line).
 USER_PREFIX = "Return "
@@ -395,9 +394,6 @@ def view(obj: Mapping[str, Any]) -> ExampleView:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-TOOL_SCHEMAS = ("compact", "full")
 
 
 def raw_to_tools(obj: Mapping[str, Any], tool_schema: str = "compact") -> dict[str, Any]:

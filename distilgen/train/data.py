@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import UsageError
+from ..ops.dataset import MIN_EXAMPLES
 from ..ops.shapes import USER_PREFIX, chat_parts, check_example
 
 __all__ = ["Example", "DataFile", "LoadedData", "load_examples", "select_function", "split_validation",
            "resolve_inputs", "USER_PREFIX", "MIN_EXAMPLES"]
 
-MIN_EXAMPLES = 8
-"""Fewer training examples than this cannot teach anything and is refused."""
 
 
 @dataclass(frozen=True)
