@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 
 from .parsing import UnparsableSource, decode_source, parse_ast
 
-__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
+__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw",
+           "is_type_checking"]
 
 INDEX_VERSION = 5
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -129,9 +130,15 @@ def _value_binding(value: ast.AST) -> tuple:
     return ("other",)
 
 
+def is_type_checking(dotted: str | None) -> bool:
+    """Whether an `if` test spelled `dotted` is the TYPE_CHECKING guard (`TYPE_CHECKING`,
+    `typing.TYPE_CHECKING`, `t.TYPE_CHECKING`, `typing_extensions.TYPE_CHECKING`, ...). THE rule: the
+    scan and the codemods (`codemods/names.py`) must read one file's imports alike."""
+    return dotted is not None and dotted.rsplit(".", 1)[-1] == "TYPE_CHECKING"
+
+
 def _is_type_checking(test: ast.AST) -> bool:
-    d = _dotted(test)
-    return d is not None and d.rsplit(".", 1)[-1] == "TYPE_CHECKING"
+    return is_type_checking(_dotted(test))
 
 
 def _is_main_guard(test: ast.AST) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from ..analysis.index import is_type_checking
 from ..analysis.resolve import absolute
 from .index import class_body_names
 
@@ -85,7 +86,7 @@ def dotted(expr: cst.BaseExpression) -> str | None:
 
 
 def _is_type_checking(test: cst.BaseExpression) -> bool:
-    return dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "t.TYPE_CHECKING")
+    return is_type_checking(dotted(test))
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
