@@ -68,7 +68,6 @@ __all__ = [
     "record_model",
     "record_prompts",
     "dump_lock",
-    "stale_examples",
 ]
 
 LOCK_VERSION = 1
@@ -600,44 +599,3 @@ def record_model(lock_path: Path | str, function_id: str, model_id: str, fingerp
         if text != path.read_text(encoding="utf-8"):
             _write_atomic(path, text)
     return new
-
-
-# -- datasets -----------------------------------------------------------------------------------
-
-
-def _system_prompt(example: Any) -> str | None:
-    if not isinstance(example, dict):
-        return None
-    if isinstance(example.get("prompt"), str):  # the "raw" format
-        return example["prompt"]  # type: ignore[no-any-return]
-    messages = example.get("messages")
-    if isinstance(messages, list):
-        for m in messages:
-            if isinstance(m, dict) and m.get("role") == "system" and isinstance(m.get("content"), str):
-                return m["content"]  # type: ignore[no-any-return]
-    return None
-
-
-def stale_examples(dataset_path: Path | str, lock_path: Path | str) -> list[int]:
-    """Line numbers (1-based) of examples whose system prompt matches no current lock entry.
-
-    Those were captured from a function whose source has changed since: stale training data.
-    Lines that do not parse or carry no system prompt are left to dataset validation.
-    """
-    current = {e.prompt for e in load_lock(lock_path).entries}
-    stale = []
-    try:
-        f = open(dataset_path, encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise DistilgenError(f"{dataset_path}: cannot read dataset: {exc.strerror or exc}") from None
-    with f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                prompt = _system_prompt(json.loads(line))
-            except ValueError:
-                continue
-            if prompt is not None and prompt not in current:
-                stale.append(n)
-    return stale
