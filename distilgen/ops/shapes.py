@@ -390,8 +390,9 @@ def line_parts(obj: Any) -> LineParts:
         fid = obj.get("function_id")
         fid = fid if isinstance(fid, str) else None
         tool = obj.get("tool_name") or (fid or "").rpartition(":")[2]
-        prompt, call = obj.get("prompt"), obj.get("call")
-        return LineParts(prompt if isinstance(prompt, str) else "", USER_PREFIX + (call if isinstance(call, str) else ""),
+        prompt, rendered = obj.get("prompt"), obj.get("call")
+        return LineParts(prompt if isinstance(prompt, str) else "",
+                         USER_PREFIX + (rendered if isinstance(rendered, str) else ""),
                          str(tool), _compact(obj.get("output")), "", fid)
     system = user = text = ""
     call: Any = None
