@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..runtime.formats import TOOL_SCHEMAS
+from ..config import TOOL_SCHEMAS
 from .jsonschema import schema_errors
 
 __all__ = ["TOOL_SCHEMAS", "detect_shape", "check_example", "ExampleView", "view", "LineParts", "line_parts", "raw_to_tools", "to_tools",

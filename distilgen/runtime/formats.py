@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ..config import FORMATS
+from ..config import FORMATS, TOOL_SCHEMAS
 
 __all__ = [
     "FORMATS",
@@ -38,8 +38,6 @@ __all__ = [
     "NonFiniteFloat",
 ]
 
-TOOL_SCHEMAS = ("compact", "full")
-"""How a line declares its tool: by name only, or with the return model's full JSON schema."""
 # OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
 # the declared functions (and their descriptions); the fine-tuned model learns the output shape
 # from the examples. The full schema still validates every answer (dispatch), is recorded in the
