@@ -21,14 +21,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-__all__ = ["Config", "load_config", "find_pyproject", "FORMATS", "TOOL_SCHEMAS"]
+__all__ = ["Config", "load_config", "find_pyproject", "FORMATS"]
 
 FORMATS = ("tools", "messages", "raw")
-"""The dataset line shapes capture writes (`runtime/formats.py`) and `ops/shapes.py` checks. Defined
-here, the lowest layer, because `finetune-format` is validated when the config is read."""
-TOOL_SCHEMAS = ("compact", "full")
-"""How a line declares its tool: by name only, or with the return model's full JSON schema. Here
-beside FORMATS so the dataset commands (`ops/shapes.py`) need not import the runtime (pydantic)."""
 
 
 @dataclass(frozen=True)

@@ -570,8 +570,10 @@ def export_file(path: str | Path, fmt: str, out: str | Path | None = None, *, to
     """
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--to must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
-    if tool_schema not in shapes.TOOL_SCHEMAS:
-        raise UsageError(f"--tool-schema must be one of {', '.join(shapes.TOOL_SCHEMAS)}, got {tool_schema!r}")
+    from ..runtime.formats import TOOL_SCHEMAS
+
+    if tool_schema not in TOOL_SCHEMAS:
+        raise UsageError(f"--tool-schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
     p = Path(path)
     examples = _usable(p)
     convert = {"hf-chat": _hf_chat, "sharegpt": _sharegpt, "openai-tools": lambda x: x}[fmt]

@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..config import TOOL_SCHEMAS
 from .jsonschema import schema_errors
 
-__all__ = ["TOOL_SCHEMAS", "detect_shape", "check_example", "ExampleView", "view", "LineParts", "line_parts", "raw_to_tools", "to_tools",
+__all__ = ["detect_shape", "check_example", "ExampleView", "view", "LineParts", "line_parts", "raw_to_tools", "to_tools",
            "undeclared_calls", "arguments_errors", "USER_PREFIX", "loads"]
 
 # The user message capture writes: "Return " + the rendered call (issue 3's seed line).
@@ -437,8 +436,11 @@ def raw_to_tools(obj: Mapping[str, Any], tool_schema: str = "compact") -> dict[s
     `compact` (capture's default for tools) declares the tool by name only, as OpenAI's guide
     suggests to save tokens; `full` also declares the return model's JSON schema.
     """
-    if tool_schema not in TOOL_SCHEMAS:
-        raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
+    if tool_schema != "compact":  # the owner's list is checked only off the default: it imports pydantic
+        from ..runtime.formats import TOOL_SCHEMAS
+
+        if tool_schema not in TOOL_SCHEMAS:
+            raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
     v = view(obj)
     from hashlib import blake2b
 

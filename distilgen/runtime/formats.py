@@ -19,8 +19,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ..config import FORMATS, TOOL_SCHEMAS
-
 __all__ = [
     "FORMATS",
     "TOOL_SCHEMAS",
@@ -38,6 +36,8 @@ __all__ = [
     "NonFiniteFloat",
 ]
 
+FORMATS = ("tools", "messages", "raw")
+TOOL_SCHEMAS = ("compact", "full")
 # OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
 # the declared functions (and their descriptions); the fine-tuned model learns the output shape
 # from the examples. The full schema still validates every answer (dispatch), is recorded in the
