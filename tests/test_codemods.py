@@ -731,7 +731,7 @@ def test_bad_arguments() -> None:
     ("DEBUG", False), ("TYPE_CHECKING_X", False), ("not TYPE_CHECKING", False),
 ])
 def test_scan_and_codemod_read_one_type_checking_guard_alike(guard: str, guarded: bool) -> None:
-    """One predicate (analysis.index.is_type_checking): the scan and the codemod must agree on
+    """One predicate (analysis.parsing.is_type_checking): the scan and the codemod must agree on
     which imports exist at run time, or apply adds an import the scan said was there."""
     import ast
 

@@ -23,10 +23,9 @@ from __future__ import annotations
 import ast
 from typing import Any, NamedTuple
 
-from .parsing import UnparsableSource, decode_source, parse_ast
+from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast
 
-__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw",
-           "is_type_checking"]
+__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "IndexError_", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
 INDEX_VERSION = 5
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -128,13 +127,6 @@ def _value_binding(value: ast.AST) -> tuple:
     ):
         return ("expr", conv(value))
     return ("other",)
-
-
-def is_type_checking(dotted: str | None) -> bool:
-    """Whether an `if` test spelled `dotted` is the TYPE_CHECKING guard (`TYPE_CHECKING`,
-    `typing.TYPE_CHECKING`, `t.TYPE_CHECKING`, `typing_extensions.TYPE_CHECKING`, ...). THE rule: the
-    scan and the codemods (`codemods/names.py`) must read one file's imports alike."""
-    return dotted is not None and dotted.rsplit(".", 1)[-1] == "TYPE_CHECKING"
 
 
 def _is_type_checking(test: ast.AST) -> bool:

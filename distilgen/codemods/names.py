@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ..analysis.index import is_type_checking
-from ..analysis.parsing import UnparsableSource, parse_cst_expression
+from ..analysis.parsing import UnparsableSource, is_type_checking, parse_cst_expression
 from ..analysis.resolve import absolute
 from .index import class_body_names
 

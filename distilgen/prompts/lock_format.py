@@ -114,7 +114,7 @@ class Lock:
         if idx is None:
             idx = {e.function_id: e for e in self.entries}
             object.__setattr__(self, "_idx", idx)
-        return idx  # type: ignore[no-any-return]
+        return idx
 
     def __contains__(self, function_id: object) -> bool:
         return function_id in self._index
