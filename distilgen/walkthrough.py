@@ -85,6 +85,7 @@ def sample_project_path() -> Path:
 
 def standin_responder(train_file: Path) -> Callable[[Any], Any]:
     """The quick mode's stand-in: replay the answer of a seen call, else the most common training answer."""
+    from .ops.shapes import line_parts
     from .testing import Reply
 
     seen: dict[str, str] = {}
@@ -92,14 +93,10 @@ def standin_responder(train_file: Path) -> Callable[[Any], Any]:
     for raw in train_file.read_text(encoding="utf-8").splitlines():
         if not raw.strip():
             continue
-        line = json.loads(raw)
-        user = next(m["content"] for m in line["messages"] if m["role"] == "user")
-        assistant = next(m for m in line["messages"] if m["role"] == "assistant")
-        call = (assistant.get("tool_calls") or [{}])[0].get("function") or assistant.get("function_call") or {}
-        args = call.get("arguments")
-        if isinstance(args, str):
-            seen[user] = args
-            answers[args] += 1
+        parts = line_parts(json.loads(raw))
+        if parts.arguments is not None:
+            seen[parts.user] = parts.arguments
+            answers[parts.arguments] += 1
     if not answers:
         raise WalkthroughError("serve", f"{train_file}: no training answers for the stand-in to replay")
     majority = answers.most_common(1)[0][0]

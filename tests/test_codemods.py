@@ -723,3 +723,25 @@ def test_bad_arguments() -> None:
         DistilDecorators(CodemodContext(), ["a"], INSTANCE, "dispatch")
     with pytest.raises(ValueError, match="action must be one of"):
         DistilDecorators(CodemodContext(), ["a"], INSTANCE, "frobnicate")
+
+
+@pytest.mark.parametrize("guard, guarded", [
+    ("TYPE_CHECKING", True), ("typing.TYPE_CHECKING", True), ("t.TYPE_CHECKING", True),
+    ("typing_extensions.TYPE_CHECKING", True), ("te.TYPE_CHECKING", True),
+    ("DEBUG", False), ("TYPE_CHECKING_X", False), ("not TYPE_CHECKING", False),
+])
+def test_scan_and_codemod_read_one_type_checking_guard_alike(guard: str, guarded: bool) -> None:
+    """One predicate (analysis.parsing.is_type_checking): the scan and the codemod must agree on
+    which imports exist at run time, or apply adds an import the scan said was there."""
+    import ast
+
+    import libcst as cst
+
+    from distilgen.analysis import file_index as index
+    from distilgen.codemods.names import module_names
+
+    source = f"import typing, typing_extensions as te\nif {guard}:\n    from inbox.distil import instructions\n"
+    test = ast.parse(source).body[1].test  # type: ignore[attr-defined]
+    assert index._is_type_checking(test) is guarded
+    names = module_names(cst.parse_module(source), "inbox.triage")
+    assert names.bindings["instructions"].runtime is (not guarded)

@@ -232,6 +232,51 @@ def test_stale_examples_against_a_real_lock(tmp_path: Path) -> None:
     assert api.dataset_validate([GOOD["tools"]], lock=tmp_path / "none.lock")[0].problems == ()
 
 
+def test_one_stale_check_per_function_or_per_lock(tmp_path: Path) -> None:
+    """`dataset validate` (every function of the lock) and `train` (one function) ask the same
+    owner, `known_prompts_from_lock(...).is_stale`; pinned prompts are stale for new training."""
+    from distilgen.ops.dataset import known_prompts_from_lock
+    from distilgen.prompts.lock import PromptRecord, record_model, record_prompts
+
+    lock = tmp_path / "distilgen.lock"
+    assert known_prompts_from_lock(lock) is None  # no lock file: nothing is stale
+    schema = {"type": "object", "properties": {}}
+
+    def rec(fid: str, prompt: str) -> PromptRecord:
+        return PromptRecord(fid, "m.py", fid.split(":")[1], 1, 2, "T", False, prompt, schema)
+
+    record_prompts(lock, [rec("m:f", "f old"), rec("m:g", "g prompt")])
+    record_model(lock, "m:f", "local:f")
+    record_prompts(lock, [rec("m:f", "f new")])  # "f old" stays pinned for local:f
+    every = known_prompts_from_lock(lock)
+    assert every is not None and every.source == str(lock)
+    assert [every.is_stale(p) for p in ("f new", "g prompt", "f old", "")] == [False, False, True, True]
+    only_f = known_prompts_from_lock(lock, "m:f")
+    assert only_f is not None and only_f.is_stale("g prompt") and not only_f.is_stale("f new")
+    assert known_prompts_from_lock(lock, "m:nope") is None
+    # the pinned prompt's schema still checks compact lines' arguments
+    assert set(every.schemas) == {"f new", "f old", "g prompt"}
+
+
+def test_line_parts_reads_every_shape_alike() -> None:
+    """THE reading of a dataset line (system prompt, call, answer, function id), whatever the shape."""
+    from distilgen.ops.shapes import LineParts, line_parts
+
+    tools, messages, raw = (json.loads(lines(GOOD[k])[0]) for k in ("tools", "messages", "raw"))
+    parts = [line_parts(x) for x in (tools, messages, raw)]
+    assert {p.system for p in parts} == {PROMPT_MUL}
+    assert len({p.user for p in parts}) == 1 and parts[0].user.startswith("Return ")
+    assert len({json.dumps(json.loads(p.arguments or "null"), sort_keys=True) for p in parts}) == 1
+    assert [p.function_id for p in parts] == [None, None, raw["function_id"]]
+    assert parts[0].tool == parts[1].tool == parts[2].tool != ""
+    text = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+                         {"role": "assistant", "content": "plain words"}]}
+    assert line_parts(text) == LineParts("s", "u", "", None, "plain words", None)
+    # malformed lines give empty parts, never an exception (check_example reports them)
+    for bad in (None, [], {"messages": "x"}, {"messages": [1, {"role": "assistant", "tool_calls": [7]}]}):
+        assert line_parts(bad).arguments is None
+
+
 def test_dataset_functions_from_lock_or_raw(tmp_path: Path) -> None:
     from distilgen.ops.dataset import dataset_functions
     from distilgen.prompts.lock import PromptRecord, record_prompts

@@ -23,7 +23,6 @@ from distilgen.prompts.lock import (
     prompt_for_dispatch,
     record_model,
     record_prompts,
-    stale_examples,
 )
 from distilgen.prompts.render import RENDERER_VERSION, fingerprint
 
@@ -204,28 +203,6 @@ def test_keep_only_drops_functions_that_are_gone(tmp_path):
     result = record_prompts(lock, [rec("a:f")], keep_only={"a:f"})
     assert result.removed == ("b:g",)
     assert [e.function_id for e in load_lock(lock)] == ["a:f"]
-
-
-def test_stale_examples(tmp_path):
-    lock = tmp_path / "distilgen.lock"
-    record_prompts(lock, [rec(prompt="current prompt")])
-
-    def tools_line(prompt: str) -> str:
-        return json.dumps({"messages": [{"role": "system", "content": prompt}, {"role": "user", "content": "Return fn(1)"},
-                                        {"role": "assistant", "tool_calls": []}]})
-
-    data = tmp_path / "data.jsonl"
-    data.write_text("\n".join([
-        tools_line("current prompt"),
-        tools_line("an older prompt"),
-        "not json",
-        json.dumps({"function_id": "pkg.mod:fn", "prompt": "older raw prompt"}),
-        "",
-        json.dumps({"function_id": "pkg.mod:fn", "prompt": "current prompt"}),
-    ]) + "\n")
-    assert stale_examples(data, lock) == [2, 4]
-    with pytest.raises(DistilgenError, match="missing.jsonl: cannot read dataset"):
-        stale_examples(tmp_path / "missing.jsonl", lock)
 
 
 def test_shifted_lines_alone_do_not_rewrite_the_lock(tmp_path):

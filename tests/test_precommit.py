@@ -38,6 +38,9 @@ def hook_repo(tmp: Path, env: dict[str, str]) -> tuple[Path, str]:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".distilgen_cache")
     shutil.copytree(CHECKOUT / "distilgen", repo / "distilgen", ignore=ignore)
     shutil.copytree(CHECKOUT / "templates", repo / "templates", ignore=ignore)
+    # the wheel ships the sample project (for `distilgen walkthrough`), so the build needs it
+    shutil.copytree(CHECKOUT / "sample_project", repo / "sample_project",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".distilgen_cache", ".hypothesis"))
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
         shutil.copy2(CHECKOUT / name, repo / name)
     git(repo, "init", "-q", env=env)

@@ -97,7 +97,7 @@ def _package_exceptions() -> dict[str, type[BaseException]]:
 
 def test_every_exception_a_caller_can_catch_is_exported_and_a_distilgen_error() -> None:
     found = _package_exceptions()
-    assert "distilgen.prompts.lock.LockError" in found  # the walk reached the subpackages
+    assert "distilgen.prompts.lock_format.LockError" in found  # the walk reached the subpackages
     assert set(INTERNAL) <= set(found), "an INTERNAL entry names a class that no longer exists"
     for qualified, cls in found.items():
         name = cls.__name__

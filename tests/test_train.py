@@ -151,7 +151,7 @@ def test_too_few_and_too_long(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 5)
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--val-split", "0", "--function", FUNCTION)
-    assert r.exit_code == 2 and "too few training examples: 5; at least 8 are needed" in r.output
+    assert r.exit_code == 2 and "too few training examples: 5; at least 10 are needed" in r.output
     capture_dataset(data, 10, offset=5)
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--max-seq-len", "40", "--val-split", "0",
                 "--function", FUNCTION)
@@ -163,7 +163,7 @@ def test_too_few_and_too_long(tmp_path: Path) -> None:
 @needs_train
 def test_stale_examples_refused_or_dropped(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
-    fn = capture_dataset(data, 12)
+    fn = capture_dataset(data, 13)  # 10 left after dropping 3: MIN_EXAMPLES
     lock = tmp_path / "distilgen.lock"
     write_lock(lock, fn)
     lines = data.read_text().splitlines()
@@ -174,7 +174,7 @@ def test_stale_examples_refused_or_dropped(tmp_path: Path) -> None:
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION, "--lock", str(lock),
                 "--memory-limit", "1MB")
     assert r.exit_code == 2
-    assert f"3 of 12 examples of {FUNCTION} were captured with a prompt that is not the current one" in r.output
+    assert f"3 of 13 examples of {FUNCTION} were captured with a prompt that is not the current one" in r.output
     assert f"{data}:1" in r.output and "--drop-stale" in r.output
     # dropping them gets past the check (to the memory estimate, which refuses 1 MB)
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION, "--lock", str(lock),

@@ -24,7 +24,7 @@ import ast
 from typing import Any, Literal, NamedTuple
 
 from ..contracts import DefKind
-from .parsing import UnparsableSource, decode_source, parse_ast
+from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
@@ -136,8 +136,7 @@ def _value_binding(value: ast.AST) -> Binding:
 
 
 def _is_type_checking(test: ast.AST) -> bool:
-    d = _dotted(test)
-    return d is not None and d.rsplit(".", 1)[-1] == "TYPE_CHECKING"
+    return is_type_checking(_dotted(test))
 
 
 def _is_main_guard(test: ast.AST) -> bool:

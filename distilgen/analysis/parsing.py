@@ -23,7 +23,7 @@ import threading
 from typing import Any, Callable, TypeVar
 
 __all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_cst", "parse_cst_expression", "run_deep",
-           "MAX_BRACKET_DEPTH"]
+           "MAX_BRACKET_DEPTH", "is_type_checking"]
 
 MAX_BRACKET_DEPTH = 200
 """CPython's tokenizer limit (MAXLEVEL): deeper nesting is a syntax error for the interpreter too."""
@@ -258,3 +258,10 @@ def _rewrite_new_syntax(module: Any) -> str:
             return updated.with_changes(type_parameters=None, whitespace_after_type_parameters=cst.SimpleWhitespace(""))
 
     return str(_on_big_stack(lambda: module.visit(Rewrite()).code))
+
+
+def is_type_checking(dotted: str | None) -> bool:
+    """Whether an `if` test spelled `dotted` is the TYPE_CHECKING guard (`TYPE_CHECKING`,
+    `typing.TYPE_CHECKING`, `t.TYPE_CHECKING`, `typing_extensions.TYPE_CHECKING`, ...). THE rule: the
+    scan's index and the codemods (`codemods/names.py`) must read one file's imports alike."""
+    return dotted is not None and dotted.rsplit(".", 1)[-1] == "TYPE_CHECKING"

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from ..analysis.parsing import UnparsableSource, is_type_checking, parse_cst_expression
 from ..analysis.resolve import absolute
 from .function_index import class_body_names
 
-__all__ = ["Binding", "ModuleNames", "module_names", "dotted", "load_counts"]
+__all__ = ["Binding", "ModuleNames", "module_names", "dotted", "load_counts", "NameReads"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def dotted(expr: cst.BaseExpression) -> str | None:
 
 
 def _is_type_checking(test: cst.BaseExpression) -> bool:
-    return dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "t.TYPE_CHECKING")
+    return is_type_checking(dotted(test))
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
@@ -192,14 +193,26 @@ def _block(body: cst.BaseSuite) -> tuple[cst.BaseStatement, ...] | tuple[cst.Bas
     return ()
 
 
-class _LoadCounter(cst.CSTVisitor):
-    """Counts Name nodes that read a variable (attribute names, keywords, parameters, imports excluded)."""
+class NameReads(cst.CSTVisitor):
+    """THE libcst walk collecting the names some code reads: attribute names, keyword names,
+    parameter names and import statements are not reads (a parameter's annotation and default are).
+    With `strings=True` a string (`"Ticket"`, a forward reference) is read as the expression it
+    spells; stubs want that for annotations, never for default values."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strings: bool = False) -> None:
+        self.strings = strings
         self.counts: dict[str, int] = {}
+        self.names: set[str] = set()
+        self.subscripted: set[str] = set()
+        """Names used as `Name[...]` (generic classes given type arguments)."""
 
     def visit_Name(self, node: cst.Name) -> None:
         self.counts[node.value] = self.counts.get(node.value, 0) + 1
+        self.names.add(node.value)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name):
+            self.subscripted.add(node.value.value)
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         node.value.visit(self)
@@ -222,8 +235,19 @@ class _LoadCounter(cst.CSTVisitor):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         return False
 
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        if not self.strings:
+            return
+        value = node.evaluated_value
+        if isinstance(value, str) and value.strip():
+            try:
+                parse_cst_expression(value.strip()).visit(self)
+            except (UnparsableSource, RecursionError, MemoryError):
+                pass  # a plain string, not an annotation (or one too deep to follow)
+
 
 def load_counts(tree: cst.CSTNode) -> dict[str, int]:
-    counter = _LoadCounter()
-    tree.visit(counter)
-    return counter.counts
+    """How often each name is read in `tree` (strings not followed)."""
+    reads = NameReads()
+    tree.visit(reads)
+    return reads.counts

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from .._templates import render_template
-from ..analysis.parsing import UnparsableSource, parse_cst, parse_cst_expression
+from ..analysis.parsing import UnparsableSource, parse_cst
 from ..errors import UsageError
 from .apply import (
     _source_roots,
@@ -34,7 +34,7 @@ from .apply import (
 from .decorate import InstanceRef, is_docstring, string_literal
 from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
 from .function_index import index_functions
-from .names import ModuleNames, dotted, module_names
+from .names import ModuleNames, NameReads, dotted, module_names
 
 if TYPE_CHECKING:
     from ..analysis.scan import ScanReport, ScanResult
@@ -108,39 +108,6 @@ class _Plan:
     """Top-level stub names -> function id (functions and classes)."""
 
 
-class _NameCollector(cst.CSTVisitor):
-    """Free names read by annotations and defaults, string annotations included."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-        self.subscripted: set[str] = set()
-        """Names used as `Name[...]` (generic classes given type arguments)."""
-        self.bad_strings: list[str] = []
-
-    def visit_Subscript(self, node: cst.Subscript) -> None:
-        if isinstance(node.value, cst.Name):
-            self.subscripted.add(node.value.value)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        value = node.evaluated_value
-        if isinstance(value, str) and value.strip():
-            try:
-                parse_cst_expression(value.strip()).visit(self)
-            except (UnparsableSource, RecursionError, MemoryError):
-                pass  # a plain string default, not an annotation (or one too deep to follow)
-
-
 def _signature_names(fn: cst.FunctionDef) -> set[str]:
     return _signature_collector(fn).names - _type_params(fn)
 
@@ -151,8 +118,8 @@ def _type_params(fn: cst.FunctionDef) -> set[str]:
     return {tp.param.name.value for tp in fn.type_parameters.params}
 
 
-def _signature_collector(fn: cst.FunctionDef) -> _NameCollector:
-    collector = _NameCollector()
+def _signature_collector(fn: cst.FunctionDef) -> NameReads:
+    collector = NameReads(strings=True)  # free names of annotations and defaults, string annotations too
     for param in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params):
         if param.annotation is not None:
             param.annotation.visit(collector)
@@ -166,10 +133,9 @@ def _signature_collector(fn: cst.FunctionDef) -> _NameCollector:
     return collector
 
 
-def _defaults(expr: cst.BaseExpression, collector: _NameCollector) -> None:
+def _defaults(expr: cst.BaseExpression, collector: NameReads) -> None:
     # a string default is a value, not an annotation: only names outside strings count
-    plain = _NameCollector()
-    plain.visit_SimpleString = lambda node: None  # type: ignore[method-assign]
+    plain = NameReads()
     expr.visit(plain)
     collector.names |= plain.names
 

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
 from ..errors import UsageError
+from ..ops.shapes import line_parts
 from ..runtime.calls import CallSyntaxError, constructors_for, read_call
 from .target import Target
 
@@ -61,21 +62,16 @@ def dataset_call(line: dict[str, Any], target: Target, where: str) -> tuple[dict
     if "messages" in line:
         if not isinstance(line["messages"], list):
             raise UsageError(f"{where}: `messages` must be a list")
-        user = next((m for m in line["messages"] if isinstance(m, dict) and m.get("role") == "user"), None)
-        if user is None or not isinstance(user.get("content"), str):
+        parts = line_parts(line)
+        if not parts.user:
             raise UsageError(f"{where}: training line has no user message")
-        values = parse_rendered_call(user["content"], target, where)
+        values = parse_rendered_call(parts.user, target, where)
         output = None
-        for m in line["messages"]:
-            if isinstance(m, dict) and m.get("role") == "assistant":
-                calls = m.get("tool_calls")
-                first = calls[0] if isinstance(calls, list) and calls else None
-                call = (first.get("function") if isinstance(first, dict) else None) if calls else m.get("function_call")
-                if isinstance(call, dict) and isinstance(call.get("arguments"), str):
-                    try:
-                        output = json.loads(call["arguments"])
-                    except (ValueError, RecursionError):  # bad or nested too deeply: no recorded answer
-                        output = None
+        if parts.arguments is not None:
+            try:
+                output = json.loads(parts.arguments)
+            except (ValueError, RecursionError):  # bad or nested too deeply: no recorded answer
+                output = None
         return values, output
     return parse_line(line, target, where), line.get("output")
 

@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ..runtime.clients import openai_client
+
 __all__ = ["CallMeter", "MeteredAsyncClients", "metered_client", "metered_async_client", "resolve_base_url"]
 
 
@@ -31,12 +33,11 @@ class CallMeter:
 
 
 def resolve_base_url(model: str, base_url: str | None, config: Any) -> str | None:
-    """`--base-url` wins; `local:NAME` models go to the configured local server; else env/config."""
-    if base_url:
-        return base_url
-    if model.startswith("local:"):
-        return str(getattr(config, "local_base_url", None) or "http://127.0.0.1:8080/v1")
-    return os.environ.get("OPENAI_BASE_URL") or getattr(config, "base_url", None)
+    """`--base-url` wins; `local:NAME` models (and aliases of them) go to the configured local server;
+    else env/config: THE rule, `runtime.clients.resolve_base_url`."""
+    from ..runtime.clients import resolve_base_url as resolve
+
+    return resolve(model, explicit=base_url, config=config)
 
 
 def metered_client(base_url: str | None, api_key: str | None = None, *, timeout: float = 120.0,
@@ -61,7 +62,7 @@ def metered_client(base_url: str | None, api_key: str | None = None, *, timeout:
     # openai's own httpx client class (its defaults, plus our hook): no direct import of the httpx
     # package openai happens to depend on (httpx2 today)
     http = openai.DefaultHttpxClient(event_hooks={"response": [on_response]}, timeout=timeout)
-    client = openai.OpenAI(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries)
+    client = openai_client(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries)
     return client, meter
 
 
@@ -83,7 +84,8 @@ def metered_async_client(base_url: str | None, meter: CallMeter, api_key: str | 
         _add_usage(meter, response.content)
 
     http = openai.DefaultAsyncHttpxClient(event_hooks={"response": [on_response]}, timeout=timeout)
-    return openai.AsyncOpenAI(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries)
+    return openai_client(base_url=base_url, api_key=_key(api_key), http_client=http, max_retries=max_retries,
+                         asynchronous=True)
 
 
 class MeteredAsyncClients:

@@ -1,6 +1,8 @@
 """The OpenAI client for `jobs` and `files`, and API errors turned into one clear line.
 
-Endpoint: `--base-url`, else OPENAI_BASE_URL, else `[tool.distilgen] base-url`, else OpenAI's.
+The client comes from `runtime/clients.py` (THE factory and base-URL rule: `--base-url`, else
+OPENAI_BASE_URL, else `[tool.distilgen] base-url`, else OpenAI's), and so does the reading of an
+openai exception (`classify_openai_error`); this module words it as an `ApiError` line.
 Key: `--api-key`, else OPENAI_API_KEY. No key is needed until a command actually calls the API.
 """
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from ..errors import DistilgenError, UsageError
-from ..runtime.clients import redact_url, redact_urls_in
+from ..runtime.clients import classify_openai_error, openai_client, redact_url, redact_urls_in, resolve_base_url
 
 __all__ = ["ApiSettings", "NoApiKeyError", "ApiError", "UnexpectedResponseError", "make_client", "api_errors",
            "error_message", "fetch", "fetch_list", "Shape", "LOCAL_TRAIN_HINT"]
@@ -51,11 +53,11 @@ class ApiSettings:
     """The client's own retries for requests that are safe to repeat (never job creation)."""
 
 
-def _config_base_url() -> str | None:
+def _config() -> Any:
     try:
         from ..config import load_config
 
-        return load_config().base_url
+        return load_config()
     except DistilgenError:
         return None
 
@@ -66,39 +68,27 @@ def make_client(settings: ApiSettings) -> Any:
     if not key:
         raise NoApiKeyError("no API key: set OPENAI_API_KEY (or pass --api-key); "
                             "`distilgen dataset ...` works without one")
-    base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL") or _config_base_url()
-    import openai
-
-    return openai.OpenAI(api_key=key, base_url=base_url, timeout=settings.timeout, max_retries=settings.max_retries)
+    return openai_client(base_url=resolve_base_url(explicit=settings.base_url, config=_config()), api_key=key,
+                         timeout=settings.timeout, max_retries=settings.max_retries)
 
 
 def error_message(exc: Exception) -> tuple[str, int | None, str | None]:
     """(message, HTTP status, error code) of an openai exception, from the `error` object when there is one."""
-    import openai
-
-    status = getattr(exc, "status_code", None)
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        body = body["error"]
-    message = body.get("message") if isinstance(body, dict) and body.get("message") else None
-    code = getattr(exc, "code", None)
-    if isinstance(exc, openai.APITimeoutError):
-        return "the request timed out", None, None
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        where = redact_url(exc.request.url.copy_with(path="/", query=None))
-        return f"cannot reach the API at {where}: {cause or exc}", None, None
-    if message is None:
-        text = str(getattr(exc, "message", exc))
-        message = " ".join(text.split())[:300]
-    return message, status, code
+    f = classify_openai_error(exc)
+    if f.kind == "timeout":
+        return f.detail, None, None
+    if f.kind == "connection":
+        request = getattr(exc, "request", None)
+        where = redact_url(request.url.copy_with(path="/", query=None)) if request is not None else "?"
+        return f"cannot reach the API at {where}: {f.cause or exc}", None, None
+    return f.detail, f.status, f.code
 
 
 def _describe(action: str, exc: Exception) -> ApiError:
     import openai
 
     message, status, code = error_message(exc)
-    if isinstance(exc, openai.AuthenticationError):
+    if isinstance(exc, openai.AuthenticationError):  # 401 only: a 403 keeps the service's words
         return ApiError(f"{action}: the API key was rejected (HTTP 401): {message}", status=status, code=code)
     where = f"HTTP {status}" + (f" {code}" if code else "") if status else "no answer"
     return ApiError(f"{action}: {message} ({where})", status=status, code=code)

@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 MIN_EXAMPLES = 10
+"""The fewest examples a dataset may hold: OpenAI refuses a training file with fewer, and `distilgen
+train` refuses fewer training examples (one number, so a file `dataset validate` accepts is not
+refused by either trainer for its size alone)."""
 TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 3, 100, 25_000
 MIN_DEFAULT_EPOCHS, MAX_DEFAULT_EPOCHS = 1, 25
 NEAR_DUPLICATE_THRESHOLD = 0.9
@@ -137,13 +140,20 @@ class FileReport:
 
 @dataclass(frozen=True)
 class KnownPrompts:
-    """The current prompts (from the lock): an example matching none of them is stale."""
+    """The current prompts (from the lock): an example matching none of them is stale.
+
+    THE stale-prompt check (`dataset validate` warns, `train` refuses or drops) is `is_stale`.
+    The prompt text alone decides: a fingerprint hashes that exact text (with the schema), so it
+    could never accept a prompt the text comparison rejects."""
 
     prompts: frozenset[str] = frozenset()
-    fingerprints: frozenset[str] = frozenset()
     source: str = ""
     schemas: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     """Prompt (current or pinned) -> its function's output schema: checks compact lines' arguments."""
+
+    def is_stale(self, system_prompt: str) -> bool:
+        """Whether an example with this system prompt was captured before its function changed."""
+        return system_prompt not in self.prompts
 
 
 def read_examples(path: str | Path) -> tuple[list[Example], list[Problem]]:
@@ -264,31 +274,11 @@ def duplicate_problems(examples: Sequence[Example], *, threshold: float = NEAR_D
     return sorted(problems, key=lambda p: (p.line or 0))
 
 
-def _example_fingerprint(e: Example) -> str | None:
-    from ..prompts.render import fingerprint
-
-    obj = e.obj
-    if e.shape == "raw":
-        schema = obj.get("schema")
-    elif e.shape == "tools":
-        tools = obj.get("tools") or []
-        schema = tools[0].get("function", {}).get("parameters") if tools and isinstance(tools[0], Mapping) else None
-    else:
-        functions = obj.get("functions") or []
-        schema = functions[0].get("parameters") if functions and isinstance(functions[0], Mapping) else None
-    if not isinstance(schema, Mapping):
-        return None
-    return fingerprint(shapes.view(obj).system, schema)
-
-
 def stale_problems(examples: Sequence[Example], known: KnownPrompts) -> list[Problem]:
     """Examples whose system prompt (with its schema) matches no current prompt: trained on an old version."""
     problems = []
     for e in examples:
-        system = shapes.view(e.obj).system
-        if system in known.prompts:
-            continue
-        if known.fingerprints and _example_fingerprint(e) in known.fingerprints:
+        if not known.is_stale(shapes.line_parts(e.obj).system):
             continue
         src = f" in {known.source}" if known.source else ""
         problems.append(Problem(e.path, e.line, f"stale: its system prompt matches no current prompt{src} "
@@ -296,8 +286,9 @@ def stale_problems(examples: Sequence[Example], known: KnownPrompts) -> list[Pro
     return problems
 
 
-def known_prompts_from_lock(lock_path: str | Path) -> KnownPrompts | None:
-    """The lock's current prompts and fingerprints; None when there is no lock file.
+def known_prompts_from_lock(lock_path: str | Path, function_id: str | None = None) -> KnownPrompts | None:
+    """The lock's current prompts (of `function_id` alone when given); None when there is no lock
+    file (or no entry for `function_id`): then nothing can be called stale.
 
     Pinned prompts (kept because a bound model was trained on them) are not current: examples
     written with them are stale for the next training run.
@@ -305,15 +296,15 @@ def known_prompts_from_lock(lock_path: str | Path) -> KnownPrompts | None:
     from ..prompts.lock import load_lock
 
     lock = load_lock(lock_path)
-    if not lock.exists:
+    entries = [e for e in lock if function_id is None or e.function_id == function_id]
+    if not lock.exists or (function_id is not None and not entries):
         return None
     schemas: dict[str, Any] = {}
-    for e in lock:
+    for e in entries:
         for pinned in e.pinned:
             schemas.setdefault(pinned.prompt, json.loads(pinned.schema_json))
         schemas[e.prompt] = e.schema
-    return KnownPrompts(frozenset(e.prompt for e in lock), frozenset(e.fingerprint for e in lock), str(lock_path),
-                        schemas)
+    return KnownPrompts(frozenset(e.prompt for e in entries), str(lock_path), schemas)
 
 
 def dataset_functions(path: str | Path, lock_path: str | Path | None) -> tuple[str, ...]:
@@ -579,8 +570,10 @@ def export_file(path: str | Path, fmt: str, out: str | Path | None = None, *, to
     """
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--to must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
-    if tool_schema not in shapes.TOOL_SCHEMAS:
-        raise UsageError(f"--tool-schema must be one of {', '.join(shapes.TOOL_SCHEMAS)}, got {tool_schema!r}")
+    from ..runtime.formats import TOOL_SCHEMAS
+
+    if tool_schema not in TOOL_SCHEMAS:
+        raise UsageError(f"--tool-schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
     p = Path(path)
     examples = _usable(p)
     converters: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

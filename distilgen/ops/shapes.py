@@ -15,10 +15,8 @@ from typing import Any, Mapping
 
 from .jsonschema import schema_errors
 
-__all__ = ["SHAPES", "TOOL_SCHEMAS", "detect_shape", "check_example", "ExampleView", "view", "raw_to_tools", "to_tools",
+__all__ = ["detect_shape", "check_example", "ExampleView", "view", "LineParts", "line_parts", "raw_to_tools", "to_tools",
            "undeclared_calls", "arguments_errors", "USER_PREFIX", "loads"]
-
-SHAPES = ("tools", "messages", "raw")
 
 # The user message capture writes: "Return " + the rendered call (issue 3's seed line).
 USER_PREFIX = "Return "
@@ -359,45 +357,77 @@ def _text(content: Any) -> str:
     return ""
 
 
-def chat_parts(obj: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any] | None, str]:
-    """(system, user, call, text) of a `messages`/`tools` line: the first system (or developer)
-    message, the last user message, and the last assistant turn's call (`{"name", "arguments"}`
-    as written: arguments unparsed, keys in their order) or, when it answers in text, None and
-    the text."""
+@dataclass(frozen=True)
+class LineParts:
+    """What one dataset line says, whatever its shape: THE reading of a line. Capture, training,
+    eval inputs, the stale-prompt check and the walkthrough's stand-in all call `line_parts`."""
+
+    system: str
+    """The system prompt: a raw record's `prompt`, else the first system (or developer) message."""
+    user: str
+    """The user message: `Return ` + the rendered call (the last user message of a chat line)."""
+    tool: str
+    """The tool (return model) the answer calls; "" when the answer is text."""
+    arguments: str | None
+    """The answer's arguments as JSON text: as written in a chat line (keys in their order), a raw
+    record's `output` compact; None when the last assistant turn answers in text (or not at all)."""
+    text: str
+    """The assistant's text when it calls no tool."""
+    function_id: str | None
+    """`module:qualname`: raw records say it; chat lines do not."""
+
+
+_NO_PARTS = LineParts("", "", "", None, "", None)
+
+
+def line_parts(obj: Any) -> LineParts:
+    """The parts of a parsed line (any shape; a malformed one gives empty parts, never an error:
+    `check_example` says what is wrong with it)."""
+    if not isinstance(obj, dict):
+        return _NO_PARTS
+    if detect_shape(obj) == "raw":
+        fid = obj.get("function_id")
+        fid = fid if isinstance(fid, str) else None
+        tool = obj.get("tool_name") or (fid or "").rpartition(":")[2]
+        prompt, rendered = obj.get("prompt"), obj.get("call")
+        return LineParts(prompt if isinstance(prompt, str) else "",
+                         USER_PREFIX + (rendered if isinstance(rendered, str) else ""),
+                         str(tool), _compact(obj.get("output")), "", fid)
     system = user = text = ""
-    call: Mapping[str, Any] | None = None
-    for m in obj.get("messages", ()):
+    call: Any = None
+    messages = obj.get("messages")
+    for m in messages if isinstance(messages, list) else ():
+        if not isinstance(m, dict):
+            continue
         role = m.get("role")
         if role in ("system", "developer") and not system:
             system = _text(m.get("content"))
         elif role == "user":
             user = _text(m.get("content"))
         elif role == "assistant":
-            if m.get("tool_calls"):
-                call, text = m["tool_calls"][0].get("function", {}), ""
+            calls = m.get("tool_calls")
+            if isinstance(calls, list) and calls:
+                call, text = calls[0].get("function") if isinstance(calls[0], dict) else None, ""
             elif m.get("function_call"):
                 call, text = m["function_call"], ""
             else:
                 call, text = None, _text(m.get("content"))
-    return system, user, call, text
+    if not isinstance(call, dict):
+        return LineParts(system, user, "", None, text, None)
+    arguments = call.get("arguments")
+    return LineParts(system, user, str(call.get("name") or ""), arguments if isinstance(arguments, str) else None, "", None)
 
 
 def view(obj: Mapping[str, Any]) -> ExampleView:
     """The asking and answering parts of a checked example (the last assistant turn answers)."""
-    if detect_shape(obj) == "raw":
-        name = obj.get("tool_name") or str(obj.get("function_id", "")).rpartition(".")[2]
-        return ExampleView(obj.get("prompt", ""), USER_PREFIX + obj.get("call", ""), str(name), _canonical(obj.get("output")))
-    system, user, call, text = chat_parts(obj)
-    if call is None:
-        return ExampleView(system, user, "", text)
-    return ExampleView(system, user, call.get("name", ""), _canonical(call.get("arguments")))
+    p = line_parts(obj)
+    if p.arguments is None:
+        return ExampleView(p.system, p.user, "", p.text)
+    return ExampleView(p.system, p.user, p.tool, _canonical(p.arguments))
 
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-TOOL_SCHEMAS = ("compact", "full")
 
 
 def raw_to_tools(obj: Mapping[str, Any], tool_schema: str = "compact") -> dict[str, Any]:
@@ -406,8 +436,11 @@ def raw_to_tools(obj: Mapping[str, Any], tool_schema: str = "compact") -> dict[s
     `compact` (capture's default for tools) declares the tool by name only, as OpenAI's guide
     suggests to save tokens; `full` also declares the return model's JSON schema.
     """
-    if tool_schema not in TOOL_SCHEMAS:
-        raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
+    if tool_schema != "compact":  # the owner's list is checked only off the default: it imports pydantic
+        from ..runtime.formats import TOOL_SCHEMAS
+
+        if tool_schema not in TOOL_SCHEMAS:
+            raise ValueError(f"tool_schema must be one of {', '.join(TOOL_SCHEMAS)}, got {tool_schema!r}")
     v = view(obj)
     from hashlib import blake2b
 

@@ -1,9 +1,14 @@
-"""The `openai` clients dispatch and shadow use, and the errors an endpoint failure becomes.
+"""THE owner of `openai` clients and of what their failures mean, for dispatch, shadow, eval, jobs
+and files: `resolve_base_url` (where requests go), `openai_client` (the one factory),
+`classify_openai_error` (the one reading of an openai exception), `ClientProvider` (dispatch's lazy
+clients) and the `Endpoint*` errors dispatch and eval raise. `ops/client.py` builds its `ApiError`
+lines from the same classification.
 
 Clients are built lazily: capture never needs a key, and dispatch needs one only when a model is
-actually called. A user's client wins; otherwise the standard OPENAI_API_KEY / OPENAI_BASE_URL
-environment, then `[tool.distilgen] base-url`. `local:NAME` goes to `config.local_base_url`
-(`distilgen serve`), and names in `[tool.distilgen.models]` are aliases for model ids.
+actually called. Endpoint: an explicit `--base-url` or a user's client wins; `local:NAME` (or an
+alias of one) goes to `config.local_base_url` (`distilgen serve`); otherwise OPENAI_BASE_URL, then
+`[tool.distilgen] base-url`, then OpenAI's. Names in `[tool.distilgen.models]` are aliases for ids.
+openai is imported only inside functions: `import distilgen` never loads it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import os
 import re
 import threading
 import weakref
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import DistilgenError
@@ -30,6 +37,11 @@ __all__ = [
     "EndpointConnectionError",
     "EndpointResponseError",
     "endpoint_error",
+    "OpenAIFailure",
+    "classify_openai_error",
+    "resolve_base_url",
+    "openai_client",
+    "is_local_model",
     "redact_url",
     "redact_urls_in",
     "LOCAL_PREFIX",
@@ -116,39 +128,113 @@ class EndpointResponseError(EndpointError):
     """The endpoint answered, but not with a chat completion (an HTML page, a bad request, ...)."""
 
 
-def endpoint_error(exc: BaseException, *, function_id: str, model: str, base_url: str,
-                   retries: int | None = None) -> EndpointError:
-    """The distilgen error for an exception raised by the openai client."""
+@dataclass(frozen=True)
+class OpenAIFailure:
+    """What an exception raised by the openai client means (THE reading, for every caller)."""
+
+    kind: str
+    """`auth` (401/403), `not_found` (404), `rate_limited` (429), `server` (5xx), `refused` (another
+    status), `timeout`, `connection`, `no_key` (no API key configured), `other`."""
+    detail: str
+    """The service's own message (its `error.message`), on one line; else the exception's text."""
+    status: int | None = None
+    code: str | None = None
+    param: str | None = None
+    cause: BaseException | None = None
+    """For `connection`: the network error underneath."""
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())[:300]
+
+
+def classify_openai_error(exc: BaseException) -> OpenAIFailure:
     import openai
 
-    kw: dict[str, Any] = {"function_id": function_id, "model": model, "base_url": base_url, "original": exc}
-    after = f" (after {retries} automatic retr{'y' if retries == 1 else 'ies'})" if retries else ""
     if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        detail = body.get("message") or exc.message
-        kw.update(status=exc.status_code, code=getattr(exc, "code", None))
+        body = exc.body
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            body = body["error"]
+        message = body.get("message") if isinstance(body, dict) else None
+        detail = message if isinstance(message, str) and message else _one_line(exc.message)
         status = exc.status_code
-        if status in (401, 403):
-            return EndpointAuthError(f"the endpoint rejected the API key or access ({status}): {detail}. "
-                                     "Check OPENAI_API_KEY or the client passed as Instructions(openai_client=...)", **kw)
-        if status == 404:
-            return ModelNotFoundError(f"not found (404): {detail}. Check the model id (`distilgen jobs list` shows "
-                                      "fine-tuned models) and the base URL", **kw)
-        if status == 429:
-            return RateLimitedError(f"rate limited (429){after}: {detail}", **kw)
-        if status >= 500:
-            return EndpointServerError(f"server error ({status}){after}: {detail}", **kw)
-        param = f" (param {exc.param})" if getattr(exc, "param", None) else ""
-        return EndpointResponseError(f"the endpoint refused the request ({status}){param}: {detail}", **kw)
+        kind = ("auth" if status in (401, 403) else "not_found" if status == 404 else "rate_limited" if status == 429
+                else "server" if status >= 500 else "refused")
+        return OpenAIFailure(kind, detail, status, getattr(exc, "code", None), getattr(exc, "param", None) or None)
     if isinstance(exc, openai.APITimeoutError):
-        return EndpointTimeoutError(f"timed out{after}; raise the client's timeout or check the server", **kw)
+        return OpenAIFailure("timeout", "the request timed out")
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        why = f"{type(cause).__name__}: {cause}" if cause else str(exc)
-        return EndpointConnectionError(f"cannot reach the endpoint{after}: {why}", **kw)
+        return OpenAIFailure("connection", _one_line(exc), cause=exc.__cause__ or exc.__context__)
     if isinstance(exc, openai.OpenAIError) and "api_key" in str(exc):
+        return OpenAIFailure("no_key", _one_line(exc))
+    return OpenAIFailure("other", _one_line(getattr(exc, "message", exc)), getattr(exc, "status_code", None))
+
+
+def endpoint_error(exc: BaseException, *, function_id: str, model: str, base_url: str,
+                   retries: int | None = None) -> EndpointError:
+    """The distilgen error for an exception raised by the openai client (dispatch and eval)."""
+    f = classify_openai_error(exc)
+    kw: dict[str, Any] = {"function_id": function_id, "model": model, "base_url": base_url, "original": exc,
+                          "status": f.status, "code": f.code}
+    after = f" (after {retries} automatic retr{'y' if retries == 1 else 'ies'})" if retries else ""
+    if f.kind == "auth":
+        return EndpointAuthError(f"the endpoint rejected the API key or access ({f.status}): {f.detail}. "
+                                 "Check OPENAI_API_KEY or the client passed as Instructions(openai_client=...)", **kw)
+    if f.kind == "not_found":
+        return ModelNotFoundError(f"not found (404): {f.detail}. Check the model id (`distilgen jobs list` shows "
+                                  "fine-tuned models) and the base URL", **kw)
+    if f.kind == "rate_limited":
+        return RateLimitedError(f"rate limited (429){after}: {f.detail}", **kw)
+    if f.kind == "server":
+        return EndpointServerError(f"server error ({f.status}){after}: {f.detail}", **kw)
+    if f.kind == "refused":
+        param = f" (param {f.param})" if f.param else ""
+        return EndpointResponseError(f"the endpoint refused the request ({f.status}){param}: {f.detail}", **kw)
+    if f.kind == "timeout":
+        return EndpointTimeoutError(f"timed out{after}; raise the client's timeout or check the server", **kw)
+    if f.kind == "connection":
+        why = f"{type(f.cause).__name__}: {f.cause}" if f.cause else f.detail
+        return EndpointConnectionError(f"cannot reach the endpoint{after}: {why}", **kw)
+    if f.kind == "no_key":
         return EndpointAuthError("no API key: set OPENAI_API_KEY, or pass Instructions(openai_client=openai.OpenAI(...))", **kw)
     return EndpointResponseError(f"{type(exc).__name__}: {exc}", **kw)
+
+
+def is_local_model(model: str, config: Any) -> bool:
+    """`local:NAME`, or a `[tool.distilgen.models]` alias of one (fine-tuned `ft:` ids never are)."""
+    if model.startswith(LOCAL_PREFIX):
+        return True
+    if model.startswith("ft:") or config is None:
+        return False
+    return str(config.models.get(model, "")).startswith(LOCAL_PREFIX)
+
+
+def resolve_base_url(model: str = "", *, explicit: str | None = None, config: Any = None,
+                     client: Any = None) -> str | None:
+    """THE rule for where requests for `model` go: `explicit` (`--base-url`) wins; a local model goes
+    to `config.local_base_url`; then the user's `client`'s own URL, OPENAI_BASE_URL, `[tool.distilgen]
+    base-url`. None: openai's default (https://api.openai.com/v1)."""
+    if explicit:
+        return explicit
+    if model and is_local_model(model, config):
+        if config is None:
+            from ..config import Config
+
+            config = Config(root=Path("."))  # the defaults: the local server `distilgen serve` starts
+        return str(config.local_base_url)
+    if client is not None:
+        return str(client.base_url)
+    return os.environ.get("OPENAI_BASE_URL") or (getattr(config, "base_url", None) if config is not None else None)
+
+
+def openai_client(*, base_url: str | None, api_key: str | None, asynchronous: bool = False, **options: Any) -> Any:
+    """THE factory: an `openai.OpenAI` (or `AsyncOpenAI`); options that are None are left to openai's
+    defaults (a None key or URL: openai reads OPENAI_API_KEY / OPENAI_BASE_URL itself)."""
+    import openai
+
+    cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    given = {"base_url": base_url, "api_key": api_key, **options}
+    return cls(**{k: v for k, v in given.items() if v is not None})
 
 
 class ClientProvider:
@@ -179,37 +265,25 @@ class ClientProvider:
         return model[len(LOCAL_PREFIX):] if model.startswith(LOCAL_PREFIX) else model
 
     def is_local(self, model: str) -> bool:
-        if model.startswith(LOCAL_PREFIX):
-            return True
-        if model.startswith("ft:"):
-            return False
-        return str(self.config.models.get(model, "")).startswith(LOCAL_PREFIX)
+        return is_local_model(model, self.config)
 
     def base_url(self, model: str) -> str:
         """Where requests for `model` go (for messages)."""
-        if self.is_local(model):
-            return str(self.config.local_base_url)
-        if self._client is not None:
-            return str(self._client.base_url)
-        if self._async_client is not None:
-            return str(self._async_client.base_url)
-        return os.environ.get("OPENAI_BASE_URL") or (self.config.base_url or "https://api.openai.com/v1")
+        return resolve_base_url(model, config=self.config, client=self._client or self._async_client) or \
+            "https://api.openai.com/v1"
 
     # -- clients ---------------------------------------------------------------------------
     def _options(self, model: str) -> dict[str, Any]:
+        base_url = resolve_base_url(model, config=self.config, client=self._client or self._async_client)
         if self.is_local(model):
             # llama.cpp / vLLM servers accept any key; OPENAI_API_KEY still wins when set
-            return {"base_url": self.config.local_base_url, "api_key": os.environ.get("OPENAI_API_KEY") or "local"}
+            return {"base_url": base_url, "api_key": os.environ.get("OPENAI_API_KEY") or "local"}
         template = self._client or self._async_client
         if template is not None:  # the other flavour of the user's client: same endpoint and settings
-            opts = {"base_url": str(template.base_url), "api_key": template.api_key,
-                    "organization": template.organization, "project": getattr(template, "project", None),
-                    "max_retries": template.max_retries, "timeout": template.timeout}
-            return {k: v for k, v in opts.items() if v is not None}
-        opts = {}
-        if not os.environ.get("OPENAI_BASE_URL") and self.config.base_url:
-            opts["base_url"] = self.config.base_url
-        return opts
+            return {"base_url": base_url, "api_key": template.api_key, "organization": template.organization,
+                    "project": getattr(template, "project", None), "max_retries": template.max_retries,
+                    "timeout": template.timeout}
+        return {"base_url": base_url, "api_key": None}
 
     def sync(self, model: str = "") -> Any:
         """The `openai.OpenAI` for `model` (the user's client unless the model is `local:`)."""
@@ -219,9 +293,7 @@ class ClientProvider:
         key = "local" if local else "default"
         with self._lock:
             if key not in self._sync_built:
-                import openai
-
-                self._sync_built[key] = openai.OpenAI(**self._options(model))
+                self._sync_built[key] = openai_client(**self._options(model))
             return self._sync_built[key]
 
     def async_(self, model: str = "", loop: asyncio.AbstractEventLoop | None = None) -> Any:
@@ -237,9 +309,7 @@ class ClientProvider:
         with self._lock:
             per_loop = self._async_built.setdefault(loop, {})
             if key not in per_loop:
-                import openai
-
-                client = openai.AsyncOpenAI(**self._options(model))
+                client = openai_client(asynchronous=True, **self._options(model))
                 per_loop[key] = client
                 per_loop[key + ":closer"] = _close_at_loop_shutdown(loop, client, self._forget)
             return per_loop[key]

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import UsageError
-from ..ops.shapes import USER_PREFIX, chat_parts, check_example
+from ..ops.dataset import MIN_EXAMPLES
+from ..ops.shapes import USER_PREFIX, check_example, line_parts
 
 __all__ = ["Example", "DataFile", "LoadedData", "load_examples", "select_function", "split_validation",
            "resolve_inputs", "USER_PREFIX", "MIN_EXAMPLES"]
 
-MIN_EXAMPLES = 8
-"""Fewer training examples than this cannot teach anything and is refused."""
 
 
 @dataclass(frozen=True)
@@ -78,24 +77,21 @@ def _call_name(user: str) -> str:
 
 
 def _from_line(obj: Mapping[str, Any], shape: str, where: str) -> Example:
-    if shape == "raw":
-        system, user = obj["prompt"], USER_PREFIX + obj["call"]
-        answer = _dumps(obj["output"])
-        tool = obj.get("tool_name") or obj["function_id"].rpartition(":")[2]
-        return Example(where, obj["function_id"], _call_name(user), tool, system, user, answer, _dumps(obj["schema"]))
-    system, user, call, _ = chat_parts(obj)
-    if call is None:
+    p = line_parts(obj)
+    if p.arguments is None:
         raise UsageError(f"{where}: the assistant answers with text, not a tool call; distilgen trains on tool calls")
-    if not system:
+    answer = _dumps(json.loads(p.arguments))
+    if shape == "raw":
+        return Example(where, p.function_id, _call_name(p.user), p.tool, p.system, p.user, answer, _dumps(obj["schema"]))
+    if not p.system:
         raise UsageError(f"{where}: no system message: distilgen's examples carry the function's prompt there")
     declared = obj.get("tools") or obj.get("functions") or []
     schema: Any = {}
     for d in declared:
         fn = d.get("function", d)
-        if fn.get("name") == call["name"]:
+        if fn.get("name") == p.tool:
             schema = fn.get("parameters", {})
-    answer = _dumps(json.loads(call["arguments"]))
-    return Example(where, None, _call_name(user), call["name"], system, user, answer, _dumps(schema))
+    return Example(where, None, _call_name(p.user), p.tool, p.system, p.user, answer, _dumps(schema))
 
 
 def resolve_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:

@@ -136,19 +136,21 @@ def _stale_filter(examples: list[Example], function_id: str | None, lock_path: P
     """Examples whose system prompt is not the lock's current prompt of the function."""
     if function_id is None or lock_path is None:
         return examples, 0, None
+    from ..ops.dataset import known_prompts_from_lock
     from ..prompts.lock import locked_prompt
 
-    entry = locked_prompt(function_id, lock_path)
-    if entry is None:
+    known = known_prompts_from_lock(lock_path, function_id)  # THE stale-prompt check: ops/dataset.py
+    if known is None:
         return examples, 0, None
-    stale = [e for e in examples if e.system != entry.prompt]
+    entry = locked_prompt(function_id, lock_path)
+    stale = [e for e in examples if known.is_stale(e.system)]
     if stale and not drop_stale:
         shown = ", ".join(e.where for e in stale[:3]) + (", ..." if len(stale) > 3 else "")
         raise UsageError(
             f"{len(stale)} of {len(examples)} examples of {function_id} were captured with a prompt that is "
             f"not the current one in {lock_path} ({shown}); recapture them, or pass --drop-stale to train without them"
         )
-    keep = [e for e in examples if e.system == entry.prompt]
+    keep = [e for e in examples if not known.is_stale(e.system)]
     return keep, len(stale), entry
 
 
