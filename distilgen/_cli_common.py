@@ -62,7 +62,7 @@ def python_option(fn: F) -> F:
     """--python PATH: the project's interpreter (its sys.path locates third-party base classes)."""
     return click.option("--python", "python", metavar="PATH", default=None,
                         help="The project's Python interpreter (default: [tool.distilgen] python, VIRTUAL_ENV, "
-                             ".venv/ or venv/ at the project root, else this one).")(fn)  # type: ignore[return-value]
+                             ".venv/ or venv/ at the project root, else this one).")(fn)
 
 
 _FORMAT_HELP = {
@@ -73,9 +73,23 @@ _FORMAT_HELP = {
 }
 
 
-def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+class _FormatChoice(click.Choice):  # type: ignore[type-arg]  # generic only in some click releases
+    """A format choice that points values which used to be accepted at the option that takes them now."""
+
+    def __init__(self, choices: Sequence[str], moved: dict[str, str]) -> None:
+        super().__init__(list(choices))
+        self.moved = moved
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value in self.moved:
+            self.fail(f"{value!r} is not an output format: use {self.moved[value]} {value}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def format_option(*choices: str, default: str = "text", moved: dict[str, str] | None = None) -> Callable[[F], F]:
     """`--format CHOICE` (the one output flag of every command that prints results) and `--json`,
-    its alias; the command receives the chosen format as `fmt`."""
+    its alias; the command receives the chosen format as `fmt`. `moved`: values that now belong to
+    another option (generate's line formats), named in the error."""
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
@@ -85,8 +99,8 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
             return fn(*args, fmt="json" if as_json else fmt, **kwargs)
 
         wrapped = click.option("--json", "as_json", is_flag=True, help="The same as --format json.")(wrapper)
-        return click.option(  # type: ignore[no-any-return]
-            "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+        return click.option(  # type: ignore[return-value]
+            "--format", "fmt", type=_FormatChoice(choices, moved or {}), default=default, show_default=True,
             help="; ".join(_FORMAT_HELP[c] for c in choices) + ".")(wrapped)
 
     return decorate

@@ -25,7 +25,7 @@ from .errors import UsageError
 @click.option("--strategies", help="'module:object': a dict of parameter or function name -> hypothesis strategy.")
 @click.option("--timeout", type=float, help="Seconds per call; a slower call is skipped and counted.")
 @click.option("--no-mutate", is_flag=True, help="With --inputs: draw fresh arguments instead of mutating the inputs.")
-@format_option("text", "json")
+@format_option("text", "json", moved={f: "--finetune-format" for f in ("tools", "messages", "raw")})
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
 def generate_cmd(target: str, n: int, out: str | None, finetune_format: str | None, seed: int, inputs: str | None,
