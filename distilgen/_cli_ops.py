@@ -237,33 +237,42 @@ def _finish_job(job: Any, fmt: str, extra: dict[str, Any] | None = None, functio
     sys.exit(EXIT_ERROR)
 
 
-def _created(result: Any, fmt: str, no_wait: bool, poll_interval: float, base_url: str | None,
-             api_key: str | None) -> None:
-    job = result.job
-    if fmt != "json":
-        for f in (result.training_file, result.validation_file):
-            if f is not None:
-                click.echo(f"uploaded {f.filename}: {f.id}", err=True)
-        how = " (found through jobs list after a lost answer)" if result.reconciled else ""
-        click.echo(f"created job {job.id} on {job.model}{how}", err=True)
+def _create(source: str, uploaded: bool, fmt: str, no_wait: bool, poll_interval: float, **options: Any) -> None:
+    """Create the job, say so on stderr, and (unless --no-wait) watch it to the end."""
+    line = _JobLine(enabled=fmt != "json")
+    created: list[Any] = []
+
+    def on_created(result: Any) -> None:
+        created.append(result)
+        job = result.job
+        if fmt != "json":
+            for f in (result.training_file, result.validation_file):
+                if f is not None:
+                    click.echo(f"uploaded {f.filename}: {f.id}", err=True)
+            how = " (found through jobs list after a lost answer)" if result.reconciled else ""
+            click.echo(f"created job {job.id} on {job.model}{how}", err=True)
+        if not no_wait:
+            line(job, [])  # the state it was created in: the first poll may already see the next one
+
+    try:
+        result = api.jobs_create(source, uploaded=uploaded, wait=not no_wait, poll_interval=poll_interval,
+                                 on_created=on_created, on_update=line, **options)
+    except KeyboardInterrupt:
+        line.close()
+        if not created:
+            raise
+        click.echo(f"stopped watching; the job goes on: distilgen jobs watch {created[0].job.id}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    line.close()
     if no_wait:
         if fmt == "json":
             echo_json(result)
         else:
-            click.echo(job.id)
-            click.echo(f"watch it: distilgen jobs watch {job.id}", err=True)
+            click.echo(result.job.id)
+            click.echo(f"watch it: distilgen jobs watch {result.job.id}", err=True)
         return
-    line = _JobLine(enabled=fmt != "json")
-    line(job, [])  # the state it was created in: the first poll may already see the next one
-    try:
-        job = api.jobs_watch(job.id, poll_interval=poll_interval, on_update=line, base_url=base_url, api_key=api_key)
-    except KeyboardInterrupt:
-        line.close()
-        click.echo(f"stopped watching; the job goes on: distilgen jobs watch {job.id}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    line.close()
-    _finish_job(job, fmt, {"request_id": result.request_id, "reconciled": result.reconciled},
-                getattr(result, "functions", ()))
+    _finish_job(result.job, fmt, {"request_id": result.request_id, "reconciled": result.reconciled},
+                result.functions)
 
 
 @jobs_group.command("create-from-file")
@@ -277,10 +286,9 @@ def jobs_create_from_file_cmd(file: str, validation_file: str | None, no_wait: b
                               learning_rate_multiplier: float | None, seed: int | None, base_url: str | None,
                               api_key: str | None, fmt: str) -> None:
     """Validate FILE (refuse on errors), upload it, create the job, and watch it to the end."""
-    result = api.jobs_create_from_file(file, validation_file=validation_file, model=model, suffix=suffix, epochs=epochs,
-                                       batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier,
-                                       seed=seed, base_url=base_url, api_key=api_key)
-    _created(result, fmt, no_wait, poll_interval, base_url, api_key)
+    _create(file, False, fmt, no_wait, poll_interval, validation_file=validation_file, model=model, suffix=suffix,
+            epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, seed=seed,
+            base_url=base_url, api_key=api_key)
 
 
 @jobs_group.command("create-from-id")
@@ -294,11 +302,9 @@ def jobs_create_from_id_cmd(file_id: str, validation_file: str | None, no_wait: 
                             learning_rate_multiplier: float | None, seed: int | None, base_url: str | None,
                             api_key: str | None, fmt: str) -> None:
     """Create a job from an uploaded file id, and watch it to the end."""
-    result = api.jobs_create_from_id(file_id, validation_file=validation_file, model=model, suffix=suffix,
-                                     epochs=epochs, batch_size=batch_size,
-                                     learning_rate_multiplier=learning_rate_multiplier, seed=seed,
-                                     base_url=base_url, api_key=api_key)
-    _created(result, fmt, no_wait, poll_interval, base_url, api_key)
+    _create(file_id, True, fmt, no_wait, poll_interval, validation_file=validation_file, model=model, suffix=suffix,
+            epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, seed=seed,
+            base_url=base_url, api_key=api_key)
 
 
 @jobs_group.command("watch")

@@ -621,8 +621,34 @@ def evaluate_shadow(path: "str | _Path", *, function_id: "str | None" = None, to
 __all__ += [
     "ConfigReport", "config_report", "walkthrough", "train_settings", "train_progress_bar",
     "format_scan", "format_config", "format_generate", "format_eval", "eval_html", "format_train",
-    "dispatch_command",
+    "dispatch_command", "jobs_create",
 ]
+
+
+def jobs_create(
+    source: "str | _Path",
+    *,
+    uploaded: bool = False,
+    wait: bool = True,
+    poll_interval: float = 10.0,
+    on_created: "_Callable[[CreateResult], None] | None" = None,
+    on_update: "_Callable[[JobInfo, list[EventInfo]], None] | None" = None,
+    **options: "_Any",
+) -> "CreateResult":
+    """Create a fine-tuning job from a dataset file (or, `uploaded=True`, an uploaded file's id) and,
+    with `wait`, watch it to the end: the result's `job` is then its final state. `options` are
+    those of `jobs_create_from_file` / `jobs_create_from_id`; `on_created` gets the new job first."""
+    import dataclasses
+
+    create = jobs_create_from_id if uploaded else jobs_create_from_file
+    result = create(source, **options)  # type: ignore[arg-type]
+    if on_created is not None:
+        on_created(result)
+    if not wait:
+        return result
+    job = jobs_watch(result.job.id, poll_interval=poll_interval, on_update=on_update,
+                     base_url=options.get("base_url"), api_key=options.get("api_key"))
+    return dataclasses.replace(result, job=job)
 
 
 @_dataclass(frozen=True)
