@@ -281,14 +281,9 @@ def _create(source: str, uploaded: bool, fmt: str, no_wait: bool, poll_interval:
 @_hyper_options
 @_api_options
 @handle_errors
-def jobs_create_from_file_cmd(file: str, validation_file: str | None, no_wait: bool, poll_interval: float,
-                              model: str | None, suffix: str | None, epochs: int | None, batch_size: int | None,
-                              learning_rate_multiplier: float | None, seed: int | None, base_url: str | None,
-                              api_key: str | None, fmt: str) -> None:
+def jobs_create_from_file_cmd(file: str, no_wait: bool, poll_interval: float, fmt: str, **options: Any) -> None:
     """Validate FILE (refuse on errors), upload it, create the job, and watch it to the end."""
-    _create(file, False, fmt, no_wait, poll_interval, validation_file=validation_file, model=model, suffix=suffix,
-            epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, seed=seed,
-            base_url=base_url, api_key=api_key)
+    _create(file, False, fmt, no_wait, poll_interval, **options)
 
 
 @jobs_group.command("create-from-id")
@@ -297,14 +292,9 @@ def jobs_create_from_file_cmd(file: str, validation_file: str | None, no_wait: b
 @_hyper_options
 @_api_options
 @handle_errors
-def jobs_create_from_id_cmd(file_id: str, validation_file: str | None, no_wait: bool, poll_interval: float,
-                            model: str | None, suffix: str | None, epochs: int | None, batch_size: int | None,
-                            learning_rate_multiplier: float | None, seed: int | None, base_url: str | None,
-                            api_key: str | None, fmt: str) -> None:
+def jobs_create_from_id_cmd(file_id: str, no_wait: bool, poll_interval: float, fmt: str, **options: Any) -> None:
     """Create a job from an uploaded file id, and watch it to the end."""
-    _create(file_id, True, fmt, no_wait, poll_interval, validation_file=validation_file, model=model, suffix=suffix,
-            epochs=epochs, batch_size=batch_size, learning_rate_multiplier=learning_rate_multiplier, seed=seed,
-            base_url=base_url, api_key=api_key)
+    _create(file_id, True, fmt, no_wait, poll_interval, **options)
 
 
 @jobs_group.command("watch")
