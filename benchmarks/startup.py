@@ -4,12 +4,16 @@ Every command runs in a fresh interpreter (the same one, same environment), in i
 whose order rotates, so load on a shared machine hits the baseline and the commands alike; each
 figure is the median over the rounds, and the ratio is median / median of `python -c pass`.
 
-    python benchmarks/startup.py [--rounds 21] [--python PATH] [--json FILE]
+    python benchmarks/startup.py [--rounds 21] [--python PATH] [--json FILE] [--compare TREE]
+
+`--compare TREE` (another checkout, e.g. `git archive main | tar -x -C /tmp/before`) also times the
+same distilgen commands from TREE in the same interleaved rounds: before and after under one load.
 
 Targets (issue 16, item 5): `import distilgen` and `distilgen --help` <= 3x a bare start;
 `distilgen check` on a copy of sample_project/ with a warm cache <= 5x. `from distilgen import
-Instructions` (what an application really does), and `import pydantic` / `import click` (the
-floors under the decorator and under any click CLI) are printed for context, without a target.
+Instructions` (what an application really does), and `import pydantic` / `import click` / an empty
+click group's `--help` (the floors under the decorator and under any click CLI) are printed for
+context, without a target.
 CPU time of each child is printed beside wall time: on a loaded machine it is the steadier figure.
 Exit code 1 when a target is missed.
 """
@@ -32,6 +36,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 # what an application must not pay for at `import distilgen`
 HEAVY = ("openai", "httpx", "httpx2", "libcst", "pydantic", "click", "asyncio")
+
+
+# the floor under any click CLI's --help: click imported, one group, its help formatted and printed
+EMPTY_GROUP_HELP = ("import click\n@click.group()\ndef main():\n    'A group.'\n"
+                    "@main.command()\ndef sub():\n    'A command.'\nmain(['--help'])")
 
 
 def cli(python: str) -> list[str]:
@@ -63,45 +72,64 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=21)
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--json", metavar="FILE", help="Also write the figures as JSON.")
+    ap.add_argument("--compare", metavar="TREE", help="Another checkout whose distilgen commands are timed alongside.")
     opts = ap.parse_args()
     py = opts.python
-    env = dict(os.environ)
-    # the distilgen of this checkout, whatever is installed
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     work = Path(tempfile.mkdtemp(prefix="distilgen-startup-"))
-    # An installed package has its bytecode compiled (pip does it); a checkout run with
-    # PYTHONDONTWRITEBYTECODE would recompile every module each start. Cache it outside the tree.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+
+    def tree_env(tree: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        # the distilgen of this checkout, whatever is installed
+        env["PYTHONPATH"] = str(tree) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # An installed package has its bytecode compiled (pip does it); a checkout run with
+        # PYTHONDONTWRITEBYTECODE would recompile every module each start. Cache it outside the tree.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        return env
+
+    env = tree_env(REPO)
     try:
         loaded = subprocess.run(
             [py, "-c", f"import sys, distilgen; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"],
             env=env, cwd=work, capture_output=True, text=True, check=True, timeout=60).stdout.split()
-        project = work / "sample_project"
-        shutil.copytree(REPO / "sample_project", project, ignore=shutil.ignore_patterns(".distilgen_cache"))
         check = cli(py) + ["check", "."]
-        run_once(check, project, env)  # warm the scan cache
-        if not (project / ".distilgen_cache").is_dir():
-            raise SystemExit("distilgen check wrote no .distilgen_cache/: the warm-cache figure would be a cold one")
+        trees = {"": REPO} | ({" (compared)": Path(opts.compare).resolve()} if opts.compare else {})
+        projects: dict[str, Path] = {}
+        for label, tree in trees.items():  # each tree checks its own copy: caches are per version
+            project = projects[label] = work / f"sample_project{len(projects)}"
+            shutil.copytree(REPO / "sample_project", project, ignore=shutil.ignore_patterns(".distilgen_cache"))
+            run_once(check, project, tree_env(tree))  # warm the scan cache
+            if not (project / ".distilgen_cache").is_dir():
+                raise SystemExit("distilgen check wrote no .distilgen_cache/: the warm-cache figure would be a cold one")
 
-        commands: dict[str, tuple[list[str], float | None]] = {
-            "python -c pass": ([py, "-c", "pass"], None),
-            'python -c "import distilgen"': ([py, "-c", "import distilgen"], 3.0),
-            "distilgen --help": (cli(py) + ["--help"], 3.0),
-            "distilgen check (warm cache)": (check, 5.0),
-            "from distilgen import Instructions": ([py, "-c", "from distilgen import Instructions"], None),
-            'python -c "import pydantic"': ([py, "-c", "import pydantic"], None),
-            'python -c "import click"': ([py, "-c", "import click"], None),
+        # name -> (argv, target, environment, folder it runs in)
+        commands: dict[str, tuple[list[str], float | None, dict[str, str], Path]] = {
+            "python -c pass": ([py, "-c", "pass"], None, env, projects[""]),
+        }
+        for label, tree in trees.items():
+            e, p = tree_env(tree), projects[label]
+            target = (lambda t: t) if not label else (lambda t: None)  # targets apply to this checkout
+            commands |= {
+                'python -c "import distilgen"' + label: ([py, "-c", "import distilgen"], target(3.0), e, p),
+                "distilgen --help" + label: (cli(py) + ["--help"], target(3.0), e, p),
+                "distilgen check (warm cache)" + label: (check, target(5.0), e, p),
+                "from distilgen import Instructions" + label: ([py, "-c", "from distilgen import Instructions"], None, e, p),
+            }
+        commands |= {
+            'python -c "import pydantic"': ([py, "-c", "import pydantic"], None, env, projects[""]),
+            'python -c "import click"': ([py, "-c", "import click"], None, env, projects[""]),
+            "an empty click group's --help": ([py, "-c", EMPTY_GROUP_HELP], None, env, projects[""]),
         }
         names = list(commands)
         times: dict[str, list[float]] = {n: [] for n in names}
         cpu: dict[str, list[float]] = {n: [] for n in names}
-        for argv, _ in commands.values():  # one untimed pass: bytecode caches written, files in the page cache
-            run_once(argv, project, env)
+        for argv, _, e, p in commands.values():  # one untimed pass: bytecode caches written, files in the page cache
+            run_once(argv, p, e)
         for r in range(opts.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for n in order:
-                wall, used = run_once(commands[n][0], project, env)
+                argv, _, e, p = commands[n]
+                wall, used = run_once(argv, p, e)
                 times[n].append(wall)
                 cpu[n].append(used)
     finally:
@@ -113,7 +141,7 @@ def main() -> int:
     print(f"{opts.rounds} interleaved rounds, medians; Python {sys.version.split()[0]}; "
           f"{os.cpu_count()} cores; load average {load:.1f}")
     print(f"modules `import distilgen` loads among {', '.join(HEAVY)}: {', '.join(loaded) or 'none'}")
-    print(f"{'command':38} {'wall ms':>8} {'x bare':>7} {'CPU ms':>8} {'x bare':>7}  target (wall)")
+    print(f"{'command':49} {'wall ms':>8} {'x bare':>7} {'CPU ms':>8} {'x bare':>7}  target (wall)")
     ok = not loaded
     rows = []
     for n in names:
@@ -128,7 +156,7 @@ def main() -> int:
             verdict = f"<= {target:g}x: {'PASS' if passed else 'FAIL'}"
         rows.append({"command": n, "median_ms": round(med * 1000, 2), "ratio": round(ratio, 2),
                      "cpu_ms": round(med_cpu * 1000, 2), "cpu_ratio": round(med_cpu / base_cpu, 2), "target": target})
-        print(f"{n:38} {med * 1000:8.1f} {ratio:7.2f} {med_cpu * 1000:8.1f} {med_cpu / base_cpu:7.2f}  {verdict}")
+        print(f"{n:49} {med * 1000:8.1f} {ratio:7.2f} {med_cpu * 1000:8.1f} {med_cpu / base_cpu:7.2f}  {verdict}")
     if opts.json:
         Path(opts.json).write_text(json.dumps({"rounds": opts.rounds, "load": load, "heavy_loaded": loaded,
                                                "rows": rows}, indent=2) + "\n")

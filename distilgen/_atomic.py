@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -136,6 +135,8 @@ def replace_atomically(path: Path, data: bytes, *, mode: int | None = None,
             mode = path.stat().st_mode & 0o7777
         except FileNotFoundError:
             mode = default_mode()
+    import tempfile  # here: importing the writers (check, scan) should not pay for it
+
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.distilgen-{os.getpid()}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -17,7 +17,7 @@ from typing import Iterable as _Iterable
 # `import distilgen.api` and `distilgen --help` stay fast. Names are private (`_Path`) so that
 # `from distilgen.api import *` gives only the verbs.
 if TYPE_CHECKING:
-    from .contracts import ResponseFormat
+    from .contracts import ReportFormat, ResponseFormat
     from .analysis.interpreter import Interpreter
     from .analysis.scan import ScanReport
     from .checks import Finding
@@ -656,3 +656,161 @@ def evaluate_shadow(path: "str | _Path", *, function_id: "str | None" = None, to
 
     return _shadow(Path(path), function_id=function_id, tolerance=tolerance, min_accuracy=min_accuracy)
 # --- end generate / eval -----------------------------------------------------------------------
+
+
+# --- output: the records and formatters the CLI prints (each takes a verb's result) -------------
+
+__all__ += [
+    "ConfigReport", "config_report", "walkthrough", "train_settings", "train_progress_bar",
+    "format_scan", "format_config", "format_generate", "format_eval", "eval_html", "format_train",
+    "dispatch_command", "jobs_create",
+]
+
+
+def jobs_create(
+    source: "str | _Path",
+    *,
+    uploaded: bool = False,
+    wait: bool = True,
+    poll_interval: float = 10.0,
+    on_created: "_Callable[[CreateResult], None] | None" = None,
+    on_update: "_Callable[[JobInfo, list[EventInfo]], None] | None" = None,
+    **options: "_Any",
+) -> "CreateResult":
+    """Create a fine-tuning job from a dataset file (or, `uploaded=True`, an uploaded file's id) and,
+    with `wait`, watch it to the end: the result's `job` is then its final state. `options` are
+    those of `jobs_create_from_file` / `jobs_create_from_id`; `on_created` gets the new job first."""
+    import dataclasses
+
+    create = jobs_create_from_id if uploaded else jobs_create_from_file
+    result = create(source, **options)  # type: ignore[arg-type]
+    if on_created is not None:
+        on_created(result)
+    if not wait:
+        return result
+    job = jobs_watch(result.job.id, poll_interval=poll_interval, on_update=on_update,
+                     base_url=options.get("base_url"), api_key=options.get("api_key"))
+    return dataclasses.replace(result, job=job)
+
+
+@_dataclass(frozen=True)
+class ConfigReport:
+    """The effective configuration and the project's interpreter (`distilgen config`)."""
+
+    config: "Config"
+    interpreter: "Interpreter"
+
+
+def config_report(start: "str | _Path | None" = None, *, python: str | None = None) -> ConfigReport:
+    """The configuration `distilgen` would use from `start`, and the interpreter it would ask."""
+    config = effective_config(start, python=python)
+    return ConfigReport(config, project_interpreter(config))
+
+
+def walkthrough(*, workdir: "str | _Path | None" = None, quick: bool = False, n: "int | None" = None, seed: int = 0,
+                train_steps: "int | None" = None, echo: "_Callable[[str], None]" = print) -> "_Any":
+    """The whole loop on a copy of sample_project/ (docs/walkthrough.md); `echo` gets each line."""
+    from .walkthrough import run_walkthrough
+
+    return run_walkthrough(workdir=workdir, quick=quick, n=n, seed=seed, train_steps=train_steps, echo=echo)
+
+
+def train_settings(**overrides: "_Any") -> "TrainSettings":
+    """`TrainSettings` with `overrides` (its defaults are the CLI's option defaults)."""
+    from .train.trainer import TrainSettings
+
+    return TrainSettings(**overrides)
+
+
+def train_progress_bar() -> "_Callable[[Progress], None]":
+    """The progress line `train` shows on stderr (a line per step off a terminal)."""
+    from .train.progress import ProgressBar
+
+    return ProgressBar()
+
+
+def format_scan(report: "ScanReport", fmt: "ReportFormat" = "text") -> str:
+    """text: `path:line:col` lines and a summary; json: the documented list; github: annotations."""
+    from .analysis.scan_output import format_report
+
+    return format_report(report, fmt)
+
+
+def format_config(report: ConfigReport, fmt: str = "text") -> str:
+    """text (TOML): every key, defaults included, and the interpreter; json: the same as an object."""
+    import json
+
+    interp = report.interpreter
+    if fmt == "json":
+        data = {**report.config.as_dict(), "interpreter": {"path": interp.path, "reason": interp.reason,
+                                                           "version": interp.version, "sys-path": list(interp.sys_path)}}
+        return json.dumps(data, indent=2) + "\n"
+    from .analysis.scan_output import config_toml
+
+    return config_toml(report.config) + f"# interpreter: {interp.path} (Python {interp.version}; {interp.reason})\n"
+
+
+def format_generate(result: "GenerateResult", fmt: str = "text") -> str:
+    import dataclasses
+    import json
+
+    if fmt == "json":
+        return json.dumps(dataclasses.asdict(result), indent=2) + "\n"
+    from .evals.summary import format_generate as _text
+
+    return _text(result) + "\n"
+
+
+def format_eval(reports: "_Iterable[EvalReport]", fmt: str = "text") -> str:
+    """text: a table per report; json: every figure."""
+    from .evals import report as _report
+
+    reports = list(reports)
+    if fmt == "json":
+        return _report.to_json(reports) + "\n"
+    return "\n\n".join(_report.format_table(r) for r in reports) + "\n"
+
+
+def eval_html(reports: "_Iterable[EvalReport]") -> str:
+    """A self-contained HTML report."""
+    from .evals.eval_output import to_html
+
+    return to_html(list(reports))
+
+
+def format_train(result: "TrainResult", fmt: str = "text") -> str:
+    """text: the run in a few lines and how to serve it; json: the record."""
+    if fmt == "json":
+        import dataclasses
+        import json
+
+        return json.dumps(dataclasses.asdict(result), indent=2, default=str) + "\n"
+    from .train.estimate import fmt_seconds
+
+    r = result
+    val = f", validation {r.val_losses[-1]:.4f}" if r.val_losses else ""
+    lines = [f"trained {r.model_id} on {r.train_examples} examples ({r.validation_examples} validation), "
+             f"{r.steps} steps in {fmt_seconds(r.seconds)}: loss {r.first_loss:.4f} -> {r.last_loss:.4f}{val}"
+             + (" (stopped early)" if r.stopped_early else "")]
+    for c in r.curve:
+        if c.get("exact_match") is not None:
+            fields = ", ".join(f"{k} {v:.0%}" for k, v in c["fields"].items())
+            lines.append(f"epoch {c['epoch']}: {c['data_size']} examples, {c['steps']} steps, exact match "
+                         f"{c['exact_match']:.1%} ({fields})")
+    lines.append(f"stopped: {r.stop_reason}")
+    short = r.shortfall()
+    if short:
+        lines.append(short)
+    for reason, n in r.skipped:
+        lines.append(f"skipped {n} example{'s' if n != 1 else ''}: {reason}")
+    lines += [f"wrote {r.out} (adapter/, adapter.gguf, tokenizer/, model.json)", f"lock: {r.lock_note}",
+              f"serve it: distilgen serve {r.out}"]
+    return "".join(x + "\n" for x in lines)
+
+
+def dispatch_command(model: str, functions: "tuple[str, ...]" = ()) -> str:
+    """The `distilgen apply --dispatch` command that switches these functions (all when none) to `model`."""
+    from .ops.jobs import dispatch_command as _command
+
+    return _command(model, functions)
+# --- end output --------------------------------------------------------------------------------

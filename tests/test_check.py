@@ -195,7 +195,7 @@ def test_paths_select_the_project_and_output_is_relative_to_cwd(project):
 def test_corrupt_lock_is_one_line_error(project):
     (project / "distilgen.lock").write_text("version = 1\n[functions.\"x\"\n")
     out = cli(project, "check")
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert out.stderr.strip().startswith("distilgen: error: ") and "distilgen.lock:2:" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -208,7 +208,7 @@ def test_unimportable_module_is_reported_with_place(project):
     ticket = project / "inbox" / "models" / "ticket.py"
     ticket.write_text("import does_not_exist_anywhere\n" + ticket.read_text())
     out = cli(project, "prompts")
-    assert out.returncode == 1
+    assert out.returncode == 2
     [line] = [l for l in out.stdout.splitlines() if "classify_ticket" in l]
     assert line.startswith("inbox/triage.py:")
     assert ("cannot read the return model schema of classify_ticket: importing inbox.models.ticket failed at "

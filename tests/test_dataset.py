@@ -334,7 +334,7 @@ def test_split_cli_and_bad_input(tmp_path: Path) -> None:
                                         f"{tmp_path / 's' / 'val.jsonl'}: 3 examples",
                                         "12 distinct calls; none on both sides"]
     proc = cli("dataset", "split", str(CORPUS / "bad_raw.jsonl"), "--out", str(tmp_path / "b"))
-    assert proc.returncode == 1 and f"{CORPUS / 'bad_raw.jsonl'}:1: raw output.result" in proc.stderr
+    assert proc.returncode == 2 and f"{CORPUS / 'bad_raw.jsonl'}:1: raw output.result" in proc.stderr
     proc = cli("dataset", "split", str(GOOD["tools"]), "--val", "1.5")
     assert proc.returncode == 2 and "--val must be between 0 and 1" in proc.stderr
 

@@ -317,7 +317,7 @@ def test_cli_without_hypothesis_fails_with_one_line(tmp_path: Path) -> None:
             f"{str(tmp_path / 'x.jsonl')!r}]; main()")
     sample = Path(__file__).resolve().parents[1] / "sample_project"
     r = subprocess.run([sys.executable, "-c", code], cwd=sample, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "distilgen: error: this needs the 'generate' extra (hypothesis is not installed): "
         "pip install 'distilgen[generate]'"]

@@ -86,7 +86,7 @@ def test_job_that_fails_reports_the_error_object(srv: FakeOpenAI) -> None:
     srv.jobs.fail_next(at="running", code="invalid_training_file", message="Line 3: tool call has no arguments.",
                        param="training_file")
     proc = run(srv, "jobs", "create-from-file", str(GOOD), "--poll-interval", "0.01")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     (job,) = srv.jobs.jobs.values()
     assert job["status"] == "failed"
     assert (f"distilgen: error: job {job['id']} failed: invalid_training_file: Line 3: tool call has no arguments. "
@@ -103,10 +103,10 @@ def test_cancelled_job(srv: FakeOpenAI) -> None:
     assert cancel.returncode == 0, cancel.stderr
     assert json.loads(cancel.stdout)["status"] == "cancelled"
     watch = run(srv, "jobs", "watch", job_id, "--poll-interval", "0.01")
-    assert watch.returncode == 1
+    assert watch.returncode == 2
     assert f"job {job_id} was cancelled" in watch.stderr
     again = run(srv, "jobs", "cancel", job_id)
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert "cannot be cancelled" in one_line_error(again) and "HTTP 400" in again.stderr
 
 
@@ -157,7 +157,7 @@ def test_service_refusing_fine_tuning_points_at_local_training(srv: FakeOpenAI) 
     srv.faults.add(path=JOBS, method="POST", status=403, times=None,
                    message="Fine-tuning is no longer available for new jobs on this account.")
     proc = run(srv, "jobs", "create-from-file", str(GOOD), "--no-wait")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     line = one_line_error(proc.__class__(proc.args, proc.returncode, proc.stdout,
                                          "\n".join(x for x in proc.stderr.splitlines() if not x.startswith("uploaded"))))
     assert "refused to create a fine-tuning job" in line
@@ -167,12 +167,12 @@ def test_service_refusing_fine_tuning_points_at_local_training(srv: FakeOpenAI) 
 
 def test_invalid_dataset_is_refused_before_any_upload(srv: FakeOpenAI) -> None:
     proc = run(srv, "jobs", "create-from-file", str(CORPUS / "bad_tools.jsonl"))
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "refusing to upload" in proc.stderr
     assert f"{CORPUS / 'bad_tools.jsonl'}:1: invalid JSON" in proc.stderr
     assert srv.requests_to("/v1/files", "POST") == []
     raw = run(srv, "jobs", "create-from-file", str(CORPUS / "good_raw.jsonl"))
-    assert raw.returncode == 1 and "--to openai-tools" in raw.stderr
+    assert raw.returncode == 2 and "--to openai-tools" in raw.stderr
 
 
 def test_validation_file_is_uploaded_and_passed(srv: FakeOpenAI, tmp_path: Path) -> None:
@@ -233,9 +233,9 @@ def test_files_upload_list_delete(srv: FakeOpenAI) -> None:
     assert gone.returncode == 0 and "deleted" in gone.stdout
     assert srv.files.list(purpose=None, after=None, limit=100, order="desc")["data"] == []
     bad = run(srv, "files", "upload", str(CORPUS / "bad_tools.jsonl"))
-    assert bad.returncode == 1 and "refusing to upload" in bad.stderr
+    assert bad.returncode == 2 and "refusing to upload" in bad.stderr
     missing = run(srv, "files", "delete", "file-nope")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "deleting file file-nope" in one_line_error(missing) and "404" in missing.stderr
 
 
@@ -254,11 +254,11 @@ def test_no_api_key(tmp_path: Path) -> None:
 def test_rejected_key_and_unreachable_server() -> None:
     with FakeOpenAI(api_key="sk-right") as server:
         proc = run(server, "jobs", "list", key="sk-wrong")
-        assert proc.returncode == 1
+        assert proc.returncode == 2
         assert "the API key was rejected (HTTP 401)" in one_line_error(proc)
     # the server is gone now: nothing listens on that port
     proc = run(None, "jobs", "list", "--base-url", server.base_url)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "cannot reach the API" in one_line_error(proc)
 
 
@@ -273,5 +273,5 @@ def test_watch_rides_out_a_passing_outage_but_not_a_bad_id(srv: FakeOpenAI) -> N
     assert f"{job.id}: succeeded" in proc.stdout
     assert [r.status for r in srv.requests_to(f"{JOBS}/{job.id}", "GET")][:4] == [503, 503, 503, 200]
     missing = run(srv, "jobs", "watch", "ftjob-nope", "--poll-interval", "0.01")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "watching job ftjob-nope" in one_line_error(missing) and "HTTP 404" in missing.stderr

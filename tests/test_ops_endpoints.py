@@ -53,13 +53,13 @@ BODIES = [
 
 
 @pytest.mark.parametrize("body, ctype, why", BODIES, ids=["html", "other-json", "wrong-types", "array"])
-def test_answers_that_are_not_the_apis_are_one_line_exit_1(body: str, ctype: str, why: str) -> None:
+def test_answers_that_are_not_the_apis_are_one_line_exit_2(body: str, ctype: str, why: str) -> None:
     with FakeOpenAI() as srv:
         srv.faults.add(path="/v1/*", status=200, body=body, content_type=ctype, times=None)
         for args in COMMANDS:
             code, out, err = cli(srv.base_url, *args)
             lines = [ln for ln in err.splitlines() if ln.strip()]
-            assert code == 1 and len(lines) == 1, (args, code, out, err)
+            assert code == 2 and len(lines) == 1, (args, code, out, err)
             assert lines[0].startswith("distilgen: error: ") and "answered HTTP 200 with" in lines[0], (args, err)
             assert why in lines[0] and "check the base URL" in lines[0], (args, err)
             assert "None" not in out, (args, out)  # never `created job None on None`
@@ -104,13 +104,13 @@ def test_jobs_errors_never_echo_url_credentials(fault: dict) -> None:
             commands.append(["jobs", "create-from-id", "file-1", "--no-wait"])
         for args in commands:
             code, out, err = cli(_with_user_info(srv.base_url), *args)
-            assert code == 1 and err.strip(), (args, err)
+            assert code == 2 and err.strip(), (args, err)
             assert SECRET not in err + out, (args, err)
         if fault["status"] == 200:
             assert "user:***@" in err
     # nothing listens there any more: the "cannot reach" message shows the URL too
     code, out, err = cli(_with_user_info(srv.base_url), "jobs", "list")
-    assert code == 1 and "cannot reach the API at http://user:***@127.0.0.1" in err and SECRET not in err
+    assert code == 2 and "cannot reach the API at http://user:***@127.0.0.1" in err and SECRET not in err
 
 
 class Multiply(BaseModel):

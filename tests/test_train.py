@@ -81,7 +81,7 @@ def test_missing_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     data = tmp_path / "d.jsonl"
     data.write_text("{}\n")
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"))
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert r.output.strip().splitlines() == [
         "distilgen: error: this needs the 'train' extra (torch is not installed): pip install 'distilgen[train]'"]
 
@@ -91,7 +91,7 @@ def test_missing_serve_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     monkeypatch.setattr(extras, "SERVE_MODULES", (("distilgen_no_such_module", "llama-cpp-python"),))
     r = run_cli("serve", str(tmp_path))
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert "pip install 'distilgen[serve]'" in r.output and len(r.output.strip().splitlines()) == 1
 
 
@@ -179,7 +179,7 @@ def test_stale_examples_refused_or_dropped(tmp_path: Path) -> None:
     # dropping them gets past the check (to the memory estimate, which refuses 1 MB)
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION, "--lock", str(lock),
                 "--memory-limit", "1MB", "--drop-stale", "--val-split", "0")
-    assert r.exit_code == 1 and "refusing to start" in r.output
+    assert r.exit_code == 2 and "refusing to start" in r.output
 
 
 @needs_train
@@ -187,7 +187,7 @@ def test_memory_estimate_refuses_with_numbers(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 12)
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--memory-limit", "200MB", "--function", FUNCTION)
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 2, r.output
     line = [x for x in r.output.splitlines() if "refusing to start" in x][0]
     assert "but 200.0 MB is available" in line and "GB" in line.split("needs about")[1].split("but")[0] or "MB" in line
     assert "lower --batch-size" in line

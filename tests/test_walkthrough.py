@@ -55,7 +55,7 @@ def test_walkthrough_failure_names_the_step(tmp_path: Path) -> None:
     (work / "inbox_project").mkdir(parents=True)
     r = subprocess.run([sys.executable, "-m", "distilgen", "walkthrough", "--quick", "--workdir", str(work)],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert "walkthrough stopped at step 'copy'" in r.stderr and "already exists" in r.stderr
 
 

@@ -24,7 +24,6 @@ import json
 import marshal
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -155,6 +154,8 @@ class ScanCache:
 
     def _store(self, path: Path, data: bytes) -> None:
         # Write then rename: a concurrent scan (pre-commit runs in parallel) never reads half a file.
+        import tempfile  # here: a warm scan writes nothing and should not pay for it
+
         fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -25,7 +25,6 @@ import ast
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, TypeGuard
 
@@ -215,6 +214,8 @@ class StaticFacts:
             if not folder.is_dir():
                 return  # the scan creates it (with its .gitignore); never litter a project
             text = json.dumps(data, separators=(",", ":"))  # dumps: several times faster than dump
+            import tempfile  # here: a warm `check` writes nothing and should not pay for it
+
             fd, tmp = tempfile.mkstemp(prefix=self.cache_file.name, suffix=".tmp", dir=folder)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)

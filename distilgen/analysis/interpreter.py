@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -130,6 +128,8 @@ def _load_cache(file: Path) -> dict[str, Any]:
 
 
 def _save_cache(file: Path, data: dict[str, Any]) -> None:
+    import tempfile  # here and in _ask: a warm `check` asks nothing and writes nothing
+
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         ignore = file.parent / ".gitignore"
@@ -149,6 +149,9 @@ def _ask(path: str, reason: str, setting: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: no Python interpreter there {where}")
     if os.path.isdir(path):
         raise ConfigError(f"{path}: is a folder, not a Python interpreter {where}")
+    import subprocess
+    import tempfile
+
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONSTARTUP")}
     try:
         proc = subprocess.run([path, "-c", _QUERY], capture_output=True, text=True, timeout=QUERY_TIMEOUT,

@@ -9,11 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -44,6 +40,8 @@ class Problem:
 def read_source(path: Path) -> str:
     """A module's text exactly as `inspect.getsource` sees it: encoding cookie/BOM honoured,
     newlines universal (linecache reads through `tokenize.open`)."""
+    import tokenize  # here, as the other heavy imports: `check` imports this module and rarely reads
+
     with tokenize.open(path) as f:
         return f.read()
 
@@ -169,6 +167,10 @@ def compute_schemas(root: Path, targets: Sequence[dict[str, Any]], *, child: Pro
     env = dict(os.environ)
     env.update(child.env)
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    import shutil
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="distilgen-schemas-") as tmp:
         src, dst = Path(tmp, "in.json"), Path(tmp, "out.json")
         script = Path(tmp, "distilgen_schema_worker.py")

@@ -90,7 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     runner = CliRunner()
     for fmt in ("tools", "messages", "raw"):
         out = root / f"seed_{fmt}.jsonl"
-        r = runner.invoke(main, ["generate", target, "-n", "4", "--format", fmt, "-o", str(out), "-q"])
+        r = runner.invoke(main, ["generate", target, "-n", "4", "--finetune-format", fmt, "-o", str(out), "-q"])
         assert r.exit_code == 0, r.output
         seeds += out.read_text(encoding="utf-8").splitlines()
     srv = FakeOpenAI().start()

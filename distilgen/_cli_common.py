@@ -1,0 +1,171 @@
+"""What every command module shares: one-line errors and ruff's exit codes, `--python`, and the
+one output flag (`--format text|json[|github]`, `--json` kept as its alias).
+
+Exit codes (ruff's contract): 0 clean; 1 findings (what a check or gate reports about the
+user's code or data); 2 a usage or configuration error, a failed operation, or an internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable, NoReturn, Sequence, TypeVar
+
+import click
+
+from .errors import DistilgenError, InternalError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2  # usage, configuration, a failed operation, an internal error
+EXIT_INTERRUPTED = 130
+
+
+def handle_errors(fn: F) -> F:
+    """distilgen's own errors become one line on stderr and exit 2 (usage, configuration or a
+    failed operation: none of them is a finding); any other exception is a bug, reported the same
+    way (its traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InternalError as exc:
+            _internal(exc, str(exc))
+        except DistilgenError as exc:
+            fail(str(exc))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: one line (the traceback with --debug), exit 2
+            _internal(exc, f"{type(exc).__name__}: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str) -> NoReturn:
+    """A failed operation or a bad argument: one line on stderr, exit 2."""
+    click.echo(f"distilgen: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _internal(exc: BaseException, message: str) -> None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get("distilgen.debug"):
+        raise exc
+    click.echo(f"distilgen: internal error: {message} (run with --debug for the traceback)", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def python_option(fn: F) -> F:
+    """--python PATH: the project's interpreter (its sys.path locates third-party base classes)."""
+    return click.option("--python", "python", metavar="PATH", default=None,
+                        help="The project's Python interpreter (default: [tool.distilgen] python, VIRTUAL_ENV, "
+                             ".venv/ or venv/ at the project root, else this one).")(fn)
+
+
+_FORMAT_HELP = {
+    "text": "text: lines for people",
+    "json": "json: one JSON document",
+    "github": "github: workflow commands that annotate the pull request",
+    "toml": "toml: the same as text",
+}
+
+
+class _FormatChoice(click.Choice):  # type: ignore[type-arg]  # generic only in some click releases
+    """A format choice that points values which used to be accepted at the option that takes them now."""
+
+    def __init__(self, choices: Sequence[str], moved: dict[str, str]) -> None:
+        super().__init__(list(choices))
+        self.moved = moved
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value in self.moved:
+            self.fail(f"{value!r} is not an output format: use {self.moved[value]} {value}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def format_option(*choices: str, default: str = "text", moved: dict[str, str] | None = None) -> Callable[[F], F]:
+    """`--format CHOICE` (the one output flag of every command that prints results) and `--json`,
+    its alias; the command receives the chosen format as `fmt`. `moved`: values that now belong to
+    another option (generate's line formats), named in the error."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, fmt: str, as_json: bool, **kwargs: Any) -> Any:
+            if as_json and fmt not in (default, "json"):
+                raise click.UsageError(f"--json and --format {fmt} disagree: give one of them")
+            return fn(*args, fmt="json" if as_json else fmt, **kwargs)
+
+        wrapped = click.option("--json", "as_json", is_flag=True, help="The same as --format json.")(wrapper)
+        return click.option(  # type: ignore[return-value]
+            "--format", "fmt", type=_FormatChoice(choices, moved or {}), default=default, show_default=True,
+            help="; ".join(_FORMAT_HELP[c] for c in choices) + ".")(wrapped)
+
+    return decorate
+
+
+def echo(text: str) -> None:
+    """Print a formatter's output as is (it ends with a newline when it is not empty)."""
+    if text:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def exit_with(findings: bool, *, exit_zero: bool = False) -> None:
+    """Exit 1 when there are findings (unless --exit-zero), else return (exit 0)."""
+    if findings and not exit_zero:
+        sys.exit(EXIT_FINDINGS)
+
+
+class Progress:
+    """A click progress bar on stderr, opened at the first report (when the total is known)."""
+
+    def __init__(self, label: str, enabled: bool = True) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_pos=True,
+                                         show_eta=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def joined(parts: Sequence[str]) -> str:
+    return "".join(p + "\n" for p in parts)
+
+
+def json_text(value: Any) -> str:
+    """A result record (or a list of them) as indented JSON: `as_dict()` where a record has one,
+    else its dataclass fields."""
+    import dataclasses
+    import json
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if hasattr(v, "as_dict"):
+            return v.as_dict()
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return dataclasses.asdict(v)
+        return v
+
+    return json.dumps(plain(value), indent=2, ensure_ascii=False, default=str) + "\n"
