@@ -320,7 +320,7 @@ class StaticFacts:
                 items[key] = "?"
                 return
             deps.add(m.path)  # type: ignore[arg-type]
-            items[key] = _digest(ast.get_source_segment(src.text, node) or "")
+            items[key] = _digest(src.segment(node) or "")
             for base in rec.bases:
                 todo.append((t[1], rec.scope, base))
             for stmt in node.body:

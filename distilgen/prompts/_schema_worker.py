@@ -3,21 +3,27 @@
 Self-contained on purpose: it is copied into a temporary folder and run as a script by the
 project's Python (its venv, not distilgen's), which needs only pydantic. It imports nothing from
 distilgen; when the project itself imports distilgen (its `Instructions` module) and the project's
-environment lacks it, the parent offers distilgen's own package at the END of sys.path.
+environment lacks it, the parent offers distilgen's own package at the END of sys.path. It owns
+the schema compaction (`compact_schema`): `distilgen.runtime.formats` imports it from here, so the
+runtime and this script cannot disagree and no arrow runs up the layers.
 
 The fingerprint covers the return model's JSON schema, which only the model class knows. For each
 target the cheapest import that answers is used: the module defining the return model (plus the
 Instructions instance's module for `include_code_body`) when the scan could name both and the
 decorator sets no `name=`; otherwise the function's own module, whose decorated function carries
-the runtime's own answer in `__distil__`.
+the runtime's own answer in `__distil__`. A local function (`f.<locals>.g`) cannot be reached
+from its module: its return annotation (`returns`, as written) is evaluated instead, first with
+builtins only (`Page[None]`), then in its module's namespace (`Page[T]`), as the runtime would.
 
 Input: a JSON file `{roots, fallback, targets: [{key, module, qualname, model, instance, light,
-function_id}]}`. Output: a JSON file mapping each key to `{function_id, tool, schema,
-include_body}` or `{error, module, missing, kind}`.
+function_id, returns}]}`. Output: a JSON file mapping each key to `{function_id, tool, schema,
+include_body}` or `{error, module, missing, kind, place}`; kind `schema` is a return model pydantic
+cannot express as JSON schema (it cannot be a tool call), `module` a missing import.
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import json
 import os
@@ -27,25 +33,46 @@ import typing
 from typing import Any
 
 
-def _strip_titles(node: Any, in_properties: bool = False) -> Any:
-    # the same compaction as distilgen.runtime.formats.tool_schema (tests prove them equal)
+def compact_schema(node: Any, in_properties: bool = False) -> Any:
+    """A model's JSON schema as tools carry it: every `title` dropped, except a property or
+    definition that is itself called `title`. THE compaction: the runtime imports it from here."""
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
             if k == "title" and not in_properties and isinstance(v, str):
                 continue
-            out[k] = _strip_titles(v, in_properties=(k in ("properties", "$defs", "definitions")) and not in_properties)
+            out[k] = compact_schema(v, in_properties=(k in ("properties", "$defs", "definitions")) and not in_properties)
         return out
     if isinstance(node, list):
-        return [_strip_titles(x) for x in node]
+        return [compact_schema(x) for x in node]
     return node
+
+
+class NoJsonSchema(Exception):
+    """The return model has no JSON schema (a `Callable` field, an arbitrary class): it cannot be a tool."""
+
+
+_FAILED: dict[str, tuple[BaseException, Any]] = {}
+
+
+def _import(name: str) -> Any:
+    """`importlib.import_module`, but a module that failed once fails again at once: a failed
+    import is taken out of sys.modules, and running it again for every target cost seconds."""
+    failed = _FAILED.get(name)
+    if failed is not None:
+        raise failed[0].with_traceback(failed[1])
+    try:
+        return importlib.import_module(name)
+    except BaseException as exc:
+        _FAILED[name] = (exc, exc.__traceback__)
+        raise
 
 
 def _import_dotted(dotted: str) -> Any:
     """`pkg.mod.Cls.Inner` or `pkg.mod:attr`: import the longest module prefix, then getattr."""
     if ":" in dotted:
         mod, _, attr = dotted.partition(":")
-        obj: Any = importlib.import_module(mod)
+        obj: Any = _import(mod)
         for part in attr.split("."):
             obj = getattr(obj, part)
         return obj
@@ -53,7 +80,7 @@ def _import_dotted(dotted: str) -> Any:
     for i in range(len(parts), 0, -1):
         name = ".".join(parts[:i])
         try:
-            obj = importlib.import_module(name)
+            obj = _import(name)
         except ModuleNotFoundError as exc:
             if exc.name == name:  # this prefix is not a module: try a shorter one
                 continue
@@ -65,7 +92,7 @@ def _import_dotted(dotted: str) -> Any:
 
 
 def _resolve(module: str, qualname: str) -> Any:
-    obj: Any = importlib.import_module(module)
+    obj: Any = _import(module)
     for part in qualname.split("."):
         holder = obj
         obj = vars(holder).get(part, None) if isinstance(holder, type) else getattr(holder, part, None)
@@ -76,9 +103,31 @@ def _resolve(module: str, qualname: str) -> Any:
     return obj
 
 
+def _schema(model: Any) -> Any:
+    try:
+        return compact_schema(model.model_json_schema())
+    except Exception as exc:  # noqa: BLE001 - pydantic's PydanticInvalidForJsonSchema and kin
+        raise NoJsonSchema(f"{model.__name__} has no JSON schema ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
 def _describe_model(model: Any, function_id: str, include_body: bool) -> dict[str, Any]:
-    return {"function_id": function_id, "tool": model.__name__,
-            "schema": _strip_titles(model.model_json_schema()), "include_body": include_body}
+    if not isinstance(model, type) or not hasattr(model, "model_json_schema"):
+        raise TypeError(f"{function_id} returns {model!r}, not a pydantic model")
+    return {"function_id": function_id, "tool": model.__name__, "schema": _schema(model), "include_body": include_body}
+
+
+def _local_return(target: dict[str, Any]) -> Any:
+    """The return model of a local function, from its annotation as written: with builtins only
+    (`Page[None]`: the model's module is the only import), else in its module's namespace."""
+    model, returns = target["model"], target["returns"]
+    base, _, args = model.partition("[")
+    if args:
+        try:
+            return eval(f"_model[{args[:-1]}]", {"__builtins__": builtins, "_model": _import_dotted(base)})  # noqa: S307 - the project's own annotation
+        except NameError:
+            pass
+    target["importing"] = target["module"]
+    return eval(returns, vars(_import(target["module"])))  # noqa: S307 - as typing.get_type_hints does
 
 
 def _include_body(instance: str | None) -> bool:
@@ -90,6 +139,9 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
         # the return model's module (and the Instructions module) only: no import side effects of
         # the function's own module (an app, a `Settings()` reading the environment)
         return _describe_model(_import_dotted(target["model"]), target["function_id"], _include_body(target.get("instance")))
+    if "<locals>" in target["qualname"] and target.get("returns") and not target.get("named"):
+        # not reachable from its module; a `name=` on its decorator only the runtime could read
+        return _describe_model(_local_return(target), target["function_id"], _include_body(target.get("instance")))
     fn = _resolve(target["module"], target["qualname"])
     state = getattr(fn, "__distil__", None)
     if state is not None:
@@ -98,8 +150,6 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
                 "include_body": bool(state.instructions.include_code_body)}
     # not decorated at import time (wrapped by something else): the annotation, as the runtime reads it
     model = typing.get_type_hints(fn).get("return")
-    if not isinstance(model, type) or not hasattr(model, "model_json_schema"):
-        raise TypeError(f"{target['module']}:{target['qualname']} returns {model!r}, not a pydantic model")
     return _describe_model(model, target["function_id"], _include_body(target.get("instance")))
 
 
@@ -118,7 +168,9 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         rel = min((os.path.relpath(where.filename, r) for r in roots if os.path.abspath(where.filename).startswith(r + os.sep)), key=len)
         place = f"{rel}:{where.lineno}"
     kind, missing = "other", None
-    if isinstance(exc, ModuleNotFoundError):
+    if isinstance(exc, NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
+        kind = "schema"  # the runtime's own spec raises pydantic's error
+    elif isinstance(exc, ModuleNotFoundError):
         kind, missing = "module", exc.name
     elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
         kind, missing = "variable", str(exc.args[0]) if exc.args else None
