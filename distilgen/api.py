@@ -169,7 +169,8 @@ class _EarlySchemas:
         for key, info in answers.items():
             if "error" in info:
                 path, _, qualname = key.partition("::")
-                out[(path, qualname)] = explain_failure(info, qualname, self.job.child)
+                why = explain_failure(info, qualname, self.job.child)
+                out[(path, qualname)] = f"ineligible: {why}" if info.get("kind") == "schema" else f"left alone: {why}"
         return out
 
     def result(self) -> "_Any":

@@ -369,7 +369,7 @@ def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[Scan
             out.append(plan)
             continue
         for r in out_of:
-            notes.append(f"{r.path}:{r.lineno}: {r.qualname}: left alone: {verdicts[(r.path, r.qualname)]}")
+            notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {verdicts[(r.path, r.qualname)]}")
             refused.add((r.path, r.qualname))
         rest = [r for r in results if r not in out_of]
         if not rest:
