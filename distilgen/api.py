@@ -303,7 +303,7 @@ def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas
     facts = StaticFacts(report.root, cfg)
     described = early.result() if early is not None and decorated else None
     records, problems = build_records(report.root, decorated, child=child, closures=facts.closures(decorated),
-                                      described=described)
+                                      described=described, texts=facts.sources)
     facts.save()
     # an entry that could not be re-recorded this time (import failed, file unreadable) is
     # kept as it was, never dropped

@@ -338,6 +338,12 @@ class StaticFacts:
         else:
             items[f"other {t!r}"] = ""
 
+    @property
+    def sources(self) -> dict[str, ModuleSource | None]:
+        """The module texts read so far (path -> parsed text; None: unreadable), to share with
+        `prompts.project.build_records`: one parse per file."""
+        return self._texts._texts
+
     # -- the answers ---------------------------------------------------------------------------
     def closure(self, r: Any) -> str | None:
         """The closure digest of scan record `r`, or None when its definition cannot be read."""

@@ -103,11 +103,21 @@ def _resolve(module: str, qualname: str) -> Any:
     return obj
 
 
+_SCHEMAS: dict[Any, Any] = {}
+
+
 def _schema(model: Any) -> Any:
-    try:
-        return compact_schema(model.model_json_schema())
-    except Exception as exc:  # noqa: BLE001 - pydantic's PydanticInvalidForJsonSchema and kin
-        raise NoJsonSchema(f"{model.__name__} has no JSON schema ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    """The compact schema of `model`, generated once per model (many functions share one)."""
+    if model not in _SCHEMAS:
+        try:
+            _SCHEMAS[model] = compact_schema(model.model_json_schema())
+        except Exception as exc:  # noqa: BLE001 - pydantic's PydanticInvalidForJsonSchema and kin
+            _SCHEMAS[model] = NoJsonSchema(f"{model.__name__} has no JSON schema ({type(exc).__name__}: "
+                                           f"{str(exc).splitlines()[0] if str(exc) else ''})")
+    found = _SCHEMAS[model]
+    if isinstance(found, NoJsonSchema):
+        raise found
+    return found
 
 
 def _describe_model(model: Any, function_id: str, include_body: bool) -> dict[str, Any]:

@@ -305,7 +305,7 @@ def schema_target(r: Any, source: ModuleSource | None = None, *, instance: str |
 
 def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | None = None,
                   closures: Mapping[str, str] | None = None, described: Mapping[str, dict[str, Any]] | None = None,
-                  texts: dict[str, ModuleSource] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
+                  texts: dict[str, ModuleSource | None] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
     """A PromptRecord for every decorated function in `results` (paths relative to `root`).
 
     `closures` maps `path::qualname` to the digest of the classes its schema depends on, read
@@ -326,9 +326,10 @@ def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | 
             problems.append(Problem(r.path, line, f"{r.qualname}: the file is not importable as a module, so its return model's schema cannot be read; put it in a package under the project root"))
             continue
         try:
-            if r.path not in texts:
-                texts[r.path] = ModuleSource(read_source(root / r.path))
-            found = texts[r.path].source(r.qualname, r.lineno)
+            module = texts.get(r.path)
+            if module is None:
+                texts[r.path] = module = ModuleSource(read_source(root / r.path))
+            found = module.source(r.qualname, r.lineno)
         except (OSError, SyntaxError, UnicodeDecodeError) as exc:
             problems.append(Problem(r.path, line, f"cannot read the source of {r.qualname}: {exc}"))
             continue
@@ -336,7 +337,7 @@ def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | 
             problems.append(Problem(r.path, line, f"{r.qualname} not found in the file (changed since the scan?); run again"))
             continue
         sources[key] = (r, *found)
-        targets.append(schema_target(r, texts[r.path]))
+        targets.append(schema_target(r, module))
     answers = dict(described or {})
     missing = [t for t in targets if t["key"] not in answers]
     answers.update(compute_schemas(root, missing, child=child))
