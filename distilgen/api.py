@@ -136,9 +136,12 @@ def apply(
 
     paths = list(paths) or ["."]
     cfg = _with_python(_project_config(paths, config), python)
-    report = scan(paths, config=cfg, select=select)
-    early = _early_schemas(report, cfg, action, model, tuple(select)) if write and lock else None
+    # the schema child starts first: it imports the project's packages while the scan runs
+    early = _early_schemas(cfg) if write and lock and action != "remove" else None
     try:
+        report = scan(paths, config=cfg, select=select)
+        if early is not None:
+            early.send(report, cfg, action, model, tuple(select))
         vet = (lambda: early.refusals()) if early is not None else None
         result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
@@ -154,6 +157,12 @@ class _EarlySchemas:
 
     def __init__(self, job: "_Any") -> None:
         self.job = job
+
+    def send(self, report: "ScanReport", cfg: "Config", action: str, model: str | None,
+             select: "tuple[str, ...]") -> None:
+        from .codemods.apply import schema_targets
+
+        self.job.send(schema_targets(report, cfg, action, model, select))
 
     def refusals(self) -> "dict[tuple[str, str], str]":
         """(path, qualname) -> why, for the functions the child cannot describe (nothing when the
@@ -180,19 +189,22 @@ class _EarlySchemas:
         self.job.cancel()
 
 
-def _early_schemas(report: "ScanReport", cfg: "Config", action: str, model: str | None,
-                   select: "tuple[str, ...]") -> "_EarlySchemas | None":
-    from .codemods.apply import schema_targets
+def _early_schemas(cfg: "Config") -> "_EarlySchemas | None":
+    from .analysis.roots import source_roots
     from .errors import DistilgenError
     from .prompts.project import SchemaJob
 
-    if action == "remove":
-        return None
     try:
-        targets = schema_targets(report, cfg, action, model, select)
-        return _EarlySchemas(SchemaJob(report.root, targets, child=_project_python(cfg))) if targets else None
+        child = _project_python(cfg)
     except DistilgenError:
         return None  # the lock step after the edit says what is wrong, as it always did
+    # the project's own top-level packages (not its tests): every return model is imported through them
+    packages = sorted({p.parent.name for r in source_roots(cfg.root, cfg.source_roots) for p in _Path(r).glob("*/__init__.py")
+                       if p.parent.name.isidentifier() and not p.parent.name.startswith(("test", "_"))})[:8]
+    try:
+        return _EarlySchemas(SchemaJob(cfg.root, None, child=child, preload=packages))
+    except DistilgenError:
+        return None
 
 
 def stubs(

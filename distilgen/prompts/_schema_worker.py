@@ -15,8 +15,10 @@ the runtime's own answer in `__distil__`. A local function (`f.<locals>.g`) cann
 from its module: its return annotation (`returns`, as written) is evaluated instead, first with
 builtins only (`Page[None]`), then in its module's namespace (`Page[T]`), as the runtime would.
 
-Input: a JSON file `{roots, fallback, targets: [{key, module, qualname, model, instance, light,
-function_id, returns}]}`. Output: a JSON file mapping each key to `{function_id, tool, schema,
+Input: a JSON file `{roots, fallback, preload, targets: [{key, module, qualname, model, instance,
+light, named, function_id, returns}]}`; with `targets_file` instead of `targets`, the parent
+started the child before its scan was done: it imports `preload` (the project's packages)
+meanwhile, and reads the targets from that file once the parent closes stdin. Output: a JSON file mapping each key to `{function_id, tool, schema,
 include_body}` or `{error, module, missing, kind, place}`; kind `schema` is a return model pydantic
 cannot express as JSON schema (it cannot be a tool call), `module` a missing import.
 """
@@ -29,6 +31,7 @@ import json
 import os
 import sys
 import traceback
+import types
 import typing
 from typing import Any
 
@@ -158,9 +161,23 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
         spec = state.spec
         return {"function_id": spec.function_id, "tool": spec.tool_name, "schema": spec.schema,
                 "include_body": bool(state.instructions.include_code_body)}
-    # not decorated at import time (wrapped by something else): the annotation, as the runtime reads it
-    model = typing.get_type_hints(fn).get("return")
-    return _describe_model(model, target["function_id"], _include_body(target.get("instance")))
+    # not decorated at import time (wrapped by something else, or not yet decorated): the return
+    # annotation alone, as the runtime reads it (a parameter's TYPE_CHECKING-only hint is no matter)
+    return _describe_model(_return_hint(fn), target["function_id"], _include_body(target.get("instance")))
+
+
+class BadAnnotation(Exception):
+    """The return annotation does not evaluate at run time (a name only `TYPE_CHECKING` imports)."""
+
+
+def _return_hint(fn: Any) -> Any:
+    fn = getattr(fn, "__wrapped__", fn)
+    probe = types.FunctionType((lambda: None).__code__, getattr(fn, "__globals__", {}))
+    probe.__annotations__ = {"return": getattr(fn, "__annotations__", {}).get("return")}
+    try:
+        return typing.get_type_hints(probe).get("return")
+    except Exception as exc:  # noqa: BLE001 - NameError, TypeError from a subscripted alias, ...
+        raise BadAnnotation(f"its return annotation does not evaluate at run time ({type(exc).__name__}: {exc})") from None
 
 
 def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> dict[str, Any]:
@@ -180,6 +197,8 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
     kind, missing = "other", None
     if isinstance(exc, NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
         kind = "schema"  # the runtime's own spec raises pydantic's error
+    elif isinstance(exc, BadAnnotation):
+        kind = "annotation"
     elif isinstance(exc, ModuleNotFoundError):
         kind, missing = "module", exc.name
     elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
@@ -192,6 +211,16 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
             missing = None
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
     return {"error": text, "module": target.get("importing"), "missing": missing, "kind": kind, "place": place}
+
+
+def _preload(names: list[str]) -> None:
+    """Import the project's top-level packages while the parent is still scanning: every model
+    import goes through them anyway. A failure is kept for the target that needs the package."""
+    for name in names:
+        try:
+            _import(name)
+        except BaseException:  # noqa: B902, S110 - reported by the target that imports it, if any
+            pass
 
 
 def main(argv: list[str]) -> int:
@@ -212,6 +241,17 @@ def main(argv: list[str]) -> int:
         import pydantic  # noqa: F401
     except ImportError as exc:
         out["__fatal__"] = {"error": f"{type(exc).__name__}: {exc}", "kind": "pydantic"}
+        job["preload"] = []
+    _preload(job.get("preload", []))
+    if "targets" not in job:
+        # started early: the parent closes stdin once the scan has found the targets (or it died)
+        sys.stdin.read()
+        try:
+            with open(job["targets_file"], encoding="utf-8") as f:
+                job["targets"] = json.load(f)
+        except OSError:
+            job["targets"] = []
+    if "__fatal__" in out:
         job["targets"] = []
     for t in job["targets"]:
         t["importing"] = t["model"].rsplit(".", 1)[0] if t.get("light") else t["module"]

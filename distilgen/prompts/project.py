@@ -182,36 +182,60 @@ def _distilgen_fallback(tmp: Path) -> str | None:
 class SchemaJob:
     """The child that imports the project for the return models' schemas, started now and read
     later (`result()`), so that the caller's own work overlaps it (see `_schema_worker`, copied
-    and run as a plain script: nothing of distilgen needs to be installed there)."""
+    and run as a plain script: nothing of distilgen needs to be installed there).
 
-    def __init__(self, root: Path, targets: Sequence[dict[str, Any]], *, child: ProjectPython | None = None,
-                 timeout: float = SCHEMA_TIMEOUT) -> None:
+    With `targets=None` the child starts before they are known: it imports `preload` (the
+    project's top-level packages) meanwhile, and waits for `send(targets)`."""
+
+    def __init__(self, root: Path, targets: Sequence[dict[str, Any]] | None, *, child: ProjectPython | None = None,
+                 preload: Sequence[str] = (), timeout: float = SCHEMA_TIMEOUT) -> None:
         self.root, self.timeout = root, timeout
         self.child = child = child or ProjectPython(sys.executable, "the running interpreter", "--python", (str(root),))
-        self.keys = frozenset(t["key"] for t in targets)
         self._proc: subprocess.Popen[str] | None = None
-        self._out: dict[str, dict[str, Any]] | None = {} if not targets else None
+        self._out: dict[str, dict[str, Any]] | None = {} if targets is not None and not targets else None
         self._error: DistilgenError | None = None
-        if not targets:
+        if self._out is not None:
             return
         env = dict(os.environ)
         env.update(child.env)
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         self._tmp = tempfile.TemporaryDirectory(prefix="distilgen-schemas-")
         tmp = self._tmp.name
-        src, self._dst = Path(tmp, "in.json"), Path(tmp, "out.json")
+        src, self._dst, self._targets = Path(tmp, "in.json"), Path(tmp, "out.json"), Path(tmp, "targets.json")
         script = Path(tmp, "distilgen_schema_worker.py")
         shutil.copyfile(Path(__file__).with_name("_schema_worker.py"), script)
-        job = {"roots": list(child.roots or (str(root),)), "fallback": _distilgen_fallback(Path(tmp)), "targets": list(targets)}
+        job: dict[str, Any] = {"roots": list(child.roots or (str(root),)), "fallback": _distilgen_fallback(Path(tmp)),
+                               "preload": list(preload)}
+        if targets is not None:
+            job["targets"] = list(targets)
+        else:
+            job["targets_file"] = str(self._targets)
         src.write_text(json.dumps(job), encoding="utf-8")
         self._who = f"{child.python} ({child.about})"
+        self._stderr = open(Path(tmp, "stderr.txt"), "w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in result/cancel
         try:
+            # stdin stays open while the child waits for its targets: closing it says "go"
             self._proc = subprocess.Popen([child.python, str(script), str(src), str(self._dst)], cwd=root, env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                          stdin=subprocess.PIPE if targets is None else subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=self._stderr, text=True)
         except OSError as exc:
+            self._stderr.close()
             self._tmp.cleanup()
             raise ConfigError(f"{child.python}: cannot run it ({exc.strerror or exc}; chosen by {child.about}; "
                               f"set {child.setting} to use another)") from None
+
+    def send(self, targets: Sequence[dict[str, Any]]) -> None:
+        """The targets of a child started early (none: it is stopped)."""
+        if not targets:
+            self.cancel()
+            self._out = {}
+            return
+        self._targets.write_text(json.dumps(list(targets)), encoding="utf-8")
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass  # the child is gone: result() says why
 
     def result(self) -> dict[str, dict[str, Any]]:
         """Each target's key -> its description or `{error, ...}`; waits for the child."""
@@ -222,7 +246,11 @@ class SchemaJob:
         assert self._proc is not None
         try:
             try:
-                _, stderr = self._proc.communicate(timeout=self.timeout)
+                if self._proc.stdin is not None and not self._proc.stdin.closed:
+                    self._proc.stdin.close()  # never sent: nothing to describe
+                self._proc.wait(timeout=self.timeout)
+                self._stderr.seek(0)
+                stderr = self._stderr.read()
             except subprocess.TimeoutExpired:
                 self.cancel()
                 raise DistilgenError(f"{self.root}: importing the project with {self._who} to read return-model "
@@ -241,6 +269,7 @@ class SchemaJob:
             self._error = exc  # asked again (apply asks before and after editing): the same answer
             raise
         finally:
+            self._stderr.close()
             self._tmp.cleanup()
         self._out = out
         return out
@@ -249,8 +278,11 @@ class SchemaJob:
         """Stop the child (its answers are not needed after all)."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
-            self._proc.communicate()
-        if self._out is None and self._proc is not None:
+            self._proc.wait()
+        if self._proc is not None:
+            if self._proc.stdin is not None and not self._proc.stdin.closed:
+                self._proc.stdin.close()
+            self._stderr.close()
             self._tmp.cleanup()
 
 
@@ -267,6 +299,8 @@ def _uses_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython) -> str:
     """One line: what failed to import, what was missing, and the setting that fixes it."""
+    if info.get("kind") == "annotation":
+        return f"cannot read the return model schema of {qualname}: {info['error'].removeprefix('BadAnnotation: ')}"
     if info.get("kind") == "schema":
         error = str(info["error"])
         what = error.removeprefix("NoJsonSchema: ") if error.startswith("NoJsonSchema: ") else f"has no JSON schema ({error})"
