@@ -58,17 +58,46 @@ class NoJsonSchema(Exception):
 _FAILED: dict[str, tuple[BaseException, Any]] = {}
 
 
+class _Missing:
+    """A finder, first on `sys.meta_path`: the modules an import asked for that are not there
+    after it failed for a missing dependency fail again at once, with the same error, from any
+    importer. A failed import is taken out of sys.modules, and running the same chain of project
+    modules again for every target cost seconds where a dependency is not installed."""
+
+    def __init__(self) -> None:
+        self.missing: dict[str, tuple[BaseException, Any]] = {}
+        self.asked: list[str] | None = None
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        hit = self.missing.get(name)
+        if hit is not None:
+            raise hit[0].with_traceback(hit[1])
+        if self.asked is not None:
+            self.asked.append(name)
+
+
+_MISSING = _Missing()
+
+
 def _import(name: str) -> Any:
-    """`importlib.import_module`, but a module that failed once fails again at once: a failed
-    import is taken out of sys.modules, and running it again for every target cost seconds."""
+    """`importlib.import_module`, but a module that failed once fails again at once."""
     failed = _FAILED.get(name)
     if failed is not None:
         raise failed[0].with_traceback(failed[1])
+    if _MISSING not in sys.meta_path:
+        sys.meta_path.insert(0, _MISSING)
+    _MISSING.asked = asked = []
     try:
         return importlib.import_module(name)
     except BaseException as exc:
         _FAILED[name] = (exc, exc.__traceback__)
+        if isinstance(exc, ModuleNotFoundError):  # only then: a probe (`try: import x`) sees the same kind
+            for m in asked:
+                if m not in sys.modules:
+                    _MISSING.missing.setdefault(m, (exc, exc.__traceback__))
         raise
+    finally:
+        _MISSING.asked = None
 
 
 def _import_dotted(dotted: str) -> Any:
