@@ -203,6 +203,13 @@ def test_model_whose_package_needs_a_missing_dependency_is_left_alone(tmp_path):
                     self.security = get_security
             """,
         "shop/gcp/security.py": "from pydantic import BaseModel\n\n\nclass Security(BaseModel):\n    api_key: str\n",
+        "shop/gcp/tokens.py": """\
+            from shop.gcp.security import Security
+
+
+            def from_env(name: str) -> Security:
+                return Security(api_key=name)
+            """,
         "shop/logic.py": """\
             from shop.models import Good
 
@@ -216,6 +223,10 @@ def test_model_whose_package_needs_a_missing_dependency_is_left_alone(tmp_path):
     [line] = [n for n in report.notes if "get_security" in n]
     assert line.startswith("shop/gcp/sdk.py:8: Client.__init__.<locals>.get_security: left alone: ")
     assert "No module named 'not_installed_cloud_auth'" in line and "install not_installed_cloud_auth" in line
+    # the second function of the package: the same failure, named as well (the child does not run
+    # the package's modules again, and does not lose what was missing)
+    [line] = [n for n in report.notes if "from_env" in n]
+    assert line.startswith("shop/gcp/tokens.py:4: from_env: left alone: ") and "install not_installed_cloud_auth" in line
     assert (root / "shop/gcp/sdk.py").read_text().count("distil") == 0
     assert cli(root, "prompts").returncode == 0
     assert cli(root, "check").returncode == 0

@@ -86,7 +86,8 @@ def _import(name: str) -> Any:
         raise failed[0].with_traceback(failed[1])
     if _MISSING not in sys.meta_path:
         sys.meta_path.insert(0, _MISSING)
-    _MISSING.asked = asked = []
+    asked: list[str] = []
+    _MISSING.asked = asked
     try:
         return importlib.import_module(name)
     except BaseException as exc:

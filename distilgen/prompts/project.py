@@ -109,12 +109,12 @@ class ModuleSource:
         if self._lines is None:
             # as the parser (and ast.get_source_segment) splits: only \r\n, \r and \n end a line
             self._lines = [m.encode("utf-8") for m in _LINE.findall(self.text)]
-        lines, first = self._lines, node.lineno - 1  # type: ignore[attr-defined]
-        col = node.col_offset  # type: ignore[attr-defined]
-        if end_lineno - 1 == first:
-            return lines[first][col:end_col].decode()
-        middle = b"".join(lines[first + 1:end_lineno - 1])
-        return (lines[first][col:] + middle + lines[end_lineno - 1][:end_col]).decode()
+        lines, first = self._lines, int(node.lineno) - 1  # type: ignore[attr-defined]
+        col, end = int(node.col_offset), int(end_col)  # type: ignore[attr-defined]
+        last = int(end_lineno) - 1
+        if last == first:
+            return lines[first][col:end].decode()
+        return (lines[first][col:] + b"".join(lines[first + 1:last]) + lines[last][:end]).decode()
 
     @property
     def tree(self) -> ast.Module:
