@@ -171,7 +171,7 @@ class _EarlySchemas:
         from .prompts.project import explain_failure
 
         try:
-            answers = self.job.result()
+            answers = self.job.new_answers()
         except DistilgenError:
             return {}
         out = {}

@@ -316,7 +316,9 @@ def apply_codemod(
     for rel in sorted(by_path):
         outcome = _plan_file(root, rel, by_path[rel], where[rel].instance, action, model, notes, refused)
         (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
-    if vet is not None and action in ("decorate", "dispatch"):
+    # only new decorations wait for the child's verdict (a run with nothing new never waits)
+    if vet is not None and action in ("decorate", "dispatch") and any(
+            r.status == "candidate" for rs in by_path.values() for r in rs):
         planned = _vetted(root, planned, by_path, vet(), where, action, model, notes, refused, failed)
 
     if action in ("decorate", "dispatch"):
@@ -415,9 +417,9 @@ def schema_targets(report: ScanReport, config: Config, action: str, model: str |
                 exists = False  # apply_codemod says so, in its own words
             # an instance module apply creates is the template's: include_code_body is off
             local = "<locals>" in r.qualname and "[" in (r.model or "")
-            targets.append(schema_target(r, source(r.path) if local else None,
-                                         instance=str(place.instance) if exists else None))
-    return targets
+            target = schema_target(r, source(r.path) if local else None, instance=str(place.instance) if exists else None)
+            targets.append({**target, "new": True})  # described first: apply's verdict waits only for these
+    return sorted(targets, key=lambda t: not t.get("new"))
 
 
 def pin_models(result: ApplyReport, report: ScanReport, config: Config,

@@ -18,7 +18,8 @@ builtins only (`Page[None]`), then in its module's namespace (`Page[T]`), as the
 Input: a JSON file `{roots, fallback, preload, targets: [{key, module, qualname, model, instance,
 light, named, function_id, returns}]}`; with `targets_file` instead of `targets`, the parent
 started the child before its scan was done: it imports `preload` (the project's packages)
-meanwhile, and reads the targets from that file once the parent closes stdin. Output: a JSON file mapping each key to `{function_id, tool, schema,
+meanwhile, and reads the targets from that file once the parent closes stdin. Targets marked `new`
+(about to be decorated) come first; once they are described, the answers so far go to `new_file`. Output: a JSON file mapping each key to `{function_id, tool, schema,
 include_body}` or `{error, module, missing, kind, place}`; kind `schema` is a return model pydantic
 cannot express as JSON schema (it cannot be a tool call), `module` a missing import.
 """
@@ -283,15 +284,26 @@ def main(argv: list[str]) -> int:
             job["targets"] = []
     if "__fatal__" in out:
         job["targets"] = []
+    pending_new = sum(1 for t in job["targets"] if t.get("new"))
     for t in job["targets"]:
         t["importing"] = t["model"].rsplit(".", 1)[0] if t.get("light") else t["module"]
         try:
             out[t["key"]] = describe(t)
         except BaseException as exc:  # noqa: B902 - a module that exits or raises must not stop the others
             out[t["key"]] = _failure(exc, t, roots)
-    with open(dst, "w", encoding="utf-8") as f:
-        json.dump(out, f)
+        pending_new -= bool(t.get("new"))
+        if pending_new == 0 and job.get("new_file"):
+            _dump(out, job["new_file"])  # the functions about to be decorated are done: apply may go on
+            pending_new = -1
+    _dump(out, dst)
     return 0
+
+
+def _dump(out: dict[str, Any], path: str) -> None:
+    """Written whole, then renamed: the parent never reads half a file."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(out, f)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

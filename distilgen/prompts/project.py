@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,6 +211,8 @@ class SchemaJob:
             job["targets"] = list(targets)
         else:
             job["targets_file"] = str(self._targets)
+        self._new = Path(tmp, "new.json")
+        job["new_file"] = str(self._new)
         src.write_text(json.dumps(job), encoding="utf-8")
         self._who = f"{child.python} ({child.about})"
         self._stderr = open(Path(tmp, "stderr.txt"), "w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in result/cancel
@@ -236,6 +239,18 @@ class SchemaJob:
             self._proc.stdin.close()
         except OSError:
             pass  # the child is gone: result() says why
+
+    def new_answers(self) -> dict[str, dict[str, Any]]:
+        """The answers for the targets marked `new`, as soon as the child has them (then it goes on
+        with the others); all of them when it is done first. Raises as `result()` does."""
+        deadline = time.monotonic() + self.timeout
+        if self._out is None and self._error is None and self._proc is not None:
+            while self._proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    return dict(json.loads(self._new.read_text(encoding="utf-8")))
+                except (OSError, ValueError):
+                    time.sleep(0.02)
+        return self.result()
 
     def result(self) -> dict[str, dict[str, Any]]:
         """Each target's key -> its description or `{error, ...}`; waits for the child."""
