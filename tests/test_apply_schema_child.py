@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
+
+from test_interpreter import write
 
 from distilgen import api
 from distilgen.prompts.lock import load_lock
@@ -50,14 +51,6 @@ MODELS = """\
     class Page(BaseModel, Generic[T]):
         items: list[T]
     """
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text))
-    return root
 
 
 REPO = Path(__file__).resolve().parent.parent
