@@ -223,3 +223,37 @@ def test_model_whose_package_needs_a_missing_dependency_is_left_alone(tmp_path):
     assert (root / "shop/gcp/sdk.py").read_text().count("distil") == 0
     assert cli(root, "prompts").returncode == 0
     assert cli(root, "check").returncode == 0
+
+
+def test_return_annotation_is_read_alone(tmp_path):
+    """prefect: `-> State[R]`-like generic returns with a parameter hinted by a TYPE_CHECKING-only
+    name: the child evaluates the return annotation alone, as the runtime does (issue 13 item 5)."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/listing.py": """\
+            from __future__ import annotations
+
+            from typing import TYPE_CHECKING
+
+            from shop.models import Page
+
+            if TYPE_CHECKING:
+                from shop.heavy import Files
+
+
+            def listing(files: Files, n: int) -> Page[int]:
+                return Page(items=list(range(n)))
+
+
+            def broken(n: int) -> Page[Files]:
+                return Page(items=[])
+            """,
+    })
+    report = api.apply([root])
+    assert decorated(root) == {"listing"}
+    [line] = [n for n in report.notes if ": broken: " in n]
+    assert "left alone" in line and "its return annotation does not evaluate at run time (NameError" in line
+    [entry] = load_lock(root / "distilgen.lock").entries
+    assert entry.function_id == "shop.listing:listing" and entry.schema["properties"]["items"]["items"] == {"type": "integer"}
