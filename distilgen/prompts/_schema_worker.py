@@ -52,7 +52,7 @@ def compact_schema(node: Any, in_properties: bool = False) -> Any:
     return node
 
 
-class NoJsonSchema(Exception):
+class _NoJsonSchema(Exception):
     """The return model has no JSON schema (a `Callable` field, an arbitrary class): it cannot be a tool."""
 
 
@@ -146,10 +146,10 @@ def _schema(model: Any) -> Any:
         try:
             _SCHEMAS[model] = compact_schema(model.model_json_schema())
         except Exception as exc:  # noqa: BLE001 - pydantic's PydanticInvalidForJsonSchema and kin
-            _SCHEMAS[model] = NoJsonSchema(f"{model.__name__} has no JSON schema ({type(exc).__name__}: "
+            _SCHEMAS[model] = _NoJsonSchema(f"{model.__name__} has no JSON schema ({type(exc).__name__}: "
                                            f"{str(exc).splitlines()[0] if str(exc) else ''})")
     found = _SCHEMAS[model]
-    if isinstance(found, NoJsonSchema):
+    if isinstance(found, _NoJsonSchema):
         raise found
     return found
 
@@ -197,7 +197,7 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
     return _describe_model(_return_hint(fn), target["function_id"], _include_body(target.get("instance")))
 
 
-class BadAnnotation(Exception):
+class _BadAnnotation(Exception):
     """The return annotation does not evaluate at run time (a name only `TYPE_CHECKING` imports)."""
 
 
@@ -208,7 +208,7 @@ def _return_hint(fn: Any) -> Any:
     try:
         return typing.get_type_hints(probe).get("return")
     except Exception as exc:  # noqa: BLE001 - NameError, TypeError from a subscripted alias, ...
-        raise BadAnnotation(f"its return annotation does not evaluate at run time ({type(exc).__name__}: {exc})") from None
+        raise _BadAnnotation(f"its return annotation does not evaluate at run time ({type(exc).__name__}: {exc})") from None
 
 
 def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> dict[str, Any]:
@@ -226,9 +226,9 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         rel = min((os.path.relpath(where.filename, r) for r in roots if os.path.abspath(where.filename).startswith(r + os.sep)), key=len)
         place = f"{rel}:{where.lineno}"
     kind, missing = "other", None
-    if isinstance(exc, NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
+    if isinstance(exc, _NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
         kind = "schema"  # the runtime's own spec raises pydantic's error
-    elif isinstance(exc, BadAnnotation):
+    elif isinstance(exc, _BadAnnotation):
         kind = "annotation"
     elif isinstance(exc, ModuleNotFoundError):
         kind, missing = "module", exc.name

@@ -315,10 +315,10 @@ def _uses_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython) -> str:
     """One line: what failed to import, what was missing, and the setting that fixes it."""
     if info.get("kind") == "annotation":
-        return f"cannot read the return model schema of {qualname}: {info['error'].removeprefix('BadAnnotation: ')}"
+        return f"cannot read the return model schema of {qualname}: {info['error'].removeprefix('_BadAnnotation: ')}"
     if info.get("kind") == "schema":
         error = str(info["error"])
-        what = error.removeprefix("NoJsonSchema: ") if error.startswith("NoJsonSchema: ") else f"has no JSON schema ({error})"
+        what = error.removeprefix("_NoJsonSchema: ") if error.startswith("_NoJsonSchema: ") else f"has no JSON schema ({error})"
         return (f"{qualname} cannot be distilled: its return model {what}; "
                 f"a tool call cannot describe it, so it can be neither captured nor dispatched")
     module = info.get("module") or "the project"
