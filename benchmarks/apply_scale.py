@@ -16,10 +16,14 @@ and run
 
 Each tree is copied to a temporary folder (apply writes). Every command runs as a user runs it: a
 fresh `python -m distilgen` process, timed from outside, with the scan cache removed first (cold)
-so `apply` pays its own scan. `apply` runs with the lock (prompts are recorded in a child process
-that imports the decorated modules; a module whose dependencies are not installed is reported and
-skipped, as it would be for the user). Prints seconds and the ratios to the cold scan, measured in
-the same run; the machine's load average is printed with them because the machine is shared.
+so `apply` pays its own scan. `apply` runs with the lock: the schema child imports the modules
+that define the return models, under the project's interpreter. That interpreter is the venv
+`benchmarks/real_world.py` keeps for the project (~/.cache/distilgen-corpus/venvs/NAME-VERSION,
+made with `pip install NAME==VERSION`) when it has the project's dependencies, else the running
+one; every command of a tree gets the same `--python`. Where the dependencies are missing, `apply`
+leaves the functions whose models cannot be imported alone (it says so; counted as "left
+alone"), as it would for the user. Prints seconds and the ratios to the cold scan, measured in the
+same run; the machine's load average is printed with them because the machine is shared.
 """
 
 from __future__ import annotations
@@ -34,7 +38,21 @@ import time
 from pathlib import Path
 
 CORPUS = Path.home() / ".cache" / "distilgen-corpus" / "codemods-scale"
+VENVS = CORPUS.parent / "venvs"
 TARGET = 3.0
+
+
+def project_python(tree: Path) -> tuple[str, str]:
+    """(interpreter, what it is): the project's venv when it has the project's dependencies."""
+    name, version = tree.name.split("-")[:2]
+    home = VENVS / f"{name.replace('_', '-')}-{version}"
+    try:
+        mode = (home / "distilgen-mode").read_text().strip()
+    except OSError:
+        mode = "none"
+    if mode == "venv" and (home / "bin" / "python").exists():
+        return str(home / "bin" / "python"), f"venv {home.name}"
+    return sys.executable, f"running interpreter (project venv: {mode.split(' ')[0]})"
 
 
 def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -47,6 +65,7 @@ def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, subprocess.C
 
 
 def measure(tree: Path, timeout: float) -> dict[str, float | int | str]:
+    python, about = project_python(tree)
     with tempfile.TemporaryDirectory(prefix="distilgen-apply-bench-") as tmp:
         work = Path(tmp) / tree.name
         shutil.copytree(tree, work, ignore=shutil.ignore_patterns("__pycache__", ".distilgen_cache", "*.lock"))
@@ -55,7 +74,7 @@ def measure(tree: Path, timeout: float) -> dict[str, float | int | str]:
 
         def cold(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
             shutil.rmtree(cache, ignore_errors=True)
-            return run([*args, str(work)], Path(tmp), timeout)
+            return run([*args, "--python", python, str(work)], Path(tmp), timeout)
 
         scan_s, scan = cold(["scan"])
         if "Traceback" in scan.stderr or not scan.stdout.strip():
@@ -65,10 +84,12 @@ def measure(tree: Path, timeout: float) -> dict[str, float | int | str]:
         edited = diff.stdout.count("\n+++ b/")
         apply_s, applied = cold(["apply"])
         changed = applied.stdout.strip().splitlines()[-1] if applied.stdout.strip() else applied.stderr[-200:]
-        again_s, _ = run(["apply", "--check", "--no-lock", str(work)], Path(tmp), timeout)
+        again_s, _ = run(["apply", "--check", "--no-lock", "--python", python, str(work)], Path(tmp), timeout)
         return {
             "tree": tree.name, "files": files, "edited": edited, "scan": scan_s, "diff": diff_s, "apply": apply_s,
             "check_after": again_s, "summary": changed, "scan_summary": scan.stdout.strip().splitlines()[-1][:90],
+            "python": about, "left_alone": sum(": left alone: " in ln or ": ineligible: " in ln for ln in applied.stderr.splitlines()),
+            "exit": applied.returncode,
         }
 
 
@@ -93,7 +114,8 @@ def main() -> None:
         print(f"  cold scan {r['scan']:.1f} s | apply --diff {r['diff']:.1f} s ({diff_ratio:.2f}x) | "
               f"apply {r['apply']:.1f} s ({apply_ratio:.2f}x) | apply --check after {r['check_after']:.1f} s | "
               f"load {os.getloadavg()[0]:.1f}")
-        print(f"  apply said: {r['summary']}")
+        print(f"  apply said: {r['summary']} (exit {r['exit']}; {r['left_alone']} functions left alone); "
+              f"project interpreter: {r['python']}")
     print(f"worst ratio {worst:.2f}x (target <= {TARGET:.0f}x): {'met' if worst <= TARGET else 'NOT met'}")
 
 

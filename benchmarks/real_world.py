@@ -555,14 +555,16 @@ def describe(r: Result) -> list[str]:
 
 def table(results: list[Result]) -> str:
     head = ("project", "files", "lines", "cand.", "decor.", "compile fail", "import fail (of ok before)",
-            "id != runtime", "remove exact", "idempotent", "scan s", "apply --diff s", "apply s", "diff/scan")
+            "id != runtime", "remove exact", "idempotent", "scan s", "apply --diff s", "apply s", "diff/scan",
+            "prompts + check")
     rows = [head]
     for r in results:
         rows.append((f"{r.project.name} {r.project.version}", str(r.files), f"{r.lines:,}", str(r.candidates),
                      str(r.decorated), str(len(r.compile_failures)),
                      f"{len(r.import_failures)} ({r.modules_imported})" if r.mode != "skipped" else "skipped",
                      str(len(r.id_mismatches)), f"{r.removed_exact}/{r.removed_total}", {True: "yes", False: "NO", None: "-"}[r.idempotent],
-                     f"{r.scan_s:.1f}", f"{r.diff_s:.1f}", f"{r.apply_s:.1f}", f"{r.diff_s / r.scan_s:.1f}" if r.scan_s else "-"))
+                     f"{r.scan_s:.1f}", f"{r.diff_s:.1f}", f"{r.apply_s:.1f}", f"{r.diff_s / r.scan_s:.1f}" if r.scan_s else "-",
+                     (r.prompts_check or "-")[:60]))
     total = sum(r.lines for r in results)
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]

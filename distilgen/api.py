@@ -138,11 +138,75 @@ def apply(
 
     paths = list(paths) or ["."]
     cfg = _with_python(_project_config(paths, config), python)
-    report = scan(paths, config=cfg, select=select)
-    result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select))
-    if write and lock and (result.changed or (action == "dispatch" and result.bound)):
-        result = pin_models(result, report, cfg, prompts)
+    # the schema child starts first: it imports the project's packages while the scan runs
+    early = _early_schemas(cfg) if write and lock and action != "remove" else None
+    try:
+        report = scan(paths, config=cfg, select=select)
+        if early is not None:
+            early.send(report, cfg, action, model, tuple(select))
+        vet = (lambda: early.refusals()) if early is not None else None
+        result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
+        if write and lock and (result.changed or (action == "dispatch" and result.bound)):
+            result = pin_models(result, report, cfg, lambda config: [_record_prompts(config, early=early)])
+    finally:
+        if early is not None:
+            early.cancel()
     return result
+
+
+class _EarlySchemas:
+    """`apply`'s schema child, started before the edit so that it overlaps the codemod."""
+
+    def __init__(self, job: "_Any") -> None:
+        self.job = job
+
+    def send(self, report: "ScanReport", cfg: "Config", action: "ApplyAction", model: str | None,
+             select: "tuple[str, ...]") -> None:
+        from .codemods.apply import schema_targets
+
+        self.job.send(schema_targets(report, cfg, action, model, select))
+
+    def refusals(self) -> "dict[tuple[str, str], str]":
+        """(path, qualname) -> why, for the functions the child cannot describe (nothing when the
+        child itself failed: the edit goes on and the lock step reports it, as before)."""
+        from .errors import DistilgenError
+        from .prompts.project import explain_failure
+
+        try:
+            answers = self.job.new_answers()
+        except DistilgenError:
+            return {}
+        out = {}
+        for key, info in answers.items():
+            if "error" in info:
+                path, _, qualname = key.partition("::")
+                why = explain_failure(info, qualname, self.job.child)
+                out[(path, qualname)] = f"ineligible: {why}" if info.get("kind") == "schema" else f"left alone: {why}"
+        return out
+
+    def result(self) -> "_Any":
+        return self.job.result()
+
+    def cancel(self) -> None:
+        self.job.cancel()
+
+
+def _early_schemas(cfg: "Config") -> "_EarlySchemas | None":
+    from .analysis.roots import source_roots
+    from .errors import DistilgenError
+    from .prompts.project import SchemaJob
+
+    try:
+        child = _project_python(cfg)
+    except DistilgenError:
+        return None  # the lock step after the edit says what is wrong, as it always did
+    # the project's own top-level packages (not its tests): every return model is imported through them
+    packages = sorted({p.parent.name for r in source_roots(cfg.root, cfg.source_roots) for p in _Path(r).glob("*/__init__.py")
+                       if p.parent.name.isidentifier() and not p.parent.name.startswith(("test", "_"))})[:8]
+    try:
+        return _EarlySchemas(SchemaJob(cfg.root, None, child=child, preload=packages))
+    except DistilgenError:
+        return None
 
 
 def stubs(
@@ -236,26 +300,32 @@ def prompts(
     check=True nothing is written: the reports say what would change. The child runs the
     project's interpreter (`python`, else `[tool.distilgen] python`, VIRTUAL_ENV, `.venv/`).
     """
+    configs = [_with_python(config, python)] if config is not None else _projects(paths, python)
+    return [_record_prompts(cfg, check=check) for cfg in configs]
+
+
+def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas | None" = None) -> PromptsReport:
+    """`prompts` for one project; `early` holds the answers of a schema child `apply` started
+    before its edit (only functions it did not describe start another child)."""
     from .analysis.depends import StaticFacts
     from .prompts.lock import load_lock, record_prompts
     from .prompts.project import build_records
 
-    reports = []
-    for cfg in [_with_python(config, python)] if config is not None else _projects(paths, python):
-        report = scan([cfg.root], config=cfg)
-        decorated = report.by_status("decorated")
-        child = _project_python(cfg) if decorated else None
-        facts = StaticFacts(report.root, cfg)
-        records, problems = build_records(report.root, decorated, child=child, closures=facts.closures(decorated))
-        facts.save()
-        # an entry that could not be re-recorded this time (import failed, file unreadable) is
-        # kept as it was, never dropped
-        unsure = {p.path for p in problems} | {e.path for e in report.errors}
-        keep = {r.function_id for r in records}
-        keep |= {e.function_id for e in load_lock(cfg.lock_path).entries if e.path in unsure}
-        result = record_prompts(cfg.lock_path, records, keep_only=keep, write=not check)
-        reports.append(PromptsReport(cfg.root, cfg.lock_path, result, tuple(problems)))
-    return reports
+    report = scan([cfg.root], config=cfg)
+    decorated = report.by_status("decorated")
+    child = (early.job.child if early is not None else _project_python(cfg)) if decorated else None
+    facts = StaticFacts(report.root, cfg)
+    described = early.result() if early is not None and decorated else None
+    records, problems = build_records(report.root, decorated, child=child, closures=facts.closures(decorated),
+                                      described=described, texts=facts.sources)
+    facts.save()
+    # an entry that could not be re-recorded this time (import failed, file unreadable) is
+    # kept as it was, never dropped
+    unsure = {p.path for p in problems} | {e.path for e in report.errors}
+    keep = {r.function_id for r in records}
+    keep |= {e.function_id for e in load_lock(cfg.lock_path).entries if e.path in unsure}
+    result = record_prompts(cfg.lock_path, records, keep_only=keep, write=not check)
+    return PromptsReport(cfg.root, cfg.lock_path, result, tuple(problems))
 
 
 def check(

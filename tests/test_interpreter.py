@@ -13,6 +13,7 @@ import time
 import venv
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from distilgen import api
@@ -263,18 +264,38 @@ def test_src_layout_roots_are_on_the_child_path(tmp_path):
 
 
 def test_worker_schema_is_the_runtime_schema():
+    """One compaction: the runtime imports the worker's (the worker, a self-contained script run
+    by the project's interpreter, imports nothing of distilgen: no arrow runs up the layers)."""
+    import ast as _ast
+    import inspect
+
+    tree = _ast.parse(inspect.getsource(_schema_worker))
+    imported = [a.name for n in _ast.walk(tree) if isinstance(n, _ast.Import) for a in n.names]
+    imported += [n.module or "." for n in _ast.walk(tree) if isinstance(n, _ast.ImportFrom) and n.level == 0]
+    assert not [n for n in _ast.walk(tree) if isinstance(n, _ast.ImportFrom) and n.level], "relative import"
+    assert not [m for m in imported if m.split(".")[0] == "distilgen"], imported
+    assert formats.compact_schema is _schema_worker.compact_schema
     from test_prompts_same import SAMPLE  # noqa: F401 - the sample's models, imported the usual way
 
     sys.path.insert(0, str(SAMPLE))
     try:
-        from inbox.models import OrderMention, ProductSummary, Triage
+        from inbox.models import OrderMention
 
-        for model in (OrderMention, ProductSummary, Triage):
-            assert _schema_worker._strip_titles(model.model_json_schema()) == formats.tool_schema(model)
+        schema = formats.tool_schema(OrderMention)
+        assert "title" not in schema and not [p for p in schema["properties"].values() if "title" in p]
+        assert set(schema["properties"]) == set(OrderMention.model_fields)
     finally:
         sys.path.remove(str(SAMPLE))
         for name in [m for m in sys.modules if m == "inbox" or m.startswith("inbox.")]:
             del sys.modules[name]
+
+    class Book(pydantic.BaseModel):
+        title: str
+        pages: int
+
+    # a property called `title` stays; pydantic's own titles go
+    assert formats.tool_schema(Book) == {"properties": {"title": {"type": "string"}, "pages": {"type": "integer"}},
+                                         "required": ["title", "pages"], "type": "object"}
 
 
 def test_bad_interpreter_is_a_config_error_in_the_library(tmp_path):

@@ -322,7 +322,7 @@ class StaticFacts:
                 items[key] = "?"
                 return
             deps.add(path)
-            items[key] = _digest(ast.get_source_segment(src.text, node) or "")
+            items[key] = _digest(src.segment(node) or "")
             for base in rec.bases:
                 todo.append((t[1], rec.scope, base))
             for stmt in node.body:
@@ -339,6 +339,12 @@ class StaticFacts:
             items[f"call {t[1]}.{t[3]} = {t[4]}(...)"] = ""
         else:
             items[f"other {t!r}"] = ""
+
+    @property
+    def sources(self) -> dict[str, ModuleSource | None]:
+        """The module texts read so far (path -> parsed text; None: unreadable), to share with
+        `prompts.project.build_records`: one parse per file."""
+        return self._texts._texts
 
     # -- the answers ---------------------------------------------------------------------------
     def closure(self, r: Any) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 
 from .._templates import render_template
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApplyReport",
     "apply_codemod",
+    "schema_targets",
     "pin_models",
     "needs_edit",
     "instance_ref",
@@ -269,11 +270,15 @@ def apply_codemod(
     model: str | None = None,
     write: bool = True,
     selected: tuple[str, ...] = (),
+    vet: Callable[[], Mapping[tuple[str, str], str]] | None = None,
 ) -> ApplyReport:
     """Plan and (with write=True) make the edits for the selected results of `report`.
 
     `selected` are the --select patterns the scan was run with: when given, matching nothing is a
     usage error, and selected functions that cannot take a decorator are named in `notes`.
+    `vet`, called once the edits are planned and before anything is written, names the functions
+    about to be decorated that must be left alone (`(path, qualname)` -> why): the schema child's
+    verdict, so that `apply` never decorates what `prompts` could not record.
     """
     if action == "dispatch" and not model:
         raise UsageError("--dispatch needs --model ID: the fine-tuned model to bind")
@@ -312,6 +317,10 @@ def apply_codemod(
     for rel in sorted(by_path):
         outcome = _plan_file(root, rel, by_path[rel], where[rel].instance, action, model, notes, refused)
         (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
+    # only new decorations wait for the child's verdict (a run with nothing new never waits)
+    if vet is not None and action in ("decorate", "dispatch") and any(
+            r.status == "candidate" for rs in by_path.values() for r in rs):
+        planned = _vetted(root, planned, by_path, vet(), where, action, model, notes, refused, failed)
 
     if action in ("decorate", "dispatch"):
         needed = {where[p.rel] for p in planned if p.functions}
@@ -348,6 +357,70 @@ def apply_codemod(
     )
     return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write, notes=tuple(notes),
                        bound=bound if action != "remove" else ())
+
+
+def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[ScanResult]],
+            verdicts: Mapping[tuple[str, str], str], where: dict[str, Placement], action: ApplyAction, model: str | None,
+            notes: list[str], refused: set[tuple[str, str]], failed: list[FileEdit]) -> list[PlannedEdit]:
+    """The plan without the new decorations `verdicts` refuses (each file planned again without
+    them; a file left with nothing to do is not written)."""
+    out: list[PlannedEdit] = []
+    for plan in planned:
+        results = by_path.get(plan.rel, [])
+        out_of = [r for r in results if r.status == "candidate" and (r.path, r.qualname) in verdicts]
+        if not out_of:
+            out.append(plan)
+            continue
+        for r in out_of:
+            notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {verdicts[(r.path, r.qualname)]}")
+            refused.add((r.path, r.qualname))
+        rest = [r for r in results if r not in out_of]
+        if not rest:
+            continue
+        again = _plan_file(root, plan.rel, rest, where[plan.rel].instance, action, model, notes, refused)
+        (failed if isinstance(again, FileEdit) else out).append(again)  # type: ignore[arg-type]
+    return out
+
+
+def schema_targets(report: ScanReport, config: Config, action: ApplyAction, model: str | None,
+                   selected: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """What the schema child must describe for `apply` to record the lock: every function that is
+    or will be decorated, as it will be after the edit (so the child can start before it)."""
+    from ..prompts.project import ModuleSource, read_source, schema_target
+
+    instance = instance_ref(config)
+    where = placements(report.root, report.results, instance)
+    texts: dict[str, ModuleSource | None] = {}
+
+    def source(rel: str) -> ModuleSource | None:
+        if rel not in texts:
+            try:
+                texts[rel] = ModuleSource(read_source(report.root / rel))
+            except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+                texts[rel] = None
+        return texts[rel]
+
+    targets = []
+    for r in report.results:
+        if not r.module:
+            continue
+        if r.status == "decorated" and action != "remove":
+            targets.append(schema_target(r, source(r.path)))
+        elif r.status == "candidate" and action in ("decorate", "dispatch"):
+            ours = None if selected else str(where[r.path].instance)
+            if not needs_edit(r, action, model, ours):
+                continue
+            place = where[r.path]
+            try:
+                exists = place.path.is_file() if place.path is not None else instance_module_path(
+                    report.root, place.instance, report.results)[1]
+            except ConfigError:
+                exists = False  # apply_codemod says so, in its own words
+            # an instance module apply creates is the template's: include_code_body is off
+            local = "<locals>" in r.qualname and "[" in (r.model or "")
+            target = schema_target(r, source(r.path) if local else None, instance=str(place.instance) if exists else None)
+            targets.append({**target, "new": True})  # described first: apply's verdict waits only for these
+    return sorted(targets, key=lambda t: not t.get("new"))
 
 
 def pin_models(result: ApplyReport, report: ScanReport, config: Config,

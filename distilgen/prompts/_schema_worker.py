@@ -3,49 +3,110 @@
 Self-contained on purpose: it is copied into a temporary folder and run as a script by the
 project's Python (its venv, not distilgen's), which needs only pydantic. It imports nothing from
 distilgen; when the project itself imports distilgen (its `Instructions` module) and the project's
-environment lacks it, the parent offers distilgen's own package at the END of sys.path.
+environment lacks it, the parent offers distilgen's own package at the END of sys.path. It owns
+the schema compaction (`compact_schema`): `distilgen.runtime.formats` imports it from here, so the
+runtime and this script cannot disagree and no arrow runs up the layers.
 
 The fingerprint covers the return model's JSON schema, which only the model class knows. For each
 target the cheapest import that answers is used: the module defining the return model (plus the
 Instructions instance's module for `include_code_body`) when the scan could name both and the
 decorator sets no `name=`; otherwise the function's own module, whose decorated function carries
-the runtime's own answer in `__distil__`.
+the runtime's own answer in `__distil__`. A local function (`f.<locals>.g`) cannot be reached
+from its module: its return annotation (`returns`, as written) is evaluated instead, first with
+builtins only (`Page[None]`), then in its module's namespace (`Page[T]`), as the runtime would.
 
-Input: a JSON file `{roots, fallback, targets: [{key, module, qualname, model, instance, light,
-function_id}]}`. Output: a JSON file mapping each key to `{function_id, tool, schema,
-include_body}` or `{error, module, missing, kind}`.
+Input: a JSON file `{roots, fallback, preload, targets: [{key, module, qualname, model, instance,
+light, named, function_id, returns}]}`; with `targets_file` instead of `targets`, the parent
+started the child before its scan was done: it imports `preload` (the project's packages)
+meanwhile, and reads the targets from that file once the parent closes stdin. Targets marked `new`
+(about to be decorated) come first; once they are described, the answers so far go to `new_file`. Output: a JSON file mapping each key to `{function_id, tool, schema,
+include_body}` or `{error, module, missing, kind, place}`; kind `schema` is a return model pydantic
+cannot express as JSON schema (it cannot be a tool call), `module` a missing import.
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import json
 import os
 import sys
 import traceback
+import types
 import typing
 from typing import Any
 
 
-def _strip_titles(node: Any, in_properties: bool = False) -> Any:
-    # the same compaction as distilgen.runtime.formats.tool_schema (tests prove them equal)
+def compact_schema(node: Any, in_properties: bool = False) -> Any:
+    """A model's JSON schema as tools carry it: every `title` dropped, except a property or
+    definition that is itself called `title`. THE compaction: the runtime imports it from here."""
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
             if k == "title" and not in_properties and isinstance(v, str):
                 continue
-            out[k] = _strip_titles(v, in_properties=(k in ("properties", "$defs", "definitions")) and not in_properties)
+            out[k] = compact_schema(v, in_properties=(k in ("properties", "$defs", "definitions")) and not in_properties)
         return out
     if isinstance(node, list):
-        return [_strip_titles(x) for x in node]
+        return [compact_schema(x) for x in node]
     return node
+
+
+class _NoJsonSchema(Exception):
+    """The return model has no JSON schema (a `Callable` field, an arbitrary class): it cannot be a tool."""
+
+
+_FAILED: dict[str, tuple[BaseException, Any]] = {}
+
+
+class _Missing:
+    """A finder, first on `sys.meta_path`: the modules an import asked for that are not there
+    after it failed for a missing dependency fail again at once, with the same error, from any
+    importer. A failed import is taken out of sys.modules, and running the same chain of project
+    modules again for every target cost seconds where a dependency is not installed."""
+
+    def __init__(self) -> None:
+        self.missing: dict[str, tuple[BaseException, Any]] = {}
+        self.asked: list[str] | None = None
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        hit = self.missing.get(name)
+        if hit is not None:
+            raise hit[0].with_traceback(hit[1])
+        if self.asked is not None:
+            self.asked.append(name)
+
+
+_MISSING = _Missing()
+
+
+def _import(name: str) -> Any:
+    """`importlib.import_module`, but a module that failed once fails again at once."""
+    failed = _FAILED.get(name)
+    if failed is not None:
+        raise failed[0].with_traceback(failed[1])
+    if _MISSING not in sys.meta_path:
+        sys.meta_path.insert(0, _MISSING)
+    asked: list[str] = []
+    _MISSING.asked = asked
+    try:
+        return importlib.import_module(name)
+    except BaseException as exc:
+        _FAILED[name] = (exc, exc.__traceback__)
+        if isinstance(exc, ModuleNotFoundError):  # only then: a probe (`try: import x`) sees the same kind
+            for m in asked:
+                if m not in sys.modules:
+                    _MISSING.missing.setdefault(m, (exc, exc.__traceback__))
+        raise
+    finally:
+        _MISSING.asked = None
 
 
 def _import_dotted(dotted: str) -> Any:
     """`pkg.mod.Cls.Inner` or `pkg.mod:attr`: import the longest module prefix, then getattr."""
     if ":" in dotted:
         mod, _, attr = dotted.partition(":")
-        obj: Any = importlib.import_module(mod)
+        obj: Any = _import(mod)
         for part in attr.split("."):
             obj = getattr(obj, part)
         return obj
@@ -53,7 +114,7 @@ def _import_dotted(dotted: str) -> Any:
     for i in range(len(parts), 0, -1):
         name = ".".join(parts[:i])
         try:
-            obj = importlib.import_module(name)
+            obj = _import(name)
         except ModuleNotFoundError as exc:
             if exc.name == name:  # this prefix is not a module: try a shorter one
                 continue
@@ -65,7 +126,7 @@ def _import_dotted(dotted: str) -> Any:
 
 
 def _resolve(module: str, qualname: str) -> Any:
-    obj: Any = importlib.import_module(module)
+    obj: Any = _import(module)
     for part in qualname.split("."):
         holder = obj
         obj = vars(holder).get(part, None) if isinstance(holder, type) else getattr(holder, part, None)
@@ -76,9 +137,41 @@ def _resolve(module: str, qualname: str) -> Any:
     return obj
 
 
+_SCHEMAS: dict[Any, Any] = {}
+
+
+def _schema(model: Any) -> Any:
+    """The compact schema of `model`, generated once per model (many functions share one)."""
+    if model not in _SCHEMAS:
+        try:
+            _SCHEMAS[model] = compact_schema(model.model_json_schema())
+        except Exception as exc:  # noqa: BLE001 - pydantic's PydanticInvalidForJsonSchema and kin
+            _SCHEMAS[model] = _NoJsonSchema(f"{model.__name__} has no JSON schema ({type(exc).__name__}: "
+                                           f"{str(exc).splitlines()[0] if str(exc) else ''})")
+    found = _SCHEMAS[model]
+    if isinstance(found, _NoJsonSchema):
+        raise found
+    return found
+
+
 def _describe_model(model: Any, function_id: str, include_body: bool) -> dict[str, Any]:
-    return {"function_id": function_id, "tool": model.__name__,
-            "schema": _strip_titles(model.model_json_schema()), "include_body": include_body}
+    if not isinstance(model, type) or not hasattr(model, "model_json_schema"):
+        raise TypeError(f"{function_id} returns {model!r}, not a pydantic model")
+    return {"function_id": function_id, "tool": model.__name__, "schema": _schema(model), "include_body": include_body}
+
+
+def _local_return(target: dict[str, Any]) -> Any:
+    """The return model of a local function, from its annotation as written: with builtins only
+    (`Page[None]`: the model's module is the only import), else in its module's namespace."""
+    model, returns = target["model"], target["returns"]
+    base, _, args = model.partition("[")
+    if args:
+        try:
+            return eval(f"_model[{args[:-1]}]", {"__builtins__": builtins, "_model": _import_dotted(base)})  # noqa: S307 - the project's own annotation
+        except NameError:
+            pass
+    target["importing"] = target["module"]
+    return eval(returns, vars(_import(target["module"])))  # noqa: S307 - as typing.get_type_hints does
 
 
 def _include_body(instance: str | None) -> bool:
@@ -90,17 +183,32 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
         # the return model's module (and the Instructions module) only: no import side effects of
         # the function's own module (an app, a `Settings()` reading the environment)
         return _describe_model(_import_dotted(target["model"]), target["function_id"], _include_body(target.get("instance")))
+    if "<locals>" in target["qualname"] and target.get("returns") and not target.get("named"):
+        # not reachable from its module; a `name=` on its decorator only the runtime could read
+        return _describe_model(_local_return(target), target["function_id"], _include_body(target.get("instance")))
     fn = _resolve(target["module"], target["qualname"])
     state = getattr(fn, "__distil__", None)
     if state is not None:
         spec = state.spec
         return {"function_id": spec.function_id, "tool": spec.tool_name, "schema": spec.schema,
                 "include_body": bool(state.instructions.include_code_body)}
-    # not decorated at import time (wrapped by something else): the annotation, as the runtime reads it
-    model = typing.get_type_hints(fn).get("return")
-    if not isinstance(model, type) or not hasattr(model, "model_json_schema"):
-        raise TypeError(f"{target['module']}:{target['qualname']} returns {model!r}, not a pydantic model")
-    return _describe_model(model, target["function_id"], _include_body(target.get("instance")))
+    # not decorated at import time (wrapped by something else, or not yet decorated): the return
+    # annotation alone, as the runtime reads it (a parameter's TYPE_CHECKING-only hint is no matter)
+    return _describe_model(_return_hint(fn), target["function_id"], _include_body(target.get("instance")))
+
+
+class _BadAnnotation(Exception):
+    """The return annotation does not evaluate at run time (a name only `TYPE_CHECKING` imports)."""
+
+
+def _return_hint(fn: Any) -> Any:
+    fn = getattr(fn, "__wrapped__", fn)
+    probe = types.FunctionType((lambda: None).__code__, getattr(fn, "__globals__", {}))
+    probe.__annotations__ = {"return": getattr(fn, "__annotations__", {}).get("return")}
+    try:
+        return typing.get_type_hints(probe).get("return")
+    except Exception as exc:  # noqa: BLE001 - NameError, TypeError from a subscripted alias, ...
+        raise _BadAnnotation(f"its return annotation does not evaluate at run time ({type(exc).__name__}: {exc})") from None
 
 
 def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> dict[str, Any]:
@@ -118,7 +226,11 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         rel = min((os.path.relpath(where.filename, r) for r in roots if os.path.abspath(where.filename).startswith(r + os.sep)), key=len)
         place = f"{rel}:{where.lineno}"
     kind, missing = "other", None
-    if isinstance(exc, ModuleNotFoundError):
+    if isinstance(exc, _NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
+        kind = "schema"  # the runtime's own spec raises pydantic's error
+    elif isinstance(exc, _BadAnnotation):
+        kind = "annotation"
+    elif isinstance(exc, ModuleNotFoundError):
         kind, missing = "module", exc.name
     elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
         kind, missing = "variable", str(exc.args[0]) if exc.args else None
@@ -130,6 +242,16 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
             missing = None
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
     return {"error": text, "module": target.get("importing"), "missing": missing, "kind": kind, "place": place}
+
+
+def _preload(names: list[str]) -> None:
+    """Import the project's top-level packages while the parent is still scanning: every model
+    import goes through them anyway. A failure is kept for the target that needs the package."""
+    for name in names:
+        try:
+            _import(name)
+        except BaseException:  # noqa: B902, S110 - reported by the target that imports it, if any
+            pass
 
 
 def main(argv: list[str]) -> int:
@@ -150,16 +272,38 @@ def main(argv: list[str]) -> int:
         import pydantic  # noqa: F401
     except ImportError as exc:
         out["__fatal__"] = {"error": f"{type(exc).__name__}: {exc}", "kind": "pydantic"}
+        job["preload"] = []
+    _preload(job.get("preload", []))
+    if "targets" not in job:
+        # started early: the parent closes stdin once the scan has found the targets (or it died)
+        sys.stdin.read()
+        try:
+            with open(job["targets_file"], encoding="utf-8") as f:
+                job["targets"] = json.load(f)
+        except OSError:
+            job["targets"] = []
+    if "__fatal__" in out:
         job["targets"] = []
+    pending_new = sum(1 for t in job["targets"] if t.get("new"))
     for t in job["targets"]:
         t["importing"] = t["model"].rsplit(".", 1)[0] if t.get("light") else t["module"]
         try:
             out[t["key"]] = describe(t)
         except BaseException as exc:  # noqa: B902 - a module that exits or raises must not stop the others
             out[t["key"]] = _failure(exc, t, roots)
-    with open(dst, "w", encoding="utf-8") as f:
-        json.dump(out, f)
+        pending_new -= bool(t.get("new"))
+        if pending_new == 0 and job.get("new_file"):
+            _dump(out, job["new_file"])  # the functions about to be decorated are done: apply may go on
+            pending_new = -1
+    _dump(out, dst)
     return 0
+
+
+def _dump(out: dict[str, Any], path: str) -> None:
+    """Written whole, then renamed: the parent never reads half a file."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(out, f)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,25 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ..errors import ConfigError, DistilgenError
 from .lock import PromptRecord
 from .render import render_prompt, static_fingerprint
 from .source import FunctionSource, function_source_from_module
 
+# subprocess, tempfile, shutil and tokenize are imported where used: `check` imports this module
+# and, on a warm cache, starts no process and writes no file
+if TYPE_CHECKING:
+    import subprocess  # noqa: F401  (only for the Popen annotation)
+
 __all__ = ["Problem", "ProjectPython", "ModuleSource", "read_source", "find_function", "static_source", "static_prompt",
-           "compute_schemas", "build_records", "explain_failure"]
+           "SchemaJob", "compute_schemas", "schema_target", "build_records", "explain_failure"]
 
 SCHEMA_TIMEOUT = 300.0
 
@@ -40,7 +47,7 @@ class Problem:
 def read_source(path: Path) -> str:
     """A module's text exactly as `inspect.getsource` sees it: encoding cookie/BOM honoured,
     newlines universal (linecache reads through `tokenize.open`)."""
-    import tokenize  # here, as the other heavy imports: `check` imports this module and rarely reads
+    import tokenize
 
     with tokenize.open(path) as f:
         return f.read()
@@ -85,6 +92,9 @@ def find_function(tree: ast.Module, qualname: str, lineno: int | None = None) ->
     return _pick(_index_functions(tree).get(qualname, []), lineno)
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
 class ModuleSource:
     """One module's text, parsed once, with its defs indexed once: many functions, one parse."""
 
@@ -92,6 +102,23 @@ class ModuleSource:
         self.text = text
         self._tree: ast.Module | None = None
         self._defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
+        self._lines: list[bytes] | None = None
+
+    def segment(self, node: ast.AST) -> str | None:
+        """`ast.get_source_segment(self.text, node)`, with the lines split once per module, not
+        once per call (that split made the static closures quadratic in the file's size)."""
+        end_lineno, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_lineno is None or end_col is None:
+            return None
+        if self._lines is None:
+            # as the parser (and ast.get_source_segment) splits: only \r\n, \r and \n end a line
+            self._lines = [m.encode("utf-8") for m in _LINE.findall(self.text)]
+        lines, first = self._lines, int(node.lineno) - 1  # type: ignore[attr-defined]
+        col, end = int(node.col_offset), int(end_col)  # type: ignore[attr-defined]
+        last = int(end_lineno) - 1
+        if last == first:
+            return lines[first][col:end].decode()
+        return (lines[first][col:] + b"".join(lines[first + 1:last]) + lines[last][:end]).decode()
 
     @property
     def tree(self) -> ast.Module:
@@ -156,44 +183,137 @@ def _distilgen_fallback(tmp: Path) -> str | None:
     return str(link.parent)
 
 
-def compute_schemas(root: Path, targets: Sequence[dict[str, Any]], *, child: ProjectPython | None = None,
-                    timeout: float = SCHEMA_TIMEOUT) -> dict[str, dict[str, Any]]:
-    """Import the project in a child process under its own interpreter and describe each target
-    (see `_schema_worker`, which is copied and run as a plain script: nothing of distilgen needs
-    to be installed there)."""
-    if not targets:
-        return {}
-    child = child or ProjectPython(sys.executable, "the running interpreter", "--python", (str(root),))
-    env = dict(os.environ)
-    env.update(child.env)
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    import shutil
-    import subprocess
-    import tempfile
+class SchemaJob:
+    """The child that imports the project for the return models' schemas, started now and read
+    later (`result()`), so that the caller's own work overlaps it (see `_schema_worker`, copied
+    and run as a plain script: nothing of distilgen needs to be installed there).
 
-    with tempfile.TemporaryDirectory(prefix="distilgen-schemas-") as tmp:
-        src, dst = Path(tmp, "in.json"), Path(tmp, "out.json")
+    With `targets=None` the child starts before they are known: it imports `preload` (the
+    project's top-level packages) meanwhile, and waits for `send(targets)`."""
+
+    def __init__(self, root: Path, targets: Sequence[dict[str, Any]] | None, *, child: ProjectPython | None = None,
+                 preload: Sequence[str] = (), timeout: float = SCHEMA_TIMEOUT) -> None:
+        import shutil
+        import subprocess
+        import tempfile
+
+        self.root, self.timeout = root, timeout
+        self.child = child = child or ProjectPython(sys.executable, "the running interpreter", "--python", (str(root),))
+        self._proc: subprocess.Popen[str] | None = None
+        self._out: dict[str, dict[str, Any]] | None = {} if targets is not None and not targets else None
+        self._error: DistilgenError | None = None
+        if self._out is not None:
+            return
+        env = dict(os.environ)
+        env.update(child.env)
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        self._tmp = tempfile.TemporaryDirectory(prefix="distilgen-schemas-")
+        tmp = self._tmp.name
+        src, self._dst, self._targets = Path(tmp, "in.json"), Path(tmp, "out.json"), Path(tmp, "targets.json")
         script = Path(tmp, "distilgen_schema_worker.py")
         shutil.copyfile(Path(__file__).with_name("_schema_worker.py"), script)
-        job = {"roots": list(child.roots or (str(root),)), "fallback": _distilgen_fallback(Path(tmp)), "targets": list(targets)}
+        job: dict[str, Any] = {"roots": list(child.roots or (str(root),)), "fallback": _distilgen_fallback(Path(tmp)),
+                               "preload": list(preload)}
+        if targets is not None:
+            job["targets"] = list(targets)
+        else:
+            job["targets_file"] = str(self._targets)
+        self._new = Path(tmp, "new.json")
+        job["new_file"] = str(self._new)
         src.write_text(json.dumps(job), encoding="utf-8")
-        cmd = [child.python, str(script), str(src), str(dst)]
-        who = f"{child.python} ({child.about})"
+        self._who = f"{child.python} ({child.about})"
+        self._stderr = open(Path(tmp, "stderr.txt"), "w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in result/cancel
         try:
-            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise DistilgenError(f"{root}: importing the project with {who} to read return-model schemas took over {timeout:.0f}s") from None
+            # stdin stays open while the child waits for its targets: closing it says "go"
+            self._proc = subprocess.Popen([child.python, str(script), str(src), str(self._dst)], cwd=root, env=env,
+                                          stdin=subprocess.PIPE if targets is None else subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=self._stderr, text=True)
         except OSError as exc:
-            raise ConfigError(f"{child.python}: cannot run it ({exc.strerror or exc}; chosen by {child.about}; set {child.setting} to use another)") from None
-        if proc.returncode != 0 or not dst.exists():
-            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-            raise DistilgenError(f"{root}: importing the project with {who} to read return-model schemas failed (exit {proc.returncode}):\n{tail}")
-        out: dict[str, dict[str, Any]] = json.loads(dst.read_text(encoding="utf-8"))
-    fatal = out.pop("__fatal__", None)
-    if fatal is not None:
-        raise ConfigError(f"{child.python}: pydantic is not installed in the project's interpreter (chosen by {child.about}); "
-                          f"install it there, or set {child.setting} to use another ({fatal['error']})")
-    return out
+            self._stderr.close()
+            self._tmp.cleanup()
+            raise ConfigError(f"{child.python}: cannot run it ({exc.strerror or exc}; chosen by {child.about}; "
+                              f"set {child.setting} to use another)") from None
+
+    def send(self, targets: Sequence[dict[str, Any]]) -> None:
+        """The targets of a child started early (none: it is stopped)."""
+        if not targets:
+            self.cancel()
+            self._out = {}
+            return
+        self._targets.write_text(json.dumps(list(targets)), encoding="utf-8")
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass  # the child is gone: result() says why
+
+    def new_answers(self) -> dict[str, dict[str, Any]]:
+        """The answers for the targets marked `new`, as soon as the child has them (then it goes on
+        with the others); all of them when it is done first. Raises as `result()` does."""
+        deadline = time.monotonic() + self.timeout
+        if self._out is None and self._error is None and self._proc is not None:
+            while self._proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    return dict(json.loads(self._new.read_text(encoding="utf-8")))
+                except (OSError, ValueError):
+                    time.sleep(0.02)
+        return self.result()
+
+    def result(self) -> dict[str, dict[str, Any]]:
+        """Each target's key -> its description or `{error, ...}`; waits for the child."""
+        import subprocess
+
+        if self._out is not None:
+            return self._out
+        if self._error is not None:
+            raise self._error
+        assert self._proc is not None
+        try:
+            try:
+                if self._proc.stdin is not None and not self._proc.stdin.closed:
+                    self._proc.stdin.close()  # never sent: nothing to describe
+                self._proc.wait(timeout=self.timeout)
+                self._stderr.seek(0)
+                stderr = self._stderr.read()
+            except subprocess.TimeoutExpired:
+                self.cancel()
+                raise DistilgenError(f"{self.root}: importing the project with {self._who} to read return-model "
+                                     f"schemas took over {self.timeout:.0f}s") from None
+            if self._proc.returncode != 0 or not self._dst.exists():
+                tail = "\n".join(stderr.strip().splitlines()[-5:])
+                raise DistilgenError(f"{self.root}: importing the project with {self._who} to read return-model "
+                                     f"schemas failed (exit {self._proc.returncode}):\n{tail}")
+            out: dict[str, dict[str, Any]] = json.loads(self._dst.read_text(encoding="utf-8"))
+            fatal = out.pop("__fatal__", None)
+            if fatal is not None:
+                child = self.child
+                raise ConfigError(f"{child.python}: pydantic is not installed in the project's interpreter (chosen by "
+                                  f"{child.about}); install it there, or set {child.setting} to use another ({fatal['error']})")
+        except DistilgenError as exc:
+            self._error = exc  # asked again (apply asks before and after editing): the same answer
+            raise
+        finally:
+            self._stderr.close()
+            self._tmp.cleanup()
+        self._out = out
+        return out
+
+    def cancel(self) -> None:
+        """Stop the child (its answers are not needed after all)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc is not None:
+            if self._proc.stdin is not None and not self._proc.stdin.closed:
+                self._proc.stdin.close()
+            self._stderr.close()
+            self._tmp.cleanup()
+
+
+def compute_schemas(root: Path, targets: Sequence[dict[str, Any]], *, child: ProjectPython | None = None,
+                    timeout: float = SCHEMA_TIMEOUT) -> dict[str, dict[str, Any]]:
+    """Import the project in a child process under its own interpreter and describe each target."""
+    return SchemaJob(root, targets, child=child, timeout=timeout).result()
 
 
 def _uses_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -203,6 +323,13 @@ def _uses_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython) -> str:
     """One line: what failed to import, what was missing, and the setting that fixes it."""
+    if info.get("kind") == "annotation":
+        return f"cannot read the return model schema of {qualname}: {info['error'].removeprefix('_BadAnnotation: ')}"
+    if info.get("kind") == "schema":
+        error = str(info["error"])
+        what = error.removeprefix("_NoJsonSchema: ") if error.startswith("_NoJsonSchema: ") else f"has no JSON schema ({error})"
+        return (f"{qualname} cannot be distilled: its return model {what}; "
+                f"a tool call cannot describe it, so it can be neither captured nor dispatched")
     module = info.get("module") or "the project"
     at = f" at {info['place']}" if info.get("place") else ""
     head = f"cannot read the return model schema of {qualname}: importing {module} failed{at}: {info['error']}"
@@ -218,17 +345,36 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
     return head
 
 
+def schema_target(r: Any, source: ModuleSource | None = None, *, instance: str | None = None) -> dict[str, Any]:
+    """What the schema child needs of scan record `r` (its key is `path::qualname`).
+
+    `source` (the module's text, parsed) tells a decorator with `name=` and the return annotation
+    as written; without it `r` is taken as undecorated. `instance` overrides the decorator's own
+    (a function about to be decorated: the instance it will be bound to)."""
+    node = source.function(r.qualname, r.lineno) if source is not None else None
+    named = node is not None and _uses_name(node)
+    dec = getattr(r, "decorator", None)
+    returns = ast.unparse(node.returns) if node is not None and node.returns is not None else None
+    return {"key": f"{r.path}::{r.qualname}", "module": r.module, "qualname": r.qualname, "model": r.model,
+            "instance": instance if instance is not None else getattr(dec, "instance", None),
+            "light": bool(r.model) and "[" not in r.model and not named, "named": named,
+            "returns": returns, "function_id": f"{r.module}:{r.qualname}"}
+
+
 def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | None = None,
-                  closures: Mapping[str, str] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
+                  closures: Mapping[str, str] | None = None, described: Mapping[str, dict[str, Any]] | None = None,
+                  texts: dict[str, ModuleSource | None] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
     """A PromptRecord for every decorated function in `results` (paths relative to `root`).
 
     `closures` maps `path::qualname` to the digest of the classes its schema depends on, read
     statically (`analysis.depends`): with the prompt it makes the static fingerprint recorded
-    beside the prompt, which `check` compares without importing anything."""
+    beside the prompt, which `check` compares without importing anything. `described` holds the
+    schema child's answers already read (an early `SchemaJob`): only functions missing from it
+    start a child. `texts` shares parsed modules with the caller (one parse per file)."""
     child = child or ProjectPython(sys.executable, "the running interpreter", "--python", (str(root),))
     records: list[PromptRecord] = []
     problems: list[Problem] = []
-    texts: dict[str, ModuleSource] = {}
+    texts = {} if texts is None else texts
     sources: dict[str, tuple[Any, FunctionSource, int, int]] = {}
     targets = []
     for r in results:
@@ -238,9 +384,10 @@ def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | 
             problems.append(Problem(r.path, line, f"{r.qualname}: the file is not importable as a module, so its return model's schema cannot be read; put it in a package under the project root"))
             continue
         try:
-            if r.path not in texts:
-                texts[r.path] = ModuleSource(read_source(root / r.path))
-            found = texts[r.path].source(r.qualname, r.lineno)
+            module = texts.get(r.path)
+            if module is None:
+                texts[r.path] = module = ModuleSource(read_source(root / r.path))
+            found = module.source(r.qualname, r.lineno)
         except (OSError, SyntaxError, UnicodeDecodeError) as exc:
             problems.append(Problem(r.path, line, f"cannot read the source of {r.qualname}: {exc}"))
             continue
@@ -248,16 +395,13 @@ def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | 
             problems.append(Problem(r.path, line, f"{r.qualname} not found in the file (changed since the scan?); run again"))
             continue
         sources[key] = (r, *found)
-        dec = getattr(r, "decorator", None)
-        node = texts[r.path].function(r.qualname, r.lineno)
-        light = bool(r.model) and "[" not in r.model and node is not None and not _uses_name(node)
-        targets.append({"key": key, "module": r.module, "qualname": r.qualname, "model": r.model,
-                        "instance": getattr(dec, "instance", None), "light": light,
-                        "function_id": f"{r.module}:{r.qualname}"})
-    described = compute_schemas(root, targets, child=child)
+        targets.append(schema_target(r, module))
+    answers = dict(described or {})
+    missing = [t for t in targets if t["key"] not in answers]
+    answers.update(compute_schemas(root, missing, child=child))
     by_id: dict[str, tuple[str, PromptRecord]] = {}
     for key, (r, src, first, last) in sorted(sources.items()):
-        info = described.get(key, {"error": "no answer from the schema worker"})
+        info = answers.get(key, {"error": "no answer from the schema worker"})
         if "error" in info:
             problems.append(Problem(r.path, first, explain_failure(info, r.qualname, child)))
             continue

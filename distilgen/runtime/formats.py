@@ -20,6 +20,10 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
+# THE schema compaction lives in the self-contained script the project's interpreter runs for
+# `distilgen prompts`, so the lock and the runtime compact alike (pydantic repeats every field
+# name as a "title": pure token cost, no information)
+from ..prompts._schema_worker import compact_schema
 
 __all__ = [
     "FORMATS",
@@ -53,24 +57,9 @@ def dumps(obj: Any) -> str:
 _encode_str = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # type: ignore[attr-defined]
 
 
-def _strip_titles(node: Any, in_properties: bool = False) -> Any:
-    # pydantic repeats every field name as a "title": pure token cost, no information
-    if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            if k == "title" and not in_properties and isinstance(v, str):
-                continue
-            out[k] = _strip_titles(v, in_properties=(k in ("properties", "$defs", "definitions")) and not in_properties)
-        return out
-    if isinstance(node, list):
-        return [_strip_titles(x) for x in node]
-    return node
-
-
 def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The return model's JSON schema as the model sees it in `tools`: compact, titles dropped."""
-    schema: dict[str, Any] = _strip_titles(model.model_json_schema())
-    return schema
+    return compact_schema(model.model_json_schema())  # type: ignore[no-any-return]
 
 
 def _walk_objects(node: Any, visit: Any) -> Any:

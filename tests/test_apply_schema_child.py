@@ -1,0 +1,259 @@
+"""`apply` asks the schema child before it edits: what `prompts` could not record is never decorated.
+
+Each project below is a small repro of a function from the real-world corpus (issue 13) on which
+`apply` used to decorate and `prompts`/`check` then failed forever:
+
+- llama-index-core: return models with a `Callable` field or an arbitrary class (no JSON schema);
+- mistralai: `MistralGCP.__init__.<locals>.get_security`, whose model's package imports an
+  optional dependency (`google.auth`) that is not installed;
+- anthropic: `Messages.parse.<locals>.parser -> ParsedMessage[ResponseFormatT]` (a local function,
+  generic model over a module-level TypeVar) and a local function in a test module that imports
+  `pytest`, absent from the project's environment (`-> ParsedBetaMessage[None]`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from test_interpreter import write
+
+from distilgen import api
+from distilgen.prompts.lock import load_lock
+
+MODELS = """\
+    from typing import Callable, Generic, TypeVar
+
+    from pydantic import BaseModel, ConfigDict
+
+    T = TypeVar("T")
+
+
+    class Store:
+        pass
+
+
+    class Good(BaseModel):
+        total: int
+
+
+    class Hooks(BaseModel):
+        callback: Callable[[int], int]
+
+
+    class Cache(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        store: Store
+
+
+    class Page(BaseModel, Generic[T]):
+        items: list[T]
+    """
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's distilgen, wherever pytest runs
+    return subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True, text=True,
+                          timeout=180, env=env)
+
+
+def decorated(root: Path) -> set[str]:
+    return {r.qualname for r in api.scan([root], use_cache=False).by_status("decorated")}
+
+
+def test_model_without_json_schema_is_ineligible_and_left_alone(tmp_path):
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/logic.py": """\
+            from shop.models import Cache, Good, Hooks
+
+
+            def total(a: int, b: int) -> Good:
+                \"\"\"Add them.\"\"\"
+                return Good(total=a + b)
+
+
+            def hooks(n: int) -> Hooks:
+                return Hooks(callback=lambda x: x + n)
+
+
+            def cache(name: str) -> Cache:
+                raise NotImplementedError
+            """,
+    })
+    before = (root / "shop/logic.py").read_text()
+    report = api.apply([root])
+    assert decorated(root) == {"total"}
+    notes = "\n".join(report.notes)
+    for name, model in (("hooks", "Hooks"), ("cache", "Cache")):
+        line = next(n for n in report.notes if f": {name}: " in n)
+        assert line.startswith(f"shop/logic.py:") and "ineligible" in line and f"return model {model} has no JSON schema" in line, notes
+    assert report.errors == ()
+    assert [e.function_id for e in load_lock(root / "distilgen.lock").entries] == ["shop.logic:total"]
+    # idempotent: asked again, the same verdict, nothing written
+    again = api.apply([root])
+    assert again.changed == () and decorated(root) == {"total"}
+    # prompts then check pass; --remove gives the file back
+    assert cli(root, "prompts").returncode == 0
+    assert cli(root, "check").returncode == 0, cli(root, "check").stdout
+    api.apply([root], action="remove")
+    assert (root / "shop/logic.py").read_text() == before
+
+
+def test_hand_decorated_model_without_json_schema_says_why_in_prompts(tmp_path):
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/distil.py": "from distilgen import Instructions\n\ninstructions = Instructions(name='shop')\n",
+        "shop/logic.py": """\
+            from shop.distil import instructions
+            from shop.models import Hooks
+
+
+            @instructions.distil
+            def hooks(n: int) -> Hooks:
+                return Hooks(callback=lambda x: x + n)
+            """,
+    })
+    done = cli(root, "prompts")
+    assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout  # could not record: exit 2
+    assert "shop/logic.py:5: hooks cannot be distilled: its return model Hooks has no JSON schema" in done.stdout
+
+
+def test_local_functions_get_their_schema_from_the_model(tmp_path):
+    """anthropic's `parser` (generic over a module TypeVar) and a test module's local helper whose
+    module imports a package the environment lacks (its model is importable: `Page[None]`)."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/pages.py": """\
+            from typing import TypeVar
+
+            from shop.models import Page
+
+            ItemT = TypeVar("ItemT")
+
+
+            class Reader:
+                def parse(self, raw: str) -> int:
+                    def parser(text: str) -> Page[ItemT]:
+                        \"\"\"Split into items.\"\"\"
+                        return Page(items=text.split())
+
+                    return len(parser(raw).items)
+            """,
+        "tests/__init__.py": "",
+        "tests/test_pages.py": """\
+            import not_installed_test_runner
+
+            from shop.models import Page
+
+
+            def test_split() -> None:
+                def split(text: str) -> Page[None]:
+                    return Page(items=[None for _ in text.split()])
+
+                assert split("a b").items == [None, None]
+            """,
+    })
+    report = api.apply([root])
+    assert report.errors == () and not [n for n in report.notes if "left alone" in n or "ineligible" in n], report.notes
+    assert decorated(root) == {"Reader.parse.<locals>.parser", "test_split.<locals>.split"}
+    entries = {e.function_id: e for e in load_lock(root / "distilgen.lock").entries}
+    assert set(entries) == {"shop.pages:Reader.parse.<locals>.parser", "tests.test_pages:test_split.<locals>.split"}
+    assert entries["tests.test_pages:test_split.<locals>.split"].schema["properties"]["items"]["items"] == {"type": "null"}
+    assert cli(root, "prompts").returncode == 0
+    assert cli(root, "check").returncode == 0
+
+
+def test_model_whose_package_needs_a_missing_dependency_is_left_alone(tmp_path):
+    """mistralai's `get_security`: the model's package imports `google.auth` (an optional extra)."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/gcp/__init__.py": "from .sdk import Client\n",
+        "shop/gcp/sdk.py": """\
+            import not_installed_cloud_auth
+
+            from shop.gcp import security
+
+
+            class Client:
+                def __init__(self, key: str) -> None:
+                    def get_security() -> security.Security:
+                        return security.Security(api_key=key)
+
+                    self.security = get_security
+            """,
+        "shop/gcp/security.py": "from pydantic import BaseModel\n\n\nclass Security(BaseModel):\n    api_key: str\n",
+        "shop/gcp/tokens.py": """\
+            from shop.gcp.security import Security
+
+
+            def from_env(name: str) -> Security:
+                return Security(api_key=name)
+            """,
+        "shop/logic.py": """\
+            from shop.models import Good
+
+
+            def total(a: int, b: int) -> Good:
+                return Good(total=a + b)
+            """,
+    })
+    report = api.apply([root])
+    assert decorated(root) == {"total"}
+    [line] = [n for n in report.notes if "get_security" in n]
+    assert line.startswith("shop/gcp/sdk.py:8: Client.__init__.<locals>.get_security: left alone: ")
+    assert "No module named 'not_installed_cloud_auth'" in line and "install not_installed_cloud_auth" in line
+    # the second function of the package: the same failure, named as well (the child does not run
+    # the package's modules again, and does not lose what was missing)
+    [line] = [n for n in report.notes if "from_env" in n]
+    assert line.startswith("shop/gcp/tokens.py:4: from_env: left alone: ") and "install not_installed_cloud_auth" in line
+    assert (root / "shop/gcp/sdk.py").read_text().count("distil") == 0
+    assert cli(root, "prompts").returncode == 0
+    assert cli(root, "check").returncode == 0
+
+
+def test_return_annotation_is_read_alone(tmp_path):
+    """prefect: `-> State[R]`-like generic returns with a parameter hinted by a TYPE_CHECKING-only
+    name: the child evaluates the return annotation alone, as the runtime does (issue 13 item 5)."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": MODELS,
+        "shop/listing.py": """\
+            from __future__ import annotations
+
+            from typing import TYPE_CHECKING
+
+            from shop.models import Page
+
+            if TYPE_CHECKING:
+                from shop.heavy import Files
+
+
+            def listing(files: Files, n: int) -> Page[int]:
+                return Page(items=list(range(n)))
+
+
+            def broken(n: int) -> Page[Files]:
+                return Page(items=[])
+            """,
+    })
+    report = api.apply([root])
+    assert decorated(root) == {"listing"}
+    [line] = [n for n in report.notes if ": broken: " in n]
+    assert "left alone" in line and "its return annotation does not evaluate at run time (NameError" in line
+    [entry] = load_lock(root / "distilgen.lock").entries
+    assert entry.function_id == "shop.listing:listing" and entry.schema["properties"]["items"]["items"] == {"type": "integer"}
