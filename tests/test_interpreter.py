@@ -344,3 +344,20 @@ def test_a_package_installed_after_a_cached_scan_is_seen(tmp_path):
     time.sleep(0.01)  # a distinct directory mtime even on coarse clocks
     write(site, {"vendorlib/__init__.py": "from pydantic import BaseModel\n\n\nclass VendorBase(BaseModel):\n    pass\n"})
     assert cached() == [("parse_order", "candidate")]
+
+
+def test_how_distilgen_was_started_does_not_change_the_path(tmp_path, monkeypatch):
+    """`python -m distilgen` puts the current folder first, the console script its bin/ folder: neither is
+    the project's path, and keeping it made the two ways of starting key the scan cache apart."""
+    root = write(tmp_path / "proj", {"pyproject.toml": '[project]\nname = "p"\n'})
+    cfg = load_config(root)
+    rest = [p for p in sys.path[1:] if p]
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "path", [str(root), *rest])
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    as_module = find_interpreter(cfg, environ={}).sys_path
+    bin_dir = str(tmp_path / "venv" / "bin")
+    monkeypatch.setattr(sys, "path", [bin_dir, *rest])
+    monkeypatch.setattr(sys, "argv", [bin_dir + "/distilgen", "check"])
+    as_script = find_interpreter(cfg, environ={}).sys_path
+    assert as_module == as_script == tuple(rest)

@@ -170,13 +170,22 @@ def _ask(path: str, reason: str, setting: str) -> dict[str, Any]:
     return answer
 
 
+def _own_path() -> tuple[str, ...]:
+    """The running interpreter's sys.path without the entry Python put first for how it was started
+    (the console script's bin/ folder, or the current folder for `-m`): it says nothing about the
+    project, and keeping it made `python -m distilgen` and `distilgen` key the scan cache apart."""
+    path = list(sys.path)
+    if path and path[0] in ("", os.getcwd(), os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""):
+        path = path[1:]
+    return tuple(p for p in path if p)
+
+
 def find_interpreter(config: Config, *, environ: Mapping[str, str] | None = None, use_cache: bool = True) -> Interpreter:
     """The project's interpreter (see the module docstring); a ConfigError naming the path and the
     setting when it does not exist or is not Python."""
     path, reason, setting = _choose(config, os.environ if environ is None else environ)
     if path is None or _same_env(path, sys.executable) and _same_env(sys.prefix, str(Path(path).parent.parent)):
-        return Interpreter(sys.executable, reason, setting,
-                           tuple(p for p in sys.path if p), True, ".".join(map(str, sys.version_info[:3])))
+        return Interpreter(sys.executable, reason, setting, _own_path(), True, ".".join(map(str, sys.version_info[:3])))
     cache_file = config.cache_path / _CACHE_FILE
     cache = _load_cache(cache_file) if use_cache else {}
     hit = cache.get(path)
