@@ -48,11 +48,11 @@ def _classify() -> Any:
     return classify_ticket
 
 
-def capture_dataset(path: Path, n: int, offset: int = 0) -> Any:
+def capture_dataset(path: Path, n: int, offset: int = 0, tool_schema: str | None = None) -> Any:
     """Real captured lines (tools shape) of classify_ticket; returns the decorated function."""
     from distilgen import Instructions
 
-    ins = Instructions(name="t", dataset=path, finetune_format="tools")
+    ins = Instructions(name="t", dataset=path, finetune_format="tools", tool_schema=tool_schema)
     fn = ins.distil(_classify())
     for i in range(offset, offset + n):
         fn(SUBJECTS[i % len(SUBJECTS)], BODIES[(i * 3 + i // len(SUBJECTS)) % len(BODIES)])
@@ -257,7 +257,9 @@ def test_identical_answers_are_refused(tmp_path: Path) -> None:
         fn(f"Refund {i}", f"I was charged twice, refund asap, order {i}.")
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION)
     assert r.exit_code == 2
-    assert 'all 12 examples answer {"urgency":"high","team":"billing"}: there is nothing to learn' in r.output
+    assert r.output.count("\n") == 1, r.output
+    assert (f'{data}: all 12 examples of {FUNCTION} answer {{"urgency":"high","team":"billing"}}: there is nothing '
+            "to learn") in r.output
 
 
 def test_serve_refuses_a_model_folder_without_a_schema(tmp_path: Path) -> None:
@@ -297,8 +299,9 @@ def build_tiny_model(base: Path) -> dict[str, Any]:
     lock = base / "distilgen.lock"
     write_lock(lock, fn)
     out = base / "tiny"
+    # growth off: this run checks interrupt/resume and the artifacts on a fixed step count
     cmd = [sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
-           "--lock", str(lock), "--name", "tiny", *TINY_ARGS]
+           "--lock", str(lock), "--name", "tiny", *TINY_ARGS, "--grow-rounds", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=base)
     first: list[str] = []
     assert proc.stderr is not None
@@ -485,19 +488,25 @@ def test_a_planted_checkpoint_is_never_unpickled(tmp_path: Path) -> None:
 def test_train_to_target_records_the_exact_match_curve(tmp_path: Path) -> None:
     """A tiny real run (bounded: 2 epochs of 4 steps, 10-minute budget): after each epoch the adapter
     is asked every validation call through llama.cpp's constrained decoding; model.json and the report
-    carry the curve and what stopped it."""
-    pytest.importorskip("llama_cpp")
+    carry the curve and what stopped it. The lines carry their schema and no --function is given: with
+    no teacher the data cannot grow, which the report says once."""
+    from distilgen.train.extras import SERVE_MODULES
+
+    if missing(SERVE_MODULES) is not None:
+        pytest.skip("exact match per epoch needs the serve extra (pip install 'distilgen[serve]')")
     data = tmp_path / "classify.jsonl"
-    lock = tmp_path / "distilgen.lock"
-    write_lock(lock, capture_dataset(data, 20))
+    capture_dataset(data, 20, tool_schema="full")
     out = tmp_path / "m"
-    r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
-                        "--lock", str(lock), "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
+    r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out),
+                        "--lock", str(tmp_path / "none.lock"), "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
                        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     info = json.loads((out / "model.json").read_text())
     curve = info["curve"]
-    assert 1 <= len(curve) <= 2 and info["stopped"] in ("target", "epochs", "patience")
+    assert 1 <= len(curve) <= 2 and info["stopped"] in ("target", "epochs", "stall")
+    assert r.stdout.count("growth: data not grown: no teacher: pass --function module:qualname") == 1
+    assert info["growth"] == {"rounds": [], "note": "data not grown: no teacher: pass --function module:qualname of an "
+                              "importable function to grow the data when exact match stalls below target"}
     for c in curve:
         assert c["data_size"] == 16 and 0 <= c["exact_match"] <= 1 and set(c["fields"]) == {"urgency", "team"}
         assert f"epoch {c['epoch']}: 16 examples, {c['steps']} steps, exact match {c['exact_match']:.1%}" in r.stdout
