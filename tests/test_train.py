@@ -370,27 +370,44 @@ def test_tiny_run_interrupt_resume_artifacts(tiny_model: dict[str, Any]) -> None
     assert entry is not None and entry.model_fingerprint("local:tiny") == entry.fingerprint
 
 
+def _adapter_difference(a: Path, b: Path) -> str:
+    """Which LoRA tensors of two adapters differ, and by how much (what a flake report needs)."""
+    from safetensors.torch import load_file
+
+    ta, tb = load_file(str(a)), load_file(str(b))
+    diffs = {k: float((ta[k] - tb[k]).abs().max()) for k in ta if k in tb and not ta[k].equal(tb[k])}
+    worst = sorted(diffs.items(), key=lambda kv: -kv[1])[:3]
+    return f"{len(diffs)} of {len(ta)} tensors differ; largest: " + ", ".join(f"{k} {v:.3g}" for k, v in worst)
+
+
 @needs_train
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="open defect: in full-suite runs from a fresh clone on this AMX machine (2 of 4 "
-                   "runs), two same-seed runs gave different adapters; alone it always passes. Not yet explained.")
+@pytest.mark.xfail(strict=False, raises=AssertionError,
+                   reason="open defect: in full-suite runs from a fresh clone on this AMX machine (2 of 4 runs), two "
+                   "same-seed runs gave different adapters; not reproduced alone or under load (docs/local-training.md, "
+                   "Determinism). The message now says which tensors and step losses differed.")
 def test_same_seed_same_adapter(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 12)
-    digests = []
+    digests, losses = [], []
     for run in ("a", "b"):
         out = tmp_path / run
         r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--max-steps", "2",
                             "--batch-size", "2", "--max-seq-len", "256", "--val-split", "0", "--lora-r", "4",
                             "--lora-layers", "3",
                             "--threads", "2", "--lock", str(tmp_path / "none.lock"), "--function", FUNCTION],
-                           capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                           # 2 steps take well under a minute on an idle machine; one took 8 minutes on a shared,
+                           # overloaded one (load average 14), so the bound is wide
+                           capture_output=True, text=True, cwd=tmp_path, timeout=900,
                            # no lock entry: train reads the schema from the function itself
                            env={**_env(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sample_project")])})
         assert r.returncode == 0, r.stderr[-2000:]
         digests.append((out / "adapter" / "adapter_model.safetensors").read_bytes())
+        losses.append(json.loads((out / "model.json").read_text())["losses"]["train_steps"])
         assert "not recorded" in r.stdout
-    assert digests[0] == digests[1]
+    adapters = [tmp_path / run / "adapter" / "adapter_model.safetensors" for run in ("a", "b")]
+    assert digests[0] == digests[1], (f"same seed, different adapters: step losses {losses[0]} vs {losses[1]}; "
+                                      f"{_adapter_difference(*adapters)}")
 
 
 def test_validation_split_ignores_file_location_and_order() -> None:

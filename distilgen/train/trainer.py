@@ -415,7 +415,7 @@ def train_loop(
             if stop_reason == "budget":
                 break
             if step >= total:
-                if settings.max_steps is not None and total == settings.max_steps:
+                if settings.max_steps is not None and total == settings.max_steps - carry.steps:
                     stop_reason = "max_steps"
                 break
     if best is not None and val_losses and best.epoch != carry.epochs + len(val_losses):
