@@ -278,3 +278,21 @@ def test_stalled_training_grows_the_data_with_the_teacher(tmp_path: Path) -> Non
     assert "[round 1]" in r.stdout and "stopped: rounds" in r.stdout
     assert "next: more growth rounds (--grow-rounds)" in r.stdout
     assert re.search(r"round 1: best exact match \d+\.\d% is below 100%; grew the data 8 -> 24", r.stderr), r.stderr[-2000:]
+
+
+def test_below_target_names_the_kept_epoch_and_the_lever_that_fits_what_stopped_it() -> None:
+    from distilgen.train.run import TrainResult
+
+    curve = ({"epoch": 1, "round": 0, "exact_match": 0.5, "validation_loss": 0.9, "fields": {"code": 0.5, "urgent": 1.0}},
+             {"epoch": 2, "round": 1, "exact_match": 0.5, "validation_loss": 0.4, "fields": {"code": 0.5, "urgent": 1.0}})
+
+    def result(stop: str, note: str | None = None) -> TrainResult:
+        return TrainResult(Path("m"), "m", "local:m", None, 24, 2, (), 4, 1.0, 0.5, (0.9, 0.4), 1.0, "", "", False,
+                           curve, stop, 0.95, (), note)
+
+    short = result("rounds").shortfall()
+    assert short is not None and short.startswith("below target: best exact match 50.0% (epoch 2) < 95%; failing "
+                                                  "fields: code 50%; next: more growth rounds (--grow-rounds)")
+    assert "strategies that draw more varied calls" in (result("exhausted").shortfall() or "")
+    assert "more varied data (pass --function to let it grow)" in (result("stall", "data not grown: no teacher: ...").shortfall() or "")
+    assert "a larger --budget" in (result("budget").shortfall() or "")

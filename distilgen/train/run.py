@@ -71,7 +71,8 @@ class TrainResult:
         measured = [c for c in self.curve if c.get("exact_match") is not None]
         if not measured:
             return None
-        best = max(measured, key=lambda c: c["exact_match"])
+        # the kept adapter's epoch: the highest exact match, the lower validation loss on a tie
+        best = max(measured, key=lambda c: (c["exact_match"], -(c.get("validation_loss") or 0.0)))
         if best["exact_match"] >= self.target:
             return None
         failing = ", ".join(f"{k} {v:.0%}" for k, v in sorted(best["fields"].items(), key=lambda kv: kv[1]) if v < 1)
