@@ -296,3 +296,33 @@ def test_below_target_names_the_kept_epoch_and_the_lever_that_fits_what_stopped_
     assert "strategies that draw more varied calls" in (result("exhausted").shortfall() or "")
     assert "more varied data (pass --function to let it grow)" in (result("stall", "data not grown: no teacher: ...").shortfall() or "")
     assert "a larger --budget" in (result("budget").shortfall() or "")
+
+
+@needs_train
+def test_growth_state_survives_a_checkpoint(tmp_path: Path) -> None:
+    """Ctrl-C inside a later round: the checkpoint holds the grown examples as text (read back by the
+    weights-only loader), and a resumed run has the same training data, curve and counts."""
+    import torch
+
+    from distilgen.train.render import Encoded
+    from distilgen.train.run import _Grown, load_checkpoint
+
+    teacher, train, val = _teacher(tmp_path)
+
+    def encode_all(examples: list[Any]) -> list[Encoded]:
+        return [Encoded(tuple(range(len(e.user))), tuple(range(len(e.user))), 1) for e in examples]
+
+    grown = _Grown(train, encode_all(train), val)
+    new, record = teacher.grow(16, val[:2], grown.seen, seed=3, round_no=1, around=train)
+    grown._add(new, encode_all)
+    grown.round, grown.epochs, grown.steps = 1, 3, 7
+    grown.curve.append({"round": 0, "epoch": 1, "data_size": 8, "steps": 1, "validation_loss": 0.5,
+                        "exact_match": 0.25, "fields": {"code": 0.25, "urgent": 1.0}})
+    grown.log.append({**record.as_dict(), "data_size": 24})
+    torch.save({"step": 2, "growth": grown.state()}, tmp_path / "state.pt")
+    saved = load_checkpoint(tmp_path / "state.pt")["growth"]
+    again = _Grown(train, encode_all(train), val)
+    again.restore(saved, encode_all)
+    assert [e.user for e in again.examples] == [e.user for e in grown.examples] and len(again.encoded) == 24
+    assert [e.answer for e in again.added] == [e.answer for e in new] and again.seen == grown.seen
+    assert (again.round, again.epochs, again.steps, again.curve, again.log) == (1, 3, 7, grown.curve, grown.log)
