@@ -211,13 +211,19 @@ def test_a_stall_is_counted_on_exact_match_and_the_best_adapter_carries_across_r
     def run(exacts: list[float], data: list[Encoded], carry: Carry | None) -> Any:
         given = iter(exacts)
         epochs: list[int] = []
+
+        def score(epoch: int) -> float:
+            epochs.append(epoch)
+            return next(given)
+
         result = train_loop(model, data, val, settings, pad_id=0, checkpoint_dir=tmp_path / "c", resume_state=None,
-                            progress=lambda p: None, score_epoch=lambda e: epochs.append(e) or next(given), carry=carry)
+                            progress=lambda p: None, score_epoch=score, carry=carry)
         return result, epochs
 
     # round 0: better, better, same, same -> a stall after 4 epochs, though the loss still falls (at the
     # same exact match the lower loss keeps the better adapter, but that is no progress to the target)
-    r0, _ = run([0.2, 0.5, 0.5, 0.5], train, None)
+    r0, hooked = run([0.2, 0.5, 0.5, 0.5], train, None)
+    assert hooked == [1, 2, 3, 4]
     assert r0.stop_reason == "stall" and len(r0.val_losses) == 4 and r0.steps == 8
     assert r0.val_losses[3] < r0.val_losses[2] < r0.val_losses[1]
     assert r0.best is not None and (r0.best.epoch, r0.best.exact) == (4, 0.5)
