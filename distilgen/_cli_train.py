@@ -65,6 +65,8 @@ def _parse_size(text: str | None) -> int | None:
 @click.option("--target", type=float, default=_TS.target, show_default=True,
               help="Stop once this share of validation calls is answered exactly, asked as the served model is.")
 @click.option("--budget", default="15m", show_default=True, help="Wall-time budget for training (90s, 15m, 1h).")
+@click.option("--grow-rounds", type=int, default=_TS.grow_rounds, show_default=True,
+              help="Times the data may grow (new calls labelled by --function) when exact match stalls below target.")
 @click.option("--memory-limit", metavar="SIZE", help="Refuse a run estimated above this (default: available RAM).")
 @click.option("--drop-stale", is_flag=True, help="Drop examples captured with an outdated prompt instead of refusing.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run checkpointed in --out.")
@@ -75,6 +77,7 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
               epochs: int, learning_rate: float, batch_size: int, grad_accum: int, seed: int, val_split: float,
               patience: int, lora_r: int, lora_alpha: int, lora_dropout: float, target_modules: str,
               lora_layers: int | None, max_seq_len: int, max_steps: int | None, threads: int, target: float, budget: str,
+              grow_rounds: int,
               memory_limit: str | None, drop_stale: bool, resume: bool, lock_path: str | None, fmt: str) -> None:
     """Fine-tune a small local model (LoRA, CPU or GPU) on captured examples of one function.
 
@@ -87,6 +90,7 @@ def train_cmd(datasets: tuple[str, ...], out: str, function: str | None, base: s
         target_modules=tuple(m.strip() for m in target_modules.split(",") if m.strip()), lora_layers=lora_layers,
         max_seq_len=max_seq_len,
         max_steps=max_steps, threads=threads, target=target, budget_seconds=_parse_duration(budget, "--budget"),
+        grow_rounds=grow_rounds,
     )
     try:
         result = api.train(datasets, out, function=function, base=base, name=name, settings=settings,

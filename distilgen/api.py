@@ -866,7 +866,14 @@ def format_train(result: "TrainResult", fmt: str = "text") -> str:
         if c.get("exact_match") is not None:
             fields = ", ".join(f"{k} {v:.0%}" for k, v in c["fields"].items())
             lines.append(f"epoch {c['epoch']}: {c['data_size']} examples, {c['steps']} steps, exact match "
-                         f"{c['exact_match']:.1%} ({fields})")
+                         f"{c['exact_match']:.1%} ({fields})" + (f" [round {c['round']}]" if c.get("round") else ""))
+    for g in r.growth:
+        lines.append(f"round {g['round']}: " + (
+            f"+{g['added']} examples labelled by the function ({g['from_mistakes']} mutations of missed validation "
+            f"calls, {g['from_strategies']} drawn from its signature; {g['duplicates']} already in the data, "
+            f"{g['teacher_errors']} calls raised)" if "error" not in g else g["error"]))
+    if r.growth_note:
+        lines.append(f"growth: {r.growth_note}")
     lines.append(f"stopped: {r.stop_reason}")
     short = r.shortfall()
     if short:

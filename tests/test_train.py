@@ -48,11 +48,11 @@ def _classify() -> Any:
     return classify_ticket
 
 
-def capture_dataset(path: Path, n: int, offset: int = 0) -> Any:
+def capture_dataset(path: Path, n: int, offset: int = 0, tool_schema: str | None = None) -> Any:
     """Real captured lines (tools shape) of classify_ticket; returns the decorated function."""
     from distilgen import Instructions
 
-    ins = Instructions(name="t", dataset=path, finetune_format="tools")
+    ins = Instructions(name="t", dataset=path, finetune_format="tools", tool_schema=tool_schema)
     fn = ins.distil(_classify())
     for i in range(offset, offset + n):
         fn(SUBJECTS[i % len(SUBJECTS)], BODIES[(i * 3 + i // len(SUBJECTS)) % len(BODIES)])
@@ -257,7 +257,9 @@ def test_identical_answers_are_refused(tmp_path: Path) -> None:
         fn(f"Refund {i}", f"I was charged twice, refund asap, order {i}.")
     r = run_cli("train", str(data), "--out", str(tmp_path / "m"), "--function", FUNCTION)
     assert r.exit_code == 2
-    assert 'all 12 examples answer {"urgency":"high","team":"billing"}: there is nothing to learn' in r.output
+    assert r.output.count("\n") == 1, r.output
+    assert (f'{data}: all 12 examples of {FUNCTION} answer {{"urgency":"high","team":"billing"}}: there is nothing '
+            "to learn") in r.output
 
 
 def test_serve_refuses_a_model_folder_without_a_schema(tmp_path: Path) -> None:
@@ -297,8 +299,9 @@ def build_tiny_model(base: Path) -> dict[str, Any]:
     lock = base / "distilgen.lock"
     write_lock(lock, fn)
     out = base / "tiny"
+    # growth off: this run checks interrupt/resume and the artifacts on a fixed step count
     cmd = [sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
-           "--lock", str(lock), "--name", "tiny", *TINY_ARGS]
+           "--lock", str(lock), "--name", "tiny", *TINY_ARGS, "--grow-rounds", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=base)
     first: list[str] = []
     assert proc.stderr is not None
@@ -367,27 +370,44 @@ def test_tiny_run_interrupt_resume_artifacts(tiny_model: dict[str, Any]) -> None
     assert entry is not None and entry.model_fingerprint("local:tiny") == entry.fingerprint
 
 
+def _adapter_difference(a: Path, b: Path) -> str:
+    """Which LoRA tensors of two adapters differ, and by how much (what a flake report needs)."""
+    from safetensors.torch import load_file
+
+    ta, tb = load_file(str(a)), load_file(str(b))
+    diffs = {k: float((ta[k] - tb[k]).abs().max()) for k in ta if k in tb and not ta[k].equal(tb[k])}
+    worst = sorted(diffs.items(), key=lambda kv: -kv[1])[:3]
+    return f"{len(diffs)} of {len(ta)} tensors differ; largest: " + ", ".join(f"{k} {v:.3g}" for k, v in worst)
+
+
 @needs_train
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="open defect: in full-suite runs from a fresh clone on this AMX machine (2 of 4 "
-                   "runs), two same-seed runs gave different adapters; alone it always passes. Not yet explained.")
+@pytest.mark.xfail(strict=False, raises=AssertionError,
+                   reason="open defect: in full-suite runs from a fresh clone on this AMX machine (2 of 4 runs), two "
+                   "same-seed runs gave different adapters; not reproduced alone or under load (docs/local-training.md, "
+                   "Determinism). The message now says which tensors and step losses differed.")
 def test_same_seed_same_adapter(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 12)
-    digests = []
+    digests, losses = [], []
     for run in ("a", "b"):
         out = tmp_path / run
         r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--max-steps", "2",
                             "--batch-size", "2", "--max-seq-len", "256", "--val-split", "0", "--lora-r", "4",
                             "--lora-layers", "3",
                             "--threads", "2", "--lock", str(tmp_path / "none.lock"), "--function", FUNCTION],
-                           capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                           # 2 steps take well under a minute on an idle machine; one took 8 minutes on a shared,
+                           # overloaded one (load average 14), so the bound is wide
+                           capture_output=True, text=True, cwd=tmp_path, timeout=900,
                            # no lock entry: train reads the schema from the function itself
                            env={**_env(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sample_project")])})
         assert r.returncode == 0, r.stderr[-2000:]
         digests.append((out / "adapter" / "adapter_model.safetensors").read_bytes())
+        losses.append(json.loads((out / "model.json").read_text())["losses"]["train_steps"])
         assert "not recorded" in r.stdout
-    assert digests[0] == digests[1]
+    adapters = [tmp_path / run / "adapter" / "adapter_model.safetensors" for run in ("a", "b")]
+    assert digests[0] == digests[1], (f"same seed, different adapters: step losses {losses[0]} vs {losses[1]}; "
+                                      f"{_adapter_difference(*adapters)}")
 
 
 def test_validation_split_ignores_file_location_and_order() -> None:
@@ -485,19 +505,25 @@ def test_a_planted_checkpoint_is_never_unpickled(tmp_path: Path) -> None:
 def test_train_to_target_records_the_exact_match_curve(tmp_path: Path) -> None:
     """A tiny real run (bounded: 2 epochs of 4 steps, 10-minute budget): after each epoch the adapter
     is asked every validation call through llama.cpp's constrained decoding; model.json and the report
-    carry the curve and what stopped it."""
-    pytest.importorskip("llama_cpp")
+    carry the curve and what stopped it. The lines carry their schema and no --function is given: with
+    no teacher the data cannot grow, which the report says once."""
+    from distilgen.train.extras import SERVE_MODULES
+
+    if missing(SERVE_MODULES) is not None:
+        pytest.skip("exact match per epoch needs the serve extra (pip install 'distilgen[serve]')")
     data = tmp_path / "classify.jsonl"
-    lock = tmp_path / "distilgen.lock"
-    write_lock(lock, capture_dataset(data, 20))
+    capture_dataset(data, 20, tool_schema="full")
     out = tmp_path / "m"
-    r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--function", FUNCTION, "--out", str(out),
-                        "--lock", str(lock), "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
+    r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out),
+                        "--lock", str(tmp_path / "none.lock"), "--name", "t", *TINY_ARGS, "--target", "1", "--budget", "10m"],
                        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     info = json.loads((out / "model.json").read_text())
     curve = info["curve"]
-    assert 1 <= len(curve) <= 2 and info["stopped"] in ("target", "epochs", "patience")
+    assert 1 <= len(curve) <= 2 and info["stopped"] in ("target", "epochs", "stall")
+    assert r.stdout.count("growth: data not grown: no teacher: pass --function module:qualname") == 1
+    assert info["growth"] == {"rounds": [], "note": "data not grown: no teacher: pass --function module:qualname of an "
+                              "importable function to grow the data when exact match stalls below target"}
     for c in curve:
         assert c["data_size"] == 16 and 0 <= c["exact_match"] <= 1 and set(c["fields"]) == {"urgency", "team"}
         assert f"epoch {c['epoch']}: 16 examples, {c['steps']} steps, exact match {c['exact_match']:.1%}" in r.stdout

@@ -79,13 +79,18 @@ def _text_mutations(pool: Sequence[str]) -> Any:
     return lambda text: ops.map(lambda o: apply(o, text))
 
 
-def _mutation_strategy(target: Target, bases: Sequence[dict[str, Any]], per_param: Mapping[str, Any]) -> Any:
+def _mutation_strategy(target: Target, bases: Sequence[dict[str, Any]], per_param: Mapping[str, Any],
+                       close: bool = False) -> Any:
+    """Calls near `bases`; `close` edits their texts only (no fresh draw replaces a text parameter)."""
     st = require_hypothesis()
     pools = {name: [b[name] for b in bases if isinstance(b.get(name), str)] for name in target.params}
 
     def mutate(base: dict[str, Any]) -> Any:
         fields = {}
         for name in target.params:
+            if close and isinstance(base.get(name), str):
+                fields[name] = _text_mutations(pools[name])(base[name])
+                continue
             choices = []
             if name in base:
                 choices.append(st.just(base[name]))
@@ -129,8 +134,10 @@ def plan_inputs(
     inputs: Sequence[dict[str, Any]] = (),
     user_strategies: Mapping[str, Any] | None = None,
     mutate: bool = True,
+    close: bool = False,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """Up to `n` distinct argument dicts: the inputs first, then mutations of them or fresh draws.
+    """Up to `n` distinct argument dicts: the inputs first, then mutations of them or fresh draws
+    (`close`: text parameters are only edited, never drawn afresh).
 
     Returns (argument sets, duplicates skipped, how many came from `inputs` unchanged).
     """
@@ -164,7 +171,7 @@ def plan_inputs(
                              f"imported only under TYPE_CHECKING?); give a strategy for it with --strategies")
     per = {name: per_param[name] if name in per_param else strategy_for(tp) for name, tp in target.params.items()}
     if inputs and mutate:
-        strategy = _mutation_strategy(target, list(inputs), per)
+        strategy = _mutation_strategy(target, list(inputs), per, close)
     elif whole is not None:
         st = require_hypothesis()
         order = list(target.params)

@@ -22,7 +22,7 @@ from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validati
 from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
 from .extras import require_train
 from .render import Encoded, encode, prompt_text
-from .trainer import Progress, TrainSettings, shared_prefix_len, train_loop
+from .trainer import Best, Carry, Progress, TrainSettings, shared_prefix_len, train_loop
 
 __all__ = ["TrainResult", "RunTooLarge", "train_model", "MODEL_JSON", "ADAPTER_DIR", "ADAPTER_GGUF", "TOKENIZER_DIR",
            "CHECKPOINT_DIR", "load_model_json"]
@@ -61,18 +61,27 @@ class TrainResult:
     """Per epoch: data size, steps, validation loss, exact match and per-field accuracy (when measured)."""
     stop_reason: str = "epochs"
     target: float = 0.95
+    growth: tuple[dict[str, Any], ...] = ()
+    """Per growth round: examples added, from mistakes / strategies, duplicates left out, teacher errors."""
+    growth_note: str | None = None
+    """Why the data could not grow (no teacher, growth off, exact match not measured), said once."""
 
     def shortfall(self) -> str | None:
         """Below target: which fields fail, and the next lever to pull; None when the target was met."""
         measured = [c for c in self.curve if c.get("exact_match") is not None]
         if not measured:
             return None
-        best = max(measured, key=lambda c: c["exact_match"])
+        # the kept adapter's epoch: the highest exact match, the lower validation loss on a tie
+        best = max(measured, key=lambda c: (c["exact_match"], -(c.get("validation_loss") or 0.0)))
         if best["exact_match"] >= self.target:
             return None
         failing = ", ".join(f"{k} {v:.0%}" for k, v in sorted(best["fields"].items(), key=lambda kv: kv[1]) if v < 1)
-        lever = ("a larger --budget" if self.stop_reason == "budget" else
-                 "more epochs (--epochs)" if self.stop_reason in ("epochs", "max_steps") else "more varied data")
+        lever = {"budget": "a larger --budget", "epochs": "more epochs (--epochs)", "max_steps": "more --max-steps",
+                 "rounds": "more growth rounds (--grow-rounds) and --budget",
+                 "exhausted": "strategies that draw more varied calls ([tool.distilgen] strategies)",
+                 "teacher": "a teacher that answers the calls drawn from its signature",
+                 }.get(self.stop_reason, "more varied data" + (" (pass --function to let it grow)" if self.growth_note
+                                                                 and "no teacher" in self.growth_note else ""))
         return (f"below target: best exact match {best['exact_match']:.1%} (epoch {best['epoch']}) < {self.target:.0%}; "
                 f"failing fields: {failing or 'none alone (combinations)'}; next: {lever}, more captured calls, "
                 f"a larger --base, or include_code_body=True (the function's body in the prompt)")
@@ -109,6 +118,7 @@ def _check_settings(s: TrainSettings) -> None:
         (s.lora_layers is None or s.lora_layers >= 1, "--lora-layers must be at least 1"),
         (0 < s.target <= 1, f"--target {s.target:g}: must be in (0, 1] (a share of exact answers, e.g. 0.95)"),
         (s.budget_seconds > 0, "--budget must be positive (e.g. 15m)"),
+        (s.grow_rounds >= 0, "--grow-rounds must be 0 or more"),
     ]
     for ok, msg in checks:
         if not ok:
@@ -199,8 +209,10 @@ def train_model(
     schema = served_schema(entry, train_ex + val_ex, function_id, lock)
     answers = {e.answer for e in train_ex + val_ex}
     if len(answers) == 1 and len(train_ex + val_ex) > 1:
-        raise UsageError(f"all {len(train_ex + val_ex)} examples answer {answers.pop()[:120]}: there is nothing to learn "
-                         f"(a constant needs no model); capture calls with inputs that give different answers")
+        names = ", ".join(f.path for f in files)
+        raise UsageError(f"{names}: all {len(train_ex + val_ex)} examples of {function_id or (train_ex + val_ex)[0].group} answer "
+                         f"{answers.pop()[:120]}: there is nothing to learn (a constant needs no model); capture calls "
+                         f"with inputs that give different answers")
     skipped: dict[str, int] = {}
     if others:
         skipped["other functions"] = others
@@ -237,6 +249,10 @@ def train_model(
             if longest[0]:
                 why += f"; the longest example is {longest[0]} tokens"
         raise UsageError(f"too few training examples: {len(train_enc)}{why}; at least {MIN_EXAMPLES} are needed")
+
+    teacher, growth_note = _teacher(settings, base_ref, schema, val_ex, function_id, train_ex + val_ex, lock)
+    if teacher is not None:
+        teacher.probe(settings.seed)  # a function that raises on most calls is refused before training
 
     # estimate before loading the weights
     from transformers import AutoConfig
@@ -313,22 +329,155 @@ def train_model(
     report(Progress("info", message=f"training {len(train_enc)} examples ({len(val_enc)} for validation), {total} steps"))
     scorer = _epoch_scorer(model, base_ref, settings, schema, val_ex, out, report)
     scores: dict[int, Any] = {}
-    loop = train_loop(model, train_enc, val_enc, settings, pad_id=pad_id, checkpoint_dir=checkpoint_dir,
-                      resume_state=resume_state, progress=report, stop=stop,
-                      score_epoch=None if scorer is None else lambda epoch: _record(scores, epoch, scorer()))
+    grown = _Grown(train_ex, train_enc, val_ex)
+    if resume_state is not None and resume_state.get("growth"):
+        grown.restore(resume_state["growth"], encode_all)
+    while True:  # one round of training per pass; the data grows between rounds
+        carry = grown.carry()
+        loop = train_loop(model, grown.encoded, val_enc, settings, pad_id=pad_id, checkpoint_dir=checkpoint_dir,
+                          resume_state=resume_state, progress=report, stop=stop, carry=carry,
+                          extra_state=lambda: {"growth": grown.state()},
+                          score_epoch=None if scorer is None else _scoring(scores, carry.epochs, scorer))
+        resume_state = None
+        grown.finish_round(loop, carry, scores, settings)
+        stop_reason = loop.stop_reason
+        best = loop.best
+        if teacher is None or stop_reason not in ("stall", "epochs") or best is None or best.exact is None \
+                or best.exact >= settings.target:
+            break
+        if grown.round >= settings.grow_rounds:
+            stop_reason = "rounds"
+            break
+        if loop.seconds >= settings.budget_seconds:
+            stop_reason = "budget"
+            break
+        stopped = grown.grow(teacher, scores.get(best.epoch), settings, encode_all, report)
+        if stopped:
+            stop_reason = stopped
+            break
     wall = time.perf_counter() - started
-    curve = [{"epoch": e + 1, "data_size": len(train_enc), "steps": min(loop.steps, steps_per_epoch * (e + 1)),
-              "validation_loss": loop.val_losses[e] if e < len(loop.val_losses) else None,
-              "exact_match": scores[e + 1].exact if e + 1 in scores else None,
-              "fields": scores[e + 1].fields if e + 1 in scores else None} for e in range(len(loop.val_losses))]
-    _write_artifacts(out, model, tokenizer, base_ref, settings, loop, files, train_ex, train_enc, val_enc, name,
-                     function_id, skipped, wall, est, entry, schema, curve)
+    loop = grown.merged(stop_reason)
+    _write_artifacts(out, model, tokenizer, base_ref, settings, loop, files, grown.examples, grown.encoded, val_enc, name,
+                     function_id, skipped, wall, est, entry, schema, grown.curve, grown.log, growth_note)
     lock_note = _record_in_lock(lock, function_id, f"local:{name}", entry.fingerprint if entry else None, train_ex)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return TrainResult(out, name, f"local:{name}", function_id, len(train_enc), len(val_enc),
+    return TrainResult(out, name, f"local:{name}", function_id, len(grown.encoded), len(val_enc),
                        tuple(sorted(skipped.items())), loop.steps, loop.step_losses[0] if loop.step_losses else float("nan"),
                        loop.step_losses[-1] if loop.step_losses else float("nan"), loop.val_losses, loop.seconds,
-                       est.describe(), lock_note, loop.stopped_early, tuple(curve), loop.stop_reason, settings.target)
+                       est.describe(), lock_note, loop.stopped_early, tuple(grown.curve), stop_reason, settings.target,
+                       tuple(grown.log), growth_note)
+
+
+def _teacher(settings: TrainSettings, base: BaseRef, schema: dict[str, Any], val_ex: list[Example],
+             function_id: str | None, examples: list[Example], lock: Path | None) -> tuple[Any, str | None]:
+    """The function that labels grown data, or why there is none (said once in the report)."""
+    from . import measure
+    from .grow import teacher_for
+
+    if settings.grow_rounds == 0:
+        return None, "growth off (--grow-rounds 0)"
+    if base.gguf is None or not val_ex or not schema or not measure.available():
+        return None, "data not grown: exact match is not measured, so a stall cannot be seen"
+    teacher, why = teacher_for(function_id, examples, lock.parent if lock is not None else None)
+    return teacher, None if teacher is not None else f"data not grown: {why}"
+
+
+class _Grown:
+    """The training data across growth rounds, and the curve, losses and growth log of all rounds."""
+
+    def __init__(self, train_ex: list[Example], train_enc: list[Encoded], val_ex: list[Example]) -> None:
+        self.captured = list(train_ex)
+        self.examples = list(train_ex)
+        self.encoded = list(train_enc)
+        self.added: list[Example] = []
+        self.seen = {e.user for e in train_ex + val_ex}
+        self.val_ex = val_ex
+        self.round = 0
+        self.curve: list[dict[str, Any]] = []
+        self.log: list[dict[str, Any]] = []
+        self.loops: list[Any] = []
+        self.epochs = self.steps = 0
+        self.seconds = 0.0
+        self.best: Best | None = None
+
+    def carry(self) -> Carry:
+        return Carry(self.epochs, self.steps, self.seconds, self.best)
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint needs to resume inside a later round (the grown examples as text)."""
+        return {"round": self.round, "added": [[e.where, e.system, e.user, e.answer] for e in self.added],
+                "curve": self.curve, "log": self.log, "epochs": self.epochs, "steps": self.steps,
+                "losses": [[list(lp.step_losses), list(lp.epoch_losses), list(lp.val_losses)] for lp in self.loops]}
+
+    def restore(self, saved: dict[str, Any], encode_all: Callable[[list[Example]], list[Encoded]]) -> None:
+        from .trainer import LoopResult
+
+        like = self.examples[0]
+        added = [Example(w, like.function_id, like.call_name, like.tool_name, sy, u, a, like.schema_json)
+                 for w, sy, u, a in saved["added"]]
+        self._add(added, encode_all)
+        self.round, self.curve, self.log = int(saved["round"]), list(saved["curve"]), list(saved["log"])
+        self.epochs, self.steps = int(saved["epochs"]), int(saved["steps"])
+        self.loops = [LoopResult(tuple(a), tuple(b), tuple(c), None, False, 0, 0.0) for a, b, c in saved["losses"]]
+
+    def _add(self, new: list[Example], encode_all: Callable[[list[Example]], list[Encoded]]) -> None:
+        self.added.extend(new)
+        self.examples.extend(new)
+        self.encoded.extend(encode_all(new))
+        self.seen.update(e.user for e in new)
+
+    def finish_round(self, loop: Any, carry: Carry, scores: dict[int, Any], settings: TrainSettings) -> None:
+        spe = math.ceil(math.ceil(len(self.encoded) / settings.batch_size) / settings.grad_accum)
+        for e in range(len(loop.val_losses)):
+            epoch = carry.epochs + e + 1
+            score = scores.get(epoch)
+            self.curve.append({"round": self.round, "epoch": epoch, "data_size": len(self.encoded),
+                               "steps": carry.steps + min(loop.steps, spe * (e + 1)),
+                               "validation_loss": loop.val_losses[e],
+                               "exact_match": score.exact if score is not None else None,
+                               "fields": score.fields if score is not None else None})
+        self.loops.append(loop)
+        self.epochs = carry.epochs + len(loop.val_losses)
+        self.steps = carry.steps + loop.steps
+        self.seconds = loop.seconds
+        self.best = loop.best
+
+    def grow(self, teacher: Any, score: Any, settings: TrainSettings,
+             encode_all: Callable[[list[Example]], list[Encoded]], report: Callable[[Progress], None]) -> str | None:
+        """Add a round of teacher-labelled examples; a stop reason when nothing could be added."""
+        from .grow import MIN_GROWTH
+
+        mistakes = [self.val_ex[i] for i in (score.wrong if score is not None else ())]
+        self.round += 1
+        new, record = teacher.grow(max(MIN_GROWTH, len(self.encoded)), mistakes, self.seen, settings.seed, self.round,
+                                   around=self.captured)
+        if record.teacher_failed:  # labels of a function that mostly raises are not trusted
+            error = (f"{teacher.target.function_id} raised on {record.teacher_errors} of {record.calls} new calls "
+                     f"(first: {record.first_error}); the data was not grown")
+            self.log.append({**record.as_dict(), "added": 0, "error": error})
+            report(Progress("info", message=f"round {self.round}: {error}"))
+            return "teacher"
+        before = len(self.encoded)
+        self._add(new, encode_all)
+        self.log.append({**record.as_dict(), "data_size": len(self.encoded)})
+        report(Progress("info", message=(
+            f"round {self.round}: best exact match {score.exact if score is not None else 0:.1%} is below "
+            f"{settings.target:.0%}; grew the data {before} -> "
+            f"{len(self.encoded)} ({record.from_mistakes} mutations of missed validation calls, {record.from_strategies} "
+            f"drawn from the signature, labelled by {teacher.target.function_id}; {record.duplicates} already in the "
+            f"data, {record.teacher_errors} calls raised)")))
+        return None if len(self.encoded) > before else "exhausted"
+
+    def merged(self, stop_reason: str) -> Any:
+        """The loop results of all rounds as one (losses concatenated, totals, best epoch, what stopped it)."""
+        from .trainer import LoopResult
+
+        last = self.loops[-1]
+        return LoopResult(
+            tuple(x for lp in self.loops for x in lp.step_losses), tuple(x for lp in self.loops for x in lp.epoch_losses),
+            tuple(x for lp in self.loops for x in lp.val_losses), last.best_epoch, any(lp.stopped_early for lp in self.loops),
+            self.steps, last.seconds, next((lp.resumed_from for lp in self.loops if lp.resumed_from is not None), None),
+            tuple(c["exact_match"] for c in self.curve), stop_reason, last.best)
 
 
 def trained_schema(entry: Any, examples: list[Example]) -> dict[str, Any] | None:
@@ -366,6 +515,11 @@ def served_schema(entry: Any, examples: list[Example], function_id: str | None, 
         raise UsageError(f"{why}; {function_id} returns {target.return_model.__name__}, but the examples answer with "
                          f"{', '.join(tools)}: pass the --function these examples were captured from")
     return order_like(tool_schema(target.return_model), json.loads(examples[0].answer))
+
+
+def _scoring(scores: dict[int, Any], epochs_before: int, scorer: Callable[[], Any]) -> Callable[[int], float | None]:
+    """The per-epoch hook of one round: scores recorded under the epoch counted over all rounds."""
+    return lambda epoch: _record(scores, epochs_before + epoch, scorer())
 
 
 def _record(scores: dict[int, Any], epoch: int, score: Any) -> float | None:
@@ -426,7 +580,8 @@ def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, l
 def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, settings: TrainSettings, loop: Any,
                      files: list[DataFile], train_ex: list[Example], train_enc: list[Encoded], val_enc: list[Encoded],
                      name: str, function_id: str | None, skipped: dict[str, int], wall: float, est: Estimate,
-                     entry: Any, schema: dict[str, Any], curve: list[dict[str, Any]]) -> None:
+                     entry: Any, schema: dict[str, Any], curve: list[dict[str, Any]], growth: list[dict[str, Any]],
+                     growth_note: str | None) -> None:
     import peft
     import torch
     import transformers
@@ -464,7 +619,8 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
         "prompt_example": prompt_text(tokenizer, sample.system, sample.user),
         "datasets": [{"path": f.path, "sha256": f.sha256, "lines": f.lines, "role": f.role} for f in files],
         "fingerprints": [{"tool": t, "fingerprint": fp} for t, fp in prints],
-        "examples": {"train": len(train_enc), "validation": len(val_enc), "skipped": skipped},
+        "examples": {"train": len(train_enc), "validation": len(val_enc), "skipped": skipped,
+                     "grown": sum(g.get("added", 0) for g in growth)},
         "hyperparameters": settings.hyperparameters(),
         "losses": {"train_steps": list(loop.step_losses), "train_epochs": list(loop.epoch_losses),
                    "validation_epochs": list(loop.val_losses), "best_epoch": loop.best_epoch,
@@ -472,6 +628,7 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
         "steps": loop.steps,
         "curve": curve,
         "stopped": loop.stop_reason,
+        "growth": {"rounds": growth, "note": growth_note},
         "resumed_from_step": loop.resumed_from,
         "wall_seconds": round(wall, 3),
         "train_seconds": round(loop.seconds, 3),

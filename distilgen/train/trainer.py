@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from ..errors import DistilgenError
 from .render import IGNORE, Encoded
 
-__all__ = ["TrainSettings", "Progress", "LoopResult", "TrainingInterrupted", "train_loop", "step_plan",
+__all__ = ["TrainSettings", "Progress", "LoopResult", "Carry", "TrainingInterrupted", "train_loop", "step_plan",
            "DEFAULT_TARGETS", "total_steps", "shared_prefix_len", "answer_loss_sum"]
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -36,7 +36,9 @@ class TrainSettings:
     seed: int = 0
     val_split: float = 0.1
     patience: int = 2
-    """Stop after this many epochs without a better validation loss (0: never stop early)."""
+    """Stop after this many epochs without a better validation loss (0: never stop early). When exact
+    match is measured, this many epochs without a higher exact match is a stall: the data grows (a
+    teacher is known) or training stops."""
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0
@@ -53,6 +55,8 @@ class TrainSettings:
     """Stop once exact match on the validation split (asked as the served model is) reaches this."""
     budget_seconds: float = 900.0
     """Stop training after this much wall time (the best adapter so far is kept)."""
+    grow_rounds: int = 3
+    """How many times the training data may grow (train/grow.py) when exact match stalls below target."""
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
@@ -62,7 +66,7 @@ class TrainSettings:
             "lora_dropout": self.lora_dropout, "target_modules": list(self.target_modules),
             "lora_layers": self.lora_layers,
             "max_seq_len": self.max_seq_len, "max_steps": self.max_steps, "warmup_fraction": self.warmup_fraction,
-            "target": self.target, "budget_seconds": self.budget_seconds,
+            "target": self.target, "budget_seconds": self.budget_seconds, "grow_rounds": self.grow_rounds,
         }
 
 
@@ -94,7 +98,29 @@ class LoopResult:
     exact_matches: tuple[float | None, ...] = ()
     """Per epoch: exact match on the validation split through constrained decoding (None: not measured)."""
     stop_reason: str = "epochs"
-    """`target` reached, `budget` spent, `patience` (no better validation), `epochs` or `max_steps` done."""
+    """`target` reached, `budget` spent, `stall` (no higher exact match for `patience` epochs), `patience`
+    (no better validation loss, exact match not measured), `epochs` or `max_steps` done."""
+    best: "Best | None" = None
+    """The best adapter so far (this round's or an earlier round's): what the model now holds."""
+
+
+@dataclass(frozen=True)
+class Best:
+    key: float
+    """Lower is better: -exact match (+ validation loss * 1e-6 to break ties), or validation loss."""
+    epoch: int
+    """Counted over all rounds."""
+    lora: dict[str, Any]
+    exact: float | None
+
+
+@dataclass(frozen=True)
+class Carry:
+    """What earlier growth rounds hand the next one: totals so far and the best adapter to beat."""
+    epochs: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    best: Best | None = None
 
 
 class TrainingInterrupted(DistilgenError):
@@ -227,12 +253,19 @@ def train_loop(
     progress: Callable[[Progress], None],
     stop: Callable[[], bool] | None = None,
     score_epoch: Callable[[int], float | None] | None = None,
+    carry: Carry | None = None,
+    extra_state: Callable[[], dict[str, Any]] | None = None,
 ) -> LoopResult:
     """Train `model` (a peft model on the CPU) in place and return its losses. After each epoch
     `score_epoch(epoch)` may measure exact match; the best epoch is then the one with the highest
-    exact match (validation loss breaks ties), and reaching `settings.target` stops training."""
+    exact match (validation loss breaks ties), and reaching `settings.target` stops training.
+
+    One call is one round on fixed data (fresh optimizer and schedule); `carry` continues the epoch
+    and step counts, the wall time and the best adapter of earlier rounds (train/grow.py), and
+    `extra_state()` is saved in the checkpoint beside the loop's own state."""
     import torch
 
+    carry = carry or Carry()
     torch.manual_seed(settings.seed)
     causal_lm = model.get_base_model()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -240,7 +273,7 @@ def train_loop(
     steps_per_epoch = len(step_plan(len(train), settings, 0))
     total = steps_per_epoch * settings.epochs
     if settings.max_steps is not None:
-        total = min(total, settings.max_steps)
+        total = max(0, min(total, settings.max_steps - carry.steps))
     warmup = max(1, int(total * settings.warmup_fraction)) if total > 4 else 0
 
     def lr_factor(step: int) -> float:  # linear warm-up, then linear decay to a tenth
@@ -254,11 +287,11 @@ def train_loop(
     step_losses: list[float] = []
     epoch_losses: list[float] = []
     val_losses: list[float] = []
-    best: tuple[float, int, dict[str, Any]] | None = None
+    best = carry.best
     exacts: list[float | None] = []
     stop_reason = "epochs"
     bad_epochs = 0
-    elapsed_before = 0.0
+    elapsed_before = carry.seconds
     resumed_from = None
     if resume_state is not None:
         _load_lora_state(model, resume_state["lora"])
@@ -274,7 +307,7 @@ def train_loop(
         exacts = list(resume_state.get("exacts", []))
         if resume_state.get("best") is not None:
             b = resume_state["best"]
-            best = (b["loss"], b["epoch"], b["lora"])
+            best = Best(b["loss"], b["epoch"], b["lora"], b.get("exact"))
         progress(Progress("info", step=step, total_steps=total, message=f"resumed from step {step}/{total}"))
 
     def save_checkpoint() -> None:
@@ -284,7 +317,8 @@ def train_loop(
             "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "step_losses": step_losses,
             "epoch_losses": epoch_losses, "val_losses": val_losses, "bad_epochs": bad_epochs,
             "seconds": elapsed_before + (time.perf_counter() - started),
-            "best": None if best is None else {"loss": best[0], "epoch": best[1], "lora": best[2]}, "exacts": exacts,
+            "best": None if best is None else {"loss": best.key, "epoch": best.epoch, "lora": best.lora, "exact": best.exact},
+            "exacts": exacts, **(extra_state() if extra_state is not None else {}),
         }
         tmp = checkpoint_dir / "state.pt.tmp"
         torch.save(state, tmp)
@@ -309,7 +343,7 @@ def train_loop(
     model.train()
     with _StopFlag() as flag:
         for epoch in range(step // steps_per_epoch if steps_per_epoch else 0, settings.epochs):
-            plan = step_plan(len(train), settings, epoch)
+            plan = step_plan(len(train), settings, carry.epochs + epoch)
             first = step - epoch * steps_per_epoch
             epoch_n = 0
             for micro_batches in plan[first:]:
@@ -356,11 +390,13 @@ def train_loop(
                 exacts.append(exact)
                 # higher exact match wins; validation loss decides when exact match is not measured or ties
                 key = v if exact is None else -exact + v * 1e-6
-                if best is None or key < best[0] - (1e-4 if exact is None else 1e-9):
-                    best = (key, epoch + 1, _lora_state(model))
-                    bad_epochs = 0
-                else:
-                    bad_epochs += 1
+                higher = exact is not None and (best is None or best.exact is None or exact > best.exact + 1e-9)
+                better = best is None or key < best.key - (1e-4 if exact is None else 1e-9)
+                if better:
+                    best = Best(key, carry.epochs + epoch + 1, _lora_state(model), exact)
+                # a stall is counted on exact match alone when it is measured (a lower loss at the
+                # same exact match keeps the better adapter but is no progress toward the target)
+                bad_epochs = 0 if (higher if exact is not None else better) else bad_epochs + 1
                 progress(Progress("epoch", step=step, total_steps=total, epoch=epoch + 1, epochs=settings.epochs,
                                   loss=epoch_losses[-1] if epoch_losses else None, val_loss=v,
                                   message="" if exact is None else f"exact match {exact:.1%}"))
@@ -371,23 +407,24 @@ def train_loop(
                     break
                 if settings.patience and bad_epochs >= settings.patience and step < total:
                     stopped_early = True
-                    stop_reason = "patience"
+                    stop_reason = "patience" if exact is None else "stall"
+                    what = "validation loss" if exact is None else "exact match"
                     progress(Progress("info", step=step, total_steps=total,
-                                      message=f"early stop: validation loss has not improved for {bad_epochs} epochs"))
+                                      message=f"early stop: {what} has not improved for {bad_epochs} epochs"))
                     break
             if stop_reason == "budget":
                 break
             if step >= total:
-                if settings.max_steps is not None and total == settings.max_steps:
+                if settings.max_steps is not None and total == settings.max_steps - carry.steps:
                     stop_reason = "max_steps"
                 break
-    if best is not None and val_losses and best[1] != len(val_losses):
-        _load_lora_state(model, best[2])
-        why = "best exact match" if any(e is not None for e in exacts) else "best validation loss"
-        progress(Progress("info", step=step, total_steps=total, message=f"kept the adapter of epoch {best[1]} ({why})"))
-    return LoopResult(tuple(step_losses), tuple(epoch_losses), tuple(val_losses), best[1] if best else None,
+    if best is not None and val_losses and best.epoch != carry.epochs + len(val_losses):
+        _load_lora_state(model, best.lora)
+        why = "best exact match" if best.exact is not None else "best validation loss"
+        progress(Progress("info", step=step, total_steps=total, message=f"kept the adapter of epoch {best.epoch} ({why})"))
+    return LoopResult(tuple(step_losses), tuple(epoch_losses), tuple(val_losses), best.epoch if best else None,
                       stopped_early, step, elapsed_before + time.perf_counter() - started, resumed_from,
-                      tuple(exacts), stop_reason)
+                      tuple(exacts), stop_reason, best)
 
 
 def total_steps(n_train: int, settings: TrainSettings) -> int:
