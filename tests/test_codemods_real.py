@@ -296,19 +296,11 @@ def test_a_built_wheel_of_the_decorated_project_imports_in_a_clean_venv(tmp_path
     project = tmp_path / "project"
     write(project, {"pyproject.toml": PYPROJECT.format(name="shopco", where="src"), **LAYOUT})
     assert api.apply([project], lock=False).errors == ()
-    dist = tmp_path / "dist"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                            "-q", "-w", str(dist), str(project)], capture_output=True, text=True, timeout=300)
-    assert build.returncode == 0, build.stderr
-    [wheel] = dist.glob("*.whl")
+    from wheels import build_wheel, install_alone
+
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = Path(run_python("import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path, path=[],
-                           python=str(python)).stdout.strip())
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target",
-                              str(site), str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = install_alone(build_wheel(project, tmp_path / "dist"), venv)
     # only pydantic and distilgen come from outside the venv; the project's source tree is not on the path
     import pydantic
 

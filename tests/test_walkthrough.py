@@ -61,19 +61,10 @@ def test_walkthrough_failure_names_the_step(tmp_path: Path) -> None:
 
 def _install_wheel_in_clean_venv(tmp_path: Path) -> Path:
     """distilgen's own wheel, installed in a new venv; its dependencies (only) come from this interpreter."""
-    dist = tmp_path / "dist"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                            "-q", "-w", str(dist), str(ROOT)], capture_output=True, text=True, timeout=300)
-    assert build.returncode == 0, build.stderr
-    [wheel] = dist.glob("distilgen-*.whl")
+    from wheels import build_wheel, install_alone
+
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c",
-                                "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True, timeout=60).stdout.strip())
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target",
-                              str(site), str(wheel)], capture_output=True, text=True, timeout=300)
-    assert install.returncode == 0, install.stderr
+    site = install_alone(build_wheel(ROOT, tmp_path / "dist", "distilgen-*.whl"), venv)
     # A path line in a .pth file is appended after the venv's own site-packages, and .pth files inside it
     # are not processed: the wheel's distilgen wins over this checkout's editable install.
     import pydantic
