@@ -94,7 +94,7 @@ def test_model_without_json_schema_is_ineligible_and_left_alone(tmp_path):
     notes = "\n".join(report.notes)
     for name, model in (("hooks", "Hooks"), ("cache", "Cache")):
         line = next(n for n in report.notes if f": {name}: " in n)
-        assert line.startswith(f"shop/logic.py:") and "ineligible" in line and f"return model {model} has no JSON schema" in line, notes
+        assert line.startswith("shop/logic.py:") and "ineligible" in line and f"return model {model} has no JSON schema" in line, notes
     assert report.errors == ()
     assert [e.function_id for e in load_lock(root / "distilgen.lock").entries] == ["shop.logic:total"]
     # idempotent: asked again, the same verdict, nothing written

@@ -246,7 +246,6 @@ def test_concurrent_record_model_loses_nothing(tmp_path):
 @given(prompt=st.text(), schema=st.dictionaries(st.text(), st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c), max_leaves=8)))
 def test_fingerprint_of_a_canonical_schema_needs_no_parse(prompt, schema):
-    import json
 
     from distilgen.prompts.lock import canonical_schema
     from distilgen.prompts.render import fingerprint, fingerprint_json

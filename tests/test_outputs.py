@@ -61,7 +61,7 @@ def test_split_writes_both_files_or_neither(tmp_path: Path) -> None:
     (out / "train.jsonl").write_text("old train\n", encoding="utf-8")
     (out / "val.jsonl").mkdir()  # val cannot be written: train must stay as it was
     code, _, err = run("dataset", "split", str(GOOD), "--out", str(out))
-    assert code == 2 and f"val.jsonl: is a folder, not a file" in one_line(err)
+    assert code == 2 and "val.jsonl: is a folder, not a file" in one_line(err)
     assert (out / "train.jsonl").read_text(encoding="utf-8") == "old train\n"
     assert sorted(p.name for p in out.iterdir()) == ["train.jsonl", "val.jsonl"]
 

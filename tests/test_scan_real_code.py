@@ -10,7 +10,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from distilgen import api
 from distilgen.analysis.roots import source_roots
