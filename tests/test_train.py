@@ -435,7 +435,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients() -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from distilgen.train.render import IGNORE, Encoded
+    from distilgen.train.encode import IGNORE, Encoded
     from distilgen.train.trainer import _collate, answer_loss_sum, shared_prefix_len
 
     torch.manual_seed(0)

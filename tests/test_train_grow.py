@@ -193,7 +193,7 @@ def test_a_stall_is_counted_on_exact_match_and_the_best_adapter_carries_across_r
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from distilgen.train.render import IGNORE, Encoded
+    from distilgen.train.encode import IGNORE, Encoded
     from distilgen.train.trainer import Carry, TrainSettings, train_loop
 
     torch.manual_seed(0)
@@ -310,7 +310,7 @@ def test_growth_state_survives_a_checkpoint(tmp_path: Path) -> None:
     weights-only loader), and a resumed run has the same training data, curve and counts."""
     import torch
 
-    from distilgen.train.render import Encoded
+    from distilgen.train.encode import Encoded
     from distilgen.train.run import _Grown, load_checkpoint
 
     teacher, train, val = _teacher(tmp_path)

@@ -30,7 +30,7 @@ from typing import Any, Iterable, TypeGuard
 
 from .._version import __version__
 from ..config import Config
-from ..prompts.project import ModuleSource, read_source
+from ..prompts.recording import ModuleSource, read_source
 from .cache import ScanCache
 from .discovery import FileEntry, discover
 from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv
@@ -343,7 +343,7 @@ class StaticFacts:
     @property
     def sources(self) -> dict[str, ModuleSource | None]:
         """The module texts read so far (path -> parsed text; None: unreadable), to share with
-        `prompts.project.build_records`: one parse per file."""
+        `prompts.recording.build_records`: one parse per file."""
         return self._texts._texts
 
     # -- the answers ---------------------------------------------------------------------------

@@ -386,7 +386,7 @@ def schema_targets(report: ScanReport, config: Config, action: ApplyAction, mode
                    selected: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """What the schema child must describe for `apply` to record the lock: every function that is
     or will be decorated, as it will be after the edit (so the child can start before it)."""
-    from ..prompts.project import ModuleSource, read_source, schema_target
+    from ..prompts.recording import ModuleSource, read_source, schema_target
 
     instance = instance_ref(config)
     where = placements(report.root, report.results, instance)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..runtime.formats import decoding_schema
-from .render import request_messages
+from .encode import request_messages
 
 __all__ = ["Score", "ExactMatch", "available"]
 

@@ -21,7 +21,7 @@ from .base import BaseRef, offline_env, resolve_base, torch_folder
 from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validation
 from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
 from .extras import require_train
-from .render import Encoded, encode, prompt_text
+from .encode import Encoded, encode, prompt_text
 from .trainer import Best, Carry, Progress, TrainSettings, shared_prefix_len, train_loop
 
 __all__ = ["TrainResult", "RunTooLarge", "train_model", "MODEL_JSON", "ADAPTER_DIR", "ADAPTER_GGUF", "TOKENIZER_DIR",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import DistilgenError
-from .render import IGNORE, Encoded
+from .encode import IGNORE, Encoded
 
 __all__ = ["TrainSettings", "Progress", "LoopResult", "Carry", "TrainingInterrupted", "train_loop", "step_plan",
            "DEFAULT_TARGETS", "total_steps", "shared_prefix_len", "answer_loss_sum"]
