@@ -5,11 +5,15 @@ calls with the real capture runtime, train with the real CLI in a child process 
 peak RSS measured), serve the result and the untrained base with llama.cpp, and dispatch 100
 held-out inputs through the real openai client (response_format json_schema) against each,
 comparing every answer with the function's own. Prints, per function: exact match of base and
-trained model, schema-valid rate, train wall time, train peak RSS, and p50/p95 latency per
-dispatched call against calling the function.
+trained model, schema-valid rate, train wall and CPU time (the machine is shared: CPU time says
+how much of the wall time the trainer actually ran), epochs and what stopped training, data size,
+train peak RSS, and p50/p95 latency per dispatched call against calling the function, with the
+load average beside it (llama.cpp spin-waits: a loaded machine makes every call slower).
 
 Run (needs the train and serve extras):
     nice -n 10 python benchmarks/local_distill.py [--functions classify,extract,multiply] [--out DIR]
+    nice -n 10 python benchmarks/local_distill.py --functions size,queue,contact,quantity,date,shipment --no-base
+    ... --include-code-body   # capture and dispatch with the function's body in the system prompt
 """
 
 from __future__ import annotations
@@ -154,8 +158,11 @@ TARGETS = {
 TARGETS.update({key: Target(key, fn, gen, ()) for key, (fn, gen) in TEACHERS.items()})
 
 
-def run_measured(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """Run a child; (result, wall seconds, its peak RSS in MB from /proc VmHWM)."""
+def run_measured(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float, float, float]:
+    """Run a child; (result, wall seconds, its peak RSS in MB from /proc VmHWM, its CPU seconds)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1",  # train imports the function for its schema
@@ -183,7 +190,9 @@ def run_measured(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    return subprocess.CompletedProcess(cmd, proc.returncode, out.get("out", ""), out.get("err", "")), wall, peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child was reaped by poll(): its time is in here
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out.get("out", ""), out.get("err", "")), wall, peak, cpu
 
 
 def inputs(gen: Callable[[random.Random], tuple[Any, ...]], n_train: int, n_test: int, seed: int) -> tuple[list[Any], list[Any]]:
@@ -205,10 +214,10 @@ def inputs(gen: Callable[[random.Random], tuple[Any, ...]], n_train: int, n_test
     return train, test
 
 
-def capture(fn: Callable[..., Any], args: list[Any], path: Path) -> str:
+def capture(fn: Callable[..., Any], args: list[Any], path: Path, include_code_body: bool = False) -> str:
     from distilgen.runtime.instructions import Instructions
 
-    ins = Instructions(name="bench", dataset=path, finetune_format="tools")
+    ins = Instructions(name="bench", dataset=path, finetune_format="tools", include_code_body=include_code_body)
     wrapped = ins.distil(fn)
     for a in args:
         wrapped(*a)
@@ -222,18 +231,19 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def evaluate(fn: Callable[..., Any], folder: Path, test: list[Any]) -> dict[str, Any]:
+def evaluate(fn: Callable[..., Any], folder: Path, test: list[Any], include_code_body: bool = False,
+             threads: int = 1) -> dict[str, Any]:
     from distilgen.config import Config
     from distilgen.errors import DistilgenError
     from distilgen.runtime.instructions import Instructions
     from distilgen.train.serve import LocalServer
 
-    with LocalServer(folder, threads=2) as server:
+    with LocalServer(folder, threads=threads) as server:
         info = server.info
         assert info is not None
         cfg = Config(root=ROOT, local_base_url=info.base_url)
         ins = Instructions(name="bench-dispatch", config=cfg, max_retries=0, fallback="raise",
-                           lock_file=folder / "no-lock.toml")
+                           lock_file=folder / "no-lock.toml", include_code_body=include_code_body)
         # the same cap for base and trained model, several times the longest answer here: an untrained
         # base that rambles would otherwise spend 512 tokens (~20 s on this CPU) per call
         remote = ins.distil(mode="dispatch", model=f"local:{info.model_id}", response_format="json_schema",
@@ -254,13 +264,15 @@ def evaluate(fn: Callable[..., Any], folder: Path, test: list[Any]) -> dict[str,
                 exact += 1
             for name in type(want).model_fields:
                 fields[name] = fields.get(name, 0) + (got is not None and getattr(got, name) == getattr(want, name))
+        load = os.getloadavg()[0]
     fn_lat = []
     for a in test:
         t0 = time.perf_counter()
         fn(*a)
         fn_lat.append(time.perf_counter() - t0)
     return {"exact": exact / len(test), "valid": valid / len(test), "fields": {k: v / len(test) for k, v in fields.items()}, "p50": percentile(lat, 0.5),
-            "p95": percentile(lat, 0.95), "fn_p50": percentile(fn_lat, 0.5), "fn_p95": percentile(fn_lat, 0.95)}
+            "p95": percentile(lat, 0.95), "fn_p50": percentile(fn_lat, 0.5), "fn_p95": percentile(fn_lat, 0.95),
+            "load": load}
 
 
 def base_folder(tmp: Path, fn: Callable[..., Any]) -> Path:
@@ -289,6 +301,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None, help="keep datasets and models here")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     ap.add_argument("--train-args", default=None, help="replace the target's `distilgen train` options (one string)")
+    ap.add_argument("--serve-threads", type=int, default=1, help="llama.cpp threads of the evaluated server")
+    ap.add_argument("--no-base", action="store_true", help="skip the untrained base's figures (saves ~100 calls each)")
+    ap.add_argument("--include-code-body", action="store_true",
+                    help="capture and dispatch with the function's body in the system prompt (issue 14, item 2)")
     opts = ap.parse_args()
     warnings.simplefilter("ignore")
     tmp = opts.out or Path(tempfile.mkdtemp(prefix="distil-bench-"))
@@ -299,38 +315,53 @@ def main() -> int:
         train_in, test_in = inputs(t.gen, min(opts.train, 300), opts.test, opts.seed)
         data = tmp / f"{key}.jsonl"
         data.unlink(missing_ok=True)
-        capture(t.fn, train_in, data)
+        capture(t.fn, train_in, data, opts.include_code_body)
         out = tmp / f"model-{key}"
         cmd = [sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--name", key,
                "--threads", "2", "--lock", str(tmp / "none.lock"), "--function", f"{t.fn.__module__}:{t.fn.__qualname__}",
                *(opts.train_args.split() if opts.train_args else t.train_args)]
         print(f"[{key}] training: {' '.join(cmd[3:])}", flush=True)
-        proc, wall, rss = run_measured(cmd, tmp)
+        load_before = os.getloadavg()[0]
+        proc, wall, rss, cpu = run_measured(cmd, tmp)
         if proc.returncode != 0:
             print(proc.stdout, proc.stderr, sep="\n")
             return 1
         print(proc.stdout.strip(), flush=True)
         print(f"[{key}] evaluating base and trained model on {len(test_in)} held-out inputs", flush=True)
-        base = evaluate(t.fn, base_folder(tmp, t.fn), test_in)
-        trained = evaluate(t.fn, out, test_in)
+        load_train = (load_before + os.getloadavg()[0]) / 2
+        none = {"exact": float("nan"), "valid": float("nan")}
+        base = none if opts.no_base else evaluate(t.fn, base_folder(tmp, t.fn), test_in, opts.include_code_body, opts.serve_threads)
+        trained = evaluate(t.fn, out, test_in, opts.include_code_body, opts.serve_threads)
         info = json.loads((out / "model.json").read_text(encoding="utf-8"))
+        curve = info.get("curve") or []
         results[key] = {"function": f"{t.fn.__module__}:{t.fn.__qualname__}", "train_examples": info["examples"]["train"],
-                        "steps": info["steps"], "train_wall_s": wall, "train_loop_s": info["train_seconds"],
+                        "validation_examples": info["examples"]["validation"], "steps": info["steps"],
+                        "epochs": len(curve), "stopped": info.get("stopped"), "curve": curve,
+                        "include_code_body": opts.include_code_body, "train_wall_s": wall, "train_cpu_s": cpu,
+                        "train_loop_s": info["train_seconds"], "train_load": load_train,
                         "peak_rss_mb": rss, "base": base, "trained": trained}
         r = results[key]
+        if opts.json:  # after every function, so a run cut short keeps what it measured
+            opts.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
         print(f"[{key}] exact match base {base['exact']:.0%} -> trained {trained['exact']:.0%}; schema-valid "
-              f"base {base['valid']:.0%}, trained {trained['valid']:.0%}; train {wall / 60:.1f} min wall "
-              f"({r['steps']} steps, {r['train_examples']} examples), peak RSS {r['peak_rss_mb']:.0f} MB; latency "
+              f"base {base['valid']:.0%}, trained {trained['valid']:.0%}; train {wall / 60:.1f} min wall, "
+              f"{cpu / 60:.1f} min CPU (load {load_train:.1f}; {r['epochs']} epochs, {r['steps']} steps, stopped: "
+              f"{r['stopped']}, {r['train_examples']} + {r['validation_examples']} examples), curve "
+              + " ".join(f"{c.get('exact_match') or 0:.0%}" for c in curve)
+              + f", peak RSS {r['peak_rss_mb']:.0f} MB; latency (load {trained['load']:.1f}) "
               f"p50/p95 {trained['p50'] * 1000:.0f}/{trained['p95'] * 1000:.0f} ms vs function "
               f"{trained['fn_p50'] * 1e6:.1f}/{trained['fn_p95'] * 1e6:.1f} us "
               f"({trained['p50'] / max(trained['fn_p50'], 1e-9):,.0f}x slower at p50); per field, trained: "
               + ", ".join(f"{k} {v:.0%}" for k, v in trained["fields"].items()), flush=True)
-    print("\n| function | base exact | trained exact | schema-valid (trained) | train wall | peak RSS | p50 / p95 dispatch | p50 function |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| function | base exact | trained exact | schema-valid (trained) | train wall / CPU (load) | epochs, stopped | "
+          "data (train + val) | peak RSS | p50 / p95 dispatch (load) | p50 function |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for key, r in results.items():
         b, tr = r["base"], r["trained"]
         print(f"| {r['function']} | {b['exact']:.0%} | {tr['exact']:.0%} | {tr['valid']:.0%} | "
-              f"{r['train_wall_s'] / 60:.1f} min | {r['peak_rss_mb']:.0f} MB | {tr['p50'] * 1000:.0f} / {tr['p95'] * 1000:.0f} ms | "
+              f"{r['train_wall_s'] / 60:.1f} / {r['train_cpu_s'] / 60:.1f} min ({r['train_load']:.1f}) | "
+              f"{r['epochs']}, {r['stopped']} | {r['train_examples']} + {r['validation_examples']} | "
+              f"{r['peak_rss_mb']:.0f} MB | {tr['p50'] * 1000:.0f} / {tr['p95'] * 1000:.0f} ms ({tr['load']:.1f}) | "
               f"{tr['fn_p50'] * 1e6:.1f} us |")
     if opts.json:
         opts.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -167,9 +167,89 @@ def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
     `lora_path`, and the adapter is attached to the context the way llama-cpp-python itself does."""
     path = getattr(settings, "lora_path", None)
     if not path:
-        return load(settings)
+        return lazy_grammar(load(settings))
     llm = load(settings.model_copy(update={"lora_path": None}))
-    return attach_adapter(llm, str(path), float(getattr(settings, "lora_scale", 1.0) or 1.0))
+    return lazy_grammar(attach_adapter(llm, str(path), float(getattr(settings, "lora_scale", 1.0) or 1.0)))
+
+
+class LazyGrammarGreedy:
+    """Greedy decoding under a grammar that asks the grammar about the model's own choice first.
+
+    llama-cpp-python's sampler chain applies the grammar to every candidate of the vocabulary (49,152
+    tokens for SmolLM2) before taking the best one, for every generated token. Greedy decoding only
+    needs the best token the grammar allows: if the model's top token is allowed (nearly always, for
+    a model trained on answers of this shape), it is that token, and one check settles it; only
+    otherwise is the whole vocabulary filtered, as before. The result is the same token every time
+    (the argmax of a subset that holds the overall argmax is the overall argmax); llama.cpp's own
+    sampler (common/sampling.cpp) checks the grammar this way too."""
+
+    def __init__(self, llm: Any, grammar: Any) -> None:
+        import ctypes
+
+        import llama_cpp
+        import numpy as np
+
+        self._llama_cpp, self._np, self._ctypes = llama_cpp, np, ctypes
+        self._n_vocab = int(llm._n_vocab)
+        self._grammar = llama_cpp.llama_sampler_init_grammar(
+            llm._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        if not self._grammar:
+            raise RuntimeError("llama.cpp could not build the answer's grammar")
+        self._one = (llama_cpp.llama_token_data * 1)()
+        # llama_token_data is {int32 id; float logit; float p}: one numpy record each, no padding
+        self._all = np.zeros(self._n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)]))
+        self._all["id"] = np.arange(self._n_vocab, dtype=np.int32)
+        self.tokens = self.fallbacks = 0  # how often the whole vocabulary had to be filtered
+
+    def _allowed(self, token: int, logit: float) -> bool:
+        self._one[0].id, self._one[0].logit, self._one[0].p = token, logit, 0.0
+        arr = self._llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
+        self._llama_cpp.llama_sampler_apply(self._grammar, self._ctypes.byref(arr))
+        return bool(self._one[0].logit != float("-inf"))
+
+    def sample(self, ctx: Any, idx: int = -1) -> int:
+        llama_cpp, np = self._llama_cpp, self._np
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,))
+        token = int(np.argmax(logits))
+        self.tokens += 1
+        if not self._allowed(token, float(logits[token])):
+            self.fallbacks += 1
+            self._all["logit"] = logits
+            arr = llama_cpp.llama_token_data_array(
+                data=self._all.ctypes.data_as(llama_cpp.llama_token_data_p), size=self._n_vocab, selected=-1, sorted=False)
+            llama_cpp.llama_sampler_apply(self._grammar, self._ctypes.byref(arr))
+            token = int(np.argmax(self._all["logit"]))
+        llama_cpp.llama_sampler_accept(self._grammar, token)
+        return token
+
+    def close(self) -> None:
+        if self._grammar:
+            self._llama_cpp.llama_sampler_free(self._grammar)
+            self._grammar = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def lazy_grammar(llm: Any) -> Any:
+    """Use LazyGrammarGreedy for the requests it gives the same answer for: temperature 0, a
+    grammar, no logits processor and no repetition penalties (what dispatch and the shim send);
+    anything else keeps llama-cpp-python's own sampler chain."""
+    import types
+
+    original = llm._init_sampler
+
+    def init_sampler(self: Any, *args: Any, **kwargs: Any) -> Any:
+        neutral = (kwargs.get("temp", 0.8) == 0.0 and kwargs.get("grammar") is not None
+                   and kwargs.get("logits_processor") is None and kwargs.get("repeat_penalty", 1.0) == 1.0
+                   and kwargs.get("frequency_penalty", 0.0) == 0.0 and kwargs.get("presence_penalty", 0.0) == 0.0
+                   and kwargs.get("mirostat_mode", 0) == 0 and not args)
+        if not neutral or os.environ.get("DISTILGEN_LLAMA_FULL_GRAMMAR") == "1":
+            return original(*args, **kwargs)
+        return LazyGrammarGreedy(self, kwargs["grammar"])
+
+    llm._init_sampler = types.MethodType(init_sampler, llm)
+    return llm
 
 
 def attach_adapter(llm: Any, path: str, scale: float = 1.0) -> Any:
