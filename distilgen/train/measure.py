@@ -47,6 +47,13 @@ class ExactMatch:
         self.max_tokens = max_tokens
 
     def score(self, adapter_gguf: str | Path, examples: Sequence[tuple[str, str, str]]) -> Score:
+        import os
+
+        from .serve import llama_thread_env
+
+        # llama.cpp's OpenMP threads must sleep, not spin, at barriers (see llama_thread_env): the
+        # scorer runs on the machine training keeps busy. libgomp reads this once, when llama_cpp loads.
+        os.environ.update(llama_thread_env(os.environ))
         from llama_cpp import Llama
 
         from ._llama_server import attach_adapter, without_extra_buffer_types
