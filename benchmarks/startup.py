@@ -43,12 +43,15 @@ EMPTY_GROUP_HELP = ("import click\n@click.group()\ndef main():\n    'A group.'\n
                     "@main.command()\ndef sub():\n    'A command.'\nmain(['--help'])")
 
 
-def cli(python: str) -> list[str]:
-    """The installed `distilgen` console script beside `python` (what pre-commit runs), else -m."""
-    script = Path(python).parent / "distilgen"
-    if script.is_file():
-        return [python, str(script)]
-    return [python, "-m", "distilgen"]
+def cli(python: str, tree: Path) -> list[str]:
+    """`distilgen` as its console script runs it (what pre-commit runs): the entry point that TREE's
+    pyproject.toml names, called the way pip's generated script calls it. Reading the entry point
+    from each tree lets `--compare` time a checkout whose entry point differs from the installed one."""
+    import tomllib
+
+    entry = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["distilgen"]
+    module, _, attr = entry.partition(":")
+    return [python, "-c", f"import sys\nfrom {module} import {attr}\nsys.argv[0] = 'distilgen'\nsys.exit({attr}())"]
 
 
 def _children_cpu() -> float:
@@ -92,13 +95,12 @@ def main() -> int:
         loaded = subprocess.run(
             [py, "-c", f"import sys, distilgen; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"],
             env=env, cwd=work, capture_output=True, text=True, check=True, timeout=60).stdout.split()
-        check = cli(py) + ["check", "."]
         trees = {"": REPO} | ({" (compared)": Path(opts.compare).resolve()} if opts.compare else {})
         projects: dict[str, Path] = {}
         for label, tree in trees.items():  # each tree checks its own copy: caches are per version
             project = projects[label] = work / f"sample_project{len(projects)}"
             shutil.copytree(REPO / "sample_project", project, ignore=shutil.ignore_patterns(".distilgen_cache"))
-            run_once(check, project, tree_env(tree))  # warm the scan cache
+            run_once(cli(py, tree) + ["check", "."], project, tree_env(tree))  # warm the scan cache
             if not (project / ".distilgen_cache").is_dir():
                 raise SystemExit("distilgen check wrote no .distilgen_cache/: the warm-cache figure would be a cold one")
 
@@ -111,8 +113,8 @@ def main() -> int:
             target = (lambda t: t) if not label else (lambda t: None)  # targets apply to this checkout
             commands |= {
                 'python -c "import distilgen"' + label: ([py, "-c", "import distilgen"], target(3.0), e, p),
-                "distilgen --help" + label: (cli(py) + ["--help"], target(3.0), e, p),
-                "distilgen check (warm cache)" + label: (check, target(5.0), e, p),
+                "distilgen --help" + label: (cli(py, tree) + ["--help"], target(3.0), e, p),
+                "distilgen check (warm cache)" + label: (cli(py, tree) + ["check", "."], target(5.0), e, p),
                 "from distilgen import Instructions" + label: ([py, "-c", "from distilgen import Instructions"], None, e, p),
             }
         commands |= {

@@ -13,14 +13,19 @@ from typing import Any, Callable, NoReturn, Sequence, TypeVar
 
 import click
 
+from ._cli_text import (
+    EXIT_CLEAN as EXIT_CLEAN,  # re-exported for the command modules
+    EXIT_ERROR as EXIT_ERROR,
+    EXIT_FINDINGS as EXIT_FINDINGS,
+    EXIT_INTERRUPTED as EXIT_INTERRUPTED,
+    failure_line,
+    internal_error_line,
+    json_text as json_text,
+    plural as plural,
+)
 from .errors import DistilgenError, InternalError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2  # usage, configuration, a failed operation, an internal error
-EXIT_INTERRUPTED = 130
 
 
 def handle_errors(fn: F) -> F:
@@ -46,7 +51,7 @@ def handle_errors(fn: F) -> F:
 
 def fail(message: str) -> NoReturn:
     """A failed operation or a bad argument: one line on stderr, exit 2."""
-    click.echo(f"distilgen: error: {message}", err=True)
+    click.echo(failure_line(message), err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -54,7 +59,7 @@ def _internal(exc: BaseException, message: str) -> None:
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.find_root().meta.get("distilgen.debug"):
         raise exc
-    click.echo(f"distilgen: internal error: {message} (run with --debug for the traceback)", err=True)
+    click.echo(internal_error_line(message), err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -143,29 +148,5 @@ class Progress:
             self.bar = None
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
 def joined(parts: Sequence[str]) -> str:
     return "".join(p + "\n" for p in parts)
-
-
-def json_text(value: Any) -> str:
-    """A result record (or a list of them) as indented JSON: `as_dict()` where a record has one,
-    else its dataclass fields."""
-    import dataclasses
-    import json
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if hasattr(v, "as_dict"):
-            return v.as_dict()
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return dataclasses.asdict(v)
-        return v
-
-    return json.dumps(plain(value), indent=2, ensure_ascii=False, default=str) + "\n"

@@ -1,24 +1,18 @@
-"""`distilgen prompts` and `distilgen check`: the lock file."""
+"""`distilgen prompts` and `distilgen check`: the lock file.
+
+A plain `distilgen check [PATH...]` (no option) never gets here: the console script runs the same
+`_cli_text.run_check` without importing click (`_launch.py`)."""
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import click
 
 from . import api
-from ._cli_common import EXIT_ERROR, echo, exit_with, format_option, handle_errors, json_text, plural, python_option
-
-
-def shown(root: Any, path: Any) -> str:
-    """A path as seen from the current folder (clickable in the terminal that ran the command)."""
-    full = Path(root) / path
-    rel = os.path.relpath(full)
-    return str(full) if rel.startswith("..") else rel
-
+from ._cli_common import EXIT_ERROR, echo, exit_with, format_option, handle_errors, json_text, python_option
+from ._cli_text import run_check, shown
 
 _KINDS = ("added", "changed", "moved", "removed", "restamped")
 
@@ -72,18 +66,6 @@ def prompts_cmd(paths: tuple[str, ...], check_only: bool, fmt: str, python: str 
     exit_with(check_only and any(rep.changed for rep in reports))
 
 
-def format_check(reports: Sequence[api.CheckReport], fmt: str) -> str:
-    findings = [(shown(rep.root, f.path), f) for rep in reports for f in rep.findings]
-    if fmt == "json":
-        return json_text([{"path": where, "line": f.line, "code": f.code, "message": f.message,
-                           "function_id": f.function_id} for where, f in findings])
-    if fmt == "github":
-        return "".join(f"::error title=distilgen {f.code},file={where},line={f.line}::"
-                       + f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A") + "\n"
-                       for where, f in findings)
-    return "".join(f"{where}:{f.line}: {f.code} {f.message}\n" for where, f in findings)
-
-
 @click.command("check")
 @click.argument("paths", nargs=-1, type=click.Path())
 @format_option("text", "json", "github")
@@ -98,9 +80,5 @@ def check_cmd(paths: tuple[str, ...], fmt: str, exit_zero: bool, python: str | N
     require-decorated is set, and lock entries for functions that are gone. One line per finding:
     `path:line: CODE what, how to fix`. PATHS select the project(s), which are checked whole.
     """
-    reports = api.check(paths or (".",), python=python)
-    echo(format_check(reports, fmt))
-    count = sum(len(rep.findings) for rep in reports)
-    if count and fmt != "json":
-        click.echo(f"distilgen check: {plural(count, 'finding')}", err=True)
-    exit_with(bool(count), exit_zero=exit_zero)
+    sys.exit(run_check(paths, fmt, exit_zero=exit_zero, python=python,
+                       out=echo, err=lambda text: click.echo(text, err=True, nl=False)))

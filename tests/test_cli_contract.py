@@ -90,7 +90,7 @@ def test_an_unknown_command_is_a_usage_error() -> None:
 def test_help_imports_click_and_nothing_else_of_distilgens(tmp_path: Path) -> None:
     _, loaded = _fresh(_run_main(["--help"]), tmp_path)
     ours = {m for m in loaded if m == "distilgen" or m.startswith("distilgen.")}
-    assert ours == {"distilgen", "distilgen._version", "distilgen.errors", "distilgen.cli"}
+    assert ours == {"distilgen", "distilgen._version", "distilgen.errors", "distilgen.cli", "distilgen._launch"}
 
 
 def test_check_imports_only_its_own_command_module(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_check_imports_only_its_own_command_module(tmp_path: Path) -> None:
     assert (project / ".distilgen_cache").is_dir()
     _, loaded = _fresh(_run_main(["check", str(project)]), tmp_path)
     commands = {m for m in loaded if m.startswith("distilgen._cli_")}
-    assert commands == {"distilgen._cli_common", "distilgen._cli_lock"}
+    assert commands == {"distilgen._cli_common", "distilgen._cli_lock", "distilgen._cli_text"}
     # nothing that checking does not need: no codemods, no ops, no train, no evals, no runtime
     for area in ("codemods", "ops", "train", "evals", "runtime", "walkthrough"):
         assert not {m for m in loaded if m.startswith(f"distilgen.{area}")}, area
@@ -114,7 +114,7 @@ def test_check_imports_only_its_own_command_module(tmp_path: Path) -> None:
 # --- thin commands -------------------------------------------------------------------------------
 
 # contracts: the closed vocabularies (Literal types, a leaf module) the api verbs are typed with
-ALLOWED = {"api", "errors", "contracts", "_version", "_cli_common", "_output", ""}  # "" = `from . import <public name>`
+ALLOWED = {"api", "errors", "contracts", "_version", "_cli_common", "_cli_text", "_launch", "_output", ""}  # "" = `from . import <public name>`
 
 
 def test_commands_import_only_api_and_the_cli_helpers() -> None:

@@ -1,0 +1,129 @@
+"""The console script's click-free fast paths (issue 16, fast start): `distilgen --help` and a plain
+`distilgen check [PATH...]` print exactly what the click commands print, exit the same way, and
+never import click; anything else is handed to click."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from distilgen import _launch, cli
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_project"
+
+
+def _click_help(prog: str, width: int) -> str:
+    result = CliRunner().invoke(cli.main, ["--help"], prog_name=prog, terminal_width=width)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("width", range(30, 141))
+def test_help_is_clicks_help_byte_for_byte_at_every_width(width: int) -> None:
+    fast = _launch.render_help("distilgen", width)
+    if 50 <= width <= 78:  # every width click can pick for a terminal (min(columns, 80) - 2, at least 50)
+        assert fast is not None, width
+    if fast is not None:
+        assert fast == _click_help("distilgen", width)
+
+
+def test_help_hands_over_to_click_where_it_would_lay_out_differently() -> None:
+    long_prog = "a-very-long-name-for-the-distilgen-console-script"
+    assert _launch.render_help(long_prog, 60) is None  # click moves the usage arguments to their own line
+    assert textwrap.wrap("models are fine-tuned", 16) == ["models are fine-", "tuned"]
+    assert _launch._wrap("models are fine-tuned", 16) is None  # so a hyphenated word at a break goes to click
+    assert _launch._wrap("one two three four", 9) == ["one two", "three", "four"]
+    assert _launch._short_help("Averyveryverylongword and more.", 10) is None  # textwrap.shorten would cut it
+
+
+def _console(args: list[str], cwd: Path, columns: str | None = "80", probe: bool = False,
+             ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `_launch.main` as the console script does (a plain script, `__main__` without a package)."""
+    code = (f"import sys\nsys.argv = ['distilgen', *{args!r}]\nfrom distilgen._launch import main\n"
+            "try:\n    main()\n    code = 0\nexcept SystemExit as exc:\n    code = exc.code\n")
+    if probe:
+        code += "import json\nprint('\\nMODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    code += "sys.exit(code)\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+    modules: set[str] = set()
+    if probe:
+        head, _, tail = proc.stderr.rpartition("\nMODULES ")
+        modules = set(json.loads(tail))
+        proc = subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout, head)
+    return proc, modules
+
+
+@pytest.mark.parametrize("columns", ["50", "64", "200", None])
+def test_the_console_script_prints_clicks_help_without_importing_click(tmp_path: Path, columns: str | None) -> None:
+    for flag in ("--help", "-h"):
+        proc, modules = _console([flag], tmp_path, columns, probe=True)
+        assert proc.returncode == 0 and proc.stderr == ""
+        width = max(min(int(columns or 80), 80) - 2, 50)  # no terminal here: COLUMNS, else 80
+        assert proc.stdout == _click_help("distilgen", width)
+        assert "click" not in modules
+        assert not {m for m in modules if m.startswith("distilgen.") and m != "distilgen._launch"} - {
+            "distilgen._version", "distilgen.errors"}
+
+
+def test_options_and_other_commands_go_to_click(tmp_path: Path) -> None:
+    proc, modules = _console(["--version"], tmp_path, probe=True)
+    assert proc.returncode == 0 and "distilgen, version" in proc.stdout and "click" in modules
+    proc, _ = _console(["chekc"], tmp_path)
+    assert proc.returncode == 2 and "No such command 'chekc'" in proc.stderr
+
+
+def _sample(tmp_path: Path) -> Path:
+    project = tmp_path / "sample"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns(".distilgen_cache", "__pycache__"))
+    return project
+
+
+def test_a_plain_check_is_the_click_command_without_click(tmp_path: Path) -> None:
+    project = _sample(tmp_path)
+    # the same command through click (an option sends it there) and through the fast path
+    slow, slow_modules = _console(["check", "--format", "text", str(project)], tmp_path, probe=True)
+    fast, fast_modules = _console(["check", str(project)], tmp_path, probe=True)
+    assert "click" in slow_modules and "click" not in fast_modules
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr) == (0, "", "")
+    # findings: the project requires its candidates to be decorated, and none is yet
+    config = project / "pyproject.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[tool.distilgen]\n", "[tool.distilgen]\nrequire-decorated = true\n"), encoding="utf-8")
+    slow, _ = _console(["check", "--format", "text", "inbox"], project)
+    fast, _ = _console(["check", "inbox"], project)
+    assert fast.returncode == 1 and "inbox/triage.py:" in fast.stdout and fast.stderr.endswith("findings\n")
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+
+
+def test_a_plain_check_fails_with_the_same_one_line_errors(tmp_path: Path) -> None:
+    project = _sample(tmp_path)
+    (project / "pyproject.toml").write_text("[tool.distilgen]\nbogus = 1\n", encoding="utf-8")
+    slow, _ = _console(["check", "--format", "text"], project)
+    fast, _ = _console(["check"], project)
+    assert fast.returncode == 2 and fast.stderr.startswith("distilgen: error: ") and fast.stdout == ""
+    assert len(fast.stderr.strip().splitlines()) == 1
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+
+
+def test_a_warm_plain_check_imports_only_what_checking_needs(tmp_path: Path) -> None:
+    project = _sample(tmp_path)
+    _console(["check", str(project)], tmp_path)  # warm the scan cache, started the same way
+    proc, modules = _console(["check", str(project)], tmp_path, probe=True)
+    assert proc.returncode == 0, proc.stderr
+    assert {m for m in modules if m.startswith("distilgen._cli")} == {"distilgen._cli_text"}
+    for area in ("codemods", "ops", "train", "evals", "runtime", "walkthrough"):
+        assert not {m for m in modules if m.startswith(f"distilgen.{area}")}, area
+    for module in ("click", "tempfile", "subprocess", "shutil", "libcst", "openai", "pydantic"):
+        assert module not in modules, f"a warm check imported {module}"
