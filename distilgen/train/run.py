@@ -606,7 +606,7 @@ class _Grown:
         self.round = 0
         self.curve: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
-        self.loops: list[Any] = []
+        self.loops: list[LoopResult] = []
         self.epochs = self.steps = 0
         self.seconds = 0.0
         self.best: Best | None = None
@@ -621,8 +621,6 @@ class _Grown:
                 "losses": [[list(lp.step_losses), list(lp.epoch_losses), list(lp.val_losses)] for lp in self.loops]}
 
     def restore(self, saved: dict[str, Any], encode_all: Callable[[list[Example]], list[Encoded]]) -> None:
-        from .trainer import LoopResult
-
         like = self.examples[0]
         added = [Example(w, like.function_id, like.call_name, like.tool_name, sy, u, a, like.schema_json)
                  for w, sy, u, a in saved["added"]]
@@ -637,7 +635,7 @@ class _Grown:
         self.encoded.extend(encode_all(new))
         self.seen.update(e.user for e in new)
 
-    def finish_round(self, loop: Any, carry: Carry, scores: dict[int, Any], settings: TrainSettings) -> None:
+    def finish_round(self, loop: LoopResult, carry: Carry, scores: dict[int, Any], settings: TrainSettings) -> None:
         spe = math.ceil(math.ceil(len(self.encoded) / settings.batch_size) / settings.grad_accum)
         for e in range(len(loop.val_losses)):
             epoch = carry.epochs + e + 1
@@ -679,10 +677,8 @@ class _Grown:
             f"data, {record.teacher_errors} calls raised)")))
         return None if len(self.encoded) > before else "exhausted"
 
-    def merged(self, stop_reason: str) -> Any:
+    def merged(self, stop_reason: str) -> LoopResult:
         """The loop results of all rounds as one (losses concatenated, totals, best epoch, what stopped it)."""
-        from .trainer import LoopResult
-
         last = self.loops[-1]
         return LoopResult(
             tuple(x for lp in self.loops for x in lp.step_losses), tuple(x for lp in self.loops for x in lp.epoch_losses),
