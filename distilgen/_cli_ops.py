@@ -73,7 +73,7 @@ def _dataset_options(fn: F) -> F:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @_dataset_options
 @click.option("--strict", is_flag=True, help="Warnings (duplicates, stale prompts) fail too.")
-@click.option("--min-examples", type=int, default=10, show_default=True,
+@click.option("--min-examples", type=int, default=api.dataset_min_examples(), show_default=True,
               help="Fewest examples a file may hold (OpenAI's minimum for a training file; 1 for a validation file).")
 @handle_errors
 def dataset_validate_cmd(files: tuple[str, ...], model: str | None, max_tokens: int | None, epochs: int | None,

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "scan", "effective_config", "apply", "stubs", "PromptsReport", "CheckReport", "project_interpreter", "prompts", "check",
-    "dataset_validate", "dataset_split", "dataset_export",
+    "dataset_validate", "dataset_min_examples", "dataset_split", "dataset_export",
     "jobs_create_from_file", "jobs_create_from_id", "jobs_watch", "jobs_get", "jobs_list", "jobs_events",
     "jobs_checkpoints", "jobs_cancel", "files_upload", "files_list", "files_delete",
     "train", "serve", "start_server", "generate", "evaluate", "evaluate_shadow",
@@ -412,6 +412,13 @@ def dataset_validate(
     return [validate_file(p, model=model or DEFAULT_MODEL, max_tokens=max_tokens, epochs=epochs,
                           price_per_million=price_per_million, known=known,
                           min_examples=MIN_EXAMPLES if min_examples is None else min_examples) for p in paths]
+
+
+def dataset_min_examples() -> int:
+    """The fewest examples a dataset may hold (`--min-examples`' default; owned by ops/dataset.py)."""
+    from .ops.dataset import MIN_EXAMPLES
+
+    return MIN_EXAMPLES
 
 
 def dataset_split(path: "str | _Path", *, val: float = 0.1, seed: int = 0, out: "str | _Path | None" = None) -> "SplitResult":

@@ -210,12 +210,11 @@ def _rebuild(tree: cst.Module, edits: dict[cst.FunctionDef, cst.FunctionDef],
             decorators=new.decorators, lines_after_decorators=new.lines_after_decorators
         )
         latest[id(fn)] = child_new
-        node: cst.CSTNode = fn
         for parent in reversed(chains[fn]):
             parent_now = now(parent)
             parent_new = _replace_child(parent_now, child_old, child_new)
             latest[id(parent)] = parent_new
-            child_old, child_new, node = parent_now, parent_new, parent
+            child_old, child_new = parent_now, parent_new
     out = now(tree)
     assert isinstance(out, cst.Module)
     return out

@@ -269,7 +269,7 @@ def main(argv: list[str]) -> int:
     # user modules may print while importing: keep our stdout clean, results go to a file
     sys.stdout = sys.stderr
     try:
-        import pydantic  # noqa: F401
+        __import__("pydantic")  # the only package the child needs: say so at once when it is missing
     except ImportError as exc:
         out["__fatal__"] = {"error": f"{type(exc).__name__}: {exc}", "kind": "pydantic"}
         job["preload"] = []

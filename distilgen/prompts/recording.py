@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import ConfigError, DistilgenError
 from .lock import PromptRecord
@@ -23,8 +23,6 @@ from .source import FunctionSource, function_source_from_module
 
 # subprocess, tempfile, shutil and tokenize are imported where used: `check` imports this module
 # and, on a warm cache, starts no process and writes no file
-if TYPE_CHECKING:
-    import subprocess  # noqa: F401  (only for the Popen annotation)
 
 __all__ = ["Problem", "ProjectPython", "ModuleSource", "read_source", "find_function", "static_source", "static_prompt",
            "SchemaJob", "compute_schemas", "schema_target", "build_records", "explain_failure"]

@@ -13,7 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..errors import DistilgenError, UsageError
 from ..runtime.formats import order_like
@@ -22,7 +22,11 @@ from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validati
 from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
 from .extras import require_train
 from .encode import Encoded, encode, prompt_text
-from .trainer import Best, Carry, Progress, TrainSettings, shared_prefix_len, train_loop
+from .trainer import Best, Carry, LoopResult, Progress, TrainSettings, shared_prefix_len, train_loop
+
+if TYPE_CHECKING:
+    from ..prompts.lock_format import LockedPrompt
+    from .grow import Teacher
 
 __all__ = ["TrainResult", "RunTooLarge", "train_model", "MODEL_JSON", "ADAPTER_DIR", "ADAPTER_GGUF", "TOKENIZER_DIR",
            "CHECKPOINT_DIR", "load_model_json"]
@@ -170,6 +174,132 @@ def _run_key(files: list[DataFile], base: BaseRef, settings: TrainSettings, func
             "settings": settings.hyperparameters()}
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What the caller asked, checked before anything is read: where the run writes and how it trains."""
+    out: Path
+    name: str
+    checkpoint_dir: Path
+    settings: TrainSettings
+    function: str | None
+    """As given (None: the data's one function); what `--resume` must match."""
+    resume: bool
+    memory_limit: int | None
+    report: Callable[[Progress], None]
+    stop: Callable[[], bool] | None
+
+
+@dataclass(frozen=True)
+class _Data:
+    """The function's examples as read, before tokenizing: stale prompts left out, and the schema
+    `serve` will constrain answers with."""
+    files: list[DataFile]
+    train_ex: list[Example]
+    val_ex: list[Example]
+    """From a validation file; empty when the split is still to be made."""
+    function_id: str | None
+    lock: Path | None
+    entry: LockedPrompt | None
+    schema: dict[str, Any]
+    skipped: dict[str, int]
+    """Examples left out so far, by reason, in the order the report names them."""
+
+
+@dataclass(frozen=True)
+class _BaseFiles:
+    """The base model's torch folder and tokenizer: what encoding needs (the weights load later)."""
+    ref: BaseRef
+    folder: Path
+    tokenizer: Any
+    pad_id: int
+
+
+@dataclass(frozen=True)
+class _TrainingSet:
+    """The examples the loop trains and validates on, after the validation split and the length limit."""
+    train_ex: list[Example]
+    val_ex: list[Example]
+    train_enc: list[Encoded]
+    val_enc: list[Encoded]
+
+
+@dataclass(frozen=True)
+class _ModelShape:
+    """The base's dimensions, read from its config alone: the estimate comes before the weights load."""
+    hidden: int
+    layers: int
+    intermediate: int
+    heads: int
+    vocab: int
+    kv_width: int
+    """Key/value heads times the head size (smaller than `hidden` with grouped-query attention)."""
+
+    def n_params(self) -> int:
+        per_layer = self.hidden * self.hidden * 2 + self.hidden * self.kv_width * 2 + 3 * self.hidden * self.intermediate
+        return self.layers * per_layer + self.vocab * self.hidden
+
+    def adapted_layers(self, settings: TrainSettings) -> int:
+        return min(self.layers, settings.lora_layers or self.layers)
+
+    def lora_params(self, settings: TrainSettings) -> int:
+        h, kv, inter = self.hidden, self.kv_width, self.intermediate
+        dims = {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h), "gate_proj": (h, inter),
+                "up_proj": (h, inter), "down_proj": (inter, h)}
+        return self.adapted_layers(settings) * sum(settings.lora_r * (i + o) for m, (i, o) in dims.items()
+                                                   if m in settings.target_modules)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The run's size as the estimate saw it; the LoRA config needs the layer counts."""
+    estimate: Estimate
+    steps_per_epoch: int
+    total_steps: int
+    layers: int
+    adapted_layers: int
+
+
+@dataclass(frozen=True)
+class _Growth:
+    """The function that labels grown data, or why there is none (said once in the report)."""
+    teacher: Teacher | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """Every round done: the data as grown, the rounds' losses merged, why training stopped."""
+    grown: _Grown
+    loop: LoopResult
+    stop_reason: str
+    skipped: dict[str, int]
+    """Left out over the whole run (growth rounds may add examples longer than --max-seq-len)."""
+    wall: float
+
+
+class _Encoder:
+    """Examples as token ids for the loop, leaving out those longer than --max-seq-len. It also encodes
+    what each growth round adds, so its count of what was left out covers the whole run."""
+
+    def __init__(self, tokenizer: Any, max_seq_len: int, skipped: dict[str, int]) -> None:
+        self.tokenizer = tokenizer
+        self.max_seq_len = max_seq_len
+        self.skipped = dict(skipped)
+        self.longest = 0
+        """The longest example left out, in tokens (0: none)."""
+
+    def __call__(self, examples: list[Example]) -> list[Encoded]:
+        kept = []
+        for e in examples:
+            enc = encode(self.tokenizer, e.system, e.user, e.answer)
+            if len(enc) > self.max_seq_len:
+                self.skipped["longer than --max-seq-len"] = self.skipped.get("longer than --max-seq-len", 0) + 1
+                self.longest = max(self.longest, len(enc))
+                continue
+            kept.append(enc)
+        return kept
+
+
 def train_model(
     datasets: Iterable[str | Path],
     out: str | Path,
@@ -185,11 +315,41 @@ def train_model(
     progress: Callable[[Progress], None] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Fine-tune a LoRA adapter on the examples of one function; see docs/local-training.md."""
+    """Fine-tune a LoRA adapter on the examples of one function; see docs/local-training.md.
+
+    The steps run in the order the module docstring gives: everything cheap that can be wrong is
+    checked before the weights are loaded."""
+    req = _request(out, name, function, settings, resume, memory_limit, progress, stop)
+    base_ref = resolve_base(base)
+    data = _read_data(datasets, req, lock_path, drop_stale)
+    base_files = _open_base(base_ref, req)
+    encoder = _Encoder(base_files.tokenizer, req.settings.max_seq_len, data.skipped)
+    examples = _encode_examples(data, encoder, req.settings)
+    growth = _teacher(req.settings, base_ref, data.schema, examples.val_ex, data.function_id,
+                      examples.train_ex + examples.val_ex, data.lock)
+    if growth.teacher is not None:
+        growth.teacher.probe(req.settings.seed)  # a function that raises on most calls is refused before training
+    plan = _plan_run(base_files.folder, examples, req)
+    _check_fits(plan, examples, req)
+    resume_state = _open_checkpoint(req, data.files, base_ref)
+    started = time.perf_counter()
+    model = _load_peft_model(base_files, plan, req)
+    trained = _train_rounds(model, req, base_files, data, examples, plan, growth, encoder, resume_state, started)
+    _write_artifacts(req, model, base_files, data, examples, plan, growth, trained)
+    lock_note = _record_in_lock(data.lock, data.function_id, f"local:{req.name}",
+                                data.entry.fingerprint if data.entry else None, examples.train_ex)
+    shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
+    return _result(req, data, examples, plan, growth, trained, lock_note)
+
+
+def _request(out: str | Path, name: str | None, function: str | None, settings: TrainSettings | None, resume: bool,
+             memory_limit: int | None, progress: Callable[[Progress], None] | None,
+             stop: Callable[[], bool] | None) -> _Request:
+    """Check the options, the train extra, the model name and the checkpoint folder: all before any
+    file is read, so a typo costs nothing."""
     settings = settings or TrainSettings()
     _check_settings(settings)
     require_train()
-    report = progress or (lambda p: None)
     out = Path(out)
     name = name or out.resolve().name
     if not name or any(c in name for c in " /:"):
@@ -199,187 +359,238 @@ def train_model(
         raise UsageError(f"--resume: {checkpoint_dir} holds no checkpoint to continue")
     if not resume and (checkpoint_dir / "state.pt").is_file():
         raise UsageError(f"{checkpoint_dir} holds an interrupted run: pass --resume to continue it, or delete it")
-    base_ref = resolve_base(base)
-    files, train_ex, val_ex, others = load_examples(datasets, function)
+    return _Request(out, name, checkpoint_dir, settings, function, resume, memory_limit,
+                    progress or (lambda p: None), stop)
+
+
+def _read_data(datasets: Iterable[str | Path], req: _Request, lock_path: str | Path | None,
+               drop_stale: bool) -> _Data:
+    """The function's examples, with stale prompts refused (or dropped) and the output schema found:
+    a dataset that cannot train is refused before torch loads."""
+    files, train_ex, val_ex, others = load_examples(datasets, req.function)
     ids = {e.function_id for e in train_ex + val_ex if e.function_id}
-    function_id = function or (ids.pop() if len(ids) == 1 else None)
+    function_id = req.function or (ids.pop() if len(ids) == 1 else None)
     lock = Path(lock_path) if lock_path is not None else None
     train_ex, stale_train, entry = _stale_filter(train_ex, function_id, lock, drop_stale)
     val_ex, stale_val, _ = _stale_filter(val_ex, function_id, lock, drop_stale)
     schema = served_schema(entry, train_ex + val_ex, function_id, lock)
-    answers = {e.answer for e in train_ex + val_ex}
-    if len(answers) == 1 and len(train_ex + val_ex) > 1:
-        names = ", ".join(f.path for f in files)
-        raise UsageError(f"{names}: all {len(train_ex + val_ex)} examples of {function_id or (train_ex + val_ex)[0].group} answer "
-                         f"{answers.pop()[:120]}: there is nothing to learn (a constant needs no model); capture calls "
-                         f"with inputs that give different answers")
+    _refuse_one_answer(files, train_ex + val_ex, function_id)
     skipped: dict[str, int] = {}
     if others:
         skipped["other functions"] = others
     if stale_train + stale_val:
         skipped["stale prompt"] = stale_train + stale_val
+    return _Data(files, train_ex, val_ex, function_id, lock, entry, schema, skipped)
 
+
+def _refuse_one_answer(files: list[DataFile], examples: list[Example], function_id: str | None) -> None:
+    """Examples that all give the same answer teach nothing: say so instead of training a constant."""
+    answers = {e.answer for e in examples}
+    if len(answers) == 1 and len(examples) > 1:
+        names = ", ".join(f.path for f in files)
+        raise UsageError(f"{names}: all {len(examples)} examples of {function_id or examples[0].group} answer "
+                         f"{answers.pop()[:120]}: there is nothing to learn (a constant needs no model); capture calls "
+                         f"with inputs that give different answers")
+
+
+def _open_base(base_ref: BaseRef, req: _Request) -> _BaseFiles:
+    """torch with the run's threads, the base as a torch folder (converted once from a GGUF) and its
+    tokenizer: enough to encode the examples and estimate the run."""
     import torch
 
-    torch.set_num_threads(settings.threads)
-    folder = torch_folder(base_ref, lambda m: report(Progress("info", message=m)))
+    torch.set_num_threads(req.settings.threads)
+    folder = torch_folder(base_ref, lambda m: req.report(Progress("info", message=m)))
     tokenizer = _load_tokenizer(folder, base_ref)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return _BaseFiles(base_ref, folder, tokenizer, pad_id)
 
-    def encode_all(examples: list[Example]) -> list[Encoded]:
-        kept = []
-        for e in examples:
-            enc = encode(tokenizer, e.system, e.user, e.answer)
-            if len(enc) > settings.max_seq_len:
-                skipped["longer than --max-seq-len"] = skipped.get("longer than --max-seq-len", 0) + 1
-                longest[0] = max(longest[0], len(enc))
-                continue
-            kept.append(enc)
-        return kept
 
-    longest = [0]
+def _encode_examples(data: _Data, encoder: _Encoder, settings: TrainSettings) -> _TrainingSet:
+    """Hold out the validation split (unless a validation file gave one) and encode both sides;
+    too few training examples left is refused, with what was skipped and why."""
+    train_ex, val_ex = data.train_ex, data.val_ex
     if not val_ex:
         train_ex, val_ex = split_validation(train_ex, settings.val_split, settings.seed)
-    train_enc = encode_all(train_ex)
-    val_enc = encode_all(val_ex)
+    train_enc = encoder(train_ex)
+    val_enc = encoder(val_ex)
     if len(train_enc) < MIN_EXAMPLES:
         why = ""
-        if skipped:
-            why = " after skipping " + ", ".join(f"{n} ({reason})" for reason, n in skipped.items())
-            if longest[0]:
-                why += f"; the longest example is {longest[0]} tokens"
+        if encoder.skipped:
+            why = " after skipping " + ", ".join(f"{n} ({reason})" for reason, n in encoder.skipped.items())
+            if encoder.longest:
+                why += f"; the longest example is {encoder.longest} tokens"
         raise UsageError(f"too few training examples: {len(train_enc)}{why}; at least {MIN_EXAMPLES} are needed")
+    return _TrainingSet(train_ex, val_ex, train_enc, val_enc)
 
-    teacher, growth_note = _teacher(settings, base_ref, schema, val_ex, function_id, train_ex + val_ex, lock)
-    if teacher is not None:
-        teacher.probe(settings.seed)  # a function that raises on most calls is refused before training
 
-    # estimate before loading the weights
+def _model_shape(folder: Path) -> _ModelShape:
+    """The base's dimensions from its config.json (no weights loaded)."""
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
-    hidden, layers = config.hidden_size, config.num_hidden_layers
-    inter, heads, vocab = config.intermediate_size, config.num_attention_heads, config.vocab_size
+    heads = config.num_attention_heads
     kv = getattr(config, "num_key_value_heads", heads) or heads
-    head_dim = hidden // heads
-    per_layer = hidden * hidden * 2 + hidden * kv * head_dim * 2 + 3 * hidden * inter
-    n_params = layers * per_layer + vocab * hidden
-    dims = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv * head_dim), "v_proj": (hidden, kv * head_dim),
-            "o_proj": (hidden, hidden), "gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (inter, hidden)}
-    adapted_layers = min(layers, settings.lora_layers or layers)
-    lora_params = adapted_layers * sum(settings.lora_r * (i + o) for m, (i, o) in dims.items() if m in settings.target_modules)
+    return _ModelShape(config.hidden_size, config.num_hidden_layers, config.intermediate_size, heads,
+                       config.vocab_size, kv * (config.hidden_size // heads))
+
+
+def _plan_run(folder: Path, examples: _TrainingSet, req: _Request) -> _Plan:
+    """Steps, memory and time of the run, estimated before the weights load (estimate.py)."""
+    import torch
+
+    settings, train_enc = req.settings, examples.train_enc
+    shape = _model_shape(folder)
     steps_per_epoch = math.ceil(math.ceil(len(train_enc) / settings.batch_size) / settings.grad_accum)
     total = steps_per_epoch * settings.epochs
     if settings.max_steps is not None:
         total = min(total, settings.max_steps)
-    # a batch runs its shared system prompt once (trainer.shared_prefix_len): count it once per batch
+    fraction = total / max(1, steps_per_epoch * settings.epochs)
+    est = estimate(
+        n_params=shape.n_params(), lora_params=shape.lora_params(settings), hidden=shape.hidden,
+        intermediate=shape.intermediate, layers=shape.layers, heads=shape.heads, vocab=shape.vocab,
+        batch_size=settings.batch_size, max_len=max(len(e) for e in train_enc),
+        answer_tokens_per_batch=settings.batch_size * max(len(e) - e.prompt_len for e in train_enc),
+        total_tokens=int(_tokens_per_epoch(examples, settings) * settings.epochs * fraction * 1.1), steps=total,
+        flops_per_second=measure_flops(torch), limit_bytes=req.memory_limit or available_memory(),
+        from_gguf=False, backward_fraction=shape.adapted_layers(settings) / shape.layers,
+    )
+    return _Plan(est, steps_per_epoch, total, shape.layers, shape.adapted_layers(settings))
+
+
+def _tokens_per_epoch(examples: _TrainingSet, settings: TrainSettings) -> int:
+    """Tokens one epoch runs, training and validation: a batch runs its shared system prompt once
+    (trainer.shared_prefix_len), so that is counted once per batch."""
+    train_enc, val_enc = examples.train_enc, examples.val_enc
     shared = shared_prefix_len(train_enc) if len(train_enc) > 1 else 0
     n_batches = math.ceil(len(train_enc) / settings.batch_size) + math.ceil(len(val_enc) / settings.batch_size)
-    tokens_per_epoch = sum(len(e) - shared for e in train_enc) + sum(len(e) - shared for e in val_enc) + shared * n_batches
-    fraction = total / max(1, steps_per_epoch * settings.epochs)
-    est: Estimate = estimate(
-        n_params=n_params, lora_params=lora_params, hidden=hidden, intermediate=inter, layers=layers, heads=heads,
-        vocab=vocab, batch_size=settings.batch_size, max_len=max(len(e) for e in train_enc),
-        answer_tokens_per_batch=settings.batch_size * max(len(e) - e.prompt_len for e in train_enc),
-        total_tokens=int(tokens_per_epoch * settings.epochs * fraction * 1.1), steps=total,
-        flops_per_second=measure_flops(torch), limit_bytes=memory_limit or available_memory(),
-        from_gguf=False, backward_fraction=adapted_layers / layers,
-    )
-    report(Progress("info", message=est.describe()))
-    epoch_seconds = est.seconds / max(1, total) * steps_per_epoch
+    return sum(len(e) - shared for e in train_enc) + sum(len(e) - shared for e in val_enc) + shared * n_batches
+
+
+def _check_fits(plan: _Plan, examples: _TrainingSet, req: _Request) -> None:
+    """Show the estimate; refuse a budget shorter than one epoch, or a run that needs more memory
+    than there is, each with the lever to pull."""
+    est, settings = plan.estimate, req.settings
+    req.report(Progress("info", message=est.describe()))
+    epoch_seconds = est.seconds / max(1, plan.total_steps) * plan.steps_per_epoch
     if epoch_seconds > settings.budget_seconds:
         from .estimate import fmt_seconds
 
         raise UsageError(f"--budget {fmt_seconds(settings.budget_seconds)} is less than one epoch (about "
-                         f"{fmt_seconds(epoch_seconds)} for {steps_per_epoch} steps on this machine); raise --budget, "
+                         f"{fmt_seconds(epoch_seconds)} for {plan.steps_per_epoch} steps on this machine); raise --budget, "
                          f"or train on fewer examples")
     if not est.fits:
         raise RunTooLarge(
             f"refusing to start: the run needs about {fmt_bytes(est.peak_bytes)} but {fmt_bytes(est.limit_bytes)} "
             f"is available; lower --batch-size (use --grad-accum to keep the effective batch) or --max-seq-len "
-            f"(the longest example is {max(len(e) for e in train_enc)} tokens)"
+            f"(the longest example is {max(len(e) for e in examples.train_enc)} tokens)"
         )
 
-    run_key = _run_key(files, base_ref, settings, function)
-    resume_state = None
-    if resume:
-        saved = json.loads((checkpoint_dir / "run.json").read_text(encoding="utf-8"))
-        if saved != run_key:
-            diff = sorted(k for k in run_key if saved.get(k) != run_key[k])
-            raise UsageError(f"--resume: {checkpoint_dir} was written by a run with different {', '.join(diff)}; "
-                             f"resume with the same data and options, or delete it to start over")
-        resume_state = load_checkpoint(checkpoint_dir / "state.pt")
-    else:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        (checkpoint_dir / "run.json").write_text(json.dumps(run_key, indent=1), encoding="utf-8")
 
-    report(Progress("info", message=f"loading {base_ref.name} ({base_ref.path})"))
-    started = time.perf_counter()
-    torch.manual_seed(settings.seed)
-    torch.use_deterministic_algorithms(True)
-    model = _load_model(folder, torch)
+def _open_checkpoint(req: _Request, files: list[DataFile], base_ref: BaseRef) -> dict[str, Any] | None:
+    """With --resume, the saved state, if the checkpoint was written by the same data and options;
+    otherwise record what a later --resume must match."""
+    run_key = _run_key(files, base_ref, req.settings, req.function)
+    if not req.resume:
+        req.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (req.checkpoint_dir / "run.json").write_text(json.dumps(run_key, indent=1), encoding="utf-8")
+        return None
+    saved = json.loads((req.checkpoint_dir / "run.json").read_text(encoding="utf-8"))
+    if saved != run_key:
+        diff = sorted(k for k in run_key if saved.get(k) != run_key[k])
+        raise UsageError(f"--resume: {req.checkpoint_dir} was written by a run with different {', '.join(diff)}; "
+                         f"resume with the same data and options, or delete it to start over")
+    return load_checkpoint(req.checkpoint_dir / "state.pt")
+
+
+def _load_peft_model(base_files: _BaseFiles, plan: _Plan, req: _Request) -> Any:
+    """The base's weights with fresh LoRA layers on the top `--lora-layers`, seeded and with
+    deterministic kernels, so one seed gives one adapter."""
+    import torch
     from peft import LoraConfig, get_peft_model
 
+    settings = req.settings
+    req.report(Progress("info", message=f"loading {base_files.ref.name} ({base_files.ref.path})"))
     torch.manual_seed(settings.seed)
-    model = get_peft_model(model, LoraConfig(
+    torch.use_deterministic_algorithms(True)
+    model = _load_model(base_files.folder, torch)
+    torch.manual_seed(settings.seed)
+    layers, adapted = plan.layers, plan.adapted_layers
+    return get_peft_model(model, LoraConfig(
         r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
         target_modules=list(settings.target_modules), bias="none", task_type="CAUSAL_LM",
-        layers_to_transform=list(range(layers - adapted_layers, layers)) if adapted_layers < layers else None,
+        layers_to_transform=list(range(layers - adapted, layers)) if adapted < layers else None,
     ))
-    report(Progress("info", message=f"training {len(train_enc)} examples ({len(val_enc)} for validation), {total} steps"))
-    scorer = _epoch_scorer(model, base_ref, settings, schema, val_ex, out, report)
+
+
+def _train_rounds(model: Any, req: _Request, base_files: _BaseFiles, data: _Data, examples: _TrainingSet,
+                  plan: _Plan, growth: _Growth, encoder: _Encoder, resume_state: dict[str, Any] | None,
+                  started: float) -> _Trained:
+    """Train round after round (trainer.train_loop); between rounds the teacher grows the data while
+    exact match stalls below target. A resumed run continues inside the round it stopped in."""
+    settings, report = req.settings, req.report
+    report(Progress("info", message=f"training {len(examples.train_enc)} examples ({len(examples.val_enc)} for "
+                                    f"validation), {plan.total_steps} steps"))
+    scorer = _epoch_scorer(model, base_files.ref, settings, data.schema, examples.val_ex, req.out, report)
     scores: dict[int, Any] = {}
-    grown = _Grown(train_ex, train_enc, val_ex)
+    grown = _Grown(examples.train_ex, examples.train_enc, examples.val_ex)
     if resume_state is not None and resume_state.get("growth"):
-        grown.restore(resume_state["growth"], encode_all)
+        grown.restore(resume_state["growth"], encoder)
     while True:  # one round of training per pass; the data grows between rounds
         carry = grown.carry()
-        loop = train_loop(model, grown.encoded, val_enc, settings, pad_id=pad_id, checkpoint_dir=checkpoint_dir,
-                          resume_state=resume_state, progress=report, stop=stop, carry=carry,
-                          extra_state=lambda: {"growth": grown.state()},
+        loop = train_loop(model, grown.encoded, examples.val_enc, settings, pad_id=base_files.pad_id,
+                          checkpoint_dir=req.checkpoint_dir, resume_state=resume_state, progress=report, stop=req.stop,
+                          carry=carry, extra_state=lambda: {"growth": grown.state()},
                           score_epoch=None if scorer is None else _scoring(scores, carry.epochs, scorer))
         resume_state = None
         grown.finish_round(loop, carry, scores, settings)
-        stop_reason = loop.stop_reason
-        best = loop.best
-        if teacher is None or stop_reason not in ("stall", "epochs") or best is None or best.exact is None \
-                or best.exact >= settings.target:
-            break
-        if grown.round >= settings.grow_rounds:
-            stop_reason = "rounds"
-            break
-        if loop.seconds >= settings.budget_seconds:
-            stop_reason = "budget"
-            break
-        stopped = grown.grow(teacher, scores.get(best.epoch), settings, encode_all, report)
-        if stopped:
-            stop_reason = stopped
-            break
-    wall = time.perf_counter() - started
-    loop = grown.merged(stop_reason)
-    _write_artifacts(out, model, tokenizer, base_ref, settings, loop, files, grown.examples, grown.encoded, val_enc, name,
-                     function_id, skipped, wall, est, entry, schema, grown.curve, grown.log, growth_note)
-    lock_note = _record_in_lock(lock, function_id, f"local:{name}", entry.fingerprint if entry else None, train_ex)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    return TrainResult(out, name, f"local:{name}", function_id, len(grown.encoded), len(val_enc),
-                       tuple(sorted(skipped.items())), loop.steps, loop.step_losses[0] if loop.step_losses else float("nan"),
-                       loop.step_losses[-1] if loop.step_losses else float("nan"), loop.val_losses, loop.seconds,
-                       est.describe(), lock_note, loop.stopped_early, tuple(grown.curve), stop_reason, settings.target,
-                       tuple(grown.log), growth_note)
+        stop_reason = _grow_or_stop(loop, grown, growth, scores, encoder, req)
+        if stop_reason is not None:
+            wall = time.perf_counter() - started
+            return _Trained(grown, grown.merged(stop_reason), stop_reason, encoder.skipped, wall)
+
+
+def _grow_or_stop(loop: LoopResult, grown: _Grown, growth: _Growth, scores: dict[int, Any], encoder: _Encoder,
+                  req: _Request) -> str | None:
+    """After a round: why training stops (the target met, no teacher, rounds or budget spent, nothing
+    new to add), or None once the data has grown for another round."""
+    settings, best = req.settings, loop.best
+    if growth.teacher is None or loop.stop_reason not in ("stall", "epochs") or best is None or best.exact is None \
+            or best.exact >= settings.target:
+        return loop.stop_reason
+    if grown.round >= settings.grow_rounds:
+        return "rounds"
+    if loop.seconds >= settings.budget_seconds:
+        return "budget"
+    return grown.grow(growth.teacher, scores.get(best.epoch), settings, encoder, req.report)
+
+
+def _result(req: _Request, data: _Data, examples: _TrainingSet, plan: _Plan, growth: _Growth, trained: _Trained,
+            lock_note: str) -> TrainResult:
+    """What the caller gets back (and `format_train` reports)."""
+    loop = trained.loop
+    return TrainResult(
+        out=req.out, name=req.name, model_id=f"local:{req.name}", function_id=data.function_id,
+        train_examples=len(trained.grown.encoded), validation_examples=len(examples.val_enc),
+        skipped=tuple(sorted(trained.skipped.items())), steps=loop.steps,
+        first_loss=loop.step_losses[0] if loop.step_losses else float("nan"),
+        last_loss=loop.step_losses[-1] if loop.step_losses else float("nan"), val_losses=loop.val_losses,
+        seconds=loop.seconds, estimate=plan.estimate.describe(), lock_note=lock_note, stopped_early=loop.stopped_early,
+        curve=tuple(trained.grown.curve), stop_reason=trained.stop_reason, target=req.settings.target,
+        growth=tuple(trained.grown.log), growth_note=growth.note)
 
 
 def _teacher(settings: TrainSettings, base: BaseRef, schema: dict[str, Any], val_ex: list[Example],
-             function_id: str | None, examples: list[Example], lock: Path | None) -> tuple[Any, str | None]:
+             function_id: str | None, examples: list[Example], lock: Path | None) -> _Growth:
     """The function that labels grown data, or why there is none (said once in the report)."""
     from . import measure
     from .grow import teacher_for
 
     if settings.grow_rounds == 0:
-        return None, "growth off (--grow-rounds 0)"
+        return _Growth(None, "growth off (--grow-rounds 0)")
     if base.gguf is None or not val_ex or not schema or not measure.available():
-        return None, "data not grown: exact match is not measured, so a stall cannot be seen"
+        return _Growth(None, "data not grown: exact match is not measured, so a stall cannot be seen")
     teacher, why = teacher_for(function_id, examples, lock.parent if lock is not None else None)
-    return teacher, None if teacher is not None else f"data not grown: {why}"
+    return _Growth(teacher, None if teacher is not None else f"data not grown: {why}")
 
 
 class _Grown:
@@ -395,7 +606,7 @@ class _Grown:
         self.round = 0
         self.curve: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
-        self.loops: list[Any] = []
+        self.loops: list[LoopResult] = []
         self.epochs = self.steps = 0
         self.seconds = 0.0
         self.best: Best | None = None
@@ -410,8 +621,6 @@ class _Grown:
                 "losses": [[list(lp.step_losses), list(lp.epoch_losses), list(lp.val_losses)] for lp in self.loops]}
 
     def restore(self, saved: dict[str, Any], encode_all: Callable[[list[Example]], list[Encoded]]) -> None:
-        from .trainer import LoopResult
-
         like = self.examples[0]
         added = [Example(w, like.function_id, like.call_name, like.tool_name, sy, u, a, like.schema_json)
                  for w, sy, u, a in saved["added"]]
@@ -426,7 +635,7 @@ class _Grown:
         self.encoded.extend(encode_all(new))
         self.seen.update(e.user for e in new)
 
-    def finish_round(self, loop: Any, carry: Carry, scores: dict[int, Any], settings: TrainSettings) -> None:
+    def finish_round(self, loop: LoopResult, carry: Carry, scores: dict[int, Any], settings: TrainSettings) -> None:
         spe = math.ceil(math.ceil(len(self.encoded) / settings.batch_size) / settings.grad_accum)
         for e in range(len(loop.val_losses)):
             epoch = carry.epochs + e + 1
@@ -468,10 +677,8 @@ class _Grown:
             f"data, {record.teacher_errors} calls raised)")))
         return None if len(self.encoded) > before else "exhausted"
 
-    def merged(self, stop_reason: str) -> Any:
+    def merged(self, stop_reason: str) -> LoopResult:
         """The loop results of all rounds as one (losses concatenated, totals, best epoch, what stopped it)."""
-        from .trainer import LoopResult
-
         last = self.loops[-1]
         return LoopResult(
             tuple(x for lp in self.loops for x in lp.step_losses), tuple(x for lp in self.loops for x in lp.epoch_losses),
@@ -577,38 +784,54 @@ def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, l
     return f"recorded {model_id} for {function_id} ({fp}) in {lock}"
 
 
-def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, settings: TrainSettings, loop: Any,
-                     files: list[DataFile], train_ex: list[Example], train_enc: list[Encoded], val_enc: list[Encoded],
-                     name: str, function_id: str | None, skipped: dict[str, int], wall: float, est: Estimate,
-                     entry: Any, schema: dict[str, Any], curve: list[dict[str, Any]], growth: list[dict[str, Any]],
-                     growth_note: str | None) -> None:
+def _write_artifacts(req: _Request, model: Any, base_files: _BaseFiles, data: _Data, examples: _TrainingSet,
+                     plan: _Plan, growth: _Growth, trained: _Trained) -> None:
+    """The adapter (safetensors, and GGUF for llama.cpp), the tokenizer, then model.json last and
+    atomically: a folder with a model.json is complete."""
+    req.out.mkdir(parents=True, exist_ok=True)
+    adapter_gguf = _save_weights(req, model, base_files)
+    info = _model_info(req, base_files, data, examples, plan, growth, trained, adapter_gguf)
+    tmp = req.out / (MODEL_JSON + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(req.out / MODEL_JSON)
+
+
+def _save_weights(req: _Request, model: Any, base_files: _BaseFiles) -> str | None:
+    """Save the adapter and tokenizer; the adapter's GGUF name when the base has a GGUF to serve it on."""
+    from peft import get_peft_model_state_dict
+
+    from .lora_gguf import write_lora_gguf
+
+    model.save_pretrained(str(req.out / ADAPTER_DIR), safe_serialization=True)
+    base_files.tokenizer.save_pretrained(str(req.out / TOKENIZER_DIR))
+    if base_files.ref.gguf is None:
+        return None
+    write_lora_gguf(get_peft_model_state_dict(model), req.settings.lora_alpha, base_files.ref.gguf, req.out / ADAPTER_GGUF)
+    return ADAPTER_GGUF
+
+
+def _model_info(req: _Request, base_files: _BaseFiles, data: _Data, examples: _TrainingSet, plan: _Plan,
+                growth: _Growth, trained: _Trained, adapter_gguf: str | None) -> dict[str, Any]:
+    """model.json: what `serve` needs to run the model, and what the run was (data, settings, losses)."""
     import peft
     import torch
     import transformers
-    from peft import get_peft_model_state_dict
 
     from ..prompts.render import fingerprint
-    from .lora_gguf import write_lora_gguf
 
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out / ADAPTER_DIR), safe_serialization=True)
-    tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
-    adapter_gguf = None
-    if base.gguf is not None:
-        write_lora_gguf(get_peft_model_state_dict(model), settings.lora_alpha, base.gguf, out / ADAPTER_GGUF)
-        adapter_gguf = ADAPTER_GGUF
-    sample = train_ex[0]
-    if entry is not None:  # the lock knows the full schema (tools lines may omit it)
-        prints = [(entry.tool, entry.fingerprint)]
+    base, tokenizer, loop, grown = base_files.ref, base_files.tokenizer, trained.loop, trained.grown
+    sample = grown.examples[0]
+    if data.entry is not None:  # the lock knows the full schema (tools lines may omit it)
+        prints = [(data.entry.tool, data.entry.fingerprint)]
     else:
-        prints = sorted({(e.tool_name, fingerprint(e.system, e.schema)) for e in train_ex if e.schema})
-    info = {
+        prints = sorted({(e.tool_name, fingerprint(e.system, e.schema)) for e in grown.examples if e.schema})
+    return {
         "format": FORMAT_VERSION,
-        "name": name,
-        "model_id": f"local:{name}",
-        "function_id": function_id,
+        "name": req.name,
+        "model_id": f"local:{req.name}",
+        "function_id": data.function_id,
         "tool_name": sample.tool_name,
-        "schema": schema,
+        "schema": data.schema,
         "base": {"name": base.name, "path": str(base.path), "kind": base.kind, "sha256": base.sha256,
                  "gguf": str(base.gguf) if base.gguf else None},
         "serve": {"engine": "llama.cpp", "base_gguf": str(base.gguf) if base.gguf else None,
@@ -617,29 +840,26 @@ def _write_artifacts(out: Path, model: Any, tokenizer: Any, base: BaseRef, setti
         "tokenizer": TOKENIZER_DIR,
         "chat_template": tokenizer.chat_template,
         "prompt_example": prompt_text(tokenizer, sample.system, sample.user),
-        "datasets": [{"path": f.path, "sha256": f.sha256, "lines": f.lines, "role": f.role} for f in files],
+        "datasets": [{"path": f.path, "sha256": f.sha256, "lines": f.lines, "role": f.role} for f in data.files],
         "fingerprints": [{"tool": t, "fingerprint": fp} for t, fp in prints],
-        "examples": {"train": len(train_enc), "validation": len(val_enc), "skipped": skipped,
-                     "grown": sum(g.get("added", 0) for g in growth)},
-        "hyperparameters": settings.hyperparameters(),
+        "examples": {"train": len(grown.encoded), "validation": len(examples.val_enc), "skipped": trained.skipped,
+                     "grown": sum(g.get("added", 0) for g in grown.log)},
+        "hyperparameters": req.settings.hyperparameters(),
         "losses": {"train_steps": list(loop.step_losses), "train_epochs": list(loop.epoch_losses),
                    "validation_epochs": list(loop.val_losses), "best_epoch": loop.best_epoch,
                    "stopped_early": loop.stopped_early},
         "steps": loop.steps,
-        "curve": curve,
+        "curve": grown.curve,
         "stopped": loop.stop_reason,
-        "growth": {"rounds": growth, "note": growth_note},
+        "growth": {"rounds": grown.log, "note": growth.note},
         "resumed_from_step": loop.resumed_from,
-        "wall_seconds": round(wall, 3),
+        "wall_seconds": round(trained.wall, 3),
         "train_seconds": round(loop.seconds, 3),
-        "estimate": est.describe(),
-        "threads": settings.threads,
+        "estimate": plan.estimate.describe(),
+        "threads": req.settings.threads,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
                      "python": platform.python_version()},
     }
-    tmp = out / (MODEL_JSON + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out / MODEL_JSON)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ boundary when asked to stop, so `--resume` continues exactly where an uninterrup
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import signal
@@ -241,6 +242,53 @@ def _load_lora_state(model: Any, state: dict[str, Any]) -> None:
         params[k].data.copy_(v)
 
 
+@dataclass(frozen=True)
+class _Round:
+    """What one call of `train_loop` holds fixed: the model, its optimizer and schedule, the data, the
+    step budget and the caller's hooks. The steps below read it; only `_LoopState` changes."""
+    model: Any
+    causal_lm: Any
+    params: list[Any]
+    optimizer: Any
+    scheduler: Any
+    train: Sequence[Encoded]
+    val: Sequence[Encoded]
+    settings: TrainSettings
+    pad_id: int
+    checkpoint_dir: Path
+    steps_per_epoch: int
+    total: int
+    carry: Carry
+    progress: Callable[[Progress], None]
+    stop: Callable[[], bool] | None
+    score_epoch: Callable[[int], float | None] | None
+    extra_state: Callable[[], dict[str, Any]] | None
+    started: float = 0.0
+    """perf_counter() when the first step of this call began (set once the resumed state is loaded)."""
+
+
+@dataclass(frozen=True)
+class _LoopState:
+    """Everything the loop learns as it runs (replaced, never changed, after each step and epoch);
+    what a checkpoint saves beside the weights, the optimizer and the RNG."""
+    step: int = 0
+    step_losses: tuple[float, ...] = ()
+    epoch_losses: tuple[float, ...] = ()
+    val_losses: tuple[float, ...] = ()
+    exacts: tuple[float | None, ...] = ()
+    best: Best | None = None
+    bad_epochs: int = 0
+    elapsed_before: float = 0.0
+    """Wall seconds spent before this process (earlier rounds, or the run before an interrupt)."""
+    resumed_from: int | None = None
+    recent_step_seconds: tuple[float, ...] = ()
+    """The last five steps' times in this process (the ETA); empty until a step ran here."""
+    stop_reason: str = "epochs"
+    stopped_early: bool = False
+    finished: bool = False
+    """No further epoch: the target, the budget, patience or the step count ended the round."""
+
+
 def train_loop(
     model: Any,
     train: Sequence[Encoded],
@@ -266,165 +314,226 @@ def train_loop(
     import torch
 
     carry = carry or Carry()
+    r = _new_round(model, train, val, settings, pad_id, checkpoint_dir, progress, stop, score_epoch, carry, extra_state)
+    state = _LoopState(best=carry.best, elapsed_before=carry.seconds)
+    if resume_state is not None:
+        state = _resume(r, resume_state, state)
+    r = dataclasses.replace(r, started=time.perf_counter())
+    model.train()
+    with _StopFlag() as flag:
+        first_epoch = state.step // r.steps_per_epoch if r.steps_per_epoch else 0
+        for epoch in range(first_epoch, settings.epochs):
+            state = _close_epoch(r, _run_epoch_steps(r, state, epoch, flag, torch), epoch, torch)
+            if state.finished:
+                break
+    _keep_best_adapter(r, state)
+    return LoopResult(state.step_losses, state.epoch_losses, state.val_losses, state.best.epoch if state.best else None,
+                      state.stopped_early, state.step, _elapsed(r, state), state.resumed_from, state.exacts,
+                      state.stop_reason, state.best)
+
+
+def _new_round(model: Any, train: Sequence[Encoded], val: Sequence[Encoded], settings: TrainSettings, pad_id: int,
+               checkpoint_dir: Path, progress: Callable[[Progress], None], stop: Callable[[], bool] | None,
+               score_epoch: Callable[[int], float | None] | None, carry: Carry,
+               extra_state: Callable[[], dict[str, Any]] | None) -> _Round:
+    """A fresh optimizer and learning-rate schedule for this round's data, seeded first so that the
+    round draws the same random numbers every time it runs."""
+    import torch
+
     torch.manual_seed(settings.seed)
-    causal_lm = model.get_base_model()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
     steps_per_epoch = len(step_plan(len(train), settings, 0))
     total = steps_per_epoch * settings.epochs
-    if settings.max_steps is not None:
+    if settings.max_steps is not None:  # --max-steps counts over all rounds
         total = max(0, min(total, settings.max_steps - carry.steps))
     warmup = max(1, int(total * settings.warmup_fraction)) if total > 4 else 0
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(total, warmup))
+    return _Round(model, model.get_base_model(), params, optimizer, scheduler, train, val, settings, pad_id,
+                  checkpoint_dir, steps_per_epoch, total, carry, progress, stop, score_epoch, extra_state)
 
-    def lr_factor(step: int) -> float:  # linear warm-up, then linear decay to a tenth
+
+def _lr_factor(total: int, warmup: int) -> Callable[[int], float]:
+    """Linear warm-up, then linear decay to a tenth. A plain function, not a callable object: LambdaLR
+    saves a callable object's attributes in its state dict (and so in the checkpoint)."""
+    def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
         span = max(1, total - warmup)
         return max(0.1, 1.0 - 0.9 * (step - warmup) / span)
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    step = 0
-    step_losses: list[float] = []
-    epoch_losses: list[float] = []
-    val_losses: list[float] = []
-    best = carry.best
-    exacts: list[float | None] = []
-    stop_reason = "epochs"
-    bad_epochs = 0
-    elapsed_before = carry.seconds
-    resumed_from = None
-    if resume_state is not None:
-        _load_lora_state(model, resume_state["lora"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        torch.set_rng_state(resume_state["rng"])
-        step = resumed_from = int(resume_state["step"])
-        step_losses = list(resume_state["step_losses"])
-        epoch_losses = list(resume_state["epoch_losses"])
-        val_losses = list(resume_state["val_losses"])
-        bad_epochs = int(resume_state["bad_epochs"])
-        elapsed_before = float(resume_state["seconds"])
-        exacts = list(resume_state.get("exacts", []))
-        if resume_state.get("best") is not None:
-            b = resume_state["best"]
-            best = Best(b["loss"], b["epoch"], b["lora"], b.get("exact"))
-        progress(Progress("info", step=step, total_steps=total, message=f"resumed from step {step}/{total}"))
+    return factor
 
-    def save_checkpoint() -> None:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        state = {
-            "step": step, "lora": _lora_state(model), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "step_losses": step_losses,
-            "epoch_losses": epoch_losses, "val_losses": val_losses, "bad_epochs": bad_epochs,
-            "seconds": elapsed_before + (time.perf_counter() - started),
-            "best": None if best is None else {"loss": best.key, "epoch": best.epoch, "lora": best.lora, "exact": best.exact},
-            "exacts": exacts, **(extra_state() if extra_state is not None else {}),
-        }
-        tmp = checkpoint_dir / "state.pt.tmp"
-        torch.save(state, tmp)
-        tmp.replace(checkpoint_dir / "state.pt")
 
-    def val_loss() -> float:
-        model.eval()
-        total_loss, total_tokens = 0.0, 0
-        with torch.no_grad():
-            for i in range(0, len(val), settings.batch_size):
-                chunk = val[i:i + settings.batch_size]
-                ids, labels, mask = _collate(torch, chunk, pad_id)
-                loss, n = answer_loss_sum(torch, causal_lm, ids, labels, mask, shared_prefix_len(chunk))
-                total_loss += float(loss)
-                total_tokens += n
-        model.train()
-        return total_loss / max(1, total_tokens)
+def _resume(r: _Round, saved: dict[str, Any], state: _LoopState) -> _LoopState:
+    """Put the weights, optimizer, schedule and RNG back as the checkpoint left them, so the steps
+    that follow are the ones an uninterrupted run would take."""
+    import torch
 
-    started = time.perf_counter()
-    step_times: list[float] = []
-    stopped_early = False
-    model.train()
-    with _StopFlag() as flag:
-        for epoch in range(step // steps_per_epoch if steps_per_epoch else 0, settings.epochs):
-            plan = step_plan(len(train), settings, carry.epochs + epoch)
-            first = step - epoch * steps_per_epoch
-            epoch_n = 0
-            for micro_batches in plan[first:]:
-                if step >= total:
-                    break
-                if step_times and elapsed_before + time.perf_counter() - started >= settings.budget_seconds:
-                    stop_reason = "budget"
-                    break
-                if flag.requested or (stop is not None and stop()):
-                    save_checkpoint()
-                    raise TrainingInterrupted(step, total, checkpoint_dir)
-                t0 = time.perf_counter()
-                optimizer.zero_grad(set_to_none=True)
-                items = [[train[i] for i in mb] for mb in micro_batches]
-                n_tokens = sum(sum(1 for t in e.labels[1:] if t != IGNORE) for mb in items for e in mb)
-                step_loss = 0.0
-                for mb in items:
-                    ids, labels, mask = _collate(torch, mb, pad_id)
-                    loss, _ = answer_loss_sum(torch, causal_lm, ids, labels, mask, shared_prefix_len(mb))
-                    (loss / max(1, n_tokens)).backward()
-                    step_loss += float(loss.detach())
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                mean = step_loss / max(1, n_tokens)
-                step_losses.append(mean)
-                epoch_n += 1
-                dt = time.perf_counter() - t0
-                step_times.append(dt)
-                recent = step_times[-5:]
-                per_step = sum(recent) / len(recent)
-                n_examples = sum(len(mb) for mb in items)
-                progress(Progress("step", step=step, total_steps=total, epoch=epoch + 1, epochs=settings.epochs,
-                                  loss=mean, examples_per_second=n_examples / dt if dt else 0.0,
-                                  eta_seconds=per_step * (total - step)))
-            if epoch_n:  # over the whole epoch, also the steps before a resume
-                done = step_losses[epoch * steps_per_epoch:step]
-                epoch_losses.append(sum(done) / len(done))
-            if val:
-                v = val_loss()
-                val_losses.append(v)
-                exact = score_epoch(epoch + 1) if score_epoch is not None else None
-                exacts.append(exact)
-                # higher exact match wins; validation loss decides when exact match is not measured or ties
-                key = v if exact is None else -exact + v * 1e-6
-                higher = exact is not None and (best is None or best.exact is None or exact > best.exact + 1e-9)
-                better = best is None or key < best.key - (1e-4 if exact is None else 1e-9)
-                if better:
-                    best = Best(key, carry.epochs + epoch + 1, _lora_state(model), exact)
-                # a stall is counted on exact match alone when it is measured (a lower loss at the
-                # same exact match keeps the better adapter but is no progress toward the target)
-                bad_epochs = 0 if (higher if exact is not None else better) else bad_epochs + 1
-                progress(Progress("epoch", step=step, total_steps=total, epoch=epoch + 1, epochs=settings.epochs,
-                                  loss=epoch_losses[-1] if epoch_losses else None, val_loss=v,
-                                  message="" if exact is None else f"exact match {exact:.1%}"))
-                if exact is not None and exact >= settings.target:
-                    stop_reason = "target"
-                    break
-                if stop_reason == "budget":
-                    break
-                if settings.patience and bad_epochs >= settings.patience and step < total:
-                    stopped_early = True
-                    stop_reason = "patience" if exact is None else "stall"
-                    what = "validation loss" if exact is None else "exact match"
-                    progress(Progress("info", step=step, total_steps=total,
-                                      message=f"early stop: {what} has not improved for {bad_epochs} epochs"))
-                    break
-            if stop_reason == "budget":
-                break
-            if step >= total:
-                if settings.max_steps is not None and total == settings.max_steps - carry.steps:
-                    stop_reason = "max_steps"
-                break
-    if best is not None and val_losses and best.epoch != carry.epochs + len(val_losses):
-        _load_lora_state(model, best.lora)
+    _load_lora_state(r.model, saved["lora"])
+    r.optimizer.load_state_dict(saved["optimizer"])
+    r.scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["rng"])
+    step = int(saved["step"])
+    b = saved.get("best")
+    r.progress(Progress("info", step=step, total_steps=r.total, message=f"resumed from step {step}/{r.total}"))
+    return dataclasses.replace(
+        state, step=step, resumed_from=step, step_losses=tuple(saved["step_losses"]),
+        epoch_losses=tuple(saved["epoch_losses"]), val_losses=tuple(saved["val_losses"]),
+        bad_epochs=int(saved["bad_epochs"]), elapsed_before=float(saved["seconds"]),
+        exacts=tuple(saved.get("exacts", [])),
+        best=state.best if b is None else Best(b["loss"], b["epoch"], b["lora"], b.get("exact")))
+
+
+def _elapsed(r: _Round, state: _LoopState) -> float:
+    """Wall seconds of the whole run so far: earlier processes and rounds, then this call's."""
+    return state.elapsed_before + (time.perf_counter() - r.started)
+
+
+def _run_epoch_steps(r: _Round, state: _LoopState, epoch: int, flag: _StopFlag, torch: Any) -> _LoopState:
+    """The epoch's optimizer steps (from where a resumed run stopped), ending early at the step count
+    or the wall-time budget; a stop request saves a checkpoint at this step boundary and raises."""
+    plan = step_plan(len(r.train), r.settings, r.carry.epochs + epoch)
+    ran = False
+    for micro_batches in plan[state.step - epoch * r.steps_per_epoch:]:
+        if state.step >= r.total:
+            break
+        if state.recent_step_seconds and _elapsed(r, state) >= r.settings.budget_seconds:
+            state = dataclasses.replace(state, stop_reason="budget")
+            break
+        if flag.requested or (r.stop is not None and r.stop()):
+            _save_checkpoint(r, state, torch)
+            raise TrainingInterrupted(state.step, r.total, r.checkpoint_dir)
+        state = _optimizer_step(r, state, epoch, micro_batches, torch)
+        ran = True
+    if ran:  # over the whole epoch, also the steps before a resume
+        done = state.step_losses[epoch * r.steps_per_epoch:state.step]
+        state = dataclasses.replace(state, epoch_losses=state.epoch_losses + (sum(done) / len(done),))
+    return state
+
+
+def _optimizer_step(r: _Round, state: _LoopState, epoch: int, micro_batches: list[list[int]], torch: Any) -> _LoopState:
+    """One optimizer step over its micro-batches; the loss is the mean over the step's answer tokens."""
+    t0 = time.perf_counter()
+    r.optimizer.zero_grad(set_to_none=True)
+    items = [[r.train[i] for i in mb] for mb in micro_batches]
+    n_tokens = sum(sum(1 for t in e.labels[1:] if t != IGNORE) for mb in items for e in mb)
+    step_loss = 0.0
+    for mb in items:
+        ids, labels, mask = _collate(torch, mb, r.pad_id)
+        loss, _ = answer_loss_sum(torch, r.causal_lm, ids, labels, mask, shared_prefix_len(mb))
+        (loss / max(1, n_tokens)).backward()
+        step_loss += float(loss.detach())
+    torch.nn.utils.clip_grad_norm_(r.params, 1.0)
+    r.optimizer.step()
+    r.scheduler.step()
+    step = state.step + 1
+    mean = step_loss / max(1, n_tokens)
+    dt = time.perf_counter() - t0
+    recent = (state.recent_step_seconds + (dt,))[-5:]
+    per_step = sum(recent) / len(recent)
+    n_examples = sum(len(mb) for mb in items)
+    r.progress(Progress("step", step=step, total_steps=r.total, epoch=epoch + 1, epochs=r.settings.epochs,
+                        loss=mean, examples_per_second=n_examples / dt if dt else 0.0,
+                        eta_seconds=per_step * (r.total - step)))
+    return dataclasses.replace(state, step=step, step_losses=state.step_losses + (mean,), recent_step_seconds=recent)
+
+
+def _close_epoch(r: _Round, state: _LoopState, epoch: int, torch: Any) -> _LoopState:
+    """After an epoch's steps: validate (when there is validation data) and decide whether the round
+    ends here (target reached, budget spent, patience run out, or every step taken)."""
+    if r.val:
+        state = _validate(r, state, epoch, torch)
+        state = _stop_after_validation(r, state)
+        if state.finished:
+            return state
+    if state.stop_reason == "budget":
+        return dataclasses.replace(state, finished=True)
+    if state.step >= r.total:
+        hit_max_steps = r.settings.max_steps is not None and r.total == r.settings.max_steps - r.carry.steps
+        return dataclasses.replace(state, finished=True, stop_reason="max_steps" if hit_max_steps else state.stop_reason)
+    return state
+
+
+def _validate(r: _Round, state: _LoopState, epoch: int, torch: Any) -> _LoopState:
+    """Validation loss and exact match of the epoch: keep the adapter when it is the best so far, and
+    count the epochs without progress."""
+    v = _val_loss(r, torch)
+    exact = r.score_epoch(epoch + 1) if r.score_epoch is not None else None
+    best = state.best
+    # higher exact match wins; validation loss decides when exact match is not measured or ties
+    key = v if exact is None else -exact + v * 1e-6
+    higher = exact is not None and (best is None or best.exact is None or exact > best.exact + 1e-9)
+    better = best is None or key < best.key - (1e-4 if exact is None else 1e-9)
+    if better:
+        best = Best(key, r.carry.epochs + epoch + 1, _lora_state(r.model), exact)
+    # a stall is counted on exact match alone when it is measured (a lower loss at the
+    # same exact match keeps the better adapter but is no progress toward the target)
+    bad_epochs = 0 if (higher if exact is not None else better) else state.bad_epochs + 1
+    r.progress(Progress("epoch", step=state.step, total_steps=r.total, epoch=epoch + 1, epochs=r.settings.epochs,
+                        loss=state.epoch_losses[-1] if state.epoch_losses else None, val_loss=v,
+                        message="" if exact is None else f"exact match {exact:.1%}"))
+    return dataclasses.replace(state, val_losses=state.val_losses + (v,), exacts=state.exacts + (exact,), best=best,
+                               bad_epochs=bad_epochs)
+
+
+def _stop_after_validation(r: _Round, state: _LoopState) -> _LoopState:
+    """The round ends at the target (even past the budget), at the budget, or after `patience`
+    epochs without progress while steps remain (a stall when exact match is measured)."""
+    exact = state.exacts[-1]
+    if exact is not None and exact >= r.settings.target:
+        return dataclasses.replace(state, stop_reason="target", finished=True)
+    if state.stop_reason == "budget":
+        return dataclasses.replace(state, finished=True)
+    if r.settings.patience and state.bad_epochs >= r.settings.patience and state.step < r.total:
+        what = "validation loss" if exact is None else "exact match"
+        r.progress(Progress("info", step=state.step, total_steps=r.total,
+                            message=f"early stop: {what} has not improved for {state.bad_epochs} epochs"))
+        return dataclasses.replace(state, stopped_early=True, stop_reason="patience" if exact is None else "stall",
+                                   finished=True)
+    return state
+
+
+def _val_loss(r: _Round, torch: Any) -> float:
+    """Mean loss per answer token over the validation examples, without gradients."""
+    r.model.eval()
+    total_loss, total_tokens = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(r.val), r.settings.batch_size):
+            chunk = r.val[i:i + r.settings.batch_size]
+            ids, labels, mask = _collate(torch, chunk, r.pad_id)
+            loss, n = answer_loss_sum(torch, r.causal_lm, ids, labels, mask, shared_prefix_len(chunk))
+            total_loss += float(loss)
+            total_tokens += n
+    r.model.train()
+    return total_loss / max(1, total_tokens)
+
+
+def _save_checkpoint(r: _Round, state: _LoopState, torch: Any) -> None:
+    """Write the state `--resume` needs (atomically: a second Ctrl-C never leaves half a file)."""
+    r.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    best = state.best
+    saved = {
+        "step": state.step, "lora": _lora_state(r.model), "optimizer": r.optimizer.state_dict(),
+        "scheduler": r.scheduler.state_dict(), "rng": torch.get_rng_state(), "step_losses": list(state.step_losses),
+        "epoch_losses": list(state.epoch_losses), "val_losses": list(state.val_losses), "bad_epochs": state.bad_epochs,
+        "seconds": _elapsed(r, state),
+        "best": None if best is None else {"loss": best.key, "epoch": best.epoch, "lora": best.lora, "exact": best.exact},
+        "exacts": list(state.exacts), **(r.extra_state() if r.extra_state is not None else {}),
+    }
+    tmp = r.checkpoint_dir / "state.pt.tmp"
+    torch.save(saved, tmp)
+    tmp.replace(r.checkpoint_dir / "state.pt")
+
+
+def _keep_best_adapter(r: _Round, state: _LoopState) -> None:
+    """Leave the model holding the best epoch's adapter (this round's or an earlier round's), not the last."""
+    best = state.best
+    if best is not None and state.val_losses and best.epoch != r.carry.epochs + len(state.val_losses):
+        _load_lora_state(r.model, best.lora)
         why = "best exact match" if best.exact is not None else "best validation loss"
-        progress(Progress("info", step=step, total_steps=total, message=f"kept the adapter of epoch {best.epoch} ({why})"))
-    return LoopResult(tuple(step_losses), tuple(epoch_losses), tuple(val_losses), best.epoch if best else None,
-                      stopped_early, step, elapsed_before + time.perf_counter() - started, resumed_from,
-                      tuple(exacts), stop_reason, best)
+        r.progress(Progress("info", step=state.step, total_steps=r.total,
+                            message=f"kept the adapter of epoch {best.epoch} ({why})"))
 
 
 def total_steps(n_train: int, settings: TrainSettings) -> int:
