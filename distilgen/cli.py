@@ -5,7 +5,7 @@ table (`_launch.COMMANDS`) names each command's module and its short help, so `d
 through click imports nothing else of distilgen's, and `distilgen check` imports only what
 checking needs. The console script itself is `_launch.main`, which answers `--help` and a plain
 `check` without importing click at all, and hands everything else to `main` here.
-`tests/test_cli_lazy.py` keeps the table equal to the commands (same names, same short help).
+`tests/test_cli_contract.py` keeps the table equal to the commands (same names, same short help).
 
 Exit codes (ruff's contract, `_cli_common.py`): 0 clean, 1 findings, 2 a usage or configuration
 error, a failed operation or an internal error. Every library error is one line, never a traceback.

@@ -328,7 +328,7 @@ def _dataset(run: _Run) -> SplitResult:
     from . import api
 
     dataset, echo = run.dataset, run.echo
-    (report,) = api.dataset_validate([dataset], min_examples=10)
+    (report,) = api.dataset_validate([dataset])
     for p in report.errors:
         echo(f"      {p}")
     for p in report.warnings[:3]:
