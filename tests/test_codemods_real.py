@@ -542,3 +542,58 @@ def test_each_edited_file_is_parsed_once_by_libcst_whatever_the_number_of_target
     # 2 edited files: libcst once each; ast: the original and its reduced copy each (two.py has
     # nothing to cut); the output checks (the created module's too) through symtable
     assert counts == {"libcst": 2, "ast": 3, "symtable": 3}, counts
+
+
+def test_a_file_whose_functions_are_all_left_alone_is_never_parsed_once_the_verdict_is_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """litellm without its dependencies: the schema child refuses 836 of 850 candidates before
+    the edit is planned; planning them anyway cost most of `apply`. A verdict that is in before a
+    file is planned spares that file; one that comes later still removes the refused functions."""
+    import distilgen.analysis.parsing as parsing
+    from distilgen.codemods.apply import apply_codemod
+    from distilgen.config import load_config
+
+    write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'p'\n",
+        "pkg/__init__.py": "",
+        "pkg/models.py": "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    a: int = 0\n",
+        "pkg/left.py": "from pkg.models import M\n\n\ndef f(x: int) -> M:\n    return M()\n\n\ndef g(x: int) -> M:\n    return M()\n",
+        "pkg/kept.py": "from pkg.models import M\n\n\ndef h(x: int) -> M:\n    return M()\n\n\ndef k(x: int) -> M:\n    return M()\n",
+    })
+    report = api.scan([tmp_path])
+    verdicts = {("pkg/left.py", "f"): "left alone: ModuleNotFoundError: No module named 'httpx'",
+                ("pkg/left.py", "g"): "left alone: ModuleNotFoundError: No module named 'httpx'",
+                ("pkg/kept.py", "k"): "left alone: ModuleNotFoundError: No module named 'httpx'"}
+    parsed: list[bytes] = []
+    real = parsing._libcst
+
+    def counting(source):  # type: ignore[no-untyped-def]
+        parsed.append(source if isinstance(source, bytes) else source.encode())
+        return real(source)
+
+    monkeypatch.setattr(parsing, "_libcst", counting)
+    for ready in (True, False):
+        parsed.clear()
+        asked: list[bool] = []
+
+        def vet(wait: bool = True) -> dict[tuple[str, str], str] | None:
+            asked.append(wait)
+            return verdicts if ready or wait else None
+
+        result = apply_codemod(report, load_config(tmp_path), write=False, vet=vet)
+        assert {e.path: e.functions for e in result.changed} == {"pkg/kept.py": ("h",), "pkg/distil.py": ()}
+        assert sorted(n.split(": ")[1] for n in result.notes) == ["f", "g", "k"]
+        assert not any(b"def f(" in p for p in parsed) if ready else asked[-1] is True
+        # kept.py once (twice when the verdict came after its first plan); left.py only without it
+        assert len(parsed) == (1 if ready else 3), (ready, len(parsed))
+
+
+def test_the_schema_child_says_not_yet_without_waiting(tmp_path: Path) -> None:
+    from distilgen.prompts.recording import SchemaJob
+
+    job = SchemaJob(tmp_path, None, preload=[])  # started early: it waits for its targets
+    try:
+        assert job.new_answers(wait=False) is None
+    finally:
+        job.send([])  # nothing to describe: stopped
+    assert job.new_answers(wait=False) == {}
