@@ -147,9 +147,10 @@ def ast_class_body_names(tree: ast.Module, lines: list[bytes]) -> set[str]:
     todo: list[ast.stmt] = list(tree.body)
     while todo:
         node = todo.pop()
-        first = node.body[0] if isinstance(node, ast.ClassDef) else None
         # libcst reads only an indented body (`class A: x = 1` binds nothing there)
-        if first is not None and first.lineno <= len(lines) and not lines[first.lineno - 1][:first.col_offset].strip():
+        first = node.body[0] if isinstance(node, ast.ClassDef) else None
+        if (isinstance(node, ast.ClassDef) and first is not None and first.lineno <= len(lines)
+                and not lines[first.lineno - 1][:first.col_offset].strip()):
             for stmt in node.body:
                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     out.add(stmt.name)

@@ -27,7 +27,7 @@ _LINES = re.compile(rb".*?(?:\r\n|\r|\n)|.+\Z", re.S)
 
 def source_lines(source: bytes | str) -> list[bytes]:
     """The lines of `source` (as UTF-8 when it is text), each with its own line ending."""
-    return _LINES.findall(source if isinstance(source, bytes) else source.encode("utf-8"))  # type: ignore[no-any-return]
+    return _LINES.findall(source if isinstance(source, bytes) else source.encode("utf-8"))
 
 
 class _Mismatch(Exception):
