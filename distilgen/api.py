@@ -144,7 +144,7 @@ def apply(
         report = scan(paths, config=cfg, select=select)
         if early is not None:
             early.send(report, cfg, action, model, tuple(select))
-        vet = (lambda: early.refusals()) if early is not None else None
+        vet = early.refusals if early is not None else None
         result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
             result = pin_models(result, report, cfg, lambda config: [_record_prompts(config, early=early)])
@@ -166,16 +166,19 @@ class _EarlySchemas:
 
         self.job.send(schema_targets(report, cfg, action, model, select))
 
-    def refusals(self) -> "dict[tuple[str, str], str]":
+    def refusals(self, wait: bool = True) -> "dict[tuple[str, str], str] | None":
         """(path, qualname) -> why, for the functions the child cannot describe (nothing when the
-        child itself failed: the edit goes on and the lock step reports it, as before)."""
+        child itself failed: the edit goes on and the lock step reports it, as before). With
+        wait=False: None while the child is still at it."""
         from .errors import DistilgenError
         from .prompts.recording import explain_failure
 
         try:
-            answers = self.job.new_answers()
+            answers = self.job.new_answers(wait)
         except DistilgenError:
             return {}
+        if answers is None:
+            return None
         out = {}
         for key, info in answers.items():
             if "error" in info:

@@ -449,3 +449,151 @@ def test_an_edit_that_reaches_a_stand_in_falls_back_to_the_whole_module() -> Non
     assert result.changed == ("target",)
     assert out == _full(source, targets, "decorate", None)
     assert out.startswith(b"from pkg.distil import instructions\n\n\nclass A:\n    def a(self):\n        return 1\n")
+
+
+def _fast_equals_full(source: bytes, targets: list[Target]) -> bytes:
+    out, result = edit_module(source, targets, "pkg.distil:instructions", module="pkg.mod")
+    assert result.changed == tuple(t.qualname for t in targets)
+    assert out == _full(source, targets, "decorate", None)
+    return out if isinstance(out, bytes) else out.encode()
+
+
+def test_a_stand_in_class_keeps_what_its_body_binds() -> None:
+    # class A is a stand-in when reduced; its `instructions` attribute still makes the name taken
+    source = b"import os\n\n\nclass A:\n    instructions = 1\n    x = 2\n\n\ndef target(x: int) -> M:\n    return M()\n"
+    reduced = reduce_source(source, ast.parse(source), [9])
+    assert reduced is not None and b"instructions = 1" not in reduced
+    out = _fast_equals_full(source, [Target("target", 9)])
+    assert b"from pkg.distil import instructions as distil_instructions\n" in out
+
+
+def test_stand_ins_are_one_string_token_and_keep_every_line_number() -> None:
+    # blank lines would cost libcst a node each (1.25 s per 100,000 lines): a stand-in is one string
+    body = "".join(f"    x{i} = {i}\n" for i in range(200))
+    source = f"import os\n\n\ndef other() -> int:\n{body}    return 1\n\n\ndef target(x: int) -> M:\n{body}    return M()\n".encode()
+    tree = ast.parse(source)
+    target_line = next(n.lineno for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "target")
+    reduced = reduce_source(source, tree, [target_line])
+    assert reduced is not None
+    assert reduced.count(b"\n") == source.count(b"\n")
+    assert b'def other(): """\n' in reduced and b"x199" not in reduced  # the target's own body is cut too
+    assert sum(1 for ln in reduced.splitlines() if not ln.strip()) <= source.count(b"\n\n") + 2 * 202
+    assert sum(1 for s in cst.parse_module(reduced).body if isinstance(s, cst.FunctionDef)) == 2
+    out = _fast_equals_full(source, [Target("target", target_line)])
+    assert out.count(b"\n") == source.count(b"\n") + 2 and body.encode() in out
+
+
+def test_targets_inside_an_if_block_are_reduced_and_spliced_one_level_down() -> None:
+    # litellm's `if MCP_AVAILABLE:` around a module's endpoints: the other defs there are stand-ins
+    source = textwrap.dedent('''\
+        import os
+
+        if os.environ.get("ON"):
+            def other(a: int) -> int:
+                b = a + 1
+                return b
+
+            # the endpoint
+            @route("/x")
+            def target(x: int) -> M:
+                return M()
+        ''').encode()
+    reduced = reduce_source(source, ast.parse(source), [10])
+    assert reduced is not None and b"b = a + 1" not in reduced
+    out = _fast_equals_full(source, [Target("target", 10)])
+    assert b'    @route("/x")\n    @instructions.distil\n    def target' in out
+
+
+def test_each_edited_file_is_parsed_once_by_libcst_whatever_the_number_of_targets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's rule: one parse per file, never per function (libcst once; `ast` for the
+    original, its reduced copy and the output's check, whatever the number of targets)."""
+    import distilgen.analysis.parsing as parsing
+    import distilgen.codemods.edits as edits
+
+    counts = {"libcst": 0, "ast": 0, "symtable": 0}
+    real_libcst, real_parse, real_symtable = parsing._libcst, ast.parse, edits.symtable.symtable
+
+    def count(key: str, fn):  # type: ignore[no-untyped-def]
+        def wrapped(*a, **k):  # type: ignore[no-untyped-def]
+            counts[key] += 1
+            return fn(*a, **k)
+        return wrapped
+
+    defs = "".join(f"def f{i}(x: int) -> M:\n    y = x\n    z = y\n    return M(a=z)\n\n\n" for i in range(40))
+    write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'p'\n",
+        "pkg/__init__.py": "",
+        "pkg/models.py": "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    a: int = 0\n",
+        "pkg/one.py": "from pkg.models import M\n\n\n" + defs,
+        "pkg/two.py": "from pkg.models import M\n\n\ndef g(x: int) -> M:\n    return M()\n",
+    })
+    report = api.scan([tmp_path])  # the scan's own parses are not the edit's
+    assert sum(r.status == "candidate" for r in report.results) == 41
+    monkeypatch.setattr(parsing, "_libcst", count("libcst", real_libcst))
+    monkeypatch.setattr(ast, "parse", count("ast", real_parse))
+    monkeypatch.setattr(edits.symtable, "symtable", count("symtable", real_symtable))
+    from distilgen.codemods.apply import apply_codemod
+    from distilgen.config import load_config
+
+    result = apply_codemod(report, load_config(tmp_path), write=False)
+    assert sorted(e.path for e in result.changed) == ["pkg/distil.py", "pkg/one.py", "pkg/two.py"]
+    assert len(next(e for e in result.changed if e.path == "pkg/one.py").functions) == 40
+    # 2 edited files: libcst once each; ast: the original and its reduced copy each (two.py has
+    # nothing to cut); the output checks (the created module's too) through symtable
+    assert counts == {"libcst": 2, "ast": 3, "symtable": 3}, counts
+
+
+def test_a_file_whose_functions_are_all_left_alone_is_never_parsed_once_the_verdict_is_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """litellm without its dependencies: the schema child refuses 836 of 850 candidates before
+    the edit is planned; planning them anyway cost most of `apply`. A verdict that is in before a
+    file is planned spares that file; one that comes later still removes the refused functions."""
+    import distilgen.analysis.parsing as parsing
+    from distilgen.codemods.apply import apply_codemod
+    from distilgen.config import load_config
+
+    write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'p'\n",
+        "pkg/__init__.py": "",
+        "pkg/models.py": "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    a: int = 0\n",
+        "pkg/left.py": "from pkg.models import M\n\n\ndef f(x: int) -> M:\n    return M()\n\n\ndef g(x: int) -> M:\n    return M()\n",
+        "pkg/kept.py": "from pkg.models import M\n\n\ndef h(x: int) -> M:\n    return M()\n\n\ndef k(x: int) -> M:\n    return M()\n",
+    })
+    report = api.scan([tmp_path])
+    verdicts = {("pkg/left.py", "f"): "left alone: ModuleNotFoundError: No module named 'httpx'",
+                ("pkg/left.py", "g"): "left alone: ModuleNotFoundError: No module named 'httpx'",
+                ("pkg/kept.py", "k"): "left alone: ModuleNotFoundError: No module named 'httpx'"}
+    parsed: list[bytes] = []
+    real = parsing._libcst
+
+    def counting(source):  # type: ignore[no-untyped-def]
+        parsed.append(source if isinstance(source, bytes) else source.encode())
+        return real(source)
+
+    monkeypatch.setattr(parsing, "_libcst", counting)
+    for ready in (True, False):
+        parsed.clear()
+        asked: list[bool] = []
+
+        def vet(wait: bool = True) -> dict[tuple[str, str], str] | None:
+            asked.append(wait)
+            return verdicts if ready or wait else None
+
+        result = apply_codemod(report, load_config(tmp_path), write=False, vet=vet)
+        assert {e.path: e.functions for e in result.changed} == {"pkg/kept.py": ("h",), "pkg/distil.py": ()}
+        assert sorted(n.split(": ")[1] for n in result.notes) == ["f", "g", "k"]
+        assert not any(b"def f(" in p for p in parsed) if ready else asked[-1] is True
+        # kept.py once (twice when the verdict came after its first plan); left.py only without it
+        assert len(parsed) == (1 if ready else 3), (ready, len(parsed))
+
+
+def test_the_schema_child_says_not_yet_without_waiting(tmp_path: Path) -> None:
+    from distilgen.prompts.recording import SchemaJob
+
+    job = SchemaJob(tmp_path, None, preload=[])  # started early: it waits for its targets
+    try:
+        assert job.new_answers(wait=False) is None
+    finally:
+        job.send([])  # nothing to describe: stopped
+    assert job.new_answers(wait=False) == {}

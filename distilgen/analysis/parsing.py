@@ -188,9 +188,12 @@ def _check(text: str, filename: str) -> ast.Module | None:
         raise UnparsableSource(_reason(exc, text)) from None
 
 
-def parse_cst(source: str | bytes, filename: str = "<unknown>") -> Any:
+def parse_cst(source: str | bytes, filename: str = "<unknown>", *, checked: bool = False) -> Any:
     """`libcst.parse_module(source)` (bytes keep their encoding exactly), never on input that could
-    crash the native parser. Raises UnparsableSource."""
+    crash the native parser. Raises UnparsableSource. `checked`: the caller's own `ast.parse` of
+    this very source succeeded (a second one here would cost as much again)."""
+    if checked:
+        return _libcst(source)
     text = _text(source)
     if _check(text, filename) is not None:
         return _libcst(source)

@@ -270,15 +270,17 @@ def apply_codemod(
     model: str | None = None,
     write: bool = True,
     selected: tuple[str, ...] = (),
-    vet: Callable[[], Mapping[tuple[str, str], str]] | None = None,
+    vet: Callable[..., Mapping[tuple[str, str], str] | None] | None = None,
 ) -> ApplyReport:
     """Plan and (with write=True) make the edits for the selected results of `report`.
 
     `selected` are the --select patterns the scan was run with: when given, matching nothing is a
     usage error, and selected functions that cannot take a decorator are named in `notes`.
-    `vet`, called once the edits are planned and before anything is written, names the functions
-    about to be decorated that must be left alone (`(path, qualname)` -> why): the schema child's
-    verdict, so that `apply` never decorates what `prompts` could not record.
+    `vet` names the functions about to be decorated that must be left alone (`(path, qualname)` ->
+    why): the schema child's verdict, so that `apply` never decorates what `prompts` could not
+    record. `vet()` waits for it (once the edits are planned, before anything is written);
+    `vet(False)` returns None while it is not there yet: asked before each file is planned, so
+    that a file whose functions are all left alone is never parsed.
     """
     if action == "dispatch" and not model:
         raise UsageError("--dispatch needs --model ID: the fine-tuned model to bind")
@@ -314,13 +316,25 @@ def apply_codemod(
 
     planned: list[PlannedEdit] = []
     failed: list[FileEdit] = []
+    # only new decorations wait for the child's verdict (a run with nothing new never waits)
+    vetting = vet is not None and action in ("decorate", "dispatch") and any(
+        r.status == "candidate" for rs in by_path.values() for r in rs)
+    verdicts: Mapping[tuple[str, str], str] | None = None
     for rel in sorted(by_path):
+        if vetting and verdicts is None:
+            assert vet is not None
+            verdicts = vet(False)
+        if verdicts is not None:
+            by_path[rel] = _refuse(by_path[rel], verdicts, notes, refused)
+            if not by_path[rel]:
+                continue
         outcome = _plan_file(root, rel, by_path[rel], where[rel].instance, action, model, notes, refused)
         (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
-    # only new decorations wait for the child's verdict (a run with nothing new never waits)
-    if vet is not None and action in ("decorate", "dispatch") and any(
-            r.status == "candidate" for rs in by_path.values() for r in rs):
-        planned = _vetted(root, planned, by_path, vet(), where, action, model, notes, refused, failed)
+    if vetting:
+        assert vet is not None
+        verdicts = vet() if verdicts is None else verdicts
+        assert verdicts is not None
+        planned = _vetted(root, planned, by_path, verdicts, where, action, model, notes, refused, failed)
 
     if action in ("decorate", "dispatch"):
         needed = {where[p.rel] for p in planned if p.functions}
@@ -367,18 +381,27 @@ def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[Scan
     out: list[PlannedEdit] = []
     for plan in planned:
         results = by_path.get(plan.rel, [])
-        out_of = [r for r in results if r.status == "candidate" and (r.path, r.qualname) in verdicts]
-        if not out_of:
+        rest = _refuse(results, verdicts, notes, refused)
+        if len(rest) == len(results):
             out.append(plan)
             continue
-        for r in out_of:
-            notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {verdicts[(r.path, r.qualname)]}")
-            refused.add((r.path, r.qualname))
-        rest = [r for r in results if r not in out_of]
         if not rest:
             continue
         again = _plan_file(root, plan.rel, rest, where[plan.rel].instance, action, model, notes, refused)
         (failed if isinstance(again, FileEdit) else out).append(again)  # type: ignore[arg-type]
+    return out
+
+
+def _refuse(results: list[ScanResult], verdicts: Mapping[tuple[str, str], str], notes: list[str],
+            refused: set[tuple[str, str]]) -> list[ScanResult]:
+    """`results` without the new decorations `verdicts` refuses (each noted once)."""
+    out = []
+    for r in results:
+        if r.status == "candidate" and (r.path, r.qualname) in verdicts:
+            notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {verdicts[(r.path, r.qualname)]}")
+            refused.add((r.path, r.qualname))
+        else:
+            out.append(r)
     return out
 
 

@@ -26,9 +26,9 @@ from libcst.metadata import CodeRange
 
 from ..analysis.parsing import parse_cst
 from ..contracts import APPLY_ACTIONS, ApplyAction
-from .function_index import index_functions
+from .function_index import ast_class_body_names, index_functions
 from .names import ModuleNames, dotted, load_counts, module_names
-from .splice import reduce_source, splice
+from .splice import reduce_source, source_lines, splice
 
 __all__ = [
     "ACTIONS",
@@ -290,15 +290,18 @@ class DecoratorEdit:
         positions: Mapping[cst.CSTNode, CodeRange] | None = None,
         source: bytes | str | None = None,
         std_tree: ast.Module | None = None,
+        class_names: set[str] | None = None,
     ) -> cst.Module:
         """The edited module (`tree` itself when nothing changes); the outcome is in `.result`.
 
         Pass the `source` the tree was parsed from (line numbers then come from `ast`), or
-        libcst `positions` when a codemod pipeline already resolved them.
+        libcst `positions` when a codemod pipeline already resolved them. `class_names`: the
+        names class bodies bind in the whole file, when `tree` is of a reduced copy of it.
         """
         visitor = index_functions(tree, source, positions, std_tree)
         self.lines = visitor.lines
-        names = module_names(tree, self.module, self.is_package, class_names=visitor.class_names)
+        names = module_names(tree, self.module, self.is_package,
+                             class_names=visitor.class_names if class_names is None else class_names)
 
         # names bound in a function or class around a target: its decorator is evaluated there, so
         # the instance must be spelled with a name none of them binds (`def outer(instructions)`)
@@ -594,7 +597,10 @@ def edit_module(
         reduced = reduce_source(source, std_tree, [t.lineno for t in wanted if t.lineno is not None])
         reduced_tree = _std_parse(reduced) if reduced is not None else None
         if reduced is not None and reduced_tree is not None:
-            done = _edit(source, reduced, reduced_tree, wanted, instance, action, model, module, is_package)
+            # what class bodies bind, from the whole file: stand-ins keep only the class names
+            class_names = ast_class_body_names(std_tree, source_lines(source))
+            done = _edit(source, reduced, reduced_tree, wanted, instance, action, model, module, is_package,
+                         class_names)
             if done is not None:
                 return done
     done = _edit(source, source, std_tree, wanted, instance, action, model, module, is_package)
@@ -612,13 +618,15 @@ def _std_parse(source: bytes | str) -> ast.Module | None:
 def _edit(
     source: bytes | str, parsed: bytes | str, std_tree: ast.Module | None, targets: list[Target],
     instance: InstanceRef | str, action: ApplyAction, model: str | None, module: str, is_package: bool,
+    class_names: set[str] | None = None,
 ) -> tuple[bytes | str, ModuleEdit] | None:
-    """Edit `source`, parsing `parsed` (the source itself or its `reduce_source`); None when a
-    reduced source does not give a result that can be trusted."""
+    """Edit `source`, parsing `parsed` (the source itself or its `reduce_source`, whose standard
+    parse is `std_tree`); None when a reduced source does not give a result that can be trusted."""
     whole = parsed is source
-    tree = parse_cst(parsed)
+    # `ast` already accepted `parsed` when std_tree is there: libcst may have it at once
+    tree = parse_cst(parsed, checked=std_tree is not None)
     edit = DecoratorEdit(targets, instance, action, model, module=module, is_package=is_package)
-    new = edit.run(tree, source=parsed, std_tree=std_tree)
+    new = edit.run(tree, source=parsed, std_tree=std_tree, class_names=class_names)
     if not whole and edit.result.missing:
         return None
     if std_tree is None:

@@ -14,7 +14,8 @@ from typing import Mapping
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-__all__ = ["FunctionIndex", "index_functions", "class_body_names", "StatementVisitor", "StatementTransformer"]
+__all__ = ["FunctionIndex", "index_functions", "class_body_names", "ast_class_body_names", "StatementVisitor",
+           "StatementTransformer"]
 
 _STRUCTURE = (
     cst.Module, cst.IndentedBlock, cst.FunctionDef, cst.ClassDef, cst.If, cst.Else, cst.For, cst.While,
@@ -136,6 +137,34 @@ def class_body_names(tree: cst.Module) -> set[str]:
     collector = _Collector()
     collector.walk(tree)
     return collector.class_names
+
+
+def ast_class_body_names(tree: ast.Module, lines: list[bytes]) -> set[str]:
+    """`class_body_names` from the standard parser's tree of the source split into `lines`
+    (statements only, never expressions): the same names, from the whole file even when libcst
+    parsed a reduced copy of it."""
+    out: set[str] = set()
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        # libcst reads only an indented body (`class A: x = 1` binds nothing there)
+        first = node.body[0] if isinstance(node, ast.ClassDef) else None
+        if (isinstance(node, ast.ClassDef) and first is not None and first.lineno <= len(lines)
+                and not lines[first.lineno - 1][:first.col_offset].strip()):
+            for stmt in node.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    out.add(stmt.name)
+                elif isinstance(stmt, ast.Assign):
+                    out.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+                elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and isinstance(stmt.target, ast.Name):
+                    out.add(stmt.target.id)
+        for field in ("body", "orelse", "finalbody"):
+            todo.extend(getattr(node, field, ()))
+        for handler in getattr(node, "handlers", ()):
+            todo.extend(handler.body)
+        for case in getattr(node, "cases", ()):
+            todo.extend(case.body)
+    return out
 
 
 _Scope = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

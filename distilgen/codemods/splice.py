@@ -20,9 +20,14 @@ from typing import Iterable, Mapping, Sequence
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-__all__ = ["splice", "reduce_source"]
+__all__ = ["splice", "reduce_source", "source_lines"]
 
 _LINES = re.compile(rb".*?(?:\r\n|\r|\n)|.+\Z", re.S)
+
+
+def source_lines(source: bytes | str) -> list[bytes]:
+    """The lines of `source` (as UTF-8 when it is text), each with its own line ending."""
+    return _LINES.findall(source if isinstance(source, bytes) else source.encode("utf-8"))
 
 
 class _Mismatch(Exception):
@@ -119,21 +124,24 @@ class _Splicer:
                 raise _Mismatch
             return self.text(start, head) + self.decorators(new, indents) + self.text(std.lineno, stop)
         same_head = (
-            isinstance(old, (cst.ClassDef, cst.FunctionDef)) and isinstance(new, type(old))
+            isinstance(old, (cst.ClassDef, cst.FunctionDef, cst.If)) and isinstance(new, type(old))
             and isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
             and all(getattr(old, f.name) is getattr(new, f.name) for f in dataclasses.fields(old) if f.name != "body")
             and all(getattr(old.body, f.name) is getattr(new.body, f.name)
                     for f in dataclasses.fields(old.body) if f.name != "body")
-            and isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and (isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                 # an `if` without `else`: its body runs to the end of the region
+                 or (isinstance(std, ast.If) and isinstance(old, cst.If) and old.orelse is None and not std.orelse))
         )
         if not same_head:
             # the region is trusted only if it is exactly what libcst makes of the original
             if self.generate(old, indents) != self.text(start, stop):
                 raise _Mismatch
             return self.generate(new, indents)
-        assert isinstance(old, (cst.ClassDef, cst.FunctionDef)) and isinstance(new, (cst.ClassDef, cst.FunctionDef))
+        assert isinstance(old, (cst.ClassDef, cst.FunctionDef, cst.If))
+        assert isinstance(new, (cst.ClassDef, cst.FunctionDef, cst.If))
         assert isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
-        assert isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        assert isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.If))
         inner = [*indents, old.body.indent if old.body.indent is not None else self.module.default_indent]
         body_end = stop - len(old.body.footer)
         first = _align(old.body.body, std.body)[0][0]
@@ -167,42 +175,83 @@ _INDENT = re.compile(rb"[ \t]*")
 
 
 def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[int]) -> bytes | str | None:
-    """`source` with every top-level def and class that holds none of `keep_lines` (and every
-    such method of a class that does) cut down to a one-line stand-in (`def name(): pass`, then
-    blank lines), or None when nothing would be cut.
+    """`source` with what no edit can touch cut down to stand-ins, or None when nothing would be cut:
+    every def and class that holds none of `keep_lines` (at the top level, in a class that holds
+    one, in top-level `if`/`try`/`with`/loop blocks that hold none and in top-level `if` blocks
+    without `else` that hold some), and the body of each def whose own line is kept (when no
+    other kept line is inside it).
 
-    The line count stays the same, so line numbers, the scan's included, keep meaning the same.
-    libcst then parses only what an edit can touch; `splice` copies every untouched line from the
-    original, and checks each generated region against it, so a stand-in can never reach the
-    output (if an edit reaches one, the splice fails and the caller parses the whole file).
+    A stand-in spans the same lines as what it replaces (`def name(): \"\"\"` ... `\"\"\"`: one
+    string token, where blank lines would cost libcst a node each), so line numbers, the scan's
+    included, keep meaning the same. libcst then parses only what an edit can touch; `splice`
+    copies every untouched line from the original, and checks each generated region against it, so
+    a stand-in can never reach the output (if an edit reaches one, the splice fails and the caller
+    parses the whole file).
     """
     keep = sorted(set(keep_lines))
-    data = source if isinstance(source, bytes) else source.encode("utf-8")
-    lines = _LINES.findall(data)
+    lines = source_lines(source)
     cut = False
 
-    def cut_down(body: list[ast.stmt]) -> None:
-        nonlocal cut
-        for node in body:
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or not node.name.isascii():
-                continue
-            first, last = _first_line(node), node.end_lineno or node.lineno
-            if any(first <= k <= last for k in keep):
-                if isinstance(node, ast.ClassDef):
-                    cut_down(node.body)  # the other methods of a class holding a target
-                continue
-            nl = _NEWLINE.search(lines[last - 1]) if last - first >= 2 and last <= len(lines) else None
-            if nl is None:
-                continue
-            indent = _INDENT.match(lines[first - 1])
-            stand_in = f"class {node.name}: pass" if isinstance(node, ast.ClassDef) else f"def {node.name}(): pass"
-            lines[first - 1] = (indent.group() if indent else b"") + stand_in.encode("ascii") + nl.group()
-            for i in range(first, last):
-                lines[i] = nl.group()
-            cut = True
+    def held(first: int, last: int) -> list[int]:
+        return [k for k in keep if first <= k <= last]
 
-    cut_down(tree.body)
+    def stand_in(first: int, last: int, head: bytes) -> None:
+        """Lines first..last (1-based) become `head` + an empty string spanning them."""
+        nonlocal cut
+        nl = _NEWLINE.search(lines[last - 1]) if last - first >= 2 and last <= len(lines) else None
+        if nl is None:
+            return
+        lines[first - 1] = head + b'"""' + nl.group()
+        for i in range(first, last - 1):
+            lines[i] = nl.group()
+        lines[last - 1] = b'"""' + nl.group()
+        cut = True
+
+    def indent(line: int) -> bytes:
+        found = _INDENT.match(lines[line - 1])
+        return found.group() if found else b""
+
+    def cut_body(node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """The body of a kept def: only its decorators and header are ever edited."""
+        first, last = _first_line(node.body[0]), node.end_lineno or node.lineno
+        start = indent(first)
+        # the body must start a line of its own (not `def f(): return 1`)
+        if first > node.lineno and len(start) == node.body[0].col_offset and len(start) > node.col_offset:
+            stand_in(first, last, start)
+
+    def cut_down(body: list[ast.stmt], top: bool) -> None:
+        for node in body:
+            first, last = _first_line(node), node.end_lineno or node.lineno
+            inside = held(first, last)
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if top and not inside and isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+                    # copied whole by the splice: the defs in it only need their names
+                    for block in _blocks(node):
+                        cut_down(block, top)
+                elif top and isinstance(node, ast.If) and not node.orelse:
+                    # `if AVAILABLE:` around a module's API: the splice goes one level down there
+                    cut_down(node.body, top)
+                continue
+            if not node.name.isascii():
+                continue
+            if inside:
+                if isinstance(node, ast.ClassDef):
+                    cut_down(node.body, False)  # the other methods of a class holding a target
+                elif inside == [node.lineno]:
+                    cut_body(node)
+                continue
+            stand = f"class {node.name}: " if isinstance(node, ast.ClassDef) else f"def {node.name}(): "
+            stand_in(first, last, indent(first) + stand.encode("ascii"))
+
+    cut_down(tree.body, True)
     if not cut:
         return None
     out = b"".join(lines)
     return out if isinstance(source, bytes) else out.decode("utf-8")
+
+
+def _blocks(node: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists of a compound statement."""
+    out = [getattr(node, "body", []), getattr(node, "orelse", []), getattr(node, "finalbody", [])]
+    out.extend(h.body for h in getattr(node, "handlers", []))
+    return [b for b in out if b]

@@ -245,10 +245,17 @@ class SchemaJob:
         except OSError:
             pass  # the child is gone: result() says why
 
-    def new_answers(self) -> dict[str, dict[str, Any]]:
+    def new_answers(self, wait: bool = True) -> dict[str, dict[str, Any]] | None:
         """The answers for the targets marked `new`, as soon as the child has them (then it goes on
-        with the others); all of them when it is done first. Raises as `result()` does."""
+        with the others); all of them when it is done first. Raises as `result()` does. With
+        wait=False: None when the child has not got that far yet."""
         deadline = time.monotonic() + self.timeout
+        if not wait and self._out is None and self._error is None and self._proc is not None:
+            try:
+                return dict(json.loads(self._new.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                if self._proc.poll() is None:
+                    return None
         if self._out is None and self._error is None and self._proc is not None:
             while self._proc.poll() is None and time.monotonic() < deadline:
                 try:
