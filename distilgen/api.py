@@ -145,9 +145,20 @@ def apply(
         if early is not None:
             early.send(report, cfg, action, model, tuple(select))
         vet = early.refusals if early is not None else None
+        if not write and lock and action in ("decorate", "dispatch"):
+            # --diff/--check import nothing: what the last `apply` left alone, if it still holds
+            from .codemods.left_alone import recall
+
+            remembered = recall(cfg, report.results)
+            vet = (lambda wait=True: remembered) if remembered else None
         result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
             result = pin_models(result, report, cfg, lambda config: [_record_prompts(config, early=early)])
+        if early is not None and early.verdicts is not None and action in ("decorate", "dispatch"):
+            from .codemods.left_alone import remember
+
+            # keyed on the files as they are now (a rescan: the cache makes it the edited files only)
+            remember(cfg, lambda: scan(paths, config=cfg, select=select).results, early.verdicts)
     finally:
         if early is not None:
             early.cancel()
@@ -159,6 +170,8 @@ class _EarlySchemas:
 
     def __init__(self, job: "_Any") -> None:
         self.job = job
+        self.verdicts: "dict[tuple[str, str], str] | None" = None
+        """The last answer of `refusals` (what `apply` left alone, remembered for --diff/--check)."""
 
     def send(self, report: "ScanReport", cfg: "Config", action: "ApplyAction", model: str | None,
              select: "tuple[str, ...]") -> None:
@@ -185,6 +198,7 @@ class _EarlySchemas:
                 path, _, qualname = key.partition("::")
                 why = explain_failure(info, qualname, self.job.child)
                 out[(path, qualname)] = f"ineligible: {why}" if info.get("kind") == "schema" else f"left alone: {why}"
+        self.verdicts = out
         return out
 
     def result(self) -> "_Any":
