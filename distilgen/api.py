@@ -130,7 +130,8 @@ def apply(
 
     Works on the functions `scan(paths, select=select)` finds; only files that need an edit are
     parsed and written (atomically, never over a file that changed since it was read). With
-    write=False nothing is written (`--diff`/`--check`): the report's edits carry the diffs. After
+    write=False nothing is written (`--diff`/`--check`): the report's edits carry the diffs, without
+    the functions the last `apply` left alone while that still holds (`codemods.left_alone`). After
     writing, with lock=True, the lock's prompts are re-recorded and `dispatch` pins each rebound
     function's current prompt fingerprint to the model id (`prompts.lock.record_model`).
     """

@@ -128,7 +128,8 @@ def test_a_corrupt_or_old_memory_is_ignored(tmp_path):
     good = file.read_text()
     sources = {p: p.read_bytes() for p in root.rglob("*.py")}
     for bad in ("{not json", "[]", '{"format": 0, "entries": {}}', good.replace('"closure":"', '"closure":"x'),
-                good.replace('"entries":{', '"entries":{"shop/x.py::f":7,'), "\x00\xff"):
+                good.replace('"entries":{', '"entries":{"shop/x.py::f":7,'), "\x00\xff",
+                good.replace('"why":"left alone: ', '"why":"left alone:\\nforged line: '), good[: len(good) // 2]):
         file.write_text(bad, encoding="utf-8", errors="surrogateescape")
         check = cli(root, "apply", "--check")
         assert "Traceback" not in check.stderr, check.stderr

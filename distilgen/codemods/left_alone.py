@@ -33,6 +33,7 @@ from ..errors import DistilgenError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ..analysis.depends import StaticFacts
     from ..analysis.scan import ScanResult
     from ..config import Config
 
@@ -72,7 +73,16 @@ def _load(file: Path, identity: list[Any]) -> dict[str, dict[str, str]]:
     if not isinstance(entries, dict):
         return {}
     return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, dict)
-            and all(isinstance(v.get(f), str) for f in ("why", "model", "closure"))}
+            and all(isinstance(v.get(f), str) for f in ("why", "model", "closure")) and v["why"].isprintable()}
+
+
+def _closure(facts: StaticFacts, r: ScanResult) -> str | None:
+    """The closure digest of `r`'s return model; None when it cannot be read (then nothing is
+    remembered or recalled for it: the function is simply pending, as without this memory)."""
+    try:
+        return facts.closure(r)
+    except (RecursionError, MemoryError, SyntaxError, ValueError, OSError):
+        return None
 
 
 def _key(r: ScanResult) -> str:
@@ -104,7 +114,7 @@ def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdict
         if why is None or r.status != "candidate" or not r.module:
             continue
         facts = facts or StaticFacts(config.root, config)
-        closure = facts.closure(r)
+        closure = _closure(facts, r)
         if closure is not None:
             entries[_key(r)] = {"why": why, "model": r.model or "", "closure": closure}
     if facts is not None:
@@ -135,7 +145,7 @@ def recall(config: Config, results: Iterable[ScanResult]) -> dict[tuple[str, str
         if hit is None or r.status != "candidate" or (r.model or "") != hit["model"]:
             continue
         facts = facts or StaticFacts(config.root, config)
-        if facts.closure(r) == hit["closure"]:
+        if _closure(facts, r) == hit["closure"]:
             out[(r.path, r.qualname)] = f"{hit['why']} {REMEMBERED}"
     if facts is not None:
         facts.save()
