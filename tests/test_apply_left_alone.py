@@ -8,9 +8,12 @@ interpreter, same return model (its closure digest, as `check` computes it).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from test_apply_schema_child import cli, decorated
+from test_apply_schema_child import REPO, cli, decorated
 from test_interpreter import write
 
 PROJECT = {
@@ -115,8 +118,6 @@ def test_editing_the_return_model_forgets_the_verdict(tmp_path):
     assert cli(root, "apply", "--check").returncode == 0
     other = tmp_path / "bin" / "python"
     other.parent.mkdir()
-    import sys
-
     other.symlink_to(sys.executable)
     check = cli(root, "apply", "--check", "--python", str(other))
     assert check.returncode == 1 and "remembered" not in check.stderr, check.stdout + check.stderr
@@ -142,3 +143,26 @@ def test_a_corrupt_or_old_memory_is_ignored(tmp_path):
     assert cli(root, "apply").returncode == 0
     assert cli(root, "apply", "--check").returncode == 0
     assert decorated(root) == {"total"}
+
+
+def test_installing_into_the_interpreters_path_forgets_without_apply(tmp_path):
+    """A package installed where the project's interpreter looks (here a folder on its sys.path:
+    the running interpreter with that folder on PYTHONPATH, set for the child processes only)
+    changes that folder's mtime: `--check` forgets at once, before any `apply`."""
+    site = tmp_path / "site"
+    site.mkdir()
+    root = write(tmp_path / "proj", PROJECT)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(site)])}
+        return subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True, text=True,
+                              timeout=180, env=env)
+
+    assert run("apply").returncode == 0 and decorated(root) == {"total"}
+    assert run("apply", "--check").returncode == 0
+    (site / "not_installed_cloud_auth.py").write_text("")  # "pip install" it
+    check = run("apply", "--check")
+    assert check.returncode == 1 and "remembered" not in check.stderr, check.stdout + check.stderr
+    assert "shop/gcp/sdk.py: would be decorated" in check.stdout
+    assert run("apply").returncode == 0 and decorated(root) == {"total", *LEFT_ALONE}
+    assert run("apply", "--check").returncode == 0
