@@ -19,7 +19,6 @@ also keyed on the effective configuration. A cache that cannot be read is ignore
 
 from __future__ import annotations
 
-import hashlib
 import json
 import marshal
 import os
@@ -32,6 +31,7 @@ from .._version import __version__
 from ..contracts import DEF_KINDS, SCAN_STATUSES, one_of
 from .file_index import INDEX_VERSION, freeze
 from .scan import DecoratorInfo, FileError, ScanResult
+from .._hashes import blake2b
 
 _V = TypeVar("_V", bound=str)
 
@@ -98,12 +98,12 @@ CACHEDIR_TAG = (
 
 
 def digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+    return blake2b(data, digest_size=16).digest()
 
 
 def _key() -> str:
     raw = f"{__version__}|{INDEX_VERSION}|{sys.version_info[:2]}|{sys.implementation.name}"
-    return hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()
+    return blake2b(raw.encode(), digest_size=6).hexdigest()
 
 
 class ScanCache:

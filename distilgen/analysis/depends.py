@@ -22,20 +22,22 @@ the cache folder per function, keyed on the (mtime, size) of every file they rea
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, TypeGuard
+from typing import TYPE_CHECKING, Any, Iterable, TypeGuard
 
 from .._version import __version__
 from ..config import Config
-from ..prompts.recording import ModuleSource, read_source
 from .cache import ScanCache
 from .discovery import FileEntry, discover
 from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv
 from .roots import source_roots
-from .resolve import Module, Resolver
+from .._hashes import blake2b
+
+if TYPE_CHECKING:  # imported where a closure is computed: a warm check reads cached facts only
+    from ..prompts.recording import ModuleSource
+    from .resolve import Module, Resolver
 
 __all__ = ["StaticFacts", "prompt_digest"]
 
@@ -94,6 +96,8 @@ class _Texts:
 
     def source(self, rel: str) -> ModuleSource | None:
         if rel not in self._texts:
+            from ..prompts.recording import ModuleSource, read_source
+
             try:
                 self._texts[rel] = ModuleSource(read_source(self.root / rel))
             except (OSError, SyntaxError, UnicodeDecodeError):
@@ -114,6 +118,8 @@ class _Files:
     """The project's modules as the resolver needs them: one walk, indexes from the scan's cache."""
 
     def __init__(self, root: Path, config: Config) -> None:
+        from .resolve import Module
+
         self.root = root
         entries, _ = discover([root], root, config.include, config.exclude)
         self.by_module: dict[str, FileEntry] = {}
@@ -142,6 +148,8 @@ class _Files:
     def locate(self, name: str) -> Module | None:
         """`name` as a project file under a source root, read like a scanned one; None elsewhere
         (third-party modules are never read: their classes count by name)."""
+        from .resolve import Module
+
         parts = name.split(".")
         for base in self.roots:
             for path, is_pkg in ((base.joinpath(*parts[:-1], parts[-1] + ".py"), False),
@@ -160,7 +168,7 @@ class _Files:
 
 
 def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    return blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def prompt_digest(prompt: str) -> str:
@@ -179,7 +187,7 @@ class StaticFacts:
         self._root_s = str(self.root)
         self.config = config
         self.use_cache = use_cache
-        key = hashlib.blake2b(json.dumps([__version__, INDEX_VERSION, _FORMAT, str(self.root), list(config.model_bases),
+        key = blake2b(json.dumps([__version__, INDEX_VERSION, _FORMAT, str(self.root), list(config.model_bases),
                                           list(config.include), list(config.exclude)]).encode(), digest_size=6).hexdigest()
         self.cache_file = config.cache_path / f"check-facts-{key}.json"
         self._cache: dict[str, Any] = self._load() if use_cache else {}
@@ -261,6 +269,8 @@ class StaticFacts:
     # -- computing -------------------------------------------------------------------------------
     def _project(self) -> tuple[_Files, Resolver]:
         if self._files is None or self._resolver is None:
+            from .resolve import Resolver
+
             self._files = _Files(self.root, self.config)
             # third-party modules are never read: their classes count by name (see module docstring)
             self._resolver = Resolver(self._files.modules, self._files.locate, self.config.model_bases)
@@ -307,6 +317,8 @@ class StaticFacts:
 
     def _visit(self, files: _Files, res: Resolver, t: tuple[Any, ...], items: dict[str, str],
                todo: list[tuple[str, int, Any]], deps: set[str]) -> None:
+        from .resolve import Module
+
         kind = t[0]
         if kind == "cls":
             key = f"class {t[1]}.{t[2]}"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import gc
-import hashlib
 import importlib.machinery
 import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..config import Config, load_config
 from ..contracts import ScanStatus
@@ -21,8 +20,11 @@ from .discovery import FileEntry, discover, glob_regex
 from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index
 from .roots import source_roots
 from .interpreter import find_interpreter
-from .resolve import INSTRUCTIONS_CLASSES, Module, Resolver
 from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
+from .._hashes import blake2b
+
+if TYPE_CHECKING:  # imported where files are (re)classified: an unchanged tree reuses the stored report
+    from .resolve import Module, Resolver
 
 __all__ = ["scan_project", "scan_root", "matches"]
 
@@ -163,6 +165,8 @@ class _Locator:
         return found
 
     def __call__(self, name: str) -> Module | str | None:
+        from .resolve import Module
+
         found = self._find(name)
         if found is None:
             return None
@@ -221,6 +225,8 @@ def _decorator(res: Resolver, module: str, fn: FuncRec, configured: str) -> Deco
             if f"{t[1]}.{t[3]}" == conf_dotted:
                 instance = f"{t[1]}:{t[3]}"
             else:
+                from .resolve import INSTRUCTIONS_CLASSES
+
                 ft = res.resolve_dotted(t[1], 0, t[4])
                 if res.fqn(ft) in INSTRUCTIONS_CLASSES:
                     instance = f"{t[1]}:{t[3]}"
@@ -342,7 +348,7 @@ def _config_key(config: Config, root: Path, extra: Iterable[Any], search_path: I
     # adds or drops a top-level dist-info): a module the last scan could not find may exist now.
     path = [(p, _dir_stamp(p)) for p in search_path]
     payload = json.dumps([config.as_dict(), str(root), list(extra), path, INDEX_VERSION], sort_keys=True, default=str)
-    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+    return blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
 def scan_project(
@@ -419,6 +425,8 @@ def _scan_project(
     if stored is not None and stored.key == plan.key and stored.stats == plan.stats and _ext_unchanged(stored.ext):
         # nothing changed since the last scan: the stored report, without reading any index
         return ScanReport(root=plan.root, results=stored.results, errors=stored.errors, files_scanned=len(plan.entries))
+    from .resolve import Resolver
+
     index_cache = plan.cache.load_index() if read_cache else IndexCache()
     indexed = _index_files(plan.entries, index_cache.files)
     modules, errors = _modules(plan, indexed.by_rel)
@@ -503,6 +511,8 @@ def _same_digest(path: str, expected: bytes) -> bool:
 
 def _modules(plan: _ScanPlan, indexes: dict[str, Any]) -> tuple[dict[str, Module], list[FileError]]:
     """The scanned modules by name (the first file of a name wins), and every file that failed."""
+    from .resolve import Module
+
     errors: list[FileError] = [FileError(p, r) for p, r in plan.walk_errors]
     modules: dict[str, Module] = {}
     for e in plan.entries:

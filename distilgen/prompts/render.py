@@ -7,12 +7,12 @@ Bump RENDERER_VERSION whenever the output for the same input could change.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Mapping
 
 from .._templates import render_template
 from .source import FunctionSource
+from .._hashes import sha256
 
 __all__ = ["RENDERER_VERSION", "render_prompt", "fingerprint", "fingerprint_json", "static_fingerprint", "render_code"]
 
@@ -52,7 +52,7 @@ def fingerprint(prompt: str, schema: Mapping[str, Any]) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+    return "sha256:" + sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
 def fingerprint_json(prompt: str, schema_json: str) -> str:
@@ -62,7 +62,7 @@ def fingerprint_json(prompt: str, schema_json: str) -> str:
     schema (a json.loads of a few hundred bytes)."""
     payload = '{"prompt":' + json.dumps(prompt, ensure_ascii=False) + ',"renderer":' + \
         json.dumps(RENDERER_VERSION) + ',"schema":' + schema_json + "}"
-    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+    return "sha256:" + sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
 def static_fingerprint(prompt: str, closure: str) -> str:
@@ -72,4 +72,4 @@ def static_fingerprint(prompt: str, closure: str) -> str:
     types (`analysis.depends`). `check` recomputes it statically: a field edited three modules
     away changes it."""
     payload = "\0".join(("static", RENDERER_VERSION, closure, prompt))
-    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+    return "sha256:" + sha256(payload.encode("utf-8")).hexdigest()[:16]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import io
-import textwrap
 import tokenize
 from dataclasses import dataclass
 
@@ -54,6 +53,8 @@ def _header_end(text: str, def_offset: int) -> int:
 
 
 def _from_node(text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSource:
+    import textwrap  # here, not at the top: a warm `check` renders nothing and skips its import
+
     lines = text.splitlines(keepends=True)
     offsets = [0]
     for line in lines:
@@ -88,6 +89,8 @@ def _from_node(text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Funct
 
 def function_source(def_text: str) -> FunctionSource:
     """Parts of the first function defined in `def_text` (decorators allowed, any indentation)."""
+    import textwrap
+
     dedented = textwrap.dedent(def_text)
     try:
         tree = _ast_parse.parse(dedented)
