@@ -12,7 +12,8 @@ same distilgen commands from TREE in the same interleaved rounds: before and aft
 Targets (issue 16, item 5): `import distilgen` and `distilgen --help` <= 3x a bare start;
 `distilgen check` on a copy of sample_project/ with a warm cache <= 5x. `from distilgen import
 Instructions` (what an application really does), and `import pydantic` / `import click` / an empty
-click group's `--help` (the floors under the decorator and under any click CLI) are printed for
+click group's `--help` / the stdlib modules a warm check imports (the floors under the decorator,
+under any click CLI and under `check`) are printed for
 context, without a target.
 CPU time of each child is printed beside wall time: on a loaded machine it is the steadier figure.
 Exit code 1 when a target is missed.
@@ -39,6 +40,10 @@ HEAVY = ("openai", "httpx", "httpx2", "libcst", "pydantic", "click", "asyncio")
 
 
 # the floor under any click CLI's --help: click imported, one group, its help formatted and printed
+# the floor under a warm `check`: the standard library modules it imports (tests/test_cli_launch.py
+# lists what it must not import)
+CHECK_STDLIB = "import pathlib, dataclasses, typing, json, tomllib, re, fnmatch, string, threading, gc"
+
 EMPTY_GROUP_HELP = ("import click\n@click.group()\ndef main():\n    'A group.'\n"
                     "@main.command()\ndef sub():\n    'A command.'\nmain(['--help'])")
 
@@ -121,6 +126,7 @@ def main() -> int:
             'python -c "import pydantic"': ([py, "-c", "import pydantic"], None, env, projects[""]),
             'python -c "import click"': ([py, "-c", "import click"], None, env, projects[""]),
             "an empty click group's --help": ([py, "-c", EMPTY_GROUP_HELP], None, env, projects[""]),
+            "the stdlib a warm check imports": ([py, "-c", CHECK_STDLIB], None, env, projects[""]),
         }
         names = list(commands)
         times: dict[str, list[float]] = {n: [] for n in names}

@@ -125,5 +125,6 @@ def test_a_warm_plain_check_imports_only_what_checking_needs(tmp_path: Path) -> 
     assert {m for m in modules if m.startswith("distilgen._cli")} == {"distilgen._cli_text"}
     for area in ("codemods", "ops", "train", "evals", "runtime", "walkthrough"):
         assert not {m for m in modules if m.startswith(f"distilgen.{area}")}, area
-    for module in ("click", "tempfile", "subprocess", "shutil", "libcst", "openai", "pydantic"):
+    for module in ("click", "tempfile", "subprocess", "shutil", "libcst", "openai", "pydantic", "_hashlib",
+                   "textwrap", "distilgen.analysis.resolve", "distilgen.prompts.recording"):
         assert module not in modules, f"a warm check imported {module}"
