@@ -369,11 +369,16 @@ def check(
         rep = report if report is not None else scan([cfg.root], config=cfg)
         lock = load_lock(cfg.lock_path)
         facts = StaticFacts(rep.root, cfg)
+        left_alone = None
+        if cfg.require_decorated and any(r.status == "candidate" for r in rep.results):
+            from .codemods.left_alone import recall
+
+            left_alone = recall(cfg, rep.results)  # why the last `apply` did not decorate them
         collecting = gc.isenabled()
         gc.disable()  # small acyclic records only: the cyclic collector would only rescan the scan's
         try:
             findings = run_checks(rep.root, rep.results, lock, facts=facts, require_decorated=cfg.require_decorated,
-                                  scan_errors=rep.errors)
+                                  scan_errors=rep.errors, left_alone=left_alone)
             facts.save()
         finally:
             if collecting:

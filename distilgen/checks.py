@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .analysis.depends import StaticFacts, prompt_digest
 from .prompts.lock import Lock, LockedPrompt
@@ -124,10 +124,12 @@ def _lock_name(lock_path: Path, root: Path) -> str:
 
 
 def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticFacts, require_decorated: bool = False,
-               scan_errors: Iterable[Any] = ()) -> list[Finding]:
+               scan_errors: Iterable[Any] = (), left_alone: Mapping[tuple[str, str], str] | None = None) -> list[Finding]:
     """Every drift finding for a project whose scan gave `results` (all statuses), sorted by place.
 
-    `facts` reads prompts and closure digests from the project's files (parsed once each, cached)."""
+    `facts` reads prompts and closure digests from the project's files (parsed once each, cached).
+    `left_alone`: (path, qualname) -> why the last `apply` left an undecorated candidate alone, so
+    DG007 says why instead of suggesting an `apply` that would leave it alone again."""
     lock_name = _lock_name(lock.path, Path(root))
     findings: list[Finding] = []
     by_place = {(e.path, e.qualname): e for e in lock.entries}
@@ -140,9 +142,11 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
         findings.append(Finding(err.path, 1, "DG009", f"cannot be scanned ({err.reason}), so its functions cannot be checked; fix the file"))
     for r in results:
         if r.status == "candidate" and require_decorated:
+            why = (left_alone or {}).get((r.path, r.qualname))
+            fix = (f"run `distilgen apply --select '{r.qualname}'`" if why is None else
+                   f"`distilgen apply` leaves it alone ({why}); fix that, or exclude the function")
             findings.append(Finding(r.path, r.lineno, "DG007",
-                                    f"{r.qualname} returns {r.model} but is not decorated (require-decorated is on); "
-                                    f"run `distilgen apply --select '{r.qualname}'`"))
+                                    f"{r.qualname} returns {r.model} but is not decorated (require-decorated is on); {fix}"))
         if r.status != "decorated":
             continue
         entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))

@@ -166,3 +166,23 @@ def test_installing_into_the_interpreters_path_forgets_without_apply(tmp_path):
     assert "shop/gcp/sdk.py: would be decorated" in check.stdout
     assert run("apply").returncode == 0 and decorated(root) == {"total", *LEFT_ALONE}
     assert run("apply", "--check").returncode == 0
+
+
+def test_require_decorated_says_why_apply_leaves_a_candidate_alone(tmp_path):
+    root = write(tmp_path / "proj", {**PROJECT, "pyproject.toml": '[project]\nname = "shop"\n\n'
+                                                                 "[tool.distilgen]\nrequire-decorated = true\n"})
+    done = cli(root, "apply")
+    assert done.returncode == 0, done.stderr
+    check = cli(root, "check")
+    assert check.returncode == 1, check.stdout + check.stderr
+    dg007 = [ln for ln in check.stdout.splitlines() if " DG007 " in ln]
+    assert len(dg007) == len(LEFT_ALONE), check.stdout
+    for line in dg007:
+        # not the old advice (an `apply --select` that would leave it alone again): why, and the way out
+        assert "apply --select" not in line and "`distilgen apply` leaves it alone (" in line, line
+        assert "install not_installed_cloud_auth" in line and line.endswith("fix that, or exclude the function"), line
+    # without the memory (another machine, a fresh clone) the advice is the plain one
+    for f in memory(root):
+        f.unlink()
+    plain = cli(root, "check")
+    assert plain.returncode == 1 and plain.stdout.count("run `distilgen apply --select '") == len(LEFT_ALONE), plain.stdout
