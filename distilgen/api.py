@@ -280,7 +280,16 @@ def _projects(paths: "_Iterable[str | _Path]", python: str | None = None) -> "li
     configs: dict[_Path, Config] = {}
     for p in paths or (".",):
         path = _Path(p)
-        start = path if path.exists() else path.parent
+        start = path
+        if not path.exists():
+            from .config import find_pyproject
+            from .errors import UsageError
+
+            # a file the commit deleted (pre-commit passes its name) still selects its project; a
+            # path in no project is a typo, not a request to check the folder above it (or `/`)
+            if find_pyproject(path.parent) is None:
+                raise UsageError(f"path does not exist: {p}")
+            start = path.parent
         cfg = _with_python(load_config(start), python)
         configs.setdefault(cfg.root, cfg)
     return list(configs.values())

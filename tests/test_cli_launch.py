@@ -128,3 +128,28 @@ def test_a_warm_plain_check_imports_only_what_checking_needs(tmp_path: Path) -> 
     for module in ("click", "tempfile", "subprocess", "shutil", "libcst", "openai", "pydantic", "_hashlib",
                    "textwrap", "distilgen.analysis.resolve", "distilgen.prompts.recording"):
         assert module not in modules, f"a warm check imported {module}"
+
+
+def test_a_path_in_no_project_is_an_error_not_a_scan_of_the_folder_above(tmp_path: Path) -> None:
+    # it used to fall back to the parent folder: `check /nonexistent` scanned `/` (and crashed in /proc)
+    missing = tmp_path / "no" / "such" / "place"
+    for args in (["check", str(missing)], ["check", "--format", "text", str(missing)]):
+        proc, _ = _console(args, tmp_path)
+        assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+        assert proc.stderr == f"distilgen: error: path does not exist: {missing}\n"
+    # a file the commit deleted still selects its project (pre-commit passes its name)
+    project = _sample(tmp_path)
+    proc, _ = _console(["check", str(project / "inbox" / "deleted_in_this_commit.py")], tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_a_symlink_that_vanishes_while_it_is_described_is_still_one_reason(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from distilgen.analysis import discovery
+
+    gone = tmp_path / "gone"  # a /proc/PID/exe of a process that exited between listing and reading
+    monkeypatch.setattr(discovery.os.path, "islink", lambda path: True)
+    err = FileNotFoundError(errno.ENOENT, "No such file or directory")
+    assert discovery._os_reason(err, str(gone)) == "broken symlink"

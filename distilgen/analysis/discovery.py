@@ -319,7 +319,10 @@ def _os_reason(e: OSError, path: str) -> str:
     if e.errno == errno.ELOOP:
         return "symlink loop"
     if e.errno == errno.ENOENT and os.path.islink(path):
-        return f"broken symlink (points to {os.readlink(path)})"
+        try:
+            return f"broken symlink (points to {os.readlink(path)})"
+        except OSError:  # gone meanwhile (a process's /proc entry, a file being replaced)
+            return "broken symlink"
     if e.errno == errno.EACCES:
         return "permission denied"
     return e.strerror or str(e)
