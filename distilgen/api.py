@@ -279,6 +279,10 @@ def _projects(paths: "_Iterable[str | _Path]", python: str | None = None) -> "li
 
     configs: dict[_Path, Config] = {}
     for p in paths or (".",):
+        if isinstance(p, str) and not p:
+            from .errors import UsageError
+
+            raise UsageError("an empty path was given (a shell variable that expanded to nothing?)")
         path = _Path(p)
         start = path
         if not path.exists():

@@ -153,3 +153,9 @@ def test_a_symlink_that_vanishes_while_it_is_described_is_still_one_reason(tmp_p
     monkeypatch.setattr(discovery.os.path, "islink", lambda path: True)
     err = FileNotFoundError(errno.ENOENT, "No such file or directory")
     assert discovery._os_reason(err, str(gone)) == "broken symlink"
+
+
+def test_an_empty_path_is_an_error_not_a_check_of_the_current_folder(tmp_path: Path) -> None:
+    for args in (["check", ""], ["check", "--format", "text", ""], ["prompts", ""]):
+        proc, _ = _console(args, tmp_path)
+        assert proc.returncode == 2 and proc.stderr.startswith("distilgen: error: an empty path was given"), proc

@@ -444,3 +444,13 @@ def test_docs_show_the_current_sample_project_output():
     doc = (REPO / "docs" / "scan.md").read_text()
     assert f"$ distilgen scan sample_project\n{proc.stdout}```" in doc, (
         "docs/scan.md (the README's scan section) no longer matches `distilgen scan sample_project`:\n" + proc.stdout)
+
+
+def test_dangling_links_that_could_not_be_python_source_are_not_scan_errors(tmp_path):
+    # /etc/modules-load.d/modules.conf -> ../modules (dangling) was reported as a file that cannot be scanned
+    project = small_project(tmp_path, {})
+    (project / "modules.conf").symlink_to(project / "nowhere")
+    (project / "gone.py").symlink_to(project / "nowhere.py")
+    (project / "vendored_pkg").symlink_to(project / "nowhere_pkg")  # could have been a package folder
+    report = api.scan([project], use_cache=False)
+    assert sorted(e.path for e in report.errors) == ["gone.py", "vendored_pkg"]

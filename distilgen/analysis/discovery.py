@@ -276,7 +276,9 @@ def _walk_folder(settings: _WalkSettings, folder: _Folder, found: _Found) -> lis
                 subdirs.append(sub)
         elif is_file:
             _file(settings, folder, e, rel, found)
-        elif e.name.endswith(".py") or e.is_symlink():
+        elif e.name.endswith(".py") or (e.is_symlink() and "." not in e.name):
+            # a dangling `x.py`, or a dangling link that could have been a package folder; not
+            # `modules.conf` or `node`: a scan reports what could have been Python source
             _dangling(folder, e, rel, found)
     return subdirs
 
@@ -287,7 +289,10 @@ def _subfolder(settings: _WalkSettings, folder: _Folder, e: os.DirEntry[str], re
     if e.is_symlink():
         target = os.path.realpath(e.path)
         if target in folder.chain or any(c.startswith(target + os.sep) for c in folder.chain):
-            found.errors[rel] = f"symlink loop: points back to {os.readlink(e.path)}"
+            try:
+                found.errors[rel] = f"symlink loop: points back to {os.readlink(e.path)}"
+            except OSError:  # replaced meanwhile
+                found.errors[rel] = "symlink loop"
             return None
     gi = _read_gitignore(e.path, rel)
     return _Folder(e.path, folder.rules + (gi,) if gi else folder.rules, folder.chain + (os.path.realpath(e.path),))
