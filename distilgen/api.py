@@ -68,6 +68,7 @@ def scan(
     """
     from .analysis.project import scan_project
 
+    paths = _no_empty(paths)
     if python is not None:
         config = _with_python(_project_config(paths, config), python)
     return scan_project(
@@ -106,9 +107,21 @@ def _with_python(config: "Config", python: str | None) -> "Config":
 
 # --- apply / stubs -----------------------------------------------------------------------------
 
+def _no_empty(paths: "_Iterable[str | _Path]") -> "list[str | _Path]":
+    """The paths, refusing an empty one: `Path("")` is the current folder, and `apply ""` from a
+    shell variable that expanded to nothing would edit the whole project."""
+    from .errors import UsageError
+
+    out = list(paths)
+    if any(isinstance(p, str) and not p for p in out):
+        raise UsageError("an empty path was given (a shell variable that expanded to nothing?)")
+    return out
+
+
 def _project_config(paths: "_Iterable[str | _Path]", config: "Config | None") -> "Config":
     from .config import load_config
 
+    paths = _no_empty(paths)
     if config is not None:
         return config
     first = _Path(next(iter(paths), "."))
@@ -278,11 +291,7 @@ def _projects(paths: "_Iterable[str | _Path]", python: str | None = None) -> "li
     from .config import load_config
 
     configs: dict[_Path, Config] = {}
-    for p in paths or (".",):
-        if isinstance(p, str) and not p:
-            from .errors import UsageError
-
-            raise UsageError("an empty path was given (a shell variable that expanded to nothing?)")
+    for p in _no_empty(paths) or (".",):
         path = _Path(p)
         start = path
         if not path.exists():

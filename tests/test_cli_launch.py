@@ -156,6 +156,10 @@ def test_a_symlink_that_vanishes_while_it_is_described_is_still_one_reason(tmp_p
 
 
 def test_an_empty_path_is_an_error_not_a_check_of_the_current_folder(tmp_path: Path) -> None:
-    for args in (["check", ""], ["check", "--format", "text", ""], ["prompts", ""]):
-        proc, _ = _console(args, tmp_path)
+    project = _sample(tmp_path)
+    before = {p: p.read_bytes() for p in project.rglob("*.py")}
+    for args in (["check", ""], ["check", "--format", "text", ""], ["prompts", ""], ["apply", ""], ["scan", ""],
+                 ["stubs", "--model", "m", ""]):
+        proc, _ = _console(args, project)
         assert proc.returncode == 2 and proc.stderr.startswith("distilgen: error: an empty path was given"), proc
+    assert {p: p.read_bytes() for p in project.rglob("*.py")} == before  # `apply ""` edited nothing
