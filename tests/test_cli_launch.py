@@ -163,3 +163,13 @@ def test_an_empty_path_is_an_error_not_a_check_of_the_current_folder(tmp_path: P
         proc, _ = _console(args, project)
         assert proc.returncode == 2 and proc.stderr.startswith("distilgen: error: an empty path was given"), proc
     assert {p: p.read_bytes() for p in project.rglob("*.py")} == before  # `apply ""` edited nothing
+
+
+@pytest.mark.parametrize("columns", ["abc", "0", "-5"])
+def test_a_nonsense_columns_variable_falls_back_as_click_does(tmp_path: Path, columns: str) -> None:
+    proc, _ = _console(["--help"], tmp_path, columns)
+    clicks = subprocess.run([sys.executable, "-c", "from distilgen.cli import main; main(prog_name='distilgen')", "--help"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**{k: v for k, v in os.environ.items() if k != "LINES"}, "COLUMNS": columns})
+    assert proc.returncode == clicks.returncode == 0
+    assert proc.stdout == clicks.stdout == _click_help("distilgen", 78)  # no terminal: 80 columns
