@@ -1,6 +1,8 @@
 """Replace a file atomically: readers see the old bytes or the new, never half of either.
 
-Shared by the codemods (rewriting users' sources) and the lock file writer.
+Shared by the codemods (rewriting users' sources) and the lock file writer. Cache files (scan
+cache, check facts, interpreter answers, remembered verdicts) use `write_cache_file`: the same
+replace-whole contract without fsync, because a cache lost in a crash is only rebuilt.
 
 The temp file is `.<name>.distilgen-<pid>-<random>.tmp` beside the target. A process killed
 between creating and renaming it (kill -9, power loss) leaves it behind; the next write to the same
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["replace_atomically", "default_mode", "TEMP_GLOB", "remove_stale_temps"]
+__all__ = ["replace_atomically", "write_cache_file", "default_mode", "TEMP_GLOB", "remove_stale_temps"]
 
 TEMP_GLOB = ".*.distilgen-*.tmp"
 """The temp files' names, as a gitignore pattern."""
@@ -153,3 +155,26 @@ def replace_atomically(path: Path, data: bytes, *, mode: int | None = None,
         except FileNotFoundError:
             pass
         raise
+
+
+def write_cache_file(path: Path, data: bytes) -> bool:
+    """Replace a cache file whole or leave it as it was: a temp file beside it, then `os.replace`,
+    so a concurrent reader (pre-commit runs hooks in parallel) never reads half a file. No fsync
+    and no error: a cache that cannot be written only makes the next run slower. True if written."""
+    import tempfile  # here: a warm run writes nothing and should not pay for it
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False

@@ -25,6 +25,9 @@ from ._cli_text import (
 )
 from .errors import DistilgenError, InternalError
 
+__all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "EXIT_INTERRUPTED", "Progress", "echo", "exit_with", "fail",
+           "format_option", "handle_errors", "joined", "json_text", "plural", "python_option"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

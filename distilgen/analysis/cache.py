@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import marshal
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,19 +152,10 @@ class ScanCache:
             return False
 
     def _store(self, path: Path, data: bytes) -> None:
-        # Write then rename: a concurrent scan (pre-commit runs in parallel) never reads half a file.
-        import tempfile  # here: a warm scan writes nothing and should not pay for it
+        # replaced whole: a concurrent scan (pre-commit runs in parallel) never reads half a file
+        from .._atomic import write_cache_file
 
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        write_cache_file(path, data)
 
     def save(self, index: IndexCache | None, results: StoredScan) -> None:
         if not self.enabled or not self._prepare():

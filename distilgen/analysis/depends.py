@@ -222,12 +222,9 @@ class StaticFacts:
             if not folder.is_dir():
                 return  # the scan creates it (with its .gitignore); never litter a project
             text = json.dumps(data, separators=(",", ":"))  # dumps: several times faster than dump
-            import tempfile  # here: a warm `check` writes nothing and should not pay for it
+            from .._atomic import write_cache_file
 
-            fd, tmp = tempfile.mkstemp(prefix=self.cache_file.name, suffix=".tmp", dir=folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, self.cache_file)
+            write_cache_file(self.cache_file, text.encode("utf-8"))
         except OSError:
             pass
 

@@ -128,19 +128,16 @@ def _load_cache(file: Path) -> dict[str, Any]:
 
 
 def _save_cache(file: Path, data: dict[str, Any]) -> None:
-    import tempfile  # here and in _ask: a warm `check` asks nothing and writes nothing
+    from .._atomic import write_cache_file
 
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         ignore = file.parent / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# Created by distilgen: this cache never belongs in git.\n*\n", encoding="utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=file.name, suffix=".tmp", dir=file.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, file)
     except OSError:
-        pass  # a cache that cannot be written is only slower
+        return  # a cache that cannot be written is only slower
+    write_cache_file(file, json.dumps(data).encode("utf-8"))
 
 
 def _ask(path: str, reason: str, setting: str) -> dict[str, Any]:

@@ -158,8 +158,8 @@ def ast_class_body_names(tree: ast.Module, lines: list[bytes]) -> set[str]:
                     out.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
                 elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and isinstance(stmt.target, ast.Name):
                     out.add(stmt.target.id)
-        for field in ("body", "orelse", "finalbody"):
-            todo.extend(getattr(node, field, ()))
+        for block in ("body", "orelse", "finalbody"):
+            todo.extend(getattr(node, block, ()))
         for handler in getattr(node, "handlers", ()):
             todo.extend(handler.body)
         for case in getattr(node, "cases", ()):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .._version import __version__
@@ -156,16 +155,7 @@ def _write(file: Path, data: dict[str, Any]) -> None:
     folder = file.parent
     if not folder.is_dir():
         return  # the scan creates it (with its .gitignore and CACHEDIR.TAG); never litter a project
-    import tempfile
+    from .._atomic import write_cache_file
 
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=file.name, suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(data, separators=(",", ":")))
-            os.replace(tmp, file)
-        except OSError:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass  # a memory that cannot be written only makes `--check` list them again
+    # a memory that cannot be written only makes `--check` list them again
+    write_cache_file(file, json.dumps(data, separators=(",", ":")).encode("utf-8"))
