@@ -395,7 +395,7 @@ def check(
         if cfg.require_decorated and any(r.status == "candidate" for r in rep.results):
             from .codemods.left_alone import recall
 
-            left_alone = recall(cfg, rep.results)  # why the last `apply` did not decorate them
+            left_alone = recall(cfg, rep.results, facts=facts)  # why the last `apply` did not decorate them
         collecting = gc.isenabled()
         gc.disable()  # small acyclic records only: the cyclic collector would only rescan the scan's
         try:

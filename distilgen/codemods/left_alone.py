@@ -123,10 +123,14 @@ def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdict
     _write(file, {"format": _FORMAT, "interpreter": identity, "entries": dict(sorted(entries.items()))})
 
 
-def recall(config: Config, results: Iterable[ScanResult]) -> dict[tuple[str, str], str]:
+def recall(config: Config, results: Iterable[ScanResult], *,
+           facts: StaticFacts | None = None) -> dict[tuple[str, str], str]:
     """(path, qualname) -> the line `apply` printed, for each candidate among `results` that the
-    last `apply` left alone and whose verdict still holds (see the module docstring)."""
+    last `apply` left alone and whose verdict still holds (see the module docstring). `facts`: the
+    caller's own (`check` saves it once, with the closures read here); else one is made and saved."""
     from ..analysis.depends import StaticFacts
+
+    own = facts is None
 
     if not config.cache_path.is_dir():
         return {}
@@ -138,7 +142,6 @@ def recall(config: Config, results: Iterable[ScanResult]) -> dict[tuple[str, str
     if not entries:
         return {}
     out: dict[tuple[str, str], str] = {}
-    facts: StaticFacts | None = None
     for r in results:
         hit = entries.get(_key(r))
         if hit is None or r.status != "candidate" or (r.model or "") != hit["model"]:
@@ -146,7 +149,7 @@ def recall(config: Config, results: Iterable[ScanResult]) -> dict[tuple[str, str
         facts = facts or StaticFacts(config.root, config)
         if _closure(facts, r) == hit["closure"]:
             out[(r.path, r.qualname)] = f"{hit['why']} {REMEMBERED}"
-    if facts is not None:
+    if own and facts is not None:
         facts.save()
     return out
 
