@@ -13,43 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_apply_schema_child import REPO, cli, decorated
+from test_apply_schema_child import REPO, cli, decorated, gcp_project
 from test_interpreter import write
 
-PROJECT = {
-    "pyproject.toml": '[project]\nname = "shop"\n',
-    "shop/__init__.py": "",
-    "shop/models.py": "from pydantic import BaseModel\n\n\nclass Good(BaseModel):\n    total: int\n",
-    "shop/gcp/__init__.py": "from .sdk import Client\n",
-    "shop/gcp/sdk.py": """\
-        import not_installed_cloud_auth
-
-        from shop.gcp import security
-
-
-        class Client:
-            def __init__(self, key: str) -> None:
-                def get_security() -> security.Security:
-                    return security.Security(api_key=key)
-
-                self.security = get_security
-        """,
-    "shop/gcp/security.py": "from pydantic import BaseModel\n\n\nclass Security(BaseModel):\n    api_key: str\n",
-    "shop/gcp/tokens.py": """\
-        from shop.gcp.security import Security
-
-
-        def from_env(name: str) -> Security:
-            return Security(api_key=name)
-        """,
-    "shop/logic.py": """\
-        from shop.models import Good
-
-
-        def total(a: int, b: int) -> Good:
-            return Good(total=a + b)
-        """,
-}
+# the models module kept minimal: only `total`, `get_security` and `from_env` are candidates
+PROJECT = gcp_project("from pydantic import BaseModel\n\n\nclass Good(BaseModel):\n    total: int\n")
 LEFT_ALONE = ("Client.__init__.<locals>.get_security", "from_env")
 
 

@@ -175,12 +175,14 @@ def test_local_functions_get_their_schema_from_the_model(tmp_path):
     assert cli(root, "check").returncode == 0
 
 
-def test_model_whose_package_needs_a_missing_dependency_is_left_alone(tmp_path):
-    """mistralai's `get_security`: the model's package imports `google.auth` (an optional extra)."""
-    root = write(tmp_path / "proj", {
+def gcp_project(models: str) -> dict[str, str]:
+    """A package whose models import fine but whose `shop.gcp` package imports a module that is not
+    installed (mistralai's `get_security`, whose package needs `google.auth`): `total` can be
+    decorated, `get_security` and `from_env` must be left alone."""
+    return {
         "pyproject.toml": '[project]\nname = "shop"\n',
         "shop/__init__.py": "",
-        "shop/models.py": MODELS,
+        "shop/models.py": models,
         "shop/gcp/__init__.py": "from .sdk import Client\n",
         "shop/gcp/sdk.py": """\
             import not_installed_cloud_auth
@@ -210,7 +212,12 @@ def test_model_whose_package_needs_a_missing_dependency_is_left_alone(tmp_path):
             def total(a: int, b: int) -> Good:
                 return Good(total=a + b)
             """,
-    })
+    }
+
+
+def test_model_whose_package_needs_a_missing_dependency_is_left_alone(tmp_path):
+    """mistralai's `get_security`: the model's package imports `google.auth` (an optional extra)."""
+    root = write(tmp_path / "proj", gcp_project(MODELS))
     report = api.apply([root])
     assert decorated(root) == {"total"}
     [line] = [n for n in report.notes if "get_security" in n]
