@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, NoReturn, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import click
 
@@ -18,14 +18,13 @@ from ._cli_text import (
     EXIT_ERROR as EXIT_ERROR,
     EXIT_FINDINGS as EXIT_FINDINGS,
     EXIT_INTERRUPTED as EXIT_INTERRUPTED,
-    failure_line,
-    internal_error_line,
+    error_line,
     json_text as json_text,
     plural as plural,
 )
 from .errors import DistilgenError, InternalError
 
-__all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "EXIT_INTERRUPTED", "Progress", "echo", "exit_with", "fail",
+__all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "EXIT_INTERRUPTED", "Progress", "echo", "exit_with",
            "format_option", "handle_errors", "joined", "json_text", "plural", "python_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,30 +39,17 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except InternalError as exc:
-            _internal(exc, str(exc))
-        except DistilgenError as exc:
-            fail(str(exc))
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as exc:  # a bug: one line (the traceback with --debug), exit 2
-            _internal(exc, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the line is `_cli_text.error_line`'s, as on the click-free path
+            if isinstance(exc, InternalError) or not isinstance(exc, DistilgenError):
+                ctx = click.get_current_context(silent=True)
+                if ctx is not None and ctx.find_root().meta.get("distilgen.debug"):
+                    raise  # a bug: its traceback with --debug
+            click.echo(error_line(exc), err=True)
+            sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
-
-
-def fail(message: str) -> NoReturn:
-    """A failed operation or a bad argument: one line on stderr, exit 2."""
-    click.echo(failure_line(message), err=True)
-    sys.exit(EXIT_ERROR)
-
-
-def _internal(exc: BaseException, message: str) -> None:
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.find_root().meta.get("distilgen.debug"):
-        raise exc
-    click.echo(internal_error_line(message), err=True)
-    sys.exit(EXIT_ERROR)
 
 
 def python_option(fn: F) -> F:
