@@ -51,19 +51,21 @@ class ExactMatch:
 
         from .serve import llama_thread_env
 
-        # llama.cpp's OpenMP threads must sleep, not spin, at barriers (see llama_thread_env): the
-        # scorer runs on the machine training keeps busy. libgomp reads this once, when llama_cpp loads.
+        # llama.cpp's OpenMP threads wait at barriers as the server's do (see llama_thread_env);
+        # libgomp reads this once, when llama_cpp loads.
         os.environ.update(llama_thread_env(os.environ))
         from llama_cpp import Llama
 
-        from ._llama_server import attach_adapter, without_extra_buffer_types
+        from ._llama_server import attach_adapter, lazy_grammar, without_extra_buffer_types
 
         without_extra_buffer_types()
         longest = max(len(s) + len(u) for s, u, _ in examples) // 2 + self.max_tokens + 64
         llm = Llama(model_path=self.base, n_ctx=min(4096, max(512, longest)), n_threads=self.threads,
                     n_threads_batch=self.threads, n_batch=256, verbose=False)
         try:
-            attach_adapter(llm, str(adapter_gguf))
+            # decoded as the server decodes (greedy under the grammar, forced tokens drafted), so
+            # the exact match training reports is the one dispatch gets
+            lazy_grammar(attach_adapter(llm, str(adapter_gguf)))
             exact = 0
             fields: dict[str, int] = {}
             wrong = []

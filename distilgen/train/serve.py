@@ -53,15 +53,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def llama_thread_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    """What the llama.cpp server's environment needs so its threads sleep instead of spin.
+    """What the llama.cpp server's environment needs so its threads wait well at barriers.
 
-    llama-cpp-python's llama.cpp is built with OpenMP (libgomp), whose threads spin-wait at every
-    barrier (hundreds per token). When the cores are busy with other work, a spinning thread burns
-    the slice its partner needs: measured at load average ~9 on 2 cores, 2 threads took 1922 ms per
-    generated token with libgomp's default policy and 36 ms with OMP_WAIT_POLICY=PASSIVE (1 thread:
-    36 ms either way). libgomp reads it once at load, so it goes into the child's environment; a
-    value the user set wins."""
-    return {} if environ.get("OMP_WAIT_POLICY") else {"OMP_WAIT_POLICY": "PASSIVE"}
+    llama-cpp-python's llama.cpp is built with OpenMP (libgomp), whose threads wait at every barrier
+    (hundreds per token). Spinning without end (libgomp's default, and ACTIVE) burns the time slice
+    a busy machine's other thread needs: at load ~9 on 2 cores, 1,922 ms per generated token. Always
+    sleeping (PASSIVE) fixes that but pays a futex wake-up at every barrier: on an idle machine
+    45 ms per token against 15 ms spinning. A short spin (GOMP_SPINCOUNT=1000, microseconds), then
+    sleep, is within a few ms of spinning when idle and of PASSIVE at load 4 (docs/performance.md,
+    local latency). libgomp reads it once, when loaded, so it goes into the child's environment; a
+    policy or spin count the user set wins."""
+    if environ.get("OMP_WAIT_POLICY") or environ.get("GOMP_SPINCOUNT"):
+        return {}
+    return {"GOMP_SPINCOUNT": "1000"}
 
 
 def _model_files(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
