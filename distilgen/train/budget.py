@@ -116,16 +116,18 @@ class Budget:
 
 
 def one_epoch_refusal(*, epoch_seconds_at: Callable[[float], float], rates: MatmulRates, steps: int,
-                      budget_seconds: float, spent_seconds: float) -> str | None:
+                      budget_seconds: float, spent_seconds: float, close_seconds: float = 0.0) -> str | None:
     """Refuse a budget shorter than one epoch only when even the optimistic estimate (the best rate
     measured) says so: a run that might fit starts, and the in-loop budget stops it if it does not.
-    `epoch_seconds_at(rate)` is one epoch's time (steps and its close) at `rate` FLOP/s."""
-    optimistic = epoch_seconds_at(rates.best)
+    `epoch_seconds_at(rate)` is one epoch's steps at `rate` FLOP/s; `close_seconds` the least its
+    close (exact-match scoring) costs, once one scoring call was timed."""
+    optimistic = epoch_seconds_at(rates.best) + close_seconds
     if spent_seconds + optimistic <= budget_seconds:
         return None
-    now = epoch_seconds_at(rates.wall)
+    now = epoch_seconds_at(rates.wall) + close_seconds
+    close = f" and at least {fmt_seconds(close_seconds)} to score it" if close_seconds else ""
     spent = f"; {fmt_seconds(spent_seconds)} of it already went to setup" if spent_seconds >= 1 else ""
     return (f"--budget {fmt_seconds(budget_seconds)} is less than one epoch (about {fmt_seconds(optimistic)} for "
-            f"{steps} steps on this machine at its best measured rate, {rates.best / 1e9:.1f} GFLOP/s; "
+            f"{steps} steps{close} on this machine at its best measured rate, {rates.best / 1e9:.1f} GFLOP/s; "
             f"{fmt_seconds(now)} at this moment's {rates.wall / 1e9:.1f}{spent}); raise --budget, or train on fewer "
             f"examples")

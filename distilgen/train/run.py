@@ -326,6 +326,7 @@ def train_model(
     The steps run in the order the module docstring gives: everything cheap that can be wrong is
     checked before the weights are loaded."""
     req = _request(out, name, function, settings, resume, memory_limit, progress, stop)
+    _threads_sleep_at_barriers()
     base_ref = resolve_base(base)
     data = _read_data(datasets, req, lock_path, drop_stale)
     base_files = _open_base(base_ref, req)
@@ -345,13 +346,31 @@ def train_model(
     started = time.perf_counter()
     model = _load_peft_model(base_files, plan, req)
     req.budget.used["setup"] = req.budget.elapsed()
-    trained = _train_rounds(model, req, base_files, data, examples, plan, growth, encoder, resume_state, started)
+    scorer = _epoch_scorer(model, base_files.ref, req.settings, data.schema, examples.val_ex, req.out, req.report,
+                           req.budget)
+    if scorer is not None and resume_state is None:
+        _check_budget_with_a_close(plan, req, _time_one_scoring_call(scorer, examples.val_ex, req.budget))
+    trained = _train_rounds(model, req, base_files, data, examples, plan, growth, encoder, resume_state, started,
+                            scorer)
     _write_artifacts(req, model, base_files, data, examples, plan, growth, trained)
     lock_note = _record_in_lock(data.lock, data.function_id, f"local:{req.name}",
                                 data.entry.fingerprint if data.entry else None, examples.train_ex)
     shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
     req.report(Progress("info", message=req.budget.describe()))
     return _result(req, data, examples, plan, growth, trained, lock_note)
+
+
+def _threads_sleep_at_barriers() -> None:
+    """torch and llama.cpp (the per-epoch scorer) share this process's one libgomp, which reads
+    OMP_WAIT_POLICY once, when torch loads it: set it before that, as `serve` does for its server
+    (serve.llama_thread_env; a value the user set wins). With libgomp's default spinning, on a
+    2-core machine at load ~4, 6 optimizer steps took 30-32 s instead of 8-10 s, and one scoring call
+    12.3 s instead of 2.0 s (docs/local-training.md, "Threads sleep at barriers")."""
+    import os
+
+    from .serve import llama_thread_env
+
+    os.environ.update(llama_thread_env(os.environ))
 
 
 def _request(out: str | Path, name: str | None, function: str | None, settings: TrainSettings | None, resume: bool,
@@ -500,6 +519,20 @@ def _check_fits(plan: _Plan, examples: _TrainingSet, req: _Request) -> None:
         )
 
 
+def _check_budget_with_a_close(plan: _Plan, req: _Request, one_call: float) -> None:
+    """Once one scoring call is timed, the same refusal with the epoch's close in it at its least
+    (one call, which a close's llama.cpp load and calls cost at least): still before any step. The
+    checkpoint folder this run just made goes again."""
+    est = plan.estimate
+    refusal = one_epoch_refusal(
+        epoch_seconds_at=lambda rate: est.seconds_at(rate) / max(1, plan.total_steps) * plan.steps_per_epoch,
+        rates=plan.rates, steps=plan.steps_per_epoch, budget_seconds=req.settings.budget_seconds,
+        spent_seconds=req.budget.elapsed(), close_seconds=one_call)
+    if refusal is not None:
+        shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
+        raise UsageError(refusal)
+
+
 def _open_checkpoint(req: _Request, files: list[DataFile], base_ref: BaseRef) -> dict[str, Any] | None:
     """With --resume, the saved state, if the checkpoint was written by the same data and options;
     otherwise record what a later --resume must match."""
@@ -538,15 +571,12 @@ def _load_peft_model(base_files: _BaseFiles, plan: _Plan, req: _Request) -> Any:
 
 def _train_rounds(model: Any, req: _Request, base_files: _BaseFiles, data: _Data, examples: _TrainingSet,
                   plan: _Plan, growth: _Growth, encoder: _Encoder, resume_state: dict[str, Any] | None,
-                  started: float) -> _Trained:
+                  started: float, scorer: Callable[[list[Example] | None], Any] | None) -> _Trained:
     """Train round after round (trainer.train_loop); between rounds the teacher grows the data while
     exact match stalls below target. A resumed run continues inside the round it stopped in."""
     settings, report = req.settings, req.report
     report(Progress("info", message=f"training {len(examples.train_enc)} examples ({len(examples.val_enc)} for "
                                     f"validation), {plan.total_steps} steps"))
-    scorer = _epoch_scorer(model, base_files.ref, settings, data.schema, examples.val_ex, req.out, report, req.budget)
-    if scorer is not None and resume_state is None:
-        _time_one_scoring_call(scorer, examples.val_ex, req.budget)
     scores: dict[int, Any] = {}
     grown = _Grown(examples.train_ex, examples.train_enc, examples.val_ex)
     if resume_state is not None and resume_state.get("growth"):
@@ -798,7 +828,7 @@ def _epoch_scorer(model: Any, base: BaseRef, settings: TrainSettings, schema: di
 
 
 def _time_one_scoring_call(scorer: Callable[[list[Example] | None], Any], val_ex: list[Example],
-                           budget: Budget) -> None:
+                           budget: Budget) -> float:
     """Before the first epoch, what its close's scoring will cost: one validation call, asked of the
     untrained adapter, times the validation calls. It over-reserves (the call also loads llama.cpp
     and writes the adapter, which a close does once, and an untrained adapter answers at the length
@@ -806,7 +836,9 @@ def _time_one_scoring_call(scorer: Callable[[list[Example] | None], Any], val_ex
     t0 = time.perf_counter()
     with budget.part("scoring"):
         scorer(val_ex[:1])
-    budget.scoring_guess = (time.perf_counter() - t0) * len(val_ex)
+    seconds = time.perf_counter() - t0
+    budget.scoring_guess = seconds * len(val_ex)
+    return seconds
 
 
 def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, locked_fp: str | None,
