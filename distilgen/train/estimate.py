@@ -14,10 +14,25 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Estimate", "estimate", "available_memory", "measure_flops", "fmt_bytes", "fmt_seconds"]
+__all__ = ["Estimate", "MatmulRates", "estimate", "available_memory", "measure_flops", "measure_rates", "fmt_bytes",
+           "fmt_seconds"]
 
 _MODEL_EFFICIENCY = 0.9
 """Share of the measured matmul rate a whole training step reaches (attention, norms, copies)."""
+
+
+@dataclass(frozen=True)
+class MatmulRates:
+    """Float32 matmul FLOP/s, two ways: per second of wall time (what the run gets at this moment,
+    other work included), and per second of CPU time the probe actually ran (what the cores give
+    when they run it). On a loaded machine the first drops with the share of the cores it gets
+    (2-4 GFLOP/s read where the same machine gives 18-71); the second does not."""
+    wall: float
+    per_cpu_second: float
+
+    @property
+    def best(self) -> float:
+        return max(self.wall, self.per_cpu_second)
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,12 @@ class Estimate:
     tokens: int
     flops_per_second: float
     limit_bytes: int
+    flops: float = 0.0
+    """The whole run's floating-point work, which `seconds` divides by the rate."""
+
+    def seconds_at(self, flops_per_second: float) -> float:
+        """The run's time at another matmul rate (the same work)."""
+        return self.flops / max(flops_per_second * _MODEL_EFFICIENCY, 1.0)
 
     @property
     def fits(self) -> bool:
@@ -74,23 +95,31 @@ def available_memory() -> int:
         return 8 << 30
 
 
-def measure_flops(torch: Any, trials: int = 5) -> float:
+def measure_rates(torch: Any, trials: int = 5) -> MatmulRates:
     """Float32 matmul FLOP/s on this machine at torch's current thread count (~0.25 s): the best of
-    `trials` short runs, so a moment when other work holds the cores does not make a run look
-    several times slower than it will be (a single 0.2 s reading at load ~9 once read 2 GFLOP/s
-    where the same machine gives 18-71, and refused a 15-minute budget as less than one epoch)."""
+    `trials` short readings, per second of wall time and per second of CPU time. One reading at
+    load ~9 once read 2 GFLOP/s where the same machine gives 18-71, and refused a 15-minute budget
+    as 'less than one epoch'; CPU time counts only while the probe runs, so a busy machine does not
+    make the machine look slow (docs/local-training.md, "Memory and time estimate")."""
     a = torch.randn(256, 576)
     b = torch.randn(576, 1536)
     a @ b
-    best = 0.0
+    flops = 2.0 * 256 * 576 * 1536
+    wall = cpu = 0.0
     for _ in range(trials):
         n = 0
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         while time.perf_counter() - start < 0.05:
             a @ b
             n += 1
-        best = max(best, 2.0 * 256 * 576 * 1536 * n / (time.perf_counter() - start))
-    return best
+        wall = max(wall, flops * n / (time.perf_counter() - start))
+        cpu = max(cpu, flops * n / max(time.process_time() - start_cpu, 1e-6))
+    return MatmulRates(wall, cpu)
+
+
+def measure_flops(torch: Any, trials: int = 5) -> float:
+    """The wall-clock rate of `measure_rates`: the best of `trials` readings."""
+    return measure_rates(torch, trials).wall
 
 
 def estimate(*, n_params: int, lora_params: int, hidden: int, intermediate: int, layers: int, heads: int,
@@ -108,4 +137,4 @@ def estimate(*, n_params: int, lora_params: int, hidden: int, intermediate: int,
     # forward 2 FLOPs per parameter and token; backward 4, but only down to the lowest adapted layer
     flops = (2.0 + 4.0 * backward_fraction) * n_params * total_tokens
     seconds = flops / max(flops_per_second * _MODEL_EFFICIENCY, 1.0)
-    return Estimate(peak, weights, activations, seconds, steps, total_tokens, flops_per_second, limit_bytes)
+    return Estimate(peak, weights, activations, seconds, steps, total_tokens, flops_per_second, limit_bytes, flops)

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ..errors import DistilgenError, UsageError
 from ..runtime.formats import order_like
 from .base import BaseRef, offline_env, resolve_base, torch_folder
+from .budget import Budget, one_epoch_refusal
 from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validation
-from .estimate import Estimate, available_memory, estimate, fmt_bytes, measure_flops
+from .estimate import Estimate, MatmulRates, available_memory, estimate, fmt_bytes, measure_rates
 from .extras import require_train
 from .encode import Encoded, encode, prompt_text
 from .trainer import Best, Carry, LoopResult, Progress, TrainSettings, shared_prefix_len, train_loop
@@ -69,6 +70,8 @@ class TrainResult:
     """Per growth round: examples added, from mistakes / strategies, duplicates left out, teacher errors."""
     growth_note: str | None = None
     """Why the data could not grow (no teacher, growth off, exact match not measured), said once."""
+    budget: dict[str, Any] | None = None
+    """The wall-time budget, the time spent and each part's share (`Budget.as_dict`)."""
 
     def shortfall(self) -> str | None:
         """Below target: which fields fail, and the next lever to pull; None when the target was met."""
@@ -187,6 +190,8 @@ class _Request:
     memory_limit: int | None
     report: Callable[[Progress], None]
     stop: Callable[[], bool] | None
+    budget: Budget
+    """The run's clock, started before anything is read: every part of the run counts."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,7 @@ class _ModelShape:
 class _Plan:
     """The run's size as the estimate saw it; the LoRA config needs the layer counts."""
     estimate: Estimate
+    rates: MatmulRates
     steps_per_epoch: int
     total_steps: int
     layers: int
@@ -320,6 +326,7 @@ def train_model(
     The steps run in the order the module docstring gives: everything cheap that can be wrong is
     checked before the weights are loaded."""
     req = _request(out, name, function, settings, resume, memory_limit, progress, stop)
+    _threads_sleep_at_barriers()
     base_ref = resolve_base(base)
     data = _read_data(datasets, req, lock_path, drop_stale)
     base_files = _open_base(base_ref, req)
@@ -328,18 +335,42 @@ def train_model(
     growth = _teacher(req.settings, base_ref, data.schema, examples.val_ex, data.function_id,
                       examples.train_ex + examples.val_ex, data.lock)
     if growth.teacher is not None:
+        from .grow import PROBE_CALLS
+
+        t0 = time.perf_counter()
         growth.teacher.probe(req.settings.seed)  # a function that raises on most calls is refused before training
+        req.budget.growth_per_call = (time.perf_counter() - t0) / PROBE_CALLS
     plan = _plan_run(base_files.folder, examples, req)
     _check_fits(plan, examples, req)
     resume_state = _open_checkpoint(req, data.files, base_ref)
     started = time.perf_counter()
     model = _load_peft_model(base_files, plan, req)
-    trained = _train_rounds(model, req, base_files, data, examples, plan, growth, encoder, resume_state, started)
+    req.budget.used["setup"] = req.budget.elapsed()
+    scorer = _epoch_scorer(model, base_files.ref, req.settings, data.schema, examples.val_ex, req.out, req.report,
+                           req.budget)
+    if scorer is not None and resume_state is None:
+        _check_budget_with_a_close(plan, req, _time_one_scoring_call(scorer, examples.val_ex, req.budget))
+    trained = _train_rounds(model, req, base_files, data, examples, plan, growth, encoder, resume_state, started,
+                            scorer)
     _write_artifacts(req, model, base_files, data, examples, plan, growth, trained)
     lock_note = _record_in_lock(data.lock, data.function_id, f"local:{req.name}",
                                 data.entry.fingerprint if data.entry else None, examples.train_ex)
     shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
+    req.report(Progress("info", message=req.budget.describe()))
     return _result(req, data, examples, plan, growth, trained, lock_note)
+
+
+def _threads_sleep_at_barriers() -> None:
+    """torch and llama.cpp (the per-epoch scorer) share this process's one libgomp, which reads
+    OMP_WAIT_POLICY once, when torch loads it: set it before that, as `serve` does for its server
+    (serve.llama_thread_env; a value the user set wins). With libgomp's default spinning, on a
+    2-core machine at load ~4, 6 optimizer steps took 30-32 s instead of 8-10 s, and one scoring call
+    12.3 s instead of 2.0 s (docs/local-training.md, "Threads sleep at barriers")."""
+    import os
+
+    from .serve import llama_thread_env
+
+    os.environ.update(llama_thread_env(os.environ))
 
 
 def _request(out: str | Path, name: str | None, function: str | None, settings: TrainSettings | None, resume: bool,
@@ -348,6 +379,7 @@ def _request(out: str | Path, name: str | None, function: str | None, settings: 
     """Check the options, the train extra, the model name and the checkpoint folder: all before any
     file is read, so a typo costs nothing."""
     settings = settings or TrainSettings()
+    budget = Budget(settings.budget_seconds)
     _check_settings(settings)
     require_train()
     out = Path(out)
@@ -360,7 +392,7 @@ def _request(out: str | Path, name: str | None, function: str | None, settings: 
     if not resume and (checkpoint_dir / "state.pt").is_file():
         raise UsageError(f"{checkpoint_dir} holds an interrupted run: pass --resume to continue it, or delete it")
     return _Request(out, name, checkpoint_dir, settings, function, resume, memory_limit,
-                    progress or (lambda p: None), stop)
+                    progress or (lambda p: None), stop, budget)
 
 
 def _read_data(datasets: Iterable[str | Path], req: _Request, lock_path: str | Path | None,
@@ -445,16 +477,17 @@ def _plan_run(folder: Path, examples: _TrainingSet, req: _Request) -> _Plan:
     if settings.max_steps is not None:
         total = min(total, settings.max_steps)
     fraction = total / max(1, steps_per_epoch * settings.epochs)
+    rates = measure_rates(torch)
     est = estimate(
         n_params=shape.n_params(), lora_params=shape.lora_params(settings), hidden=shape.hidden,
         intermediate=shape.intermediate, layers=shape.layers, heads=shape.heads, vocab=shape.vocab,
         batch_size=settings.batch_size, max_len=max(len(e) for e in train_enc),
         answer_tokens_per_batch=settings.batch_size * max(len(e) - e.prompt_len for e in train_enc),
         total_tokens=int(_tokens_per_epoch(examples, settings) * settings.epochs * fraction * 1.1), steps=total,
-        flops_per_second=measure_flops(torch), limit_bytes=req.memory_limit or available_memory(),
+        flops_per_second=rates.wall, limit_bytes=req.memory_limit or available_memory(),
         from_gguf=False, backward_fraction=shape.adapted_layers(settings) / shape.layers,
     )
-    return _Plan(est, steps_per_epoch, total, shape.layers, shape.adapted_layers(settings))
+    return _Plan(est, rates, steps_per_epoch, total, shape.layers, shape.adapted_layers(settings))
 
 
 def _tokens_per_epoch(examples: _TrainingSet, settings: TrainSettings) -> int:
@@ -467,23 +500,37 @@ def _tokens_per_epoch(examples: _TrainingSet, settings: TrainSettings) -> int:
 
 
 def _check_fits(plan: _Plan, examples: _TrainingSet, req: _Request) -> None:
-    """Show the estimate; refuse a budget shorter than one epoch, or a run that needs more memory
-    than there is, each with the lever to pull."""
+    """Show the estimate; refuse a budget shorter than one epoch even at the machine's best measured
+    rate (budget.one_epoch_refusal), or a run that needs more memory than there is, each with the
+    lever to pull."""
     est, settings = plan.estimate, req.settings
     req.report(Progress("info", message=est.describe()))
-    epoch_seconds = est.seconds / max(1, plan.total_steps) * plan.steps_per_epoch
-    if epoch_seconds > settings.budget_seconds:
-        from .estimate import fmt_seconds
-
-        raise UsageError(f"--budget {fmt_seconds(settings.budget_seconds)} is less than one epoch (about "
-                         f"{fmt_seconds(epoch_seconds)} for {plan.steps_per_epoch} steps on this machine); raise --budget, "
-                         f"or train on fewer examples")
+    refusal = one_epoch_refusal(
+        epoch_seconds_at=lambda rate: est.seconds_at(rate) / max(1, plan.total_steps) * plan.steps_per_epoch,
+        rates=plan.rates, steps=plan.steps_per_epoch, budget_seconds=settings.budget_seconds,
+        spent_seconds=req.budget.elapsed())
+    if refusal is not None:
+        raise UsageError(refusal)
     if not est.fits:
         raise RunTooLarge(
             f"refusing to start: the run needs about {fmt_bytes(est.peak_bytes)} but {fmt_bytes(est.limit_bytes)} "
             f"is available; lower --batch-size (use --grad-accum to keep the effective batch) or --max-seq-len "
             f"(the longest example is {max(len(e) for e in examples.train_enc)} tokens)"
         )
+
+
+def _check_budget_with_a_close(plan: _Plan, req: _Request, one_call: float) -> None:
+    """Once one scoring call is timed, the same refusal with the epoch's close in it at its least
+    (one call, which a close's llama.cpp load and calls cost at least): still before any step. The
+    checkpoint folder this run just made goes again."""
+    est = plan.estimate
+    refusal = one_epoch_refusal(
+        epoch_seconds_at=lambda rate: est.seconds_at(rate) / max(1, plan.total_steps) * plan.steps_per_epoch,
+        rates=plan.rates, steps=plan.steps_per_epoch, budget_seconds=req.settings.budget_seconds,
+        spent_seconds=req.budget.elapsed(), close_seconds=one_call)
+    if refusal is not None:
+        shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
+        raise UsageError(refusal)
 
 
 def _open_checkpoint(req: _Request, files: list[DataFile], base_ref: BaseRef) -> dict[str, Any] | None:
@@ -524,13 +571,12 @@ def _load_peft_model(base_files: _BaseFiles, plan: _Plan, req: _Request) -> Any:
 
 def _train_rounds(model: Any, req: _Request, base_files: _BaseFiles, data: _Data, examples: _TrainingSet,
                   plan: _Plan, growth: _Growth, encoder: _Encoder, resume_state: dict[str, Any] | None,
-                  started: float) -> _Trained:
+                  started: float, scorer: Callable[[list[Example] | None], Any] | None) -> _Trained:
     """Train round after round (trainer.train_loop); between rounds the teacher grows the data while
     exact match stalls below target. A resumed run continues inside the round it stopped in."""
     settings, report = req.settings, req.report
     report(Progress("info", message=f"training {len(examples.train_enc)} examples ({len(examples.val_enc)} for "
                                     f"validation), {plan.total_steps} steps"))
-    scorer = _epoch_scorer(model, base_files.ref, settings, data.schema, examples.val_ex, req.out, report)
     scores: dict[int, Any] = {}
     grown = _Grown(examples.train_ex, examples.train_enc, examples.val_ex)
     if resume_state is not None and resume_state.get("growth"):
@@ -539,8 +585,8 @@ def _train_rounds(model: Any, req: _Request, base_files: _BaseFiles, data: _Data
         carry = grown.carry()
         loop = train_loop(model, grown.encoded, examples.val_enc, settings, pad_id=base_files.pad_id,
                           checkpoint_dir=req.checkpoint_dir, resume_state=resume_state, progress=report, stop=req.stop,
-                          carry=carry, extra_state=lambda: {"growth": grown.state()},
-                          score_epoch=None if scorer is None else _scoring(scores, carry.epochs, scorer))
+                          carry=carry, extra_state=lambda: {"growth": grown.state()}, budget=req.budget,
+                          score_epoch=None if scorer is None else _scoring(scores, carry.epochs, lambda: scorer(None)))
         resume_state = None
         grown.finish_round(loop, carry, scores, settings)
         stop_reason = _grow_or_stop(loop, grown, growth, scores, encoder, req)
@@ -559,9 +605,17 @@ def _grow_or_stop(loop: LoopResult, grown: _Grown, growth: _Growth, scores: dict
         return loop.stop_reason
     if grown.round >= settings.grow_rounds:
         return "rounds"
-    if loop.seconds >= settings.budget_seconds:
+    # growing only pays if a step and an epoch's close still fit after it
+    budget, val_batches = req.budget, math.ceil(len(grown.val_ex) / settings.batch_size)
+    calls = grown.growth_size()
+    after = (budget.step_estimate() or 0.0) + budget.close_estimate(val_batches, scored=True)
+    if not budget.fits(budget.growth_per_call * calls + after):
         return "budget"
-    return grown.grow(growth.teacher, scores.get(best.epoch), settings, encoder, req.report)
+    before = budget.used["growth"]
+    with budget.part("growth"):
+        stop = grown.grow(growth.teacher, scores.get(best.epoch), settings, encoder, req.report)
+    budget.growth_per_call = (budget.used["growth"] - before) / max(1, calls)
+    return stop
 
 
 def _result(req: _Request, data: _Data, examples: _TrainingSet, plan: _Plan, growth: _Growth, trained: _Trained,
@@ -576,7 +630,7 @@ def _result(req: _Request, data: _Data, examples: _TrainingSet, plan: _Plan, gro
         last_loss=loop.step_losses[-1] if loop.step_losses else float("nan"), val_losses=loop.val_losses,
         seconds=loop.seconds, estimate=plan.estimate.describe(), lock_note=lock_note, stopped_early=loop.stopped_early,
         curve=tuple(trained.grown.curve), stop_reason=trained.stop_reason, target=req.settings.target,
-        growth=tuple(trained.grown.log), growth_note=growth.note)
+        growth=tuple(trained.grown.log), growth_note=growth.note, budget=req.budget.as_dict())
 
 
 def _teacher(settings: TrainSettings, base: BaseRef, schema: dict[str, Any], val_ex: list[Example],
@@ -651,14 +705,18 @@ class _Grown:
         self.seconds = loop.seconds
         self.best = loop.best
 
+    def growth_size(self) -> int:
+        """How many examples the next growth asks for: as many as the data holds, at least MIN_GROWTH."""
+        from .grow import MIN_GROWTH
+
+        return max(MIN_GROWTH, len(self.encoded))
+
     def grow(self, teacher: Any, score: Any, settings: TrainSettings,
              encode_all: Callable[[list[Example]], list[Encoded]], report: Callable[[Progress], None]) -> str | None:
         """Add a round of teacher-labelled examples; a stop reason when nothing could be added."""
-        from .grow import MIN_GROWTH
-
         mistakes = [self.val_ex[i] for i in (score.wrong if score is not None else ())]
         self.round += 1
-        new, record = teacher.grow(max(MIN_GROWTH, len(self.encoded)), mistakes, self.seen, settings.seed, self.round,
+        new, record = teacher.grow(self.growth_size(), mistakes, self.seen, settings.seed, self.round,
                                    around=self.captured)
         if record.teacher_failed:  # labels of a function that mostly raises are not trusted
             error = (f"{teacher.target.function_id} raised on {record.teacher_errors} of {record.calls} new calls "
@@ -737,10 +795,13 @@ def _record(scores: dict[int, Any], epoch: int, score: Any) -> float | None:
 
 
 def _epoch_scorer(model: Any, base: BaseRef, settings: TrainSettings, schema: dict[str, Any], val_ex: list[Example],
-                  out: Path, report: Callable[[Progress], None]) -> Callable[[], Any] | None:
-    """A callable measuring exact match of the adapter as it is now, on the validation examples,
-    through llama.cpp (see measure.py); None when that cannot be done (no GGUF base, no serve extra,
-    no validation examples): training then stops on validation loss as before."""
+                  out: Path, report: Callable[[Progress], None],
+                  budget: Budget) -> Callable[[list[Example] | None], Any] | None:
+    """A callable measuring exact match of the adapter as it is now, on the validation examples (or
+    those given), through llama.cpp (see measure.py); None when that cannot be done (no GGUF base,
+    no serve extra, no validation examples): training then stops on validation loss as before.
+    Writing the adapter's GGUF is timed: the final write (twice that: GGUF and safetensors) is
+    reserved in the budget."""
     from . import measure
 
     if base.gguf is None or not val_ex or not schema or not measure.available():
@@ -754,15 +815,30 @@ def _epoch_scorer(model: Any, base: BaseRef, settings: TrainSettings, schema: di
 
     gguf = base.gguf
     scorer = measure.ExactMatch(gguf, schema, threads=settings.threads)
-    examples = [(e.system, e.user, e.answer) for e in val_ex]
     path = out / "checkpoint" / "epoch-adapter.gguf"
 
-    def score() -> Any:
+    def score(some: list[Example] | None) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
         write_lora_gguf(get_peft_model_state_dict(model), settings.lora_alpha, gguf, path)
-        return scorer.score(path, examples)
+        budget.writing_guess = 2 * (time.perf_counter() - t0)
+        return scorer.score(path, [(e.system, e.user, e.answer) for e in (val_ex if some is None else some)])
 
     return score
+
+
+def _time_one_scoring_call(scorer: Callable[[list[Example] | None], Any], val_ex: list[Example],
+                           budget: Budget) -> float:
+    """Before the first epoch, what its close's scoring will cost: one validation call, asked of the
+    untrained adapter, times the validation calls. It over-reserves (the call also loads llama.cpp
+    and writes the adapter, which a close does once, and an untrained adapter answers at the length
+    cap) rather than under-reserve; from the first close on, the measured close is used instead."""
+    t0 = time.perf_counter()
+    with budget.part("scoring"):
+        scorer(val_ex[:1])
+    seconds = time.perf_counter() - t0
+    budget.scoring_guess = seconds * len(val_ex)
+    return seconds
 
 
 def _record_in_lock(lock: Path | None, function_id: str | None, model_id: str, locked_fp: str | None,
@@ -789,7 +865,8 @@ def _write_artifacts(req: _Request, model: Any, base_files: _BaseFiles, data: _D
     """The adapter (safetensors, and GGUF for llama.cpp), the tokenizer, then model.json last and
     atomically: a folder with a model.json is complete."""
     req.out.mkdir(parents=True, exist_ok=True)
-    adapter_gguf = _save_weights(req, model, base_files)
+    with req.budget.part("writing"):
+        adapter_gguf = _save_weights(req, model, base_files)
     info = _model_info(req, base_files, data, examples, plan, growth, trained, adapter_gguf)
     tmp = req.out / (MODEL_JSON + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -855,6 +932,7 @@ def _model_info(req: _Request, base_files: _BaseFiles, data: _Data, examples: _T
         "resumed_from_step": loop.resumed_from,
         "wall_seconds": round(trained.wall, 3),
         "train_seconds": round(loop.seconds, 3),
+        "budget": req.budget.as_dict(),
         "estimate": plan.estimate.describe(),
         "threads": req.settings.threads,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import DistilgenError
+from .budget import Budget
 from .encode import IGNORE, Encoded
 
 __all__ = ["TrainSettings", "Progress", "LoopResult", "Carry", "TrainingInterrupted", "train_loop", "step_plan",
@@ -55,7 +56,8 @@ class TrainSettings:
     target: float = 0.95
     """Stop once exact match on the validation split (asked as the served model is) reaches this."""
     budget_seconds: float = 900.0
-    """Stop training after this much wall time (the best adapter so far is kept)."""
+    """Wall time for the whole run, the close of every epoch included: no step starts whose epoch
+    could not close within it (train/budget.py); the best adapter so far is kept."""
     grow_rounds: int = 3
     """How many times the training data may grow (train/grow.py) when exact match stalls below target."""
 
@@ -263,8 +265,8 @@ class _Round:
     stop: Callable[[], bool] | None
     score_epoch: Callable[[int], float | None] | None
     extra_state: Callable[[], dict[str, Any]] | None
-    started: float = 0.0
-    """perf_counter() when the first step of this call began (set once the resumed state is loaded)."""
+    budget: Budget
+    """The run's clock (shared by every round): the wall-time budget and what each part used."""
 
 
 @dataclass(frozen=True)
@@ -278,8 +280,6 @@ class _LoopState:
     exacts: tuple[float | None, ...] = ()
     best: Best | None = None
     bad_epochs: int = 0
-    elapsed_before: float = 0.0
-    """Wall seconds spent before this process (earlier rounds, or the run before an interrupt)."""
     resumed_from: int | None = None
     recent_step_seconds: tuple[float, ...] = ()
     """The last five steps' times in this process (the ETA); empty until a step ran here."""
@@ -303,6 +303,7 @@ def train_loop(
     score_epoch: Callable[[int], float | None] | None = None,
     carry: Carry | None = None,
     extra_state: Callable[[], dict[str, Any]] | None = None,
+    budget: Budget | None = None,
 ) -> LoopResult:
     """Train `model` (a peft model on the CPU) in place and return its losses. After each epoch
     `score_epoch(epoch)` may measure exact match; the best epoch is then the one with the highest
@@ -310,32 +311,35 @@ def train_loop(
 
     One call is one round on fixed data (fresh optimizer and schedule); `carry` continues the epoch
     and step counts, the wall time and the best adapter of earlier rounds (train/grow.py), and
-    `extra_state()` is saved in the checkpoint beside the loop's own state."""
+    `extra_state()` is saved in the checkpoint beside the loop's own state. `budget` is the run's
+    clock (a fresh one from `settings.budget_seconds` and `carry.seconds` when not given)."""
     import torch
 
     carry = carry or Carry()
-    r = _new_round(model, train, val, settings, pad_id, checkpoint_dir, progress, stop, score_epoch, carry, extra_state)
-    state = _LoopState(best=carry.best, elapsed_before=carry.seconds)
+    budget = budget or Budget(settings.budget_seconds, spent_before=carry.seconds)
+    r = _new_round(model, train, val, settings, pad_id, checkpoint_dir, progress, stop, score_epoch, carry, extra_state,
+                   budget)
+    state = _LoopState(best=carry.best)
     if resume_state is not None:
         state = _resume(r, resume_state, state)
-    r = dataclasses.replace(r, started=time.perf_counter())
     model.train()
     with _StopFlag() as flag:
         first_epoch = state.step // r.steps_per_epoch if r.steps_per_epoch else 0
         for epoch in range(first_epoch, settings.epochs):
-            state = _close_epoch(r, _run_epoch_steps(r, state, epoch, flag, torch), epoch, torch)
+            state, ran = _run_epoch_steps(r, state, epoch, flag, torch)
+            state = _close_epoch(r, state, epoch, ran, torch)
             if state.finished:
                 break
     _keep_best_adapter(r, state)
     return LoopResult(state.step_losses, state.epoch_losses, state.val_losses, state.best.epoch if state.best else None,
-                      state.stopped_early, state.step, _elapsed(r, state), state.resumed_from, state.exacts,
+                      state.stopped_early, state.step, budget.elapsed(), state.resumed_from, state.exacts,
                       state.stop_reason, state.best)
 
 
 def _new_round(model: Any, train: Sequence[Encoded], val: Sequence[Encoded], settings: TrainSettings, pad_id: int,
                checkpoint_dir: Path, progress: Callable[[Progress], None], stop: Callable[[], bool] | None,
                score_epoch: Callable[[int], float | None] | None, carry: Carry,
-               extra_state: Callable[[], dict[str, Any]] | None) -> _Round:
+               extra_state: Callable[[], dict[str, Any]] | None, budget: Budget) -> _Round:
     """A fresh optimizer and learning-rate schedule for this round's data, seeded first so that the
     round draws the same random numbers every time it runs."""
     import torch
@@ -350,7 +354,7 @@ def _new_round(model: Any, train: Sequence[Encoded], val: Sequence[Encoded], set
     warmup = max(1, int(total * settings.warmup_fraction)) if total > 4 else 0
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(total, warmup))
     return _Round(model, model.get_base_model(), params, optimizer, scheduler, train, val, settings, pad_id,
-                  checkpoint_dir, steps_per_epoch, total, carry, progress, stop, score_epoch, extra_state)
+                  checkpoint_dir, steps_per_epoch, total, carry, progress, stop, score_epoch, extra_state, budget)
 
 
 def _lr_factor(total: int, warmup: int) -> Callable[[int], float]:
@@ -376,29 +380,27 @@ def _resume(r: _Round, saved: dict[str, Any], state: _LoopState) -> _LoopState:
     torch.set_rng_state(saved["rng"])
     step = int(saved["step"])
     b = saved.get("best")
+    r.budget.restore(saved.get("budget") or {"elapsed": saved.get("seconds", 0.0)})
     r.progress(Progress("info", step=step, total_steps=r.total, message=f"resumed from step {step}/{r.total}"))
     return dataclasses.replace(
         state, step=step, resumed_from=step, step_losses=tuple(saved["step_losses"]),
         epoch_losses=tuple(saved["epoch_losses"]), val_losses=tuple(saved["val_losses"]),
-        bad_epochs=int(saved["bad_epochs"]), elapsed_before=float(saved["seconds"]),
+        bad_epochs=int(saved["bad_epochs"]),
         exacts=tuple(saved.get("exacts", [])),
         best=state.best if b is None else Best(b["loss"], b["epoch"], b["lora"], b.get("exact")))
 
 
-def _elapsed(r: _Round, state: _LoopState) -> float:
-    """Wall seconds of the whole run so far: earlier processes and rounds, then this call's."""
-    return state.elapsed_before + (time.perf_counter() - r.started)
-
-
-def _run_epoch_steps(r: _Round, state: _LoopState, epoch: int, flag: _StopFlag, torch: Any) -> _LoopState:
+def _run_epoch_steps(r: _Round, state: _LoopState, epoch: int, flag: _StopFlag, torch: Any) -> tuple[_LoopState, bool]:
     """The epoch's optimizer steps (from where a resumed run stopped), ending early at the step count
-    or the wall-time budget; a stop request saves a checkpoint at this step boundary and raises."""
+    or when the next step and the epoch's close would not fit in the budget; a stop request saves a
+    checkpoint at this step boundary and raises. Also says whether any step ran."""
     plan = step_plan(len(r.train), r.settings, r.carry.epochs + epoch)
     ran = False
+    val_batches = math.ceil(len(r.val) / r.settings.batch_size)
     for micro_batches in plan[state.step - epoch * r.steps_per_epoch:]:
         if state.step >= r.total:
             break
-        if state.recent_step_seconds and _elapsed(r, state) >= r.settings.budget_seconds:
+        if not r.budget.step_fits(val_batches, scored=r.score_epoch is not None and bool(r.val)):
             state = dataclasses.replace(state, stop_reason="budget")
             break
         if flag.requested or (r.stop is not None and r.stop()):
@@ -409,7 +411,7 @@ def _run_epoch_steps(r: _Round, state: _LoopState, epoch: int, flag: _StopFlag, 
     if ran:  # over the whole epoch, also the steps before a resume
         done = state.step_losses[epoch * r.steps_per_epoch:state.step]
         state = dataclasses.replace(state, epoch_losses=state.epoch_losses + (sum(done) / len(done),))
-    return state
+    return state, ran
 
 
 def _optimizer_step(r: _Round, state: _LoopState, epoch: int, micro_batches: list[list[int]], torch: Any) -> _LoopState:
@@ -430,6 +432,7 @@ def _optimizer_step(r: _Round, state: _LoopState, epoch: int, micro_batches: lis
     step = state.step + 1
     mean = step_loss / max(1, n_tokens)
     dt = time.perf_counter() - t0
+    r.budget.step_done(dt)
     recent = (state.recent_step_seconds + (dt,))[-5:]
     per_step = sum(recent) / len(recent)
     n_examples = sum(len(mb) for mb in items)
@@ -439,9 +442,12 @@ def _optimizer_step(r: _Round, state: _LoopState, epoch: int, micro_batches: lis
     return dataclasses.replace(state, step=step, step_losses=state.step_losses + (mean,), recent_step_seconds=recent)
 
 
-def _close_epoch(r: _Round, state: _LoopState, epoch: int, torch: Any) -> _LoopState:
+def _close_epoch(r: _Round, state: _LoopState, epoch: int, ran: bool, torch: Any) -> _LoopState:
     """After an epoch's steps: validate (when there is validation data) and decide whether the round
-    ends here (target reached, budget spent, patience run out, or every step taken)."""
+    ends here (target reached, budget spent, patience run out, or every step taken). An epoch the
+    budget ended before its first step has nothing new to validate."""
+    if state.stop_reason == "budget" and not ran:
+        return dataclasses.replace(state, finished=True)
     if r.val:
         state = _validate(r, state, epoch, torch)
         state = _stop_after_validation(r, state)
@@ -458,8 +464,13 @@ def _close_epoch(r: _Round, state: _LoopState, epoch: int, torch: Any) -> _LoopS
 def _validate(r: _Round, state: _LoopState, epoch: int, torch: Any) -> _LoopState:
     """Validation loss and exact match of the epoch: keep the adapter when it is the best so far, and
     count the epochs without progress."""
-    v = _val_loss(r, torch)
-    exact = r.score_epoch(epoch + 1) if r.score_epoch is not None else None
+    t0 = time.perf_counter()
+    with r.budget.part("validation"):
+        v = _val_loss(r, torch)
+    t1 = time.perf_counter()
+    with r.budget.part("scoring"):
+        exact = r.score_epoch(epoch + 1) if r.score_epoch is not None else None
+    r.budget.closed(t1 - t0, time.perf_counter() - t1)
     best = state.best
     # higher exact match wins; validation loss decides when exact match is not measured or ties
     key = v if exact is None else -exact + v * 1e-6
@@ -517,7 +528,7 @@ def _save_checkpoint(r: _Round, state: _LoopState, torch: Any) -> None:
         "step": state.step, "lora": _lora_state(r.model), "optimizer": r.optimizer.state_dict(),
         "scheduler": r.scheduler.state_dict(), "rng": torch.get_rng_state(), "step_losses": list(state.step_losses),
         "epoch_losses": list(state.epoch_losses), "val_losses": list(state.val_losses), "bad_epochs": state.bad_epochs,
-        "seconds": _elapsed(r, state),
+        "seconds": r.budget.elapsed(), "budget": r.budget.state(),
         "best": None if best is None else {"loss": best.key, "epoch": best.epoch, "lora": best.lora, "exact": best.exact},
         "exacts": list(state.exacts), **(r.extra_state() if r.extra_state is not None else {}),
     }
