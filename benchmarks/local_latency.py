@@ -11,8 +11,11 @@ KV prefix), prompt-eval ms, generated tokens, generation ms; the rest of the wal
   server alternating between functions did), llama_cpp.server's default repeat_penalty 1.1.
 - `prefix`: the KV cache of the shared system prompt kept between calls (one context per model).
 - `prefix+nopenalty`: and repeat_penalty 1.0, which the serve shim now sends (training had none).
-- `served now`: and the grammar asked only about the model's own token first (LazyGrammarGreedy in
-  train/_llama_server.py; the other configurations filter the whole vocabulary at every token).
+- `lazy grammar`: and the grammar asked only about the model's own token first (LazyGrammarGreedy in
+  train/_llama_server.py; the configurations above filter the whole vocabulary at every token).
+- `served now`: and jump-forward: the compact grammar's forced tokens drafted and evaluated in one
+  batch with the token before them (`_jump_forward`; a second copy of the model, loaded as
+  `distilgen serve` loads it). The last column is exact match against the function itself.
 
 Then, end to end: `distilgen serve` + dispatch through the real openai client (HTTP included).
 
@@ -20,8 +23,8 @@ Every figure comes with the load average beside it: llama.cpp's threads wait for
 every layer, so on a machine whose cores are busy with other work wall times grow far more than
 the CPU share lost. `cpu ms` is this process's CPU time per call (all its threads): what the call
 costs the machine, and about what its wall time is on an otherwise idle core with 1 thread.
-llama.cpp's OpenMP threads sleep at barriers here (OMP_WAIT_POLICY=PASSIVE, what `distilgen serve`
-sets); `--spin` keeps libgomp's default spin-waiting, to measure what that costs.
+llama.cpp's OpenMP threads spin briefly at barriers, then sleep (GOMP_SPINCOUNT=1000, what
+`distilgen serve` sets); `--spin` keeps libgomp's default spin-waiting, to measure what that costs.
 
     python benchmarks/local_latency.py --model DIR [--calls 40] [--rounds 3] [--threads 2] [--spin]
 """
@@ -51,17 +54,23 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def load(folder: Path, threads: int) -> Any:
+def load(folder: Path, threads: int, stepwise: bool = False) -> Any:
+    """The model as `distilgen serve` loads it; with `stepwise`, decoded as before jump-forward
+    (the grammar as llama.cpp builds it, one forward pass per generated token)."""
     from llama_cpp.server.model import LlamaProxy
     from llama_cpp.server.settings import ModelSettings
 
-    from distilgen.train._llama_server import load_with_adapter, without_extra_buffer_types
+    from distilgen.train._llama_server import attach_adapter, lazy_grammar, load_with_adapter, without_extra_buffer_types
     from distilgen.train.serve import _server_config
 
     without_extra_buffer_types()
     config, schemas = _server_config([folder], "127.0.0.1", 0, threads, 2048)
     settings = ModelSettings(**config["models"][0])
-    return load_with_adapter(settings, LlamaProxy.load_llama_from_model_settings), schemas[config["models"][0]["model_alias"]]
+    schema = schemas[config["models"][0]["model_alias"]]
+    if not stepwise:
+        return load_with_adapter(settings, LlamaProxy.load_llama_from_model_settings), schema
+    llm = LlamaProxy.load_llama_from_model_settings(settings.model_copy(update={"lora_path": None}))
+    return lazy_grammar(attach_adapter(llm, str(settings.lora_path)), compact=False), schema
 
 
 def requests(n: int, seed: int) -> list[dict[str, Any]]:
@@ -76,7 +85,8 @@ def requests(n: int, seed: int) -> list[dict[str, Any]]:
     out = []
     for _ in range(n):
         args = gen_ticket(rng)
-        out.append({"messages": [{"role": "system", "content": spec.prompt},
+        out.append({"expected": classify_ticket(*args).model_dump(mode="json"),
+                    "messages": [{"role": "system", "content": spec.prompt},
                                  {"role": "user", "content": runner.user_message(args, {})}],
                     "tools": formats.request_tools(spec),
                     "tool_choice": {"type": "function", "function": {"name": spec.tool_name}},
@@ -94,7 +104,7 @@ def run_one(llm: Any, body: dict[str, Any], schemas: dict[str, Any], *, keep_pre
 
     from distilgen.train._llama_server import rewrite_request
 
-    req = json.loads(rewrite_request(json.dumps(body).encode(), schemas))
+    req = json.loads(rewrite_request(json.dumps({k: v for k, v in body.items() if k != "expected"}).encode(), schemas))
     if not keep_prefix:
         llm.reset()
         llm._ctx.kv_cache_clear() if hasattr(llm._ctx, "kv_cache_clear") else None
@@ -106,7 +116,7 @@ def run_one(llm: Any, body: dict[str, Any], schemas: dict[str, Any], *, keep_pre
     wall, cpu = (time.perf_counter() - t0) * 1000, cpu_ms() - c0
     perf = llama_cpp.llama_perf_context(llm._ctx.ctx)
     args = r["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
-    return {"wall": wall, "cpu": cpu, "prompt_tokens": r["usage"]["prompt_tokens"], "evaluated": perf.n_p_eval,
+    return {"right": float(json.loads(args) == body["expected"]), "wall": wall, "cpu": cpu, "prompt_tokens": r["usage"]["prompt_tokens"], "evaluated": perf.n_p_eval,
             "p_eval_ms": perf.t_p_eval_ms, "gen_tokens": r["usage"]["completion_tokens"], "eval_ms": perf.t_eval_ms,
             "rest_ms": wall - perf.t_p_eval_ms - perf.t_eval_ms, "answer": args}
 
@@ -146,7 +156,7 @@ def end_to_end(folder: Path, bodies: list[dict[str, Any]], threads: int, interle
         ids = server.info.model_ids if interleave else (server.info.model_id,)
         for i, b in enumerate(bodies):
             c0, t0 = proc_cpu_ms(server.info.pid), time.perf_counter()
-            client.chat.completions.create(model=ids[i % len(ids)], **b)
+            client.chat.completions.create(model=ids[i % len(ids)], **{k: v for k, v in b.items() if k != "expected"})
             lat.append((time.perf_counter() - t0) * 1000)
             cpu.append(proc_cpu_ms(server.info.pid) - c0)
     return lat, cpu
@@ -169,39 +179,49 @@ def main() -> int:
     else:
         os.environ.update(llama_thread_env(os.environ))
     bodies = requests(opts.calls, opts.seed)
-    llm, schemas = load(opts.model, opts.threads)
-    configs = {"baseline": (False, 1.1, False), "prefix": (True, 1.1, False), "prefix+nopenalty": (True, 1.0, False),
-               "served now": (True, 1.0, True)}
-    results: dict[str, list[dict[str, float]]] = {k: [] for k in configs}
+    stepwise, schemas = load(opts.model, opts.threads, stepwise=True)
+    served, _ = load(opts.model, opts.threads)
+    # name: (model, keep the prefix's KV, repeat penalty, lazy grammar check)
+    configs = {"baseline": (stepwise, False, 1.1, False), "prefix": (stepwise, True, 1.1, False),
+               "prefix+nopenalty": (stepwise, True, 1.0, False), "lazy grammar": (stepwise, True, 1.0, True),
+               "served now": (served, True, 1.0, True)}
+    results: dict[str, list[dict[str, Any]]] = {k: [] for k in configs}
     load0 = os.getloadavg()[0]
-    run_one(llm, bodies[0], schemas, keep_prefix=False, penalty=1.0)  # warm-up
+    for llm in (stepwise, served):
+        run_one(llm, bodies[0], schemas, keep_prefix=False, penalty=1.0)  # warm-up
     for rnd in range(opts.rounds):
         order = list(configs) if rnd % 2 == 0 else list(reversed(configs))
         for name in order:
-            keep, penalty, lazy = configs[name]
+            llm, keep, penalty, lazy = configs[name]
             for b in bodies:
                 results[name].append(run_one(llm, b, schemas, keep_prefix=keep, penalty=penalty, lazy=lazy))
     load1 = os.getloadavg()[0]
     print(f"{opts.calls} calls x {opts.rounds} rounds per configuration, {opts.threads} threads, OMP_WAIT_POLICY="
-          f"{os.environ.get('OMP_WAIT_POLICY', '(default)')}, load average {load0:.1f} before, {load1:.1f} after")
+          f"{os.environ.get('OMP_WAIT_POLICY', '(default)')}, GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '(default)')}, "
+          f"load average {load0:.1f} before, {load1:.1f} after")
     print("medians per call; `rest` is wall minus prompt eval and generation: sampling (grammar), templating, Python")
     print(f"{'configuration':<18} {'p50 ms':>7} {'p95 ms':>7} {'cpu ms':>7} {'prompt tok':>10} {'evaluated':>9} {'p-eval ms':>9} "
-          f"{'gen tok':>7} {'gen ms':>7} {'ms/tok':>6} {'rest ms':>7}")
+          f"{'gen tok':>7} {'gen ms':>7} {'ms/tok':>6} {'rest ms':>7} {'exact':>6}")
     p50 = {}
     for name, rows in results.items():
-        med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "answer"}
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k not in ("answer", "right")}
         p50[name] = pct([r["wall"] for r in rows], 0.5)
         print(f"{name:<18} {p50[name]:>7.0f} {pct([r['wall'] for r in rows], 0.95):>7.0f} {med['cpu']:>7.0f} {med['prompt_tokens']:>10.0f} "
               f"{med['evaluated']:>9.0f} {med['p_eval_ms']:>9.1f} {med['gen_tokens']:>7.0f} {med['eval_ms']:>7.1f} "
-              f"{med['eval_ms'] / max(med['gen_tokens'], 1):>6.1f} {med['rest_ms']:>7.1f}")
+              f"{med['eval_ms'] / max(med['gen_tokens'], 1):>6.1f} {med['rest_ms']:>7.1f} "
+              f"{100 * statistics.mean(r['right'] for r in rows):>5.0f}%")
     same = sum(a["answer"] == b["answer"] for a, b in zip(results["baseline"], results["prefix"]))
     print(f"prefix / baseline p50 = {p50['prefix'] / p50['baseline']:.2f}; prefix+nopenalty / baseline = "
           f"{p50['prefix+nopenalty'] / p50['baseline']:.2f}; served now / baseline = {p50['served now'] / p50['baseline']:.2f}; "
           f"answers identical with and without the reused prefix: {same}/{len(results['prefix'])}, with the lazy and "
-          f"the full grammar: {sum(a['answer'] == b['answer'] for a, b in zip(results['prefix+nopenalty'], results['served now']))}"
-          f"/{len(results['served now'])}")
+          f"the full grammar: {sum(a['answer'] == b['answer'] for a, b in zip(results['prefix+nopenalty'], results['lazy grammar']))}"
+          f"/{len(results['lazy grammar'])}; served now / lazy grammar p50 = {p50['served now'] / p50['lazy grammar']:.2f}, "
+          f"answers identical with and without jump-forward: "
+          f"{sum(a['answer'] == b['answer'] for a, b in zip(results['lazy grammar'], results['served now']))}"
+          f"/{len(results['served now'])} (exact match vs the function: see the last column)")
     print("example answer:", results["served now"][0]["answer"])
-    llm.close()
+    stepwise.close()
+    served.close()
     if not opts.no_http:
         os.environ.pop("DISTILGEN_LLAMA_FULL_GRAMMAR", None)  # the server as `distilgen serve` runs it
         load0 = os.getloadavg()[0]

@@ -1,0 +1,159 @@
+"""Does jump-forward decoding change answers, and what does it save? (issue 14, item 4)
+
+For each trained model folder: its recorded calls (validation lines first, then training lines,
+the answers the function gave), asked through llama-cpp-python two ways, call by call in
+alternating order so both see the same machine:
+
+- `stepwise`: the served path before jump-forward: LazyGrammarGreedy under the grammar as llama.cpp
+  builds it, one forward pass per generated token;
+- `jump`: the served path now (`distilgen serve`'s loader): the compact grammar, and the tokens it
+  forces drafted and evaluated in one batch with the token before them.
+
+Per model it prints: answers identical between the two, exact match of each against the recorded
+answer, forward passes per call, and this process's CPU ms per call (median; the CPU is the
+steady figure on a shared machine) with the ratio jump / stepwise.
+
+`--requantize q8_0` also asks a Q8_0 copy of the base (made here with llama.cpp's quantizer, in a
+temporary folder) with the same adapter, jump-forward on: the lever measured in docs/performance.md
+(prompt evaluation ~2x faster than Q4_1 on this CPU), not what `distilgen serve` does, since the
+adapter was trained on the Q4_1 weights.
+
+    python benchmarks/jump_forward.py MODEL_DIR [MODEL_DIR...] [--calls 60] [--requantize q8_0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def recorded_calls(folder: Path, n: int) -> list[tuple[str, str, Any]]:
+    """(system, user, answer) of the model's own dataset lines, validation first."""
+    info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    out: list[tuple[str, str, Any]] = []
+    for d in sorted(info.get("datasets") or [], key=lambda d: d.get("role") != "validation"):
+        path = Path(d["path"])
+        if d.get("role") not in ("validation", "train") or not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            m = json.loads(line)["messages"]
+            a = m[2]
+            raw = a.get("content") or ((a.get("tool_calls") or [{}])[0].get("function") or {}).get("arguments") \
+                or (a.get("function_call") or {}).get("arguments")
+            out.append((m[0]["content"], m[1]["content"], json.loads(raw) if isinstance(raw, str) else raw))
+    return out[:n]
+
+
+def load(folder: Path, base: str, draft: bool, threads: int) -> Any:
+    import llama_cpp
+
+    from distilgen.train._llama_server import attach_adapter, lazy_grammar
+
+    llm = llama_cpp.Llama(model_path=base, n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_batch=256,
+                          verbose=False)
+    attach_adapter(llm, str(folder / "adapter.gguf"))
+    llm = lazy_grammar(llm, compact=draft, draft=draft)
+    passes = [0]
+    stock = llm.eval
+
+    def counted(tokens: Any) -> None:
+        passes[0] += 1
+        stock(tokens)
+
+    llm.eval = counted
+    llm.passes = passes
+    return llm
+
+
+def ask(llm: Any, call: tuple[str, str, Any], schema: dict[str, Any]) -> tuple[str, float, int]:
+    before, c0 = llm.passes[0], time.process_time()
+    r = llm.create_chat_completion(messages=[{"role": "system", "content": call[0]}, {"role": "user", "content": call[1]}],
+                                   temperature=0.0, repeat_penalty=1.0, max_tokens=256,
+                                   response_format={"type": "json_object", "schema": schema})
+    return r["choices"][0]["message"]["content"] or "", (time.process_time() - c0) * 1000, llm.passes[0] - before
+
+
+def requantized(base: str, kind: str, folder: Path) -> str:
+    import ctypes
+
+    import llama_cpp
+
+    ftype = {"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0}[kind]
+    out = folder / f"base.{kind}.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize, params.nthread = ftype, True, 2
+    if llama_cpp.llama_model_quantize(base.encode(), str(out).encode(), ctypes.byref(params)) != 0:
+        raise SystemExit(f"could not requantize {base}")
+    return str(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("--calls", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--requantize", choices=["q8_0"])
+    opts = ap.parse_args()
+    from distilgen.train.serve import llama_thread_env
+
+    os.environ.update(llama_thread_env(os.environ))  # before llama_cpp loads libgomp
+    from distilgen.runtime.formats import decoding_schema
+    from distilgen.train._llama_server import without_extra_buffer_types
+
+    without_extra_buffer_types()
+    print(f"load average {os.getloadavg()[0]:.1f}; {opts.threads} threads; GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}")
+    print(f"{'model':<28} {'calls':>5} {'identical':>9} {'exact step':>10} {'exact jump':>10} {'passes step':>11} "
+          f"{'passes jump':>11} {'cpu ms step':>11} {'cpu ms jump':>11} {'ratio':>5}" + ("  requantized: identical, exact, cpu ms, ratio" if opts.requantize else ""))
+    with tempfile.TemporaryDirectory() as tmp:
+        for folder in opts.models:
+            info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+            schema = decoding_schema(info["schema"])
+            base = info["serve"]["base_gguf"]
+            calls = recorded_calls(folder, opts.calls)
+            ways = {"step": load(folder, base, False, opts.threads), "jump": load(folder, base, True, opts.threads)}
+            if opts.requantize:
+                ways["requant"] = load(folder, requantized(base, opts.requantize, Path(tmp)), True, opts.threads)
+            got: dict[str, list[tuple[str, float, int]]] = {k: [] for k in ways}
+            for i, call in enumerate(calls):
+                for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
+                    got[name].append(ask(ways[name], call, schema))
+            for llm in ways.values():
+                llm.close()
+
+            def exact(name: str) -> int:
+                return sum(_parsed(a) == c[2] for (a, _, _), c in zip(got[name], calls))
+
+            def med(name: str, k: int) -> float:
+                return statistics.median(r[k] for r in got[name])
+
+            same = sum(a[0] == b[0] for a, b in zip(got["step"], got["jump"]))
+            line = (f"{info['name'][:28]:<28} {len(calls):>5} {same:>9} {exact('step'):>10} {exact('jump'):>10} "
+                    f"{med('step', 2):>11.1f} {med('jump', 2):>11.1f} {med('step', 1):>11.0f} {med('jump', 1):>11.0f} "
+                    f"{med('jump', 1) / med('step', 1):>5.2f}")
+            if opts.requantize:
+                rsame = sum(a[0] == b[0] for a, b in zip(got["jump"], got["requant"]))
+                line += f"  {rsame}/{len(calls)}, {exact('requant')}, {med('requant', 1):.0f}, {med('requant', 1) / med('jump', 1):.2f}"
+            print(line, flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} after")
+    return 0
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
