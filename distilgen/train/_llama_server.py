@@ -369,6 +369,7 @@ def lazy_grammar(llm: Any, compact: bool = True, draft: bool | None = None) -> A
 
     llm._init_sampler = types.MethodType(init_sampler, llm)
     if draft:
+        single_char_tokens(llm)  # ~0.3 s over the vocabulary: at load, not in the first request
         stock = llm.generate
 
         def generate(self: Any, tokens: Any, reset: bool = True, stopping_criteria: Any = None, **kwargs: Any) -> Any:
