@@ -52,7 +52,7 @@ class ExactMatch:
         from .serve import llama_thread_env
 
         # llama.cpp's OpenMP threads wait at barriers as the server's do (see llama_thread_env);
-        # libgomp reads this once, when llama_cpp loads.
+        # libgomp reads this once, when first loaded (in `train`, by torch: run.py sets it earlier)
         os.environ.update(llama_thread_env(os.environ))
         from llama_cpp import Llama
 

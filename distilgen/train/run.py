@@ -326,7 +326,7 @@ def train_model(
     The steps run in the order the module docstring gives: everything cheap that can be wrong is
     checked before the weights are loaded."""
     req = _request(out, name, function, settings, resume, memory_limit, progress, stop)
-    _threads_sleep_at_barriers()
+    _threads_wait_well_at_barriers()
     base_ref = resolve_base(base)
     data = _read_data(datasets, req, lock_path, drop_stale)
     base_files = _open_base(base_ref, req)
@@ -360,12 +360,13 @@ def train_model(
     return _result(req, data, examples, plan, growth, trained, lock_note)
 
 
-def _threads_sleep_at_barriers() -> None:
-    """torch and llama.cpp (the per-epoch scorer) share this process's one libgomp, which reads
-    OMP_WAIT_POLICY once, when torch loads it: set it before that, as `serve` does for its server
-    (serve.llama_thread_env; a value the user set wins). With libgomp's default spinning, on a
-    2-core machine at load ~4, 6 optimizer steps took 30-32 s instead of 8-10 s, and one scoring call
-    12.3 s instead of 2.0 s (docs/local-training.md, "Threads sleep at barriers")."""
+def _threads_wait_well_at_barriers() -> None:
+    """torch and llama.cpp (the per-epoch scorer) share this process's one libgomp, which reads its
+    wait policy once, when torch loads it: set it before that, as `serve` does for its server
+    (serve.llama_thread_env: spin briefly, then sleep; a value the user set wins). With libgomp's
+    default unbounded spinning, on a 2-core machine at load ~4, 6 optimizer steps took 30-32 s
+    instead of 8-10 s, and one scoring call 12.3 s instead of 2.0 s (docs/local-training.md,
+    "Threads wait well at barriers")."""
     import os
 
     from .serve import llama_thread_env
