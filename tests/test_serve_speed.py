@@ -90,6 +90,8 @@ def test_a_draft_never_splits_a_run_the_tokenizer_would_merge() -> None:
     assert _mergeless("", {"L"}) == ""
     gbnf = 'root ::= "{" space "}" space\nspace ::= " "?\nx ::= "a"\n'
     assert compact_json_grammar(gbnf) == 'root ::= "{" space "}" space\nspace ::= ""\nx ::= "a"\n'
+    required = 'root ::= "a" space "b"\nspace ::= " "\n'  # someone's own grammar: a space it requires stays
+    assert compact_json_grammar(required) == required
 
 
 @needs_serve

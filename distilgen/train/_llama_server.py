@@ -177,8 +177,9 @@ def compact_json_grammar(gbnf: str) -> str:
     """The grammar with no optional space. llama-cpp-python's JSON-schema grammar allows a space
     after every `:`, `,` and brace (`space ::= " "?`); every training answer is compact JSON, so a
     trained model never takes it, and without it the separators between fields are forced, which
-    is what lets LazyGrammarGreedy.draft skip their forward passes."""
-    return re.sub(r"(?m)^space ::= .*$", 'space ::= ""', gbnf)
+    is what lets LazyGrammarGreedy.draft skip their forward passes. Only that exact optional rule
+    is emptied, so no grammar ever loses text it requires."""
+    return re.sub(r'(?m)^space ::= " "\?$', 'space ::= ""', gbnf)
 
 
 def single_char_tokens(llm: Any) -> tuple[Any, list[str]]:
