@@ -111,8 +111,10 @@ def _server_config(folders: list[Path], host: str, port: int, threads: int, n_ct
             raise UsageError(f"{folder}: model name {name!r} is also the name of {where[name]}; "
                              f"each served model needs its own local:NAME (retrain one with --name)")
         where[name] = folder
+        # logits_all: llama_cpp.server's default True computes the output layer (49,152 x 576) for every
+        # token of a batch and copies each row out; only logprobs need them, and dispatch asks for none
         entry: dict[str, Any] = {"model": str(base_path), "model_alias": name, "n_ctx": n_ctx, "n_threads": threads,
-                                 "n_threads_batch": threads, "n_batch": 256, "verbose": False}
+                                 "n_threads_batch": threads, "n_batch": 256, "logits_all": False, "verbose": False}
         if adapter_path is not None:
             entry["lora_path"] = str(adapter_path)
         models.append(entry)
