@@ -3,13 +3,18 @@
 The scan's indexing and `apply`'s planning of edits both go through `ordered_map`. The results
 come back in the order of the arguments, whichever process did the work, so the output never
 depends on the number of processes. Workers are forked (they share what the parent has imported)
-and only compute: nothing is written to disk from a worker.
+and only compute: nothing is written to disk from a worker. A worker ignores Ctrl-C (the parent
+handles it and stops the pool) and exits on its own once its parent is gone (killed): no process
+outlives the command.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+import time
 from collections import deque
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -30,6 +35,19 @@ def worker_count() -> int:
     return 2 if cores >= 2 and load <= cores - 1 else 1
 
 
+def _worker_start(parent: int) -> None:
+    """In each worker: leave Ctrl-C to the parent, and follow the parent out if it is killed
+    (a forked worker would otherwise wait on its queue forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="distilgen-orphan-watch", daemon=True).start()
+
+
 def ordered_map(fn: Callable[[A], R], args: Iterable[A], workers: int, *, ahead: int) -> Iterator[R]:
     """`map(fn, args)` on `workers` forked processes (in this process when `workers` < 2).
 
@@ -44,7 +62,8 @@ def ordered_map(fn: Callable[[A], R], args: Iterable[A], workers: int, *, ahead:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("fork") if sys.platform != "win32" else None
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
+                               initargs=(os.getpid(),))
     pending: deque[Future[R]] = deque()
     try:
         for arg in args:

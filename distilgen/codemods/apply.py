@@ -285,6 +285,8 @@ def _plan_file(root: Path, rel: str, results: Sequence[ScanResult], instance: In
     except UnparsableSource as exc:
         return _Planned(FileEdit(rel, "error", f"cannot be parsed: {exc}"))
     except (UnicodeDecodeError, LookupError) as exc:
+        if isinstance(exc, (KeyError, IndexError)):
+            raise  # a bug, not an unknown coding cookie: `_plan_job` names the file
         return _Planned(FileEdit(rel, "error", f"cannot decode it: {exc}"))
     except (RecursionError, MemoryError) as exc:
         # libcst's visitors and code generator recurse in Python: a file `ast` accepts (a sum of
