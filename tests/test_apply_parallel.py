@@ -285,3 +285,37 @@ def test_a_killed_apply_leaves_every_file_whole_and_no_process_behind(tmp_path: 
                 break
             time.sleep(0.1)
         assert not left, left
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_notes_are_in_file_order_however_late_the_schema_child_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       parallel: bool) -> None:
+    """Files planned before the child's verdict are planned again without what it refused, after
+    the others: the notes still come out by file and line, as when the verdict was there first."""
+    project = tmp_path / "sample_project"
+    shutil.copytree(ROOT / "sample_project", project, ignore=shutil.ignore_patterns("__pycache__", ".distilgen_cache"))
+    generated_modules(project)
+    config = load_config(project)
+    report = api.scan([project], config=config)
+    refused = {(r.path, r.qualname): "left alone: its model does not import here"
+               for r in report.by_status("candidate") if r.path.startswith("inbox/gen/m") and r.path[-4] in "13579"}
+    refused[("inbox/gen/many.py", "g7")] = "left alone: its model does not import here"
+    outcomes = []
+    for late in (0, 3, 10**6):
+        asked = [0]
+
+        def vet(wait: bool = True):
+            asked[0] += 1
+            return refused if wait or asked[0] > late else None
+
+        with monkeypatch.context() as m:
+            force(m, parallel, tmp_path / "pids.txt")
+            outcomes.append(apply_mod.apply_codemod(report, config, write=False, vet=vet))
+        pids(tmp_path / "pids.txt")
+    first = outcomes[0]
+    assert [n.split(":")[0] for n in first.notes if "does not import" in n] == sorted(
+        p for p, _ in refused)
+    for other in outcomes[1:]:
+        same_reports(first, other)
+    assert "inbox/gen/m01.py" not in {e.path for e in first.edits}
+    assert "g7" not in next(e for e in first.edits if e.path == "inbox/gen/many.py").functions

@@ -8,6 +8,7 @@ libcst; everything else is left alone, unread. When decorators are added and the
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -467,8 +468,19 @@ def apply_codemod(
         r.function_id for r in report.results
         if r.status in wanted and r.module and r.path not in bad and (r.path, r.qualname) not in refused
     )
-    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write, notes=tuple(notes),
+    # in file and line order, however soon the schema child answered (and whichever process planned)
+    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write,
+                       notes=tuple(sorted(notes, key=_note_place)),
                        bound=bound if action != "remove" else ())
+
+
+def _note_place(note: str) -> tuple[str, int]:
+    """The `path:line` a note of `apply_codemod` starts with."""
+    found = _NOTE_PLACE.match(note)
+    return (found[1], int(found[2])) if found else (note, 0)
+
+
+_NOTE_PLACE = re.compile(r"(.*?):(\d+): ")
 
 
 def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[ScanResult]],
