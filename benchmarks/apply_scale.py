@@ -98,14 +98,67 @@ def measure(tree: Path, timeout: float) -> dict[str, float | int | str]:
         }
 
 
+def break_even(tree: Path, repeats: int = 3) -> None:
+    """Where planning on 2 worker processes starts to beat planning in this process: the same
+    files planned both ways (in process, after a real scan of the tree, so the forked parent is as
+    big as `apply`'s), for growing sets of files. What `_PARALLEL_MIN_FILES/_BYTES` rest on."""
+    import random
+
+    from distilgen import api
+    from distilgen.codemods import apply as ap
+    from distilgen.config import load_config
+
+    with tempfile.TemporaryDirectory(prefix="distilgen-apply-bench-") as tmp:
+        work = Path(tmp) / tree.name
+        shutil.copytree(tree, work, ignore=shutil.ignore_patterns("__pycache__", ".distilgen_cache", "*.lock"))
+        cfg = load_config(work)
+        report = api.scan([work], config=cfg)
+        where = ap.placements(work, report.results, ap.instance_ref(cfg))
+        by_path: dict[str, list] = {}
+        for r in report.results:
+            if ap.needs_edit(r, "decorate", None, str(where[r.path].instance)):
+                by_path.setdefault(r.path, []).append(r)
+        rels = sorted(by_path)
+        random.Random(13).shuffle(rels)
+        print(f"{tree.name}: {len(rels)} files to edit; load {os.getloadavg()[0]:.1f}")
+        print("  files  KB      in process   2 workers   ratio")
+        real_workers, real_min = ap.worker_count, ap._PARALLEL_MIN_FILES
+        k = 1
+        while True:
+            some = sorted(rels[:k])
+            size = sum((work / r).stat().st_size for r in some)
+            times = {}
+            for mode in ("serial", "parallel"):
+                ap._PARALLEL_MIN_FILES, ap._PARALLEL_MIN_BYTES = (10**9, 0) if mode == "serial" else (1, 0)
+                ap.worker_count = lambda: 2  # noqa: E731 - whatever the load: this measures both
+                best = float("inf")
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    ap._plan_files(work, some, by_path, where, "decorate", None)
+                    best = min(best, time.perf_counter() - t)
+                times[mode] = best
+            ap.worker_count, ap._PARALLEL_MIN_FILES = real_workers, real_min
+            print(f"  {k:5}  {size / 1000:6.0f}  {times['serial']:8.3f} s  {times['parallel']:8.3f} s  "
+                  f"{times['parallel'] / times['serial']:.2f}  (load {os.getloadavg()[0]:.1f})")
+            if k >= len(rels) or k >= 64:
+                break
+            k = min(len(rels), k * 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("trees", nargs="*", type=Path)
     parser.add_argument("--timeout", type=float, default=900.0, help="per command, seconds")
+    parser.add_argument("--break-even", action="store_true",
+                        help="instead: time planning in process vs on 2 workers for growing sets of files")
     args = parser.parse_args()
     trees = args.trees or sorted(p for p in CORPUS.glob("*") if p.is_dir())
     if not trees:
         sys.exit(f"no trees given and none under {CORPUS}: see this script's docstring to fetch them")
+    if args.break_even:
+        for tree in trees:
+            break_even(tree)
+        return
     print(f"target: apply and apply --diff <= {TARGET:.0f}x a cold scan of the same tree")
     worst = 0.0
     for tree in trees:
