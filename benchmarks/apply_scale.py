@@ -55,8 +55,15 @@ def project_python(tree: Path) -> tuple[str, str]:
     return sys.executable, f"running interpreter (project venv: {mode.split(' ')[0]})"
 
 
+LOADS: list[float] = []
+"""The load average as each command started: the scan and apply use a second process only when it
+leaves a core free (`analysis/processes.worker_count`: <= 1 on 2 cores), so a figure means little
+without it."""
+
+
 def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    LOADS.append(os.getloadavg()[0])
     t = time.perf_counter()
     # from a neutral folder: the tree itself must not be importable from the working directory
     done = subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=cwd, env=env, capture_output=True,
@@ -162,6 +169,7 @@ def main() -> None:
     print(f"target: apply and apply --diff <= {TARGET:.0f}x a cold scan of the same tree")
     worst = 0.0
     for tree in trees:
+        LOADS.clear()
         r = measure(tree, args.timeout)
         if "error" in r:
             print(f"{r['tree']}: {r['error']}")
@@ -170,7 +178,8 @@ def main() -> None:
         worst = max(worst, diff_ratio, apply_ratio)
         print(f"{r['tree']}: {r['files']} files, {r['edited']} edited; {r['scan_summary']}")
         print(f"  cold scan {r['scan']:.1f} s | apply --diff {r['diff']:.1f} s ({diff_ratio:.2f}x) | "
-              f"apply {r['apply']:.1f} s ({apply_ratio:.2f}x) | load {os.getloadavg()[0]:.1f}")
+              f"apply {r['apply']:.1f} s ({apply_ratio:.2f}x) | load as each started: "
+              f"{' / '.join(f'{x:.2f}' for x in LOADS[:3])}")
         print(f"  after apply: apply --check {r['check_after']:.1f} s ({float(r['check_after']) / float(r['scan']):.2f}x, "
               f"exit {r['check_exit']}, {r['remembered']} remembered as left alone) | apply --check --no-lock "
               f"{r['check_no_lock']:.1f} s (exit {r['check_no_lock_exit']})")

@@ -307,7 +307,7 @@ def _plan_file(root: Path, rel: str, results: Sequence[ScanResult], instance: In
 # Below this much source to edit, planning in this process beats starting worker processes
 # (measured: `python benchmarks/apply_scale.py --break-even`, see docs/apply.md).
 _PARALLEL_MIN_FILES = 8
-_PARALLEL_MIN_BYTES = 400_000
+_PARALLEL_MIN_BYTES = 500_000
 
 
 def _plan_files(root: Path, rels: Sequence[str], by_path: Mapping[str, Sequence[ScanResult]],
