@@ -55,8 +55,15 @@ def project_python(tree: Path) -> tuple[str, str]:
     return sys.executable, f"running interpreter (project venv: {mode.split(' ')[0]})"
 
 
+LOADS: list[float] = []
+"""The load average as each command started: the scan and apply use a second process only when it
+leaves a core free (`analysis/processes.worker_count`: <= 1 on 2 cores), so a figure means little
+without it."""
+
+
 def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    LOADS.append(os.getloadavg()[0])
     t = time.perf_counter()
     # from a neutral folder: the tree itself must not be importable from the working directory
     done = subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=cwd, env=env, capture_output=True,
@@ -98,17 +105,71 @@ def measure(tree: Path, timeout: float) -> dict[str, float | int | str]:
         }
 
 
+def break_even(tree: Path, repeats: int = 3) -> None:
+    """Where planning on 2 worker processes starts to beat planning in this process: the same
+    files planned both ways (in process, after a real scan of the tree, so the forked parent is as
+    big as `apply`'s), for growing sets of files. What `_PARALLEL_MIN_FILES/_BYTES` rest on."""
+    import random
+
+    from distilgen import api
+    from distilgen.codemods import apply as ap
+    from distilgen.config import load_config
+
+    with tempfile.TemporaryDirectory(prefix="distilgen-apply-bench-") as tmp:
+        work = Path(tmp) / tree.name
+        shutil.copytree(tree, work, ignore=shutil.ignore_patterns("__pycache__", ".distilgen_cache", "*.lock"))
+        cfg = load_config(work)
+        report = api.scan([work], config=cfg)
+        where = ap.placements(work, report.results, ap.instance_ref(cfg))
+        by_path: dict[str, list] = {}
+        for r in report.results:
+            if ap.needs_edit(r, "decorate", None, str(where[r.path].instance)):
+                by_path.setdefault(r.path, []).append(r)
+        rels = sorted(by_path)
+        random.Random(13).shuffle(rels)
+        print(f"{tree.name}: {len(rels)} files to edit; load {os.getloadavg()[0]:.1f}")
+        print("  files  KB      in process   2 workers   ratio")
+        real_workers, real_min = ap.worker_count, ap._PARALLEL_MIN_FILES
+        k = 1
+        while True:
+            some = sorted(rels[:k])
+            size = sum((work / r).stat().st_size for r in some)
+            times = {}
+            for mode in ("serial", "parallel"):
+                ap._PARALLEL_MIN_FILES, ap._PARALLEL_MIN_BYTES = (10**9, 0) if mode == "serial" else (1, 0)
+                ap.worker_count = lambda: 2  # noqa: E731 - whatever the load: this measures both
+                best = float("inf")
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    ap._plan_files(work, some, by_path, where, "decorate", None)
+                    best = min(best, time.perf_counter() - t)
+                times[mode] = best
+            ap.worker_count, ap._PARALLEL_MIN_FILES = real_workers, real_min
+            print(f"  {k:5}  {size / 1000:6.0f}  {times['serial']:8.3f} s  {times['parallel']:8.3f} s  "
+                  f"{times['parallel'] / times['serial']:.2f}  (load {os.getloadavg()[0]:.1f})")
+            if k >= len(rels) or k >= 64:
+                break
+            k = min(len(rels), k * 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("trees", nargs="*", type=Path)
     parser.add_argument("--timeout", type=float, default=900.0, help="per command, seconds")
+    parser.add_argument("--break-even", action="store_true",
+                        help="instead: time planning in process vs on 2 workers for growing sets of files")
     args = parser.parse_args()
     trees = args.trees or sorted(p for p in CORPUS.glob("*") if p.is_dir())
     if not trees:
         sys.exit(f"no trees given and none under {CORPUS}: see this script's docstring to fetch them")
+    if args.break_even:
+        for tree in trees:
+            break_even(tree)
+        return
     print(f"target: apply and apply --diff <= {TARGET:.0f}x a cold scan of the same tree")
     worst = 0.0
     for tree in trees:
+        LOADS.clear()
         r = measure(tree, args.timeout)
         if "error" in r:
             print(f"{r['tree']}: {r['error']}")
@@ -117,7 +178,8 @@ def main() -> None:
         worst = max(worst, diff_ratio, apply_ratio)
         print(f"{r['tree']}: {r['files']} files, {r['edited']} edited; {r['scan_summary']}")
         print(f"  cold scan {r['scan']:.1f} s | apply --diff {r['diff']:.1f} s ({diff_ratio:.2f}x) | "
-              f"apply {r['apply']:.1f} s ({apply_ratio:.2f}x) | load {os.getloadavg()[0]:.1f}")
+              f"apply {r['apply']:.1f} s ({apply_ratio:.2f}x) | load as each started: "
+              f"{' / '.join(f'{x:.2f}' for x in LOADS[:3])}")
         print(f"  after apply: apply --check {r['check_after']:.1f} s ({float(r['check_after']) / float(r['scan']):.2f}x, "
               f"exit {r['check_exit']}, {r['remembered']} remembered as left alone) | apply --check --no-lock "
               f"{r['check_no_lock']:.1f} s (exit {r['check_no_lock_exit']})")

@@ -7,7 +7,6 @@ import gc
 import importlib.machinery
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -18,6 +17,7 @@ from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
 from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index
+from .processes import ordered_map, worker_count as _workers
 from .roots import source_roots
 from .interpreter import find_interpreter
 from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
@@ -67,17 +67,6 @@ def _index_batch(paths: list[str]) -> list[tuple[bytes | None, Any]]:
     return [_index_one(p) for p in paths]
 
 
-def _workers() -> int:
-    """2 when a second core is there to use: with the cores already busy (load average), a second
-    process only adds the cost of shipping indexes between processes (measured in benchmarks/scan.py)."""
-    cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not on every platform
-        load = 0.0
-    return 2 if cores >= 2 and load <= cores - 1 else 1
-
-
 def _index_many(paths: list[str], sizes: list[int]) -> list[tuple[bytes | None, Any]]:
     if len(paths) < _PARALLEL_MIN_FILES or sum(sizes) < _PARALLEL_MIN_BYTES:
         return _index_batch(paths)
@@ -91,14 +80,10 @@ def _index_many(paths: list[str], sizes: list[int]) -> list[tuple[bytes | None, 
     for k, i in enumerate(order):
         batches[k % nbatches].append(i)
     out: list[Any] = [None] * len(paths)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("fork") if sys.platform != "win32" else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for idxs, res in zip(batches, pool.map(_index_batch, [[paths[i] for i in b] for b in batches])):
-            for i, r in zip(idxs, res):
-                out[i] = r
+    done = ordered_map(_index_batch, [[paths[i] for i in b] for b in batches], workers, ahead=nbatches)
+    for idxs, res in zip(batches, done):
+        for i, r in zip(idxs, res):
+            out[i] = r
     return out
 
 

@@ -7,18 +7,21 @@ libcst; everything else is left alone, unread. When decorators are added and the
 
 from __future__ import annotations
 
+import os
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 
 from .._templates import render_template
 from ..analysis.parsing import UnparsableSource, parse_cst, run_deep
+from ..analysis.processes import ordered_map, worker_count
 from ..contracts import ApplyAction
-from ..errors import ConfigError, DistilgenError, UsageError
+from ..errors import ConfigError, DistilgenError, InternalError, UsageError
 from .decorate import ACTIONS, InstanceRef, ModuleEdit, Target, edit_module, string_literal
-from .edits import FileEdit, PlannedEdit, commit_edits, read_snapshot
+from .edits import FileEdit, PlannedEdit, check_edit, commit_edits, read_snapshot
 from .names import module_names
 
 if TYPE_CHECKING:
@@ -223,11 +226,47 @@ def render_instance_module(config: Config, instance: InstanceRef, path: Path) ->
     )
 
 
-def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: InstanceRef, action: ApplyAction,
-               model: str | None, notes: list[str], refused: set[tuple[str, str]]) -> PlannedEdit | FileEdit:
-    snap = read_snapshot(root / rel)
+@dataclass(frozen=True)
+class _Job:
+    """One file to plan: what `_plan_job` needs, pickled to a worker process."""
+
+    root: Path
+    rel: str
+    results: tuple[ScanResult, ...]
+    instance: InstanceRef
+    action: ApplyAction
+    model: str | None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    outcome: PlannedEdit | FileEdit
+    notes: tuple[str, ...] = ()
+    refused: tuple[tuple[str, str], ...] = ()
+
+
+def _plan_job(job: _Job) -> _Planned:
+    """Plan one file's edit and check its output (`check_edit`: re-parsed, diffed): the per-file
+    work, the same in this process or in a worker. A bug (not the file's fault) names the file."""
+    try:
+        planned = _plan_file(job.root, job.rel, job.results, job.instance, job.action, job.model)
+        if isinstance(planned.outcome, PlannedEdit):
+            planned = replace(planned, outcome=replace(planned.outcome, checked=check_edit(job.root, planned.outcome)))
+        return planned
+    except DistilgenError:
+        raise
+    except Exception as exc:
+        raise InternalError(f"{job.rel}: while planning its edit: {type(exc).__name__}: {exc}") from exc
+
+
+def _plan_file(root: Path, rel: str, results: Sequence[ScanResult], instance: InstanceRef, action: ApplyAction,
+               model: str | None) -> _Planned:
+    try:
+        snap = read_snapshot(root / rel)
+    except OSError as exc:
+        return _Planned(FileEdit(rel, "error", f"cannot read: {exc.strerror or exc}"))
     if snap.data is None:
-        return FileEdit(rel, "error", "the file is gone since the scan")
+        return _Planned(FileEdit(rel, "error", "the file is gone since the scan"))
     targets = [
         Target(r.qualname, r.lineno, r.decorator.lineno if r.decorator is not None else None) for r in results
     ]
@@ -245,21 +284,74 @@ def _plan_file(root: Path, rel: str, results: list[ScanResult], instance: Instan
             # libcst's visitors recurse in Python: once more on the big stack, with room to recurse
             new, outcome = run_deep(edit)
     except UnparsableSource as exc:
-        return FileEdit(rel, "error", f"cannot be parsed: {exc}")
+        return _Planned(FileEdit(rel, "error", f"cannot be parsed: {exc}"))
     except (UnicodeDecodeError, LookupError) as exc:
-        return FileEdit(rel, "error", f"cannot decode it: {exc}")
+        if isinstance(exc, (KeyError, IndexError)):
+            raise  # a bug, not an unknown coding cookie: `_plan_job` names the file
+        return _Planned(FileEdit(rel, "error", f"cannot decode it: {exc}"))
     except (RecursionError, MemoryError) as exc:
         # libcst's visitors and code generator recurse in Python: a file `ast` accepts (a sum of
         # 1,500 terms) can still be too deep for them; say so and go on with the other files
-        return FileEdit(rel, "error", f"too deeply nested to edit safely ({exc or type(exc).__name__}); not written")
-    for qualname, why, line in outcome.refused:
-        notes.append(f"{rel}:{line}: {qualname}: {why}; left alone")
-        refused.add((rel, qualname))
+        return _Planned(FileEdit(rel, "error", f"too deeply nested to edit safely ({exc or type(exc).__name__}); not written"))
+    notes = tuple(f"{rel}:{line}: {qualname}: {why}; left alone" for qualname, why, line in outcome.refused)
+    refused = tuple((rel, qualname) for qualname, _, _ in outcome.refused)
     if outcome.missing:
         gone = ", ".join(outcome.missing)
-        return FileEdit(rel, "error", f"no function {gone} here any more (changed since the scan?); not written")
+        return _Planned(FileEdit(rel, "error", f"no function {gone} here any more (changed since the scan?); not written"),
+                        notes, refused)
     assert isinstance(new, bytes)
-    return PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding, std_parsed=outcome.std_parsed)
+    return _Planned(PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding, std_parsed=outcome.std_parsed),
+                    notes, refused)
+
+
+# Below this much source to edit, planning in this process beats starting worker processes
+# (measured: `python benchmarks/apply_scale.py --break-even`, see docs/apply.md).
+_PARALLEL_MIN_FILES = 8
+_PARALLEL_MIN_BYTES = 500_000
+
+
+def _plan_files(root: Path, rels: Sequence[str], by_path: Mapping[str, Sequence[ScanResult]],
+                where: dict[str, Placement], action: ApplyAction, model: str | None,
+                keep: Callable[[str], tuple[Sequence[ScanResult], list[str]]] | None = None,
+                ) -> list[tuple[list[str], _Planned | None]]:
+    """Plan `rels` in order, on worker processes when there is enough to edit: for each, the
+    notes `keep` said about it and its plan (None: nothing left to edit there). `keep(rel)` says,
+    just before a file is sent, which of its results are still to edit (and the notes of those
+    that are not), so that a file left with nothing is never parsed. The order is that of `rels`
+    whichever process planned what."""
+    size = 0
+    for rel in rels:
+        try:
+            size += os.stat(root / rel).st_size
+        except OSError:
+            pass  # `_plan_file` says why
+    workers = worker_count() if len(rels) >= _PARALLEL_MIN_FILES and size >= _PARALLEL_MIN_BYTES else 1
+    said: dict[str, list[str]] = {}
+    sent: list[str] = []
+
+    def jobs() -> Iterator[_Job]:
+        for rel in rels:
+            rest, said[rel] = keep(rel) if keep is not None else (by_path[rel], [])
+            if rest:
+                sent.append(rel)
+                yield _Job(root, rel, tuple(rest), where[rel].instance, action, model)
+
+    from concurrent.futures.process import BrokenProcessPool
+
+    done: dict[str, _Planned] = {}
+    try:
+        for k, planned in enumerate(ordered_map(_plan_job, jobs(), workers, ahead=4 * workers)):
+            done[sent[k]] = planned
+    except BrokenProcessPool as exc:
+        at = sent[len(done)] if len(done) < len(sent) else "?"
+        raise InternalError(f"{at}: a worker process planning the edits died ({exc})") from exc
+    return [(said[rel], done.get(rel)) for rel in rels]
+
+
+def _taken(planned: _Planned, notes: list[str], refused: set[tuple[str, str]]) -> PlannedEdit | FileEdit:
+    notes.extend(planned.notes)
+    refused.update(planned.refused)
+    return planned.outcome
 
 
 def apply_codemod(
@@ -320,16 +412,23 @@ def apply_codemod(
     vetting = vet is not None and action in ("decorate", "dispatch") and any(
         r.status == "candidate" for rs in by_path.values() for r in rs)
     verdicts: Mapping[tuple[str, str], str] | None = None
-    for rel in sorted(by_path):
+
+    def unrefused(rel: str) -> tuple[list[ScanResult], list[str]]:
+        nonlocal verdicts
         if vetting and verdicts is None:
             assert vet is not None
             verdicts = vet(False)
-        if verdicts is not None:
-            by_path[rel] = _refuse(by_path[rel], verdicts, notes, refused)
-            if not by_path[rel]:
-                continue
-        outcome = _plan_file(root, rel, by_path[rel], where[rel].instance, action, model, notes, refused)
-        (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
+        if verdicts is None:
+            return by_path[rel], []
+        said: list[str] = []
+        by_path[rel] = _refuse(by_path[rel], verdicts, said, refused)
+        return by_path[rel], said
+
+    for said, plan in _plan_files(root, sorted(by_path), by_path, where, action, model, unrefused):
+        notes.extend(said)
+        if plan is not None:
+            outcome = _taken(plan, notes, refused)
+            (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
     if vetting:
         assert vet is not None
         verdicts = vet() if verdicts is None else verdicts
@@ -369,8 +468,19 @@ def apply_codemod(
         r.function_id for r in report.results
         if r.status in wanted and r.module and r.path not in bad and (r.path, r.qualname) not in refused
     )
-    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write, notes=tuple(notes),
+    # in file and line order, however soon the schema child answered (and whichever process planned)
+    return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write,
+                       notes=tuple(sorted(notes, key=_note_place)),
                        bound=bound if action != "remove" else ())
+
+
+def _note_place(note: str) -> tuple[str, int]:
+    """The `path:line` a note of `apply_codemod` starts with."""
+    found = _NOTE_PLACE.match(note)
+    return (found[1], int(found[2])) if found else (note, 0)
+
+
+_NOTE_PLACE = re.compile(r"(.*?):(\d+): ")
 
 
 def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[ScanResult]],
@@ -378,17 +488,26 @@ def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[Scan
             notes: list[str], refused: set[tuple[str, str]], failed: list[FileEdit]) -> list[PlannedEdit]:
     """The plan without the new decorations `verdicts` refuses (each file planned again without
     them; a file left with nothing to do is not written)."""
-    out: list[PlannedEdit] = []
+    said: dict[str, list[str]] = {}
+    rest: dict[str, list[ScanResult]] = {}
     for plan in planned:
         results = by_path.get(plan.rel, [])
-        rest = _refuse(results, verdicts, notes, refused)
-        if len(rest) == len(results):
+        said[plan.rel] = []
+        rest[plan.rel] = _refuse(results, verdicts, said[plan.rel], refused)
+        if len(rest[plan.rel]) == len(results):
+            del rest[plan.rel]  # nothing refused: the plan stands
+    again = [rel for rel in rest if rest[rel]]
+    replanned = dict(zip(again, (p for _, p in _plan_files(root, again, rest, where, action, model))))
+    out: list[PlannedEdit] = []
+    for plan in planned:  # the notes in the order one pass over the plan says them
+        notes.extend(said[plan.rel])
+        if plan.rel not in rest:
             out.append(plan)
-            continue
-        if not rest:
-            continue
-        again = _plan_file(root, plan.rel, rest, where[plan.rel].instance, action, model, notes, refused)
-        (failed if isinstance(again, FileEdit) else out).append(again)  # type: ignore[arg-type]
+        elif plan.rel in replanned:
+            redone = replanned[plan.rel]
+            assert redone is not None
+            outcome = _taken(redone, notes, refused)
+            (failed if isinstance(outcome, FileEdit) else out).append(outcome)  # type: ignore[arg-type]
     return out
 
 

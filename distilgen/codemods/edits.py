@@ -22,7 +22,8 @@ from .._atomic import default_mode, replace_atomically
 from ..contracts import EDIT_STATUSES, EditStatus
 
 __all__ = [
-    "FileEdit", "Snapshot", "PlannedEdit", "EditError", "read_snapshot", "commit_edits", "unified_diff", "inside",
+    "FileEdit", "Snapshot", "PlannedEdit", "EditError", "read_snapshot", "check_edit", "commit_edits", "unified_diff",
+    "inside",
 ]
 
 STATUSES = EDIT_STATUSES
@@ -65,6 +66,8 @@ class PlannedEdit:
     """Shown as the FileEdit's reason when it changes (`created from template`)."""
     std_parsed: bool | None = None
     """Whether the original parses with this interpreter's parser, when the planner knows."""
+    checked: FileEdit | None = None
+    """`check_edit`'s answer, when it was already computed (in a worker process)."""
 
 
 class EditError(Exception):
@@ -164,26 +167,38 @@ def write_atomic(snap: Snapshot, data: bytes) -> None:
                        check=lambda: _unchanged_on_disk(snap), suffix=".distilgen-tmp")
 
 
+def check_edit(root: Path, p: PlannedEdit) -> FileEdit:
+    """What committing `p` would report, with nothing written: `unchanged`, `changed` (with its
+    diff, the output re-parsed) or `error`. Pure: `apply` runs it in its worker processes."""
+    created = p.snapshot.data is None
+    if p.snapshot.data == p.new:
+        return FileEdit(p.rel, "unchanged")
+    try:
+        inside(root, p.snapshot.path)
+        if p.python:
+            _validate(p.new, p.rel, p.snapshot.data, p.std_parsed)
+        diff = unified_diff(p.rel, p.snapshot.data, p.new, p.encoding)
+    except EditError as exc:
+        return FileEdit(p.rel, "error", str(exc), functions=p.functions, created=created)
+    except OSError as exc:
+        return FileEdit(p.rel, "error", f"cannot write: {exc}", functions=p.functions, created=created)
+    return FileEdit(p.rel, "changed", p.note, diff, p.functions, created)
+
+
 def commit_edits(root: Path, planned: Iterable[PlannedEdit], *, write: bool) -> list[FileEdit]:
-    """Validate every planned edit, diff it, and (with write=True) write it safely."""
+    """Validate every planned edit, diff it, and (with write=True) write it safely, one file after
+    the other in the given order (`p.checked`: `check_edit` already ran, in a worker)."""
     out: list[FileEdit] = []
     for p in planned:
-        created = p.snapshot.data is None
-        if p.snapshot.data == p.new:
-            out.append(FileEdit(p.rel, "unchanged"))
-            continue
-        try:
-            inside(root, p.snapshot.path)
-            if p.python:
-                _validate(p.new, p.rel, p.snapshot.data, p.std_parsed)
-            diff = unified_diff(p.rel, p.snapshot.data, p.new, p.encoding)
-            if write:
+        checked = p.checked if p.checked is not None else check_edit(root, p)
+        if write and checked.status == "changed":
+            try:
+                inside(root, p.snapshot.path)  # again, just before writing: cheap, and the last word
                 write_atomic(p.snapshot, p.new)
-        except EditError as exc:
-            out.append(FileEdit(p.rel, "error", str(exc), functions=p.functions, created=created))
-            continue
-        except OSError as exc:
-            out.append(FileEdit(p.rel, "error", f"cannot write: {exc}", functions=p.functions, created=created))
-            continue
-        out.append(FileEdit(p.rel, "changed", p.note, diff, p.functions, created))
+            except EditError as exc:
+                checked = FileEdit(p.rel, "error", str(exc), functions=p.functions, created=checked.created)
+            except OSError as exc:
+                checked = FileEdit(p.rel, "error", f"cannot write: {exc}", functions=p.functions,
+                                   created=checked.created)
+        out.append(checked)
     return out

@@ -1,0 +1,76 @@
+"""Per-file work spread over forked worker processes: how many to use, and a map that keeps order.
+
+The scan's indexing and `apply`'s planning of edits both go through `ordered_map`. The results
+come back in the order of the arguments, whichever process did the work, so the output never
+depends on the number of processes. Workers are forked (they share what the parent has imported)
+and only compute: nothing is written to disk from a worker. A worker ignores Ctrl-C (the parent
+handles it and stops the pool) and exits on its own once its parent is gone (killed): no process
+outlives the command.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from typing import Callable, Iterable, Iterator, TypeVar
+
+__all__ = ["worker_count", "ordered_map"]
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+def worker_count() -> int:
+    """2 when a second core is there to use: with the cores already busy (load average), a second
+    process only adds the cost of shipping results between processes (measured in benchmarks/scan.py)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        load = 0.0
+    return 2 if cores >= 2 and load <= cores - 1 else 1
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker: leave Ctrl-C to the parent, and follow the parent out if it is killed
+    (a forked worker would otherwise wait on its queue forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="distilgen-orphan-watch", daemon=True).start()
+
+
+def ordered_map(fn: Callable[[A], R], args: Iterable[A], workers: int, *, ahead: int) -> Iterator[R]:
+    """`map(fn, args)` on `workers` forked processes (in this process when `workers` < 2).
+
+    `args` is pulled lazily, at most `ahead` calls ahead of the result being yielded, so the
+    caller can still decide about later items from what it learnt meanwhile. An exception raised
+    by `fn` is raised here, at its item (the calls still queued are cancelled); `fn` and its
+    arguments and results must pickle."""
+    if workers < 2:
+        yield from map(fn, args)
+        return
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("fork") if sys.platform != "win32" else None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
+                               initargs=(os.getpid(),))
+    pending: deque[Future[R]] = deque()
+    try:
+        for arg in args:
+            pending.append(pool.submit(fn, arg))
+            if len(pending) >= max(ahead, 1):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
