@@ -60,7 +60,8 @@ def load(folder: Path, threads: int, stepwise: bool = False) -> Any:
     from llama_cpp.server.model import LlamaProxy
     from llama_cpp.server.settings import ModelSettings
 
-    from distilgen.train._llama_server import attach_adapter, lazy_grammar, load_with_adapter, without_extra_buffer_types
+    from distilgen.train._llama_server import (attach_adapter, lazy_grammar, load_with_adapter, on_llama_thread,
+                                               without_extra_buffer_types)
     from distilgen.train.serve import _server_config
 
     without_extra_buffer_types()
@@ -70,7 +71,8 @@ def load(folder: Path, threads: int, stepwise: bool = False) -> Any:
     if not stepwise:
         return load_with_adapter(settings, LlamaProxy.load_llama_from_model_settings), schema
     llm = LlamaProxy.load_llama_from_model_settings(settings.model_copy(update={"lora_path": None}))
-    return lazy_grammar(attach_adapter(llm, str(settings.lora_path)), compact=False), schema
+    # on the same one llama thread as the served copy: a second OpenMP team would slow both (_LlamaThread)
+    return on_llama_thread(lazy_grammar(attach_adapter(llm, str(settings.lora_path)), compact=False)), schema
 
 
 def requests(n: int, seed: int) -> list[dict[str, Any]]:

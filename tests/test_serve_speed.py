@@ -94,6 +94,46 @@ def test_a_draft_never_splits_a_run_the_tokenizer_would_merge() -> None:
     assert compact_json_grammar(required) == required
 
 
+def test_every_llama_call_runs_on_one_thread_whichever_thread_asks() -> None:
+    """The server answers on a pool of threads; llama.cpp must always be driven from one (a second
+    OpenMP team made every generated token ~3x slower here): direct calls, calls from inside a
+    call (chat -> completion) and every chunk of a stream run there, and nothing deadlocks."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distilgen.train._llama_server import on_llama_thread
+
+    seen: list[int] = []
+
+    class Model:
+        def create_completion(self, n: int) -> Any:
+            seen.append(threading.get_ident())
+            if n < 0:
+                raise ValueError("bad n")
+            return n
+
+        def create_chat_completion(self, n: int, stream: bool = False) -> Any:
+            seen.append(threading.get_ident())
+            if stream:
+                return self._chunks(n)
+            return self.create_completion(n) + 1  # the attribute: wrapped, called from the llama thread
+
+        def _chunks(self, n: int) -> Any:
+            for i in range(n):
+                seen.append(threading.get_ident())
+                yield i
+
+    model = on_llama_thread(Model())
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda n: model.create_chat_completion(n), range(20))) == [n + 1 for n in range(20)]
+        assert list(pool.submit(model.create_chat_completion, 3, stream=True).result()) == [0, 1, 2]
+    assert model.create_completion(5) == 5
+    with pytest.raises(ValueError, match="bad n"):
+        model.create_completion(-1)
+    assert len(seen) == 20 * 2 + 1 + 3 + 2 and len(set(seen)) == 1
+    assert seen[0] != threading.get_ident()
+
+
 @needs_serve
 @pytest.mark.slow
 def test_jump_forward_evaluates_forced_tokens_in_batches() -> None:

@@ -160,6 +160,57 @@ def without_extra_buffer_types() -> None:
     llama_module.llama_cpp.llama_model_default_params = params
 
 
+class _LlamaThread:
+    """The one thread that runs every llama.cpp call of this process.
+
+    libgomp keeps a team of worker threads per thread that starts a parallel region. The server
+    answers requests on a pool of threads, so over time several teams exist, and once the process
+    has more OpenMP threads than CPUs libgomp cuts spinning to almost nothing: every barrier then
+    costs a wake-up. Measured here (2 threads, 2 cores, GOMP_SPINCOUNT=1000): 11 ms per generated
+    token while one thread ever decoded, 32 ms once a second thread had; a served classifier call
+    took 141 ms or 239 ms depending on whether the pool had used one thread or two."""
+
+    def __init__(self) -> None:
+        import concurrent.futures
+
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llama")
+        self._ident: int | None = None
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == self._ident:  # a call from inside a call (chat -> completion)
+            return fn(*args, **kwargs)
+        result = self._pool.submit(self._mark, fn, args, kwargs).result()
+        if hasattr(result, "__next__") and hasattr(result, "send"):  # a stream: each chunk here too
+            return self._stream(result)
+        return result
+
+    def _mark(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        self._ident = threading.get_ident()
+        return fn(*args, **kwargs)
+
+    def _stream(self, chunks: Any) -> Any:
+        done = object()
+        while True:
+            chunk = self._pool.submit(next, chunks, done).result()
+            if chunk is done:
+                return
+            yield chunk
+
+
+_LLAMA_THREAD = _LlamaThread()
+
+
+def on_llama_thread(llm: Any) -> Any:
+    """Make the model's compute entry points run on the process's one llama thread."""
+    import functools
+
+    for name in ("create_chat_completion", "create_completion", "create_embedding", "embed"):
+        fn = getattr(llm, name, None)
+        if fn is not None:
+            setattr(llm, name, functools.partial(_LLAMA_THREAD.run, fn))
+    return llm
+
+
 def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
     """Load a model with its LoRA adapter GGUF, keeping the base mmapped. llama-cpp-python turns mmap
     off whenever `lora_path` is set (a leftover from when llama.cpp merged adapters into the
@@ -168,9 +219,9 @@ def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
     `lora_path`, and the adapter is attached to the context the way llama-cpp-python itself does."""
     path = getattr(settings, "lora_path", None)
     if not path:
-        return lazy_grammar(load(settings))
+        return on_llama_thread(lazy_grammar(load(settings)))
     llm = load(settings.model_copy(update={"lora_path": None}))
-    return lazy_grammar(attach_adapter(llm, str(path), float(getattr(settings, "lora_scale", 1.0) or 1.0)))
+    return on_llama_thread(lazy_grammar(attach_adapter(llm, str(path), float(getattr(settings, "lora_scale", 1.0) or 1.0))))
 
 
 def compact_json_grammar(gbnf: str) -> str:
