@@ -23,6 +23,7 @@ from libcst._nodes.internal import CodegenState
 __all__ = ["splice", "reduce_source", "source_lines"]
 
 _LINES = re.compile(rb".*?(?:\r\n|\r|\n)|.+\Z", re.S)
+_BOM = b"\xef\xbb\xbf"
 
 
 def source_lines(source: bytes | str) -> list[bytes]:
@@ -156,7 +157,10 @@ def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Modu
         return None
     is_bytes = isinstance(source, bytes)
     data = source if isinstance(source, bytes) else source.encode("utf-8")
-    lines = _LINES.findall(data)
+    # a byte order mark belongs to the file, not to its first line: a statement inserted at the top
+    # must not push it into the middle of the file (where Python rejects U+FEFF)
+    bom = _BOM if data.startswith(_BOM) else b""
+    lines = _LINES.findall(data[len(bom):])
     splicer = _Splicer(old, lines, old.encoding if is_bytes else "utf-8", replaced or {})
     end = len(lines) - len(old.footer) + 1
     try:
@@ -166,7 +170,7 @@ def splice(source: bytes | str, old: cst.Module, new: cst.Module, tree: ast.Modu
         body = splicer.block(old.body, new.body, tree.body, end, [])
     except (_Mismatch, RecursionError):
         return None
-    result = splicer.text(1, first) + body + splicer.text(end, len(lines) + 1)
+    result = bom + splicer.text(1, first) + body + splicer.text(end, len(lines) + 1)
     return result if is_bytes else result.decode("utf-8")
 
 
