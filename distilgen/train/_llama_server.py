@@ -299,7 +299,6 @@ class LazyGrammarGreedy:
         self._all = np.zeros(self._n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)]))
         self._all["id"] = np.arange(self._n_vocab, dtype=np.int32)
         self.tokens = self.fallbacks = 0  # how often the whole vocabulary had to be filtered
-        self.compact = compact
         self.complete = False  # after the last draft, the grammar allows nothing but the end
         self.forced = 0  # tokens taken from the grammar alone, without a forward pass of their own
         self._llm = llm

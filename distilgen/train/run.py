@@ -504,12 +504,9 @@ def _check_fits(plan: _Plan, examples: _TrainingSet, req: _Request) -> None:
     """Show the estimate; refuse a budget shorter than one epoch even at the machine's best measured
     rate (budget.one_epoch_refusal), or a run that needs more memory than there is, each with the
     lever to pull."""
-    est, settings = plan.estimate, req.settings
+    est = plan.estimate
     req.report(Progress("info", message=est.describe()))
-    refusal = one_epoch_refusal(
-        epoch_seconds_at=lambda rate: est.seconds_at(rate) / max(1, plan.total_steps) * plan.steps_per_epoch,
-        rates=plan.rates, steps=plan.steps_per_epoch, budget_seconds=settings.budget_seconds,
-        spent_seconds=req.budget.elapsed())
+    refusal = _epoch_refusal(plan, req)
     if refusal is not None:
         raise UsageError(refusal)
     if not est.fits:
@@ -520,15 +517,20 @@ def _check_fits(plan: _Plan, examples: _TrainingSet, req: _Request) -> None:
         )
 
 
+def _epoch_refusal(plan: _Plan, req: _Request, close_seconds: float = 0.0) -> str | None:
+    """budget.one_epoch_refusal for this run: one epoch's share of the estimate at a given rate."""
+    est = plan.estimate
+    return one_epoch_refusal(
+        epoch_seconds_at=lambda rate: est.seconds_at(rate) / max(1, plan.total_steps) * plan.steps_per_epoch,
+        rates=plan.rates, steps=plan.steps_per_epoch, budget_seconds=req.settings.budget_seconds,
+        spent_seconds=req.budget.elapsed(), close_seconds=close_seconds)
+
+
 def _check_budget_with_a_close(plan: _Plan, req: _Request, one_call: float) -> None:
     """Once one scoring call is timed, the same refusal with the epoch's close in it at its least
     (one call, which a close's llama.cpp load and calls cost at least): still before any step. The
     checkpoint folder this run just made goes again."""
-    est = plan.estimate
-    refusal = one_epoch_refusal(
-        epoch_seconds_at=lambda rate: est.seconds_at(rate) / max(1, plan.total_steps) * plan.steps_per_epoch,
-        rates=plan.rates, steps=plan.steps_per_epoch, budget_seconds=req.settings.budget_seconds,
-        spent_seconds=req.budget.elapsed(), close_seconds=one_call)
+    refusal = _epoch_refusal(plan, req, close_seconds=one_call)
     if refusal is not None:
         shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
         raise UsageError(refusal)
