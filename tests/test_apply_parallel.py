@@ -20,18 +20,9 @@ from distilgen import api
 from distilgen.cli import main
 from distilgen.codemods import apply as apply_mod
 from distilgen.config import load_config
+from test_apply import CORPUS, MODEL, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "scan_corpus"
-MODEL = "ft:gpt-4o-mini:acme::abc123"
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*.py"))
-        if ".distilgen_cache" not in p.parts and "__pycache__" not in p.parts
-    }
 
 
 def generated_modules(dest: Path) -> None:

@@ -112,24 +112,12 @@ def test_the_loop_stops_so_that_the_epoch_close_ends_within_the_budget(tmp_path:
     fix the budget was checked between steps only, so the last epoch's close ran past it by up to a
     whole close; now the run, closes included, ends within the budget plus TOLERANCE (timer and
     scheduling noise of a shared machine, and a step slower than the slowest of the last five)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from distilgen.train.encode import IGNORE, Encoded
     from distilgen.train.trainer import TrainSettings, train_loop
+    from test_train_grow import tiny_example, tiny_lora_llama
 
     BUDGET, CLOSE, TOLERANCE = 5.0, 1.5, 0.75
-    torch.manual_seed(0)
-    base = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128))
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-
-    def ex(i: int) -> Encoded:
-        prompt, answer = [3, 4, 5, 6, 10 + i % 7], [20 + i % 5, 2]
-        return Encoded(tuple(prompt + answer), (IGNORE,) * len(prompt) + tuple(answer), len(prompt))
-
-    train, val = [ex(i) for i in range(40)], [ex(i) for i in range(40, 44)]
+    model = tiny_lora_llama()
+    train, val = [tiny_example(i) for i in range(40)], [tiny_example(i) for i in range(40, 44)]
     settings = TrainSettings(epochs=1000, batch_size=4, patience=0, learning_rate=1e-2, target=0.99,
                              budget_seconds=BUDGET)
     closes: list[float] = []

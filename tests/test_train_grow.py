@@ -187,26 +187,37 @@ def test_train_refuses_a_teacher_that_raises_on_most_calls_before_training(tmp_p
 
 
 @needs_train
-def test_a_stall_is_counted_on_exact_match_and_the_best_adapter_carries_across_rounds(tmp_path: Path) -> None:
-    """The round logic of the real loop on a tiny random Llama (no download): exact match per epoch is
-    given (llama.cpp scores it in a real run), so the stall rule is exercised exactly."""
+def tiny_lora_llama() -> Any:
+    """A tiny random Llama built from a config (no download), seeded, with LoRA on q and v: the real
+    training loop in a fraction of a second per step."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from distilgen.train.encode import IGNORE, Encoded
-    from distilgen.train.trainer import Carry, TrainSettings, train_loop
-
     torch.manual_seed(0)
     base = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128))
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    return get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
 
-    def ex(i: int) -> Encoded:
-        prompt, answer = [3, 4, 5, 6, 10 + i % 7], [20 + i % 5, 2]
-        return Encoded(tuple(prompt + answer), (IGNORE,) * len(prompt) + tuple(answer), len(prompt))
 
-    train, val = [ex(i) for i in range(8)], [ex(i) for i in range(8, 11)]
+def tiny_example(i: int) -> Any:
+    """Example `i` for tiny_lora_llama: a 5-token prompt and a 2-token answer, both cycling with i."""
+    from distilgen.train.encode import IGNORE, Encoded
+
+    prompt, answer = [3, 4, 5, 6, 10 + i % 7], [20 + i % 5, 2]
+    return Encoded(tuple(prompt + answer), (IGNORE,) * len(prompt) + tuple(answer), len(prompt))
+
+
+def test_a_stall_is_counted_on_exact_match_and_the_best_adapter_carries_across_rounds(tmp_path: Path) -> None:
+    """The round logic of the real loop on a tiny random Llama (no download): exact match per epoch is
+    given (llama.cpp scores it in a real run), so the stall rule is exercised exactly."""
+    import torch
+
+    from distilgen.train.encode import Encoded
+    from distilgen.train.trainer import Carry, TrainSettings, train_loop
+
+    model = tiny_lora_llama()
+    train, val = [tiny_example(i) for i in range(8)], [tiny_example(i) for i in range(8, 11)]
     settings = TrainSettings(epochs=6, batch_size=4, patience=2, learning_rate=1e-2, target=0.95)
 
     def run(exacts: list[float], data: list[Encoded], carry: Carry | None) -> Any:
@@ -230,7 +241,7 @@ def test_a_stall_is_counted_on_exact_match_and_the_best_adapter_carries_across_r
     assert r0.best is not None and (r0.best.epoch, r0.best.exact) == (4, 0.5)
     # round 1 on grown data: epochs count on; 0.4 and 0.5 do not beat round 0's 0.5, 0.75 does
     carry = Carry(epochs=4, steps=r0.steps, seconds=r0.seconds, best=r0.best)
-    r1, _ = run([0.4, 0.75, 0.75, 0.75], train + [ex(i) for i in range(20, 28)], carry)
+    r1, _ = run([0.4, 0.75, 0.75, 0.75], train + [tiny_example(i) for i in range(20, 28)], carry)
     assert r1.stop_reason == "stall" and r1.steps == 4 * 4 and r1.best is not None
     assert r1.best.exact == 0.75 and 6 <= r1.best.epoch <= 8 and r1.seconds >= r0.seconds
     # a round that never beats the best ends holding the earlier round's adapter
