@@ -42,7 +42,7 @@ HEAVY = ("openai", "httpx", "httpx2", "libcst", "pydantic", "click", "asyncio")
 # the floor under any click CLI's --help: click imported, one group, its help formatted and printed
 # the floor under a warm `check`: the standard library modules it imports (tests/test_cli_launch.py
 # lists what it must not import)
-CHECK_STDLIB = "import pathlib, dataclasses, typing, json, tomllib, re, fnmatch, string, threading, gc"
+CHECK_STDLIB = "import pathlib, dataclasses, typing, json, re, fnmatch, threading, gc"
 
 EMPTY_GROUP_HELP = ("import click\n@click.group()\ndef main():\n    'A group.'\n"
                     "@main.command()\ndef sub():\n    'A command.'\nmain(['--help'])")

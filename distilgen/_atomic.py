@@ -24,7 +24,8 @@ __all__ = ["replace_atomically", "write_cache_file", "default_mode", "TEMP_GLOB"
 
 TEMP_GLOB = ".*.distilgen-*.tmp"
 """The temp files' names, as a gitignore pattern."""
-_TEMP = re.compile(r"^\.(?P<name>.+)\.distilgen-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
+# compiled on first use (re's cache): a warm `check` never uses it
+_TEMP = r"^\.(?P<name>.+)\.distilgen-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$"
 _STALE_AFTER_S = 3600.0
 _swept: set[str] = set()  # folders already cleaned by this process
 _excluded: set[str] = set()  # git dirs whose info/exclude already has the pattern
@@ -58,7 +59,7 @@ def remove_stale_temps(folder: Path, *, now: float | None = None) -> list[str]:
     except OSError:
         return removed
     for e in entries:
-        m = _TEMP.match(e.name)
+        m = re.match(_TEMP, e.name)
         if m is None:
             continue
         try:

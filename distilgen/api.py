@@ -281,6 +281,8 @@ class PromptsReport:
 
 @_dataclass(frozen=True)
 class CheckReport:
+    """`distilgen check` for one project: its drift findings (none when the lock matches the code)."""
+
     root: _Path
     lock_path: _Path
     findings: "tuple[Finding, ...]"

@@ -37,6 +37,8 @@ _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
 @dataclass(frozen=True)
 class Finding:
+    """One drift finding: where, its code (see the module docstring) and a one-line message."""
+
     path: str
     """Relative to the project root (the lock file's name for lock entries)."""
     line: int

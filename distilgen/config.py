@@ -8,25 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from ._globs import glob_problem
 from .contracts import FORMATS, FinetuneFormat
+from ._toml import TomlSyntaxError, parse_toml
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = ["Config", "load_config", "find_pyproject", "FORMATS"]
 
 
 @dataclass(frozen=True)
 class Config:
+    """`[tool.distilgen]` with defaults filled in and command-line overrides applied."""
+
     root: Path
     """The project root: the folder of the pyproject.toml read, or the start folder."""
     pyproject: Path | None = None
@@ -164,8 +161,8 @@ def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | 
     values: dict[str, Any] = {}
     if pyproject is not None:
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+            data = parse_toml(pyproject.read_text(encoding="utf-8"), pyproject)
+        except TomlSyntaxError as exc:
             raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{pyproject}: cannot read: {exc}") from None

@@ -53,6 +53,7 @@ def _console(args: list[str], cwd: Path, columns: str | None = "80", probe: bool
         code += "import json\nprint('\\nMODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     code += "sys.exit(code)\n"
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["DISTILGEN_CACHE"] = str(cwd / ".user-cache")  # the TOML parse cache: this test's own
     if columns is not None:
         env["COLUMNS"] = columns
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
@@ -126,7 +127,8 @@ def test_a_warm_plain_check_imports_only_what_checking_needs(tmp_path: Path) -> 
     for area in ("codemods", "ops", "train", "evals", "runtime", "walkthrough"):
         assert not {m for m in modules if m.startswith(f"distilgen.{area}")}, area
     for module in ("click", "tempfile", "subprocess", "shutil", "libcst", "openai", "pydantic", "_hashlib",
-                   "textwrap", "distilgen.analysis.resolve", "distilgen.prompts.recording"):
+                   "textwrap", "distilgen.analysis.resolve", "distilgen.prompts.recording", "tomllib", "string",
+                   "signal", "distilgen.analysis.processes"):
         assert module not in modules, f"a warm check imported {module}"
 
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from distilgen import api
 from distilgen.analysis import file_index as file_index_mod
+from distilgen.analysis import processes
 from distilgen.analysis import project as project_mod
 from distilgen.cli import main
 from distilgen.config import load_config
@@ -288,7 +289,7 @@ def test_parallel_indexing_matches_serial(tmp_path, monkeypatch):
     serial = api.scan([project], use_cache=False)
     monkeypatch.setattr(project_mod, "_PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(project_mod, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(project_mod, "_workers", lambda: 2)  # whatever the machine's load
+    monkeypatch.setattr(processes, "worker_count", lambda: 2)  # whatever the machine's load
     log = tmp_path / "pids.txt"
     real = project_mod._index_one
 

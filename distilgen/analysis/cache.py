@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import marshal
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -65,16 +64,14 @@ class FileStat(NamedTuple):
     module: str
 
 
-@dataclass(frozen=True)
-class IndexCache:
+class IndexCache(NamedTuple):  # not a dataclass: ~6x cheaper to define, on the warm `check` path
     """`scan-index-*.marshal`: file path -> CachedFile, third-party file path -> CachedExternal."""
 
-    files: dict[str, CachedFile] = field(default_factory=dict)
-    ext: dict[str, CachedExternal] = field(default_factory=dict)
+    files: dict[str, CachedFile]
+    ext: dict[str, CachedExternal]
 
 
-@dataclass(frozen=True)
-class StoredScan:
+class StoredScan(NamedTuple):  # not a dataclass: ~6x cheaper to define, on the warm `check` path
     """`scan-results-*.json`: the last report and what it was built from."""
 
     key: str
@@ -123,7 +120,7 @@ class ScanCache:
             return None
 
     def load_index(self) -> IndexCache:
-        empty = IndexCache()
+        empty = IndexCache({}, {})
         if not self.enabled:
             return empty
         try:

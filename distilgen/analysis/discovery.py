@@ -11,7 +11,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from .._globs import glob_regex
 from .roots import module_name, source_roots
@@ -28,6 +28,8 @@ DEFAULT_SKIP_DIRS = frozenset({
 
 @dataclass(frozen=True)
 class FileEntry:
+    """One .py file a scan reads, with the stat and module name it was found with."""
+
     rel: str
     """Path relative to the scan root, posix."""
     path: str
@@ -141,8 +143,7 @@ _Rules = _GitIgnore | _PrefixedGitIgnore
 """One .gitignore's rules, over paths relative to the scan root."""
 
 
-@dataclass(frozen=True)
-class _WalkSettings:
+class _WalkSettings(NamedTuple):  # not a dataclass: ~6x cheaper to define, on the warm `check` path
     """What every step of one discovery shares."""
 
     root: str
@@ -161,8 +162,7 @@ class _WalkSettings:
         return "" if r == "." else r.replace(os.sep, "/") if os.sep != "/" else r
 
 
-@dataclass(frozen=True)
-class _Folder:
+class _Folder(NamedTuple):
     """A folder still to walk, with the .gitignore rules in force there and its real-path chain."""
 
     path: str
@@ -173,6 +173,8 @@ class _Folder:
 
 @dataclass
 class _Found:
+    """What a walk found so far: the files, and the paths it could not walk."""
+
     entries: dict[str, FileEntry] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     """rel path -> why it could not be walked (reported once each)."""

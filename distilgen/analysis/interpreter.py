@@ -67,12 +67,10 @@ def _pyproject_python(config: Config) -> str | None:
     """`python` as written in the pyproject (to tell it from a --python override)."""
     if config.pyproject is None:
         return None
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    from .._toml import parse_toml
+
     try:
-        table = tomllib.loads(config.pyproject.read_text(encoding="utf-8")).get("tool", {}).get("distilgen", {})
+        table = parse_toml(config.pyproject.read_text(encoding="utf-8"), config.pyproject).get("tool", {}).get("distilgen", {})
     except (OSError, ValueError):
         return None
     value = table.get("python") if isinstance(table, dict) else None

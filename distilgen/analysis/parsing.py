@@ -29,7 +29,8 @@ MAX_BRACKET_DEPTH = 200
 """CPython's tokenizer limit (MAXLEVEL): deeper nesting is a syntax error for the interpreter too."""
 
 _CST_STACK_BYTES = 256 * 1024 * 1024  # virtual; only the pages a parse touches are committed
-_NEW_SYNTAX = re.compile(rb"^[ \t]*type[ \t]+\w+|\b(?:def|class)[ \t]+\w+[ \t]*\[", re.MULTILINE)
+# compiled on first use (re's cache): a warm `check` never uses it
+_NEW_SYNTAX = rb"(?m)^[ \t]*type[ \t]+\w+|\b(?:def|class)[ \t]+\w+[ \t]*\["
 
 T = TypeVar("T")
 
@@ -181,7 +182,7 @@ def _check(text: str, filename: str) -> ast.Module | None:
     try:
         return ast.parse(text, filename)
     except SyntaxError as exc:
-        if "\x00" not in text and _NEW_SYNTAX.search(text.encode("utf-8", "surrogatepass")) and _bracket_depth_ok(text):
+        if "\x00" not in text and re.search(_NEW_SYNTAX, text.encode("utf-8", "surrogatepass")) and _bracket_depth_ok(text):
             return None
         raise UnparsableSource(_reason(exc, text)) from None
     except (ValueError, RecursionError, MemoryError) as exc:

@@ -35,6 +35,8 @@ class DecoratorInfo:
 
 @dataclass(frozen=True)
 class ScanResult:
+    """One function annotated to return a model: where it is, what it returns, and whether it can be distilled."""
+
     path: str
     """Relative to the scan root, posix separators."""
     qualname: str
@@ -98,6 +100,8 @@ class FileError:
 
 @dataclass(frozen=True)
 class ScanReport:
+    """A scan's results and the files it could not read."""
+
     root: Path
     results: tuple[ScanResult, ...]
     errors: tuple[FileError, ...]

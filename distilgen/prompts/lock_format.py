@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..errors import DistilgenError
+from .._toml import TomlSyntaxError, parse_toml
 from .render import RENDERER_VERSION, fingerprint as compute_fingerprint
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = ["LOCK_VERSION", "LockError", "PinnedPrompt", "LockedPrompt", "PromptRecord", "Lock", "canonical_schema",
            "dump_lock", "parse_lock"]
@@ -45,6 +40,8 @@ def canonical_schema(schema: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class PinnedPrompt:
+    """A prompt and schema a trained model was pinned to, kept after the function changed."""
+
     fingerprint: str
     prompt: str
     schema_json: str
@@ -101,6 +98,8 @@ class LockedPrompt:
 
 @dataclass(frozen=True)
 class Lock:
+    """The parsed lock file: one LockedPrompt per recorded function, sorted by id."""
+
     path: Path
     entries: tuple[LockedPrompt, ...] = ()
     exists: bool = False
@@ -142,7 +141,8 @@ class PromptRecord(LockedPrompt):
 
 # -- writing ------------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# compiled on first use (re's cache): reading a lock never uses it
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"
 
 
 def _basic(s: str) -> str:
@@ -152,14 +152,14 @@ def _basic(s: str) -> str:
 
 def _line(s: str) -> str:
     """A literal string (JSON reads best without escaped quotes) when that is exact."""
-    if "'" in s or _CONTROL.search(s) or "\n" in s or "\r" in s:
+    if "'" in s or re.search(_CONTROL, s) or "\n" in s or "\r" in s:
         return _basic(s)
     return "'" + s + "'"
 
 
 def _text(s: str) -> str:
     """A multi-line literal string when that is exact (readable diffs), else a basic string."""
-    if "'''" in s or "\r" in s or _CONTROL.search(s) or s.endswith("'"):
+    if "'''" in s or "\r" in s or re.search(_CONTROL, s) or s.endswith("'"):
         return _basic(s)
     return "'''\n" + s + "'''"
 
@@ -196,14 +196,15 @@ def dump_lock(entries: Iterable[LockedPrompt]) -> str:
 
 # -- reading ------------------------------------------------------------------------------------
 
-_ENTRY_HEADER = re.compile(r'^\[functions\.("(?:[^"\\]|\\.)*")\]\s*$')
-_FP = re.compile(r"^sha256:[0-9a-f]{16}$")
+# compiled on first use (re's cache): a check of a project without a lock never uses them
+_ENTRY_HEADER = r'^\[functions\.("(?:[^"\\]|\\.)*")\]\s*$'
+_FP = r"^sha256:[0-9a-f]{16}$"
 
 
 def _entry_lines(text: str) -> dict[str, int]:
     lines: dict[str, int] = {}
     for n, line in enumerate(text.splitlines(), 1):
-        m = _ENTRY_HEADER.match(line)
+        m = re.match(_ENTRY_HEADER, line)
         if m:
             try:
                 lines[json.loads(m.group(1))] = n
@@ -215,8 +216,8 @@ def _entry_lines(text: str) -> dict[str, int]:
 def parse_lock(path: Path, text: str) -> Lock:
     """The lock in `text` (read from `path`, which error messages name); LockError when malformed."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = parse_toml(text, path)
+    except TomlSyntaxError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
@@ -277,7 +278,7 @@ def parse_lock(path: Path, text: str) -> Lock:
         if static is not None:
             static = need(raw, "static-fingerprint", str)
         for fp_ in (fp, *models.values(), *pinned_raw, *([static] if static else [])):
-            if not _FP.match(fp_):
+            if not re.match(_FP, fp_):
                 raise LockError(f"{where}: {fp_!r} is not a fingerprint (sha256:<16 hex digits>)")
         entries.append(
             LockedPrompt(

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .._atomic import replace_atomically
 from .lock_format import Lock, LockedPrompt, LockError, PinnedPrompt, dump_lock, parse_lock
 
 __all__ = ["load_lock", "record_prompts", "record_model", "RecordResult"]
@@ -35,6 +34,8 @@ def _exclusive(folder: Path) -> Iterator[None]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    from .._atomic import replace_atomically  # here: reading a lock writes nothing
+
     replace_atomically(path, text.encode("utf-8"))
     _cache.pop(str(path), None)
 
@@ -74,6 +75,8 @@ def load_lock(path: Path | str) -> Lock:
 
 @dataclass(frozen=True)
 class RecordResult:
+    """What recording prompts changed in the lock (or would change, with write=False)."""
+
     lock_path: Path
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()

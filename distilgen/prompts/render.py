@@ -8,11 +8,13 @@ Bump RENDERER_VERSION whenever the output for the same input could change.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .._templates import render_template
-from .source import FunctionSource
 from .._hashes import sha256
+
+if TYPE_CHECKING:  # rendering is given a FunctionSource; a warm `check` renders nothing
+    from .source import FunctionSource
 
 __all__ = ["RENDERER_VERSION", "render_prompt", "fingerprint", "fingerprint_json", "static_fingerprint", "render_code"]
 

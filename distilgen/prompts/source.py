@@ -19,6 +19,8 @@ __all__ = ["FunctionSource", "function_source", "function_source_from_module"]
 
 @dataclass(frozen=True)
 class FunctionSource:
+    """The parts of a function's source that its system prompt is rendered from."""
+
     name: str
     signature: str
     """The `def` line(s) as written, decorators and trailing comments excluded, ending in ':'."""
