@@ -78,4 +78,25 @@ def _store(entry: "Path", digest: str, data: "dict[str, Any]") -> None:
         entry.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         return  # a cache that cannot be written is only slower
-    write_cache_file(entry, payload)
+    if write_cache_file(entry, payload):
+        _prune(entry.parent)
+
+
+_KEEP = 256  # entries: one per TOML file parsed, so a test suite's temporary projects do not pile up
+
+
+def _prune(folder: "Path") -> None:
+    """Keep the most recently written entries only (a miss is rare: this runs after a parse)."""
+    try:
+        with os.scandir(folder) as it:
+            entries = [(e.stat().st_mtime_ns, e.path) for e in it if e.name.endswith(".json")]
+    except OSError:
+        return
+    if len(entries) <= _KEEP:
+        return
+    entries.sort()
+    for _, path in entries[:len(entries) - _KEEP * 3 // 4]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -107,3 +107,13 @@ def test_two_files_have_their_own_entries(tmp_path: Path, cache: Path) -> None:
     assert parse_toml("x = 2\n", b) == {"x": 2}
     assert parse_toml("x = 1\n", a) == {"x": 1}
     assert len(list(cache.iterdir())) == 2
+
+
+def test_the_cache_keeps_the_latest_entries_only(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_toml, "_KEEP", 8)
+    for i in range(20):
+        assert parse_toml(f"x = {i}\n", tmp_path / f"{i}.toml") == {"x": i}
+        assert len(list(cache.iterdir())) <= 8
+    assert parse_toml("x = 19\n", tmp_path / "19.toml") == {"x": 19}
+    kept = {json.loads(p.read_bytes())["data"]["x"] for p in cache.iterdir()}
+    assert 19 in kept and 0 not in kept
