@@ -359,6 +359,21 @@ class LazyGrammarGreedy:
         self._pending = list(tokens)
         return tokens
 
+    def admissible(self, tokens: list[int]) -> list[int]:
+        """The longest head of `tokens` the grammar allows from its present state: a draft from the
+        prompt is cut where the answer's shape rules it out (an enum value, a digit expected), so
+        it costs no batch rows that could never be kept."""
+        llama_cpp = self._llama_cpp
+        check = llama_cpp.llama_sampler_clone(self._grammar)
+        try:
+            for n, token in enumerate(tokens):
+                if not self._allowed(token, 0.0, check):
+                    return tokens[:n]
+                llama_cpp.llama_sampler_accept(check, token)
+        finally:
+            llama_cpp.llama_sampler_free(check)
+        return tokens
+
     def _forced_text(self, limit: int = 64) -> str:
         """Characters the grammar allows one at a time and only one, from its present state."""
         llama_cpp, np = self._llama_cpp, self._np
@@ -397,16 +412,18 @@ class LazyGrammarGreedy:
         self.close()
 
 
-def lazy_grammar(llm: Any, compact: bool = True, draft: bool | None = None) -> Any:
+def lazy_grammar(llm: Any, compact: bool = True, draft: bool | None = None, lookup: bool | None = None) -> Any:
     """Use LazyGrammarGreedy for the requests it gives the same answer for: temperature 0, a
     grammar, no logits processor and no repetition penalties (what dispatch and the shim send);
     anything else keeps llama-cpp-python's own sampler chain. `compact` (the default) drops the
     grammar's optional spaces (compact_json_grammar); `draft` (the default with it, unless
     DISTILGEN_LLAMA_STEPWISE=1, to measure) evaluates the tokens the grammar forces in one batch with
-    the token before them (`_jump_forward`) instead of one forward pass each."""
+    the token before them (`_jump_forward`) instead of one forward pass each; `lookup` (the default
+    with `draft`, unless DISTILGEN_LLAMA_LOOKUP=0) also drafts free tokens from the prompt."""
     import types
 
     draft = compact and (os.environ.get("DISTILGEN_LLAMA_STEPWISE") != "1" if draft is None else draft)
+    lookup = draft and (os.environ.get("DISTILGEN_LLAMA_LOOKUP") != "0" if lookup is None else lookup)
     original = llm._init_sampler
 
     def init_sampler(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -428,24 +445,91 @@ def lazy_grammar(llm: Any, compact: bool = True, draft: bool | None = None) -> A
                 sampler = self._init_sampler(**kwargs)
                 if isinstance(sampler, LazyGrammarGreedy):
                     self._sampler = sampler
-                    return _jump_forward(self, sampler, list(tokens), stopping_criteria)
+                    return _jump_forward(self, sampler, list(tokens), stopping_criteria, lookup=lookup)
             return stock(tokens, reset=reset, stopping_criteria=stopping_criteria, **kwargs)
 
         llm.generate = types.MethodType(generate, llm)
     return llm
 
 
-def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop: Any = None) -> Any:
+LOOKUP_TOKENS = 10  # llama-cpp-python's LlamaPromptLookupDecoding default, not tuned here
+LOOKUP_CHARS = (2, 16)  # the shortest and longest tail of the answer looked for in the prompt
+
+
+def lookup_draft(answer: str, prompt: str, shortest: int = LOOKUP_CHARS[0], longest: int = LOOKUP_CHARS[1],
+                 chars: int = 4 * LOOKUP_TOKENS) -> str:
+    """Prompt lookup, on text: what follows, in the prompt, the last place where the longest tail
+    of the answer so far also stands. An answer that copies a span of its call (a name, a city, an
+    item) is then drafted from the call itself. On text, not tokens, because the same word is
+    tokenized differently in the call (` Lyon`, after a space) and in the answer (`Lyon`, after a
+    quote)."""
+    for n in range(min(longest, len(answer)), shortest - 1, -1):
+        at = prompt.rfind(answer[-n:])
+        if at != -1 and at + n < len(prompt):
+            more = prompt[at + n:at + n + chars]
+            # to the end of the call's word: past it the answer closes its value (a quote the call
+            # does not have), and every drafted token past the first rejected one is a wasted row
+            end = _WORD_END.search(more, 1)
+            return more[:end.start()] if end else more
+    return ""
+
+
+_WORD_END = re.compile(r"[\s\"',;()\[\]{}]")
+
+
+def _lookup_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: list[int]) -> list[int]:
+    """The draft from the prompt as tokens, cut where the grammar rules it out: the answer and its
+    drafted continuation tokenized as one string, as training tokenized answers (a trained model
+    gives out those tokens); where that string splits the answer so far otherwise than the tokens
+    given out (an untrained model's own splits), the continuation tokenized on its own."""
+    text = llm.detokenize(answer).decode("utf-8", "replace")
+    more = lookup_draft(text, prompt)
+    if not more:
+        return []
+    tokens = [int(t) for t in llm.tokenize((text + more).encode("utf-8"), add_bos=False, special=False)]
+    if tokens[:len(answer)] == answer:
+        tokens = tokens[len(answer):]
+    else:
+        tokens = [int(t) for t in llm.tokenize(more.encode("utf-8"), add_bos=False, special=False)]
+    return sampler.admissible(tokens[:LOOKUP_TOKENS])
+
+
+def _decode(llm: Any, batch: list[int], first_logits: int) -> None:
+    """`Llama.eval` for one batch, asking logits for every position from `first_logits` on (eval
+    asks them for the last position only, or for all of them with logits_all)."""
+    n_past = llm.n_tokens
+    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+    b = llm._batch.batch
+    b.n_tokens = len(batch)
+    for i, token in enumerate(batch):
+        b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, n_past + i, 1, i >= first_logits
+        b.seq_id[i][0] = 0
+    llm._ctx.decode(llm._batch)
+    llm.input_ids[n_past:n_past + len(batch)] = batch
+    llm.n_tokens = n_past + len(batch)
+
+
+def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop: Any = None,
+                  lookup: bool = True) -> Any:
     """`Llama.generate` for greedy decoding under a grammar, with the tokens the grammar forces
     drafted instead of generated one forward pass each: the answer's forced opening (`{"urgency":"`)
     is evaluated with the prompt, the separators between fields with the value before them, and
     once the grammar allows nothing but the end, the rest is emitted with no pass at all. For the
-    sample classifier that is 2 forward passes instead of 11. The KV cache of the longest common
-    prefix with the previous request is kept, as `Llama.generate` keeps it. The chat
-    template's stopping criteria (`Llama.generate`'s `stopping_criteria`: the evaluated tokens so far
-    and the last logits row) are asked before each sampled token is given out, as there."""
+    sample classifier that is 2 forward passes instead of 11.
+
+    With `lookup`, the free tokens are drafted too, from the prompt (`lookup_draft`), and verified
+    in the same batch: each drafted token is kept while it is the token greedy decoding under the
+    grammar picks from the logits before it, so the answer is the one decoding token by token would
+    give, and a span the answer copies from its call costs one pass instead of one per token. The
+    tokens after the first mismatch leave the KV cache.
+
+    The KV cache of the longest common prefix with the previous request is kept, as `Llama.generate`
+    keeps it. The chat template's stopping criteria (`Llama.generate`'s `stopping_criteria`: the
+    evaluated tokens so far and the last logits row) are asked before each sampled token is given
+    out, as there."""
     import llama_cpp
 
+    prompt_text = llm.detokenize(tokens).decode("utf-8", "replace") if lookup else ""
     prefix = 0
     for a, b in zip(llm._input_ids, tokens):
         if a != b:
@@ -457,21 +541,37 @@ def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop:
         tokens = tokens[prefix:]
     else:
         llm.reset()
+    answer: list[int] = []
     step = tokens + sampler.draft()
     while True:
         for _ in range(len(step) - len(tokens)):
-            yield sampler.sample(llm._ctx, -1)  # drafted: from the draft, not from logits
+            answer.append(sampler.sample(llm._ctx, -1))  # drafted: from the draft, not from logits
+            yield answer[-1]
         if sampler.complete:
             yield llm.token_eos()
             return
-        llm.eval(step)
-        token = sampler.sample(llm._ctx, -1)
-        if stop is not None and stop(llm._input_ids, llm._scores[-1, :]):
-            return
-        yield token
-        if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
-            return
-        tokens = [token]
+        guess = _lookup_tokens(llm, sampler, prompt_text, answer) if lookup and answer else []
+        if len(step) + len(guess) > llm.n_batch:
+            guess = []
+        start = llm.n_tokens
+        if guess:
+            _decode(llm, step + guess, len(step) - 1)
+        else:
+            llm.eval(step)
+        for j in range(len(guess) + 1):
+            llm.n_tokens = start + len(step) + j  # what is evaluated up to the row sampled from
+            token = sampler.sample(llm._ctx, len(step) - 1 + j if guess else -1)
+            if stop is not None and stop(llm._input_ids, llm._scores[-1, :]):
+                return
+            answer.append(token)
+            yield token
+            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+                return
+            if j == len(guess) or token != guess[j]:
+                break
+        if guess:  # the drafted tokens after the first mismatch were never the answer
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        tokens = [answer[-1]]
         step = tokens + sampler.draft()
 
 
