@@ -88,7 +88,7 @@ def requantized(base: str, kind: str, folder: Path) -> str:
 
     import llama_cpp
 
-    ftype = {"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0}[kind]
+    ftype = {"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16}[kind]
     out = folder / f"base.{kind}.gguf"
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype, params.allow_requantize, params.nthread = ftype, True, 2
@@ -102,7 +102,8 @@ def main() -> int:
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--calls", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--requantize", choices=["q8_0"])
+    ap.add_argument("--requantize", nargs="+", choices=["q8_0", "f16"], default=[],
+                    help="also ask copies of the base of these types (same adapter, jump-forward on)")
     opts = ap.parse_args()
     from distilgen.train.serve import llama_thread_env
 
@@ -113,7 +114,7 @@ def main() -> int:
     without_extra_buffer_types()
     print(f"load average {os.getloadavg()[0]:.1f}; {opts.threads} threads; GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}")
     print(f"{'model':<28} {'calls':>5} {'identical':>9} {'exact step':>10} {'exact jump':>10} {'passes step':>11} "
-          f"{'passes jump':>11} {'cpu ms step':>11} {'cpu ms jump':>11} {'ratio':>5}" + ("  requantized: identical, exact, cpu ms, ratio" if opts.requantize else ""))
+          f"{'passes jump':>11} {'cpu ms step':>11} {'cpu ms jump':>11} {'ratio':>5}" + "".join(f"  {k}: identical, exact, cpu ms, ratio" for k in opts.requantize))
     with tempfile.TemporaryDirectory() as tmp:
         for folder in opts.models:
             info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
@@ -121,8 +122,8 @@ def main() -> int:
             base = info["serve"]["base_gguf"]
             calls = recorded_calls(folder, opts.calls)
             ways = {"step": load(folder, base, False, opts.threads), "jump": load(folder, base, True, opts.threads)}
-            if opts.requantize:
-                ways["requant"] = load(folder, requantized(base, opts.requantize, Path(tmp)), True, opts.threads)
+            for kind in opts.requantize:
+                ways[kind] = load(folder, requantized(base, kind, Path(tmp)), True, opts.threads)
             got: dict[str, list[tuple[str, float, int]]] = {k: [] for k in ways}
             for i, call in enumerate(calls):
                 for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
@@ -140,9 +141,9 @@ def main() -> int:
             line = (f"{info['name'][:28]:<28} {len(calls):>5} {same:>9} {exact('step'):>10} {exact('jump'):>10} "
                     f"{med('step', 2):>11.1f} {med('jump', 2):>11.1f} {med('step', 1):>11.0f} {med('jump', 1):>11.0f} "
                     f"{med('jump', 1) / med('step', 1):>5.2f}")
-            if opts.requantize:
-                rsame = sum(a[0] == b[0] for a, b in zip(got["jump"], got["requant"]))
-                line += f"  {rsame}/{len(calls)}, {exact('requant')}, {med('requant', 1):.0f}, {med('requant', 1) / med('jump', 1):.2f}"
+            for kind in opts.requantize:
+                rsame = sum(a[0] == b[0] for a, b in zip(got["jump"], got[kind]))
+                line += f"  {rsame}/{len(calls)}, {exact(kind)}, {med(kind, 1):.0f}, {med(kind, 1) / med('jump', 1):.2f}"
             print(line, flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} after")
     return 0
