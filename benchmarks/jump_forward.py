@@ -75,12 +75,13 @@ def load(folder: Path, base: str, draft: bool, threads: int) -> Any:
     return llm
 
 
-def ask(llm: Any, call: tuple[str, str, Any], schema: dict[str, Any]) -> tuple[str, float, int]:
-    before, c0 = llm.passes[0], time.process_time()
+def ask(llm: Any, call: tuple[str, str, Any], schema: dict[str, Any]) -> tuple[str, float, int, float]:
+    before, c0, w0 = llm.passes[0], time.process_time(), time.perf_counter()
     r = llm.create_chat_completion(messages=[{"role": "system", "content": call[0]}, {"role": "user", "content": call[1]}],
                                    temperature=0.0, repeat_penalty=1.0, max_tokens=256,
                                    response_format={"type": "json_object", "schema": schema})
-    return r["choices"][0]["message"]["content"] or "", (time.process_time() - c0) * 1000, llm.passes[0] - before
+    return (r["choices"][0]["message"]["content"] or "", (time.process_time() - c0) * 1000, llm.passes[0] - before,
+            (time.perf_counter() - w0) * 1000)
 
 
 def requantized(base: str, kind: str) -> str:
@@ -96,7 +97,7 @@ def main() -> int:
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--calls", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--requantize", nargs="+", choices=["q8_0", "f16"], default=[],
+    ap.add_argument("--requantize", nargs="+", choices=["q8_0", "f16", "q4_0"], default=[],
                     help="also ask copies of the base of these types (same adapter, jump-forward on)")
     opts = ap.parse_args()
     from distilgen.train.serve import llama_thread_env
@@ -108,7 +109,7 @@ def main() -> int:
     without_extra_buffer_types()
     print(f"load average {os.getloadavg()[0]:.1f}; {opts.threads} threads; GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}")
     print(f"{'model':<28} {'calls':>5} {'identical':>9} {'exact step':>10} {'exact jump':>10} {'passes step':>11} "
-          f"{'passes jump':>11} {'cpu ms step':>11} {'cpu ms jump':>11} {'ratio':>5}" + "".join(f"  {k}: identical, exact, cpu ms, ratio" for k in opts.requantize))
+          f"{'passes jump':>11} {'cpu ms step':>11} {'cpu ms jump':>11} {'ratio':>5}" + "".join(f"  {k}: identical, exact, cpu ms, ratio, wall ms jump / {k}" for k in opts.requantize))
     from distilgen.train.base import served_base
 
     for folder in opts.models:
@@ -119,7 +120,7 @@ def main() -> int:
         ways = {"step": load(folder, base, False, opts.threads), "jump": load(folder, base, True, opts.threads)}
         for kind in opts.requantize:
             ways[kind] = load(folder, requantized(base, kind), True, opts.threads)
-        got: dict[str, list[tuple[str, float, int]]] = {k: [] for k in ways}
+        got: dict[str, list[tuple[str, float, int, float]]] = {k: [] for k in ways}
         for i, call in enumerate(calls):
             for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
                 got[name].append(ask(ways[name], call, schema))
@@ -127,7 +128,7 @@ def main() -> int:
             llm.close()
 
         def exact(name: str) -> int:
-            return sum(_parsed(a) == c[2] for (a, _, _), c in zip(got[name], calls))
+            return sum(_parsed(r[0]) == c[2] for r, c in zip(got[name], calls))
 
         def med(name: str, k: int) -> float:
             return statistics.median(r[k] for r in got[name])
@@ -138,7 +139,8 @@ def main() -> int:
                 f"{med('jump', 1) / med('step', 1):>5.2f}")
         for kind in opts.requantize:
             rsame = sum(a[0] == b[0] for a, b in zip(got["jump"], got[kind]))
-            line += f"  {rsame}/{len(calls)}, {exact(kind)}, {med(kind, 1):.0f}, {med(kind, 1) / med('jump', 1):.2f}"
+            line += (f"  {rsame}/{len(calls)}, {exact(kind)}, {med(kind, 1):.0f}, {med(kind, 1) / med('jump', 1):.2f}, "
+                 f"{med('jump', 3):.0f} / {med(kind, 3):.0f}")
         print(line, flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} after")
     return 0

@@ -105,7 +105,9 @@ def _sha256_dir(folder: Path) -> str:
 def _llama_ftype(kind: str) -> int:
     import llama_cpp
 
-    return int({"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16}[kind])
+    types = {"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
+             "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0}
+    return int(types[kind])
 
 
 def base_copy(source: Path, kind: str = DEFAULT_TYPE, *, source_sha256: str | None = None,
