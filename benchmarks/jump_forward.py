@@ -13,12 +13,13 @@ Per model it prints: answers identical between the two, exact match of each agai
 answer, forward passes per call, and this process's CPU ms per call (median; the CPU is the
 steady figure on a shared machine) with the ratio jump / stepwise.
 
-`--requantize q8_0` also asks a Q8_0 copy of the base (made here with llama.cpp's quantizer, in a
-temporary folder) with the same adapter, jump-forward on: the lever measured in docs/performance.md
-(prompt evaluation ~2x faster than Q4_1 on this CPU), not what `distilgen serve` does, since the
-adapter was trained on the Q4_1 weights.
+`--requantize q8_0 f16` also asks copies of the model's base of those types (made with llama.cpp's
+quantizer, `train/base.base_copy`) with the same adapter, jump-forward on, with the ratio of their CPU
+per call to the model's own base: how the default base's type was chosen (docs/performance.md,
+local latency). Answers may differ from the model's own base, since the adapter was not trained on
+the copy's weights; only CPU per call is the figure.
 
-    python benchmarks/jump_forward.py MODEL_DIR [MODEL_DIR...] [--calls 60] [--requantize q8_0]
+    python benchmarks/jump_forward.py MODEL_DIR [MODEL_DIR...] [--calls 60] [--requantize q8_0 f16]
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -75,26 +75,21 @@ def load(folder: Path, base: str, draft: bool, threads: int) -> Any:
     return llm
 
 
-def ask(llm: Any, call: tuple[str, str, Any], schema: dict[str, Any]) -> tuple[str, float, int]:
-    before, c0 = llm.passes[0], time.process_time()
+def ask(llm: Any, call: tuple[str, str, Any], schema: dict[str, Any]) -> tuple[str, float, int, float]:
+    before, c0, w0 = llm.passes[0], time.process_time(), time.perf_counter()
     r = llm.create_chat_completion(messages=[{"role": "system", "content": call[0]}, {"role": "user", "content": call[1]}],
                                    temperature=0.0, repeat_penalty=1.0, max_tokens=256,
                                    response_format={"type": "json_object", "schema": schema})
-    return r["choices"][0]["message"]["content"] or "", (time.process_time() - c0) * 1000, llm.passes[0] - before
+    return (r["choices"][0]["message"]["content"] or "", (time.process_time() - c0) * 1000, llm.passes[0] - before,
+            (time.perf_counter() - w0) * 1000)
 
 
-def requantized(base: str, kind: str, folder: Path) -> str:
-    import ctypes
+def requantized(base: str, kind: str) -> str:
+    """`base` requantised to `kind`: train/base.py's base_copy (llama.cpp's quantizer, cached in the
+    user cache as the default base's copy is)."""
+    from distilgen.train.base import base_copy
 
-    import llama_cpp
-
-    ftype = {"q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0}[kind]
-    out = folder / f"base.{kind}.gguf"
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype, params.allow_requantize, params.nthread = ftype, True, 2
-    if llama_cpp.llama_model_quantize(base.encode(), str(out).encode(), ctypes.byref(params)) != 0:
-        raise SystemExit(f"could not requantize {base}")
-    return str(out)
+    return str(base_copy(Path(base), kind))
 
 
 def main() -> int:
@@ -102,7 +97,8 @@ def main() -> int:
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--calls", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--requantize", choices=["q8_0"])
+    ap.add_argument("--requantize", nargs="+", choices=["q8_0", "f16", "q4_0"], default=[],
+                    help="also ask copies of the base of these types (same adapter, jump-forward on)")
     opts = ap.parse_args()
     from distilgen.train.serve import llama_thread_env
 
@@ -113,37 +109,39 @@ def main() -> int:
     without_extra_buffer_types()
     print(f"load average {os.getloadavg()[0]:.1f}; {opts.threads} threads; GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}")
     print(f"{'model':<28} {'calls':>5} {'identical':>9} {'exact step':>10} {'exact jump':>10} {'passes step':>11} "
-          f"{'passes jump':>11} {'cpu ms step':>11} {'cpu ms jump':>11} {'ratio':>5}" + ("  requantized: identical, exact, cpu ms, ratio" if opts.requantize else ""))
-    with tempfile.TemporaryDirectory() as tmp:
-        for folder in opts.models:
-            info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-            schema = decoding_schema(info["schema"])
-            base = info["serve"]["base_gguf"]
-            calls = recorded_calls(folder, opts.calls)
-            ways = {"step": load(folder, base, False, opts.threads), "jump": load(folder, base, True, opts.threads)}
-            if opts.requantize:
-                ways["requant"] = load(folder, requantized(base, opts.requantize, Path(tmp)), True, opts.threads)
-            got: dict[str, list[tuple[str, float, int]]] = {k: [] for k in ways}
-            for i, call in enumerate(calls):
-                for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
-                    got[name].append(ask(ways[name], call, schema))
-            for llm in ways.values():
-                llm.close()
+          f"{'passes jump':>11} {'cpu ms step':>11} {'cpu ms jump':>11} {'ratio':>5}" + "".join(f"  {k}: identical, exact, cpu ms, ratio, wall ms jump / {k}" for k in opts.requantize))
+    from distilgen.train.base import served_base
 
-            def exact(name: str) -> int:
-                return sum(_parsed(a) == c[2] for (a, _, _), c in zip(got[name], calls))
+    for folder in opts.models:
+        info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        schema = decoding_schema(info["schema"])
+        base = str(served_base(folder, info))
+        calls = recorded_calls(folder, opts.calls)
+        ways = {"step": load(folder, base, False, opts.threads), "jump": load(folder, base, True, opts.threads)}
+        for kind in opts.requantize:
+            ways[kind] = load(folder, requantized(base, kind), True, opts.threads)
+        got: dict[str, list[tuple[str, float, int, float]]] = {k: [] for k in ways}
+        for i, call in enumerate(calls):
+            for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
+                got[name].append(ask(ways[name], call, schema))
+        for llm in ways.values():
+            llm.close()
 
-            def med(name: str, k: int) -> float:
-                return statistics.median(r[k] for r in got[name])
+        def exact(name: str) -> int:
+            return sum(_parsed(r[0]) == c[2] for r, c in zip(got[name], calls))
 
-            same = sum(a[0] == b[0] for a, b in zip(got["step"], got["jump"]))
-            line = (f"{info['name'][:28]:<28} {len(calls):>5} {same:>9} {exact('step'):>10} {exact('jump'):>10} "
-                    f"{med('step', 2):>11.1f} {med('jump', 2):>11.1f} {med('step', 1):>11.0f} {med('jump', 1):>11.0f} "
-                    f"{med('jump', 1) / med('step', 1):>5.2f}")
-            if opts.requantize:
-                rsame = sum(a[0] == b[0] for a, b in zip(got["jump"], got["requant"]))
-                line += f"  {rsame}/{len(calls)}, {exact('requant')}, {med('requant', 1):.0f}, {med('requant', 1) / med('jump', 1):.2f}"
-            print(line, flush=True)
+        def med(name: str, k: int) -> float:
+            return statistics.median(r[k] for r in got[name])
+
+        same = sum(a[0] == b[0] for a, b in zip(got["step"], got["jump"]))
+        line = (f"{info['name'][:28]:<28} {len(calls):>5} {same:>9} {exact('step'):>10} {exact('jump'):>10} "
+                f"{med('step', 2):>11.1f} {med('jump', 2):>11.1f} {med('step', 1):>11.0f} {med('jump', 1):>11.0f} "
+                f"{med('jump', 1) / med('step', 1):>5.2f}")
+        for kind in opts.requantize:
+            rsame = sum(a[0] == b[0] for a, b in zip(got["jump"], got[kind]))
+            line += (f"  {rsame}/{len(calls)}, {exact(kind)}, {med(kind, 1):.0f}, {med(kind, 1) / med('jump', 1):.2f}, "
+                 f"{med('jump', 3):.0f} / {med(kind, 3):.0f}")
+        print(line, flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} after")
     return 0
 

