@@ -50,7 +50,8 @@ def _parse_size(text: str | None) -> int | None:
 @click.option("--grad-accum", type=int, default=_DEFAULTS.grad_accum, show_default=True, help="Micro-batches per optimizer step.")
 @click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True)
 @click.option("--val-split", type=float, default=_DEFAULTS.val_split, show_default=True,
-              help="Share held out for validation loss (ignored when the data has a val file).")
+              help="Share held out for validation (at least 2/(1-target) calls while 3/4 remain to train on; "
+                   "ignored when the data has a val file).")
 @click.option("--patience", type=int, default=_DEFAULTS.patience, show_default=True,
               help="Early stop after this many epochs without a better validation loss (0: never).")
 @click.option("--lora-r", type=int, default=_DEFAULTS.lora_r, show_default=True)

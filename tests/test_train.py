@@ -433,6 +433,24 @@ def test_validation_split_ignores_file_location_and_order() -> None:
     assert {e.user for e in other_seed} != {e.user for e in held_here}
 
 
+def test_the_validation_split_holds_enough_calls_to_tell_the_target() -> None:
+    """At least 2 / (1 - target) held out (40 at 0.95), while three quarters remain to train on;
+    --val-split 0 still holds out nothing, and a larger share is kept."""
+    from distilgen.train.data import Example, split_validation, validation_floor
+
+    def ex(i: int) -> Example:
+        return Example(where=f"d.jsonl:{i}", function_id=None, call_name="f", tool_name="T", system="s",
+                       user=f"Return f({i})", answer="{}", schema_json="{}")
+
+    assert [validation_floor(t) for t in (0.5, 0.9, 0.95, 0.99)] == [4, 20, 40, 200]
+    assert validation_floor(1.0) > 10_000
+    for n, fraction, target, held in [(200, 0.1, 0.95, 40), (400, 0.1, 0.95, 40), (1000, 0.1, 0.95, 100),
+                                      (100, 0.1, 0.95, 25), (200, 0.1, 0.9, 20), (200, 0.3, 0.95, 60),
+                                      (200, 0.0, 0.95, 0), (200, 0.1, 1.0, 50), (7, 0.1, 0.95, 1), (12, 0.1, 0.95, 2)]:
+        train, val = split_validation([ex(i) for i in range(n)], fraction, 0, validation_floor(target))
+        assert (len(val), len(train)) == (held, n - held), (n, fraction, target)
+
+
 @needs_train
 def test_shared_prefix_gives_the_same_loss_and_gradients() -> None:
     """Running the batch's shared system prompt once and repeating its cache changes cost, not the loss

@@ -19,7 +19,7 @@ from ..errors import DistilgenError, UsageError
 from ..runtime.formats import order_like
 from .base import BaseRef, offline_env, resolve_base, torch_folder
 from .budget import Budget, one_epoch_refusal
-from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validation
+from .data import MIN_EXAMPLES, DataFile, Example, load_examples, split_validation, validation_floor
 from .estimate import Estimate, MatmulRates, available_memory, estimate, fmt_bytes, measure_rates
 from .extras import require_train
 from .encode import Encoded, encode, prompt_text
@@ -443,7 +443,7 @@ def _encode_examples(data: _Data, encoder: _Encoder, settings: TrainSettings) ->
     too few training examples left is refused, with what was skipped and why."""
     train_ex, val_ex = data.train_ex, data.val_ex
     if not val_ex:
-        train_ex, val_ex = split_validation(train_ex, settings.val_split, settings.seed)
+        train_ex, val_ex = split_validation(train_ex, settings.val_split, settings.seed, validation_floor(settings.target))
     train_enc = encoder(train_ex)
     val_enc = encoder(val_ex)
     if len(train_enc) < MIN_EXAMPLES:
