@@ -10,8 +10,8 @@ jump-forward over the tokens the grammar forces):
   the same batch, kept while each is the token greedy decoding under the grammar picks.
 
 Per model it prints: answers identical between the two, exact match of each against the recorded
-answer, forward passes (llama_decode calls) per call, and this process's CPU ms per call (median;
-the steady figure on a shared machine) with the ratio lookup / jump.
+answer, forward passes (llama_decode calls) per call, this process's CPU ms per call (median; the
+steady figure on a shared machine) with the ratio lookup / jump, and wall ms per call (median).
 
     python benchmarks/prompt_lookup.py MODEL_DIR [MODEL_DIR...] [--calls 40]
 """
@@ -68,14 +68,14 @@ def main() -> int:
     without_extra_buffer_types()
     print(f"load average {os.getloadavg()[0]:.1f}; {opts.threads} threads; GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}")
     print(f"{'model':<28} {'calls':>5} {'identical':>9} {'exact jump':>10} {'exact lookup':>12} {'passes jump':>11} "
-          f"{'passes lookup':>13} {'cpu ms jump':>11} {'cpu ms lookup':>13} {'ratio':>5}")
+          f"{'passes lookup':>13} {'cpu ms jump':>11} {'cpu ms lookup':>13} {'ratio':>5} {'wall ms jump':>12} {'wall ms lookup':>14}")
     for folder in opts.models:
         info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         schema = decoding_schema(info["schema"])
         base = info["serve"]["base_gguf"]
         calls = recorded_calls(folder, opts.calls)
         ways = {"jump": load(folder, base, False, opts.threads), "lookup": load(folder, base, True, opts.threads)}
-        got: dict[str, list[tuple[str, float, int]]] = {k: [] for k in ways}
+        got: dict[str, list[tuple[str, float, int, float]]] = {k: [] for k in ways}
         for i, call in enumerate(calls):
             for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
                 got[name].append(ask(ways[name], call, schema))
@@ -83,7 +83,7 @@ def main() -> int:
             llm.close()
 
         def exact(name: str) -> int:
-            return sum(_parsed(a) == c[2] for (a, _, _), c in zip(got[name], calls))
+            return sum(_parsed(r[0]) == c[2] for r, c in zip(got[name], calls))
 
         def med(name: str, k: int) -> float:
             return statistics.median(r[k] for r in got[name])
@@ -91,7 +91,7 @@ def main() -> int:
         same = sum(a[0] == b[0] for a, b in zip(got["jump"], got["lookup"]))
         print(f"{info['name'][:28]:<28} {len(calls):>5} {same:>9} {exact('jump'):>10} {exact('lookup'):>12} "
               f"{med('jump', 2):>11.1f} {med('lookup', 2):>13.1f} {med('jump', 1):>11.0f} {med('lookup', 1):>13.0f} "
-              f"{med('lookup', 1) / med('jump', 1):>5.2f}", flush=True)
+              f"{med('lookup', 1) / med('jump', 1):>5.2f} {med('jump', 3):>12.0f} {med('lookup', 3):>14.0f}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} after")
     return 0
 
