@@ -7,7 +7,8 @@ alternating order so both see the same machine:
 - `stepwise`: the served path before jump-forward: LazyGrammarGreedy under the grammar as llama.cpp
   builds it, one forward pass per generated token;
 - `jump`: the served path now (`distilgen serve`'s loader): the compact grammar, and the tokens it
-  forces drafted and evaluated in one batch with the token before them.
+  forces drafted and evaluated in one batch with the token before them (with prompt lookup, as
+  served; `benchmarks/prompt_lookup.py` compares with and without it).
 
 Per model it prints: answers identical between the two, exact match of each against the recorded
 answer, forward passes per call, and this process's CPU ms per call (median; the CPU is the
@@ -54,7 +55,9 @@ def recorded_calls(folder: Path, n: int) -> list[tuple[str, str, Any]]:
     return out[:n]
 
 
-def load(folder: Path, base: str, draft: bool, threads: int) -> Any:
+def load(folder: Path, base: str, draft: bool, threads: int, lookup: bool | None = None) -> Any:
+    """The model as `distilgen serve` loads it (`draft`: jump-forward; `lookup`: prompt lookup, by
+    default as served), counting forward passes (llama_decode calls, whichever path makes them)."""
     import llama_cpp
 
     from distilgen.train._llama_server import attach_adapter, lazy_grammar
@@ -62,17 +65,38 @@ def load(folder: Path, base: str, draft: bool, threads: int) -> Any:
     llm = llama_cpp.Llama(model_path=base, n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_batch=256,
                           verbose=False)
     attach_adapter(llm, str(folder / "adapter.gguf"))
-    llm = lazy_grammar(llm, compact=draft, draft=draft)
+    llm = lazy_grammar(llm, compact=draft, draft=draft, lookup=lookup)
     passes = [0]
-    stock = llm.eval
+    ctx, stock = llm._ctx, llm._ctx.decode
 
-    def counted(tokens: Any) -> None:
+    def counted(batch: Any) -> None:
         passes[0] += 1
-        stock(tokens)
+        stock(batch)
 
-    llm.eval = counted
+    ctx.decode = counted
     llm.passes = passes
     return llm
+
+
+def interleaved(ways: dict[str, Any], calls: list[tuple[str, str, Any]],
+                schema: dict[str, Any]) -> dict[str, list[tuple[str, float, int, float]]]:
+    """Every call asked of every way, the order reversed every other call so both see the same
+    machine; the models are closed after."""
+    got: dict[str, list[tuple[str, float, int, float]]] = {k: [] for k in ways}
+    for i, call in enumerate(calls):
+        for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
+            got[name].append(ask(ways[name], call, schema))
+    for llm in ways.values():
+        llm.close()
+    return got
+
+
+def exact(rows: list[tuple[str, float, int, float]], calls: list[tuple[str, str, Any]]) -> int:
+    return sum(_parsed(r[0]) == c[2] for r, c in zip(rows, calls))
+
+
+def med(rows: list[tuple[str, float, int, float]], k: int) -> float:
+    return statistics.median(r[k] for r in rows)
 
 
 def ask(llm: Any, call: tuple[str, str, Any], schema: dict[str, Any]) -> tuple[str, float, int, float]:
@@ -120,27 +144,22 @@ def main() -> int:
         ways = {"step": load(folder, base, False, opts.threads), "jump": load(folder, base, True, opts.threads)}
         for kind in opts.requantize:
             ways[kind] = load(folder, requantized(base, kind), True, opts.threads)
-        got: dict[str, list[tuple[str, float, int, float]]] = {k: [] for k in ways}
-        for i, call in enumerate(calls):
-            for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
-                got[name].append(ask(ways[name], call, schema))
-        for llm in ways.values():
-            llm.close()
+        rows = interleaved(ways, calls, schema)
 
-        def exact(name: str) -> int:
-            return sum(_parsed(r[0]) == c[2] for r, c in zip(got[name], calls))
+        def exact_of(name: str) -> int:
+            return exact(rows[name], calls)
 
-        def med(name: str, k: int) -> float:
-            return statistics.median(r[k] for r in got[name])
+        def med_of(name: str, k: int) -> float:
+            return med(rows[name], k)
 
-        same = sum(a[0] == b[0] for a, b in zip(got["step"], got["jump"]))
-        line = (f"{info['name'][:28]:<28} {len(calls):>5} {same:>9} {exact('step'):>10} {exact('jump'):>10} "
-                f"{med('step', 2):>11.1f} {med('jump', 2):>11.1f} {med('step', 1):>11.0f} {med('jump', 1):>11.0f} "
-                f"{med('jump', 1) / med('step', 1):>5.2f}")
+        same = sum(a[0] == b[0] for a, b in zip(rows["step"], rows["jump"]))
+        line = (f"{info['name'][:28]:<28} {len(calls):>5} {same:>9} {exact_of('step'):>10} {exact_of('jump'):>10} "
+                f"{med_of('step', 2):>11.1f} {med_of('jump', 2):>11.1f} {med_of('step', 1):>11.0f} {med_of('jump', 1):>11.0f} "
+                f"{med_of('jump', 1) / med_of('step', 1):>5.2f}")
         for kind in opts.requantize:
-            rsame = sum(a[0] == b[0] for a, b in zip(got["jump"], got[kind]))
-            line += (f"  {rsame}/{len(calls)}, {exact(kind)}, {med(kind, 1):.0f}, {med(kind, 1) / med('jump', 1):.2f}, "
-                 f"{med('jump', 3):.0f} / {med(kind, 3):.0f}")
+            rsame = sum(a[0] == b[0] for a, b in zip(rows["jump"], rows[kind]))
+            line += (f"  {rsame}/{len(calls)}, {exact_of(kind)}, {med_of(kind, 1):.0f}, {med_of(kind, 1) / med_of('jump', 1):.2f}, "
+                 f"{med_of('jump', 3):.0f} / {med_of(kind, 3):.0f}")
         print(line, flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} after")
     return 0
