@@ -35,6 +35,7 @@ INTERNAL = {
     "distilgen.analysis.parsing.UnparsableSource": "becomes the file's scan/apply error entry",
     "distilgen.runtime.calls.CallSyntaxError": "becomes a FILE:LINE usage error of generate/eval",
     "distilgen.runtime.formats.NonFiniteFloat": "counted as a skipped capture (CaptureWarning)",
+    "distilgen._toml.TomlSyntaxError": "becomes the ConfigError or LockError naming the file, line and column",
 }
 
 
