@@ -336,7 +336,6 @@ class LazyGrammarGreedy:
         with the token just sampled instead of one forward pass each. The forced text is found
         character by character on a copy of the grammar, then tokenized as training tokenized the
         answers (one string); nothing is drafted unless the grammar accepts every one of its tokens."""
-        llama_cpp = self._llama_cpp
         self.complete = False
         if self._pending:
             return []
@@ -344,18 +343,10 @@ class LazyGrammarGreedy:
         if not text:
             return []
         tokens = [int(t) for t in self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)]
-        if self._llm.detokenize(tokens).decode("utf-8", "replace") != text:
+        if (self._llm.detokenize(tokens).decode("utf-8", "replace") != text
+                or len(self.admissible(tokens)) < len(tokens)):
             self.complete = False
             return []
-        check = llama_cpp.llama_sampler_clone(self._grammar)
-        try:
-            for token in tokens:
-                if not self._allowed(token, 0.0, check):
-                    self.complete = False
-                    return []
-                llama_cpp.llama_sampler_accept(check, token)
-        finally:
-            llama_cpp.llama_sampler_free(check)
         self._pending = list(tokens)
         return tokens
 
