@@ -7,7 +7,6 @@ import gc
 import importlib.machinery
 import json
 import os
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
