@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -292,6 +291,16 @@ def base_folder(tmp: Path, fn: Callable[..., Any]) -> Path:
     return folder
 
 
+def reevaluate(t: Target, out: Path, test_in: list[Any], opts: argparse.Namespace) -> dict[str, Any]:
+    """--reuse: a model trained by an earlier run, served and asked again (serving changed, not it)."""
+    if not (out / "model.json").is_file():
+        raise SystemExit(f"--reuse: {out} holds no trained model (no model.json)")
+    trained = evaluate(t.fn, out, test_in, opts.include_code_body, opts.serve_threads)
+    print(f"[{t.key}] exact {trained['exact']:.0%}; latency (load {trained['load']:.1f}) p50/p95 "
+          f"{trained['p50'] * 1000:.0f}/{trained['p95'] * 1000:.0f} ms", flush=True)
+    return {"function": f"{t.fn.__module__}:{t.fn.__qualname__}", "trained": trained}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--functions", default="classify,extract,multiply")
@@ -305,7 +314,11 @@ def main() -> int:
     ap.add_argument("--no-base", action="store_true", help="skip the untrained base's figures (saves ~100 calls each)")
     ap.add_argument("--include-code-body", action="store_true",
                     help="capture and dispatch with the function's body in the system prompt (issue 14, item 2)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="evaluate the models already in --out (same seed, so the same unseen inputs) without training")
     opts = ap.parse_args()
+    if opts.reuse and not opts.out:
+        ap.error("--reuse needs --out (the folder of an earlier run)")
     warnings.simplefilter("ignore")
     tmp = opts.out or Path(tempfile.mkdtemp(prefix="distil-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -314,9 +327,12 @@ def main() -> int:
         t = TARGETS[key]
         train_in, test_in = inputs(t.gen, min(opts.train, 300), opts.test, opts.seed)
         data = tmp / f"{key}.jsonl"
+        out = tmp / f"model-{key}"
+        if opts.reuse:
+            results[key] = reevaluate(t, out, test_in, opts)
+            continue
         data.unlink(missing_ok=True)
         capture(t.fn, train_in, data, opts.include_code_body)
-        out = tmp / f"model-{key}"
         cmd = [sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--name", key,
                "--threads", "2", "--lock", str(tmp / "none.lock"), "--function", f"{t.fn.__module__}:{t.fn.__qualname__}",
                *(opts.train_args.split() if opts.train_args else t.train_args)]
@@ -353,6 +369,15 @@ def main() -> int:
               f"{trained['fn_p50'] * 1e6:.1f}/{trained['fn_p95'] * 1e6:.1f} us "
               f"({trained['p50'] / max(trained['fn_p50'], 1e-9):,.0f}x slower at p50); per field, trained: "
               + ", ".join(f"{k} {v:.0%}" for k, v in trained["fields"].items()), flush=True)
+    if opts.reuse:
+        print("\n| function | exact (unseen) | per field | p50 / p95 dispatch (load) |\n| --- | --- | --- | --- |")
+        for r in results.values():
+            tr = r["trained"]
+            print(f"| {r['function']} | {tr['exact']:.0%} | " + ", ".join(f"{k} {v:.0%}" for k, v in tr["fields"].items())
+                  + f" | {tr['p50'] * 1000:.0f} / {tr['p95'] * 1000:.0f} ms ({tr['load']:.1f}) |")
+        if opts.json:
+            opts.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        return 0
     print("\n| function | base exact | trained exact | schema-valid (trained) | train wall / CPU (load) | epochs, stopped | "
           "data (train + val) | peak RSS | p50 / p95 dispatch (load) | p50 function |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

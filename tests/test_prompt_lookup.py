@@ -14,16 +14,34 @@ from test_serve_speed import needs_serve
 
 
 def test_the_draft_follows_the_last_place_the_answer_tail_stands_in_the_prompt() -> None:
-    prompt = "Return ship('12 kg via DHL from Lyon, France') # Lyon is not Lyons"
+    prompt = "Return ship('12 kg via DHL from Lyon, France') # Lyon is not Lyons. Fedex"
     assert lookup_draft('{"carrier":"DH', prompt) == "L"  # to the end of the call's word
-    assert lookup_draft('{"carrier":"DHL', prompt) == " from"  # or of the next one, for values of several words
+    assert lookup_draft('{"carrier":"DHL', prompt) == ""  # found, and the word ends: the value most likely too
     assert lookup_draft('"Ly', prompt) == "ons"  # the last occurrence
     assert lookup_draft('"origin":"Lyon, Fr', prompt) == "ance"  # the longest tail that stands
-    assert lookup_draft('"x":"Lyons', prompt) == ""  # only at the very end: nothing follows it
-    assert lookup_draft('"x":"Q', prompt) == ""  # one character is not a match
-    assert lookup_draft("", prompt) == ""
-    assert lookup_draft("DHL", "") == ""
+    assert lookup_draft('"x":"Lyo', prompt) == "ns"  # a sentence's stop ends the word
+    assert lookup_draft('"x":"Lyons', prompt) == ""  # at the very end: nothing follows it
+    assert lookup_draft('"x":"Fed', prompt) == "ex"  # the prompt's end ends the word
+    assert lookup_draft('"x":"Q', prompt) is None  # in no word of the call
+    assert lookup_draft("", prompt) is None
+    assert lookup_draft("DHL", "") is None
     assert lookup_draft("kg via DHL from Lyo", "kg via DHL from Lyonnais-et-Beaujolais region", chars=9) == "nnais-et-"
+
+
+def test_a_value_s_first_character_is_looked_for_at_the_start_of_a_word() -> None:
+    prompt = "Return ship('UPS: 36 kg, 12.5 cm, Lyon; e-mail ann.lee@ex.com')"
+    assert lookup_draft('{"carrier":"U', prompt) == "PS"  # not `UPS:`: a colon before a space ends it
+    assert lookup_draft('{"carrier":"UPS', prompt) == ""
+    assert lookup_draft('"kg":3', prompt) == "6"  # a number's first digit, after the key's colon
+    assert lookup_draft('"cm":1', prompt) == "2.5"  # a dot inside a number is not a stop
+    assert lookup_draft('"to":"a', prompt) == "nn.lee@ex.com"  # nor inside an address (the quote ends it)
+    assert lookup_draft('"city":"y', prompt) is None  # `y` starts no word (only inside `Lyon`)
+    assert lookup_draft('"x":"L', prompt) == "yon"
+    assert lookup_draft("Ly", prompt) == "on"
+    assert lookup_draft("L", prompt) is None  # one character that does not start a JSON value
+    assert lookup_draft('"carrier":"Ups', prompt) == ""  # regardless of case when the exact text is nowhere
+    assert lookup_draft('"id":"B-', "order b-57931 is late") == "57931"
+    assert lookup_draft('"x":"l', "Lyon or Paris") == "yon"  # a word's start too
 
 
 _SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "city": {"type": "string"},
@@ -91,3 +109,48 @@ def _parsed(text: str) -> dict[str, Any]:
     except ValueError:  # cut at max_tokens
         return {}
     return value if isinstance(value, dict) else {}
+
+
+_NESTED = {"type": "object", "properties": {
+    "carrier": {"type": "string"},
+    "origin": {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+               "required": ["city", "country"], "additionalProperties": False},
+    "weight_kg": {"type": "number"}, "express": {"type": "boolean"}, "note": {"type": "integer"}},
+    "required": ["carrier", "origin", "weight_kg", "express"], "additionalProperties": False}
+
+
+@needs_serve
+def test_the_guess_after_a_value_is_its_end_and_the_json_the_grammar_forces_after_it() -> None:
+    """`structure_after`: what a verified guess appends after a drafted value. A string ends with its
+    quote, a number with the one closer the grammar allows; when it allows two (`,` for an optional
+    field, `}`), or the tokens are not the grammar's, nothing is guessed."""
+    from llama_cpp import Llama, LlamaGrammar
+
+    from distilgen.train._llama_server import LazyGrammarGreedy, without_extra_buffer_types
+    from distilgen.train.base import resolve_base
+
+    without_extra_buffer_types()
+    llm = Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=1, verbose=False)
+    try:
+        def after(text: str, value_ends: bool = True) -> str:
+            sampler = LazyGrammarGreedy(llm, LlamaGrammar.from_json_schema(json.dumps(_NESTED), verbose=False))
+            try:
+                tokens = [int(t) for t in llm.tokenize(text.encode(), add_bos=False, special=False)]
+                return sampler.structure_after(tokens, value_ends)
+            finally:
+                sampler.close()
+
+        assert after("", value_ends=False) == '{"carrier":"'
+        assert after('{"carrier":"DHL') == '","origin":{"city":"'
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon') == '","country":"'
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France') == '"},"weight_kg":'
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":12.5') == ',"express":'
+        # after `express` comes the optional `note` or the end: two closers, no guess
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true',
+                     value_ends=False) == ""
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true') == ""
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true,'
+                     '"note":7') == "}"
+        assert after('{"carrier":12') == ""  # not the grammar's
+    finally:
+        llm.close()

@@ -251,6 +251,15 @@ def single_char_tokens(llm: Any) -> tuple[Any, list[str]]:
     return cached
 
 
+def _char_ids(llm: Any) -> dict[str, int]:
+    """single_char_tokens as a map from the character to its token."""
+    cached = getattr(llm, "_distilgen_char_ids", None)
+    if cached is None:
+        ids, chars = single_char_tokens(llm)
+        cached = llm._distilgen_char_ids = {c: int(i) for c, i in zip(chars, ids)}
+    return cached
+
+
 def _char_class(c: str) -> str:
     """The pre-tokenizer's classes (GPT-2 style byte-level BPE: letters, digits, other, space)."""
     return "L" if c.isalpha() else "N" if c.isdigit() else "S" if c.isspace() else "P"
@@ -366,33 +375,66 @@ class LazyGrammarGreedy:
         return tokens
 
     def _forced_text(self, limit: int = 64) -> str:
-        """Characters the grammar allows one at a time and only one, from its present state."""
+        """Characters the grammar allows one at a time and only one, from its present state, without
+        a last run that may merge with the free text after it (`_mergeless`)."""
+        grammar = self._llama_cpp.llama_sampler_clone(self._grammar)
+        try:
+            text, after, self.complete = self._forced_run(grammar, limit)
+        finally:
+            self._llama_cpp.llama_sampler_free(grammar)
+        kept = _mergeless(text, {_char_class(c) for c in after})
+        self.complete = self.complete and kept == text
+        return kept
+
+    def _forced_run(self, grammar: Any, limit: int = 64) -> tuple[str, list[str], bool]:
+        """(the characters `grammar` allows one at a time and only one, accepting them into it; the
+        characters it allows after them; whether it allows nothing but the end there)."""
+        llama_cpp = self._llama_cpp
+        out: list[str] = []
+        while True:
+            allowed, end = self._allowed_chars(grammar)
+            if len(allowed) != 1 or end or len(out) >= limit:
+                return "".join(out), allowed, end and not allowed
+            llama_cpp.llama_sampler_accept(grammar, _char_ids(self._llm)[allowed[0]])
+            out.append(allowed[0])
+
+    def _allowed_chars(self, grammar: Any) -> tuple[list[str], bool]:
+        """(the one-character tokens `grammar` allows now, as characters; whether it allows the end)."""
         llama_cpp, np = self._llama_cpp, self._np
         ids, chars = single_char_tokens(self._llm)
         probe = np.zeros(len(ids) + 1, dtype=self._all.dtype)
+        probe["id"][:-1] = ids
+        probe["id"][-1] = self._llm.token_eos()  # an answer that may end here is not forced on
+        arr = llama_cpp.llama_token_data_array(
+            data=probe.ctypes.data_as(llama_cpp.llama_token_data_p), size=len(probe), selected=-1, sorted=False)
+        llama_cpp.llama_sampler_apply(grammar, self._ctypes.byref(arr))
+        allowed = np.flatnonzero(probe["logit"] != -np.inf)
+        return [chars[i] for i in allowed if i < len(ids)], bool(len(allowed)) and allowed[-1] == len(ids)
+
+    def structure_after(self, tokens: list[int], value_ends: bool) -> str:
+        """The JSON the grammar forces after `tokens` (which it must allow from its present state):
+        with `value_ends`, the value being written is taken to end there first (a string's closing
+        quote, or a number's `,` or `}` when the grammar allows one of them only) and what the
+        grammar forces after that follows. The text of a guess, to be verified: "" when the grammar
+        does not allow `tokens` or the value's end is not one character it allows."""
+        llama_cpp = self._llama_cpp
         grammar = llama_cpp.llama_sampler_clone(self._grammar)
-        out: list[str] = []
         try:
-            while len(out) < limit:
-                probe["id"][:-1] = ids
-                probe["id"][-1] = self._llm.token_eos()  # an answer that may end here is not forced on
-                probe["logit"] = 0.0
-                arr = llama_cpp.llama_token_data_array(
-                    data=probe.ctypes.data_as(llama_cpp.llama_token_data_p), size=len(probe), selected=-1, sorted=False)
-                llama_cpp.llama_sampler_apply(grammar, self._ctypes.byref(arr))
-                allowed = np.flatnonzero(probe["logit"] != -np.inf)
-                if len(allowed) != 1 or allowed[0] == len(ids):
-                    self.complete = list(allowed) == [len(ids)]
-                    break
-                llama_cpp.llama_sampler_accept(grammar, int(ids[allowed[0]]))
-                out.append(chars[allowed[0]])
+            for token in tokens:
+                if not self._allowed(token, 0.0, grammar):
+                    return ""
+                llama_cpp.llama_sampler_accept(grammar, token)
+            end = ""
+            if value_ends:
+                allowed, _ = self._allowed_chars(grammar)
+                closers = [c for c in allowed if c in ',}]']
+                end = '"' if '"' in allowed else closers[0] if len(closers) == 1 else ""
+                if not end:
+                    return ""
+                llama_cpp.llama_sampler_accept(grammar, _char_ids(self._llm)[end])
+            return end + self._forced_run(grammar)[0]
         finally:
             llama_cpp.llama_sampler_free(grammar)
-        nxt = {_char_class(chars[i]) for i in allowed if i < len(ids)}
-        text = "".join(out)
-        kept = _mergeless(text, nxt)
-        self.complete = self.complete and kept == text
-        return kept
 
     def close(self) -> None:
         if self._grammar:
@@ -448,41 +490,78 @@ LOOKUP_CHARS = (2, 16)  # the shortest and longest tail of the answer looked for
 
 
 def lookup_draft(answer: str, prompt: str, shortest: int = LOOKUP_CHARS[0], longest: int = LOOKUP_CHARS[1],
-                 chars: int = 4 * LOOKUP_TOKENS) -> str:
+                 chars: int = 4 * LOOKUP_TOKENS) -> str | None:
     """Prompt lookup, on text: what follows, in the prompt, the last place where the longest tail
-    of the answer so far also stands. An answer that copies a span of its call (a name, a city, an
-    item) is then drafted from the call itself. On text, not tokens, because the same word is
-    tokenized differently in the call (` Lyon`, after a space) and in the answer (`Lyon`, after a
-    quote)."""
-    for n in range(min(longest, len(answer)), shortest - 1, -1):
-        at = prompt.rfind(answer[-n:])
-        if at != -1 and at + n < len(prompt):
-            more = prompt[at + n:at + n + chars]
-            # to the end of the call's word: past it the answer closes its value (a quote the call
-            # does not have), and every drafted token past the first rejected one is a wasted row
-            end = _WORD_END.search(more, 1)
-            return more[:end.start()] if end else more
-    return ""
+    of the answer so far also stands, to the end of the call's word (None when no tail stands in
+    the prompt; "" when one does and the call's word ends right there). An answer that copies a
+    span of its call (a name, a city, an item) is then drafted from the call itself. On text, not
+    tokens, because the same word is tokenized differently in the call (` Lyon`, after a space) and
+    in the answer (`Lyon`, after a quote). A value whose first character alone is out (`"F`, `:2`)
+    is looked for as the start of one of the call's words (`FedEx`, `26`): one character anywhere
+    would match almost anything. Case is ignored when the exact text stands nowhere."""
+    # the exact text first; then regardless of case (`B-57931` in the answer, `b-57931` in the call)
+    for ask, hay in ((answer, prompt), (answer.lower(), prompt.lower())):
+        if len(hay) != len(prompt):  # lowering changed the length: positions would not carry over
+            break
+        for n in range(min(longest, len(ask)), shortest - 1, -1):
+            at = hay.rfind(ask[-n:])
+            if at != -1:
+                return _to_word_end(prompt[at + n:at + n + chars])
+        first = _VALUE_START.search(ask)
+        if first:
+            starts = [m.end() for m in re.finditer(r"(?<!\w)" + re.escape(first.group(1)), hay)]
+            if starts:
+                return _to_word_end(prompt[starts[-1]:starts[-1] + chars])
+    return None
 
 
-_WORD_END = re.compile(r"[\s\"',;()\[\]{}]")
+def _to_word_end(more: str) -> str:
+    # past the call's word the answer most likely closes its value (a quote the call does not
+    # have), and every drafted token past the first rejected one is a wasted row
+    end = _WORD_END.search(more)
+    return more[:end.start()] if end else more
 
 
-def _lookup_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: list[int]) -> list[int]:
-    """The draft from the prompt as tokens, cut where the grammar rules it out: the answer and its
-    drafted continuation tokenized as one string, as training tokenized answers (a trained model
+# a space, a quote, a bracket, a comma or semicolon, or a stop, colon or mark that ends a sentence
+# (`Lyon.`, `Note:`; not the dot of `12.5` or of an e-mail address)
+_WORD_END = re.compile(r"""[\s"',;()\[\]{}]|[.:!?](?=[\s"')\]]|$)""")
+_VALUE_START = re.compile(r"[\"\[:,]([^\W_])$")  # a JSON value's first character, just written
+
+
+def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: list[int]) -> list[int]:
+    """What the answer will most likely go on with, as tokens to verify in the next batch:
+    - the forced JSON that `draft` held back because its last run may merge with what follows
+      (`":"` before a value: the model writes it as one token in the answers it learned);
+    - the free text the prompt drafts (`lookup_draft`), cut where the grammar rules it out;
+    - after a drafted value, the value's end (`"`, or the `,` after a number) and the JSON the grammar
+      forces after it, up to the next value (`","origin":{"city":"`).
+    Tokenized as one string with the answer so far, as training tokenized answers (a trained model
     gives out those tokens); where that string splits the answer so far otherwise than the tokens
-    given out (an untrained model's own splits), the continuation tokenized on its own."""
+    given out (an untrained model's own splits), the continuation is tokenized on its own. Each
+    guessed token is kept only if it is the token greedy decoding picks, so a wrong guess costs its
+    batch rows, never the answer."""
     text = llm.detokenize(answer).decode("utf-8", "replace")
-    more = lookup_draft(text, prompt)
+    held = sampler.structure_after([], value_ends=False)
+    held_tokens = _tokens_after(llm, answer, text, held)
+    drafted = lookup_draft(text + held, prompt)
+    if drafted is None:
+        return sampler.admissible(held_tokens)
+    tokens = _tokens_after(llm, answer, text, held + drafted)
+    head = sampler.admissible(tokens[:len(held_tokens) + LOOKUP_TOKENS])
+    if head != tokens:  # cut by the grammar or by the length: the value's end is not known
+        return head
+    # the call's word is drafted to its end: the value most likely ends with it
+    after = sampler.structure_after(head, value_ends=True)
+    return sampler.admissible(_tokens_after(llm, answer, text, held + drafted + after)) if after else head
+
+
+def _tokens_after(llm: Any, answer: list[int], text: str, more: str) -> list[int]:
     if not more:
         return []
     tokens = [int(t) for t in llm.tokenize((text + more).encode("utf-8"), add_bos=False, special=False)]
     if tokens[:len(answer)] == answer:
-        tokens = tokens[len(answer):]
-    else:
-        tokens = [int(t) for t in llm.tokenize(more.encode("utf-8"), add_bos=False, special=False)]
-    return sampler.admissible(tokens[:LOOKUP_TOKENS])
+        return tokens[len(answer):]
+    return [int(t) for t in llm.tokenize(more.encode("utf-8"), add_bos=False, special=False)]
 
 
 def _decode(llm: Any, batch: list[int], first_logits: int) -> None:
@@ -541,7 +620,7 @@ def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop:
         if sampler.complete:
             yield llm.token_eos()
             return
-        guess = _lookup_tokens(llm, sampler, prompt_text, answer) if lookup and answer else []
+        guess = _guess_tokens(llm, sampler, prompt_text, answer) if lookup else []
         if len(step) + len(guess) > llm.n_batch:
             guess = []
         start = llm.n_tokens
