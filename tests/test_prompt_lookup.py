@@ -115,7 +115,8 @@ _NESTED = {"type": "object", "properties": {
     "carrier": {"type": "string"},
     "origin": {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
                "required": ["city", "country"], "additionalProperties": False},
-    "weight_kg": {"type": "number"}, "express": {"type": "boolean"}, "note": {"type": "integer"}},
+    "weight_kg": {"type": "number"}, "express": {"type": "boolean"}, "note": {"type": "integer"},
+    "email": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
     "required": ["carrier", "origin", "weight_kg", "express"], "additionalProperties": False}
 
 
@@ -149,8 +150,55 @@ def test_the_guess_after_a_value_is_its_end_and_the_json_the_grammar_forces_afte
         assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true',
                      value_ends=False) == ""
         assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true') == ""
-        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true,'
-                     '"note":7') == "}"
         assert after('{"carrier":12') == ""  # not the grammar's
+        # a string or null: the string's opening quote is guessed (`":"` is one token before a string)
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true,'
+                     '"note":7,"email', value_ends=False) == '":"'
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true,'
+                     '"note":7,"email":"a@b.c') == '"}'
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true,'
+                     '"note":7,"email":nul', value_ends=False) == 'l}'
+        assert after('{"carrier":"DHL","origin":{"city":"Lyon","country":"France"},"weight_kg":1,"express":true,'
+                     '"note":7') == ""  # `,` (the optional email) or `}`
+    finally:
+        llm.close()
+
+
+_DATE = {"type": "object", "properties": {"year": {"type": "integer"}, "month": {"type": "integer"},
+                                          "day": {"type": "integer"}, "note": {"type": "string"}},
+         "required": ["year", "month", "day", "note"], "additionalProperties": False}
+
+
+@needs_serve
+def test_the_guess_drafts_copied_values_and_the_json_between_them() -> None:
+    """`_guess_tokens` (what is verified in the next batch) from a given answer so far: the value
+    drafted from the call to its word's end, or to where the grammar rules out the call's next
+    character (`/` after a month), then the JSON up to the next value."""
+    import llama_cpp
+    from llama_cpp import Llama, LlamaGrammar
+
+    from distilgen.train._llama_server import LazyGrammarGreedy, _guess_tokens, without_extra_buffer_types
+    from distilgen.train.base import resolve_base
+
+    without_extra_buffer_types()
+    llm = Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=1, verbose=False)
+    prompt = "Return parse_date('27/2/1956, due Monday')"
+    try:
+        def guess(text: str) -> str:
+            sampler = LazyGrammarGreedy(llm, LlamaGrammar.from_json_schema(json.dumps(_DATE), verbose=False))
+            try:
+                answer = [int(t) for t in llm.tokenize(text.encode(), add_bos=False, special=False)]
+                for token in answer:
+                    llama_cpp.llama_sampler_accept(sampler._grammar, token)
+                return llm.detokenize(_guess_tokens(llm, sampler, prompt, answer)).decode()
+            finally:
+                sampler.close()
+
+        assert guess('{"year":19') == '56,"month":'  # to the word's end (the prompt's `'`), then on
+        assert guess('{"year":1956,"month":2') == ',"day":'  # `/` cannot follow in an integer: it ends
+        assert guess('{"year":1956,"month":2,"day":27,"note":"du') == 'e"}'
+        assert guess('{"year":1956,"month":2,"day":27,"note":"Mon') == 'day"}'
+        assert guess('{"year":1956,"month":2,"day":27,"note":"x') == ""  # in no word of the call
+        assert guess('{"year":1956,"month":2,"day":27,"note') == '":"'  # the held-back `":"`
     finally:
         llm.close()

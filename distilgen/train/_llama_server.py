@@ -251,6 +251,9 @@ def single_char_tokens(llm: Any) -> tuple[Any, list[str]]:
     return cached
 
 
+_VALUE_FIRST = set('"-0123456789[{ntf')  # the characters a JSON value starts with (not inside a string)
+
+
 def _char_ids(llm: Any) -> dict[str, int]:
     """single_char_tokens as a map from the character to its token."""
     cached = getattr(llm, "_distilgen_char_ids", None)
@@ -432,7 +435,12 @@ class LazyGrammarGreedy:
                 if not end:
                     return ""
                 llama_cpp.llama_sampler_accept(grammar, _char_ids(self._llm)[end])
-            return end + self._forced_run(grammar)[0]
+            run, allowed, _ = self._forced_run(grammar)
+            if run and '"' in allowed and set(allowed) <= _VALUE_FIRST and _char_class(run[-1]) == "P":
+                # a value that may be a string or null (`"email":"` or `"email":null`): the model
+                # writes `":"` as one token before a string; a string is guessed, a field's usual case
+                run += '"'
+            return end + run
         finally:
             llama_cpp.llama_sampler_free(grammar)
 
@@ -533,7 +541,8 @@ def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: lis
     - the forced JSON that `draft` held back because its last run may merge with what follows
       (`":"` before a value: the model writes it as one token in the answers it learned);
     - the free text the prompt drafts (`lookup_draft`), cut where the grammar rules it out;
-    - after a drafted value, the value's end (`"`, or the `,` after a number) and the JSON the grammar
+    - after a drafted value (to the call's word end, or to where the grammar rules out the call's
+      next character), the value's end (`"`, or the `,` after a number) and the JSON the grammar
       forces after it, up to the next value (`","origin":{"city":"`).
     Tokenized as one string with the answer so far, as training tokenized answers (a trained model
     gives out those tokens); where that string splits the answer so far otherwise than the tokens
@@ -547,12 +556,15 @@ def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: lis
     if drafted is None:
         return sampler.admissible(held_tokens)
     tokens = _tokens_after(llm, answer, text, held + drafted)
-    head = sampler.admissible(tokens[:len(held_tokens) + LOOKUP_TOKENS])
-    if head != tokens:  # cut by the grammar or by the length: the value's end is not known
-        return head
-    # the call's word is drafted to its end: the value most likely ends with it
-    after = sampler.structure_after(head, value_ends=True)
-    return sampler.admissible(_tokens_after(llm, answer, text, held + drafted + after)) if after else head
+    capped = tokens[:len(held_tokens) + LOOKUP_TOKENS]
+    head = sampler.admissible(capped)
+    if len(head) < len(held_tokens) or (head == capped != tokens):
+        return head  # the held JSON is not the grammar's, or the draft ran past the cap
+    # the draft ends where the call's word ends, or where the grammar rules the call's text out
+    # (`2` of `27/2/1956` as a month, a `/` next): the value most likely ends there
+    continued = llm.detokenize(answer + head).decode("utf-8", "replace")[len(text):]
+    after = sampler.structure_after(head, value_ends=True) if "\ufffd" not in continued else ""
+    return sampler.admissible(_tokens_after(llm, answer, text, continued + after)) if after else head
 
 
 def _tokens_after(llm: Any, answer: list[int], text: str, more: str) -> list[int]:
