@@ -244,7 +244,15 @@ def test_target_and_budget_bad_input_is_one_line_before_training(tmp_path: Path)
     assert r.exit_code == 2, r.output
     line = [x for x in r.output.splitlines() if "--budget" in x][0]
     assert "--budget 1s is less than one epoch (about" in line and "raise --budget" in line
-    assert not (tmp_path / "m" / "model.json").exists()
+    assert not (tmp_path / "m").exists()  # a refused run leaves no folder behind
+    # nor any folder it made on the way, and nothing that was there before goes
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "notes.txt").write_text("mine")
+    for out in (tmp_path / "new" / "deeper" / "m", tmp_path / "keep"):
+        r = run_cli("train", str(data), "--out", str(out), "--function", FUNCTION, "--budget", "1s", "--val-split", "0")
+        assert r.exit_code == 2 and "less than one epoch" in r.output, r.output
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == ["notes.txt"]
 
 
 @needs_train

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -326,6 +327,42 @@ def train_model(
     The steps run in the order the module docstring gives: everything cheap that can be wrong is
     checked before the weights are loaded."""
     req = _request(out, name, function, settings, resume, memory_limit, progress, stop)
+    made = _missing_folders(req.checkpoint_dir)
+    try:
+        return _train(req, datasets, base, drop_stale, lock_path)
+    except BaseException:
+        _tidy(req, made)
+        raise
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, deepest first."""
+    missing: list[Path] = []
+    path = Path(os.path.abspath(folder))
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _tidy(req: _Request, made: list[Path]) -> None:
+    """A run that stops with an error leaves no folder it made behind: a refusal (budget, memory,
+    data) after `--out` was created left an empty folder, or one holding only the checkpoint's
+    bookkeeping. Folders are removed only when empty (a model written before the error stays); a
+    checkpoint an interrupted run saved (state.pt, for --resume) is kept, with everything in it."""
+    if (req.checkpoint_dir / "state.pt").exists():
+        return
+    if req.checkpoint_dir in made:
+        shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
+    for folder in made:
+        try:
+            folder.rmdir()  # only when empty: nothing anyone else put there goes
+        except OSError:
+            return
+
+
+def _train(req: _Request, datasets: Iterable[str | Path], base: str | Path | None, drop_stale: bool,
+           lock_path: str | Path | None) -> TrainResult:
     _threads_wait_well_at_barriers()
     base_ref = resolve_base(base, lambda m: req.report(Progress("info", message=m)))
     data = _read_data(datasets, req, lock_path, drop_stale)
