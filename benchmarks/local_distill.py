@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "sample_project"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.local_teachers import TEACHERS  # noqa: E402
+from benchmarks.lookup_teachers import TEACHERS as LOOKUP_TEACHERS  # noqa: E402
 from inbox.extract import extract_order  # noqa: E402
 from inbox.triage import classify_ticket  # noqa: E402
 
@@ -155,6 +156,8 @@ TARGETS = {
 }
 # functions the recipe was never tuned on (benchmarks/local_teachers.py): `distilgen train`'s defaults
 TARGETS.update({key: Target(key, fn, gen, ()) for key, (fn, gen) in TEACHERS.items()})
+# held out from the served decoder's guessing (benchmarks/lookup_teachers.py): the same defaults
+TARGETS.update({key: Target(key, fn, gen, ()) for key, (fn, gen) in LOOKUP_TEACHERS.items()})
 
 
 def run_measured(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float, float, float]:

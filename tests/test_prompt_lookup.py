@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distilgen.train._llama_server import lookup_draft
 from test_serve_speed import needs_serve
@@ -202,3 +204,16 @@ def test_the_guess_drafts_copied_values_and_the_json_between_them() -> None:
         assert guess('{"year":1956,"month":2,"day":27,"note') == '":"'  # the held-back `":"`
     finally:
         llm.close()
+
+
+@given(answer=st.text(max_size=40), prompt=st.text(max_size=200))
+@settings(max_examples=400, deadline=None)
+def test_a_draft_is_always_a_piece_of_one_word_of_the_call(answer: str, prompt: str) -> None:
+    """Whatever the answer and the call (any characters, case folding that changes lengths), the
+    draft is None or text of the call that holds no word end, never longer than asked for."""
+    got = lookup_draft(answer, prompt, chars=24)
+    assert got is None or (got in prompt and len(got) <= 24)
+    if got:
+        assert not any(c.isspace() or c in "\"',;()[]{}" for c in got), got
+    if len(answer) >= 2 and answer[-2:] in prompt:
+        assert got is not None
