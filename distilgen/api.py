@@ -18,6 +18,7 @@ from typing import Iterable as _Iterable
 # `from distilgen.api import *` gives only the verbs.
 if TYPE_CHECKING:
     from .contracts import ReportFormat, ResponseFormat
+    from .analysis.depends import StaticFacts
     from .analysis.interpreter import Interpreter
     from .analysis.scan import ScanReport
     from .checks import Finding
@@ -166,13 +167,15 @@ def apply(
             remembered = recall(cfg, report.results)
             vet = (lambda wait=True: remembered) if remembered else None
         result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
+        facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one parse per file)
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
-            result = pin_models(result, report, cfg, lambda config: [_record_prompts(config, early=early)])
+            result = pin_models(result, report, cfg, lambda config: [_record_prompts(config, early=early, facts=facts)])
         if early is not None and early.verdicts is not None and action in ("decorate", "dispatch"):
             from .codemods.left_alone import remember
 
             # keyed on the files as they are now (a rescan: the cache makes it the edited files only)
-            remember(cfg, lambda: scan(paths, config=cfg, select=select).results, early.verdicts)
+            remember(cfg, lambda: scan(paths, config=cfg, select=select).results, early.verdicts,
+                     facts=facts[0] if len(facts) == 1 else None)
     finally:
         if early is not None:
             early.cancel()
@@ -346,9 +349,11 @@ def prompts(
     return [_record_prompts(cfg, check=check) for cfg in configs]
 
 
-def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas | None" = None) -> PromptsReport:
+def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas | None" = None,
+                    facts: "list[StaticFacts] | None" = None) -> PromptsReport:
     """`prompts` for one project; `early` holds the answers of a schema child `apply` started
-    before its edit (only functions it did not describe start another child)."""
+    before its edit (only functions it did not describe start another child); the static facts
+    read are appended to `facts`, for a caller that asks more of the same files."""
     from .analysis.depends import StaticFacts
     from .prompts.lock import load_lock, record_prompts
     from .prompts.recording import build_records
@@ -356,11 +361,13 @@ def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas
     report = scan([cfg.root], config=cfg)
     decorated = report.by_status("decorated")
     child = (early.job.child if early is not None else _project_python(cfg)) if decorated else None
-    facts = StaticFacts(report.root, cfg)
+    static = StaticFacts(report.root, cfg)
+    if facts is not None:
+        facts.append(static)
     described = early.result() if early is not None and decorated else None
-    records, problems = build_records(report.root, decorated, child=child, closures=facts.closures(decorated),
-                                      described=described, texts=facts.sources)
-    facts.save()
+    records, problems = build_records(report.root, decorated, child=child, closures=static.closures(decorated),
+                                      described=described, texts=static.sources)
+    static.save()
     # an entry that could not be re-recorded this time (import failed, file unreadable) is
     # kept as it was, never dropped
     unsure = {p.path for p in problems} | {e.path for e in report.errors}

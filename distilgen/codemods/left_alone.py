@@ -88,11 +88,14 @@ def _key(r: ScanResult) -> str:
     return f"{r.path}::{r.qualname}"
 
 
-def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdicts: Mapping[tuple[str, str], str]) -> None:
+def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdicts: Mapping[tuple[str, str], str], *,
+             facts: StaticFacts | None = None) -> None:
     """After `apply` wrote: the child's `verdicts` ((path, qualname) -> why) and `rescan`, which
     scans the project as it is now (called only when there is something to remember or forget).
     Candidates refused are remembered; every other function scanned is forgotten (decorated now,
-    or no longer refused); entries of functions outside the scan (another --select) stay."""
+    or no longer refused); entries of functions outside the scan (another --select) stay. `facts`:
+    static facts of the project as it is now that the caller already has (the lock's: the files
+    they parsed are not parsed again)."""
     from ..analysis.depends import StaticFacts
 
     found = _interpreter(config)
@@ -105,7 +108,6 @@ def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdict
     entries = _load(file, identity)
     before = dict(entries)
     results = list(rescan())
-    facts: StaticFacts | None = None
     for r in results:
         entries.pop(_key(r), None)
     for r in results:
