@@ -256,6 +256,29 @@ def test_target_and_budget_bad_input_is_one_line_before_training(tmp_path: Path)
 
 
 @needs_train
+def test_a_run_that_stops_after_making_its_folders_removes_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal after the first timed scoring call, a crash while the weights load: the run has
+    made `--out` and its checkpoint bookkeeping by then. Stopped there (by its progress callback),
+    it leaves neither, with `--out` relative to the current folder as most users write it."""
+    from distilgen.train.run import train_model
+
+    data = tmp_path / "d.jsonl"
+    capture_dataset(data, 12)
+    monkeypatch.chdir(tmp_path)
+    made = tmp_path / "rel" / "m" / "checkpoint" / "run.json"
+    seen = []
+
+    def progress(p: Any) -> None:
+        if made.exists():
+            seen.append(p)
+            raise RuntimeError("stopped after the checkpoint folder was made")
+
+    with pytest.raises(RuntimeError, match="stopped after"):
+        train_model([data], "rel/m", function=FUNCTION, progress=progress)
+    assert seen and not (tmp_path / "rel").exists()
+
+
+@needs_train
 def test_identical_answers_are_refused(tmp_path: Path) -> None:
     from distilgen import Instructions
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import os
+import platform
 import shutil
 import time
 from dataclasses import dataclass
@@ -352,11 +352,12 @@ def _tidy(req: _Request, made: list[Path]) -> None:
     checkpoint an interrupted run saved (state.pt, for --resume) is kept, with everything in it."""
     if (req.checkpoint_dir / "state.pt").exists():
         return
-    if req.checkpoint_dir in made:
+    if Path(os.path.abspath(req.checkpoint_dir)) in made:
         shutil.rmtree(req.checkpoint_dir, ignore_errors=True)
     for folder in made:
         try:
-            folder.rmdir()  # only when empty: nothing anyone else put there goes
+            if folder.exists():  # the run may have stopped before making it
+                folder.rmdir()  # only when empty: nothing anyone else put there goes
         except OSError:
             return
 
