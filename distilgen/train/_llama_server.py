@@ -366,16 +366,19 @@ class LazyGrammarGreedy:
         """The longest head of `tokens` the grammar allows from its present state: a draft from the
         prompt is cut where the answer's shape rules it out (an enum value, a digit expected), so
         it costs no batch rows that could never be kept."""
-        llama_cpp = self._llama_cpp
-        check = llama_cpp.llama_sampler_clone(self._grammar)
+        check = self._llama_cpp.llama_sampler_clone(self._grammar)
         try:
-            for n, token in enumerate(tokens):
-                if not self._allowed(token, 0.0, check):
-                    return tokens[:n]
-                llama_cpp.llama_sampler_accept(check, token)
+            return tokens[:self._accept(check, tokens)]
         finally:
-            llama_cpp.llama_sampler_free(check)
-        return tokens
+            self._llama_cpp.llama_sampler_free(check)
+
+    def _accept(self, grammar: Any, tokens: list[int]) -> int:
+        """Accept `tokens` into `grammar` while it allows them; how many it took."""
+        for n, token in enumerate(tokens):
+            if not self._allowed(token, 0.0, grammar):
+                return n
+            self._llama_cpp.llama_sampler_accept(grammar, token)
+        return len(tokens)
 
     def _forced_text(self, limit: int = 64) -> str:
         """Characters the grammar allows one at a time and only one, from its present state, without
@@ -423,10 +426,8 @@ class LazyGrammarGreedy:
         llama_cpp = self._llama_cpp
         grammar = llama_cpp.llama_sampler_clone(self._grammar)
         try:
-            for token in tokens:
-                if not self._allowed(token, 0.0, grammar):
-                    return ""
-                llama_cpp.llama_sampler_accept(grammar, token)
+            if self._accept(grammar, tokens) < len(tokens):
+                return ""
             end = ""
             if value_ends:
                 allowed, _ = self._allowed_chars(grammar)
