@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # the package type-checks under --strict ([tool.mypy] in pyproject.toml) before any test runs
 .venv/bin/python -m mypy
-exec .venv/bin/python -m pytest -q --durations=20 "$@"
+# two worker processes, each test file on one of them (module fixtures are built once); a later
+# `-n N` in "$@" wins
+exec .venv/bin/python -m pytest -q --durations=20 -n 2 --dist loadfile "$@"

@@ -69,7 +69,7 @@ def test_lookup_gives_the_token_by_token_answer_in_fewer_passes() -> None:
 
     without_extra_buffer_types()
     gguf = str(resolve_base(None).gguf)
-    llms = {lookup: lazy_grammar(Llama(model_path=gguf, n_ctx=1024, n_threads=2, n_batch=256, verbose=False),
+    llms = {lookup: lazy_grammar(Llama(model_path=gguf, n_ctx=1024, n_threads=1, n_batch=256, verbose=False),
                                  lookup=lookup)
             for lookup in (False, True)}
     passes = {False: 0, True: 0}

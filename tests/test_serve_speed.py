@@ -51,9 +51,9 @@ def test_lazy_grammar_answers_exactly_what_llama_cpp_chain_answers() -> None:
 
     without_extra_buffer_types()
     gguf = str(resolve_base(None).gguf)
-    plain = Llama(model_path=gguf, n_ctx=512, n_threads=2, n_batch=256, verbose=False)
+    plain = Llama(model_path=gguf, n_ctx=512, n_threads=1, n_batch=256, verbose=False)
     # compact=False: the grammar as llama.cpp builds it, one token per forward pass (the chain's way)
-    lazy = lazy_grammar(Llama(model_path=gguf, n_ctx=512, n_threads=2, n_batch=256, verbose=False), compact=False)
+    lazy = lazy_grammar(Llama(model_path=gguf, n_ctx=512, n_threads=1, n_batch=256, verbose=False), compact=False)
     tokens = fallbacks = 0
     try:
         for schema in _SCHEMAS:
@@ -152,7 +152,7 @@ def test_jump_forward_evaluates_forced_tokens_in_batches() -> None:
 
     without_extra_buffer_types()
     gguf = str(resolve_base(None).gguf)
-    llms = {draft: lazy_grammar(Llama(model_path=gguf, n_ctx=512, n_threads=2, n_batch=256, verbose=False), draft=draft)
+    llms = {draft: lazy_grammar(Llama(model_path=gguf, n_ctx=512, n_threads=1, n_batch=256, verbose=False), draft=draft)
             for draft in (False, True)}
     passes = {False: 0, True: 0}
     emitted: dict[bool, list[int]] = {False: [], True: []}
@@ -214,7 +214,7 @@ def test_other_sampling_keeps_llama_cpp_chain() -> None:
     from distilgen.train.base import resolve_base
 
     without_extra_buffer_types()
-    llm = lazy_grammar(Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=2, verbose=False))
+    llm = lazy_grammar(Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=1, verbose=False))
     try:
         msgs = [{"role": "user", "content": "Say hi"}]
         fmt = {"type": "json_object", "schema": _SCHEMAS[0]}

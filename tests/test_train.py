@@ -8,6 +8,7 @@ shared with tests/test_serve.py (built once per session).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -322,10 +323,17 @@ def _env() -> dict[str, str]:
 
 def build_tiny_model(base: Path) -> dict[str, Any]:
     """Train once per session: interrupted with SIGINT after step 2, then resumed. Returns the facts."""
+    base.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers share `base`: the first one trains, the others wait for its facts
+    with open(base / "building.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return _build_tiny_model(base)
+
+
+def _build_tiny_model(base: Path) -> dict[str, Any]:
     facts_path = base / "facts.json"
     if facts_path.is_file():
         return json.loads(facts_path.read_text())  # type: ignore[no-any-return]
-    base.mkdir(parents=True, exist_ok=True)
     data = base / "classify.jsonl"
     fn = capture_dataset(data, 20)
     lock = base / "distilgen.lock"
@@ -362,7 +370,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the session's tiny run lives; DISTILGEN_TEST_TINY_DIR keeps one across sessions (local use)."""
     keep = os.environ.get("DISTILGEN_TEST_TINY_DIR")
-    return Path(keep) if keep else tmp_path_factory.getbasetemp() / "tiny-train"
+    if keep:
+        return Path(keep)
+    base = tmp_path_factory.getbasetemp()
+    # under pytest-xdist each worker has its own basetemp inside the run's: one tiny run for all
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny-train"
 
 
 @needs_train
