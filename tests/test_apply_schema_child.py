@@ -264,3 +264,94 @@ def test_return_annotation_is_read_alone(tmp_path):
     assert "left alone" in line and "its return annotation does not evaluate at run time (NameError" in line
     [entry] = load_lock(root / "distilgen.lock").entries
     assert entry.function_id == "shop.listing:listing" and entry.schema["properties"]["items"]["items"] == {"type": "integer"}
+
+
+SLOW_MODELS = """\
+    import atexit
+    import pathlib
+    import time
+
+    from pydantic import BaseModel
+
+    # a project whose import takes time and whose exit has side effects (telemetry, files)
+    time.sleep(1.5)
+    atexit.register(lambda: pathlib.Path(__file__).with_name("EXITED").write_text("atexit ran"))
+
+
+    class Total(BaseModel):
+        total: int
+
+
+    class Label(BaseModel):
+        text: str
+    """
+
+
+def test_apply_with_a_slow_child_records_what_prompts_records_and_runs_no_atexit(tmp_path):
+    """The child's slow import leaves `apply` time to parse its lock step's files ahead (the edited
+    files as planned, the model files): the lock it writes is the one `prompts` writes afterwards.
+    The child leaves without running the project's atexit handlers."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": SLOW_MODELS,
+        "shop/logic.py": """\
+            from shop.models import Label, Total
+
+
+            def total(a: int, b: int) -> Total:
+                \"\"\"Add them.\"\"\"
+                return Total(total=a + b)
+
+
+            def label(name: str) -> Label:
+                return Label(text=name.title())
+            """,
+        "shop/more.py": """\
+            from shop import models
+
+
+            def count(n: int) -> models.Total:
+                return models.Total(total=n)
+            """,
+    })
+    done = cli(root, "apply")
+    assert done.returncode == 0, done.stderr
+    assert decorated(root) == {"total", "label", "count"}
+    lock = (root / "distilgen.lock").read_bytes()
+    assert {e.function_id for e in load_lock(root / "distilgen.lock").entries} == {
+        "shop.logic:total", "shop.logic:label", "shop.more:count"}
+    # what apply recorded is exactly what a fresh `prompts` records, and `check` agrees
+    assert cli(root, "prompts", "--check").returncode == 0
+    assert cli(root, "prompts").returncode == 0
+    assert (root / "distilgen.lock").read_bytes() == lock
+    assert cli(root, "check").returncode == 0
+    assert not (root / "shop" / "EXITED").exists(), "the schema child ran the project's atexit handler"
+
+
+def test_a_parse_made_ahead_is_taken_only_for_the_same_text(tmp_path):
+    from distilgen.analysis.depends import ParsedAhead, StaticFacts
+    from distilgen.config import load_config
+
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/models.py": "from pydantic import BaseModel\n\n\nclass Total(BaseModel):\n    total: int\n",
+        "shop/logic.py": "from shop.models import Total\n\n\ndef total(a: int) -> Total:\n    return Total(total=a)\n",
+    })
+    cfg = load_config(root)
+    candidates = [r for r in api.scan([root], config=cfg).results if r.status == "candidate"]
+    planned = b"from shop.models import Total\n\n\ndef total(a: int) -> Total:\n    return Total(total=a + 1)\n"
+    ahead = ParsedAhead()
+    assert list(ahead.steps(root, cfg, candidates, [("shop/logic.py", planned)]))  # one step per file, then the walk
+    assert planned.decode() in ahead.parsed and (root / "shop/models.py").read_text() in ahead.parsed
+    # the file on disk is not the planned text: parsed again, from what is on disk
+    facts = StaticFacts(root, cfg, use_cache=False, prepared=ahead.parsed)
+    logic = facts.sources.get("shop/logic.py") or facts._texts.source("shop/logic.py")
+    assert logic is not None and logic.text == (root / "shop/logic.py").read_text()
+    assert logic is not ahead.parsed[planned.decode()]
+    # once it is, the parse made ahead is the one used
+    (root / "shop/logic.py").write_bytes(planned)
+    facts = StaticFacts(root, cfg, use_cache=False, prepared=ahead.parsed)
+    assert facts._texts.source("shop/logic.py") is ahead.parsed[planned.decode()]
+    assert facts.closure(candidates[0]) is not None

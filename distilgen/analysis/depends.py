@@ -25,7 +25,7 @@ import ast
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, TypeGuard
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, TypeGuard
 
 from .._version import __version__
 from ..config import Config
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # imported where a closure is computed: a warm check reads ca
     from ..prompts.recording import ModuleSource
     from .resolve import Module, Resolver
 
-__all__ = ["StaticFacts", "prompt_digest"]
+__all__ = ["StaticFacts", "ParsedAhead", "prompt_digest"]
 
 _FORMAT = 2
 
@@ -87,10 +87,12 @@ def _classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
 
 
 class _Texts:
-    """Module texts, each read and parsed at most once per run."""
+    """Module texts, each read and parsed at most once per run (a parse made ahead, in `prepared`,
+    is taken for the very same text only)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, prepared: Mapping[str, ModuleSource] | None = None) -> None:
         self.root = root
+        self.prepared = prepared or {}
         self._texts: dict[str, ModuleSource | None] = {}
         self._classes: dict[str, dict[str, ast.ClassDef]] = {}
 
@@ -99,7 +101,8 @@ class _Texts:
             from ..prompts.recording import ModuleSource, read_source
 
             try:
-                self._texts[rel] = ModuleSource(read_source(self.root / rel))
+                text = read_source(self.root / rel)
+                self._texts[rel] = self.prepared.get(text) or ModuleSource(text)
             except (OSError, SyntaxError, UnicodeDecodeError):
                 self._texts[rel] = None
         return self._texts[rel]
@@ -182,7 +185,8 @@ class StaticFacts:
     `closure(r)` and `prompt(r, tool, include_body)` take scan records (`path`, `qualname`,
     `lineno`, `module`); `save()` writes the cache. Nothing is imported."""
 
-    def __init__(self, root: Path, config: Config, *, use_cache: bool = True) -> None:
+    def __init__(self, root: Path, config: Config, *, use_cache: bool = True,
+                 prepared: Mapping[str, ModuleSource] | None = None) -> None:
         self.root = Path(root)
         self._root_s = str(self.root)
         self.config = config
@@ -195,7 +199,7 @@ class StaticFacts:
         self._changed: set[str] | None = None
         self._fresh: dict[str, dict[str, Any]] = {}
         self._dirty = False
-        self._texts = _Texts(self.root)
+        self._texts = _Texts(self.root, prepared)
         self._files: _Files | None = None
         self._resolver: Resolver | None = None
         self._stats: dict[str, Any] = {}
@@ -404,3 +408,68 @@ class StaticFacts:
             if c is not None:
                 out[f"{r.path}::{r.qualname}"] = c
         return out
+
+
+class ParsedAhead:
+    """Module texts parsed ahead of the lock step, by text.
+
+    `apply` has a core to spare while it waits for the schema child's verdict: `steps` parses there
+    what its lock step will read after writing (the edited files as they will be written, and the
+    files the closures of the functions it decorates read), one file per step so the wait is never
+    longer than one parse. The lock step takes a parse from `parsed` only for the very text it
+    reads from disk, so a file that was not written as planned is simply parsed again."""
+
+    def __init__(self) -> None:
+        self.parsed: dict[str, ModuleSource] = {}
+
+    def steps(self, root: Path, config: Config, records: Iterable[Any],
+              planned: Iterable[tuple[str, bytes]]) -> Iterator[None]:
+        from ..prompts.recording import ModuleSource, decode_source, read_source
+
+        records = list(records)
+
+        def parse(text: str) -> bool:
+            try:
+                module = ModuleSource(text)
+                module.index()
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return False
+            self.parsed.setdefault(module.text, module)
+            return True
+
+        # first the files defining the return models (the closures read them first), found by
+        # module name under the folders the functions' own modules sit in
+        bases = {r.path[: -len(tail)] for r in records if r.module
+                 for tail in (r.module.replace(".", "/") + ".py", r.module.replace(".", "/") + "/__init__.py")
+                 if r.path.endswith(tail)}
+        seen: set[str] = set()
+        for r in records:
+            module = r.model.rpartition(".")[0] if r.model else ""
+            if not module or module in seen:
+                continue
+            seen.add(module)
+            for base in sorted(bases):
+                for rel in (f"{base}{module.replace('.', '/')}.py", f"{base}{module.replace('.', '/')}/__init__.py"):
+                    try:
+                        text = read_source(root / rel)
+                    except (OSError, SyntaxError, UnicodeDecodeError):
+                        continue
+                    if text not in self.parsed and parse(text):
+                        yield
+        # then the edited files as they will be written
+        for _rel, data in planned:
+            try:
+                text = decode_source(data)
+            except (SyntaxError, UnicodeDecodeError):
+                continue
+            if parse(text):
+                yield
+        # then the closures walked on the files as they are now: the class files they read are the
+        # same after the edit (only defs gain a decorator)
+        facts = StaticFacts(root, config, use_cache=False, prepared=self.parsed)
+        for r in records:
+            facts.closure(r)
+            yield
+        for read in facts.sources.values():
+            if read is not None:
+                self.parsed.setdefault(read.text, read)

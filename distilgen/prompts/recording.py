@@ -51,6 +51,15 @@ def read_source(path: Path) -> str:
         return f.read()
 
 
+def decode_source(data: bytes) -> str:
+    """`read_source` of a file holding `data` (for text about to be written)."""
+    import io
+    import tokenize
+
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return io.TextIOWrapper(io.BytesIO(data), encoding, line_buffering=True).read()
+
+
 def _is_overload(dec: ast.expr) -> bool:
     return (isinstance(dec, ast.Name) and dec.id == "overload") or (isinstance(dec, ast.Attribute) and dec.attr == "overload")
 
@@ -124,9 +133,14 @@ class ModuleSource:
             self._tree = ast.parse(self.text)
         return self._tree
 
-    def function(self, qualname: str, lineno: int | None = None) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    def index(self) -> None:
+        """Parse and index the defs now (`analysis.depends.ParsedAhead`), not when first asked."""
         if self._defs is None:
             self._defs = _index_functions(self.tree)
+
+    def function(self, qualname: str, lineno: int | None = None) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        self.index()
+        assert self._defs is not None
         return _pick(self._defs.get(qualname, []), lineno)
 
     def source(self, qualname: str, lineno: int | None = None) -> tuple[FunctionSource, int, int] | None:
@@ -368,14 +382,16 @@ def schema_target(r: Any, source: ModuleSource | None = None, *, instance: str |
 
 def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | None = None,
                   closures: Mapping[str, str] | None = None, described: Mapping[str, dict[str, Any]] | None = None,
-                  texts: dict[str, ModuleSource | None] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
+                  texts: dict[str, ModuleSource | None] | None = None,
+                  prepared: Mapping[str, ModuleSource] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
     """A PromptRecord for every decorated function in `results` (paths relative to `root`).
 
     `closures` maps `path::qualname` to the digest of the classes its schema depends on, read
     statically (`analysis.depends`): with the prompt it makes the static fingerprint recorded
     beside the prompt, which `check` compares without importing anything. `described` holds the
     schema child's answers already read (an early `SchemaJob`): only functions missing from it
-    start a child. `texts` shares parsed modules with the caller (one parse per file)."""
+    start a child. `texts` shares parsed modules with the caller (one parse per file); `prepared`
+    holds modules parsed ahead, taken for the very same text only (`analysis.depends.ParsedAhead`)."""
     child = child or ProjectPython(sys.executable, "the running interpreter", "--python", (str(root),))
     records: list[PromptRecord] = []
     problems: list[Problem] = []
@@ -391,7 +407,8 @@ def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | 
         try:
             module = texts.get(r.path)
             if module is None:
-                texts[r.path] = module = ModuleSource(read_source(root / r.path))
+                text = read_source(root / r.path)
+                texts[r.path] = module = (prepared or {}).get(text) or ModuleSource(text)
             found = module.source(r.qualname, r.lineno)
         except (OSError, SyntaxError, UnicodeDecodeError) as exc:
             problems.append(Problem(r.path, line, f"cannot read the source of {r.qualname}: {exc}"))
