@@ -467,9 +467,13 @@ class ParsedAhead:
         # then the closures walked on the files as they are now: the class files they read are the
         # same after the edit (only defs gain a decorator)
         facts = StaticFacts(root, config, use_cache=False, prepared=self.parsed)
-        for r in records:
-            facts.closure(r)
-            yield
-        for read in facts.sources.values():
-            if read is not None:
-                self.parsed.setdefault(read.text, read)
+        try:
+            for r in records:
+                facts.closure(r)
+                yield
+        except Exception:  # noqa: BLE001 - only a head start: the lock step meets the same and reports it
+            return
+        finally:
+            for read in facts.sources.values():
+                if read is not None:
+                    self.parsed.setdefault(read.text, read)
