@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,6 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("trees", nargs="*", type=Path)
     parser.add_argument("--timeout", type=float, default=900.0, help="per command, seconds")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure each tree this many times (fresh copies); the figures are medians of "
+                             "each round's own ratios (one round's cold scan varied 1.9-3.3 s at load 1)")
     parser.add_argument("--break-even", action="store_true",
                         help="instead: time planning in process vs on 2 workers for growing sets of files")
     args = parser.parse_args()
@@ -170,16 +174,24 @@ def main() -> None:
     worst = 0.0
     for tree in trees:
         LOADS.clear()
-        r = measure(tree, args.timeout)
+        rounds = [measure(tree, args.timeout) for _ in range(max(1, args.rounds))]
+        r = rounds[-1]
         if "error" in r:
             print(f"{r['tree']}: {r['error']}")
             continue
-        diff_ratio, apply_ratio = float(r["diff"]) / float(r["scan"]), float(r["apply"]) / float(r["scan"])
+        diffs = [float(x["diff"]) / float(x["scan"]) for x in rounds]
+        applies = [float(x["apply"]) / float(x["scan"]) for x in rounds]
+        diff_ratio, apply_ratio = statistics.median(diffs), statistics.median(applies)
         worst = max(worst, diff_ratio, apply_ratio)
+
+        def secs(key: str) -> float:
+            return statistics.median(float(x[key]) for x in rounds)
+
         print(f"{r['tree']}: {r['files']} files, {r['edited']} edited; {r['scan_summary']}")
-        print(f"  cold scan {r['scan']:.1f} s | apply --diff {r['diff']:.1f} s ({diff_ratio:.2f}x) | "
-              f"apply {r['apply']:.1f} s ({apply_ratio:.2f}x) | load as each started: "
-              f"{' / '.join(f'{x:.2f}' for x in LOADS[:3])}")
+        print(f"  medians of {len(rounds)} rounds: cold scan {secs('scan'):.1f} s | apply --diff {secs('diff'):.1f} s "
+              f"({diff_ratio:.2f}x) | apply {secs('apply'):.1f} s ({apply_ratio:.2f}x) | load as commands started: "
+              f"{min(LOADS):.2f}-{max(LOADS):.2f}")
+        print(f"  per round: apply --diff {' '.join(f'{x:.2f}x' for x in diffs)}; apply {' '.join(f'{x:.2f}x' for x in applies)}")
         print(f"  after apply: apply --check {r['check_after']:.1f} s ({float(r['check_after']) / float(r['scan']):.2f}x, "
               f"exit {r['check_exit']}, {r['remembered']} remembered as left alone) | apply --check --no-lock "
               f"{r['check_no_lock']:.1f} s (exit {r['check_no_lock_exit']})")
