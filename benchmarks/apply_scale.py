@@ -12,7 +12,7 @@ committed). Fetch them once with
 
 and run
 
-    PYTHONPATH=. /work/devenv/bin/python benchmarks/apply_scale.py [TREE ...]
+    PYTHONPATH=. /work/devenv/bin/python benchmarks/apply_scale.py [TREE ...] [--rounds N]
 
 Each tree is copied to a temporary folder (apply writes). Every command runs as a user runs it: a
 fresh `python -m distilgen` process, timed from outside, with the scan cache removed first (cold)
@@ -23,7 +23,9 @@ made with `pip install NAME==VERSION`) when it has the project's dependencies, e
 one; every command of a tree gets the same `--python`. Where the dependencies are missing, `apply`
 leaves the functions whose models cannot be imported alone (it says so; counted as "left
 alone"), as it would for the user. Prints seconds and the ratios to the cold scan, measured in the
-same run; the machine's load average is printed with them because the machine is shared.
+same run; the machine's load average is printed with them because the machine is shared. Each tree
+is measured `--rounds` times (default 3, each on a fresh copy) and the ratios are the medians of
+each round's own ratios: a single round's cold scan can vary by 1.7x within minutes.
 """
 
 from __future__ import annotations
