@@ -45,14 +45,12 @@ class Problem:
 def read_source(path: Path) -> str:
     """A module's text exactly as `inspect.getsource` sees it: encoding cookie/BOM honoured,
     newlines universal (linecache reads through `tokenize.open`)."""
-    import tokenize
-
-    with tokenize.open(path) as f:
-        return f.read()
+    return decode_source(path.read_bytes())
 
 
 def decode_source(data: bytes) -> str:
-    """`read_source` of a file holding `data` (for text about to be written)."""
+    """A module's text from its bytes, as `tokenize.open` decodes a file (also for text about to
+    be written)."""
     import io
     import tokenize
 
