@@ -32,7 +32,7 @@ from ..config import Config
 from .cache import ScanCache
 from .discovery import FileEntry, discover
 from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv
-from .roots import source_roots
+from .roots import import_folders, source_roots
 from .._hashes import blake2b
 
 if TYPE_CHECKING:  # imported where a closure is computed: a warm check reads cached facts only
@@ -438,18 +438,18 @@ class ParsedAhead:
             return True
 
         # first the files defining the return models (the closures read them first), found by
-        # module name under the folders the functions' own modules sit in
-        bases = {r.path[: -len(tail)] for r in records if r.module
-                 for tail in (r.module.replace(".", "/") + ".py", r.module.replace(".", "/") + "/__init__.py")
-                 if r.path.endswith(tail)}
+        # module name under the folders the functions' own modules are imported from
+        folders = import_folders(records)
         seen: set[str] = set()
         for r in records:
             module = r.model.rpartition(".")[0] if r.model else ""
             if not module or module in seen:
                 continue
             seen.add(module)
-            for base in sorted(bases):
-                for rel in (f"{base}{module.replace('.', '/')}.py", f"{base}{module.replace('.', '/')}/__init__.py"):
+            stem = module.replace(".", "/")
+            for folder in folders:
+                for rel in (f"{folder}/{stem}.py" if folder else f"{stem}.py",
+                            f"{folder}/{stem}/__init__.py" if folder else f"{stem}/__init__.py"):
                     try:
                         text = read_source(root / rel)
                     except (OSError, SyntaxError, UnicodeDecodeError):

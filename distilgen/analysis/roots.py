@@ -19,9 +19,10 @@ import keyword
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections import Counter
+from typing import Any, Iterable, Sequence
 
-__all__ = ["source_roots", "module_name"]
+__all__ = ["source_roots", "module_name", "import_folders"]
 
 
 def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> tuple[Path, ...]:
@@ -110,3 +111,23 @@ def module_name(path: str, roots: Sequence[str | Path]) -> tuple[str, bool]:
     if stem == "__init__":
         return prefix or stem, True
     return (f"{prefix}.{stem}" if prefix else stem), False
+
+
+def import_folders(results: Iterable[Any]) -> list[str]:
+    """The folders (relative to the root, "" for the root) that the scan records' modules are
+    imported from, most used first, then "" and "src": where a module of the project is looked for
+    by name (records: anything with `path` and `module`)."""
+    counts: Counter[str] = Counter()
+    for r in results:
+        if not r.module:
+            continue
+        parts = r.path.split("/")
+        if parts[-1] == "__init__.py":
+            parts = parts[:-1]
+        else:
+            parts[-1] = parts[-1][:-3] if parts[-1].endswith(".py") else parts[-1]
+        n = len(r.module.split("."))
+        if parts[-n:] == r.module.split("."):
+            counts["/".join(parts[:-n])] += 1
+    ordered = [k for k, _ in counts.most_common()]
+    return ordered + [d for d in ("", "src") if d not in ordered]

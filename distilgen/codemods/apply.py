@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 from .._templates import render_template
 from ..analysis.parsing import UnparsableSource, parse_cst, run_deep
 from ..analysis.processes import ordered_map, worker_count
+from ..analysis.roots import import_folders
 from ..contracts import ApplyAction
 from ..errors import ConfigError, DistilgenError, InternalError, UsageError
 from .decorate import ACTIONS, InstanceRef, ModuleEdit, Target, edit_module, string_literal
@@ -101,28 +102,10 @@ def needs_edit(r: ScanResult, action: ApplyAction, model: str | None, ours: str 
     raise UsageError(f"unknown apply action {action!r} (one of {', '.join(ACTIONS)})")
 
 
-def _source_roots(results: Iterable[ScanResult]) -> list[str]:
-    """Folders (relative to the root) that modules are imported from, most used first."""
-    counts: Counter[str] = Counter()
-    for r in results:
-        if not r.module:
-            continue
-        parts = r.path.split("/")
-        if parts[-1] == "__init__.py":
-            parts = parts[:-1]
-        else:
-            parts[-1] = parts[-1][:-3] if parts[-1].endswith(".py") else parts[-1]
-        n = len(r.module.split("."))
-        if parts[-n:] == r.module.split("."):
-            counts["/".join(parts[:-n])] += 1
-    ordered = [k for k, _ in counts.most_common()]
-    return ordered + [d for d in ("", "src") if d not in ordered]
-
-
 def instance_module_path(root: Path, instance: InstanceRef, results: Iterable[ScanResult]) -> tuple[Path, bool]:
     """Where the instance's module is (exists=True) or should be created (exists=False)."""
     parts = instance.module.split(".")
-    roots = _source_roots(results)
+    roots = import_folders(results)
     for sroot in roots:
         base = root.joinpath(sroot, *parts) if sroot else root.joinpath(*parts)
         for candidate in (base.with_suffix(".py"), base / "__init__.py"):

@@ -23,9 +23,9 @@ import libcst as cst
 
 from .._templates import render_template
 from ..analysis.parsing import UnparsableSource, parse_cst
+from ..analysis.roots import import_folders
 from ..errors import UsageError
 from .apply import (
-    _source_roots,
     check_instance_module,
     instance_ref,
     main_placement,
@@ -344,7 +344,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
     by_path: dict[str, list[ScanResult]] = {}
     for r in chosen:
         by_path.setdefault(r.path, []).append(r)
-    resolver = _Resolver(report.root, _source_roots(report.results))
+    resolver = _Resolver(report.root, import_folders(report.results))
     parsed = _parse_modules(report.root, by_path, resolver, plan)
     decorator = _instance_decorator(instance, model, chosen, parsed, by_path, plan)
     ctx = _Context(parsed, resolver, decorator, _model_classes(chosen, parsed, resolver))
