@@ -170,8 +170,7 @@ def apply(
             vet = (lambda wait=True: remembered) if remembered else None
         # while it waits for the child's verdict, the codemod parses what the lock step will read
         ahead = ParsedAhead() if early is not None else None
-        idle = (lambda planned: ahead.steps(cfg.root, cfg, [r for r in report.results if r.status == "candidate"], planned)) \
-            if ahead is not None else None
+        idle = ahead.steps if ahead is not None else None
         result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet,
                                idle=idle)
         facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one parse per file)
@@ -365,11 +364,16 @@ def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas
     read are appended to `facts`, for a caller that asks more of the same files; `prepared` holds
     modules `apply` parsed ahead (taken for the same text only)."""
     from .analysis.depends import StaticFacts
+    from .analysis.parsing import keeping_trees
     from .prompts.lock import load_lock, record_prompts
-    from .prompts.recording import build_records
+    from .prompts.recording import ModuleSource, build_records
 
-    report = scan([cfg.root], config=cfg)
+    # after `apply` (`prepared`), the files this scan indexes again are the ones it just edited
+    with keeping_trees(max_chars=4_000_000 if prepared is not None else 0) as trees:
+        report = scan([cfg.root], config=cfg)
     decorated = report.by_status("decorated")
+    if trees:
+        prepared = {**{text: ModuleSource(text, tree) for text, tree in trees.items()}, **(prepared or {})}
     child = (early.job.child if early is not None else _project_python(cfg)) if decorated else None
     static = StaticFacts(report.root, cfg, prepared=prepared)
     if facts is not None:

@@ -32,7 +32,7 @@ from ..config import Config
 from .cache import ScanCache
 from .discovery import FileEntry, discover
 from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv
-from .roots import import_folders, source_roots
+from .roots import source_roots
 from .._hashes import blake2b
 
 if TYPE_CHECKING:  # imported where a closure is computed: a warm check reads cached facts only
@@ -68,33 +68,15 @@ def _names(expr: Any, out: list[str]) -> None:
             _names(a, out)
 
 
-def _classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
-    """Every class statement by qualname (as the index names them)."""
-    found: dict[str, ast.ClassDef] = {}
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                found.setdefault(prefix + child.name, child)
-                visit(child, prefix + child.name + ".")
-            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                visit(child, prefix + child.name + ".<locals>.")
-            elif isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
-                visit(child, prefix)
-
-    visit(tree, "")
-    return found
-
-
 class _Texts:
     """Module texts, each read and parsed at most once per run (a parse made ahead, in `prepared`,
-    is taken for the very same text only)."""
+    is taken for the very same text only). The closures only slice class statements out of them,
+    at the positions the index recorded: parsing is left to the prompts that need it."""
 
     def __init__(self, root: Path, prepared: Mapping[str, ModuleSource] | None = None) -> None:
         self.root = root
         self.prepared = prepared or {}
         self._texts: dict[str, ModuleSource | None] = {}
-        self._classes: dict[str, dict[str, ast.ClassDef]] = {}
 
     def source(self, rel: str) -> ModuleSource | None:
         if rel not in self._texts:
@@ -106,15 +88,6 @@ class _Texts:
             except (OSError, SyntaxError, UnicodeDecodeError):
                 self._texts[rel] = None
         return self._texts[rel]
-
-    def classes(self, rel: str) -> dict[str, ast.ClassDef]:
-        if rel not in self._classes:
-            src = self.source(rel)
-            try:
-                self._classes[rel] = _classes(src.tree) if src is not None else {}
-            except (SyntaxError, ValueError, RecursionError):
-                self._classes[rel] = {}
-        return self._classes[rel]
 
 
 class _Files:
@@ -329,18 +302,17 @@ class StaticFacts:
             m = found if isinstance(found, Module) else None
             rec = m.index.classes.get(t[2]) if m is not None and m.index is not None else None
             path = m.path if m is not None else None
-            node = self._texts.classes(path).get(t[2]) if path else None
-            src = self._texts.source(path) if path else None
-            if rec is None or node is None or src is None or path is None:
+            src = self._texts.source(path) if path and rec is not None and rec.span is not None else None
+            text = src.segment_at(*rec.span) if src is not None and rec is not None and rec.span is not None else None
+            if rec is None or text is None or path is None:
                 items[key] = "?"
                 return
             deps.add(path)
-            items[key] = _digest(src.segment(node) or "")
+            items[key] = _digest(text)
             for base in rec.bases:
                 todo.append((t[1], rec.scope, base))
-            for stmt in node.body:
-                if isinstance(stmt, ast.AnnAssign):
-                    todo.append((t[1], rec.body, conv(stmt.annotation)))
+            for ann in rec.fields:
+                todo.append((t[1], rec.body, ann))
         elif kind == "alias":
             key = f"alias {t[1]}:{t[2]} {t[3]!r}"
             if key not in items:
@@ -414,66 +386,22 @@ class ParsedAhead:
     """Module texts parsed ahead of the lock step, by text.
 
     `apply` has a core to spare while it waits for the schema child's verdict: `steps` parses there
-    what its lock step will read after writing (the edited files as they will be written, and the
-    files the closures of the functions it decorates read), one file per step so the wait is never
-    longer than one parse. The lock step takes a parse from `parsed` only for the very text it
-    reads from disk, so a file that was not written as planned is simply parsed again."""
+    the edited files as they will be written (the lock step renders their functions' prompts), one
+    file per step so the wait is never longer than one parse. The lock step takes a parse from
+    `parsed` only for the very text it reads from disk, so a file that was not written as planned
+    is simply parsed again. (The closures parse nothing: the index has the class statements.)"""
 
     def __init__(self) -> None:
         self.parsed: dict[str, ModuleSource] = {}
 
-    def steps(self, root: Path, config: Config, records: Iterable[Any],
-              planned: Iterable[tuple[str, bytes]]) -> Iterator[None]:
-        from ..prompts.recording import ModuleSource, decode_source, read_source
+    def steps(self, planned: Iterable[tuple[str, bytes]]) -> Iterator[None]:
+        from ..prompts.recording import ModuleSource, decode_source
 
-        records = list(records)
-
-        def parse(text: str) -> bool:
-            try:
-                module = ModuleSource(text)
-                module.index()
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                return False
-            self.parsed.setdefault(module.text, module)
-            return True
-
-        # first the files defining the return models (the closures read them first), found by
-        # module name under the folders the functions' own modules are imported from
-        folders = import_folders(records)
-        seen: set[str] = set()
-        for r in records:
-            module = r.model.rpartition(".")[0] if r.model else ""
-            if not module or module in seen:
-                continue
-            seen.add(module)
-            stem = module.replace(".", "/")
-            for folder in folders:
-                for rel in (f"{folder}/{stem}.py" if folder else f"{stem}.py",
-                            f"{folder}/{stem}/__init__.py" if folder else f"{stem}/__init__.py"):
-                    try:
-                        text = read_source(root / rel)
-                    except (OSError, SyntaxError, UnicodeDecodeError):
-                        continue
-                    if text not in self.parsed and parse(text):
-                        yield
-        # then the edited files as they will be written
         for _rel, data in planned:
             try:
-                text = decode_source(data)
-            except (SyntaxError, UnicodeDecodeError):
+                module = ModuleSource(decode_source(data))
+                module.index()
+            except (SyntaxError, ValueError, RecursionError, MemoryError, UnicodeDecodeError):
                 continue
-            if parse(text):
-                yield
-        # then the closures walked on the files as they are now: the class files they read are the
-        # same after the edit (only defs gain a decorator)
-        facts = StaticFacts(root, config, use_cache=False, prepared=self.parsed)
-        try:
-            for r in records:
-                facts.closure(r)
-                yield
-        except Exception:  # noqa: BLE001 - only a head start: the lock step meets the same and reports it
-            return
-        finally:
-            for read in facts.sources.values():
-                if read is not None:
-                    self.parsed.setdefault(read.text, read)
+            self.parsed.setdefault(module.text, module)
+            yield

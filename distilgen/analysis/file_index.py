@@ -14,7 +14,7 @@ def whose return annotation could name a model. Annotations are kept as tiny tup
     ("k", "repr")             another literal
     ("x",)                    anything else
 
-Files are parsed by `parsing.parse_ast` (also reads PEP 695 syntax on Python < 3.12, and never lets
+Files are parsed by `parsing.parse_ast_noting_rewrite` (also reads PEP 695 syntax on Python < 3.12, and never lets
 a pathological file reach libcst's native parser).
 """
 
@@ -24,11 +24,11 @@ import ast
 from typing import Any, Literal, NamedTuple
 
 from ..contracts import DefKind
-from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast
+from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -42,6 +42,12 @@ class ClassRec(NamedTuple):
     body: int
     """The class body's own scope (nested classes and class attributes)."""
     lineno: int
+    span: tuple[int, int, int, int] | None = None
+    """(lineno, col_offset, end_lineno, end_col_offset) of the class statement, as `ast` gives them
+    (columns in UTF-8 bytes); None when the file had to be rewritten to parse (newer syntax).
+    With `fields`, what a model's closure digest reads (`depends`) without parsing the file again."""
+    fields: tuple[Any, ...] = ()
+    """The annotation of each annotated assignment directly in the class body, in order."""
 
 
 class FuncRec(NamedTuple):
@@ -166,7 +172,8 @@ def _kw_string(node: ast.AST) -> str | None:
 
 
 class _Builder:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, spans: bool = True) -> None:
+        self.spans = spans
         self.scopes: list[tuple[int, dict[str, Binding], str]] = [(-1, {}, "module")]
         self.stars: list[tuple[int, str]] = []
         self.all: tuple[str, ...] | None = None
@@ -255,7 +262,17 @@ class _Builder:
     def klass(self, node: ast.ClassDef, scope: int, prefix: str, soft: bool) -> None:
         qual = prefix + node.name
         body = self.new_scope(scope, "class")
-        self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno)
+        first = self.classes.get(qual)
+        if first is not None:  # a class redefined: the closure reads the first statement, as `ast` walks do
+            span, fields = first.span, first.fields
+        else:
+            span = (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0) \
+                if self.spans and node.end_col_offset is not None else None
+            try:
+                fields = tuple(conv(st.annotation) for st in node.body if type(st) is ast.AnnAssign)
+            except RecursionError:  # a field annotation too deep to keep: the class reads as unknown
+                span, fields = None, ()
+        self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno, span, fields)
         self.bind(scope, node.name, ("cls", qual), soft)
         self.block(node.body, body, qual + ".", qual)
 
@@ -335,10 +352,10 @@ def is_generated(text: str) -> bool:
 def build_index(data: bytes, filename: str) -> FileIndex:
     text = decode(data)
     try:
-        tree = parse_ast(text, filename)
+        tree, rewritten = parse_ast_noting_rewrite(text, filename)
     except UnparsableSource as exc:
         raise UnindexableFile(str(exc)) from None
-    b = _Builder(text)
+    b = _Builder(text, spans=not rewritten)
     try:
         b.block(tree.body, 0, "", None)
     except RecursionError:  # an annotation of thousands of `A | B | ...` terms, say

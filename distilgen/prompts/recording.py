@@ -103,9 +103,10 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 class ModuleSource:
     """One module's text, parsed once, with its defs indexed once: many functions, one parse."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tree: ast.Module | None = None) -> None:
+        """`tree`: `ast.parse(text)` when the caller already has it."""
         self.text = text
-        self._tree: ast.Module | None = None
+        self._tree = tree
         self._defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
         self._lines: list[bytes] | None = None
 
@@ -115,15 +116,23 @@ class ModuleSource:
         end_lineno, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
         if end_lineno is None or end_col is None:
             return None
+        return self.segment_at(int(node.lineno), int(node.col_offset), int(end_lineno), int(end_col))  # type: ignore[attr-defined]
+
+    def segment_at(self, lineno: int, col_offset: int, end_lineno: int, end_col_offset: int) -> str | None:
+        """The text between two `ast` positions (lines from 1, columns in UTF-8 bytes), as
+        `segment` takes them from a node; None when they are not positions in this text."""
         if self._lines is None:
             # as the parser (and ast.get_source_segment) splits: only \r\n, \r and \n end a line
             self._lines = [m.encode("utf-8") for m in _LINE.findall(self.text)]
-        lines, first = self._lines, int(node.lineno) - 1  # type: ignore[attr-defined]
-        col, end = int(node.col_offset), int(end_col)  # type: ignore[attr-defined]
-        last = int(end_lineno) - 1
-        if last == first:
-            return lines[first][col:end].decode()
-        return (lines[first][col:] + b"".join(lines[first + 1:last]) + lines[last][:end]).decode()
+        lines, first, last = self._lines, lineno - 1, end_lineno - 1
+        if not 0 <= first <= last < len(lines):
+            return None
+        try:
+            if last == first:
+                return lines[first][col_offset:end_col_offset].decode()
+            return (lines[first][col_offset:] + b"".join(lines[first + 1:last]) + lines[last][:end_col_offset]).decode()
+        except UnicodeDecodeError:  # columns that split a character: not this text's positions
+            return None
 
     @property
     def tree(self) -> ast.Module:
