@@ -455,3 +455,22 @@ def test_dangling_links_that_could_not_be_python_source_are_not_scan_errors(tmp_
     (project / "vendored_pkg").symlink_to(project / "nowhere_pkg")  # could have been a package folder
     report = api.scan([project], use_cache=False)
     assert sorted(e.path for e in report.errors) == ["gone.py", "vendored_pkg"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="Linux's instant count of runnable tasks")
+def test_a_second_process_only_when_a_core_is_free_now():
+    """`worker_count` reads how many tasks are runnable at this moment (not the load average of
+    the last minute): with every core kept busy, the scan and `apply` stay on one process."""
+    import time
+
+    cores = os.cpu_count() or 1
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        time.sleep(0.3)  # the hogs are past their start-up
+        running = processes._running_now()
+        assert running is not None and running >= cores + 1  # the hogs, and this process
+        assert processes.worker_count() == 1
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()

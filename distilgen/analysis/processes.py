@@ -25,14 +25,36 @@ R = TypeVar("R")
 
 
 def worker_count() -> int:
-    """2 when a second core is there to use: with the cores already busy (load average), a second
-    process only adds the cost of shipping results between processes (measured in benchmarks/scan.py)."""
+    """2 when a second core is free to use now: with the cores already busy, a second process only
+    adds the cost of shipping results between processes (measured in benchmarks/scan.py)."""
     cores = os.cpu_count() or 1
-    try:
+    if cores < 2:
+        return 1
+    running = _running_now()
+    if running is not None:
+        return 2 if running <= cores - 1 else 1  # `running` counts this process
+    try:  # no instant reading here: the load average, which lags by a minute
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # not on every platform
         load = 0.0
-    return 2 if cores >= 2 and load <= cores - 1 else 1
+    return 2 if load <= cores - 1 else 1
+
+
+def _running_now(readings: int = 5) -> int | None:
+    """How many tasks are runnable on the machine at this moment, this process included: Linux's
+    instant count (the fourth field of /proc/loadavg), the median of a few readings a millisecond
+    apart; None where there is none. The load average would say what ran during the last minute
+    (a command run right after another saw its predecessor's load and used one core of two)."""
+    seen: list[int] = []
+    try:
+        for i in range(readings):
+            if i:
+                time.sleep(0.001)
+            with open("/proc/loadavg", "rb") as fh:
+                seen.append(int(fh.read().split()[3].split(b"/")[0]))
+    except (OSError, ValueError, IndexError):
+        return None
+    return sorted(seen)[len(seen) // 2]
 
 
 def _worker_start(parent: int) -> None:
