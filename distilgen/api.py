@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from typing import Any as _Any
 from typing import Callable as _Callable
 from typing import Iterable as _Iterable
-from typing import Mapping as _Mapping
 
 # Heavy modules (libcst, openai, torch) are imported inside the verbs that need them, so
 # `import distilgen.api` and `distilgen --help` stay fast. Names are private (`_Path`) so that
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from .ops.files import FileInfo
     from .ops.jobs import CheckpointInfo, CreateResult, EventInfo, JobInfo
     from .prompts.lock import RecordResult
-    from .prompts.recording import ModuleSource, Problem
+    from .prompts.recording import Problem
     from .train.run import TrainResult
     from .train.serve import LocalServer, ServeInfo
     from .train.trainer import Progress, TrainSettings
@@ -150,7 +149,6 @@ def apply(
     writing, with lock=True, the lock's prompts are re-recorded and `dispatch` pins each rebound
     function's current prompt fingerprint to the model id (`prompts.lock.record_model`).
     """
-    from .analysis.depends import ParsedAhead
     from .codemods.apply import apply_codemod, pin_models
 
     paths = list(paths) or ["."]
@@ -168,15 +166,10 @@ def apply(
 
             remembered = recall(cfg, report.results)
             vet = (lambda wait=True: remembered) if remembered else None
-        # while it waits for the child's verdict, the codemod parses what the lock step will read
-        ahead = ParsedAhead() if early is not None else None
-        idle = ahead.steps if ahead is not None else None
-        result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet,
-                               idle=idle)
-        facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one parse per file)
+        result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
+        facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one read per file)
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
-            result = pin_models(result, report, cfg, lambda config: [
-                _record_prompts(config, early=early, facts=facts, prepared=ahead.parsed if ahead is not None else None)])
+            result = pin_models(result, report, cfg, lambda config: [_record_prompts(config, early=early, facts=facts)])
         if early is not None and early.verdicts is not None and action in ("decorate", "dispatch"):
             from .codemods.left_alone import remember
 
@@ -357,30 +350,23 @@ def prompts(
 
 
 def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas | None" = None,
-                    facts: "list[StaticFacts] | None" = None,
-                    prepared: "_Mapping[str, ModuleSource] | None" = None) -> PromptsReport:
+                    facts: "list[StaticFacts] | None" = None) -> PromptsReport:
     """`prompts` for one project; `early` holds the answers of a schema child `apply` started
     before its edit (only functions it did not describe start another child); the static facts
-    read are appended to `facts`, for a caller that asks more of the same files; `prepared` holds
-    modules `apply` parsed ahead (taken for the same text only)."""
+    read are appended to `facts`, for a caller that asks more of the same files."""
     from .analysis.depends import StaticFacts
-    from .analysis.parsing import keeping_trees
     from .prompts.lock import load_lock, record_prompts
-    from .prompts.recording import ModuleSource, build_records
+    from .prompts.recording import build_records
 
-    # after `apply` (`prepared`), the files this scan indexes again are the ones it just edited
-    with keeping_trees(max_chars=4_000_000 if prepared is not None else 0) as trees:
-        report = scan([cfg.root], config=cfg)
+    report = scan([cfg.root], config=cfg)
     decorated = report.by_status("decorated")
-    if trees:
-        prepared = {**{text: ModuleSource(text, tree) for text, tree in trees.items()}, **(prepared or {})}
     child = (early.job.child if early is not None else _project_python(cfg)) if decorated else None
-    static = StaticFacts(report.root, cfg, prepared=prepared)
+    static = StaticFacts(report.root, cfg)
     if facts is not None:
         facts.append(static)
     described = early.result() if early is not None and decorated else None
     records, problems = build_records(report.root, decorated, child=child, closures=static.closures(decorated),
-                                      described=described, texts=static.sources, prepared=prepared)
+                                      described=described, texts=static.sources)
     static.save()
     # an entry that could not be re-recorded this time (import failed, file unreadable) is
     # kept as it was, never dropped

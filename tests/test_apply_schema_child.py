@@ -327,31 +327,3 @@ def test_apply_with_a_slow_child_records_what_prompts_records_and_runs_no_atexit
     assert (root / "distilgen.lock").read_bytes() == lock
     assert cli(root, "check").returncode == 0
     assert not (root / "shop" / "EXITED").exists(), "the schema child ran the project's atexit handler"
-
-
-def test_a_parse_made_ahead_is_taken_only_for_the_same_text(tmp_path):
-    from distilgen.analysis.depends import ParsedAhead, StaticFacts
-    from distilgen.config import load_config
-
-    root = write(tmp_path / "proj", {
-        "pyproject.toml": '[project]\nname = "shop"\n',
-        "shop/__init__.py": "",
-        "shop/models.py": "from pydantic import BaseModel\n\n\nclass Total(BaseModel):\n    total: int\n",
-        "shop/logic.py": "from shop.models import Total\n\n\ndef total(a: int) -> Total:\n    return Total(total=a)\n",
-    })
-    cfg = load_config(root)
-    candidates = [r for r in api.scan([root], config=cfg).results if r.status == "candidate"]
-    planned = b"from shop.models import Total\n\n\ndef total(a: int) -> Total:\n    return Total(total=a + 1)\n"
-    ahead = ParsedAhead()
-    assert len(list(ahead.steps([("shop/logic.py", planned), ("shop/bad.py", b"def (:\n")]))) == 1  # one step per parse
-    assert list(ahead.parsed) == [planned.decode()]
-    # the file on disk is not the planned text: parsed again, from what is on disk
-    facts = StaticFacts(root, cfg, use_cache=False, prepared=ahead.parsed)
-    logic = facts._texts.source("shop/logic.py")
-    assert logic is not None and logic.text == (root / "shop/logic.py").read_text()
-    assert logic is not ahead.parsed[planned.decode()]
-    # once it is, the parse made ahead is the one used
-    (root / "shop/logic.py").write_bytes(planned)
-    facts = StaticFacts(root, cfg, use_cache=False, prepared=ahead.parsed)
-    assert facts._texts.source("shop/logic.py") is ahead.parsed[planned.decode()]
-    assert facts.closure(candidates[0]) is not None

@@ -16,7 +16,7 @@ import pytest
 
 from distilgen import Instructions
 from distilgen.errors import DecorationError
-from distilgen.prompts.recording import read_source, static_prompt, static_source
+from distilgen.prompts.recording import ModuleSource, read_source, static_prompt, static_source
 from distilgen.prompts.render import fingerprint, render_prompt
 from distilgen.prompts.source import function_source
 from distilgen.runtime import formats
@@ -117,3 +117,42 @@ def test_crlf_bom_and_encoding_cookie_read_like_inspect(tmp_path, monkeypatch):
         spec = instructions.distil(mod.f).__distil__.spec
         static = static_prompt(read_source(pkg / f"{name}.py"), "f", "M", include_body=True)
         assert static == spec.prompt and "Caf\xe9 \u00bd." in static and "\r" not in static
+
+
+def test_form_feeds_and_line_separators_read_like_inspect(tmp_path, monkeypatch):
+    """Only \\r\\n, \\r and \\n end a line for the parser and `inspect` (str.splitlines also splits at
+    \\f and \\u2028: a form feed above a function made `prompts` fail on it, and one inside it
+    garbled the body on both sides)."""
+    from distilgen import api
+    from distilgen.prompts.recording import ModuleSource, scanned_lines
+
+    pkg = tmp_path / "ffpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    src = ("from pydantic import BaseModel\n# a page break \x0c in a comment\n\x0c\nclass M(BaseModel):\n    a: str\n\n"
+           "def f(a: str) -> M:\n    \"\"\"Line \u2028 separator.\"\"\"\n    x = 'a\x0cb'\n    return M(a=a + x)\n")
+    (pkg / "mod.py").write_text(src, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    instructions = Instructions(name="ff", include_code_body=True, lock_file=tmp_path / "none.lock")
+    spec = instructions.distil(importlib.import_module("ffpkg.mod").f).__distil__.spec
+    assert "    x = 'a\x0cb'\n    return M(a=a + x)" in spec.prompt  # the body, whole
+    text = read_source(pkg / "mod.py")
+    assert static_prompt(text, "f", "M", include_body=True) == spec.prompt  # from the module's parse
+    (r,) = [r for r in api.scan([tmp_path], use_cache=False).results if r.qualname == "f"]
+    assert ModuleSource(text).prompt("f", "M", include_body=True, lineno=r.lineno, lines=scanned_lines(r)) == spec.prompt
+
+
+def test_the_scans_lines_are_parsed_alone_and_checked():
+    """Given where the scan found a def, only its lines are parsed; lines that do not hold it (the
+    file changed since the scan) fall back to the module's own parse, never to another def."""
+    text = ("import functools\n\n\n@functools.cache\ndef g(a: int) -> M:\n    return M(a=a)\n\n\n"
+            "class C:\n    @staticmethod\n    def f(a: int) -> M:\n        '''Doc.'''\n        return M(a=a)\n")
+    module = ModuleSource(text)
+    found = module.definition("C.f", 11, (10, 13))
+    assert found is not None and module._tree is None  # the module itself was never parsed
+    assert (found.first, found.last, found.node.name) == (10, 13, "f")
+    assert found.source == module.definition("C.f", 11).source  # the same as from the module's parse
+    stale = ModuleSource(text).definition("C.f", 11, (4, 6))  # g's lines: another def
+    assert stale is not None and stale.node.name == "f" and (stale.first, stale.last) == (10, 13)
+    assert ModuleSource(text).definition("C.f", 11, (40, 44)) is not None  # past the end
+    assert ModuleSource(text).definition("C.h", 11, (10, 13)) is None  # not there at all

@@ -25,7 +25,7 @@ import ast
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, TypeGuard
+from typing import TYPE_CHECKING, Any, Iterable, TypeGuard
 
 from .._version import __version__
 from ..config import Config
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # imported where a closure is computed: a warm check reads ca
     from ..prompts.recording import ModuleSource
     from .resolve import Module, Resolver
 
-__all__ = ["StaticFacts", "ParsedAhead", "prompt_digest"]
+__all__ = ["StaticFacts", "prompt_digest"]
 
 _FORMAT = 2
 
@@ -69,13 +69,12 @@ def _names(expr: Any, out: list[str]) -> None:
 
 
 class _Texts:
-    """Module texts, each read and parsed at most once per run (a parse made ahead, in `prepared`,
-    is taken for the very same text only). The closures only slice class statements out of them,
-    at the positions the index recorded: parsing is left to the prompts that need it."""
+    """Module texts, each read at most once per run. Nothing here parses a whole module: the
+    closures slice class statements out at the positions the index recorded, the prompts parse
+    a function's own lines."""
 
-    def __init__(self, root: Path, prepared: Mapping[str, ModuleSource] | None = None) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.prepared = prepared or {}
         self._texts: dict[str, ModuleSource | None] = {}
 
     def source(self, rel: str) -> ModuleSource | None:
@@ -84,7 +83,7 @@ class _Texts:
 
             try:
                 text = read_source(self.root / rel)
-                self._texts[rel] = self.prepared.get(text) or ModuleSource(text)
+                self._texts[rel] = ModuleSource(text)
             except (OSError, SyntaxError, UnicodeDecodeError):
                 self._texts[rel] = None
         return self._texts[rel]
@@ -158,8 +157,7 @@ class StaticFacts:
     `closure(r)` and `prompt(r, tool, include_body)` take scan records (`path`, `qualname`,
     `lineno`, `module`); `save()` writes the cache. Nothing is imported."""
 
-    def __init__(self, root: Path, config: Config, *, use_cache: bool = True,
-                 prepared: Mapping[str, ModuleSource] | None = None) -> None:
+    def __init__(self, root: Path, config: Config, *, use_cache: bool = True) -> None:
         self.root = Path(root)
         self._root_s = str(self.root)
         self.config = config
@@ -172,7 +170,7 @@ class StaticFacts:
         self._changed: set[str] | None = None
         self._fresh: dict[str, dict[str, Any]] = {}
         self._dirty = False
-        self._texts = _Texts(self.root, prepared)
+        self._texts = _Texts(self.root)
         self._files: _Files | None = None
         self._resolver: Resolver | None = None
         self._stats: dict[str, Any] = {}
@@ -338,9 +336,12 @@ class StaticFacts:
 
     def prompt(self, r: Any, tool: str, include_body: bool) -> str | None:
         """The prompt the runtime renders for `r` with this tool name and include-body setting."""
+        from ..prompts.recording import scanned_lines
+
         src = self._texts.source(r.path)
         try:
-            return src.prompt(r.qualname, tool, include_body=include_body, lineno=r.lineno) if src is not None else None
+            return src.prompt(r.qualname, tool, include_body=include_body, lineno=r.lineno,
+                              lines=scanned_lines(r)) if src is not None else None
         except (SyntaxError, ValueError):
             return None
 
@@ -380,28 +381,3 @@ class StaticFacts:
             if c is not None:
                 out[f"{r.path}::{r.qualname}"] = c
         return out
-
-
-class ParsedAhead:
-    """Module texts parsed ahead of the lock step, by text.
-
-    `apply` has a core to spare while it waits for the schema child's verdict: `steps` parses there
-    the edited files as they will be written (the lock step renders their functions' prompts), one
-    file per step so the wait is never longer than one parse. The lock step takes a parse from
-    `parsed` only for the very text it reads from disk, so a file that was not written as planned
-    is simply parsed again. (The closures parse nothing: the index has the class statements.)"""
-
-    def __init__(self) -> None:
-        self.parsed: dict[str, ModuleSource] = {}
-
-    def steps(self, planned: Iterable[tuple[str, bytes]]) -> Iterator[None]:
-        from ..prompts.recording import ModuleSource, decode_source
-
-        for _rel, data in planned:
-            try:
-                module = ModuleSource(decode_source(data))
-                module.index()
-            except (SyntaxError, ValueError, RecursionError, MemoryError, UnicodeDecodeError):
-                continue
-            self.parsed.setdefault(module.text, module)
-            yield

@@ -20,10 +20,9 @@ from __future__ import annotations
 import ast
 import re
 import threading
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
-__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_ast_noting_rewrite", "keeping_trees", "parse_cst", "parse_cst_expression", "run_deep",
+__all__ = ["UnparsableSource", "decode_source", "parse_ast", "parse_ast_noting_rewrite", "parse_cst", "parse_cst_expression", "run_deep",
            "MAX_BRACKET_DEPTH", "is_type_checking"]
 
 MAX_BRACKET_DEPTH = 200
@@ -238,43 +237,12 @@ def parse_ast(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
     return parse_ast_noting_rewrite(source, filename)[0]
 
 
-class _Kept(dict[str, ast.Module]):
-    def __init__(self, budget: int) -> None:
-        super().__init__()
-        self.budget = budget
-
-    def keep(self, text: str, tree: ast.Module) -> None:
-        if len(text) <= self.budget:
-            self.budget -= len(text)
-            self[text] = tree
-
-
-_kept: list[_Kept] = []
-
-
-@contextmanager
-def keeping_trees(max_chars: int = 4_000_000) -> Iterator[dict[str, ast.Module]]:
-    """While the block runs, the trees `parse_ast` makes in this process straight from a text are
-    also put in the dict yielded (text -> tree; `ast` trees are only read, never changed), for a
-    caller that needs the same texts parsed right after: `apply`'s lock step rescans the files it
-    edited, then renders their prompts from the same trees (one parse per edited file). At most
-    `max_chars` of text are kept (a tree takes ~25x its text's size in memory)."""
-    kept = _Kept(max_chars)
-    _kept.append(kept)
-    try:
-        yield kept
-    finally:
-        _kept.remove(kept)
-
-
 def parse_ast_noting_rewrite(source: str | bytes, filename: str = "<unknown>") -> tuple[ast.Module, bool]:
     """`parse_ast`, and whether the text had to be rewritten first (then a line's columns may
     differ from the file's)."""
     text = _text(source)
     tree = _check(text, filename)
     if tree is not None:
-        for kept in _kept:
-            kept.keep(text, tree)
         return tree, False
     try:
         rewritten = _rewrite_new_syntax(_libcst(text))

@@ -346,7 +346,6 @@ def apply_codemod(
     write: bool = True,
     selected: tuple[str, ...] = (),
     vet: Callable[..., Mapping[tuple[str, str], str] | None] | None = None,
-    idle: Callable[[Sequence[tuple[str, bytes]]], Iterable[object]] | None = None,
 ) -> ApplyReport:
     """Plan and (with write=True) make the edits for the selected results of `report`.
 
@@ -356,8 +355,7 @@ def apply_codemod(
     why): the schema child's verdict, so that `apply` never decorates what `prompts` could not
     record. `vet()` waits for it (once the edits are planned, before anything is written);
     `vet(False)` returns None while it is not there yet: asked before each file is planned, so
-    that a file whose functions are all left alone is never parsed. While `vet()` would wait,
-    `idle((path, new bytes) for each planned edit)` is stepped (work for after the write).
+    that a file whose functions are all left alone is never parsed.
     """
     if action == "dispatch" and not model:
         raise UsageError("--dispatch needs --model ID: the fine-tuned model to bind")
@@ -416,11 +414,6 @@ def apply_codemod(
             (failed if isinstance(outcome, FileEdit) else planned).append(outcome)  # type: ignore[arg-type]
     if vetting:
         assert vet is not None
-        if verdicts is None and idle is not None:
-            for _ in idle([(p.rel, p.new) for p in planned]):
-                verdicts = vet(False)
-                if verdicts is not None:
-                    break
         verdicts = vet() if verdicts is None else verdicts
         assert verdicts is not None
         planned = _vetted(root, planned, by_path, verdicts, where, action, model, notes, refused, failed)

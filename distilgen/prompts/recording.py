@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..errors import ConfigError, DistilgenError
 from .lock import PromptRecord
 from .render import render_prompt, static_fingerprint
-from .source import FunctionSource, function_source_from_module
+from .source import FunctionSource, function_source_from_module, parse_definition, source_lines, source_of_node
 
 # subprocess, tempfile, shutil and tokenize are imported where used: `check` imports this module
 # and, on a warm cache, starts no process and writes no file
@@ -97,18 +96,36 @@ def find_function(tree: ast.Module, qualname: str, lineno: int | None = None) ->
     return _pick(_index_functions(tree).get(qualname, []), lineno)
 
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+@dataclass(frozen=True)
+class Definition:
+    """A function's definition as the prompt and the schema child read it."""
+
+    source: FunctionSource
+    first: int
+    """First line, decorators included."""
+    last: int
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    """Its `ast` node (positions within its own lines, not the module's)."""
 
 
 class ModuleSource:
-    """One module's text, parsed once, with its defs indexed once: many functions, one parse."""
+    """One module's text, its lines split once; parsed (once) only when a caller does not know
+    where a function is: the scan's records say it, and then only the function's lines are parsed."""
 
     def __init__(self, text: str, tree: ast.Module | None = None) -> None:
         """`tree`: `ast.parse(text)` when the caller already has it."""
         self.text = text
         self._tree = tree
         self._defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
-        self._lines: list[bytes] | None = None
+        self._lines: list[str] | None = None
+        self._bytes: list[bytes] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        """The text's lines as the parser numbers them (`source.source_lines`)."""
+        if self._lines is None:
+            self._lines = source_lines(self.text)
+        return self._lines
 
     def segment(self, node: ast.AST) -> str | None:
         """`ast.get_source_segment(self.text, node)`, with the lines split once per module, not
@@ -121,10 +138,9 @@ class ModuleSource:
     def segment_at(self, lineno: int, col_offset: int, end_lineno: int, end_col_offset: int) -> str | None:
         """The text between two `ast` positions (lines from 1, columns in UTF-8 bytes), as
         `segment` takes them from a node; None when they are not positions in this text."""
-        if self._lines is None:
-            # as the parser (and ast.get_source_segment) splits: only \r\n, \r and \n end a line
-            self._lines = [m.encode("utf-8") for m in _LINE.findall(self.text)]
-        lines, first, last = self._lines, lineno - 1, end_lineno - 1
+        if self._bytes is None:
+            self._bytes = [line.encode("utf-8") for line in self.lines]
+        lines, first, last = self._bytes, lineno - 1, end_lineno - 1
         if not 0 <= first <= last < len(lines):
             return None
         try:
@@ -141,7 +157,7 @@ class ModuleSource:
         return self._tree
 
     def index(self) -> None:
-        """Parse and index the defs now (`analysis.depends.ParsedAhead`), not when first asked."""
+        """Parse and index the defs (once)."""
         if self._defs is None:
             self._defs = _index_functions(self.tree)
 
@@ -150,18 +166,52 @@ class ModuleSource:
         assert self._defs is not None
         return _pick(self._defs.get(qualname, []), lineno)
 
-    def source(self, qualname: str, lineno: int | None = None) -> tuple[FunctionSource, int, int] | None:
-        """(FunctionSource, first line incl. decorators, last line) of `qualname`, or None."""
+    def definition(self, qualname: str, lineno: int | None = None, lines: tuple[int, int] | None = None) -> Definition | None:
+        """`qualname`'s definition (the one at `lineno` if several), or None when it is not there.
+
+        `lines`: (first, last) where the scan found it, decorators included. Then only those lines
+        are parsed (a def's own text is what `inspect.getsource` gives the runtime); the whole
+        module only when they do not hold that def (the file changed since the scan)."""
+        if lines is not None:
+            found = self._at(qualname, lineno, *lines)
+            if found is not None:
+                return found
         node = self.function(qualname, lineno)
         if node is None:
             return None
         first = min([d.lineno for d in node.decorator_list] + [node.lineno])
-        return function_source_from_module(self.text, node), first, node.end_lineno or node.lineno
+        return self._at(qualname, node.lineno, first, node.end_lineno or node.lineno) or Definition(
+            function_source_from_module(self.lines, node), first, node.end_lineno or node.lineno, node)
 
-    def prompt(self, qualname: str, tool: str, *, include_body: bool, lineno: int | None = None) -> str | None:
+    def _at(self, qualname: str, lineno: int | None, first: int, last: int) -> Definition | None:
+        if not 1 <= first <= last <= len(self.lines):
+            return None
+        try:
+            text, node, added = parse_definition("".join(self.lines[first - 1:last]))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        # the def asked for: its name, on its line (a decorator line may hold a lambda, never a def)
+        if node.name != qualname.rpartition(".")[2] or (lineno is not None and first + node.lineno - 1 - added != lineno):
+            return None
+        return Definition(source_of_node(text, node), first, last, node)
+
+    def source(self, qualname: str, lineno: int | None = None,
+               lines: tuple[int, int] | None = None) -> tuple[FunctionSource, int, int] | None:
+        """(FunctionSource, first line incl. decorators, last line) of `qualname`, or None."""
+        found = self.definition(qualname, lineno, lines)
+        return None if found is None else (found.source, found.first, found.last)
+
+    def prompt(self, qualname: str, tool: str, *, include_body: bool, lineno: int | None = None,
+               lines: tuple[int, int] | None = None) -> str | None:
         """The prompt the runtime renders for `qualname`, or None when it is not there."""
-        found = self.source(qualname, lineno)
-        return None if found is None else render_prompt(found[0], tool, include_body=include_body)
+        found = self.definition(qualname, lineno, lines)
+        return None if found is None else render_prompt(found.source, tool, include_body=include_body)
+
+
+def scanned_lines(r: Any) -> tuple[int, int] | None:
+    """(first line incl. decorators, last line) of scan record `r`'s def, when it says."""
+    first, last = getattr(r, "decorator_lineno", 0) or getattr(r, "lineno", 0), getattr(r, "end_lineno", 0)
+    return (first, last) if first and last else None
 
 
 def static_source(text: str, qualname: str, lineno: int | None = None) -> tuple[FunctionSource, int, int] | None:
@@ -371,13 +421,14 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
     return head
 
 
-def schema_target(r: Any, source: ModuleSource | None = None, *, instance: str | None = None) -> dict[str, Any]:
+def schema_target(r: Any, source: ModuleSource | Definition | None = None, *, instance: str | None = None) -> dict[str, Any]:
     """What the schema child needs of scan record `r` (its key is `path::qualname`).
 
-    `source` (the module's text, parsed) tells a decorator with `name=` and the return annotation
-    as written; without it `r` is taken as undecorated. `instance` overrides the decorator's own
-    (a function about to be decorated: the instance it will be bound to)."""
-    node = source.function(r.qualname, r.lineno) if source is not None else None
+    `source` (the module's text, or `r`'s definition read from it) tells a decorator with `name=`
+    and the return annotation as written; without it `r` is taken as undecorated. `instance`
+    overrides the decorator's own (a function about to be decorated: the instance it will be bound to)."""
+    found = source.definition(r.qualname, r.lineno, scanned_lines(r)) if isinstance(source, ModuleSource) else source
+    node = found.node if found is not None else None
     named = node is not None and _uses_name(node)
     dec = getattr(r, "decorator", None)
     returns = ast.unparse(node.returns) if node is not None and node.returns is not None else None
@@ -389,16 +440,14 @@ def schema_target(r: Any, source: ModuleSource | None = None, *, instance: str |
 
 def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | None = None,
                   closures: Mapping[str, str] | None = None, described: Mapping[str, dict[str, Any]] | None = None,
-                  texts: dict[str, ModuleSource | None] | None = None,
-                  prepared: Mapping[str, ModuleSource] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
+                  texts: dict[str, ModuleSource | None] | None = None) -> tuple[list[PromptRecord], list[Problem]]:
     """A PromptRecord for every decorated function in `results` (paths relative to `root`).
 
     `closures` maps `path::qualname` to the digest of the classes its schema depends on, read
     statically (`analysis.depends`): with the prompt it makes the static fingerprint recorded
     beside the prompt, which `check` compares without importing anything. `described` holds the
     schema child's answers already read (an early `SchemaJob`): only functions missing from it
-    start a child. `texts` shares parsed modules with the caller (one parse per file); `prepared`
-    holds modules parsed ahead, taken for the very same text only (`analysis.depends.ParsedAhead`)."""
+    start a child. `texts` shares the module texts read with the caller (one read per file)."""
     child = child or ProjectPython(sys.executable, "the running interpreter", "--python", (str(root),))
     records: list[PromptRecord] = []
     problems: list[Problem] = []
@@ -415,16 +464,16 @@ def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | 
             module = texts.get(r.path)
             if module is None:
                 text = read_source(root / r.path)
-                texts[r.path] = module = (prepared or {}).get(text) or ModuleSource(text)
-            found = module.source(r.qualname, r.lineno)
+                texts[r.path] = module = ModuleSource(text)
+            found = module.definition(r.qualname, r.lineno, scanned_lines(r))
         except (OSError, SyntaxError, UnicodeDecodeError) as exc:
             problems.append(Problem(r.path, line, f"cannot read the source of {r.qualname}: {exc}"))
             continue
         if found is None:
             problems.append(Problem(r.path, line, f"{r.qualname} not found in the file (changed since the scan?); run again"))
             continue
-        sources[key] = (r, *found)
-        targets.append(schema_target(r, module))
+        sources[key] = (r, found.source, found.first, found.last)
+        targets.append(schema_target(r, found))
     answers = dict(described or {})
     missing = [t for t in targets if t["key"] not in answers]
     answers.update(compute_schemas(root, missing, child=child))

@@ -35,7 +35,8 @@ def render_code(src: FunctionSource, *, include_body: bool = False) -> str:
             parts.extend(("    " + line) if line else "" for line in doc_lines[1:])
             parts.append('    """')
     if include_body and src.body:
-        parts.extend(("    " + line) if line.strip() else "" for line in src.body.splitlines())
+        # source lines end at \n only (str.splitlines would also cut at a \f in a string literal)
+        parts.extend(("    " + line) if line.strip() else "" for line in src.body.split("\n"))
     else:
         parts.append("    ...")
     return "\n".join(parts)

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 
 from .. import _ast_parse
 
-__all__ = ["FunctionSource", "function_source", "function_source_from_module"]
+__all__ = ["FunctionSource", "function_source", "function_source_from_module", "parse_definition", "source_lines", "source_of_node"]
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def source_lines(text: str) -> list[str]:
+    """`text`'s lines, ends kept, as the parser and `linecache` number them: only \\r\\n, \\r and \\n
+    end a line (`str.splitlines` also splits at \\f, \\v, \\x1c-\\x1e, \\x85, \\u2028 and \\u2029, which
+    shifted every line after a form feed)."""
+    return _LINE.findall(text)
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ def _header_end(text: str, def_offset: int) -> int:
     depth = 0
     start_line = text.count("\n", 0, def_offset) + 1
     line_offsets = [0]
-    for line in text.splitlines(keepends=True):
+    for line in source_lines(text):
         line_offsets.append(line_offsets[-1] + len(line))
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.start[0] < start_line:
@@ -54,10 +64,11 @@ def _header_end(text: str, def_offset: int) -> int:
     raise ValueError("function header has no ':'")
 
 
-def _from_node(text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSource:
+def source_of_node(text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSource:
+    """Parts of `node`, a def parsed from `text` (`parse_definition`)."""
     import textwrap  # here, not at the top: a warm `check` renders nothing and skips its import
 
-    lines = text.splitlines(keepends=True)
+    lines = source_lines(text)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
@@ -89,30 +100,38 @@ def _from_node(text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Funct
     return FunctionSource(node.name, signature.rstrip(), docstring, body, returns)
 
 
-def function_source(def_text: str) -> FunctionSource:
-    """Parts of the first function defined in `def_text` (decorators allowed, any indentation)."""
+def parse_definition(def_text: str) -> tuple[str, ast.FunctionDef | ast.AsyncFunctionDef, int]:
+    """(the text parsed, the first function defined in `def_text`, how many lines were put before
+    `def_text` to parse it): decorators allowed, any indentation. SyntaxError or ValueError."""
     import textwrap
 
     dedented = textwrap.dedent(def_text)
+    added = 0
     try:
         tree = _ast_parse.parse(dedented)
     except SyntaxError:
         # a method body's text may not dedent cleanly on its own (e.g. a continuation line)
-        tree = _ast_parse.parse("if 1:\n" + textwrap.indent(def_text, " "))
-        dedented = "if 1:\n" + textwrap.indent(def_text, " ")
+        dedented, added = "if 1:\n" + textwrap.indent(def_text, " "), 1
+        tree = _ast_parse.parse(dedented)
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return _from_node(dedented, node)
+            return dedented, node, added
     raise ValueError("no function definition in the given text")
 
 
-def function_source_from_module(module_text: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSource:
-    """Parts of `node`, a function parsed from `module_text` by the static side.
+def function_source(def_text: str) -> FunctionSource:
+    """Parts of the first function defined in `def_text` (decorators allowed, any indentation)."""
+    dedented, node, _ = parse_definition(def_text)
+    return source_of_node(dedented, node)
+
+
+def function_source_from_module(module_text: str | list[str], node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSource:
+    """Parts of `node`, a function parsed from `module_text` (or its `source_lines`) by the static side.
 
     Slices the definition (first decorator to last line) out of the module and hands it to
     `function_source`, exactly the text `inspect.getsource` gives the runtime.
     """
-    lines = module_text.splitlines(keepends=True)
+    lines = source_lines(module_text) if isinstance(module_text, str) else module_text
     first = min([d.lineno for d in node.decorator_list] + [node.lineno])
     last = node.end_lineno or node.lineno
     return function_source("".join(lines[first - 1 : last]))
