@@ -350,10 +350,22 @@ def test_incremental_rescans_equal_full_scans(tmp_path):
         ("pkg/sub/deep.py", "from typing import Optional\nfrom pkg.models import A\n\nAlias = Optional[A]\n"),
         ("pkg/plain.py", "from pydantic import BaseModel\n\n\nclass NotModel(BaseModel):\n    pass\n"),
         ("use_star.py", "from pkg.models import *\n\n\nasync def h() -> A: ...\n"),
+        # files that come and go: their module names change what others resolve to
+        ("use_new.py", "from pkg.new import N\n\n\ndef n() -> N: ...\n"),  # pkg.new is missing yet
+        ("pkg/new.py", "from pkg.models import A as N\n"),  # now it is there
+        ("pkg/new.py", None),  # and gone again
+        ("pkg/new/__init__.py", "from pkg.models import Root as N\n"),  # back, as a package
+        ("pkg/plain.py", None),  # `unrelated` imported it
+        ("pkg/plain/__init__.py", "from pydantic import BaseModel\n\n\nclass NotModel(BaseModel):\n    pass\n"),
+        ("use_new.py", None),
     ]
     assert api.scan([project]).results == api.scan([project], use_cache=False).results
     for rel, text in edits:
-        (project / rel).write_text(text)
+        if text is None:
+            (project / rel).unlink()
+        else:
+            (project / rel).parent.mkdir(parents=True, exist_ok=True)
+            (project / rel).write_text(text)
         cached = api.scan([project])
         assert cached.results == api.scan([project], use_cache=False).results, rel
     statuses = {r.qualname: (r.status, r.model) for r in cached.results}
@@ -363,6 +375,60 @@ def test_incremental_rescans_equal_full_scans(tmp_path):
         "h": ("candidate", "pkg.models.A"),
         "u": ("candidate", "pkg.plain.NotModel"),
     }
+
+
+def test_incremental_rescans_equal_full_scans_under_random_edits(tmp_path):
+    """Random projects and random edits (contents changed, files added, removed, turned into
+    packages): after each, the cached scan equals a scan from scratch."""
+    import random
+
+    names = ["a", "b", "c", "d"]
+
+    def module_text(rng: random.Random) -> str:
+        lines = ["from pydantic import BaseModel"]
+        for _ in range(rng.randint(0, 3)):
+            other = rng.choice(names)
+            lines.append(rng.choice([f"from pkg.{other} import M{other.upper()}",
+                                     f"from pkg.{other} import M{other.upper()} as Alias",
+                                     f"from pkg import {other}", f"from pkg.{other} import *"]))
+        if rng.random() < 0.7:
+            base = rng.choice(["BaseModel", "object", "Alias", f"M{rng.choice(names).upper()}"])
+            lines.append(f"class M{{me}}({base}):\n    x: int = 0")
+        for i in range(rng.randint(0, 2)):
+            ret = rng.choice(["Alias", f"M{rng.choice(names).upper()}", f"{rng.choice(names)}.M{rng.choice(names).upper()}"])
+            lines.append(f"def f{{me}}{i}() -> {ret}: ...")
+        return "\n\n\n".join(lines) + "\n"
+
+    seen: set[str] = set()
+    for seed in range(12):
+        rng = random.Random(seed)
+        project = write(tmp_path / f"p{seed}", {"pyproject.toml": "", "pkg/__init__.py": ""})
+
+        def put(rng: random.Random = rng, project: Path = project) -> str:
+            name = rng.choice(names)
+            as_pkg = rng.random() < 0.3
+            for rel in (f"pkg/{name}.py", f"pkg/{name}/__init__.py"):
+                if (project / rel).exists():
+                    (project / rel).unlink()
+            rel = f"pkg/{name}/__init__.py" if as_pkg else f"pkg/{name}.py"
+            (project / rel).parent.mkdir(parents=True, exist_ok=True)
+            (project / rel).write_text(module_text(rng).replace("{me}", name.upper()))
+            return rel
+
+        for _ in range(3):
+            put()
+        assert api.scan([project]).results == api.scan([project], use_cache=False).results
+        for step in range(8):
+            present = sorted(str(p.relative_to(project)) for p in project.rglob("*.py") if p.name != "__init__.py" or p.parent.name != "pkg")
+            if present and rng.random() < 0.3:
+                what = rng.choice(present)
+                (project / what).unlink()
+            else:
+                what = put()
+            cached = api.scan([project]).results
+            assert cached == api.scan([project], use_cache=False).results, (seed, step, what)
+            seen.update(r.status for r in cached)
+    assert {"candidate", "unresolved"} <= seen  # names that resolved to models, and names that did not
 
 
 def test_rescan_resolves_only_files_a_change_can_affect(tmp_path, monkeypatch):
@@ -474,3 +540,19 @@ def test_a_second_process_only_when_a_core_is_free_now():
         for h in hogs:
             h.kill()
             h.wait()
+
+
+def test_modules_that_star_import_each_other_are_scanned_in_time(tmp_path):
+    """Six modules, each star-importing the other five, and an annotation none of them defines:
+    the search went path by path (5^40 of them) and the scan never ended. Each (module, name) is
+    now looked up once."""
+    names = [f"m{i}" for i in range(6)]
+    files = {f"demo/{n}.py": "".join(f"from demo.{o} import *\n" for o in names if o != n) for n in names}
+    files["demo/use.py"] = "from demo.m0 import *\n\n\ndef f() -> Nowhere: ...\n\n\ndef g() -> Answer: ...\n"
+    files["demo/m5.py"] += "from demo.models import Answer\n"
+    project = small_project(tmp_path, files)
+    done = subprocess.run([sys.executable, "-m", "distilgen", "scan", str(project), "--format", "json"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert done.returncode in (0, 1), done.stderr
+    got = {r["qualname"]: r["status"] for r in json.loads(done.stdout)}
+    assert got["f"] == "unresolved" and got["g"] == "candidate"

@@ -507,13 +507,17 @@ def _modules(plan: _ScanPlan, indexes: dict[str, Any]) -> tuple[dict[str, Module
 
 
 def _reusable(plan: _ScanPlan, stored: StoredScan | None, digests: dict[str, bytes | None]) -> _Reuse:
-    """Same files and settings, some contents changed: a file's results are reused unless its module
-    or one of the modules its resolution read (recorded last time) changed."""
-    if (stored is None or stored.key != plan.key
-            or [(s.rel, s.module) for s in stored.stats] != [(s.rel, s.module) for s in plan.stats]
-            or not _ext_unchanged(stored.ext)):
+    """Same settings, some files changed: a file's results are reused unless its module or one of
+    the modules its resolution read (recorded last time) changed. A file added, removed or named
+    another module changes its module names: a resolution that looked one up recorded it, whether
+    it was found then or not (`apply` adds the instructions module: only the files that could
+    have named it are resolved again, not the whole tree)."""
+    if stored is None or stored.key != plan.key or not _ext_unchanged(stored.ext):
         return _Reuse({}, {}, {})
-    changed = {e.module for e in plan.entries if digests[e.rel] is None or digests[e.rel] != stored.digests.get(e.rel)}
+    before = {s.rel: s.module for s in stored.stats}
+    now = {s.rel: s.module for s in plan.stats}
+    changed = {m for rel, m in before.items() if now.get(rel) != m} | {m for rel, m in now.items() if before.get(rel) != m}
+    changed |= {e.module for e in plan.entries if digests[e.rel] is None or digests[e.rel] != stored.digests.get(e.rel)}
     by_path = {e.rel: stored.by_path.get(e.rel, ()) for e in plan.entries
                if e.module not in changed and e.rel in stored.deps and changed.isdisjoint(stored.deps[e.rel])}
     return _Reuse(by_path, dict(stored.ext), {rel: stored.deps[rel] for rel in by_path})

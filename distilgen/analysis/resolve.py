@@ -134,6 +134,10 @@ class Resolver:
         # Which modules each answer read (memo entries keep theirs), so a cached scan knows which
         # files a change can affect: frames nest like the calls, and a memo hit replays its set.
         self._frames: list[set[str]] = []
+        self._export_memo: dict[tuple[str, str], tuple[Resolved, set[str]]] = {}
+        self._exporting: set[tuple[str, str]] = set()
+        self._cut = False
+        """Set when an answer met a lookup in progress or the depth limit (see `export`)."""
 
     def begin(self) -> None:
         """Start recording the modules read (`end()` returns them)."""
@@ -223,11 +227,40 @@ class Resolver:
         return ("other",)
 
     def export(self, modname: str, attr: str, depth: int = 0) -> Resolved:
-        """`modname.attr` as another module sees it (`from modname import attr`)."""
+        """`modname.attr` as another module sees it (`from modname import attr`).
+
+        Each (module, name) is looked up once per scan (memoized with the modules it read), and
+        a lookup that comes back to one in progress is a cycle: star imports between modules
+        that star-import each other were searched path by path before (4 modules with 3 star
+        imports each: a scan that never ended)."""
+        key = (modname, attr)
+        if key in self._exporting:
+            self._cut = True  # this answer depends on where the search started: not memoized
+            return ("missing", f"{modname}.{attr}", "an import cycle, or re-exported through more than 40 modules")
+        hit = self._export_memo.get(key)
+        if hit is not None:
+            if self._frames and hit[1]:
+                self._frames[-1].update(hit[1])
+            return hit[0]
+        outer_cut, self._cut = self._cut, False
+        self._exporting.add(key)
+        self.begin()
+        try:
+            value = self._export(modname, attr, depth)
+        finally:
+            deps = self.end()
+            self._exporting.discard(key)
+            cut, self._cut = self._cut, outer_cut or self._cut
+        if not cut:
+            self._export_memo[key] = (value, deps)
+        return value
+
+    def _export(self, modname: str, attr: str, depth: int) -> Resolved:
         dotted = f"{modname}.{attr}"
         if dotted in self.roots:
             return ("ext", self.roots[dotted])
         if depth > 40:
+            self._cut = True
             return ("missing", dotted, "an import cycle, or re-exported through more than 40 modules")
         m = self.module(modname)
         if m is None:
