@@ -112,10 +112,9 @@ class ModuleSource:
     """One module's text, its lines split once; parsed (once) only when a caller does not know
     where a function is: the scan's records say it, and then only the function's lines are parsed."""
 
-    def __init__(self, text: str, tree: ast.Module | None = None) -> None:
-        """`tree`: `ast.parse(text)` when the caller already has it."""
+    def __init__(self, text: str) -> None:
         self.text = text
-        self._tree = tree
+        self._tree: ast.Module | None = None
         self._defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
         self._lines: list[str] | None = None
         self._bytes: list[bytes] | None = None
