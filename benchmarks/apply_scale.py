@@ -59,9 +59,9 @@ def project_python(tree: Path) -> tuple[str, str]:
 
 
 LOADS: list[float] = []
-"""The load average as each command started: the scan and apply use a second process only when it
-leaves a core free (`analysis/processes.worker_count`: <= 1 on 2 cores), so a figure means little
-without it."""
+"""The load average as each command started: the scan and apply use a second process only when a
+core is free at that moment (`analysis/processes.worker_count`), so a figure means little without
+it."""
 
 
 def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
