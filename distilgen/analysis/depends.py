@@ -14,7 +14,8 @@ dotted name only: its body belongs to a pinned dependency, and the hook's enviro
 have it (a pydantic or sqlmodel upgrade is a job for `distilgen prompts --check` in CI).
 
 Everything is read once per run: one discovery walk, each file's index from the scan's cache (or
-built once), each file whose class bodies are needed parsed once. Results are cached as JSON in
+built once; it holds each class statement's span and field annotations), each file whose class
+statements are needed read once and sliced, never parsed again. Results are cached as JSON in
 the cache folder per function, keyed on the (mtime, size) of every file they read, so a warm
 `check` stats a few files and parses nothing.
 """
@@ -325,8 +326,8 @@ class StaticFacts:
 
     @property
     def sources(self) -> dict[str, ModuleSource | None]:
-        """The module texts read so far (path -> parsed text; None: unreadable), to share with
-        `prompts.recording.build_records`: one parse per file."""
+        """The module texts read so far (path -> its text; None: unreadable), to share with
+        `prompts.recording.build_records`: one read per file."""
         return self._texts._texts
 
     # -- the answers ---------------------------------------------------------------------------
