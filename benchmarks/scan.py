@@ -6,7 +6,7 @@ temporary folder so the cache and the one-file touch never write into the venv).
     /work/venv/bin/python benchmarks/scan.py [--repeat 3]
 
 Prints lines/s of the floor and of distilgen's cold scan (no cache; by default a second worker
-process is used only when the load average leaves a core free, so it is also timed forced onto one
+process is used only when a core is free at that moment, so it is also timed forced onto one
 and onto two processes), a rescan with nothing changed,
 and a rescan after one file's content changed; the ratios against the targets (cold >= 50% of the
 floor's throughput; warm <= 5% of cold); and peak memory. Each scan runs in a fresh interpreter
@@ -36,11 +36,12 @@ from distilgen import api
 from distilgen.config import Config
 root = Path(sys.argv[1])
 import distilgen.analysis.project as project
+import distilgen.analysis.processes as processes  # `_index_many` imports worker_count when it runs
 if sys.argv[2] == "serial":  # the same cold scan forced onto one process, or onto two: do 2 cores help?
     project._PARALLEL_MIN_FILES = 10**9
 elif sys.argv[2] == "parallel":
-    project._workers = lambda: 2
-auto_workers = project._workers()
+    processes.worker_count = lambda: 2
+auto_workers = processes.worker_count()
 config = Config(root=root, cache_dir=str(root / ".distilgen_cache"))
 t = time.perf_counter()
 report = api.scan([root / p for p in sys.argv[3:]], config=config)
