@@ -378,3 +378,20 @@ def test_a_lock_that_cannot_be_written_after_dispatch_says_how_to_finish(sample_
     (sample_copy / "gone").mkdir()
     again = api.apply([sample_copy], action="dispatch", model=MODEL, select=["classify_ticket"])
     assert again.changed == () and again.pinned == ("inbox.triage:classify_ticket",)
+
+
+def test_a_diff_through_a_form_feed_applies_with_git(tmp_path: Path) -> None:
+    """The diff's lines end where the file's do: a form feed (kept in some projects' comments)
+    used to cut a line in two, with a "No newline" marker inside the hunk and wrong counts."""
+    from distilgen.codemods.edits import unified_diff
+
+    old = b"x = 1\n# page\x0cbreak\ndef f():\n    pass\n"
+    new = b"x = 1\n# page\x0cbreak\n@d\ndef f():\n    pass\n"
+    diff = unified_diff("m.py", old, new)
+    assert "No newline" not in diff and "@@ -1,4 +1,5 @@" in diff
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "m.py").write_bytes(old)
+    (tmp_path / "change.diff").write_text(diff, encoding="utf-8", newline="")
+    done = subprocess.run(["git", "apply", "change.diff"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "m.py").read_bytes() == new

@@ -17,6 +17,7 @@ from typing import Iterable
 
 
 from ..analysis.parsing import UnparsableSource, parse_cst
+from ..prompts.source import source_lines
 
 from .._atomic import default_mode, replace_atomically
 from ..contracts import EDIT_STATUSES, EditStatus
@@ -135,7 +136,9 @@ def unified_diff(rel: str, old: bytes | None, new: bytes, encoding: str = "utf-8
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             text = data.decode("latin-1")
-        return text.splitlines(keepends=True)
+        # lines as the parser and `patch` count them: splitlines would also cut at a form feed,
+        # giving a hunk with a bogus "No newline" marker and wrong line counts
+        return source_lines(text)
 
     out = []
     for line in difflib.unified_diff(
