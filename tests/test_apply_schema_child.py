@@ -288,9 +288,8 @@ SLOW_MODELS = """\
 
 
 def test_apply_with_a_slow_child_records_what_prompts_records_and_runs_no_atexit(tmp_path):
-    """The child's slow import leaves `apply` time to parse its lock step's files ahead (the edited
-    files as planned, the model files): the lock it writes is the one `prompts` writes afterwards.
-    The child leaves without running the project's atexit handlers."""
+    """With a child slow to import, the lock `apply` writes is the one `prompts` writes afterwards,
+    and the child leaves without running the project's atexit handlers."""
     root = write(tmp_path / "proj", {
         "pyproject.toml": '[project]\nname = "shop"\n',
         "shop/__init__.py": "",

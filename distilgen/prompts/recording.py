@@ -155,14 +155,9 @@ class ModuleSource:
             self._tree = ast.parse(self.text)
         return self._tree
 
-    def index(self) -> None:
-        """Parse and index the defs (once)."""
+    def function(self, qualname: str, lineno: int | None = None) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         if self._defs is None:
             self._defs = _index_functions(self.tree)
-
-    def function(self, qualname: str, lineno: int | None = None) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-        self.index()
-        assert self._defs is not None
         return _pick(self._defs.get(qualname, []), lineno)
 
     def definition(self, qualname: str, lineno: int | None = None, lines: tuple[int, int] | None = None) -> Definition | None:
