@@ -7,7 +7,6 @@ read. `commit_edits` turns each into a `FileEdit` record; one bad file never sto
 from __future__ import annotations
 
 import ast
-import difflib
 import os
 import stat
 import symtable
@@ -18,6 +17,7 @@ from typing import Iterable
 
 from ..analysis.parsing import UnparsableSource, parse_cst
 from ..prompts.source import source_lines
+from .line_diff import unified_diff_lines
 
 from .._atomic import default_mode, replace_atomically
 from ..contracts import EDIT_STATUSES, EditStatus
@@ -141,9 +141,7 @@ def unified_diff(rel: str, old: bytes | None, new: bytes, encoding: str = "utf-8
         return source_lines(text)
 
     out = []
-    for line in difflib.unified_diff(
-        lines(old), lines(new), "/dev/null" if old is None else f"a/{rel}", f"b/{rel}"
-    ):
+    for line in unified_diff_lines(lines(old), lines(new), "/dev/null" if old is None else f"a/{rel}", f"b/{rel}"):
         if line.startswith(("---", "+++")):
             line = line.rstrip("\n") + "\n"
         elif not line.endswith("\n"):
