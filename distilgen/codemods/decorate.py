@@ -594,11 +594,12 @@ def edit_module(
     # libcst parses only the top-level statements an edit can touch (`--remove` reads the whole
     # module to tell whether the import is still used, so it parses everything)
     if std_tree is not None and action != "remove" and all(t.lineno is not None for t in wanted):
-        reduced = reduce_source(source, std_tree, [t.lineno for t in wanted if t.lineno is not None])
+        lines = source_lines(source)
+        reduced = reduce_source(source, std_tree, [t.lineno for t in wanted if t.lineno is not None], lines)
         reduced_tree = _std_parse(reduced) if reduced is not None else None
         if reduced is not None and reduced_tree is not None:
             # what class bodies bind, from the whole file: stand-ins keep only the class names
-            class_names = ast_class_body_names(std_tree, source_lines(source))
+            class_names = ast_class_body_names(std_tree, lines)
             done = _edit(source, reduced, reduced_tree, wanted, instance, action, model, module, is_package,
                          class_names)
             if done is not None:

@@ -178,7 +178,8 @@ _NEWLINE = re.compile(rb"(?:\r\n|\r|\n)\Z")
 _INDENT = re.compile(rb"[ \t]*")
 
 
-def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[int]) -> bytes | str | None:
+def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[int],
+                  lines: Sequence[bytes] | None = None) -> bytes | str | None:
     """`source` with what no edit can touch cut down to stand-ins, or None when nothing would be cut:
     every def and class that holds none of `keep_lines` (at the top level, in a class that holds
     one, in top-level `if`/`try`/`with`/loop blocks that hold none and in top-level `if` blocks
@@ -193,7 +194,7 @@ def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[in
     parses the whole file).
     """
     keep = sorted(set(keep_lines))
-    lines = source_lines(source)
+    lines = list(lines) if lines is not None else source_lines(source)  # `source_lines(source)`, copied: cut here
     cut = False
 
     def held(first: int, last: int) -> list[int]:
