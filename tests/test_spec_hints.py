@@ -82,3 +82,33 @@ def test_an_unresolvable_return_annotation_is_named_as_such(tmp_path: Path) -> N
     assert run.returncode == 0, run.stderr  # capture never breaks the caller: it warns
     assert "cannot resolve the return annotation: name 'Nowhere' is not defined" in run.stderr
     assert "Files" not in run.stderr
+
+
+def test_a_model_named_through_a_package_still_importing_resolves_at_the_first_call(tmp_path: Path) -> None:
+    # dspy's shape: `pkg/__init__.py` imports `pkg.tools` before it binds `History`, and
+    # `pkg.tools` annotates `-> pkg.History` under postponed annotations. Undecorated, this imports
+    # fine; the decorator must not evaluate the annotation while `pkg` is half initialised.
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from pkg.tools import coerce\nfrom pkg.history import History\n")
+    (pkg / "history.py").write_text("from pydantic import BaseModel\n\nclass History(BaseModel):\n    messages: list[str]\n")
+    (pkg / "tools.py").write_text(textwrap.dedent(f'''
+        from __future__ import annotations
+
+        import pkg
+        from distilgen import Instructions
+
+        instructions = Instructions(dataset={str(tmp_path / "d.jsonl")!r})
+
+
+        @instructions.distil
+        def coerce(messages: list[str]) -> pkg.History:
+            return pkg.History(messages=messages)
+    '''))
+    code = "import pkg\nprint(pkg.coerce(['a']).messages)\n"
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['a']"
+    (line,) = (tmp_path / "d.jsonl").read_text().splitlines()
+    assert json.loads(line)["messages"][1]["content"] == "Return coerce(['a'])"

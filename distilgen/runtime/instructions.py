@@ -29,7 +29,7 @@ from ..errors import DecorationError, UsageError
 from . import formats
 from .calls import render_call
 from .sinks import JsonlSink, LoggingSink, Sink
-from .spec import FunctionSpec, build_spec, function_kind, resolve_return_model
+from .spec import FunctionSpec, UnresolvedAnnotation, build_spec, function_kind, resolve_return_model
 
 __all__ = ["Instructions", "CaptureStats", "CaptureWarning", "MODES"]
 
@@ -99,8 +99,8 @@ class _Distilled:
         self._return_model: type[BaseModel] | None
         try:
             self._return_model = resolve_return_model(fn)
-        except NameError:
-            self._return_model = None  # a forward reference: resolved at the first call
+        except UnresolvedAnnotation:
+            self._return_model = None  # a forward reference or a module mid-import: resolved at the first call
 
     @property
     def function_id(self) -> str:
@@ -113,10 +113,7 @@ class _Distilled:
                 if self._spec is None:
                     model = self._return_model
                     if model is None:
-                        try:
-                            model = resolve_return_model(self.original)
-                        except NameError as exc:
-                            raise DecorationError(f"{self.function_id}: cannot resolve the return annotation: {exc}") from None
+                        model = resolve_return_model(self.original)  # UnresolvedAnnotation now says why
                     lock_path = self.instructions._lock_path(self.original)
                     self._spec = build_spec(
                         self.original, kind=self.kind, return_model=model, src_text=self._src_text,

@@ -27,7 +27,7 @@ from ..prompts.render import render_prompt
 from ..prompts.source import FunctionSource, function_source
 from . import formats
 
-__all__ = ["FunctionSpec", "build_spec", "resolve_return_model", "function_kind"]
+__all__ = ["FunctionSpec", "build_spec", "resolve_return_model", "UnresolvedAnnotation", "function_kind"]
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,16 @@ def parameter_hints(fn: Callable[..., Any], *, include_extras: bool = False) -> 
     return hints, failed
 
 
+class UnresolvedAnnotation(DecorationError):
+    """Evaluating the return annotation failed, perhaps only for now: at decoration time the
+    module that defines the model may still be importing (a name not bound yet, or
+    `pkg.Model` while `pkg` is partly initialised in a circular import), so the decorator
+    retries at the first call instead of breaking the import of working code."""
+
+
 def resolve_return_model(fn: Callable[..., Any]) -> type[BaseModel]:
-    """The function's return annotation as a BaseModel subclass, or a DecorationError saying why not."""
+    """The function's return annotation as a BaseModel subclass, or a DecorationError saying why
+    not (`UnresolvedAnnotation` when the annotation could not be evaluated)."""
     where = f"{fn.__module__}:{fn.__qualname__}"
     if "return" not in getattr(fn, "__annotations__", {}):
         raise DecorationError(f"{where}: has no return annotation; annotate it with a pydantic BaseModel subclass")
@@ -189,10 +197,8 @@ def resolve_return_model(fn: Callable[..., Any]) -> type[BaseModel]:
         # the return annotation on its own: a parameter hint imported only under TYPE_CHECKING
         # must not stop capture (the runtime never needs parameter types)
         rt = resolve_annotation(fn, "return")
-    except NameError:
-        raise  # not resolvable yet: the caller retries at the first call
-    except Exception as exc:
-        raise DecorationError(f"{where}: cannot resolve its return annotation: {exc}") from None
+    except Exception as exc:  # NameError, AttributeError of a partly imported module, ...
+        raise UnresolvedAnnotation(f"{where}: cannot resolve the return annotation: {exc}") from None
     if isinstance(rt, type) and issubclass(rt, BaseModel):
         return rt
     origin = typing.get_origin(rt)
