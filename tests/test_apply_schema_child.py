@@ -326,3 +326,26 @@ def test_apply_with_a_slow_child_records_what_prompts_records_and_runs_no_atexit
     assert (root / "distilgen.lock").read_bytes() == lock
     assert cli(root, "check").returncode == 0
     assert not (root / "shop" / "EXITED").exists(), "the schema child ran the project's atexit handler"
+
+
+def test_a_failed_import_does_not_fail_unrelated_modules_or_blame_another_file(tmp_path):
+    """instructor and mcp (held-out corpus): once one module failed on a missing package, the child
+    answered every later lookup of that package with the first failure. A package probing for an
+    optional extra (`importlib.util.find_spec("extra") is None`, instructor's batch providers) then
+    failed too, and a second module importing the package was reported at the first one's line."""
+    model = "from pydantic import BaseModel\n\n\nclass {m}(BaseModel):\n    x: int\n\n\ndef {f}() -> {m}:\n    return {m}(x=1)\n"
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "a_script.py": "import not_installed_extra\n" + model.format(m="A", f="fa"),
+        "b_script.py": "\nimport not_installed_extra\n" + model.format(m="B", f="fb"),
+        "pkg/__init__.py": "",
+        "pkg/sub/__init__.py": "import importlib.util\n\nHAS_EXTRA = importlib.util.find_spec('not_installed_extra') is not None\n",
+        "pkg/sub/models.py": model.format(m="Answer", f="answer"),
+    })
+    report = api.apply([root])
+    assert decorated(root) == {"answer"}
+    [a] = [n for n in report.notes if ": fa: " in n]
+    [b] = [n for n in report.notes if ": fb: " in n]
+    assert "failed at a_script.py:1:" in a and "failed at b_script.py:2:" in b, (a, b)
+    assert cli(root, "prompts").returncode == 0
+    assert cli(root, "check").returncode == 0

@@ -60,21 +60,54 @@ _FAILED: dict[str, tuple[BaseException, Any]] = {}
 
 
 class _Missing:
-    """A finder, first on `sys.meta_path`: the modules an import asked for that are not there
-    after it failed for a missing dependency fail again at once, with the same error, from any
-    importer. A failed import is taken out of sys.modules, and running the same chain of project
-    modules again for every target cost seconds where a dependency is not installed."""
+    """A finder, first on `sys.meta_path`: a module that was found but failed to import for a
+    missing dependency fails again at once, with the same error, from any importer. A failed
+    import is taken out of sys.modules, and running the same chain of project modules again for
+    every target cost seconds where a dependency is not installed. Only modules that exist are
+    remembered: the missing dependency itself is looked up afresh each time, so a probe
+    (`importlib.util.find_spec("extra") is None`) still says it is absent, and another module
+    importing it fails at its own line."""
 
     def __init__(self) -> None:
         self.missing: dict[str, tuple[BaseException, Any]] = {}
-        self.asked: list[str] | None = None
+        self.asked: list[tuple[str, Any]] | None = None
 
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         hit = self.missing.get(name)
         if hit is not None:
-            raise hit[0].with_traceback(hit[1])
+            import importlib.machinery
+
+            return importlib.machinery.ModuleSpec(name, _Refuse(hit))
         if self.asked is not None:
-            self.asked.append(name)
+            self.asked.append((name, path))
+        return None
+
+    def remember(self, asked: list[tuple[str, Any]], exc: BaseException) -> None:
+        """After `exc` stopped an import: the modules it asked for that exist and are not loaded."""
+        import importlib.machinery
+
+        for name, path in asked:
+            if name in sys.modules or name in self.missing or name == getattr(exc, "name", None):
+                continue
+            try:
+                found = importlib.machinery.PathFinder.find_spec(name, path) is not None
+            except Exception:  # noqa: BLE001 - a finder's own trouble: then just not remembered
+                found = False
+            if found:
+                self.missing[name] = (exc, exc.__traceback__)
+
+
+class _Refuse:
+    """The loader of a remembered failure: importing the module raises its error again."""
+
+    def __init__(self, hit: tuple[BaseException, Any]) -> None:
+        self.hit = hit
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        raise self.hit[0].with_traceback(self.hit[1])
 
 
 _MISSING = _Missing()
@@ -87,16 +120,15 @@ def _import(name: str) -> Any:
         raise failed[0].with_traceback(failed[1])
     if _MISSING not in sys.meta_path:
         sys.meta_path.insert(0, _MISSING)
-    asked: list[str] = []
+    asked: list[tuple[str, Any]] = []
     _MISSING.asked = asked
     try:
         return importlib.import_module(name)
     except BaseException as exc:
         _FAILED[name] = (exc, exc.__traceback__)
         if isinstance(exc, ModuleNotFoundError):  # only then: a probe (`try: import x`) sees the same kind
-            for m in asked:
-                if m not in sys.modules:
-                    _MISSING.missing.setdefault(m, (exc, exc.__traceback__))
+            _MISSING.asked = None
+            _MISSING.remember(asked, exc)
         raise
     finally:
         _MISSING.asked = None
