@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import sys
@@ -75,8 +77,6 @@ class _Missing:
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         hit = self.missing.get(name)
         if hit is not None:
-            import importlib.machinery
-
             return importlib.machinery.ModuleSpec(name, _Refuse(hit))
         if self.asked is not None:
             self.asked.append((name, path))
@@ -84,8 +84,6 @@ class _Missing:
 
     def remember(self, asked: list[tuple[str, Any]], exc: BaseException) -> None:
         """After `exc` stopped an import: the modules it asked for that exist and are not loaded."""
-        import importlib.machinery
-
         for name, path in asked:
             if name in sys.modules or name in self.missing or name == getattr(exc, "name", None):
                 continue
@@ -97,7 +95,7 @@ class _Missing:
                 self.missing[name] = (exc, exc.__traceback__)
 
 
-class _Refuse:
+class _Refuse(importlib.abc.Loader):
     """The loader of a remembered failure: importing the module raises its error again."""
 
     def __init__(self, hit: tuple[BaseException, Any]) -> None:
