@@ -166,9 +166,33 @@ def test_an_instance_module_without_the_instance_is_a_config_error(sample_copy: 
     module = sample_copy / "inbox" / "distil.py"
     module.write_text("from distilgen import Instructions\n\nrecorder = Instructions()\n")
     before = (sample_copy / "inbox" / "triage.py").read_bytes()
-    code, _, err = cli("apply", str(sample_copy), "--no-lock")
-    assert code == 2 and "distil.py" in err and "binds no name 'instructions'" in err
-    assert (sample_copy / "inbox" / "triage.py").read_bytes() == before
+    for args in (["--no-lock"], [], ["--diff"]):  # the same error whatever the schema child would answer
+        code, _, err = cli("apply", str(sample_copy), *args)
+        assert code == 2 and "distil.py" in err and "binds no name 'instructions'" in err, (args, err)
+        assert (sample_copy / "inbox" / "triage.py").read_bytes() == before
+
+
+def test_a_package_with_its_own_distil_module_gets_the_instance_beside_it(tmp_path: Path) -> None:
+    """instructor ships `instructor/distil.py`: the default one-part instance module must not be
+    taken for it (every function was left alone, blamed on its model's module)."""
+    pkg = tmp_path / "proj" / "pkg"
+    pkg.mkdir(parents=True)
+    (tmp_path / "proj" / "pyproject.toml").write_text("")
+    (pkg / "__init__.py").write_text("")
+    own = b'"""The project\'s own module called distil."""\n\n\ndef distil_text(text: str) -> str:\n    return text.strip()\n'
+    (pkg / "distil.py").write_bytes(own)
+    original = b"from pydantic import BaseModel\n\n\nclass Answer(BaseModel):\n    text: str\n\n\ndef answer(q: str) -> Answer:\n    return Answer(text=q)\n"
+    (pkg / "models.py").write_bytes(original)
+    root = tmp_path / "proj"
+    report = api.apply([root])
+    assert not report.errors and not report.notes, (report.errors, report.notes)
+    assert (pkg / "distilgen_instructions.py").is_file() and (pkg / "distil.py").read_bytes() == own
+    assert "from pkg.distilgen_instructions import instructions" in (pkg / "models.py").read_text()
+    assert api.apply([root], write=False).changed == ()  # idempotent: the same placement again
+    code, out, err = cli("check", str(root))
+    assert code == 0, out + err
+    api.apply([root], action="remove")
+    assert (pkg / "models.py").read_bytes() == original and (pkg / "distil.py").read_bytes() == own
 
 
 def test_only_files_that_need_edits_are_parsed(sample_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:

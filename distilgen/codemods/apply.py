@@ -130,14 +130,22 @@ class Placement:
     """Where that module is or is to be created; None: look it up (`instance_module_path`)."""
 
 
-def _placement(root: Path, r: ScanResult, configured: InstanceRef) -> Placement:
+FALLBACK_MODULE = "distilgen_instructions"
+"""The instance's module in a package that already has a module of the configured name of its own
+(instructor ships `instructor/distil.py`)."""
+
+
+def _placement(root: Path, r: ScanResult, configured: InstanceRef,
+               binds: dict[Path, bool] | None = None) -> Placement:
     """Which instance `r`'s decorator binds to.
 
     A configured `pkg.mod:attr` is used everywhere, as configured. A one-part module (the default
     `distil:instructions`) lives inside the top-level package of the code it decorates (its
     outermost folder with an `__init__.py`, so a namespace package's own portion): a package must
     never import a module it does not ship. Only a top-level module outside any package imports
-    it from beside itself.
+    it from beside itself. Where the package already has a module of that name that binds no
+    such attribute (its own), the instance lives beside it as `FALLBACK_MODULE`; `binds`
+    remembers, per module file, whether it binds the attribute (one parse per package).
     """
     if "." in configured.module or not r.module:
         return Placement(configured, None)
@@ -153,19 +161,41 @@ def _placement(root: Path, r: ScanResult, configured: InstanceRef) -> Placement:
             pkg_level = j
             break
     folder = root.joinpath(*dirs[: len(base) + pkg_level])
-    module = ".".join([*parts[:pkg_level], configured.module])
-    path = folder / f"{configured.module}.py"
-    if not path.is_file() and (folder / configured.module / "__init__.py").is_file():
-        path = folder / configured.module / "__init__.py"
+    name = configured.module
+    path = _module_file(folder, name)
+    if path.is_file():
+        memo = binds if binds is not None else {}
+        if path not in memo:
+            memo[path] = _binds(path, configured.attr)
+        if not memo[path]:
+            name = FALLBACK_MODULE
+            path = _module_file(folder, name)
+    module = ".".join([*parts[:pkg_level], name])
     return Placement(InstanceRef(module, configured.attr), path)
+
+
+def _module_file(folder: Path, name: str) -> Path:
+    """`folder/name.py`, or the package `folder/name/__init__.py` when that is what exists."""
+    path = folder / f"{name}.py"
+    if not path.is_file() and (folder / name / "__init__.py").is_file():
+        return folder / name / "__init__.py"
+    return path
+
+
+def _instance_path(root: Path, place: Placement, results: Iterable[ScanResult]) -> tuple[Path, bool]:
+    """Where `place`'s instance module is or is to be created, and whether it exists."""
+    if place.path is None:
+        return instance_module_path(root, place.instance, results)
+    return place.path, place.path.is_file()
 
 
 def placements(root: Path, results: Iterable[ScanResult], configured: InstanceRef) -> dict[str, Placement]:
     """Path of each scanned file -> its Placement (one per top-level package)."""
     out: dict[str, Placement] = {}
+    binds: dict[Path, bool] = {}
     for r in results:
         if r.path not in out:
-            out[r.path] = _placement(root, r, configured)
+            out[r.path] = _placement(root, r, configured, binds)
     return out
 
 
@@ -173,7 +203,8 @@ def main_placement(root: Path, results: Iterable[ScanResult], configured: Instan
     """The instance most of the functions bind to, its module path and whether that exists (for
     `stubs`, which writes one module for all of them)."""
     results = [r for r in results if r.status in ("candidate", "decorated")] or list(results)
-    counts = Counter(_placement(root, r, configured) for r in results)
+    binds: dict[Path, bool] = {}
+    counts = Counter(_placement(root, r, configured, binds) for r in results)
     place = counts.most_common(1)[0][0] if counts else Placement(configured, None)
     if place.path is None:
         path, exists = instance_module_path(root, place.instance, results)
@@ -181,14 +212,21 @@ def main_placement(root: Path, results: Iterable[ScanResult], configured: Instan
     return place.instance, place.path, place.path.is_file()
 
 
-def check_instance_module(path: Path, instance: InstanceRef) -> None:
-    """ConfigError when the existing module does not bind the configured attribute."""
+def _binds(path: Path, attr: str) -> bool:
+    """Whether the module file binds `attr` (or may: a module `__getattr__`, a star import); True
+    for a file that cannot be read or parsed (its own problem, reported by scan; the import will
+    say more than we can)."""
     try:
         tree = parse_cst(path.read_bytes(), str(path))
-        names = module_names(tree, instance.module, path.name == "__init__.py")
+        names = module_names(tree, path.stem, path.name == "__init__.py")
     except (UnparsableSource, OSError, RecursionError, MemoryError):
-        return  # its own problem, reported by scan; the import will say more than we can
-    if instance.attr not in names.bindings and "__getattr__" not in names.bindings and not names.has_star_import:
+        return True
+    return attr in names.bindings or "__getattr__" in names.bindings or names.has_star_import
+
+
+def check_instance_module(path: Path, instance: InstanceRef) -> None:
+    """ConfigError when the existing module does not bind the configured attribute."""
+    if not _binds(path, instance.attr):
         raise ConfigError(
             f"{path}: [tool.distilgen] instructions = {str(instance)!r}, but this module binds no name "
             f"{instance.attr!r} (expected `{instance.attr} = Instructions(...)`)"
@@ -389,6 +427,14 @@ def apply_codemod(
         notes.append(f"{r.path}:{r.decorator_lineno or r.lineno}: {r.qualname}: bound to {inst}, not to "
                      f"{where[r.path].instance} that apply manages; kept (name it with --select to remove it)")
 
+    if action in ("decorate", "dispatch"):
+        # an existing instance module that binds no instance is a configuration error, said before
+        # anything is planned: the same error with or without --diff, whatever the child answers
+        for place in sorted({where[rel] for rel in by_path}, key=lambda pl: str(pl.instance)):
+            path, exists = _instance_path(root, place, report.results)
+            if exists:
+                check_instance_module(path, place.instance)
+
     planned: list[PlannedEdit] = []
     failed: list[FileEdit] = []
     # only new decorations wait for the child's verdict (a run with nothing new never waits)
@@ -421,12 +467,9 @@ def apply_codemod(
     if action in ("decorate", "dispatch"):
         needed = {where[p.rel] for p in planned if p.functions}
         for place in sorted(needed, key=lambda pl: str(pl.instance)):
-            if place.path is None:
-                path, exists = instance_module_path(root, place.instance, report.results)
-            else:
-                path, exists = place.path, place.path.is_file()
+            path, exists = _instance_path(root, place, report.results)
             if exists:
-                check_instance_module(path, place.instance)
+                check_instance_module(path, place.instance)  # again: it may have changed meanwhile
             else:
                 text = render_instance_module(config, place.instance, path)
                 rel = path.relative_to(root).as_posix()
