@@ -357,3 +357,33 @@ def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) ->
     }
     text = (root / "pkg" / "stubs.py").read_text()
     assert "class Blob(pkg.a.Blob):" in text and "Color" not in text and "pkg.b" not in text
+
+
+def test_names_only_type_checkers_import_stay_that_way_in_the_stubs(tmp_path: Path) -> None:
+    """dspy (held-out corpus): a parameter hinted with a class imported under `if TYPE_CHECKING:`
+    (an optional dependency) was imported at the top of the stubs module, which then failed to
+    import without that dependency, where the original imports fine."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "models.py").write_text(
+        "from __future__ import annotations\n\nfrom typing import TYPE_CHECKING\n\nfrom pydantic import BaseModel\n\n"
+        "if TYPE_CHECKING:\n    from optional_dep import Thing\n    from pkg.verdicts import Verdict\n\n\n"
+        "class Answer(BaseModel):\n    text: str\n\n\n"
+        "def from_thing(thing: Thing, n: int) -> Answer:\n    \"\"\"Describe the thing.\"\"\"\n    return Answer(text=str(thing))\n\n\n"
+        "def judge(q: str) -> Verdict:\n    raise NotImplementedError\n")
+    (root / "pkg" / "verdicts.py").write_text("from pydantic import BaseModel\n\n\nclass Verdict(BaseModel):\n    ok: bool\n")
+    report = api.stubs([root], model=MODEL)
+    assert [s.qualname for s in report.skipped] == ["judge"]
+    assert "'Verdict' in its return annotation is imported only under `if TYPE_CHECKING:`" in report.skipped[0].reason
+    text = (root / report.path).read_text()
+    assert "if TYPE_CHECKING:\n    from optional_dep import Thing\n" in text
+    assert "from __future__ import annotations\n" in text and "Verdict" not in text.split('"""')[-1]
+    code = "import pkg.distil_stubs as s; print(s.from_thing.__wrapped__.__annotations__ if hasattr(s.from_thing, '__wrapped__') else 'ok')"
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    assert run.returncode == 0, run.stderr
+    original = (root / "pkg" / "models.py").read_text()
+    want = static_prompt(original, "from_thing", "Answer", include_body=False)
+    assert want is not None and static_prompt(text, "from_thing", "Answer", include_body=False) == want

@@ -106,6 +106,11 @@ class _Plan:
     """Further `import a.x` lines whose bound name `a` another plain import already binds."""
     top_names: dict[str, str] = field(default_factory=dict)
     """Top-level stub names -> function id (functions and classes)."""
+    typing_only: set[str] = field(default_factory=set)
+    """Names of `imports` only type checkers need: each stub that reads them found them bound
+    under `if TYPE_CHECKING:` only (an optional dependency); imported the same way here."""
+    runtime: set[str] = field(default_factory=set)
+    """Names of `imports` some stub needs at run time."""
 
 
 def _signature_names(fn: cst.FunctionDef) -> set[str]:
@@ -333,6 +338,8 @@ class _Imports:
     more: frozenset[_Import]
     base: str | None
     """For a model's method: the model, which the stub class subclasses."""
+    typing_only: frozenset[str] = frozenset()
+    """Names of `imports` its module binds only under `if TYPE_CHECKING:`."""
 
 
 def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
@@ -457,6 +464,8 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
         return problem
     plan.imports.update(needed.imports)
     plan.more |= needed.more
+    plan.runtime |= needed.imports.keys() - needed.typing_only
+    plan.typing_only = (plan.typing_only | needed.typing_only) - plan.runtime
     plan.top_names.setdefault(c.top, c.result.function_id)
     if c.classes:
         class_modules.setdefault(c.top, c.module)
@@ -488,12 +497,23 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
             more.add(module_import)
         else:
             imports[module_import.bound] = module_import
+    typing_only: set[str] = set()
+    returns = NameReads(strings=True)
+    if c.node.returns is not None:
+        c.node.returns.visit(returns)
     for name in sorted(_signature_names(c.node)):
         if name in _BUILTINS and name not in c.names.bindings:
             continue
         imp = _import_for(name, c.names, c.module)
         if imp is None:
             return f"name {name!r} in its signature is not defined at module level in {c.module}"
+        binding = c.names.bindings.get(name)
+        if binding is not None and not binding.runtime:
+            if name in returns.names:
+                # dispatch evaluates the return annotation: the model must exist at run time
+                return (f"name {name!r} in its return annotation is imported only under `if TYPE_CHECKING:` "
+                        f"in {c.module}")
+            typing_only.add(name)
         if (base is not None and name == classes[0] and imp.name is not None
                 and ctx.resolver.canonical(f"{imp.module}.{imp.name}") == ctx.resolver.canonical(base)):
             continue  # the stub class, a subclass of the model, stands for it
@@ -509,7 +529,7 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
         if name in plan.top_names and plan.top_names[name] != c.result.function_id:
             return f"name {name!r} is also the name of a stub ({plan.top_names[name]})"
         imports[name] = imp
-    return _Imports(imports, frozenset(more), base)
+    return _Imports(imports, frozenset(more), base, frozenset(typing_only & imports.keys()))
 
 
 def _clash(c: _Candidate, needed: _Imports, plan: _Plan, class_modules: dict[str, str]) -> str | None:
@@ -583,7 +603,16 @@ def _instance(report: ScanReport, config: Config) -> tuple[InstanceRef, Path, bo
 def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str, _Plan]:
     instance, _, _ = _instance(report, config)
     plan = _plan(report, instance, model)
-    imports = _format_imports(list({*plan.imports.values(), *plan.more}), _first_party(report))
+    first_party = _first_party(report)
+    now = [imp for name, imp in plan.imports.items() if name not in plan.typing_only]
+    imports = _format_imports(list({*now, *plan.more}), first_party)
+    if plan.typing_only:
+        # as the originals have them: only for type checkers, so the stubs module imports without
+        # the optional dependency; postponed annotations keep the signatures from reading them
+        later = _format_imports([plan.imports[name] for name in plan.typing_only], first_party)
+        block = "if TYPE_CHECKING:\n" + "".join(f"    {line}\n" if line else "\n" for line in later.split("\n"))
+        imports = "\n\n".join(["from __future__ import annotations", "from typing import TYPE_CHECKING",
+                                *([imports] if imports else []), block.rstrip("\n")])
     text = render_template(
         "stubs_module.py.tmpl",
         model=model,
