@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYP
     from .ops.client import ApiError, NoApiKeyError
     from .prompts.lock import LockError, PromptGoneError
     from .runtime.calls import UnrenderableValue
+    from .runtime.spec import UnresolvedAnnotation
     from .runtime.clients import (
         EndpointAuthError,
         EndpointConnectionError,
@@ -56,6 +57,7 @@ _LAZY = {
     "EndpointConnectionError": ".runtime.clients",
     "EndpointResponseError": ".runtime.clients",
     "UnrenderableValue": ".runtime.calls",
+    "UnresolvedAnnotation": ".runtime.spec",
     "SinkError": ".runtime.sinks",
     "LockError": ".prompts.lock",
     "PromptGoneError": ".prompts.lock",
@@ -90,6 +92,7 @@ __all__ = [
     "EndpointConnectionError",
     "EndpointResponseError",
     "UnrenderableValue",
+    "UnresolvedAnnotation",
     "SinkError",
     "LockError",
     "PromptGoneError",
