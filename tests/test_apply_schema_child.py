@@ -349,3 +349,29 @@ def test_a_failed_import_does_not_fail_unrelated_modules_or_blame_another_file(t
     assert "failed at a_script.py:1:" in a and "failed at b_script.py:2:" in b, (a, b)
     assert cli(root, "prompts").returncode == 0
     assert cli(root, "check").returncode == 0
+
+
+def test_modules_named_from_folders_that_are_not_source_roots_are_imported_from_there(tmp_path):
+    """mcp and instructor (held-out corpus): a script in `my-scripts/` is module `tool`, an example
+    project's package in `examples/simple-tool/` is `simple_tool.server` (hyphens: no package
+    above). The child had only the source roots on its path, so `apply` left them alone ("install
+    tool"), or decorated them and `prompts` then failed at once."""
+    model = "from pydantic import BaseModel\n\n\nclass Answer(BaseModel):\n    text: str\n"
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "common/__init__.py": "",
+        "common/models.py": model,
+        "my-scripts/tool.py": model + "\n\ndef summarise(q: str) -> Answer:\n    return Answer(text=q)\n",
+        "examples/simple-tool/simple_tool/__init__.py": "",
+        "examples/simple-tool/simple_tool/server.py":
+            "from common.models import Answer\n\n\ndef answer(q: str) -> Answer:\n    return Answer(text=q)\n",
+    })
+    report = api.apply([root])
+    assert not report.notes, report.notes
+    assert decorated(root) == {"summarise", "answer"}
+    assert "from simple_tool.distil import instructions" in (root / "examples/simple-tool/simple_tool/server.py").read_text()
+    ids = {r.function_id for r in api.scan([root], use_cache=False).results}
+    assert ids == {"tool:summarise", "simple_tool.server:answer"}
+    assert {e.function_id for e in load_lock(root / "distilgen.lock").entries} == ids
+    assert cli(root, "prompts").returncode == 0
+    assert cli(root, "check").returncode == 0

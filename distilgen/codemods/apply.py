@@ -152,7 +152,11 @@ def _placement(root: Path, r: ScanResult, configured: InstanceRef,
     parts = r.module.split(".")
     dirs = r.path.split("/")[:-1]
     levels = len(parts) if r.path.endswith("/__init__.py") or r.path == "__init__.py" else len(parts) - 1
-    if levels == 0 or len(dirs) < levels:
+    if levels == 0:
+        # a top-level module: beside itself, in the folder it is imported from (a script in
+        # `my-scripts/` runs with that folder on the path, not the project's most used one)
+        return _beside(root.joinpath(*dirs), configured, binds, [])
+    if len(dirs) < levels:
         return Placement(configured, None)
     base = dirs[: len(dirs) - levels]
     pkg_level = levels  # no regular package: the innermost (namespace) package the file is in
@@ -160,7 +164,11 @@ def _placement(root: Path, r: ScanResult, configured: InstanceRef,
         if root.joinpath(*base, *dirs[len(base): len(base) + j], "__init__.py").is_file():
             pkg_level = j
             break
-    folder = root.joinpath(*dirs[: len(base) + pkg_level])
+    return _beside(root.joinpath(*dirs[: len(base) + pkg_level]), configured, binds, parts[:pkg_level])
+
+
+def _beside(folder: Path, configured: InstanceRef, binds: dict[Path, bool] | None, package: list[str]) -> Placement:
+    """The one-part instance module in `folder` (the package `package`, [] for none)."""
     name = configured.module
     path = _module_file(folder, name)
     if path.is_file():
@@ -170,8 +178,7 @@ def _placement(root: Path, r: ScanResult, configured: InstanceRef,
         if not memo[path]:
             name = FALLBACK_MODULE
             path = _module_file(folder, name)
-    module = ".".join([*parts[:pkg_level], name])
-    return Placement(InstanceRef(module, configured.attr), path)
+    return Placement(InstanceRef(".".join([*package, name]), configured.attr), path)
 
 
 def _module_file(folder: Path, name: str) -> Path:

@@ -317,10 +317,20 @@ def main(argv: list[str]) -> int:
     pending_new = sum(1 for t in job["targets"] if t.get("new"))
     for t in job["targets"]:
         t["importing"] = t["model"].rsplit(".", 1)[0] if t.get("light") else t["module"]
+        # a module named from a folder that is not a source root (`my-scripts/tool.py` is `tool`,
+        # an example project's package in `examples/simple-tool/`): that folder is on the path while
+        # it is imported, as when it runs, after the project's roots so it shadows none of theirs
+        folder = os.path.abspath(t["folder"]) if t.get("folder") is not None else ""
+        added = bool(folder) and folder not in sys.path
+        if added:
+            sys.path.insert(len(roots), folder)
         try:
             out[t["key"]] = describe(t)
         except BaseException as exc:  # noqa: B902 - a module that exits or raises must not stop the others
-            out[t["key"]] = _failure(exc, t, roots)
+            out[t["key"]] = _failure(exc, t, roots + [folder] if added else roots)
+        finally:
+            if added and folder in sys.path:
+                sys.path.remove(folder)
         pending_new -= bool(t.get("new"))
         if pending_new == 0 and job.get("new_file"):
             _dump(out, job["new_file"])  # the functions about to be decorated are done: apply may go on
