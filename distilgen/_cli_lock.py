@@ -12,7 +12,7 @@ import click
 
 from . import api
 from ._cli_common import EXIT_ERROR, echo, exit_with, format_option, handle_errors, json_text, python_option
-from ._cli_text import run_check, shown
+from ._cli_text import plural, run_check, shown
 
 _KINDS = ("added", "changed", "moved", "removed", "restamped")
 
@@ -35,7 +35,10 @@ def format_prompts(reports: Sequence[api.PromptsReport], fmt: str, check_only: b
         lines += [f"{lock}: - {fid}" for fid in r.removed]
         lines += [f"{lock}: = {fid} (static fingerprint only: prompt and schema unchanged)" for fid in r.restamped]
         lines += [f"{lock}: pinned {pin} (a bound model was trained on it)" for pin in r.pinned]
-        if not parts:
+        if not parts and rep.problems:
+            # not "up to date": the functions above could not be read, their entries kept as they were
+            lines.append(f"{lock}: {plural(len(rep.problems), 'function')} not recorded (above); nothing else to change")
+        elif not parts:
             lines.append(f"{lock}: up to date")
         elif check_only:
             lines.append(f"{lock}: out of date ({', '.join(parts)}); run `distilgen prompts` to record")
