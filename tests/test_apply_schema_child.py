@@ -377,3 +377,28 @@ def test_modules_named_from_folders_that_are_not_source_roots_are_imported_from_
     assert {e.function_id for e in load_lock(root / "distilgen.lock").entries} == ids
     assert cli(root, "prompts").returncode == 0
     assert cli(root, "check").returncode == 0
+
+
+def test_a_package_the_interpreter_imports_from_elsewhere_is_named_with_where(tmp_path):
+    """mcp (held-out corpus): its workspace member `src/mcp-types/mcp_types` is installed from PyPI
+    in the venv, not in editable mode, so the interpreter never runs the tree's copy, where `apply`
+    created `mcp_types/distil.py`; `prompts` said "install mcp_types", which was installed."""
+    model = "from pydantic import BaseModel\n\n\nclass Kind(BaseModel):\n    name: str\n\n\ndef kind(q: str) -> Kind:\n    return Kind(name=q)\n"
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "libs/my-types/mytypes/__init__.py": "",
+        "libs/my-types/mytypes/models.py": model,
+        # as `mcp` imports `mcp_types`: read first, it imports the installed copy
+        "app/__init__.py": "import mytypes\n",
+        "app/api.py": model.replace("Kind", "Reply").replace("def kind", "def reply"),
+    })
+    site = write(tmp_path / "site", {"mytypes/__init__.py": "", "mytypes/models.py": model})
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{site}"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True,  # noqa: E731
+                                       text=True, timeout=180, env=env)
+    assert run("apply").returncode == 0
+    assert (root / "libs/my-types/mytypes/distil.py").is_file()
+    done = run("prompts")
+    assert done.returncode == 2
+    assert (f"imports mytypes from {site / 'mytypes' / '__init__.py'}, not from this project: "
+            "install the project's own copy (`pip install -e`)") in done.stdout, done.stdout

@@ -262,6 +262,12 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         kind = "annotation"
     elif isinstance(exc, ModuleNotFoundError):
         kind, missing = "module", exc.name
+        package = (exc.name or "").rpartition(".")[0]
+        elsewhere = getattr(sys.modules.get(package), "__file__", None) if package else None
+        if elsewhere and not ours(elsewhere):
+            # `pkg.distil` missing from a `pkg` the interpreter imports from its site-packages (a
+            # non-editable install): the project's copy, which has it, is not what runs
+            kind, missing = "elsewhere", f"{package}={os.path.abspath(elsewhere)}"
     elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
         kind, missing = "variable", str(exc.args[0]) if exc.args else None
     elif type(exc).__name__ == "ValidationError" and "Settings" in str(exc):

@@ -404,6 +404,10 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
     at = f" at {info['place']}" if info.get("place") else ""
     head = f"cannot read the return model schema of {qualname}: importing {module} failed{at}: {info['error']}"
     kind, missing = info.get("kind"), info.get("missing")
+    if kind == "elsewhere" and missing:
+        package, _, where = missing.partition("=")
+        return (f"{head}; the interpreter {child.python} imports {package} from {where}, not from this project: "
+                f"install the project's own copy (`pip install -e`), or set {child.setting} to an interpreter that has it")
     if kind == "module" and missing:
         return (f"{head}; install {missing.split('.')[0]} in the project's interpreter {child.python} "
                 f"(chosen by {child.about}), or set {child.setting} to use another")
