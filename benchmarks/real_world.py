@@ -18,6 +18,7 @@ hash. For each project, on a fresh copy of the unpacked tree:
 6. `apply --remove` restores every changed file byte for byte.
 
     /work/devenv/bin/python benchmarks/real_world.py [--projects a,b] [--skip-imports] [--skip-mypy] [--keep]
+        [--manifest FILE]
 
 --skip-imports: steps 1, 2 and 6, and scan ids vs the interpreter's module names (no venvs, wheels, imports,
 mypy, prompts; apply --no-lock).
@@ -308,14 +309,22 @@ def distilgen_only(work: Path) -> Path:
 
 
 def import_modules(python: str, site: Path, tree: Path, modules: list[str], stubbed: bool, own: set[str],
-                   packages: tuple[str, ...], work: Path) -> dict:
+                   packages: tuple[str, ...], work: Path, folders: dict[str, str] | None = None) -> dict:
     """{module: error or None}. The shipped packages' modules come from the installed wheel alone (the
     tree is not on the path, so a module apply created outside the package is missing, as it would be
-    for a user); other modules (tests, docs of an sdist) from the tree."""
+    for a user); other modules (tests, docs of an sdist) from the tree; a module in a folder no
+    package reaches (`examples/simple-tool/pkg/`: `folders` maps it to that folder) with that folder
+    on the path too, as it runs."""
+    folders = folders or {}
     shipped = [m for m in modules if m.split(".")[0] in packages]
-    rest = [m for m in modules if m not in shipped]
+    groups: dict[str, list[str]] = {}
+    for m in modules:
+        if m not in shipped:
+            groups.setdefault(folders.get(m, ""), []).append(m)
     out = {}
-    for mods, path in ((shipped, [site]), (rest, [site, tree, tree / "src"])):
+    jobs = [(shipped, [site])] + [(mods, [site, tree, tree / "src", *([tree / f] if f else [])])
+                                  for f, mods in sorted(groups.items())]
+    for mods, path in jobs:
         if mods:
             out.update(_import_child(python, [distilgen_only(work), *path], mods, stubbed, own))
     return out
@@ -331,6 +340,19 @@ def _import_child(python: str, path: list[Path], modules: list[str], stubbed: bo
     if proc.returncode != 0 or not proc.stdout.strip():
         return {m: f"importer died: exit {proc.returncode} {proc.stderr.strip().splitlines()[-1:]}" for m in modules}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _own_folder(r: dict) -> str | None:
+    """The import folder of a scan record whose path holds a folder that is no identifier (so no
+    package reaches it, and the interpreter imports it only from that folder); None otherwise."""
+    parts = r["path"].removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    names = (r.get("module") or "").split(".")
+    if not r.get("module") or parts[-len(names):] != names:
+        return None
+    folder = parts[: -len(names)]
+    return "/".join(folder) if any(not p.isidentifier() for p in folder) else None
 
 
 def interpreter_module(rel: str) -> str:
@@ -416,8 +438,11 @@ def run_project(project: Project, work: Path, *, skip_imports: bool = False, ski
 
     # 3. imports from a built wheel
     own = _own_names(tree, project.packages)
-    # import names as the interpreter spells them (from the path), not as the scan reports them
-    modules = sorted({interpreter_module(r["path"]) for r in decorated})
+    # import names as the interpreter spells them (from the path), not as the scan reports them; a
+    # file under a folder that is no identifier (`examples/simple-tool/`) is imported as it runs:
+    # from its own import folder, under the scan's name
+    folders = {r["module"]: f for r in decorated if (f := _own_folder(r)) is not None}
+    modules = sorted({r["module"] if r["module"] in folders else interpreter_module(r["path"]) for r in decorated})
     res.id_mismatches = sorted({f'{r["module"]} (interpreter: {interpreter_module(r["path"])})' for r in decorated
                                 if r["path"].removeprefix("src/").split("/")[0] in project.packages
                                 and r["module"] != interpreter_module(r["path"])})
@@ -428,8 +453,8 @@ def run_project(project: Project, work: Path, *, skip_imports: bool = False, ski
             install_target(build_wheel(project, orig, archive, work / "wheel-orig"), site_orig)
             install_target(build_wheel(project, tree, archive, work / "wheel-decorated"), site_dec)
             top = list(project.imports)
-            base = import_modules(python, site_orig, orig, top + modules, stubbed, own, project.packages, work)
-            now = import_modules(python, site_dec, tree, top + modules, stubbed, own, project.packages, work)
+            base = import_modules(python, site_orig, orig, top + modules, stubbed, own, project.packages, work, folders)
+            now = import_modules(python, site_dec, tree, top + modules, stubbed, own, project.packages, work, folders)
             res.baseline_unimportable = sum(base[m] is not None for m in modules)
             res.modules_imported = sum(base[m] is None for m in modules)
             res.import_failures = {m: now[m] for m in modules if base[m] is None and now[m] is not None}
@@ -446,7 +471,7 @@ def run_project(project: Project, work: Path, *, skip_imports: bool = False, ski
     if skip_mypy or skip_imports or site_dec is None:
         res.mypy = "skipped"
     else:
-        res.mypy = _stubs_mypy(python, tree, site_dec, work)
+        res.mypy = _stubs_mypy(python, tree, site_dec, work, sorted(set(folders.values())))
 
     # 5. prompts then check
     if skip_imports or stubbed:
@@ -472,16 +497,20 @@ def run_project(project: Project, work: Path, *, skip_imports: bool = False, ski
     return res
 
 
-def _stubs_mypy(python: str, tree: Path, site: Path, work: Path) -> str:
+def _stubs_mypy(python: str, tree: Path, site: Path, work: Path, folders: list[str] = ()) -> str:
     # written inside the tree (stubs refuses paths outside the scanned root), checked from a copy
     proc = distilgen(python, ["stubs", "--model", "ft:gpt-4o-mini:bench:real-world", "-o", STUBS, "."], tree)
+    if proc.returncode == 0 and not (tree / STUBS).exists() and " 0 stubs" in f" {proc.stdout}":
+        return "no stubs"
     if proc.returncode != 0 or not (tree / STUBS).exists():
         return f"stubs {_one_line(proc)}"
     out = work / "stubs" / STUBS
     out.parent.mkdir()
     shutil.move(tree / STUBS, out)
-    # distilgen as a followed (silent) import; the project from its installed wheel
-    env = {**os.environ, "MYPYPATH": str(distilgen_only(work))}
+    # distilgen as a followed (silent) import; the project from its installed wheel, and what the
+    # wheel does not ship (an sdist's tests/, docs_src/, examples/) from the tree, after it
+    path = [distilgen_only(work), site, tree, tree / "src", *(tree / f for f in folders)]
+    env = {**os.environ, "MYPYPATH": os.pathsep.join(str(p) for p in path)}
     env.pop("PYTHONPATH", None)
     mypy = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-incremental",
                            "--python-executable", python, "--cache-dir", str(work / "mypy-cache"), str(out)],
@@ -505,8 +534,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-imports", action="store_true", help="no venvs, wheels, imports, mypy, prompts")
     ap.add_argument("--skip-mypy", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work folders (printed)")
+    ap.add_argument("--manifest", type=Path, default=MANIFEST,
+                    help="another corpus in the same format (e.g. benchmarks/held_out_corpus.toml)")
     args = ap.parse_args(argv)
-    corpus = load_corpus()
+    corpus = load_corpus(args.manifest)
     if args.projects:
         wanted = set(args.projects.split(","))
         unknown = wanted - {p.name for p in corpus}
