@@ -605,14 +605,15 @@ def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str
     plan = _plan(report, instance, model)
     first_party = _first_party(report)
     now = [imp for name, imp in plan.imports.items() if name not in plan.typing_only]
+    if plan.typing_only and "TYPE_CHECKING" not in plan.imports:
+        now.append(_Import("typing", "TYPE_CHECKING"))  # with the other `from typing` names, if any
     imports = _format_imports(list({*now, *plan.more}), first_party)
     if plan.typing_only:
         # as the originals have them: only for type checkers, so the stubs module imports without
         # the optional dependency; postponed annotations keep the signatures from reading them
         later = _format_imports([plan.imports[name] for name in plan.typing_only], first_party)
         block = "if TYPE_CHECKING:\n" + "".join(f"    {line}\n" if line else "\n" for line in later.split("\n"))
-        imports = "\n\n".join(["from __future__ import annotations", "from typing import TYPE_CHECKING",
-                                *([imports] if imports else []), block.rstrip("\n")])
+        imports = "\n\n".join(["from __future__ import annotations", imports, block.rstrip("\n")])
     text = render_template(
         "stubs_module.py.tmpl",
         model=model,
