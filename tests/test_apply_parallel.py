@@ -310,3 +310,29 @@ def test_notes_are_in_file_order_however_late_the_schema_child_answers(tmp_path:
         same_reports(first, other)
     assert "inbox/gen/m01.py" not in {e.path for e in first.edits}
     assert "g7" not in next(e for e in first.edits if e.path == "inbox/gen/many.py").functions
+
+
+def _pid_and(x: int) -> tuple[int, int]:
+    if x == 13:
+        raise ValueError("thirteen")
+    return os.getpid(), x * x
+
+
+def test_work_moves_to_a_free_core_once_one_is_free() -> None:
+    """mcp (held-out corpus): planning started while the schema child held the second core, which
+    was free again after 0.9 s of 6 s; the rest ran on one core. `ordered_map` asks again as it
+    goes and moves what is left to worker processes; results stay in order."""
+    from distilgen.analysis.processes import ordered_map
+
+    answers = iter([1, 1, 2])
+    out = list(ordered_map(_pid_and, range(12), 1, ahead=4, recheck=lambda: next(answers), every=0.0))
+    assert [sq for _, sq in out] == [x * x for x in range(12)]
+    pids = [pid for pid, _ in out]
+    assert pids[:3] == [os.getpid()] * 3  # here until the third answer said 2
+    assert os.getpid() not in pids[3:] and len(set(pids[3:])) >= 1
+    # never free: all of it here; done before the first recheck: no pool at all
+    assert {pid for pid, _ in ordered_map(_pid_and, range(5), 1, ahead=4, recheck=lambda: 1, every=0.0)} == {os.getpid()}
+    assert [pid for pid, _ in ordered_map(_pid_and, range(1), 1, ahead=4, recheck=lambda: 2, every=0.0)] == [os.getpid()]
+    # an error is raised at its item whichever side ran it
+    with pytest.raises(ValueError, match="thirteen"):
+        list(ordered_map(_pid_and, range(20), 1, ahead=4, recheck=lambda: 2, every=0.0))

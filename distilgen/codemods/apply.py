@@ -353,7 +353,8 @@ def _plan_files(root: Path, rels: Sequence[str], by_path: Mapping[str, Sequence[
             size += os.stat(root / rel).st_size
         except OSError:
             pass  # `_plan_file` says why
-    workers = worker_count() if len(rels) >= _PARALLEL_MIN_FILES and size >= _PARALLEL_MIN_BYTES else 1
+    enough = len(rels) >= _PARALLEL_MIN_FILES and size >= _PARALLEL_MIN_BYTES
+    workers = worker_count() if enough else 1
     said: dict[str, list[str]] = {}
     sent: list[str] = []
 
@@ -368,7 +369,9 @@ def _plan_files(root: Path, rels: Sequence[str], by_path: Mapping[str, Sequence[
 
     done: dict[str, _Planned] = {}
     try:
-        for k, planned in enumerate(ordered_map(_plan_job, jobs(), workers, ahead=4 * workers)):
+        # a core busy now (the schema child importing the project) may be free before the end
+        for k, planned in enumerate(ordered_map(_plan_job, jobs(), workers, ahead=8,
+                                                recheck=worker_count if enough else None)):
             done[sent[k]] = planned
     except BrokenProcessPool as exc:
         at = sent[len(done)] if len(done) < len(sent) else "?"
