@@ -38,6 +38,12 @@ def count(files: Files, limit: int) -> Count:
 '''
 
 
+def _python(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """`code` in a fresh interpreter that imports from `tmp_path` and this checkout only."""
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
+
+
 def _load(tmp_path: Path, name: str, return_hint: str = "Count") -> Path:
     src = MODULE.replace("DATASET", repr(str(tmp_path / "d.jsonl"))).replace("-> Count:", f"-> {return_hint}:")
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(src))
@@ -47,8 +53,7 @@ def _load(tmp_path: Path, name: str, return_hint: str = "Count") -> Path:
 def test_type_checking_only_parameter_hint_still_captures(tmp_path: Path) -> None:
     _load(tmp_path, "tc_mod")
     code = "import tc_mod, warnings\nwarnings.simplefilter('error')\nprint(tc_mod.count(['a', 'b', 'c'], 2).n)\n"
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
+    run = _python(tmp_path, code)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "2"
     (line,) = (tmp_path / "d.jsonl").read_text().splitlines()
@@ -77,8 +82,7 @@ def test_the_return_annotation_resolves_alone_and_parameters_one_by_one() -> Non
 def test_an_unresolvable_return_annotation_is_named_as_such(tmp_path: Path) -> None:
     _load(tmp_path, "tc_bad", return_hint="Nowhere")
     code = "import tc_bad\ntc_bad.count([], 1)\n"
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
+    run = _python(tmp_path, code)
     assert run.returncode == 0, run.stderr  # capture never breaks the caller: it warns
     assert "cannot resolve the return annotation: name 'Nowhere' is not defined" in run.stderr
     assert "Files" not in run.stderr
@@ -106,8 +110,7 @@ def test_a_model_named_through_a_package_still_importing_resolves_at_the_first_c
             return pkg.History(messages=messages)
     '''))
     code = "import pkg\nprint(pkg.coerce(['a']).messages)\n"
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
+    run = _python(tmp_path, code)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['a']"
     (line,) = (tmp_path / "d.jsonl").read_text().splitlines()
