@@ -22,6 +22,8 @@ from pathlib import Path
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
+from .._import_paths import import_folder
+
 __all__ = ["source_roots", "module_name", "import_folders"]
 
 
@@ -119,15 +121,8 @@ def import_folders(results: Iterable[Any]) -> list[str]:
     by name (records: anything with `path` and `module`)."""
     counts: Counter[str] = Counter()
     for r in results:
-        if not r.module:
-            continue
-        parts = r.path.split("/")
-        if parts[-1] == "__init__.py":
-            parts = parts[:-1]
-        else:
-            parts[-1] = parts[-1][:-3] if parts[-1].endswith(".py") else parts[-1]
-        n = len(r.module.split("."))
-        if parts[-n:] == r.module.split("."):
-            counts["/".join(parts[:-n])] += 1
+        folder = import_folder(r.path, r.module)
+        if folder is not None:
+            counts[folder] += 1
     ordered = [k for k, _ in counts.most_common()]
     return ordered + [d for d in ("", "src") if d not in ordered]

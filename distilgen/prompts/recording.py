@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .._import_paths import import_folder
 from ..errors import ConfigError, DistilgenError
 from .lock import PromptRecord
 from .render import render_prompt, static_fingerprint
@@ -433,21 +434,7 @@ def schema_target(r: Any, source: ModuleSource | Definition | None = None, *, in
     return {"key": f"{r.path}::{r.qualname}", "module": r.module, "qualname": r.qualname, "model": r.model,
             "instance": instance if instance is not None else getattr(dec, "instance", None),
             "light": bool(r.model) and "[" not in r.model and not named, "named": named,
-            "returns": returns, "function_id": f"{r.module}:{r.qualname}", "folder": _import_folder(r)}
-
-
-def _import_folder(r: Any) -> str | None:
-    """The folder (relative to the root) that `r.module` is imported from: its top-level package's
-    parent, or the file's own folder for a top-level module. Not always a source root: a script in
-    `my-scripts/` is module `tool`, run with that folder on the path, so the child imports it so."""
-    if not r.module:
-        return None
-    parts = r.path.split("/")
-    parts[-1] = parts[-1].removesuffix(".py")
-    if parts[-1] == "__init__":
-        parts.pop()
-    names = r.module.split(".")
-    return "/".join(parts[: -len(names)]) if parts[-len(names):] == names else None
+            "returns": returns, "function_id": f"{r.module}:{r.qualname}", "folder": import_folder(r.path, r.module)}
 
 
 def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | None = None,
