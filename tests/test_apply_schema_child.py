@@ -402,3 +402,37 @@ def test_a_package_the_interpreter_imports_from_elsewhere_is_named_with_where(tm
     assert done.returncode == 2
     assert (f"imports mytypes from {site / 'mytypes' / '__init__.py'}, not from this project: "
             "install the project's own copy (`pip install -e`)") in done.stdout, done.stdout
+
+
+def test_modules_a_failing_package_imported_first_fail_with_it(tmp_path):
+    """ragas (second held-out wave): `pkg/__init__` imports `pkg.a`, then fails on a missing
+    dependency. `pkg.a` stayed in sys.modules, so the child described it, `apply` decorated it,
+    and `prompts` (importing in another order) could not: in a fresh interpreter `import pkg.a`
+    fails on `pkg` first."""
+    model = "from pydantic import BaseModel\n\n\nclass {m}(BaseModel):\n    x: int\n\n\ndef {f}(t: str) -> {m}:\n    return {m}(x=len(t))\n"
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "from pkg import a, b\nimport no_such_dependency_xyz\n",
+        "pkg/a.py": model.format(m="A", f="make_a"),
+        "pkg/b.py": model.format(m="B", f="make_b"),
+    })
+    report = api.apply([root])
+    assert decorated(root) == set()
+    assert len([n for n in report.notes if "failed at pkg/__init__.py:2" in n]) == 2, report.notes
+    assert cli(root, "prompts").returncode == 0
+    assert cli(root, "check").returncode == 0
+
+
+def test_a_third_party_package_without_the_submodule_is_not_called_the_projects(tmp_path):
+    """ragas (second held-out wave): `langchain_community.chat_models.vertexai` is gone from the
+    installed langchain_community; the note said to install the project's own copy (`pip install
+    -e`), as for a package of the project itself."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "app/__init__.py": "",
+        "app/models.py": "from pydantic import BaseModel\nimport pydantic.no_such_submodule\n\n\nclass M(BaseModel):\n"
+                         "    x: int\n\n\ndef make(t: str) -> M:\n    return M(x=1)\n",
+    })
+    [note] = api.apply([root]).notes
+    assert "pip install -e" not in note
+    assert "pydantic is installed in" in note and "has no pydantic.no_such_submodule: the project may need another version of pydantic" in note

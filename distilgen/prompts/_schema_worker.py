@@ -112,7 +112,13 @@ _MISSING = _Missing()
 
 
 def _import(name: str) -> Any:
-    """`importlib.import_module`, but a module that failed once fails again at once."""
+    """`importlib.import_module`, but a module that failed once fails again at once, and so does
+    every module of a package that fails: a package's `__init__` that imported `pkg.a` and then
+    failed leaves `pkg.a` in sys.modules, which `import_module("pkg.a")` would hand back, where a
+    fresh interpreter (the one that runs the decorated code) fails on `pkg` first."""
+    parent = name.rpartition(".")[0]
+    if parent:
+        _import(parent)
     failed = _FAILED.get(name)
     if failed is not None:
         raise failed[0].with_traceback(failed[1])
@@ -141,18 +147,20 @@ def _import_dotted(dotted: str) -> Any:
             obj = getattr(obj, part)
         return obj
     parts = dotted.split(".")
-    for i in range(len(parts), 0, -1):
+    obj = None
+    found = 0
+    for i in range(1, len(parts) + 1):  # shortest first: `_import` imports a module's packages first anyway
         name = ".".join(parts[:i])
         try:
             obj = _import(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # this prefix is not a module: try a shorter one
-                continue
+            if exc.name == name and i > 1:  # not a module: the rest are attributes
+                break
             raise
-        for part in parts[i:]:
-            obj = getattr(obj, part)
-        return obj
-    raise ModuleNotFoundError(f"No module named {parts[0]!r}", name=parts[0])
+        found = i
+    for part in parts[found:]:
+        obj = getattr(obj, part)
+    return obj
 
 
 def _resolve(module: str, qualname: str) -> Any:
@@ -264,10 +272,13 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         kind, missing = "module", exc.name
         package = (exc.name or "").rpartition(".")[0]
         elsewhere = getattr(sys.modules.get(package), "__file__", None) if package else None
-        if elsewhere and not ours(elsewhere):
+        if elsewhere and not ours(elsewhere) and _has_own_copy(package, roots):
             # `pkg.distil` missing from a `pkg` the interpreter imports from its site-packages (a
             # non-editable install): the project's copy, which has it, is not what runs
             kind, missing = "elsewhere", f"{package}={os.path.abspath(elsewhere)}"
+        elif elsewhere and not ours(elsewhere):
+            # a third-party package without the submodule the project imports: another version
+            kind, missing = "submodule", f"{exc.name}={os.path.abspath(elsewhere)}"
     elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
         kind, missing = "variable", str(exc.args[0]) if exc.args else None
     elif type(exc).__name__ == "ValidationError" and "Settings" in str(exc):
@@ -288,6 +299,14 @@ def _preload(names: list[str]) -> None:
             _import(name)
         except BaseException:  # noqa: B902, S110 - reported by the target that imports it, if any
             pass
+
+
+def _has_own_copy(package: str, roots: list[str]) -> bool:
+    """Whether the project has a package or module of that name under one of `roots` (mcp's
+    `src/mcp-types/mcp_types`), so the copy the interpreter runs is not the project's; a
+    third-party package (a missing submodule of langchain_community) has none."""
+    parts = package.split(".")
+    return any(os.path.isdir(os.path.join(r, *parts)) or os.path.isfile(os.path.join(r, *parts) + ".py") for r in roots)
 
 
 def main(argv: list[str]) -> int:

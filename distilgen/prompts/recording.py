@@ -409,6 +409,10 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
         package, _, where = missing.partition("=")
         return (f"{head}; the interpreter {child.python} imports {package} from {where}, not from this project: "
                 f"install the project's own copy (`pip install -e`), or set {child.setting} to an interpreter that has it")
+    if kind == "submodule" and missing:
+        module_name, _, where = missing.partition("=")
+        return (f"{head}; {module_name.rpartition('.')[0]} is installed in {child.python} ({where}) but has no "
+                f"{module_name}: the project may need another version of {module_name.split('.')[0]}")
     if kind == "module" and missing:
         return (f"{head}; install {missing.split('.')[0]} in the project's interpreter {child.python} "
                 f"(chosen by {child.about}), or set {child.setting} to use another")
