@@ -556,3 +556,23 @@ def test_modules_that_star_import_each_other_are_scanned_in_time(tmp_path):
     assert done.returncode in (0, 1), done.stderr
     got = {r["qualname"]: r["status"] for r in json.loads(done.stdout)}
     assert got["f"] == "unresolved" and got["g"] == "candidate"
+
+
+def test_two_definitions_with_one_function_id_are_not_candidates(tmp_path):
+    """browser-use (second held-out wave): a nested function defined in both branches of an `if`
+    has one function id for two bodies; `apply` decorated both, `prompts` recorded one and `check`
+    reported the other forever. Neither is a candidate; one already decorated stays as it is."""
+    body = ('from pydantic import BaseModel\n\n\nclass R(BaseModel):\n    text: str\n\n\n'
+            'def register(flag: bool):\n    if flag:\n        def wrapper(q: str) -> R:\n            return R(text=q)\n'
+            '    else:\n        def wrapper() -> R:\n            return R(text="")\n    return wrapper\n\n\n'
+            'if True:\n    def top() -> R:\n        return R(text="a")\nelse:\n    def top() -> R:\n        return R(text="b")\n\n\n'
+            'def once() -> R:\n    return R(text="c")\n')
+    root = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/tools.py": body})
+    results = {(r.qualname, r.lineno): r for r in api.scan([root], use_cache=False).results}
+    assert {k: r.status for k, r in results.items()} == {
+        ("register.<locals>.wrapper", 10): "ineligible", ("register.<locals>.wrapper", 13): "ineligible",
+        ("top", 19): "ineligible", ("top", 22): "ineligible", ("once", 26): "candidate"}
+    assert results[("register.<locals>.wrapper", 10)].reason == "defined again at line 13: one function id for two definitions"
+    report = api.apply([root])
+    assert [e.functions for e in report.edits if e.path == "pkg/tools.py"] == [("once",)]
+    assert api.check([root])[0].findings == ()

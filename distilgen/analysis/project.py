@@ -555,7 +555,31 @@ def _classify_file(resolver: Resolver, e: FileEntry, index: FileIndex, configure
         raise InternalError(f"{e.rel}: while resolving its functions: {type(exc).__name__}: {exc}") from exc
     finally:
         deps[e.rel] = frozenset(resolver.end())
-    return [r for r in classified if r is not None]
+    return _one_definition_per_id([r for r in classified if r is not None])
+
+
+def _one_definition_per_id(results: list[ScanResult]) -> list[ScanResult]:
+    """Candidates whose qualname another distillable definition in the file shares (a nested
+    function defined in both branches of an `if`, browser-use's `mcp_action_wrapper`) are
+    ineligible: both would carry one function id, and the lock keeps one entry per id, so
+    `prompts` recorded one and `check` reported the other forever."""
+    seen: dict[str, list[int]] = {}
+    for r in results:
+        if r.status in ("candidate", "decorated"):
+            seen.setdefault(r.qualname, []).append(r.lineno)
+    if all(len(lines) == 1 for lines in seen.values()):
+        return results
+    from dataclasses import replace
+
+    out = []
+    for r in results:
+        lines = seen.get(r.qualname, [])
+        if r.status == "candidate" and len(lines) > 1:
+            others = ", ".join(str(n) for n in lines if n != r.lineno)
+            r = replace(r, status="ineligible",
+                        reason=f"defined again at line {others}: one function id for two definitions")
+        out.append(r)
+    return out
 
 
 def _selected(r: ScanResult, select: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
