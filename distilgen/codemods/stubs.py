@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,8 @@ class _Stub:
     node: cst.FunctionDef
     base: str | None = None
     """For a model's instance method: the original model, which the stub class subclasses."""
+    file_codes: tuple[str, ...] = ()
+    """mypy error codes the module must disable for this stub (its signature spans lines)."""
 
 
 @dataclass
@@ -255,8 +258,9 @@ def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
 
 
 def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames, in_class: bool,
-               subclass_of: str | None = None) -> cst.FunctionDef:
-    """`subclass_of`: the model's name, when the stub class is its subclass of that name."""
+               subclass_of: str | None = None) -> tuple[cst.FunctionDef, tuple[str, ...]]:
+    """The stub, and the mypy error codes the whole module must disable for it: `subclass_of` is
+    the model's name, when the stub class is its subclass of that name."""
     keep: list[cst.Decorator] = []
     for d in fn.decorators:
         target = names.resolve(d.decorator) if not isinstance(d.decorator, cst.Call) else None
@@ -280,17 +284,39 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
         # a parameter typed with the model's name now takes the stub subclass: narrower than the
         # original method it overrides, which mypy reports (the prompt needs the text as written)
         codes.append("override")
-    if codes:
-        # the signature stays as written (it is the prompt); tell mypy --strict why it differs
+    # the signature stays as written (it is the prompt); tell mypy --strict why it differs. mypy
+    # reports these at the `def` line, and a comment there would be inside a signature that spans
+    # lines (and in the prompt): then the module disables the codes instead (browser-use, agno)
+    spans_lines = "\n" in _EMPTY.code_for_node(fn.with_changes(
+        decorators=[], leading_lines=[], body=cst.SimpleStatementSuite(body=[cst.Pass()]))).strip()
+    if codes and not spans_lines:
         header = cst.TrailingWhitespace(
             whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(f"# type: ignore[{', '.join(codes)}]")
         )
-    return fn.with_changes(
+    stub = fn.with_changes(
         decorators=[*keep, decorator],
         leading_lines=[],
         lines_after_decorators=[],
         body=cst.IndentedBlock(body=body, header=header),
     )
+    return stub, tuple(codes) if spans_lines else ()
+
+
+_EMPTY = cst.Module(body=[])
+
+
+def _without_ignores(fn: cst.FunctionDef, codes: set[str]) -> cst.FunctionDef:
+    """`fn` without the `# type: ignore[...]` codes the module disables (mypy --strict reports an
+    ignore that nothing needs)."""
+    body = fn.body
+    comment = body.header.comment if isinstance(body, cst.IndentedBlock) else None
+    if comment is None or not comment.value.startswith("# type: ignore["):
+        return fn
+    left = [c for c in comment.value.removeprefix("# type: ignore[").rstrip("]").split(", ") if c not in codes]
+    header = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
+                                    comment=cst.Comment(f"# type: ignore[{', '.join(left)}]")) if left \
+        else cst.TrailingWhitespace()
+    return fn.with_changes(body=body.with_changes(header=header))
 
 
 @dataclass(frozen=True)
@@ -470,8 +496,8 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
     if c.classes:
         class_modules.setdefault(c.top, c.module)
     in_model = c.classes[0] if needed.base else None
-    stub = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model)
-    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base))
+    stub, file_codes = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model)
+    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes))
     return None
 
 
@@ -614,12 +640,16 @@ def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str
         later = _format_imports([plan.imports[name] for name in plan.typing_only], first_party)
         block = "if TYPE_CHECKING:\n" + "".join(f"    {line}\n" if line else "\n" for line in later.split("\n"))
         imports = "\n\n".join(["from __future__ import annotations", imports, block.rstrip("\n")])
+    disabled = {c for s in plan.stubs for c in s.file_codes}
+    stubs = [dataclasses.replace(s, node=_without_ignores(s.node, disabled)) for s in plan.stubs] if disabled \
+        else plan.stubs
     text = render_template(
         "stubs_module.py.tmpl",
         model=model,
+        mypy="allow-empty-bodies" + (f', disable-error-code="{", ".join(sorted(disabled))}"' if disabled else ""),
         functions="\n".join(f"- {s.function_id}" for s in plan.stubs) or "- (none)",
         imports=imports,
-        body=_render_body(plan.stubs).rstrip("\n"),
+        body=_render_body(stubs).rstrip("\n"),
     )
     return text, plan
 
