@@ -417,3 +417,33 @@ def test_a_signature_over_several_lines_passes_mypy_strict(tmp_path: Path) -> No
                          cwd=root, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "MYPYPATH": f"{root}{os.pathsep}{ROOT}"})
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_model_behind_a_package_name_rebound_to_a_function_is_imported_by_alias(tmp_path: Path) -> None:
+    """browser-use (second held-out wave): `browser_use/__init__.py` binds `sandbox` to a function,
+    so the stub class `SSEEvent(browser_use.sandbox.views.SSEEvent)` failed at import and under
+    mypy. The model is imported under an alias instead; other stubs keep the dotted form."""
+    root = tmp_path / "proj"
+    files = {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "from pkg.sandbox import sandbox\n",
+        "pkg/sandbox/__init__.py": "from pkg.sandbox.runner import sandbox\n",
+        "pkg/sandbox/runner.py": "def sandbox() -> None:\n    pass\n",
+        "pkg/sandbox/views.py": "from pydantic import BaseModel\n\n\nclass Event(BaseModel):\n    kind: str\n\n"
+                                "    @classmethod\n    def from_json(cls, text: str) -> 'Event':\n"
+                                "        return cls.model_validate_json(text)\n",
+        "pkg/plain/__init__.py": "",
+        "pkg/plain/models.py": "from pydantic import BaseModel\n\n\nclass Note(BaseModel):\n    text: str\n\n"
+                               "    def shout(self) -> 'Note':\n        return Note(text=self.text.upper())\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    report = api.stubs([root], model=MODEL)
+    text = (root / report.path).read_text()
+    assert "from pkg.sandbox.views import Event as Event_model\n" in text and "class Event(Event_model):" in text
+    assert "import pkg.plain.models\n" in text and "class Note(pkg.plain.models.Note):" in text
+    run = subprocess.run([sys.executable, "-c", f"import {report.path.removesuffix('.py').replace('/', '.')}"],
+                         cwd=root, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    assert run.returncode == 0, run.stderr

@@ -215,6 +215,20 @@ class _Resolver:
         return a == b or (a.name is not None) == (b.name is not None) and key(a) == key(b)
 
 
+def _shadowed_submodule(module: str, resolver: _Resolver) -> str | None:
+    """`pkg.sub = <what pkg binds>` when a package of `module` binds the name of the next
+    submodule to something else (a function re-exported under the subpackage's name), so the
+    dotted path `module.X` does not reach the module at run time; None when every step does."""
+    parts = module.split(".")
+    for i in range(1, len(parts)):
+        package, sub = ".".join(parts[:i]), parts[i]
+        names = resolver.names_of(package)
+        b = names.bindings.get(sub) if names is not None else None
+        if b is not None and b.target != f"{package}.{sub}":
+            return f"{package}.{sub} = {b.target or 'a local name'}"
+    return None
+
+
 def _first_party(report: ScanReport) -> set[str]:
     return {r.module.split(".")[0] for r in report.results if r.module}
 
@@ -512,17 +526,30 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
         # the same `Model(...)` call the examples were captured with, and the model's name in
         # a signature (`-> "Blob"`) means that subclass: same fields, same name, no import
         base = f"{c.module}.{classes[0]}"
-        module_import = _Import(c.module)
-        other = plan.imports.get(module_import.bound)
         if classes[0] in _signature_collector(c.node).subscripted:
             # `-> RunnableEach[Input, Output]` would name the stub subclass, which is not generic
             return f"its signature gives its own generic class {classes[0]!r} type arguments, which its stub class cannot take"
-        if other is not None and not (_plain(other)):
-            return f"name {module_import.bound!r} is needed for `import {c.module}` but means {_describe(other)}"
-        if other is not None:
-            more.add(module_import)
+        shadowed = _shadowed_submodule(c.module, ctx.resolver)
+        if shadowed is not None:
+            # `pkg.sandbox.views.Event` does not reach the class when `pkg` binds `sandbox` to
+            # something else (browser-use re-exports a function named like its subpackage): import
+            # the model under an alias of its own, which no stub class shadows
+            alias = f"{classes[0]}_model"
+            model_import = _Import(c.module, classes[0], alias)
+            other = plan.imports.get(alias)
+            if other is not None and not ctx.resolver.same(other, model_import):
+                return f"name {alias!r} is needed for the model {base} (`{shadowed}`) but means {_describe(other)}"
+            imports[alias] = model_import
+            base = alias
         else:
-            imports[module_import.bound] = module_import
+            module_import = _Import(c.module)
+            other = plan.imports.get(module_import.bound)
+            if other is not None and not (_plain(other)):
+                return f"name {module_import.bound!r} is needed for `import {c.module}` but means {_describe(other)}"
+            if other is not None:
+                more.add(module_import)
+            else:
+                imports[module_import.bound] = module_import
     typing_only: set[str] = set()
     returns = NameReads(strings=True)
     if c.node.returns is not None:
@@ -541,7 +568,7 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
                         f"in {c.module}")
             typing_only.add(name)
         if (base is not None and name == classes[0] and imp.name is not None
-                and ctx.resolver.canonical(f"{imp.module}.{imp.name}") == ctx.resolver.canonical(base)):
+                and ctx.resolver.canonical(f"{imp.module}.{imp.name}") == ctx.resolver.canonical(f"{c.module}.{classes[0]}")):
             continue  # the stub class, a subclass of the model, stands for it
         other = plan.imports.get(name) or imports.get(name)
         if other is not None and _plain(other) and _plain(imp):
