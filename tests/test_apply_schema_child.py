@@ -436,3 +436,20 @@ def test_a_third_party_package_without_the_submodule_is_not_called_the_projects(
     [note] = api.apply([root]).notes
     assert "pip install -e" not in note
     assert "pydantic is installed in" in note and "has no pydantic.no_such_submodule: the project may need another version of pydantic" in note
+
+
+def test_a_function_whose_instance_package_fails_to_import_is_left_alone(tmp_path):
+    """ragas (second held-out wave): its package fails to import in its venv, but a function there
+    returns a third-party model, which the child imported fine; `apply` decorated it, and the
+    decorated module (importing `ragas.distil`, so `ragas`) could never be recorded. The package
+    the created instance module goes in must import too."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "models_lib.py": "from pydantic import BaseModel\n\n\nclass Reply(BaseModel):\n    text: str\n",
+        "pkg/__init__.py": "import no_such_dependency_xyz\n",
+        "pkg/api.py": "from models_lib import Reply\n\n\ndef reply(q: str) -> Reply:\n    return Reply(text=q)\n",
+    })
+    [note] = api.apply([root]).notes
+    assert note.startswith("pkg/api.py:4: reply: left alone: ") and "importing pkg failed at pkg/__init__.py:1" in note, note
+    assert not (root / "pkg" / "distil.py").exists() and decorated(root) == set()
+    assert cli(root, "prompts").returncode == 0 and cli(root, "check").returncode == 0

@@ -597,7 +597,10 @@ def schema_targets(report: ScanReport, config: Config, action: ApplyAction, mode
             # an instance module apply creates is the template's: include_code_body is off
             local = "<locals>" in r.qualname and "[" in (r.model or "")
             target = schema_target(r, source(r.path) if local else None, instance=str(place.instance) if exists else None)
-            targets.append({**target, "new": True})  # described first: apply's verdict waits only for these
+            # the decorated module will import the instance's module: when apply creates it, its
+            # package must import (ragas: a package broken in its environment)
+            package = place.instance.module.rpartition(".")[0] if not exists else ""
+            targets.append({**target, "new": True, **({"package": package} if package else {})})  # described first
     return sorted(targets, key=lambda t: not t.get("new"))
 
 
