@@ -359,30 +359,41 @@ def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) ->
     assert "class Blob(pkg.a.Blob):" in text and "Color" not in text and "pkg.b" not in text
 
 
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A project folder `proj` with a pyproject.toml and `files` (relative paths)."""
+    root = tmp_path / "proj"
+    for rel, text in {"pyproject.toml": "", **files}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def _imports(root: Path, module: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", f"import {module}"], cwd=root, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+
+
 def test_names_only_type_checkers_import_stay_that_way_in_the_stubs(tmp_path: Path) -> None:
     """dspy (held-out corpus): a parameter hinted with a class imported under `if TYPE_CHECKING:`
     (an optional dependency) was imported at the top of the stubs module, which then failed to
     import without that dependency, where the original imports fine."""
-    root = tmp_path / "proj"
-    (root / "pkg").mkdir(parents=True)
-    (root / "pyproject.toml").write_text("")
-    (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "models.py").write_text(
-        "from __future__ import annotations\n\nfrom typing import TYPE_CHECKING\n\nfrom pydantic import BaseModel\n\n"
-        "if TYPE_CHECKING:\n    from optional_dep import Thing\n    from pkg.verdicts import Verdict\n\n\n"
-        "class Answer(BaseModel):\n    text: str\n\n\n"
-        "def from_thing(thing: Thing, n: int) -> Answer:\n    \"\"\"Describe the thing.\"\"\"\n    return Answer(text=str(thing))\n\n\n"
-        "def judge(q: str) -> Verdict:\n    raise NotImplementedError\n")
-    (root / "pkg" / "verdicts.py").write_text("from pydantic import BaseModel\n\n\nclass Verdict(BaseModel):\n    ok: bool\n")
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models.py":
+            "from __future__ import annotations\n\nfrom typing import TYPE_CHECKING\n\nfrom pydantic import BaseModel\n\n"
+            "if TYPE_CHECKING:\n    from optional_dep import Thing\n    from pkg.verdicts import Verdict\n\n\n"
+            "class Answer(BaseModel):\n    text: str\n\n\n"
+            "def from_thing(thing: Thing, n: int) -> Answer:\n    \"\"\"Describe the thing.\"\"\"\n    return Answer(text=str(thing))\n\n\n"
+            "def judge(q: str) -> Verdict:\n    raise NotImplementedError\n",
+        "pkg/verdicts.py": "from pydantic import BaseModel\n\n\nclass Verdict(BaseModel):\n    ok: bool\n",
+    })
     report = api.stubs([root], model=MODEL)
     assert [s.qualname for s in report.skipped] == ["judge"]
     assert "'Verdict' in its return annotation is imported only under `if TYPE_CHECKING:`" in report.skipped[0].reason
     text = (root / report.path).read_text()
     assert "if TYPE_CHECKING:\n    from optional_dep import Thing\n" in text
     assert "from __future__ import annotations\n" in text and "Verdict" not in text.split('"""')[-1]
-    code = "import pkg.distil_stubs as s; print(s.from_thing.__wrapped__.__annotations__ if hasattr(s.from_thing, '__wrapped__') else 'ok')"
-    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    run = _imports(root, "pkg.distil_stubs")
     assert run.returncode == 0, run.stderr
     original = (root / "pkg" / "models.py").read_text()
     want = static_prompt(original, "from_thing", "Answer", include_body=False)
@@ -394,15 +405,14 @@ def test_a_signature_over_several_lines_passes_mypy_strict(tmp_path: Path) -> No
     went after its `:`, but mypy reports at the `def` line; a comment there would sit inside the
     signature, which is the prompt. The module disables the code instead, and a one-line stub's
     own ignore of the same code goes (mypy --strict reports unused ignores)."""
-    root = tmp_path / "proj"
-    (root / "pkg").mkdir(parents=True)
-    (root / "pyproject.toml").write_text("")
-    (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "events.py").write_text(
-        "from pydantic import BaseModel\n\n\nclass Step(BaseModel):\n    n: int\n\n"
-        "    @classmethod\n    def from_run(\n        cls, agent, result: list[str]\n    ) -> 'Step':\n"
-        "        \"\"\"From a run.\"\"\"\n        return cls(n=len(result))\n\n\n"
-        "def one_line(agent, k: int) -> Step:\n    return Step(n=k)\n")
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/events.py":
+            "from pydantic import BaseModel\n\n\nclass Step(BaseModel):\n    n: int\n\n"
+            "    @classmethod\n    def from_run(\n        cls, agent, result: list[str]\n    ) -> 'Step':\n"
+            "        \"\"\"From a run.\"\"\"\n        return cls(n=len(result))\n\n\n"
+            "def one_line(agent, k: int) -> Step:\n    return Step(n=k)\n",
+    })
     report = api.stubs([root], model=MODEL)
     text = (root / report.path).read_text()
     assert '# mypy: allow-empty-bodies, disable-error-code="no-untyped-def"\n' in text
@@ -423,9 +433,7 @@ def test_a_model_behind_a_package_name_rebound_to_a_function_is_imported_by_alia
     """browser-use (second held-out wave): `browser_use/__init__.py` binds `sandbox` to a function,
     so the stub class `SSEEvent(browser_use.sandbox.views.SSEEvent)` failed at import and under
     mypy. The model is imported under an alias instead; other stubs keep the dotted form."""
-    root = tmp_path / "proj"
-    files = {
-        "pyproject.toml": "",
+    root = _project(tmp_path, {
         "pkg/__init__.py": "from pkg.sandbox import sandbox\n",
         "pkg/sandbox/__init__.py": "from pkg.sandbox.runner import sandbox\n",
         "pkg/sandbox/runner.py": "def sandbox() -> None:\n    pass\n",
@@ -435,15 +443,10 @@ def test_a_model_behind_a_package_name_rebound_to_a_function_is_imported_by_alia
         "pkg/plain/__init__.py": "",
         "pkg/plain/models.py": "from pydantic import BaseModel\n\n\nclass Note(BaseModel):\n    text: str\n\n"
                                "    def shout(self) -> 'Note':\n        return Note(text=self.text.upper())\n",
-    }
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
+    })
     report = api.stubs([root], model=MODEL)
     text = (root / report.path).read_text()
     assert "from pkg.sandbox.views import Event as Event_model\n" in text and "class Event(Event_model):" in text
     assert "import pkg.plain.models\n" in text and "class Note(pkg.plain.models.Note):" in text
-    run = subprocess.run([sys.executable, "-c", f"import {report.path.removesuffix('.py').replace('/', '.')}"],
-                         cwd=root, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    run = _imports(root, report.path.removesuffix(".py").replace("/", "."))
     assert run.returncode == 0, run.stderr
