@@ -7,6 +7,7 @@ import gc
 import importlib.machinery
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
@@ -569,8 +570,6 @@ def _one_definition_per_id(results: list[ScanResult]) -> list[ScanResult]:
             seen.setdefault(r.qualname, []).append(r.lineno)
     if all(len(lines) == 1 for lines in seen.values()):
         return results
-    from dataclasses import replace
-
     out = []
     for r in results:
         lines = seen.get(r.qualname, [])

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-import dataclasses
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -668,7 +667,7 @@ def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str
         block = "if TYPE_CHECKING:\n" + "".join(f"    {line}\n" if line else "\n" for line in later.split("\n"))
         imports = "\n\n".join(["from __future__ import annotations", imports, block.rstrip("\n")])
     disabled = {c for s in plan.stubs for c in s.file_codes}
-    stubs = [dataclasses.replace(s, node=_without_ignores(s.node, disabled)) for s in plan.stubs] if disabled \
+    stubs = [replace(s, node=_without_ignores(s.node, disabled)) for s in plan.stubs] if disabled \
         else plan.stubs
     text = render_template(
         "stubs_module.py.tmpl",
