@@ -590,8 +590,7 @@ def schema_targets(report: ScanReport, config: Config, action: ApplyAction, mode
                 continue
             place = where[r.path]
             try:
-                exists = place.path.is_file() if place.path is not None else instance_module_path(
-                    report.root, place.instance, report.results)[1]
+                exists = _instance_path(report.root, place, report.results)[1]
             except ConfigError:
                 exists = False  # apply_codemod says so, in its own words
             # an instance module apply creates is the template's: include_code_body is off

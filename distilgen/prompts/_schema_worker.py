@@ -212,11 +212,11 @@ def _local_return(target: dict[str, Any]) -> Any:
     return eval(returns, vars(_import(target["module"])))  # noqa: S307 - as typing.get_type_hints does
 
 
-def _include_body(instance: str | None, target: dict[str, Any] | None = None) -> bool:
+def _include_body(target: dict[str, Any]) -> bool:
+    instance = target.get("instance")
     if not instance:
         return False
-    if target is not None:
-        target["importing"] = instance.partition(":")[0]  # a failure here is the instance module's
+    target["importing"] = instance.partition(":")[0]  # a failure here is the instance module's
     return bool(getattr(_import_dotted(instance), "include_code_body", False))
 
 
@@ -224,16 +224,16 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
     if target.get("package"):
         # the package the instructions module `apply` is about to create goes in: the decorated
         # module will import it, so it must import here
-        target["importing"] = target["package"]
+        importing, target["importing"] = target["importing"], target["package"]
         _import(target["package"])
-        target["importing"] = target["model"].rsplit(".", 1)[0] if target.get("light") else target["module"]
+        target["importing"] = importing
     if target.get("light"):
         # the return model's module (and the Instructions module) only: no import side effects of
         # the function's own module (an app, a `Settings()` reading the environment)
-        return _describe_model(_import_dotted(target["model"]), target["function_id"], _include_body(target.get("instance"), target))
+        return _describe_model(_import_dotted(target["model"]), target["function_id"], _include_body(target))
     if "<locals>" in target["qualname"] and target.get("returns") and not target.get("named"):
         # not reachable from its module; a `name=` on its decorator only the runtime could read
-        return _describe_model(_local_return(target), target["function_id"], _include_body(target.get("instance"), target))
+        return _describe_model(_local_return(target), target["function_id"], _include_body(target))
     fn = _resolve(target["module"], target["qualname"])
     state = getattr(fn, "__distil__", None)
     if state is not None:
@@ -242,7 +242,7 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
                 "include_body": bool(state.instructions.include_code_body)}
     # not decorated at import time (wrapped by something else, or not yet decorated): the return
     # annotation alone, as the runtime reads it (a parameter's TYPE_CHECKING-only hint is no matter)
-    return _describe_model(_return_hint(fn), target["function_id"], _include_body(target.get("instance"), target))
+    return _describe_model(_return_hint(fn), target["function_id"], _include_body(target))
 
 
 class _BadAnnotation(Exception):
