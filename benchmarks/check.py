@@ -83,8 +83,9 @@ def decorate_and_record(root: Path) -> int:
 
     cfg = load_config(root)
     api.apply([root], config=cfg, lock=False)
-    decorated = api.scan([root], config=cfg).by_status("decorated")
-    facts = StaticFacts(root, cfg)
+    report = api.scan([root], config=cfg)
+    decorated = report.by_status("decorated")
+    facts = StaticFacts(root, cfg, modules=report.modules)
     records = []
     for r in decorated:
         tool = (r.model or "?").rsplit(".", 1)[-1]

@@ -165,7 +165,7 @@ def apply(
             # --diff/--check import nothing: what the last `apply` left alone, if it still holds
             from .codemods.left_alone import recall
 
-            remembered = recall(cfg, report.results)
+            remembered = recall(cfg, report)
             vet = (lambda wait=True: remembered) if remembered else None
         result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
         facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one read per file)
@@ -175,7 +175,7 @@ def apply(
             from .codemods.left_alone import remember
 
             # keyed on the files as they are now (a rescan: the cache makes it the edited files only)
-            remember(cfg, lambda: scan(paths, config=cfg, select=select).results, early.verdicts,
+            remember(cfg, lambda: scan(paths, config=cfg, select=select), early.verdicts,
                      facts=facts[0] if len(facts) == 1 else None)
     finally:
         if early is not None:
@@ -362,7 +362,7 @@ def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas
     report = scan([cfg.root], config=cfg)
     decorated = report.by_status("decorated")
     child = (early.job.child if early is not None else _project_python(cfg)) if decorated else None
-    static = StaticFacts(report.root, cfg)
+    static = StaticFacts(report.root, cfg, modules=report.modules)
     if facts is not None:
         facts.append(static)
     described = early.result() if early is not None and decorated else None
@@ -400,12 +400,12 @@ def check(
     for cfg in [_with_python(config, python)] if config is not None else _projects(paths, python):
         rep = report if report is not None else scan([cfg.root], config=cfg)
         lock = load_lock(cfg.lock_path)
-        facts = StaticFacts(rep.root, cfg)
+        facts = StaticFacts(rep.root, cfg, modules=rep.modules)
         left_alone = None
         if cfg.require_decorated and any(r.status == "candidate" for r in rep.results):
             from .codemods.left_alone import recall
 
-            left_alone = recall(cfg, rep.results, facts=facts)  # why the last `apply` did not decorate them
+            left_alone = recall(cfg, rep, facts=facts)  # why the last `apply` did not decorate them
         collecting = gc.isenabled()
         gc.disable()  # small acyclic records only: the cyclic collector would only rescan the scan's
         try:

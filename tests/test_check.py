@@ -306,3 +306,47 @@ def test_hand_edited_entry_is_found_after_a_clean_run(project):
     found = codes(project)
     line = load_lock(lock).get("inbox.triage:classify_ticket").line
     assert found == [f"distilgen.lock:{line}: DG004"]
+
+
+def _facts_project(tmp: Path) -> Path:
+    root = tmp / "facts"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "facts"\nversion = "0"\n')
+    (root / "pkg" / "__init__.py").write_text("")
+    # `Tag` comes from a module the project does not have yet: the closure counts it by name
+    (root / "pkg" / "models.py").write_text(
+        "from pydantic import BaseModel\nfrom pkg.extra import Tag\n\n\nclass Out(BaseModel):\n    tag: Tag\n")
+    (root / "pkg" / "fn.py").write_text("from pkg.models import Out\n\n\ndef make(a: int) -> Out:\n    ...\n")
+    return root
+
+
+@pytest.mark.parametrize("scanned", [True, False], ids=["scanned-modules", "roots-only"])
+def test_cached_closure_notices_a_module_added_later(tmp_path, scanned):
+    """A cached closure that looked `pkg.extra` up in vain is computed again once the file exists
+    (before, it stayed stale until one of the files it had read changed)."""
+    from distilgen.analysis.depends import StaticFacts
+    from distilgen.config import load_config
+
+    root = _facts_project(tmp_path)
+    cfg = load_config(root)
+
+    def closure(use_cache: bool = True) -> str | None:
+        report = api.scan([root], config=cfg)
+        [r] = report.results
+        facts = StaticFacts(root, cfg, modules=report.modules if scanned else (), use_cache=use_cache)
+        digest = facts.closure(r)
+        facts.save()
+        return digest
+
+    before = closure()
+    stamp = [(p, p.stat().st_mtime_ns) for p in cfg.cache_path.glob("check-facts-*.json")]
+    assert before is not None and stamp
+    assert closure() == before  # warm: the cached answer, nothing written
+    assert [(p, p.stat().st_mtime_ns) for p in cfg.cache_path.glob("check-facts-*.json")] == stamp
+    (root / "pkg" / "extra.py").write_text("from pydantic import BaseModel\n\n\nclass Tag(BaseModel):\n    name: str\n")
+    after = closure()
+    assert after != before
+    assert after == closure(use_cache=False)
+    # and a field edited in the new module reaches the closure, so it is read now
+    (root / "pkg" / "extra.py").write_text("from pydantic import BaseModel\n\n\nclass Tag(BaseModel):\n    name: int\n")
+    assert closure() not in (before, after)

@@ -16,8 +16,9 @@ have it (a pydantic or sqlmodel upgrade is a job for `distilgen prompts --check`
 Everything is read once per run: one discovery walk, each file's index from the scan's cache (or
 built once; it holds each class statement's span and field annotations), each file whose class
 statements are needed read once and sliced, never parsed again. Results are cached as JSON in
-the cache folder per function, keyed on the (mtime, size) of every file they read, so a warm
-`check` stats a few files and parses nothing.
+the cache folder per function, keyed on the (mtime, size) of every file they read and on the
+module names they looked up and did not find in the project (a file added under one of those
+names changes what a name resolves to), so a warm `check` stats a few files and parses nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # imported where a closure is computed: a warm check reads ca
 
 __all__ = ["StaticFacts", "prompt_digest"]
 
-_FORMAT = 2
+_FORMAT = 3
 
 
 def _names(expr: Any, out: list[str]) -> None:
@@ -156,10 +157,14 @@ class StaticFacts:
     """Per project run: each decorated function's closure digest and statically rendered prompt.
 
     `closure(r)` and `prompt(r, tool, include_body)` take scan records (`path`, `qualname`,
-    `lineno`, `module`); `save()` writes the cache. Nothing is imported."""
+    `lineno`, `module`); `save()` writes the cache. Nothing is imported. `modules`: the module
+    names of the project's files today (`ScanReport.modules`), so that a cached answer which
+    looked one of them up in vain is computed again."""
 
-    def __init__(self, root: Path, config: Config, *, use_cache: bool = True) -> None:
+    def __init__(self, root: Path, config: Config, *, modules: Iterable[str] = (), use_cache: bool = True) -> None:
         self.root = Path(root)
+        self._modules = frozenset(modules)
+        self._appeared: dict[str, bool] = {}
         self._root_s = str(self.root)
         self.config = config
         self.use_cache = use_cache
@@ -175,6 +180,7 @@ class StaticFacts:
         self._files: _Files | None = None
         self._resolver: Resolver | None = None
         self._stats: dict[str, Any] = {}
+        self._source_roots: tuple[Path, ...] | None = None
 
     # -- cache -----------------------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
@@ -224,8 +230,26 @@ class StaticFacts:
 
     def _valid(self, hit: Any) -> TypeGuard[dict[str, Any]]:
         files = self._cache.get("files", {})
-        return isinstance(hit, dict) and isinstance(hit.get("deps"), list) and self.changed.isdisjoint(hit["deps"]) \
-            and all(rel in files for rel in hit["deps"])
+        return isinstance(hit, dict) and isinstance(hit.get("deps"), list) and isinstance(hit.get("absent"), list) \
+            and self.changed.isdisjoint(hit["deps"]) and all(rel in files for rel in hit["deps"]) \
+            and not any(self._exists(name) for name in hit["absent"])
+
+    def _exists(self, name: str) -> bool:
+        """Whether module `name` is a project file now: scanned under that name, or where
+        `_Files.locate` would find it (a stat or two per name, once per run)."""
+        known = self._appeared.get(name)
+        if known is None:
+            parts = name.split(".")
+            known = name in self._modules or any(
+                base.joinpath(*parts[:-1], parts[-1] + ".py").is_file() or base.joinpath(*parts, "__init__.py").is_file()
+                for base in self._roots())
+            self._appeared[name] = known
+        return known
+
+    def _roots(self) -> tuple[Path, ...]:
+        if self._source_roots is None:
+            self._source_roots = source_roots(self.root)
+        return self._source_roots
 
     def _entry(self, r: Any) -> dict[str, Any]:
         key = f"{r.path}::{r.qualname}::{r.lineno}"
@@ -252,6 +276,7 @@ class StaticFacts:
     def _compute(self, r: Any) -> dict[str, Any]:
         files, res = self._project()
         deps: set[str] = {r.path}
+        absent: set[str] = set()
         closure: str | None = None
         m = files.modules.get(r.module) if r.module else None
         fn = None
@@ -269,7 +294,9 @@ class StaticFacts:
                     deps.add(e.rel)
                 elif name in files.located:
                     deps.add(files.located[name])
-        return {"deps": sorted(deps), "closure": closure, "prompts": {}}
+                else:
+                    absent.add(name)  # third-party, stdlib or missing today: a project file later
+        return {"deps": sorted(deps), "absent": sorted(absent), "closure": closure, "prompts": {}}
 
     def _closure(self, files: _Files, res: Resolver, module: str, scope: int, returns: Any, deps: set[str]) -> str:
         items: dict[str, str] = {}

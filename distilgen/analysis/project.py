@@ -407,7 +407,8 @@ def _scan_project(
     stored = plan.cache.load_results() if read_cache else None
     if stored is not None and stored.key == plan.key and stored.stats == plan.stats and _ext_unchanged(stored.ext):
         # nothing changed since the last scan: the stored report, without reading any index
-        return ScanReport(root=plan.root, results=stored.results, errors=stored.errors, files_scanned=len(plan.entries))
+        return ScanReport(root=plan.root, results=stored.results, errors=stored.errors, files_scanned=len(plan.entries),
+                          modules=frozenset(s.module for s in plan.stats))
     from .resolve import Resolver
 
     index_cache = plan.cache.load_index() if read_cache else IndexCache({}, {})
@@ -422,7 +423,8 @@ def _scan_project(
     by_path = _classify_files(plan, modules, resolver, reuse, select, exclude, deps)
     results = sorted((r for rs in by_path.values() for r in rs), key=lambda r: (r.path, r.lineno, r.col))
     errors.sort(key=lambda x: x.path)
-    report = ScanReport(root=plan.root, results=tuple(results), errors=tuple(errors), files_scanned=len(plan.entries))
+    report = ScanReport(root=plan.root, results=tuple(results), errors=tuple(errors), files_scanned=len(plan.entries),
+                        modules=frozenset(s.module for s in plan.stats))
     if use_cache:
         ext_used = {**reuse.ext_used, **locator.used}
         plan.cache.save(

@@ -7,7 +7,7 @@ one (cached), resolve return annotations across modules, classify.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..contracts import DEF_KINDS, SCAN_STATUSES, DefKind, ScanStatus
@@ -106,6 +106,8 @@ class ScanReport:
     results: tuple[ScanResult, ...]
     errors: tuple[FileError, ...]
     files_scanned: int
+    modules: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """The module name of every scanned file: what a name can resolve to in the project today."""
 
     def by_status(self, status: ScanStatus) -> tuple[ScanResult, ...]:
         return tuple(r for r in self.results if r.status == status)

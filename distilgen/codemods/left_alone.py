@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .._version import __version__
 from ..errors import DistilgenError
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..analysis.depends import StaticFacts
-    from ..analysis.scan import ScanResult
+    from ..analysis.scan import ScanReport, ScanResult
     from ..config import Config
 
 __all__ = ["remember", "recall", "REMEMBERED"]
@@ -88,7 +88,7 @@ def _key(r: ScanResult) -> str:
     return f"{r.path}::{r.qualname}"
 
 
-def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdicts: Mapping[tuple[str, str], str], *,
+def remember(config: Config, rescan: Callable[[], ScanReport], verdicts: Mapping[tuple[str, str], str], *,
              facts: StaticFacts | None = None) -> None:
     """After `apply` wrote: the child's `verdicts` ((path, qualname) -> why) and `rescan`, which
     scans the project as it is now (called only when there is something to remember or forget).
@@ -107,14 +107,15 @@ def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdict
         return
     entries = _load(file, identity)
     before = dict(entries)
-    results = list(rescan())
+    report = rescan()
+    results = report.results
     for r in results:
         entries.pop(_key(r), None)
     for r in results:
         why = verdicts.get((r.path, r.qualname))
         if why is None or r.status != "candidate" or not r.module:
             continue
-        facts = facts or StaticFacts(config.root, config)
+        facts = facts or StaticFacts(config.root, config, modules=report.modules)
         closure = _closure(facts, r)
         if closure is not None:
             entries[_key(r)] = {"why": why, "model": r.model or "", "closure": closure}
@@ -125,9 +126,9 @@ def remember(config: Config, rescan: Callable[[], Iterable[ScanResult]], verdict
     _write(file, {"format": _FORMAT, "interpreter": identity, "entries": dict(sorted(entries.items()))})
 
 
-def recall(config: Config, results: Iterable[ScanResult], *,
+def recall(config: Config, report: ScanReport, *,
            facts: StaticFacts | None = None) -> dict[tuple[str, str], str]:
-    """(path, qualname) -> the line `apply` printed, for each candidate among `results` that the
+    """(path, qualname) -> the line `apply` printed, for each candidate of `report` that the
     last `apply` left alone and whose verdict still holds (see the module docstring). `facts`: the
     caller's own (`check` saves it once, with the closures read here); else one is made and saved."""
     from ..analysis.depends import StaticFacts
@@ -144,11 +145,11 @@ def recall(config: Config, results: Iterable[ScanResult], *,
     if not entries:
         return {}
     out: dict[tuple[str, str], str] = {}
-    for r in results:
+    for r in report.results:
         hit = entries.get(_key(r))
         if hit is None or r.status != "candidate" or (r.model or "") != hit["model"]:
             continue
-        facts = facts or StaticFacts(config.root, config)
+        facts = facts or StaticFacts(config.root, config, modules=report.modules)
         if _closure(facts, r) == hit["closure"]:
             out[(r.path, r.qualname)] = f"{hit['why']} {REMEMBERED}"
     if own and facts is not None:
