@@ -141,6 +141,29 @@ ELIGIBILITY = {
             def real(self) -> M:
                 return M(x=self.x)
 
+            def __add__(self, other: "Record") -> "Record":
+                return Record(x=self.x + other.x)
+
+            def model_copy(self, *, update=None, deep: bool = False) -> "Record":
+                return super().model_copy(update=update, deep=deep)
+
+            @classmethod
+            def model_validate(cls, obj: object) -> "Record":
+                return super().model_validate(obj)
+
+            def __call__(self, k: int) -> M:
+                return M(x=k)
+
+
+        class Plain:
+            @staticmethod
+            def copy(a: int) -> M:  # not a model: pydantic's names mean nothing here
+                return M(x=a)
+
+            @classmethod
+            def __class_getitem__(cls, item: int) -> M:
+                return M(x=item)
+
 
         class Base(abc.ABC):
             @abc.abstractmethod
@@ -211,6 +234,10 @@ def test_ineligible_defs_are_named_with_a_reason(tmp_path):
         "typed_only": "defined under `if TYPE_CHECKING:`",
         "outer.<locals>.inner": "return model Local is defined inside a function",
         "stubbed": "declared in a .pyi stub",
+        "Record.__add__": "special method __add__",
+        "Plain.__class_getitem__": "special method __class_getitem__",
+        "Record.model_copy": "overrides pydantic's BaseModel.model_copy",
+        "Record.model_validate": "overrides pydantic's BaseModel.model_validate",
     }
     for qualname, reason in expect.items():
         status, why = got[qualname]
@@ -220,6 +247,55 @@ def test_ineligible_defs_are_named_with_a_reason(tmp_path):
     assert got["Record.real"] == ("candidate", None)
     assert got["fine"] == ("candidate", None)
     assert got["outer.<locals>.uses_global"] == ("candidate", None)
+    assert got["Record.__call__"] == ("candidate", None)  # called by name, like any function
+    assert got["Plain.copy"] == ("candidate", None)
+
+
+def test_pydantic_api_names_are_the_installed_pydantics():
+    """The overrides rule names BaseModel's own methods: a pydantic that adds one fails here first."""
+    import pydantic
+    from distilgen.analysis.project import PYDANTIC_API
+
+    public = {n for n in dir(pydantic.BaseModel) if not n.startswith("_") and callable(getattr(pydantic.BaseModel, n))}
+    assert public <= PYDANTIC_API, sorted(public - PYDANTIC_API)
+
+
+def test_a_decorated_def_that_is_now_ineligible_says_so_and_remove_takes_it_off(tmp_path):
+    """An older `apply` (or a hand) decorated `__add__` and a validator: the scan says they are
+    still decorated and how to take it off; plain `--remove` does, for the instance apply binds."""
+    project = write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'old'\n",
+        "old/__init__.py": "",
+        "old/distil.py": "from distilgen import Instructions\n\ninstructions = Instructions(name='old')\n",
+        "old/m.py": """
+            from pydantic import BaseModel, model_validator
+            from old.distil import instructions
+
+
+            class Usage(BaseModel):
+                n: int = 0
+
+                @instructions.distil
+                def __add__(self, other: "Usage") -> "Usage":
+                    return Usage(n=self.n + other.n)
+
+                @model_validator(mode="after")
+                @instructions.distil
+                def check(self) -> "Usage":
+                    return self
+        """,
+    })
+    got = _cli(["scan"], project)
+    assert got.returncode == 0, got.stderr
+    assert ("old/m.py:10:5: Usage.__add__ -> old.m.Usage [ineligible: special method __add__ (Python calls it for an "
+            "operator or protocol, not your code); still decorated (old.distil:instructions): `distilgen apply --remove "
+            "--select 'Usage.__add__'` takes it off]") in got.stdout, got.stdout
+    assert "Usage.check -> old.m.Usage [ineligible: pydantic @model_validator" in got.stdout
+    got = _cli(["apply", "--remove", "--no-lock"], project)
+    assert got.returncode == 0, got.stdout + got.stderr
+    text = (project / "old/m.py").read_text()
+    assert "instructions" not in text and "@model_validator" in text
+    assert "__add__" in text and "still decorated" not in _cli(["scan"], project).stdout
 
 
 def test_apply_never_decorates_ineligible_defs(tmp_path):
@@ -230,8 +306,8 @@ def test_apply_never_decorates_ineligible_defs(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(Path(api.__file__).parent.parent)})
     assert result.returncode in (0, 1), result.stderr
     decorated = [line for line in result.stdout.splitlines() if line.startswith("+") and line[1:].strip().startswith("@") and ".distil" in line]
-    # exactly the three candidates: Record.real, outer.<locals>.uses_global, fine
-    assert len(decorated) == 3, result.stdout
+    # exactly the five candidates: Record.real, Record.__call__, Plain.copy, outer.<locals>.uses_global, fine
+    assert len(decorated) == 5, result.stdout
     assert (project / "elig/hooks.py").read_text() == before
 
 

@@ -232,6 +232,15 @@ _PYDANTIC_HOOKS = frozenset({
     "field_validator", "model_validator", "validator", "root_validator",
     "field_serializer", "model_serializer", "computed_field",
 })
+# pydantic.BaseModel's own methods (v2 and the v1 names it keeps): a model class that overrides
+# one changes the model's API, which pydantic and every user of the model call; capture would log
+# each copy or validation (tests/test_scan.py checks the list against the installed pydantic).
+PYDANTIC_API = frozenset({
+    "construct", "copy", "dict", "from_orm", "json", "model_construct", "model_copy", "model_dump",
+    "model_dump_json", "model_json_schema", "model_parametrized_name", "model_post_init", "model_rebuild",
+    "model_validate", "model_validate_json", "model_validate_strings", "parse_file", "parse_obj", "parse_raw",
+    "schema", "schema_json", "update_forward_refs", "validate",
+})
 _ABSTRACT = frozenset({"abc.abstractmethod", "abc.abstractclassmethod", "abc.abstractstaticmethod", "abc.abstractproperty"})
 _OVERLOAD = frozenset({"typing.overload", "typing_extensions.overload"})
 
@@ -257,6 +266,11 @@ def _not_distillable(res: Resolver, entry: FileEntry, fn: FuncRec) -> str | None
             return "@overload stub (the implementation is the function)"
     if fn.cls is not None and _is_protocol(res, module, fn.cls):
         return f"method of Protocol {fn.cls} (an interface, no implementation)"
+    name = fn.qualname.rsplit(".", 1)[-1]
+    if fn.cls is not None and name.startswith("__") and name.endswith("__") and len(name) > 4 and name != "__call__":
+        return f"special method {name} (Python calls it for an operator or protocol, not your code)"
+    if fn.cls is not None and name in PYDANTIC_API and res.is_model(("cls", module, fn.cls))[0]:
+        return f"overrides pydantic's BaseModel.{name} (pydantic and every user of the model call it)"
     return None
 
 

@@ -35,9 +35,11 @@ def _status_text(r: ScanResult) -> str:
         d = r.decorator
         bits = [d.instance] + ([d.mode] if d.mode != "distil" else []) + ([f"model={d.model}"] if d.model else [])
         return f"decorated: {', '.join(bits)}"
-    if r.reason:
-        return f"{r.status}: {r.reason}"
-    return r.status
+    text = f"{r.status}: {r.reason}" if r.reason else r.status
+    if r.decorator is not None:  # from an older `apply` or by hand: still runs, never recorded
+        text += (f"; still decorated ({r.decorator.instance}): `distilgen apply --remove --select "
+                 f"'{r.qualname}'` takes it off")
+    return text
 
 
 def summary(report: ScanReport) -> str:

@@ -86,7 +86,9 @@ def needs_edit(r: ScanResult, action: ApplyAction, model: str | None, ours: str 
 
     `ours` (`module:attr`): `remove` then only takes out decorators bound to that instance, the
     one `apply` itself binds to; a hand-written decorator on another instance (say instructor's)
-    stays unless --select names it (pass `ours=None`).
+    stays unless --select names it (pass `ours=None`). `remove` takes the decorator off whatever
+    the function's status: one that a rule now calls ineligible (a special method, a validator)
+    may carry it from an older `apply` or from a hand.
     """
     dec = r.decorator
     if action == "decorate":
@@ -98,7 +100,7 @@ def needs_edit(r: ScanResult, action: ApplyAction, model: str | None, ours: str 
     if action == "capture":
         return r.status == "decorated" and dec is not None and dec.mode not in ("distil", "capture")
     if action == "remove":
-        return r.status == "decorated" and (ours is None or (dec is not None and dec.instance == ours))
+        return dec is not None and (ours is None or dec.instance == ours)
     raise UsageError(f"unknown apply action {action!r} (one of {', '.join(ACTIONS)})")
 
 
@@ -430,7 +432,7 @@ def apply_codemod(
         ours = None if selected else str(where[r.path].instance)
         if needs_edit(r, action, model, ours):
             by_path.setdefault(r.path, []).append(r)
-        elif action == "remove" and r.status == "decorated":
+        elif action == "remove" and r.decorator is not None:
             kept.append(r)
     for r in kept:
         inst = r.decorator.instance if r.decorator is not None else "?"
