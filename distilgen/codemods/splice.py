@@ -20,9 +20,11 @@ from typing import Iterable, Mapping, Sequence
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
+from ..prompts.source import LINE_PATTERN
+
 __all__ = ["splice", "reduce_source", "source_lines"]
 
-_LINES = re.compile(rb".*?(?:\r\n|\r|\n)|.+\Z", re.S)
+_LINES = re.compile(LINE_PATTERN.encode("ascii"))  # the same rule as the prompts' `source_lines`
 _BOM = b"\xef\xbb\xbf"
 
 

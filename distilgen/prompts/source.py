@@ -17,7 +17,9 @@ from .. import _ast_parse
 
 __all__ = ["FunctionSource", "function_source", "function_source_from_module", "parse_definition", "source_lines", "source_of_node"]
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# THE line rule, for text here and for bytes in `codemods.splice` (one pattern, two compilations)
+LINE_PATTERN = r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z"
+_LINE = re.compile(LINE_PATTERN)
 
 
 def source_lines(text: str) -> list[str]:
