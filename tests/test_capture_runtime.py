@@ -296,10 +296,70 @@ def test_wrong_return_value_is_skipped_not_raised(ds: Path) -> None:
 
     @inst.distil
     def f(x: int) -> Total:
-        return {"value": x}  # type: ignore[return-value]
+        return [x]  # type: ignore[return-value]
 
-    with pytest.warns(CaptureWarning, match="returned dict"):
-        assert f(1) == {"value": 1}
+    @inst.distil
+    def g(x: int) -> Total:
+        return {"value": "not a number"}  # type: ignore[return-value]
+
+    with pytest.warns(CaptureWarning, match="returned list, not Total"):
+        assert f(1) == [1]
+    with pytest.warns(CaptureWarning, match="returned a dict that is not a valid Total"):
+        assert g(1) == {"value": "not a number"}
+    assert inst.stats().captured == 0
+
+
+def test_a_dict_for_a_model_is_captured_as_the_model(ds: Path) -> None:
+    """FastAPI's idiom: `-> Model` and `return {...}`; FastAPI validates the dict into the model,
+    and so does capture. The caller still gets the dict."""
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return {"value": str(x)}  # type: ignore[return-value]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(7) == {"value": "7"}
+    [line] = ds.read_text().splitlines()
+    assert json.loads(json.loads(line)["messages"][-1]["tool_calls"][0]["function"]["arguments"]) == {"value": 7}
+
+
+def test_capture_problems_never_raise_under_warnings_as_errors(ds: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`filterwarnings = error` (FastAPI's and many projects' test settings) made the CaptureWarning
+    an exception raised out of the decorated function; now it is logged instead."""
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return [x]  # type: ignore[return-value]
+
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING, logger="distilgen"):
+        warnings.simplefilter("error")
+        assert f(1) == [1]
+        assert f(2) == [2]
+    assert inst.stats().skipped == 2
+    [record] = [r for r in caplog.records if "example not captured" in r.getMessage()]
+    assert "returned list, not Total" in record.getMessage() and "CaptureWarning, logged" in record.getMessage()
+
+
+def test_capture_never_calls_a_patched_json(ds: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test of the user's code that patches `json.dumps`/`json.loads` (FastAPI's count the calls)
+    must not see capture's own JSON work."""
+    calls: list[str] = []
+    real_dumps, real_loads = json.dumps, json.loads
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: calls.append("dumps") or real_dumps(*a, **k))
+    monkeypatch.setattr(json, "loads", lambda *a, **k: calls.append("loads") or real_loads(*a, **k))
+    for fmt in ("tools", "messages", "raw"):
+        inst = Instructions(dataset=ds.with_name(f"{fmt}.jsonl"), finetune_format=fmt, redact=lambda e: e)
+
+        @inst.distil
+        def f(x: int) -> Total:
+            return Total(value=x)
+
+        assert f(3) == Total(value=3)
+        assert inst.stats().captured == 1, fmt
+    assert calls == []
 
 
 class Reading(BaseModel):

@@ -47,14 +47,16 @@ def render_prompt(src: FunctionSource, model_name: str, *, include_body: bool = 
     return render_template(PROMPT_TEMPLATE, model=model_name, code=render_code(src, include_body=include_body)).rstrip("\n")
 
 
+# Bound once: the runtime fingerprints a function at its first captured call, inside the user's
+# code, whose tests may patch `json.dumps` and count its calls (runtime/formats.py does the same).
+_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_TEXT = json.JSONEncoder(ensure_ascii=False)
+_ASCII = json.JSONEncoder()
+
+
 def fingerprint(prompt: str, schema: Mapping[str, Any]) -> str:
     """Hash of what a model is trained on: prompt, output schema and renderer version."""
-    payload = json.dumps(
-        {"prompt": prompt, "schema": schema, "renderer": RENDERER_VERSION},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    payload = _SORTED.encode({"prompt": prompt, "schema": schema, "renderer": RENDERER_VERSION})
     return "sha256:" + sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -63,8 +65,8 @@ def fingerprint_json(prompt: str, schema_json: str) -> str:
     it: the same bytes are hashed. The lock spells schemas in field order, so for a model whose
     fields are not alphabetical this misses and `check` falls back to `fingerprint` of the parsed
     schema (a json.loads of a few hundred bytes)."""
-    payload = '{"prompt":' + json.dumps(prompt, ensure_ascii=False) + ',"renderer":' + \
-        json.dumps(RENDERER_VERSION) + ',"schema":' + schema_json + "}"
+    payload = '{"prompt":' + _TEXT.encode(prompt) + ',"renderer":' + \
+        _ASCII.encode(RENDERER_VERSION) + ',"schema":' + schema_json + "}"
     return "sha256:" + sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 

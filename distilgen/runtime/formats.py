@@ -48,9 +48,16 @@ __all__ = [
 # lock file, and goes in `raw` lines and in JSON-schema structured output (constrained decoding).
 
 
+# Encoders and the decoder are bound here, once: capture runs inside the user's code, whose tests
+# may patch `json.dumps` (FastAPI's do) and count its calls; capture's own never reach the patch.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_FINITE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+loads = json.loads
+
+
 def dumps(obj: Any) -> str:
     """Compact, deterministic JSON (key order as built, no spaces, UTF-8 kept)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(obj)
 
 
 # the C string encoder json.dumps uses inside; calling it directly skips building an encoder per call
@@ -290,7 +297,7 @@ class LineWriter:
             return self._head + _encode_str(user) + self._mid + _encode_str(arguments) + self._tail
         record = self.raw(call, args, kwargs, output)
         try:
-            return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            return _COMPACT_FINITE.encode(record)
         except ValueError:
             _refuse_non_finite(output=record["output"], args=record["args"], kwargs=record["kwargs"])
             raise
@@ -311,5 +318,5 @@ class LineWriter:
 
 def build_example(writer: LineWriter, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> dict[str, Any]:
     """The same example as a dict (the slow path, used when a `redact` hook must see it)."""
-    example: dict[str, Any] = json.loads(writer.line(user, call, args, kwargs, output))
+    example: dict[str, Any] = loads(writer.line(user, call, args, kwargs, output))
     return example

@@ -10,17 +10,15 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-import json
 import logging
 import random
 import threading
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ..contracts import (
     FORMATS, MODES, TOOL_SCHEMAS, Fallback, FinetuneFormat, FunctionKind, Mode, ResponseFormat, ToolSchema, one_of,
@@ -28,6 +26,7 @@ from ..contracts import (
 from ..errors import DecorationError, UsageError
 from . import formats
 from .calls import render_call
+from .notices import notify
 from .sinks import JsonlSink, LoggingSink, Sink
 from .spec import FunctionSpec, UnresolvedAnnotation, build_spec, function_kind, resolve_return_model
 
@@ -36,6 +35,19 @@ __all__ = ["Instructions", "CaptureStats", "CaptureWarning", "MODES"]
 F = TypeVar("F", bound=Callable[..., Any])
 _PLAIN_KINDS = frozenset({"function", "staticmethod"})
 log = logging.getLogger("distilgen")
+
+
+def _as_model(model: type[BaseModel], result: Any) -> BaseModel:
+    """What a call that did not return a `model` instance is captured as. A dict is validated
+    into the model, as FastAPI does with an endpoint's `-> Model` (its idiom: `return {...}`); the
+    caller still gets the dict. Anything else is not an answer to learn."""
+    if isinstance(result, Mapping):
+        try:
+            return model.model_validate(result)
+        except ValidationError as exc:
+            raise TypeError(f"returned a dict that is not a valid {model.__name__} "
+                            f"({exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']})") from None
+    raise TypeError(f"returned {type(result).__name__}, not {model.__name__}")
 
 
 class CaptureWarning(RuntimeWarning):
@@ -141,7 +153,7 @@ class _Distilled:
         try:
             spec = self.spec
             if not isinstance(result, spec.return_model):
-                raise TypeError(f"returned {type(result).__name__}, not {spec.return_model.__name__}")
+                result = _as_model(spec.return_model, result)
             if spec.kind in _PLAIN_KINDS:
                 name, call_args = spec.name, args
             else:
@@ -149,7 +161,7 @@ class _Distilled:
             call = render_call(name, call_args, kwargs)
             line = self.writer.line("Return " + call, call, call_args, kwargs, result)
             if owner.redact is not None:
-                example = json.loads(line)
+                example = formats.loads(line)
                 example = owner.redact(example)
                 if example is None:
                     owner._count("redacted_out")
@@ -263,8 +275,8 @@ class Instructions:
             first = (function_id, cause) not in self._warned
             self._warned.add((function_id, cause))
         if first:  # one warning per function and cause, however many calls fail
-            warnings.warn(f"distilgen: {function_id}: example not captured ({cause}: {exc}); "
-                          f"the call's result was returned unchanged", CaptureWarning, stacklevel=4)
+            notify(f"distilgen: {function_id}: example not captured ({cause}: {exc}); "
+                   f"the call's result was returned unchanged", CaptureWarning, stacklevel=4)
 
     def stats(self) -> CaptureStats:
         with self._stats_lock:

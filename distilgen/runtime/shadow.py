@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import logging
 import queue
 import random
@@ -190,7 +189,7 @@ class Shadow:
                 outcome: Outcome | BaseException, started: float) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         # pydantic's JSON mode writes NaN/infinity as null (JSON has neither): the log stays valid JSON
-        expected = json.loads(result.model_dump_json()) if isinstance(result, BaseModel) else None
+        expected = formats.loads(result.model_dump_json()) if isinstance(result, BaseModel) else None
         record: dict[str, Any] = {
             "v": RECORD_VERSION,
             "ts": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -222,7 +221,7 @@ class Shadow:
                 record.update(status="invalid", error=outcome.errors[-1] if outcome.errors else "invalid answer")
                 self._count("invalid")
             else:
-                actual = json.loads(outcome.value.model_dump_json())
+                actual = formats.loads(outcome.value.model_dump_json())
                 fields = compare_fields(expected or {}, actual)
                 agree = expected is not None and all(fields.values())
                 record.update(got=actual, fields=fields, agree=agree)

@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import threading
-import warnings
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import DistilgenError
+from .notices import notify
 
 try:
     import fcntl
@@ -104,8 +104,8 @@ def _repair(fd: int, size: int, path: Path) -> None:
         with open(str(path) + ".torn", "ab") as side:
             side.write(tail + b"\n")
         os.ftruncate(fd, start)
-        warnings.warn(f"{path}: removed a torn last line ({len(tail)} bytes, left by a killed writer) "
-                      f"to {path}.torn", RuntimeWarning, stacklevel=3)
+        notify(f"{path}: removed a torn last line ({len(tail)} bytes, left by a killed writer) "
+               f"to {path}.torn", RuntimeWarning, stacklevel=3)
     else:  # a whole line that only lacks its newline (e.g. edited by hand): keep it
         os.write(fd, b"\n")
 
