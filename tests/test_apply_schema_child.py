@@ -453,3 +453,41 @@ def test_a_function_whose_instance_package_fails_to_import_is_left_alone(tmp_pat
     assert note.startswith("pkg/api.py:4: reply: left alone: ") and "importing pkg failed at pkg/__init__.py:1" in note, note
     assert not (root / "pkg" / "distil.py").exists() and decorated(root) == set()
     assert cli(root, "prompts").returncode == 0 and cli(root, "check").returncode == 0
+
+
+def test_importing_the_project_never_captures(tmp_path):
+    """zenml (third held-out wave): a field default calls a decorated classmethod at import time;
+    the second `apply` and `prompts` imported the project in the schema child, which then wrote a
+    training example into the user's tree (a new distil_dataset.jsonl, apply no longer idempotent)."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "",
+        "pkg/policy.py": """
+            from pydantic import BaseModel
+
+
+            class CachePolicy(BaseModel):
+                include_code: bool = True
+
+                @classmethod
+                def default(cls) -> "CachePolicy":
+                    return cls()
+
+
+            DEFAULT_POLICY = CachePolicy.default()
+        """,
+        # a function left alone makes every later `apply` ask the child again
+        "pkg/report.py": "from pydantic import BaseModel\nimport not_installed_dependency_xyz\n\n\n"
+                         "class Report(BaseModel):\n    n: int\n\n\ndef make_report(n: int) -> Report:\n    return Report(n=n)\n",
+    })
+    before = sorted(p.name for p in root.iterdir())
+    for args in (["apply"], ["apply"], ["prompts"], ["apply", "--check"]):
+        out = cli(root, *args)
+        assert out.returncode == 0, (args, out.stdout, out.stderr)
+    assert decorated(root) == {"CachePolicy.default"}
+    assert sorted(p.name for p in root.iterdir()) == sorted([*before, ".distilgen_cache", "distilgen.lock"])
+    # the user's own process captures as before
+    run = subprocess.run([sys.executable, "-c", "import pkg.policy"], cwd=root, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert (root / "distil_dataset.jsonl").read_text().count("Return CachePolicy.default()") == 1

@@ -541,3 +541,18 @@ def test_tool_schema_full_or_compact(tmp_path: Path) -> None:
     assert a["messages"] == b["messages"]
     with pytest.raises(UsageError, match="tool_schema"):
         Instructions(tool_schema="tiny")
+
+
+@pytest.mark.parametrize("value, off", [("off", True), ("0", True), ("False", True), ("", False), ("on", False)])
+def test_capture_env_turns_capture_off_for_the_process(ds: Path, monkeypatch: pytest.MonkeyPatch, value: str, off: bool) -> None:
+    """DISTILGEN_CAPTURE=off (what distilgen's own import of a project sets): the function runs, nothing is written."""
+    monkeypatch.setenv("DISTILGEN_CAPTURE", value)
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def f(x: int) -> Total:
+        return Total(value=x)
+
+    assert f(2) == Total(value=2)
+    assert ds.exists() is (not off)
+    assert inst.stats().captured == (0 if off else 1)

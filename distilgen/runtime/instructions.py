@@ -11,6 +11,7 @@ import functools
 import inspect
 import itertools
 import logging
+import os
 import random
 import threading
 from collections import Counter
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 from pydantic import BaseModel, ValidationError
 
 from ..contracts import (
-    FORMATS, MODES, TOOL_SCHEMAS, Fallback, FinetuneFormat, FunctionKind, Mode, ResponseFormat, ToolSchema, one_of,
+    CAPTURE_ENV, FORMATS, MODES, TOOL_SCHEMAS, Fallback, FinetuneFormat, FunctionKind, Mode, ResponseFormat, ToolSchema, one_of,
 )
 from ..errors import DecorationError, UsageError
 from . import formats
@@ -145,7 +146,7 @@ class _Distilled:
     def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         """Write one example; any failure is counted and warned about, never raised."""
         owner = self.instructions
-        if not owner._sinks:
+        if not owner._sinks or owner._off:
             return
         if owner.sample_rate < 1.0 and owner._rng.random() >= owner.sample_rate:
             owner._count("sampled_out")
@@ -245,6 +246,10 @@ class Instructions:
         self.shadow_log = shadow_log
         self.config = config
         self._rng = random.Random(seed)
+        # DISTILGEN_CAPTURE=off: record nothing (and shadow nothing). `prompts` and `apply` import
+        # the project in a child with it set: a decorated function its modules call at import time
+        # wrote a training example into the user's tree (zenml's CachePolicy.default, a field default)
+        self._off = os.environ.get(CAPTURE_ENV, "").strip().lower() in ("0", "off", "false", "no")
         self._sinks: list[Sink] = []
         if log_handlers:
             self._sinks.append(LoggingSink(f"distilgen.capture.{self.name}", list(log_handlers)))
@@ -429,6 +434,8 @@ class Instructions:
 
 
 def _observe(state: _Distilled, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    if state.instructions._off:
+        return
     # shadow mode must never fail the caller, whatever the model side does
     try:
         state.runner().observe(args, kwargs, result)
