@@ -491,3 +491,23 @@ def test_importing_the_project_never_captures(tmp_path):
                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])}, timeout=60)
     assert run.returncode == 0, run.stderr
     assert (root / "distil_dataset.jsonl").read_text().count("Return CachePolicy.default()") == 1
+
+
+def test_a_missing_distribution_inside_an_installed_namespace_is_named(tmp_path):
+    """semantic-kernel (third held-out wave): `azure.cosmos` missing where `azure` is an installed
+    PEP 420 namespace (azure-identity); the hint said "install azure", which names no distribution."""
+    site = write(tmp_path / "site", {"nsvendor/present/__init__.py": ""})  # a namespace: no nsvendor/__init__.py
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "app/__init__.py": "",
+        "app/export.py": "from pydantic import BaseModel\nfrom nsvendor.cosmos.aio import Client\n\n\n"
+                         "class Result(BaseModel):\n    n: int\n\n\ndef export(n: int) -> Result:\n    return Result(n=n)\n",
+    })
+    out = subprocess.run([sys.executable, "-m", "distilgen", "apply", "."], cwd=root,
+                         capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(site)])})
+    assert out.returncode == 0, out.stderr
+    [note] = [line for line in out.stderr.splitlines() if "left alone" in line]
+    assert "No module named 'nsvendor.cosmos'; nsvendor is a namespace package in" in note, note
+    assert "no installed distribution provides nsvendor.cosmos: install the one that does (often named nsvendor-cosmos)" in note
+    assert "install nsvendor in" not in note

@@ -281,8 +281,13 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
     elif isinstance(exc, ModuleNotFoundError):
         kind, missing = "module", exc.name
         package = (exc.name or "").rpartition(".")[0]
-        elsewhere = getattr(sys.modules.get(package), "__file__", None) if package else None
-        if elsewhere and not ours(elsewhere) and _has_own_copy(package, roots):
+        loaded = sys.modules.get(package) if package else None
+        elsewhere = getattr(loaded, "__file__", None)
+        if loaded is not None and elsewhere is None and hasattr(loaded, "__path__"):
+            # a PEP 420 namespace (`azure`, `opentelemetry`): another distribution provides the
+            # submodule, and "install azure" names none that would
+            kind = "namespace"
+        elif elsewhere and not ours(elsewhere) and _has_own_copy(package, roots):
             # `pkg.distil` missing from a `pkg` the interpreter imports from its site-packages (a
             # non-editable install): the project's copy, which has it, is not what runs
             kind, missing = "elsewhere", f"{package}={os.path.abspath(elsewhere)}"

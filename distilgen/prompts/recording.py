@@ -415,6 +415,10 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
         module_name, _, where = missing.partition("=")
         return (f"{head}; {module_name.rpartition('.')[0]} is installed in {child.python} ({where}) but has no "
                 f"{module_name}: the project may need another version of {module_name.split('.')[0]}")
+    if kind == "namespace" and missing:
+        return (f"{head}; {missing.rpartition('.')[0]} is a namespace package in {child.python}, and no installed "
+                f"distribution provides {missing}: install the one that does (often named "
+                f"{missing.replace('.', '-').replace('_', '-')}), or set {child.setting} to use another")
     if kind == "module" and missing:
         return (f"{head}; install {missing.split('.')[0]} in the project's interpreter {child.python} "
                 f"(chosen by {child.about}), or set {child.setting} to use another")
