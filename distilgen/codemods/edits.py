@@ -125,7 +125,8 @@ def _validate(data: bytes, rel: str, original: bytes | None, std_parsed: bool | 
         else:
             parse_cst(data, rel)
     except (SyntaxError, UnparsableSource, ValueError, MemoryError, RecursionError) as exc:
-        raise EditError(f"the edited source does not parse ({exc.__class__.__name__}: {exc}); not written") from None
+        what = "the generated source" if original is None else "the edited source"  # distilgen's own text either way
+        raise EditError(f"{what} does not parse ({exc.__class__.__name__}: {exc}); not written") from None
 
 
 def unified_diff(rel: str, old: bytes | None, new: bytes, encoding: str = "utf-8") -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import keyword
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -395,14 +396,26 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
     decorator = _instance_decorator(instance, model, chosen, parsed, by_path, plan)
     ctx = _Context(parsed, resolver, decorator, _model_classes(chosen, parsed, resolver))
     class_modules: dict[str, str] = {}  # top-level stub class name -> the module of its original
-    for r in chosen:
-        if r.path not in parsed:
-            continue
-        candidate = _candidate(r, parsed[r.path])
+    candidates = [(r, _candidate(r, parsed[r.path])) for r in chosen if r.path in parsed]
+    # models' methods first: their stub classes (subclasses of the models, of the same names) then
+    # stand for the models in every other signature (zenml: `TagResponse.get_hydrated_version`
+    # made `class TagResponse` and every `-> TagResponse` elsewhere was skipped); the module keeps
+    # the file and line order
+    first = [(r, c) for r, c in candidates if not isinstance(c, str) and _stands_for_model(c, ctx)]
+    rest = [(r, c) for r, c in candidates if isinstance(c, str) or not _stands_for_model(c, ctx)]
+    for r, candidate in [*first, *rest]:
         problem = candidate if isinstance(candidate, str) else _add_stub(candidate, ctx, plan, class_modules)
         if problem is not None:
             plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, problem))
+    place = {r.function_id: i for i, r in enumerate(chosen)}
+    plan.stubs.sort(key=lambda s: place[s.function_id])
+    plan.skipped.sort(key=lambda s: (s.path, s.lineno))
     return plan
+
+
+def _stands_for_model(c: _Candidate, ctx: _Context) -> bool:
+    """Whether the candidate's stub class will subclass its model (a model's method)."""
+    return len(c.classes) == 1 and f"{c.module}.{c.classes[0]}" in ctx.model_classes
 
 
 def _parse_modules(root: Path, by_path: dict[str, list[ScanResult]], resolver: _Resolver,
@@ -482,6 +495,9 @@ def _candidate(r: ScanResult, module: _ParsedModule) -> _Candidate | str:
         return "not found in the file any more (changed since the scan?)"
     if not r.module:
         return "its file is not importable as a module, so its types cannot be imported"
+    if not _nameable(r.module):
+        # alembic's `versions/7b651bf6822e_track_secrets.py` (zenml): no import statement names it
+        return f"its module {r.module} cannot be named in an import statement"
     if node.returns is None:
         return "no return annotation on the definition itself (the runtime reads it from there)"
     qual = r.qualname.rsplit("<locals>.", 1)[-1]  # a nested function becomes a top-level stub
@@ -495,7 +511,7 @@ def _candidate(r: ScanResult, module: _ParsedModule) -> _Candidate | str:
 
 def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str, str]) -> str | None:
     """Add the candidate's stub and its imports to the plan; or say why not (the plan unchanged)."""
-    needed = _imports_for(c, ctx, plan)
+    needed = _imports_for(c, ctx, plan, class_modules)
     if isinstance(needed, str):
         return needed
     problem = _clash(c, needed, plan, class_modules)
@@ -514,13 +530,13 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
     return None
 
 
-def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
+def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str, str]) -> _Imports | str:
     """What the stub's signature needs imported, or why its names cannot all be imported here."""
     imports: dict[str, _Import] = {}
     more: set[_Import] = set()
     base = None
     classes = c.classes
-    if classes and f"{c.module}.{classes[0]}" in ctx.model_classes and len(classes) == 1:
+    if _stands_for_model(c, ctx):
         # a model's method: the stub class subclasses the model, so the instance renders as
         # the same `Model(...)` call the examples were captured with, and the model's name in
         # a signature (`-> "Blob"`) means that subclass: same fields, same name, no import
@@ -559,6 +575,8 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
         imp = _import_for(name, c.names, c.module)
         if imp is None:
             return f"name {name!r} in its signature is not defined at module level in {c.module}"
+        if not _nameable(imp.module):
+            return f"name {name!r} in its signature comes from {imp.module}, which no import statement can name"
         binding = c.names.bindings.get(name)
         if binding is not None and not binding.runtime:
             if name in returns.names:
@@ -578,6 +596,9 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan) -> _Imports | str:
         if other is not None:
             return (f"name {name!r} means {_describe(imp)} here but {_describe(other)} elsewhere; "
                     f"write these stubs into separate modules (--select)")
+        if (name in class_modules and imp.name is not None and f"{class_modules[name]}.{name}" in ctx.model_classes
+                and ctx.resolver.canonical(f"{imp.module}.{imp.name}") == ctx.resolver.canonical(f"{class_modules[name]}.{name}")):
+            continue  # a stub class stands for that model: its subclass, same name, same fields
         if name in plan.top_names and plan.top_names[name] != c.result.function_id:
             return f"name {name!r} is also the name of a stub ({plan.top_names[name]})"
         imports[name] = imp
@@ -600,6 +621,11 @@ def _clash(c: _Candidate, needed: _Imports, plan: _Plan, class_modules: dict[str
     if any(s.classes == classes and s.node.name.value == c.node.name.value for s in plan.stubs):
         return f"a stub {c.qual} already exists"
     return None
+
+
+def _nameable(module: str) -> bool:
+    """Whether `import MODULE` is Python: every part an identifier and no keyword."""
+    return all(part.isidentifier() and not keyword.iskeyword(part) for part in module.split("."))
 
 
 def _plain(imp: _Import) -> bool:
