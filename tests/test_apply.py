@@ -419,3 +419,21 @@ def test_a_diff_through_a_form_feed_applies_with_git(tmp_path: Path) -> None:
     done = subprocess.run(["git", "apply", "change.diff"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "m.py").read_bytes() == new
+
+
+def test_an_installed_copy_writes_its_examples_to_the_working_directory(sample_copy: Path, tmp_path: Path) -> None:
+    """Found running real projects' test suites after `apply`: the created module anchored the
+    dataset at `__file__`'s parents, so a package installed without `-e` wrote into site-packages.
+    From the source tree it still goes under the project root, wherever the program runs."""
+    api.apply([sample_copy], lock=False)
+    site, work = tmp_path / "site", tmp_path / "work"
+    shutil.copytree(sample_copy / "inbox", site / "inbox")  # what installing the package puts there
+    work.mkdir()
+    call = "from inbox.triage import classify_ticket\nclassify_ticket('Refund please', 'I was charged twice')\n"
+    for where in (site, sample_copy):
+        run = subprocess.run([sys.executable, "-c", call], cwd=work, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PYTHONPATH": f"{where}{os.pathsep}{ROOT}"})
+        assert run.returncode == 0, run.stderr
+    assert (work / "data" / "inbox.jsonl").read_text().count('"role":"user"') == 1  # the installed copy's
+    assert (sample_copy / "data" / "inbox.jsonl").read_text().count('"role":"user"') == 1  # the tree's
+    assert not list(site.rglob("*.jsonl"))

@@ -245,6 +245,8 @@ def check_instance_module(path: Path, instance: InstanceRef) -> None:
 def render_instance_module(config: Config, instance: InstanceRef, path: Path) -> str:
     depth = len(path.relative_to(config.root).parts) - 1
     name = config.name or config.root.name
+    # an installed copy (site-packages has no pyproject.toml) must not write its examples there
+    marker = config.pyproject.name if config.pyproject is not None and config.pyproject.parent == config.root else None
     return render_template(
         "instructions_module.py.tmpl",
         attr=instance.attr,
@@ -253,6 +255,8 @@ def render_instance_module(config: Config, instance: InstanceRef, path: Path) ->
         dataset_doc=config.dataset,
         finetune_format=string_literal(config.finetune_format),
         parents=f".parents[{depth}]",
+        installed="" if marker is None else f";\n# installed (no {marker} there: site-packages), to the working directory",
+        guard="" if marker is None else f"\nif not (_ROOT / {string_literal(marker)}).is_file():\n    _ROOT = Path.cwd()",
     )
 
 
