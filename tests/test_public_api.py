@@ -34,7 +34,7 @@ INTERNAL = {
     "distilgen.testing.chat.RequestError": "the test server's 400 answer",
     "distilgen.analysis.parsing.UnparsableSource": "becomes the file's scan/apply error entry",
     "distilgen.runtime.calls.CallSyntaxError": "becomes a FILE:LINE usage error of generate/eval",
-    "distilgen.runtime.formats.NonFiniteFloat": "counted as a skipped capture (CaptureWarning)",
+    "distilgen.runtime.formats.NonFiniteFloat": "counted as a skipped capture (logged on the distilgen logger)",
     "distilgen._toml.TomlSyntaxError": "becomes the ConfigError or LockError naming the file, line and column",
 }
 

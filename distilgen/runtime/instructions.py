@@ -27,7 +27,6 @@ from ..contracts import (
 from ..errors import DecorationError, UsageError
 from . import formats
 from .calls import render_call
-from .notices import notify
 from .sinks import JsonlSink, LoggingSink, Sink
 from .spec import FunctionSpec, UnresolvedAnnotation, build_spec, function_kind, resolve_return_model
 
@@ -36,6 +35,18 @@ __all__ = ["Instructions", "CaptureStats", "CaptureWarning", "MODES"]
 F = TypeVar("F", bound=Callable[..., Any])
 _PLAIN_KINDS = frozenset({"function", "staticmethod"})
 log = logging.getLogger("distilgen")
+
+
+_UNREAD = "\0 source not read yet"
+"""`_Distilled._src_text` when reading the source at decoration raised: read at the first call."""
+
+
+def _source(fn: Callable[..., Any]) -> str | None:
+    """The function's source, or None where there is none (a REPL, `exec`)."""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
 
 
 def _as_model(model: type[BaseModel], result: Any) -> BaseModel:
@@ -52,7 +63,10 @@ def _as_model(model: type[BaseModel], result: Any) -> BaseModel:
 
 
 class CaptureWarning(RuntimeWarning):
-    """An example could not be captured; the caller got its result regardless."""
+    """Kept for code that imports it; no longer issued. An example that cannot be captured is
+    logged on the `distilgen` logger (WARNING, once per function and cause) and counted in
+    `stats()`: a warning is visible to the program (`filterwarnings = error` raised it out of the
+    decorated function; `pytest.warns` re-emits it), and capture must not change what it sees."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,8 @@ class _Distilled:
                     model = self._return_model
                     if model is None:
                         model = resolve_return_model(self.original)  # UnresolvedAnnotation now says why
+                    if self._src_text is _UNREAD:
+                        self._src_text = _source(self.original)  # refused at decoration: try again
                     lock_path = self.instructions._lock_path(self.original)
                     self._spec = build_spec(
                         self.original, kind=self.kind, return_model=model, src_text=self._src_text,
@@ -279,9 +295,11 @@ class Instructions:
             self._causes[f"{function_id}: {cause}"] += 1
             first = (function_id, cause) not in self._warned
             self._warned.add((function_id, cause))
-        if first:  # one warning per function and cause, however many calls fail
-            notify(f"distilgen: {function_id}: example not captured ({cause}: {exc}); "
-                   f"the call's result was returned unchanged", CaptureWarning, stacklevel=4)
+        if first:  # one message per function and cause, however many calls fail
+            # logged, never warned: a warning is part of what the program sees (`filterwarnings =
+            # error` raises it out of the decorated function; `pytest.warns(X)` re-emits it)
+            log.warning("distilgen: %s: example not captured (%s: %s); the call's result was returned unchanged",
+                        function_id, cause, exc)
 
     def stats(self) -> CaptureStats:
         with self._stats_lock:
@@ -389,16 +407,18 @@ class Instructions:
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
             raise DecorationError(f"{where}: is a generator; distil needs one pydantic model per call")
         try:
-            src_text: str | None = inspect.getsource(fn)
-        except (OSError, TypeError):
-            src_text = None
+            src_text: str | None = _source(fn)
+        except Exception:  # noqa: BLE001
+            # a hook refused the file read (blockbuster, in an event loop: mcp's tests decorate a
+            # nested handler there); decorating must not fail the caller: read it at the first call
+            src_text = _UNREAD
         kind: FunctionKind
         if rewrap is staticmethod:
             kind = "staticmethod"
         elif rewrap is classmethod:
             kind = "classmethod"
         else:
-            kind = function_kind(fn, src_text, class_depth=0)
+            kind = function_kind(fn, src_text if src_text is not _UNREAD else None, class_depth=0)
         function_id = f"{fn.__module__}:{name}" if name else None
         state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options, name)
 

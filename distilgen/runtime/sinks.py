@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import DistilgenError
-from .notices import notify
+
+log = logging.getLogger("distilgen")
 
 try:
     import fcntl
@@ -104,8 +105,7 @@ def _repair(fd: int, size: int, path: Path) -> None:
         with open(str(path) + ".torn", "ab") as side:
             side.write(tail + b"\n")
         os.ftruncate(fd, start)
-        notify(f"{path}: removed a torn last line ({len(tail)} bytes, left by a killed writer) "
-               f"to {path}.torn", RuntimeWarning, stacklevel=3)
+        log.warning("%s: removed a torn last line (%d bytes, left by a killed writer) to %s.torn", path, len(tail), path)
     else:  # a whole line that only lacks its newline (e.g. edited by hand): keep it
         os.write(fd, b"\n")
 
