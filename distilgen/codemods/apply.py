@@ -677,13 +677,15 @@ def _pin_models(result: ApplyReport, config: Config, record_prompts: Callable[..
     except DistilgenError as exc:
         problems.append(FileEdit(lock_rel, "error", f"prompts not recorded: {exc}"))
     if result.action == "dispatch" and result.model:
-        from ..prompts.lock import record_model
+        from ..prompts.lock import record_models
 
-        # every selected function bound to the model, changed now or already: pinning is idempotent
-        for fid in result.bound:
-            try:
-                record_model(config.lock_path, fid, result.model)
-                pinned.append(fid)
-            except DistilgenError as exc:
-                problems.append(FileEdit(lock_rel, "error", f"{fid}: model not pinned: {exc}"))
+        # every selected function bound to the model, changed now or already: pinning is
+        # idempotent; one write of the lock for all of them
+        failed: Mapping[str, DistilgenError]
+        try:
+            _, failed = record_models(config.lock_path, result.bound, result.model)
+        except DistilgenError as exc:
+            failed = {fid: exc for fid in result.bound}
+        pinned.extend(fid for fid in result.bound if fid not in failed)
+        problems.extend(FileEdit(lock_rel, "error", f"{fid}: model not pinned: {exc}") for fid, exc in failed.items())
     return replace(result, edits=(*result.edits, *problems), pinned=tuple(pinned))

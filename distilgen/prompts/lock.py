@@ -48,7 +48,7 @@ from .lock_format import (
     dump_lock,
 )
 from .lock_select import PromptGoneError, locked_prompt, prompt_for_dispatch
-from .lock_store import RecordResult, load_lock, record_model, record_prompts
+from .lock_store import RecordResult, load_lock, record_model, record_models, record_prompts
 
 __all__ = [
     "LOCK_VERSION",
@@ -64,6 +64,7 @@ __all__ = [
     "locked_prompt",
     "prompt_for_dispatch",
     "record_model",
+    "record_models",
     "record_prompts",
     "dump_lock",
 ]

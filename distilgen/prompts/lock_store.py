@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 from .lock_format import Lock, LockedPrompt, LockError, PinnedPrompt, dump_lock, parse_lock
 
-__all__ = ["load_lock", "record_prompts", "record_model", "RecordResult"]
+__all__ = ["load_lock", "record_prompts", "record_model", "record_models", "RecordResult"]
 
 @contextmanager
 def _exclusive(folder: Path) -> Iterator[None]:
@@ -186,29 +186,48 @@ def record_model(lock_path: Path | str, function_id: str, model_id: str, fingerp
     fingerprint: the one already recorded for `model_id` (re-running `apply --dispatch` after the
     source drifted must not claim the model was trained on the new prompt), else the current one.
     """
+    recorded, failed = record_models(lock_path, [function_id], model_id, fingerprint)
+    if failed:
+        raise failed[function_id]
+    return recorded[0]
+
+
+def record_models(lock_path: Path | str, function_ids: Iterable[str], model_id: str,
+                  fingerprint: str | None = None) -> tuple[list[LockedPrompt], dict[str, LockError]]:
+    """`record_model` for several functions bound to one model: one read and one write of the lock
+    (`apply --dispatch` pinned each function with its own: quadratic in the lock's size). Returns
+    the entries recorded and, per function that could not be, why; the others are written."""
     path = Path(lock_path)
+    recorded: list[LockedPrompt] = []
+    failed: dict[str, LockError] = {}
     with _exclusive(path.parent):
         lock = load_lock(path)
-        entry = lock.get(function_id)
-        if entry is None:
-            where = path if lock.exists else f"{path} (no such file)"
-            raise LockError(f"{where}: no entry for {function_id}; run `distilgen prompts` first to record its prompt")
-        fp = fingerprint or entry.model_fingerprint(model_id) or entry.fingerprint
-        if fp not in entry.fingerprints:
-            raise LockError(
-                f"{path}:{entry.line}: {function_id} has no prompt with fingerprint {fp} (current: "
-                f"{entry.fingerprint}); cannot bind {model_id} to it"
+        changed: dict[str, LockedPrompt] = {}
+        for function_id in function_ids:
+            entry = changed.get(function_id) or lock.get(function_id)
+            if entry is None:
+                where = path if lock.exists else f"{path} (no such file)"
+                failed[function_id] = LockError(f"{where}: no entry for {function_id}; run `distilgen prompts` first "
+                                                f"to record its prompt")
+                continue
+            fp = fingerprint or entry.model_fingerprint(model_id) or entry.fingerprint
+            if fp not in entry.fingerprints:
+                failed[function_id] = LockError(
+                    f"{path}:{entry.line}: {function_id} has no prompt with fingerprint {fp} (current: "
+                    f"{entry.fingerprint}); cannot bind {model_id} to it"
+                )
+                continue
+            models = dict(entry.models)
+            models[model_id] = fp
+            referenced = set(models.values())
+            changed[function_id] = replace(
+                entry,
+                models=tuple(sorted(models.items())),
+                pinned=tuple(p for p in entry.pinned if p.fingerprint in referenced),
             )
-        models = dict(entry.models)
-        models[model_id] = fp
-        referenced = set(models.values())
-        new = replace(
-            entry,
-            models=tuple(sorted(models.items())),
-            pinned=tuple(p for p in entry.pinned if p.fingerprint in referenced),
-        )
-        entries = [new if e.function_id == function_id else e for e in lock.entries]
-        text = dump_lock(entries)
-        if text != path.read_text(encoding="utf-8"):
-            _write_atomic(path, text)
-    return new
+            recorded.append(changed[function_id])
+        if changed:
+            text = dump_lock([changed.get(e.function_id, e) for e in lock.entries])
+            if text != path.read_text(encoding="utf-8"):
+                _write_atomic(path, text)
+    return recorded, failed
