@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["TomlSyntaxError", "parse_toml"]
 
 _FORMAT = 1  # bumped when what is stored changes
+# bound once: the runtime reads the lock at a function's first call, inside the user's code,
+# whose tests may patch `json.dumps` and count its calls (runtime/formats.py)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=True)
+_loads = json.loads
 
 
 class TomlSyntaxError(ValueError):
@@ -39,7 +43,7 @@ def parse_toml(text: str, path: "Path | None" = None) -> "dict[str, Any]":
     entry = cache_root() / "toml" / (blake2b(os.fsencode(os.path.abspath(path)), digest_size=16).hexdigest() + ".json")
     try:
         with open(entry, "rb") as fh:
-            stored = json.loads(fh.read())
+            stored = _loads(fh.read())
         if stored["format"] == _FORMAT and stored["digest"] == digest and type(stored["data"]) is dict:
             data: dict[str, Any] = stored["data"]
             return data
@@ -66,11 +70,10 @@ def _parse(text: str) -> "dict[str, Any]":
 
 def _store(entry: "Path", digest: str, data: "dict[str, Any]") -> None:
     try:
-        payload = json.dumps({"format": _FORMAT, "digest": digest, "data": data}, ensure_ascii=False,
-                             allow_nan=True).encode("utf-8", "surrogatepass")
+        payload = _ENCODER.encode({"format": _FORMAT, "digest": digest, "data": data}).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError):  # a date or time: JSON has no type for it
         return
-    if json.loads(payload) != {"format": _FORMAT, "digest": digest, "data": data}:
+    if _loads(payload) != {"format": _FORMAT, "digest": digest, "data": data}:
         return  # a value JSON would read back differently (e.g. NaN != NaN): never serve it
     from ._atomic import write_cache_file
 

@@ -7,13 +7,16 @@ import inspect
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from distilgen import DecorationError, Instructions, UsageError
 
@@ -359,6 +362,117 @@ def test_capture_problems_are_logged_never_warned(ds: Path, caplog: pytest.LogCa
     assert inst.stats().skipped == 3
     [message] = logged(caplog)  # once per function and cause
     assert message.startswith("distilgen: ") and "returned list, not Total" in message
+
+
+class Person(BaseModel):
+    full_name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def join(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "first" in data:
+            data["full_name"] = f"{data.pop('first')} {data.pop('last')}"
+        return data
+
+
+def test_a_dict_result_is_validated_as_a_copy(ds: Path) -> None:
+    """A `mode="before"` validator that edits its input (found by running real projects' tests
+    after `apply`): capture's validation must not edit the dict the caller gets back."""
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def person(first: str) -> Person:
+        return {"first": first, "last": "Lovelace", "tags": ["x"]}  # type: ignore[return-value]
+
+    assert person("Ada") == {"first": "Ada", "last": "Lovelace", "tags": ["x"]}
+    assert inst.stats().captured == 1 and '{\\"full_name\\":\\"Ada Lovelace\\"}' in ds.read_text()
+
+
+NESTED = """
+from pydantic import BaseModel
+
+
+class Total(BaseModel):
+    value: int
+
+
+def register(inst, k):
+    @inst.distil
+    def handler(a: int) -> Total:
+        return Total(value=a + k)
+
+    return handler
+
+
+def local(inst, k):
+    class Out(BaseModel):
+        n: int
+
+    @inst.distil
+    def make(a: int) -> Out:
+        return Out(n=a + k)
+
+    return make
+"""
+
+
+def test_a_nested_def_is_read_once_per_code_object(ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mcp decorates a handler defined inside a function at every call of that function: each run
+    re-read its source (~140 us) and built its spec at its first call (~450 us). Runs of one def
+    share them; a def whose return model is local to each run gets its own."""
+    (tmp_path / "nested_defs.py").write_text(NESTED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import nested_defs
+
+    inst = Instructions(dataset=ds)
+    one, two = nested_defs.register(inst, 1), nested_defs.register(inst, 2)
+    assert (one(1).value, two(1).value) == (2, 3)
+    assert one.__distil__.spec is two.__distil__.spec and one.__distil__.writer is two.__distil__.writer
+    a, b = nested_defs.local(inst, 1), nested_defs.local(inst, 2)
+    assert a(1).n == 2 and b(1).n == 3
+    assert a.__distil__.spec is not b.__distil__.spec
+    assert a.__distil__.spec.return_model is type(a(0)) and b.__distil__.spec.return_model is type(b(0))
+    inst.include_code_body = True
+    three = nested_defs.register(inst, 3)
+    assert three(0).value == 3 and three.__distil__.spec is not one.__distil__.spec
+    assert "return Total(value=a + k)" in three.__distil__.spec.prompt
+    assert inst.stats().captured == 7
+
+
+def test_capture_is_silent_on_stderr_unless_logging_is_configured(tmp_path: Path) -> None:
+    """mcp's tests compare a subprocess's stderr byte for byte: a skipped capture printed there
+    through Python's last-resort handler. The `distilgen` logger has a NullHandler; a program
+    that configures logging sees the record."""
+    script = tmp_path / "tool.py"
+    script.write_text(
+        "import logging, sys\nfrom pydantic import BaseModel\nfrom distilgen import Instructions\n\n"
+        "class Count(BaseModel):\n    n: int\n\n"
+        f"inst = Instructions(dataset={str(tmp_path / 'd.jsonl')!r})\n\n"
+        "@inst.distil\ndef count(stream: object) -> Count:\n    return Count(n=1)\n\n"
+        "if sys.argv[1:] == ['configured']:\n    logging.basicConfig()\n"
+        "print(count(object()).n)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    quiet = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "1\n", "")
+    loud = subprocess.run([sys.executable, str(script), "configured"], capture_output=True, text=True, env=env, timeout=60)
+    assert loud.stdout == "1\n" and "example not captured (UnrenderableValue" in loud.stderr
+
+
+def test_a_cold_toml_cache_never_calls_a_patched_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock is read (and its parse cached) at a function's first call: on a fresh machine the
+    cache write called the global `json.dumps` (found on fastapi's fast-path tests)."""
+    from distilgen._toml import parse_toml
+
+    monkeypatch.setenv("DISTILGEN_CACHE", str(tmp_path / "cache"))
+    calls: list[str] = []
+    real_dumps, real_loads = json.dumps, json.loads
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: calls.append("dumps") or real_dumps(*a, **k))
+    monkeypatch.setattr(json, "loads", lambda *a, **k: calls.append("loads") or real_loads(*a, **k))
+    lock = tmp_path / "distilgen.lock"
+    lock.write_text('version = 1\n[x]\ny = "z"\n')
+    assert parse_toml(lock.read_text(), lock) == {"version": 1, "x": {"y": "z"}}  # cold: parsed, stored
+    assert parse_toml(lock.read_text(), lock) == {"version": 1, "x": {"y": "z"}}  # warm: read back
+    assert list((tmp_path / "cache" / "toml").iterdir()) and calls == []
 
 
 def test_capture_never_calls_a_patched_json(ds: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,10 @@ __all__ = ["LOCK_VERSION", "LockError", "PinnedPrompt", "LockedPrompt", "PromptR
            "dump_lock", "parse_lock"]
 
 LOCK_VERSION = 1
+# bound once: the runtime reads the lock inside the user's code (see runtime/formats.py)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_TEXT = json.JSONEncoder(ensure_ascii=False)
+_loads = json.loads
 _HEADER = (
     "# distilgen.lock: the system prompts distilled models are trained on, recorded from source.\n"
     "# Written by `distilgen prompts`, `distilgen apply` and `distilgen train`. Commit it; do not edit.\n"
@@ -35,7 +39,7 @@ def canonical_schema(schema: Mapping[str, Any]) -> str:
     """The one spelling of a schema the lock stores: compact, keys in the model's field order
     (llama.cpp's grammar emits properties in schema order, and answers are trained in field order;
     the fingerprint sorts keys itself, so this spelling does not change it)."""
-    return json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(schema)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class LockedPrompt:
 
     @property
     def schema(self) -> dict[str, Any]:
-        return json.loads(self.schema_json)  # type: ignore[no-any-return]
+        return _loads(self.schema_json)  # type: ignore[no-any-return]
 
     def model_fingerprint(self, model: str) -> str | None:
         return dict(self.models).get(model)
@@ -147,7 +151,7 @@ _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"
 
 def _basic(s: str) -> str:
     """A TOML basic string. JSON's escapes are TOML's, except that TOML also forbids raw DEL."""
-    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+    return _TEXT.encode(s).replace("\x7f", "\\u007f")
 
 
 def _line(s: str) -> str:
@@ -207,7 +211,7 @@ def _entry_lines(text: str) -> dict[str, int]:
         m = re.match(_ENTRY_HEADER, line)
         if m:
             try:
-                lines[json.loads(m.group(1))] = n
+                lines[_loads(m.group(1))] = n
             except ValueError:
                 pass
     return lines
@@ -271,7 +275,7 @@ def parse_lock(path: Path, text: str) -> Lock:
             raise LockError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
         schema_json = need(raw, "schema", str)
         try:
-            json.loads(schema_json)
+            _loads(schema_json)
         except ValueError as exc:
             raise LockError(f"{where}: 'schema' is not valid JSON: {exc}") from None
         static = raw.get("static-fingerprint")

@@ -10,7 +10,6 @@ Endpoint failures (after the openai client's own retries) become `EndpointError`
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,9 @@ from ..errors import DistilDispatchError, UsageError
 from . import formats
 from .calls import render_call
 from .clients import ClientProvider, EndpointResponseError, endpoint_error
+from .diagnostics import log
 
 __all__ = ["DispatchSettings", "Dispatcher", "DispatchStats", "Outcome", "RESPONSE_FORMATS"]
-
-log = logging.getLogger("distilgen")
 
 
 LOCAL_MAX_TOKENS = 512

@@ -7,6 +7,7 @@ function, calls rendered as valid Python, and a capture that can never break the
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import itertools
@@ -14,9 +15,11 @@ import logging
 import os
 import random
 import threading
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
@@ -27,6 +30,7 @@ from ..contracts import (
 from ..errors import DecorationError, UsageError
 from . import formats
 from .calls import render_call
+from .diagnostics import log
 from .sinks import JsonlSink, LoggingSink, Sink
 from .spec import FunctionSpec, UnresolvedAnnotation, build_spec, function_kind, resolve_return_model
 
@@ -34,8 +38,10 @@ __all__ = ["Instructions", "CaptureStats", "CaptureWarning", "MODES"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PLAIN_KINDS = frozenset({"function", "staticmethod"})
-log = logging.getLogger("distilgen")
 
+
+_BY_CODE: "weakref.WeakKeyDictionary[CodeType, tuple[str | None, FunctionKind]]" = weakref.WeakKeyDictionary()
+"""A function's source and kind, per code object (the same for every def statement's run)."""
 
 _UNREAD = "\0 source not read yet"
 """`_Distilled._src_text` when reading the source at decoration raised: read at the first call."""
@@ -51,11 +57,12 @@ def _source(fn: Callable[..., Any]) -> str | None:
 
 def _as_model(model: type[BaseModel], result: Any) -> BaseModel:
     """What a call that did not return a `model` instance is captured as. A dict is validated
-    into the model, as FastAPI does with an endpoint's `-> Model` (its idiom: `return {...}`); the
-    caller still gets the dict. Anything else is not an answer to learn."""
+    into the model, as FastAPI does with an endpoint's `-> Model` (its idiom: `return {...}`). A
+    copy is validated: a `mode="before"` validator that edits its input must not edit the dict the
+    caller gets. Anything else is not an answer to learn."""
     if isinstance(result, Mapping):
         try:
-            return model.model_validate(result)
+            return model.model_validate(copy.deepcopy(result))
         except ValidationError as exc:
             raise TypeError(f"returned a dict that is not a valid {model.__name__} "
                             f"({exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']})") from None
@@ -121,6 +128,7 @@ class _Distilled:
         self._name = name
         self._spec: FunctionSpec | None = None
         self._writer: formats.LineWriter | None = None
+        self._writers: dict[str, formats.LineWriter] = {}
         self._runner: Any = None
         self._lock = threading.RLock()  # runner() builds the spec while holding it
         self._return_model: type[BaseModel] | None
@@ -141,22 +149,31 @@ class _Distilled:
                     model = self._return_model
                     if model is None:
                         model = resolve_return_model(self.original)  # UnresolvedAnnotation now says why
-                    if self._src_text is _UNREAD:
-                        self._src_text = _source(self.original)  # refused at decoration: try again
-                    lock_path = self.instructions._lock_path(self.original)
-                    self._spec = build_spec(
-                        self.original, kind=self.kind, return_model=model, src_text=self._src_text,
-                        include_body=self.instructions.include_code_body, function_id=self._function_id,
-                        lock_path=lock_path, tool_schema=self.instructions.tool_schema, call_name=self._name,
-                    )
+                    owner = self.instructions
+                    # a nested def decorated at each run of its enclosing function builds its spec
+                    # once per code object and settings, not once per run
+                    key = (model, self.kind, self._function_id, self._name, owner.include_code_body, owner.tool_schema)
+                    built = owner._built.setdefault(self.original.__code__, {})
+                    if key not in built:
+                        if self._src_text is _UNREAD:
+                            self._src_text = _source(self.original)  # refused at decoration: try again
+                        built[key] = (build_spec(
+                            self.original, kind=self.kind, return_model=model, src_text=self._src_text,
+                            include_body=owner.include_code_body, function_id=self._function_id,
+                            lock_path=owner._lock_path(self.original), tool_schema=owner.tool_schema,
+                            call_name=self._name,
+                        ), {})
+                    self._spec, self._writers = built[key]
         return self._spec
 
     @property
     def writer(self) -> formats.LineWriter:
         if self._writer is None:
             s = self.spec
-            self._writer = formats.LineWriter(self.fmt, s.function_id, s.tool_name, s.prompt, s.schema,
-                                              s.tool_description, s.parameters)
+            if self.fmt not in self._writers:  # shared by every run of a nested def (see `spec`)
+                self._writers[self.fmt] = formats.LineWriter(self.fmt, s.function_id, s.tool_name, s.prompt, s.schema,
+                                                             s.tool_description, s.parameters)
+            self._writer = self._writers[self.fmt]
         return self._writer
 
     def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
@@ -278,6 +295,9 @@ class Instructions:
         self._warned: set[tuple[str, str]] = set()
         self._stats_lock = threading.Lock()
         self._clients: Any = None
+        # per code object and settings: the spec built and its line writers (see `_Distilled.spec`)
+        self._built: weakref.WeakKeyDictionary[CodeType, dict[tuple[Any, ...], tuple[FunctionSpec, dict[str, formats.LineWriter]]]] \
+            = weakref.WeakKeyDictionary()
         self.functions: dict[str, Callable[..., Any]] = {}
 
     def __repr__(self) -> str:
@@ -406,19 +426,26 @@ class Instructions:
         where = f"{fn.__module__}:{fn.__qualname__}"
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
             raise DecorationError(f"{where}: is a generator; distil needs one pydantic model per call")
-        try:
-            src_text: str | None = _source(fn)
-        except Exception:  # noqa: BLE001
-            # a hook refused the file read (blockbuster, in an event loop: mcp's tests decorate a
-            # nested handler there); decorating must not fail the caller: read it at the first call
-            src_text = _UNREAD
-        kind: FunctionKind
-        if rewrap is staticmethod:
-            kind = "staticmethod"
-        elif rewrap is classmethod:
-            kind = "classmethod"
+        # a nested def is decorated each time its enclosing function runs (mcp's handlers): its
+        # source and kind are read once per code object (~140 us a call before, ~10 after)
+        known = _BY_CODE.get(fn.__code__) if rewrap is None else None
+        if known is not None:
+            src_text, kind = known
         else:
-            kind = function_kind(fn, src_text if src_text is not _UNREAD else None, class_depth=0)
+            try:
+                src_text = _source(fn)
+            except Exception:  # noqa: BLE001
+                # a hook refused the file read (blockbuster, in an event loop: mcp's tests decorate a
+                # nested handler there); decorating must not fail the caller: read it at the first call
+                src_text = _UNREAD
+            if rewrap is staticmethod:
+                kind = "staticmethod"
+            elif rewrap is classmethod:
+                kind = "classmethod"
+            else:
+                kind = function_kind(fn, src_text if src_text is not _UNREAD else None, class_depth=0)
+                if src_text is not _UNREAD:
+                    _BY_CODE[fn.__code__] = (src_text, kind)
         function_id = f"{fn.__module__}:{name}" if name else None
         state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options, name)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import logging
 import queue
 import random
 import threading
@@ -25,13 +24,13 @@ from pydantic import BaseModel
 from ..contracts import ResponseFormat
 from . import formats
 from .clients import ClientProvider, EndpointError
+from .diagnostics import log
 from .dispatch import DispatchSettings, Dispatcher, Outcome
 
 __all__ = ["ShadowSettings", "Shadow", "ShadowStats", "compare_fields", "DEFAULT_SHADOW_LOG", "RECORD_VERSION"]
 
 DEFAULT_SHADOW_LOG = "distil_shadow.jsonl"
 RECORD_VERSION = 1
-log = logging.getLogger("distilgen")
 
 
 @dataclass(frozen=True)
