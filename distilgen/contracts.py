@@ -26,14 +26,15 @@ __all__ = [
     "JobTerminalStatus", "TERMINAL_JOB_STATUSES",
     "BaseKind",
     "ProgressKind",
-    "CAPTURE_ENV",
+    "DISABLE_ENV",
     "one_of",
 ]
 
-CAPTURE_ENV = "DISTILGEN_CAPTURE"
-"""The environment variable that turns capture off (`off`, 0, false, no) for a process, read when
-an `Instructions` is made: decorated functions then run as undecorated ones and record nothing
-(dispatch still dispatches). distilgen's own import of a project (`prompts`, `apply`) sets it."""
+DISABLE_ENV = "DISTILGEN_DISABLE"
+"""The environment variable that turns the decorators off for a process (1, true, yes, on), read
+when an `Instructions` is made: decorated functions run as undecorated ones, their own bodies,
+recording nothing and calling no model (capture, dispatch and shadow alike). distilgen's own
+import of a project (`prompts`, `apply`) sets it."""
 
 Mode = Literal["distil", "capture", "dispatch", "shadow"]
 """`@instructions.distil(mode=...)`: `capture` is a synonym of `distil` (record calls)."""

@@ -491,6 +491,15 @@ def test_importing_the_project_never_captures(tmp_path):
                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])}, timeout=60)
     assert run.returncode == 0, run.stderr
     assert (root / "distil_dataset.jsonl").read_text().count("Return CachePolicy.default()") == 1
+    # bound to a model, the same import-time call must not reach the endpoint from the schema child
+    (root / "distil_dataset.jsonl").unlink()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "x"}
+    for args in (["apply", "--dispatch", "--model", "ft:gpt-4o-mini:org::x", "--select", "CachePolicy.default"],
+                 ["prompts"], ["check"]):
+        out = subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True, text=True,
+                             timeout=180, env=env)
+        assert out.returncode == 0, (args, out.stdout, out.stderr)
+    assert not (root / "distil_dataset.jsonl").exists()
 
 
 def test_a_missing_distribution_inside_an_installed_namespace_is_named(tmp_path):

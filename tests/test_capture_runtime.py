@@ -678,19 +678,42 @@ def test_tool_schema_full_or_compact(tmp_path: Path) -> None:
         Instructions(tool_schema="tiny")
 
 
-@pytest.mark.parametrize("value, off", [("off", True), ("0", True), ("False", True), ("", False), ("on", False)])
-def test_capture_env_turns_capture_off_for_the_process(ds: Path, monkeypatch: pytest.MonkeyPatch, value: str, off: bool) -> None:
-    """DISTILGEN_CAPTURE=off (what distilgen's own import of a project sets): the function runs, nothing is written."""
-    monkeypatch.setenv("DISTILGEN_CAPTURE", value)
-    inst = Instructions(dataset=ds)
+@pytest.mark.parametrize("value, off", [("1", True), ("true", True), ("On", True), ("", False), ("0", False)])
+def test_disable_env_makes_decorated_functions_run_their_own_bodies(ds: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   value: str, off: bool) -> None:
+    """DISTILGEN_DISABLE=1 (what distilgen's own import of a project sets): capture writes
+    nothing, and a dispatch-bound function runs its body instead of calling the model (zenml,
+    third held-out wave: `prompts` called the endpoint for a function the project calls at import)."""
+    monkeypatch.setenv("DISTILGEN_DISABLE", value)
+    import openai
+
+    from distilgen.runtime.clients import EndpointConnectionError
+
+    # nothing listens on port 9: any model call fails at once
+    inst = Instructions(dataset=ds, openai_client=openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="x",
+                                                                max_retries=0, timeout=5))
 
     @inst.distil
     def f(x: int) -> Total:
         return Total(value=x)
 
+    @inst.distil(mode="dispatch", model="ft:gpt-4o-mini:org::x", fallback="raise")
+    def g(x: int) -> Total:
+        return Total(value=-x)
+
+    @inst.distil(mode="dispatch", model="ft:gpt-4o-mini:org::x", fallback="raise")
+    async def h(x: int) -> Total:
+        return Total(value=-x)
+
     assert f(2) == Total(value=2)
     assert ds.exists() is (not off)
     assert inst.stats().captured == (0 if off else 1)
+    if off:
+        assert g(3) == Total(value=-3) and asyncio.run(h(4)) == Total(value=-4)
+        assert g.__distil__.spec.tool_name == "Total"  # the schema child still reads the runtime's answer
+    else:
+        with pytest.raises(EndpointConnectionError):
+            g(3)
 
 
 def test_a_refused_source_read_at_decoration_never_fails_the_caller(ds: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .._import_paths import import_folder
-from ..contracts import CAPTURE_ENV
+from ..contracts import DISABLE_ENV
 from ..errors import ConfigError, DistilgenError
 from .lock import PromptRecord
 from .render import render_prompt, static_fingerprint
@@ -272,7 +272,7 @@ class SchemaJob:
         env = dict(os.environ)
         env.update(child.env)
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-        env[CAPTURE_ENV] = "off"  # a decorated function the project calls at import must not write examples
+        env[DISABLE_ENV] = "1"  # a decorated function the project calls at import must not capture nor dispatch
         self._tmp = tempfile.TemporaryDirectory(prefix="distilgen-schemas-")
         tmp = self._tmp.name
         src, self._dst, self._targets = Path(tmp, "in.json"), Path(tmp, "out.json"), Path(tmp, "targets.json")

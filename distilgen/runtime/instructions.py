@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 from pydantic import BaseModel, ValidationError
 
 from ..contracts import (
-    CAPTURE_ENV, FORMATS, MODES, TOOL_SCHEMAS, Fallback, FinetuneFormat, FunctionKind, Mode, ResponseFormat, ToolSchema, one_of,
+    DISABLE_ENV, FORMATS, MODES, TOOL_SCHEMAS, Fallback, FinetuneFormat, FunctionKind, Mode, ResponseFormat, ToolSchema, one_of,
 )
 from ..errors import DecorationError, UsageError
 from . import formats
@@ -279,10 +279,11 @@ class Instructions:
         self.shadow_log = shadow_log
         self.config = config
         self._rng = random.Random(seed)
-        # DISTILGEN_CAPTURE=off: record nothing (and shadow nothing). `prompts` and `apply` import
-        # the project in a child with it set: a decorated function its modules call at import time
-        # wrote a training example into the user's tree (zenml's CachePolicy.default, a field default)
-        self._off = os.environ.get(CAPTURE_ENV, "").strip().lower() in ("0", "off", "false", "no")
+        # DISTILGEN_DISABLE=1: decorated functions run their own bodies and nothing else. `prompts`
+        # and `apply` import the project in a child with it set: a decorated function its modules
+        # call at import time wrote a training example into the user's tree (zenml's
+        # CachePolicy.default, a field default), or once bound to a model, called the endpoint
+        self._off = os.environ.get(DISABLE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
         self._sinks: list[Sink] = []
         if log_handlers:
             self._sinks.append(LoggingSink(f"distilgen.capture.{self.name}", list(log_handlers)))
@@ -449,7 +450,16 @@ class Instructions:
         function_id = f"{fn.__module__}:{name}" if name else None
         state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options, name)
 
-        if mode == "dispatch":
+        if mode == "dispatch" and self._off:  # DISTILGEN_DISABLE: the function's own body
+            if inspect.iscoroutinefunction(fn):
+                @functools.wraps(fn)
+                async def wrapper(*a: Any, **k: Any) -> Any:
+                    return await fn(*a, **k)
+            else:
+                @functools.wraps(fn)
+                def wrapper(*a: Any, **k: Any) -> Any:
+                    return fn(*a, **k)
+        elif mode == "dispatch":
             if inspect.iscoroutinefunction(fn):
                 @functools.wraps(fn)
                 async def wrapper(*a: Any, **k: Any) -> Any:
