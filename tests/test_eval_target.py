@@ -103,3 +103,23 @@ def test_unresolvable_return_annotation_is_one_line(tmp_path, clean_imports):
     project = write(tmp_path, {"pyproject.toml": "", "evx_bad.py": "def f(a: int) -> 'Nope':\n    ...\n"})
     with pytest.raises(UsageError, match=r"evx_bad.py:f'?: cannot resolve its return annotation: NameError"):
         resolve_target("evx_bad.py:f", project)
+
+
+def test_a_private_methods_id_resolves_as_the_scan_names_it(tmp_path, clean_imports):
+    """weaviate (third held-out wave): `_IndexWrappers.__hnsw` is stored as `_IndexWrappers__hnsw`
+    (name mangling) while scan, the lock and the runtime say `__hnsw`; `generate`/`eval` refused
+    the id they printed. The schema child's lookup follows the same rule."""
+    from distilgen.prompts._schema_worker import _resolve
+
+    project = write(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'mang'\n",
+        "mangx/__init__.py": "",
+        "mangx/cfg.py": MODEL + "\n\nclass _Wrappers:\n    @staticmethod\n    def __hnsw(a: int) -> M:\n        return M(x=a)\n",
+    })
+    [r] = api.scan([project], use_cache=False).results
+    assert r.function_id == "mangx.cfg:_Wrappers.__hnsw"
+    target = resolve_target(r.function_id, project)
+    assert target.function_id == r.function_id and target.original(3).x == 3
+    assert _resolve("mangx.cfg", "_Wrappers.__hnsw") is target.original
+    with pytest.raises(UsageError, match="has no _Wrappers.__nope"):
+        resolve_target("mangx.cfg:_Wrappers.__nope", project)

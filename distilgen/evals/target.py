@@ -62,6 +62,15 @@ class Target:
         return dict(bound.arguments)
 
 
+def _stored_name(holder: Any, name: str) -> str:
+    """The attribute a class stores `name` under: `__hnsw` in class `_IndexWrappers` is
+    `_IndexWrappers__hnsw` (private name mangling), while ids and qualnames keep `__hnsw`
+    (weaviate, third held-out wave). The schema child's `_resolve` applies the same rule."""
+    if inspect.isclass(holder) and name.startswith("__") and not name.endswith("__") and holder.__name__.strip("_"):
+        return f"_{holder.__name__.lstrip('_')}{name}"
+    return name
+
+
 def _add_path(p: Path) -> None:
     s = str(p)
     if s not in sys.path:
@@ -114,7 +123,7 @@ def resolve_target(target: str, root: Path | None = None) -> Target:
     for i, part in enumerate(parts):
         owner = obj
         try:
-            obj = inspect.getattr_static(obj, part)
+            obj = inspect.getattr_static(obj, _stored_name(obj, part))
         except AttributeError:
             raise UsageError(f"TARGET {target!r}: {mod_name} has no {'.'.join(parts[: i + 1])}") from None
     kind = "function"

@@ -167,6 +167,8 @@ def _resolve(module: str, qualname: str) -> Any:
     obj: Any = _import(module)
     for part in qualname.split("."):
         holder = obj
+        if isinstance(holder, type) and part.startswith("__") and not part.endswith("__") and holder.__name__.strip("_"):
+            part = f"_{holder.__name__.lstrip('_')}{part}"  # private name mangling: qualnames keep `__x`
         obj = vars(holder).get(part, None) if isinstance(holder, type) else getattr(holder, part, None)
         if obj is None:
             raise AttributeError(f"{module} has no {qualname}")
