@@ -350,3 +350,32 @@ def test_cached_closure_notices_a_module_added_later(tmp_path, scanned):
     # and a field edited in the new module reaches the closure, so it is read now
     (root / "pkg" / "extra.py").write_text("from pydantic import BaseModel\n\n\nclass Tag(BaseModel):\n    name: int\n")
     assert closure() not in (before, after)
+
+
+def test_a_deleted_instance_module_is_found_and_apply_creates_it_again(tmp_path):
+    """Third held-out wave: with the `distil.py` that `apply` created deleted, scan called the
+    still-decorated function a plain candidate, `check` said it was gone (DG008) and advised
+    `prompts`, which dropped its prompt and left a passing `check` on a package that did not
+    import; `apply` said "install pkg" and created nothing."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "proj"\nversion = "0"\n')
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "m.py").write_text("from pydantic import BaseModel\n\n\nclass R(BaseModel):\n    n: int\n\n\n"
+                                       "def f(a: int) -> R:\n    return R(n=a)\n")
+    assert cli(root, "apply").returncode == 0 and (root / "pkg" / "distil.py").is_file()
+    (root / "pkg" / "distil.py").unlink()
+    [r] = api.scan([root]).results
+    assert (r.status, r.decorator.instance) == ("decorated", "pkg.distil:instructions")
+    out = cli(root, "check")
+    assert out.returncode == 1 and out.stdout.splitlines() == [
+        "pkg/m.py:9: DG013 f is bound to pkg.distil:instructions, but the project has no module pkg.distil, so "
+        "pkg/m.py no longer imports; run `distilgen apply` to create it again"], out.stdout
+    out = cli(root, "prompts")
+    assert out.returncode == 2 and "the project has no module pkg.distil (deleted or renamed?)" in out.stdout
+    assert "install pkg" not in out.stdout and load_lock(root / "distilgen.lock").get("pkg.m:f") is not None  # kept
+    out = cli(root, "apply")
+    assert out.returncode == 0 and "pkg/distil.py: created (from template)" in out.stdout, out.stdout + out.stderr
+    assert cli(root, "check").returncode == 0
+    run = subprocess.run([sys.executable, "-c", "import pkg.m"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr

@@ -232,9 +232,9 @@ class StaticFacts:
         files = self._cache.get("files", {})
         return isinstance(hit, dict) and isinstance(hit.get("deps"), list) and isinstance(hit.get("absent"), list) \
             and self.changed.isdisjoint(hit["deps"]) and all(rel in files for rel in hit["deps"]) \
-            and not any(self._exists(name) for name in hit["absent"])
+            and not any(self.module_exists(name) for name in hit["absent"])
 
-    def _exists(self, name: str) -> bool:
+    def module_exists(self, name: str) -> bool:
         """Whether module `name` is a project file now: scanned under that name, or where
         `_Files.locate` would find it (a stat or two per name, once per run)."""
         known = self._appeared.get(name)

@@ -218,12 +218,26 @@ def _decorator(res: Resolver, module: str, fn: FuncRec, configured: str) -> Deco
                     instance = f"{t[1]}:{t[3]}"
         elif t[0] in ("missing", "ext") and t[1] == conf_dotted:
             instance = configured
+        elif t[0] == "missing" and _placed_instance(t[1], module, configured):
+            # the module `apply` created inside this package, deleted since: still the project's
+            # instance (`check` and `apply` say it is missing), not an unknown decorator
+            instance = ":".join(t[1].rsplit(".", 1))
         if instance is None:
             continue
         kw = dict(kwargs)
         mode = kw.get("mode") or "distil"
         return DecoratorInfo(instance=instance, mode=mode, model=kw.get("model"), lineno=lineno)
     return None
+
+
+def _placed_instance(dotted: str, module: str, configured: str) -> bool:
+    """Whether `pkg.distil.instructions` is where `apply` puts a one-part configured instance
+    (`distil:instructions`, or its fallback name) for `module`: inside one of its packages."""
+    conf_module, _, attr = configured.partition(":")
+    parent, _, name = dotted.rpartition(".")
+    package, _, leaf = parent.rpartition(".")
+    return ("." not in conf_module and name == attr and leaf in (conf_module, "distilgen_instructions")
+            and bool(package) and module.startswith(package + "."))
 
 
 # Decorators that make a def something other than a function to distil, by final name when the

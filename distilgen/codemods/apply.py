@@ -480,8 +480,12 @@ def apply_codemod(
         assert verdicts is not None
         planned = _vetted(root, planned, by_path, verdicts, where, action, model, notes, refused, failed)
 
-    if action in ("decorate", "dispatch"):
+    if action in ("decorate", "dispatch", "capture"):
         needed = {where[p.rel] for p in planned if p.functions}
+        # and the instance module of functions already bound to it, deleted since (scan still
+        # calls them decorated; `check` says DG013): their files import it
+        needed |= {where[r.path] for r in report.results if r.decorator is not None
+                   and r.decorator.instance == str(where[r.path].instance) and r.status == "decorated"}
         for place in sorted(needed, key=lambda pl: str(pl.instance)):
             path, exists = _instance_path(root, place, report.results)
             if exists:

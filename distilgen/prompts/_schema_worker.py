@@ -285,7 +285,10 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         package = (exc.name or "").rpartition(".")[0]
         loaded = sys.modules.get(package) if package else None
         elsewhere = getattr(loaded, "__file__", None)
-        if loaded is not None and elsewhere is None and hasattr(loaded, "__path__"):
+        if package and elsewhere and ours(elsewhere):
+            # `pkg.distil` missing from the project's own `pkg` (deleted, renamed): nothing to install
+            kind = "project"
+        elif loaded is not None and elsewhere is None and hasattr(loaded, "__path__"):
             # a PEP 420 namespace (`azure`, `opentelemetry`): another distribution provides the
             # submodule, and "install azure" names none that would
             kind = "namespace"

@@ -415,6 +415,9 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
         module_name, _, where = missing.partition("=")
         return (f"{head}; {module_name.rpartition('.')[0]} is installed in {child.python} ({where}) but has no "
                 f"{module_name}: the project may need another version of {module_name.split('.')[0]}")
+    if kind == "project" and missing:
+        return (f"{head}; the project has no module {missing} (deleted or renamed?): restore it, or run "
+                f"`distilgen apply` if it is the Instructions module apply created")
     if kind == "namespace" and missing:
         return (f"{head}; {missing.rpartition('.')[0]} is a namespace package in {child.python}, and no installed "
                 f"distribution provides {missing}: install the one that does (often named "
