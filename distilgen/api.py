@@ -215,7 +215,7 @@ class _EarlySchemas:
             if "error" in info:
                 path, _, qualname = key.partition("::")
                 why = explain_failure(info, qualname, self.job.child)
-                out[(path, qualname)] = f"ineligible: {why}" if info.get("kind") == "schema" else f"left alone: {why}"
+                out[(path, qualname)] = f"ineligible: {why}" if info.get("kind") in ("schema", "owner") else f"left alone: {why}"
         self.verdicts = out
         return out
 

@@ -520,3 +520,49 @@ def test_a_missing_distribution_inside_an_installed_namespace_is_named(tmp_path)
     assert "No module named 'nsvendor.cosmos'; nsvendor is a namespace package in" in note, note
     assert "no installed distribution provides nsvendor.cosmos: install the one that does (often named nsvendor-cosmos)" in note
     assert "install nsvendor in" not in note
+
+
+def test_a_models_method_whose_instance_cannot_be_written_is_ineligible(tmp_path):
+    """semantic-kernel (third held-out wave): ~40 methods of services that hold an AsyncOpenAI
+    client were decorated; the instance is written into every call (`ChatService(...).create()`),
+    so every call was only logged as not captured. A model's method now needs its model's schema."""
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "",
+        "pkg/service.py": """
+            from pydantic import BaseModel, ConfigDict
+
+
+            class Client:
+                pass
+
+
+            class Message(BaseModel):
+                text: str
+
+
+            class ChatService(BaseModel):
+                model_config = ConfigDict(arbitrary_types_allowed=True)
+                client: Client
+
+                def create(self, raw: str) -> Message:
+                    return Message(text=raw)
+
+                @staticmethod
+                def plain(raw: str) -> Message:
+                    return Message(text=raw)
+
+
+            class Note(BaseModel):
+                text: str
+
+                def shout(self) -> Message:
+                    return Message(text=self.text.upper())
+        """,
+    })
+    report = api.apply([root])
+    assert decorated(root) == {"ChatService.plain", "Note.shout"}
+    [note] = report.notes
+    assert note.startswith("pkg/service.py:17: ChatService.create: ineligible: ") and \
+        "ChatService, its instance, is written into each call, but has no JSON schema" in note, note
+    assert cli(root, "prompts").returncode == 0 and cli(root, "check").returncode == 0

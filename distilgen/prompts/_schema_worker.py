@@ -222,7 +222,28 @@ def _include_body(target: dict[str, Any]) -> bool:
     return bool(getattr(_import_dotted(instance), "include_code_body", False))
 
 
+class _NoCallText(Exception):
+    """A model's method whose instance has no JSON schema: the call (`Model(...).method()`)
+    cannot be written, so no call of it can ever be captured or dispatched."""
+
+
+def _owner_renders(target: dict[str, Any]) -> None:
+    owner = target.get("owner")
+    if not owner:
+        return
+    importing, target["importing"] = target["importing"], owner.rsplit(".", 1)[0]
+    cls = _import_dotted(owner)
+    target["importing"] = importing
+    try:
+        _schema(cls)
+    except _NoJsonSchema as exc:
+        # semantic-kernel's services hold an AsyncOpenAI client: every call was only logged as
+        # "example not captured" (third held-out wave)
+        raise _NoCallText(f"{cls.__name__}, its instance, is written into each call, but {str(exc).partition(' ')[2]}") from None
+
+
 def describe(target: dict[str, Any]) -> dict[str, Any]:
+    _owner_renders(target)
     if target.get("package"):
         # the package the instructions module `apply` is about to create goes in: the decorated
         # module will import it, so it must import here
@@ -276,7 +297,9 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         rel = min((os.path.relpath(where.filename, r) for r in roots if os.path.abspath(where.filename).startswith(r + os.sep)), key=len)
         place = f"{rel}:{where.lineno}"
     kind, missing = "other", None
-    if isinstance(exc, _NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
+    if isinstance(exc, _NoCallText):
+        kind = "owner"
+    elif isinstance(exc, _NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
         kind = "schema"  # the runtime's own spec raises pydantic's error
     elif isinstance(exc, _BadAnnotation):
         kind = "annotation"

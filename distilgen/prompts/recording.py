@@ -398,6 +398,9 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
     """One line: what failed to import, what was missing, and the setting that fixes it."""
     if info.get("kind") == "annotation":
         return f"cannot read the return model schema of {qualname}: {info['error'].removeprefix('_BadAnnotation: ')}"
+    if info.get("kind") == "owner":
+        error = str(info["error"]).removeprefix("_NoCallText: ")
+        return f"{qualname} cannot be distilled: {error}; no call of it can be written down, captured or dispatched"
     if info.get("kind") == "schema":
         error = str(info["error"])
         what = error.removeprefix("_NoJsonSchema: ") if error.startswith("_NoJsonSchema: ") else f"has no JSON schema ({error})"
@@ -447,7 +450,10 @@ def schema_target(r: Any, source: ModuleSource | Definition | None = None, *, in
     return {"key": f"{r.path}::{r.qualname}", "module": r.module, "qualname": r.qualname, "model": r.model,
             "instance": instance if instance is not None else getattr(dec, "instance", None),
             "light": bool(r.model) and "[" not in r.model and not named, "named": named,
-            "returns": returns, "function_id": f"{r.module}:{r.qualname}", "folder": import_folder(r.path, r.module)}
+            "returns": returns, "function_id": f"{r.module}:{r.qualname}", "folder": import_folder(r.path, r.module),
+            # a model's method: its instance is written into the call, so its model needs a schema too
+            "owner": f"{r.module}.{r.qualname.rpartition('.')[0]}" if getattr(r, "kind", None) == "method"
+            and "<locals>" not in r.qualname else None}
 
 
 def build_records(root: Path, results: Iterable[Any], *, child: ProjectPython | None = None,
