@@ -27,8 +27,13 @@ __all__ = [
     "BaseKind",
     "ProgressKind",
     "DISABLE_ENV",
+    "FALLBACK_INSTANCE_MODULE",
     "one_of",
 ]
+
+FALLBACK_INSTANCE_MODULE = "distilgen_instructions"
+"""The instance module `apply` creates in a package whose own `distil.py` binds no instance
+(instructor ships one); the scan recognises it too when it has been deleted."""
 
 DISABLE_ENV = "DISTILGEN_DISABLE"
 """The environment variable that turns the decorators off for a process (1, true, yes, on), read

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 from ..config import Config, load_config
-from ..contracts import ScanStatus
+from ..contracts import FALLBACK_INSTANCE_MODULE, ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
@@ -236,7 +236,7 @@ def _placed_instance(dotted: str, module: str, configured: str) -> bool:
     conf_module, _, attr = configured.partition(":")
     parent, _, name = dotted.rpartition(".")
     package, _, leaf = parent.rpartition(".")
-    return ("." not in conf_module and name == attr and leaf in (conf_module, "distilgen_instructions")
+    return ("." not in conf_module and name == attr and leaf in (conf_module, FALLBACK_INSTANCE_MODULE)
             and bool(package) and module.startswith(package + "."))
 
 
@@ -248,7 +248,7 @@ _PYDANTIC_HOOKS = frozenset({
 })
 # pydantic.BaseModel's own methods (v2 and the v1 names it keeps): a model class that overrides
 # one changes the model's API, which pydantic and every user of the model call; capture would log
-# each copy or validation (tests/test_scan.py checks the list against the installed pydantic).
+# each copy or validation (tests/test_scan_real_code.py checks the list against the installed pydantic).
 PYDANTIC_API = frozenset({
     "construct", "copy", "dict", "from_orm", "json", "model_construct", "model_copy", "model_dump",
     "model_dump_json", "model_json_schema", "model_parametrized_name", "model_post_init", "model_rebuild",

@@ -19,7 +19,7 @@ from .._templates import render_template
 from ..analysis.parsing import UnparsableSource, parse_cst, run_deep
 from ..analysis.processes import ordered_map, worker_count
 from ..analysis.roots import import_folders
-from ..contracts import ApplyAction
+from ..contracts import FALLBACK_INSTANCE_MODULE, ApplyAction
 from ..errors import ConfigError, DistilgenError, InternalError, UsageError
 from .decorate import ACTIONS, InstanceRef, ModuleEdit, Target, edit_module, string_literal
 from .edits import FileEdit, PlannedEdit, check_edit, commit_edits, read_snapshot
@@ -132,9 +132,9 @@ class Placement:
     """Where that module is or is to be created; None: look it up (`instance_module_path`)."""
 
 
-FALLBACK_MODULE = "distilgen_instructions"
+FALLBACK_MODULE = FALLBACK_INSTANCE_MODULE
 """The instance's module in a package that already has a module of the configured name of its own
-(instructor ships `instructor/distil.py`)."""
+(instructor ships `instructor/distil.py`); the name is in `contracts`, which the scan reads too."""
 
 
 def _placement(root: Path, r: ScanResult, configured: InstanceRef,

@@ -155,6 +155,8 @@ class _Distilled:
                     key = (model, self.kind, self._function_id, self._name, owner.include_code_body, owner.tool_schema)
                     built = owner._built.setdefault(self.original.__code__, {})
                     if key not in built:
+                        if len(built) >= 16:  # a return model local to each run: a new key per run
+                            del built[next(iter(built))]
                         if self._src_text is _UNREAD:
                             self._src_text = _source(self.original)  # refused at decoration: try again
                         built[key] = (build_spec(
@@ -177,7 +179,7 @@ class _Distilled:
         return self._writer
 
     def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-        """Write one example; any failure is counted and warned about, never raised."""
+        """Write one example; any failure is counted and logged, never raised."""
         owner = self.instructions
         if not owner._sinks or owner._off:
             return
