@@ -255,12 +255,14 @@ def stubs(
     python: str | None = None,
 ) -> "StubsReport":
     """Write a module of dispatch-mode stubs (same signatures, docstrings, return models) for `model`."""
+    from .codemods.left_alone import recall
     from .codemods.stubs import write_stubs
 
     paths = list(paths) or ["."]
     cfg = _with_python(_project_config(paths, config), python)
     report = scan(paths, config=cfg, select=select)
-    return write_stubs(report, cfg, model=model, output=output, write=write)
+    # what the last `apply` refused (it imports the models; `stubs` does not) is not stubbed either
+    return write_stubs(report, cfg, model=model, output=output, write=write, refused=recall(cfg, report))
 
 
 # --- end apply / stubs -------------------------------------------------------------------------

@@ -521,3 +521,23 @@ def test_a_stub_class_in_another_stub_classs_method_passes_mypy(tmp_path: Path) 
     out = subprocess.run([str(mypy), "--strict", "--no-incremental", "pkg/distil_stubs.py"], cwd=root,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
     assert out.returncode == 0, out.stdout
+
+
+def test_what_apply_refused_is_not_stubbed(tmp_path: Path) -> None:
+    """langsmith (third held-out wave): `apply` called `RunTree.create_child` ineligible (its model
+    has no JSON schema: the schema child imports the models), and `stubs`, which imports nothing,
+    still wrote a stub for it. It now skips what the last `apply` refused, saying why."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/runs.py": "from typing import Callable\n\nfrom pydantic import BaseModel\n\n\n"
+                       "class Run(BaseModel):\n    hook: Callable[[], None]\n\n\n"
+                       "class Out(BaseModel):\n    x: int\n\n\n"
+                       "def child(name: str) -> Run:\n    return Run(hook=lambda: None)\n\n\n"
+                       "def fine(x: int) -> Out:\n    return Out(x=x)\n",
+    })
+    api.apply([root])
+    report = api.stubs([root], model=MODEL)
+    assert report.functions == ("pkg.runs:fine",)
+    [skipped] = report.skipped
+    assert skipped.qualname == "child" and skipped.reason.startswith("ineligible: ") and "Run has no JSON schema" in skipped.reason
+    assert "(remembered from the last `distilgen apply`" in skipped.reason

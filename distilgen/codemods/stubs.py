@@ -18,7 +18,7 @@ import keyword
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import libcst as cst
 
@@ -382,12 +382,18 @@ class _Imports:
     """Names of `imports` its module binds only under `if TYPE_CHECKING:`."""
 
 
-def _plan(report: ScanReport, instance: InstanceRef, model: str) -> _Plan:
+def _plan(report: ScanReport, instance: InstanceRef, model: str,
+          refused: Mapping[tuple[str, str], str] | None = None) -> _Plan:
     plan = _Plan()
-    chosen = sorted(
-        (r for r in report.results if r.status in ("candidate", "decorated")),
-        key=lambda r: (r.path, r.lineno),
-    )
+    refused = refused or {}
+    chosen = []
+    for r in sorted((r for r in report.results if r.status in ("candidate", "decorated")), key=lambda r: (r.path, r.lineno)):
+        if (r.path, r.qualname) in refused:
+            # what the last `apply` left alone (its schema child imported the models): a stub of it
+            # would fail the same way (langsmith's RunTree has no JSON schema)
+            plan.skipped.append(Skipped(r.path, r.lineno, r.qualname, refused[(r.path, r.qualname)]))
+        else:
+            chosen.append(r)
     by_path: dict[str, list[ScanResult]] = {}
     for r in chosen:
         by_path.setdefault(r.path, []).append(r)
@@ -678,9 +684,10 @@ def _instance(report: ScanReport, config: Config) -> tuple[InstanceRef, Path, bo
     return main_placement(report.root, report.results, instance_ref(config))
 
 
-def render_stubs(report: ScanReport, config: Config, *, model: str) -> tuple[str, _Plan]:
+def render_stubs(report: ScanReport, config: Config, *, model: str,
+                 refused: Mapping[tuple[str, str], str] | None = None) -> tuple[str, _Plan]:
     instance, _, _ = _instance(report, config)
-    plan = _plan(report, instance, model)
+    plan = _plan(report, instance, model, refused)
     first_party = _first_party(report)
     now = [imp for name, imp in plan.imports.items() if name not in plan.typing_only]
     if plan.typing_only and "TYPE_CHECKING" not in plan.imports:
@@ -725,8 +732,10 @@ def write_stubs(
     model: str,
     output: str | Path | None = None,
     write: bool = True,
+    refused: Mapping[tuple[str, str], str] | None = None,
 ) -> StubsReport:
-    """Render the stubs module; with write=True write it (atomically, only when it changes)."""
+    """Render the stubs module; with write=True write it (atomically, only when it changes).
+    `refused`: (path, qualname) -> why the last `apply` left that candidate alone (skipped here)."""
     if not model or not model.strip() or not model.isprintable():
         raise UsageError(f"--model: not a model id: {model!r}")
     path = Path(output).resolve() if output is not None else default_output(report, config)
@@ -737,7 +746,7 @@ def write_stubs(
     except EditError as exc:
         raise UsageError(f"-o {output}: {exc}") from None
     rel = path.resolve().relative_to(report.root.resolve()).as_posix()
-    text, plan = render_stubs(report, config, model=model)
+    text, plan = render_stubs(report, config, model=model, refused=refused)
     functions = tuple(s.function_id for s in plan.stubs)
     # nothing to stub: no module (one importing only the instance fails `mypy --strict`); an
     # existing one is the user's to delete
