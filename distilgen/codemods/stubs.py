@@ -18,7 +18,7 @@ import keyword
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import libcst as cst
 
@@ -98,6 +98,8 @@ class _Stub:
     """For a model's instance method: the original model, which the stub class subclasses."""
     file_codes: tuple[str, ...] = ()
     """mypy error codes the module must disable for this stub (its signature spans lines)."""
+    generic_base: bool = False
+    """The base is a generic model: its stub class names it without type arguments (`type-arg`)."""
 
 
 @dataclass
@@ -339,6 +341,8 @@ class _ParsedModule:
 
     names: ModuleNames
     found: dict[str, list[tuple[int, cst.FunctionDef]]]
+    generic: frozenset[str] = frozenset()
+    """Top-level classes generic in a type variable of this module (see `_generic_classes`)."""
 
 
 @dataclass(frozen=True)
@@ -460,7 +464,51 @@ def _parse_module(root: Path, rel: str, module: str) -> _ParsedModule | str:
     except (RecursionError, MemoryError) as exc:
         # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
         return f"its module is too deeply nested to read ({exc or type(exc).__name__})"
-    return _ParsedModule(names, index.found)
+    return _ParsedModule(names, index.found, _generic_classes(tree))
+
+
+_TYPE_VARIABLES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
+
+
+def _generic_classes(tree: cst.Module) -> frozenset[str]:
+    """Top-level classes that take type arguments: `class Page(BaseModel, Generic[T])`,
+    `class Page(Base[T])` with `T = TypeVar(...)` in this module, or `class Page[T]`. A stub class
+    subclasses its model without arguments (at run time the parametrised class would be another
+    class), which `mypy --strict` reports as `type-arg`: its class line says so (openai's,
+    langsmith's and semantic-kernel's pages and collections, third held-out wave)."""
+    typevars: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call)
+                        and (dotted(small.value.func) or "").rsplit(".", 1)[-1] in _TYPE_VARIABLES):
+                    typevars.update(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
+    out: set[str] = set()
+    for stmt in tree.body:
+        if not isinstance(stmt, cst.ClassDef):
+            continue
+        if stmt.type_parameters is not None:
+            out.add(stmt.name.value)
+            continue
+        for arg in stmt.bases:
+            if not isinstance(arg.value, cst.Subscript):
+                continue
+            inner = {n.value for n in _names_in(arg.value.slice)}
+            if (dotted(arg.value.value) or "").rsplit(".", 1)[-1] == "Generic" or inner & typevars:
+                out.add(stmt.name.value)
+    return frozenset(out)
+
+
+def _names_in(nodes: Any) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            found.append(node)
+
+    for node in nodes:
+        node.visit(_Collect())
+    return found
 
 
 def _instance_decorator(instance: InstanceRef, model: str, chosen: list[ScanResult], parsed: dict[str, _ParsedModule],
@@ -532,7 +580,8 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
         class_modules.setdefault(c.top, c.module)
     in_model = c.classes[0] if needed.base else None
     stub, file_codes = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model)
-    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes))
+    generic = needed.base is not None and c.classes[0] in ctx.parsed[c.result.path].generic
+    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes, generic))
     return None
 
 
@@ -649,6 +698,7 @@ class _ClassBlock:
     name: str
     members: list[cst.FunctionDef | _ClassBlock] = field(default_factory=list)
     base: str | None = None
+    generic_base: bool = False
 
 
 def _render_body(stubs: list[_Stub]) -> str:
@@ -665,6 +715,7 @@ def _render_body(stubs: list[_Stub]) -> str:
             members = blocks[path].members
         if stub.base is not None:
             blocks[stub.classes].base = stub.base
+            blocks[stub.classes].generic_base = stub.generic_base
         members.append(stub.node)
 
     def build(item: cst.FunctionDef | _ClassBlock, blank_lines: int) -> cst.BaseCompoundStatement:
@@ -673,7 +724,11 @@ def _render_body(stubs: list[_Stub]) -> str:
             return item.with_changes(leading_lines=lines)
         body = [build(m, 0 if i == 0 else 1) for i, m in enumerate(item.members)]
         bases = [cst.Arg(cst.parse_expression(item.base))] if item.base else []
-        return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body), bases=bases,
+        header = cst.TrailingWhitespace()
+        if item.generic_base:
+            header = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
+                                            comment=cst.Comment("# type: ignore[type-arg]"))
+        return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body, header=header), bases=bases,
                             leading_lines=lines)
 
     # nodes keep their own string literals: a method's docstring stays indented as at its origin
