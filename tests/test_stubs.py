@@ -565,3 +565,26 @@ def test_a_stub_class_of_a_generic_model_passes_mypy(tmp_path: Path) -> None:
     out = subprocess.run([str(mypy), "--strict", "--no-incremental", "pkg/distil_stubs.py"], cwd=root,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
     assert out.returncode == 0, out.stdout
+
+
+def test_a_signature_giving_a_stub_classs_model_type_arguments_is_skipped(tmp_path: Path) -> None:
+    """langchain-core, after stub classes stood for their models: `-> BasePromptTemplate[str]` in
+    another stub named the (non-generic) stub class with type arguments (`type-arg`)."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/boxes.py": "from typing import Generic, TypeVar\n\nfrom pydantic import BaseModel\n\nT = TypeVar(\"T\")\n\n\n"
+                        "class Item(BaseModel):\n    n: int\n\n\n"
+                        "class Box(BaseModel, Generic[T]):\n    value: T\n\n    def peek(self) -> Item:\n        return Item(n=1)\n\n\n"
+                        "def make_box(x: int) -> Box[int]:\n    return Box[int](value=x)\n\n\n"
+                        "def open_box(box: Box, k: int) -> Item:\n    return Item(n=k)\n",
+    })
+    report = api.stubs([root], model=MODEL)
+    assert report.functions == ("pkg.boxes:Box.peek", "pkg.boxes:open_box")
+    [skipped] = report.skipped
+    assert skipped.qualname == "make_box" and "also the name of a stub" in skipped.reason
+    mypy = VENV_BIN / "mypy"
+    if not mypy.exists():
+        pytest.skip("mypy is not installed next to this interpreter")
+    out = subprocess.run([str(mypy), "--strict", "--no-incremental", "pkg/distil_stubs.py"], cwd=root,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    assert out.returncode == 0, out.stdout

@@ -621,6 +621,7 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[
             else:
                 imports[module_import.bound] = module_import
     typing_only: set[str] = set()
+    subscripted = _signature_collector(c.node).subscripted
     returns = NameReads(strings=True)
     if c.node.returns is not None:
         c.node.returns.visit(returns)
@@ -652,8 +653,12 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[
             return (f"name {name!r} means {_describe(imp)} here but {_describe(other)} elsewhere; "
                     f"write these stubs into separate modules (--select)")
         if (name in class_modules and imp.name is not None and f"{class_modules[name]}.{name}" in ctx.model_classes
+                and name not in subscripted
                 and ctx.resolver.canonical(f"{imp.module}.{imp.name}") == ctx.resolver.canonical(f"{class_modules[name]}.{name}")):
-            continue  # a stub class stands for that model: its subclass, same name, same fields
+            # a stub class stands for that model: its subclass, same name, same fields (not where
+            # the signature gives it type arguments: the stub class takes none, langchain-core's
+            # `BasePromptTemplate[str]`)
+            continue
         if name in plan.top_names and plan.top_names[name] != c.result.function_id:
             return f"name {name!r} is also the name of a stub ({plan.top_names[name]})"
         imports[name] = imp
