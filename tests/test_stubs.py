@@ -373,6 +373,16 @@ def _imports(root: Path, module: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
 
 
+def _assert_mypy_strict_passes(root: Path, rel: str) -> None:
+    """`mypy --strict` on the generated module, the project and this checkout on its path."""
+    mypy = VENV_BIN / "mypy"
+    if not mypy.exists():
+        pytest.skip("mypy is not installed next to this interpreter")
+    out = subprocess.run([str(mypy), "--strict", "--no-incremental", rel], cwd=root, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    assert out.returncode == 0, out.stdout
+
+
 def test_names_only_type_checkers_import_stay_that_way_in_the_stubs(tmp_path: Path) -> None:
     """dspy (held-out corpus): a parameter hinted with a class imported under `if TYPE_CHECKING:`
     (an optional dependency) was imported at the top of the stubs module, which then failed to
@@ -515,12 +525,7 @@ def test_a_stub_class_in_another_stub_classs_method_passes_mypy(tmp_path: Path) 
     assert report.skipped == () and len(report.functions) == 2
     text = (root / "pkg" / "distil_stubs.py").read_text()
     assert '# mypy: allow-empty-bodies, disable-error-code="override"' in text
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
-    out = subprocess.run([str(mypy), "--strict", "--no-incremental", "pkg/distil_stubs.py"], cwd=root,
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
-    assert out.returncode == 0, out.stdout
+    _assert_mypy_strict_passes(root, "pkg/distil_stubs.py")
 
 
 def test_what_apply_refused_is_not_stubbed(tmp_path: Path) -> None:
@@ -559,12 +564,7 @@ def test_a_stub_class_of_a_generic_model_passes_mypy(tmp_path: Path) -> None:
     text = (root / "pkg" / "distil_stubs.py").read_text()
     assert "class BasePage(pkg.pages.BasePage):  # type: ignore[type-arg]\n" in text
     assert "class Page(pkg.pages.Page):\n" in text  # not generic: no ignore (mypy would call it unused)
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
-    out = subprocess.run([str(mypy), "--strict", "--no-incremental", "pkg/distil_stubs.py"], cwd=root,
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
-    assert out.returncode == 0, out.stdout
+    _assert_mypy_strict_passes(root, "pkg/distil_stubs.py")
 
 
 def test_a_signature_giving_a_stub_classs_model_type_arguments_is_skipped(tmp_path: Path) -> None:
@@ -582,9 +582,4 @@ def test_a_signature_giving_a_stub_classs_model_type_arguments_is_skipped(tmp_pa
     assert report.functions == ("pkg.boxes:Box.peek", "pkg.boxes:open_box")
     [skipped] = report.skipped
     assert skipped.qualname == "make_box" and "also the name of a stub" in skipped.reason
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
-    out = subprocess.run([str(mypy), "--strict", "--no-incremental", "pkg/distil_stubs.py"], cwd=root,
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
-    assert out.returncode == 0, out.stdout
+    _assert_mypy_strict_passes(root, "pkg/distil_stubs.py")
