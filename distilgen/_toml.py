@@ -10,9 +10,9 @@ any failure to read or write it: the cache only ever makes a run faster.
 
 from __future__ import annotations
 
-import json
 import os
 
+from . import _json
 from ._hashes import blake2b
 from ._user_cache import cache_root
 
@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["TomlSyntaxError", "parse_toml"]
 
 _FORMAT = 1  # bumped when what is stored changes
-# bound once: the runtime reads the lock at a function's first call, inside the user's code,
-# whose tests may patch `json.dumps` and count its calls (runtime/formats.py)
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=True)
-_loads = json.loads
 
 
 class TomlSyntaxError(ValueError):
@@ -43,7 +39,7 @@ def parse_toml(text: str, path: "Path | None" = None) -> "dict[str, Any]":
     entry = cache_root() / "toml" / (blake2b(os.fsencode(os.path.abspath(path)), digest_size=16).hexdigest() + ".json")
     try:
         with open(entry, "rb") as fh:
-            stored = _loads(fh.read())
+            stored = _json.loads(fh.read())
         if stored["format"] == _FORMAT and stored["digest"] == digest and type(stored["data"]) is dict:
             data: dict[str, Any] = stored["data"]
             return data
@@ -70,10 +66,10 @@ def _parse(text: str) -> "dict[str, Any]":
 
 def _store(entry: "Path", digest: str, data: "dict[str, Any]") -> None:
     try:
-        payload = _ENCODER.encode({"format": _FORMAT, "digest": digest, "data": data}).encode("utf-8", "surrogatepass")
+        payload = _json.TEXT.encode({"format": _FORMAT, "digest": digest, "data": data}).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError):  # a date or time: JSON has no type for it
         return
-    if _loads(payload) != {"format": _FORMAT, "digest": digest, "data": data}:
+    if _json.loads(payload) != {"format": _FORMAT, "digest": digest, "data": data}:
         return  # a value JSON would read back differently (e.g. NaN != NaN): never serve it
     from ._atomic import write_cache_file
 

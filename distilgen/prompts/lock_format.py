@@ -7,12 +7,12 @@ multi-line literal string, so a changed docstring shows up as a changed line in 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from .. import _json
 from ..errors import DistilgenError
 from .._toml import TomlSyntaxError, parse_toml
 from .render import RENDERER_VERSION, fingerprint as compute_fingerprint
@@ -21,10 +21,6 @@ __all__ = ["LOCK_VERSION", "LockError", "PinnedPrompt", "LockedPrompt", "PromptR
            "dump_lock", "parse_lock"]
 
 LOCK_VERSION = 1
-# bound once: the runtime reads the lock inside the user's code (see runtime/formats.py)
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_TEXT = json.JSONEncoder(ensure_ascii=False)
-_loads = json.loads
 _HEADER = (
     "# distilgen.lock: the system prompts distilled models are trained on, recorded from source.\n"
     "# Written by `distilgen prompts`, `distilgen apply` and `distilgen train`. Commit it; do not edit.\n"
@@ -39,7 +35,7 @@ def canonical_schema(schema: Mapping[str, Any]) -> str:
     """The one spelling of a schema the lock stores: compact, keys in the model's field order
     (llama.cpp's grammar emits properties in schema order, and answers are trained in field order;
     the fingerprint sorts keys itself, so this spelling does not change it)."""
-    return _COMPACT.encode(schema)
+    return _json.COMPACT.encode(schema)
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ class LockedPrompt:
 
     @property
     def schema(self) -> dict[str, Any]:
-        return _loads(self.schema_json)  # type: ignore[no-any-return]
+        return _json.loads(self.schema_json)  # type: ignore[no-any-return]
 
     def model_fingerprint(self, model: str) -> str | None:
         return dict(self.models).get(model)
@@ -151,7 +147,7 @@ _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"
 
 def _basic(s: str) -> str:
     """A TOML basic string. JSON's escapes are TOML's, except that TOML also forbids raw DEL."""
-    return _TEXT.encode(s).replace("\x7f", "\\u007f")
+    return _json.TEXT.encode(s).replace("\x7f", "\\u007f")
 
 
 def _line(s: str) -> str:
@@ -211,7 +207,7 @@ def _entry_lines(text: str) -> dict[str, int]:
         m = re.match(_ENTRY_HEADER, line)
         if m:
             try:
-                lines[_loads(m.group(1))] = n
+                lines[_json.loads(m.group(1))] = n
             except ValueError:
                 pass
     return lines
@@ -275,7 +271,7 @@ def parse_lock(path: Path, text: str) -> Lock:
             raise LockError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
         schema_json = need(raw, "schema", str)
         try:
-            _loads(schema_json)
+            _json.loads(schema_json)
         except ValueError as exc:
             raise LockError(f"{where}: 'schema' is not valid JSON: {exc}") from None
         static = raw.get("static-fingerprint")

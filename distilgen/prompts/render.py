@@ -7,10 +7,10 @@ Bump RENDERER_VERSION whenever the output for the same input could change.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .._templates import render_template
+from .. import _json
 from .._hashes import sha256
 
 if TYPE_CHECKING:  # rendering is given a FunctionSource; a warm `check` renders nothing
@@ -47,16 +47,9 @@ def render_prompt(src: FunctionSource, model_name: str, *, include_body: bool = 
     return render_template(PROMPT_TEMPLATE, model=model_name, code=render_code(src, include_body=include_body)).rstrip("\n")
 
 
-# Bound once: the runtime fingerprints a function at its first captured call, inside the user's
-# code, whose tests may patch `json.dumps` and count its calls (runtime/formats.py does the same).
-_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_TEXT = json.JSONEncoder(ensure_ascii=False)
-_ASCII = json.JSONEncoder()
-
-
 def fingerprint(prompt: str, schema: Mapping[str, Any]) -> str:
     """Hash of what a model is trained on: prompt, output schema and renderer version."""
-    payload = _SORTED.encode({"prompt": prompt, "schema": schema, "renderer": RENDERER_VERSION})
+    payload = _json.SORTED.encode({"prompt": prompt, "schema": schema, "renderer": RENDERER_VERSION})
     return "sha256:" + sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -65,8 +58,8 @@ def fingerprint_json(prompt: str, schema_json: str) -> str:
     it: the same bytes are hashed. The lock spells schemas in field order, so for a model whose
     fields are not alphabetical this misses and `check` falls back to `fingerprint` of the parsed
     schema (a json.loads of a few hundred bytes)."""
-    payload = '{"prompt":' + _TEXT.encode(prompt) + ',"renderer":' + \
-        _ASCII.encode(RENDERER_VERSION) + ',"schema":' + schema_json + "}"
+    payload = '{"prompt":' + _json.TEXT.encode(prompt) + ',"renderer":' + \
+        _json.ASCII.encode(RENDERER_VERSION) + ',"schema":' + schema_json + "}"
     return "sha256:" + sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 

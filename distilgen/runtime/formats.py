@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from .. import _json
 from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
 # THE schema compaction lives in the self-contained script the project's interpreter runs for
 # `distilgen prompts`, so the lock and the runtime compact alike (pydantic repeats every field
@@ -48,16 +49,12 @@ __all__ = [
 # lock file, and goes in `raw` lines and in JSON-schema structured output (constrained decoding).
 
 
-# Encoders and the decoder are bound here, once: capture runs inside the user's code, whose tests
-# may patch `json.dumps` (FastAPI's do) and count its calls; capture's own never reach the patch.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_COMPACT_FINITE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-loads = json.loads
+loads = _json.loads  # capture's reads (a redact hook's example, shadow's comparisons): see _json
 
 
 def dumps(obj: Any) -> str:
     """Compact, deterministic JSON (key order as built, no spaces, UTF-8 kept)."""
-    return _COMPACT.encode(obj)
+    return _json.COMPACT.encode(obj)
 
 
 # the C string encoder json.dumps uses inside; calling it directly skips building an encoder per call
@@ -297,7 +294,7 @@ class LineWriter:
             return self._head + _encode_str(user) + self._mid + _encode_str(arguments) + self._tail
         record = self.raw(call, args, kwargs, output)
         try:
-            return _COMPACT_FINITE.encode(record)
+            return _json.COMPACT_FINITE.encode(record)
         except ValueError:
             _refuse_non_finite(output=record["output"], args=record["args"], kwargs=record["kwargs"])
             raise
