@@ -452,16 +452,9 @@ class Instructions:
         function_id = f"{fn.__module__}:{name}" if name else None
         state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options, name)
 
-        if mode == "dispatch" and self._off:  # DISTILGEN_DISABLE: the function's own body
-            if inspect.iscoroutinefunction(fn):
-                @functools.wraps(fn)
-                async def wrapper(*a: Any, **k: Any) -> Any:
-                    return await fn(*a, **k)
-            else:
-                @functools.wraps(fn)
-                def wrapper(*a: Any, **k: Any) -> Any:
-                    return fn(*a, **k)
-        elif mode == "dispatch":
+        # DISTILGEN_DISABLE: a dispatch-bound function runs its own body, through the capture
+        # wrapper below, whose capture and shadow do nothing then
+        if mode == "dispatch" and not self._off:
             if inspect.iscoroutinefunction(fn):
                 @functools.wraps(fn)
                 async def wrapper(*a: Any, **k: Any) -> Any:
