@@ -18,7 +18,7 @@ import keyword
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import libcst as cst
 
@@ -306,9 +306,7 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     spans_lines = "\n" in _EMPTY.code_for_node(fn.with_changes(
         decorators=[], leading_lines=[], body=cst.SimpleStatementSuite(body=[cst.Pass()]))).strip()
     if codes and not spans_lines:
-        header = cst.TrailingWhitespace(
-            whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(f"# type: ignore[{', '.join(codes)}]")
-        )
+        header = _ignoring(codes)
     stub = fn.with_changes(
         decorators=[*keep, decorator],
         leading_lines=[],
@@ -321,6 +319,15 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
 _EMPTY = cst.Module(body=[])
 
 
+def _ignoring(codes: Iterable[str]) -> cst.TrailingWhitespace:
+    """The end of a header line: `  # type: ignore[a, b]`, or nothing when there are no codes."""
+    codes = list(codes)
+    if not codes:
+        return cst.TrailingWhitespace()
+    return cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
+                                  comment=cst.Comment(f"# type: ignore[{', '.join(codes)}]"))
+
+
 def _without_ignores(fn: cst.FunctionDef, codes: set[str]) -> cst.FunctionDef:
     """`fn` without the `# type: ignore[...]` codes the module disables (mypy --strict reports an
     ignore that nothing needs)."""
@@ -329,10 +336,7 @@ def _without_ignores(fn: cst.FunctionDef, codes: set[str]) -> cst.FunctionDef:
     if comment is None or not comment.value.startswith("# type: ignore["):
         return fn
     left = [c for c in comment.value.removeprefix("# type: ignore[").rstrip("]").split(", ") if c not in codes]
-    header = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
-                                    comment=cst.Comment(f"# type: ignore[{', '.join(left)}]")) if left \
-        else cst.TrailingWhitespace()
-    return fn.with_changes(body=body.with_changes(header=header))
+    return fn.with_changes(body=body.with_changes(header=_ignoring(left)))
 
 
 @dataclass(frozen=True)
@@ -493,22 +497,13 @@ def _generic_classes(tree: cst.Module) -> frozenset[str]:
         for arg in stmt.bases:
             if not isinstance(arg.value, cst.Subscript):
                 continue
-            inner = {n.value for n in _names_in(arg.value.slice)}
+            reads = NameReads()
+            for element in arg.value.slice:
+                element.visit(reads)
+            inner = reads.names
             if (dotted(arg.value.value) or "").rsplit(".", 1)[-1] == "Generic" or inner & typevars:
                 out.add(stmt.name.value)
     return frozenset(out)
-
-
-def _names_in(nodes: Any) -> list[cst.Name]:
-    found: list[cst.Name] = []
-
-    class _Collect(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
-            found.append(node)
-
-    for node in nodes:
-        node.visit(_Collect())
-    return found
 
 
 def _instance_decorator(instance: InstanceRef, model: str, chosen: list[ScanResult], parsed: dict[str, _ParsedModule],
@@ -591,12 +586,13 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[
     more: set[_Import] = set()
     base = None
     classes = c.classes
+    subscripted = _signature_collector(c.node).subscripted
     if _stands_for_model(c, ctx):
         # a model's method: the stub class subclasses the model, so the instance renders as
         # the same `Model(...)` call the examples were captured with, and the model's name in
         # a signature (`-> "Blob"`) means that subclass: same fields, same name, no import
         base = f"{c.module}.{classes[0]}"
-        if classes[0] in _signature_collector(c.node).subscripted:
+        if classes[0] in subscripted:
             # `-> RunnableEach[Input, Output]` would name the stub subclass, which is not generic
             return f"its signature gives its own generic class {classes[0]!r} type arguments, which its stub class cannot take"
         shadowed = _shadowed_submodule(c.module, ctx.resolver)
@@ -621,7 +617,6 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[
             else:
                 imports[module_import.bound] = module_import
     typing_only: set[str] = set()
-    subscripted = _signature_collector(c.node).subscripted
     returns = NameReads(strings=True)
     if c.node.returns is not None:
         c.node.returns.visit(returns)
@@ -729,10 +724,7 @@ def _render_body(stubs: list[_Stub]) -> str:
             return item.with_changes(leading_lines=lines)
         body = [build(m, 0 if i == 0 else 1) for i, m in enumerate(item.members)]
         bases = [cst.Arg(cst.parse_expression(item.base))] if item.base else []
-        header = cst.TrailingWhitespace()
-        if item.generic_base:
-            header = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
-                                            comment=cst.Comment("# type: ignore[type-arg]"))
+        header = _ignoring(["type-arg"] if item.generic_base else [])
         return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body, header=header), bases=bases,
                             leading_lines=lines)
 
