@@ -129,8 +129,7 @@ class _Files:
 
         parts = name.split(".")
         for base in self.roots:
-            for path, is_pkg in ((base.joinpath(*parts[:-1], parts[-1] + ".py"), False),
-                                 (base.joinpath(*parts, "__init__.py"), True)):
+            for path, is_pkg in _module_files(base, parts):
                 if path.is_file():
                     try:
                         idx: Any = build_index(path.read_bytes(), str(path))
@@ -142,6 +141,11 @@ class _Files:
             if base.joinpath(*parts).is_dir():
                 return Module(name, True, build_index(b"", name), None)  # a namespace folder
         return None
+
+
+def _module_files(base: Path, parts: list[str]) -> tuple[tuple[Path, bool], ...]:
+    """Where module `parts` is a file under source root `base`: (path, is a package), in order."""
+    return ((base.joinpath(*parts[:-1], parts[-1] + ".py"), False), (base.joinpath(*parts, "__init__.py"), True))
 
 
 def _digest(text: str) -> str:
@@ -241,8 +245,7 @@ class StaticFacts:
         if known is None:
             parts = name.split(".")
             known = name in self._modules or any(
-                base.joinpath(*parts[:-1], parts[-1] + ".py").is_file() or base.joinpath(*parts, "__init__.py").is_file()
-                for base in self._roots())
+                path.is_file() for base in self._roots() for path, _ in _module_files(base, parts))
             self._appeared[name] = known
         return known
 

@@ -27,6 +27,7 @@ cannot express as JSON schema (it cannot be a tool call), `module` a missing imp
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -36,7 +37,7 @@ import sys
 import traceback
 import types
 import typing
-from typing import Any
+from typing import Any, Iterator
 
 
 def compact_schema(node: Any, in_properties: bool = False) -> Any:
@@ -222,6 +223,14 @@ def _include_body(target: dict[str, Any]) -> bool:
     return bool(getattr(_import_dotted(instance), "include_code_body", False))
 
 
+@contextlib.contextmanager
+def _blaming(target: dict[str, Any], module: str) -> Iterator[None]:
+    """A failure inside is reported as `module`'s import; after success the label is as before."""
+    before, target["importing"] = target["importing"], module
+    yield
+    target["importing"] = before
+
+
 class _NoCallText(Exception):
     """A model's method whose instance has no JSON schema: the call (`Model(...).method()`)
     cannot be written, so no call of it can ever be captured or dispatched."""
@@ -231,9 +240,8 @@ def _owner_renders(target: dict[str, Any]) -> None:
     owner = target.get("owner")
     if not owner:
         return
-    importing, target["importing"] = target["importing"], owner.rsplit(".", 1)[0]
-    cls = _import_dotted(owner)
-    target["importing"] = importing
+    with _blaming(target, owner.rsplit(".", 1)[0]):
+        cls = _import_dotted(owner)
     try:
         _schema(cls)
     except _NoJsonSchema as exc:
@@ -247,9 +255,8 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
     if target.get("package"):
         # the package the instructions module `apply` is about to create goes in: the decorated
         # module will import it, so it must import here
-        importing, target["importing"] = target["importing"], target["package"]
-        _import(target["package"])
-        target["importing"] = importing
+        with _blaming(target, target["package"]):
+            _import(target["package"])
     if target.get("light"):
         # the return model's module (and the Instructions module) only: no import side effects of
         # the function's own module (an app, a `Settings()` reading the environment)
