@@ -114,18 +114,14 @@ def _bindings(r: Any, entry: LockedPrompt, lock_name: str) -> list[Finding]:
     return out
 
 
-def _missing_instance(r: Any, facts: StaticFacts, seen: dict[str, bool]) -> list[Finding]:
+def _missing_instance(r: Any, facts: StaticFacts) -> list[Finding]:
     """DG013: the module of the instance the decorator is bound to is not in the project (the
     `distil.py` that `apply` created, deleted or renamed): the decorated module no longer imports."""
     dec = r.decorator
     module = dec.instance.partition(":")[0] if dec is not None else ""
     top = module.partition(".")[0]
-    if not module or "." not in module or not facts.module_exists(top):
-        return []  # a third-party instance, or one a configured setting names: not ours to find
-    if module not in seen:
-        seen[module] = not facts.module_exists(module)
-    if not seen[module]:
-        return []
+    if not module or "." not in module or not facts.module_exists(top) or facts.module_exists(module):
+        return []  # present, or a third-party instance: not ours to find (module_exists remembers)
     return [Finding(r.path, dec.lineno, "DG013",
                     f"{r.qualname} is bound to {dec.instance}, but the project has no module {module}, so "
                     f"{r.path} no longer imports; run `distilgen apply` to create it again", r.function_id)]
@@ -155,7 +151,6 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
     by_place = {(e.path, e.qualname): e for e in lock.entries}
     matched: set[str] = set()
     broken = set()
-    missing_instances: dict[str, bool] = {}
     # the entries' own consistency (DG004) is verified once per version of the lock file
     verify = not facts.lock_verified(lock.path)
     for err in scan_errors:
@@ -170,7 +165,7 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
                                     f"{r.qualname} returns {r.model} but is not decorated (require-decorated is on); {fix}"))
         if r.status != "decorated":
             continue
-        findings.extend(_missing_instance(r, facts, missing_instances))
+        findings.extend(_missing_instance(r, facts))
         entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))
         if entry is None:
             findings.append(Finding(r.path, r.decorator_lineno or r.lineno, "DG001",
