@@ -43,6 +43,16 @@ class ModuleNames:
     has_star_import: bool = False
     star_modules: list[str] = field(default_factory=list)
     """Absolute modules of `from m import *` statements, in order."""
+    rebound: set[str] = field(default_factory=set)
+    """Names bound by more than one statement (`try: from a import X` / `except: from b import X`):
+    `bindings` holds the last one, which may not be the one that ran."""
+    checking_imports: dict[str, Binding] = field(default_factory=dict)
+    """Imports under `if TYPE_CHECKING:`, kept when the name is bound again for run time
+    (`import openai._client as _sdk_client` there, `_sdk_client = import_module(...)` after): what
+    a type checker reads."""
+    exported: set[str] = field(default_factory=set)
+    """Imported names this module re-exports explicitly, as `mypy --no-implicit-reexport` reads
+    it: listed in a literal `__all__`, or imported `as` their own name (`from a import X as X`)."""
 
     def resolve(self, expr: cst.BaseExpression) -> str | None:
         """The dotted name `expr` (a Name or Attribute chain) refers to, or None."""
@@ -105,7 +115,11 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
     out = ModuleNames(module=module)
 
     def bind(name: str, target: str | None, kind: str, runtime: bool, node: cst.CSTNode | None = None) -> None:
+        if name in out.bindings:
+            out.rebound.add(name)
         out.bindings[name] = Binding(name, target, kind, runtime, node)
+        if kind == "import" and not runtime:
+            out.checking_imports[name] = out.bindings[name]
 
     def local(name: str, runtime: bool) -> None:
         bind(name, f"{module}.{name}" if module else name, "local", runtime)
@@ -144,6 +158,8 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
                 full = dotted(alias.name) or ""
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                     bind(alias.asname.name.value, full, "import", runtime, small)
+                    if alias.asname.name.value == full:
+                        out.exported.add(full)
                 else:
                     head = full.split(".")[0]
                     bind(head, head, "import", runtime, small)
@@ -168,6 +184,8 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
                     else imported
                 )
                 bind(bound, f"{base}.{imported}" if base else None, "import", runtime, small)
+                if alias.asname is not None and bound == imported:
+                    out.exported.add(bound)
         elif isinstance(small, cst.Assign):
             value = out.resolve(small.value)
             for t in small.targets:
@@ -176,15 +194,27 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
                         bind(n, value, "local", runtime)
                     else:
                         local(n, runtime)
+            if any(isinstance(t.target, cst.Name) and t.target.value == "__all__" for t in small.targets):
+                out.exported.update(_literal_names(small.value))
         elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
             for n in _target_names(small.target):
                 local(n, runtime)
+            if isinstance(small.target, cst.Name) and small.target.value == "__all__" and small.value is not None:
+                out.exported.update(_literal_names(small.value))
         elif isinstance(small, cst.TypeAlias):
             local(small.name.value, runtime)
 
     walk(tree.body, True)
     out.class_names = class_names if class_names is not None else class_body_names(tree)
     return out
+
+
+def _literal_names(value: cst.BaseExpression) -> list[str]:
+    """The strings of a literal list or tuple (`__all__ = ["A", "B"]`); nothing for anything else."""
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return []
+    return [el.value.evaluated_value for el in value.elements
+            if isinstance(el.value, cst.SimpleString) and isinstance(el.value.evaluated_value, str)]
 
 
 def _block(body: cst.BaseSuite) -> tuple[cst.BaseStatement, ...] | tuple[cst.BaseSmallStatement, ...]:

@@ -35,7 +35,7 @@ from .apply import (
 from .decorate import InstanceRef, is_docstring, string_literal
 from .edits import EditError, FileEdit, PlannedEdit, commit_edits, inside, read_snapshot
 from .function_index import index_functions
-from .names import ModuleNames, NameReads, dotted, module_names
+from .names import Binding, ModuleNames, NameReads, dotted, module_names
 
 if TYPE_CHECKING:
     from ..analysis.scan import ScanReport, ScanResult
@@ -143,6 +143,78 @@ def _signature_collector(fn: cst.FunctionDef) -> NameReads:
     return collector
 
 
+_ABCS = ("Callable", "Iterable", "Iterator", "Generator", "AsyncIterable", "AsyncIterator", "AsyncGenerator",
+         "Awaitable", "Coroutine", "Collection", "Container", "Sequence", "MutableSequence", "Mapping",
+         "MutableMapping", "MutableSet", "KeysView", "ValuesView", "ItemsView", "MappingView", "Reversible")
+_TYPING_GENERICS = (*_ABCS, "Dict", "List", "Set", "FrozenSet", "Tuple", "Type", "DefaultDict", "OrderedDict",
+                    "Counter", "Deque", "ChainMap", "AbstractSet", "ContextManager", "AsyncContextManager",
+                    "Pattern", "Match", "IO")
+# classes that `mypy --strict` (disallow_any_generics) refuses without type arguments
+_GENERIC_CLASSES = frozenset({
+    *(f"{m}.{n}" for m in ("typing", "typing_extensions") for n in _TYPING_GENERICS),
+    *(f"collections.abc.{n}" for n in (*_ABCS, "Set")),
+    *(f"collections.{n}" for n in ("deque", "defaultdict", "OrderedDict", "Counter", "ChainMap")),
+    "re.Pattern", "re.Match",
+})
+_GENERIC_BUILTINS = frozenset({"dict", "list", "set", "frozenset", "tuple", "type"})
+
+
+class _BareGenerics(cst.CSTVisitor):
+    """Finds a generic class named without type arguments in an annotation (`data: dict`,
+    `Optional[List]`), which `mypy --strict` reports as `type-arg` (llama-index-core: 20 of its
+    stubs' 22 errors were the originals' own bare `dict` and `List`)."""
+
+    def __init__(self, names: ModuleNames) -> None:
+        self.names = names
+        self.found = False
+
+    def _check(self, node: cst.Name | cst.Attribute) -> None:
+        if isinstance(node, cst.Name) and node.value in _GENERIC_BUILTINS and node.value not in self.names.bindings:
+            self.found = True
+        elif self.names.resolve(node) in _GENERIC_CLASSES:
+            self.found = True
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        kind = (self.names.resolve(node.value) or "").rpartition(".")[2]
+        if kind == "Literal":
+            return False  # values, not types
+        # the subscripted class has its arguments; its arguments may not (Annotated: the first)
+        for element in node.slice[:1] if kind == "Annotated" else node.slice:
+            element.visit(self)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._check(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self._check(node)
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        return False  # `Annotated[..., Field(default_factory=dict)]`: values, not types
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> bool:
+        # a forward reference (`names: "dict"`): mypy reads the expression it spells
+        value = node.evaluated_value
+        if isinstance(value, str):
+            try:
+                cst.parse_expression(value.strip()).visit(self)
+            except (cst.ParserSyntaxError, RecursionError):
+                pass
+        return False
+
+
+def _bare_generics(fn: cst.FunctionDef, names: ModuleNames) -> bool:
+    finder = _BareGenerics(names)
+    params = fn.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params, params.star_arg, params.star_kwarg):
+        if isinstance(param, cst.Param) and param.annotation is not None:
+            param.annotation.visit(finder)
+    if fn.returns is not None:
+        fn.returns.visit(finder)
+    return finder.found
+
+
 def _defaults(expr: cst.BaseExpression, collector: NameReads) -> None:
     # a string default is a value, not an annotation: only names outside strings count
     plain = NameReads()
@@ -150,8 +222,18 @@ def _defaults(expr: cst.BaseExpression, collector: NameReads) -> None:
     collector.names |= plain.names
 
 
-def _import_for(name: str, names: ModuleNames, module: str) -> _Import | None:
+def _binding_for(name: str, names: ModuleNames) -> Binding | None:
+    """How the stubs module must bind `name`: the module's own binding, or, for a name imported
+    under `if TYPE_CHECKING:` and computed again at run time (openai's `_sdk_client`), that
+    import, for type checkers only (what the run-time value is, no import statement can say)."""
     b = names.bindings.get(name)
+    if b is not None and b.kind == "local" and name in names.checking_imports:
+        return names.checking_imports[name]
+    return b
+
+
+def _import_for(name: str, names: ModuleNames, module: str) -> _Import | None:
+    b = _binding_for(name, names)
     if b is None:
         return _Import(module, name) if names.has_star_import else None
     if b.kind == "import" and b.target is not None and isinstance(b.node, cst.Import):
@@ -209,6 +291,25 @@ class _Resolver:
         if b.target is not None and b.target != target:
             return self.canonical(b.target, depth + 1)
         return target
+
+    def exporter(self, imp: _Import) -> _Import:
+        """`imp`, or the same object imported from where it is exported: `from m import X` where m
+        only imported X itself is an implicit re-export, which `mypy --strict` refuses
+        (llama-index-core's `load_extractor`, `-> BaseExtractor`). Each hop is an import statement
+        that ran when the original's module was imported, followed through the project's modules
+        to the first that defines X or re-exports it explicitly, or to the dependency it came
+        from; never past a name bound twice (`try: from a import X` / `except ImportError:`)."""
+        current = imp
+        for _ in range(30):
+            names = self.names_of(current.module) if current.name is not None else None
+            b = names.bindings.get(current.name) if names is not None and current.name is not None else None
+            if (names is None or b is None or b.kind != "import" or b.target is None or not b.runtime
+                    or not isinstance(b.node, cst.ImportFrom) or current.name in names.exported | names.rebound):
+                return current
+            module, _, attr = b.target.rpartition(".")
+            # the stub's signature reads the name the original's module bound
+            current = _Import(module, attr, None if attr == imp.bound else imp.bound)
+        return current
 
     def same(self, a: _Import, b: _Import) -> bool:
         def key(i: _Import) -> str:
@@ -274,7 +375,8 @@ def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
 
 
 def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames, in_class: bool,
-               subclass_of: str | None = None) -> tuple[cst.FunctionDef, tuple[str, ...]]:
+               subclass_of: str | None = None, free_typevars: frozenset[str] = frozenset(),
+               ) -> tuple[cst.FunctionDef, tuple[str, ...]]:
     """The stub, and the mypy error codes the whole module must disable for it: `subclass_of` is
     the model's name, when the stub class is its subclass of that name."""
     keep: list[cst.Decorator] = []
@@ -300,6 +402,15 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
         # a parameter typed with the model's name now takes the stub subclass: narrower than the
         # original method it overrides, which mypy reports (the prompt needs the text as written)
         codes.append("override")
+    if first_is_self and subclass_of is None and plain[0].annotation is not None:
+        reads = NameReads(strings=True)
+        plain[0].annotation.visit(reads)
+        if "Self" not in reads.names and not reads.names <= free_typevars | {"type", "Type"}:
+            # `cls: type[_T]`, _T bound to the original class: the stub class is not its subclass
+            # (semantic-kernel's ResponsesAgentThreadActions)
+            codes.append("misc")
+    if _bare_generics(fn, names):
+        codes.append("type-arg")  # the original's own annotation (`data: dict`), kept as written
     # the signature stays as written (it is the prompt); tell mypy --strict why it differs. mypy
     # reports these at the `def` line, and a comment there would be inside a signature that spans
     # lines (and in the prompt): then the module disables the codes instead (browser-use, agno)
@@ -347,6 +458,8 @@ class _ParsedModule:
     found: dict[str, list[tuple[int, cst.FunctionDef]]]
     generic: frozenset[str] = frozenset()
     """Top-level classes generic in a type variable of this module (see `_generic_classes`)."""
+    free_typevars: frozenset[str] = frozenset()
+    """This module's type variables with no bound or constraints."""
 
 
 @dataclass(frozen=True)
@@ -468,10 +581,26 @@ def _parse_module(root: Path, rel: str, module: str) -> _ParsedModule | str:
     except (RecursionError, MemoryError) as exc:
         # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
         return f"its module is too deeply nested to read ({exc or type(exc).__name__})"
-    return _ParsedModule(names, index.found, _generic_classes(tree))
+    free = frozenset(name for name, bounded in _type_variables(tree).items() if not bounded)
+    return _ParsedModule(names, index.found, _generic_classes(tree), free)
 
 
 _TYPE_VARIABLES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
+
+
+def _type_variables(tree: cst.Module) -> dict[str, bool]:
+    """Module-level type variables (`T = TypeVar("T", bound=Base)`) -> whether they are bounded
+    (a bound or constraints)."""
+    out: dict[str, bool] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call)
+                        and (dotted(small.value.func) or "").rsplit(".", 1)[-1] in _TYPE_VARIABLES):
+                    args = small.value.args
+                    bounded = len(args) > 1 and any(a.keyword is None or a.keyword.value == "bound" for a in args[1:])
+                    out.update((t.target.value, bounded) for t in small.targets if isinstance(t.target, cst.Name))
+    return out
 
 
 def _generic_classes(tree: cst.Module) -> frozenset[str]:
@@ -480,13 +609,7 @@ def _generic_classes(tree: cst.Module) -> frozenset[str]:
     subclasses its model without arguments (at run time the parametrised class would be another
     class), which `mypy --strict` reports as `type-arg`: its class line says so (openai's,
     langsmith's and semantic-kernel's pages and collections, third held-out wave)."""
-    typevars: set[str] = set()
-    for stmt in tree.body:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                if (isinstance(small, cst.Assign) and isinstance(small.value, cst.Call)
-                        and (dotted(small.value.func) or "").rsplit(".", 1)[-1] in _TYPE_VARIABLES):
-                    typevars.update(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
+    typevars = _type_variables(tree).keys()
     out: set[str] = set()
     for stmt in tree.body:
         if not isinstance(stmt, cst.ClassDef):
@@ -574,7 +697,8 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
     if c.classes:
         class_modules.setdefault(c.top, c.module)
     in_model = c.classes[0] if needed.base else None
-    stub, file_codes = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model)
+    stub, file_codes = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model,
+                                  ctx.parsed[c.result.path].free_typevars)
     generic = needed.base is not None and c.classes[0] in ctx.parsed[c.result.path].generic
     plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes, generic))
     return None
@@ -626,9 +750,10 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[
         imp = _import_for(name, c.names, c.module)
         if imp is None:
             return f"name {name!r} in its signature is not defined at module level in {c.module}"
+        imp = ctx.resolver.exporter(imp)
         if not _nameable(imp.module):
             return f"name {name!r} in its signature comes from {imp.module}, which no import statement can name"
-        binding = c.names.bindings.get(name)
+        binding = _binding_for(name, c.names)
         if binding is not None and not binding.runtime:
             if name in returns.names:
                 # dispatch evaluates the return annotation: the model must exist at run time
@@ -701,8 +826,9 @@ class _ClassBlock:
     generic_base: bool = False
 
 
-def _render_body(stubs: list[_Stub]) -> str:
-    """Top-level functions and (nested) classes, two blank lines apart, members one apart."""
+def _render_body(stubs: list[_Stub], disabled: set[str] | frozenset[str] = frozenset()) -> str:
+    """Top-level functions and (nested) classes, two blank lines apart, members one apart; no
+    class line ignores a code the module disables (an unused ignore is an error under --strict)."""
     top: list[cst.FunctionDef | _ClassBlock] = []
     blocks: dict[tuple[str, ...], _ClassBlock] = {}
     for stub in stubs:
@@ -724,7 +850,7 @@ def _render_body(stubs: list[_Stub]) -> str:
             return item.with_changes(leading_lines=lines)
         body = [build(m, 0 if i == 0 else 1) for i, m in enumerate(item.members)]
         bases = [cst.Arg(cst.parse_expression(item.base))] if item.base else []
-        header = _ignoring(["type-arg"] if item.generic_base else [])
+        header = _ignoring(["type-arg"] if item.generic_base and "type-arg" not in disabled else [])
         return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body, header=header), bases=bases,
                             leading_lines=lines)
 
@@ -767,7 +893,7 @@ def render_stubs(report: ScanReport, config: Config, *, model: str,
         mypy="allow-empty-bodies" + (f', disable-error-code="{", ".join(sorted(disabled))}"' if disabled else ""),
         functions="\n".join(f"- {s.function_id}" for s in plan.stubs) or "- (none)",
         imports=imports,
-        body=_render_body(stubs).rstrip("\n"),
+        body=_render_body(stubs, disabled).rstrip("\n"),
     )
     return text, plan
 
