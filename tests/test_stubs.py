@@ -691,3 +691,31 @@ def test_a_name_imported_for_type_checkers_and_computed_at_run_time(tmp_path: Pa
     run = _imports(root, report.path.removesuffix(".py").replace("/", "."))
     assert run.returncode == 0, run.stderr
     _assert_mypy_strict_passes(root, report.path)
+
+
+def test_a_project_generic_class_named_bare_in_a_signature(tmp_path: Path) -> None:
+    """semantic-kernel (third held-out wave): `-> KernelProcessStateMetadata`, a model generic in a
+    type variable the project imports from another module (`Base[TState]`), named without type
+    arguments in the original's signature: `type-arg` there, and on its stub class's line. Where a
+    stub class stands for the model, the name means that (non-generic) class: no ignore."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/types.py": "from typing import TypeVar\n\nTState = TypeVar('TState')\n",
+        "pkg/meta.py":
+            "from typing import Generic\n\nfrom pydantic import BaseModel\n\nfrom pkg.types import TState\n\n\n"
+            "class StepMeta(BaseModel, Generic[TState]):\n    state: TState | None = None\n\n\n"
+            "class ProcessMeta(StepMeta[TState]):\n    name: str = ''\n\n"
+            "    def renamed(self, name: str) -> 'ProcessMeta':\n        return ProcessMeta(name=name)\n",
+        "pkg/build.py": "from pkg.meta import ProcessMeta\n\n\n"
+                        "def to_meta(name: str) -> ProcessMeta:\n    return ProcessMeta(name=name)\n",
+    })
+    report = api.stubs([root], model=MODEL, select=["pkg.build:to_meta"])
+    text = (root / report.path).read_text()
+    assert "def to_meta(name: str) -> ProcessMeta:  # type: ignore[type-arg]\n" in text, text
+    _assert_mypy_strict_passes(root, report.path)
+    report = api.stubs([root], model=MODEL)
+    text = (root / report.path).read_text()
+    # ProcessMeta is now the stub class (a model's method is stubbed): not generic in this module
+    assert "class ProcessMeta(pkg.meta.ProcessMeta):  # type: ignore[type-arg]\n" in text, text
+    assert "def to_meta(name: str) -> ProcessMeta:\n" in text and "def renamed(self, name: str) -> 'ProcessMeta':\n" in text
+    _assert_mypy_strict_passes(root, report.path)

@@ -18,7 +18,7 @@ import keyword
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
 
 import libcst as cst
 
@@ -164,15 +164,22 @@ class _BareGenerics(cst.CSTVisitor):
     `Optional[List]`), which `mypy --strict` reports as `type-arg` (llama-index-core: 20 of its
     stubs' 22 errors were the originals' own bare `dict` and `List`)."""
 
-    def __init__(self, names: ModuleNames) -> None:
+    def __init__(self, names: ModuleNames, is_generic: Callable[[str], bool], standing: Collection[str]) -> None:
         self.names = names
+        self.is_generic = is_generic
+        self.standing = standing
+        """Names a stub class stands for in the stubs module: not generic there."""
         self.found = False
 
     def _check(self, node: cst.Name | cst.Attribute) -> None:
         if isinstance(node, cst.Name) and node.value in _GENERIC_BUILTINS and node.value not in self.names.bindings:
             self.found = True
-        elif self.names.resolve(node) in _GENERIC_CLASSES:
+            return
+        target = self.names.resolve(node)
+        if target in _GENERIC_CLASSES:
             self.found = True
+        elif target is not None and not (isinstance(node, cst.Name) and node.value in self.standing):
+            self.found = self.found or self.is_generic(target)  # a generic class of the project, used bare
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         kind = (self.names.resolve(node.value) or "").rpartition(".")[2]
@@ -204,8 +211,9 @@ class _BareGenerics(cst.CSTVisitor):
         return False
 
 
-def _bare_generics(fn: cst.FunctionDef, names: ModuleNames) -> bool:
-    finder = _BareGenerics(names)
+def _bare_generics(fn: cst.FunctionDef, names: ModuleNames, is_generic: Callable[[str], bool],
+                   standing: Collection[str]) -> bool:
+    finder = _BareGenerics(names, is_generic, standing)
     params = fn.params
     for param in (*params.posonly_params, *params.params, *params.kwonly_params, params.star_arg, params.star_kwarg):
         if isinstance(param, cst.Param) and param.annotation is not None:
@@ -255,9 +263,12 @@ class _Resolver:
         self.root = root
         self.source_roots = source_roots
         self.modules: dict[str, ModuleNames | None] = {}
+        self.trees: dict[str, cst.Module] = {}
+        self._generic: dict[str, frozenset[str]] = {}
 
-    def add(self, module: str, names: ModuleNames) -> None:
+    def add(self, module: str, names: ModuleNames, tree: cst.Module) -> None:
         self.modules[module] = names
+        self.trees[module] = tree
 
     def names_of(self, module: str) -> ModuleNames | None:
         if module not in self.modules:
@@ -270,6 +281,7 @@ class _Resolver:
                         try:
                             tree = parse_cst(path.read_bytes(), str(path))
                             self.modules[module] = module_names(tree, module, pkg)
+                            self.trees[module] = tree
                         except (UnparsableSource, OSError, RecursionError, MemoryError):
                             return None
                         return self.modules[module]
@@ -291,6 +303,31 @@ class _Resolver:
         if b.target is not None and b.target != target:
             return self.canonical(b.target, depth + 1)
         return target
+
+    def generic(self, module: str) -> frozenset[str]:
+        """The module's generic classes (`_generic_classes`), its type variables including those
+        it imports from the project (semantic-kernel's `KernelProcessStateMetadata(Base[TState])`)."""
+        if module not in self._generic:
+            names, tree = self.names_of(module), self.trees.get(module)
+            self._generic[module] = frozenset()
+            if names is not None and tree is not None:
+                local = _type_variables(tree)
+
+                def is_typevar(name: str) -> bool:
+                    b = names.bindings.get(name)
+                    if name in local or b is None or b.kind != "import" or b.target is None:
+                        return name in local
+                    home, _, attr = self.canonical(b.target).rpartition(".")
+                    home_tree = self.trees.get(home) if self.names_of(home) is not None else None
+                    return home_tree is not None and attr in _type_variables(home_tree)
+
+                self._generic[module] = _generic_classes(tree, is_typevar)
+        return self._generic[module]
+
+    def is_generic(self, target: str) -> bool:
+        """Whether the dotted name is a generic class of the project."""
+        module, _, name = self.canonical(target).rpartition(".")
+        return bool(module) and name in self.generic(module)
 
     def exporter(self, imp: _Import) -> _Import:
         """`imp`, or the same object imported from where it is exported: `from m import X` where m
@@ -376,6 +413,7 @@ def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
 
 def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames, in_class: bool,
                subclass_of: str | None = None, free_typevars: frozenset[str] = frozenset(),
+               is_generic: Callable[[str], bool] = lambda target: False, standing: Collection[str] = (),
                ) -> tuple[cst.FunctionDef, tuple[str, ...]]:
     """The stub, and the mypy error codes the whole module must disable for it: `subclass_of` is
     the model's name, when the stub class is its subclass of that name."""
@@ -409,7 +447,7 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
             # `cls: type[_T]`, _T bound to the original class: the stub class is not its subclass
             # (semantic-kernel's ResponsesAgentThreadActions)
             codes.append("misc")
-    if _bare_generics(fn, names):
+    if _bare_generics(fn, names, is_generic, standing):
         codes.append("type-arg")  # the original's own annotation (`data: dict`), kept as written
     # the signature stays as written (it is the prompt); tell mypy --strict why it differs. mypy
     # reports these at the `def` line, and a comment there would be inside a signature that spans
@@ -456,6 +494,7 @@ class _ParsedModule:
 
     names: ModuleNames
     found: dict[str, list[tuple[int, cst.FunctionDef]]]
+    tree: cst.Module
     generic: frozenset[str] = frozenset()
     """Top-level classes generic in a type variable of this module (see `_generic_classes`)."""
     free_typevars: frozenset[str] = frozenset()
@@ -557,7 +596,8 @@ def _parse_modules(root: Path, by_path: dict[str, list[ScanResult]], resolver: _
             continue
         parsed[rel] = read
         if module:
-            resolver.add(module, read.names)
+            resolver.add(module, read.names, read.tree)
+            parsed[rel] = replace(read, generic=resolver.generic(module))
     return parsed
 
 
@@ -582,7 +622,7 @@ def _parse_module(root: Path, rel: str, module: str) -> _ParsedModule | str:
         # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
         return f"its module is too deeply nested to read ({exc or type(exc).__name__})"
     free = frozenset(name for name, bounded in _type_variables(tree).items() if not bounded)
-    return _ParsedModule(names, index.found, _generic_classes(tree), free)
+    return _ParsedModule(names, index.found, tree, _generic_classes(tree), free)
 
 
 _TYPE_VARIABLES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
@@ -603,13 +643,15 @@ def _type_variables(tree: cst.Module) -> dict[str, bool]:
     return out
 
 
-def _generic_classes(tree: cst.Module) -> frozenset[str]:
+def _generic_classes(tree: cst.Module, is_typevar: Callable[[str], bool] | None = None) -> frozenset[str]:
     """Top-level classes that take type arguments: `class Page(BaseModel, Generic[T])`,
-    `class Page(Base[T])` with `T = TypeVar(...)` in this module, or `class Page[T]`. A stub class
+    `class Page(Base[T])` with `T` a type variable (`is_typevar`; by default: `T = TypeVar(...)`
+    in this module), or `class Page[T]`. A stub class
     subclasses its model without arguments (at run time the parametrised class would be another
     class), which `mypy --strict` reports as `type-arg`: its class line says so (openai's,
     langsmith's and semantic-kernel's pages and collections, third held-out wave)."""
-    typevars = _type_variables(tree).keys()
+    if is_typevar is None:
+        is_typevar = _type_variables(tree).__contains__
     out: set[str] = set()
     for stmt in tree.body:
         if not isinstance(stmt, cst.ClassDef):
@@ -624,7 +666,7 @@ def _generic_classes(tree: cst.Module) -> frozenset[str]:
             for element in arg.value.slice:
                 element.visit(reads)
             inner = reads.names
-            if (dotted(arg.value.value) or "").rsplit(".", 1)[-1] == "Generic" or inner & typevars:
+            if (dotted(arg.value.value) or "").rsplit(".", 1)[-1] == "Generic" or any(map(is_typevar, inner)):
                 out.add(stmt.name.value)
     return frozenset(out)
 
@@ -697,8 +739,10 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
     if c.classes:
         class_modules.setdefault(c.top, c.module)
     in_model = c.classes[0] if needed.base else None
+    # names no import binds here: the stub classes standing for models (not generic classes)
+    standing = _signature_names(c.node) - plan.imports.keys()
     stub, file_codes = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model,
-                                  ctx.parsed[c.result.path].free_typevars)
+                                  ctx.parsed[c.result.path].free_typevars, ctx.resolver.is_generic, standing)
     generic = needed.base is not None and c.classes[0] in ctx.parsed[c.result.path].generic
     plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes, generic))
     return None
