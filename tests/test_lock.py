@@ -279,3 +279,51 @@ def test_fingerprint_of_a_canonical_schema_needs_no_parse(prompt, schema):
     # The lock spells schemas in field order (what llama.cpp's grammar follows), so check's fast
     # path can miss; it then hashes the parsed schema, which must give the recorded fingerprint.
     assert fingerprint(prompt, json.loads(canonical_schema(schema))) == fingerprint(prompt, schema)
+
+
+def test_a_shared_schema_is_written_once(tmp_path):
+    """zenml (third held-out wave): hundreds of methods returning the same response models made an
+    18 MB lock, 17.8 MB of it copies of schemas. A schema two or more entries (or pinned prompts)
+    answer with goes once into `[schemas]`, named by its hash; a lock without one keeps version 1's
+    bytes; the entries read back the same either way."""
+    from distilgen.prompts.lock_format import dump_lock, parse_lock, schema_key
+
+    big = {"type": "object", "properties": {f"f{i}": {"type": "string", "description": "x" * 200} for i in range(20)}}
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec(f"pkg.mod:f{i}", prompt=f"Predict f{i}.", schema=big) for i in range(50)] + [rec("pkg.mod:own")])
+    text = lock.read_text()
+    shared = json.dumps(big, separators=(",", ":"))
+    assert text.count(shared) == 1 and "version = 2\n" in text and text.count("schema-ref = ") == 50
+    assert f'\n[schemas]\n"{schema_key(shared)}" = \'{shared}\'\n' in text
+    assert len(text) < 50 * len(shared) / 5
+    loaded = load_lock(lock)
+    assert all(e.schema == big for e in loaded if e.function_id != "pkg.mod:own") and loaded.get("pkg.mod:own").schema == SCHEMA
+    assert dump_lock(parse_lock(lock, text).entries) == text  # deterministic, round trip
+    # a pinned prompt shares it too
+    record_model(lock, "pkg.mod:f0", "ft:x")
+    record_prompts(lock, [rec("pkg.mod:f0", prompt="Predict f0, reworded.", schema=big)])
+    text = lock.read_text()
+    assert text.count(shared) == 1 and load_lock(lock).get("pkg.mod:f0").pinned[0].schema_json == shared
+    # nothing shared: the version 1 text, byte for byte as before
+    solo = tmp_path / "solo" / "distilgen.lock"
+    solo.parent.mkdir()
+    record_prompts(solo, [rec("pkg.mod:a", schema=big), rec("pkg.mod:b")])
+    assert "version = 1\n" in solo.read_text() and "[schemas]" not in solo.read_text()
+
+
+@pytest.mark.parametrize(
+    "mutate, expect",
+    [
+        (lambda t: t.replace("schema-ref = \"sha256:", "schema-ref = \"sha256:0", 1), r"distilgen.lock:\d+: entry 'pkg.mod:a': 'schema-ref' .* is not in the \[schemas\] table"),
+        (lambda t: t.replace("\"x\":1", "\"x\":2"), r"distilgen.lock:\d+: schema 'sha256:[0-9a-f]+' does not match its text"),
+        (lambda t: t.replace("= '{\"x\":1}'", "= '{x'"), r"schema 'sha256:[0-9a-f]+' is not valid JSON"),
+        (lambda t: t.replace("version = 2", "version = 1"), r"distilgen.lock:1: unknown top-level key\(s\) schemas"),
+        (lambda t: t.replace("schema-ref = ", "schema = '{}'\nschema-ref = ", 1), r"has both 'schema' and 'schema-ref'"),
+    ],
+)
+def test_corrupt_shared_schemas_name_the_file_and_line(tmp_path, mutate, expect):
+    lock = tmp_path / "distilgen.lock"
+    record_prompts(lock, [rec("pkg.mod:a", schema={"x": 1}), rec("pkg.mod:b", schema={"x": 1})])
+    lock.write_text(mutate(lock.read_text()))
+    with pytest.raises(LockError, match=expect):
+        load_lock(lock)

@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from .. import _json
+from .._hashes import sha256
 from ..errors import DistilgenError
 from .._toml import TomlSyntaxError, parse_toml
 from .render import RENDERER_VERSION, fingerprint as compute_fingerprint
 
 __all__ = ["LOCK_VERSION", "LockError", "PinnedPrompt", "LockedPrompt", "PromptRecord", "Lock", "canonical_schema",
-           "dump_lock", "parse_lock"]
+           "schema_key", "dump_lock", "parse_lock"]
 
-LOCK_VERSION = 1
+LOCK_VERSION = 2
+"""The newest version this distilgen writes: 2 when a schema is shared (the `[schemas]` table),
+1 otherwise (a lock without shared schemas keeps the bytes version 1 gave it); both are read."""
+_VERSIONS = (1, 2)
 _HEADER = (
     "# distilgen.lock: the system prompts distilled models are trained on, recorded from source.\n"
     "# Written by `distilgen prompts`, `distilgen apply` and `distilgen train`. Commit it; do not edit.\n"
@@ -164,10 +168,29 @@ def _text(s: str) -> str:
     return "'''\n" + s + "'''"
 
 
+def schema_key(schema_json: str) -> str:
+    """The key of a shared schema in the lock's `[schemas]` table: a hash of its canonical text."""
+    return "sha256:" + sha256(schema_json.encode("utf-8")).hexdigest()[:16]
+
+
 def dump_lock(entries: Iterable[LockedPrompt]) -> str:
-    """The lock file's text. Deterministic: the same entries always give the same bytes."""
-    out = [_HEADER, f"version = {LOCK_VERSION}\n"]
-    for e in sorted(entries, key=lambda e: e.function_id):
+    """The lock file's text. Deterministic: the same entries always give the same bytes.
+
+    A schema that two or more entries (or pinned prompts) answer with is written once, in a
+    `[schemas]` table at the end, and referenced by its key (`schema-ref`): zenml's hundreds of
+    store methods returning the same response models made an 18 MB lock, 17.8 MB of it copies."""
+    entries = sorted(entries, key=lambda e: e.function_id)
+    uses: dict[str, int] = {}
+    for e in entries:
+        for text in (e.schema_json, *(p.schema_json for p in e.pinned)):
+            uses[text] = uses.get(text, 0) + 1
+    shared = {text: schema_key(text) for text, n in uses.items() if n > 1}
+
+    def schema_line(text: str) -> str:
+        return f"schema-ref = {_basic(shared[text])}\n" if text in shared else f"schema = {_line(text)}\n"
+
+    out = [_HEADER, f"version = {2 if shared else 1}\n"]
+    for e in entries:
         key = "functions." + _basic(e.function_id)
         out.append(
             f"\n[{key}]\n"
@@ -179,8 +202,8 @@ def dump_lock(entries: Iterable[LockedPrompt]) -> str:
             f"renderer = {_basic(e.renderer)}\n"
             f"fingerprint = {_basic(e.fingerprint)}\n"
             + (f"static-fingerprint = {_basic(e.static)}\n" if e.static else "")
-            + f"schema = {_line(e.schema_json)}\n"
-            f"prompt = {_text(e.prompt)}\n"
+            + schema_line(e.schema_json)
+            + f"prompt = {_text(e.prompt)}\n"
         )
         if e.models:
             out.append(f"\n[{key}.models]\n")
@@ -188,9 +211,12 @@ def dump_lock(entries: Iterable[LockedPrompt]) -> str:
         for p in sorted(e.pinned, key=lambda p: p.fingerprint):
             out.append(
                 f"\n[{key}.pinned.{_basic(p.fingerprint)}]\n"
-                f"schema = {_line(p.schema_json)}\n"
-                f"prompt = {_text(p.prompt)}\n"
+                + schema_line(p.schema_json)
+                + f"prompt = {_text(p.prompt)}\n"
             )
+    if shared:
+        out.append("\n[schemas]\n")
+        out.extend(f"{_basic(k)} = {_line(text)}\n" for text, k in sorted(shared.items(), key=lambda kv: kv[1]))
     return "".join(out)
 
 
@@ -223,14 +249,15 @@ def parse_lock(path: Path, text: str) -> Lock:
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise LockError(f"{where}: corrupt lock file: {msg}; fix it or delete it and run `distilgen prompts`") from None
     version = data.get("version")
-    if version != LOCK_VERSION:
+    if version not in _VERSIONS or isinstance(version, bool):
         raise LockError(
-            f"{path}:1: lock file version {version!r} is not supported (this distilgen reads version "
-            f"{LOCK_VERSION}); upgrade distilgen, or delete the file and run `distilgen prompts`"
+            f"{path}:1: lock file version {version!r} is not supported (this distilgen reads versions "
+            f"{', '.join(map(str, _VERSIONS))}); upgrade distilgen, or delete the file and run `distilgen prompts`"
         )
-    unknown = set(data) - {"version", "functions"}
+    unknown = set(data) - {"version", "functions", *(["schemas"] if version >= 2 else [])}
     if unknown:
         raise LockError(f"{path}:1: unknown top-level key(s) {', '.join(sorted(unknown))}")
+    schemas = _shared_schemas(path, text, data.get("schemas", {}))
     functions = data.get("functions", {})
     if not isinstance(functions, dict):
         raise LockError(f"{path}:1: 'functions' must be a table")
@@ -258,22 +285,34 @@ def parse_lock(path: Path, text: str) -> Lock:
             raise LockError(f"{where}: 'models' must be a table of model id = \"fingerprint\"")
         if not isinstance(pinned_raw, dict):
             raise LockError(f"{where}: 'pinned' must be a table of fingerprints")
+        def schema_of(table: Mapping[str, Any], ctx: str) -> str:
+            """The entry's schema: written in place, or the shared one its `schema-ref` names."""
+            if "schema-ref" in table and "schema" not in table:
+                ref = need(table, "schema-ref", str, ctx)
+                if ref not in schemas:
+                    raise LockError(f"{ctx}: 'schema-ref' {ref!r} is not in the [schemas] table")
+                return schemas[ref]
+            if "schema-ref" in table:
+                raise LockError(f"{ctx}: has both 'schema' and 'schema-ref'")
+            text_: str = need(table, "schema", str, ctx)
+            try:
+                _json.loads(text_)
+            except ValueError as exc:
+                raise LockError(f"{ctx}: 'schema' is not valid JSON: {exc}") from None
+            return text_
+
         pinned = []
         for pfp, p in pinned_raw.items():
             if not isinstance(p, dict):
                 raise LockError(f"{where}: pinned {pfp!r} must be a table")
             ctx = f"{where}: pinned {pfp!r}"
-            pinned.append(PinnedPrompt(pfp, need(p, "prompt", str, ctx), need(p, "schema", str, ctx)))
+            pinned.append(PinnedPrompt(pfp, need(p, "prompt", str, ctx), schema_of(p, ctx)))
         known = {"path", "qualname", "lines", "tool", "include-body", "renderer", "fingerprint", "static-fingerprint",
-                 "schema", "prompt", "models", "pinned"}
+                 "schema", "schema-ref", "prompt", "models", "pinned"}
         extra = set(raw) - known
         if extra:
             raise LockError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-        schema_json = need(raw, "schema", str)
-        try:
-            _json.loads(schema_json)
-        except ValueError as exc:
-            raise LockError(f"{where}: 'schema' is not valid JSON: {exc}") from None
+        schema_json = schema_of(raw, where)
         static = raw.get("static-fingerprint")
         if static is not None:
             static = need(raw, "static-fingerprint", str)
@@ -301,3 +340,21 @@ def parse_lock(path: Path, text: str) -> Lock:
         )
     entries.sort(key=lambda e: e.function_id)
     return Lock(path=path, entries=tuple(entries), exists=True)
+
+
+def _shared_schemas(path: Path, text: str, table: Any) -> dict[str, str]:
+    """The `[schemas]` table: key -> schema text, each checked (JSON, and the key is its hash)."""
+    line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[schemas]"), 1)
+    if not isinstance(table, dict):
+        raise LockError(f"{path}:{line}: 'schemas' must be a table")
+    for key, value in table.items():
+        where = f"{path}:{line}: schema {key!r}"
+        if not isinstance(value, str):
+            raise LockError(f"{where} must be a string, got {value!r}")
+        try:
+            _json.loads(value)
+        except ValueError as exc:
+            raise LockError(f"{where} is not valid JSON: {exc}") from None
+        if schema_key(value) != key:
+            raise LockError(f"{where} does not match its text (edited by hand?); delete the file and run `distilgen prompts`")
+    return dict(table)
