@@ -566,3 +566,33 @@ def test_a_models_method_whose_instance_cannot_be_written_is_ineligible(tmp_path
     assert note.startswith("pkg/service.py:17: ChatService.create: ineligible: ") and \
         "ChatService, its instance, is written into each call, but has no JSON schema" in note, note
     assert cli(root, "prompts").returncode == 0 and cli(root, "check").returncode == 0
+
+
+def test_a_script_that_runs_at_import_is_never_imported(tmp_path):
+    """mcp's examples (its own test suite after `apply`, helper 25): reading a schema imported
+    scripts whose top level runs the program (`mcp.run()`), so `apply` ran them. A module in no
+    package whose top level calls, loops or opens a `with` block (outside `if __name__ ==
+    "__main__":`) is not imported: its functions are left alone with the line to guard; modules
+    of packages import as before, and the same script guarded is decorated."""
+    model = "from pydantic import BaseModel\n\n\nclass Answer(BaseModel):\n    text: str\n"
+    side_effect = tmp_path / "ran.txt"
+    run_it = f"from pathlib import Path\n\n\ndef main() -> None:\n    Path({str(side_effect)!r}).write_text('ran')\n\n\n"
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "pkg/__init__.py": "",
+        "pkg/models.py": model + "\nprint('configured')\n\n\ndef answer(q: str) -> Answer:\n    return Answer(text=q)\n",
+        "examples/server.py": model + run_it + "def summarise(q: str) -> Answer:\n    return Answer(text=q)\n\n\n"
+                              "if True:\n    main()\n",
+    })
+    report = api.apply([root])
+    assert not side_effect.exists()
+    assert decorated(root) == {"answer"}  # a package module with a top-level call imports as always
+    [note] = [n for n in report.notes if "summarise" in n]
+    assert note.startswith("examples/server.py:13: summarise: left alone: examples/server.py:18 runs `main()` when "
+                           "imported (a script), so distilgen does not import it"), note
+    assert 'if __name__ == "__main__":' in note
+    text = (root / "examples/server.py").read_text()
+    (root / "examples/server.py").write_text(text.replace("if True:\n    main()", "if __name__ == '__main__':\n    main()"))
+    report = api.apply([root])
+    assert decorated(root) == {"answer", "summarise"} and not side_effect.exists()
+    assert cli(root, "prompts").returncode == 0 and cli(root, "check").returncode == 0

@@ -21,11 +21,13 @@ started the child before its scan was done: it imports `preload` (the project's 
 meanwhile, and reads the targets from that file once the parent closes stdin. Targets marked `new`
 (about to be decorated) come first; once they are described, the answers so far go to `new_file`. Output: a JSON file mapping each key to `{function_id, tool, schema,
 include_body}` or `{error, module, missing, kind, place}`; kind `schema` is a return model pydantic
-cannot express as JSON schema (it cannot be a tool call), `module` a missing import.
+cannot express as JSON schema (it cannot be a tool call), `module` a missing import, `script` a
+module outside any package that runs code when imported (never imported: see `_script_runs`).
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import importlib
@@ -240,6 +242,7 @@ def _owner_renders(target: dict[str, Any]) -> None:
     owner = target.get("owner")
     if not owner:
         return
+    _guard_script(target, target["module"])  # the owner is a class of the function's own module
     with _blaming(target, owner.rsplit(".", 1)[0]):
         cls = _import_dotted(owner)
     try:
@@ -260,7 +263,9 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
     if target.get("light"):
         # the return model's module (and the Instructions module) only: no import side effects of
         # the function's own module (an app, a `Settings()` reading the environment)
+        _guard_script(target, target["model"].rpartition(".")[0])
         return _describe_model(_import_dotted(target["model"]), target["function_id"], _include_body(target))
+    _guard_script(target, target["module"])
     if "<locals>" in target["qualname"] and target.get("returns") and not target.get("named"):
         # not reachable from its module; a `name=` on its decorator only the runtime could read
         return _describe_model(_local_return(target), target["function_id"], _include_body(target))
@@ -273,6 +278,62 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
     # not decorated at import time (wrapped by something else, or not yet decorated): the return
     # annotation alone, as the runtime reads it (a parameter's TYPE_CHECKING-only hint is no matter)
     return _describe_model(_return_hint(fn), target["function_id"], _include_body(target))
+
+
+class _Script(Exception):
+    """The module is a script that does its work when imported: the child does not run it."""
+
+
+def _script_runs(path: str) -> tuple[int, str] | None:
+    """(line, statement) of the first top-level statement that does work in a script (a module in
+    no package): a bare call (`mcp.run()`, `asyncio.run(main())`), a loop or a `with` block,
+    also inside a top-level `if`/`try` other than `if __name__ == "__main__":`. Importing such a
+    file to read a schema would run the program (start a server, send the e-mails); assignments
+    (`app = FastAPI()`) and definitions are left to run, as in any module."""
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # the import reports it
+
+    def main_guard(node: ast.If) -> bool:
+        test = ast.unparse(node.test)
+        return "__name__" in test and "__main__" in test
+
+    def first(body: list[ast.stmt]) -> tuple[int, str] | None:
+        for node in body:
+            if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Await)):
+                return node.lineno, ast.unparse(node)[:60]
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+                return node.lineno, ast.unparse(node).splitlines()[0][:60]
+            if isinstance(node, ast.If) and not main_guard(node):
+                found = first(node.body) or first(node.orelse)
+                if found:
+                    return found
+            if isinstance(node, ast.Try):
+                found = first(node.body) or first(node.orelse) or first(node.finalbody)
+                if found:
+                    return found
+        return None
+
+    return first(tree.body)
+
+
+def _guard_script(target: dict[str, Any], module: str) -> None:
+    """Refuse to import `module` when it is the target's own module, a file in a folder that is no
+    regular package (a script, `examples/server.py` also when `examples/` is a namespace), and
+    does its work at import (`_script_runs`)."""
+    folder = target.get("folder")
+    if module != target["module"] or folder is None:
+        return
+    path = os.path.join(os.path.abspath(folder), *module.split(".")) + ".py"
+    if not os.path.isfile(path) or os.path.isfile(os.path.join(os.path.dirname(path), "__init__.py")):
+        return
+    runs = _script_runs(path)
+    if runs is not None:
+        line, what = runs
+        rel = "/".join([*([folder] if folder else []), *module.split(".")]) + ".py"
+        raise _Script(f"{rel}:{line} runs `{what}` when imported (a script)")
 
 
 class _BadAnnotation(Exception):
@@ -306,6 +367,8 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
     kind, missing = "other", None
     if isinstance(exc, _NoCallText):
         kind = "owner"
+    elif isinstance(exc, _Script):
+        kind = "script"
     elif isinstance(exc, _NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
         kind = "schema"  # the runtime's own spec raises pydantic's error
     elif isinstance(exc, _BadAnnotation):

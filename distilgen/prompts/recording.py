@@ -398,6 +398,9 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
     """One line: what failed to import, what was missing, and the setting that fixes it."""
     if info.get("kind") == "annotation":
         return f"cannot read the return model schema of {qualname}: {info['error'].removeprefix('_BadAnnotation: ')}"
+    if info.get("kind") == "script":
+        return (f"{str(info['error']).removeprefix('_Script: ')}, so distilgen does not import it to read the return "
+                f"model's schema; put that under `if __name__ == \"__main__\":` and run again")
     if info.get("kind") == "owner":
         error = str(info["error"]).removeprefix("_NoCallText: ")
         return f"{qualname} cannot be distilled: {error}; no call of it can be written down, captured or dispatched"
