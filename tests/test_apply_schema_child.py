@@ -583,10 +583,18 @@ def test_a_script_that_runs_at_import_is_never_imported(tmp_path):
         "pkg/models.py": model + "\nprint('configured')\n\n\ndef answer(q: str) -> Answer:\n    return Answer(text=q)\n",
         "examples/server.py": model + run_it + "def summarise(q: str) -> Answer:\n    return Answer(text=q)\n\n\n"
                               "if True:\n    main()\n",
+        # instructor's distillation example: configuration at the top, the work under __main__
+        "examples/three_digit_mul.py":
+            "import logging\n\n" + model.replace("Answer", "Multiply") + "\nlogging.basicConfig(level=logging.INFO)\n"
+            "Multiply.model_rebuild()\n\n\ndef fn(a: int, b: int) -> Multiply:\n    return Multiply(text=str(a * b))\n\n\n"
+            "if __name__ == '__main__':\n    for i in range(3):\n        fn(i, i)\n",
+        "tests/test_things.py": model + "\nCASES = [str(i) for i in range(3)]\n\n\ndef make(q: str) -> Answer:\n"
+                                "    return Answer(text=q)\n\n\nfor case in CASES:\n    make(case)\n",
     })
     report = api.apply([root])
     assert not side_effect.exists()
-    assert decorated(root) == {"answer"}  # a package module with a top-level call imports as always
+    # a package module with a top-level call imports as always; a pytest module too
+    assert decorated(root) == {"answer", "fn", "make"}
     [note] = [n for n in report.notes if "summarise" in n]
     assert note.startswith("examples/server.py:13: summarise: left alone: examples/server.py:18 runs `main()` when "
                            "imported (a script), so distilgen does not import it"), note
@@ -594,5 +602,5 @@ def test_a_script_that_runs_at_import_is_never_imported(tmp_path):
     text = (root / "examples/server.py").read_text()
     (root / "examples/server.py").write_text(text.replace("if True:\n    main()", "if __name__ == '__main__':\n    main()"))
     report = api.apply([root])
-    assert decorated(root) == {"answer", "summarise"} and not side_effect.exists()
+    assert decorated(root) == {"answer", "fn", "make", "summarise"} and not side_effect.exists()
     assert cli(root, "prompts").returncode == 0 and cli(root, "check").returncode == 0

@@ -284,17 +284,50 @@ class _Script(Exception):
     """The module is a script that does its work when imported: the child does not run it."""
 
 
+# methods a script calls on its own objects to configure them, not to run anything
+_CONFIGURING = frozenset({"setLevel", "addHandler", "addFilter", "model_rebuild", "update_forward_refs"})
+
+
 def _script_runs(path: str) -> tuple[int, str] | None:
-    """(line, statement) of the first top-level statement that does work in a script (a module in
-    no package): a bare call (`mcp.run()`, `asyncio.run(main())`), a loop or a `with` block,
-    also inside a top-level `if`/`try` other than `if __name__ == "__main__":`. Importing such a
-    file to read a schema would run the program (start a server, send the e-mails); assignments
-    (`app = FastAPI()`) and definitions are left to run, as in any module."""
+    """(line, statement) of the first top-level statement that does the script's work, outside
+    `if __name__ == "__main__":`, also inside a top-level `if`/`try`: a loop, a `with` block, an
+    `await`, or a call of a function the file defines (`main()`, `asyncio.run(main())`,
+    `print(extract(url))`) or of a method of an object it built at top level
+    (`resp = client.chat.completions.create(...)`, `mcp.run()`, `PROFILE_DIR.mkdir()`). Importing
+    such a file to read a schema would run the program: call the API, start the server. Calls of
+    what it imports (`logging.basicConfig()`, `load_dotenv()`, `Instructions(...)`, `FastAPI()`)
+    and of its classes (`Query.model_rebuild()`) configure, as instructor's distillation example
+    does before its `__main__` block, and are left to run."""
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), path)
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None  # the import reports it
+    functions: set[str] = set()
+    objects: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.col_offset == 0:
+            functions.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.col_offset == 0:
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                objects.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+
+    def root(expr: ast.expr) -> str | None:
+        while isinstance(expr, (ast.Attribute, ast.Call, ast.Subscript)):
+            expr = expr.func if isinstance(expr, ast.Call) else expr.value
+        return expr.id if isinstance(expr, ast.Name) else None
+
+    def works(stmt: ast.stmt) -> bool:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Await):
+                return True
+            if isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Name) and node.func.id in functions:
+                    return True
+                if (isinstance(node.func, ast.Attribute) and node.func.attr not in _CONFIGURING
+                        and root(node.func.value) in objects):
+                    return True
+        return False
 
     def main_guard(node: ast.If) -> bool:
         test = ast.unparse(node.test)
@@ -302,9 +335,9 @@ def _script_runs(path: str) -> tuple[int, str] | None:
 
     def first(body: list[ast.stmt]) -> tuple[int, str] | None:
         for node in body:
-            if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Await)):
-                return node.lineno, ast.unparse(node)[:60]
             if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+                return node.lineno, ast.unparse(node).splitlines()[0][:60]
+            if isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign)) and works(node):
                 return node.lineno, ast.unparse(node).splitlines()[0][:60]
             if isinstance(node, ast.If) and not main_guard(node):
                 found = first(node.body) or first(node.orelse)
@@ -329,6 +362,9 @@ def _guard_script(target: dict[str, Any], module: str) -> None:
     path = os.path.join(os.path.abspath(folder), *module.split(".")) + ".py"
     if not os.path.isfile(path) or os.path.isfile(os.path.join(os.path.dirname(path), "__init__.py")):
         return
+    name = os.path.basename(path)
+    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+        return  # pytest imports these to collect them: their top level is import-safe by design
     runs = _script_runs(path)
     if runs is not None:
         line, what = runs
