@@ -178,8 +178,9 @@ class _BareGenerics(cst.CSTVisitor):
         target = self.names.resolve(node)
         if target in _GENERIC_CLASSES:
             self.found = True
-        elif target is not None and not (isinstance(node, cst.Name) and node.value in self.standing):
-            self.found = self.found or self.is_generic(target)  # a generic class of the project, used bare
+        elif (target is not None and not (isinstance(node, cst.Name) and node.value in self.standing)
+              and self.is_generic(target)):
+            self.found = True  # a generic class of the project, used bare
 
     def visit_Subscript(self, node: cst.Subscript) -> bool:
         kind = (self.names.resolve(node.value) or "").rpartition(".")[2]
@@ -314,9 +315,11 @@ class _Resolver:
                 local = _type_variables(tree)
 
                 def is_typevar(name: str) -> bool:
+                    if name in local:
+                        return True
                     b = names.bindings.get(name)
-                    if name in local or b is None or b.kind != "import" or b.target is None:
-                        return name in local
+                    if b is None or b.kind != "import" or b.target is None:
+                        return False
                     home, _, attr = self.canonical(b.target).rpartition(".")
                     home_tree = self.trees.get(home) if self.names_of(home) is not None else None
                     return home_tree is not None and attr in _type_variables(home_tree)
@@ -594,10 +597,9 @@ def _parse_modules(root: Path, by_path: dict[str, list[ScanResult]], resolver: _
         if isinstance(read, str):
             plan.skipped.extend(Skipped(r.path, r.lineno, r.qualname, read) for r in results)
             continue
-        parsed[rel] = read
         if module:
             resolver.add(module, read.names, read.tree)
-            parsed[rel] = replace(read, generic=resolver.generic(module))
+        parsed[rel] = replace(read, generic=resolver.generic(module) if module else _generic_classes(read.tree))
     return parsed
 
 
@@ -622,7 +624,7 @@ def _parse_module(root: Path, rel: str, module: str) -> _ParsedModule | str:
         # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
         return f"its module is too deeply nested to read ({exc or type(exc).__name__})"
     free = frozenset(name for name, bounded in _type_variables(tree).items() if not bounded)
-    return _ParsedModule(names, index.found, tree, _generic_classes(tree), free)
+    return _ParsedModule(names, index.found, tree, free_typevars=free)
 
 
 _TYPE_VARIABLES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
