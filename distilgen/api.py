@@ -169,13 +169,18 @@ def apply(
             vet = (lambda wait=True: remembered) if remembered else None
         result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
         facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one read per file)
+        rescans: "list[ScanReport]" = []  # the lock step's scan of the edited project, `remember`'s too
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
-            result = pin_models(result, report, cfg, lambda config: [_record_prompts(config, early=early, facts=facts)])
+            result = pin_models(result, report, cfg,
+                                lambda config: [_record_prompts(config, early=early, facts=facts, scans=rescans)])
         if early is not None and early.verdicts is not None and action in ("decorate", "dispatch"):
             from .codemods.left_alone import remember
 
-            # keyed on the files as they are now (a rescan: the cache makes it the edited files only)
-            remember(cfg, lambda: scan(paths, config=cfg, select=select), early.verdicts,
+            # keyed on the files as they are now (a rescan: the cache makes it the edited files only;
+            # the lock step's own when it scanned what this apply did, the whole project)
+            whole = not select and all(_Path(p).resolve() == cfg.root.resolve() for p in paths)
+            remember(cfg, (lambda: rescans[0]) if whole and len(rescans) == 1 else
+                     (lambda: scan(paths, config=cfg, select=select)), early.verdicts,
                      facts=facts[0] if len(facts) == 1 else None)
     finally:
         if early is not None:
@@ -353,15 +358,18 @@ def prompts(
 
 
 def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas | None" = None,
-                    facts: "list[StaticFacts] | None" = None) -> PromptsReport:
+                    facts: "list[StaticFacts] | None" = None, scans: "list[ScanReport] | None" = None) -> PromptsReport:
     """`prompts` for one project; `early` holds the answers of a schema child `apply` started
     before its edit (only functions it did not describe start another child); the static facts
-    read are appended to `facts`, for a caller that asks more of the same files."""
+    read are appended to `facts`, and the project's scan to `scans`, for a caller that asks more
+    of the same files."""
     from .analysis.depends import StaticFacts
     from .prompts.lock import load_lock, record_prompts
     from .prompts.recording import build_records
 
     report = scan([cfg.root], config=cfg)
+    if scans is not None:
+        scans.append(report)
     decorated = report.by_status("decorated")
     child = (early.job.child if early is not None else _project_python(cfg)) if decorated else None
     static = StaticFacts(report.root, cfg, modules=report.modules)
