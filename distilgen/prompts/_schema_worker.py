@@ -60,6 +60,11 @@ def compact_schema(node: Any, in_properties: bool = False) -> Any:
 class _NoJsonSchema(Exception):
     """The return model has no JSON schema (a `Callable` field, an arbitrary class): it cannot be a tool."""
 
+    def __init__(self, model: str, why: str) -> None:
+        super().__init__(f"{model} {why}")
+        self.why = why
+        """What is wrong, without the model's name: `has no JSON schema (...)`."""
+
 
 _FAILED: dict[str, tuple[BaseException, Any]] = {}
 
@@ -189,7 +194,7 @@ def _schema(model: Any) -> Any:
         try:
             _SCHEMAS[model] = compact_schema(model.model_json_schema())
         except Exception as exc:  # noqa: BLE001 - pydantic's PydanticInvalidForJsonSchema and kin
-            _SCHEMAS[model] = _NoJsonSchema(f"{model.__name__} has no JSON schema ({type(exc).__name__}: "
+            _SCHEMAS[model] = _NoJsonSchema(model.__name__, f"has no JSON schema ({type(exc).__name__}: "
                                            f"{str(exc).splitlines()[0] if str(exc) else ''})")
     found = _SCHEMAS[model]
     if isinstance(found, _NoJsonSchema):
@@ -250,7 +255,7 @@ def _owner_renders(target: dict[str, Any]) -> None:
     except _NoJsonSchema as exc:
         # semantic-kernel's services hold an AsyncOpenAI client: every call was only logged as
         # "example not captured" (third held-out wave)
-        raise _NoCallText(f"{cls.__name__}, its instance, is written into each call, but {str(exc).partition(' ')[2]}") from None
+        raise _NoCallText(f"{cls.__name__}, its instance, is written into each call, but {exc.why}") from None
 
 
 def describe(target: dict[str, Any]) -> dict[str, Any]:
