@@ -334,16 +334,23 @@ def _script_runs(path: str) -> tuple[int, str] | None:
                     return True
         return False
 
+    def text(node: ast.AST) -> str:
+        try:
+            return ast.unparse(node).splitlines()[0][:60]
+        except (RecursionError, IndexError, ValueError):  # too deep to print back: the line says where
+            return type(node).__name__
+
     def main_guard(node: ast.If) -> bool:
-        test = ast.unparse(node.test)
-        return "__name__" in test and "__main__" in test
+        names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+        strings = {n.value for n in ast.walk(node.test) if isinstance(n, ast.Constant)}
+        return "__name__" in names and "__main__" in strings
 
     def first(body: list[ast.stmt]) -> tuple[int, str] | None:
         for node in body:
             if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
-                return node.lineno, ast.unparse(node).splitlines()[0][:60]
+                return node.lineno, text(node)
             if isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign)) and works(node):
-                return node.lineno, ast.unparse(node).splitlines()[0][:60]
+                return node.lineno, text(node)
             if isinstance(node, ast.If) and not main_guard(node):
                 found = first(node.body) or first(node.orelse)
                 if found:

@@ -268,3 +268,21 @@ def test_budgets_ran_examples() -> None:
     print(f"examples run: grammar {_grammar_budget.tried}, naming instructions {_shadow_budget.tried}, "
           f"hypothesmith {_any_budget.tried}")
     assert _grammar_budget.tried >= 1 and (_any_budget.tried >= 1 or hypothesmith is None)
+
+
+@pytest.mark.skipif(hypothesmith is None, reason="hypothesmith is not installed (pip install -e '.[dev]')")
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
+@given(source=_any_python)
+def test_the_script_guard_reads_any_source_without_raising(source: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The schema child's script guard (`_script_runs`) parses what it is given and answers None or
+    (line, text): never an exception, whatever the module (hypothesmith's grammar-valid programs)."""
+    sys.path.insert(0, str(ROOT / "distilgen" / "prompts"))
+    try:
+        import _schema_worker as worker
+    finally:
+        sys.path.pop(0)
+    path = tmp_path_factory.mktemp("guard") / "script.py"
+    path.write_text(source, encoding="utf-8")
+    found = worker._script_runs(str(path))
+    assert found is None or (isinstance(found[0], int) and 1 <= found[0] <= source.count("\n") + 1 and found[1])
