@@ -310,12 +310,17 @@ def _script_runs(path: str) -> tuple[int, str] | None:
         return None  # the import reports it
     functions: set[str] = set()
     objects: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.col_offset == 0:
+    module_level = list(tree.body)
+    while module_level:  # statements at module level, also in its `if`/`try`/`with`/loop blocks
+        node = module_level.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.col_offset == 0:
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 objects.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
+            module_level.extend([*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                                 *(s for h in getattr(node, "handlers", []) for s in h.body)])
 
     def root(expr: ast.expr) -> str | None:
         while isinstance(expr, (ast.Attribute, ast.Call, ast.Subscript)):
