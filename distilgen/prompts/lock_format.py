@@ -344,17 +344,23 @@ def parse_lock(path: Path, text: str) -> Lock:
 
 def _shared_schemas(path: Path, text: str, table: Any) -> dict[str, str]:
     """The `[schemas]` table: key -> schema text, each checked (JSON, and the key is its hash)."""
-    line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[schemas]"), 1)
+    if isinstance(table, dict) and not table:
+        return {}
+
+    def where() -> str:  # the table's header line, looked up only for an error
+        line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[schemas]"), 1)
+        return f"{path}:{line}"
+
     if not isinstance(table, dict):
-        raise LockError(f"{path}:{line}: 'schemas' must be a table")
+        raise LockError(f"{where()}: 'schemas' must be a table")
     for key, value in table.items():
-        where = f"{path}:{line}: schema {key!r}"
         if not isinstance(value, str):
-            raise LockError(f"{where} must be a string, got {value!r}")
+            raise LockError(f"{where()}: schema {key!r} must be a string, got {value!r}")
         try:
             _json.loads(value)
         except ValueError as exc:
-            raise LockError(f"{where} is not valid JSON: {exc}") from None
+            raise LockError(f"{where()}: schema {key!r} is not valid JSON: {exc}") from None
         if schema_key(value) != key:
-            raise LockError(f"{where} does not match its text (edited by hand?); delete the file and run `distilgen prompts`")
+            raise LockError(f"{where()}: schema {key!r} does not match its text (edited by hand?); delete the file "
+                            f"and run `distilgen prompts`")
     return dict(table)
