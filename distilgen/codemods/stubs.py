@@ -266,6 +266,7 @@ class _Resolver:
         self.modules: dict[str, ModuleNames | None] = {}
         self.trees: dict[str, cst.Module] = {}
         self._generic: dict[str, frozenset[str]] = {}
+        self._typevars: dict[str, dict[str, bool]] = {}
 
     def add(self, module: str, names: ModuleNames, tree: cst.Module) -> None:
         self.modules[module] = names
@@ -305,6 +306,13 @@ class _Resolver:
             return self.canonical(b.target, depth + 1)
         return target
 
+    def type_variables(self, module: str) -> dict[str, bool]:
+        """`_type_variables` of the project module `module` (nothing when it cannot be read), once."""
+        if module not in self._typevars:
+            tree = self.trees.get(module) if self.names_of(module) is not None else None
+            self._typevars[module] = _type_variables(tree) if tree is not None else {}
+        return self._typevars[module]
+
     def generic(self, module: str) -> frozenset[str]:
         """The module's generic classes (`_generic_classes`), its type variables including those
         it imports from the project (semantic-kernel's `KernelProcessStateMetadata(Base[TState])`)."""
@@ -312,7 +320,7 @@ class _Resolver:
             names, tree = self.names_of(module), self.trees.get(module)
             self._generic[module] = frozenset()
             if names is not None and tree is not None:
-                local = _type_variables(tree)
+                local = self.type_variables(module)
 
                 def is_typevar(name: str) -> bool:
                     if name in local:
@@ -321,8 +329,7 @@ class _Resolver:
                     if b is None or b.kind != "import" or b.target is None:
                         return False
                     home, _, attr = self.canonical(b.target).rpartition(".")
-                    home_tree = self.trees.get(home) if self.names_of(home) is not None else None
-                    return home_tree is not None and attr in _type_variables(home_tree)
+                    return attr in self.type_variables(home)
 
                 self._generic[module] = _generic_classes(tree, is_typevar)
         return self._generic[module]
@@ -599,7 +606,9 @@ def _parse_modules(root: Path, by_path: dict[str, list[ScanResult]], resolver: _
             continue
         if module:
             resolver.add(module, read.names, read.tree)
-        parsed[rel] = replace(read, generic=resolver.generic(module) if module else _generic_classes(read.tree))
+        typevars = resolver.type_variables(module) if module else _type_variables(read.tree)
+        parsed[rel] = replace(read, generic=resolver.generic(module) if module else _generic_classes(read.tree),
+                              free_typevars=frozenset(name for name, bounded in typevars.items() if not bounded))
     return parsed
 
 
@@ -623,8 +632,7 @@ def _parse_module(root: Path, rel: str, module: str) -> _ParsedModule | str:
     except (RecursionError, MemoryError) as exc:
         # libcst's visitors recurse in Python: a file `ast` accepts can be too deep for them
         return f"its module is too deeply nested to read ({exc or type(exc).__name__})"
-    free = frozenset(name for name, bounded in _type_variables(tree).items() if not bounded)
-    return _ParsedModule(names, index.found, tree, free_typevars=free)
+    return _ParsedModule(names, index.found, tree)
 
 
 _TYPE_VARIABLES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
