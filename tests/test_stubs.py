@@ -719,3 +719,27 @@ def test_a_project_generic_class_named_bare_in_a_signature(tmp_path: Path) -> No
     assert "class ProcessMeta(pkg.meta.ProcessMeta):  # type: ignore[type-arg]\n" in text, text
     assert "def to_meta(name: str) -> ProcessMeta:\n" in text and "def renamed(self, name: str) -> 'ProcessMeta':\n" in text
     _assert_mypy_strict_passes(root, report.path)
+
+
+def test_the_stubs_module_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> None:
+    """semantic-kernel: two aliases of one class (`Choice as ChunkChoice`, `Choice as
+    ChatCompletionChunkChoice`) came out in a set's order, so `stubs` wrote a different module
+    from one run to the next (and `stubs --check` would call it stale)."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/types.py": "from pydantic import BaseModel\n\n\nclass Choice(BaseModel):\n    n: int\n",
+        "pkg/a.py": "from pkg.types import Choice as ChunkChoice\n\n\ndef first(n: int) -> ChunkChoice:\n"
+                    "    return ChunkChoice(n=n)\n",
+        "pkg/b.py": "from pkg.types import Choice as OtherChoice\n\n\ndef second(n: int) -> OtherChoice:\n"
+                    "    return OtherChoice(n=n)\n",
+    })
+    texts = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        run = subprocess.run([sys.executable, "-m", "distilgen", "stubs", "--model", MODEL, "-o", "-", "."], cwd=root,
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)})
+        assert run.returncode == 0, run.stderr
+        texts.add(run.stdout)
+    assert len(texts) == 1
+    text = texts.pop()
+    assert text.index("import Choice as ChunkChoice") < text.index("import Choice as OtherChoice")

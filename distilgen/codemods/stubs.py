@@ -415,7 +415,10 @@ def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
                 if len(line) > _LINE:
                     line = f"from {mod} import (\n" + "".join(f"    {n},\n" for n in plain) + ")"
                 lines.append(line)
-            for imp in sorted((i for i in froms[mod] if i.alias), key=lambda i: _type_order(i.name or "")):
+            # the alias breaks ties: two names of one class (`Choice as A`, `Choice as B`) came out
+            # in the order of a set, so the module changed between runs (semantic-kernel)
+            aliased = (i for i in froms[mod] if i.alias)
+            for imp in sorted(aliased, key=lambda i: (*_type_order(i.name or ""), i.alias or "")):
                 lines.append(f"from {mod} import {imp.name} as {imp.alias}")
         sections[sec] = lines
     return "\n\n".join("\n".join(lines) for lines in sections.values())
