@@ -211,9 +211,86 @@ def test_the_guess_drafts_copied_values_and_the_json_between_them() -> None:
 def test_a_draft_is_always_a_piece_of_one_word_of_the_call(answer: str, prompt: str) -> None:
     """Whatever the answer and the call (any characters, case folding that changes lengths), the
     draft is None or text of the call that holds no word end, never longer than asked for."""
+    from distilgen.train._llama_server import call_text, lookup_drafts
+
     got = lookup_draft(answer, prompt, chars=24)
     assert got is None or (got in prompt and len(got) <= 24)
     if got:
         assert not any(c.isspace() or c in "\"',;()[]{}" for c in got), got
     if len(answer) >= 2 and answer[-2:] in prompt:
         assert got is not None
+    every = lookup_drafts(answer, prompt, chars=24)
+    assert (every[0] if every else None) == got and len(set(every)) == len(every)
+    assert all(d in prompt and len(d) <= 24 and not any(c.isspace() or c in "\"',;()[]{}" for c in d) for d in every)
+    assert prompt.endswith(call_text(prompt))
+
+
+def test_copied_values_are_drafted_from_the_call_s_arguments_only() -> None:
+    """The system prompt (docstring, source) and the call's own `Return fn` hold words no answer
+    copies: an order id starting with `R` was drafted as `Return`."""
+    from distilgen.train._llama_server import call_text
+
+    prompt = ("Find the order number (like A-12345). Return it.\nuser\n"
+              "Return extract_order('Order r-39260 arrived broken on 2023-10-19.')\nassistant\n")
+    assert call_text(prompt).startswith("'Order r-39260")
+    assert lookup_draft('{"order_id":"R', call_text(prompt)) == "-39260"
+    assert lookup_draft('{"order_id":"R', prompt) == "eturn"  # what the whole prompt drafted
+    assert call_text("no call here") == "no call here"
+    # the last call: a call's arguments may quote another
+    assert call_text("Return f('Return g(1)') and Return h(2)") == "2)"
+
+
+def test_a_first_character_drafts_every_word_it_starts_the_last_first() -> None:
+    from distilgen.train._llama_server import lookup_drafts
+
+    call = "'Tracking for m-15138 has not moved since 2025-06-03.')"
+    assert lookup_drafts('{"id":"M', call) == ["oved", "-15138"]  # regardless of case, the last first
+    assert lookup_drafts('{"id":"m', call) == ["oved", "-15138"]
+    assert lookup_drafts('{"id":"Mo', call) == ["ved"]  # a tail that stands: one
+    assert lookup_drafts('{"id":"Q', call) == []
+
+
+_ORDER = {"type": "object", "properties": {
+    "order_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "date": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}},
+    "required": ["order_id", "date"], "additionalProperties": False}
+
+
+@needs_serve
+def test_a_value_only_one_word_of_the_call_fits_is_guessed_whole() -> None:
+    """`_guess_tokens` after the model's own first token of a value: the copied value, and then the
+    next value too when only one word of the call fits its shape (a date), or null when none does;
+    a free-text value (the order id: every word fits) is never guessed before its first character;
+    a null is guessed where the model wrote `":` (a string always starts `":"` in training);
+    of several words a character starts, the one the model's token agrees with."""
+    import llama_cpp
+    from llama_cpp import Llama, LlamaGrammar
+
+    from distilgen.train._llama_server import LazyGrammarGreedy, _guess_tokens, without_extra_buffer_types
+    from distilgen.train.base import resolve_base
+
+    without_extra_buffer_types()
+    llm = Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=1, verbose=False)
+    try:
+        def guess(text: str, call: str) -> str:
+            sampler = LazyGrammarGreedy(llm, LlamaGrammar.from_json_schema(json.dumps(_ORDER), verbose=False))
+            try:
+                answer = [int(t) for t in llm.tokenize(text.encode(), add_bos=False, special=False)]
+                for token in answer:
+                    llama_cpp.llama_sampler_accept(sampler._grammar, token)
+                return llm.detokenize(_guess_tokens(llm, sampler, call, answer)).decode()
+            finally:
+                sampler.close()
+
+        dated = "'Tracking for b-57931 has not moved since 2024-01-17.')"
+        undated = "'Can you check h-74895? Thanks.')"
+        assert guess('{"order_id":"B', dated) == '-57931","date":"2024-01-17"}'
+        assert guess('{"order_id":"H', undated) == '-74895","date":null}'
+        assert guess('{"order_id":', dated) == 'null,"date":"2024-01-17"}'
+        assert guess('{"order_id', dated) == '":"'  # free text: nothing to go on before its first character
+        two = "'b-57931 on 2024-01-17, not 2024-01-18')"
+        assert guess('{"order_id":"B', two) == '-57931","date":"'  # two dates fit: neither is guessed
+        # `Monday` (the exact case) would have been one token, not `M`: the id it is
+        assert guess('{"order_id":"M', "'Is m-15138 here by Monday, 2025-06-03?')") == '-15138","date":"2025-06-03"}'
+    finally:
+        llm.close()

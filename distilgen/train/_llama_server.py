@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any, Awaitable, Callable
 
+from distilgen.ops.shapes import USER_PREFIX
 from distilgen.runtime.formats import decoding_schema
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -445,6 +446,21 @@ class LazyGrammarGreedy:
         finally:
             llama_cpp.llama_sampler_free(grammar)
 
+    def chars_after(self, tokens: list[int]) -> set[str]:
+        """The characters the grammar allows after `tokens` (which it must allow): empty when it
+        does not allow them."""
+        grammar = self._llama_cpp.llama_sampler_clone(self._grammar)
+        try:
+            if self._accept(grammar, tokens) < len(tokens):
+                return set()
+            return set(self._allowed_chars(grammar)[0])
+        finally:
+            self._llama_cpp.llama_sampler_free(grammar)
+
+    def null_may_start(self) -> bool:
+        """Whether a value that is a string or null starts here (`"` and `n` allowed, nothing else)."""
+        return self.chars_after([]) == {'"', "n"}
+
     def close(self) -> None:
         if self._grammar:
             self._llama_cpp.llama_sampler_free(self._grammar)
@@ -508,6 +524,17 @@ def lookup_draft(answer: str, prompt: str, shortest: int = LOOKUP_CHARS[0], long
     in the answer (`Lyon`, after a quote). A value whose first character alone is out (`"F`, `:2`)
     is looked for as the start of one of the call's words (`FedEx`, `26`): one character anywhere
     would match almost anything. Case is ignored when the exact text stands nowhere."""
+    found = lookup_drafts(answer, prompt, shortest, longest, chars)
+    return found[0] if found else None
+
+
+def lookup_drafts(answer: str, prompt: str, shortest: int = LOOKUP_CHARS[0], longest: int = LOOKUP_CHARS[1],
+                  chars: int = 4 * LOOKUP_TOKENS) -> list[str]:
+    """`lookup_draft`'s candidates, the likeliest first: one for a tail that stands in the prompt;
+    for a value's first character, every word of the call it starts (the last first, the exact
+    case before any other), for the caller to choose the one the model's own token agrees with
+    (a model that wrote `M` did not start `Monday`, one token, but may start `m-15138`)."""
+    found: list[str] = []
     # the exact text first; then regardless of case (`B-57931` in the answer, `b-57931` in the call)
     for ask, hay in ((answer, prompt), (answer.lower(), prompt.lower())):
         if len(hay) != len(prompt):  # lowering changed the length: positions would not carry over
@@ -515,13 +542,27 @@ def lookup_draft(answer: str, prompt: str, shortest: int = LOOKUP_CHARS[0], long
         for n in range(min(longest, len(ask)), shortest - 1, -1):
             at = hay.rfind(ask[-n:])
             if at != -1:
-                return _to_word_end(prompt[at + n:at + n + chars])
+                return found or [_to_word_end(prompt[at + n:at + n + chars])]
         first = _VALUE_START.search(ask)
         if first:
             starts = [m.end() for m in re.finditer(r"(?<!\w)" + re.escape(first.group(1)), hay)]
-            if starts:
-                return _to_word_end(prompt[starts[-1]:starts[-1] + chars])
-    return None
+            found.extend(d for d in (_to_word_end(prompt[at:at + chars]) for at in reversed(starts)) if d not in found)
+    return found
+
+
+# a distilgen prompt's call: `Return fn(` and its arguments (dispatch writes it as capture did)
+_CALL_START = re.compile(re.escape(USER_PREFIX) + r"[A-Za-z_][\w.]*\(")
+
+
+def call_text(prompt: str) -> str:
+    """What copied values are drafted from: the arguments of the prompt's last `Return fn(...)` (the
+    whole prompt when it holds none). The system prompt (docstring, source) and the call's own
+    `Return fn` hold words an answer does not copy: `Return` was drafted for an order id starting
+    with `R` where the call wrote `r-39260`."""
+    last = None
+    for last in _CALL_START.finditer(prompt):
+        pass
+    return prompt[last.end():] if last else prompt
 
 
 def _to_word_end(more: str) -> str:
@@ -549,12 +590,33 @@ def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: lis
     gives out those tokens); where that string splits the answer so far otherwise than the tokens
     given out (an untrained model's own splits), the continuation is tokenized on its own. Each
     guessed token is kept only if it is the token greedy decoding picks, so a wrong guess costs its
-    batch rows, never the answer."""
+    batch rows, never the answer.
+    A guess that ends where a value starts goes on (`_word_guess`) with the one word of the call
+    that fits the value's shape whole (the date where the call has one date), or with null for a
+    string-or-null value no word fits; where the model wrote `":` instead of `":"`, null is guessed."""
     text = llm.detokenize(answer).decode("utf-8", "replace")
+    guessed = _value_guess(llm, sampler, prompt, answer, text)
+    for _ in range(_WORD_GUESSES):
+        more = _word_guess(llm, sampler, prompt, answer, text, guessed)
+        if not more:
+            break
+        guessed = more
+    return guessed
+
+
+_WORD_GUESSES = 4  # values guessed whole from the call, one after another, in one batch
+_WORD_CHECKS = 32  # words of the call checked against a value's shape (~0.1 ms each), at most
+
+
+def _value_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, answer: list[int], text: str) -> list[int]:
     held = sampler.structure_after([], value_ends=False)
     held_tokens = _tokens_after(llm, answer, text, held)
-    drafted = lookup_draft(text + held, prompt)
+    drafted = _agreeing(llm, answer, text + held, lookup_drafts(text + held, prompt))
     if drafted is None:
+        if not held_tokens and sampler.null_may_start():
+            # the model wrote `":` where a string starts `":"` in every answer it learned: null
+            after = sampler.structure_after(_tokens_after(llm, answer, text, "null"), value_ends=False)
+            return sampler.admissible(_tokens_after(llm, answer, text, "null" + after))
         return sampler.admissible(held_tokens)
     tokens = _tokens_after(llm, answer, text, held + drafted)
     capped = tokens[:len(held_tokens) + LOOKUP_TOKENS]
@@ -566,6 +628,73 @@ def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: lis
     continued = llm.detokenize(answer + head).decode("utf-8", "replace")[len(text):]
     after = sampler.structure_after(head, value_ends=True) if "\ufffd" not in continued else ""
     return sampler.admissible(_tokens_after(llm, answer, text, continued + after)) if after else head
+
+
+def _word_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, answer: list[int], text: str,
+                guessed: list[int]) -> list[int]:
+    """`guessed` and, where it ends at the start of a value whose shape only one word of the call
+    fits whole (a date where the call has one date-like word), that word, the value's end and the
+    JSON the grammar forces after it; else []. A value whose first character is not written yet
+    cannot be looked up (`lookup_draft`), so it costs a pass of its own; a value that any word
+    fits (free text) is not guessed."""
+    if not guessed or len(guessed) > 4 * LOOKUP_TOKENS:
+        return []
+    so_far = llm.detokenize(answer + guessed).decode("utf-8", "replace")
+    starts = sampler.chars_after(guessed)
+    if not starts or "\ufffd" in so_far:
+        return []
+    seen = so_far.lower()
+    fits: list[tuple[list[int], str]] = []
+    words = [w for w in dict.fromkeys(m.group(0) for m in _CALL_WORD.finditer(prompt))
+             if w[0] in starts and w.lower() not in seen]
+    if len(words) > _WORD_CHECKS:
+        return []  # a long call: checking every word would cost more than the pass it may save
+    for word in words:
+        tokens = _tokens_after(llm, answer, text, so_far[len(text):] + word)
+        if tokens[:len(guessed)] != guessed:
+            continue  # the word merges with the JSON before it: not as training tokenized it
+        after = sampler.structure_after(tokens, value_ends=True)
+        if after:
+            fits.append((tokens, after))
+            if len(fits) > 1:
+                return []  # two words fit: the value's shape does not tell which
+    if not fits:
+        return _null_instead(llm, sampler, answer, text, guessed, so_far)
+    tokens, after = fits[0]
+    more = sampler.admissible(_tokens_after(llm, answer, text, llm.detokenize(tokens).decode("utf-8", "replace") + after))
+    return more if len(more) > len(guessed) and more[:len(guessed)] == guessed else []
+
+
+def _null_instead(llm: Any, sampler: "LazyGrammarGreedy", answer: list[int], text: str, guessed: list[int],
+                  so_far: str) -> list[int]:
+    """`guessed` with the string it opens last (`"date":"`, a string or null) guessed null instead,
+    when no word of the call fits that string (`_word_guess`): a date field where the call has no
+    date. [] when the guess does not end by opening such a string."""
+    if not so_far.endswith('"') or len(so_far) - 1 <= len(text):
+        return []
+    head = _tokens_after(llm, answer, text, so_far[len(text):-1])
+    if sampler.admissible(head) != head or sampler.chars_after(head) != {'"', "n"}:
+        return []
+    null = so_far[len(text):-1] + "null"
+    after = sampler.structure_after(_tokens_after(llm, answer, text, null), value_ends=False)
+    more = sampler.admissible(_tokens_after(llm, answer, text, null + after))
+    return more if len(more) > len(head) else []
+
+
+# a word of the call as `_WORD_END` ends it (`2024-01-17.` at a sentence's end is `2024-01-17`)
+_CALL_WORD = re.compile(r"""[^\s"',;()\[\]{}]+?(?=[\s"',;()\[\]{}]|[.:!?](?=[\s"')\]]|$)|$)""")
+
+
+def _agreeing(llm: Any, answer: list[int], text: str, drafts: list[str]) -> str | None:
+    """The first draft whose text, tokenized with the answer's, keeps the tokens the model gave
+    out (`M` then `-15138`, not `M` then `onday`: `Monday` is one token); the first draft when none
+    does (an untrained model's own splits)."""
+    if len(drafts) > 1:
+        for draft in drafts:
+            tokens = llm.tokenize((text + draft).encode("utf-8"), add_bos=False, special=False)
+            if [int(t) for t in tokens[:len(answer)]] == answer:
+                return draft
+    return drafts[0] if drafts else None
 
 
 def _tokens_after(llm: Any, answer: list[int], text: str, more: str) -> list[int]:
@@ -612,7 +741,7 @@ def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop:
     out, as there."""
     import llama_cpp
 
-    prompt_text = llm.detokenize(tokens).decode("utf-8", "replace") if lookup else ""
+    prompt_text = call_text(llm.detokenize(tokens).decode("utf-8", "replace")) if lookup else ""
     prefix = 0
     for a, b in zip(llm._input_ids, tokens):
         if a != b:
