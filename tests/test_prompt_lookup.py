@@ -113,6 +113,37 @@ def _parsed(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@pytest.fixture(scope="module")
+def small_base() -> Any:
+    """The default base with a small context: guesses are tokenized and checked, never evaluated."""
+    from llama_cpp import Llama
+
+    from distilgen.train._llama_server import without_extra_buffer_types
+    from distilgen.train.base import resolve_base
+
+    without_extra_buffer_types()
+    llm = Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=1, verbose=False)
+    yield llm
+    llm.close()
+
+
+def _guess(llm: Any, schema: dict[str, Any], text: str, prompt: str) -> str:
+    """`_guess_tokens` after the answer `text` (its tokens accepted by the schema's grammar)."""
+    import llama_cpp
+    from llama_cpp import LlamaGrammar
+
+    from distilgen.train._llama_server import LazyGrammarGreedy, _guess_tokens
+
+    sampler = LazyGrammarGreedy(llm, LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False))
+    try:
+        answer = [int(t) for t in llm.tokenize(text.encode(), add_bos=False, special=False)]
+        for token in answer:
+            llama_cpp.llama_sampler_accept(sampler._grammar, token)
+        return str(llm.detokenize(_guess_tokens(llm, sampler, prompt, answer)).decode())
+    finally:
+        sampler.close()
+
+
 _NESTED = {"type": "object", "properties": {
     "carrier": {"type": "string"},
     "origin": {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
@@ -172,38 +203,21 @@ _DATE = {"type": "object", "properties": {"year": {"type": "integer"}, "month": 
 
 
 @needs_serve
-def test_the_guess_drafts_copied_values_and_the_json_between_them() -> None:
+def test_the_guess_drafts_copied_values_and_the_json_between_them(small_base: Any) -> None:
     """`_guess_tokens` (what is verified in the next batch) from a given answer so far: the value
     drafted from the call to its word's end, or to where the grammar rules out the call's next
     character (`/` after a month), then the JSON up to the next value."""
-    import llama_cpp
-    from llama_cpp import Llama, LlamaGrammar
-
-    from distilgen.train._llama_server import LazyGrammarGreedy, _guess_tokens, without_extra_buffer_types
-    from distilgen.train.base import resolve_base
-
-    without_extra_buffer_types()
-    llm = Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=1, verbose=False)
     prompt = "Return parse_date('27/2/1956, due Monday')"
-    try:
-        def guess(text: str) -> str:
-            sampler = LazyGrammarGreedy(llm, LlamaGrammar.from_json_schema(json.dumps(_DATE), verbose=False))
-            try:
-                answer = [int(t) for t in llm.tokenize(text.encode(), add_bos=False, special=False)]
-                for token in answer:
-                    llama_cpp.llama_sampler_accept(sampler._grammar, token)
-                return llm.detokenize(_guess_tokens(llm, sampler, prompt, answer)).decode()
-            finally:
-                sampler.close()
 
-        assert guess('{"year":19') == '56,"month":'  # to the word's end (the prompt's `'`), then on
-        assert guess('{"year":1956,"month":2') == ',"day":'  # `/` cannot follow in an integer: it ends
-        assert guess('{"year":1956,"month":2,"day":27,"note":"du') == 'e"}'
-        assert guess('{"year":1956,"month":2,"day":27,"note":"Mon') == 'day"}'
-        assert guess('{"year":1956,"month":2,"day":27,"note":"x') == ""  # in no word of the call
-        assert guess('{"year":1956,"month":2,"day":27,"note') == '":"'  # the held-back `":"`
-    finally:
-        llm.close()
+    def guess(text: str) -> str:
+        return _guess(small_base, _DATE, text, prompt)
+
+    assert guess('{"year":19') == '56,"month":'  # to the word's end (the prompt's `'`), then on
+    assert guess('{"year":1956,"month":2') == ',"day":'  # `/` cannot follow in an integer: it ends
+    assert guess('{"year":1956,"month":2,"day":27,"note":"du') == 'e"}'
+    assert guess('{"year":1956,"month":2,"day":27,"note":"Mon') == 'day"}'
+    assert guess('{"year":1956,"month":2,"day":27,"note":"x') == ""  # in no word of the call
+    assert guess('{"year":1956,"month":2,"day":27,"note') == '":"'  # the held-back `":"`
 
 
 @given(answer=st.text(max_size=40), prompt=st.text(max_size=200))
@@ -257,40 +271,22 @@ _ORDER = {"type": "object", "properties": {
 
 
 @needs_serve
-def test_a_value_only_one_word_of_the_call_fits_is_guessed_whole() -> None:
+def test_a_value_only_one_word_of_the_call_fits_is_guessed_whole(small_base: Any) -> None:
     """`_guess_tokens` after the model's own first token of a value: the copied value, and then the
     next value too when only one word of the call fits its shape (a date), or null when none does;
     a free-text value (the order id: every word fits) is never guessed before its first character;
     a null is guessed where the model wrote `":` (a string always starts `":"` in training);
     of several words a character starts, the one the model's token agrees with."""
-    import llama_cpp
-    from llama_cpp import Llama, LlamaGrammar
+    def guess(text: str, call: str) -> str:
+        return _guess(small_base, _ORDER, text, call)
 
-    from distilgen.train._llama_server import LazyGrammarGreedy, _guess_tokens, without_extra_buffer_types
-    from distilgen.train.base import resolve_base
-
-    without_extra_buffer_types()
-    llm = Llama(model_path=str(resolve_base(None).gguf), n_ctx=256, n_threads=1, verbose=False)
-    try:
-        def guess(text: str, call: str) -> str:
-            sampler = LazyGrammarGreedy(llm, LlamaGrammar.from_json_schema(json.dumps(_ORDER), verbose=False))
-            try:
-                answer = [int(t) for t in llm.tokenize(text.encode(), add_bos=False, special=False)]
-                for token in answer:
-                    llama_cpp.llama_sampler_accept(sampler._grammar, token)
-                return llm.detokenize(_guess_tokens(llm, sampler, call, answer)).decode()
-            finally:
-                sampler.close()
-
-        dated = "'Tracking for b-57931 has not moved since 2024-01-17.')"
-        undated = "'Can you check h-74895? Thanks.')"
-        assert guess('{"order_id":"B', dated) == '-57931","date":"2024-01-17"}'
-        assert guess('{"order_id":"H', undated) == '-74895","date":null}'
-        assert guess('{"order_id":', dated) == 'null,"date":"2024-01-17"}'
-        assert guess('{"order_id', dated) == '":"'  # free text: nothing to go on before its first character
-        two = "'b-57931 on 2024-01-17, not 2024-01-18')"
-        assert guess('{"order_id":"B', two) == '-57931","date":"'  # two dates fit: neither is guessed
-        # `Monday` (the exact case) would have been one token, not `M`: the id it is
-        assert guess('{"order_id":"M', "'Is m-15138 here by Monday, 2025-06-03?')") == '-15138","date":"2025-06-03"}'
-    finally:
-        llm.close()
+    dated = "'Tracking for b-57931 has not moved since 2024-01-17.')"
+    undated = "'Can you check h-74895? Thanks.')"
+    assert guess('{"order_id":"B', dated) == '-57931","date":"2024-01-17"}'
+    assert guess('{"order_id":"H', undated) == '-74895","date":null}'
+    assert guess('{"order_id":', dated) == 'null,"date":"2024-01-17"}'
+    assert guess('{"order_id', dated) == '":"'  # free text: nothing to go on before its first character
+    two = "'b-57931 on 2024-01-17, not 2024-01-18')"
+    assert guess('{"order_id":"B', two) == '-57931","date":"'  # two dates fit: neither is guessed
+    # `Monday` (the exact case) would have been one token, not `M`: the id it is
+    assert guess('{"order_id":"M', "'Is m-15138 here by Monday, 2025-06-03?')") == '-15138","date":"2025-06-03"}'
