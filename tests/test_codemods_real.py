@@ -14,6 +14,8 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distilgen import api
 from distilgen.codemods.decorate import DecoratorEdit, Target, edit_module
@@ -597,3 +599,98 @@ def test_the_schema_child_says_not_yet_without_waiting(tmp_path: Path) -> None:
     finally:
         job.send([])  # nothing to describe: stopped
     assert job.new_answers(wait=False) == {}
+
+
+def test_a_function_around_a_target_is_cut_to_stand_ins_that_bind_the_same_names() -> None:
+    """mcp's tests define their handlers inside test functions: the rest of such a body (a third of
+    what libcst parsed there) becomes stand-ins, each binding what the statement bound, so the
+    decorator is still spelled with a name no enclosing scope binds."""
+    source = textwrap.dedent('''\
+        import os
+
+
+        async def test_handler(client) -> None:
+            instructions, other = make(
+                "a",
+                "b",
+            )
+            with open(
+                "x",
+            ) as fh:
+                data = fh.read()
+            a = 1; b = len(
+                "kept: it shares its line",
+            )
+            result = call(
+                1,
+            )  # a comment after it
+
+            def handler(x: int) -> M:
+                return M(x=x)
+
+            assert result == [
+                1,
+            ]
+        ''').encode()
+    tree = ast.parse(source)
+    target = next(n.lineno for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "handler")
+    reduced = reduce_source(source, tree, [target])
+    assert reduced is not None and reduced.count(b"\n") == source.count(b"\n")
+    for gone in (b'"a",', b'"x",', b"fh.read()", b"call(", b"1,\n"):
+        assert gone not in reduced, gone
+    assert b'instructions = other = """' in reduced and b'data = fh = """' in reduced
+    assert b'result = """' in reduced and b"kept: it shares its line" in reduced
+    assert ast.parse(reduced)  # still Python, every line where it was
+    out = _fast_equals_full(source, [Target("test_handler.<locals>.handler", target)])
+    assert b"from pkg.distil import instructions as distil_instructions\n" in out
+    assert b"    @distil_instructions.distil\n    def handler" in out
+
+
+# statements a function around a target may hold: multi-line ones (cut to stand-ins when they hold
+# no def), ones that bind `instructions` every way a scope can, ones that share a line
+_AROUND = [
+    "instructions = (\n    1,\n)",
+    "x, instructions = f(\n    2,\n)",
+    "with open(\n    'p',\n) as instructions:\n    pass",
+    "for instructions in range(\n    3,\n):\n    pass",
+    "try:\n    pass\nexcept E as instructions:\n    pass",
+    "[instructions := 1 for _ in (\n    1,\n)]",
+    "a = 1; b = len(\n    'x',\n)",
+    "c = len(\n    'y',\n); instructions = 2",
+    "global instructions",
+    "import os as instructions",
+    "def helper():\n    return (\n        1,\n    )",
+    "if cond:\n    y = (\n        1,\n    )",
+    "z = '''\nmulti\n'''",
+    "match v:\n    case [instructions]:\n        pass",
+    "assert f(\n    1,\n) == [\n    2,\n]",
+    "q = g(\n    1,\n)  # comment",
+    "class Inner:\n    instructions = (\n        1,\n    )",
+    "while w(\n    1,\n):\n    break",
+]
+
+
+@given(before=st.lists(st.sampled_from(_AROUND), max_size=4), after=st.lists(st.sampled_from(_AROUND), max_size=3),
+       depth=st.integers(1, 2), module_binds=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_reduced_edits_around_nested_targets_equal_full_generation(before: list[str], after: list[str], depth: int,
+                                                                    module_binds: bool) -> None:
+    """Whatever a function around a target holds (and so which statements become stand-ins), the
+    reduced parse decorates exactly as parsing the whole file does: same bytes, same alias."""
+    inner = "def target(x: int) -> M:\n    return M(x=x)"
+    body = "\n".join([*before, inner, *after])
+    for level in range(depth):
+        body = f"def outer{level}(arg):\n" + textwrap.indent(body, "    ") + "\n    return 0"
+    source = (("instructions = None\n\n\n" if module_binds else "import os\n\n\n") + body + "\n").encode()
+    try:
+        compile(source, "<in>", "exec")
+    except SyntaxError:
+        return  # `global` after an assignment to the name, and the like: not a program
+    tree = ast.parse(source)
+    target = next(n.lineno for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "target")
+    qual = ".<locals>.".join([*(f"outer{level}" for level in reversed(range(depth))), "target"])
+    targets = [Target(qual, target)]
+    out, result = edit_module(source, targets, "pkg.distil:instructions", module="pkg.mod")
+    assert out == _full(source, targets, "decorate", None)
+    assert result.changed == (qual,)
+    compile(out, "<out>", "exec")

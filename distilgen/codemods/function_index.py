@@ -179,7 +179,16 @@ def scope_bindings(scope: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         a = scope.args
         out.update(p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs))
         out.update(p.arg for p in (a.vararg, a.kwarg) if p is not None)
-    todo: list[ast.AST] = list(scope.body)
+    for stmt in scope.body:
+        out |= statement_bindings(stmt)
+    return out
+
+
+def statement_bindings(stmt: ast.stmt) -> set[str]:
+    """The names one statement binds in the scope it stands in (`scope_bindings`, statement by
+    statement): what a stand-in for it must still bind (`splice.reduce_source`)."""
+    out: set[str] = set()
+    todo: list[ast.AST] = [stmt]
     while todo:
         node = todo.pop()
         if isinstance(node, _Scope):

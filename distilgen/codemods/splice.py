@@ -21,6 +21,7 @@ import libcst as cst
 from libcst._nodes.internal import CodegenState
 
 from ..prompts.source import LINE_PATTERN
+from .function_index import statement_bindings
 
 __all__ = ["splice", "reduce_source", "source_lines"]
 
@@ -186,7 +187,9 @@ def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[in
     every def and class that holds none of `keep_lines` (at the top level, in a class that holds
     one, in top-level `if`/`try`/`with`/loop blocks that hold none and in top-level `if` blocks
     without `else` that hold some), and the body of each def whose own line is kept (when no
-    other kept line is inside it).
+    other kept line is inside it). In a def around a kept line (a test's local handler), each
+    statement of three lines or more that holds no def has a stand-in that binds the names it
+    bound (`a = b = \"\"\"`...`\"\"\"`): the decorator is spelled with a name no enclosing scope binds.
 
     A stand-in spans the same lines as what it replaces (`def name(): \"\"\"` ... `\"\"\"`: one
     string token, where blank lines would cost libcst a node each), so line numbers, the scan's
@@ -226,6 +229,31 @@ def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[in
         if first > node.lineno and len(start) == node.body[0].col_offset and len(start) > node.col_offset:
             stand_in(first, last, start)
 
+    def whole_lines(node: ast.stmt, first: int, last: int) -> bool:
+        """Whether `node` has lines first..last to itself (no `a = 1; b = f(` before it on its first
+        line, nothing but a comment after it on its last)."""
+        head, tail = lines[first - 1][:node.col_offset], lines[last - 1][node.end_col_offset or 0:]
+        return not head.strip() and (not tail.strip() or tail.lstrip().startswith(b"#"))
+
+    def cut_enclosing(body: list[ast.stmt]) -> None:
+        """The body of a function around a target: its defs as in a class, each other statement
+        that holds no def and no kept line as a stand-in binding the same names (the names
+        enclosing scopes bind decide how the decorator is spelled), compound ones holding a def
+        or a kept line cut inside."""
+        for node in body:
+            first, last = _first_line(node), node.end_lineno or node.lineno
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                cut_down([node], False)
+            elif any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(node)) \
+                    or held(first, last):
+                if isinstance(node, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
+                    for block in _blocks(node):
+                        cut_enclosing(block)
+            elif not isinstance(node, (ast.Global, ast.Nonlocal)) and whole_lines(node, first, last):
+                names = sorted(statement_bindings(node))
+                if all(n.isascii() for n in names):
+                    stand_in(first, last, indent(first) + "".join(f"{n} = " for n in names).encode("ascii"))
+
     def cut_down(body: list[ast.stmt], top: bool) -> None:
         for node in body:
             first, last = _first_line(node), node.end_lineno or node.lineno
@@ -246,6 +274,8 @@ def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[in
                     cut_down(node.body, False)  # the other methods of a class holding a target
                 elif inside == [node.lineno]:
                     cut_body(node)
+                else:
+                    cut_enclosing(node.body)  # a function around a target (a test's local handler)
                 continue
             stand = f"class {node.name}: " if isinstance(node, ast.ClassDef) else f"def {node.name}(): "
             stand_in(first, last, indent(first) + stand.encode("ascii"))
