@@ -426,16 +426,14 @@ def _adapter_difference(a: Path, b: Path) -> str:
     return f"{len(diffs)} of {len(ta)} tensors differ; largest: " + ", ".join(f"{k} {v:.3g}" for k, v in worst)
 
 
-@needs_train
-@pytest.mark.slow
-@pytest.mark.xfail(strict=False, raises=AssertionError,
-                   reason="open defect: in full-suite runs from a fresh clone on this AMX machine (2 of 4 runs), two "
-                   "same-seed runs gave different adapters; not reproduced alone or under load (docs/local-training.md, "
-                   "Determinism). The message now says which tensors and step losses differed.")
-def test_same_seed_same_adapter(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def same_seed_runs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, list[float]]]:
+    """Two `distilgen train` runs in fresh processes, same data, seed and thread count: each run's
+    adapter file and step losses."""
+    tmp_path = tmp_path_factory.mktemp("same-seed")
     data = tmp_path / "d.jsonl"
     capture_dataset(data, 12)
-    digests, losses = [], []
+    runs = []
     for run in ("a", "b"):
         out = tmp_path / run
         r = subprocess.run([sys.executable, "-m", "distilgen", "train", str(data), "--out", str(out), "--max-steps", "2",
@@ -448,14 +446,42 @@ def test_same_seed_same_adapter(tmp_path: Path) -> None:
                            # no lock entry: train reads the schema from the function itself
                            env={**_env(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sample_project")])})
         assert r.returncode == 0, r.stderr[-2000:]
-        # a digest, not the bytes: pytest's diff of two differing multi-megabyte byte strings ran for
-        # tens of minutes (difflib is quadratic) before the xfail could be reported
-        digests.append(hashlib.sha256((out / "adapter" / "adapter_model.safetensors").read_bytes()).hexdigest())
-        losses.append(json.loads((out / "model.json").read_text())["losses"]["train_steps"])
         assert "not recorded" in r.stdout
-    adapters = [tmp_path / run / "adapter" / "adapter_model.safetensors" for run in ("a", "b")]
-    assert digests[0] == digests[1], (f"same seed, different adapters: step losses {losses[0]} vs {losses[1]}; "
-                                      f"{_adapter_difference(*adapters)}")
+        runs.append((out / "adapter" / "adapter_model.safetensors",
+                     json.loads((out / "model.json").read_text())["losses"]["train_steps"]))
+    return runs
+
+
+@needs_train
+@pytest.mark.slow
+def test_same_seed_same_training(same_seed_runs: list[tuple[Path, list[float]]]) -> None:
+    """What must hold whatever the open defect below is: the same seed draws the same LoRA init and
+    batches, so both runs take the same steps to within float rounding (a different init or batch
+    order moves the losses and weights by orders of magnitude more than the last bits)."""
+    from safetensors.torch import load_file
+
+    (a, losses_a), (b, losses_b) = same_seed_runs
+    assert len(losses_a) == len(losses_b) == 2
+    assert losses_a == pytest.approx(losses_b, rel=1e-5), (losses_a, losses_b)
+    ta, tb = load_file(str(a)), load_file(str(b))
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        assert ta[k].shape == tb[k].shape and float((ta[k] - tb[k]).abs().max()) <= 1e-5, _adapter_difference(a, b)
+
+
+@needs_train
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, raises=AssertionError,
+                   reason="open defect: in full-suite runs from a fresh clone on this AMX machine (2 of 4 runs), two "
+                   "same-seed runs gave different adapters in the last bits; not reproduced alone or under load "
+                   "(docs/local-training.md, Determinism). test_same_seed_same_training holds either way.")
+def test_same_seed_same_adapter(same_seed_runs: list[tuple[Path, list[float]]]) -> None:
+    """Byte-identical: the documented goal (a digest, not the bytes: pytest's diff of two differing
+    multi-megabyte byte strings ran for tens of minutes, difflib being quadratic)."""
+    (a, losses_a), (b, losses_b) = same_seed_runs
+    digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in (a, b)]
+    assert digests[0] == digests[1], (f"same seed, different adapters: step losses {losses_a} vs {losses_b}; "
+                                      f"{_adapter_difference(a, b)}")
 
 
 def test_validation_split_ignores_file_location_and_order() -> None:
