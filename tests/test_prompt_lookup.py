@@ -239,7 +239,7 @@ def test_a_draft_is_always_a_piece_of_one_word_of_the_call(answer: str, prompt: 
     assert prompt.endswith(call_text(prompt))
 
 
-def test_copied_values_are_drafted_from_the_call_s_arguments_only() -> None:
+def test_copied_values_are_looked_for_in_the_call_s_arguments_first() -> None:
     """The system prompt (docstring, source) and the call's own `Return fn` hold words no answer
     copies: an order id starting with `R` was drafted as `Return`."""
     from distilgen.train._llama_server import call_text

@@ -555,8 +555,8 @@ _CALL_START = re.compile(re.escape(USER_PREFIX) + r"[A-Za-z_][\w.]*\(")
 
 
 def call_text(prompt: str) -> str:
-    """What copied values are drafted from: the arguments of the prompt's last `Return fn(...)` (the
-    whole prompt when it holds none). The system prompt (docstring, source) and the call's own
+    """Where copied values are looked for first: the arguments of the prompt's last `Return fn(...)`
+    (the whole prompt when it holds none). The system prompt (docstring, source) and the call's own
     `Return fn` hold words an answer does not copy: `Return` was drafted for an order id starting
     with `R` where the call wrote `r-39260`."""
     last = None
@@ -595,9 +595,10 @@ def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: lis
     that fits the value's shape whole (the date where the call has one date), or with null for a
     string-or-null value no word fits; where the model wrote `":` instead of `":"`, null is guessed."""
     text = llm.detokenize(answer).decode("utf-8", "replace")
-    guessed = _value_guess(llm, sampler, prompt, answer, text)
+    call = call_text(prompt)
+    guessed = _value_guess(llm, sampler, prompt, call, answer, text)
     for _ in range(_WORD_GUESSES):
-        more = _word_guess(llm, sampler, prompt, answer, text, guessed)
+        more = _word_guess(llm, sampler, call, answer, text, guessed)
         if not more:
             break
         guessed = more
@@ -608,10 +609,13 @@ _WORD_GUESSES = 4  # values guessed whole from the call, one after another, in o
 _WORD_CHECKS = 32  # words of the call checked against a value's shape (~0.1 ms each), at most
 
 
-def _value_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, answer: list[int], text: str) -> list[int]:
+def _value_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, call: str, answer: list[int],
+                 text: str) -> list[int]:
     held = sampler.structure_after([], value_ends=False)
     held_tokens = _tokens_after(llm, answer, text, held)
-    drafted = _agreeing(llm, answer, text + held, lookup_drafts(text + held, prompt))
+    # the call's arguments first (`Return`, the docstring: words no answer copies), then the rest
+    # of the prompt (a table in the function's body, with include_code_body)
+    drafted = _agreeing(llm, answer, text + held, lookup_drafts(text + held, call) or lookup_drafts(text + held, prompt))
     if drafted is None:
         if not held_tokens and sampler.null_may_start():
             # the model wrote `":` where a string starts `":"` in every answer it learned: null
@@ -630,7 +634,7 @@ def _value_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, answer: li
     return sampler.admissible(_tokens_after(llm, answer, text, continued + after)) if after else head
 
 
-def _word_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, answer: list[int], text: str,
+def _word_guess(llm: Any, sampler: "LazyGrammarGreedy", call: str, answer: list[int], text: str,
                 guessed: list[int]) -> list[int]:
     """`guessed` and, where it ends at the start of a value whose shape only one word of the call
     fits whole (a date where the call has one date-like word), that word, the value's end and the
@@ -640,12 +644,17 @@ def _word_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, answer: lis
     if not guessed or len(guessed) > 4 * LOOKUP_TOKENS:
         return []
     so_far = llm.detokenize(answer + guessed).decode("utf-8", "replace")
+    if not so_far.endswith('"'):
+        # a string value opens here, or the guess stops: a number is often computed (a month from
+        # `Jul`, cents from `12.50`), and the one number left in the call was no evidence
+        # (`address`'s house number guessed as its postcode, again at every pass)
+        return []
     starts = sampler.chars_after(guessed)
     if not starts or "\ufffd" in so_far:
         return []
     seen = so_far.lower()
     fits: list[tuple[list[int], str]] = []
-    words = [w for w in dict.fromkeys(m.group(0) for m in _CALL_WORD.finditer(prompt))
+    words = [w for w in dict.fromkeys(m.group(0) for m in _CALL_WORD.finditer(call))
              if w[0] in starts and w.lower() not in seen]
     if len(words) > _WORD_CHECKS:
         return []  # a long call: checking every word would cost more than the pass it may save
@@ -741,7 +750,7 @@ def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop:
     out, as there."""
     import llama_cpp
 
-    prompt_text = call_text(llm.detokenize(tokens).decode("utf-8", "replace")) if lookup else ""
+    prompt_text = llm.detokenize(tokens).decode("utf-8", "replace") if lookup else ""
     prefix = 0
     for a, b in zip(llm._input_ids, tokens):
         if a != b:
