@@ -14,6 +14,8 @@ from pathlib import Path
 from distilgen import api
 from distilgen.analysis.roots import source_roots
 
+ROOT = Path(__file__).resolve().parent.parent
+
 MODEL = "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    x: int\n"
 
 
@@ -96,6 +98,36 @@ def test_source_roots_order_and_config(tmp_path):
     assert source_roots(plain) == (plain,)
     pkg_src = write(tmp_path / "pkgsrc", {"src/__init__.py": ""})  # `src` itself a package: not a root
     assert source_roots(pkg_src) == (pkg_src,)
+
+
+def test_a_nested_project_is_a_source_root_of_its_own(tmp_path):
+    """A uv workspace member (fastmcp's `fastmcp_slim/`), an example project with a src layout: once
+    installed, their packages are imported by their own names, so that is what they are called (and
+    what `apply` imports); a project folder inside a package is named through the package."""
+    project = write(tmp_path, {
+        "pyproject.toml": "[tool.uv.workspace]\nmembers = ['member']\n",
+        "member/pyproject.toml": "[project]\nname = 'member-pkg'\n", "member/pkg/__init__.py": "",
+        "member/pkg/mod.py": fn(),
+        "examples/shop/setup.py": "", "examples/shop/src/shop/__init__.py": "", "examples/shop/src/shop/api.py": fn(),
+        "app/__init__.py": "", "app/vendored/pyproject.toml": "", "app/vendored/thing.py": fn(),
+    })
+    assert source_roots(project) == (project, project / "member", project / "examples" / "shop" / "src")
+    by_path = {r.path: r.module for r in api.scan([project], use_cache=False).results}
+    assert by_path == {"member/pkg/mod.py": "pkg.mod", "examples/shop/src/shop/api.py": "shop.api",
+                       "app/vendored/thing.py": "app.vendored.thing"}
+    report = api.apply([project], lock=False)
+    assert report.errors == ()
+    assert "from pkg.distil import instructions\n" in (project / "member/pkg/mod.py").read_text()
+    assert (project / "member/pkg/distil.py").is_file() and not (project / "member/distil.py").exists()
+    # what `pip install ./member` ships imports on its own
+    site = tmp_path / "site"
+    site.mkdir()
+    import shutil
+    shutil.copytree(project / "member" / "pkg", site / "pkg")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-c", "import pkg.mod; print(pkg.mod.f.__module__)"], cwd=site, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "pkg.mod", proc.stderr
 
 
 def test_unimportable_folders_fall_back_to_the_package_name(tmp_path):

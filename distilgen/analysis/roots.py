@@ -11,6 +11,12 @@ under a folder without `__init__.py` is `examples.shop.api`, `src/pkg/mod.py` is
 A file that cannot be imported from any root (a folder named `my-scripts`, outside the root) is
 named after its enclosing regular packages only, as if the folder above its top package were on
 `sys.path` (what `distilgen eval TARGET` does for a file path).
+
+A folder below the root that holds a project of its own (a `pyproject.toml`, `setup.py` or
+`setup.cfg`, in no package: a uv workspace member, an example project) is a source root too, or
+its `src/`: once installed, its packages are imported by their own names, and naming them through
+the member's folder (`fastmcp_slim.fastmcp.server`) made `apply` write imports the installed
+package could not run.
 """
 
 from __future__ import annotations
@@ -50,7 +56,48 @@ def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> t
         top = top.parent
     if top not in out:
         out.append(top)
+    for member in _nested_projects(root):
+        # a workspace member (`fastmcp_slim/` of fastmcp's uv workspace): installed, its packages
+        # are imported from its own folder (or its `src/`), never through the member's folder name
+        member_src = member / "src"
+        for p in (member_src,) if member_src.is_dir() and not (member_src / "__init__.py").is_file() else (member,):
+            if p not in out:
+                out.append(p)
     return tuple(out)
+
+
+# what marks a folder as a project of its own (pip installs it from there)
+_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+# folders never looked into for nested projects: the scan's own skips and build output
+_NOT_PROJECTS = frozenset({"build", "dist", "site-packages"})
+_NESTED_DEPTH = 4
+
+
+def _nested_projects(root: Path) -> list[Path]:
+    """Folders below `root` that hold a project file of their own and are in no package, at most
+    `_NESTED_DEPTH` levels down, in walk order. Packages are not looked into: a project inside a
+    package is imported through it."""
+    from .discovery import DEFAULT_SKIP_DIRS
+
+    found: list[Path] = []
+    level = [str(root)]
+    for _ in range(_NESTED_DEPTH):
+        below: list[str] = []
+        for folder in level:
+            try:
+                entries = sorted((e for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                if e.name.startswith(".") or e.name in DEFAULT_SKIP_DIRS or e.name in _NOT_PROJECTS:
+                    continue
+                if os.path.isfile(os.path.join(e.path, "__init__.py")):
+                    continue
+                if any(os.path.isfile(os.path.join(e.path, f)) for f in _PROJECT_FILES):
+                    found.append(Path(e.path))
+                below.append(e.path)
+        level = below
+    return found
 
 
 def _configured(root: Path) -> tuple[str, ...]:
