@@ -160,7 +160,7 @@ def test_local_functions_get_their_schema_from_the_model(tmp_path):
             from shop.models import Page
 
 
-            def test_split() -> None:
+            def test_split(x: int) -> None:
                 def split(text: str) -> Page[None]:
                     return Page(items=[None for _ in text.split()])
 
@@ -194,8 +194,8 @@ def gcp_project(models: str) -> dict[str, str]:
 
             class Client:
                 def __init__(self, key: str) -> None:
-                    def get_security() -> security.Security:
-                        return security.Security(api_key=key)
+                    def get_security(x: int) -> security.Security:
+                        return security.Security(api_key=str(x))  # reads no `key`: not a closure
 
                     self.security = get_security
             """,
@@ -335,7 +335,7 @@ def test_a_failed_import_does_not_fail_unrelated_modules_or_blame_another_file(t
     answered every later lookup of that package with the first failure. A package probing for an
     optional extra (`importlib.util.find_spec("extra") is None`, instructor's batch providers) then
     failed too, and a second module importing the package was reported at the first one's line."""
-    model = "from pydantic import BaseModel\n\n\nclass {m}(BaseModel):\n    x: int\n\n\ndef {f}() -> {m}:\n    return {m}(x=1)\n"
+    model = "from pydantic import BaseModel\n\n\nclass {m}(BaseModel):\n    x: int\n\n\ndef {f}(n: int) -> {m}:\n    return {m}(x=n)\n"
     root = write(tmp_path / "proj", {
         "pyproject.toml": "",
         "a_script.py": "import not_installed_extra\n" + model.format(m="A", f="fa"),
@@ -470,8 +470,8 @@ def test_importing_the_project_never_captures(tmp_path):
                 include_code: bool = True
 
                 @classmethod
-                def default(cls) -> "CachePolicy":
-                    return cls()
+                def default(cls, include_code: bool = True) -> "CachePolicy":
+                    return cls(include_code=include_code)
 
 
             DEFAULT_POLICY = CachePolicy.default()
@@ -576,7 +576,7 @@ def test_a_script_that_runs_at_import_is_never_imported(tmp_path):
     of packages import as before, and the same script guarded is decorated."""
     model = "from pydantic import BaseModel\n\n\nclass Answer(BaseModel):\n    text: str\n"
     side_effect = tmp_path / "ran.txt"
-    run_it = f"from pathlib import Path\n\n\ndef main() -> None:\n    Path({str(side_effect)!r}).write_text('ran')\n\n\n"
+    run_it = f"from pathlib import Path\n\n\ndef main(x: int) -> None:\n    Path({str(side_effect)!r}).write_text('ran')\n\n\n"
     root = write(tmp_path / "proj", {
         "pyproject.toml": "",
         "pkg/__init__.py": "",

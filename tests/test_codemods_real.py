@@ -100,9 +100,9 @@ def by_parameter(instructions: str) -> int:
 
 def by_local() -> int:
     instructions = "local"
-    def inner(a: int) -> M:
-        return M(x=a + len(instructions))
-    return inner(1).x
+    def inner(a: int) -> M:  # reads nothing of by_local's (a closure is not distilled)
+        return M(x=a + 5)
+    return inner(1).x + len(instructions) - 5
 
 
 def by_walrus_in_comprehension() -> int:

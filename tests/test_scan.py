@@ -212,7 +212,7 @@ def test_src_layout_module_names_and_explicit_file(tmp_path):
         "pyproject.toml": "[project]\nname = 'x'\n",
         "src/pkg/__init__.py": "from .m import Model as Model\n",
         "src/pkg/m.py": MODELS.replace("Answer", "Model"),
-        "src/pkg/use.py": "from . import Model\n\n\nasync def go() -> Model:\n    ...\n",
+        "src/pkg/use.py": "from . import Model\n\n\nasync def go(x: int) -> Model:\n    ...\n",
         "scripts/tool.py": "from pkg import Model\n\n\ndef tool(x: int) -> Model:\n    ...\n",
     })
     report = api.scan([tmp_path], use_cache=False)
@@ -274,7 +274,7 @@ def test_cache_reuses_unchanged_files_and_sees_changes(tmp_path, monkeypatch):
     assert api.scan([project]).results == first.results and parsed == []
     os.utime(project / "demo" / "f1.py")  # touched, same content: hashed, not parsed
     assert api.scan([project]).results == first.results and parsed == []
-    (project / "demo" / "f2.py").write_text("from demo.models import Answer\n\n\nasync def g() -> Answer: ...\n")
+    (project / "demo" / "f2.py").write_text("from demo.models import Answer\n\n\nasync def g(x: int) -> Answer: ...\n")
     second = api.scan([project])
     assert [Path(p).name for p in parsed] == ["f2.py"]
     assert {r.qualname for r in second.results} == {"ask", "f0", "f1", "g", "f3", "f4"}
@@ -337,10 +337,10 @@ def test_incremental_rescans_equal_full_scans(tmp_path):
         "pkg/plain.py": "class NotModel:\n    pass\n",
         "pkg/sub/__init__.py": "",
         "pkg/sub/deep.py": "from pkg.models import A\n\nAlias = A\n",
-        "use_reexport.py": "from pkg import Exported\n\n\ndef f() -> Exported: ...\n",
-        "use_dotted.py": "import pkg\n\n\ndef g() -> pkg.sub.deep.Alias: ...\n",
-        "use_star.py": "from pkg.models import *\n\n\ndef h() -> A: ...\n",
-        "unrelated.py": "from pkg.plain import NotModel\n\n\ndef u() -> NotModel: ...\n",
+        "use_reexport.py": "from pkg import Exported\n\n\ndef f(x: int) -> Exported: ...\n",
+        "use_dotted.py": "import pkg\n\n\ndef g(x: int) -> pkg.sub.deep.Alias: ...\n",
+        "use_star.py": "from pkg.models import *\n\n\ndef h(x: int) -> A: ...\n",
+        "unrelated.py": "from pkg.plain import NotModel\n\n\ndef u(x: int) -> NotModel: ...\n",
     })
     edits = [
         ("pkg/models.py", "from pydantic import BaseModel\n\n\nclass Root:\n    pass\n\n\nclass A(Root):\n    pass\n"),
@@ -349,9 +349,9 @@ def test_incremental_rescans_equal_full_scans(tmp_path):
         ("pkg/__init__.py", "from .models import Root as Exported\n"),
         ("pkg/sub/deep.py", "from typing import Optional\nfrom pkg.models import A\n\nAlias = Optional[A]\n"),
         ("pkg/plain.py", "from pydantic import BaseModel\n\n\nclass NotModel(BaseModel):\n    pass\n"),
-        ("use_star.py", "from pkg.models import *\n\n\nasync def h() -> A: ...\n"),
+        ("use_star.py", "from pkg.models import *\n\n\nasync def h(x: int) -> A: ...\n"),
         # files that come and go: their module names change what others resolve to
-        ("use_new.py", "from pkg.new import N\n\n\ndef n() -> N: ...\n"),  # pkg.new is missing yet
+        ("use_new.py", "from pkg.new import N\n\n\ndef n(x: int) -> N: ...\n"),  # pkg.new is missing yet
         ("pkg/new.py", "from pkg.models import A as N\n"),  # now it is there
         ("pkg/new.py", None),  # and gone again
         ("pkg/new/__init__.py", "from pkg.models import Root as N\n"),  # back, as a package
@@ -396,7 +396,7 @@ def test_incremental_rescans_equal_full_scans_under_random_edits(tmp_path):
             lines.append(f"class M{{me}}({base}):\n    x: int = 0")
         for i in range(rng.randint(0, 2)):
             ret = rng.choice(["Alias", f"M{rng.choice(names).upper()}", f"{rng.choice(names)}.M{rng.choice(names).upper()}"])
-            lines.append(f"def f{{me}}{i}() -> {ret}: ...")
+            lines.append(f"def f{{me}}{i}(x: int) -> {ret}: ...")
         return "\n\n\n".join(lines) + "\n"
 
     seen: set[str] = set()
@@ -434,12 +434,12 @@ def test_incremental_rescans_equal_full_scans_under_random_edits(tmp_path):
 def test_rescan_resolves_only_files_a_change_can_affect(tmp_path, monkeypatch):
     files = {f"demo/leaf{i}.py": f"from demo.models import Answer\n\n\ndef leaf{i}() -> Answer: ...\n" for i in range(6)}
     project = small_project(tmp_path, {**files, "demo/other.py": "from pydantic import BaseModel\n\n\n"
-                                       "class Other(BaseModel):\n    pass\n\n\ndef other() -> Other: ...\n"})
+                                       "class Other(BaseModel):\n    pass\n\n\ndef other(x: int) -> Other: ...\n"})
     api.scan([project])
     seen: list[str] = []
     real = project_mod._classify
     monkeypatch.setattr(project_mod, "_classify", lambda res, e, fn, conf: seen.append(fn.qualname) or real(res, e, fn, conf))
-    (project / "demo" / "other.py").write_text((project / "demo" / "other.py").read_text() + "\n\ndef more() -> Other: ...\n")
+    (project / "demo" / "other.py").write_text((project / "demo" / "other.py").read_text() + "\n\ndef more(x: int) -> Other: ...\n")
     report = api.scan([project])
     assert sorted(seen) == ["more", "other"]  # the leaves read demo.models, not demo.other
     assert len(report.results) == 9
@@ -450,7 +450,7 @@ def test_rescan_resolves_only_files_a_change_can_affect(tmp_path, monkeypatch):
 
 
 def test_unreadable_path_argument_is_reported_and_excludes_still_apply(tmp_path):
-    project = small_project(tmp_path, {"demo/legacy/old.py": "from demo.models import Answer\n\n\ndef old() -> Answer: ...\n"},
+    project = small_project(tmp_path, {"demo/legacy/old.py": "from demo.models import Answer\n\n\ndef old(x: int) -> Answer: ...\n"},
                             table='exclude = ["demo/legacy/**"]\n')
     (project / "dangling.py").symlink_to(project / "nowhere.py")
     report = api.scan([project / "dangling.py", project], use_cache=False)
@@ -479,9 +479,9 @@ def test_instructor_instances_and_look_alikes(tmp_path):
 def test_main_guard_and_self_imports_do_not_rebind_names(tmp_path):
     project = small_project(tmp_path, {"demo/table.py": (
         "from pydantic import BaseModel\n\n\nclass Table(BaseModel):\n    pass\n\n\n"
-        "def make() -> Table: ...\n\n\n"
+        "def make(x: int) -> Table: ...\n\n\n"
         "if __name__ == '__main__':\n    from demo.table import Table as Table\n    Table = None\n"
-    ), "demo/uses.py": "from demo.table import Table\n\n\ndef use() -> Table: ...\n"})
+    ), "demo/uses.py": "from demo.table import Table\n\n\ndef use(x: int) -> Table: ...\n"})
     got = {r.qualname: (r.status, r.model) for r in api.scan([project], use_cache=False).results}
     assert got["make"] == got["use"] == ("candidate", "demo.table.Table")
 
@@ -548,7 +548,7 @@ def test_modules_that_star_import_each_other_are_scanned_in_time(tmp_path):
     now looked up once."""
     names = [f"m{i}" for i in range(6)]
     files = {f"demo/{n}.py": "".join(f"from demo.{o} import *\n" for o in names if o != n) for n in names}
-    files["demo/use.py"] = "from demo.m0 import *\n\n\ndef f() -> Nowhere: ...\n\n\ndef g() -> Answer: ...\n"
+    files["demo/use.py"] = "from demo.m0 import *\n\n\ndef f(x: int) -> Nowhere: ...\n\n\ndef g(x: int) -> Answer: ...\n"
     files["demo/m5.py"] += "from demo.models import Answer\n"
     project = small_project(tmp_path, files)
     done = subprocess.run([sys.executable, "-m", "distilgen", "scan", str(project), "--format", "json"],
@@ -564,9 +564,9 @@ def test_two_definitions_with_one_function_id_are_not_candidates(tmp_path):
     reported the other forever. Neither is a candidate; one already decorated stays as it is."""
     body = ('from pydantic import BaseModel\n\n\nclass R(BaseModel):\n    text: str\n\n\n'
             'def register(flag: bool):\n    if flag:\n        def wrapper(q: str) -> R:\n            return R(text=q)\n'
-            '    else:\n        def wrapper() -> R:\n            return R(text="")\n    return wrapper\n\n\n'
-            'if True:\n    def top() -> R:\n        return R(text="a")\nelse:\n    def top() -> R:\n        return R(text="b")\n\n\n'
-            'def once() -> R:\n    return R(text="c")\n')
+            '    else:\n        def wrapper(x: int) -> R:\n            return R(text="")\n    return wrapper\n\n\n'
+            'if True:\n    def top(x: int) -> R:\n        return R(text="a")\nelse:\n    def top(x: int) -> R:\n        return R(text="b")\n\n\n'
+            'def once(x: int) -> R:\n    return R(text="c")\n')
     root = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/tools.py": body})
     results = {(r.qualname, r.lineno): r for r in api.scan([root], use_cache=False).results}
     assert {k: r.status for k, r in results.items()} == {

@@ -21,6 +21,7 @@ a pathological file reach libcst's native parser).
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Literal, NamedTuple
 
 from ..contracts import DefKind
@@ -28,7 +29,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 9
+INDEX_VERSION = 10
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -64,7 +65,9 @@ class FuncRec(NamedTuple):
     is_async: bool
     kind: DefKind | Literal["property"]
     is_generator: bool
-    varargs_only: bool
+    no_input: str | None
+    """Why its calls cannot carry what its answer depends on (no arguments, only *args/**kwargs,
+    a Callable parameter, a closure), or None."""
     cls: str | None
     """Qualname of the class it is defined in, for methods."""
     scope: int
@@ -181,6 +184,7 @@ class _Builder:
         self.funcs: list[FuncRec] = []
         self.yield_lines: list[int] | None = None
         self.type_checking = 0  # inside how many `if TYPE_CHECKING:` bodies
+        self.enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef] = []  # the functions around a def
         if "yield" in text:
             self.yield_lines = [i for i, line in enumerate(text.splitlines(), 1) if "yield" in line]
 
@@ -306,7 +310,11 @@ class _Builder:
                 returns = ("overloads", tuple(overloads))
         # The body is indexed whatever the annotation: nested defs and local classes live there.
         fscope = self.new_scope(scope, "function")
-        self.block(node.body, fscope, qual + ".<locals>.", None)
+        self.enclosing.append(node)
+        try:
+            self.block(node.body, fscope, qual + ".<locals>.", None)
+        finally:
+            self.enclosing.pop()
         if is_overload or returns is None:
             return
         if returns[0] == "none" or (returns[0] == "n" and returns[1] in _NEVER_MODEL):
@@ -322,17 +330,64 @@ class _Builder:
         gen = False
         if self.yield_lines is not None and any(node.lineno <= ln <= end for ln in self.yield_lines):
             gen = _has_yield(node)
-        a = node.args
-        regular = [*a.posonlyargs, *a.args, *a.kwonlyargs]
-        if kind in ("method", "classmethod") and regular:
-            regular = regular[1:]
-        varargs_only = not regular and (a.vararg is not None or a.kwarg is not None)
         deco_line = min([node.lineno, *(d[0] for d in decos)])
         self.funcs.append(FuncRec(
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
-            isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen, varargs_only,
-            cls, scope, self.type_checking > 0,
+            isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen,
+            _no_input(node, kind, self.enclosing), cls, scope, self.type_checking > 0,
         ))
+
+
+# parameter types whose values no call text can carry (a function, a coroutine, a live iterator)
+_ANNOTATION_HEAD = re.compile(r"[A-Za-z_][\w.]*(?=\[|$)")
+_UNWRITABLE = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
+                         "AsyncIterator"})
+
+
+def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
+              enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> str | None:
+    """Why a call of this def cannot say everything its answer depends on, or None: the training
+    examples would give one call two answers (wave 4: fastmcp's `_send` closures over `self`,
+    crewai's `default_flow_persistence()`), or every call would fail to render."""
+    a = node.args
+    regular = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+    if kind in ("method", "classmethod") and regular:
+        regular = regular[1:]  # `self` (a model instance is written into the call) or `cls`
+    if not regular and (a.vararg is not None or a.kwarg is not None):
+        return "takes only *args/**kwargs"
+    if not regular and kind != "method":  # a model method's instance is written into its call
+        return "takes no arguments (a call carries nothing its answer could depend on)"
+    for p in [*regular, *(v for v in (a.vararg, a.kwarg) if v is not None)]:
+        ann = p.annotation.value if isinstance(p.annotation, ast.Subscript) else p.annotation
+        if isinstance(ann, ast.Constant) and isinstance(ann.value, str):  # "Callable[[int], str]"
+            head = _ANNOTATION_HEAD.match(ann.value)
+            name = head.group() if head else None
+        else:
+            name = _dotted(ann) if isinstance(ann, (ast.Name, ast.Attribute)) else None
+        if name and name.rsplit(".", 1)[-1] in _UNWRITABLE:
+            return f"parameter {p.arg} is a {name.rsplit('.', 1)[-1]} (no call can write its value)"
+    if enclosing:
+        free = _closure_names(node, enclosing)
+        if free:
+            shown = ", ".join(f"`{n}`" for n in free[:3])
+            return f"reads {shown} from the function around it (a closure: its calls do not carry that)"
+    return None
+
+
+def _closure_names(node: ast.FunctionDef | ast.AsyncFunctionDef,
+                   enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> list[str]:
+    """Names `node`'s body reads that a function around it binds (its parameters, its locals),
+    sorted; its own name (recursion) is not one. Names bound anywhere inside `node` count as its
+    own: more candidates kept, never a closure missed that reads a name `node` never binds."""
+    from .bindings import scope_bindings
+
+    reads = {n.id for stmt in node.body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    own = scope_bindings(node) | {n.id for stmt in node.body for n in ast.walk(stmt)
+                                  if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    outer: set[str] = set()
+    for f in enclosing:
+        outer |= scope_bindings(f)
+    return sorted((reads - own - {node.name}) & outer)
 
 
 def decode(data: bytes) -> str:

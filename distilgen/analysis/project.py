@@ -331,8 +331,8 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = "property (no call to distil)"
         elif fn.kind == "method" and fn.cls is not None and not res.is_model(("cls", module, fn.cls))[0]:
             other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
-        elif fn.varargs_only:
-            other = "takes only *args/**kwargs"
+        elif fn.no_input:
+            other = fn.no_input
         if nature:
             status, reason = "ineligible", nature
         elif fn.is_generator:

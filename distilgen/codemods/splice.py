@@ -21,7 +21,7 @@ import libcst as cst
 from libcst._nodes.internal import CodegenState
 
 from ..prompts.source import LINE_PATTERN
-from .function_index import statement_bindings
+from ..analysis.bindings import statement_bindings
 
 __all__ = ["splice", "reduce_source", "source_lines"]
 

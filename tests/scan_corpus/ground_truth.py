@@ -14,6 +14,7 @@ import collections.abc
 import gc
 import importlib
 import inspect
+import re
 import json
 import os
 import sys
@@ -117,6 +118,18 @@ def hints_return(fn: typing.Any) -> typing.Any:
     return hints.get("return", inspect.Signature.empty)
 
 
+def unwritable(ann: typing.Any) -> bool:
+    """A parameter type no call can write a value of (a function, a coroutine, a live iterator)."""
+    if isinstance(ann, str):
+        head = re.match(r"[A-Za-z_][\w.]*(?=\[|$)", ann)
+        name = head.group() if head else ""
+    else:
+        origin = typing.get_origin(ann) or ann
+        name = getattr(origin, "__name__", "") or ""
+    return name.rsplit(".", 1)[-1] in {"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator",
+                                       "Iterator", "AsyncIterator"}
+
+
 def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -> None:
     raw = inspect.unwrap(fn)
     key = f"{raw.__module__}:{raw.__qualname__}"  # the function's own module, whatever re-exports it
@@ -146,6 +159,7 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
     if kind in ("method", "classmethod", "property"):
         params = params[1:]
     varargs_only = bool(params) and all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+    no_input = (not params and kind != "method") or any(unwritable(p.annotation) for p in params)
     if inspect.isgeneratorfunction(raw) or inspect.isasyncgenfunction(raw):
         status = "ineligible"
     elif status == "wrapped":
@@ -158,8 +172,8 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
         status = "ineligible"
     elif kind == "method" and owner is not None and not is_model(owner):
         status = "ineligible"
-    elif varargs_only:
-        status = "ineligible"
+    elif varargs_only or no_input:
+        status = "ineligible"  # its calls cannot carry what its answer depends on
     state = getattr(fn, "__distil__", None)
     decorator = None
     if state is not None:

@@ -22,5 +22,5 @@ class Box[T](Item):
     pass
 
 
-def box() -> Box:
-    return Box(name="b")
+def box(name: str) -> Box:
+    return Box(name=name)
