@@ -113,6 +113,33 @@ def test_static_and_class_methods(ds: Path) -> None:
     assert users == ["Return Calc.double(2)", "Return Calc.triple(2)", "Return Calc.quad(2)"]
 
 
+class Flow(BaseModel):
+    kind: str = "flow"
+
+    @classmethod
+    def make(cls, n: int) -> Flow:
+        return cls(kind=f"{cls.__name__}{n}")
+
+
+class Shipping(Flow):
+    pass
+
+
+def test_a_classmethod_called_through_a_subclass_is_not_captured(ds: Path, caplog: pytest.LogCaptureFixture,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Shipping.make(1)` would be written `Flow.make(1)`: one call text, an answer per subclass
+    (crewai's flows, gradio's `FileData.from_json`, wave 4). Calls on the class itself are."""
+    inst = Instructions(dataset=ds)
+    monkeypatch.setattr(Flow, "make", classmethod(inst.distil(Flow.__dict__["make"].__func__)))
+    assert Flow.make(1).kind == "Flow1" and Shipping.make(2).kind == "Shipping2"
+    assert [ex["messages"][1]["content"] for ex in lines(ds)] == ["Return Flow.make(1)"]
+    stats = inst.stats()
+    assert stats.captured == 1 and stats.skipped == 1
+    (cause,) = stats.causes
+    assert cause.endswith("SubclassCall")
+    assert any("called on " in m and "Shipping" in m and "not on" in m for m in logged(caplog)), logged(caplog)
+
+
 def test_model_method_renders_the_instance(ds: Path) -> None:
     inst = Instructions(dataset=ds)
 

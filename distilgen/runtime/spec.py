@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from .. import _ast_parse
 from ..contracts import FunctionKind, ToolSchema
-from ..errors import DecorationError
+from ..errors import DecorationError, DistilgenError
 from ..prompts.render import fingerprint as make_fingerprint
 from ..prompts.render import render_prompt
 from ..prompts.source import FunctionSource, function_source
@@ -62,8 +62,21 @@ class FunctionSpec:
 
             return f"{render_value(args[0])}.{self.name}", args[1:]
         if self.kind == "classmethod":
+            cls = args[0] if args else None
+            owner = self.qualname.rsplit(".", 1)[0]
+            if isinstance(cls, type) and (cls.__qualname__ != owner or cls.__module__ != self.module):
+                # `Flow.definition()` for `Billing.definition()`: one call text, one answer per
+                # subclass (crewai's flows, gradio's `FileData.from_json`, wave 4)
+                raise SubclassCall(f"called on {cls.__qualname__}, not on {owner}: the call `{self.name}(...)` "
+                                   f"cannot say which class it was made on")
             return self.name, args[1:]
         return self.name, args
+
+
+class SubclassCall(DistilgenError, TypeError):
+    """A classmethod called through a subclass: the call text names the defining class only, so it
+    is neither captured (its answer is the subclass's) nor dispatched (the answer would be validated
+    as the defining class)."""
 
 
 def _decorator_names(src_text: str) -> set[str]:
