@@ -743,3 +743,45 @@ def test_the_stubs_module_is_the_same_whatever_the_hash_seed(tmp_path: Path) -> 
     assert len(texts) == 1
     text = texts.pop()
     assert text.index("import Choice as ChunkChoice") < text.index("import Choice as OtherChoice")
+
+
+def test_literal_strings_in_a_signature_are_values_not_names(tmp_path: Path) -> None:
+    """fastmcp (wave 4): `log_level: Literal["DEBUG", "CRITICAL"]` skipped the function, "name
+    'CRITICAL' in its signature is not defined"; a string elsewhere in an annotation is still a
+    forward reference, and a name inside `Literal[...]` (an enum member) is still read."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/conf.py":
+            "import enum\nfrom typing import Literal, Optional\n\nfrom pydantic import BaseModel\n\n\n"
+            "class Color(enum.Enum):\n    RED = 'red'\n\n\n"
+            "class Conf(BaseModel):\n    level: str\n\n\n"
+            "def from_cli(level: Optional[Literal['DEBUG', 'CRITICAL']], c: Literal[Color.RED], n: 'int') -> 'Conf':\n"
+            "    return Conf(level=str(level))\n\n\n"
+            "def unknown(x: 'Missing') -> Conf:  # noqa: F821\n    return Conf(level='x')\n",
+    })
+    report = api.stubs([root], model=MODEL)
+    assert [s.qualname for s in report.skipped] == ["unknown"], report.skipped
+    assert "'Missing'" in report.skipped[0].reason
+    text = (root / report.path).read_text()
+    assert "def from_cli(level: Optional[Literal['DEBUG', 'CRITICAL']], c: Literal[Color.RED], n: 'int') -> 'Conf':" in text
+    assert "Color" in text.split("def from_cli")[0]  # imported: the enum member is read
+    run = _imports(root, "pkg.distil_stubs")
+    assert run.returncode == 0, run.stderr
+
+
+def test_a_model_under_a_subpackage_its_package_imports_by_name_passes_mypy(tmp_path: Path) -> None:
+    """dagster (wave 4): `import dagster.components as components` in the package made mypy read
+    `dagster.components.<...>.Spec` as a name of `dagster`, not the class: "is not defined" on
+    every stub class of a model there. The model is imported under an alias instead."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "import pkg.sub as sub  # noqa: F401\n",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/mod.py":
+            "from pydantic import BaseModel\n\n\nclass Spec(BaseModel):\n    name: str\n\n"
+            "    @classmethod\n    def default(cls, name: str) -> \"Spec\":\n        return cls(name=name)\n",
+    })
+    report = api.stubs([root], model=MODEL)
+    text = (root / report.path).read_text()
+    assert "from pkg.sub.mod import Spec as Spec_model\n" in text and "class Spec(Spec_model):" in text
+    assert _imports(root, "pkg.distil_stubs").returncode == 0
+    _assert_mypy_strict_passes(root, report.path)

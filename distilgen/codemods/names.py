@@ -240,9 +240,21 @@ class NameReads(cst.CSTVisitor):
         self.counts[node.value] = self.counts.get(node.value, 0) + 1
         self.names.add(node.value)
 
-    def visit_Subscript(self, node: cst.Subscript) -> None:
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
         if isinstance(node.value, cst.Name):
             self.subscripted.add(node.value.value)
+        if not self.strings or (dotted(node.value) or "").rsplit(".", 1)[-1] != "Literal":
+            return True
+        # `Literal["DEBUG", "CRITICAL"]`: its strings are values, not forward references
+        # (fastmcp's `from_cli_args` was skipped: "name 'CRITICAL' ... is not defined")
+        node.value.visit(self)
+        self.strings = False
+        try:
+            for element in node.slice:
+                element.visit(self)
+        finally:
+            self.strings = True
+        return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         node.value.visit(self)

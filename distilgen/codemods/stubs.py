@@ -367,14 +367,17 @@ class _Resolver:
 
 def _shadowed_submodule(module: str, resolver: _Resolver) -> str | None:
     """`pkg.sub = <what pkg binds>` when a package of `module` binds the name of the next
-    submodule to something else (a function re-exported under the subpackage's name), so the
-    dotted path `module.X` does not reach the module at run time; None when every step does."""
+    submodule itself: to something else (a function re-exported under the subpackage's name), so
+    the dotted path `module.X` does not reach the module at run time, or to the submodule by an
+    import (`import pkg.sub as sub`, dagster's `components`), which mypy then follows as a name of
+    `pkg`, not as the submodule (`Name "pkg.sub.mod.Spec" is not defined`); None when no step is
+    bound."""
     parts = module.split(".")
     for i in range(1, len(parts)):
         package, sub = ".".join(parts[:i]), parts[i]
         names = resolver.names_of(package)
         b = names.bindings.get(sub) if names is not None else None
-        if b is not None and b.target != f"{package}.{sub}":
+        if b is not None:
             return f"{package}.{sub} = {b.target or 'a local name'}"
     return None
 
