@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYP
     from .ops.client import ApiError, NoApiKeyError
     from .prompts.lock import LockError, PromptGoneError
     from .runtime.calls import UnrenderableValue
-    from .runtime.spec import UnresolvedAnnotation
+    from .runtime.spec import SubclassCall, UnresolvedAnnotation
     from .runtime.clients import (
         EndpointAuthError,
         EndpointConnectionError,
@@ -58,6 +58,7 @@ _LAZY = {
     "EndpointResponseError": ".runtime.clients",
     "UnrenderableValue": ".runtime.calls",
     "UnresolvedAnnotation": ".runtime.spec",
+    "SubclassCall": ".runtime.spec",
     "SinkError": ".runtime.sinks",
     "LockError": ".prompts.lock",
     "PromptGoneError": ".prompts.lock",
@@ -93,6 +94,7 @@ __all__ = [
     "EndpointResponseError",
     "UnrenderableValue",
     "UnresolvedAnnotation",
+    "SubclassCall",
     "SinkError",
     "LockError",
     "PromptGoneError",
