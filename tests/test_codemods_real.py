@@ -671,13 +671,19 @@ _AROUND = [
 
 
 @given(before=st.lists(st.sampled_from(_AROUND), max_size=4), after=st.lists(st.sampled_from(_AROUND), max_size=3),
-       depth=st.integers(1, 2), module_binds=st.booleans())
-@settings(max_examples=150, deadline=None)
+       depth=st.integers(1, 2), module_binds=st.booleans(),
+       block=st.sampled_from(["", "with ctx(\n    1,\n) as w:\n", "if flag:\n", "try:\n"]))
+@settings(max_examples=200, deadline=None)
 def test_reduced_edits_around_nested_targets_equal_full_generation(before: list[str], after: list[str], depth: int,
-                                                                    module_binds: bool) -> None:
-    """Whatever a function around a target holds (and so which statements become stand-ins), the
-    reduced parse decorates exactly as parsing the whole file does: same bytes, same alias."""
+                                                                    module_binds: bool, block: str) -> None:
+    """Whatever a function around a target holds (and so which statements become stand-ins), and
+    whatever block the target sits in, the reduced parse decorates exactly as parsing the whole
+    file does: same bytes, same alias."""
     inner = "def target(x: int) -> M:\n    return M(x=x)"
+    if block:
+        inner = block + textwrap.indent(inner + ("\nexcept E:\n    pass" if block.startswith("try") else ""), "    ")
+        if block.startswith("try"):
+            inner = inner.replace("    except E:\n        pass", "except E:\n    pass")
     body = "\n".join([*before, inner, *after])
     for level in range(depth):
         body = f"def outer{level}(arg):\n" + textwrap.indent(body, "    ") + "\n    return 0"
@@ -694,3 +700,47 @@ def test_reduced_edits_around_nested_targets_equal_full_generation(before: list[
     assert out == _full(source, targets, "decorate", None)
     assert result.changed == (qual,)
     compile(out, "<out>", "exec")
+
+
+def test_a_with_block_on_the_way_to_a_target_is_spliced_one_level_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mcp defines handlers inside `async with` blocks of its tests: the splice went down into a
+    def, a class or an `if` only and generated a `with` on the way whole, where the target's own
+    body is a stand-in, so every such file was parsed again whole. It goes down into a `with`
+    now, and the rest of the block is cut as in any function around a target; a `try` on the way
+    is still left whole (its handlers follow its body)."""
+    import distilgen.codemods.decorate as decorate
+
+    source = textwrap.dedent('''\
+        import os
+
+
+        async def test_tool() -> None:
+            setup = prepare(
+                1,
+            )
+            async with connect(
+                setup,
+            ) as (client, server):
+                result = await client.call(
+                    "x",
+                )
+
+                @server.tool()
+                async def handler(x: int) -> M:
+                    return M(x=x)
+        ''').encode()
+    tree = ast.parse(source)
+    target = next(n.lineno for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef) and n.name == "handler")
+    reduced = reduce_source(source, tree, [target])
+    assert reduced is not None and b"prepare(" not in reduced and b'"x",' not in reduced
+    whole: list[int] = []
+    real = decorate._edit
+
+    def counted(*args: object, **kwargs: object) -> object:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        whole.append(out is None)
+        return out
+
+    monkeypatch.setattr(decorate, "_edit", counted)
+    _fast_equals_full(source, [Target("test_tool.<locals>.handler", target)])
+    assert whole == [False]  # the reduced parse was used, not thrown away

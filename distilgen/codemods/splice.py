@@ -128,13 +128,15 @@ class _Splicer:
                 raise _Mismatch
             return self.text(start, head) + self.decorators(new, indents) + self.text(std.lineno, stop)
         same_head = (
-            isinstance(old, (cst.ClassDef, cst.FunctionDef, cst.If)) and isinstance(new, type(old))
+            isinstance(old, (cst.ClassDef, cst.FunctionDef, cst.If, cst.With)) and isinstance(new, type(old))
             and isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
             and all(getattr(old, f.name) is getattr(new, f.name) for f in dataclasses.fields(old) if f.name != "body")
             and all(getattr(old.body, f.name) is getattr(new.body, f.name)
                     for f in dataclasses.fields(old.body) if f.name != "body")
             and (isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                 # an `if` without `else`: its body runs to the end of the region
+                 # a `with` (mcp's tests define handlers in `async with` blocks), an `if` without
+                 # `else`: the body runs to the end of the region
+                 or (isinstance(std, (ast.With, ast.AsyncWith)) and isinstance(old, cst.With))
                  or (isinstance(std, ast.If) and isinstance(old, cst.If) and old.orelse is None and not std.orelse))
         )
         if not same_head:
@@ -142,10 +144,10 @@ class _Splicer:
             if self.generate(old, indents) != self.text(start, stop):
                 raise _Mismatch
             return self.generate(new, indents)
-        assert isinstance(old, (cst.ClassDef, cst.FunctionDef, cst.If))
-        assert isinstance(new, (cst.ClassDef, cst.FunctionDef, cst.If))
+        assert isinstance(old, (cst.ClassDef, cst.FunctionDef, cst.If, cst.With))
+        assert isinstance(new, (cst.ClassDef, cst.FunctionDef, cst.If, cst.With))
         assert isinstance(old.body, cst.IndentedBlock) and isinstance(new.body, cst.IndentedBlock)
-        assert isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.If))
+        assert isinstance(std, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.If, ast.With, ast.AsyncWith))
         inner = [*indents, old.body.indent if old.body.indent is not None else self.module.default_indent]
         body_end = stop - len(old.body.footer)
         first = _align(old.body.body, std.body)[0][0]
@@ -244,10 +246,15 @@ def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[in
             first, last = _first_line(node), node.end_lineno or node.lineno
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 cut_down([node], False)
-            elif any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(node)) \
-                    or held(first, last):
+            elif held(first, last):
+                # on the way to a target: the splice goes down into a def, a class, a `with` or an
+                # `if` without `else` only, and generates anything else whole (a stand-in there
+                # would send the file back to a whole parse)
+                if isinstance(node, (ast.With, ast.AsyncWith)) or isinstance(node, ast.If) and not node.orelse:
+                    cut_enclosing(node.body)
+            elif any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(node)):
                 if isinstance(node, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
-                    for block in _blocks(node):
+                    for block in _blocks(node):  # copied whole by the splice: its defs need their names only
                         cut_enclosing(block)
             elif not isinstance(node, (ast.Global, ast.Nonlocal)) and whole_lines(node, first, last):
                 names = sorted(statement_bindings(node))
