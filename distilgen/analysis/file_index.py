@@ -185,6 +185,7 @@ class _Builder:
         self.yield_lines: list[int] | None = None
         self.type_checking = 0  # inside how many `if TYPE_CHECKING:` bodies
         self.enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef] = []  # the functions around a def
+        self.bound: dict[int, set[str]] = {}  # id(function) -> the names it binds, read once per function
         if "yield" in text:
             self.yield_lines = [i for i, line in enumerate(text.splitlines(), 1) if "yield" in line]
 
@@ -334,7 +335,7 @@ class _Builder:
         self.funcs.append(FuncRec(
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
             isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen,
-            _no_input(node, kind, self.enclosing), cls, scope, self.type_checking > 0,
+            _no_input(node, kind, self.enclosing, self.bound), cls, scope, self.type_checking > 0,
         ))
 
 
@@ -345,7 +346,7 @@ _UNWRITABLE = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "Asy
 
 
 def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
-              enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> str | None:
+              enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef], bound: dict[int, set[str]]) -> str | None:
     """Why a call of this def cannot say everything its answer depends on, or None: the training
     examples would give one call two answers (wave 4: fastmcp's `_send` closures over `self`,
     crewai's `default_flow_persistence()`), or every call would fail to render."""
@@ -367,27 +368,50 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
         if name and name.rsplit(".", 1)[-1] in _UNWRITABLE:
             return f"parameter {p.arg} is a {name.rsplit('.', 1)[-1]} (no call can write its value)"
     if enclosing:
-        free = _closure_names(node, enclosing)
+        free = _closure_names(node, enclosing, bound)
         if free:
             shown = ", ".join(f"`{n}`" for n in free[:3])
             return f"reads {shown} from the function around it (a closure: its calls do not carry that)"
     return None
 
 
+_BINDS_NAME = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs, ast.MatchStar)
+
+
 def _closure_names(node: ast.FunctionDef | ast.AsyncFunctionDef,
-                   enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> list[str]:
+                   enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef], bound: dict[int, set[str]]) -> list[str]:
     """Names `node`'s body reads that a function around it binds (its parameters, its locals),
     sorted; its own name (recursion) is not one. Names bound anywhere inside `node` count as its
     own: more candidates kept, never a closure missed that reads a name `node` never binds."""
     from .bindings import scope_bindings
 
-    reads = {n.id for stmt in node.body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    own = scope_bindings(node) | {n.id for stmt in node.body for n in ast.walk(stmt)
-                                  if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    a = node.args
+    own = {v.arg for v in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if v is not None}
+    reads: set[str] = set()
+    for stmt in node.body:  # one walk: what it reads, and what it binds anywhere inside
+        for n in ast.walk(stmt):
+            t = type(n)
+            if t is ast.Name:
+                (reads if type(n.ctx) is ast.Load else own).add(n.id)  # type: ignore[attr-defined]
+            elif t is ast.alias:
+                own.add((n.asname or n.name).split(".")[0])  # type: ignore[attr-defined]
+            elif t in _BINDS_NAME and n.name:  # type: ignore[attr-defined]
+                own.add(n.name)  # type: ignore[attr-defined]
+            elif t is ast.arg:
+                own.add(n.arg)  # type: ignore[attr-defined]
+            elif t is ast.MatchMapping and n.rest:  # type: ignore[attr-defined]
+                own.add(n.rest)  # type: ignore[attr-defined]
+            elif t is ast.Global or t is ast.Nonlocal:
+                own.update(n.names)  # type: ignore[attr-defined]
+    free = reads - own - {node.name}
+    if not free:
+        return []
     outer: set[str] = set()
-    for f in enclosing:
-        outer |= scope_bindings(f)
-    return sorted((reads - own - {node.name}) & outer)
+    for f in enclosing:  # a test function around twenty handlers is read once, not twenty times
+        if id(f) not in bound:
+            bound[id(f)] = scope_bindings(f)
+        outer |= bound[id(f)]
+    return sorted(free & outer)
 
 
 def decode(data: bytes) -> str:
