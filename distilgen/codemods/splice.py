@@ -240,8 +240,8 @@ def reduce_source(source: bytes | str, tree: ast.Module, keep_lines: Iterable[in
     def cut_enclosing(body: list[ast.stmt]) -> None:
         """The body of a function around a target: its defs as in a class, each other statement
         that holds no def and no kept line as a stand-in binding the same names (the names
-        enclosing scopes bind decide how the decorator is spelled), compound ones holding a def
-        or a kept line cut inside."""
+        enclosing scopes bind decide how the decorator is spelled); a block holding a def is cut
+        inside, and so is a `with` or an `if` without `else` on the way to a target."""
         for node in body:
             first, last = _first_line(node), node.end_lineno or node.lineno
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
