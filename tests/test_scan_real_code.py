@@ -599,3 +599,56 @@ def test_stub_of_a_function_beside_a_very_deep_one(tmp_path):
     assert "Traceback" not in out and "internal error" not in out, out
     assert proc.returncode == 0, out
     assert "1 stub for ft:x" in out and "def g(a: int) -> M:" in (project / "app/stubs_wide.py").read_text()
+
+
+SELF_MODELS = '''\
+from typing import Self
+import typing_extensions as te
+
+from pydantic import BaseModel
+
+
+class Doc(BaseModel):
+    text: str
+
+    @classmethod
+    def from_xml(cls, xml: str) -> Self:
+        return cls(text=xml.strip("<>"))
+
+    def shout(self, n: int) -> "Self":
+        return self.model_copy(update={"text": self.text.upper() * n})
+
+    @classmethod
+    def other(cls, x: int) -> te.Self:
+        return cls(text=str(x))
+
+
+class Plain:
+    @classmethod
+    def make(cls, a: int) -> Self:
+        return cls()
+'''
+
+
+def test_a_model_method_returning_self_is_a_candidate_and_captures_as_its_class(tmp_path):
+    """pydantic-xml's `from_xml(...) -> Self` (wave 4) was not listed at all. `Self` on a model's
+    method is the model (typing's or typing_extensions'); on a plain class it is no model."""
+    project = write(tmp_path, {"pyproject.toml": "[project]\nname = 'selfp'\n", "pkg/__init__.py": "",
+                               "pkg/m.py": SELF_MODELS})
+    results = {r.qualname: (r.status, r.model) for r in api.scan([project], use_cache=False).results}
+    assert results == {"Doc.from_xml": ("candidate", "pkg.m.Doc"), "Doc.shout": ("candidate", "pkg.m.Doc"),
+                       "Doc.other": ("candidate", "pkg.m.Doc")}
+    report = api.apply([project])
+    assert report.errors == (), report.errors
+    run = subprocess.run([sys.executable, "-c", "import pkg.m as m\n"
+                          "print(m.Doc.from_xml('<hi>').text, m.Doc(text='a').shout(2).text, m.Doc.other(3).text)"],
+                         cwd=project, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project), str(ROOT)])})
+    assert run.returncode == 0 and run.stdout.split() == ["hi", "AA", "3"], run.stderr
+    lines = [json.loads(line) for line in (project / "distil_dataset.jsonl").read_text().splitlines()]
+    assert [ln["messages"][1]["content"] for ln in lines] == [
+        "Return Doc.from_xml('<hi>')", "Return Doc(text='a').shout(2)", "Return Doc.other(3)"]
+    assert {ln["tools"][0]["function"]["name"] for ln in lines} == {"Doc"}
+    check = subprocess.run([sys.executable, "-m", "distilgen", "check", "."], cwd=project, capture_output=True,
+                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert check.returncode == 0, check.stdout + check.stderr

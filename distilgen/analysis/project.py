@@ -23,7 +23,7 @@ from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
 from .._hashes import blake2b
 
 if TYPE_CHECKING:  # imported where files are (re)classified: an unchanged tree reuses the stored report
-    from .resolve import Module, Resolver
+    from .resolve import Module, Resolver, Shape
 
 __all__ = ["scan_project", "scan_root", "matches"]
 
@@ -301,10 +301,27 @@ def _is_protocol(res: Resolver, module: str, cls: str) -> bool:
     return False
 
 
+def _self_shape(res: Resolver, module: str, fn: FuncRec) -> Shape | None:
+    """`-> Self` (typing's, or typing_extensions') on a model's method: the model itself, as the
+    runtime reads it (pydantic-xml's `from_xml`, wave 4: such methods were not listed at all). A
+    call through a subclass is refused at run time (`SubclassCall`)."""
+    r = fn.returns
+    if fn.cls is None or r is None or r[0] not in ("n", "q"):
+        return None
+    dotted = r[1].strip()
+    if dotted.rsplit(".", 1)[-1] != "Self" or not all(p.isidentifier() for p in dotted.split(".")):
+        return None
+    if res.typing_name(res.resolve_dotted(module, fn.scope, dotted)) != "Self":
+        return None
+    if not res.is_model(("cls", module, fn.cls))[0]:
+        return None
+    return ("model", f"{module}.{fn.cls}")
+
+
 def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> ScanResult | None:
     module = entry.module
     try:
-        shape = res.classify(module, fn.scope, fn.returns)
+        shape = _self_shape(res, module, fn) or res.classify(module, fn.scope, fn.returns)
     except RecursionError:  # thousands of classes, aliases or re-exports in one chain
         shape = ("unresolved", "the chain of bases, aliases or imports behind the annotation is too deep to follow")
     if shape is None:

@@ -282,7 +282,10 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
                 "include_body": bool(state.instructions.include_code_body)}
     # not decorated at import time (wrapped by something else, or not yet decorated): the return
     # annotation alone, as the runtime reads it (a parameter's TYPE_CHECKING-only hint is no matter)
-    return _describe_model(_return_hint(fn), target["function_id"], _include_body(target))
+    hint = _return_hint(fn)
+    if repr(hint) in ("typing.Self", "typing_extensions.Self") and "." in target["qualname"]:
+        hint = _resolve(target["module"], target["qualname"].rsplit(".", 1)[0])  # its class, as the runtime reads it
+    return _describe_model(hint, target["function_id"], _include_body(target))
 
 
 class _Script(Exception):

@@ -212,6 +212,8 @@ def resolve_return_model(fn: Callable[..., Any]) -> type[BaseModel]:
         rt = resolve_annotation(fn, "return")
     except Exception as exc:  # NameError, AttributeError of a partly imported module, ...
         raise UnresolvedAnnotation(f"{where}: cannot resolve the return annotation: {exc}") from None
+    if repr(rt) in ("typing.Self", "typing_extensions.Self"):
+        rt = _self_class(fn, where)
     if isinstance(rt, type) and issubclass(rt, BaseModel):
         return rt
     origin = typing.get_origin(rt)
@@ -221,6 +223,22 @@ def resolve_return_model(fn: Callable[..., Any]) -> type[BaseModel]:
             f"pydantic BaseModel subclass itself (wrap the list/optional in a model)"
         )
     raise DecorationError(f"{where}: returns {rt!r}, which is not a pydantic BaseModel subclass")
+
+
+def _self_class(fn: Callable[..., Any], where: str) -> Any:
+    """The class `-> Self` names: the one the method is defined in (a call through a subclass is
+    refused: `SubclassCall`). While its class statement still runs (decoration), not yet built:
+    resolved again at the first call."""
+    path = fn.__qualname__.split(".")[:-1]
+    if not path or "<locals>" in path:
+        raise DecorationError(f"{where}: returns Self outside a class defined at module level; "
+                              "annotate it with the model class itself")
+    obj: Any = sys.modules.get(fn.__module__)
+    for part in path:
+        obj = getattr(obj, part, None)
+    if obj is None:
+        raise UnresolvedAnnotation(f"{where}: returns Self, and {'.'.join(path)} is not built yet")
+    return obj
 
 
 class _Spelled(str):
