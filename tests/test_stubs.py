@@ -785,3 +785,25 @@ def test_a_model_under_a_subpackage_its_package_imports_by_name_passes_mypy(tmp_
     assert "from pkg.sub.mod import Spec as Spec_model\n" in text and "class Spec(Spec_model):" in text
     assert _imports(root, "pkg.distil_stubs").returncode == 0
     _assert_mypy_strict_passes(root, report.path)
+
+
+def test_an_originals_own_ignore_on_its_signature_line_is_kept(tmp_path: Path) -> None:
+    """fastmcp (wave 4): `def from_raw(cls, client: str, raw: str) -> "ProxyTemplate":  # type:
+    ignore[override]` passes mypy --strict; its stub, written without the comment, did not (the stub
+    class inherits the same incompatible override). The comment is no part of the prompt."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models.py":
+            "from pydantic import BaseModel\n\n\nclass Template(BaseModel):\n    uri: str\n\n"
+            "    @classmethod\n    def from_raw(cls, raw: str) -> \"Template\":\n        return cls(uri=raw)\n\n\n"
+            "class ProxyTemplate(Template):\n    client: str = \"\"\n\n"
+            "    @classmethod\n    def from_raw(cls, client: str, raw: str) -> \"ProxyTemplate\":  # type: ignore[override]\n"
+            "        return cls(uri=raw, client=client)\n",
+    })
+    report = api.stubs([root], model=MODEL)
+    text = (root / report.path).read_text()
+    assert 'def from_raw(cls, client: str, raw: str) -> "ProxyTemplate":  # type: ignore[override]\n' in text
+    original = (root / "pkg" / "models.py").read_text()
+    want = static_prompt(original, "ProxyTemplate.from_raw", "ProxyTemplate", include_body=False)
+    assert want is not None and static_prompt(text, "ProxyTemplate.from_raw", "ProxyTemplate", include_body=False) == want
+    _assert_mypy_strict_passes(root, report.path)

@@ -470,6 +470,12 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     # lines (and in the prompt): then the module disables the codes instead (browser-use, agno)
     spans_lines = "\n" in _EMPTY.code_for_node(fn.with_changes(
         decorators=[], leading_lines=[], body=cst.SimpleStatementSuite(body=[cst.Pass()]))).strip()
+    # the original's own ignore on its one-line signature (`# type: ignore[override]`): the stub
+    # class inherits the same incompatibility (fastmcp's `ProxyTemplate.from_raw`, wave 4)
+    own = fn.body.header.comment if isinstance(fn.body, cst.IndentedBlock) else None
+    if own is not None and own.value.startswith("# type: ignore[") and own.value.endswith("]") and not spans_lines:
+        codes.extend(c for c in own.value.removeprefix("# type: ignore[").rstrip("]").split(", ")
+                     if c and c not in codes)
     if codes and not spans_lines:
         header = _ignoring(codes)
     stub = fn.with_changes(
