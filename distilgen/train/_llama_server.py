@@ -457,9 +457,10 @@ class LazyGrammarGreedy:
         finally:
             self._llama_cpp.llama_sampler_free(grammar)
 
-    def null_may_start(self) -> bool:
-        """Whether a value that is a string or null starts here (`"` and `n` allowed, nothing else)."""
-        return self.chars_after([]) == {'"', "n"}
+    def null_may_start(self, tokens: list[int] | None = None) -> bool:
+        """Whether a value that is a string or null starts after `tokens` (none: here): `"` and `n`
+        allowed, nothing else."""
+        return self.chars_after(tokens or []) == {'"', "n"}
 
     def close(self) -> None:
         if self._grammar:
@@ -619,8 +620,7 @@ def _value_guess(llm: Any, sampler: "LazyGrammarGreedy", prompt: str, call: str,
     if drafted is None:
         if not held_tokens and sampler.null_may_start():
             # the model wrote `":` where a string starts `":"` in every answer it learned: null
-            after = sampler.structure_after(_tokens_after(llm, answer, text, "null"), value_ends=False)
-            return sampler.admissible(_tokens_after(llm, answer, text, "null" + after))
+            return _then_null(llm, sampler, answer, text)
         return sampler.admissible(held_tokens)
     tokens = _tokens_after(llm, answer, text, held + drafted)
     capped = tokens[:len(held_tokens) + LOOKUP_TOKENS]
@@ -681,13 +681,19 @@ def _null_instead(llm: Any, sampler: "LazyGrammarGreedy", answer: list[int], tex
     date. [] when the guess does not end by opening such a string."""
     if not so_far.endswith('"') or len(so_far) - 1 <= len(text):
         return []
-    head = _tokens_after(llm, answer, text, so_far[len(text):-1])
-    if sampler.admissible(head) != head or sampler.chars_after(head) != {'"', "n"}:
+    before = so_far[len(text):-1]
+    head = _tokens_after(llm, answer, text, before)
+    if not sampler.null_may_start(head):  # (also when the grammar does not allow `head`)
         return []
-    null = so_far[len(text):-1] + "null"
-    after = sampler.structure_after(_tokens_after(llm, answer, text, null), value_ends=False)
-    more = sampler.admissible(_tokens_after(llm, answer, text, null + after))
+    more = _then_null(llm, sampler, answer, text, before)
     return more if len(more) > len(head) else []
+
+
+def _then_null(llm: Any, sampler: "LazyGrammarGreedy", answer: list[int], text: str, before: str = "") -> list[int]:
+    """The guess `before`, `null`, and the JSON the grammar forces after it, as far as it allows."""
+    null = before + "null"
+    after = sampler.structure_after(_tokens_after(llm, answer, text, null), value_ends=False)
+    return sampler.admissible(_tokens_after(llm, answer, text, null + after))
 
 
 # a word of the call as `_WORD_END` ends it (`2024-01-17.` at a sentence's end is `2024-01-17`)
