@@ -103,9 +103,7 @@ def test_each_stub_renders_its_originals_prompt(sample_copy: Path) -> None:
         original = (sample_copy / r.path).read_text()
         tool = (r.model or "").rsplit(".", 1)[-1]
         qual = r.qualname.rsplit("<locals>.", 1)[-1]
-        want = static_prompt(original, r.qualname, tool, include_body=False, lineno=r.lineno)
-        got = static_prompt(stub_text, qual, tool, include_body=False)
-        assert want is not None and got == want, fid
+        _assert_same_prompt(original, stub_text, r.qualname, tool, r.lineno, stub_qualname=qual)
 
 
 def test_mypy_strict_accepts_the_generated_module(sample_copy: Path, tmp_path: Path) -> None:
@@ -281,8 +279,7 @@ def test_a_models_classmethods_share_its_subclass_stub(blob_project: Path, tmp_p
     original = (blob_project / "pkg" / "mod.py").read_text()
     for fid in report.functions:
         r = scan[fid]
-        want = static_prompt(original, r.qualname, "Blob", include_body=False, lineno=r.lineno)
-        assert want is not None and static_prompt(text, r.qualname, "Blob", include_body=False) == want, fid
+        _assert_same_prompt(original, text, r.qualname, "Blob", r.lineno)
     mypy = VENV_BIN / "mypy"
     if not mypy.exists():
         pytest.skip("mypy is not installed next to this interpreter")
@@ -359,6 +356,14 @@ def test_stub_classes_that_would_shadow_or_merge_are_reported(tmp_path: Path) ->
     assert "class Blob(pkg.a.Blob):" in text and "Color" not in text and "pkg.b" not in text
 
 
+def _assert_same_prompt(original: str, stub: str, qualname: str, tool: str, lineno: int | None = None,
+                        stub_qualname: str | None = None) -> None:
+    """The stub renders its original's prompt (signature text and docstring kept)."""
+    want = static_prompt(original, qualname, tool, include_body=False, lineno=lineno)
+    got = static_prompt(stub, stub_qualname or qualname, tool, include_body=False)
+    assert want is not None and got == want, qualname
+
+
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
     """A project folder `proj` with a pyproject.toml and `files` (relative paths)."""
     root = tmp_path / "proj"
@@ -406,8 +411,7 @@ def test_names_only_type_checkers_import_stay_that_way_in_the_stubs(tmp_path: Pa
     run = _imports(root, "pkg.distil_stubs")
     assert run.returncode == 0, run.stderr
     original = (root / "pkg" / "models.py").read_text()
-    want = static_prompt(original, "from_thing", "Answer", include_body=False)
-    assert want is not None and static_prompt(text, "from_thing", "Answer", include_body=False) == want
+    _assert_same_prompt(original, text, "from_thing", "Answer")
 
 
 def test_a_signature_over_several_lines_passes_mypy_strict(tmp_path: Path) -> None:
@@ -428,8 +432,7 @@ def test_a_signature_over_several_lines_passes_mypy_strict(tmp_path: Path) -> No
     assert '# mypy: allow-empty-bodies, disable-error-code="no-untyped-def"\n' in text
     assert "type: ignore" not in text
     original = (root / "pkg" / "events.py").read_text()
-    want = static_prompt(original, "Step.from_run", "Step", include_body=False)
-    assert want is not None and static_prompt(text, "Step.from_run", "Step", include_body=False) == want
+    _assert_same_prompt(original, text, "Step.from_run", "Step")
     mypy = VENV_BIN / "mypy"
     if not mypy.exists():
         pytest.skip("mypy is not installed next to this interpreter")
@@ -619,8 +622,7 @@ def test_originals_bare_generics_and_implicit_reexports_pass_mypy_strict(tmp_pat
     assert 'disable-error-code="type-arg"' in text and "type: ignore" not in text
     original = (root / "pkg" / "loading.py").read_text()
     for name in ("load", "load_all"):
-        want = static_prompt(original, name, "Extractor", include_body=False)
-        assert want is not None and static_prompt(text, name, "Extractor", include_body=False) == want
+        _assert_same_prompt(original, text, name, "Extractor")
     mypy = VENV_BIN / "mypy"
     if not mypy.exists():
         pytest.skip("mypy is not installed next to this interpreter")
@@ -804,6 +806,5 @@ def test_an_originals_own_ignore_on_its_signature_line_is_kept(tmp_path: Path) -
     text = (root / report.path).read_text()
     assert 'def from_raw(cls, client: str, raw: str) -> "ProxyTemplate":  # type: ignore[override]\n' in text
     original = (root / "pkg" / "models.py").read_text()
-    want = static_prompt(original, "ProxyTemplate.from_raw", "ProxyTemplate", include_body=False)
-    assert want is not None and static_prompt(text, "ProxyTemplate.from_raw", "ProxyTemplate", include_body=False) == want
+    _assert_same_prompt(original, text, "ProxyTemplate.from_raw", "ProxyTemplate")
     _assert_mypy_strict_passes(root, report.path)
