@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["scope_bindings", "statement_bindings"]
+__all__ = ["scope_bindings", "statement_bindings", "reads_and_bindings"]
 
 
 _Scope = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -45,17 +45,47 @@ def statement_bindings(stmt: ast.stmt) -> set[str]:
         if isinstance(node, ast.Lambda):
             todo.extend([*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)])
             continue
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            out.add(node.id)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            out.update(node.names)
-        elif isinstance(node, ast.alias):
-            out.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            out.add(node.name)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
-            out.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            out.add(node.rest)
+        out.update(_binds(node))
         todo.extend(ast.iter_child_nodes(node))
     return out
+
+
+def reads_and_bindings(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[set[str], set[str]]:
+    """(the names `fn`'s body reads, every name bound anywhere inside it: its parameters, and its
+    nested scopes' names and parameters too, counted as its own), in one walk: the scan's closure
+    check (`file_index`) runs it on every nested function that may return a model."""
+    a = fn.args
+    own = {v.arg for v in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if v is not None}
+    reads: set[str] = set()
+    for stmt in fn.body:
+        for n in ast.walk(stmt):
+            t = type(n)
+            if t is ast.Name and type(n.ctx) is ast.Load:  # type: ignore[attr-defined]
+                reads.add(n.id)  # type: ignore[attr-defined]
+            elif t is ast.arg:
+                own.add(n.arg)  # type: ignore[attr-defined]
+            elif t in _Scope:
+                own.add(n.name)  # type: ignore[attr-defined]
+            else:
+                own.update(_binds(n))
+    return reads, own
+
+
+_NAMED = (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)
+
+
+def _binds(node: ast.AST) -> tuple[str, ...] | list[str]:
+    """The names `node` itself binds (not its children's): a stored or deleted name, an import's
+    alias, `global`/`nonlocal`, an `except ... as`, a match capture."""
+    t = type(node)
+    if t is ast.Name:
+        return () if type(node.ctx) is ast.Load else (node.id,)  # type: ignore[attr-defined]
+    if t is ast.alias:
+        return ((node.asname or node.name).split(".")[0],)  # type: ignore[attr-defined]
+    if t is ast.Global or t is ast.Nonlocal:
+        return node.names  # type: ignore[attr-defined,no-any-return]
+    if t in _NAMED:
+        return (node.name,) if node.name else ()  # type: ignore[attr-defined]
+    if t is ast.MatchMapping:
+        return (node.rest,) if node.rest else ()  # type: ignore[attr-defined]
+    return ()

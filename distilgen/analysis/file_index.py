@@ -375,34 +375,14 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
     return None
 
 
-_BINDS_NAME = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs, ast.MatchStar)
-
-
 def _closure_names(node: ast.FunctionDef | ast.AsyncFunctionDef,
                    enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef], bound: dict[int, set[str]]) -> list[str]:
     """Names `node`'s body reads that a function around it binds (its parameters, its locals),
     sorted; its own name (recursion) is not one. Names bound anywhere inside `node` count as its
     own: more candidates kept, never a closure missed that reads a name `node` never binds."""
-    from .bindings import scope_bindings
+    from .bindings import reads_and_bindings, scope_bindings
 
-    a = node.args
-    own = {v.arg for v in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if v is not None}
-    reads: set[str] = set()
-    for stmt in node.body:  # one walk: what it reads, and what it binds anywhere inside
-        for n in ast.walk(stmt):
-            t = type(n)
-            if t is ast.Name:
-                (reads if type(n.ctx) is ast.Load else own).add(n.id)  # type: ignore[attr-defined]
-            elif t is ast.alias:
-                own.add((n.asname or n.name).split(".")[0])  # type: ignore[attr-defined]
-            elif t in _BINDS_NAME and n.name:  # type: ignore[attr-defined]
-                own.add(n.name)  # type: ignore[attr-defined]
-            elif t is ast.arg:
-                own.add(n.arg)  # type: ignore[attr-defined]
-            elif t is ast.MatchMapping and n.rest:  # type: ignore[attr-defined]
-                own.add(n.rest)  # type: ignore[attr-defined]
-            elif t is ast.Global or t is ast.Nonlocal:
-                own.update(n.names)  # type: ignore[attr-defined]
+    reads, own = reads_and_bindings(node)
     free = reads - own - {node.name}
     if not free:
         return []
