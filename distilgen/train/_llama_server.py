@@ -579,7 +579,8 @@ _WORD_END = re.compile(r"""[\s"',;()\[\]{}]|[.:!?](?=[\s"')\]]|$)""")
 _VALUE_START = re.compile(r"[\"\[:,]([^\W_])$")  # a JSON value's first character, just written
 
 
-def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: list[int]) -> list[int]:
+def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: list[int],
+                  call: str | None = None) -> list[int]:
     """What the answer will most likely go on with, as tokens to verify in the next batch:
     - the forced JSON that `draft` held back because its last run may merge with what follows
       (`":"` before a value: the model writes it as one token in the answers it learned);
@@ -596,7 +597,7 @@ def _guess_tokens(llm: Any, sampler: LazyGrammarGreedy, prompt: str, answer: lis
     that fits the value's shape whole (the date where the call has one date), or with null for a
     string-or-null value no word fits; where the model wrote `":` instead of `":"`, null is guessed."""
     text = llm.detokenize(answer).decode("utf-8", "replace")
-    call = call_text(prompt)
+    call = call_text(prompt) if call is None else call  # `_jump_forward` finds it once a request
     guessed = _value_guess(llm, sampler, prompt, call, answer, text)
     for _ in range(_WORD_GUESSES):
         more = _word_guess(llm, sampler, call, answer, text, guessed)
@@ -757,6 +758,7 @@ def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop:
     import llama_cpp
 
     prompt_text = llm.detokenize(tokens).decode("utf-8", "replace") if lookup else ""
+    call = call_text(prompt_text)
     prefix = 0
     for a, b in zip(llm._input_ids, tokens):
         if a != b:
@@ -777,7 +779,7 @@ def _jump_forward(llm: Any, sampler: LazyGrammarGreedy, tokens: list[int], stop:
         if sampler.complete:
             yield llm.token_eos()
             return
-        guess = _guess_tokens(llm, sampler, prompt_text, answer) if lookup else []
+        guess = _guess_tokens(llm, sampler, prompt_text, answer, call) if lookup else []
         if len(step) + len(guess) > llm.n_batch:
             guess = []
         start = llm.n_tokens
