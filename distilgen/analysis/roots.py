@@ -46,8 +46,8 @@ def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> t
         p = Path(os.path.normpath(root / rel))
         if p not in out:
             out.append(p)
-    src = root / "src"
-    if src.is_dir() and not (src / "__init__.py").is_file() and src not in out:
+    src = _src_layout(root)
+    if src is not None and src not in out:
         out.append(src)
     # A root that is itself a package (`distilgen scan mypkg/` with no pyproject.toml) is imported
     # from the folder above its top package, as the interpreter would.
@@ -59,11 +59,16 @@ def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> t
     for member in _nested_projects(root):
         # a workspace member (`fastmcp_slim/` of fastmcp's uv workspace): installed, its packages
         # are imported from its own folder (or its `src/`), never through the member's folder name
-        member_src = member / "src"
-        for p in (member_src,) if member_src.is_dir() and not (member_src / "__init__.py").is_file() else (member,):
-            if p not in out:
-                out.append(p)
+        p = _src_layout(member) or member
+        if p not in out:
+            out.append(p)
     return tuple(out)
+
+
+def _src_layout(folder: Path) -> Path | None:
+    """`folder/src` when it is a folder and not itself a package (a src layout), else None."""
+    src = folder / "src"
+    return src if src.is_dir() and not (src / "__init__.py").is_file() else None
 
 
 # what marks a folder as a project of its own (pip installs it from there)
