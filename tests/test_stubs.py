@@ -808,3 +808,43 @@ def test_an_originals_own_ignore_on_its_signature_line_is_kept(tmp_path: Path) -
     original = (root / "pkg" / "models.py").read_text()
     _assert_same_prompt(original, text, "ProxyTemplate.from_raw", "ProxyTemplate")
     _assert_mypy_strict_passes(root, report.path)
+
+
+def test_an_ignore_inside_a_multi_line_signature_the_module_disables_passes_mypy(tmp_path: Path) -> None:
+    """fastmcp (wave 4): `def from_raw(  # type: ignore[override]` over several lines is part of the
+    prompt, so it stays; when another stub makes the module disable `override`, that comment is an
+    unused ignore, which mypy --strict reports: the module disables `unused-ignore` too."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models.py":
+            "from pydantic import BaseModel\n\n\nclass Template(BaseModel):\n    uri: str\n\n"
+            "    @classmethod\n    def from_raw(cls, raw: str) -> \"Template\":\n        return cls(uri=raw)\n\n\n"
+            "class ProxyTemplate(Template):\n    client: str = \"\"\n\n"
+            "    @classmethod\n    def from_raw(  # type: ignore[override]\n        cls,\n        client: str,\n"
+            "        raw: str,\n    ) -> \"ProxyTemplate\":\n        return cls(uri=raw, client=client)\n\n\n"
+            "class Other(BaseModel):\n    n: int\n\n"
+            "    def merge(self, t: Template) -> \"Other\":\n        return Other(n=self.n + len(t.uri))\n",
+    })
+    report = api.stubs([root], model=MODEL)
+    text = (root / report.path).read_text()
+    assert "def from_raw(  # type: ignore[override]\n" in text
+    assert 'disable-error-code="override, unused-ignore"' in text
+    original = (root / "pkg" / "models.py").read_text()
+    _assert_same_prompt(original, text, "ProxyTemplate.from_raw", "ProxyTemplate")
+    _assert_mypy_strict_passes(root, report.path)
+
+
+def test_no_unused_ignore_code_without_an_ignore_in_a_signature(tmp_path: Path) -> None:
+    """The `unused-ignore` code is disabled only for a kept comment the module made unused."""
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models.py":
+            "from pydantic import BaseModel\n\n\nclass Template(BaseModel):\n    uri: str\n\n"
+            "    @classmethod\n    def from_raw(cls, raw: str) -> \"Template\":\n        return cls(uri=raw)\n\n\n"
+            "class Other(BaseModel):\n    n: int\n\n"
+            "    def merge(self, t: Template) -> \"Other\":\n        return Other(n=self.n + len(t.uri))\n",
+    })
+    report = api.stubs([root], model=MODEL)
+    text = (root / report.path).read_text()
+    assert 'disable-error-code="override"' in text
+    _assert_mypy_strict_passes(root, report.path)
