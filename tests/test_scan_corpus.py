@@ -114,6 +114,13 @@ def test_reasons_name_the_wrapper_and_the_cause(report):
     assert reasons["Service.instance"].startswith("instance method of non-model class Service")
     assert reasons["Service.prop"].startswith("property")
     assert reasons["Renamer.renamed"] is None
+    state = {r.qualname: r.reason for r in report.results if r.module == "corpus.private_state"}
+    assert state["Cached.read"] == ("reads private state `self._cache` (not in the call: an instance is "
+                                    "written with its fields only)")
+    assert state["Cached.counted"].startswith("reads private state `self._hits`")
+    assert state["Derived.inherited"].startswith("reads private state `self._cache`")  # a base's
+    assert state["FromOtherModule.reads_base_state"].startswith("reads private state `self._origin`")  # another module's base
+    assert state["Cached.shared"] is None and state["Cached.helped"] is None  # a ClassVar, a private method
 
 
 def test_kinds_and_async(report):

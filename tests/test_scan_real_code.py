@@ -652,3 +652,38 @@ def test_a_model_method_returning_self_is_a_candidate_and_captures_as_its_class(
     check = subprocess.run([sys.executable, "-m", "distilgen", "check", "."], cwd=project, capture_output=True,
                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_model_method_reading_state_its_methods_set_is_ineligible(tmp_path):
+    """Wave 4 (crewai, fastmcp): a model's method whose answer depends on private state (set by
+    `model_post_init`, never declared) cannot be distilled: its call writes the instance with its
+    fields only, so one call text would get two answers. Reads that are not state stay candidates."""
+    project = write(tmp_path, {"svc/__init__.py": "", "svc/m.py": """\
+        from pydantic import BaseModel
+
+
+        class Out(BaseModel):
+            text: str
+
+
+        class Client(BaseModel):
+            url: str
+
+            def model_post_init(self, context: object) -> None:
+                self._session = object()
+
+            def fetch(self, path: str) -> Out:
+                return Out(text=f"{self._session}{self.url}{path}")
+
+            def local(self, path: str) -> Out:
+                other = Client(url=path)
+                return Out(text=str(other._session))  # another instance's state: not `self`'s
+
+            def copy_of(self, path: str) -> Out:
+                return Out(text=self.url + path)
+        """})
+    got = {r.qualname: (r.status, r.reason) for r in api.scan([project], use_cache=False).results}
+    assert got["Client.fetch"][0] == "ineligible"
+    assert got["Client.fetch"][1].startswith("reads private state `self._session`")
+    assert got["Client.local"] == ("candidate", None)
+    assert got["Client.copy_of"] == ("candidate", None)

@@ -21,6 +21,7 @@ a pathological file reach libcst's native parser).
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from typing import Any, Literal, NamedTuple
 
@@ -29,7 +30,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 10
+INDEX_VERSION = 11
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -49,6 +50,9 @@ class ClassRec(NamedTuple):
     With `fields`, what a model's closure digest reads (`depends`) without parsing the file again."""
     fields: tuple[Any, ...] = ()
     """The annotation of each annotated assignment directly in the class body, in order."""
+    private: tuple[str, ...] = ()
+    """The private attributes (`_x`) its body declares; with its methods' `self._x = ...` too when
+    one of its methods reads private state (`FuncRec.private_reads`)."""
 
 
 class FuncRec(NamedTuple):
@@ -74,6 +78,9 @@ class FuncRec(NamedTuple):
     """The scope its annotations are resolved in."""
     type_checking: bool = False
     """Defined under `if TYPE_CHECKING:` (never runs)."""
+    private_reads: tuple[str, ...] = ()
+    """An instance method's `self._x` reads (not its class's own methods): private state, if its
+    class or a base declares `_x`, that no call carries (`project._classify`)."""
 
 
 Binding = tuple[Any, ...]
@@ -186,6 +193,11 @@ class _Builder:
         self.type_checking = 0  # inside how many `if TYPE_CHECKING:` bodies
         self.enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef] = []  # the functions around a def
         self.bound: dict[int, set[str]] = {}  # id(function) -> the names it binds, read once per function
+        self.class_nodes: dict[str, ast.ClassDef] = {}  # qualname -> its (first) class statement
+        self.stored: set[str] = set()  # classes whose methods' `self._x = ...` are in their ClassRec
+        self.code: dict[str, set[str]] = {}  # class qualname -> the names of the defs in its body
+        self.text = text
+        self._line_starts: list[int] | None = None  # offsets of each line, made when first needed
         if "yield" in text:
             self.yield_lines = [i for i, line in enumerate(text.splitlines(), 1) if "yield" in line]
 
@@ -277,7 +289,10 @@ class _Builder:
                 fields = tuple(conv(st.annotation) for st in node.body if type(st) is ast.AnnAssign)
             except RecursionError:  # a field annotation too deep to keep: the class reads as unknown
                 span, fields = None, ()
-        self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno, span, fields)
+        private = tuple(sorted(_declared_private(node))) if first is None else first.private
+        self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno, span, fields,
+                                      private)
+        self.class_nodes.setdefault(qual, node)
         self.bind(scope, node.name, ("cls", qual), soft)
         self.block(node.body, body, qual + ".", qual)
 
@@ -336,7 +351,50 @@ class _Builder:
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
             isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen,
             _no_input(node, kind, self.enclosing, self.bound), cls, scope, self.type_checking > 0,
+            self._private_reads(node, kind, cls),
         ))
+
+    def _segment(self, node: ast.stmt) -> str:
+        """The text of `node`'s lines (its whole lines: a cheap superset of its own text)."""
+        if self._line_starts is None:
+            # only "\n" counted: a file with other line ends gets the whole text (a superset)
+            self._line_starts = [0, *itertools.accumulate(len(line) + 1 for line in self.text.split("\n"))]
+        starts = self._line_starts
+        end = node.end_lineno or node.lineno
+        if node.lineno > len(starts) - 1 or end >= len(starts):
+            return self.text
+        return self.text[starts[node.lineno - 1]:starts[end]]
+
+    def _private_reads(self, node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str, cls: str | None) -> tuple[str, ...]:
+        """The private attributes an instance method reads on its instance (wave 4: fastmcp's
+        `ProxyResource.read` returned its cached content: one call, two answers), not counting its
+        class's own methods; its class then also records the `self._x = ...` of its methods. Read
+        from its text, not its tree (every method of every class is asked; a walk of each cost
+        a tenth of the index build): a name written in a string or a comment may count too, and
+        only names its class or a base declares as state matter (`project._classify`)."""
+        if kind != "method" or cls is None or cls not in self.class_nodes:
+            return ()
+        plain = [*node.args.posonlyargs, *node.args.args]
+        if not plain:
+            return ()
+        me = plain[0].arg
+        text = self._segment(node)
+        if f"{me}._" not in text:  # most methods: one substring search
+            return ()
+        klass = self.class_nodes[cls]
+        code = self.code.get(cls)
+        if code is None:
+            code = self.code[cls] = {st.name for st in klass.body if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        # `self._x` not assigned (`self._x = ...`): a read
+        read = {"_" + n for n in re.findall(rf"\b{re.escape(me)}\._(\w+)\b(?!\s*=[^=])", text)} - code
+        read = {n for n in read if not n.startswith("__")}
+        if not read:
+            return ()
+        if cls not in self.stored:
+            self.stored.add(cls)
+            rec = self.classes[cls]
+            self.classes[cls] = rec._replace(private=tuple(sorted(set(rec.private) | _stored_private(klass))))
+        return tuple(sorted(read))
 
 
 # parameter types whose values no call text can carry (a function, a coroutine, a live iterator)
@@ -373,6 +431,72 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
             shown = ", ".join(f"`{n}`" for n in free[:3])
             return f"reads {shown} from the function around it (a closure: its calls do not carry that)"
     return None
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _declared_private(node: ast.ClassDef) -> set[str]:
+    """The private attributes a class body declares: `_x: T`, `_x = PrivateAttr()` or `_x = value`
+    (pydantic makes each a private attribute; a `ClassVar` is not one). One pass over the body's
+    statements: every class of every file is read so, for the subclasses that inherit them."""
+    out: set[str] = set()
+    for st in node.body:
+        t = type(st)
+        if t is ast.AnnAssign:
+            x = st.target  # type: ignore[attr-defined]
+            if type(x) is ast.Name and x.id[0] == "_" and x.id[1:2] != "_":
+                ann = st.annotation  # type: ignore[attr-defined]
+                head = ann.value if type(ann) is ast.Subscript else ann
+                if (_dotted(head) or "").rsplit(".", 1)[-1] != "ClassVar":
+                    out.add(x.id)
+        elif t is ast.Assign:
+            for x in st.targets:  # type: ignore[attr-defined]
+                if type(x) is ast.Name and x.id[0] == "_" and x.id[1:2] != "_":
+                    out.add(x.id)
+    return out
+
+
+def _stored_private(node: ast.ClassDef) -> set[str]:
+    """The `self._x` its methods assign (`model_post_init` setting a client): state as well. Read
+    from assignment statements only, at any depth of blocks (expressions are not walked: a big
+    class's every method walked whole cost a fifth of the index build)."""
+    out: set[str] = set()
+    for st in node.body:
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            plain = [*st.args.posonlyargs, *st.args.args]
+            if plain:
+                _stores(st.body, plain[0].arg, out)
+    return out
+
+
+def _stores(stmts: list[ast.stmt], me: str, out: set[str]) -> None:
+    for st in stmts:
+        t = type(st)
+        if t is ast.Assign or t is ast.AnnAssign or t is ast.AugAssign:
+            targets = st.targets if t is ast.Assign else [st.target]  # type: ignore[attr-defined]
+            todo = list(targets)
+            while todo:
+                x = todo.pop()
+                if isinstance(x, (ast.Tuple, ast.List)):
+                    todo.extend(x.elts)
+                elif isinstance(x, ast.Starred):
+                    todo.append(x.value)
+                elif (isinstance(x, ast.Attribute) and _is_private(x.attr) and isinstance(x.value, ast.Name)
+                      and x.value.id == me):
+                    out.add(x.attr)
+        elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
+            continue  # another scope: its `self` is not this one
+        else:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(st, field, None)
+                if inner:
+                    _stores(inner, me, out)
+            for h in getattr(st, "handlers", ()):
+                _stores(h.body, me, out)
+            for case in getattr(st, "cases", ()):
+                _stores(case.body, me, out)
 
 
 def _closure_names(node: ast.FunctionDef | ast.AsyncFunctionDef,

@@ -318,6 +318,38 @@ def _self_shape(res: Resolver, module: str, fn: FuncRec) -> Shape | None:
     return ("model", f"{module}.{fn.cls}")
 
 
+def _private_state_read(res: Resolver, module: str, fn: FuncRec) -> list[str]:
+    """Which of a model method's `self._x` reads are private attributes its class or a base class
+    in the project declares (or its own class's methods set): state a call does not carry, as the
+    call writes the instance with its fields only. A base the scan cannot read adds nothing."""
+    from .resolve import Module
+
+    assert fn.cls is not None
+    state: set[str] = set()
+    todo = [(module, fn.cls)]
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        m = res.module(key[0])
+        idx = m.index if isinstance(m, Module) else None
+        rec = idx.classes.get(key[1]) if idx is not None else None
+        if rec is None:
+            continue
+        state.update(rec.private)
+        for base in rec.bases:
+            if base is not None and base[0] == "s":
+                base = base[1]
+            if base is None or base[0] != "n":
+                continue
+            t = res.resolve_dotted(key[0], rec.scope, base[1])
+            if t[0] == "cls":
+                todo.append((t[1], t[2]))
+    return [n for n in fn.private_reads if n in state]
+
+
 def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> ScanResult | None:
     module = entry.module
     try:
@@ -350,6 +382,9 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
         elif fn.no_input:
             other = fn.no_input
+        elif fn.private_reads and (hit := _private_state_read(res, module, fn)):
+            shown = ", ".join(f"`self.{n}`" for n in hit[:3])
+            other = f"reads private state {shown} (not in the call: an instance is written with its fields only)"
         if nature:
             status, reason = "ineligible", nature
         elif fn.is_generator:

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import types
+import textwrap
 import typing
 
 import pydantic
@@ -130,6 +131,15 @@ def unwritable(ann: typing.Any) -> bool:
                                        "Iterator", "AsyncIterator"}
 
 
+def reads_private_state(fn: typing.Any, owner: type) -> bool:
+    """The method reads `self._x` for a private attribute pydantic gave the class (inherited too)."""
+    private = set(getattr(owner, "__private_attributes__", {}))
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    me = next(iter(inspect.signature(fn).parameters))
+    return any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == me
+               and n.attr in private for n in ast.walk(tree))
+
+
 def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -> None:
     raw = inspect.unwrap(fn)
     key = f"{raw.__module__}:{raw.__qualname__}"  # the function's own module, whatever re-exports it
@@ -174,6 +184,8 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
         status = "ineligible"
     elif varargs_only or no_input:
         status = "ineligible"  # its calls cannot carry what its answer depends on
+    elif kind == "method" and owner is not None and reads_private_state(raw, owner):
+        status = "ineligible"  # its answer depends on state the call leaves out
     state = getattr(fn, "__distil__", None)
     decorator = None
     if state is not None:
