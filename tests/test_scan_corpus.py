@@ -121,6 +121,12 @@ def test_reasons_name_the_wrapper_and_the_cause(report):
     assert state["Derived.inherited"].startswith("reads private state `self._cache`")  # a base's
     assert state["FromOtherModule.reads_base_state"].startswith("reads private state `self._origin`")  # another module's base
     assert state["Cached.shared"] is None and state["Cached.helped"] is None  # a ClassVar, a private method
+    params = {r.qualname: r.reason for r in report.results if r.module == "corpus.parameters"}
+    assert params["live"] == "parameter db is of class corpus.parameters.Database (no call can write its value)"
+    assert params["callback_alias"] == "parameter rewrite is a Callable (no call can write its value)"
+    assert params["an_exception"].startswith("parameter error is an exception (corpus.parameters.Refused)")
+    assert params["a_logger"].startswith("parameter log is of class logging.Logger")
+    assert params["either"] is None and params["writable"] is None and params["generic"] is None
 
 
 def test_kinds_and_async(report):

@@ -687,3 +687,33 @@ def test_a_model_method_reading_state_its_methods_set_is_ineligible(tmp_path):
     assert got["Client.fetch"][1].startswith("reads private state `self._session`")
     assert got["Client.local"] == ("candidate", None)
     assert got["Client.copy_of"] == ("candidate", None)
+
+
+def test_a_parameter_no_call_can_write_makes_a_def_ineligible(tmp_path):
+    """Wave 5 (arize-phoenix: 85 endpoints taking a starlette `Request`, helpers taking SQLAlchemy
+    sessions and rows): a class found on the project's path that is no model, dataclass, enum or
+    value has no written form, so every call would be skipped. A class the scan cannot see through
+    (a decorator that may make it a dataclass, a base it cannot resolve) is not refused."""
+    site = write(tmp_path / "site", {
+        "webkit/__init__.py": "",
+        "webkit/requests.py": "from typing import Any, Mapping\n\n\nclass HTTPConnection(Mapping[str, Any]):\n"
+                              "    pass\n\n\nclass Request(HTTPConnection):\n    pass\n",
+        "webkit/shapes.py": "import attr\n\n\n@attr.define\nclass Box:\n    size: int\n\n\n"
+                            "class Opaque(NotInstalled):  # noqa: F821\n    pass\n",
+    })
+    project = write(tmp_path / "proj", {
+        "pyproject.toml": "",
+        "app.py": MODEL + "\n\nfrom webkit.requests import Request\nfrom webkit.shapes import Box, Opaque\n\n\n"
+                  "def endpoint(request: Request, limit: int) -> M:\n    return M(x=limit)\n\n\n"
+                  "def boxed(box: Box) -> M:\n    return M(x=box.size)\n\n\n"
+                  "def opaque(o: Opaque) -> M:\n    return M(x=1)\n\n\n"
+                  "def missing(thing: 'NotThere', n: int) -> M:  # noqa: F821\n    return M(x=n)\n",
+    })
+    proc = _cli(["scan", "--no-cache", "--format", "json", "."], project, str(site))
+    assert proc.returncode == 0, proc.stderr
+    got = {r["qualname"]: (r["status"], r["reason"]) for r in json.loads(proc.stdout)}
+    assert got["endpoint"] == ("ineligible", "parameter request is of class webkit.requests.Request "
+                                             "(no call can write its value)")
+    assert got["boxed"] == ("candidate", None)
+    assert got["opaque"] == ("candidate", None)
+    assert got["missing"] == ("candidate", None)

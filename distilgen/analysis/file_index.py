@@ -53,6 +53,8 @@ class ClassRec(NamedTuple):
     private: tuple[str, ...] = ()
     """The private attributes (`_x`) its body declares; with its methods' `self._x = ...` too when
     one of its methods reads private state (`FuncRec.private_reads`)."""
+    decorated: bool = False
+    """The class statement has decorators (perhaps `@dataclass`: `writable` does not guess)."""
 
 
 class FuncRec(NamedTuple):
@@ -81,6 +83,9 @@ class FuncRec(NamedTuple):
     private_reads: tuple[str, ...] = ()
     """An instance method's `self._x` reads (not its class's own methods): private state, if its
     class or a base declares `_x`, that no call carries (`project._classify`)."""
+    params: tuple[tuple[str, Any], ...] = ()
+    """(name, annotation) of each annotated parameter a call writes (not `self`/`cls`), for
+    `writable`: a type no call text can carry makes the def ineligible."""
 
 
 Binding = tuple[Any, ...]
@@ -291,7 +296,7 @@ class _Builder:
                 span, fields = None, ()
         private = tuple(sorted(_declared_private(node))) if first is None else first.private
         self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno, span, fields,
-                                      private)
+                                      private, bool(node.decorator_list))
         self.class_nodes.setdefault(qual, node)
         self.bind(scope, node.name, ("cls", qual), soft)
         self.block(node.body, body, qual + ".", qual)
@@ -351,7 +356,7 @@ class _Builder:
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
             isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen,
             _no_input(node, kind, self.enclosing, self.bound), cls, scope, self.type_checking > 0,
-            self._private_reads(node, kind, cls),
+            self._private_reads(node, kind, cls), _params(node, kind),
         ))
 
     def _segment(self, node: ast.stmt) -> str:
@@ -431,6 +436,21 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
             shown = ", ".join(f"`{n}`" for n in free[:3])
             return f"reads {shown} from the function around it (a closure: its calls do not carry that)"
     return None
+
+
+def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tuple[str, Any], ...]:
+    a = node.args
+    plain = [*a.posonlyargs, *a.args]
+    if kind in ("method", "classmethod") and plain:
+        plain = plain[1:]  # `self` (a model instance is written into the call) or `cls`
+    out = []
+    for p in [*plain, *a.kwonlyargs, *(v for v in (a.vararg, a.kwarg) if v is not None)]:
+        if p.annotation is not None:
+            try:
+                out.append((p.arg, conv(p.annotation)))
+            except RecursionError:  # an annotation too deep to keep: not judged
+                continue
+    return tuple(out)
 
 
 def _is_private(name: str) -> bool:

@@ -318,6 +318,17 @@ def _self_shape(res: Resolver, module: str, fn: FuncRec) -> Shape | None:
     return ("model", f"{module}.{fn.cls}")
 
 
+def _unwritable_param(res: Resolver, module: str, fn: FuncRec) -> str | None:
+    """A parameter whose type no call text can carry (`analysis.writable`), said as the reason."""
+    from .writable import unwritable
+
+    for name, ann in fn.params:
+        what = unwritable(res, module, fn.scope, ann)
+        if what:
+            return f"parameter {name} is {what} (no call can write its value)"
+    return None
+
+
 def _private_state_read(res: Resolver, module: str, fn: FuncRec) -> list[str]:
     """Which of a model method's `self._x` reads are private attributes its class or a base class
     in the project declares (or its own class's methods set): state a call does not carry, as the
@@ -385,6 +396,8 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
         elif fn.private_reads and (hit := _private_state_read(res, module, fn)):
             shown = ", ".join(f"`self.{n}`" for n in hit[:3])
             other = f"reads private state {shown} (not in the call: an instance is written with its fields only)"
+        elif fn.params and (live := _unwritable_param(res, module, fn)):
+            other = live
         if nature:
             status, reason = "ineligible", nature
         elif fn.is_generator:

@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import collections.abc
 import gc
+import uuid
+import pathlib
+import enum
+import decimal
+import datetime
+import dataclasses
 import importlib
 import inspect
 import re
@@ -131,6 +137,49 @@ def unwritable(ann: typing.Any) -> bool:
                                        "Iterator", "AsyncIterator"}
 
 
+WRITABLE = (int, float, complex, str, bytes, bool, list, dict, tuple, set, frozenset, enum.Enum, datetime.date,
+            datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID, pathlib.PurePath)
+
+
+def unwritable_type(tp: typing.Any) -> bool:
+    """A parameter type no call text can carry: a class the renderer has no form for (not a
+    model, dataclass, enum, builtin value, date, Decimal, UUID or path), an exception, a function
+    or a class object; a union only when every member but None is; a container when what it holds is."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Annotated:
+        return unwritable_type(args[0])
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        return bool(rest) and all(unwritable_type(a) for a in rest)
+    if origin in (collections.abc.Callable, type) or tp in (collections.abc.Callable, type):
+        return True
+    if origin is typing.Literal:
+        return False
+    if origin is not None:
+        return any(unwritable_type(a) for a in args if not isinstance(a, list) and a is not Ellipsis)
+    if not isinstance(tp, type) or tp is object or tp is typing.Any or getattr(tp, "_is_protocol", False):
+        return False  # Any, a TypeVar, a Protocol: any value
+    if issubclass(tp, BaseException):
+        return True
+    return not (issubclass(tp, pydantic.BaseModel) or issubclass(tp, WRITABLE) or dataclasses.is_dataclass(tp))
+
+
+def param_types(fn: typing.Any) -> list[typing.Any]:
+    """The evaluated annotation of each parameter that has one (unresolvable ones left out)."""
+    out = []
+    for name, ann in getattr(fn, "__annotations__", {}).items():
+        if name == "return":
+            continue
+        def one() -> None: ...
+        one.__annotations__ = {"x": ann}
+        try:
+            out.append(typing.get_type_hints(one, globalns=fn.__globals__, include_extras=True)["x"])
+        except Exception:
+            continue
+    return out
+
+
 def reads_private_state(fn: typing.Any, owner: type) -> bool:
     """The method reads `self._x` for a private attribute pydantic gave the class (inherited too)."""
     private = set(getattr(owner, "__private_attributes__", {}))
@@ -184,6 +233,8 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
         status = "ineligible"
     elif varargs_only or no_input:
         status = "ineligible"  # its calls cannot carry what its answer depends on
+    elif any(unwritable_type(t) for t in param_types(raw)):
+        status = "ineligible"  # a parameter no call can write
     elif kind == "method" and owner is not None and reads_private_state(raw, owner):
         status = "ineligible"  # its answer depends on state the call leaves out
     state = getattr(fn, "__distil__", None)

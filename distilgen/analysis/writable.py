@@ -1,0 +1,191 @@
+"""Can a call text carry a value of this parameter's type? The scan's answer, from annotations.
+
+A captured call is written as Python text (`runtime.calls.render_value`: literals, containers,
+pydantic models, dataclasses, enums, dates, `Decimal`, `UUID`, paths). A parameter whose type is
+none of those (a database session, an HTTP request, an ORM row, an exception, a live client)
+cannot be written: every call of a decorated function would be skipped, and a dispatch would
+raise (wave 5: 95 of arize-phoenix's 117 candidates took a starlette `Request` or an SQLAlchemy
+session or row). Such a function is `ineligible`.
+
+Only a definite answer counts: a type this module cannot see through (a class with a decorator,
+which may make it a dataclass; a base the scan cannot resolve; a `TypeVar`; a `Protocol`; an
+uninstalled package) is taken as writable, so a candidate is never lost on a guess.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import TYPE_CHECKING, Any
+
+from .file_index import conv
+
+if TYPE_CHECKING:
+    from .resolve import Resolved, Resolver
+
+__all__ = ["unwritable"]
+
+# typing names whose values no call can write (a function, a coroutine, a live iterator, a class)
+_LIVE_TYPING = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
+                          "AsyncIterator", "type", "Type"})
+_TYPING_HOME = ("typing", "typing_extensions", "collections.abc", "builtins")
+_WRAPPERS = frozenset({"Annotated", "Optional", "Final", "ClassVar", "Required", "NotRequired", "ReadOnly"})
+# bases that make a class's instances writable (rendered as their base's value, or by member)
+_WRITABLE_BASES = frozenset({
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset", "builtins.str",
+    "builtins.int", "builtins.float", "builtins.bytes", "builtins.bool",
+    "enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag", "enum.ReprEnum",
+    "typing.NamedTuple", "typing.TypedDict", "typing_extensions.TypedDict", "typing_extensions.NamedTuple",
+    "datetime.date", "datetime.datetime", "datetime.time", "datetime.timedelta", "decimal.Decimal",
+    "uuid.UUID", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.PurePosixPath",
+    "pathlib.WindowsPath", "pathlib.PureWindowsPath",
+})
+# bases that say nothing either way: a class deriving only from these (and plain classes) is not writable
+_NEUTRAL_HOMES = ("collections.abc", "abc", "typing", "typing_extensions", "contextlib")
+_NEUTRAL_BUILTINS = frozenset({"builtins.object"})
+# standard-library modules whose classes are live resources (a logger, a lock, a socket, a loop)
+_LIVE_STDLIB = ("logging", "threading", "asyncio", "socket", "io", "sqlite3", "subprocess", "multiprocessing",
+                "concurrent.futures", "ssl", "queue", "selectors", "tempfile", "zipfile", "tarfile", "mmap",
+                "http.client", "urllib.request", "types")
+_EXCEPTIONS = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException))
+
+
+def unwritable(res: "Resolver", module: str, scope: int, ann: Any, depth: int = 0) -> str | None:
+    """What makes a value of annotation `ann` (seen from `scope` of `module`) impossible to write
+    into a call (`of class starlette.requests.Request`, `a Callable`), or None: writable, or not known."""
+    if ann is None or depth > 20:
+        return None
+    k = ann[0]
+    if k == "q":
+        try:
+            node = ast.parse(ann[1].strip(), mode="eval").body
+        except SyntaxError:
+            return None
+        return unwritable(res, module, scope, conv(node), depth + 1)
+    if k == "n":
+        return _target(res, res.resolve_dotted(module, scope, ann[1]), depth)
+    if k == "or":
+        return _every(res, module, scope, _members(ann), depth)
+    if k != "s":
+        return None
+    head = res.resolve_dotted(module, scope, ann[1][1]) if ann[1] and ann[1][0] == "n" else ("other",)
+    if head[0] == "alias":
+        head = res.resolve_expr_target(head[1], head[2], head[3])
+    args = ann[2]
+    name = _typing_name(head)
+    if name is None:
+        return _target(res, head, depth)  # a generic class, subscripted: the class decides
+    if name in _WRAPPERS:
+        return unwritable(res, module, scope, args[0], depth + 1) if args else None
+    if name == "Union":
+        return _every(res, module, scope, list(args), depth)
+    if name in _LIVE_TYPING:
+        return _a(name)
+    if name == "Literal":
+        return None
+    for a in args:  # a container: of what it holds
+        if a is not None and a[0] != "l":
+            why = unwritable(res, module, scope, a, depth + 1)
+            if why:
+                return why
+    return None
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+
+
+def _members(ann: Any) -> list[Any]:
+    if ann is not None and ann[0] == "or":
+        return [*_members(ann[1]), *_members(ann[2])]
+    return [ann]
+
+
+def _every(res: "Resolver", module: str, scope: int, members: list[Any], depth: int) -> str | None:
+    """A union is unwritable when every member but None is (`Request | None` is a Request)."""
+    whys = [unwritable(res, module, scope, m, depth + 1) for m in members if m is not None and m[0] != "none"
+            and not (m[0] == "n" and m[1] == "None")]
+    return whys[0] if whys and all(whys) else None
+
+
+def _typing_name(t: "Resolved") -> str | None:
+    if t[0] != "ext":
+        return None
+    mod, _, name = t[1].rpartition(".")
+    return name if mod in _TYPING_HOME else None
+
+
+def _target(res: "Resolver", t: "Resolved", depth: int) -> str | None:
+    kind = t[0]
+    if kind == "alias":
+        return unwritable(res, t[1], t[2], t[3], depth + 1)
+    if kind == "ext":
+        return _external(t[1])
+    if kind == "cls":
+        return _class(res, t[1], t[2], depth)
+    return None  # missing, a TypeVar or NewType call, a module: not known
+
+
+def _external(dotted: str) -> str | None:
+    """A name outside the scanned files that the scan could not read as a class: by name."""
+    mod, _, name = dotted.rpartition(".")
+    if mod in _TYPING_HOME and name in _LIVE_TYPING:
+        return _a(name)
+    if mod == "builtins" and name in _EXCEPTIONS:
+        return f"an exception ({name})"
+    if any(mod == m or mod.startswith(m + ".") for m in _LIVE_STDLIB) and name[:1].isupper():
+        return f"of class {dotted}"
+    return None
+
+
+def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
+    """A class the scan reads (the project's or a located library's): unwritable when it is no
+    model and every base is known and gives it no written form."""
+    if res.is_model(("cls", module, qual))[0] is not False:
+        return None  # a model (written by its fields), or not known
+    verdict = _plain(res, module, qual, set(), depth)
+    if verdict == "exception":
+        return f"an exception ({module}.{qual})"
+    return f"of class {module}.{qual}" if verdict == "plain" else None
+
+
+def _plain(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]], depth: int) -> str | None:
+    """"plain": the class and its bases give its instances no written form; "exception": it is an
+    exception; None: writable, or not known."""
+    from .resolve import Module
+
+    if (module, qual) in seen or depth > 30:
+        return None
+    seen.add((module, qual))
+    m = res.module(module)
+    rec = m.index.classes.get(qual) if isinstance(m, Module) and m.index is not None else None
+    if rec is None or rec.decorated:
+        return None  # not read, or decorated: perhaps a dataclass
+    verdict = "plain"
+    for base in rec.bases:
+        if base is not None and base[0] == "s":
+            base = base[1]  # `Generic[T]`, `Mapping[str, Any]`: the class subscripted
+        if base is None or base[0] != "n":
+            return None
+        t = res.resolve_dotted(module, rec.scope, base[1])
+        if t[0] == "alias":
+            t = res.resolve_expr_target(t[1], t[2], t[3])
+        if t[0] == "cls":
+            if res.is_model(t)[0] is not False:
+                return None
+            inner = _plain(res, t[1], t[2], seen, depth + 1)
+            if inner is None:
+                return None
+            if inner == "exception":
+                verdict = "exception"
+            continue
+        if t[0] != "ext":
+            return None  # missing, a call (`declarative_base()`), ...: not known
+        name = t[1]
+        if name in _WRITABLE_BASES or name.rpartition(".")[2] == "Protocol":
+            return None
+        if name.startswith("builtins.") and name[9:] in _EXCEPTIONS:
+            verdict = "exception"
+        elif not (name in _NEUTRAL_BUILTINS or name.rpartition(".")[0] in _NEUTRAL_HOMES):
+            return None  # a library base the scan cannot read
+    return verdict
