@@ -84,8 +84,9 @@ class FuncRec(NamedTuple):
     """An instance method's `self._x` reads (not its class's own methods): private state, if its
     class or a base declares `_x`, that no call carries (`project._classify`)."""
     params: tuple[tuple[str, Any], ...] = ()
-    """(name, annotation) of each annotated parameter a call writes (not `self`/`cls`), for
-    `writable`: a type no call text can carry makes the def ineligible."""
+    """(name, annotation) of each annotated parameter a call passes (no default; `*args` and
+    `**kwargs`; not `self`/`cls`), for `writable`: a type no call text can carry makes the def
+    ineligible."""
 
 
 Binding = tuple[Any, ...]
@@ -439,12 +440,19 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
 
 
 def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tuple[str, Any], ...]:
+    """The annotated parameters a call passes: those without a default, and `*args`/`**kwargs`
+    (their element type, as the wave-4 `Callable` rule reads them). A parameter a call may leave
+    out (`surface: Mapping[..., type[M]] = DEFAULT`, mcp) does not stop the calls that leave it
+    out from being written."""
     a = node.args
     plain = [*a.posonlyargs, *a.args]
+    required = plain[:len(plain) - len(a.defaults)]
     if kind in ("method", "classmethod") and plain:
-        plain = plain[1:]  # `self` (a model instance is written into the call) or `cls`
+        required = required[1:]  # `self` (a model instance is written into the call) or `cls`
+    required += [p for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+    required += [v for v in (a.vararg, a.kwarg) if v is not None]
     out = []
-    for p in [*plain, *a.kwonlyargs, *(v for v in (a.vararg, a.kwarg) if v is not None)]:
+    for p in required:
         if p.annotation is not None:
             try:
                 out.append((p.arg, conv(p.annotation)))
