@@ -378,6 +378,12 @@ def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas
     described = early.result() if early is not None and decorated else None
     records, problems = build_records(report.root, decorated, child=child, closures=static.closures(decorated),
                                       described=described, texts=static.sources)
+    # still carrying the decorator, but not distillable in this scan: never dropped (`check` DG014)
+    from .checks import not_distillable_here
+    from .prompts.recording import Problem
+
+    problems += [Problem(r.path, r.decorator_lineno or r.lineno, not_distillable_here(r)) for r in report.results
+                 if r.decorator is not None and r.status != "decorated"]
     static.save()
     # an entry that could not be re-recorded this time (import failed, file unreadable) is
     # kept as it was, never dropped

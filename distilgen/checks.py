@@ -17,6 +17,8 @@ Finding codes (stable; `scan --check` may filter on them):
   DG011 return model (or a class it uses) changed since recorded
   DG012 entry recorded without a static fingerprint (an older distilgen)
   DG013 the decorator's Instructions module is missing from the project
+  DG014 a distilled function that is not distillable here (its return model does not resolve with
+        this interpreter, or it breaks a rule): its entry is kept, never called gone
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .analysis.depends import StaticFacts, prompt_digest
 from .prompts.lock import Lock, LockedPrompt
 from .prompts.render import RENDERER_VERSION, fingerprint, fingerprint_json, static_fingerprint
 
-__all__ = ["Finding", "run_checks"]
+__all__ = ["Finding", "run_checks", "not_distillable_here"]
 
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -114,6 +116,24 @@ def _bindings(r: Any, entry: LockedPrompt, lock_name: str) -> list[Finding]:
     return out
 
 
+def not_distillable_here(r: Any) -> str:
+    """Why a function that carries the distil decorator is not `decorated` in this scan, and what
+    to do: its return model does not resolve with this interpreter (wave 5: `check` run where the
+    project's dependencies are not installed called it gone, and `prompts` dropped its entry), or
+    it is no longer distillable (a rule it breaks, a wrapped return). Shared by `check` (DG014)
+    and `prompts` (which keeps the entry)."""
+    if r.status == "unresolved":
+        return (f"{r.qualname} is distilled, but its return model cannot be resolved with this interpreter "
+                f"({r.reason}); its lock entry is kept. Run with the project's interpreter (`--python`)")
+    return (f"{r.qualname} is distilled, but {r.status}: {r.reason}; its lock entry is kept until the decorator goes "
+            f"(`distilgen apply --remove --select '{r.qualname}'`)")
+
+
+def _not_checkable(r: Any, lock_name: str) -> Finding:
+    """DG014: a distilled function whose lock entry cannot be checked in this scan."""
+    return Finding(r.path, r.decorator_lineno or r.lineno, "DG014", not_distillable_here(r), r.function_id)
+
+
 def _missing_instance(r: Any, facts: StaticFacts) -> list[Finding]:
     """DG013: the module of the instance the decorator is bound to is not in the project (the
     `distil.py` that `apply` created, deleted or renamed): the decorated module no longer imports."""
@@ -164,6 +184,11 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
             findings.append(Finding(r.path, r.lineno, "DG007",
                                     f"{r.qualname} returns {r.model} but is not decorated (require-decorated is on); {fix}"))
         if r.status != "decorated":
+            if r.decorator is not None:
+                entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))
+                if entry is not None:  # still distilled: its entry is not stale (DG008 would say drop it)
+                    matched.add(entry.function_id)
+                    findings.append(_not_checkable(r, lock_name))
             continue
         findings.extend(_missing_instance(r, facts))
         entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))

@@ -379,3 +379,39 @@ def test_a_deleted_instance_module_is_found_and_apply_creates_it_again(tmp_path)
     assert cli(root, "check").returncode == 0
     run = subprocess.run([sys.executable, "-c", "import pkg.m"], cwd=root, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
+
+
+def test_a_distilled_function_whose_model_is_not_installed_here_is_never_called_gone(tmp_path):
+    """Wave 5 (arize-phoenix checked by a distilgen installed apart from the project): `check`
+    said DG008 "no distilled function ... is left; run `distilgen prompts` to drop it" for a
+    decorated function whose return model comes from a package this interpreter lacks, and
+    `prompts` then dropped its lock entry. It is DG014 now, and `prompts` keeps the entry."""
+    import os
+
+    ext = tmp_path / "ext" / "extlib"
+    ext.mkdir(parents=True)
+    (ext / "__init__.py").write_text("from pydantic import BaseModel\n\n\nclass Chunk(BaseModel):\n    text: str\n")
+    root = tmp_path / "proj"
+    (root / "app").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "build.py").write_text("from extlib import Chunk\n\n\ndef error_chunk(message: str) -> Chunk:\n"
+                                           "    return Chunk(text=f'error: {message}')\n")
+
+    def run(*args: str, deps: bool) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if deps:
+            env["PYTHONPATH"] = str(tmp_path / "ext")
+        return subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    assert run("apply", ".", deps=True).returncode == 0
+    assert run("check", ".", deps=True).returncode == 0
+    without = run("check", ".", deps=False)
+    assert without.returncode == 1
+    assert "DG014" in without.stdout and "DG008" not in without.stdout, without.stdout
+    assert "cannot be resolved with this interpreter" in without.stdout and "--python" in without.stdout
+    prompts = run("prompts", ".", deps=False)
+    assert prompts.returncode != 0 and "lock entry is kept" in prompts.stdout + prompts.stderr
+    assert [e.function_id for e in load_lock(root / "distilgen.lock").entries] == ["app.build:error_chunk"]
+    assert run("check", ".", deps=True).returncode == 0
