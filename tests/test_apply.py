@@ -437,3 +437,35 @@ def test_an_installed_copy_writes_its_examples_to_the_working_directory(sample_c
     assert (work / "data" / "inbox.jsonl").read_text().count('"role":"user"') == 1  # the installed copy's
     assert (sample_copy / "data" / "inbox.jsonl").read_text().count('"role":"user"') == 1  # the tree's
     assert not list(site.rglob("*.jsonl"))
+
+
+@pytest.mark.parametrize("marker", ["setup.py", "setup.cfg", None])
+def test_an_installed_copy_of_a_project_without_pyproject_writes_to_the_working_directory(
+        tmp_path: Path, marker: str | None) -> None:
+    """Wave 5: a setup.py-only project (and arize-phoenix's wheel tree, with no project file at
+    all) got the instructions module without the installed-copy guard, so an installed copy wrote
+    its dataset into site-packages. The guard's marker is the root's setup.py or setup.cfg, else
+    the lock `apply` writes beside it."""
+    root = tmp_path / "proj"
+    (root / "shop").mkdir(parents=True)
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "price.py").write_text(
+        "from pydantic import BaseModel\n\n\nclass Quote(BaseModel):\n    cents: int\n\n\n"
+        "def quote(item: str, qty: int) -> Quote:\n    return Quote(cents=len(item) * qty)\n")
+    if marker is not None:
+        (root / marker).write_text("from setuptools import setup\nsetup()\n" if marker == "setup.py" else "[metadata]\n")
+    api.apply([root], lock=marker is None)
+    module = (root / "shop" / "distil.py").read_text()
+    assert f'if not (_ROOT / "{marker or "distilgen.lock"}").is_file():' in module
+    site, work = tmp_path / "site", tmp_path / "work"
+    shutil.copytree(root / "shop", site / "shop")  # what installing the package puts there
+    work.mkdir()
+    call = "from shop.price import quote\nquote('tea', 2)\n"
+    for where in (site, root):
+        run = subprocess.run([sys.executable, "-c", call], cwd=work, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PYTHONPATH": f"{where}{os.pathsep}{ROOT}"})
+        assert run.returncode == 0, run.stderr
+    [installed] = [p for p in work.rglob("*.jsonl")]  # the installed copy's, in the working directory
+    assert installed.read_text().count('"role":"user"') == 1
+    assert not list(site.rglob("*.jsonl"))
+    assert [p.relative_to(root) for p in root.rglob("*.jsonl")] == [installed.relative_to(work)]  # the tree's

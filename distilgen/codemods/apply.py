@@ -242,11 +242,23 @@ def check_instance_module(path: Path, instance: InstanceRef) -> None:
         )
 
 
+def _root_marker(config: Config) -> str | None:
+    """A file at the project root that an installed copy of its packages does not have."""
+    if config.pyproject is not None and config.pyproject.parent == config.root:
+        return config.pyproject.name
+    for name in ("setup.py", "setup.cfg"):
+        if (config.root / name).is_file():
+            return name
+    return config.lock_path.name if config.lock_path.parent == config.root else None
+
+
 def render_instance_module(config: Config, instance: InstanceRef, path: Path) -> str:
     depth = len(path.relative_to(config.root).parts) - 1
     name = config.name or config.root.name
-    # an installed copy (site-packages has no pyproject.toml) must not write its examples there
-    marker = config.pyproject.name if config.pyproject is not None and config.pyproject.parent == config.root else None
+    # an installed copy (site-packages has no pyproject.toml) must not write its examples there:
+    # a file only the source tree's root holds says which copy runs (a setup.py-only project, or
+    # a tree with no project file at all: the lock `apply` writes beside it; wave 5)
+    marker = _root_marker(config)
     return render_template(
         "instructions_module.py.tmpl",
         attr=instance.attr,
