@@ -202,9 +202,9 @@ class Dispatcher:
         name, call_args = callee(args) if callee is not None else (self.spec.name, args)
         return "Return " + render_call(name, call_args, kwargs)
 
-    def _messages(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    def _messages(self, args: tuple[Any, ...], kwargs: dict[str, Any], user: str | None = None) -> list[dict[str, Any]]:
         self._prepare()
-        return [self._system, {"role": "user", "content": self.user_message(args, kwargs)}]
+        return [self._system, {"role": "user", "content": self.user_message(args, kwargs) if user is None else user}]
 
     # -- checking an answer ----------------------------------------------------------------
     def _check(self, completion: Any) -> _Attempt:
@@ -290,11 +290,12 @@ class Dispatcher:
                               base_url=str(getattr(client, "base_url", "") or self.clients.base_url(self.settings.model)),
                               retries=getattr(client, "max_retries", None))
 
-    def run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
-        """Ask (and re-ask) the model; the outcome before any fallback. Endpoint errors raise."""
+    def run(self, args: tuple[Any, ...], kwargs: dict[str, Any], user: str | None = None) -> Outcome:
+        """Ask (and re-ask) the model; the outcome before any fallback. Endpoint errors raise.
+        `user`: the user message already rendered (shadow renders it before the body runs)."""
         import openai
 
-        messages = self._messages(args, kwargs)
+        messages = self._messages(args, kwargs, user)
         base = self._base
         assert base is not None
         try:
@@ -323,7 +324,7 @@ class Dispatcher:
         self._prepare()
         self.clients.async_(self.settings.model, loop=loop).chat.completions  # noqa: B018 - imports
 
-    async def arun(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
+    async def arun(self, args: tuple[Any, ...], kwargs: dict[str, Any], user: str | None = None) -> Outcome:
         import asyncio
 
         import openai
@@ -334,7 +335,7 @@ class Dispatcher:
                 await loop.run_in_executor(None, self._warm, loop)
             except openai.OpenAIError as exc:
                 raise self._api_error(exc, None) from None
-        messages = self._messages(args, kwargs)
+        messages = self._messages(args, kwargs, user)
         base = self._base
         assert base is not None
         loop = asyncio.get_running_loop()

@@ -23,6 +23,7 @@ from types import CodeType
 from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 from ..contracts import (
     DISABLE_ENV, FORMATS, MODES, TOOL_SCHEMAS, Fallback, FinetuneFormat, FunctionKind, Mode, ResponseFormat, ToolSchema, one_of,
@@ -67,6 +68,12 @@ def _as_model(model: type[BaseModel], result: Any) -> BaseModel:
             raise TypeError(f"returned a dict that is not a valid {model.__name__} "
                             f"({exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']})") from None
     raise TypeError(f"returned {type(result).__name__}, not {model.__name__}")
+
+
+_Call = tuple[str, tuple[Any, ...], dict[str, Any]]
+"""A captured call's input, taken before the body ran: the rendered call (`fn(1, b=2)`) and the
+arguments that belong in it (JSON data for `raw` lines, which record them). A plain tuple: a
+NamedTuple's constructor cost ~0.3 us a call."""
 
 
 class CaptureWarning(RuntimeWarning):
@@ -143,30 +150,36 @@ class _Distilled:
 
     @property
     def spec(self) -> FunctionSpec:
-        if self._spec is None:
-            with self._lock:
-                if self._spec is None:
-                    model = self._return_model
-                    if model is None:
-                        model = resolve_return_model(self.original)  # UnresolvedAnnotation now says why
-                    owner = self.instructions
-                    # a nested def decorated at each run of its enclosing function builds its spec
-                    # once per code object and settings, not once per run
-                    key = (model, self.kind, self._function_id, self._name, owner.include_code_body, owner.tool_schema)
-                    built = owner._built.setdefault(self.original.__code__, {})
-                    if key not in built:
-                        if len(built) >= 16:  # a return model local to each run: a new key per run
-                            del built[next(iter(built))]
-                        if self._src_text is _UNREAD:
-                            self._src_text = _source(self.original)  # refused at decoration: try again
-                        built[key] = (build_spec(
-                            self.original, kind=self.kind, return_model=model, src_text=self._src_text,
-                            include_body=owner.include_code_body, function_id=self._function_id,
-                            lock_path=owner._lock_path(self.original), tool_schema=owner.tool_schema,
-                            call_name=self._name,
-                        ), {})
-                    self._spec, self._writers = built[key]
-        return self._spec
+        spec = self._spec
+        if spec is not None:
+            return spec
+        with self._lock:
+            if self._spec is None:
+                self._build_spec()
+            assert self._spec is not None
+            return self._spec
+
+    def _build_spec(self) -> None:
+        model = self._return_model
+        if model is None:
+            model = resolve_return_model(self.original)  # UnresolvedAnnotation now says why
+        owner = self.instructions
+        # a nested def decorated at each run of its enclosing function builds its spec
+        # once per code object and settings, not once per run
+        key = (model, self.kind, self._function_id, self._name, owner.include_code_body, owner.tool_schema)
+        built = owner._built.setdefault(self.original.__code__, {})
+        if key not in built:
+            if len(built) >= 16:  # a return model local to each run: a new key per run
+                del built[next(iter(built))]
+            if self._src_text is _UNREAD:
+                self._src_text = _source(self.original)  # refused at decoration: try again
+            built[key] = (build_spec(
+                self.original, kind=self.kind, return_model=model, src_text=self._src_text,
+                include_body=owner.include_code_body, function_id=self._function_id,
+                lock_path=owner._lock_path(self.original), tool_schema=owner.tool_schema,
+                call_name=self._name,
+            ), {})
+        self._spec, self._writers = built[key]
 
     @property
     def writer(self) -> formats.LineWriter:
@@ -178,24 +191,50 @@ class _Distilled:
             self._writer = self._writers[self.fmt]
         return self._writer
 
-    def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-        """Write one example; any failure is counted and logged, never raised."""
+    def prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call | Exception | None:
+        """Before the body runs: the call as the caller passed it, or None when this call is not
+        captured (no sink, DISTILGEN_DISABLE, sampled out: such a call pays two tests).
+
+        Rendered now, not after the body returned: a function that fills in its argument
+        (phoenix's `_set_parameter_enums(tool, ...)` writes `tool.parameters` and returns it) or
+        a model method that sets a field of `self` was written with its answer in its input
+        (`Return Counter(n=3).bump(2)` for `Counter(n=1).bump(2)`; wave 5). A failure (an
+        unrenderable argument, a return model that cannot be a tool) is returned, not raised: the
+        body runs as ever, and `finish` counts it once the body returned (a body that raises
+        writes and counts nothing, as before)."""
         owner = self.instructions
         if not owner._sinks or owner._off:
-            return
+            return None
         if owner.sample_rate < 1.0 and owner._rng.random() >= owner.sample_rate:
             owner._count("sampled_out")
-            return
+            return None
         try:
             spec = self.spec
-            if not isinstance(result, spec.return_model):
-                result = _as_model(spec.return_model, result)
             if spec.kind in _PLAIN_KINDS:
                 name, call_args = spec.name, args
             else:
                 name, call_args = spec.callee(args)
             call = render_call(name, call_args, kwargs)
-            line = self.writer.line("Return " + call, call, call_args, kwargs, result)
+            if self.fmt == "raw":  # the line records the arguments as data too: as passed, not as left
+                call_args, kwargs = tuple(to_jsonable_python(list(call_args))), to_jsonable_python(kwargs)
+            return (call, call_args, kwargs)
+        except Exception as exc:
+            return exc
+
+    def finish(self, pending: _Call | Exception, result: Any) -> None:
+        """After the body returned `result`: write the example `prepare` began; any failure is
+        counted and logged, never raised."""
+        owner = self.instructions
+        if isinstance(pending, Exception):
+            owner._skip(self.function_id, pending)
+            return
+        try:
+            spec = self._spec
+            assert spec is not None  # `prepare` built it
+            if not isinstance(result, spec.return_model):
+                result = _as_model(spec.return_model, result)
+            call, args, kwargs = pending
+            line = self.writer.line("Return " + call, call, args, kwargs, result)
             if owner.redact is not None:
                 example = formats.loads(line)
                 example = owner.redact(example)
@@ -452,6 +491,9 @@ class Instructions:
         function_id = f"{fn.__module__}:{name}" if name else None
         state = _Distilled(self, fn, kind, src_text, mode, model, fmt, function_id, options, name)
 
+        # the call is rendered before the body runs (`prepare`, shadow's `sample`), the example
+        # written (the model asked) after it returned
+        shadow = mode == "shadow"
         # DISTILGEN_DISABLE: a dispatch-bound function runs its own body, through the capture
         # wrapper below, whose capture and shadow do nothing then
         if mode == "dispatch" and not self._off:
@@ -466,18 +508,24 @@ class Instructions:
         elif inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def wrapper(*a: Any, **k: Any) -> Any:
+                pending = state.prepare(a, k)
+                asked = _shadow_sample(state, a, k) if shadow else None
                 result = await fn(*a, **k)
-                state.capture(a, k, result)
-                if mode == "shadow":
-                    _observe(state, a, k, result)
+                if pending is not None:
+                    state.finish(pending, result)
+                if asked is not None:
+                    _observe(state, asked, result)
                 return result
         else:
             @functools.wraps(fn)
             def wrapper(*a: Any, **k: Any) -> Any:
+                pending = state.prepare(a, k)
+                asked = _shadow_sample(state, a, k) if shadow else None
                 result = fn(*a, **k)
-                state.capture(a, k, result)
-                if mode == "shadow":
-                    _observe(state, a, k, result)
+                if pending is not None:
+                    state.finish(pending, result)
+                if asked is not None:
+                    _observe(state, asked, result)
                 return result
 
         wrapper.__distil__ = state  # type: ignore[attr-defined]
@@ -485,11 +533,21 @@ class Instructions:
         return rewrap(wrapper) if rewrap is not None else wrapper
 
 
-def _observe(state: _Distilled, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+def _shadow_sample(state: _Distilled, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """Before the body runs: the user message of a call the shadow samples, else None."""
     if state.instructions._off:
-        return
+        return None
     # shadow mode must never fail the caller, whatever the model side does
     try:
-        state.runner().observe(args, kwargs, result)
+        user: str | None = state.runner().sample(args, kwargs)
+        return user
+    except Exception as exc:
+        state.instructions._skip(state.function_id, exc)
+        return None
+
+
+def _observe(state: _Distilled, user: str, result: Any) -> None:
+    try:
+        state.runner().observe_call(user, result)
     except Exception as exc:
         state.instructions._skip(state.function_id, exc)

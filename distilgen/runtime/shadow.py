@@ -1,7 +1,8 @@
 """Shadow mode: the real function answers; on a sample of calls the model is asked too, in the
 background, and its agreement with the real result is recorded per field.
 
-`observe` only draws a random number and hands the work off (a bounded queue served by daemon
+`sample` draws a random number before the body runs (and renders the call when it is sampled),
+`observe_call` hands the work off (a bounded queue served by daemon
 threads for sync callers, a task on the running loop for async ones), so it never slows or fails
 the caller; when the backlog is full the sample is dropped and counted, not queued without bound.
 Each sampled call becomes one JSONL record (format in docs/dispatch.md).
@@ -113,36 +114,56 @@ class Shadow:
         self._counts: dict[str, int] = dict.fromkeys(
             ("observed", "sampled", "dropped", "agreed", "disagreed", "invalid", "errors", "log_failures"), 0)
         self._fields: dict[str, list[int]] = {}
-        self._queue: queue.Queue[tuple[tuple[Any, ...], dict[str, Any], Any] | None] = queue.Queue(settings.max_pending)
+        self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(settings.max_pending)
         self._threads: list[threading.Thread] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sink: Any = None
         self._warned = False
 
     # -- the caller's side: cheap, never raises --------------------------------------------
-    def observe(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    def sample(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """Before the body runs: None when this call is not sampled, else its user message,
+        rendered now, as the caller passed the arguments: a body that changes its argument (or a
+        model method its instance) would otherwise have the model asked another call than the one
+        the result answers (wave 5). Draws one random number for an unsampled call."""
         try:
             with self._lock:
                 self._counts["observed"] += 1
-                # only a model instance can be compared (capture warns about anything else)
-                if not isinstance(result, BaseModel) or self._rng.random() >= self.settings.rate:
-                    return
-                self._counts["sampled"] += 1
+                if self._rng.random() >= self.settings.rate:
+                    return None
+            return self._dispatcher.user_message(args, kwargs)
+        except Exception as exc:  # never into the caller
+            self._warn(exc)
+            return None
+
+    def observe_call(self, user: str, result: Any) -> None:
+        """After the body returned `result`: send the call `sample` rendered to the model."""
+        try:
+            # only a model instance can be compared (capture warns about anything else)
+            if not isinstance(result, BaseModel):
+                return
+            self._count("sampled")
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 loop = None
             if loop is not None and self.spec.is_async:
-                task = loop.create_task(self._ashadow(args, kwargs, result))
+                task = loop.create_task(self._ashadow(user, result))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
                 return
             self._start_threads()
-            self._queue.put_nowait((args, kwargs, result))
+            self._queue.put_nowait((user, result))
         except queue.Full:
             self._count("dropped")
         except Exception as exc:  # never into the caller
             self._warn(exc)
+
+    def observe(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        """`sample` and `observe_call` at once, for arguments that did not change during the call."""
+        user = self.sample(args, kwargs)
+        if user is not None:
+            self.observe_call(user, result)
 
     def _start_threads(self) -> None:
         if len(self._threads) >= self.settings.max_workers:
@@ -160,32 +181,31 @@ class Shadow:
             try:
                 if item is None:
                     return
-                args, kwargs, result = item
+                user, result = item
                 started = time.perf_counter()
                 try:
-                    outcome: Outcome | BaseException = self._dispatcher.run(args, kwargs)
+                    outcome: Outcome | BaseException = self._dispatcher.run((), {}, user)
                 except Exception as exc:
                     outcome = exc
-                self._record(args, kwargs, result, outcome, started)
+                self._record(user, result, outcome, started)
             except Exception as exc:
                 self._warn(exc)
             finally:
                 self._queue.task_done()
 
-    async def _ashadow(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    async def _ashadow(self, user: str, result: Any) -> None:
         started = time.perf_counter()
         try:
             try:
-                outcome: Outcome | BaseException = await self._dispatcher.arun(args, kwargs)
+                outcome: Outcome | BaseException = await self._dispatcher.arun((), {}, user)
             except Exception as exc:
                 outcome = exc
-            self._record(args, kwargs, result, outcome, started)
+            self._record(user, result, outcome, started)
         except Exception as exc:
             self._warn(exc)
 
     # -- recording -------------------------------------------------------------------------
-    def _record(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any,
-                outcome: Outcome | BaseException, started: float) -> None:
+    def _record(self, user: str, result: Any, outcome: Outcome | BaseException, started: float) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         # pydantic's JSON mode writes NaN/infinity as null (JSON has neither): the log stays valid JSON
         expected = formats.loads(result.model_dump_json()) if isinstance(result, BaseModel) else None
@@ -195,7 +215,7 @@ class Shadow:
             "function_id": self.spec.function_id,
             "model": self.settings.model,
             "fingerprint": self.spec.fingerprint,
-            "call": self._dispatcher.user_message(args, kwargs).removeprefix("Return "),
+            "call": user.removeprefix("Return "),
             "expected": expected,
             "got": None,
             "status": "ok",
