@@ -109,6 +109,19 @@ def _model(v: BaseModel) -> str:
             parts.append(f"{key}={render_value(getattr(v, name))}")
         else:  # an alias like `class` or `first-name`: only `**{...}` can pass it
             odd[key] = getattr(v, name)
+    # `extra="allow"`: the fields the class does not declare are part of the value (read through
+    # `model_extra`); without them two different inputs rendered alike and the text did not
+    # evaluate back to an equal model (phoenix's OTel GenAI models, wave 5). They are passed as
+    # keywords, as the caller did; a key no keyword can spell goes through the `**{...}`
+    extra = v.__pydantic_extra__
+    if extra:
+        for key, value in extra.items():
+            if _plain_keyword(key):
+                parts.append(f"{key}={render_value(value)}")
+            elif isinstance(key, str):
+                odd[key] = value
+            else:  # model_construct(**{...}) can only give str keys, but __pydantic_extra__ is writable
+                raise UnrenderableValue(f"{_cls_name(cls)} has an extra field keyed {key!r}, not a string")
     if odd:
         parts.append(f"**{render_value(odd)}")
     return f"{_cls_name(cls)}({', '.join(parts)})"
