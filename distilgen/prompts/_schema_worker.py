@@ -21,7 +21,8 @@ started the child before its scan was done: it imports `preload` (the project's 
 meanwhile, and reads the targets from that file once the parent closes stdin. Targets marked `new`
 (about to be decorated) come first; once they are described, the answers so far go to `new_file`. Output: a JSON file mapping each key to `{function_id, tool, schema,
 include_body}` or `{error, module, missing, kind, place}`; kind `schema` is a return model pydantic
-cannot express as JSON schema (it cannot be a tool call), `module` a missing import, `script` a
+cannot express as JSON schema, or whose values are not JSON objects (`RootModel[str]`): it cannot be
+a tool call, `module` a missing import, `script` a
 module outside any package that runs code when imported (never imported: see `_script_runs`).
 """
 
@@ -55,6 +56,63 @@ def compact_schema(node: Any, in_properties: bool = False) -> Any:
     if isinstance(node, list):
         return [compact_schema(x) for x in node]
     return node
+
+
+NOT_AN_OBJECT = "not an object: a tool call's arguments must be a JSON object"
+"""The end of the refusal of a return model whose values are not JSON objects: the runtime's
+`DecorationError` (`runtime/spec.py`) and this child's answer (kind `schema`) say the same."""
+
+_KINDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
+          "array": "an array", "null": "null"}
+
+
+def _not_object(node: Any, defs: Any, depth: int = 0) -> str | None:
+    """None when every value valid under schema `node` is a JSON object, else what it can be instead."""
+    if not isinstance(node, dict) or depth > 50:
+        return "any value"
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        target = defs.get(ref.rsplit("/", 1)[-1]) if ref.startswith(("#/$defs/", "#/definitions/")) else None
+        return _not_object(target, defs, depth + 1)
+    kind = node.get("type")
+    if isinstance(kind, str):
+        return None if kind == "object" else _KINDS.get(kind, kind)
+    if isinstance(kind, list):
+        others = [k for k in kind if k != "object"]
+        return None if not others else "a union that can be " + " or ".join(_KINDS.get(k, str(k)) for k in others)
+    for key in ("anyOf", "oneOf"):
+        branches = node.get(key)
+        if isinstance(branches, list) and branches:
+            for branch in branches:
+                what = _not_object(branch, defs, depth + 1)
+                if what is not None:
+                    return f"a union that can be {what}"
+            return None
+    parts = node.get("allOf")
+    if isinstance(parts, list) and parts:
+        found = [_not_object(p, defs, depth + 1) for p in parts]
+        return None if any(f is None for f in found) else found[0]
+    if "enum" in node or "const" in node:
+        return "a constant" if "const" in node else "one of fixed values"
+    return "any value"
+
+
+def object_schema_problem(model: Any, schema: Any) -> str | None:
+    """None when the values of return model `model` (its compact JSON schema `schema`) are JSON
+    objects, else why it cannot be a tool call's answer: `returns Identifier, a RootModel whose
+    JSON schema is a string, not an object: ...`. A `RootModel[str]` dumps to a bare string: the
+    line's arguments were `"hello-world"`, which `dataset validate` (and OpenAI) refuse, and
+    dispatch declared a tool without parameters (phoenix's `Identifier`, wave 5). The runtime
+    imports it from here, as `compact_schema`."""
+    what = _not_object(schema, schema.get("$defs") or schema.get("definitions") or {} if isinstance(schema, dict) else {})
+    if what is None:
+        return None
+    root = any(c.__name__ == "RootModel" and c.__module__.startswith("pydantic") for c in getattr(model, "__mro__", ()))
+    return f"returns {model.__name__}, {'a RootModel' if root else 'a model'} whose JSON schema is {what}, {NOT_AN_OBJECT}"
+
+
+class _NotAnObject(Exception):
+    """The return model's values are not JSON objects (`RootModel[str]`): it cannot be a tool call's answer."""
 
 
 class _NoJsonSchema(Exception):
@@ -205,7 +263,11 @@ def _schema(model: Any) -> Any:
 def _describe_model(model: Any, function_id: str, include_body: bool) -> dict[str, Any]:
     if not isinstance(model, type) or not hasattr(model, "model_json_schema"):
         raise TypeError(f"{function_id} returns {model!r}, not a pydantic model")
-    return {"function_id": function_id, "tool": model.__name__, "schema": _schema(model), "include_body": include_body}
+    schema = _schema(model)
+    problem = object_schema_problem(model, schema)
+    if problem is not None:
+        raise _NotAnObject(problem)
+    return {"function_id": function_id, "tool": model.__name__, "schema": schema, "include_body": include_body}
 
 
 def _local_return(target: dict[str, Any]) -> Any:
@@ -277,7 +339,14 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
     fn = _resolve(target["module"], target["qualname"])
     state = getattr(fn, "__distil__", None)
     if state is not None:
-        spec = state.spec
+        try:
+            spec = state.spec
+        except Exception as exc:
+            if type(exc).__name__ == "DecorationError" and str(exc).endswith(NOT_AN_OBJECT):
+                # the runtime's refusal (`mod:fn: returns Identifier, ...`): the same answer as an
+                # undecorated function's, without the function id the parent names anyway
+                raise _NotAnObject(str(exc).split(": ", 1)[-1]) from None
+            raise
         return {"function_id": spec.function_id, "tool": spec.tool_name, "schema": spec.schema,
                 "include_body": bool(state.instructions.include_code_body)}
     # not decorated at import time (wrapped by something else, or not yet decorated): the return
@@ -425,7 +494,7 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
         kind = "owner"
     elif isinstance(exc, _Script):
         kind = "script"
-    elif isinstance(exc, _NoJsonSchema) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
+    elif isinstance(exc, (_NoJsonSchema, _NotAnObject)) or type(exc).__name__ == "PydanticInvalidForJsonSchema":
         kind = "schema"  # the runtime's own spec raises pydantic's error
     elif isinstance(exc, _BadAnnotation):
         kind = "annotation"

@@ -406,6 +406,8 @@ def explain_failure(info: Mapping[str, Any], qualname: str, child: ProjectPython
         return f"{qualname} cannot be distilled: {error}; no call of it can be written down, captured or dispatched"
     if info.get("kind") == "schema":
         error = str(info["error"])
+        if error.startswith("_NotAnObject: "):  # `returns Identifier, a RootModel whose JSON schema is a string, ...`
+            return f"{qualname} cannot be distilled: {error.removeprefix('_NotAnObject: ')}"
         what = error.removeprefix("_NoJsonSchema: ") if error.startswith("_NoJsonSchema: ") else f"has no JSON schema ({error})"
         return (f"{qualname} cannot be distilled: its return model {what}; "
                 f"a tool call cannot describe it, so it can be neither captured nor dispatched")

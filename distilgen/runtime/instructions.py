@@ -134,6 +134,7 @@ class _Distilled:
         self._function_id = function_id
         self._name = name
         self._spec: FunctionSpec | None = None
+        self._refused: DecorationError | None = None
         self._writer: formats.LineWriter | None = None
         self._writers: dict[str, formats.LineWriter] = {}
         self._runner: Any = None
@@ -153,9 +154,18 @@ class _Distilled:
         spec = self._spec
         if spec is not None:
             return spec
+        if self._refused is not None:
+            raise self._refused
         with self._lock:
             if self._spec is None:
-                self._build_spec()
+                try:
+                    self._build_spec()
+                except UnresolvedAnnotation:
+                    raise  # perhaps only for now (a module mid-import): tried again at the next call
+                except DecorationError as exc:
+                    # for good (a RootModel[str] return): not rebuilt (~0.5 ms) at every call
+                    self._refused = exc
+                    raise
             assert self._spec is not None
             return self._spec
 

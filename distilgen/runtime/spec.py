@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from .. import _ast_parse
 from ..contracts import FunctionKind, ToolSchema
 from ..errors import DecorationError, DistilgenError
+from ..prompts._schema_worker import object_schema_problem
 from ..prompts.render import fingerprint as make_fingerprint
 from ..prompts.render import render_prompt
 from ..prompts.source import FunctionSource, function_source
@@ -299,6 +300,9 @@ def build_spec(
     fid = function_id or f"{module}:{qualname}"
     src = function_source(src_text if src_text else _fallback_source(fn))
     schema = formats.tool_schema(return_model)
+    problem = object_schema_problem(return_model, schema)
+    if problem is not None:  # RootModel[str]: the tool call's arguments would be a bare string
+        raise DecorationError(f"{fid}: {problem}")
     rendered = render_prompt(src, return_model.__name__, include_body=include_body)
     rendered_fp = make_fingerprint(rendered, schema)
     prompt, fp = rendered, rendered_fp
