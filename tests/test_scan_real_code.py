@@ -717,3 +717,63 @@ def test_a_parameter_no_call_can_write_makes_a_def_ineligible(tmp_path):
     assert got["boxed"] == ("candidate", None)
     assert got["opaque"] == ("candidate", None)
     assert got["missing"] == ("candidate", None)
+
+
+def test_an_answer_from_the_clock_or_a_random_draw_is_ineligible(tmp_path):
+    """Wave 5 (arize-phoenix's `_build_compaction_message` wrote `datetime.now()` into its answer;
+    zenml's webhooks `secrets.token_urlsafe()`): one call, a different answer each time. The
+    call's names are read through the module's imports, whatever their spelling."""
+    project = write(tmp_path, {"notes/__init__.py": "", "notes/m.py": """\
+        import datetime as dt
+        import random as rnd
+        import time
+        from datetime import datetime, timedelta
+        from secrets import token_hex
+        from uuid import UUID, uuid4
+
+        from pydantic import BaseModel
+
+
+        class Note(BaseModel):
+            text: str
+
+
+        def stamped(text: str) -> Note:
+            return Note(text=f"{datetime.now()} {text}")
+
+        def dated(text: str) -> Note:
+            return Note(text=f"{dt.date.today()} {text}")
+
+        def rolled(text: str) -> Note:
+            return Note(text=text * rnd.randint(1, 3))
+
+        def keyed(text: str) -> Note:
+            return Note(text=token_hex(4) + text)
+
+        def named(text: str) -> Note:
+            return Note(text=str(uuid4()))
+
+        def epoch(text: str) -> Note:
+            return Note(text=str(time.time()))
+
+        def timed(text: str) -> Note:
+            start = time.perf_counter()  # a duration, not the answer
+            return Note(text=text + str(timedelta(seconds=1)))
+
+        def parsed(text: str) -> Note:
+            return Note(text=str(UUID(text)) + str(datetime.fromisoformat("2026-01-01")))
+
+        def shadowed(text: str) -> Note:
+            def random() -> str:
+                return text
+            return Note(text=random())
+        """})
+    got = {r.qualname: (r.status, r.reason) for r in api.scan([project], use_cache=False).results}
+    assert got["stamped"] == ("ineligible", "calls datetime.now() (its answer depends on the clock, not on its call)")
+    assert got["dated"][1].startswith("calls dt.date.today() (its answer depends on the clock")
+    assert got["rolled"][1].startswith("calls rnd.randint() (its answer depends on a random draw")
+    assert got["keyed"][1].startswith("calls token_hex()")
+    assert got["named"][1].startswith("calls uuid4()")
+    assert got["epoch"][1].startswith("calls time.time()")
+    for fine in ("timed", "parsed", "shadowed"):
+        assert got[fine] == ("candidate", None), (fine, got[fine])

@@ -21,6 +21,7 @@ a pathological file reach libcst's native parser).
 from __future__ import annotations
 
 import ast
+import bisect
 import itertools
 import re
 from typing import Any, Literal, NamedTuple
@@ -204,6 +205,13 @@ class _Builder:
         self.code: dict[str, set[str]] = {}  # class qualname -> the names of the defs in its body
         self.text = text
         self._line_starts: list[int] | None = None  # offsets of each line, made when first needed
+        # lines that may call the clock or a random draw (one search of the file: most have none)
+        self.chance_lines: list[int] = []
+        line, pos = 1, 0
+        for m in _CHANCE_CALL.finditer(text):
+            line += text.count("\n", pos, m.start())
+            pos = m.start()
+            self.chance_lines.append(line)
         if "yield" in text:
             self.yield_lines = [i for i, line in enumerate(text.splitlines(), 1) if "yield" in line]
 
@@ -356,7 +364,8 @@ class _Builder:
         self.funcs.append(FuncRec(
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
             isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen,
-            _no_input(node, kind, self.enclosing, self.bound), cls, scope, self.type_checking > 0,
+            _no_input(node, kind, self.enclosing, self.bound) or self._chance(node, fscope), cls, scope,
+            self.type_checking > 0,
             self._private_reads(node, kind, cls), _params(node, kind),
         ))
 
@@ -370,6 +379,47 @@ class _Builder:
         if node.lineno > len(starts) - 1 or end >= len(starts):
             return self.text
         return self.text[starts[node.lineno - 1]:starts[end]]
+
+    def _chance(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: int) -> str | None:
+        """Why its answer is not a function of its call: it reads the clock or draws at random
+        (wave 5: arize-phoenix's `_build_compaction_message` wrote `datetime.now()` into its
+        answer; a note with `secrets.token_hex` ids). The call's own names are read as the
+        imports bound so far say (`from datetime import datetime`, `import random as r`)."""
+        lines = self.chance_lines
+        if not lines:
+            return None
+        at = bisect.bisect_left(lines, node.lineno)
+        if at == len(lines) or lines[at] > (node.end_lineno or node.lineno):
+            return None  # none of those lines is in it
+        for n in ast.walk(node):
+            if not isinstance(n, ast.Call):
+                continue
+            dotted = _dotted(n.func)
+            if dotted is None:
+                continue
+            head, _, rest = dotted.partition(".")
+            b = self._binding(scope, head)
+            if b is None:
+                continue
+            full = (b[1] if b[0] == "mod" else f"{b[2]}.{b[3]}" if b[0] == "imp" and b[1] == 0 else None)
+            if full is None:
+                continue
+            full = f"{full}.{rest}" if rest else full
+            kind = _CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*")
+            if kind:
+                return f"calls {dotted}() (its answer depends on {kind}, not on its call)"
+        return None
+
+    def _binding(self, scope: int, name: str) -> Binding | None:
+        """What `name` is bound to as seen from `scope`, by the bindings recorded so far."""
+        s = scope
+        while s >= 0:
+            parent, names, _ = self.scopes[s]
+            b = names.get(name)
+            if b is not None:
+                return b
+            s = parent
+        return None
 
     def _private_reads(self, node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str, cls: str | None) -> tuple[str, ...]:
         """The private attributes an instance method reads on its instance (wave 4: fastmcp's
@@ -437,6 +487,22 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
             shown = ", ".join(f"`{n}`" for n in free[:3])
             return f"reads {shown} from the function around it (a closure: its calls do not carry that)"
     return None
+
+
+# calls whose result is not a function of their arguments: the clock, a random draw
+_CHANCE: dict[str, str] = {
+    **{f"datetime.{c}.{f}": "the clock" for c in ("datetime", "date") for f in ("now", "utcnow", "today")},
+    # not `monotonic`/`perf_counter`: they time a duration or a timeout, rarely the answer itself
+    **{f"time.{f}": "the clock" for f in ("time", "time_ns", "localtime", "ctime", "asctime")},
+    "uuid.uuid1": "a random draw", "uuid.uuid4": "a random draw", "os.urandom": "a random draw",
+    "random.*": "a random draw",
+    **{f"secrets.{f}": "a random draw" for f in ("token_bytes", "token_hex", "token_urlsafe", "choice", "randbelow",
+                                                 "randbits")},
+}
+# a call of one of those names, by the name it ends with: the prefilter before any walk
+_CHANCE_CALL = re.compile(r"\b(?:now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
+                          r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
+                          r"triangular|random)\s*\(")
 
 
 def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tuple[str, Any], ...]:
