@@ -680,7 +680,8 @@ def test_a_name_imported_for_type_checkers_and_computed_at_run_time(tmp_path: Pa
     which mypy refuses (not exported). The stubs bind it as type checkers read it, for them only."""
     root = _project(tmp_path, {
         "pkg/__init__.py": "",
-        "pkg/client.py": "class Client:\n    pass\n",
+        # a dataclass: a plain class parameter makes the function ineligible (no call can write it)
+        "pkg/client.py": "from dataclasses import dataclass\n\n\n@dataclass\nclass Client:\n    name: str = ''\n",
         "pkg/auth.py":
             "from importlib import import_module\nfrom typing import TYPE_CHECKING\n\nfrom pydantic import BaseModel\n\n"
             "if TYPE_CHECKING:\n    import pkg.client as _client\nelse:\n    _client = import_module('pkg.client')\n\n\n"
