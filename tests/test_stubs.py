@@ -849,3 +849,30 @@ def test_no_unused_ignore_code_without_an_ignore_in_a_signature(tmp_path: Path) 
     text = (root / report.path).read_text()
     assert 'disable-error-code="override"' in text
     _assert_mypy_strict_passes(root, report.path)
+
+
+def test_one_installed_class_imported_by_two_paths_is_one_name(tmp_path: Path) -> None:
+    """Wave 5 (arize-phoenix: `from fastapi import Request` in one module, `from
+    starlette.requests import Request` in another): the stubs saw two different `Request`s and
+    skipped functions ("write these stubs into separate modules"). An installed package's
+    re-export is followed on the project interpreter's path."""
+    site = tmp_path / "site"
+    (site / "kit").mkdir(parents=True)
+    (site / "kit" / "__init__.py").write_text("from kit.core import Thing as Thing\n")
+    (site / "kit" / "core.py").write_text("from pydantic import BaseModel\n\n\nclass Thing(BaseModel):\n    name: str\n")
+    root = _project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models.py": "from pydantic import BaseModel\n\n\nclass Out(BaseModel):\n    text: str\n",
+        "pkg/a.py": "from kit import Thing\n\nfrom pkg.models import Out\n\n\n"
+                    "def echo_a(t: Thing) -> Out:\n    return Out(text=t.name)\n",
+        "pkg/b.py": "from kit.core import Thing\n\nfrom pkg.models import Out\n\n\n"
+                    "def echo_b(t: Thing) -> Out:\n    return Out(text=t.name)\n",
+    })
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
+    out = subprocess.run([sys.executable, "-m", "distilgen", "stubs", "--model", MODEL, "-o", "pkg/stubs_out.py", "."],
+                         cwd=root, capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "skipped" not in out.stdout + out.stderr, out.stdout + out.stderr
+    text = (root / "pkg" / "stubs_out.py").read_text()
+    assert "def echo_a(t: Thing) -> Out:" in text and "def echo_b(t: Thing) -> Out:" in text
+    assert text.count("import Thing") == 1

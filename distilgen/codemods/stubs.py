@@ -19,14 +19,14 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping, Sequence
 
 import libcst as cst
 
 from .._templates import render_template
 from ..analysis.parsing import UnparsableSource, parse_cst
 from ..analysis.roots import import_folders
-from ..errors import UsageError
+from ..errors import DistilgenError, UsageError
 from .apply import (
     check_instance_module,
     instance_ref,
@@ -261,9 +261,13 @@ def _import_for(name: str, names: ModuleNames, module: str) -> _Import | None:
 class _Resolver:
     """Follows imports and re-exports across the project's modules to the defining module."""
 
-    def __init__(self, root: Path, source_roots: list[str]) -> None:
+    def __init__(self, root: Path, source_roots: list[str], search: Sequence[str] = ()) -> None:
         self.root = root
         self.source_roots = source_roots
+        self.search = tuple(search)
+        """The project interpreter's sys.path: installed packages, read only to tell whether two
+        imports name one class (`same`)."""
+        self.installed: dict[str, ModuleNames | None] = {}
         self.modules: dict[str, ModuleNames | None] = {}
         self.trees: dict[str, cst.Module] = {}
         self._generic: dict[str, frozenset[str]] = {}
@@ -290,21 +294,43 @@ class _Resolver:
                         return self.modules[module]
         return self.modules[module]
 
-    def canonical(self, target: str, depth: int = 0) -> str:
+    def installed_names_of(self, module: str) -> ModuleNames | None:
+        """`names_of`, or else the module as installed on the project's path (read once)."""
+        names = self.names_of(module)
+        if names is not None or not self.search:
+            return names
+        if module not in self.installed:
+            self.installed[module] = None
+            parts = module.split(".")
+            for folder in self.search:
+                base = Path(folder).joinpath(*parts)
+                for path, pkg in ((base.with_suffix(".py"), False), (base / "__init__.py", True)):
+                    if path.is_file():
+                        try:
+                            self.installed[module] = module_names(parse_cst(path.read_bytes(), str(path)), module, pkg)
+                        except (UnparsableSource, OSError, RecursionError, MemoryError):
+                            pass
+                        return self.installed[module]
+        return self.installed[module]
+
+    def canonical(self, target: str, depth: int = 0, installed: bool = False) -> str:
+        """Where `target` is defined, following imports and re-exports; through installed
+        packages too with `installed` (fastapi's `Request` is starlette's)."""
         mod, _, attr = target.rpartition(".")
-        names = self.names_of(mod) if mod and depth < 30 else None
+        read = self.installed_names_of if installed else self.names_of
+        names = read(mod) if mod and depth < 30 else None
         if names is None:
             return target
         b = names.bindings.get(attr)
         if b is None:
             for star in names.star_modules:
-                found = self.canonical(f"{star}.{attr}", depth + 1)
-                star_names = self.names_of(star)
+                found = self.canonical(f"{star}.{attr}", depth + 1, installed)
+                star_names = read(star)
                 if found != f"{star}.{attr}" or (star_names is not None and attr in star_names.bindings):
                     return found
             return target
         if b.target is not None and b.target != target:
-            return self.canonical(b.target, depth + 1)
+            return self.canonical(b.target, depth + 1, installed)
         return target
 
     def type_variables(self, module: str) -> dict[str, bool]:
@@ -360,10 +386,14 @@ class _Resolver:
         return current
 
     def same(self, a: _Import, b: _Import) -> bool:
-        def key(i: _Import) -> str:
-            return i.module if i.name is None else self.canonical(f"{i.module}.{i.name}")
+        def key(i: _Import, installed: bool = False) -> str:
+            return i.module if i.name is None else self.canonical(f"{i.module}.{i.name}", installed=installed)
 
-        return a == b or (a.name is not None) == (b.name is not None) and key(a) == key(b)
+        if a == b or (a.name is not None) != (b.name is not None):
+            return a == b
+        # through installed packages only when the project's own modules do not tell (wave 5:
+        # `from fastapi import Request` and `from starlette.requests import Request`, one class)
+        return key(a) == key(b) or bool(self.search) and key(a, True) == key(b, True)
 
 
 def _shadowed_submodule(module: str, resolver: _Resolver) -> str | None:
@@ -577,7 +607,7 @@ class _Imports:
 
 
 def _plan(report: ScanReport, instance: InstanceRef, model: str,
-          refused: Mapping[tuple[str, str], str] | None = None) -> _Plan:
+          refused: Mapping[tuple[str, str], str] | None = None, search: Sequence[str] = ()) -> _Plan:
     plan = _Plan()
     refused = refused or {}
     chosen = []
@@ -591,7 +621,7 @@ def _plan(report: ScanReport, instance: InstanceRef, model: str,
     by_path: dict[str, list[ScanResult]] = {}
     for r in chosen:
         by_path.setdefault(r.path, []).append(r)
-    resolver = _Resolver(report.root, import_folders(report.results))
+    resolver = _Resolver(report.root, import_folders(report.results), search)
     parsed = _parse_modules(report.root, by_path, resolver, plan)
     decorator = _instance_decorator(instance, model, chosen, parsed, by_path, plan)
     ctx = _Context(parsed, resolver, decorator, _model_classes(chosen, parsed, resolver))
@@ -940,10 +970,20 @@ def _instance(report: ScanReport, config: Config) -> tuple[InstanceRef, Path, bo
     return main_placement(report.root, report.results, instance_ref(config))
 
 
+def _installed_path(config: Config) -> tuple[str, ...]:
+    """The project interpreter's sys.path (the scan asked it already: cached), or nothing."""
+    from ..analysis.interpreter import find_interpreter
+
+    try:
+        return find_interpreter(config).sys_path
+    except DistilgenError:
+        return ()
+
+
 def render_stubs(report: ScanReport, config: Config, *, model: str,
                  refused: Mapping[tuple[str, str], str] | None = None) -> tuple[str, _Plan]:
     instance, _, _ = _instance(report, config)
-    plan = _plan(report, instance, model, refused)
+    plan = _plan(report, instance, model, refused, _installed_path(config))
     first_party = _first_party(report)
     now = [imp for name, imp in plan.imports.items() if name not in plan.typing_only]
     if plan.typing_only and "TYPE_CHECKING" not in plan.imports:
