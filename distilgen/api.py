@@ -167,16 +167,12 @@ def apply(
 
             remembered = recall(cfg, report)
             vet = (lambda wait=True: remembered) if remembered else None
-        # the written files' scan indexes, built while planning: the lock step's rescan reads them
-        seeds: "dict[str, _Any] | None" = {} if write and lock else None
-        result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet,
-                               seeds=seeds)
+        result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
         facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one read per file)
         rescans: "list[ScanReport]" = []  # the lock step's scan of the edited project, `remember`'s too
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
             result = pin_models(result, report, cfg,
-                                lambda config: [_record_prompts(config, early=early, facts=facts, scans=rescans,
-                                                                seeds=seeds)])
+                                lambda config: [_record_prompts(config, early=early, facts=facts, scans=rescans)])
         if early is not None and early.verdicts is not None and action in ("decorate", "dispatch"):
             from .codemods.left_alone import remember
 
@@ -362,8 +358,7 @@ def prompts(
 
 
 def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas | None" = None,
-                    facts: "list[StaticFacts] | None" = None, scans: "list[ScanReport] | None" = None,
-                    seeds: "dict[str, _Any] | None" = None) -> PromptsReport:
+                    facts: "list[StaticFacts] | None" = None, scans: "list[ScanReport] | None" = None) -> PromptsReport:
     """`prompts` for one project; `early` holds the answers of a schema child `apply` started
     before its edit (only functions it did not describe start another child); the static facts
     read are appended to `facts`, and the project's scan to `scans`, for a caller that asks more
@@ -372,12 +367,7 @@ def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas
     from .prompts.lock import load_lock, record_prompts
     from .prompts.recording import build_records
 
-    if seeds:
-        from .analysis.project import scan_project
-
-        report = scan_project([_Path(cfg.root)], config=cfg, seed=seeds)
-    else:
-        report = scan([cfg.root], config=cfg)
+    report = scan([cfg.root], config=cfg)
     if scans is not None:
         scans.append(report)
     decorated = report.by_status("decorated")

@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 from ..config import Config, load_config
 from ..contracts import FALLBACK_INSTANCE_MODULE, ScanStatus
@@ -438,17 +438,13 @@ def scan_project(
     exclude: tuple[str, ...] = (),
     include_generated: bool = False,
     use_cache: bool = True,
-    seed: Mapping[str, CachedFile] | None = None,
 ) -> ScanReport:
-    """`seed`: indexes already built for files this process wrote (`apply`'s edits, indexed by
-    the planner), by normalised absolute path; each is used only if the file on disk still has
-    exactly those bytes (its size, then its digest: one read, no parse)."""
     # The scan allocates many small, acyclic tuples: the cyclic collector only slows that down.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         try:
-            return _scan_project(paths, config, select, exclude, include_generated, use_cache, seed=seed)
+            return _scan_project(paths, config, select, exclude, include_generated, use_cache)
         except (InternalError, TypeError, ValueError, AttributeError, KeyError, IndexError):
             if not use_cache:
                 raise
@@ -499,7 +495,6 @@ def _scan_project(
     include_generated: bool,
     use_cache: bool,
     read_cache: bool = True,
-    seed: Mapping[str, CachedFile] | None = None,
 ) -> ScanReport:
     plan = _plan(paths, config, select, exclude, include_generated, use_cache)
     stored = plan.cache.load_results() if read_cache else None
@@ -510,7 +505,7 @@ def _scan_project(
     from .resolve import Resolver
 
     index_cache = plan.cache.load_index() if read_cache else IndexCache({}, {})
-    indexed = _index_files(plan.entries, index_cache.files, seed)
+    indexed = _index_files(plan.entries, index_cache.files)
     modules, errors = _modules(plan, indexed.by_rel)
     digests = {e.rel: indexed.files[e.path].digest if e.path in indexed.files else None for e in plan.entries}
     reuse = _reusable(plan, stored, digests)
@@ -556,10 +551,8 @@ def _plan(paths: list[Path], config: Config | None, select: tuple[str, ...], exc
                      include_generated, cache)
 
 
-def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile],
-                 seed: Mapping[str, CachedFile] | None = None) -> _Indexed:
-    """Each file's index: from the cache when its mtime and size (or, touched, its digest) match,
-    else from `seed` when its digest matches, else built."""
+def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile]) -> _Indexed:
+    """Each file's index: from the cache when its mtime and size (or, touched, its digest) match, else built."""
     by_rel: dict[str, Any] = {}
     files: dict[str, CachedFile] = {}
     stale: list[FileEntry] = []
@@ -572,7 +565,7 @@ def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile],
             stale.append(e)
     todo: list[FileEntry] = []
     for e in stale:
-        hit = (seed.get(os.path.normpath(e.path)) if seed else None) or cached.get(e.path)
+        hit = cached.get(e.path)
         if hit is not None and hit.size == e.size and _same_digest(e.path, hit.digest):
             # a touched-but-identical file: one read, no parse
             by_rel[e.rel] = hit.index

@@ -282,8 +282,6 @@ class _Job:
     instance: InstanceRef
     action: ApplyAction
     model: str | None
-    index: bool = False
-    """Also build the scan's index of the new text (`apply` rescans what it wrote)."""
 
 
 @dataclass(frozen=True)
@@ -299,43 +297,12 @@ def _plan_job(job: _Job) -> _Planned:
     try:
         planned = _plan_file(job.root, job.rel, job.results, job.instance, job.action, job.model)
         if isinstance(planned.outcome, PlannedEdit):
-            edit = replace(planned.outcome, checked=check_edit(job.root, planned.outcome))
-            if job.index and edit.checked is not None and edit.checked.status == "changed":
-                edit = replace(edit, index=_index_of(job.root, job.rel, edit.new))
-            planned = replace(planned, outcome=edit)
+            planned = replace(planned, outcome=replace(planned.outcome, checked=check_edit(job.root, planned.outcome)))
         return planned
     except DistilgenError:
         raise
     except Exception as exc:
         raise InternalError(f"{job.rel}: while planning its edit: {type(exc).__name__}: {exc}") from exc
-
-
-def _index_of(root: Path, rel: str, data: bytes) -> tuple[bytes, Any] | None:
-    """The scan's (digest, index) of an edited file's new bytes, built where it was planned (a
-    worker, beside the child's import), so that `apply`'s rescan after writing reads it instead
-    of parsing the file again; None when it cannot be built (the rescan then says why)."""
-    from ..analysis.cache import digest
-    from ..analysis.file_index import build_index, freeze
-
-    try:
-        return digest(data), freeze(build_index(data, os.path.join(os.path.abspath(root), rel)))
-    except Exception:  # unindexable, or a bug: the rescan builds it itself and says so
-        return None
-
-
-def seeds_of(root: Path, planned: Iterable[PlannedEdit], edits: Iterable[FileEdit]) -> dict[str, Any]:
-    """The written files' indexes for the rescan (`analysis.project.scan_project(seed=...)`), by
-    normalised absolute path: each is used only while the file holds exactly the planned bytes."""
-    from ..analysis.cache import CachedFile
-
-    written = {e.path for e in edits if e.status == "changed"}
-    out: dict[str, Any] = {}
-    for p in planned:
-        if p.index is not None and p.rel in written:
-            dg, idx = p.index
-            # mtime -1: never taken on the stat alone, only once the digest of the bytes matches
-            out[os.path.normpath(os.path.join(os.path.abspath(root), p.rel))] = CachedFile(-1, len(p.new), dg, idx)
-    return out
 
 
 def _plan_file(root: Path, rel: str, results: Sequence[ScanResult], instance: InstanceRef, action: ApplyAction,
@@ -392,7 +359,7 @@ _PARALLEL_MIN_BYTES = 500_000
 def _plan_files(root: Path, rels: Sequence[str], by_path: Mapping[str, Sequence[ScanResult]],
                 where: dict[str, Placement], action: ApplyAction, model: str | None,
                 keep: Callable[[str], tuple[Sequence[ScanResult], list[str]]] | None = None,
-                index: bool = False) -> list[tuple[list[str], _Planned | None]]:
+                ) -> list[tuple[list[str], _Planned | None]]:
     """Plan `rels` in order, on worker processes when there is enough to edit: for each, the
     notes `keep` said about it and its plan (None: nothing left to edit there). `keep(rel)` says,
     just before a file is sent, which of its results are still to edit (and the notes of those
@@ -414,7 +381,7 @@ def _plan_files(root: Path, rels: Sequence[str], by_path: Mapping[str, Sequence[
             rest, said[rel] = keep(rel) if keep is not None else (by_path[rel], [])
             if rest:
                 sent.append(rel)
-                yield _Job(root, rel, tuple(rest), where[rel].instance, action, model, index)
+                yield _Job(root, rel, tuple(rest), where[rel].instance, action, model)
 
     from concurrent.futures.process import BrokenProcessPool
 
@@ -445,7 +412,6 @@ def apply_codemod(
     write: bool = True,
     selected: tuple[str, ...] = (),
     vet: Callable[..., Mapping[tuple[str, str], str] | None] | None = None,
-    seeds: dict[str, Any] | None = None,
 ) -> ApplyReport:
     """Plan and (with write=True) make the edits for the selected results of `report`.
 
@@ -455,10 +421,8 @@ def apply_codemod(
     why): the schema child's verdict, so that `apply` never decorates what `prompts` could not
     record. `vet()` waits for it (once the edits are planned, before anything is written);
     `vet(False)` returns None while it is not there yet: asked before each file is planned, so
-    that a file whose functions are all left alone is never parsed. `seeds` (with write=True):
-    filled with the written files' scan indexes, built by the planner, for the caller's rescan.
+    that a file whose functions are all left alone is never parsed.
     """
-    index = write and seeds is not None
     if action == "dispatch" and not model:
         raise UsageError("--dispatch needs --model ID: the fine-tuned model to bind")
     if action != "dispatch" and model:
@@ -517,7 +481,7 @@ def apply_codemod(
         by_path[rel] = _refuse(by_path[rel], verdicts, said, refused)
         return by_path[rel], said
 
-    for said, plan in _plan_files(root, sorted(by_path), by_path, where, action, model, unrefused, index=index):
+    for said, plan in _plan_files(root, sorted(by_path), by_path, where, action, model, unrefused):
         notes.extend(said)
         if plan is not None:
             outcome = _taken(plan, notes, refused)
@@ -526,7 +490,7 @@ def apply_codemod(
         assert vet is not None
         verdicts = vet() if verdicts is None else verdicts
         assert verdicts is not None
-        planned = _vetted(root, planned, by_path, verdicts, where, action, model, notes, refused, failed, index)
+        planned = _vetted(root, planned, by_path, verdicts, where, action, model, notes, refused, failed)
 
     if action in ("decorate", "dispatch", "capture"):
         needed = {where[p.rel] for p in planned if p.functions}
@@ -553,8 +517,6 @@ def apply_codemod(
                            "created", functions=p.functions) for p in rest]
     else:
         edits += commit_edits(root, rest, write=write)
-    if index and seeds is not None:
-        seeds.update(seeds_of(root, planned, edits))
     # files the scan could not read or parse are reported, never skipped silently
     failed.extend(FileEdit(err.path, "error", f"cannot be scanned: {err.reason}") for err in report.errors)
     order = {e.path: e for e in [*edits, *failed]}
@@ -581,8 +543,7 @@ _NOTE_PLACE = re.compile(r"(.*?):(\d+): ")
 
 def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[ScanResult]],
             verdicts: Mapping[tuple[str, str], str], where: dict[str, Placement], action: ApplyAction, model: str | None,
-            notes: list[str], refused: set[tuple[str, str]], failed: list[FileEdit],
-            index: bool = False) -> list[PlannedEdit]:
+            notes: list[str], refused: set[tuple[str, str]], failed: list[FileEdit]) -> list[PlannedEdit]:
     """The plan without the new decorations `verdicts` refuses (each file planned again without
     them; a file left with nothing to do is not written)."""
     said: dict[str, list[str]] = {}
@@ -594,7 +555,7 @@ def _vetted(root: Path, planned: list[PlannedEdit], by_path: dict[str, list[Scan
         if len(rest[plan.rel]) == len(results):
             del rest[plan.rel]  # nothing refused: the plan stands
     again = [rel for rel in rest if rest[rel]]
-    replanned = dict(zip(again, (p for _, p in _plan_files(root, again, rest, where, action, model, index=index))))
+    replanned = dict(zip(again, (p for _, p in _plan_files(root, again, rest, where, action, model))))
     out: list[PlannedEdit] = []
     for plan in planned:  # the notes in the order one pass over the plan says them
         notes.extend(said[plan.rel])

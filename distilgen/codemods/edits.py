@@ -12,7 +12,7 @@ import stat
 import symtable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 
 from ..analysis.parsing import UnparsableSource, parse_cst
@@ -69,9 +69,6 @@ class PlannedEdit:
     """Whether the original parses with this interpreter's parser, when the planner knows."""
     checked: FileEdit | None = None
     """`check_edit`'s answer, when it was already computed (in a worker process)."""
-    index: Any = None
-    """(digest, frozen scan index) of `new`, when the planner built it for the rescan that
-    follows the write (`apply`'s lock step), so that the rescan does not parse the file again."""
 
 
 class EditError(Exception):
