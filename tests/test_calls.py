@@ -291,3 +291,33 @@ def test_hostile_renderings_call_nothing_but_allowed_constructors(parts: list[st
     assert not os.path.exists("/tmp/distilgen-fuzz-canary")
     if got is not None:
         assert _only_allowed(got), text
+
+
+def _aliased(config: dict[str, Any]) -> type[BaseModel]:
+    from pydantic import ConfigDict, Field
+
+    class A(BaseModel):
+        model_config = ConfigDict(**config)  # type: ignore[typeddict-item]
+        first_name: str = Field(alias="firstName")
+
+    return A
+
+
+@pytest.mark.parametrize("config, spelled", [
+    ({}, "A(firstName='x')"),
+    ({"populate_by_name": True}, "A(first_name='x')"),
+    ({"validate_by_name": True, "validate_by_alias": False}, "A(first_name='x')"),
+    ({"validate_by_name": True}, "A(first_name='x')"),
+])
+def test_an_aliased_field_is_written_as_the_model_accepts_it(config: dict[str, Any], spelled: str) -> None:
+    """Wave 5: with pydantic 2.11's `validate_by_alias=False` the alias is refused, and the
+    rendered call did not evaluate back; a model accepting names is written by name."""
+    import pydantic
+
+    if ("validate_by_name" in config) and tuple(int(p) for p in pydantic.VERSION.split(".")[:2]) < (2, 11):
+        pytest.skip("validate_by_name needs pydantic 2.11")
+    A = _aliased(config)
+    value = A.model_validate({"first_name": "x"} if config else {"firstName": "x"})
+    text = render_value(value)
+    assert text == spelled
+    assert eval(text, {"A": A}) == value

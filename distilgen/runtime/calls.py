@@ -101,9 +101,14 @@ def _model(v: BaseModel) -> str:
     cls = type(v)
     parts = []
     odd: dict[str, Any] = {}
+    config = cls.model_config
+    # written by name when the model accepts names: `populate_by_name`, or pydantic 2.11's
+    # `validate_by_name` (with `validate_by_alias=False` the alias is even refused: wave 5)
+    by_name = bool(config.get("populate_by_name") or config.get("validate_by_name")
+                   or config.get("validate_by_alias") is False)
     for name, field in cls.model_fields.items():
         key = name
-        if field.alias and field.alias != name and not cls.model_config.get("populate_by_name"):
+        if field.alias and field.alias != name and not by_name:
             key = field.alias
         if _plain_keyword(key):
             parts.append(f"{key}={render_value(getattr(v, name))}")
