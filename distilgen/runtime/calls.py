@@ -102,10 +102,10 @@ def _model(v: BaseModel) -> str:
     parts = []
     odd: dict[str, Any] = {}
     config = cls.model_config
-    # written by name when the model accepts names: `populate_by_name`, or pydantic 2.11's
-    # `validate_by_name` (with `validate_by_alias=False` the alias is even refused: wave 5)
-    by_name = bool(config.get("populate_by_name") or config.get("validate_by_name")
-                   or config.get("validate_by_alias") is False)
+    # written by name with `populate_by_name` (as ever), and where pydantic 2.11's
+    # `validate_by_alias=False` refuses the alias (wave 5); a model that accepts both keeps the
+    # alias, as its examples were captured before
+    by_name = bool(config.get("populate_by_name") or config.get("validate_by_alias") is False)
     for name, field in cls.model_fields.items():
         key = name
         if field.alias and field.alias != name and not by_name:
