@@ -399,9 +399,8 @@ def test_a_distilled_function_whose_model_is_not_installed_here_is_never_called_
                                            "    return Chunk(text=f'error: {message}')\n")
 
     def run(*args: str, deps: bool) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        if deps:
-            env["PYTHONPATH"] = str(tmp_path / "ext")
+        here = str(Path(__file__).resolve().parent.parent)  # this checkout's distilgen, whatever is installed
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "ext"), here] if deps else [here])}
         return subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True, text=True,
                               timeout=120, env=env)
 
