@@ -777,3 +777,44 @@ def test_an_answer_from_the_clock_or_a_random_draw_is_ineligible(tmp_path):
     assert got["epoch"][1].startswith("calls time.time()")
     for fine in ("timed", "parsed", "shadowed"):
         assert got[fine] == ("candidate", None), (fine, got[fine])
+
+
+def test_a_name_imported_in_both_branches_of_an_if_resolves_through_either(tmp_path):
+    """Wave 5 (langfuse's Fern compat module: `if IS_PYDANTIC_V2: from pydantic.v1.fields import
+    ModelField` / `else: from pydantic.fields import ModelField`): the scan read the `else` import
+    only, which this environment lacks, and called the function unresolved. Both are kept, the
+    `if` branch's first; the first that resolves wins."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/real.py": MODEL, "pkg/m.py": """\
+        import sys
+
+        if sys.version_info >= (3, 8):
+            from pkg.real import M
+        else:
+            from pkg.gone import M
+
+        if sys.version_info < (3, 8):
+            from pkg.gone import M as N
+        else:
+            from pkg.real import M as N
+
+        if sys.version_info < (3, 8):
+            from pkg.gone import M as G
+        else:
+            from pkg.nowhere import M as G
+
+
+        def first(a: int) -> M:
+            return M(x=a)
+
+
+        def second(a: int) -> N:
+            return N(x=a)
+
+
+        def neither(a: int) -> G:
+            return G(x=a)
+        """})
+    got = {r.qualname: (r.status, r.model, r.reason) for r in api.scan([project], use_cache=False).results}
+    assert got["first"] == ("candidate", "pkg.real.M", None)
+    assert got["second"] == ("candidate", "pkg.real.M", None)
+    assert got["neither"][0] == "unresolved" and "pkg.gone" in got["neither"][2]  # the `if` branch's reason

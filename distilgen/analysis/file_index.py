@@ -31,7 +31,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 11
+INDEX_VERSION = 12
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -270,13 +270,21 @@ class _Builder:
                     self.bind(scope, target.id, _value_binding(value) if value is not None else ("other",), soft)
             elif t is ast.If:
                 tc = _is_type_checking(st.test)  # type: ignore[attr-defined]
-                if not _is_main_guard(st.test):  # type: ignore[attr-defined]  # never runs on import
+                main_guard = _is_main_guard(st.test)  # type: ignore[attr-defined]  # never runs on import
+                if not main_guard:
                     self.type_checking += tc
                     try:
                         self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
                     finally:
                         self.type_checking -= tc
+                # a module-level `if`/`else` binding one name in both branches (a compat module:
+                # `from pydantic.v1.fields import ModelField` / `from pydantic.fields import ...`)
+                # keeps both, the `if` branch's first: the scan cannot tell which branch runs
+                # (wave 5: langfuse's Fern module read the `else` import only, which this pydantic lacks)
+                before = dict(self.scopes[0][1]) if scope == 0 and st.orelse and not tc and not main_guard else None  # type: ignore[attr-defined]
                 self.block(st.orelse, scope, prefix, cls, True if tc else soft)  # type: ignore[attr-defined]
+                if before is not None:
+                    self._keep_both(before, st.body)  # type: ignore[attr-defined]
             elif t is ast.Try or t.__name__ == "TryStar":
                 self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
                 for h in st.handlers:  # type: ignore[attr-defined]
@@ -379,6 +387,16 @@ class _Builder:
         if node.lineno > len(starts) - 1 or end >= len(starts):
             return self.text
         return self.text[starts[node.lineno - 1]:starts[end]]
+
+    def _keep_both(self, after_body: dict[str, Binding], body: list[ast.stmt]) -> None:
+        """After a module-level `if`/`else`: a name both branches bound becomes ("either", the
+        `if` branch's binding, the `else` branch's), tried in that order (`resolve`)."""
+        names = self.scopes[0][1]
+        bound_in_body = {n for st in body for n in _top_bound(st)}
+        for name in bound_in_body:
+            first, now = after_body.get(name), names.get(name)
+            if first is not None and now is not None and now is not first and first[0] != "either":
+                names[name] = ("either", first, now)
 
     def _chance(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: int) -> str | None:
         """Why its answer is not a function of its call: it reads the clock or draws at random
@@ -503,6 +521,20 @@ _CHANCE: dict[str, str] = {
 _CHANCE_CALL = re.compile(r"\b(?:now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
                           r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
                           r"triangular|random)\s*\(")
+
+
+def _top_bound(st: ast.stmt) -> set[str]:
+    """The names an import or plain assignment statement binds (what `_keep_both` compares)."""
+    if isinstance(st, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".", 1)[0] if isinstance(st, ast.Import) and not a.asname else (a.asname or a.name)
+                for a in st.names if a.name != "*"}
+    if isinstance(st, ast.Assign):
+        return {t.id for t in st.targets if isinstance(t, ast.Name)}
+    if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name):
+        return {st.target.id}
+    if isinstance(st, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {st.name}
+    return set()
 
 
 def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tuple[str, Any], ...]:

@@ -14,6 +14,8 @@ Targets are tuples:
     ("missing", "dotted.name", why)  could not be located: why
     ("def", module, name)            a def at module or class level: not a type (named for decorators)
     ("other",)                       a constant, anything else: not a type
+A binding ("either", b1, b2) (a name both branches of a module-level `if` bind) is the first of
+the two that resolves.
 """
 
 from __future__ import annotations
@@ -201,6 +203,13 @@ class Resolver:
     # -- names -------------------------------------------------------------------------------
     def _bind_target(self, module: str, scope: int, name: str, b: Resolved, depth: int) -> Resolved:
         kind = b[0]
+        if kind == "either":
+            # a name both branches of a module-level `if` bind: the first that resolves
+            first = self._bind_target(module, scope, name, b[1], depth)
+            if first[0] != "missing":
+                return first
+            second = self._bind_target(module, scope, name, b[2], depth)
+            return first if second[0] == "missing" else second
         if kind == "cls":
             return ("cls", module, b[1])
         if kind == "imp":
