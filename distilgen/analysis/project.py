@@ -289,16 +289,8 @@ def _not_distillable(res: Resolver, entry: FileEntry, fn: FuncRec) -> str | None
 
 
 def _is_protocol(res: Resolver, module: str, cls: str) -> bool:
-    m = res.modules.get(module)
-    rec = m.index.classes.get(cls) if m is not None and m.index is not None else None
-    if rec is None:
-        return False
-    for base in rec.bases:
-        if base is not None and base[0] == "s":
-            base = base[1]
-        if base is not None and base[0] == "n" and res.typing_name(res.resolve_dotted(module, rec.scope, base[1])) == "Protocol":
-            return True
-    return False
+    rec = res.class_record(module, cls)
+    return rec is not None and any(res.typing_name(t) == "Protocol" for _, t in res.class_bases(module, rec))
 
 
 def _self_shape(res: Resolver, module: str, fn: FuncRec) -> Shape | None:
@@ -333,8 +325,6 @@ def _private_state_read(res: Resolver, module: str, fn: FuncRec) -> list[str]:
     """Which of a model method's `self._x` reads are private attributes its class or a base class
     in the project declares (or its own class's methods set): state a call does not carry, as the
     call writes the instance with its fields only. A base the scan cannot read adds nothing."""
-    from .resolve import Module
-
     assert fn.cls is not None
     state: set[str] = set()
     todo = [(module, fn.cls)]
@@ -344,20 +334,11 @@ def _private_state_read(res: Resolver, module: str, fn: FuncRec) -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        m = res.module(key[0])
-        idx = m.index if isinstance(m, Module) else None
-        rec = idx.classes.get(key[1]) if idx is not None else None
+        rec = res.class_record(*key)
         if rec is None:
             continue
         state.update(rec.private)
-        for base in rec.bases:
-            if base is not None and base[0] == "s":
-                base = base[1]
-            if base is None or base[0] != "n":
-                continue
-            t = res.resolve_dotted(key[0], rec.scope, base[1])
-            if t[0] == "cls":
-                todo.append((t[1], t[2]))
+        todo.extend((t[1], t[2]) for _, t in res.class_bases(key[0], rec) if t[0] == "cls")
     return [n for n in fn.private_reads if n in state]
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
-from .file_index import FileIndex, conv, thaw
+from .file_index import ClassRec, FileIndex, conv, thaw
 
 __all__ = ["Module", "Resolver", "MODEL_ROOTS", "INSTRUCTIONS_CLASSES"]
 
@@ -408,24 +408,34 @@ class Resolver:
         finally:
             self._in_progress.discard(key)
 
-    def _class_is_model(self, module: str, qual: str) -> tuple[bool | None, str | None]:
+    def class_record(self, module: str, qual: str) -> ClassRec | None:
+        """The record of class `qual` of `module`, when the scan reads that class."""
         m = self._mod(module)
-        assert isinstance(m, Module) and m.index is not None
-        rec = m.index.classes[qual]
-        unresolved: str | None = None
+        return m.index.classes.get(qual) if isinstance(m, Module) and m.index is not None else None
+
+    def class_bases(self, module: str, rec: ClassRec) -> Iterator[tuple[str | None, Resolved]]:
+        """Each base of class `rec` of `module`, as written (`Generic[T]` as `Generic`) and as
+        resolved from the class statement's scope, one at a time (a caller that has its answer
+        resolves no more); a base that is no (subscripted) name (a call, `*bases`) is
+        (None, ("other",))."""
         for base in rec.bases:
-            if base is None:
-                continue
-            if base[0] == "s":
+            if base is not None and base[0] == "s":
                 base = base[1]
-            if base[0] != "n":
-                continue
-            t = self.resolve_dotted(module, rec.scope, base[1])
+            if base is None or base[0] != "n":
+                yield None, ("other",)
+            else:
+                yield base[1], self.resolve_dotted(module, rec.scope, base[1])
+
+    def _class_is_model(self, module: str, qual: str) -> tuple[bool | None, str | None]:
+        rec = self.class_record(module, qual)
+        assert rec is not None
+        unresolved: str | None = None
+        for written, t in self.class_bases(module, rec):
             ok, why = self.is_model(t)
             if ok:
                 return (True, None)
             if ok is None and unresolved is None:
-                unresolved = f"base {base[1]} of {module}.{qual}: {why}"
+                unresolved = f"base {written} of {module}.{qual}: {why}"
         return (None, unresolved) if unresolved else (False, None)
 
     # -- return annotations ------------------------------------------------------------------

@@ -152,22 +152,14 @@ def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
 def _plain(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]], depth: int) -> str | None:
     """"plain": the class and its bases give its instances no written form; "exception": it is an
     exception; None: writable, or not known."""
-    from .resolve import Module
-
     if (module, qual) in seen or depth > 30:
         return None
     seen.add((module, qual))
-    m = res.module(module)
-    rec = m.index.classes.get(qual) if isinstance(m, Module) and m.index is not None else None
+    rec = res.class_record(module, qual)
     if rec is None or rec.decorated:
         return None  # not read, or decorated: perhaps a dataclass
     verdict = "plain"
-    for base in rec.bases:
-        if base is not None and base[0] == "s":
-            base = base[1]  # `Generic[T]`, `Mapping[str, Any]`: the class subscripted
-        if base is None or base[0] != "n":
-            return None
-        t = res.resolve_dotted(module, rec.scope, base[1])
+    for _, t in res.class_bases(module, rec):  # `Generic[T]`, `Mapping[str, Any]`: the class subscripted
         if t[0] == "alias":
             t = res.resolve_expr_target(t[1], t[2], t[3])
         if t[0] == "cls":
