@@ -129,7 +129,7 @@ def not_distillable_here(r: Any) -> str:
             f"(`distilgen apply --remove --select '{r.qualname}'`)")
 
 
-def _not_checkable(r: Any, lock_name: str) -> Finding:
+def _not_checkable(r: Any) -> Finding:
     """DG014: a distilled function whose lock entry cannot be checked in this scan."""
     return Finding(r.path, r.decorator_lineno or r.lineno, "DG014", not_distillable_here(r), r.function_id)
 
@@ -183,15 +183,15 @@ def run_checks(root: Path, results: Iterable[Any], lock: Lock, *, facts: StaticF
                    f"`distilgen apply` leaves it alone ({why}); fix that, or exclude the function")
             findings.append(Finding(r.path, r.lineno, "DG007",
                                     f"{r.qualname} returns {r.model} but is not decorated (require-decorated is on); {fix}"))
+        if r.decorator is None:
+            continue
+        entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))
         if r.status != "decorated":
-            if r.decorator is not None:
-                entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))
-                if entry is not None:  # still distilled: its entry is not stale (DG008 would say drop it)
-                    matched.add(entry.function_id)
-                    findings.append(_not_checkable(r, lock_name))
+            if entry is not None:  # still distilled: its entry is not stale (DG008 would say drop it)
+                matched.add(entry.function_id)
+                findings.append(_not_checkable(r))
             continue
         findings.extend(_missing_instance(r, facts))
-        entry = lock.get(r.function_id) or by_place.get((r.path, r.qualname))
         if entry is None:
             findings.append(Finding(r.path, r.decorator_lineno or r.lineno, "DG001",
                                     f"{r.qualname} is distilled but has no prompt in {lock_name}; run `distilgen prompts` to record it",

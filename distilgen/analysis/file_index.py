@@ -460,8 +460,8 @@ class _Builder:
         if code is None:
             code = self.code[cls] = {st.name for st in klass.body if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))}
         # `self._x` not assigned (`self._x = ...`): a read
-        read = {"_" + n for n in re.findall(rf"\b{re.escape(me)}\._(\w+)\b(?!\s*=[^=])", text)} - code
-        read = {n for n in read if not n.startswith("__")}
+        read = {n for n in ("_" + m for m in re.findall(rf"\b{re.escape(me)}\._(\w+)\b(?!\s*=[^=])", text))
+                if _is_private(n)} - code
         if not read:
             return ()
         if cls not in self.stored:
@@ -572,14 +572,14 @@ def _declared_private(node: ast.ClassDef) -> set[str]:
         t = type(st)
         if t is ast.AnnAssign:
             x = st.target  # type: ignore[attr-defined]
-            if type(x) is ast.Name and x.id[0] == "_" and x.id[1:2] != "_":
+            if type(x) is ast.Name and _is_private(x.id):
                 ann = st.annotation  # type: ignore[attr-defined]
                 head = ann.value if type(ann) is ast.Subscript else ann
                 if (_dotted(head) or "").rsplit(".", 1)[-1] != "ClassVar":
                     out.add(x.id)
         elif t is ast.Assign:
             for x in st.targets:  # type: ignore[attr-defined]
-                if type(x) is ast.Name and x.id[0] == "_" and x.id[1:2] != "_":
+                if type(x) is ast.Name and _is_private(x.id):
                     out.add(x.id)
     return out
 
