@@ -258,6 +258,22 @@ def _import_for(name: str, names: ModuleNames, module: str) -> _Import | None:
     return _Import(module, name)
 
 
+def _read_module(folders: Iterable[Path], module: str) -> tuple[ModuleNames, cst.Module] | None:
+    """The names and tree of `module`'s file in the first of `folders` that has one (a module,
+    else a package); None when none has it, or it cannot be read or parsed."""
+    parts = module.split(".")
+    for folder in folders:
+        base = folder.joinpath(*parts)
+        for path, pkg in ((base.with_suffix(".py"), False), (base / "__init__.py", True)):
+            if path.is_file():
+                try:
+                    tree = parse_cst(path.read_bytes(), str(path))
+                    return module_names(tree, module, pkg), tree
+                except (UnparsableSource, OSError, RecursionError, MemoryError):
+                    return None
+    return None
+
+
 class _Resolver:
     """Follows imports and re-exports across the project's modules to the defining module."""
 
@@ -279,19 +295,11 @@ class _Resolver:
 
     def names_of(self, module: str) -> ModuleNames | None:
         if module not in self.modules:
-            self.modules[module] = None
-            parts = module.split(".")
-            for sroot in self.source_roots:
-                base = self.root.joinpath(sroot, *parts) if sroot else self.root.joinpath(*parts)
-                for path, pkg in ((base.with_suffix(".py"), False), (base / "__init__.py", True)):
-                    if path.is_file():
-                        try:
-                            tree = parse_cst(path.read_bytes(), str(path))
-                            self.modules[module] = module_names(tree, module, pkg)
-                            self.trees[module] = tree
-                        except (UnparsableSource, OSError, RecursionError, MemoryError):
-                            return None
-                        return self.modules[module]
+            folders = [self.root / sroot if sroot else self.root for sroot in self.source_roots]
+            found = _read_module(folders, module)
+            self.modules[module] = found[0] if found is not None else None
+            if found is not None:
+                self.trees[module] = found[1]
         return self.modules[module]
 
     def installed_names_of(self, module: str) -> ModuleNames | None:
@@ -300,17 +308,8 @@ class _Resolver:
         if names is not None or not self.search:
             return names
         if module not in self.installed:
-            self.installed[module] = None
-            parts = module.split(".")
-            for folder in self.search:
-                base = Path(folder).joinpath(*parts)
-                for path, pkg in ((base.with_suffix(".py"), False), (base / "__init__.py", True)):
-                    if path.is_file():
-                        try:
-                            self.installed[module] = module_names(parse_cst(path.read_bytes(), str(path)), module, pkg)
-                        except (UnparsableSource, OSError, RecursionError, MemoryError):
-                            pass
-                        return self.installed[module]
+            found = _read_module([Path(folder) for folder in self.search], module)
+            self.installed[module] = found[0] if found is not None else None
         return self.installed[module]
 
     def canonical(self, target: str, depth: int = 0, installed: bool = False) -> str:
@@ -499,8 +498,7 @@ def _stub_node(fn: cst.FunctionDef, decorator: cst.Decorator, names: ModuleNames
     # the signature stays as written (it is the prompt); tell mypy --strict why it differs. mypy
     # reports these at the `def` line, and a comment there would be inside a signature that spans
     # lines (and in the prompt): then the module disables the codes instead (browser-use, agno)
-    spans_lines = "\n" in _EMPTY.code_for_node(fn.with_changes(
-        decorators=[], leading_lines=[], body=cst.SimpleStatementSuite(body=[cst.Pass()]))).strip()
+    spans_lines = "\n" in _signature_text(fn).strip()
     # the original's own ignore on its one-line signature (`# type: ignore[override]`): the stub
     # class inherits the same incompatibility (fastmcp's `ProxyTemplate.from_raw`, wave 4)
     own = fn.body.header.comment if isinstance(fn.body, cst.IndentedBlock) else None
@@ -544,12 +542,17 @@ def _without_ignores(fn: cst.FunctionDef, codes: set[str]) -> cst.FunctionDef:
 _IGNORE = re.compile(r"#\s*type:\s*ignore\[([^\]]*)\]")
 
 
+def _signature_text(fn: cst.FunctionDef) -> str:
+    """`fn`'s signature as written (`def f(...) -> R: pass`), without its decorators, comments
+    above it, body or the header line's own comment."""
+    return _EMPTY.code_for_node(fn.with_changes(decorators=[], leading_lines=[],
+                                                body=cst.SimpleStatementSuite(body=[cst.Pass()])))
+
+
 def _signature_ignores(fn: cst.FunctionDef) -> list[list[str]]:
     """The codes of each `# type: ignore[...]` written inside `fn`'s signature (a multi-line one's
     comments, which are part of its prompt; the header line's own comment is not counted)."""
-    text = _EMPTY.code_for_node(fn.with_changes(decorators=[], leading_lines=[],
-                                                body=cst.SimpleStatementSuite(body=[cst.Pass()])))
-    return [[c.strip() for c in m.group(1).split(",") if c.strip()] for m in _IGNORE.finditer(text)]
+    return [[c.strip() for c in m.group(1).split(",") if c.strip()] for m in _IGNORE.finditer(_signature_text(fn))]
 
 
 @dataclass(frozen=True)
