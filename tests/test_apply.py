@@ -421,19 +421,27 @@ def test_a_diff_through_a_form_feed_applies_with_git(tmp_path: Path) -> None:
     assert (tmp_path / "m.py").read_bytes() == new
 
 
+def _call_installed_and_tree(tree: Path, package: str, call: str, tmp_path: Path) -> tuple[Path, Path]:
+    """Run `call` from a working folder twice: with `package` copied into a site folder (what
+    installing it without `-e` puts there), then from the source `tree`. (site, working folder)."""
+    site, work = tmp_path / "site", tmp_path / "work"
+    shutil.copytree(tree / package, site / package)
+    work.mkdir()
+    for where in (site, tree):
+        run = subprocess.run([sys.executable, "-c", call], cwd=work, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PYTHONPATH": f"{where}{os.pathsep}{ROOT}"})
+        assert run.returncode == 0, run.stderr
+    return site, work
+
+
 def test_an_installed_copy_writes_its_examples_to_the_working_directory(sample_copy: Path, tmp_path: Path) -> None:
     """Found running real projects' test suites after `apply`: the created module anchored the
     dataset at `__file__`'s parents, so a package installed without `-e` wrote into site-packages.
     From the source tree it still goes under the project root, wherever the program runs."""
     api.apply([sample_copy], lock=False)
-    site, work = tmp_path / "site", tmp_path / "work"
-    shutil.copytree(sample_copy / "inbox", site / "inbox")  # what installing the package puts there
-    work.mkdir()
-    call = "from inbox.triage import classify_ticket\nclassify_ticket('Refund please', 'I was charged twice')\n"
-    for where in (site, sample_copy):
-        run = subprocess.run([sys.executable, "-c", call], cwd=work, capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "PYTHONPATH": f"{where}{os.pathsep}{ROOT}"})
-        assert run.returncode == 0, run.stderr
+    site, work = _call_installed_and_tree(
+        sample_copy, "inbox", "from inbox.triage import classify_ticket\nclassify_ticket('Refund please', 'I was charged twice')\n",
+        tmp_path)
     assert (work / "data" / "inbox.jsonl").read_text().count('"role":"user"') == 1  # the installed copy's
     assert (sample_copy / "data" / "inbox.jsonl").read_text().count('"role":"user"') == 1  # the tree's
     assert not list(site.rglob("*.jsonl"))
@@ -457,14 +465,7 @@ def test_an_installed_copy_of_a_project_without_pyproject_writes_to_the_working_
     api.apply([root], lock=marker is None)
     module = (root / "shop" / "distil.py").read_text()
     assert f'if not (_ROOT / "{marker or "distilgen.lock"}").is_file():' in module
-    site, work = tmp_path / "site", tmp_path / "work"
-    shutil.copytree(root / "shop", site / "shop")  # what installing the package puts there
-    work.mkdir()
-    call = "from shop.price import quote\nquote('tea', 2)\n"
-    for where in (site, root):
-        run = subprocess.run([sys.executable, "-c", call], cwd=work, capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "PYTHONPATH": f"{where}{os.pathsep}{ROOT}"})
-        assert run.returncode == 0, run.stderr
+    site, work = _call_installed_and_tree(root, "shop", "from shop.price import quote\nquote('tea', 2)\n", tmp_path)
     [installed] = [p for p in work.rglob("*.jsonl")]  # the installed copy's, in the working directory
     assert installed.read_text().count('"role":"user"') == 1
     assert not list(site.rglob("*.jsonl"))

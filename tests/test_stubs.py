@@ -790,6 +790,14 @@ def test_a_model_under_a_subpackage_its_package_imports_by_name_passes_mypy(tmp_
     _assert_mypy_strict_passes(root, report.path)
 
 
+# a model with a classmethod its subclass overrides, and a model whose method takes it (the
+# stubs module then disables `override`): the wave-4 `type: ignore` tests below
+_TEMPLATE = ("from pydantic import BaseModel\n\n\nclass Template(BaseModel):\n    uri: str\n\n"
+             "    @classmethod\n    def from_raw(cls, raw: str) -> \"Template\":\n        return cls(uri=raw)\n\n\n")
+_OTHER = ("class Other(BaseModel):\n    n: int\n\n"
+          "    def merge(self, t: Template) -> \"Other\":\n        return Other(n=self.n + len(t.uri))\n")
+
+
 def test_an_originals_own_ignore_on_its_signature_line_is_kept(tmp_path: Path) -> None:
     """fastmcp (wave 4): `def from_raw(cls, client: str, raw: str) -> "ProxyTemplate":  # type:
     ignore[override]` passes mypy --strict; its stub, written without the comment, did not (the stub
@@ -797,8 +805,7 @@ def test_an_originals_own_ignore_on_its_signature_line_is_kept(tmp_path: Path) -
     root = _project(tmp_path, {
         "pkg/__init__.py": "",
         "pkg/models.py":
-            "from pydantic import BaseModel\n\n\nclass Template(BaseModel):\n    uri: str\n\n"
-            "    @classmethod\n    def from_raw(cls, raw: str) -> \"Template\":\n        return cls(uri=raw)\n\n\n"
+            _TEMPLATE +
             "class ProxyTemplate(Template):\n    client: str = \"\"\n\n"
             "    @classmethod\n    def from_raw(cls, client: str, raw: str) -> \"ProxyTemplate\":  # type: ignore[override]\n"
             "        return cls(uri=raw, client=client)\n",
@@ -818,13 +825,11 @@ def test_an_ignore_inside_a_multi_line_signature_the_module_disables_passes_mypy
     root = _project(tmp_path, {
         "pkg/__init__.py": "",
         "pkg/models.py":
-            "from pydantic import BaseModel\n\n\nclass Template(BaseModel):\n    uri: str\n\n"
-            "    @classmethod\n    def from_raw(cls, raw: str) -> \"Template\":\n        return cls(uri=raw)\n\n\n"
+            _TEMPLATE +
             "class ProxyTemplate(Template):\n    client: str = \"\"\n\n"
             "    @classmethod\n    def from_raw(  # type: ignore[override]\n        cls,\n        client: str,\n"
-            "        raw: str,\n    ) -> \"ProxyTemplate\":\n        return cls(uri=raw, client=client)\n\n\n"
-            "class Other(BaseModel):\n    n: int\n\n"
-            "    def merge(self, t: Template) -> \"Other\":\n        return Other(n=self.n + len(t.uri))\n",
+            "        raw: str,\n    ) -> \"ProxyTemplate\":\n        return cls(uri=raw, client=client)\n\n\n" +
+            _OTHER,
     })
     report = api.stubs([root], model=MODEL)
     text = (root / report.path).read_text()
@@ -839,11 +844,7 @@ def test_no_unused_ignore_code_without_an_ignore_in_a_signature(tmp_path: Path) 
     """The `unused-ignore` code is disabled only for a kept comment the module made unused."""
     root = _project(tmp_path, {
         "pkg/__init__.py": "",
-        "pkg/models.py":
-            "from pydantic import BaseModel\n\n\nclass Template(BaseModel):\n    uri: str\n\n"
-            "    @classmethod\n    def from_raw(cls, raw: str) -> \"Template\":\n        return cls(uri=raw)\n\n\n"
-            "class Other(BaseModel):\n    n: int\n\n"
-            "    def merge(self, t: Template) -> \"Other\":\n        return Other(n=self.n + len(t.uri))\n",
+        "pkg/models.py": _TEMPLATE + _OTHER,
     })
     report = api.stubs([root], model=MODEL)
     text = (root / report.path).read_text()
