@@ -427,7 +427,13 @@ SOURCES = sorted({*(ROOT / "tests" / "scan_corpus").rglob("*.py"), *(ROOT / "sam
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_reduced_parse_and_splice_equal_full_generation(path: Path) -> None:
+@pytest.mark.parametrize("quick", [True, False], ids=["as-apply-runs", "codemod-only"])
+def test_reduced_parse_and_splice_equal_full_generation(path: Path, quick: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    if not quick:  # the reduced parse and splice, also where line insertion would answer
+        import distilgen.codemods.quick_decorate as quick_module
+
+        monkeypatch.setattr(quick_module, "quick_decorate", lambda *args: None)
     source = path.read_bytes()
     try:
         defs = _defs(ast.parse(source))
@@ -538,12 +544,23 @@ def test_each_edited_file_is_parsed_once_by_libcst_whatever_the_number_of_target
     from distilgen.codemods.apply import apply_codemod
     from distilgen.config import load_config
 
-    result = apply_codemod(report, load_config(tmp_path), write=False)
-    assert sorted(e.path for e in result.changed) == ["pkg/distil.py", "pkg/one.py", "pkg/two.py"]
-    assert len(next(e for e in result.changed if e.path == "pkg/one.py").functions) == 40
-    # 2 edited files: libcst once each; ast: the original and its reduced copy each (two.py has
-    # nothing to cut); the output checks (the created module's too) through symtable
-    assert counts == {"libcst": 2, "ast": 3, "symtable": 3}, counts
+    def planned() -> dict[str, int]:
+        for key in counts:
+            counts[key] = 0
+        result = apply_codemod(report, load_config(tmp_path), write=False)
+        assert sorted(e.path for e in result.changed) == ["pkg/distil.py", "pkg/one.py", "pkg/two.py"]
+        assert len(next(e for e in result.changed if e.path == "pkg/one.py").functions) == 40
+        return dict(counts)
+
+    # these plain files take the line-insertion path: no libcst; ast once for each original; the
+    # output checks (the created module's too) through symtable
+    assert planned() == {"libcst": 0, "ast": 2, "symtable": 3}
+    import distilgen.codemods.quick_decorate as quick
+
+    monkeypatch.setattr(quick, "quick_decorate", lambda *args: None)
+    # the codemod: libcst once per edited file; ast for the original and its reduced copy each
+    # (two.py has nothing to cut)
+    assert planned() == {"libcst": 2, "ast": 3, "symtable": 3}
 
 
 def test_a_file_whose_functions_are_all_left_alone_is_never_parsed_once_the_verdict_is_in(
@@ -574,6 +591,9 @@ def test_a_file_whose_functions_are_all_left_alone_is_never_parsed_once_the_verd
         return real(source)
 
     monkeypatch.setattr(parsing, "_libcst", counting)
+    import distilgen.codemods.quick_decorate as quick
+
+    monkeypatch.setattr(quick, "quick_decorate", lambda *args: None)  # planning shows as libcst's parses
     for ready in (True, False):
         parsed.clear()
         asked: list[bool] = []
@@ -696,7 +716,11 @@ def test_reduced_edits_around_nested_targets_equal_full_generation(before: list[
     target = next(n.lineno for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "target")
     qual = ".<locals>.".join([*(f"outer{level}" for level in reversed(range(depth))), "target"])
     targets = [Target(qual, target)]
-    out, result = edit_module(source, targets, "pkg.distil:instructions", module="pkg.mod")
+    import distilgen.codemods.quick_decorate as quick
+
+    with pytest.MonkeyPatch.context() as m:  # the reduced parse is what is tested (not line insertion)
+        m.setattr(quick, "quick_decorate", lambda *args: None)
+        out, result = edit_module(source, targets, "pkg.distil:instructions", module="pkg.mod")
     assert out == _full(source, targets, "decorate", None)
     assert result.changed == (qual,)
     compile(out, "<out>", "exec")
@@ -742,5 +766,8 @@ def test_a_with_block_on_the_way_to_a_target_is_spliced_one_level_down(monkeypat
         return out
 
     monkeypatch.setattr(decorate, "_edit", counted)
+    import distilgen.codemods.quick_decorate as quick
+
+    monkeypatch.setattr(quick, "quick_decorate", lambda *args: None)  # the splice is what is tested
     _fast_equals_full(source, [Target("test_tool.<locals>.handler", target)])
     assert whole == [False]  # the reduced parse was used, not thrown away

@@ -591,6 +591,13 @@ def edit_module(
     # a probe, not the parse: None means "not this interpreter's syntax" (newer, or broken:
     # `parse_cst` tells the two apart and raises UnparsableSource for the latter)
     std_tree = _std_parse(source)
+    if action == "decorate" and std_tree is not None:
+        from .quick_decorate import quick_decorate  # here: it reads this module's types
+
+        ref = instance if isinstance(instance, InstanceRef) else InstanceRef.parse(instance)
+        quick = quick_decorate(source, std_tree, wanted, ref)
+        if quick is not None:
+            return quick
     # libcst parses only the top-level statements an edit can touch (`--remove` reads the whole
     # module to tell whether the import is still used, so it parses everything)
     if std_tree is not None and action != "remove" and all(t.lineno is not None for t in wanted):
