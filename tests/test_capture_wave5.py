@@ -7,11 +7,14 @@
    models): two inputs, one call text, and the text did not evaluate back to the argument.
 3. A function returning `RootModel[str]` (phoenix's `Identifier`) wrote lines whose arguments are a
    bare JSON string, which `dataset validate` refuses: refused by the runtime and by `apply`.
+4. A dataclass argument whose fields default to a sentinel (strawberry's `UNSET`, phoenix's GraphQL
+   inputs) could not be rendered: a field still at such a default is left out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -468,3 +471,72 @@ def test_prompts_says_why_for_a_hand_decorated_rootmodel_str_function(tmp_path: 
     done = cli(root, "prompts")
     assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
     assert f"shop/logic.py:5: slug cannot be distilled: {NOT_OBJECT}" in done.stdout, done.stdout
+
+
+# -- a field left at a sentinel default (strawberry's UNSET: phoenix's GraphQL inputs) ------------
+
+
+class _Unset:
+    """A sentinel with no literal form, like strawberry's `UNSET`."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclasses.dataclass
+class SpanFilter:
+    name: str
+    limit: Optional[int] = UNSET
+    after: Optional[str] = dataclasses.field(default=UNSET)
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    text: str
+    cursor: Any = UNSET
+
+
+def test_a_field_left_at_a_sentinel_default_is_left_out_and_evaluates_back() -> None:
+    value = SpanFilter(name="a", after="x")
+    text = render_call("f", (value,), {"q": Query(text="t")})
+    assert text == "f(SpanFilter(name='a', after='x'), q=Query(text='t'))"
+    got = read_call(text, "f", constructors_for([SpanFilter, Query]))
+    assert got is not None and got[0][0] == value and got[0][0].limit is UNSET
+    assert got[1]["q"].cursor is UNSET
+    # a value the renderer can write is written, default or not (examples captured before stay alike)
+    assert render_value(SpanFilter(name="a", limit=None)) == "SpanFilter(name='a', limit=None)"
+
+
+def test_a_sentinel_that_is_not_the_default_still_cannot_be_rendered() -> None:
+    from distilgen.runtime.calls import UnrenderableValue
+
+    @dataclasses.dataclass
+    class Other:
+        a: Any = None
+
+    with pytest.raises(UnrenderableValue, match="_Unset"):
+        render_value(Other(a=UNSET))
+    with pytest.raises(UnrenderableValue, match="_Unset"):
+        render_value(Query(text="t", cursor=_Unset()))  # another instance: not the default itself
+
+
+class Hit(BaseModel):
+    name: str
+    limited: bool
+
+
+def test_a_call_with_a_sentinel_default_is_captured(tmp_path: Path) -> None:
+    ds = tmp_path / "d.jsonl"
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def find(f: SpanFilter) -> Hit:
+        return Hit(name=f.name, limited=f.limit is not UNSET)
+
+    assert find(SpanFilter(name="a")) == Hit(name="a", limited=False)
+    assert user_messages(ds) == ["Return find(SpanFilter(name='a'))"]
+    assert inst.stats().captured == 1

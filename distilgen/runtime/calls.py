@@ -110,10 +110,13 @@ def _model(v: BaseModel) -> str:
         key = name
         if field.alias and field.alias != name and not by_name:
             key = field.alias
+        value = getattr(v, name)
+        if _at_sentinel_default(value, field.default):
+            continue
         if _plain_keyword(key):
-            parts.append(f"{key}={render_value(getattr(v, name))}")
+            parts.append(f"{key}={render_value(value)}")
         else:  # an alias like `class` or `first-name`: only `**{...}` can pass it
-            odd[key] = getattr(v, name)
+            odd[key] = value
     # `extra="allow"`: the fields the class does not declare are part of the value (read through
     # `model_extra`); without them two different inputs rendered alike and the text did not
     # evaluate back to an equal model (phoenix's OTel GenAI models, wave 5). They are passed as
@@ -132,9 +135,26 @@ def _model(v: BaseModel) -> str:
     return f"{_cls_name(cls)}({', '.join(parts)})"
 
 
+def _at_sentinel_default(value: Any, default: Any) -> bool:
+    """A field still holding its class's default object, one no literal can write (strawberry's
+    `UNSET`, phoenix's GraphQL inputs, wave 5): left out, the class gives it back. Any value the
+    renderer can write is written, default or not, so examples captured before stay alike."""
+    if value is not default or default is dataclasses.MISSING or type(value) in _EXACT:
+        return False
+    try:
+        render_value(value)
+    except UnrenderableValue:
+        return True
+    return False
+
+
 def _dataclass(v: Any) -> str:
-    fields = [f for f in dataclasses.fields(v) if f.init]
-    return f"{_cls_name(type(v))}(" + ", ".join(f"{f.name}={render_value(getattr(v, f.name))}" for f in fields) + ")"
+    parts = []
+    for f in dataclasses.fields(v):
+        value = getattr(v, f.name)
+        if f.init and not _at_sentinel_default(value, f.default):
+            parts.append(f"{f.name}={render_value(value)}")
+    return f"{_cls_name(type(v))}(" + ", ".join(parts) + ")"
 
 
 def _enum(v: enum.Enum) -> str:
