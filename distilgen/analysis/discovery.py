@@ -285,8 +285,21 @@ def _walk_folder(settings: _WalkSettings, folder: _Folder, found: _Found) -> lis
     return subdirs
 
 
+def _setuptools_build(path: str) -> bool:
+    """`build/` as setuptools leaves it (`build/lib/pkg/...`, `build/bdist.linux-x86_64/`): a second
+    copy of the package, which a scan would list (and `apply` decorate) under `build.lib.pkg...`
+    (wave 6: docling-core after `pip wheel`). A package named `build` has an `__init__.py`."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return "__init__.py" not in names and any(n == "lib" or n.startswith(("lib.", "bdist.")) for n in names)
+
+
 def _subfolder(settings: _WalkSettings, folder: _Folder, e: os.DirEntry[str], rel: str, found: _Found) -> _Folder | None:
     if e.name in DEFAULT_SKIP_DIRS or _ignored(folder.rules, rel, True) or settings.exclude.match(rel, True):
+        return None
+    if e.name == "build" and _setuptools_build(e.path):
         return None
     if e.is_symlink():
         target = os.path.realpath(e.path)

@@ -31,7 +31,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 12
+INDEX_VERSION = 13
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -202,6 +202,10 @@ class _Builder:
         self.bound: dict[int, set[str]] = {}  # id(function) -> the names it binds, read once per function
         self.class_nodes: dict[str, ast.ClassDef] = {}  # qualname -> its (first) class statement
         self.stored: set[str] = set()  # classes whose methods' `self._x = ...` are in their ClassRec
+        self.dispatchers: set[str] = set()  # names of `@singledispatch` functions defined so far
+        self.tc_bound: set[str] = set()  # module-level names bound under `if TYPE_CHECKING:`
+        self.run_bound: set[str] = set()  # ... and bound elsewhere (at run time)
+        self.return_names: list[tuple[int, int, tuple[str, ...]]] = []  # (func index, scope, names its return names)
         self.code: dict[str, set[str]] = {}  # class qualname -> the names of the defs in its body
         self.text = text
         self._line_starts: list[int] | None = None  # offsets of each line, made when first needed
@@ -222,6 +226,8 @@ class _Builder:
     # `soft` bindings (else-branches, except handlers) never replace an earlier binding, so
     # `if TYPE_CHECKING: from x import M` / `else: M = Any` keeps the import.
     def bind(self, scope: int, name: str, value: Binding, soft: bool) -> None:
+        if scope == 0:
+            (self.tc_bound if self.type_checking else self.run_bound).add(name)
         names = self.scopes[scope][1]
         if soft:
             names.setdefault(name, value)
@@ -339,6 +345,8 @@ class _Builder:
                 is_classm = True
             elif last in ("property", "cached_property", "setter", "getter", "deleter"):
                 is_property = True
+        if any(d[1] and d[1].rsplit(".", 1)[-1] in _DISPATCHERS for d in decos):
+            self.dispatchers.add(node.name)
         returns = conv(node.returns)
         if is_overload:
             pending.setdefault(node.name, []).append(returns)
@@ -369,10 +377,13 @@ class _Builder:
         if self.yield_lines is not None and any(node.lineno <= ln <= end for ln in self.yield_lines):
             gen = _has_yield(node)
         deco_line = min([node.lineno, *(d[0] for d in decos)])
+        if self.tc_bound and node.returns is not None:
+            self.return_names.append((len(self.funcs), scope, _annotation_names(node.returns)))
         self.funcs.append(FuncRec(
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
             isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen,
-            _no_input(node, kind, self.enclosing, self.bound) or self._chance(node, fscope), cls, scope,
+            (_no_input(node, kind, self.enclosing, self.bound) or self._chance(node, fscope)
+             or _dispatch_reason(node, decos, self.dispatchers) or _changes(node, kind)), cls, scope,
             self.type_checking > 0,
             self._private_reads(node, kind, cls), _params(node, kind),
         ))
@@ -410,23 +421,67 @@ class _Builder:
         if at == len(lines) or lines[at] > (node.end_lineno or node.lineno):
             return None  # none of those lines is in it
         for n in ast.walk(node):
+            if isinstance(n, ast.Subscript):  # os.environ["KEY"]
+                dotted = _dotted(n.value)
+                if dotted is not None and self._full_name(scope, dotted) == "os.environ":
+                    return f"reads {dotted}[...] (its answer depends on the environment, not on its call)"
+                continue
             if not isinstance(n, ast.Call):
                 continue
-            dotted = _dotted(n.func)
+            func = n.func
+            if isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS:
+                # `path.read_text()`: by the method's name (pathlib's, zipfile's and importlib's
+                # resources' paths alike), whatever the receiver
+                return (f"calls .{func.attr}() (its answer depends on {_OUTSIDE_METHODS[func.attr]}, "
+                        "not on its call)")
+            dotted = _dotted(func)
             if dotted is None:
                 continue
-            head, _, rest = dotted.partition(".")
-            b = self._binding(scope, head)
-            if b is None:
-                continue
-            full = (b[1] if b[0] == "mod" else f"{b[2]}.{b[3]}" if b[0] == "imp" and b[1] == 0 else None)
+            if dotted in _OUTSIDE_BUILTINS and self._binding(scope, dotted) is None:
+                return f"calls {dotted}() (its answer depends on {_OUTSIDE_BUILTINS[dotted]}, not on its call)"
+            full = self._full_name(scope, dotted)
             if full is None:
                 continue
-            full = f"{full}.{rest}" if rest else full
-            kind = _CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*")
+            kind = _CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*") or _OUTSIDE.get(full)
             if kind:
                 return f"calls {dotted}() (its answer depends on {kind}, not on its call)"
         return None
+
+    def type_checking_returns(self) -> None:
+        """A return annotation naming what only `if TYPE_CHECKING:` imports cannot be resolved
+        when the function runs: every call would be skipped, and a dispatch raise (wave 6:
+        docling-core's `parse_otsl_table_content`, mlflow's `EndpointConfig.to_endpoint`)."""
+        only = self.tc_bound - self.run_bound
+        for i, scope, names in self.return_names if only else ():
+            for name in names:
+                if name in only and self._bound_in(scope, name) == 0:
+                    rec = self.funcs[i]
+                    if rec.no_input is None:
+                        self.funcs[i] = rec._replace(no_input=(
+                            f"its return annotation names {name}, imported only under `if TYPE_CHECKING:` "
+                            "(not there when it runs; import it at run time)"))
+                    break
+
+    def _bound_in(self, scope: int, name: str) -> int | None:
+        """The scope whose binding of `name` `scope` sees, or None."""
+        s = scope
+        while s >= 0:
+            parent, names, _ = self.scopes[s]
+            if name in names:
+                return s
+            s = parent
+        return None
+
+    def _full_name(self, scope: int, dotted: str) -> str | None:
+        """`dotted` with its head read through the imports bound so far (`dt.now` -> `datetime.datetime.now`)."""
+        head, _, rest = dotted.partition(".")
+        b = self._binding(scope, head)
+        if b is None:
+            return None
+        full = (b[1] if b[0] == "mod" else f"{b[2]}.{b[3]}" if b[0] == "imp" and b[1] == 0 else None)
+        if full is None:
+            return None
+        return f"{full}.{rest}" if rest else full
 
     def _binding(self, scope: int, name: str) -> Binding | None:
         """What `name` is bound to as seen from `scope`, by the bindings recorded so far."""
@@ -491,6 +546,9 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
     if not regular and kind != "method":  # a model method's instance is written into its call
         return "takes no arguments (a call carries nothing its answer could depend on)"
     for p in [*regular, *(v for v in (a.vararg, a.kwarg) if v is not None)]:
+        secret = _credential(p)
+        if secret:
+            return secret
         ann = p.annotation.value if isinstance(p.annotation, ast.Subscript) else p.annotation
         if isinstance(ann, ast.Constant) and isinstance(ann.value, str):  # "Callable[[int], str]"
             head = _ANNOTATION_HEAD.match(ann.value)
@@ -517,10 +575,16 @@ _CHANCE: dict[str, str] = {
     **{f"secrets.{f}": "a random draw" for f in ("token_bytes", "token_hex", "token_urlsafe", "choice", "randbelow",
                                                  "randbits")},
 }
+# what lies outside the call: a file's content, the terminal, the environment (wave 6: docling-core's
+# eight `load_from_*(filename)` loaders answered with whatever the file held when called)
+_OUTSIDE_BUILTINS = {"open": "a file", "input": "what is typed at the terminal"}
+_OUTSIDE_METHODS = {"read_text": "a file's content", "read_bytes": "a file's content"}
+_OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "the environment",
+                            "os.getenvb": "the environment", "io.open": "a file's content"}
 # a call of one of those names, by the name it ends with: the prefilter before any walk
 _CHANCE_CALL = re.compile(r"\b(?:now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
                           r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
-                          r"triangular|random)\s*\(")
+                          r"triangular|random|open|input|read_text|read_bytes|getenvb?)\s*\(|\benviron\b")
 
 
 def _top_bound(st: ast.stmt) -> set[str]:
@@ -625,6 +689,150 @@ def _stores(stmts: list[ast.stmt], me: str, out: set[str]) -> None:
                 _stores(case.body, me, out)
 
 
+def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
+    """The plain names an annotation reads, in strings too (`"Doc | None"`), first parts only."""
+    out: list[str] = []
+    for n in ast.walk(ann):
+        if isinstance(n, ast.Name):
+            out.append(n.id)
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+            out.extend(m.group() for m in re.finditer(r"(?<![\w.])[A-Za-z_]\w*", n.value))
+    return tuple(out)
+
+
+# a parameter by these names carries a credential: every captured call would write it, in clear,
+# into a file meant to be uploaded to a fine-tuning service (wave 6: together's `api_key`)
+_CREDENTIAL_NAME = re.compile(r"(?:^|_)(?:api_?key|access_?token|refresh_?token|auth_?token|bearer_?token|"
+                              r"id_?token|secret|client_?secret|secret_?key|password|passwd|passphrase|"
+                              r"private_?key|credentials?)$", re.IGNORECASE)
+_SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
+
+
+def _credential(p: ast.arg) -> str | None:
+    if _CREDENTIAL_NAME.search(p.arg.lstrip("_")):
+        return f"parameter {p.arg} carries a credential (every example would hold it in clear)"
+    if p.annotation is not None and _SECRET_TYPES.search(ast.unparse(p.annotation)):
+        return f"parameter {p.arg} is a secret ({ast.unparse(p.annotation)}: no example may hold it)"
+    return None
+
+
+_DISPATCHERS = frozenset({"singledispatch", "singledispatchmethod"})
+
+
+def _dispatch_reason(node: ast.FunctionDef | ast.AsyncFunctionDef, decos: list[tuple[Any, ...]],
+                     dispatchers: set[str]) -> str | None:
+    """A `functools.singledispatch` function answers by the type of its first argument, through
+    implementations registered apart: its own body is the fallback (usually a raise), and each
+    implementation (often named `_`) is called through it, never by its name (wave 6: pyiceberg's
+    `promote`)."""
+    for _, target, _, _ in decos:
+        last = (target or "").rsplit(".", 1)[-1]
+        if last in _DISPATCHERS:
+            return "a singledispatch function (its answer comes from implementations registered apart)"
+        head = (target or "").rsplit(".", 1)[0]
+        if last == "register" and head in dispatchers:
+            return f"an implementation registered on {head} (called through it, not by its name)"
+    return None
+
+
+# methods that change the object they are called on
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update", "add", "discard",
+                       "setdefault", "sort", "reverse", "popitem", "appendleft", "extendleft", "popleft"})
+
+
+def _changes(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> str | None:
+    """What it changes besides its answer: an attribute or item of `self` or of an argument
+    (`self.pages.append(page)`, `doc.title = ...`). A dispatched call answers without that change
+    (wave 6: docling-core's `add_*`/`insert_*` methods grew the document; capturing them rendered
+    the whole document into every call, quadratic in its size). A parameter the body binds again
+    (`items = list(items)`) is a copy by then, and `*args`/`**kwargs` are the call's own."""
+    a = node.args
+    roots = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}  # `cls.registry[...] = ` too
+    if not roots:
+        return None
+    rebound: set[str] = set()
+    found: list[str] = []
+    _writes(node.body, roots, rebound, found)
+    for what in found:
+        if what.split(".", 1)[0].split("[", 1)[0] not in rebound:
+            return f"changes {what} (a dispatched call would not)"
+    return None
+
+
+def _root(expr: ast.expr) -> tuple[str, str] | None:
+    """(root name, text) of `a.b[c].d`-like targets rooted at a plain name."""
+    parts: list[str] = []
+    while True:
+        if isinstance(expr, ast.Attribute):
+            parts.append("." + expr.attr)
+            expr = expr.value
+        elif isinstance(expr, ast.Subscript):
+            parts.append("[...]")
+            expr = expr.value
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            # `self.items.copy()...`: a call on the way makes a new object, not a change
+            return None
+        else:
+            break
+    if not isinstance(expr, ast.Name) or not parts:
+        return None
+    return expr.id, expr.id + "".join(reversed(parts))
+
+
+def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: list[str]) -> None:
+    for st in stmts:
+        t = type(st)
+        if t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
+            continue  # another scope
+        targets: list[ast.expr] = []
+        if t is ast.Assign:
+            targets = list(st.targets)  # type: ignore[attr-defined]
+        elif t is ast.AugAssign or t is ast.AnnAssign:
+            targets = [st.target]  # type: ignore[attr-defined]
+        elif t is ast.Delete:
+            targets = list(st.targets)  # type: ignore[attr-defined]
+        elif t is ast.Expr and isinstance(st.value, ast.Call):  # type: ignore[attr-defined]
+            call = st.value  # type: ignore[attr-defined]
+            f = call.func
+            if isinstance(f, ast.Attribute) and f.attr in _MUTATORS:
+                r = _root(f.value) if not isinstance(f.value, ast.Name) else (f.value.id, f.value.id)
+                if r is not None and r[0] in roots:
+                    found.append(r[1])
+            elif (isinstance(f, ast.Name) and f.id == "setattr" or _dotted(f) == "object.__setattr__") and call.args:
+                first = call.args[0]
+                if isinstance(first, ast.Name) and first.id in roots:
+                    found.append(f"{first.id} (setattr)")
+        todo = list(targets)
+        while todo:
+            x = todo.pop()
+            if isinstance(x, (ast.Tuple, ast.List)):
+                todo.extend(x.elts)
+            elif isinstance(x, ast.Starred):
+                todo.append(x.value)
+            elif isinstance(x, ast.Name):
+                if x.id in roots and t is not ast.Delete:
+                    rebound.add(x.id)
+            else:
+                r = _root(x)
+                if r is not None and r[0] in roots:
+                    found.append(r[1])
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(st, field, None)
+            if inner and t is not ast.Expr:
+                _writes(inner, roots, rebound, found)
+        for h in getattr(st, "handlers", ()):
+            _writes(h.body, roots, rebound, found)
+        for case in getattr(st, "cases", ()):
+            _writes(case.body, roots, rebound, found)
+        if t is ast.For or t is ast.AsyncFor or t is ast.With or t is ast.AsyncWith:
+            names = [st.target] if t in (ast.For, ast.AsyncFor) else [  # type: ignore[attr-defined]
+                i.optional_vars for i in st.items if i.optional_vars is not None]  # type: ignore[attr-defined]
+            for n in names:
+                for w in ast.walk(n):
+                    if isinstance(w, ast.Name) and w.id in roots:
+                        rebound.add(w.id)
+
+
 def _closure_names(node: ast.FunctionDef | ast.AsyncFunctionDef,
                    enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef], bound: dict[int, set[str]]) -> list[str]:
     """Names `node`'s body reads that a function around it binds (its parameters, its locals),
@@ -669,6 +877,7 @@ def build_index(data: bytes, filename: str) -> FileIndex:
         b.block(tree.body, 0, "", None)
     except RecursionError:  # an annotation of thousands of `A | B | ...` terms, say
         raise UnindexableFile("an expression is too long or too deeply nested to index (RecursionError)") from None
+    b.type_checking_returns()
     return FileIndex(
         names=b.scopes[0][1],
         scopes=tuple(b.scopes),

@@ -27,7 +27,7 @@ __all__ = ["unwritable"]
 
 # typing names whose values no call can write (a function, a coroutine, a live iterator, a class)
 _LIVE_TYPING = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
-                          "AsyncIterator", "type", "Type"})
+                          "AsyncIterator", "type", "Type", "IO", "BinaryIO", "TextIO"})
 _TYPING_HOME = ("typing", "typing_extensions", "collections.abc", "builtins")
 _WRAPPERS = frozenset({"Annotated", "Optional", "Final", "ClassVar", "Required", "NotRequired", "ReadOnly"})
 # bases that make a class's instances writable (rendered as their base's value, or by member)
@@ -91,6 +91,25 @@ def unwritable(res: "Resolver", module: str, scope: int, ann: Any, depth: int = 
     return None
 
 
+def _nullable(ann: Any) -> bool:
+    """`X | None`, `Optional[X]`, `Union[X, None]` (by the names written: a field's default is not
+    in the index, so a field that may hold None is taken as one that often does)."""
+    if ann is not None and ann[0] == "q":
+        try:
+            ann = conv(ast.parse(ann[1].strip(), mode="eval").body)
+        except SyntaxError:
+            return False
+    if ann is None:
+        return False
+    if ann[0] == "or":
+        return any(m is None or m[0] == "none" or (m[0] == "n" and m[1] == "None") for m in _members(ann))
+    if ann[0] == "s" and ann[1] and ann[1][0] == "n":
+        head = str(ann[1][1]).rsplit(".", 1)[-1]
+        return head == "Optional" or (head == "Union" and any(
+            a is not None and (a[0] == "none" or (a[0] == "n" and a[1] == "None")) for a in ann[2]))
+    return False
+
+
 def _a(name: str) -> str:
     return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
 
@@ -141,8 +160,20 @@ def _external(dotted: str) -> str | None:
 def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
     """A class the scan reads (the project's or a located library's): unwritable when it is no
     model and every base is known and gives it no written form."""
-    if res.is_model(("cls", module, qual))[0] is not False:
-        return None  # a model (written by its fields), or not known
+    model = res.is_model(("cls", module, qual))[0]
+    if model is True:
+        # written by its fields: a field no call can write makes the model unwritable too
+        # (wave 6: openapi-pydantic's schema models hold a `type[BaseModel]`)
+        rec = res.class_record(module, qual)
+        for ann in rec.fields if rec is not None and depth < 4 else ():
+            if _nullable(ann):
+                continue  # `Callable | None = None`: instances holding None are written
+            why = unwritable(res, module, rec.body, ann, depth + 1)  # type: ignore[union-attr]
+            if why:
+                return f"of class {module}.{qual}, a model with a field that is {why}"
+        return None
+    if model is not False:
+        return None  # not known
     verdict = _plain(res, module, qual, set(), depth)
     if verdict == "exception":
         return f"an exception ({module}.{qual})"

@@ -122,7 +122,11 @@ def hints_return(fn: typing.Any) -> typing.Any:
         hints = typing.get_type_hints(only_return, globalns=raw.__globals__)
     except NameError:
         hints = typing.get_type_hints(only_return, globalns={**raw.__globals__, **type_checking_namespace(raw)})
+        TYPE_CHECKING_ONLY.add(id(raw))  # resolved for type checkers; at run time it is not there
     return hints.get("return", inspect.Signature.empty)
+
+
+TYPE_CHECKING_ONLY: set[int] = set()
 
 
 def unwritable(ann: typing.Any) -> bool:
@@ -233,6 +237,8 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
         status = "ineligible"
     elif varargs_only or no_input:
         status = "ineligible"  # its calls cannot carry what its answer depends on
+    elif id(raw) in TYPE_CHECKING_ONLY:
+        status = "ineligible"  # the runtime cannot resolve its return annotation
     elif any(unwritable_type(t) for t in param_types(raw)):
         status = "ineligible"  # a parameter no call can write
     elif kind == "method" and owner is not None and reads_private_state(raw, owner):

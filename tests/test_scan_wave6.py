@@ -1,0 +1,328 @@
+"""Wave 6 (docling-core, pyiceberg, mlflow-skinny, opik, openapi-pydantic, together, guardrails-ai):
+functions the scan listed as candidates although a call cannot say what their answer depends on, or
+a dispatched call would not do what they do. Each is `ineligible` now, with a reason naming why;
+the cases beside each that must stay candidates are checked too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_scan_real_code import write
+
+from distilgen import api
+
+MODEL = "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    x: int\n"
+
+
+def scanned(project: Path) -> dict[str, tuple[str, str | None]]:
+    return {r.qualname: (r.status, r.reason) for r in api.scan([project], use_cache=False).results}
+
+
+def test_functions_that_change_self_or_an_argument(tmp_path: Path) -> None:
+    """docling-core's `add_page`/`insert_*` grew the document (a dispatched call would not, and
+    capturing them rendered the whole document into every call: quadratic)."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+class Doc(BaseModel):
+    pages: list[M] = []
+    title: str = ""
+
+    def add_page(self, x: int) -> M:
+        page = M(x=x)
+        self.pages.append(page)
+        return page
+
+    def set_title(self, title: str) -> "Doc":
+        self.title = title
+        return self
+
+    def put(self, i: int) -> M:
+        self.pages[i] = M(x=i)
+        return self.pages[i]
+
+    def forget(self, i: int) -> M:
+        del self.pages[i]
+        return M(x=i)
+
+    def counted(self, n: int) -> M:
+        object.__setattr__(self, "title", str(n))
+        return M(x=n)
+
+    def read_only(self, i: int) -> M:
+        pages = list(self.pages)
+        pages.append(M(x=i))  # a copy
+        return pages[-1]
+
+
+def fill(doc: Doc, x: int) -> M:
+    doc.pages.extend([M(x=x)])
+    return M(x=x)
+
+
+def stamp(meta: dict[str, int], x: int) -> M:
+    meta["seen"] = x
+    return M(x=x)
+
+
+def copied(items: list[int], x: int) -> M:
+    items = list(items)
+    items.append(x)
+    return M(x=sum(items))
+
+
+def looped(items: list[M], x: int) -> M:
+    for item in items:
+        item = M(x=item.x)  # the loop variable, not the argument
+    return M(x=x)
+
+
+def options(x: int, **kwargs: int) -> M:
+    kwargs.pop("y", None)  # the call's own dict
+    return M(x=x)
+
+
+def nested(x: int) -> M:
+    acc: list[int] = []
+
+    def add(v: int) -> None:
+        acc.append(v)
+    add(x)
+    return M(x=acc[0])
+"""})
+    got = scanned(project)
+    assert got["Doc.add_page"] == ("ineligible", "changes self.pages (a dispatched call would not)")
+    assert got["Doc.set_title"] == ("ineligible", "changes self.title (a dispatched call would not)")
+    assert got["Doc.put"][1] == "changes self.pages[...] (a dispatched call would not)"
+    assert got["Doc.forget"][1] == "changes self.pages[...] (a dispatched call would not)"
+    assert got["Doc.counted"][1] == "changes self (setattr) (a dispatched call would not)"
+    assert got["fill"] == ("ineligible", "changes doc.pages (a dispatched call would not)")
+    assert got["stamp"][1] == "changes meta[...] (a dispatched call would not)"
+    for fine in ("Doc.read_only", "copied", "looped", "options", "nested"):
+        assert got[fine] == ("candidate", None), (fine, got[fine])
+
+
+def test_answers_read_from_a_file_the_terminal_or_the_environment(tmp_path: Path) -> None:
+    """docling-core's `load_from_json(filename)`: one call text, the answer whatever the file held."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+import os
+from pathlib import Path
+
+
+def loaded(path: str) -> M:
+    return M.model_validate_json(Path(path).read_text())
+
+
+def opened(path: str) -> M:
+    with open(path) as fh:
+        return M(x=len(fh.read()))
+
+
+def asked(prompt: str) -> M:
+    return M(x=int(input(prompt)))
+
+
+def configured(x: int) -> M:
+    return M(x=x + int(os.environ["OFFSET"]))
+
+
+def defaulted(x: int) -> M:
+    return M(x=x + int(os.getenv("OFFSET", "0")))
+
+
+def shadowing(x: int, open: int = 1) -> M:
+    return M(x=x)
+
+
+def own_open(x: int) -> M:
+    def open(v: int) -> int:
+        return v
+    return M(x=open(x))
+"""})
+    got = scanned(project)
+    assert got["loaded"] == ("ineligible", "calls .read_text() (its answer depends on a file's content, not on its call)")
+    assert got["opened"] == ("ineligible", "calls open() (its answer depends on a file, not on its call)")
+    assert got["asked"][1] == "calls input() (its answer depends on what is typed at the terminal, not on its call)"
+    assert got["configured"][1] == "reads os.environ[...] (its answer depends on the environment, not on its call)"
+    assert got["defaulted"][1] == "calls os.getenv() (its answer depends on the environment, not on its call)"
+    for fine in ("shadowing", "own_open"):
+        assert got[fine] == ("candidate", None), (fine, got[fine])
+
+
+def test_credentials_are_never_written_into_examples(tmp_path: Path) -> None:
+    """together's `_describe_training_checkpoint(..., api_key=...)` wrote the key into every user
+    message of a file meant for a fine-tuning service."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+from typing import Optional
+
+from pydantic import SecretStr
+
+
+def described(name: str, api_key: Optional[str] = None) -> M:
+    return M(x=len(name))
+
+
+def logged_in(user: str, password: str) -> M:
+    return M(x=len(user))
+
+
+def wrapped(user: str, key: SecretStr) -> M:
+    return M(x=len(user))
+
+
+class Config(BaseModel):
+    url: str
+    token: SecretStr
+
+
+def configured(config: Config) -> M:
+    return M(x=len(config.url))
+
+
+def words(token: str, tokens: list[str]) -> M:
+    return M(x=len(token))
+"""})
+    got = scanned(project)
+    assert got["described"] == ("ineligible", "parameter api_key carries a credential (every example would hold it in clear)")
+    assert got["logged_in"][1] == "parameter password carries a credential (every example would hold it in clear)"
+    assert got["wrapped"][1] == "parameter key is a secret (SecretStr: no example may hold it)"
+    assert got["configured"][0] == "ineligible" and "SecretStr" in (got["configured"][1] or "")
+    assert got["words"] == ("candidate", None)  # a word token is no credential
+
+
+def test_singledispatch_functions_and_their_implementations(tmp_path: Path) -> None:
+    """pyiceberg's `promote`: the base's body only raises; implementations are named `_`."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+from functools import singledispatch
+import functools
+
+
+@singledispatch
+def promote(x: object) -> M:
+    raise TypeError(x)
+
+
+@promote.register(int)
+def _(x: int) -> M:
+    return M(x=x)
+
+
+@functools.singledispatch
+def other(x: object) -> M:
+    raise TypeError(x)
+
+
+class Registry:
+    def register(self, f: object) -> object:
+        return f
+
+
+registry = Registry()
+
+
+@registry.register
+def plain(x: int) -> M:
+    return M(x=x)
+"""})
+    got = scanned(project)
+    assert got["promote"] == ("ineligible", "a singledispatch function (its answer comes from implementations registered apart)")
+    assert got["_"] == ("ineligible", "an implementation registered on promote (called through it, not by its name)")
+    assert got["other"][0] == "ineligible"
+    assert got["plain"][0] != "ineligible"  # another registry's `register`
+
+
+def test_a_return_model_imported_only_for_type_checkers(tmp_path: Path) -> None:
+    """docling-core's `parse_otsl_table_content`: every call skipped (UnresolvedAnnotation), a
+    dispatch raised; scan, apply and check said nothing."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/models.py": MODEL, "pkg/m.py": """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from pkg.models import M
+            from pkg.models import M as Both
+        else:
+            Late = None
+
+        from pkg.models import M as Both
+
+
+        def hidden(a: int) -> M:
+            return __import__("pkg.models").models.M(x=a)
+
+
+        def quoted(a: int) -> "M | None":
+            return None
+
+
+        def visible(a: int) -> Both:
+            return Both(x=a)
+
+
+        def local(a: int) -> M:
+            from pkg.models import M
+            return M(x=a)
+        """})
+    got = scanned(project)
+    reason = ("its return annotation names M, imported only under `if TYPE_CHECKING:` "
+              "(not there when it runs; import it at run time)")
+    assert got["hidden"] == ("ineligible", reason)
+    assert got["quoted"][0] == "wrapped" and (got["quoted"][1] or "").endswith(reason)  # `M | None`
+    assert got["local"] == ("ineligible", reason)  # the annotation is read where the def is, not in its body
+    assert got["visible"] == ("candidate", None)
+
+
+def test_parameters_of_file_objects_and_models_holding_classes(tmp_path: Path) -> None:
+    """langroid's `BinaryIO` parameter; openapi-pydantic's schema model holding a `type[BaseModel]`."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+from typing import IO, BinaryIO, Callable, Optional, TextIO, Type
+
+
+class Holder(BaseModel):
+    schema_class: Type[BaseModel]
+
+
+class Hook(BaseModel):
+    name: str
+    callback: Optional[Callable[[int], int]] = None
+
+
+def from_bytes(f: BinaryIO) -> M:
+    return M(x=len(f.read()))
+
+
+def from_text(f: TextIO) -> M:
+    return M(x=len(f.read()))
+
+
+def from_any(f: IO[bytes]) -> M:
+    return M(x=0)
+
+
+def held(h: Holder) -> M:
+    return M(x=len(h.schema_class.__name__))
+
+
+def hooked(h: Hook) -> M:
+    return M(x=len(h.name))
+"""})
+    got = scanned(project)
+    assert got["from_bytes"] == ("ineligible", "parameter f is a BinaryIO (no call can write its value)")
+    assert got["from_text"][1] == "parameter f is a TextIO (no call can write its value)"
+    assert got["from_any"][1] == "parameter f is an IO (no call can write its value)"
+    assert got["held"] == ("ineligible", "parameter h is of class pkg.m.Holder, a model with a field that is a Type "
+                                         "(no call can write its value)")
+    assert got["hooked"] == ("candidate", None)  # a field that may hold None: its instances mostly can be written
+
+
+def test_a_setuptools_build_folder_is_not_scanned(tmp_path: Path) -> None:
+    """docling-core after `pip wheel`: `build/lib/pkg` is a second copy, listed (and decorated) as
+    `build.lib.pkg...`. A package named `build` is scanned as ever."""
+    project = write(tmp_path, {
+        "pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + "\n\ndef f(a: int) -> M:\n    return M(x=a)\n",
+        "build/lib/pkg/__init__.py": "", "build/lib/pkg/m.py": MODEL + "\n\ndef f(a: int) -> M:\n    return M(x=a)\n",
+        "build/bdist.linux-x86_64/.keep": "",
+        "other/build/__init__.py": "", "other/build/m.py": MODEL + "\n\ndef g(a: int) -> M:\n    return M(x=a)\n",
+        "other/__init__.py": "",
+    })
+    modules = {r.module for r in api.scan([project], use_cache=False).results}
+    assert modules == {"pkg.m", "other.build.m"}
