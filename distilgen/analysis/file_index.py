@@ -711,8 +711,13 @@ _SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
 def _credential(p: ast.arg) -> str | None:
     if _CREDENTIAL_NAME.search(p.arg.lstrip("_")):
         return f"parameter {p.arg} carries a credential (every example would hold it in clear)"
-    if p.annotation is not None and _SECRET_TYPES.search(ast.unparse(p.annotation)):
-        return f"parameter {p.arg} is a secret ({ast.unparse(p.annotation)}: no example may hold it)"
+    ann = p.annotation
+    if ann is not None:
+        for n in ast.walk(ann):
+            name = (n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute)
+                    else n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) else None)
+            if name is not None and _SECRET_TYPES.search(name):
+                return f"parameter {p.arg} is a secret ({ast.unparse(ann)}: no example may hold it)"
     return None
 
 
