@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_codemods_real import _defs
 
 import distilgen.codemods.quick_decorate as quick_module
 from distilgen.codemods.decorate import InstanceRef, Target, edit_module
@@ -17,19 +18,6 @@ from distilgen.codemods.quick_decorate import quick_decorate
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = "pkg.distil:instructions"
-
-
-def _defs(tree: ast.AST, prefix: str = "") -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.append((prefix + node.name, node.lineno))
-            out.extend(_defs(node, f"{prefix}{node.name}.<locals>."))
-        elif isinstance(node, ast.ClassDef):
-            out.extend(_defs(node, f"{prefix}{node.name}."))
-        elif isinstance(node, ast.stmt):
-            out.extend(_defs(node, prefix))
-    return out
 
 
 def _codemod(source: bytes, targets: list[Target], monkeypatch: pytest.MonkeyPatch) -> tuple[bytes | str, object]:

@@ -661,32 +661,43 @@ def _stored_private(node: ast.ClassDef) -> set[str]:
     return out
 
 
+def _leaves(targets: list[ast.expr]) -> list[ast.expr]:
+    """The single targets of an assignment's targets (`a, (b, *c) = ...` -> a, b, c)."""
+    out: list[ast.expr] = []
+    todo = list(targets)
+    while todo:
+        x = todo.pop()
+        if isinstance(x, (ast.Tuple, ast.List)):
+            todo.extend(x.elts)
+        elif isinstance(x, ast.Starred):
+            todo.append(x.value)
+        else:
+            out.append(x)
+    return out
+
+
+def _blocks(st: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists inside a compound statement (bodies, else branches, handlers, cases)."""
+    out = [inner for field in ("body", "orelse", "finalbody") if (inner := getattr(st, field, None))]
+    out.extend(h.body for h in getattr(st, "handlers", ()))
+    out.extend(case.body for case in getattr(st, "cases", ()))
+    return out
+
+
 def _stores(stmts: list[ast.stmt], me: str, out: set[str]) -> None:
     for st in stmts:
         t = type(st)
         if t is ast.Assign or t is ast.AnnAssign or t is ast.AugAssign:
             targets = st.targets if t is ast.Assign else [st.target]  # type: ignore[attr-defined]
-            todo = list(targets)
-            while todo:
-                x = todo.pop()
-                if isinstance(x, (ast.Tuple, ast.List)):
-                    todo.extend(x.elts)
-                elif isinstance(x, ast.Starred):
-                    todo.append(x.value)
-                elif (isinstance(x, ast.Attribute) and _is_private(x.attr) and isinstance(x.value, ast.Name)
-                      and x.value.id == me):
+            for x in _leaves(targets):
+                if (isinstance(x, ast.Attribute) and _is_private(x.attr) and isinstance(x.value, ast.Name)
+                        and x.value.id == me):
                     out.add(x.attr)
         elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
             continue  # another scope: its `self` is not this one
         else:
-            for field in ("body", "orelse", "finalbody"):
-                inner = getattr(st, field, None)
-                if inner:
-                    _stores(inner, me, out)
-            for h in getattr(st, "handlers", ()):
-                _stores(h.body, me, out)
-            for case in getattr(st, "cases", ()):
-                _stores(case.body, me, out)
+            for inner in _blocks(st):
+                _stores(inner, me, out)
 
 
 def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
@@ -807,28 +818,16 @@ def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: li
                 first = call.args[0]
                 if isinstance(first, ast.Name) and first.id in roots:
                     found.append(f"{first.id} (setattr)")
-        todo = list(targets)
-        while todo:
-            x = todo.pop()
-            if isinstance(x, (ast.Tuple, ast.List)):
-                todo.extend(x.elts)
-            elif isinstance(x, ast.Starred):
-                todo.append(x.value)
-            elif isinstance(x, ast.Name):
+        for x in _leaves(targets):
+            if isinstance(x, ast.Name):
                 if x.id in roots and t is not ast.Delete:
                     rebound.add(x.id)
             else:
                 r = _root(x)
                 if r is not None and r[0] in roots:
                     found.append(r[1])
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(st, field, None)
-            if inner and t is not ast.Expr:
-                _writes(inner, roots, rebound, found)
-        for h in getattr(st, "handlers", ()):
-            _writes(h.body, roots, rebound, found)
-        for case in getattr(st, "cases", ()):
-            _writes(case.body, roots, rebound, found)
+        for inner in _blocks(st):
+            _writes(inner, roots, rebound, found)
         if t is ast.For or t is ast.AsyncFor or t is ast.With or t is ast.AsyncWith:
             names = [st.target] if t in (ast.For, ast.AsyncFor) else [  # type: ignore[attr-defined]
                 i.optional_vars for i in st.items if i.optional_vars is not None]  # type: ignore[attr-defined]
