@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from typing import Any, Mapping
+import reprlib
+from typing import Any, Generator, Mapping
 
 __all__ = ["schema_errors"]
 
@@ -23,6 +24,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _FORMATS = {"date": _DATE, "date-time": _DATETIME, "time": _TIME, "uuid": _UUID, "email": _EMAIL}
 
 _MAX_ERRORS = 20
+_LOOP = "schema nests too deeply: recursive $ref"
 
 
 def _real_date(fmt: str, value: str) -> bool:
@@ -66,8 +68,14 @@ def _is_type(value: Any, expected: str) -> bool:
     return actual == expected
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3  # a deep answer is shown by its top levels, without recursing to its bottom
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 20
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 80
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value) if isinstance(value, (dict, list)) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -92,7 +100,43 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_NO_REFS: frozenset[str] = frozenset()
+
+
+class _Call:
+    """A request from one check to the driver: check `value` against `schema` into `checker`."""
+
+    __slots__ = ("checker", "value", "schema", "path", "refs")
+
+    def __init__(self, checker: _Checker, value: Any, schema: Any, path: str, refs: frozenset[str]) -> None:
+        self.checker = checker
+        self.value = value
+        self.schema = schema
+        self.path = path
+        self.refs = refs
+
+
+_Steps = Generator[_Call, None, None]
+
+
+def _run(checker: _Checker, value: Any, schema: Any, path: str) -> None:
+    # Checks are generators that yield the sub-checks they need and resume once those are done:
+    # an explicit stack, so data of any depth is checked without Python recursion.
+    stack: list[_Steps] = [checker.check(value, schema, path, _NO_REFS)]
+    while stack:
+        call = next(stack[-1], None)
+        if call is None:
+            stack.pop()
+        else:
+            stack.append(call.checker.check(call.value, call.schema, call.path, call.refs))
+
+
 class _Checker:
+    """Collects the errors of one check. `refs` are the `$ref`s followed since the check last
+    descended into the data (a property or an item): meeting one of them again at the same value
+    is a loop that would never end, while a `$ref` reached below a property or item always has less
+    data left, so recursive models validate data of any depth."""
+
     def __init__(self, root: Any) -> None:
         self.root = root
         self.errors: list[str] = []
@@ -101,15 +145,10 @@ class _Checker:
         if len(self.errors) < _MAX_ERRORS:
             self.errors.append(f"{path}: {message}")
 
-    def ok(self, value: Any, schema: Any, depth: int = 0) -> bool:
-        sub = _Checker(self.root)
-        sub.check(value, schema, "$", depth)
-        return not sub.errors
+    def extend(self, errors: list[str]) -> None:
+        self.errors.extend(errors[:max(0, _MAX_ERRORS - len(self.errors))])
 
-    def check(self, value: Any, schema: Any, path: str, depth: int = 0) -> None:
-        if depth > 64:
-            self.fail(path, "schema nests too deeply (recursive $ref?)")
-            return
+    def check(self, value: Any, schema: Any, path: str, refs: frozenset[str]) -> _Steps:
         if schema is True or schema is None:
             return
         if schema is False:
@@ -118,12 +157,17 @@ class _Checker:
         if not isinstance(schema, dict):
             return
         if "$ref" in schema:
+            ref = schema["$ref"]
             try:
-                target = _resolve(schema["$ref"], self.root)
+                target = _resolve(ref, self.root)
             except (KeyError, IndexError, ValueError, TypeError):
-                self.fail(path, f"schema $ref {schema['$ref']!r} does not resolve")
+                self.fail(path, f"schema $ref {ref!r} does not resolve")
                 return
-            self.check(value, target, path, depth + 1)
+            if ref in refs:
+                self.fail(path, f"{_LOOP} {ref!r} leads back to itself without consuming any data, "
+                                "so no value can be checked against it")
+                return
+            yield _Call(self, value, target, path, refs | {ref})
 
         expected = schema.get("type")
         if expected is not None:
@@ -141,26 +185,37 @@ class _Checker:
         for key in ("anyOf", "oneOf"):
             options = schema.get(key)
             if isinstance(options, list) and options:
-                matches = sum(1 for option in options if self.ok(value, option, depth + 1))
+                # each alternative is checked once; its errors explain a failure without a second
+                # pass (which, at every level of a recursive model, would cost 2**depth)
+                results: list[list[str]] = []
+                for option in options:
+                    sub = _Checker(self.root)
+                    yield _Call(sub, value, option, path, refs)
+                    results.append(sub.errors)
+                matches = sum(1 for errors in results if not errors)
                 if matches == 0:
-                    self._explain_no_match(value, options, path, depth, schema)
+                    yield from self._explain_no_match(value, options, results, path, refs, schema)
                 elif key == "oneOf" and matches > 1:
                     self.fail(path, f"matches {matches} of the oneOf alternatives, expected exactly one")
         for option in schema.get("allOf") or ():
-            self.check(value, option, path, depth + 1)
-        if "not" in schema and self.ok(value, schema["not"], depth + 1):
-            self.fail(path, "matches a schema it must not match")
+            yield _Call(self, value, option, path, refs)
+        if "not" in schema:
+            sub = _Checker(self.root)
+            yield _Call(sub, value, schema["not"], path, refs)
+            if not sub.errors:
+                self.fail(path, "matches a schema it must not match")
 
         if isinstance(value, dict):
-            self._object(value, schema, path, depth)
+            yield from self._object(value, schema, path)
         elif isinstance(value, list):
-            self._array(value, schema, path, depth)
+            yield from self._array(value, schema, path)
         elif isinstance(value, str):
             self._string(value, schema, path)
         elif _type_name(value) in ("integer", "number"):
             self._number(value, schema, path)
 
-    def _explain_no_match(self, value: Any, options: list[Any], path: str, depth: int, schema: Any = None) -> None:
+    def _explain_no_match(self, value: Any, options: list[Any], results: list[list[str]], path: str,
+                          refs: frozenset[str], schema: Any = None) -> _Steps:
         # pydantic's discriminated unions name the branch: report that branch's own errors
         disc = schema.get("discriminator") if isinstance(schema, dict) else None
         if isinstance(disc, dict) and isinstance(value, dict):
@@ -168,7 +223,11 @@ class _Checker:
             mapping = disc.get("mapping") or {}
             tag = value.get(prop) if isinstance(prop, str) else None
             if isinstance(tag, str) and tag in mapping:
-                self.check(value, {"$ref": mapping[tag]}, path, depth + 1)
+                for option, errors in zip(options, results):
+                    if isinstance(option, dict) and option.get("$ref") == mapping[tag] and len(option) == 1:
+                        self.extend(errors)
+                        return
+                yield _Call(self, value, {"$ref": mapping[tag]}, path, refs)
                 return
             if isinstance(prop, str) and mapping:
                 allowed = ", ".join(repr(k) for k in mapping)
@@ -178,7 +237,7 @@ class _Checker:
         # Report the closest alternative's errors when only one alternative has the value's type:
         # "expected integer" is more useful than "matches none of 2 alternatives".
         typed = []
-        for option in options:
+        for option, errors in zip(options, results):
             target = option
             for _ in range(8):  # follow a short $ref chain to the alternative's declared type
                 if isinstance(target, dict) and "$ref" in target and "type" not in target:
@@ -190,13 +249,16 @@ class _Checker:
                     break
             kinds = target.get("type") if isinstance(target, dict) else None
             if kinds is not None and any(_is_type(value, t) for t in (kinds if isinstance(kinds, list) else [kinds])):
-                typed.append(option)
+                typed.append(errors)
+        loops = [e for errors in results for e in errors if _LOOP in e]
         if len(typed) == 1:
-            self.check(value, typed[0], path, depth + 1)
+            self.extend(typed[0])
+        elif loops:  # the schema's fault, not the value's: say so rather than "matches none"
+            self.extend(loops[:1])
         else:
             self.fail(path, f"{_short(value)} matches none of the {len(options)} allowed alternatives")
 
-    def _object(self, value: dict[str, Any], schema: Mapping[str, Any], path: str, depth: int) -> None:
+    def _object(self, value: dict[str, Any], schema: Mapping[str, Any], path: str) -> _Steps:
         props = schema.get("properties") or {}
         for name in schema.get("required") or ():
             if name not in value:
@@ -206,29 +268,29 @@ class _Checker:
         for key, item in value.items():
             child = f"{path}.{key}"
             if key in props:
-                self.check(item, props[key], child, depth + 1)
+                yield _Call(self, item, props[key], child, _NO_REFS)
                 continue
             matched = [p for p in patterns if re.search(p, key)]
             for p in matched:
-                self.check(item, patterns[p], child, depth + 1)
+                yield _Call(self, item, patterns[p], child, _NO_REFS)
             if matched:
                 continue
             if extra is False:
                 self.fail(path, f"unexpected property {key!r} (allowed: {', '.join(props) or 'none'})")
             elif isinstance(extra, dict):
-                self.check(item, extra, child, depth + 1)
+                yield _Call(self, item, extra, child, _NO_REFS)
         if "minProperties" in schema and len(value) < schema["minProperties"]:
             self.fail(path, f"has {len(value)} properties, at least {schema['minProperties']} required")
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
             self.fail(path, f"has {len(value)} properties, at most {schema['maxProperties']} allowed")
 
-    def _array(self, value: list[Any], schema: Mapping[str, Any], path: str, depth: int) -> None:
+    def _array(self, value: list[Any], schema: Mapping[str, Any], path: str) -> _Steps:
         prefix = schema.get("prefixItems") or []
         for i, item in enumerate(value):
             if i < len(prefix):
-                self.check(item, prefix[i], f"{path}[{i}]", depth + 1)
+                yield _Call(self, item, prefix[i], f"{path}[{i}]", _NO_REFS)
             elif "items" in schema and not isinstance(schema["items"], list):
-                self.check(item, schema["items"], f"{path}[{i}]", depth + 1)
+                yield _Call(self, item, schema["items"], f"{path}[{i}]", _NO_REFS)
         if "minItems" in schema and len(value) < schema["minItems"]:
             self.fail(path, f"has {len(value)} items, at least {schema['minItems']} required")
         if "maxItems" in schema and len(value) > schema["maxItems"]:
@@ -274,5 +336,5 @@ class _Checker:
 def schema_errors(value: Any, schema: Any, path: str = "$") -> list[str]:
     """Every way `value` breaks `schema`, as `path: message` strings (empty when it conforms)."""
     checker = _Checker(schema)
-    checker.check(value, schema, path)
+    _run(checker, value, schema, path)
     return checker.errors
