@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYP
     from .ops.client import ApiError, NoApiKeyError
     from .prompts.lock import LockError, PromptGoneError
     from .runtime.calls import UnrenderableValue
+    from .runtime.formats import SubclassAnswer
     from .runtime.spec import SubclassCall, UnresolvedAnnotation
     from .runtime.clients import (
         EndpointAuthError,
@@ -59,6 +60,7 @@ _LAZY = {
     "UnrenderableValue": ".runtime.calls",
     "UnresolvedAnnotation": ".runtime.spec",
     "SubclassCall": ".runtime.spec",
+    "SubclassAnswer": ".runtime.formats",
     "SinkError": ".runtime.sinks",
     "LockError": ".prompts.lock",
     "PromptGoneError": ".prompts.lock",
@@ -95,6 +97,7 @@ __all__ = [
     "UnrenderableValue",
     "UnresolvedAnnotation",
     "SubclassCall",
+    "SubclassAnswer",
     "SinkError",
     "LockError",
     "PromptGoneError",

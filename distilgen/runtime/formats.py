@@ -13,13 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import typing
+import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from .. import _json
+from ..errors import DistilgenError
 from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
 # THE schema compaction lives in the self-contained script the project's interpreter runs for
 # `distilgen prompts`, so the lock and the runtime compact alike (pydantic repeats every field
@@ -41,6 +44,11 @@ __all__ = [
     "build_example",
     "dumps",
     "NonFiniteFloat",
+    "answer_json",
+    "answer_data",
+    "answer_keys",
+    "validated_as",
+    "SubclassAnswer",
 ]
 
 # OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
@@ -66,6 +74,150 @@ def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     return compact_schema(model.model_json_schema())  # type: ignore[no-any-return]
 
 
+# --- the answer: keyed as the tool schema keys it --------------------------------------------
+#
+# The schema (pydantic's `model_json_schema()`, validation mode: recorded in the lock, sent by
+# dispatch) names a field by its validation alias; `model_dump_json()` by its name. A model with
+# `Field(alias="$ref")` (docling-core's RefItem) was trained on answers `dataset validate --lock`
+# refuses and, without `populate_by_name`, that its own validation refuses (wave 6). The answer
+# now uses the schema's keys; a model with no alias anywhere dumps exactly as before.
+
+AnswerKeys = Literal["name", "alias", "mixed"]
+_ANSWER_KEYS: "weakref.WeakKeyDictionary[type, AnswerKeys]" = weakref.WeakKeyDictionary()
+
+
+def _schema_key(cls: type[BaseModel], name: str, info: Any) -> str:
+    """The property name pydantic's validation-mode JSON schema gives this field (its
+    `GenerateJsonSchema._get_alias_name`): the validation alias when it is a string, the first
+    one-key choice of an `AliasChoices`, else the name (`AliasPath`, or `validate_by_alias=False`)."""
+    if cls.model_config.get("validate_by_alias") is False:
+        return name
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return alias
+    if alias is None:
+        return name
+    for choice in alias.convert_to_aliases() if hasattr(alias, "convert_to_aliases") else []:
+        if len(choice) == 1 and isinstance(choice[0], str):
+            return choice[0]
+    return name
+
+
+def _models_in(model: type[BaseModel]) -> list[type[BaseModel]]:
+    """The model and every model its field annotations name, nested ones too."""
+    found: list[type[BaseModel]] = []
+    seen: set[int] = set()
+    todo: list[Any] = [model]
+    while todo:
+        t = todo.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        todo.extend(typing.get_args(t))
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            found.append(t)
+            todo.extend(f.annotation for f in t.model_fields.values())
+    return found
+
+
+def _key_map(cls: type[BaseModel]) -> dict[str, str]:
+    return {name: _schema_key(cls, name, info) for name, info in cls.model_fields.items()}
+
+
+def answer_keys(model: type[BaseModel]) -> AnswerKeys:
+    """How `model`'s answers are keyed to match its schema: `name` (no field anywhere in the
+    model's tree has an alias: `model_dump_json()` as ever), `alias` (every field's
+    serialization key is its schema key: `Field(alias=...)`, `alias_generator`), or `mixed` (a
+    `serialization_alias` other than the validation alias, `validate_by_alias=False`): dumped by
+    name and renamed field by field. Decided once per class."""
+    known = _ANSWER_KEYS.get(model)
+    if known is not None:
+        return known
+    plain = by_alias = True
+    for cls in _models_in(model):
+        for name, info in cls.model_fields.items():
+            key, written = _schema_key(cls, name, info), info.serialization_alias or name
+            plain = plain and key == name == written
+            by_alias = by_alias and key == written
+    plan: AnswerKeys = "name" if plain else "alias" if by_alias else "mixed"
+    try:
+        _ANSWER_KEYS[model] = plan
+    except TypeError:  # not weak-referenceable: decided again next time
+        pass
+    return plan
+
+
+def _rekey(value: Any, dumped: Any) -> Any:
+    """`dumped` (a by-name JSON dump of `value`) with every model's field names replaced by
+    their schema keys, walking the value beside its dump."""
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        keys = _key_map(type(value))
+        fields = value.__dict__
+        return {keys.get(k, k): (_rekey(fields[k], v) if k in keys and k in fields else v) for k, v in dumped.items()}
+    if isinstance(value, (list, tuple)) and isinstance(dumped, list) and len(value) == len(dumped):
+        return [_rekey(x, d) for x, d in zip(value, dumped)]
+    if isinstance(value, dict) and isinstance(dumped, dict) and len(value) == len(dumped):
+        return {k: _rekey(x, d) for x, (k, d) in zip(value.values(), dumped.items())}
+    return dumped
+
+
+def answer_json(output: BaseModel, plan: AnswerKeys | None = None) -> str:
+    """The answer a line records: `output`'s compact JSON, keyed as its class's tool schema keys it
+    (`plan`: `answer_keys(type(output))`, when the caller keeps it).
+
+    A model without aliases gives exactly `model_dump_json()`."""
+    if plan is None:
+        plan = answer_keys(type(output))
+    if plan == "name":
+        return output.model_dump_json()
+    if plan == "alias":
+        return output.model_dump_json(by_alias=True)
+    return dumps(answer_data(output))
+
+
+def answer_data(output: BaseModel) -> Any:
+    """The same answer as JSON data (a `raw` line's `output`)."""
+    plan = answer_keys(type(output))
+    if plan == "name":
+        return output.model_dump(mode="json")
+    data = output.model_dump(mode="json", by_alias=plan == "alias")
+    return _rekey(output, data) if plan == "mixed" else data
+
+
+def validated_as(model: type[BaseModel], output: BaseModel) -> tuple[BaseModel, str]:
+    """An instance of a subclass of `model` (returned by a function declared `-> model`) as the
+    declared class, with its answer: kept only when its answer validates as `model` and the
+    validated value's answer is the same JSON (a subclass that adds nothing the schema lacks).
+    A `SubclassAnswer` otherwise: pyiceberg's `-> IcebergType` returning `IntegerType`, a
+    RootModel[str] subclass whose answer is a bare string, or guardrails' `FailResult` with
+    fields the declared schema does not have (wave 6)."""
+    sub = type(output)
+    answer = answer_json(output)
+    try:
+        back = model.model_validate_json(answer)
+    except Exception as exc:  # ValidationError mostly; any refusal means the answer does not fit
+        first = str(exc).splitlines()
+        raise SubclassAnswer(f"returned a {sub.__qualname__}, a subclass of the declared {model.__qualname__}, whose "
+                             f"answer {_cut(answer)} is not a valid {model.__qualname__} "
+                             f"({first[0] if first else type(exc).__name__})") from None
+    again = answer_json(back)
+    if again != answer:
+        raise SubclassAnswer(f"returned a {sub.__qualname__}, a subclass of the declared {model.__qualname__}, whose "
+                             f"answer {_cut(answer)} reads back as the {model.__qualname__} {_cut(again)}: "
+                             "the tool schema is the declared class's")
+    return back, answer
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class SubclassAnswer(DistilgenError, TypeError):
+    """A function declared `-> Base` returned an instance of a subclass whose answer is not the
+    same value as a `Base`: the line would teach an answer the tool schema does not describe, and
+    dispatch validates answers as `Base`. Capture counts it (`CaptureStats.causes`)."""
+
+
 def _walk_objects(node: Any, visit: Any) -> Any:
     """A copy of a schema with `visit` applied to every object node (properties), inside out."""
     if isinstance(node, dict):
@@ -81,7 +233,7 @@ def _walk_objects(node: Any, visit: Any) -> Any:
 def decoding_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema a constrained decoder (llama.cpp's grammar) should enforce: every property
     required, in field order. llama.cpp puts required properties first and lets optional ones be
-    skipped, while every answer a model is trained on is `model_dump_json()`: all fields, in field
+    skipped, while every answer a model is trained on is `answer_json(...)`: all fields, in field
     order, defaults included. A field with a default before a required one would otherwise be
     forced out of place."""
 
@@ -259,6 +411,8 @@ class LineWriter:
     _tail: str = field(init=False, repr=False, compare=False, default="")
     _name_json: str = field(init=False, repr=False, compare=False, default="")
     _floats: bool = field(init=False, repr=False, compare=False, default=False)
+    _answers: tuple[type, AnswerKeys] | None = field(init=False, repr=False, compare=False, default=None)
+    """The last output class and its `answer_keys` (one class per function: no lookup a call)."""
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -279,9 +433,17 @@ class LineWriter:
         object.__setattr__(self, "_name_json", dumps(self.tool_name))
         object.__setattr__(self, "_floats", _may_hold_float(self.schema))
 
-    def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel) -> str:
-        """One line; NonFiniteFloat when the output (or, in `raw`, an argument) holds NaN or infinity."""
-        arguments = output.model_dump_json()
+    def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel,
+             arguments: str | None = None) -> str:
+        """One line; NonFiniteFloat when the output (or, in `raw`, an argument) holds NaN or infinity.
+
+        `arguments`: the output's answer when already made (`validated_as`)."""
+        if arguments is None:
+            known = self._answers
+            if known is None or known[0] is not type(output):
+                known = (type(output), answer_keys(type(output)))
+                object.__setattr__(self, "_answers", known)
+            arguments = answer_json(output, known[1])
         if self.fmt != "raw" and self._floats and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):
             # pydantic writes NaN/inf as null (or NaN / "NaN" under ser_json_inf_nan): look closer only
             # then (a model_dump and a walk: ~8 us on a loaded machine for a 3-field model)
@@ -307,7 +469,7 @@ class LineWriter:
             "call": call,
             "args": to_jsonable_python(list(args)),
             "kwargs": to_jsonable_python(kwargs),
-            "output": output.model_dump(mode="json"),
+            "output": answer_data(output),
             "tool_name": self.tool_name,
             "schema": self.schema,
         }

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from ..errors import UsageError
 from ..ops.shapes import USER_PREFIX
 from ..runtime.calls import render_call, render_value
-from ..runtime.formats import dumps
+from ..runtime.formats import SubclassAnswer, answer_json, dumps, validated_as
 from .data import Example
 
 __all__ = ["Teacher", "Growth", "MIN_GROWTH", "PROBE_CALLS", "CALL_TIMEOUT", "teacher_for"]
@@ -95,9 +95,16 @@ class Teacher:
         outcome = timed_call(self.target.original, args, kwargs, CALL_TIMEOUT)
         if outcome.error is not None:
             return None, _first_line(outcome.error)
-        if not isinstance(outcome.value, self.target.return_model):
-            return None, f"TypeError: returned {type(outcome.value).__name__}, not {self.target.return_model.__name__}"
-        answer = dumps(json.loads(outcome.value.model_dump_json()))
+        value = outcome.value
+        if not isinstance(value, self.target.return_model):
+            return None, f"TypeError: returned {type(value).__name__}, not {self.target.return_model.__name__}"
+        if type(value) is not self.target.return_model:  # a subclass: as capture, only as the declared class
+            try:
+                value, _ = validated_as(self.target.return_model, value)
+            except SubclassAnswer as exc:
+                return None, f"SubclassAnswer: {exc}"
+        # keyed as the tool schema keys it (by alias), as capture writes it
+        answer = dumps(json.loads(answer_json(value)))
         e = self.like
         return Example(where, self.target.function_id, e.call_name, e.tool_name, e.system, self.render(values),
                        answer, e.schema_json), None
