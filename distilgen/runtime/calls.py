@@ -18,14 +18,18 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import inspect
+import ipaddress
 import keyword
 import math
 import pathlib
+import sys
 import uuid
 import typing
+import weakref
 from typing import Any, Callable, Iterable, Mapping
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from .. import _ast_parse
 from ..errors import DistilgenError
@@ -52,7 +56,15 @@ EVAL_NAMESPACE: dict[str, Any] = {
     "set": set,
     "frozenset": frozenset,
     "bytearray": bytearray,
+    "IPv4Address": ipaddress.IPv4Address,
+    "IPv6Address": ipaddress.IPv6Address,
+    "IPv4Network": ipaddress.IPv4Network,
+    "IPv6Network": ipaddress.IPv6Network,
+    "IPv4Interface": ipaddress.IPv4Interface,
+    "IPv6Interface": ipaddress.IPv6Interface,
 }
+"""Pydantic's URL types (`AnyUrl`, `HttpUrl`, `PostgresDsn`, ...) join it once `pydantic.networks`
+is imported and a value of one is rendered (or a call read back): see `_network_types`."""
 
 
 def _cls_name(cls: type) -> str:
@@ -100,19 +112,25 @@ def _dict(v: dict[Any, Any]) -> str:
 def _model(v: BaseModel) -> str:
     cls = type(v)
     parts = []
+    keys: list[str] = []
     odd: dict[str, Any] = {}
     config = cls.model_config
     # written by name with `populate_by_name` (as ever), and where pydantic 2.11's
     # `validate_by_alias=False` refuses the alias (wave 5); a model that accepts both keeps the
     # alias, as its examples were captured before
     by_name = bool(config.get("populate_by_name") or config.get("validate_by_alias") is False)
+    # field values are read from the instance's __dict__: `getattr` of a `Field(deprecated=...)`
+    # warns, in the user's program (docling-core: 1,888 DeprecationWarnings in its test suite),
+    # and under `-W error` raised, losing the call (wave 6)
+    values = v.__dict__
     for name, field in cls.model_fields.items():
         key = name
         if field.alias and field.alias != name and not by_name:
             key = field.alias
-        value = getattr(v, name)
+        value = values[name] if name in values else getattr(v, name)
         if _at_sentinel_default(value, field.default):
             continue
+        keys.append(key)
         if _plain_keyword(key):
             parts.append(f"{key}={render_value(value)}")
         else:  # an alias like `class` or `first-name`: only `**{...}` can pass it
@@ -130,6 +148,8 @@ def _model(v: BaseModel) -> str:
                 odd[key] = value
             else:  # model_construct(**{...}) can only give str keys, but __pydantic_extra__ is writable
                 raise UnrenderableValue(f"{_cls_name(cls)} has an extra field keyed {key!r}, not a string")
+            keys.append(key)
+    _check_init(cls, keys)
     if odd:
         parts.append(f"**{render_value(odd)}")
     return f"{_cls_name(cls)}({', '.join(parts)})"
@@ -150,11 +170,70 @@ def _at_sentinel_default(value: Any, default: Any) -> bool:
 
 def _dataclass(v: Any) -> str:
     parts = []
+    keys = []
     for f in dataclasses.fields(v):
         value = getattr(v, f.name)
         if f.init and not _at_sentinel_default(value, f.default):
+            keys.append(f.name)
             parts.append(f"{f.name}={render_value(value)}")
+    _check_init(type(v), keys)
     return f"{_cls_name(type(v))}(" + ", ".join(parts) + ")"
+
+
+_STANDARD_INITS = frozenset({BaseModel.__init__, RootModel.__init__})
+_INITS: "weakref.WeakKeyDictionary[type, tuple[str, bool, frozenset[str], frozenset[str]] | None]" = weakref.WeakKeyDictionary()
+"""Per class with an `__init__` other than pydantic's: (its signature as text, takes **kwargs, the
+names it takes by keyword, the names it requires); None for pydantic's own."""
+
+
+def _init_of(cls: type) -> tuple[str, bool, frozenset[str], frozenset[str]] | None:
+    try:
+        return _INITS[cls]
+    except (KeyError, TypeError):
+        pass
+    init = getattr(cls, "__init__")  # noqa: B009 (mypy: cls.__init__ on a type is "unsound")
+    facts: tuple[str, bool, frozenset[str], frozenset[str]] | None = None
+    if init not in _STANDARD_INITS:  # a dataclass's generated one passes the test below
+        try:
+            sig = inspect.signature(init)
+        except (TypeError, ValueError):  # a builtin's: nothing to read, so nothing proven
+            facts = ("", False, frozenset(), frozenset())
+        else:
+            params = list(sig.parameters.values())[1:]  # self
+            named = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+            required = frozenset(p.name for p in params if p.default is p.empty
+                                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+            var_kw = any(p.kind is p.VAR_KEYWORD for p in params)
+            stars: dict[Any, str] = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+            spelled = "(" + ", ".join(stars.get(p.kind, "") + p.name for p in params) + ")"
+            facts = (spelled, var_kw, named, required)
+    try:
+        _INITS[cls] = facts
+    except TypeError:
+        pass
+    return facts
+
+
+def _check_init(cls: type, keys: list[str]) -> None:
+    """The rendering `Cls(key=..., ...)` calls the class: a class with an `__init__` of its own
+    (pyiceberg's `Reference(name)`, 89 of its 223 models) must take those keywords, and need no
+    other argument, or the text does not evaluate back (`read_call` fails; wave 6)."""
+    if getattr(cls, "__init__") in _STANDARD_INITS:  # noqa: B009 - pydantic's own: the common case, no lookup
+        return
+    facts = _init_of(cls)
+    if facts is None:
+        return
+    spelled, var_kw, named, required = facts
+    if not spelled:
+        raise UnrenderableValue(f"cannot render a {_cls_name(cls)}: its own __init__ has no signature to read, "
+                                "so nothing says the call text would evaluate back to it")
+    refused = [k for k in keys if k not in named] if not var_kw else []
+    missing = sorted(required - set(keys))
+    if refused or missing:
+        why = (f"does not take the field keyword(s) {', '.join(map(repr, refused))}" if refused
+               else f"requires {', '.join(map(repr, missing))}, which is not a field the instance writes")
+        raise UnrenderableValue(f"cannot render a {_cls_name(cls)}: its own __init__{spelled} {why}, "
+                                "so the call text would not evaluate back to it")
 
 
 def _enum(v: enum.Enum) -> str:
@@ -206,11 +285,50 @@ def render_value(v: Any) -> str:
         return _dataclass(v)
     if isinstance(v, pathlib.PurePath):
         return _path(v)
+    network = _network_types().get(type(v))
+    if network is not None:  # AnyUrl('https://example.com/'): pydantic's URL types take their string
+        if network == "NameEmail":
+            return f"NameEmail({render_value(v.name)}, {render_value(v.email)})"
+        return f"{network}({str(v)!r})"
+    if type(v) in _IP_TYPES:  # IPv4Address('10.0.0.1'): pydantic's IPvAnyAddress gives these
+        return f"{type(v).__name__}({str(v)!r})"
     # subclasses of builtins (e.g. a str subclass) render as their builtin value
     for base, fn in _EXACT.items():
         if base is not type(None) and isinstance(v, base):
             return fn(v)
     raise UnrenderableValue(f"cannot render a {type(v).__qualname__} as a Python literal")
+
+
+_IP_TYPES = frozenset({ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network,
+                       ipaddress.IPv4Interface, ipaddress.IPv6Interface})
+_NETWORK_NAMES = ("AnyUrl", "AnyHttpUrl", "HttpUrl", "AnyWebsocketUrl", "WebsocketUrl", "FileUrl", "FtpUrl",
+                  "PostgresDsn", "CockroachDsn", "AmqpDsn", "RedisDsn", "MongoDsn", "KafkaDsn", "NatsDsn",
+                  "MySQLDsn", "MariaDBDsn", "ClickHouseDsn", "SnowflakeDsn", "NameEmail")
+_networks: dict[type, str] = {}
+
+
+def _network_types(load: bool = False) -> dict[type, str]:
+    """pydantic's URL classes (and `NameEmail`) -> their names, once `pydantic.networks` is
+    imported (a value of one means it is: importing it costs ~15 ms, so capture never does;
+    `load=True`, for `read_call`, does). Each takes its string back: `HttpUrl('http://x.org/')`
+    equals the value it was written from (pydantic 2.10+ classes; before, `AnyUrl` is
+    pydantic_core's `Url` and the others are `Annotated` aliases, left out). The names join
+    EVAL_NAMESPACE and FIXED_CONSTRUCTORS then."""
+    if not _networks:
+        module = sys.modules.get("pydantic.networks")
+        if module is None and load:
+            import pydantic.networks as module
+        if module is None:
+            return _networks
+        found = {}
+        for name in _NETWORK_NAMES:
+            cls = getattr(module, name, None)
+            if isinstance(cls, type) and cls not in found:
+                found[cls] = name
+        EVAL_NAMESPACE.update({name: cls for cls, name in found.items()})
+        FIXED_CONSTRUCTORS.update({name: cls for cls, name in found.items()})
+        _networks.update(found)
+    return _networks
 
 
 def render_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -247,8 +365,15 @@ FIXED_CONSTRUCTORS: dict[str, Any] = {
     "PureWindowsPath": pathlib.PureWindowsPath,
     "set": set,
     "frozenset": frozenset,
+    "IPv4Address": ipaddress.IPv4Address,
+    "IPv6Address": ipaddress.IPv6Address,
+    "IPv4Network": ipaddress.IPv4Network,
+    "IPv6Network": ipaddress.IPv6Network,
+    "IPv4Interface": ipaddress.IPv4Interface,
+    "IPv6Interface": ipaddress.IPv6Interface,
 }
-"""Constructors any rendering may call besides the function's own types."""
+"""Constructors any rendering may call besides the function's own types (pydantic's URL types
+join once loaded: `_network_types`)."""
 
 _CONSTANTS: dict[str, Any] = {"datetime.timezone.utc": datetime.timezone.utc}
 _FLOAT_WORDS = frozenset({"nan", "inf", "-inf"})
@@ -421,6 +546,7 @@ def read_call(text: str, name: str, constructors: Mapping[str, Any]) -> tuple[tu
         raise CallSyntaxError("the callee is not a name")
     if callee != name:
         return None  # another function's line in a shared dataset
+    _network_types(load=True)
     builder = _Builder({**FIXED_CONSTRUCTORS, **constructors})
     try:
         receiver: list[Any] = []
