@@ -28,6 +28,7 @@ __all__ = [
     "ProgressKind",
     "DISABLE_ENV",
     "FALLBACK_INSTANCE_MODULE",
+    "PYDANTIC_NETWORK_TYPES",
     "one_of",
 ]
 
@@ -107,3 +108,9 @@ def one_of(value: object, choices: tuple[_V, ...]) -> _V | None:
         if value == choice:
             return choice
     return None
+
+# pydantic's URL and e-mail classes (`pydantic.networks`): the call renderer writes their values
+# (`HttpUrl('https://x/')`), so the scan takes parameters of them as writable (a subclass is not)
+PYDANTIC_NETWORK_TYPES = ("AnyUrl", "AnyHttpUrl", "HttpUrl", "AnyWebsocketUrl", "WebsocketUrl", "FileUrl", "FtpUrl",
+                          "PostgresDsn", "CockroachDsn", "AmqpDsn", "RedisDsn", "MongoDsn", "KafkaDsn", "NatsDsn",
+                          "MySQLDsn", "MariaDBDsn", "ClickHouseDsn", "SnowflakeDsn", "NameEmail")

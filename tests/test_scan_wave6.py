@@ -326,3 +326,35 @@ def test_a_setuptools_build_folder_is_not_scanned(tmp_path: Path) -> None:
     })
     modules = {r.module for r in api.scan([project], use_cache=False).results}
     assert modules == {"pkg.m", "other.build.m"}
+
+
+def test_pydantic_url_parameters_are_writable(tmp_path: Path) -> None:
+    """The renderer writes pydantic's own URL classes (`HttpUrl('https://x/')`, wave 6: docling-core's
+    `add_page`); a subclass of one it does not, so the scan keeps only those as writable."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+from pydantic import AnyUrl, HttpUrl
+
+
+class Page(BaseModel):
+    url: AnyUrl
+
+
+class MyUrl(AnyUrl):
+    pass
+
+
+def fetched(url: HttpUrl) -> M:
+    return M(x=len(str(url)))
+
+
+def paged(page: Page) -> M:
+    return M(x=len(str(page.url)))
+
+
+def mine(url: MyUrl) -> M:
+    return M(x=len(str(url)))
+"""})
+    got = scanned(project)
+    assert got["fetched"] == ("candidate", None)
+    assert got["paged"] == ("candidate", None)
+    assert got["mine"][0] == "ineligible" and "MyUrl" in (got["mine"][1] or "")

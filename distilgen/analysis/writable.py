@@ -18,6 +18,7 @@ import ast
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from ..contracts import PYDANTIC_NETWORK_TYPES
 from .file_index import conv
 
 if TYPE_CHECKING:
@@ -157,9 +158,14 @@ def _external(dotted: str) -> str | None:
     return None
 
 
+_WRITABLE_CLASSES = frozenset(("pydantic.networks", name) for name in PYDANTIC_NETWORK_TYPES)
+
+
 def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
     """A class the scan reads (the project's or a located library's): unwritable when it is no
     model and every base is known and gives it no written form."""
+    if (module, qual) in _WRITABLE_CLASSES:
+        return None
     model = res.is_model(("cls", module, qual))[0]
     if model is True:
         # written by its fields: a field no call can write makes the model unwritable too

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 from pydantic import BaseModel, RootModel
 
 from .. import _ast_parse
+from ..contracts import PYDANTIC_NETWORK_TYPES
 from ..errors import DistilgenError
 
 __all__ = ["render_call", "render_value", "UnrenderableValue", "EVAL_NAMESPACE",
@@ -301,9 +302,7 @@ def render_value(v: Any) -> str:
 
 _IP_TYPES = frozenset({ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network,
                        ipaddress.IPv4Interface, ipaddress.IPv6Interface})
-_NETWORK_NAMES = ("AnyUrl", "AnyHttpUrl", "HttpUrl", "AnyWebsocketUrl", "WebsocketUrl", "FileUrl", "FtpUrl",
-                  "PostgresDsn", "CockroachDsn", "AmqpDsn", "RedisDsn", "MongoDsn", "KafkaDsn", "NatsDsn",
-                  "MySQLDsn", "MariaDBDsn", "ClickHouseDsn", "SnowflakeDsn", "NameEmail")
+_NETWORK_NAMES = PYDANTIC_NETWORK_TYPES
 _networks: dict[type, str] = {}
 
 
