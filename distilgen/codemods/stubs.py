@@ -998,6 +998,15 @@ def render_stubs(report: ScanReport, config: Config, *, model: str,
         later = _format_imports([plan.imports[name] for name in plan.typing_only], first_party)
         block = "if TYPE_CHECKING:\n" + "".join(f"    {line}\n" if line else "\n" for line in later.split("\n"))
         imports = "\n\n".join(["from __future__ import annotations", imports, block.rstrip("\n")])
+    bases = list(dict.fromkeys(s.base for s in plan.stubs if s.base is not None))
+    if bases:
+        # pydantic builds a subclass from its model as the model is at that moment: a model whose
+        # forward references (`Optional["Details"]`, a class defined below it) are not resolved
+        # yet, because nothing has used it, gives a stub class that is never complete ("not fully
+        # defined" on every call; opik's OpenAICompletionsUsage). Resolve them in the model's own
+        # module first; one that cannot resolve stays as it was, failing as its original does.
+        imports += ("\n\n# the models the stub classes subclass, with their forward references resolved where written\n"
+                    + "".join(f"{base}.model_rebuild(raise_errors=False)\n" for base in bases).rstrip("\n"))
     disabled = {c for s in plan.stubs for c in s.file_codes}
     stub_classes = {s.classes[0] for s in plan.stubs if s.base is not None}
     if any(s.base is not None and _signature_names(s.node.with_changes(returns=None)) & (stub_classes - {s.classes[0]})
