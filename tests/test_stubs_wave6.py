@@ -1,5 +1,6 @@
 """`distilgen stubs`, sixth held-out wave: stub classes of models with string forward references
-build and answer (opik)."""
+build and answer (opik), and a bare standard-library generic (`os.PathLike`) in a copied signature
+passes `mypy --strict` (docling-core)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,55 @@ def test_a_forward_reference_nothing_resolves_does_not_stop_the_stubs_module_imp
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "True"
 
+
+TOKENIZER = '''import os
+from os import PathLike
+from typing import Union
+
+from pydantic import BaseModel
+
+
+class Tokenizer(BaseModel):
+    name: str
+
+
+def one_line(path: str | PathLike) -> Tokenizer:
+    """docling-core's bare os.PathLike, imported by name."""
+    return Tokenizer(name=str(path))
+
+
+def dotted(path: Union[str, os.PathLike]) -> Tokenizer:
+    """The same, named through its module."""
+    return Tokenizer(name=str(path))
+'''
+
+MULTI_LINE = '''
+
+def from_pretrained(
+    model_name: str | PathLike,
+    max_tokens: int = 512,
+) -> Tokenizer:
+    """docling-core 2.104.0 HuggingFaceTokenizer.from_pretrained: over several lines."""
+    return Tokenizer(name=str(model_name))
+'''
+
+
+@pytest.mark.parametrize("multi_line", [False, True])
+def test_a_bare_pathlike_in_a_stub_signature_passes_mypy_strict(tmp_path: Path, multi_line: bool) -> None:
+    """mypy --strict reports a bare `os.PathLike` (generic in typeshed) as `type-arg`, as it does a
+    bare `dict`; the stub keeps the signature as written (it is the prompt) and says so to mypy: on
+    the `def` line, or for the module when a signature spans lines."""
+    root = _project(tmp_path, {"pkg/tok.py": TOKENIZER + (MULTI_LINE if multi_line else "")})
+    report = api.stubs([root], model=MODEL, output=root / "pkg" / "stubs.py")
+    assert report.skipped == ()
+    text = (root / "pkg" / "stubs.py").read_text()
+    assert "def one_line(path: str | PathLike) -> Tokenizer:" in text
+    assert "def dotted(path: Union[str, os.PathLike]) -> Tokenizer:" in text
+    if multi_line:
+        assert '# mypy: allow-empty-bodies, disable-error-code="type-arg"\n' in text
+        assert "# type: ignore" not in text
+    else:
+        assert "def one_line(path: str | PathLike) -> Tokenizer:  # type: ignore[type-arg]\n" in text
+        assert "def dotted(path: Union[str, os.PathLike]) -> Tokenizer:  # type: ignore[type-arg]\n" in text
+    run = _mypy_strict(root, "pkg/stubs.py")
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -156,6 +156,16 @@ _GENERIC_CLASSES = frozenset({
     *(f"collections.abc.{n}" for n in (*_ABCS, "Set")),
     *(f"collections.{n}" for n in ("deque", "defaultdict", "OrderedDict", "Counter", "ChainMap")),
     "re.Pattern", "re.Match",
+    # the standard library's own generic classes, each checked against mypy --strict (docling-core's
+    # `model_name: str | PathLike`, wave 6)
+    "os.PathLike", "os.DirEntry", "array.array", "functools.partial", "logging.LoggerAdapter",
+    "types.MappingProxyType", "subprocess.Popen", "subprocess.CompletedProcess", "shelve.Shelf",
+    "tempfile.TemporaryDirectory", "tempfile.SpooledTemporaryFile", "contextvars.ContextVar", "contextvars.Token",
+    "concurrent.futures.Future", "typing.SupportsAbs", "typing_extensions.SupportsAbs",
+    *(f"queue.{n}" for n in ("Queue", "SimpleQueue", "LifoQueue", "PriorityQueue")),
+    *(f"asyncio.{n}" for n in ("Queue", "LifoQueue", "PriorityQueue", "Future", "Task")),
+    *(f"weakref.{n}" for n in ("ref", "ReferenceType", "WeakMethod", "WeakKeyDictionary", "WeakValueDictionary",
+                               "WeakSet")),
 })
 _GENERIC_BUILTINS = frozenset({"dict", "list", "set", "frozenset", "tuple", "type"})
 
