@@ -46,6 +46,8 @@ class UnrenderableValue(DistilgenError, TypeError):
 
 
 # What a rendering needs besides the user's own types to be evaluated back.
+_IP_TYPES = frozenset({ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network,
+                       ipaddress.IPv4Interface, ipaddress.IPv6Interface})
 EVAL_NAMESPACE: dict[str, Any] = {
     "datetime": datetime,
     "Decimal": decimal.Decimal,
@@ -57,12 +59,7 @@ EVAL_NAMESPACE: dict[str, Any] = {
     "set": set,
     "frozenset": frozenset,
     "bytearray": bytearray,
-    "IPv4Address": ipaddress.IPv4Address,
-    "IPv6Address": ipaddress.IPv6Address,
-    "IPv4Network": ipaddress.IPv4Network,
-    "IPv6Network": ipaddress.IPv6Network,
-    "IPv4Interface": ipaddress.IPv4Interface,
-    "IPv6Interface": ipaddress.IPv6Interface,
+    **{t.__name__: t for t in _IP_TYPES},
 }
 """Pydantic's URL types (`AnyUrl`, `HttpUrl`, `PostgresDsn`, ...) join it once `pydantic.networks`
 is imported and a value of one is rendered (or a call read back): see `_network_types`."""
@@ -300,8 +297,6 @@ def render_value(v: Any) -> str:
     raise UnrenderableValue(f"cannot render a {type(v).__qualname__} as a Python literal")
 
 
-_IP_TYPES = frozenset({ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network,
-                       ipaddress.IPv4Interface, ipaddress.IPv6Interface})
 _NETWORK_NAMES = PYDANTIC_NETWORK_TYPES
 _networks: dict[type, str] = {}
 
@@ -364,12 +359,7 @@ FIXED_CONSTRUCTORS: dict[str, Any] = {
     "PureWindowsPath": pathlib.PureWindowsPath,
     "set": set,
     "frozenset": frozenset,
-    "IPv4Address": ipaddress.IPv4Address,
-    "IPv6Address": ipaddress.IPv6Address,
-    "IPv4Network": ipaddress.IPv4Network,
-    "IPv6Network": ipaddress.IPv6Network,
-    "IPv4Interface": ipaddress.IPv4Interface,
-    "IPv6Interface": ipaddress.IPv6Interface,
+    **{t.__name__: t for t in _IP_TYPES},
 }
 """Constructors any rendering may call besides the function's own types (pydantic's URL types
 join once loaded: `_network_types`)."""
