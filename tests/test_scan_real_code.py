@@ -802,6 +802,14 @@ def test_a_name_imported_in_both_branches_of_an_if_resolves_through_either(tmp_p
         else:
             from pkg.nowhere import M as G
 
+        if sys.version_info >= (3, 8):
+            try:
+                from pkg.real import M as T
+            except ImportError:
+                raise
+        else:
+            from pkg.gone import M as T
+
 
         def first(a: int) -> M:
             return M(x=a)
@@ -813,8 +821,13 @@ def test_a_name_imported_in_both_branches_of_an_if_resolves_through_either(tmp_p
 
         def neither(a: int) -> G:
             return G(x=a)
+
+
+        def tried(a: int) -> T:
+            return T(x=a)
         """})
     got = {r.qualname: (r.status, r.model, r.reason) for r in api.scan([project], use_cache=False).results}
     assert got["first"] == ("candidate", "pkg.real.M", None)
     assert got["second"] == ("candidate", "pkg.real.M", None)
     assert got["neither"][0] == "unresolved" and "pkg.gone" in got["neither"][2]  # the `if` branch's reason
+    assert got["tried"] == ("candidate", "pkg.real.M", None)  # bound in a `try` inside the `if` branch

@@ -31,7 +31,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 13
+INDEX_VERSION = 14
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -403,8 +403,7 @@ class _Builder:
         """After a module-level `if`/`else`: a name both branches bound becomes ("either", the
         `if` branch's binding, the `else` branch's), tried in that order (`resolve`)."""
         names = self.scopes[0][1]
-        bound_in_body = {n for st in body for n in _top_bound(st)}
-        for name in bound_in_body:
+        for name in _bound_in_blocks(body):
             first, now = after_body.get(name), names.get(name)
             if first is not None and now is not None and now is not first and first[0] != "either":
                 names[name] = ("either", first, now)
@@ -599,6 +598,18 @@ def _top_bound(st: ast.stmt) -> set[str]:
     if isinstance(st, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
         return {st.name}
     return set()
+
+
+def _bound_in_blocks(stmts: list[ast.stmt]) -> set[str]:
+    """What `_top_bound` reads, in these statements and the blocks inside them (`try:` around an
+    import in an `if` branch), not inside a def or class."""
+    out: set[str] = set()
+    for st in stmts:
+        out |= _top_bound(st)
+        if not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for inner in _blocks(st):
+                out |= _bound_in_blocks(inner)
+    return out
 
 
 def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tuple[str, Any], ...]:
