@@ -31,6 +31,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import (AliasChoices, AnyUrl, BaseModel, ConfigDict, Field, HttpUrl, NameEmail, PostgresDsn, RootModel,
+                      model_serializer,
                       alias_generators)
 from test_calls import Box, Color, Point, values
 from test_interpreter import cli, write
@@ -315,10 +316,12 @@ def test_a_subclass_answer_outside_the_schema_is_skipped_naming_both_classes(
     assert answers(ds) == ['{"outcome":"pass"}']
     stats = inst.stats()
     assert stats.captured == 1 and stats.skipped == 3
-    assert stats.causes == {f"{find_type.__distil__.function_id}: SubclassAnswer": 2,
+    # pyiceberg's IcebergType declares no fields: refused before any subclass is looked at (wave 7's
+    # rule: every answer of the declared class would be `{}`); guardrails' base has fields
+    assert stats.causes == {f"{find_type.__distil__.function_id}: DecorationError": 2,
                             f"{check.__distil__.function_id}: SubclassAnswer": 1}
     msgs = skipped_logs(caplog)
-    assert any("returned a PrimitiveType, a subclass of the declared IcebergType" in m and '"int"' in m for m in msgs)
+    assert any("returns IcebergType, a model without fields" in m for m in msgs)
     assert any("returned a FailResult, a subclass of the declared ValidationResult" in m for m in msgs)
     assert errors(ds) == []
 
@@ -554,3 +557,86 @@ def test_a_url_subclass_of_the_user_s_own_stays_unrenderable() -> None:
 
     with pytest.raises(UnrenderableValue, match="MyUrl"):
         render_value(MyUrl("https://example.com/"))
+
+
+# --- wave 7: return models whose answers say nothing, or another shape than their fields --------
+
+
+class Signal(BaseModel):
+    """beeai's AbortSignal: no fields, all its state private."""
+
+    _aborted: bool = False
+
+
+class Opened(BaseModel):
+    model_config = ConfigDict(extra="allow")  # its answers are its extras: not refused
+
+
+class Shaped(BaseModel):
+    """pydantic-evals' Dataset: a wrap serializer writes another shape than the fields'."""
+
+    name: str
+
+    @model_serializer(mode="wrap")
+    def _ser(self, handler: Any) -> dict[str, Any]:
+        return {"title": handler(self)["name"]}
+
+
+def test_return_models_without_fields_or_with_a_model_serializer_are_refused(tmp_path: Path) -> None:
+    from distilgen import DecorationError
+    from distilgen.prompts._schema_worker import object_schema_problem
+    from distilgen.runtime.formats import tool_schema
+
+    assert object_schema_problem(Signal, tool_schema(Signal)) == (
+        "returns Signal, a model without fields: every answer would be {} (what it holds, if anything, is private)")
+    assert "whose @model_serializer writes its answers in another shape" in (
+        object_schema_problem(Shaped, tool_schema(Shaped)) or "")
+    assert object_schema_problem(Opened, tool_schema(Opened)) is None
+    ds = tmp_path / "d.jsonl"
+    inst = Instructions(dataset=ds)
+    for model, value in ((Signal, Signal()), (Shaped, Shaped(name="n"))):
+        def fn(a: int, value: Any = value) -> Any:
+            return value
+        fn.__annotations__["return"] = model
+        assert inst.distil(fn)(1) is value  # the body still answers; capture counts the refusal
+    assert not ds.exists()
+    assert sum(n for k, n in inst.stats().causes.items() if k.endswith(": DecorationError")) == 2
+    from distilgen.runtime.spec import build_spec  # what dispatch builds before any request: the same refusal
+
+    def timeout(seconds: float) -> Signal:
+        return Signal()
+    with pytest.raises(DecorationError, match="returns Signal, a model without fields"):
+        build_spec(timeout, kind="function", return_model=Signal, src_text=None, include_body=False)
+
+
+def test_apply_leaves_them_alone_saying_why(tmp_path: Path) -> None:
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "shop"\n',
+        "shop/__init__.py": "",
+        "shop/logic.py": """\
+            from typing import Any
+
+            from pydantic import BaseModel, model_serializer
+
+
+            class Signal(BaseModel):
+                _aborted: bool = False
+
+
+            class Good(BaseModel):
+                total: int
+
+
+            def timeout(seconds: float) -> Signal:
+                return Signal()
+
+
+            def total(a: int, b: int) -> Good:
+                return Good(total=a + b)
+            """,
+    })
+    report = api.apply([root])
+    decorated = {r.qualname for r in api.scan([root], use_cache=False).by_status("decorated")}
+    assert decorated == {"total"}
+    line = next(n for n in report.notes if ": timeout: " in n)
+    assert "a model without fields: every answer would be {}" in line, line

@@ -358,3 +358,44 @@ def mine(url: MyUrl) -> M:
     assert got["fetched"] == ("candidate", None)
     assert got["paged"] == ("candidate", None)
     assert got["mine"][0] == "ineligible" and "MyUrl" in (got["mine"][1] or "")
+
+
+def test_a_function_rebinding_a_global_is_ineligible(tmp_path: Path) -> None:
+    """Wave 7 (deepeval's `reset_settings`: `global _settings_singleton` then a new value, answered
+    from the environment): one call text, two answers; a dispatched call would not reset it."""
+    project = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+_singleton = None
+_count = 0
+
+
+def reset(x: int, *, reload: bool = False) -> M:
+    global _singleton
+    if reload:
+        _singleton = M(x=x)
+    return M(x=x)
+
+
+def counted(x: int) -> M:
+    global _count
+    _count += 1
+    return M(x=x + _count)
+
+
+def outer() -> None:
+    total = 0
+
+    def bump(x: int) -> M:
+        nonlocal total
+        total = x
+        return M(x=x)
+
+
+def reads_only(x: int) -> M:
+    global _count
+    return M(x=x + _count)
+"""})
+    got = scanned(project)
+    assert got["reset"] == ("ineligible", "changes the global _singleton (a dispatched call would not)")
+    assert got["counted"][1] == "changes the global _count (a dispatched call would not)"
+    assert got["outer.<locals>.bump"][0] == "ineligible"  # a closure too; either reason refuses it
+    assert got["reads_only"] == ("candidate", None)

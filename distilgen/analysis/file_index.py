@@ -31,7 +31,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 14
+INDEX_VERSION = 15
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -775,13 +775,11 @@ def _changes(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> str | N
     (`items = list(items)`) is a copy by then, and `*args`/`**kwargs` are the call's own."""
     a = node.args
     roots = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}  # `cls.registry[...] = ` too
-    if not roots:
-        return None
     rebound: set[str] = set()
     found: list[str] = []
-    _writes(node.body, roots, rebound, found)
+    _writes(node.body, roots, rebound, found, set())
     for what in found:
-        if what.split(".", 1)[0].split("[", 1)[0] not in rebound:
+        if what.startswith("the ") or what.split(".", 1)[0].split("[", 1)[0] not in rebound:
             return f"changes {what} (a dispatched call would not)"
     return None
 
@@ -806,11 +804,17 @@ def _root(expr: ast.expr) -> tuple[str, str] | None:
     return expr.id, expr.id + "".join(reversed(parts))
 
 
-def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: list[str]) -> None:
+def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: list[str], declared: set[str]) -> None:
+    """Collect into `found` what these statements change that the function does not own: what
+    is rooted at a parameter (`roots`), and a module or enclosing name rebound after `global` or
+    `nonlocal` (`declared`; wave 7: deepeval's `reset_settings` reset a settings singleton)."""
     for st in stmts:
         t = type(st)
         if t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
             continue  # another scope
+        if t is ast.Global or t is ast.Nonlocal:
+            declared.update(st.names)  # type: ignore[attr-defined]
+            continue
         targets: list[ast.expr] = []
         if t is ast.Assign:
             targets = list(st.targets)  # type: ignore[attr-defined]
@@ -831,14 +835,16 @@ def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: li
                     found.append(f"{first.id} (setattr)")
         for x in _leaves(targets):
             if isinstance(x, ast.Name):
-                if x.id in roots and t is not ast.Delete:
+                if x.id in declared:
+                    found.append(f"the {'global' if x.id not in roots else 'name'} {x.id}")
+                elif x.id in roots and t is not ast.Delete:
                     rebound.add(x.id)
             else:
                 r = _root(x)
                 if r is not None and r[0] in roots:
                     found.append(r[1])
         for inner in _blocks(st):
-            _writes(inner, roots, rebound, found)
+            _writes(inner, roots, rebound, found, declared)
         if t is ast.For or t is ast.AsyncFor or t is ast.With or t is ast.AsyncWith:
             names = [st.target] if t in (ast.For, ast.AsyncFor) else [  # type: ignore[attr-defined]
                 i.optional_vars for i in st.items if i.optional_vars is not None]  # type: ignore[attr-defined]
