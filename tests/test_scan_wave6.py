@@ -397,5 +397,5 @@ def reads_only(x: int) -> M:
     got = scanned(project)
     assert got["reset"] == ("ineligible", "changes the global _singleton (a dispatched call would not)")
     assert got["counted"][1] == "changes the global _count (a dispatched call would not)"
-    assert got["outer.<locals>.bump"][0] == "ineligible"  # a closure too; either reason refuses it
+    assert got["outer.<locals>.bump"][0] == "ineligible"  # a closure too: that reason comes first
     assert got["reads_only"] == ("candidate", None)

@@ -777,7 +777,7 @@ def _changes(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> str | N
     roots = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}  # `cls.registry[...] = ` too
     rebound: set[str] = set()
     found: list[str] = []
-    _writes(node.body, roots, rebound, found, set())
+    _writes(node.body, roots, rebound, found, {})
     for what in found:
         if what.startswith("the ") or what.split(".", 1)[0].split("[", 1)[0] not in rebound:
             return f"changes {what} (a dispatched call would not)"
@@ -804,16 +804,18 @@ def _root(expr: ast.expr) -> tuple[str, str] | None:
     return expr.id, expr.id + "".join(reversed(parts))
 
 
-def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: list[str], declared: set[str]) -> None:
+def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: list[str],
+            declared: dict[str, str]) -> None:
     """Collect into `found` what these statements change that the function does not own: what
     is rooted at a parameter (`roots`), and a module or enclosing name rebound after `global` or
-    `nonlocal` (`declared`; wave 7: deepeval's `reset_settings` reset a settings singleton)."""
+    `nonlocal` (`declared`: name -> "global" or "enclosing"; wave 7: deepeval's `reset_settings`
+    reset a settings singleton)."""
     for st in stmts:
         t = type(st)
         if t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
             continue  # another scope
         if t is ast.Global or t is ast.Nonlocal:
-            declared.update(st.names)  # type: ignore[attr-defined]
+            declared.update(dict.fromkeys(st.names, "global" if t is ast.Global else "enclosing"))  # type: ignore[attr-defined]
             continue
         targets: list[ast.expr] = []
         if t is ast.Assign:
@@ -836,7 +838,7 @@ def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: li
         for x in _leaves(targets):
             if isinstance(x, ast.Name):
                 if x.id in declared:
-                    found.append(f"the {'global' if x.id not in roots else 'name'} {x.id}")
+                    found.append(f"the {declared[x.id]} {x.id}")
                 elif x.id in roots and t is not ast.Delete:
                     rebound.add(x.id)
             else:
