@@ -582,25 +582,24 @@ class Shaped(BaseModel):
         return {"title": handler(self)["name"]}
 
 
-def test_return_models_without_fields_or_with_a_model_serializer_are_refused(tmp_path: Path) -> None:
+def test_return_models_without_fields_are_refused(tmp_path: Path) -> None:
     from distilgen import DecorationError
     from distilgen.prompts._schema_worker import object_schema_problem
     from distilgen.runtime.formats import tool_schema
 
     assert object_schema_problem(Signal, tool_schema(Signal)) == (
         "returns Signal, a model without fields: every answer would be {} (what it holds, if anything, is private)")
-    assert "whose @model_serializer writes its answers in another shape" in (
-        object_schema_problem(Shaped, tool_schema(Shaped)) or "")
+    # a model serializer is not refused: Fern's SDK base models (cohere, langfuse, opik) all have one
+    assert object_schema_problem(Shaped, tool_schema(Shaped)) is None
     assert object_schema_problem(Opened, tool_schema(Opened)) is None
     ds = tmp_path / "d.jsonl"
     inst = Instructions(dataset=ds)
-    for model, value in ((Signal, Signal()), (Shaped, Shaped(name="n"))):
-        def fn(a: int, value: Any = value) -> Any:
-            return value
-        fn.__annotations__["return"] = model
-        assert inst.distil(fn)(1) is value  # the body still answers; capture counts the refusal
+    def fn(a: int) -> Signal:
+        return value
+    value = Signal()
+    assert inst.distil(fn)(1) is value  # the body still answers; capture counts the refusal
     assert not ds.exists()
-    assert sum(n for k, n in inst.stats().causes.items() if k.endswith(": DecorationError")) == 2
+    assert sum(n for k, n in inst.stats().causes.items() if k.endswith(": DecorationError")) == 1
     from distilgen.runtime.spec import build_spec  # what dispatch builds before any request: the same refusal
 
     def timeout(seconds: float) -> Signal:

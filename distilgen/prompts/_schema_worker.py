@@ -105,13 +105,10 @@ def object_schema_problem(model: Any, schema: Any) -> str | None:
     dispatch declared a tool without parameters (phoenix's `Identifier`, wave 5). The runtime
     imports it from here, as `compact_schema`."""
     fields = getattr(model, "model_fields", None)
-    serializers = getattr(getattr(model, "__pydantic_decorators__", None), "model_serializers", None)
     root = any(c.__name__ == "RootModel" and c.__module__.startswith("pydantic") for c in getattr(model, "__mro__", ()))
-    if serializers:
-        # its answers are the serializer's shape, not its fields': the tool schema (the fields) and
-        # the answer disagree, and an answer does not validate back (wave 7: pydantic-evals' Dataset)
-        return (f"returns {model.__name__}, whose @model_serializer writes its answers in another shape than "
-                "its fields' schema: an answer would not validate back as the model")
+    # not refused: a `@model_serializer` (pydantic-evals' `Dataset` writes another shape than its
+    # fields), since every Fern-generated SDK's base model has one that keeps the shape (cohere,
+    # langfuse, opik): it cannot be told from the class which it is
     if fields is not None and not fields and not root and not getattr(model, "model_config", {}).get("extra") == "allow":
         # `{}` whatever the call: what it holds is private (wave 7: beeai's AbortSignal)
         return (f"returns {model.__name__}, a model without fields: every answer would be {{}} "
