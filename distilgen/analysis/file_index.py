@@ -209,7 +209,8 @@ class _Builder:
         self.code: dict[str, set[str]] = {}  # class qualname -> the names of the defs in its body
         self.text = text
         self._line_starts: list[int] | None = None  # offsets of each line, made when first needed
-        # lines that may call the clock or a random draw (one search of the file: most have none)
+        # lines that may call the clock or a random draw, or read a file, the terminal or the
+        # environment (one search of the file: most have none)
         self.chance_lines: list[int] = []
         line, pos = 1, 0
         for m in _CHANCE_CALL.finditer(text):
@@ -411,8 +412,9 @@ class _Builder:
     def _chance(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: int) -> str | None:
         """Why its answer is not a function of its call: it reads the clock or draws at random
         (wave 5: arize-phoenix's `_build_compaction_message` wrote `datetime.now()` into its
-        answer; a note with `secrets.token_hex` ids). The call's own names are read as the
-        imports bound so far say (`from datetime import datetime`, `import random as r`)."""
+        answer; a note with `secrets.token_hex` ids), or reads a file, the terminal or the
+        environment (wave 6: docling-core's `load_from_*` loaders). The call's own names are read
+        as the imports bound so far say (`from datetime import datetime`, `import random as r`)."""
         lines = self.chance_lines
         if not lines:
             return None
