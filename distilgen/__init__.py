@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYP
     from .ops.client import ApiError, NoApiKeyError
     from .prompts.lock import LockError, PromptGoneError
     from .runtime.calls import UnrenderableValue
-    from .runtime.formats import SubclassAnswer
+    from .runtime.formats import SerializedAnswer, SubclassAnswer
     from .runtime.spec import SubclassCall, UnresolvedAnnotation
     from .runtime.clients import (
         EndpointAuthError,
@@ -61,6 +61,7 @@ _LAZY = {
     "UnresolvedAnnotation": ".runtime.spec",
     "SubclassCall": ".runtime.spec",
     "SubclassAnswer": ".runtime.formats",
+    "SerializedAnswer": ".runtime.formats",
     "SinkError": ".runtime.sinks",
     "LockError": ".prompts.lock",
     "PromptGoneError": ".prompts.lock",
@@ -98,6 +99,7 @@ __all__ = [
     "UnresolvedAnnotation",
     "SubclassCall",
     "SubclassAnswer",
+    "SerializedAnswer",
     "SinkError",
     "LockError",
     "PromptGoneError",

@@ -17,6 +17,7 @@ E. pydantic's URL types (AnyUrl, HttpUrl, ...) made every call unrenderable.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import ipaddress
 import json
 import logging
@@ -31,7 +32,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import (AliasChoices, AnyUrl, BaseModel, ConfigDict, Field, HttpUrl, NameEmail, PostgresDsn, RootModel,
-                      model_serializer,
+                      SerializerFunctionWrapHandler, field_serializer, model_serializer,
                       alias_generators)
 from test_calls import Box, Color, Point, values
 from test_interpreter import cli, write
@@ -40,7 +41,7 @@ from distilgen import Instructions, api
 from distilgen.config import Config
 from distilgen.runtime.calls import (EVAL_NAMESPACE, UnrenderableValue, constructors_for, read_call, render_call,
                                      render_value)
-from distilgen.runtime.formats import answer_data, answer_json, answer_keys, tool_schema
+from distilgen.runtime.formats import answer_data, answer_json, answer_keys, own_serializer, tool_schema
 from distilgen.testing import FakeOpenAI
 
 REPO = Path(__file__).resolve().parent.parent
@@ -337,6 +338,129 @@ def test_a_subclass_whose_answer_is_the_declared_class_s_is_kept(tmp_path: Path)
     result = check("pass")
     assert type(result) is PassResult  # the caller still gets its own object
     assert answers(ds) == ['{"outcome":"pass"}'] and inst.stats().skipped == 0
+
+
+# --- B'. models with their own serializer (wave 7) ---------------------------------------------
+
+class Money(BaseModel):
+    """Serialized as a bare string: not the object the schema (its fields) describes."""
+    cents: int
+
+    @model_serializer
+    def _text(self) -> str:
+        return f"{self.cents / 100:.2f}"
+
+
+class Dataset(BaseModel):
+    """pydantic-evals' `Dataset`: a wrap serializer that adds a key the schema lacks."""
+    name: str
+
+    @model_serializer(mode="wrap")
+    def _add_schema(self, nxt: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {"$schema": "cases.json"} | nxt(self)
+
+
+class Universal(BaseModel):
+    """Fern's `UniversalBaseModel` (cohere, opik, langfuse): a wrap serializer that keeps the
+    fields' shape, so its answers read back as themselves and are kept."""
+    name: str
+    when: datetime.date
+
+    @model_serializer(mode="wrap", when_used="json")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return handler(self)
+
+
+class Rounded(BaseModel):
+    """A field serializer that rounds: the answer `1.23` reads back as itself (a fixed point)."""
+    price: float
+
+    @field_serializer("price")
+    def _round(self, v: float) -> float:
+        return round(v, 2)
+
+
+class Cart(BaseModel):
+    """Only a nested model has its own serializer: still checked."""
+    total: Money
+
+
+class Drift(BaseModel):
+    """A serializer whose answer reads back as another value (a unit converted one way only)."""
+    grams: int
+
+    @field_serializer("grams")
+    def _kilos(self, v: int) -> int:
+        return v // 1000
+
+
+def test_an_answer_its_own_serializer_reshapes_is_skipped_naming_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ds = tmp_path / "d.jsonl"
+    inst = Instructions(dataset=ds)
+
+    @inst.distil
+    def price(cents: int) -> Money:
+        return Money(cents=cents)
+
+    @inst.distil
+    def load(name: str) -> Dataset:
+        return Dataset(name=name)
+
+    @inst.distil
+    def cart(cents: int) -> Cart:
+        return Cart(total=Money(cents=cents))
+
+    @inst.distil
+    def weigh(grams: int) -> Drift:
+        return Drift(grams=grams)
+
+    with caplog.at_level(logging.WARNING, logger="distilgen"):
+        assert price(150) == Money(cents=150)  # the caller's result, untouched
+        assert load("qa") == Dataset(name="qa")
+        assert cart(5) == Cart(total=Money(cents=5))
+        assert weigh(2500) == Drift(grams=2500)
+    assert not ds.exists() or ds.read_text() == ""
+    stats = inst.stats()
+    assert stats.captured == 0 and stats.skipped == 4
+    assert set(stats.causes.values()) == {1} and all(k.endswith(": SerializedAnswer") for k in stats.causes)
+    msgs = skipped_logs(caplog)
+    assert any('returned a Money whose answer (its own serializer\'s) "1.50" is not a valid Money' in m for m in msgs)
+    assert any('returned a Drift whose answer (its own serializer\'s) {"grams":2} reads back as the Drift {"grams":0}'
+               in m for m in msgs)
+    # the added key reads back the same at every dump: the key check says what the schema lacks
+    assert any('returned a Dataset whose answer (its own serializer\'s) {"$schema":"cases.json","name":"qa"} has the '
+               "key '$schema', which the tool schema does not declare" in m for m in msgs)
+
+
+@pytest.mark.parametrize("fmt", ["tools", "messages", "raw"])
+def test_an_answer_that_reads_back_as_itself_is_kept_in_every_format(tmp_path: Path, fmt: str) -> None:
+    ds = tmp_path / "d.jsonl"
+    inst = Instructions(dataset=ds, finetune_format=fmt)
+
+    @inst.distil
+    def person(name: str) -> Universal:
+        return Universal(name=name, when=datetime.date(2026, 12, 1))
+
+    @inst.distil
+    def priced(p: float) -> Rounded:
+        return Rounded(price=p)
+
+    person("ada")
+    priced(1.2345)
+    assert inst.stats().captured == 2 and inst.stats().skipped == 0
+    rows = lines(ds)
+    got = ([json.loads(r["messages"][2]["tool_calls"][0]["function"]["arguments"]) for r in rows] if fmt == "tools"
+           else [json.loads(r["messages"][2]["function_call"]["arguments"]) for r in rows] if fmt == "messages"
+           else [r["output"] for r in rows])
+    assert got == [{"name": "ada", "when": "2026-12-01"}, {"price": 1.23}]
+    assert errors(ds) == []
+
+
+def test_only_models_with_a_function_serializer_pay_the_check() -> None:
+    assert own_serializer(Money) and own_serializer(Dataset) and own_serializer(Universal)
+    assert own_serializer(Rounded) and own_serializer(Cart)
+    assert not own_serializer(ValidationResult) and not own_serializer(StructType)
 
 
 # --- C. models with their own __init__ --------------------------------------------------------

@@ -399,3 +399,78 @@ def reads_only(x: int) -> M:
     assert got["counted"][1] == "changes the global _count (a dispatched call would not)"
     assert got["outer.<locals>.bump"][0] == "ineligible"  # a closure too: that reason comes first
     assert got["reads_only"] == ("candidate", None)
+
+
+# protoc's output: the message classes are made at import time, so the scan finds no class by name
+PB2 = '''"""Generated protocol buffer code."""
+from google.protobuf import descriptor as _descriptor
+from google.protobuf.internal import builder as _builder
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b"...")
+_globals = globals()
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "a2a_pb2", _globals)
+'''
+
+
+def test_protobuf_message_parameters(tmp_path: Path) -> None:
+    """Wave 7, a2a-sdk: every one of its 56 decorated functions took a protobuf message (`Task`
+    from a generated `a2a_pb2`), which no call text can carry: each call was skipped. The message
+    names the class, whether imported from the module, through a package re-export, or from an
+    installed `google.protobuf` module. A parameter with a default is not judged (calls that leave it
+    out are written), as for every other unwritable type."""
+    project = write(tmp_path, {
+        "pyproject.toml": "", "pkg/__init__.py": "",
+        "pkg/types/__init__.py": "from pkg.types.a2a_pb2 import Task, Message\n",
+        "pkg/types/a2a_pb2.py": PB2,
+        "pkg/m.py": MODEL + """
+from google.protobuf import struct_pb2
+from google.protobuf.message import Message as ProtoMessage
+
+from pkg.types import Task
+from pkg.types import a2a_pb2
+
+
+def task_summary(task: Task) -> M:
+    return M(x=len(task.id))
+
+
+def message_summary(msg: a2a_pb2.Message | None) -> M:
+    return M(x=0)
+
+
+def optional_message(x: int, msg: a2a_pb2.Message | None = None) -> M:
+    return M(x=x)
+
+
+def from_struct(s: struct_pb2.Struct) -> M:
+    return M(x=len(s.fields))
+
+
+def any_message(m: ProtoMessage) -> M:
+    return M(x=m.ByteSize())
+
+
+def by_id(task_id: str) -> M:
+    return M(x=len(task_id))
+
+
+def new_task(task_id: str) -> Task:
+    return Task(id=task_id)
+
+
+def new_struct() -> struct_pb2.Struct:
+    return struct_pb2.Struct()
+"""})
+    got = scanned(project)
+    # a function returning a message is no candidate, nor `unresolved` (345 such lines on a2a-sdk)
+    assert "new_task" not in got and "new_struct" not in got
+    assert got["task_summary"] == ("ineligible", "parameter task is a protobuf message (pkg.types.a2a_pb2.Task) "
+                                                 "(no call can write its value)")
+    assert got["message_summary"][1] == ("parameter msg is a protobuf message (pkg.types.a2a_pb2.Message) "
+                                         "(no call can write its value)")
+    assert got["from_struct"][1] == ("parameter s is a protobuf message (google.protobuf.struct_pb2.Struct) "
+                                     "(no call can write its value)")
+    assert got["any_message"][1] == ("parameter m is a protobuf message (google.protobuf.message.Message) "
+                                     "(no call can write its value)")
+    assert got["by_id"] == ("candidate", None)
+    assert got["optional_message"] == ("candidate", None)  # calls that leave it out are written

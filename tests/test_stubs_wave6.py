@@ -174,3 +174,68 @@ def test_a_bare_pathlike_in_a_stub_signature_passes_mypy_strict(tmp_path: Path, 
         assert "def dotted(path: Union[str, os.PathLike]) -> Tokenizer:  # type: ignore[type-arg]\n" in text
     run = _mypy_strict(root, "pkg/stubs.py")
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+DATASET = '''from typing import Any, Generic
+
+import pydantic
+from typing_extensions import TypeVar
+
+InputsT = TypeVar("InputsT", default=Any)
+OutputT = TypeVar("OutputT", default=Any)
+ItemT = TypeVar("ItemT")
+
+
+class Dataset(pydantic.BaseModel, Generic[InputsT, OutputT]):
+    """pydantic-evals 2.62.0: generic only in type variables with defaults (PEP 696)."""
+    name: str
+
+    @classmethod
+    def named(cls, name: str) -> "Dataset":
+        return cls(name=name)
+
+
+class Page(pydantic.BaseModel, Generic[ItemT, OutputT]):
+    """One variable without a default: still generic when named bare."""
+    size: int
+
+    def doubled(self) -> "Page":
+        return Page(size=2 * self.size)
+
+
+class Box(pydantic.BaseModel, Generic[OutputT]):
+    """No stub class of its own: a signature names the original, bare."""
+    label: str = ""
+
+
+class Crate(pydantic.BaseModel, Generic[ItemT]):
+    weight: int = 0
+
+
+def unbox(box: Box) -> Dataset:
+    """A bare `Box`: complete, as its variable takes its default."""
+    return Dataset(name=box.label)
+
+
+def uncrate(crate: Crate) -> Page:
+    return Page(size=crate.weight)
+'''
+
+
+def test_a_generic_model_whose_type_variables_all_have_defaults_takes_no_type_arg_ignore(tmp_path: Path) -> None:
+    """mypy reads a bare `Dataset` as `Dataset[Any, Any]` when every type variable has a default:
+    a `type-arg` ignore on its stub class or on a signature naming it is then reported unused and
+    `mypy --strict` fails (pydantic-evals, wave 7). A class with one variable without a default keeps
+    its ignores."""
+    root = _project(tmp_path, {"pkg/evals.py": DATASET})
+    report = api.stubs([root], model=MODEL, output=root / "pkg" / "stubs.py")
+    assert report.skipped == ()
+    text = (root / "pkg" / "stubs.py").read_text()
+    unbox = next(line for line in text.splitlines() if line.startswith("def unbox("))
+    uncrate = next(line for line in text.splitlines() if line.startswith("def uncrate("))
+    assert "type-arg" not in unbox and "type-arg" in uncrate
+    dataset_class = next(line for line in text.splitlines() if line.startswith("class Dataset("))
+    page_class = next(line for line in text.splitlines() if line.startswith("class Page("))
+    assert "type-arg" not in dataset_class and "type-arg" in page_class
+    run = _mypy_strict(root, "pkg/stubs.py")
+    assert run.returncode == 0, run.stdout + run.stderr

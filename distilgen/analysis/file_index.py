@@ -31,7 +31,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 15
+INDEX_VERSION = 16
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.

@@ -19,7 +19,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 import libcst as cst
 
@@ -297,7 +297,7 @@ class _Resolver:
         self.modules: dict[str, ModuleNames | None] = {}
         self.trees: dict[str, cst.Module] = {}
         self._generic: dict[str, frozenset[str]] = {}
-        self._typevars: dict[str, dict[str, bool]] = {}
+        self._typevars: dict[str, dict[str, _TypeVar]] = {}
 
     def add(self, module: str, names: ModuleNames, tree: cst.Module) -> None:
         self.modules[module] = names
@@ -342,7 +342,7 @@ class _Resolver:
             return self.canonical(b.target, depth + 1, installed)
         return target
 
-    def type_variables(self, module: str) -> dict[str, bool]:
+    def type_variables(self, module: str) -> dict[str, _TypeVar]:
         """`_type_variables` of the project module `module` (nothing when it cannot be read), once."""
         if module not in self._typevars:
             tree = self.trees.get(module) if self.names_of(module) is not None else None
@@ -358,16 +358,16 @@ class _Resolver:
             if names is not None and tree is not None:
                 local = self.type_variables(module)
 
-                def is_typevar(name: str) -> bool:
+                def typevar(name: str) -> _TypeVar | None:
                     if name in local:
-                        return True
+                        return local[name]
                     b = names.bindings.get(name)
                     if b is None or b.kind != "import" or b.target is None:
-                        return False
+                        return None
                     home, _, attr = self.canonical(b.target).rpartition(".")
-                    return attr in self.type_variables(home)
+                    return self.type_variables(home).get(attr)
 
-                self._generic[module] = _generic_classes(tree, is_typevar)
+                self._generic[module] = _generic_classes(tree, typevar)
         return self._generic[module]
 
     def is_generic(self, target: str) -> bool:
@@ -675,7 +675,7 @@ def _parse_modules(root: Path, by_path: dict[str, list[ScanResult]], resolver: _
             resolver.add(module, read.names, read.tree)
         typevars = resolver.type_variables(module) if module else _type_variables(read.tree)
         parsed[rel] = replace(read, generic=resolver.generic(module) if module else _generic_classes(read.tree),
-                              free_typevars=frozenset(name for name, bounded in typevars.items() if not bounded))
+                              free_typevars=frozenset(name for name, v in typevars.items() if not v.bounded))
     return parsed
 
 
@@ -705,10 +705,17 @@ def _parse_module(root: Path, rel: str, module: str) -> _ParsedModule | str:
 _TYPE_VARIABLES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
 
 
-def _type_variables(tree: cst.Module) -> dict[str, bool]:
-    """Module-level type variables (`T = TypeVar("T", bound=Base)`) -> whether they are bounded
-    (a bound or constraints)."""
-    out: dict[str, bool] = {}
+class _TypeVar(NamedTuple):
+    bounded: bool
+    """A bound or constraints."""
+    defaulted: bool
+    """A PEP 696 default (`TypeVar("T", default=Any)`): a class generic only in such variables may
+    be named bare, and mypy then reports a `type-arg` ignore as unused (pydantic-evals, wave 7)."""
+
+
+def _type_variables(tree: cst.Module) -> dict[str, _TypeVar]:
+    """Module-level type variables (`T = TypeVar("T", bound=Base)`), by name."""
+    out: dict[str, _TypeVar] = {}
     for stmt in tree.body:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
@@ -716,25 +723,28 @@ def _type_variables(tree: cst.Module) -> dict[str, bool]:
                         and (dotted(small.value.func) or "").rsplit(".", 1)[-1] in _TYPE_VARIABLES):
                     args = small.value.args
                     bounded = len(args) > 1 and any(a.keyword is None or a.keyword.value == "bound" for a in args[1:])
-                    out.update((t.target.value, bounded) for t in small.targets if isinstance(t.target, cst.Name))
+                    defaulted = any(a.keyword is not None and a.keyword.value == "default" for a in args)
+                    out.update((t.target.value, _TypeVar(bounded, defaulted))
+                               for t in small.targets if isinstance(t.target, cst.Name))
     return out
 
 
-def _generic_classes(tree: cst.Module, is_typevar: Callable[[str], bool] | None = None) -> frozenset[str]:
+def _generic_classes(tree: cst.Module, typevar: Callable[[str], _TypeVar | None] | None = None) -> frozenset[str]:
     """Top-level classes that take type arguments: `class Page(BaseModel, Generic[T])`,
-    `class Page(Base[T])` with `T` a type variable (`is_typevar`; by default: `T = TypeVar(...)`
-    in this module), or `class Page[T]`. A stub class
+    `class Page(Base[T])` with `T` a type variable (`typevar`; by default: `T = TypeVar(...)`
+    in this module), or `class Page[T]`, unless every variable has a default. A stub class
     subclasses its model without arguments (at run time the parametrised class would be another
     class), which `mypy --strict` reports as `type-arg`: its class line says so (openai's,
     langsmith's and semantic-kernel's pages and collections, third held-out wave)."""
-    if is_typevar is None:
-        is_typevar = _type_variables(tree).__contains__
+    if typevar is None:
+        typevar = _type_variables(tree).get
     out: set[str] = set()
     for stmt in tree.body:
         if not isinstance(stmt, cst.ClassDef):
             continue
         if stmt.type_parameters is not None:
-            out.add(stmt.name.value)
+            if not all(getattr(p, "default", None) is not None for p in stmt.type_parameters.params):
+                out.add(stmt.name.value)
             continue
         for arg in stmt.bases:
             if not isinstance(arg.value, cst.Subscript):
@@ -742,8 +752,12 @@ def _generic_classes(tree: cst.Module, is_typevar: Callable[[str], bool] | None 
             reads = NameReads()
             for element in arg.value.slice:
                 element.visit(reads)
-            inner = reads.names
-            if (dotted(arg.value.value) or "").rsplit(".", 1)[-1] == "Generic" or any(map(is_typevar, inner)):
+            found = [typevar(name) for name in reads.names]
+            if (dotted(arg.value.value) or "").rsplit(".", 1)[-1] == "Generic":
+                # its arguments are the class's variables: generic unless each is known and defaulted
+                if not (found and all(v is not None and v.defaulted for v in found)):
+                    out.add(stmt.name.value)
+            elif any(v is not None and not v.defaulted for v in found):
                 out.add(stmt.name.value)
     return frozenset(out)
 

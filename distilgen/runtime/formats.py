@@ -49,6 +49,9 @@ __all__ = [
     "answer_keys",
     "validated_as",
     "SubclassAnswer",
+    "own_serializer",
+    "read_back",
+    "SerializedAnswer",
 ]
 
 # OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
@@ -191,25 +194,115 @@ def validated_as(model: type[BaseModel], output: BaseModel) -> tuple[BaseModel, 
     A `SubclassAnswer` otherwise: pyiceberg's `-> IcebergType` returning `IntegerType`, a
     RootModel[str] subclass whose answer is a bare string, or guardrails' `FailResult` with
     fields the declared schema does not have (wave 6)."""
-    sub = type(output)
+    lead = f"returned a {type(output).__qualname__}, a subclass of the declared {model.__qualname__}, whose answer"
+    return _read_back(model, output, lead, SubclassAnswer, "the tool schema is the declared class's")
+
+
+def read_back(model: type[BaseModel], output: BaseModel) -> tuple[BaseModel, str]:
+    """The answer of a `model` (one with its own serializer somewhere, `own_serializer`), kept only
+    when it validates as `model` to a value whose answer is the same JSON: the schema is the
+    fields' (validation mode), and an answer the serializer reshaped (a bare string, extra keys,
+    a field renamed or dropped) is not what the schema describes nor what dispatch reads back
+    (wave 7: pydantic-evals' `Dataset`). A `SerializedAnswer` otherwise."""
+    lead = f"returned a {model.__qualname__} whose answer (its own serializer's)"
+    back, answer = _read_back(model, output, lead, SerializedAnswer, "the tool schema describes its fields")
+    stray = _stray_key(back, json.loads(answer))
+    if stray is not None:  # a key added at every dump reads back the same: the schema still lacks it
+        raise SerializedAnswer(f"{lead} {_cut(answer)} has the key {stray}, which the tool schema does not declare")
+    return back, answer
+
+
+def _stray_key(value: Any, dumped: Any) -> str | None:
+    """The first key of `dumped` (an answer, walked beside the value read back from it) that the
+    schema of the model there does not declare (a model allowing extras declares any), as a path."""
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        cls = type(value)
+        names = {key: name for name, key in _key_map(cls).items()}
+        for key, item in dumped.items():
+            name = names.get(key)
+            if name is None:
+                if cls.model_config.get("extra") == "allow":
+                    continue
+                return repr(key)
+            inner = _stray_key(value.__dict__.get(name), item)
+            if inner is not None:
+                return f"{key!r} > {inner}"
+    elif isinstance(value, (list, tuple)) and isinstance(dumped, list):
+        for x, d in zip(value, dumped):
+            if (inner := _stray_key(x, d)) is not None:
+                return inner
+    elif isinstance(value, dict) and isinstance(dumped, dict) and len(value) == len(dumped):
+        for x, d in zip(value.values(), dumped.values()):
+            if (inner := _stray_key(x, d)) is not None:
+                return inner
+    return None
+
+
+def _read_back(model: type[BaseModel], output: BaseModel, lead: str, error: type[DistilgenError],
+               schema_says: str) -> tuple[BaseModel, str]:
     answer = answer_json(output)
     try:
         back = model.model_validate_json(answer)
     except Exception as exc:  # ValidationError mostly; any refusal means the answer does not fit
         first = str(exc).splitlines()
-        raise SubclassAnswer(f"returned a {sub.__qualname__}, a subclass of the declared {model.__qualname__}, whose "
-                             f"answer {_cut(answer)} is not a valid {model.__qualname__} "
-                             f"({first[0] if first else type(exc).__name__})") from None
-    again = answer_json(back)
+        raise error(f"{lead} {_cut(answer)} is not a valid {model.__qualname__} "
+                    f"({first[0] if first else type(exc).__name__})") from None
+    try:
+        again = answer_json(back)
+    except Exception as exc:  # the serializer refuses the value it validated: not the same answer either
+        raise error(f"{lead} {_cut(answer)} reads back as a {model.__qualname__} that cannot be written again "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     if again != answer:
-        raise SubclassAnswer(f"returned a {sub.__qualname__}, a subclass of the declared {model.__qualname__}, whose "
-                             f"answer {_cut(answer)} reads back as the {model.__qualname__} {_cut(again)}: "
-                             "the tool schema is the declared class's")
+        raise error(f"{lead} {_cut(answer)} reads back as the {model.__qualname__} {_cut(again)}: {schema_says}")
     return back, answer
+
+
+# serializer kinds that run the user's code: anything else is pydantic's own, which reads back
+_FUNCTION_SERIALIZERS = frozenset({"function-plain", "function-wrap"})
+_OWN_SERIALIZER: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
+
+
+def own_serializer(model: type[BaseModel]) -> bool:
+    """Whether anything in `model`'s core schema serializes through a function: a
+    `@model_serializer`, a `@field_serializer`, `PlainSerializer`/`WrapSerializer` (and a few of
+    pydantic's own types, such as IP addresses, at the cost of a check that passes). Such a model's
+    answers are checked with `read_back` at capture. Decided once per class; a schema that cannot
+    be read counts as one."""
+    known = _OWN_SERIALIZER.get(model)
+    if known is not None:
+        return known
+    try:
+        todo: list[Any] = [model.__pydantic_core_schema__]
+        found = False
+        seen: set[int] = set()
+        while todo and not found:
+            node = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, dict):
+                ser = node.get("serialization")
+                found = isinstance(ser, dict) and ser.get("type") in _FUNCTION_SERIALIZERS
+                todo.extend(node.values())
+            elif isinstance(node, (list, tuple)):
+                todo.extend(node)
+    except Exception:
+        found = True
+    try:
+        _OWN_SERIALIZER[model] = found
+    except TypeError:  # not weak-referenceable: decided again next time
+        pass
+    return found
 
 
 def _cut(text: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+class SerializedAnswer(DistilgenError, TypeError):
+    """A return model's own serializer wrote an answer that does not read back as the same value
+    (`read_back`): the line would teach a shape the tool schema does not describe, and dispatch
+    validates answers against the fields. Capture counts it (`CaptureStats.causes`)."""
 
 
 class SubclassAnswer(DistilgenError, TypeError):
@@ -411,7 +504,7 @@ class LineWriter:
     _tail: str = field(init=False, repr=False, compare=False, default="")
     _name_json: str = field(init=False, repr=False, compare=False, default="")
     _floats: bool = field(init=False, repr=False, compare=False, default=False)
-    _answers: tuple[type, AnswerKeys] | None = field(init=False, repr=False, compare=False, default=None)
+    _answers: tuple[type, AnswerKeys, bool] | None = field(init=False, repr=False, compare=False, default=None)
     """The last output class and its `answer_keys` (one class per function: no lookup a call)."""
 
     def __post_init__(self) -> None:
@@ -441,9 +534,9 @@ class LineWriter:
         if arguments is None:
             known = self._answers
             if known is None or known[0] is not type(output):
-                known = (type(output), answer_keys(type(output)))
+                known = (type(output), answer_keys(type(output)), own_serializer(type(output)))
                 object.__setattr__(self, "_answers", known)
-            arguments = answer_json(output, known[1])
+            arguments = read_back(known[0], output)[1] if known[2] else answer_json(output, known[1])
         if self.fmt != "raw" and self._floats and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):
             # pydantic writes NaN/inf as null (or NaN / "NaN" under ser_json_inf_nan): look closer only
             # then (a model_dump and a walk: ~8 us on a loaded machine for a 3-field model)

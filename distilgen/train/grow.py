@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from ..errors import UsageError
 from ..ops.shapes import USER_PREFIX
 from ..runtime.calls import render_call, render_value
-from ..runtime.formats import SubclassAnswer, answer_json, dumps, validated_as
+from ..runtime.formats import SerializedAnswer, SubclassAnswer, answer_json, dumps, own_serializer, read_back, validated_as
 from .data import Example
 
 __all__ = ["Teacher", "Growth", "MIN_GROWTH", "PROBE_CALLS", "CALL_TIMEOUT", "teacher_for"]
@@ -103,6 +103,11 @@ class Teacher:
                 value, _ = validated_as(self.target.return_model, value)
             except SubclassAnswer as exc:
                 return None, f"SubclassAnswer: {exc}"
+        elif own_serializer(type(value)):  # as capture: only an answer that reads back as itself
+            try:
+                value, _ = read_back(type(value), value)
+            except SerializedAnswer as exc:
+                return None, f"SerializedAnswer: {exc}"
         # keyed as the tool schema keys it (by alias), as capture writes it
         answer = dumps(json.loads(answer_json(value)))
         e = self.like
