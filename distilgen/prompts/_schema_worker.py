@@ -108,15 +108,50 @@ def object_schema_problem(model: Any, schema: Any) -> str | None:
     root = any(c.__name__ == "RootModel" and c.__module__.startswith("pydantic") for c in getattr(model, "__mro__", ()))
     # not refused: a `@model_serializer` (pydantic-evals' `Dataset` writes another shape than its
     # fields), since every Fern-generated SDK's base model has one that keeps the shape (cohere,
-    # langfuse, opik): it cannot be told from the class which it is
+    # langfuse, opik): it cannot be told from the class which, so capture checks each answer
+    # (`formats.read_back`)
     if fields is not None and not fields and not root and not getattr(model, "model_config", {}).get("extra") == "allow":
         # `{}` whatever the call: what it holds is private (wave 7: beeai's AbortSignal)
         return (f"returns {model.__name__}, a model without fields: every answer would be {{}} "
                 "(what it holds, if anything, is private)")
-    what = _not_object(schema, schema.get("$defs") or schema.get("definitions") or {} if isinstance(schema, dict) else {})
-    if what is None:
-        return None
-    return f"returns {model.__name__}, {'a RootModel' if root else 'a model'} whose JSON schema is {what}, {NOT_AN_OBJECT}"
+    defs = schema.get("$defs") or schema.get("definitions") or {} if isinstance(schema, dict) else {}
+    what = _not_object(schema, defs)
+    if what is not None:
+        return f"returns {model.__name__}, {'a RootModel' if root else 'a model'} whose JSON schema is {what}, {NOT_AN_OBJECT}"
+    secret = _secret_field(schema, defs)
+    if secret is not None:
+        # pydantic dumps a SecretStr as "**********": every answer would teach the mask, and dispatch
+        # would hand it back as the secret (wave 8: prefect's `Secret` block)
+        return (f"returns {model.__name__}, whose field {secret} is a secret (SecretStr or SecretBytes): its answer "
+                'would be written masked as "**********", not its value')
+    return None
+
+
+def _is_secret(node: Any) -> bool:
+    """A schema node of a pydantic secret (`SecretStr`, `SecretBytes`), alone or in a union."""
+    if not isinstance(node, dict):
+        return False
+    if node.get("format") == "password" and node.get("writeOnly") is True:
+        return True
+    return any(_is_secret(b) for key in ("anyOf", "oneOf", "allOf") for b in node.get(key) or () if isinstance(b, dict))
+
+
+def _secret_field(schema: Any, defs: Any) -> str | None:
+    """The first field, in the model or in a model it holds (`Inner.key`), whose value is a secret;
+    a list or dict of secrets counts too."""
+    holders = [("", schema)] + [(f"{name}.", d) for name, d in defs.items()] if isinstance(defs, dict) else [("", schema)]
+    for prefix, node in holders:
+        props = node.get("properties") if isinstance(node, dict) else None
+        for field, sub in (props.items() if isinstance(props, dict) else ()):
+            inner = [sub]
+            while inner:
+                n = inner.pop()
+                if _is_secret(n):
+                    return f"{prefix}{field}"
+                if isinstance(n, dict):
+                    inner.extend(x for x in (n.get("items"), n.get("additionalProperties")) if isinstance(x, dict))
+                    inner.extend(b for key in ("anyOf", "oneOf") for b in n.get(key) or () if isinstance(b, dict))
+    return None
 
 
 class _NotAnObject(Exception):

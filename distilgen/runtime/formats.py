@@ -51,6 +51,8 @@ __all__ = [
     "SubclassAnswer",
     "own_serializer",
     "read_back",
+    "whole_answer",
+    "nested_models",
     "SerializedAnswer",
 ]
 
@@ -240,7 +242,12 @@ def _stray_key(value: Any, dumped: Any) -> str | None:
 
 def _read_back(model: type[BaseModel], output: BaseModel, lead: str, error: type[DistilgenError],
                schema_says: str) -> tuple[BaseModel, str]:
+    if own_serializer(type(output)):
+        output = _detached(output, lead, error)
     answer = answer_json(output)
+    nested = nested_models(type(output))
+    if nested and any(c.__subclasses__() for c in nested):
+        whole_answer(output, answer)
     try:
         back = model.model_validate_json(answer)
     except Exception as exc:  # ValidationError mostly; any refusal means the answer does not fit
@@ -255,6 +262,63 @@ def _read_back(model: type[BaseModel], output: BaseModel, lead: str, error: type
     if again != answer:
         raise error(f"{lead} {_cut(answer)} reads back as the {model.__qualname__} {_cut(again)}: {schema_says}")
     return back, answer
+
+
+def _detached(output: BaseModel, lead: str, error: type[DistilgenError]) -> BaseModel:
+    """A deep copy of an answer whose serializers are the user's code, dumped instead of it: what
+    they do to the instance stays off the object the caller gets back (bioimageio's
+    `ValidationSummary` caches a subprocess's output on itself from a field serializer, wave 8)."""
+    try:
+        return output.model_copy(deep=True)
+    except Exception as exc:
+        raise error(f"{lead.rsplit(' whose answer', 1)[0]} that cannot be copied to be written safely "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+_NESTED: "weakref.WeakKeyDictionary[type, tuple[type[BaseModel], ...]]" = weakref.WeakKeyDictionary()
+
+
+def nested_models(model: type[BaseModel]) -> tuple[type[BaseModel], ...]:
+    """The model classes `model`'s fields declare, at any depth (not `model` itself): where an
+    instance of a subclass would be written as the declared class (`whole_answer`). Once per class."""
+    known = _NESTED.get(model)
+    if known is None:
+        known = tuple(c for c in _models_in(model) if c is not model)
+        try:
+            _NESTED[model] = known
+        except TypeError:
+            pass
+    return known
+
+
+def whole_answer(output: BaseModel, answer: str) -> None:
+    """Raise `SubclassAnswer` when a field of `output` holds an instance of a subclass of its
+    declared model whose own fields the answer leaves out: pydantic writes a field by its declared
+    type, so `answer` would teach (and dispatch hand back) another value, silently (prefect's
+    `ResultRecordMetadata.serializer`, a `JSONSerializer` written `{"type":"json"}`, wave 8). Only
+    called when a declared nested class has subclasses; costs two more dumps then."""
+    plain = output.model_dump_json()
+    wide = output.model_dump_json(serialize_as_any=True)
+    if plain == wide:
+        return
+    where, have, written = _first_difference(json.loads(wide), json.loads(plain))
+    model = type(output).__qualname__
+    raise SubclassAnswer(f"returned a {model} whose answer {_cut(answer)} leaves out what a subclass instance holds "
+                         f"at {where or 'its top'}: {_cut(json.dumps(have, separators=(',', ':')))} is written "
+                         f"{_cut(json.dumps(written, separators=(',', ':')))} (the schema is the declared field type's)")
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any]:
+    """Where two JSON values first differ, as a path (`serializer`, `items[2]`), and both values there."""
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() >= b.keys():
+        for key, value in b.items():
+            if a[key] != value:
+                return _first_difference(a[key], value, f"{path}.{key}" if path else key)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return path, a, b
 
 
 # serializer kinds that run the user's code: anything else is pydantic's own, which reads back
@@ -504,7 +568,8 @@ class LineWriter:
     _tail: str = field(init=False, repr=False, compare=False, default="")
     _name_json: str = field(init=False, repr=False, compare=False, default="")
     _floats: bool = field(init=False, repr=False, compare=False, default=False)
-    _answers: tuple[type, AnswerKeys, bool] | None = field(init=False, repr=False, compare=False, default=None)
+    _answers: tuple[type, AnswerKeys, bool, tuple[type[BaseModel], ...]] | None = field(
+        init=False, repr=False, compare=False, default=None)
     """The last output class and its `answer_keys` (one class per function: no lookup a call)."""
 
     def __post_init__(self) -> None:
@@ -534,9 +599,15 @@ class LineWriter:
         if arguments is None:
             known = self._answers
             if known is None or known[0] is not type(output):
-                known = (type(output), answer_keys(type(output)), own_serializer(type(output)))
+                cls = type(output)
+                known = (cls, answer_keys(cls), own_serializer(cls), nested_models(cls))
                 object.__setattr__(self, "_answers", known)
-            arguments = read_back(known[0], output)[1] if known[2] else answer_json(output, known[1])
+            if known[2]:  # its own serializers: checked on a copy
+                arguments = read_back(known[0], output)[1]
+            else:
+                arguments = answer_json(output, known[1])
+                if known[3] and any(c.__subclasses__() for c in known[3]):
+                    whole_answer(output, arguments)
         if self.fmt != "raw" and self._floats and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):
             # pydantic writes NaN/inf as null (or NaN / "NaN" under ser_json_inf_nan): look closer only
             # then (a model_dump and a walk: ~8 us on a loaded machine for a 3-field model)

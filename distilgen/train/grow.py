@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from ..errors import UsageError
 from ..ops.shapes import USER_PREFIX
 from ..runtime.calls import render_call, render_value
-from ..runtime.formats import SerializedAnswer, SubclassAnswer, answer_json, dumps, own_serializer, read_back, validated_as
+from ..runtime.formats import (SerializedAnswer, SubclassAnswer, answer_json, dumps, nested_models, own_serializer,
+                               read_back, validated_as, whole_answer)
 from .data import Example
 
 __all__ = ["Teacher", "Growth", "MIN_GROWTH", "PROBE_CALLS", "CALL_TIMEOUT", "teacher_for"]
@@ -98,16 +99,15 @@ class Teacher:
         value = outcome.value
         if not isinstance(value, self.target.return_model):
             return None, f"TypeError: returned {type(value).__name__}, not {self.target.return_model.__name__}"
-        if type(value) is not self.target.return_model:  # a subclass: as capture, only as the declared class
-            try:
+        try:  # only answers capture would write
+            if type(value) is not self.target.return_model:  # a subclass: only as the declared class
                 value, _ = validated_as(self.target.return_model, value)
-            except SubclassAnswer as exc:
-                return None, f"SubclassAnswer: {exc}"
-        elif own_serializer(type(value)):  # as capture: only an answer that reads back as itself
-            try:
+            elif own_serializer(type(value)):  # its own serializers: an answer that reads back as itself
                 value, _ = read_back(type(value), value)
-            except SerializedAnswer as exc:
-                return None, f"SerializedAnswer: {exc}"
+            elif any(c.__subclasses__() for c in nested_models(type(value))):  # a subclass held in a field
+                whole_answer(value, answer_json(value))
+        except (SubclassAnswer, SerializedAnswer) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
         # keyed as the tool schema keys it (by alias), as capture writes it
         answer = dumps(json.loads(answer_json(value)))
         e = self.like
