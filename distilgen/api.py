@@ -167,7 +167,8 @@ def apply(
 
             remembered = recall(cfg, report)
             vet = (lambda wait=True: remembered) if remembered else None
-        result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet)
+        result = apply_codemod(report, cfg, action=action, model=model, write=write, selected=tuple(select), vet=vet,
+                               named=_named_files(paths, report.root))
         facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one read per file)
         rescans: "list[ScanReport]" = []  # the lock step's scan of the edited project, `remember`'s too
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
@@ -186,6 +187,19 @@ def apply(
         if early is not None:
             early.cancel()
     return result
+
+
+def _named_files(paths: "_Iterable[str | _Path]", root: _Path) -> "tuple[str, ...]":
+    """The files among `paths`, relative to the scan `root` as its results' paths are (posix)."""
+    import os
+
+    out = []
+    for p in paths:
+        if os.path.isfile(p):
+            rel = os.path.relpath(os.path.abspath(p), root)
+            if not rel.startswith(".."):
+                out.append(rel.replace(os.sep, "/"))
+    return tuple(out)
 
 
 class _EarlySchemas:

@@ -8,6 +8,13 @@ folder on the way being a package (regular or PEP 420 namespace), exactly as
 `python -c "import a.b.c"` run with those roots on `sys.path` names it: `examples/shop/api.py`
 under a folder without `__init__.py` is `examples.shop.api`, `src/pkg/mod.py` is `pkg.mod`.
 
+A root inside a regular package (`distilgen scan nsorg/spec/envs.py`, `scan nsorg/spec/`, with no
+pyproject.toml: the scan root is `nsorg/spec/`) takes the roots of the folder its top package is
+imported from: the nearest folder above, through importable names, that holds a project file, or
+the current folder (`_import_base`). `nsorg/` may be a PEP 420 namespace folder: named from it,
+`nsorg/spec/envs.py` was `spec.envs` while `scan .` said `nsorg.spec.envs` (wave 8, bioimageio.spec).
+A folder named on the command line that is no package stays the root, as before (`scan myproj`).
+
 A file that cannot be imported from any root (a folder named `my-scripts`, outside the root) is
 named after its enclosing regular packages only, as if the folder above its top package were on
 `sys.path` (what `distilgen eval TARGET` does for a file path).
@@ -54,6 +61,18 @@ def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> t
     top = root
     while (top / "__init__.py").is_file() and top.parent != top:
         top = top.parent
+    if top != root:
+        # Inside a regular package (`scan nsorg/spec/envs.py`, `scan nsorg/spec/`): the folder above
+        # the top package may itself be a PEP 420 namespace folder, imported from further up. Then
+        # the roots are those of that project folder (or the current one), as a whole-tree scan
+        # from there has them: `nsorg.spec.envs`, never `spec.envs` (wave 8: bioimageio.spec's
+        # wheel tree, whose schema child then imported the package a second time as `spec`).
+        base = _import_base(top)
+        if base != top:
+            for p in source_roots(base):
+                if p not in out:
+                    out.append(p)
+            return tuple(out)
     if top not in out:
         out.append(top)
     for member in _nested_projects(root):
@@ -76,6 +95,30 @@ _PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 # folders never looked into for nested projects: the scan's own skips and build output
 _NOT_PROJECTS = frozenset({"build", "dist", "site-packages"})
 _NESTED_DEPTH = 4
+
+
+def _import_base(top: Path) -> Path:
+    """The folder the packages in `top` (a folder that is no regular package) are imported from.
+
+    `top` itself, unless it is a namespace folder of a project further up: walking up through
+    folders whose names can be imported, the first that holds a project file (`_PROJECT_FILES`,
+    what makes a folder below a whole-tree scan's root a source root too) or is the current
+    folder (what `scan .` there, and `python -m` there, import from) is the answer. A folder
+    whose name cannot be imported (`my-repo/`) ends the walk: nothing above imports through it.
+    Nothing found (a path outside the current folder, in no project): `top`, as before."""
+    try:
+        cwd = os.path.realpath(os.getcwd())
+    except OSError:  # the current folder was deleted
+        cwd = None
+    d = top
+    while True:
+        if any(os.path.isfile(os.path.join(d, f)) for f in _PROJECT_FILES):
+            return d
+        if cwd is not None and os.path.realpath(d) == cwd:
+            return d
+        if d.parent == d or not _importable(d.name):
+            return top
+        d = d.parent
 
 
 def _nested_projects(root: Path) -> list[Path]:

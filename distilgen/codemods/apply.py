@@ -55,7 +55,8 @@ class ApplyReport:
     pinned: tuple[str, ...] = ()
     """Function ids whose model id was pinned to their current prompt fingerprint in the lock."""
     notes: tuple[str, ...] = ()
-    """`path:line: qualname: why it was left alone`, for functions asked for by --select."""
+    """`path:line: qualname: why it was left alone`, for functions asked for by --select or in a file
+    named on the command line."""
     bound: tuple[str, ...] = ()
     """Function ids of the selected functions that are (or, unwritten, would be) in the action's
     state: decorated, or bound to the model for `dispatch`."""
@@ -158,15 +159,20 @@ def _placement(root: Path, r: ScanResult, configured: InstanceRef,
         # a top-level module: beside itself, in the folder it is imported from (a script in
         # `my-scripts/` runs with that folder on the path, not the project's most used one)
         return _beside(root.joinpath(*dirs), configured, binds, [])
-    if len(dirs) < levels:
+    # the folders of the module's packages, outermost first, found from the file's own folder: the
+    # root may be below the folder the module is imported from (`apply nsorg/spec/envs.py` with no
+    # pyproject.toml: the root is `nsorg/spec/`, the module `nsorg.spec.envs`)
+    folder = root.joinpath(*dirs)
+    chain = [folder, *folder.parents][:levels]
+    if len(chain) < levels:
         return Placement(configured, None)
-    base = dirs[: len(dirs) - levels]
+    packages = chain[::-1]
     pkg_level = levels  # no regular package: the innermost (namespace) package the file is in
     for j in range(1, levels + 1):
-        if root.joinpath(*base, *dirs[len(base): len(base) + j], "__init__.py").is_file():
+        if (packages[j - 1] / "__init__.py").is_file():
             pkg_level = j
             break
-    return _beside(root.joinpath(*dirs[: len(base) + pkg_level]), configured, binds, parts[:pkg_level])
+    return _beside(packages[pkg_level - 1], configured, binds, parts[:pkg_level])
 
 
 def _beside(folder: Path, configured: InstanceRef, binds: dict[Path, bool] | None, package: list[str]) -> Placement:
@@ -412,6 +418,7 @@ def apply_codemod(
     write: bool = True,
     selected: tuple[str, ...] = (),
     vet: Callable[..., Mapping[tuple[str, str], str] | None] | None = None,
+    named: tuple[str, ...] = (),
 ) -> ApplyReport:
     """Plan and (with write=True) make the edits for the selected results of `report`.
 
@@ -421,7 +428,10 @@ def apply_codemod(
     why): the schema child's verdict, so that `apply` never decorates what `prompts` could not
     record. `vet()` waits for it (once the edits are planned, before anything is written);
     `vet(False)` returns None while it is not there yet: asked before each file is planned, so
-    that a file whose functions are all left alone is never parsed.
+    that a file whose functions are all left alone is never parsed. `named` are the files (paths
+    relative to the root) named on the command line: their functions that cannot take a decorator
+    are named in `notes` too, as selected ones are (`apply FILE` used to print `0 files changed`
+    and nothing else for a file whose function the scan could not resolve).
     """
     if action == "dispatch" and not model:
         raise UsageError("--dispatch needs --model ID: the fine-tuned model to bind")
@@ -433,11 +443,11 @@ def apply_codemod(
     root = report.root
     notes: list[str] = []
     refused: set[tuple[str, str]] = set()
-    if selected:
-        if not report.results:
-            raise UsageError(f"--select {' '.join(selected)}: no function returning a model matches")
+    if selected and not report.results:
+        raise UsageError(f"--select {' '.join(selected)}: no function returning a model matches")
+    if selected or (named and action in ("decorate", "dispatch")):
         for r in report.results:
-            if r.status not in ("candidate", "decorated"):
+            if (selected or r.path in named) and r.status not in ("candidate", "decorated"):
                 why = f" ({r.reason})" if r.reason else ""
                 notes.append(f"{r.path}:{r.lineno}: {r.qualname}: {r.status}{why}; left alone")
     where = placements(root, report.results, instance)
