@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import itertools
 import re
 from typing import Any, Literal, NamedTuple
@@ -31,7 +32,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 16
+INDEX_VERSION = 17
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -50,12 +51,18 @@ class ClassRec(NamedTuple):
     (columns in UTF-8 bytes); None when the file had to be rewritten to parse (newer syntax).
     With `fields`, what a model's closure digest reads (`depends`) without parsing the file again."""
     fields: tuple[Any, ...] = ()
-    """The annotation of each annotated assignment directly in the class body, in order."""
+    """The annotation of each field, in order: each annotated assignment directly in the class
+    body, but a private attribute (`_x: T`) or a `ClassVar[...]` (pydantic takes neither as a field;
+    wave 8: bioimageio's `Version._version`, a `packaging` Version, judged as a field)."""
     private: tuple[str, ...] = ()
     """The private attributes (`_x`) its body declares; with its methods' `self._x = ...` too when
     one of its methods reads private state (`FuncRec.private_reads`)."""
     decorated: bool = False
     """The class statement has decorators (perhaps `@dataclass`: `writable` does not guess)."""
+    field_names: tuple[str, ...] = ()
+    """The name of each of `fields`, in the same order."""
+    abstract: bool = False
+    """`metaclass=ABCMeta`, or an `@abstractmethod` in its body (an ABC `writable` does not judge)."""
 
 
 class FuncRec(NamedTuple):
@@ -207,13 +214,14 @@ class _Builder:
         self.run_bound: set[str] = set()  # ... and bound elsewhere (at run time)
         self.return_names: list[tuple[int, int, tuple[str, ...]]] = []  # (func index, scope, names its return names)
         self.code: dict[str, set[str]] = {}  # class qualname -> the names of the defs in its body
+        self.derived: dict[str, set[str]] = {}  # class qualname -> its private attributes made at construction
         self.text = text
         self._line_starts: list[int] | None = None  # offsets of each line, made when first needed
         # lines that may call the clock or a random draw, or read a file, the terminal or the
         # environment (one search of the file: most have none)
         self.chance_lines: list[int] = []
         line, pos = 1, 0
-        for m in _CHANCE_CALL.finditer(text):
+        for m in _chance_pattern(text).finditer(text):
             line += text.count("\n", pos, m.start())
             pos = m.start()
             self.chance_lines.append(line)
@@ -310,17 +318,18 @@ class _Builder:
         body = self.new_scope(scope, "class")
         first = self.classes.get(qual)
         if first is not None:  # a class redefined: the closure reads the first statement, as `ast` walks do
-            span, fields = first.span, first.fields
+            span, fields, field_names = first.span, first.fields, first.field_names
         else:
             span = (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0) \
                 if self.spans and node.end_col_offset is not None else None
             try:
-                fields = tuple(conv(st.annotation) for st in node.body if type(st) is ast.AnnAssign)
+                declared = _fields(node)
+                fields, field_names = tuple(conv(ann) for _, ann in declared), tuple(name for name, _ in declared)
             except RecursionError:  # a field annotation too deep to keep: the class reads as unknown
-                span, fields = None, ()
+                span, fields, field_names = None, (), ()
         private = tuple(sorted(_declared_private(node))) if first is None else first.private
         self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno, span, fields,
-                                      private, bool(node.decorator_list))
+                                      private, bool(node.decorator_list), field_names, _is_abstract(node))
         self.class_nodes.setdefault(qual, node)
         self.bind(scope, node.name, ("cls", qual), soft)
         self.block(node.body, body, qual + ".", qual)
@@ -430,6 +439,10 @@ class _Builder:
             if not isinstance(n, ast.Call):
                 continue
             func = n.func
+            if isinstance(func, ast.Attribute) and func.attr == "get" and isinstance(func.value, ast.Name):
+                if self._is_context_var(scope, func.value.id, node):
+                    return (f"reads the context variable {func.value.id} (its answer depends on the context, "
+                            "not on its call)")
             if isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS:
                 # `path.read_text()`: by the method's name (pathlib's, zipfile's and importlib's
                 # resources' paths alike), whatever the receiver
@@ -447,6 +460,16 @@ class _Builder:
             if kind:
                 return f"calls {dotted}() (its answer depends on {kind}, not on its call)"
         return None
+
+    def _is_context_var(self, scope: int, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """`name`, read in `node`, is a module-level `contextvars.ContextVar(...)` (wave 8:
+        fastapi-pagination's `create_links` answered with the current request's URL, read from one)."""
+        a = node.args
+        if self._bound_in(scope, name) != 0 or any(
+                p.arg == name for p in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if p is not None):
+            return False  # a local or a parameter of that name
+        b = self.scopes[0][1][name]
+        return b[0] == "call" and self._full_name(0, b[1]) == "contextvars.ContextVar"
 
     def type_checking_returns(self) -> None:
         """A return annotation naming what only `if TYPE_CHECKING:` imports cannot be resolved
@@ -495,6 +518,27 @@ class _Builder:
             s = parent
         return None
 
+    def _derived_private(self, node: ast.ClassDef) -> set[str]:
+        """The private attributes its `__init__`/`model_post_init` set to data made from the
+        fields (`_made_from`) and no other method of its class writes: an instance written with
+        its fields makes them again (wave 8: morecantile's `TileMatrixSet._tile_matrices_idx`,
+        an index of its `tileMatrices`)."""
+        made: set[str] = set()
+        tainted: set[str] = set()  # set otherwise too (`self._client = client`, `= Storage(...)`): state
+        for st in node.body:
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name in _CONSTRUCTION:
+                args = [a.arg for a in (*st.args.posonlyargs, *st.args.args, *st.args.kwonlyargs,
+                                        *(v for v in (st.args.vararg, st.args.kwarg) if v is not None))]
+                if args:
+                    _construction_stores(st.body, args[0], set(args[1:]), made, tainted)
+        made -= tainted
+        for st in node.body if made else ():
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name not in _CONSTRUCTION:
+                plain = [*st.args.posonlyargs, *st.args.args]
+                if plain:
+                    made -= _private_writes(self._segment(st), plain[0].arg)
+        return made
+
     def _private_reads(self, node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str, cls: str | None) -> tuple[str, ...]:
         """The private attributes an instance method reads on its instance (wave 4: fastmcp's
         `ProxyResource.read` returned its cached content: one call, two answers), not counting its
@@ -518,6 +562,10 @@ class _Builder:
         # `self._x` not assigned (`self._x = ...`): a read
         read = {n for n in ("_" + m for m in re.findall(rf"\b{re.escape(me)}\._(\w+)\b(?!\s*=[^=])", text))
                 if _is_private(n)} - code
+        if read:
+            if cls not in self.derived:
+                self.derived[cls] = self._derived_private(klass)
+            read -= self.derived[cls]
         if not read:
             return ()
         if cls not in self.stored:
@@ -581,11 +629,40 @@ _CHANCE: dict[str, str] = {
 _OUTSIDE_BUILTINS = {"open": "a file", "input": "what is typed at the terminal"}
 _OUTSIDE_METHODS = {"read_text": "a file's content", "read_bytes": "a file's content"}
 _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "the environment",
-                            "os.getenvb": "the environment", "io.open": "a file's content"}
+                            "os.getenvb": "the environment", "io.open": "a file's content",
+                            # a program it runs, the network (wave 8: prefect's `get_git_version_info`
+                            # answered with the checkout's commit; a fetch answers what the server holds)
+                            **{f"subprocess.{f}": "a program it runs" for f in (
+                                "run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput")},
+                            "os.system": "a program it runs", "os.popen": "a program it runs",
+                            "asyncio.create_subprocess_exec": "a program it runs",
+                            "asyncio.create_subprocess_shell": "a program it runs",
+                            **{f"{m}.{f}": "the network" for m in ("requests", "httpx") for f in (
+                                "get", "post", "put", "patch", "delete", "head", "options", "request")},
+                            "requests.Session": "the network", "httpx.Client": "the network",
+                            "httpx.AsyncClient": "the network", "httpx.stream": "the network",
+                            "aiohttp.ClientSession": "the network", "urllib.request.urlopen": "the network",
+                            "urllib.request.urlretrieve": "the network", "socket.create_connection": "the network"}
 # a call of one of those names, by the name it ends with: the prefilter before any walk
-_CHANCE_CALL = re.compile(r"\b(?:now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
-                          r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
-                          r"triangular|random|open|input|read_text|read_bytes|getenvb?)\s*\(|\benviron\b")
+_CHANCE_NAMES = (r"now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
+                 r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
+                 r"triangular|random|open|input|read_text|read_bytes|getenvb?|system|popen|urlopen|urlretrieve|"
+                 r"create_connection|create_subprocess_\w+|ClientSession")
+# names too common to look for in every file (`.get(` is everywhere): only in a file naming their module
+_MARKED_NAMES = (("subprocess", "run|call|check_call|check_output|Popen|getoutput|getstatusoutput"),
+                 ("requests", "get|post|put|patch|delete|head|options|request|Session"),
+                 ("httpx", "get|post|put|patch|delete|head|options|request|stream|Client|AsyncClient"),
+                 ("ContextVar", "get"))
+
+
+def _chance_pattern(text: str) -> re.Pattern[str]:
+    return _chance_regex(tuple(names for marker, names in _MARKED_NAMES if marker in text))
+
+
+@functools.lru_cache(maxsize=None)
+def _chance_regex(marked: tuple[str, ...]) -> re.Pattern[str]:
+    names = "|".join((_CHANCE_NAMES, *marked))
+    return re.compile(rf"\b(?:{names})\s*\(|\benviron\b")
 
 
 def _top_bound(st: ast.stmt) -> set[str]:
@@ -636,6 +713,37 @@ def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tu
     return tuple(out)
 
 
+def _fields(node: ast.ClassDef) -> list[tuple[str, ast.expr]]:
+    """(name, annotation) of each field its body declares: not a private attribute nor a `ClassVar`."""
+    out = []
+    for st in node.body:
+        if type(st) is ast.AnnAssign and type(st.target) is ast.Name:
+            name = st.target.id
+            if not name.startswith("_") and not _is_classvar(st.annotation):
+                out.append((name, st.annotation))
+    return out
+
+
+def _is_classvar(ann: ast.expr) -> bool:
+    """`ClassVar`, `ClassVar[T]`, `typing.ClassVar[T]`, `"ClassVar[T]"`."""
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+        written = _ANNOTATION_HEAD.match(ann.value.strip())
+        return written is not None and written.group().rsplit(".", 1)[-1] == "ClassVar"
+    head = ann.value if type(ann) is ast.Subscript else ann
+    return (_dotted(head) or "").rsplit(".", 1)[-1] == "ClassVar"
+
+
+_ABSTRACT_DECORATORS = frozenset({"abstractmethod", "abstractclassmethod", "abstractstaticmethod", "abstractproperty"})
+
+
+def _is_abstract(node: ast.ClassDef) -> bool:
+    """`metaclass=ABCMeta` or an `@abstractmethod` of its own (by the names written)."""
+    if any(k.arg == "metaclass" and (_dotted(k.value) or "").rsplit(".", 1)[-1] == "ABCMeta" for k in node.keywords):
+        return True
+    return any(isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+        (_dotted(d) or "").rsplit(".", 1)[-1] in _ABSTRACT_DECORATORS for d in st.decorator_list) for st in node.body)
+
+
 def _is_private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
 
@@ -650,9 +758,7 @@ def _declared_private(node: ast.ClassDef) -> set[str]:
         if t is ast.AnnAssign:
             x = st.target  # type: ignore[attr-defined]
             if type(x) is ast.Name and _is_private(x.id):
-                ann = st.annotation  # type: ignore[attr-defined]
-                head = ann.value if type(ann) is ast.Subscript else ann
-                if (_dotted(head) or "").rsplit(".", 1)[-1] != "ClassVar":
+                if not _is_classvar(st.annotation):  # type: ignore[attr-defined]
                     out.add(x.id)
         elif t is ast.Assign:
             for x in st.targets:  # type: ignore[attr-defined]
@@ -672,6 +778,63 @@ def _stored_private(node: ast.ClassDef) -> set[str]:
             if plain:
                 _stores(st.body, plain[0].arg, out)
     return out
+
+
+_CONSTRUCTION = frozenset({"__init__", "model_post_init"})
+
+
+# calls a value made from the fields may hold: plain data out of plain data
+_DATA_BUILTINS = frozenset({"dict", "list", "set", "frozenset", "tuple", "sorted", "reversed", "enumerate", "zip",
+                            "range", "len", "min", "max", "sum", "any", "all", "int", "float", "str", "bool",
+                            "abs", "round", "map", "filter", "isinstance"})
+
+
+def _made_from(value: ast.expr | None, me: str, args: set[str]) -> bool:
+    """`value` is data made from the instance `me` alone (`{m.id: i for i, m in enumerate(me.tiles)}`):
+    it reads `me`, no other argument of the constructor, and calls only `_DATA_BUILTINS`. A call
+    of anything else may make a live object (crewai's `Memory` storage, a client, `object()`):
+    state, not data."""
+    if value is None:
+        return False
+    reads_me = False
+    for n in ast.walk(value):
+        if isinstance(n, ast.Name):
+            if n.id in args:
+                return False
+            reads_me = reads_me or n.id == me
+        elif isinstance(n, ast.Call):
+            if not (isinstance(n.func, ast.Name) and n.func.id in _DATA_BUILTINS):
+                return False
+        elif isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+            return False
+    return reads_me
+
+
+def _construction_stores(stmts: list[ast.stmt], me: str, args: set[str], made: set[str], tainted: set[str]) -> None:
+    """Each `me._x = value` of a constructor into `made` when `value` is made from the fields
+    (`_made_from`), else into `tainted`."""
+    for st in stmts:
+        t = type(st)
+        if t is ast.Assign or t is ast.AnnAssign or t is ast.AugAssign:
+            targets = st.targets if t is ast.Assign else [st.target]  # type: ignore[attr-defined]
+            data = t is not ast.AugAssign and _made_from(st.value, me, args)  # type: ignore[attr-defined]
+            for x in _leaves(targets):
+                if (isinstance(x, ast.Attribute) and _is_private(x.attr) and isinstance(x.value, ast.Name)
+                        and x.value.id == me):
+                    (made if data else tainted).add(x.attr)
+        elif t is not ast.FunctionDef and t is not ast.AsyncFunctionDef and t is not ast.ClassDef:
+            for inner in _blocks(st):
+                _construction_stores(inner, me, args, made, tainted)
+
+
+def _private_writes(text: str, me: str) -> set[str]:
+    """The private attributes a method's text writes: `me._x = `, `me._x[k] = `, `me._x.y = `,
+    `me._x.append(...)` and the other mutating methods (by the text: a superset)."""
+    me = re.escape(me)
+    mutators = "|".join(sorted(_MUTATORS))
+    found = re.findall(rf"\b{me}\.(_\w+)\s*(?:\[[^\]\n]*\]\s*|\.\w+\s*)?(?:[-+*/|&^%@]|//|<<|>>|\*\*)?=(?!=)", text)
+    found += re.findall(rf"\b{me}\.(_\w+)\.(?:{mutators})\s*\(", text)
+    return set(found)
 
 
 def _leaves(targets: list[ast.expr]) -> list[ast.expr]:
@@ -732,8 +895,31 @@ _CREDENTIAL_NAME = re.compile(r"(?:^|_)(?:api_?key|access_?token|refresh_?token|
 _SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
 
 
+# annotations no credential fits in (wave 8: firecrawl's `by_api_key: bool` flag)
+_NO_CREDENTIAL_TYPES = frozenset({"bool", "int", "float", "Literal"})
+
+
+def _cannot_hold_credential(ann: ast.expr | None) -> bool:
+    """`bool`, `int`, `float`, `Literal[...]`, or one of those `| None` / in `Optional[...]`."""
+    if ann is None:
+        return False
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+        try:
+            ann = ast.parse(ann.value.strip(), mode="eval").body
+        except SyntaxError:
+            return False
+    if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+        sides = [x for x in (ann.left, ann.right) if not (isinstance(x, ast.Constant) and x.value is None)]
+        return len(sides) == 1 and _cannot_hold_credential(sides[0])
+    head = _dotted(ann.value if isinstance(ann, ast.Subscript) else ann) or ""
+    last = head.rsplit(".", 1)[-1]
+    if last == "Optional" and isinstance(ann, ast.Subscript):
+        return _cannot_hold_credential(ann.slice)
+    return last in _NO_CREDENTIAL_TYPES and (last == "Literal") == isinstance(ann, ast.Subscript)
+
+
 def _credential(p: ast.arg) -> str | None:
-    if _CREDENTIAL_NAME.search(p.arg.lstrip("_")):
+    if _CREDENTIAL_NAME.search(p.arg.lstrip("_")) and not _cannot_hold_credential(p.annotation):
         return f"parameter {p.arg} carries a credential (every example would hold it in clear)"
     ann = p.annotation
     if ann is not None:

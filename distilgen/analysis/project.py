@@ -321,6 +321,32 @@ def _unwritable_param(res: Resolver, module: str, fn: FuncRec) -> str | None:
     return None
 
 
+def _secret_answer(res: Resolver, module: str, fn: FuncRec, model: str) -> str | None:
+    """A return model holding a `SecretStr`/`SecretBytes` (at any depth of its fields): its answer
+    is dumped as the mask, so the training data would teach the mask (wave 8: prefect's
+    `Block._from_block_document`, its `Secret` block's value written "**********")."""
+    from .writable import model_secret, secret_in
+
+    if fn.cls is not None and model == f"{module}.{fn.cls}":  # `-> Self`, or its class by name
+        hit = model_secret(res, module, fn.cls)
+        found = (fn.cls.rsplit(".", 1)[-1], *hit) if hit else None
+    else:
+        found = secret_in(res, module, fn.scope, fn.returns)
+    if found is None:
+        return None
+    name, path, kind = found
+    return f'returns {name}, whose field {path} is a {kind} (its answer is written masked as "**********")'
+
+
+def _secret_self(res: Resolver, module: str, cls: str) -> str | None:
+    """A model's method whose instance holds a `SecretStr`/`SecretBytes`: the instance is written
+    into every call (wave 8: prefect's `Settings.copy_with_update`, its `api.key`)."""
+    from .writable import model_secret
+
+    hit = model_secret(res, module, cls)
+    return f"self holds a secret (field {hit[0]} is a {hit[1]}: no example may hold it)" if hit else None
+
+
 def _private_state_read(res: Resolver, module: str, fn: FuncRec) -> list[str]:
     """Which of a model method's `self._x` reads are private attributes its class or a base class
     in the project declares (or its own class's methods set): state a call does not carry, as the
@@ -374,6 +400,10 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
         elif fn.no_input:
             other = fn.no_input
+        elif secret := _secret_answer(res, module, fn, model):
+            other = secret
+        elif fn.kind == "method" and fn.cls is not None and (secret := _secret_self(res, module, fn.cls)):
+            other = secret
         elif fn.private_reads and (hit := _private_state_read(res, module, fn)):
             shown = ", ".join(f"`self.{n}`" for n in hit[:3])
             other = f"reads private state {shown} (not in the call: an instance is written with its fields only)"

@@ -143,6 +143,7 @@ class Resolver:
         # The same annotation names recur across a module's functions: resolve each once.
         self._dotted_memo: dict[tuple[str, int, str], Any] = {}
         self._classify_memo: dict[tuple[str, int, Any], Any] = {}
+        self._facts_memo: dict[Any, Any] = {}
         # Which modules each answer read (memo entries keep theirs), so a cached scan knows which
         # files a change can affect: frames nest like the calls, and a memo hit replays its set.
         self._frames: list[set[str]] = []
@@ -183,6 +184,11 @@ class Resolver:
             deps = self.end()
         memo[key] = (value, deps)
         return value
+
+    def remember(self, key: Any, fn: Callable[..., _T], *args: Any) -> _T:
+        """`fn(*args)` once per `key` for the whole scan, the modules it read replayed on each
+        hit (a fact about a class that many functions ask: `writable.model_secret`)."""
+        return self._memo(self._facts_memo, key, fn, *args)
 
     # -- modules -----------------------------------------------------------------------------
     def module(self, name: str) -> Module | str | None:

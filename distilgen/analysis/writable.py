@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from typing import TYPE_CHECKING, Any
 
 from ..contracts import PYDANTIC_NETWORK_TYPES
@@ -25,7 +26,7 @@ from .resolve import protobuf_message
 if TYPE_CHECKING:
     from .resolve import Resolved, Resolver
 
-__all__ = ["unwritable"]
+__all__ = ["unwritable", "model_secret", "secret_in"]
 
 # typing names whose values no call can write (a function, a coroutine, a live iterator, a class)
 _LIVE_TYPING = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
@@ -48,7 +49,7 @@ _NEUTRAL_BUILTINS = frozenset({"builtins.object"})
 # standard-library modules whose classes are live resources (a logger, a lock, a socket, a loop)
 _LIVE_STDLIB = ("logging", "threading", "asyncio", "socket", "io", "sqlite3", "subprocess", "multiprocessing",
                 "concurrent.futures", "ssl", "queue", "selectors", "tempfile", "zipfile", "tarfile", "mmap",
-                "http.client", "urllib.request", "types")
+                "http.client", "urllib.request", "types", "inspect")
 _EXCEPTIONS = frozenset(n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException))
 
 
@@ -191,7 +192,9 @@ def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
         return None
     if model is not False:
         return None  # not known
-    verdict = _plain(res, module, qual, set(), depth)
+    if _abstract(res, module, qual):
+        return None  # an ABC: its instances are implementations, perhaps models (fastapi-pagination's AbstractParams)
+    verdict = _plain(res, module, qual, {}, depth)
     if verdict == "exception":
         return f"an exception ({module}.{qual})"
     if verdict == "protobuf":
@@ -199,12 +202,36 @@ def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
     return f"of class {module}.{qual}" if verdict == "plain" else None
 
 
-def _plain(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]], depth: int) -> str | None:
+def _abstract(res: "Resolver", module: str, qual: str) -> bool:
+    """An ABC: `abc.ABC` among its bases, `metaclass=ABCMeta`, or an `@abstractmethod` of its own."""
+    rec = res.class_record(module, qual)
+    if rec is None:
+        return False
+    return rec.abstract or any(t[0] == "ext" and t[1] == "abc.ABC" for _, t in res.class_bases(module, rec))
+
+
+_WALKING = "walking"  # a class whose verdict is being made (a base cycle): not known
+
+
+def _plain(res: "Resolver", module: str, qual: str, verdicts: dict[tuple[str, str], str | None],
+           depth: int) -> str | None:
     """"plain": the class and its bases give its instances no written form; "exception": it is an
-    exception; "protobuf": a protobuf message; None: writable, or not known."""
-    if (module, qual) in seen or depth > 30:
+    exception; "protobuf": a protobuf message; None: writable, or not known. `verdicts` keeps each
+    class's answer: a base two bases share (a diamond: prefect's `PrefectClient` over fifteen
+    mixins of `BaseAsyncClient`) answers the second time as it did the first."""
+    key = (module, qual)
+    if key in verdicts:
+        known = verdicts[key]
+        return None if known == _WALKING else known
+    if depth > 30:
         return None
-    seen.add((module, qual))
+    verdicts[key] = _WALKING
+    verdicts[key] = _plain_verdict(res, module, qual, verdicts, depth)
+    return verdicts[key]
+
+
+def _plain_verdict(res: "Resolver", module: str, qual: str, verdicts: dict[tuple[str, str], str | None],
+                   depth: int) -> str | None:
     rec = res.class_record(module, qual)
     if rec is None or rec.decorated:
         return None  # not read, or decorated: perhaps a dataclass
@@ -215,7 +242,7 @@ def _plain(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]], 
         if t[0] == "cls":
             if res.is_model(t)[0] is not False:
                 return None
-            inner = _plain(res, t[1], t[2], seen, depth + 1)
+            inner = _plain(res, t[1], t[2], verdicts, depth + 1)
             if inner is None:
                 return None
             if inner in ("exception", "protobuf"):
@@ -235,3 +262,80 @@ def _plain(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]], 
         elif not (name in _NEUTRAL_BUILTINS or name.rpartition(".")[0] in _NEUTRAL_HOMES):
             return None  # a library base the scan cannot read
     return verdict
+
+
+# pydantic's secret types: a call or an answer holding one cannot be written (in clear, no example
+# may hold it; dumped, it is the mask "**********")
+_SECRET = re.compile(r"^Secret(?:Str|Bytes)$")
+
+
+def secret_in(res: "Resolver", module: str, scope: int, ann: Any) -> tuple[str, str, str] | None:
+    """(model name, field path, secret type) of the first `SecretStr`/`SecretBytes` field, at
+    any depth, of a model annotation `ann` names (`Creds`, `Page[Creds]`, `Creds | None`), or None."""
+    for dotted in _names(ann):
+        t = res.resolve_dotted(module, scope, dotted)
+        if t[0] == "cls" and res.is_model(t)[0] is True:
+            hit = model_secret(res, t[1], t[2])
+            if hit:
+                return (t[2].rsplit(".", 1)[-1], *hit)
+    return None
+
+
+def model_secret(res: "Resolver", module: str, qual: str) -> tuple[str, str] | None:
+    """(field path, secret type) of the first field of model class `qual` (its bases in the scan
+    and its fields' models included: `api.key`) typed `SecretStr`/`SecretBytes`, or None. Read by
+    the names written (`Optional[SecretStr]`, `pydantic.SecretStr`), as the credential rule does."""
+    return res.remember(("secret", module, qual), _secret_field, res, module, qual, set(), 0)
+
+
+def _secret_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]],
+                  depth: int) -> tuple[str, str] | None:
+    # `seen` is shared: a class met again was searched already (and held none, or the walk stopped)
+    if (module, qual) in seen or depth > 8:
+        return None
+    seen.add((module, qual))
+    rec = res.class_record(module, qual)
+    if rec is None:
+        return None
+    for name, ann in zip(rec.field_names, rec.fields):
+        dotted = _names(ann)
+        for d in dotted:
+            if _SECRET.match(d.rsplit(".", 1)[-1]):
+                return (name, d.rsplit(".", 1)[-1])
+        for d in dotted:
+            t = res.resolve_dotted(module, rec.body, d)
+            if t[0] == "cls" and res.is_model(t)[0] is True:
+                inner = _secret_field(res, t[1], t[2], seen, depth + 1)
+                if inner:
+                    return (f"{name}.{inner[0]}", inner[1])
+    for _, t in res.class_bases(module, rec):
+        if t[0] == "cls":
+            inner = _secret_field(res, t[1], t[2], seen, depth + 1)
+            if inner:
+                return inner
+    return None
+
+
+def _names(ann: Any) -> list[str]:
+    """The dotted names an annotation tuple holds, in string annotations too."""
+    out: list[str] = []
+    todo = [ann]
+    while todo:
+        a = todo.pop()
+        if a is None:
+            continue
+        k = a[0]
+        if k == "n":
+            out.append(a[1])
+        elif k == "s":
+            todo.extend((a[1], *a[2]))
+        elif k == "or":
+            todo.extend((a[1], a[2]))
+        elif k == "l":
+            todo.extend(a[1])
+        elif k == "q":
+            try:
+                todo.append(conv(ast.parse(a[1].strip(), mode="eval").body))
+            except (SyntaxError, ValueError, RecursionError):
+                continue  # a Literal's string, not a forward reference
+    return out
