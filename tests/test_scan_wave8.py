@@ -538,3 +538,97 @@ class Grown(BaseModel):
     assert got["Grid.cell"] == ("candidate", None)
     for name in ("Given.ask", "Stored.info", "Reset.cell", "Grown.cell"):
         assert got[name][0] == "ineligible" and "reads private state" in str(got[name][1]), name
+
+
+def test_the_outside_reached_through_a_helper(tmp_path: Path) -> None:
+    """prefect's `load_profile` reads a file through `load_profiles()`, fastapi-pagination's
+    `create_links` the request through `request()` (repros 01, 02): the helper's effect is named
+    through the call, whether the helper is in the same module, another one of the project, a
+    method of the same class, or two calls away; a helper without one adds nothing."""
+    got = scanned(write(tmp_path, {
+        "pyproject.toml": "", "pkg/__init__.py": "",
+        "pkg/io.py": '''import subprocess
+from contextvars import ContextVar
+from pathlib import Path
+
+_request: ContextVar[str] = ContextVar("_request")
+
+
+def read_settings(name: str) -> str:
+    return Path(name).read_text()
+
+
+def git_sha() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+
+
+def current_url() -> str:
+    return _request.get()
+
+
+def _raw(name: str) -> str:
+    return read_settings(name)
+
+
+def load_all(name: str) -> dict[str, str]:
+    return {"raw": _raw(name)}
+
+
+def pure(name: str) -> str:
+    return name.upper()
+''',
+        "pkg/m.py": MODEL + '''
+from pkg import io
+from pkg.io import current_url, load_all, pure
+
+
+def profile(name: str) -> M:
+    return M(x=len(load_all(name)))
+
+
+def link(page: int) -> M:
+    return M(x=len(current_url()) + page)
+
+
+def version(n: int) -> M:
+    return M(x=len(io.git_sha()) + n)
+
+
+def shout(name: str) -> M:
+    return M(x=len(pure(name)))
+
+
+def shadowed(name: str) -> M:
+    return M(x=len(helper(name)))
+
+
+def helper(name: str) -> str:
+    return name
+
+
+class Doc(BaseModel):
+    path: str
+
+    def _content(self) -> str:
+        return open(self.path).read()
+
+    def summary(self) -> M:
+        return M(x=len(self._content()))
+
+    def _name(self) -> str:
+        return self.path
+
+    def title(self) -> M:
+        return M(x=len(self._name()))
+'''}))
+    assert got["profile"] == ("ineligible", "calls load_all(), which calls _raw(), which calls read_settings(), which "
+                                            "calls .read_text() (its answer depends on a file's content, not on its call)")
+    assert got["link"][1] == ("calls current_url(), which reads the context variable _request (its answer depends on "
+                              "the context, not on its call)")
+    assert got["version"][1] == ("calls io.git_sha(), which calls subprocess.run() (its answer depends on a program it "
+                                 "runs, not on its call)")
+    assert got["Doc.summary"][1] == ("calls self._content(), which calls open() (its answer depends on a file, not on "
+                                     "its call)")
+    assert got["shout"] == ("candidate", None)
+    assert got["shadowed"] == ("candidate", None)
+    assert got["Doc.title"] == ("candidate", None)

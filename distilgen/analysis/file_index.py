@@ -32,7 +32,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
 
-INDEX_VERSION = 17
+INDEX_VERSION = 18
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -95,6 +95,9 @@ class FuncRec(NamedTuple):
     """(name, annotation) of each annotated parameter a call passes (no default; `*args` and
     `**kwargs`; not `self`/`cls`), for `writable`: a type no call text can carry makes the def
     ineligible."""
+    calls: tuple[str, ...] = ()
+    """The names its body calls (`load_profiles`, `helpers.read`, `self._fetch`), read from its
+    text, for `project`: a helper that reads the outside (`FileIndex.effects`) makes it ineligible."""
 
 
 Binding = tuple[Any, ...]
@@ -112,6 +115,12 @@ class FileIndex(NamedTuple):
     funcs: tuple[FuncRec, ...]
     generated: bool
     lines: int
+    effects: dict[str, str] = {}
+    """Module- and class-level defs (by qualname) whose answer comes from outside their call (the
+    clock, a file, a program, the network, a context variable: `_chance`), directly or through
+    another def of this file they call, with the reason (`calls subprocess.run() (...)`,
+    `calls _read(), which calls open() (...)`): what a function calling them inherits
+    (`project._outside_call`; wave 8: prefect's `load_profile` reads a file through a helper)."""
 
 
 class UnindexableFile(Exception):
@@ -215,6 +224,8 @@ class _Builder:
         self.return_names: list[tuple[int, int, tuple[str, ...]]] = []  # (func index, scope, names its return names)
         self.code: dict[str, set[str]] = {}  # class qualname -> the names of the defs in its body
         self.derived: dict[str, set[str]] = {}  # class qualname -> its private attributes made at construction
+        self.effects: dict[str, str] = {}  # qualname -> why its answer comes from outside (see FileIndex.effects)
+        self.defs: list[tuple[str, str | None, ast.FunctionDef | ast.AsyncFunctionDef]] = []  # module/class-level defs
         self.text = text
         self._line_starts: list[int] | None = None  # offsets of each line, made when first needed
         # lines that may call the clock or a random draw, or read a file, the terminal or the
@@ -371,6 +382,14 @@ class _Builder:
             self.block(node.body, fscope, qual + ".<locals>.", None)
         finally:
             self.enclosing.pop()
+        # what a module- or class-level def reads from outside: kept for any def a function may
+        # call, whatever it returns (`FileIndex.effects`)
+        top = self.scopes[scope][2] != "function" and not is_overload
+        own = self._chance(node, fscope) if top else None
+        if own:
+            self.effects[qual] = own
+        if top:
+            self.defs.append((qual, cls, node))
         if is_overload or returns is None:
             return
         if returns[0] == "none" or (returns[0] == "n" and returns[1] in _NEVER_MODEL):
@@ -389,13 +408,14 @@ class _Builder:
         deco_line = min([node.lineno, *(d[0] for d in decos)])
         if self.tc_bound and node.returns is not None:
             self.return_names.append((len(self.funcs), scope, _annotation_names(node.returns)))
+        no_input = (_no_input(node, kind, self.enclosing, self.bound) or (own if top else self._chance(node, fscope))
+                    or _dispatch_reason(node, decos, self.dispatchers) or _changes(node, kind))
         self.funcs.append(FuncRec(
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
-            isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen,
-            (_no_input(node, kind, self.enclosing, self.bound) or self._chance(node, fscope)
-             or _dispatch_reason(node, decos, self.dispatchers) or _changes(node, kind)), cls, scope,
+            isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen, no_input, cls, scope,
             self.type_checking > 0,
             self._private_reads(node, kind, cls), _params(node, kind),
+            () if no_input else _called_names(self._segment(node)),  # ineligible already: its calls add nothing
         ))
 
     def _segment(self, node: ast.stmt) -> str:
@@ -470,6 +490,34 @@ class _Builder:
             return False  # a local or a parameter of that name
         b = self.scopes[0][1][name]
         return b[0] == "call" and self._full_name(0, b[1]) == "contextvars.ContextVar"
+
+    def spread_effects(self) -> None:
+        """A def of this file that calls one with an effect (`_read()`, `self._fetch()`) has it
+        too, named through the call; two more hops at most. Only files with an effect pay."""
+        effects = self.effects
+        names = self.scopes[0][1]
+        calls: dict[str, tuple[str, ...]] = {}
+        for _ in range(3) if effects else ():
+            found: dict[str, str] = {}
+            for qual, cls, node in self.defs:
+                if qual in effects:
+                    continue
+                if qual not in calls:
+                    calls[qual] = _called_names(self._segment(node))
+                for called in calls[qual]:
+                    head, _, attr = called.partition(".")
+                    if head in ("self", "cls") and cls is not None and "." not in attr:
+                        target = f"{cls}.{attr}"
+                    elif not attr and names.get(head, ("",))[0] == "def":
+                        target = head
+                    else:
+                        continue
+                    if target in effects and target != qual:
+                        found[qual] = f"calls {called}(), which {effects[target]}"
+                        break
+            if not found:
+                break
+            effects.update(found)
 
     def type_checking_returns(self) -> None:
         """A return annotation naming what only `if TYPE_CHECKING:` imports cannot be resolved
@@ -711,6 +759,18 @@ def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tu
             except RecursionError:  # an annotation too deep to keep: not judged
                 continue
     return tuple(out)
+
+
+# a call in a def's text: `name(`, `a.b.c(`, `self._x(`; the `def` line's own name matches too and
+# is skipped by the readers (a word boundary, not a look-behind: 1.5x faster on prefect's files)
+_CALL = re.compile(r"\b([A-Za-z_][\w.]*)\(")
+_MAX_CALLS = 64
+
+
+def _called_names(text: str) -> tuple[str, ...]:
+    """The dotted names a def's text calls, once each, in order (at most `_MAX_CALLS`): read from
+    the text, a cheap superset (a name in a string or comment counts too)."""
+    return tuple(dict.fromkeys(_CALL.findall(text)))[:_MAX_CALLS]
 
 
 def _fields(node: ast.ClassDef) -> list[tuple[str, ast.expr]]:
@@ -1089,6 +1149,7 @@ def build_index(data: bytes, filename: str) -> FileIndex:
     except RecursionError:  # an annotation of thousands of `A | B | ...` terms, say
         raise UnindexableFile("an expression is too long or too deeply nested to index (RecursionError)") from None
     b.type_checking_returns()
+    b.spread_effects()
     return FileIndex(
         names=b.scopes[0][1],
         scopes=tuple(b.scopes),
@@ -1098,6 +1159,7 @@ def build_index(data: bytes, filename: str) -> FileIndex:
         funcs=tuple(b.funcs),
         generated=is_generated(text),
         lines=text.count("\n") + 1,
+        effects=b.effects,
     )
 
 
@@ -1109,17 +1171,17 @@ def freeze(idx: Any) -> Any:
         idx.names, idx.scopes, idx.stars, idx.all,
         {q: tuple(c) for q, c in idx.classes.items()},
         tuple(tuple(f) for f in idx.funcs),
-        idx.generated, idx.lines,
+        idx.generated, idx.lines, idx.effects,
     )
 
 
 def thaw(plain: tuple[Any, ...]) -> FileIndex | tuple[Any, ...]:
     if len(plain) != len(FileIndex._fields):
         return plain  # ("error", reason)
-    names, scopes, stars, all_, classes, funcs, generated, lines = plain
+    names, scopes, stars, all_, classes, funcs, generated, lines, effects = plain
     return FileIndex(
         names, scopes, stars, all_,
         {q: ClassRec(*c) for q, c in classes.items()},
         tuple(FuncRec(*f) for f in funcs),
-        generated, lines,
+        generated, lines, effects,
     )

@@ -321,6 +321,32 @@ def _unwritable_param(res: Resolver, module: str, fn: FuncRec) -> str | None:
     return None
 
 
+def _outside_call(res: Resolver, module: str, fn: FuncRec) -> str | None:
+    """A def it calls (of this module, another scanned module, or a located library) whose answer
+    comes from outside its call (`FileIndex.effects`), said through the call: `calls
+    load_profiles(), which calls .read_text() (its answer depends on a file's content, ...)`
+    (wave 8: prefect's `load_profile`, fastapi-pagination's `create_links` through `request()`).
+    Calls are read from the text, so a name that resolves to no def adds nothing."""
+    for called in fn.calls:
+        head, _, attr = called.partition(".")
+        if head in ("self", "cls"):
+            if fn.cls is None or not attr or "." in attr:
+                continue
+            where, qual = module, f"{fn.cls}.{attr}"
+        else:
+            t = res.resolve_dotted(module, fn.scope, called)
+            if t[0] != "def":
+                continue
+            where, qual = t[1], t[2]
+        if where == module and qual == fn.qualname:
+            continue  # itself: its own body was judged already
+        m = res.module(where)
+        effect = m.index.effects.get(qual) if m is not None and not isinstance(m, str) and m.index is not None else None
+        if effect:
+            return f"calls {called}(), which {effect}"
+    return None
+
+
 def _secret_answer(res: Resolver, module: str, fn: FuncRec, model: str) -> str | None:
     """A return model holding a `SecretStr`/`SecretBytes` (at any depth of its fields): its answer
     is dumped as the mask, so the training data would teach the mask (wave 8: prefect's
@@ -404,6 +430,8 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = secret
         elif fn.kind == "method" and fn.cls is not None and (secret := _secret_self(res, module, fn.cls)):
             other = secret
+        elif fn.calls and (outside := _outside_call(res, module, fn)):
+            other = outside
         elif fn.private_reads and (hit := _private_state_read(res, module, fn)):
             shown = ", ".join(f"`self.{n}`" for n in hit[:3])
             other = f"reads private state {shown} (not in the call: an instance is written with its fields only)"
