@@ -18,6 +18,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from test_eval_target import write
+
 from distilgen import api
 from distilgen.analysis.roots import source_roots
 
@@ -54,12 +56,6 @@ NSORG = {
 }
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

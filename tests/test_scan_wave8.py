@@ -632,3 +632,58 @@ class Doc(BaseModel):
     assert got["shout"] == ("candidate", None)
     assert got["shadowed"] == ("candidate", None)
     assert got["Doc.title"] == ("candidate", None)
+
+
+def test_a_client_of_a_service_made_in_the_body(tmp_path: Path) -> None:
+    """prefect's `Variable.set`/`get` (`with get_client() as client: client.create_variable(...)`,
+    repro 04): what the service holds is the answer, and a dispatched `set` writes nothing. A call
+    whose name ends in "client" makes such a function ineligible, also through a helper; a
+    parameter or variable merely called `client` is not a call of one."""
+    got = project(tmp_path, """
+import boto3
+import httpx
+
+
+def get_client() -> "Client":
+    return Client()
+
+
+class Client:
+    def read_variable(self, name: str) -> int:
+        return 1
+
+
+def _value(name: str) -> int:
+    with get_client() as client:
+        return client.read_variable(name)
+
+
+def variable(name: str) -> M:
+    with get_client() as client:
+        return M(x=client.read_variable(name))
+
+
+def fetched(url: str) -> M:
+    async_client = httpx.AsyncClient()
+    return M(x=len(url))
+
+
+def bucket(name: str) -> M:
+    return M(x=len(boto3.client("s3").list_objects(Bucket=name)))
+
+
+def through(name: str) -> M:
+    return M(x=_value(name))
+
+
+def uses(client_name: str, n: int) -> M:
+    client = client_name.upper()
+    return M(x=len(client) + n)
+""")
+    assert got["variable"] == ("ineligible", "calls get_client() (its answer depends on a service it connects to, not "
+                                             "on its call)")
+    assert got["fetched"][1] == "calls httpx.AsyncClient() (its answer depends on the network, not on its call)"
+    assert got["bucket"][1] == "calls boto3.client() (its answer depends on a service it connects to, not on its call)"
+    assert got["through"][1] == ("calls _value(), which calls get_client() (its answer depends on a service it "
+                                 "connects to, not on its call)")
+    assert got["uses"] == ("candidate", None)

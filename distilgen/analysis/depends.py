@@ -23,7 +23,6 @@ names changes what a name resolves to), so a warm `check` stats a few files and 
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 from pathlib import Path
@@ -33,7 +32,7 @@ from .._version import __version__
 from ..config import Config
 from .cache import ScanCache
 from .discovery import FileEntry, discover
-from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv
+from .file_index import INDEX_VERSION, UnindexableFile, build_index, conv_names
 from .roots import source_roots
 from .._hashes import blake2b
 
@@ -44,30 +43,6 @@ if TYPE_CHECKING:  # imported where a closure is computed: a warm check reads ca
 __all__ = ["StaticFacts", "prompt_digest"]
 
 _FORMAT = 3
-
-
-def _names(expr: Any, out: list[str]) -> None:
-    """Dotted names in an annotation tuple (`index.conv` form), string annotations included."""
-    if expr is None:
-        return
-    k = expr[0]
-    if k == "n":
-        out.append(expr[1])
-    elif k == "s":
-        _names(expr[1], out)
-        for a in expr[2]:
-            _names(a, out)
-    elif k == "q":
-        try:
-            _names(conv(ast.parse(expr[1].strip(), mode="eval").body), out)
-        except (SyntaxError, ValueError):
-            pass  # a Literal's string, not a forward reference
-    elif k == "or":
-        _names(expr[1], out)
-        _names(expr[2], out)
-    elif k in ("l", "overloads"):
-        for a in expr[1]:
-            _names(a, out)
 
 
 class _Texts:
@@ -311,7 +286,7 @@ class StaticFacts:
                 continue
             seen_exprs.add((mod, sc, expr))
             names: list[str] = []
-            _names(expr, names)
+            names.extend(conv_names(expr))
             for name in names:
                 t = res.resolve_dotted(mod, sc, name)
                 self._visit(files, res, t, items, todo, deps)

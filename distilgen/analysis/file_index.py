@@ -30,9 +30,10 @@ from typing import Any, Literal, NamedTuple
 from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
-__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "freeze", "thaw"]
+__all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
+           "freeze", "thaw"]
 
-INDEX_VERSION = 18
+INDEX_VERSION = 19
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -162,6 +163,32 @@ def conv(node: ast.AST | None) -> Any:
         return ("l", tuple(conv(e) for e in node.elts))
     return ("x",)
 
+
+
+def conv_names(ann: Any) -> list[str]:
+    """The dotted names an annotation tuple (`conv`'s form) holds, in the order written, string
+    annotations read too (a string that does not parse is a `Literal`'s value, not a name)."""
+    out: list[str] = []
+    todo = [ann]
+    while todo:
+        a = todo.pop()
+        if a is None:
+            continue
+        k = a[0]
+        if k == "n":
+            out.append(a[1])
+        elif k == "s":
+            todo.extend(reversed((a[1], *a[2])))
+        elif k == "or":
+            todo.extend((a[2], a[1]))
+        elif k in ("l", "overloads"):
+            todo.extend(reversed(a[1]))
+        elif k == "q":
+            try:
+                todo.append(conv(ast.parse(a[1].strip(), mode="eval").body))
+            except (SyntaxError, ValueError, RecursionError):
+                continue
+    return out
 
 def _value_binding(value: ast.AST) -> Binding:
     if isinstance(value, ast.Call):
@@ -474,11 +501,14 @@ class _Builder:
             if dotted in _OUTSIDE_BUILTINS and self._binding(scope, dotted) is None:
                 return f"calls {dotted}() (its answer depends on {_OUTSIDE_BUILTINS[dotted]}, not on its call)"
             full = self._full_name(scope, dotted)
-            if full is None:
-                continue
-            kind = _CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*") or _OUTSIDE.get(full)
+            kind = full and (_CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*") or _OUTSIDE.get(full))
             if kind:
                 return f"calls {dotted}() (its answer depends on {kind}, not on its call)"
+            if _CLIENT_CALL.search(dotted.rpartition(".")[2]) and (self._binding(scope, dotted) or ("",))[0] != "cls":
+                # `with get_client() as client: client.create_variable(...)`: by the name, as the
+                # credential rule reads names (wave 8: prefect's `Variable.set`/`get`, `Artifact.create`);
+                # not a class of this file (a model named `Client` made as data: it is read here)
+                return f"calls {dotted}() (its answer depends on a service it connects to, not on its call)"
         return None
 
     def _is_context_var(self, scope: int, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -692,7 +722,10 @@ _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "t
                             "aiohttp.ClientSession": "the network", "urllib.request.urlopen": "the network",
                             "urllib.request.urlretrieve": "the network", "socket.create_connection": "the network"}
 # a call of one of those names, by the name it ends with: the prefilter before any walk
-_CHANCE_NAMES = (r"now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
+# a call making or handing out a client of a service: `get_client()`, `httpx.AsyncClient()`,
+# `boto3.client("s3")`, `PrefectClient(...)` (its last name ends in "client")
+_CLIENT_CALL = re.compile(r"(?i)client$")
+_CHANCE_NAMES = (r"\w*[Cc]lient|now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
                  r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
                  r"triangular|random|open|input|read_text|read_bytes|getenvb?|system|popen|urlopen|urlretrieve|"
                  r"create_connection|create_subprocess_\w+|ClientSession")

@@ -20,7 +20,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..contracts import PYDANTIC_NETWORK_TYPES
-from .file_index import conv
+from .file_index import conv, conv_names
 from .resolve import protobuf_message
 
 if TYPE_CHECKING:
@@ -272,7 +272,7 @@ _SECRET = re.compile(r"^Secret(?:Str|Bytes)$")
 def secret_in(res: "Resolver", module: str, scope: int, ann: Any) -> tuple[str, str, str] | None:
     """(model name, field path, secret type) of the first `SecretStr`/`SecretBytes` field, at
     any depth, of a model annotation `ann` names (`Creds`, `Page[Creds]`, `Creds | None`), or None."""
-    for dotted in _names(ann):
+    for dotted in conv_names(ann):
         t = res.resolve_dotted(module, scope, dotted)
         if t[0] == "cls" and res.is_model(t)[0] is True:
             hit = model_secret(res, t[1], t[2])
@@ -298,7 +298,7 @@ def _secret_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, 
     if rec is None:
         return None
     for name, ann in zip(rec.field_names, rec.fields):
-        dotted = _names(ann)
+        dotted = conv_names(ann)
         for d in dotted:
             if _SECRET.match(d.rsplit(".", 1)[-1]):
                 return (name, d.rsplit(".", 1)[-1])
@@ -314,28 +314,3 @@ def _secret_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, 
             if inner:
                 return inner
     return None
-
-
-def _names(ann: Any) -> list[str]:
-    """The dotted names an annotation tuple holds, in string annotations too."""
-    out: list[str] = []
-    todo = [ann]
-    while todo:
-        a = todo.pop()
-        if a is None:
-            continue
-        k = a[0]
-        if k == "n":
-            out.append(a[1])
-        elif k == "s":
-            todo.extend((a[1], *a[2]))
-        elif k == "or":
-            todo.extend((a[1], a[2]))
-        elif k == "l":
-            todo.extend(a[1])
-        elif k == "q":
-            try:
-                todo.append(conv(ast.parse(a[1].strip(), mode="eval").body))
-            except (SyntaxError, ValueError, RecursionError):
-                continue  # a Literal's string, not a forward reference
-    return out
