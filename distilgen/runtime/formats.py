@@ -641,7 +641,7 @@ class LineWriter:
                 cls = type(output)
                 known = (cls, answer_keys(cls), own_serializer(cls), nested_models(cls))
                 object.__setattr__(self, "_answers", known)
-            if known[2]:  # its own serializers: checked on a copy
+            if known[2]:  # its own serializers: the answer checked, the instance put back as it was
                 arguments = read_back(known[0], output)[1]
             else:
                 arguments = answer_json(output, known[1])
