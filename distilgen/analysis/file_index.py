@@ -25,13 +25,13 @@ import bisect
 import functools
 import itertools
 import re
-from typing import Any, Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
-           "freeze", "thaw"]
+           "freeze", "thaw", "SECRET_TYPES"]
 
 INDEX_VERSION = 19
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -608,7 +608,7 @@ class _Builder:
                 args = [a.arg for a in (*st.args.posonlyargs, *st.args.args, *st.args.kwonlyargs,
                                         *(v for v in (st.args.vararg, st.args.kwarg) if v is not None))]
                 if args:
-                    _construction_stores(st.body, args[0], set(args[1:]), made, tainted)
+                    _stores(st.body, args[0], functools.partial(_made_or_tainted, args[0], set(args[1:]), made, tainted))
         made -= tainted
         for st in node.body if made else ():
             if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name not in _CONSTRUCTION:
@@ -869,7 +869,7 @@ def _stored_private(node: ast.ClassDef) -> set[str]:
         if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
             plain = [*st.args.posonlyargs, *st.args.args]
             if plain:
-                _stores(st.body, plain[0].arg, out)
+                _stores(st.body, plain[0].arg, lambda a: out)
     return out
 
 
@@ -903,21 +903,10 @@ def _made_from(value: ast.expr | None, me: str, args: set[str]) -> bool:
     return reads_me
 
 
-def _construction_stores(stmts: list[ast.stmt], me: str, args: set[str], made: set[str], tainted: set[str]) -> None:
-    """Each `me._x = value` of a constructor into `made` when `value` is made from the fields
-    (`_made_from`), else into `tainted`."""
-    for st in stmts:
-        t = type(st)
-        if t is ast.Assign or t is ast.AnnAssign or t is ast.AugAssign:
-            targets = st.targets if t is ast.Assign else [st.target]  # type: ignore[attr-defined]
-            data = t is not ast.AugAssign and _made_from(st.value, me, args)  # type: ignore[attr-defined]
-            for x in _leaves(targets):
-                if (isinstance(x, ast.Attribute) and _is_private(x.attr) and isinstance(x.value, ast.Name)
-                        and x.value.id == me):
-                    (made if data else tainted).add(x.attr)
-        elif t is not ast.FunctionDef and t is not ast.AsyncFunctionDef and t is not ast.ClassDef:
-            for inner in _blocks(st):
-                _construction_stores(inner, me, args, made, tainted)
+def _made_or_tainted(me: str, args: set[str], made: set[str], tainted: set[str], assign: Any) -> set[str]:
+    """Where a constructor's `me._x = value` goes: `made` when `value` is made from the fields
+    (`_made_from`), else `tainted`."""
+    return made if type(assign) is not ast.AugAssign and _made_from(assign.value, me, args) else tainted
 
 
 def _private_writes(text: str, me: str) -> set[str]:
@@ -953,7 +942,9 @@ def _blocks(st: ast.stmt) -> list[list[ast.stmt]]:
     return out
 
 
-def _stores(stmts: list[ast.stmt], me: str, out: set[str]) -> None:
+def _stores(stmts: list[ast.stmt], me: str, into: Callable[[Any], set[str]]) -> None:
+    """Each `me._x = ...` (`+=`, annotated too) at any depth of blocks, not in nested scopes: `_x`
+    into the set `into(assignment)` picks."""
     for st in stmts:
         t = type(st)
         if t is ast.Assign or t is ast.AnnAssign or t is ast.AugAssign:
@@ -961,12 +952,12 @@ def _stores(stmts: list[ast.stmt], me: str, out: set[str]) -> None:
             for x in _leaves(targets):
                 if (isinstance(x, ast.Attribute) and _is_private(x.attr) and isinstance(x.value, ast.Name)
                         and x.value.id == me):
-                    out.add(x.attr)
+                    into(st).add(x.attr)
         elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
             continue  # another scope: its `self` is not this one
         else:
             for inner in _blocks(st):
-                _stores(inner, me, out)
+                _stores(inner, me, into)
 
 
 def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
@@ -985,7 +976,7 @@ def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
 _CREDENTIAL_NAME = re.compile(r"(?:^|_)(?:api_?key|access_?token|refresh_?token|auth_?token|bearer_?token|"
                               r"id_?token|secret|client_?secret|secret_?key|password|passwd|passphrase|"
                               r"private_?key|credentials?)$", re.IGNORECASE)
-_SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
+SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
 
 
 # annotations no credential fits in (wave 8: firecrawl's `by_api_key: bool` flag)
@@ -1019,7 +1010,7 @@ def _credential(p: ast.arg) -> str | None:
         for n in ast.walk(ann):
             name = (n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute)
                     else n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) else None)
-            if name is not None and _SECRET_TYPES.search(name):
+            if name is not None and SECRET_TYPES.search(name):
                 return f"parameter {p.arg} is a secret ({ast.unparse(ann)}: no example may hold it)"
     return None
 

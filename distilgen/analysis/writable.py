@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
 from typing import TYPE_CHECKING, Any
 
 from ..contracts import PYDANTIC_NETWORK_TYPES
-from .file_index import conv, conv_names
+from .file_index import SECRET_TYPES, conv, conv_names
 from .resolve import protobuf_message
 
 if TYPE_CHECKING:
@@ -264,11 +263,6 @@ def _plain_verdict(res: "Resolver", module: str, qual: str, verdicts: dict[tuple
     return verdict
 
 
-# pydantic's secret types: a call or an answer holding one cannot be written (in clear, no example
-# may hold it; dumped, it is the mask "**********")
-_SECRET = re.compile(r"^Secret(?:Str|Bytes)$")
-
-
 def secret_in(res: "Resolver", module: str, scope: int, ann: Any) -> tuple[str, str, str] | None:
     """(model name, field path, secret type) of the first `SecretStr`/`SecretBytes` field, at
     any depth, of a model annotation `ann` names (`Creds`, `Page[Creds]`, `Creds | None`), or None."""
@@ -300,7 +294,7 @@ def _secret_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, 
     for name, ann in zip(rec.field_names, rec.fields):
         dotted = conv_names(ann)
         for d in dotted:
-            if _SECRET.match(d.rsplit(".", 1)[-1]):
+            if SECRET_TYPES.fullmatch(d.rsplit(".", 1)[-1]):  # pydantic's: held in clear, or dumped as the mask
                 return (name, d.rsplit(".", 1)[-1])
         for d in dotted:
             t = res.resolve_dotted(module, rec.body, d)
