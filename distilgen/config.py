@@ -183,7 +183,9 @@ def load_config(start: Path | str | None = None, overrides: Mapping[str, Any] | 
                                    if _FIELDS[name].default is not dataclasses.MISSING else {})
         root = pyproject.parent
     else:
-        root = start_path.resolve() if start_path.is_dir() else start_path.resolve().parent
+        from .analysis.roots import import_root
+
+        root = import_root(start_path.resolve() if start_path.is_dir() else start_path.resolve().parent)
     for key, value in (overrides or {}).items():
         name = key.replace("-", "_")
         if name not in _FIELDS:

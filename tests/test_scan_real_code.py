@@ -541,8 +541,10 @@ def test_very_long_chains_are_reported_not_crashed_on(tmp_path):
 
 def test_scanning_a_package_folder_directly_keeps_its_package_name(tmp_path):
     write(tmp_path, {"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": fn()})
-    (r,) = api.scan([tmp_path / "pkg" / "sub"], use_cache=False).results
-    assert (r.path, r.module) == ("mod.py", "pkg.sub.mod")
+    report = api.scan([tmp_path / "pkg" / "sub"], use_cache=False)
+    (r,) = report.results
+    # no pyproject.toml: rooted where `pkg` is imported from, as `scan .` there is (one lock, one cache)
+    assert (report.root, r.path, r.module) == (tmp_path, "pkg/sub/mod.py", "pkg.sub.mod")
     assert source_roots(tmp_path / "pkg" / "sub", ()) == (tmp_path,)
 
 

@@ -737,10 +737,21 @@ _MARKED_NAMES = (("subprocess", "run|call|check_call|check_output|Popen|getoutpu
 
 
 def _chance_pattern(text: str) -> re.Pattern[str]:
-    return _chance_regex(tuple(names for marker, names in _MARKED_NAMES if marker in text))
+    marked = [names for marker, names in _MARKED_NAMES if marker in text]
+    if " as " in text:
+        # `from subprocess import check_output as co`: the alias is the name its calls use
+        named = re.compile("|".join((_CHANCE_NAMES, *marked)))
+        aliases = sorted({m[1] for m in _IMPORT_ALIAS.findall(text) if named.fullmatch(m[0])})
+        if aliases:
+            marked.append("|".join(aliases))
+    return _chance_regex(tuple(marked))
 
 
-@functools.lru_cache(maxsize=None)
+# `name as alias` (in an import: elsewhere the match only widens the search, never the verdict)
+_IMPORT_ALIAS = re.compile(r"\b(\w+)\s+as\s+([A-Za-z_]\w*)")
+
+
+@functools.lru_cache(maxsize=256)
 def _chance_regex(marked: tuple[str, ...]) -> re.Pattern[str]:
     names = "|".join((_CHANCE_NAMES, *marked))
     return re.compile(rf"\b(?:{names})\s*\(|\benviron\b")

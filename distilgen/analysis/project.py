@@ -36,12 +36,17 @@ _EMPTY_INDEX = FileIndex({}, ((-1, {}, "module"),), (), None, {}, (), False, 0)
 
 
 def scan_root(paths: list[Path], config: Config) -> Path:
-    """The folder results are relative to: the project's (pyproject) folder, else the paths' common folder."""
+    """The folder results are relative to: the project's (pyproject) folder, else the paths' common
+    folder, or the project root the configuration found above it (`roots.import_root`: the
+    folder `pkg/` is imported from, where the lock of `apply pkg/m.py` is written)."""
     if config.pyproject is not None:
         return config.root
     absolute = [os.path.abspath(p) for p in paths]
     folders = [p if os.path.isdir(p) else os.path.dirname(p) for p in absolute]
-    return Path(os.path.commonpath(folders)) if folders else config.root
+    if not folders:
+        return config.root
+    common = Path(os.path.commonpath(folders))
+    return config.root if common.is_relative_to(config.root) else common
 
 
 # -- indexing ------------------------------------------------------------------------------------
@@ -312,12 +317,18 @@ def _self_shape(res: Resolver, module: str, fn: FuncRec) -> Shape | None:
 
 def _unwritable_param(res: Resolver, module: str, fn: FuncRec) -> str | None:
     """A parameter whose type no call text can carry (`analysis.writable`), said as the reason."""
-    from .writable import unwritable
+    from .writable import secret_in, unwritable
 
     for name, ann in fn.params:
         what = unwritable(res, module, fn.scope, ann)
         if what:
             return f"parameter {name} is {what} (no call can write its value)"
+        # a model holding a secret, read by the names written where pydantic is not located (a
+        # `SecretStr` renders as its mask: capture skips every such call); a bare one is `_credential`'s
+        held = secret_in(res, module, fn.scope, ann)
+        if held:
+            return (f"parameter {name} holds a secret (field {held[1]} of {held[0]} is a {held[2]}, shown "
+                    "masked: no call can write its value)")
     return None
 
 

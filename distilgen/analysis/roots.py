@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 
 from .._import_paths import import_folder
 
-__all__ = ["source_roots", "module_name", "import_folders"]
+__all__ = ["source_roots", "module_name", "import_folders", "import_root"]
 
 
 def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> tuple[Path, ...]:
@@ -82,6 +82,17 @@ def source_roots(root: Path | str, configured: Iterable[str] | None = None) -> t
         if p not in out:
             out.append(p)
     return tuple(out)
+
+
+def import_root(folder: Path) -> Path:
+    """The folder a project without a pyproject.toml is rooted at, given a folder it names: the
+    folder its packages are imported from (out of the regular packages around `folder`, then as
+    `_import_base` walks), so that `apply pkg/m.py` and `apply .` from the project agree on one
+    lock, one cache and one instructions module (the lock used to land inside `pkg/`)."""
+    top = folder
+    while (top / "__init__.py").is_file() and top.parent != top:
+        top = top.parent
+    return _import_base(top) if top != folder else folder
 
 
 def _src_layout(folder: Path) -> Path | None:
