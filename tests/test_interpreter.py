@@ -308,13 +308,14 @@ def test_settings_that_need_the_environment_name_their_fields(tmp_path):
     files = dict(DISTILLED)
     files["shop/models.py"] = """\
         from pydantic import BaseModel
+        from pydantic_settings import BaseSettings
 
 
-        class Settings(BaseModel):
-            database_url: str
+        class Settings(BaseSettings):
+            distilgen_test_database_url: str  # a name no environment sets
 
 
-        settings = Settings.model_validate({})  # as pydantic-settings does from an empty environment
+        settings = Settings()
 
 
         class Order(BaseModel):
@@ -325,9 +326,44 @@ def test_settings_that_need_the_environment_name_their_fields(tmp_path):
     [rep] = api.prompts([root])
     [problem] = rep.problems
     assert str(problem).startswith("shop/logic.py:5: cannot read the return model schema of parse_order: importing "
-                                   "shop.models failed at shop/models.py:8: ValidationError: 1 validation error for Settings")
-    assert str(problem).endswith("; settings read from the environment (database_url): name a .env file with "
-                                 "[tool.distilgen] env-file")
+                                   "shop.models failed at shop/models.py:9: ValidationError: 1 validation error for Settings")
+    assert str(problem).endswith("; settings read from the environment (distilgen_test_database_url): name a .env file "
+                                 "with [tool.distilgen] env-file")
+
+
+def test_a_model_named_settings_that_is_no_base_settings_says_its_own_error(tmp_path):
+    """Wave 9 (django-ninja's `ninja/conf.py`): a plain model named `Settings` validated from
+    Django's settings before DJANGO_SETTINGS_MODULE was set was reported as variables missing from
+    the environment, with `.env` advice; the cause, each error's own message, was hidden."""
+    files = dict(DISTILLED)
+    files["shop/models.py"] = """\
+        from pydantic import BaseModel, ConfigDict, Field
+
+
+        class _Lazy:
+            def __getattr__(self, name):
+                raise RuntimeError(f"Requested setting {name}, but settings are not configured")
+
+
+        class Settings(BaseModel):
+            model_config = ConfigDict(from_attributes=True)
+            PER_PAGE: int = Field(100, alias="NINJA_PER_PAGE")
+
+
+        settings = Settings.model_validate(_Lazy())
+
+
+        class Order(BaseModel):
+            item: str
+            quantity: int
+        """
+    root = write(tmp_path / "proj", files)
+    [rep] = api.prompts([root])
+    [problem] = rep.problems
+    assert str(problem).endswith(
+        "failed at shop/models.py:14: ValidationError: 1 validation error for Settings: PER_PAGE: Error extracting "
+        "attribute: RuntimeError: Requested setting NINJA_PER_PAGE, but settings are not configured"), str(problem)
+    assert "env-file" not in str(problem)
 
 
 def test_a_package_installed_after_a_cached_scan_is_seen(tmp_path):

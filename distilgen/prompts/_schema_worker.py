@@ -562,14 +562,38 @@ def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> di
             kind, missing = "submodule", f"{exc.name}={os.path.abspath(elsewhere)}"
     elif isinstance(exc, KeyError) and where is not None and "environ" in (where.line or ""):
         kind, missing = "variable", str(exc.args[0]) if exc.args else None
-    elif type(exc).__name__ == "ValidationError" and "Settings" in str(exc):
-        kind = "settings"  # pydantic-settings: name the fields it could not fill
-        try:
-            missing = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:5])  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - only a better message is at stake
-            missing = None
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    if type(exc).__name__ == "ValidationError":
+        errors = _validation_errors(exc)
+        if _raised_in(exc, "pydantic_settings") and errors and all(e.get("type") == "missing" for e in errors):
+            kind = "settings"  # pydantic-settings: name the fields it could not fill
+            missing = ", ".join(".".join(map(str, e.get("loc", ()))) for e in errors[:5]) or None
+        elif errors:
+            # the first error's own words are the cause (wave 9: django-ninja's `Settings` read from
+            # Django's settings before DJANGO_SETTINGS_MODULE was set), not "1 validation error for X"
+            first = errors[0]
+            loc = ".".join(map(str, first.get("loc", ()))) or "(the value)"
+            text = f"{text}: {loc}: {first.get('msg', '')}".splitlines()[0]
     return {"error": text, "module": target.get("importing"), "missing": missing, "kind": kind, "place": place}
+
+
+def _validation_errors(exc: BaseException) -> list[dict[str, Any]]:
+    """pydantic's `ValidationError.errors()`, or nothing when it cannot be read."""
+    try:
+        return list(exc.errors())[:20]  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - only a better message is at stake
+        return []
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    """Whether the exception passed through a frame of `package` (pydantic-settings' `BaseSettings.__init__`)."""
+    tb = exc.__traceback__
+    marker = f"{os.sep}{package}{os.sep}"
+    while tb is not None:
+        if marker in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _preload(names: list[str]) -> None:

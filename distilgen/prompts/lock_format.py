@@ -19,7 +19,7 @@ from .._toml import TomlSyntaxError, parse_toml
 from .render import RENDERER_VERSION, fingerprint as compute_fingerprint
 
 __all__ = ["LOCK_VERSION", "LockError", "PinnedPrompt", "LockedPrompt", "PromptRecord", "Lock", "canonical_schema",
-           "schema_key", "dump_lock", "parse_lock"]
+           "same_but_def_names", "schema_key", "dump_lock", "parse_lock"]
 
 LOCK_VERSION = 2
 """The newest version this distilgen writes: 2 when a schema is shared (the `[schemas]` table),
@@ -40,6 +40,56 @@ def canonical_schema(schema: Mapping[str, Any]) -> str:
     (llama.cpp's grammar emits properties in schema order, and answers are trained in field order;
     the fingerprint sorts keys itself, so this spelling does not change it)."""
     return _json.COMPACT.encode(schema)
+
+
+def same_but_def_names(a: str, b: str) -> bool:
+    """Whether two schemas (JSON text) differ only in the names of their `$defs`: a library that
+    names a generated class at random on each import (wave 9: ormar's `PkOnlyArtist<6 letters>`)
+    would otherwise change the recorded schema, and its fingerprint, on every `prompts`."""
+    if a == b:
+        return True
+    try:
+        return bool(_by_use(_json.loads(a)) == _by_use(_json.loads(b)))
+    except (ValueError, TypeError, RecursionError):
+        return False
+
+
+def _by_use(schema: Any) -> Any:
+    """`schema` with each `$defs` entry renamed by the order its first `$ref` is met (the schema
+    first, then each definition as it is reached): the same shape gives the same value."""
+    defs = schema.get("$defs") if isinstance(schema, dict) else None
+    if not isinstance(defs, dict):
+        return schema
+    names: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k == "$defs" and node is schema:
+                    continue
+                if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/"):
+                    name = v[len("#/$defs/"):]
+                    if name not in names:
+                        names[name] = f"#{len(names)}"
+                    out[k] = f"#/$defs/{names[name]}"
+                else:
+                    out[k] = walk(v)
+            return out
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        return node
+
+    body = walk(schema)
+    renamed: dict[str, Any] = {}
+    done = 0
+    while done < len(names):  # definitions reached through others get their names on the way
+        for name, new in list(names.items())[done:]:
+            renamed[new] = walk(defs.get(name))
+            done += 1
+    renamed.update({f"unused:{k}": walk(v) for k, v in sorted(defs.items()) if k not in names})
+    body["$defs"] = renamed
+    return body
 
 
 @dataclass(frozen=True)

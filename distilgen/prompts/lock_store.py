@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .lock_format import Lock, LockedPrompt, LockError, PinnedPrompt, dump_lock, parse_lock
+from .lock_format import Lock, LockedPrompt, LockError, PinnedPrompt, dump_lock, parse_lock, same_but_def_names
 
 __all__ = ["load_lock", "record_prompts", "record_model", "record_models", "RecordResult"]
 
@@ -151,6 +151,12 @@ def record_prompts(
         pinned_now: list[str] = []
         for rec in records:
             old = entries.get(rec.function_id)
+            if (old is not None and old.fingerprint != rec.fingerprint and old.schema_json != rec.schema_json
+                    and (old.prompt, old.renderer, old.tool) == (rec.prompt, rec.renderer, rec.tool)
+                    and same_but_def_names(old.schema_json, rec.schema_json)):
+                # the same schema under other `$defs` names: the entry as recorded (no churn)
+                rec = LockedPrompt(**{f.name: getattr(rec, f.name) for f in fields(LockedPrompt)}
+                                   | {"schema_json": old.schema_json, "fingerprint": old.fingerprint})
             new = _merge(old, rec)
             if old is None:
                 added.append(rec.function_id)

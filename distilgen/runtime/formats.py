@@ -10,6 +10,7 @@ one `model_dump_json` and two small `json.dumps`; the result is still compact, d
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -257,12 +258,19 @@ def _stray_key(value: Any, dumped: Any) -> str | None:
 
 def _read_back(model: type[BaseModel], output: BaseModel, lead: str, error: type[DistilgenError],
                schema_says: str) -> tuple[BaseModel, str]:
-    kept = _Kept(output) if own_serializer(type(output)) else None
+    subject, kept = output, None
+    if own_serializer(type(output)):
+        # serializers are the user's code: they run on a copy, so that nothing they change, in
+        # place either (`self.seen.append(...)`, a cache filled, wave 9), reaches the caller's object
+        try:
+            subject = copy.deepcopy(output)
+        except Exception:  # noqa: BLE001 - a value that cannot be copied (a lock, a client): its state put back
+            kept = _Kept(output)
     try:
-        answer = answer_json(output)
-        nested = nested_models(type(output))
+        answer = answer_json(subject)
+        nested = nested_models(type(subject))
         if nested and any(c.__subclasses__() for c in nested):
-            whole_answer(output, answer)
+            whole_answer(subject, answer)
     finally:
         if kept is not None:
             kept.restore()
@@ -283,11 +291,11 @@ def _read_back(model: type[BaseModel], output: BaseModel, lead: str, error: type
 
 
 class _Kept:
-    """An answer's state before its dump, put back after it: serializers are the user's code, and
-    what they do to the instance must not reach the object the caller gets back (bioimageio's
-    `ValidationSummary` caches a subprocess's output on itself from a field serializer, wave 8).
-    Its fields and private attributes, by identity (a deep copy cost ~4-19 us a call; a change
-    inside a field's own value is not undone)."""
+    """An answer's state before its dump, put back after it, for a value `_read_back` cannot copy:
+    serializers are the user's code, and what they do to the instance must not reach the object the
+    caller gets back (bioimageio's `ValidationSummary` caches a subprocess's output on itself from a
+    field serializer, wave 8). Its fields and private attributes, by identity: a change inside a
+    field's own value is not undone, which is why a copy is dumped whenever one can be made."""
 
     __slots__ = ("output", "fields", "private")
 
