@@ -8,7 +8,8 @@ This is the one renderer of calls: capture writes it into training lines and dis
 user may not have written: it never evaluates the text. It walks the `ast` and builds values from
 literals and calls of an allow-list only (the function's own parameter types, their nested models,
 enums and dataclasses, and the fixed constructors below); no other name, attribute or call exists
-for it, so a line cannot reach `os`, `__import__` or anything else.
+for it, so a line cannot reach `os`, `__import__` or anything else. A parametrized generic model's
+callee (`Page[int](...)`) is looked up by its text, as the render writes it, not evaluated.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ import ipaddress
 import keyword
 import math
 import pathlib
+import re
 import sys
 import uuid
 import typing
 import weakref
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from pydantic import BaseModel, RootModel
+from pydantic_core import TzInfo as _PydanticTzInfo
 
 from .. import _ast_parse
 from ..contracts import PYDANTIC_NETWORK_TYPES
@@ -42,7 +45,53 @@ __all__ = ["render_call", "render_value", "UnrenderableValue", "EVAL_NAMESPACE",
 class UnrenderableValue(DistilgenError, TypeError):
     """A value with no faithful Python-literal form (open files, sockets, arbitrary objects).
 
-    Dispatch raises it to the caller for such an argument (capture only counts it)."""
+    Dispatch raises it to the caller for such an argument (capture only counts it). Its message
+    says where the value is: `render_call` names the argument and the path inside it
+    (`cannot render a numpy.int64 as a Python literal (argument b.meta['count'])`); `reason` is the
+    message without it, `argument` and `path` its parts (wave 9: the skip reason named neither)."""
+
+    def __init__(self, reason: str, value: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.argument: str | None = None
+        """The parameter's name (`args[1]` for a positional argument whose name is not known)."""
+        self.path = ""
+        """Where inside the argument: `.meta['count']`, `[2]`, `.items[0].x`."""
+        self._at = value  # the object the path has reached: the container around it finds it by identity
+
+    def __str__(self) -> str:
+        if self.argument is not None:
+            return f"{self.reason} (argument {self.argument}{self.path})"
+        if self.path:
+            return f"{self.reason} (at {self.path} inside the value)"
+        return self.reason
+
+
+def _within(exc: UnrenderableValue, container: Any, children: Iterable[tuple[str, Any]]) -> None:
+    """Error path only (no cost to a call that renders): the container whose rendering `exc` left
+    puts the step to the failing child (`[2]`, `.x`) in front of the path, found by identity
+    (children render in order, so the first child that is the object is the one that failed)."""
+    at = exc._at
+    if at is not None and at is not container:
+        for step, child in children:
+            if child is at:
+                exc.path = step + exc.path
+                break
+    exc._at = container
+
+
+def _type_name(cls: type) -> str:
+    """`numpy.int64`, `mod.Reference`; a builtin by its plain name (`object`)."""
+    module = getattr(cls, "__module__", None)
+    name = str(getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?"))
+    return name if module in (None, "builtins") else f"{module}.{name}"
+
+
+def _key_step(k: Any, i: int) -> str:
+    if type(k) in (str, int, bool, float, type(None), bytes):
+        text = repr(k)
+        return f"[{text if len(text) <= 40 else text[:37] + '...'}]"
+    return f"[<key {i}: a {_type_name(type(k))}>]"
 
 
 # What a rendering needs besides the user's own types to be evaluated back.
@@ -65,9 +114,14 @@ EVAL_NAMESPACE: dict[str, Any] = {
 is imported and a value of one is rendered (or a call read back): see `_network_types`."""
 
 
+_LOCALS = re.compile(r"[\w.]*<locals>\.")
+
+
 def _cls_name(cls: type) -> str:
-    # `outer.<locals>.Point` is not an expression; the class is in scope as `Point`
-    return cls.__qualname__.rsplit("<locals>.", 1)[-1]
+    # `outer.<locals>.Point` is not an expression; the class is in scope as `Point`. Every such
+    # prefix goes: a generic model's name holds its parameters' (`Page[f.<locals>.Item]`)
+    name = cls.__qualname__
+    return _LOCALS.sub("", name) if "<locals>." in name else name
 
 
 def _float(v: float) -> str:
@@ -82,75 +136,113 @@ def _seq(items: Any, r: Callable[[Any], str]) -> str:
     return ", ".join(r(x) for x in items)
 
 
+def _items(v: Any) -> Iterator[tuple[str, Any]]:
+    return ((f"[{i}]", x) for i, x in enumerate(v))
+
+
 def _list(v: list[Any]) -> str:
-    return "[" + _seq(v, render_value) + "]"
+    try:
+        return "[" + _seq(v, render_value) + "]"
+    except UnrenderableValue as exc:
+        _within(exc, v, _items(v))
+        raise
 
 
 def _tuple(v: tuple[Any, ...]) -> str:
-    if len(v) == 1:
-        return "(" + render_value(v[0]) + ",)"
-    return "(" + _seq(v, render_value) + ")"
+    try:
+        if len(v) == 1:
+            return "(" + render_value(v[0]) + ",)"
+        return "(" + _seq(v, render_value) + ")"
+    except UnrenderableValue as exc:
+        _within(exc, v, _items(v))
+        raise
 
 
 def _set(v: set[Any]) -> str:
     if not v:
         return "set()"
-    # sort the renderings so the same set always renders the same way
-    return "{" + ", ".join(sorted(render_value(x) for x in v)) + "}"
+    try:
+        # sort the renderings so the same set always renders the same way
+        return "{" + ", ".join(sorted(render_value(x) for x in v)) + "}"
+    except UnrenderableValue as exc:
+        _within(exc, v, (("{...}", x) for x in v))
+        raise
 
 
 def _frozenset(v: frozenset[Any]) -> str:
-    return "frozenset()" if not v else "frozenset(" + _set(set(v)) + ")"
+    try:
+        return "frozenset()" if not v else "frozenset(" + _set(set(v)) + ")"
+    except UnrenderableValue as exc:
+        exc._at = v  # _set reached the copy
+        raise
 
 
 def _dict(v: dict[Any, Any]) -> str:
-    return "{" + ", ".join(f"{render_value(k)}: {render_value(x)}" for k, x in v.items()) + "}"
+    try:
+        return "{" + ", ".join(f"{render_value(k)}: {render_value(x)}" for k, x in v.items()) + "}"
+    except UnrenderableValue as exc:
+        _within(exc, v, (pair for i, (k, x) in enumerate(v.items())
+                         for pair in ((f"[<key {i}>]", k), (_key_step(k, i), x))))
+        raise
 
 
 def _model(v: BaseModel) -> str:
-    cls = type(v)
-    parts = []
-    keys: list[str] = []
-    odd: dict[str, Any] = {}
-    config = cls.model_config
-    # written by name with `populate_by_name` (as ever), and where pydantic 2.11's
-    # `validate_by_alias=False` refuses the alias (wave 5); a model that accepts both keeps the
-    # alias, as its examples were captured before
-    by_name = bool(config.get("populate_by_name") or config.get("validate_by_alias") is False)
-    # field values are read from the instance's __dict__: `getattr` of a `Field(deprecated=...)`
-    # warns, in the user's program (docling-core: 1,888 DeprecationWarnings in its test suite),
-    # and under `-W error` raised, losing the call (wave 6)
-    values = v.__dict__
-    for name, field in cls.model_fields.items():
-        key = name
-        if field.alias and field.alias != name and not by_name:
-            key = field.alias
-        value = values[name] if name in values else getattr(v, name)
-        if _at_sentinel_default(value, field.default):
-            continue
-        keys.append(key)
-        if _plain_keyword(key):
-            parts.append(f"{key}={render_value(value)}")
-        else:  # an alias like `class` or `first-name`: only `**{...}` can pass it
-            odd[key] = value
-    # `extra="allow"`: the fields the class does not declare are part of the value (read through
-    # `model_extra`); without them two different inputs rendered alike and the text did not
-    # evaluate back to an equal model (phoenix's OTel GenAI models, wave 5). They are passed as
-    # keywords, as the caller did; a key no keyword can spell goes through the `**{...}`
-    extra = v.__pydantic_extra__
-    if extra:
-        for key, value in extra.items():
+    try:
+        cls = type(v)
+        parts = []
+        keys: list[str] = []
+        odd: dict[str, Any] = {}
+        config = cls.model_config
+        # written by name with `populate_by_name` (as ever), and where pydantic 2.11's
+        # `validate_by_alias=False` refuses the alias (wave 5); a model that accepts both keeps the
+        # alias, as its examples were captured before
+        by_name = bool(config.get("populate_by_name") or config.get("validate_by_alias") is False)
+        # field values are read from the instance's __dict__: `getattr` of a `Field(deprecated=...)`
+        # warns, in the user's program (docling-core: 1,888 DeprecationWarnings in its test suite),
+        # and under `-W error` raised, losing the call (wave 6)
+        values = v.__dict__
+        for name, field in cls.model_fields.items():
+            key = name
+            if field.alias and field.alias != name and not by_name:
+                key = field.alias
+            value = values[name] if name in values else getattr(v, name)
+            if _at_sentinel_default(value, field.default):
+                continue
+            keys.append(key)
             if _plain_keyword(key):
                 parts.append(f"{key}={render_value(value)}")
-            elif isinstance(key, str):
+            else:  # an alias like `class` or `first-name`: only `**{...}` can pass it
                 odd[key] = value
-            else:  # model_construct(**{...}) can only give str keys, but __pydantic_extra__ is writable
-                raise UnrenderableValue(f"{_cls_name(cls)} has an extra field keyed {key!r}, not a string")
-            keys.append(key)
-    _check_init(cls, keys)
-    if odd:
-        parts.append(f"**{render_value(odd)}")
-    return f"{_cls_name(cls)}({', '.join(parts)})"
+        # `extra="allow"`: the fields the class does not declare are part of the value (read through
+        # `model_extra`); without them two different inputs rendered alike and the text did not
+        # evaluate back to an equal model (phoenix's OTel GenAI models, wave 5). They are passed as
+        # keywords, as the caller did; a key no keyword can spell goes through the `**{...}`
+        extra = v.__pydantic_extra__
+        if extra:
+            for key, value in extra.items():
+                if _plain_keyword(key):
+                    parts.append(f"{key}={render_value(value)}")
+                elif isinstance(key, str):
+                    odd[key] = value
+                else:  # model_construct(**{...}) can only give str keys, but __pydantic_extra__ is writable
+                    raise UnrenderableValue(f"{_cls_name(cls)} has an extra field keyed {key!r}, not a string")
+                keys.append(key)
+        _check_init(cls, keys)
+        if odd:
+            parts.append(f"**{render_value(odd)}")
+        return f"{_cls_name(cls)}({', '.join(parts)})"
+    except UnrenderableValue as exc:
+        _within(exc, v, _model_children(v))
+        raise
+
+
+def _model_children(v: BaseModel) -> Iterator[tuple[str, Any]]:
+    values = v.__dict__
+    for name in type(v).model_fields:
+        if name in values:
+            yield f".{name}", values[name]
+    for key, value in (v.__pydantic_extra__ or {}).items():
+        yield (f".{key}" if _plain_keyword(key) else _key_step(key, 0)), value
 
 
 def _at_sentinel_default(value: Any, default: Any) -> bool:
@@ -169,12 +261,16 @@ def _at_sentinel_default(value: Any, default: Any) -> bool:
 def _dataclass(v: Any) -> str:
     parts = []
     keys = []
-    for f in dataclasses.fields(v):
-        value = getattr(v, f.name)
-        if f.init and not _at_sentinel_default(value, f.default):
-            keys.append(f.name)
-            parts.append(f"{f.name}={render_value(value)}")
-    _check_init(type(v), keys)
+    try:
+        for f in dataclasses.fields(v):
+            value = getattr(v, f.name)
+            if f.init and not _at_sentinel_default(value, f.default):
+                keys.append(f.name)
+                parts.append(f"{f.name}={render_value(value)}")
+        _check_init(type(v), keys)
+    except UnrenderableValue as exc:
+        _within(exc, v, ((f".{f.name}", getattr(v, f.name, None)) for f in dataclasses.fields(v)))
+        raise
     return f"{_cls_name(type(v))}(" + ", ".join(parts) + ")"
 
 
@@ -239,7 +335,52 @@ def _enum(v: enum.Enum) -> str:
 
 
 def _datetime(v: datetime.datetime) -> str:
-    return repr(v)  # datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    tz = v.tzinfo
+    if tz is None or type(tz) is datetime.timezone:  # the common case: one attribute, one test
+        return repr(v)  # datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    return _aware(v, tz)
+
+
+def _time(v: datetime.time) -> str:
+    tz = v.tzinfo
+    if tz is None or type(tz) is datetime.timezone:
+        return repr(v)
+    return _aware(v, tz)
+
+
+_ZONE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]{0,63}(?:/[A-Za-z0-9_+\-]{1,64}){0,3}")
+"""An IANA zone key (`Europe/Paris`, `Etc/GMT+5`, `America/Argentina/Buenos_Aires`): the keys
+`read_call` passes to `zoneinfo.ZoneInfo`, and so the only ones rendered (no `..`, no absolute path)."""
+
+
+def _aware(v: datetime.datetime | datetime.time, tz: datetime.tzinfo) -> str:
+    """A datetime or time whose tzinfo is not a `datetime.timezone` (wave 9). Its repr spells the
+    tzinfo's repr, which is no expression `read_call` reads (`TzInfo(0)`, `tzutc()`), and one
+    instant had two spellings. A fixed offset (pydantic's `TzInfo`, what parsing `...Z` or
+    `+01:00` gives) is written as the `datetime.timezone` of that offset (`datetime.timezone.utc`,
+    `datetime.timezone(datetime.timedelta(seconds=3600))`): equal, with the same `utcoffset()`.
+    A `zoneinfo.ZoneInfo` of a named zone is written as its repr, `zoneinfo.ZoneInfo(key='...')`,
+    which `read_call` reads (the key checked, then looked up in the time zone database). Any other
+    tzinfo (dateutil's, pytz's, a ZoneInfo from a file) is refused: nothing says what it is."""
+    cls = type(tz)
+    kind = type(v).__name__
+    if cls is _PydanticTzInfo:
+        try:
+            fixed = datetime.timezone(tz.utcoffset(None))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise UnrenderableValue(f"cannot render a {kind} whose tzinfo is {tz!r}: {exc}", v) from None
+        return repr(v.replace(tzinfo=fixed))
+    zi = sys.modules.get("zoneinfo")
+    if zi is not None and cls is zi.ZoneInfo:
+        key = getattr(tz, "key", None)
+        if isinstance(key, str) and _ZONE_KEY.fullmatch(key):
+            EVAL_NAMESPACE.setdefault("zoneinfo", zi)
+            return repr(v)  # datetime.datetime(2025, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/Paris'))
+        raise UnrenderableValue(f"cannot render a {kind} whose tzinfo is {tz!r}: a ZoneInfo is written by its "
+                                "time zone key, and this one has no key of the time zone database", v)
+    raise UnrenderableValue(f"cannot render a {kind} whose tzinfo is a {_type_name(cls)} ({tz!r}): only a fixed "
+                            "offset (datetime.timezone, pydantic's TzInfo) or a zoneinfo.ZoneInfo is written "
+                            "so that the call text reads back", v)
 
 
 def _path(v: pathlib.PurePath) -> str:
@@ -263,11 +404,66 @@ _EXACT: dict[type, Callable[[Any], str]] = {
     bytearray: repr,
     datetime.datetime: _datetime,
     datetime.date: repr,
-    datetime.time: repr,
+    datetime.time: _time,
     datetime.timedelta: repr,
     decimal.Decimal: lambda v: f"Decimal({str(v)!r})",
     uuid.UUID: lambda v: f"UUID({str(v)!r})",
 }
+
+
+def _same(base: Any, v: Any) -> Any:
+    """`base`, the builtin value a subclass instance `v` is written as, when it equals `v`."""
+    if base == v:
+        return base
+    raise UnrenderableValue(f"cannot render a {_type_name(type(v))} ({_short(v)}): written as its builtin value "
+                            f"{base!r} it would not be equal to it (the subclass holds more)", v)
+
+
+def _short(v: Any) -> str:
+    try:
+        text = repr(v)
+    except Exception:
+        return "?"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_SUBCLASSED: tuple[tuple[type, Callable[[Any], str]], ...] = (
+    # a subclass instance is written as the builtin value it holds (`np.float64(1.5)` -> `1.5`,
+    # `np.str_('x')` -> `'x'`, pandas' `Timestamp` -> `datetime.datetime(...)`), never with its
+    # own repr: one value, one spelling, and the text reads back (wave 9). The builtin's own
+    # method reads the value (`float.__float__`, `str.__str__`): a subclass's override is not called
+    (int, lambda v: int.__repr__(v)),
+    (str, lambda v: repr(str.__str__(v))),
+    (bytes, lambda v: repr(bytes.__bytes__(v))),
+    (float, lambda v: _float(float.__float__(v))),
+    (list, _list),
+    (tuple, _tuple),
+    (set, _set),
+    (frozenset, _frozenset),
+    (dict, _dict),
+    (bytearray, lambda v: repr(bytearray(v))),
+    (datetime.datetime, lambda v: _datetime(_same(datetime.datetime(
+        v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, v.tzinfo, fold=v.fold), v))),
+    (datetime.date, lambda v: repr(_same(datetime.date(v.year, v.month, v.day), v))),
+    (datetime.time, lambda v: _time(_same(datetime.time(v.hour, v.minute, v.second, v.microsecond, v.tzinfo,
+                                                        fold=v.fold), v))),
+    (datetime.timedelta, lambda v: repr(_same(datetime.timedelta(v.days, v.seconds, v.microseconds), v))),
+    (decimal.Decimal, lambda v: f"Decimal({decimal.Decimal.__str__(v)!r})"),
+    (uuid.UUID, lambda v: f"UUID({str(uuid.UUID(int=v.int))!r})"),
+)
+_PROXIES = frozenset(weakref.ProxyTypes)
+
+
+def _proxy(v: Any) -> UnrenderableValue:
+    try:
+        target = f"a {_type_name(v.__class__)}"
+    except ReferenceError:
+        target = "an object no longer alive"
+    # refused, not written as its referent: a proxy is a reference, and the structures that hold
+    # them (ormar's reverse relations, wave 9) point back at the object holding them, so the
+    # referent's rendering would loop; and evaluating the text would give a strong reference
+    return UnrenderableValue(f"cannot render a weakref proxy (to {target}): a proxy is a reference, not a value "
+                             "a call text can write", v)
 
 
 def render_value(v: Any) -> str:
@@ -275,6 +471,8 @@ def render_value(v: Any) -> str:
     fast = _EXACT.get(type(v))
     if fast is not None:
         return fast(v)
+    if type(v) in _PROXIES:  # isinstance() sees through a proxy: it would pass for a model, an enum, a str
+        raise _proxy(v)
     if isinstance(v, BaseModel):
         return _model(v)
     if isinstance(v, enum.Enum):
@@ -291,10 +489,14 @@ def render_value(v: Any) -> str:
     if type(v) in _IP_TYPES:  # IPv4Address('10.0.0.1'): pydantic's IPvAnyAddress gives these
         return f"{type(v).__name__}({str(v)!r})"
     # subclasses of builtins (e.g. a str subclass) render as their builtin value
-    for base, fn in _EXACT.items():
-        if base is not type(None) and isinstance(v, base):
-            return fn(v)
-    raise UnrenderableValue(f"cannot render a {type(v).__qualname__} as a Python literal")
+    for base, fn in _SUBCLASSED:
+        if isinstance(v, base):
+            try:
+                return fn(v)
+            except UnrenderableValue as exc:  # from the builtin copy: the path stops at `v`
+                _within(exc, v, ())
+                raise
+    raise UnrenderableValue(f"cannot render a {_type_name(type(v))} as a Python literal", v)
 
 
 _NETWORK_NAMES = PYDANTIC_NETWORK_TYPES
@@ -325,15 +527,40 @@ def _network_types(load: bool = False) -> dict[type, str]:
     return _networks
 
 
-def render_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """`name(arg, ..., key=value, ...)` with arguments exactly as the caller passed them."""
-    parts = [render_value(a) for a in args]
-    parts.extend(f"{k}={render_value(v)}" for k, v in kwargs.items() if _plain_keyword(k))
-    # `**kwargs` can receive keys no `k=v` can spell (`as`, `class`, `a-b`): pass those as a dict
-    odd = {k: v for k, v in kwargs.items() if not _plain_keyword(k)}
-    if odd:
-        parts.append(f"**{render_value(odd)}")
+def render_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], params: Sequence[str] = ()) -> str:
+    """`name(arg, ..., key=value, ...)` with arguments exactly as the caller passed them.
+
+    An `UnrenderableValue` names the argument and the path inside it (`argument b.meta['count']`);
+    a positional argument by its parameter's name when `params` (the positional parameters' names,
+    in order) gives it, else as `args[1]`."""
+    try:
+        parts = [render_value(a) for a in args]
+        parts.extend(f"{k}={render_value(v)}" for k, v in kwargs.items() if _plain_keyword(k))
+        # `**kwargs` can receive keys no `k=v` can spell (`as`, `class`, `a-b`): pass those as a dict
+        odd = {k: v for k, v in kwargs.items() if not _plain_keyword(k)}
+        if odd:
+            parts.append(f"**{render_value(odd)}")
+    except UnrenderableValue as exc:
+        _name_argument(exc, args, kwargs, params)
+        raise
     return f"{name}({', '.join(parts)})"
+
+
+def _name_argument(exc: UnrenderableValue, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   params: Sequence[str]) -> None:
+    at = exc._at
+    if at is None or exc.argument is not None:
+        return
+    for i, a in enumerate(args):
+        if a is at:
+            exc.argument = params[i] if i < len(params) else f"args[{i}]"
+            return
+    for k, v in kwargs.items():
+        if v is at and _plain_keyword(k):
+            exc.argument = k
+            return
+    if any(not _plain_keyword(k) for k in kwargs):  # the `**{...}` dict: its path starts at the key
+        exc.argument = "**kwargs"
 
 
 def _plain_keyword(key: Any) -> bool:
@@ -346,12 +573,23 @@ class CallSyntaxError(ValueError):
     """A text that is not a call distilgen renders, or that names something outside the allow-list."""
 
 
+def _zone_info(key: str) -> datetime.tzinfo:
+    """`zoneinfo.ZoneInfo(key='Europe/Paris')` read back: a key of the time zone database only
+    (checked before `zoneinfo` sees it: it opens a file under the TZPATH or the `tzdata` package)."""
+    if type(key) is not str or not _ZONE_KEY.fullmatch(key):
+        raise ValueError(f"{key!r} is not a time zone key")
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(key)
+
+
 FIXED_CONSTRUCTORS: dict[str, Any] = {
     "datetime.date": datetime.date,
     "datetime.datetime": datetime.datetime,
     "datetime.time": datetime.time,
     "datetime.timedelta": datetime.timedelta,
     "datetime.timezone": datetime.timezone,  # tzinfo=datetime.timezone(datetime.timedelta(seconds=3600))
+    "zoneinfo.ZoneInfo": _zone_info,  # tzinfo=zoneinfo.ZoneInfo(key='Europe/Paris')
     "Decimal": decimal.Decimal,
     "UUID": uuid.UUID,
     "Path": pathlib.Path,
@@ -420,8 +658,10 @@ def _dotted(node: ast.expr) -> str | None:
 
 
 class _Builder:
-    def __init__(self, constructors: Mapping[str, Any]) -> None:
+    def __init__(self, constructors: Mapping[str, Any], source: str = "") -> None:
         self.constructors = constructors
+        self.source = source
+        self._generic: dict[str, str] | None = None
 
     def value(self, node: ast.expr, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
@@ -469,8 +709,32 @@ class _Builder:
                 return owner.__members__[node.attr]
         raise CallSyntaxError(f"{name or _spell(node)} is not an allowed name")
 
+    def _generic_name(self, node: ast.Subscript) -> str | None:
+        """`Page[int]`, a parametrized generic model, as the name the render writes (its class's
+        qualname, the key `constructors_for` gives it): looked up as text, never evaluated. The
+        text as written first, then as `ast` spells it (`Page[ int ]` in a hand-written file)."""
+        if _dotted(node.value) is None:
+            return None
+        written = ast.get_source_segment(self.source, node) if self.source else None
+        if written is not None and written in self.constructors:
+            return written
+        if self._generic is None:
+            self._generic = {}
+            for key in self.constructors:
+                if "[" in key:
+                    try:
+                        self._generic.setdefault(ast.unparse(_ast_parse.parse(key, mode="eval").body), key)
+                    except (SyntaxError, ValueError, RecursionError, MemoryError):
+                        pass
+        try:
+            spelled = ast.unparse(node)
+        except (RecursionError, ValueError):
+            return None
+        return self._generic.get(spelled, written or spelled)
+
     def _construct(self, node: ast.Call, depth: int) -> Any:
-        name = _dotted(node.func)
+        func = node.func
+        name = self._generic_name(func) if isinstance(func, ast.Subscript) else _dotted(func)
         if name == "float":  # float('nan') / float('inf') / float('-inf'): all repr cannot spell
             if (len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant)
                     and node.args[0].value in _FLOAT_WORDS):
@@ -536,7 +800,7 @@ def read_call(text: str, name: str, constructors: Mapping[str, Any]) -> tuple[tu
     if callee != name:
         return None  # another function's line in a shared dataset
     _network_types(load=True)
-    builder = _Builder({**FIXED_CONSTRUCTORS, **constructors})
+    builder = _Builder({**FIXED_CONSTRUCTORS, **constructors}, expr)
     try:
         receiver: list[Any] = []
         if isinstance(func, ast.Attribute):

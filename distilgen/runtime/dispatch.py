@@ -200,7 +200,7 @@ class Dispatcher:
         """`Return fn(...)`, exactly as capture writes it into the training lines."""
         callee = getattr(self.spec, "callee", None)
         name, call_args = callee(args) if callee is not None else (self.spec.name, args)
-        return "Return " + render_call(name, call_args, kwargs)
+        return "Return " + render_call(name, call_args, kwargs, getattr(self.spec, "positional", ()))
 
     def _messages(self, args: tuple[Any, ...], kwargs: dict[str, Any], user: str | None = None) -> list[dict[str, Any]]:
         self._prepare()

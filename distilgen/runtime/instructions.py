@@ -224,7 +224,7 @@ class _Distilled:
                 name, call_args = spec.name, args
             else:
                 name, call_args = spec.callee(args)
-            call = render_call(name, call_args, kwargs)
+            call = render_call(name, call_args, kwargs, spec.positional)
             if self.fmt == "raw":  # the line records the arguments as data too: as passed, not as left
                 call_args, kwargs = tuple(to_jsonable_python(list(call_args))), to_jsonable_python(kwargs)
             return (call, call_args, kwargs)

@@ -55,6 +55,9 @@ class FunctionSpec:
     when the lock pins an older prompt)."""
     signature: inspect.Signature = field(compare=False)
     source_path: str | None = None
+    positional: tuple[str, ...] = ()
+    """The names of the arguments `callee` leaves in the call, by position: what an unrenderable
+    argument's message names (`argument bounds[2]`, not `args[1]`)."""
 
     def callee(self, args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
         """The name to render and the arguments that belong in the call (self/cls removed)."""
@@ -320,6 +323,7 @@ def build_spec(
         source_path = inspect.getsourcefile(fn)
     except TypeError:
         source_path = None
+    signature = inspect.signature(fn)
     return FunctionSpec(
         function_id=fid,
         module=module,
@@ -336,6 +340,13 @@ def build_spec(
         prompt=prompt,
         fingerprint=fp,
         rendered_fingerprint=rendered_fp,
-        signature=inspect.signature(fn),
+        signature=signature,
         source_path=source_path,
+        positional=_positional(signature, kind),
     )
+
+
+def _positional(signature: inspect.Signature, kind: str) -> tuple[str, ...]:
+    names = [p.name for p in signature.parameters.values()
+             if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    return tuple(names[1:] if kind in ("model_method", "classmethod") else names)  # self / cls: the callee

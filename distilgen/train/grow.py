@@ -85,8 +85,9 @@ class Teacher:
     def render(self, values: dict[str, Any]) -> str:
         args, kwargs = self.target.split(values)
         if self.method and args:
-            return USER_PREFIX + render_call(f"{render_value(args[0])}.{self.target.name}", args[1:], kwargs)
-        return USER_PREFIX + render_call(self.target.name, args, kwargs)
+            return USER_PREFIX + render_call(f"{render_value(args[0])}.{self.target.name}", args[1:], kwargs,
+                                             tuple(self.target.params)[1:])
+        return USER_PREFIX + render_call(self.target.name, args, kwargs, tuple(self.target.params))
 
     def label(self, values: dict[str, Any], where: str) -> tuple[Example | None, str | None]:
         """(the example, None) or (None, the error's first line)."""
