@@ -33,7 +33,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
            "freeze", "thaw", "SECRET_TYPES"]
 
-INDEX_VERSION = 19
+INDEX_VERSION = 20
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -58,8 +58,10 @@ class ClassRec(NamedTuple):
     private: tuple[str, ...] = ()
     """The private attributes (`_x`) its body declares; with its methods' `self._x = ...` too when
     one of its methods reads private state (`FuncRec.private_reads`)."""
-    decorated: bool = False
-    """The class statement has decorators (perhaps `@dataclass`: `writable` does not guess)."""
+    decorators: tuple[str, ...] = ()
+    """The dotted name of each decorator of the class statement (`dataclass`, `attrs.define`,
+    `set_module`; "" for one that is no name): `writable` resolves them, and only one that can make
+    a dataclass-like value makes the class not judged (wave 9: pandas 3's `@set_module` DataFrame)."""
     field_names: tuple[str, ...] = ()
     """The name of each of `fields`, in the same order."""
     abstract: bool = False
@@ -287,7 +289,7 @@ class _Builder:
             t = type(st)
             if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 self.func(st, scope, prefix, cls, pending_overloads)  # type: ignore[arg-type]
-                self.bind(scope, st.name, ("def",), soft)  # type: ignore[attr-defined]
+                self.bind(scope, st.name, _def_binding(st), soft)  # type: ignore[arg-type,attr-defined]
             elif t is ast.ClassDef:
                 self.klass(st, scope, prefix, soft)  # type: ignore[arg-type]
             elif t is ast.ImportFrom:
@@ -340,8 +342,14 @@ class _Builder:
                     self._keep_both(before, st.body)  # type: ignore[attr-defined]
             elif t is ast.Try or t.__name__ == "TryStar":
                 self.block(st.body, scope, prefix, cls, soft)  # type: ignore[attr-defined]
+                # a module-level `try: from pydantic.v1 import BaseModel` / `except ImportError:
+                # from pydantic import BaseModel` binds a name either way, as an `if`/`else` does:
+                # both imports kept, the `try` body's first (wave 9: evidently's compat module)
+                tried = dict(self.scopes[0][1]) if scope == 0 and st.handlers and not self.type_checking else None  # type: ignore[attr-defined]
                 for h in st.handlers:  # type: ignore[attr-defined]
                     self.block(h.body, scope, prefix, cls, True)
+                    if tried is not None:
+                        self._keep_both(tried, st.body, h.body, imports_only=True)  # type: ignore[attr-defined]
                 self.block(st.orelse, scope, prefix, cls, soft)  # type: ignore[attr-defined]
                 self.block(st.finalbody, scope, prefix, cls, soft)  # type: ignore[attr-defined]
             elif t is ast.With or t is ast.AsyncWith or t is ast.For or t is ast.AsyncFor or t is ast.While:
@@ -367,7 +375,7 @@ class _Builder:
                 span, fields, field_names = None, (), ()
         private = tuple(sorted(_declared_private(node))) if first is None else first.private
         self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno, span, fields,
-                                      private, bool(node.decorator_list), field_names, _is_abstract(node))
+                                      private, _decorator_names(node), field_names, _is_abstract(node))
         self.class_nodes.setdefault(qual, node)
         self.bind(scope, node.name, ("cls", qual), soft)
         self.block(node.body, body, qual + ".", qual)
@@ -456,12 +464,19 @@ class _Builder:
             return self.text
         return self.text[starts[node.lineno - 1]:starts[end]]
 
-    def _keep_both(self, after_body: dict[str, Binding], body: list[ast.stmt]) -> None:
+    def _keep_both(self, after_body: dict[str, Binding], body: list[ast.stmt],
+                   other: list[ast.stmt] | None = None, imports_only: bool = False) -> None:
         """After a module-level `if`/`else`: a name both branches bound becomes ("either", the
-        `if` branch's binding, the `else` branch's), tried in that order (`resolve`)."""
+        `if` branch's binding, the `else` branch's), tried in that order (`resolve`). After a
+        `try`/`except` (`other`: the handler's body, whose bindings never replace the body's), a
+        name both import: an import's fallback to `None` or a stub keeps the import alone."""
         names = self.scopes[0][1]
         for name in _bound_in_blocks(body):
             first, now = after_body.get(name), names.get(name)
+            if other is not None:
+                now = _import_binding(other, name)
+                if first is None or now is None or first[0] not in ("imp", "mod"):
+                    continue
             if first is not None and now is not None and now is not first and first[0] != "either":
                 names[name] = ("either", first, now)
 
@@ -769,6 +784,41 @@ def _top_bound(st: ast.stmt) -> set[str]:
     if isinstance(st, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
         return {st.name}
     return set()
+
+
+def _import_binding(stmts: list[ast.stmt], name: str) -> Binding | None:
+    """The last binding these statements' imports (at any depth of blocks) give `name`, or None."""
+    found: Binding | None = None
+    for st in stmts:
+        if isinstance(st, ast.ImportFrom):
+            for a in st.names:
+                if a.name != "*" and (a.asname or a.name) == name:
+                    found = ("imp", st.level, st.module or "", a.name)
+        elif isinstance(st, ast.Import):
+            for a in st.names:
+                if a.asname == name:
+                    found = ("mod", a.name)
+                elif not a.asname and a.name.split(".", 1)[0] == name:
+                    found = ("mod", name)
+        elif not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for inner in _blocks(st):
+                found = _import_binding(inner, name) or found
+    return found
+
+
+def _decorator_names(node: ast.ClassDef) -> tuple[str, ...]:
+    """The dotted name of each decorator (`attrs.define(frozen=True)` -> "attrs.define"), "" for other forms."""
+    return tuple(_dotted(d.func if isinstance(d, ast.Call) else d) or "" for d in node.decorator_list)
+
+
+def _def_binding(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Binding:
+    """("def",), or ("def", "transform") for a def under `@dataclass_transform()` (PEP 681: a
+    decorator that makes dataclass-like classes, as `attrs.define` does; `writable`)."""
+    for d in node.decorator_list:
+        name = _dotted(d.func if isinstance(d, ast.Call) else d) or ""
+        if name.rsplit(".", 1)[-1] == "dataclass_transform":
+            return ("def", "transform")
+    return ("def",)
 
 
 def _bound_in_blocks(stmts: list[ast.stmt]) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import gc
 import importlib.machinery
@@ -16,7 +17,7 @@ from ..contracts import FALLBACK_INSTANCE_MODULE, ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
-from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index
+from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index, conv
 from .roots import source_roots
 from .interpreter import find_interpreter
 from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
@@ -301,18 +302,80 @@ def _is_protocol(res: Resolver, module: str, cls: str) -> bool:
 def _self_shape(res: Resolver, module: str, fn: FuncRec) -> Shape | None:
     """`-> Self` (typing's, or typing_extensions') on a model's method: the model itself, as the
     runtime reads it (pydantic-xml's `from_xml`, wave 4: such methods were not listed at all). A
-    call through a subclass is refused at run time (`SubclassCall`)."""
+    call through a subclass is refused at run time (`SubclassCall`). `Self` inside the annotation
+    (`Optional[Self]`, `list[Self]`, `"Self | None"`) gets the shape the class's name written there
+    would get (wave 9: daytona's ~270 `from_json -> Optional[Self]` were not listed at all)."""
     r = fn.returns
-    if fn.cls is None or r is None or r[0] not in ("n", "q"):
+    if fn.cls is None or r is None or r[0] not in ("n", "q", "s", "or"):
         return None
-    dotted = r[1].strip()
-    if dotted.rsplit(".", 1)[-1] != "Self" or not all(p.isidentifier() for p in dotted.split(".")):
+    self_cls = ("cls", module, fn.cls)
+    swapped = _swap_self(res, module, fn.scope, r, ("t", self_cls), 0)
+    if swapped is None:
         return None
-    if res.typing_name(res.resolve_dotted(module, fn.scope, dotted)) != "Self":
+    if not res.is_model(self_cls)[0]:
         return None
-    if not res.is_model(("cls", module, fn.cls))[0]:
+    if swapped[0] == "t":
+        return ("model", f"{module}.{fn.cls}")
+    return res.classify(module, fn.scope, swapped)
+
+
+def _swap_self(res: Resolver, module: str, scope: int, ann: Any, to: Any, depth: int) -> Any:
+    """`ann` with each name that resolves to typing's `Self` replaced by `to` (string annotations
+    read), or None when it names no `Self` (by the names written first: most annotations pay a
+    string search only)."""
+    if ann is None or depth > 20:
         return None
-    return ("model", f"{module}.{fn.cls}")
+    k = ann[0]
+    if k == "n":
+        dotted = ann[1]
+        if dotted.rsplit(".", 1)[-1] != "Self":
+            return None
+        return to if res.typing_name(res.resolve_dotted(module, scope, dotted)) == "Self" else None
+    if k == "q":
+        if "Self" not in ann[1]:
+            return None
+        try:
+            node = ast.parse(ann[1].strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):
+            return None
+        return _swap_self(res, module, scope, conv(node), to, depth + 1)
+    if k == "s":
+        parts = (ann[1], *ann[2])
+    elif k == "or":
+        parts = (ann[1], ann[2])
+    else:
+        return None
+    swapped = [_swap_self(res, module, scope, p, to, depth + 1) for p in parts]
+    if all(s is None for s in swapped):
+        return None
+    new = tuple(p if s is None else s for p, s in zip(parts, swapped))
+    return ("s", new[0], new[1:]) if k == "s" else ("or", new[0], new[1])
+
+
+def _maybe_v1(res: Resolver, module: str, fn: FuncRec, model: str) -> str | None:
+    """A return model, or a model method's own class, that derives from a name bound to pydantic
+    v1's BaseModel in one branch of a module-level `if`/`try` (`Resolver.maybe_v1`): under pydantic
+    2 that branch runs in a compat module (wave 9: evidently's `_pydantic_compat`, 271 false
+    candidates), and a v1 model has no `model_json_schema` nor `model_dump`."""
+    from .file_index import conv_names
+
+    found: list[tuple[str, str, str]] = []
+    if fn.cls is not None and res.is_model(("cls", module, fn.cls))[0]:
+        hit = res.maybe_v1(module, fn.cls)
+        if hit:
+            found.append((fn.cls.rsplit(".", 1)[-1], *hit))
+    if not found and not (fn.cls is not None and model == f"{module}.{fn.cls}"):
+        for dotted in conv_names(fn.returns):
+            t = res.resolve_dotted(module, fn.scope, dotted)
+            if t[0] == "alias":
+                t = res.resolve_expr_target(t[1], t[2], t[3])
+            if t[0] == "cls" and res.is_model(t)[0] is True and (hit := res.maybe_v1(t[1], t[2])):
+                found.append((t[2].rsplit(".", 1)[-1], *hit))
+                break
+    if not found:
+        return None
+    cls, where, name = found[0]
+    return f"{cls} may be a pydantic v1 model ({name} is bound from pydantic.v1 in {where})"
 
 
 def _unwritable_param(res: Resolver, module: str, fn: FuncRec) -> str | None:
@@ -429,6 +492,8 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
         other: str | None = None
         if shape[0] == "model" and model in res.roots.values():
             other = f"returns {model} itself (no concrete schema to train on)"
+        elif v1 := _maybe_v1(res, module, fn, model):
+            other = v1
         elif "<locals>" in model:
             other = f"return model {model.rsplit('.', 1)[-1]} is defined inside a function (its schema cannot be imported)"
         elif fn.kind == "property":

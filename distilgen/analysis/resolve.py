@@ -11,9 +11,11 @@ Targets are tuples:
     ("alias", module, scope, expr)   `X = <annotation>` (a type alias)
     ("call", module, scope, name, f) `name = f(...)` (an Instructions instance, a TypeVar...)
     ("ext", "dotted.name")           something we know without source (stdlib, pydantic's roots)
+    ("ext", root, where, name)       pydantic's root through a name that may be v1's (`maybe_v1`)
     ("missing", "dotted.name", why)  could not be located: why
     ("def", module, name)            a def at module or class level: not a type (named for decorators)
     ("other",)                       a constant, anything else: not a type
+An annotation may also be ("t", target): a name resolved already (`Self` as its class).
 A binding ("either", b1, b2) (a name both branches of a module-level `if` bind) is the first of
 the two that resolves.
 """
@@ -151,6 +153,8 @@ class Resolver:
         self._exporting: set[tuple[str, str]] = set()
         self._cut = False
         """Set when an answer met a lookup in progress or the depth limit (see `export`)."""
+        self._subclass_names: dict[str, list[tuple[str, str]]] | None = None
+        """Last name of a written base -> the scanned classes naming it (`subclasses`)."""
 
     def begin(self) -> None:
         """Start recording the modules read (`end()` returns them)."""
@@ -220,11 +224,21 @@ class Resolver:
     def _bind_target(self, module: str, scope: int, name: str, b: Resolved, depth: int) -> Resolved:
         kind = b[0]
         if kind == "either":
-            # a name both branches of a module-level `if` bind: the first that resolves
+            # a name both branches of a module-level `if` (or `try`/`except`) bind: the first that
+            # resolves; but pydantic v1's BaseModel in one branch and a model in the other is a
+            # model that may be v1 at run time (`maybe_v1`; wave 9: evidently's compat module)
             first = self._bind_target(module, scope, name, b[1], depth)
+            second = self._bind_target(module, scope, name, b[2], depth)
+            v1 = _v1_root(self.fqn(first)) if first[0] != "other" else False
+            if v1 != (_v1_root(self.fqn(second)) if second[0] != "other" else False):
+                other = second if v1 else first
+                if self.is_model(other)[0]:
+                    home = self.modules.get(module)
+                    where = home.path if home is not None and home.path else module
+                    root = other[1] if other[0] == "ext" and other[1] in self.roots.values() else MODEL_ROOTS["pydantic.BaseModel"]
+                    return ("ext", root, where, name)
             if first[0] != "missing":
                 return first
-            second = self._bind_target(module, scope, name, b[2], depth)
             return first if second[0] == "missing" else second
         if kind == "cls":
             return ("cls", module, b[1])
@@ -456,6 +470,62 @@ class Resolver:
                 unresolved = f"base {written} of {module}.{qual}: {why}"
         return (None, unresolved) if unresolved else (False, None)
 
+    def subclasses(self, module: str, qual: str) -> list[tuple[str, str]]:
+        """The classes of the scanned modules that name class `qual` of `module` among their
+        bases (by the base's last name, then resolved): an ABC's implementations (`writable`).
+        The name map is built once per scan, from the indexes alone; every scanned module counts
+        as read (a file added with a new subclass changes the answer)."""
+        if self._subclass_names is None:
+            found: dict[str, list[tuple[str, str]]] = {}
+            for name, m in self.modules.items():
+                idx = m.index
+                for q, crec in idx.classes.items() if idx is not None else ():
+                    for base in crec.bases:
+                        if base is not None and base[0] == "s":
+                            base = base[1]
+                        if base is not None and base[0] == "n":
+                            found.setdefault(base[1].rsplit(".", 1)[-1], []).append((name, q))
+            self._subclass_names = found
+        for name in self.modules:
+            self._touch(name)
+        out: list[tuple[str, str]] = []
+        for m2, q2 in self._subclass_names.get(qual.rsplit(".", 1)[-1], ()):
+            rec = self.class_record(m2, q2)
+            if rec is None:
+                continue
+            for _, t in self.class_bases(m2, rec):
+                if t[0] == "alias":
+                    t = self.resolve_expr_target(t[1], t[2], t[3])
+                if t[0] == "cls" and t[1] == module and t[2] == qual:
+                    out.append((m2, q2))
+                    break
+        return out
+
+    def maybe_v1(self, module: str, qual: str) -> tuple[str, str] | None:
+        """(where, name) when model class `qual` of `module` derives, at any depth of its bases
+        in the scan, from a name bound to pydantic v1's BaseModel in one branch of a module-level
+        `if`/`try` and to a model in the other (`_bind_target`): which runs depends on the installed
+        pydantic, so the class may be no pydantic 2 model (wave 9: evidently's 271 v1 models)."""
+        return self.remember(("v1", module, qual), self._maybe_v1, module, qual, set())
+
+    def _maybe_v1(self, module: str, qual: str, seen: set[tuple[str, str]]) -> tuple[str, str] | None:
+        if (module, qual) in seen or len(seen) > 50:
+            return None
+        seen.add((module, qual))
+        rec = self.class_record(module, qual)
+        if rec is None:
+            return None
+        for _, t in self.class_bases(module, rec):
+            if t[0] == "alias":
+                t = self.resolve_expr_target(t[1], t[2], t[3])
+            if t[0] == "ext" and len(t) == 4:
+                return (t[2], t[3])
+            if t[0] == "cls" and self.is_model(t)[0]:
+                hit = self._maybe_v1(t[1], t[2], seen)
+                if hit:
+                    return hit
+        return None
+
     # -- return annotations ------------------------------------------------------------------
     def typing_name(self, t: Resolved) -> str | None:
         """`Optional` for typing.Optional (any spelling), `list` for builtins.list, ..."""
@@ -480,6 +550,8 @@ class Resolver:
             return self.classify(module, scope, conv(node), depth + 1)
         if k == "n":
             return self._classify_target(self.resolve_dotted(module, scope, expr[1]), depth)
+        if k == "t":  # a target resolved already (`Self` read as its class: `project._self_shape`)
+            return self._classify_target(expr[1], depth)
         if k == "or":
             return self._union(module, scope, _flatten_or(expr), depth)
         if k == "overloads":
@@ -632,6 +704,8 @@ class Resolver:
             return f"{head}[{inner}]"
         if k == "none":
             return "None"
+        if k == "t":
+            return self.fqn(expr[1])
         if k == "or":
             return "typing.Union[" + ", ".join(self.render(module, scope, m) for m in _flatten_or(expr)) + "]"
         if k == "l":
@@ -639,6 +713,11 @@ class Resolver:
         if k == "k":
             return str(expr[1])
         return "?"
+
+
+def _v1_root(fqn: str) -> bool:
+    """pydantic v1's BaseModel (`pydantic.v1.BaseModel`, located or not; `pydantic.v1.main.BaseModel`)."""
+    return fqn.startswith("pydantic.v1.") and fqn.rsplit(".", 1)[-1] == "BaseModel"
 
 
 def _flatten_or(expr: Any) -> list[Any]:

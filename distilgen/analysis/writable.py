@@ -7,9 +7,10 @@ cannot be written: every call of a decorated function would be skipped, and a di
 raise (wave 5: 95 of arize-phoenix's 117 candidates took a starlette `Request` or an SQLAlchemy
 session or row). Such a function is `ineligible`.
 
-Only a definite answer counts: a type this module cannot see through (a class with a decorator,
-which may make it a dataclass; a base the scan cannot resolve; a `TypeVar`; a `Protocol`; an
-uninstalled package) is taken as writable, so a candidate is never lost on a guess.
+Only a definite answer counts: a type this module cannot see through (a class under a decorator
+that can make it a dataclass-like value; a base the scan cannot resolve; a `TypeVar`; a
+`Protocol`; an uninstalled package; an ABC with no implementation in the scan, or one of them
+writable) is taken as writable, so a candidate is never lost on a guess.
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
     if model is not False:
         return None  # not known
     if _abstract(res, module, qual):
-        return None  # an ABC: its instances are implementations, perhaps models (fastapi-pagination's AbstractParams)
+        # an ABC: its instances are implementations, judged by those the scan finds
+        return res.remember(("impl", module, qual), _implementations, res, module, qual, depth)
     verdict = _plain(res, module, qual, {}, depth)
     if verdict == "exception":
         return f"an exception ({module}.{qual})"
@@ -201,12 +203,37 @@ def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
     return f"of class {module}.{qual}" if verdict == "plain" else None
 
 
+def _implementations(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
+    """An ABC by its implementations in the scanned files: writable (None) when one of them is a
+    model, a dataclass or another value a call can write, or is not known (wave 8:
+    fastapi-pagination's `AbstractParams`, whose implementations are models); unwritable when
+    every one found is a class no call can write (wave 9: strands' `Model`, each implementation a
+    plain class holding a provider's client); not judged when none is found."""
+    if depth > 8:
+        return None
+    found = res.subclasses(module, qual)
+    if not found:
+        return None
+    for m, q in found:
+        if _class(res, m, q, depth + 1) is None:
+            return None
+    shown = ", ".join(f"{m}.{q}" for m, q in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    return f"of class {module}.{qual}, whose implementations ({shown}) are not models"
+
+
 def _abstract(res: "Resolver", module: str, qual: str) -> bool:
     """An ABC: `abc.ABC` among its bases, `metaclass=ABCMeta`, or an `@abstractmethod` of its own."""
     rec = res.class_record(module, qual)
     if rec is None:
         return False
     return rec.abstract or any(t[0] == "ext" and t[1] == "abc.ABC" for _, t in res.class_bases(module, rec))
+
+
+def _protocol(res: "Resolver", module: str, qual: str) -> bool:
+    """A class that lists `typing.Protocol` among its bases (an interface: as a parameter's type
+    it is not judged, as another class's base it gives that class no written form)."""
+    rec = res.class_record(module, qual)
+    return rec is not None and any(res.typing_name(t) == "Protocol" for _, t in res.class_bases(module, rec))
 
 
 _WALKING = "walking"  # a class whose verdict is being made (a base cycle): not known
@@ -232,8 +259,8 @@ def _plain(res: "Resolver", module: str, qual: str, verdicts: dict[tuple[str, st
 def _plain_verdict(res: "Resolver", module: str, qual: str, verdicts: dict[tuple[str, str], str | None],
                    depth: int) -> str | None:
     rec = res.class_record(module, qual)
-    if rec is None or rec.decorated:
-        return None  # not read, or decorated: perhaps a dataclass
+    if rec is None or (rec.decorators and _dataclass_like(res, module, rec)):
+        return None  # not read, or made a dataclass (or an attrs class...) by a decorator
     verdict = "plain"
     for _, t in res.class_bases(module, rec):  # `Generic[T]`, `Mapping[str, Any]`: the class subscripted
         if t[0] == "alias":
@@ -241,6 +268,8 @@ def _plain_verdict(res: "Resolver", module: str, qual: str, verdicts: dict[tuple
         if t[0] == "cls":
             if res.is_model(t)[0] is not False:
                 return None
+            if _protocol(res, t[1], t[2]):
+                continue  # a Protocol as a base says nothing of the value (strands' `AudioCapable` mixin)
             inner = _plain(res, t[1], t[2], verdicts, depth + 1)
             if inner is None:
                 return None
@@ -261,6 +290,39 @@ def _plain_verdict(res: "Resolver", module: str, qual: str, verdicts: dict[tuple
         elif not (name in _NEUTRAL_BUILTINS or name.rpartition(".")[0] in _NEUTRAL_HOMES):
             return None  # a library base the scan cannot read
     return verdict
+
+
+# decorators that make a class's instances dataclass-like values (the renderer writes dataclasses;
+# attrs' and other dataclass-like classes are not judged): by full name, or by the last name
+_DATACLASS_MAKERS = frozenset({"dataclasses.dataclass", "typing.dataclass_transform",
+                               "typing_extensions.dataclass_transform"})
+_ATTRS_MAKERS = frozenset({"s", "attrs", "attributes", "define", "frozen", "mutable", "dataclass"})
+
+
+def _dataclass_like(res: "Resolver", module: str, rec: Any) -> bool:
+    """A decorator of the class statement that can make a dataclass-like value: `dataclasses`',
+    pydantic's or any library's `dataclass`, attrs' `s`/`define`/`frozen`..., `dataclass_transform`
+    or a def it decorates (PEP 681). Any other (pandas 3's `@set_module`, `functools.total_ordering`,
+    a registry's `register`) leaves the class as its bases make it (wave 9: every `DataFrame`
+    parameter was taken as writable)."""
+    for written in rec.decorators:
+        if not written:
+            continue
+        t = res.resolve_dotted(module, rec.scope, written)
+        if t[0] == "alias":
+            t = res.resolve_expr_target(t[1], t[2], t[3])
+        full = res.fqn(t) if t[0] in ("cls", "def", "ext", "missing") else written
+        last = full.rsplit(".", 1)[-1]
+        if full in _DATACLASS_MAKERS or last in ("dataclass", "dataclass_transform"):
+            return True
+        if full.split(".", 1)[0] in ("attr", "attrs") and last in _ATTRS_MAKERS:
+            return True
+        if t[0] == "def" and "." not in t[2]:
+            m = res.module(t[1])
+            idx = m.index if m is not None and not isinstance(m, str) else None
+            if idx is not None and idx.names.get(t[2]) == ("def", "transform"):
+                return True
+    return False
 
 
 def secret_in(res: "Resolver", module: str, scope: int, ann: Any) -> tuple[str, str, str] | None:
