@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from typing import Any as _Any
 from typing import Callable as _Callable
 from typing import Iterable as _Iterable
+from typing import Mapping as _Mapping
 
 # Heavy modules (libcst, openai, torch) are imported inside the verbs that need them, so
 # `import distilgen.api` and `distilgen --help` stay fast. Names are private (`_Path`) so that
@@ -19,6 +20,7 @@ from typing import Iterable as _Iterable
 if TYPE_CHECKING:
     from .contracts import ReportFormat, ResponseFormat
     from .analysis.depends import StaticFacts
+    from .analysis.index_shift import ShiftedFile
     from .analysis.interpreter import Interpreter
     from .analysis.scan import ScanReport
     from .checks import Finding
@@ -172,8 +174,10 @@ def apply(
         facts: "list[StaticFacts]" = []  # the lock's static facts, shared with `remember` (one read per file)
         rescans: "list[ScanReport]" = []  # the lock step's scan of the edited project, `remember`'s too
         if write and lock and (result.changed or (action == "dispatch" and result.bound)):
+            shifted = result.shifted
             result = pin_models(result, report, cfg,
-                                lambda config: [_record_prompts(config, early=early, facts=facts, scans=rescans)])
+                                lambda config: [_record_prompts(config, early=early, facts=facts, scans=rescans,
+                                                                shifted=shifted)])
         if early is not None and early.verdicts is not None and action in ("decorate", "dispatch"):
             from .codemods.left_alone import remember
 
@@ -372,16 +376,19 @@ def prompts(
 
 
 def _record_prompts(cfg: "Config", *, check: bool = False, early: "_EarlySchemas | None" = None,
-                    facts: "list[StaticFacts] | None" = None, scans: "list[ScanReport] | None" = None) -> PromptsReport:
+                    facts: "list[StaticFacts] | None" = None, scans: "list[ScanReport] | None" = None,
+                    shifted: "_Mapping[str, ShiftedFile] | None" = None) -> PromptsReport:
     """`prompts` for one project; `early` holds the answers of a schema child `apply` started
     before its edit (only functions it did not describe start another child); the static facts
     read are appended to `facts`, and the project's scan to `scans`, for a caller that asks more
-    of the same files."""
+    of the same files; `shifted` are the files `apply` just edited by inserting lines, whose
+    indexes the scan moves instead of building again."""
     from .analysis.depends import StaticFacts
+    from .analysis.project import scan_project
     from .prompts.lock import load_lock, record_prompts
     from .prompts.recording import build_records
 
-    report = scan([cfg.root], config=cfg)
+    report = scan_project([_Path(cfg.root)], config=cfg, shifted=shifted or {})
     if scans is not None:
         scans.append(report)
     decorated = report.by_status("decorated")

@@ -178,7 +178,7 @@ def test_distil_name_is_the_callee_in_captured_and_dispatched_user_messages(tmp_
 def test_scan_restores_the_garbage_collector_even_when_it_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from distilgen.analysis import project
 
-    def boom(*args: object) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
         assert not gc.isenabled()  # the scan runs with the collector off
         raise RuntimeError("scan failed")
 

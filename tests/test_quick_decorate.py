@@ -15,6 +15,8 @@ from test_codemods_real import _defs
 import distilgen.codemods.quick_decorate as quick_module
 from distilgen.codemods.decorate import InstanceRef, Target, edit_module
 from distilgen.codemods.quick_decorate import quick_decorate
+from distilgen.analysis.file_index import build_index
+from distilgen.analysis.index_shift import LineInserts, shifted_index
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = "pkg.distil:instructions"
@@ -32,14 +34,27 @@ def _quick(source: bytes, targets: list[Target]) -> tuple[bytes | str, object] |
 
 
 def _check(source: bytes, targets: list[Target], monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Whether the quick path answered; when it did, its answer is the codemod's."""
+    """Whether the quick path answered; when it did, its answer is the codemod's, and the index
+    `apply`'s lock step takes for the edited file (`analysis.index_shift`) is the one it would build."""
     got = _quick(source, targets)
     if got is None:
         return False
     assert got == _codemod(source, targets, monkeypatch), source.decode()
     # and `edit_module` itself takes it
     assert edit_module(source, targets, INSTANCE, module="pkg.mod") == got
+    _check_shift(source, got)
     return True
+
+
+def _check_shift(source: bytes, got: tuple[bytes | str, object]) -> None:
+    new, outcome = got
+    inserts = getattr(outcome, "line_inserts", None)
+    assert inserts is not None
+    instance = InstanceRef.parse(INSTANCE)
+    new_bytes = new if isinstance(new, bytes) else new.encode()
+    shifted = shifted_index(build_index(source, "m.py"), LineInserts(inserts, instance.attr, instance.module),
+                            new_bytes.decode())
+    assert shifted == build_index(new_bytes, "m.py"), new_bytes.decode()
 
 
 SOURCES = sorted({*(ROOT / "tests" / "scan_corpus").rglob("*.py"), *(ROOT / "sample_project").rglob("*.py"),
@@ -251,6 +266,7 @@ def test_any_program_either_goes_to_the_codemod_or_gets_its_answer(code: str,
     got = _quick(source, targets)
     if got is not None:
         assert got == reference
+        _check_shift(source, got)
 
 
 def test_no_target_adds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

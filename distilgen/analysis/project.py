@@ -10,14 +10,15 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 from ..config import Config, load_config
 from ..contracts import FALLBACK_INSTANCE_MODULE, ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
-from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index, conv
+from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index, conv, decode, thaw
+from .index_shift import ShiftedFile, shifted_index
 from .roots import source_roots
 from .interpreter import find_interpreter
 from .scan import DecoratorInfo, FileError, ScanReport, ScanResult
@@ -553,13 +554,15 @@ def scan_project(
     exclude: tuple[str, ...] = (),
     include_generated: bool = False,
     use_cache: bool = True,
+    shifted: Mapping[str, ShiftedFile] | None = None,
 ) -> ScanReport:
+    """`shifted`: the files `apply` just edited by inserting lines (see `_index_files`)."""
     # The scan allocates many small, acyclic tuples: the cyclic collector only slows that down.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         try:
-            return _scan_project(paths, config, select, exclude, include_generated, use_cache)
+            return _scan_project(paths, config, select, exclude, include_generated, use_cache, shifted=shifted)
         except (InternalError, TypeError, ValueError, AttributeError, KeyError, IndexError):
             if not use_cache:
                 raise
@@ -610,6 +613,7 @@ def _scan_project(
     include_generated: bool,
     use_cache: bool,
     read_cache: bool = True,
+    shifted: Mapping[str, ShiftedFile] | None = None,
 ) -> ScanReport:
     plan = _plan(paths, config, select, exclude, include_generated, use_cache)
     stored = plan.cache.load_results() if read_cache else None
@@ -620,7 +624,7 @@ def _scan_project(
     from .resolve import Resolver
 
     index_cache = plan.cache.load_index() if read_cache else IndexCache({}, {})
-    indexed = _index_files(plan.entries, index_cache.files)
+    indexed = _index_files(plan.entries, index_cache.files, shifted)
     modules, errors = _modules(plan, indexed.by_rel)
     digests = {e.rel: indexed.files[e.path].digest if e.path in indexed.files else None for e in plan.entries}
     reuse = _reusable(plan, stored, digests)
@@ -666,8 +670,11 @@ def _plan(paths: list[Path], config: Config | None, select: tuple[str, ...], exc
                      include_generated, cache)
 
 
-def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile]) -> _Indexed:
-    """Each file's index: from the cache when its mtime and size (or, touched, its digest) match, else built."""
+def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile],
+                 shifted: Mapping[str, ShiftedFile] | None = None) -> _Indexed:
+    """Each file's index: from the cache when its mtime and size (or, touched, its digest) match,
+    moved from its index before the edit for a file `apply` just edited by inserting lines
+    (`shifted`, by path: `index_shift`), else built."""
     by_rel: dict[str, Any] = {}
     files: dict[str, CachedFile] = {}
     stale: list[FileEntry] = []
@@ -685,6 +692,9 @@ def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile]) -> _In
             # a touched-but-identical file: one read, no parse
             by_rel[e.rel] = hit.index
             files[e.path] = hit._replace(mtime_ns=e.mtime_ns)
+        elif hit is not None and shifted and e.rel in shifted and (moved := _moved(e, hit, shifted[e.rel])) is not None:
+            by_rel[e.rel] = moved
+            files[e.path] = CachedFile(e.mtime_ns, e.size, shifted[e.rel].new_digest, moved)
         else:
             todo.append(e)
     for e, (dg, idx) in zip(todo, _index_many([e.path for e in todo], [e.size for e in todo])):
@@ -692,6 +702,24 @@ def _index_files(entries: list[FileEntry], cached: dict[str, CachedFile]) -> _In
         if dg is not None:
             files[e.path] = CachedFile(e.mtime_ns, e.size, dg, idx)
     return _Indexed(by_rel, files)
+
+
+def _moved(e: FileEntry, hit: CachedFile, edit: ShiftedFile) -> FileIndex | None:
+    """The index of a file `apply` edited by inserting lines, moved from its index before the edit:
+    only when that index is of the text the edit read, and the file holds what the edit wrote."""
+    if hit.digest != edit.old_digest:
+        return None
+    old = hit.index if isinstance(hit.index, FileIndex) else thaw(hit.index)
+    if not isinstance(old, FileIndex):
+        return None  # an ("error", reason) entry
+    try:
+        with open(e.path, "rb") as fh:
+            data = fh.read()
+        if digest(data) != edit.new_digest:
+            return None
+        return shifted_index(old, edit.edit, decode(data))
+    except (OSError, UnindexableFile):
+        return None
 
 
 def _same_digest(path: str, expected: bytes) -> bool:

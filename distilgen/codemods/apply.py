@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 
 from .._templates import render_template
+from ..analysis.cache import digest
+from ..analysis.index_shift import LineInserts, ShiftedFile
 from ..analysis.parsing import UnparsableSource, parse_cst, run_deep
 from ..analysis.processes import ordered_map, worker_count
 from ..analysis.roots import import_folders
@@ -60,6 +62,9 @@ class ApplyReport:
     bound: tuple[str, ...] = ()
     """Function ids of the selected functions that are (or, unwritten, would be) in the action's
     state: decorated, or bound to the model for `dispatch`."""
+    shifted: Mapping[str, ShiftedFile] = field(default_factory=dict, repr=False, compare=False)
+    """The written files whose edit only inserted lines, by path: the lock step's scan moves their
+    old index instead of indexing them again (`analysis.index_shift`)."""
 
     @property
     def changed(self) -> tuple[FileEdit, ...]:
@@ -352,8 +357,8 @@ def _plan_file(root: Path, rel: str, results: Sequence[ScanResult], instance: In
         return _Planned(FileEdit(rel, "error", f"no function {gone} here any more (changed since the scan?); not written"),
                         notes, refused)
     assert isinstance(new, bytes)
-    return _Planned(PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding, std_parsed=outcome.std_parsed),
-                    notes, refused)
+    return _Planned(PlannedEdit(rel, snap, new, outcome.changed, outcome.encoding, std_parsed=outcome.std_parsed,
+                                inserts=outcome.line_inserts), notes, refused)
 
 
 # Below this much source to edit, planning in this process beats starting worker processes
@@ -536,10 +541,14 @@ def apply_codemod(
         r.function_id for r in report.results
         if r.status in wanted and r.module and r.path not in bad and (r.path, r.qualname) not in refused
     )
+    written = {e.path for e in edits if e.status == "changed"} if write else set()
+    shifted = {p.rel: ShiftedFile(digest(p.snapshot.data), digest(p.new),
+                                  LineInserts(p.inserts, where[p.rel].instance.attr, where[p.rel].instance.module))
+               for p in rest if p.inserts is not None and p.rel in written and p.snapshot.data is not None}
     # in file and line order, however soon the schema child answered (and whichever process planned)
     return ApplyReport(root, action, model, tuple(order[k] for k in sorted(order)), write,
                        notes=tuple(sorted(notes, key=_note_place)),
-                       bound=bound if action != "remove" else ())
+                       bound=bound if action != "remove" else (), shifted=shifted)
 
 
 def _note_place(note: str) -> tuple[str, int]:

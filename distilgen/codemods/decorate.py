@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import symtable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 import libcst as cst
@@ -92,6 +92,9 @@ class ModuleEdit:
     """(qualname, why, def line) of targets left undecorated: decorating them would be wrong."""
     std_parsed: bool = True
     """The original parsed with this interpreter's own parser (so its output must too)."""
+    line_inserts: tuple[tuple[int, int, int], ...] | None = field(default=None, compare=False)
+    """Where the edit only inserted whole lines (`quick_decorate`): (old line they go before, how
+    many, the old line of the def decorated or 0 for the import), for `analysis.index_shift`."""
 
 
 def string_literal(value: str) -> str:

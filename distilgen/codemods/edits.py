@@ -69,6 +69,8 @@ class PlannedEdit:
     """Whether the original parses with this interpreter's parser, when the planner knows."""
     checked: FileEdit | None = None
     """`check_edit`'s answer, when it was already computed (in a worker process)."""
+    inserts: tuple[tuple[int, int, int], ...] | None = None
+    """Where the edit only inserted whole lines (`ModuleEdit.line_inserts`)."""
 
 
 class EditError(Exception):

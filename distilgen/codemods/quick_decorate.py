@@ -105,7 +105,7 @@ def quick_decorate(source: bytes | str, tree: ast.Module, targets: Sequence[Targ
         return line_no >= 1 and lines[line_no - 1].endswith("\\")
 
     defs = _defs_by_line(tree)
-    inserts: list[tuple[int, int, str]] = []  # (line the new text goes before, import first, the text)
+    inserts: list[tuple[int, int, str, int]] = []  # (line the new text goes before, import first, the text, def line)
     changed: list[str] = []
     seen: set[int] = set()
     for t in targets:
@@ -125,22 +125,24 @@ def quick_decorate(source: bytes | str, tree: ast.Module, targets: Sequence[Targ
         after = max((d.end_lineno or d.lineno for d in node.decorator_list), default=node.lineno - 1)
         if continued(after) or continued(node.lineno - 1):
             return None
-        inserts.append((after + 1, 1, f"{indent}@{instance.attr}.distil\n"))
+        inserts.append((after + 1, 1, f"{indent}@{instance.attr}.distil\n", node.lineno))
         changed.append(qualname)
     line, blank = where
     if not changed or continued(line):  # no target: the codemod adds no import either
         return None
     # the import is a statement before the def whose line it shares: it comes first
-    inserts.append((line + 1, 0, ("\n" if blank else "") + f"from {instance.module} import {instance.attr}\n"))
+    inserts.append((line + 1, 0, ("\n" if blank else "") + f"from {instance.module} import {instance.attr}\n", 0))
+    inserts.sort()
     out: list[str] = []
     start = 0  # index into `lines` of the next line to copy
-    for before, _, new in sorted(inserts):
+    for before, _, new, _ in inserts:
         out.append("".join(f"{piece}\n" for piece in lines[start:before - 1]))
         out.append(new)
         start = before - 1
     out.append("\n".join(lines[start:]))
     new_text = "".join(out)
-    result = ModuleEdit(tuple(changed), (), instance.attr, (), "utf-8", (), True)
+    result = ModuleEdit(tuple(changed), (), instance.attr, (), "utf-8", (), True,
+                        line_inserts=tuple((before, text.count("\n"), def_line) for before, _, text, def_line in inserts))
     return (new_text.encode("utf-8") if isinstance(source, bytes) else new_text), result
 
 
