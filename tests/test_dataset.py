@@ -113,7 +113,17 @@ def test_fewer_than_ten_examples(tmp_path: Path) -> None:
     f = tmp_path / "few.jsonl"
     f.write_text("\n".join(lines(GOOD["tools"])[:9]) + "\n", encoding="utf-8")
     rep = validate_file(f)
-    assert [str(p) for p in rep.errors] == [f"{f}: 9 examples; OpenAI fine-tuning needs at least 10"]
+    assert [str(p) for p in rep.errors] == [f"{f}: error: 9 examples; OpenAI fine-tuning needs at least 10 "
+                                            "(--min-examples N for a validation file or another service)"]
+
+
+def test_the_error_line_says_it_is_the_error(tmp_path: Path) -> None:
+    """Wave 11: the summary said '1 error' and no line said which it was ('1 examples; ...')."""
+    f = tmp_path / "one.jsonl"
+    f.write_text(lines(GOOD["tools"])[0] + "\n", encoding="utf-8")
+    rep = validate_file(f)
+    assert [str(p) for p in rep.errors] == [f"{f}: error: 1 example; OpenAI fine-tuning needs at least 10 "
+                                            "(--min-examples N for a validation file or another service)"]
     assert validate_file(f, min_examples=1).ok
 
 
@@ -334,7 +344,7 @@ def test_split_cli_and_bad_input(tmp_path: Path) -> None:
                                         f"{tmp_path / 's' / 'val.jsonl'}: 3 examples",
                                         "12 distinct calls; none on both sides"]
     proc = cli("dataset", "split", str(CORPUS / "bad_raw.jsonl"), "--out", str(tmp_path / "b"))
-    assert proc.returncode == 2 and f"{CORPUS / 'bad_raw.jsonl'}:1: raw output.result" in proc.stderr
+    assert proc.returncode == 2 and f"{CORPUS / 'bad_raw.jsonl'}:1: error: raw output.result" in proc.stderr
     proc = cli("dataset", "split", str(GOOD["tools"]), "--val", "1.5")
     assert proc.returncode == 2 and "--val must be between 0 and 1" in proc.stderr
 
@@ -375,7 +385,7 @@ def test_compact_lines_are_checked_against_the_lock_schema(tmp_path: Path) -> No
                                        rich["messages"][0]["content"], schema)])
     (rep,) = api.dataset_validate([f], lock=lock)
     assert [str(p) for p in rep.problems] == [
-        f"{f}:5: messages[2].tool_calls[0].function: Ticket arguments.priority: 'urgent' is not one of 'low', 'high' "
+        f"{f}:5: error: messages[2].tool_calls[0].function: Ticket arguments.priority: 'urgent' is not one of 'low', 'high' "
         f"(schema from {lock})"]
     assert rep.notes == ()
 
@@ -401,7 +411,7 @@ def test_export_hf_chat_and_sharegpt(tmp_path: Path) -> None:
 def test_export_refuses_invalid_input(tmp_path: Path) -> None:
     from distilgen.errors import DistilgenError, UsageError
 
-    with pytest.raises(DistilgenError, match=r"bad_tools.jsonl:2: blank line"):
+    with pytest.raises(DistilgenError, match=r"bad_tools.jsonl:2: error: blank line"):
         export_file(CORPUS / "bad_tools.jsonl", "hf-chat", tmp_path / "x.jsonl")
     with pytest.raises(UsageError, match="--to must be one of"):
         export_file(GOOD["tools"], "alpaca", tmp_path / "x.jsonl")
@@ -469,9 +479,9 @@ def test_nan_infinity_tokens_and_forbidden_null_are_flagged_by_file_line(tmp_pat
     f.write_text("".join(json.dumps(o) + "\n" for o in raw), encoding="utf-8")  # json.dumps writes NaN
     assert "NaN" in f.read_text() and "-Infinity" in f.read_text()
     problems = [str(p) for p in validate_file(f).errors]
-    assert any(p.startswith(f"{f}:3: invalid JSON: NaN is not JSON") for p in problems), problems
-    assert any(p.startswith(f"{f}:6: invalid JSON: -Infinity is not JSON") for p in problems), problems
-    assert any(p.startswith(f"{f}:8: raw output.result") and "null" in p for p in problems), problems
+    assert any(p.startswith(f"{f}:3: error: invalid JSON: NaN is not JSON") for p in problems), problems
+    assert any(p.startswith(f"{f}:6: error: invalid JSON: -Infinity is not JSON") for p in problems), problems
+    assert any(p.startswith(f"{f}:8: error: raw output.result") and "null" in p for p in problems), problems
 
     rich = [json.loads(line) for line in lines(GOOD["rich"])]  # tools lines declaring the full schema
     call = rich[1]["messages"][2]["tool_calls"][0]["function"]

@@ -169,7 +169,7 @@ def test_invalid_dataset_is_refused_before_any_upload(srv: FakeOpenAI) -> None:
     proc = run(srv, "jobs", "create-from-file", str(CORPUS / "bad_tools.jsonl"))
     assert proc.returncode == 2
     assert "refusing to upload" in proc.stderr
-    assert f"{CORPUS / 'bad_tools.jsonl'}:1: invalid JSON" in proc.stderr
+    assert f"{CORPUS / 'bad_tools.jsonl'}:1: error: invalid JSON" in proc.stderr
     assert srv.requests_to("/v1/files", "POST") == []
     raw = run(srv, "jobs", "create-from-file", str(CORPUS / "good_raw.jsonl"))
     assert raw.returncode == 2 and "--to openai-tools" in raw.stderr

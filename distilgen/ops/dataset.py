@@ -64,8 +64,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        tag = "" if self.severity == "error" else "warning: "
-        return f"{where}: {tag}{self.message}"
+        # each line says what it is: the summary counts errors, so the reader must find them
+        return f"{where}: {self.severity}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "severity": self.severity, "message": self.message}
@@ -354,7 +354,9 @@ def validate_file(path: str | Path, *, model: str = DEFAULT_MODEL, max_tokens: i
     if info.max_tokens_per_example is None and counts:
         notes.append(f"no per-example token limit known for {model}; pass --max-tokens to check one")
     if len(examples) < min_examples:
-        problems.append(Problem(name, None, f"{len(examples)} examples; OpenAI fine-tuning needs at least {min_examples}"))
+        count = f"{len(examples)} example{'' if len(examples) == 1 else 's'}"
+        problems.append(Problem(name, None, f"{count}; OpenAI fine-tuning needs at least {min_examples} "
+                                            f"(--min-examples N for a validation file or another service)"))
     valid = [e for e in examples if e.valid]  # an invalid line is reported once, for what is wrong with it
     unchecked = 0
     for e in valid:
