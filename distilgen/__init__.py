@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYP
     from .ops.client import ApiError, NoApiKeyError
     from .prompts.lock import LockError, PromptGoneError
     from .runtime.calls import UnrenderableValue
-    from .runtime.formats import SerializedAnswer, SubclassAnswer
+    from .runtime.formats import SerializedAnswer, SubclassAnswer, UnwritableAnswer, ZonedAnswer
     from .runtime.spec import SubclassCall, UnresolvedAnnotation
     from .runtime.clients import (
         EndpointAuthError,
@@ -62,6 +62,8 @@ _LAZY = {
     "SubclassCall": ".runtime.spec",
     "SubclassAnswer": ".runtime.formats",
     "SerializedAnswer": ".runtime.formats",
+    "UnwritableAnswer": ".runtime.formats",
+    "ZonedAnswer": ".runtime.formats",
     "SinkError": ".runtime.sinks",
     "LockError": ".prompts.lock",
     "PromptGoneError": ".prompts.lock",
@@ -100,6 +102,8 @@ __all__ = [
     "SubclassCall",
     "SubclassAnswer",
     "SerializedAnswer",
+    "UnwritableAnswer",
+    "ZonedAnswer",
     "SinkError",
     "LockError",
     "PromptGoneError",

@@ -347,3 +347,32 @@ def test_growth_state_survives_a_checkpoint(tmp_path: Path) -> None:
     assert [e.user for e in again.examples] == [e.user for e in grown.examples] and len(again.encoded) == 24
     assert [e.answer for e in again.added] == [e.answer for e in new] and again.seen == grown.seen
     assert (again.round, again.epochs, again.steps, again.curve, again.log) == (1, 3, 7, grown.curve, grown.log)
+
+
+def test_a_grown_answer_capture_would_refuse_is_not_labelled(tmp_path: Path) -> None:
+    """Growth writes only answers capture would write: a datetime in a zone with daylight saving
+    (JSON gives it a fixed offset) is refused by name, not written nor raised (wave 10)."""
+    from distilgen.evals.target import resolve_target
+    from distilgen.train.data import Example
+    from distilgen.train.grow import Teacher
+
+    name = f"growzone_{os.getpid()}_{next(_names)}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent('''
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+        from pydantic import BaseModel
+
+        class Meeting(BaseModel):
+            start: datetime
+
+        def meet(day: int) -> Meeting:
+            zone = ZoneInfo("Europe/Paris" if day > 0 else "UTC")
+            return Meeting(start=datetime(2026, 3, abs(day) or 1, 9, tzinfo=zone))
+    '''))
+    target = resolve_target(f"{name}:meet", tmp_path)
+    like = Example("d.jsonl:1", None, "meet", "Meeting", "A meeting.", "Return meet(1)", "{}", "{}")
+    teacher = Teacher(target, like)
+    example, error = teacher.label({"day": 3}, "d.jsonl:1")
+    assert example is None and error is not None and error.startswith("ZonedAnswer: ") and "Europe/Paris" in error
+    example, error = teacher.label({"day": -3}, "d.jsonl:2")  # UTC: no daylight saving, written
+    assert error is None and example is not None and json.loads(example.answer) == {"start": "2026-03-03T09:00:00Z"}

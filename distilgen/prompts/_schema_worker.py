@@ -58,6 +58,37 @@ def compact_schema(node: Any, in_properties: bool = False) -> Any:
     return node
 
 
+_QUIET: list[Any] = []
+
+
+def quiet_json_schema(model: Any) -> Any:
+    """`model.model_json_schema()`, without pydantic's `PydanticJsonSchemaWarning`s reaching the
+    user's terminal (aiogram 3's `Default("parse_mode")` defaults: "Default value ... is not JSON
+    serializable", and the `Default` member skipped from each union, two per field, wave 10). The
+    schema is the same: pydantic leaves such a default out and the member out of the union either
+    way; what this means for an answer is checked on each answer (`formats.UnwritableAnswer`). Done
+    with a schema generator whose `emit_warning` keeps quiet, not `warnings.catch_warnings`, which
+    changes the process's filters under other threads."""
+    if not _QUIET:
+        generator: Any = None
+        try:
+            from pydantic.json_schema import GenerateJsonSchema
+
+            if hasattr(GenerateJsonSchema, "emit_warning"):
+                class _QuietSchema(GenerateJsonSchema):
+                    def emit_warning(self, kind: Any, detail: Any) -> None:
+                        return None
+
+                generator = _QuietSchema
+        except Exception:  # noqa: BLE001 - an old or odd pydantic: its own default generator
+            generator = None
+        _QUIET.append(generator)
+    generator = _QUIET[0]
+    if generator is None:
+        return model.model_json_schema()
+    return model.model_json_schema(schema_generator=generator)
+
+
 NOT_AN_OBJECT = "not an object: a tool call's arguments must be a JSON object"
 """The end of the refusal of a return model whose values are not JSON objects: the runtime's
 `DecorationError` (`runtime/spec.py`) and this child's answer (kind `schema`) say the same."""
@@ -293,7 +324,7 @@ def _schema(model: Any) -> Any:
     """The compact schema of `model`, generated once per model (many functions share one)."""
     if model not in _SCHEMAS:
         try:
-            _SCHEMAS[model] = compact_schema(model.model_json_schema())
+            _SCHEMAS[model] = compact_schema(quiet_json_schema(model))
         except Exception as exc:  # noqa: BLE001 - pydantic's PydanticInvalidForJsonSchema and kin
             _SCHEMAS[model] = _NoJsonSchema(model.__name__, f"has no JSON schema ({type(exc).__name__}: "
                                            f"{str(exc).splitlines()[0] if str(exc) else ''})")

@@ -26,12 +26,14 @@ import math
 import pathlib
 import re
 import sys
+import threading
 import uuid
 import typing
 import weakref
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from pydantic import BaseModel, RootModel
+from pydantic_core import PydanticUndefined
 from pydantic_core import TzInfo as _PydanticTzInfo
 
 from .. import _ast_parse
@@ -186,7 +188,165 @@ def _dict(v: dict[Any, Any]) -> str:
         raise
 
 
+# --- fields at their defaults (wave 10) --------------------------------------------------------
+#
+# A model (or dataclass) argument was written with every field, those left at their defaults too:
+# aiogram's `Message` gave ~4,600-character user messages, nearly all `field=None`. A field left
+# unset (not in the model's `model_fields_set`: the caller never passed it) whose value is still its
+# default (a plain `default`, or the empty container of a `default_factory` of list, dict, set,
+# tuple or frozenset) is left out: evaluating the text gives it back, unset as it was, so even code
+# reading `model_fields_set` (`exclude_unset=True`) sees the same value. A field passed explicitly
+# is written, default or not; a dataclass (no such record) leaves out the fields equal to their
+# defaults. Where a class could tell a key left out from one passed (a `before` or `wrap` model
+# validator sees the keys, an `__init__` of its own, a core schema of its own), the instance is
+# built again from the keywords its shorter text passes and must come out equal, field by field
+# (private attributes aside: no text carries them); otherwise the whole argument is written in full,
+# as before. Decided at the outermost model or dataclass of each argument: its nested ones are
+# written alike.
+
+class _Rendering(threading.local):
+    """Per thread: `st[0]` is None when no model is being rendered, else whether fields at their
+    defaults are left out (True) or the outermost value is written in full (False). One list: one
+    thread-local lookup a model."""
+
+    def __init__(self) -> None:
+        self.st: list[Any] = [None]
+
+
+_RENDER = _Rendering()
+_PURE_FACTORIES: frozenset[Any] = frozenset({list, dict, set, tuple, frozenset})
+_TELLS: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
+
+
+class _InFull(Exception):
+    """A value's shorter text would not give it back: the outermost value is written in full."""
+
+
+def _tells_keys_apart(cls: type) -> bool:
+    """Whether `cls` could build another value from a text leaving a field out than from one
+    passing its default: a `before`/`wrap` model validator (it sees the keys), an `__init__` of its
+    own, a core schema of its own. Once per class."""
+    try:
+        return _TELLS[cls]
+    except (KeyError, TypeError):
+        pass
+    tells = False
+    try:
+        decorators = getattr(cls, "__pydantic_decorators__", None)
+        if decorators is not None:
+            tells = any(getattr(d.info, "mode", None) in ("before", "wrap") for d in decorators.model_validators.values())
+        init = getattr(cls, "__init__")  # noqa: B009
+        if isinstance(cls, type) and issubclass(cls, BaseModel):
+            tells = tells or init not in _STANDARD_INITS or any(
+                "__get_pydantic_core_schema__" in vars(c) for c in cls.__mro__ if c not in (BaseModel, RootModel)
+                and not (c.__module__ or "").startswith("pydantic."))
+        elif dataclasses.is_dataclass(cls):
+            params = getattr(cls, "__dataclass_params__", None)
+            tells = tells or (params is not None and not params.init)
+    except Exception:  # noqa: BLE001 - not provably alike: built again
+        tells = True
+    try:
+        _TELLS[cls] = tells
+    except TypeError:
+        pass
+    return tells
+
+
+def _omittable(value: Any, default: Any, factory: Any) -> bool:
+    """Whether a field holding `value` can be left out: its default (`default`, else what a
+    `default_factory` of an empty builtin container gives) is the same value, of the same type."""
+    if default is PydanticUndefined or default is dataclasses.MISSING:
+        if factory not in _PURE_FACTORIES:
+            return False  # required, or a factory of the user's: not called (uuid4, now, a client)
+        default = factory()
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # noqa: BLE001 - an __eq__ that refuses (numpy): written
+        return False
+
+
+def _outermost(v: Any, render: Callable[[Any, bool], str], st: list[Any]) -> str:
+    """`v` (a model or dataclass, the first met in an argument) without its fields at defaults,
+    else (`_InFull`, or a class's own __init__ requiring a field left out) in full."""
+    st[0] = True
+    try:
+        try:
+            return render(v, True)
+        except (_InFull, UnrenderableValue):
+            pass
+        st[0] = False
+        return render(v, False)
+    finally:
+        st[0] = None
+
+
+def _check_rebuilt(v: Any, given: dict[str, Any]) -> None:
+    """`v`, whose text leaves fields out and whose class could tell, built again from the keywords
+    the text passes (the values themselves: each renders to a text that reads back as itself) must
+    be the same value; `_InFull` otherwise (a validator filling a field left out, say)."""
+    try:
+        same = _same_value(v, type(v)(**given))
+    except Exception:  # noqa: BLE001 - refused: not the same value
+        same = False
+    if not same:
+        raise _InFull
+
+
+def _same_value(a: Any, b: Any, depth: int = 0) -> bool:
+    """`a` (the caller's value) and `b` (built again from the keywords of its shorter text) are the
+    same value: same types (a builtin subclass may come back as its builtin), models and dataclasses
+    field by field (extras too, private attributes not), NaN equal to NaN, datetimes with equal tzinfo."""
+    if a is b:
+        return True
+    if depth > _MAX_DEPTH:
+        return False
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        if tb in _EXACT and isinstance(a, tb) and not isinstance(a, (BaseModel, enum.Enum)):
+            try:
+                return bool(a == b)  # np.float64(1.5) written 1.5
+            except Exception:  # noqa: BLE001
+                return False
+        return False
+    d = depth + 1
+    if isinstance(a, BaseModel):
+        fa, fb = a.__dict__, b.__dict__
+        try:
+            quick = fa == fb  # the common case, in C; a nested model's private attributes make it False
+        except Exception:  # noqa: BLE001
+            quick = False
+        if not quick and (fa.keys() != fb.keys() or not all(_same_value(fa[k], fb[k], d) for k in fa)):
+            return False
+        ea, eb = a.__pydantic_extra__ or {}, b.__pydantic_extra__ or {}
+        return ea.keys() == eb.keys() and all(_same_value(ea[k], eb[k], d) for k in ea)
+    if ta in (list, tuple):
+        return len(a) == len(b) and all(_same_value(x, y, d) for x, y in zip(a, b))
+    if ta is dict:
+        return a.keys() == b.keys() and all(_same_value(x, b[k], d) for k, x in a.items())
+    if ta is float:
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if dataclasses.is_dataclass(a):
+        return all(_same_value(getattr(a, f.name, None), getattr(b, f.name, None), d) for f in dataclasses.fields(a))
+    try:
+        if not a == b:
+            return False
+    except Exception:  # noqa: BLE001
+        return False
+    if isinstance(a, (datetime.datetime, datetime.time)):
+        return bool(a.tzinfo == b.tzinfo and a.fold == b.fold)
+    return True
+
+
 def _model(v: BaseModel) -> str:
+    st = _RENDER.st
+    if st[0] is None:
+        return _outermost(v, _model_text, st)
+    return _model_text(v, st[0])
+
+
+def _model_text(v: BaseModel, compact: bool) -> str:
     try:
         cls = type(v)
         parts = []
@@ -201,6 +361,9 @@ def _model(v: BaseModel) -> str:
         # warns, in the user's program (docling-core: 1,888 DeprecationWarnings in its test suite),
         # and under `-W error` raised, losing the call (wave 6)
         values = v.__dict__
+        fields_set = v.__pydantic_fields_set__ if compact else ()
+        given: dict[str, Any] = {}
+        left_out = False
         for name, field in cls.model_fields.items():
             key = name
             if field.alias and field.alias != name and not by_name:
@@ -208,6 +371,12 @@ def _model(v: BaseModel) -> str:
             value = values[name] if name in values else getattr(v, name)
             if _at_sentinel_default(value, field.default):
                 continue
+            if compact:
+                if name not in fields_set and _omittable(value, field.default, field.default_factory) \
+                        and not getattr(field, "default_factory_takes_data", False):
+                    left_out = True
+                    continue
+                given[key] = value
             keys.append(key)
             if _plain_keyword(key):
                 parts.append(f"{key}={render_value(value)}")
@@ -227,7 +396,11 @@ def _model(v: BaseModel) -> str:
                 else:  # model_construct(**{...}) can only give str keys, but __pydantic_extra__ is writable
                     raise UnrenderableValue(f"{_cls_name(cls)} has an extra field keyed {key!r}, not a string")
                 keys.append(key)
+                if compact:
+                    given[key] = value
         _check_init(cls, keys)
+        if left_out and _tells_keys_apart(cls):
+            _check_rebuilt(v, given)
         if odd:
             parts.append(f"**{render_value(odd)}")
         return f"{_cls_name(cls)}({', '.join(parts)})"
@@ -259,15 +432,31 @@ def _at_sentinel_default(value: Any, default: Any) -> bool:
 
 
 def _dataclass(v: Any) -> str:
+    st = _RENDER.st
+    if st[0] is None:
+        return _outermost(v, _dataclass_text, st)
+    return _dataclass_text(v, st[0])
+
+
+def _dataclass_text(v: Any, compact: bool) -> str:
     parts = []
     keys = []
+    given: dict[str, Any] = {}
+    left_out = False
     try:
         for f in dataclasses.fields(v):
             value = getattr(v, f.name)
             if f.init and not _at_sentinel_default(value, f.default):
+                if compact:
+                    if _omittable(value, f.default, f.default_factory):
+                        left_out = True
+                        continue
+                    given[f.name] = value
                 keys.append(f.name)
                 parts.append(f"{f.name}={render_value(value)}")
         _check_init(type(v), keys)
+        if left_out and _tells_keys_apart(type(v)):
+            _check_rebuilt(v, given)
     except UnrenderableValue as exc:
         _within(exc, v, ((f".{f.name}", getattr(v, f.name, None)) for f in dataclasses.fields(v)))
         raise

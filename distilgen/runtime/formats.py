@@ -11,16 +11,22 @@ one `model_dump_json` and two small `json.dumps`; the result is still compact, d
 from __future__ import annotations
 
 import copy
+import datetime
+import decimal
+import enum
 import hashlib
 import json
 import math
+import re
 import typing
+import uuid
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel
-from pydantic_core import to_jsonable_python
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+from pydantic_core import TzInfo as _PydanticTzInfo
 
 from .. import _json
 from ..errors import DistilgenError
@@ -28,7 +34,7 @@ from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
 # THE schema compaction lives in the self-contained script the project's interpreter runs for
 # `distilgen prompts`, so the lock and the runtime compact alike (pydantic repeats every field
 # name as a "title": pure token cost, no information)
-from ..prompts._schema_worker import compact_schema
+from ..prompts._schema_worker import compact_schema, quiet_json_schema
 
 __all__ = [
     "FORMATS",
@@ -55,6 +61,9 @@ __all__ = [
     "whole_answer",
     "nested_models",
     "SerializedAnswer",
+    "UnwritableAnswer",
+    "ZonedAnswer",
+    "check_zones",
 ]
 
 # OpenAI's fine-tuning guide, on function calling: to use fewer tokens, omit the parameters of
@@ -76,8 +85,12 @@ _encode_str = json.encoder.c_encode_basestring or json.encoder.py_encode_basestr
 
 
 def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The return model's JSON schema as the model sees it in `tools`: compact, titles dropped."""
-    return compact_schema(model.model_json_schema())  # type: ignore[no-any-return]
+    """The return model's JSON schema as the model sees it in `tools`: compact, titles dropped.
+
+    pydantic's schema warnings (`PydanticJsonSchemaWarning`: a default it cannot write, a union
+    member it skips, as for aiogram's `Default("parse_mode")` fields, wave 10) are not printed at
+    the user: what they mean for an answer is checked per answer (`UnwritableAnswer`)."""
+    return compact_schema(quiet_json_schema(model))  # type: ignore[no-any-return]
 
 
 # --- the answer: keyed as the tool schema keys it --------------------------------------------
@@ -171,23 +184,203 @@ def answer_json(output: BaseModel, plan: AnswerKeys | None = None) -> str:
     """The answer a line records: `output`'s compact JSON, keyed as its class's tool schema keys it
     (`plan`: `answer_keys(type(output))`, when the caller keeps it).
 
-    A model without aliases gives exactly `model_dump_json()`."""
+    A model without aliases gives exactly `model_dump_json()`. A field holding a value pydantic
+    cannot write (aiogram's `Default("parse_mode")` placeholder) is left out when the value is the
+    field's default, so that the answer reads back equal; otherwise `UnwritableAnswer`, naming the
+    field (`_without_placeholders`: only when the dump failed)."""
     if plan is None:
         plan = answer_keys(type(output))
+    try:
+        if plan == "name":
+            return output.model_dump_json()
+        if plan == "alias":
+            return output.model_dump_json(by_alias=True)
+        return dumps(_dump_data(output, plan))
+    except PydanticSerializationError as exc:
+        return _without_placeholders(output, plan, exc)
+
+
+def _dump_data(output: BaseModel, plan: AnswerKeys, exclude: Any = None) -> Any:
     if plan == "name":
-        return output.model_dump_json()
-    if plan == "alias":
-        return output.model_dump_json(by_alias=True)
-    return dumps(answer_data(output))
+        return output.model_dump(mode="json", exclude=exclude)
+    data = output.model_dump(mode="json", by_alias=plan == "alias", exclude=exclude)
+    return _rekey(output, data) if plan == "mixed" else data
 
 
 def answer_data(output: BaseModel) -> Any:
     """The same answer as JSON data (a `raw` line's `output`)."""
     plan = answer_keys(type(output))
-    if plan == "name":
-        return output.model_dump(mode="json")
-    data = output.model_dump(mode="json", by_alias=plan == "alias")
-    return _rekey(output, data) if plan == "mixed" else data
+    try:
+        return _dump_data(output, plan)
+    except PydanticSerializationError as exc:
+        return json.loads(_without_placeholders(output, plan, exc))
+
+
+# --- values JSON cannot write (wave 10) -------------------------------------------------------
+#
+# aiogram 3's method and type models default many fields to a placeholder, `Default("parse_mode")`
+# (resolved from the bot's settings when the request is sent). pydantic cannot write it: every
+# answer holding one was skipped, the reason naming the class (`Unable to serialize unknown type:
+# <class 'aiogram.client.default.Default'>`), not the field. A placeholder the field holds as its
+# default is left out of the answer: the schema does not require the field, and validating the
+# answer gives the default back, so the answer reads back equal (checked). Any other value pydantic
+# cannot write skips the example, naming where it is.
+
+
+class UnwritableAnswer(DistilgenError, TypeError):
+    """The answer holds a value pydantic cannot write as JSON, and it is not a field's default
+    that could be left out (`answer .parse_mode holds Default('link_preview') ...`). Capture counts
+    it (`CaptureStats.causes`)."""
+
+
+def _unwritable_values(output: BaseModel, plan: AnswerKeys) -> list[Any]:
+    """The values pydantic's dump of `output` cannot write, in the order met (its `fallback` hook)."""
+    found: list[Any] = []
+
+    def note(value: Any) -> None:
+        found.append(value)
+        return None
+
+    try:
+        output.model_dump(mode="json", by_alias=plan == "alias", fallback=note)
+    except TypeError:  # pydantic before 2.9: no `fallback`, nothing to locate
+        return found
+    except Exception:  # noqa: BLE001 - the user's serializer refusing something else: what was met so far
+        return found
+    return found
+
+
+def _locate(value: Any, targets: dict[int, Any], path: list[Any], out: list[tuple[list[Any], Any, Any]],
+            seen: set[int], depth: int = 0) -> None:
+    """Where in `value` the objects of `targets` (by id) are: (path, the model holding them as a field
+    or None, the value), walking models, their extras, dataclasses, lists, tuples and dicts."""
+    if depth > 100 or id(value) in seen:
+        return
+    if isinstance(value, BaseModel):
+        seen.add(id(value))
+        fields = value.__dict__
+        for name in type(value).model_fields:
+            if name in fields:
+                item = fields[name]
+                if id(item) in targets:
+                    out.append(([*path, name], value, item))
+                else:
+                    _locate(item, targets, [*path, name], out, seen, depth + 1)
+        for key, item in (value.__pydantic_extra__ or {}).items():
+            if id(item) in targets:
+                out.append(([*path, key], None, item))
+            else:
+                _locate(item, targets, [*path, key], out, seen, depth + 1)
+    elif isinstance(value, (list, tuple, dict)):
+        seen.add(id(value))
+        items: Any = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if id(item) in targets:
+                out.append(([*path, key], None, item))
+            else:
+                _locate(item, targets, [*path, key], out, seen, depth + 1)
+
+
+def _answer_path(path: list[Any]) -> str:
+    """`answer .reply_markup.keyboard[0][1]`: a field path as the skip reasons spell it."""
+    out = "answer "
+    for step in path:
+        out += f".{step}" if isinstance(step, str) and step.isidentifier() else f"[{step!r}]"
+    return out if path else "answer"
+
+
+def _same_default(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # noqa: BLE001 - an __eq__ that refuses: not provably the default
+        return False
+
+
+def _exclusion(paths: list[list[Any]]) -> dict[Any, Any]:
+    """pydantic's nested `exclude` for these field paths (`{"a": {2: {"b": True}}}`)."""
+    root: dict[Any, Any] = {}
+    for path in paths:
+        node = root
+        for step in path[:-1]:
+            node = node.setdefault(step, {})
+        node[path[-1]] = True
+    return root
+
+
+def _placeholder_fields(output: BaseModel, plan: AnswerKeys, error: Exception) -> list[list[Any]]:
+    """The paths of the fields of `output` (whose dump failed: `error`) that hold a value pydantic
+    cannot write as their default; `UnwritableAnswer` naming the first other such value."""
+    model = type(output).__qualname__
+    unknown = _unwritable_values(output, plan)
+    targets = {id(v): v for v in unknown}
+    found: list[tuple[list[Any], Any, Any]] = []
+    if targets:
+        _locate(output, targets, [], found, set())
+    if not found:
+        first = str(error).splitlines()
+        what = (f"{_short(unknown[0])} ({_qualified(type(unknown[0]))})" if unknown
+                else (first[0] if first else type(error).__name__))
+        raise UnwritableAnswer(f"the {model} answer holds a value JSON cannot write: {what}") from None
+    left_out = []
+    for path, holder, value in found:
+        info = type(holder).model_fields.get(path[-1]) if holder is not None else None
+        if info is None or info.is_required() or not _same_default(value, info.default):
+            why = ("a value JSON cannot write, and not the field's default, so the field cannot be left out "
+                   "either" if info is not None else "a value JSON cannot write")
+            raise UnwritableAnswer(f"{_answer_path(path)} holds {_short(value)} ({_qualified(type(value))}), {why}")
+        left_out.append(path)
+    return left_out
+
+
+def _without_placeholders(output: BaseModel, plan: AnswerKeys, error: Exception) -> str:
+    """The answer of `output`, whose dump failed (`error`), with every field left out that holds a
+    value pydantic cannot write as its default (checked to read back as the same value);
+    `UnwritableAnswer` naming the field otherwise."""
+    model = type(output).__qualname__
+    left_out = _placeholder_fields(output, plan, error)
+    exclude = _exclusion(left_out)
+    where = ", ".join(_answer_path(p)[len("answer "):] for p in left_out)
+    try:
+        answer = dumps(_dump_data(output, plan, exclude)) if plan == "mixed" else output.model_dump_json(
+            by_alias=plan == "alias", exclude=exclude)
+    except PydanticSerializationError as exc:
+        raise UnwritableAnswer(f"the {model} answer, without {where} (placeholders at their defaults), "
+                               f"still cannot be written: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    # read back: the fields left out must come back as the same defaults (a validator could fill them)
+    try:
+        back = type(output).model_validate_json(answer)
+        again = dumps(_dump_data(back, plan, exclude)) if plan == "mixed" else back.model_dump_json(
+            by_alias=plan == "alias", exclude=exclude)
+        same = again == answer and all(_same_default(_at(back, p), _at(output, p)) for p in left_out)
+    except Exception:  # noqa: BLE001 - a refusal: not the same answer
+        same = False
+    if not same:
+        raise UnwritableAnswer(f"{_answer_path(left_out[0])} holds {_short(_at(output, left_out[0]))}, a value JSON "
+                               f"cannot write; left out, the {model} answer {_cut(answer)} does not read back as the "
+                               "same value") from None
+    return answer
+
+
+def _at(value: Any, path: list[Any]) -> Any:
+    for step in path:
+        value = value.__dict__[step] if isinstance(value, BaseModel) else value[step]
+    return value
+
+
+def _qualified(cls: type) -> str:
+    module = getattr(cls, "__module__", None)
+    return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
+
+
+def _short(value: Any) -> str:
+    try:
+        own_str = getattr(type(value), "__str__", None) is not getattr(object, "__str__")
+        text = str(value) if own_str else repr(value)
+    except Exception:  # noqa: BLE001
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def validated_as(model: type[BaseModel], output: BaseModel) -> tuple[BaseModel, str]:
@@ -271,15 +464,20 @@ def _read_back(model: type[BaseModel], output: BaseModel, lead: str, error: type
         nested = nested_models(type(subject))
         if nested and any(c.__subclasses__() for c in nested):
             whole_answer(subject, answer)
+        check_zones(subject, answer)  # before the read-back, which gives fixed offsets
     finally:
         if kept is not None:
             kept.restore()
     try:
-        back = model.model_validate_json(answer)
+        # strict: the answer must be what the tool schema describes, as dispatch, training and
+        # `dataset validate --lock` see it; lax validation turned a serializer's "400" back into the
+        # integer 400 the schema asks for, and the line taught the string (scim2's `Error.status`, wave 10)
+        back = model.model_validate_json(answer, strict=True)
     except Exception as exc:  # ValidationError mostly; any refusal means the answer does not fit
-        first = str(exc).splitlines()
-        raise error(f"{lead} {_cut(answer)} is not a valid {model.__qualname__} "
-                    f"({first[0] if first else type(exc).__name__})") from None
+        lax = _lax_but_fits(model, answer, exc)
+        if lax is None:
+            raise error(_refusal(model, answer, exc, lead)) from None
+        back = lax
     try:
         again = answer_json(back)
     except Exception as exc:  # the serializer refuses the value it validated: not the same answer either
@@ -288,6 +486,152 @@ def _read_back(model: type[BaseModel], output: BaseModel, lead: str, error: type
     if again != answer:
         raise error(f"{lead} {_cut(answer)} reads back as the {model.__qualname__} {_cut(again)}: {schema_says}")
     return back, answer
+
+
+def _refusal(model: type[BaseModel], answer: str, exc: Exception, lead: str) -> str:
+    """Why `answer` does not validate (strictly) as `model`: where, what is written there and what
+    the tool schema wants, when only strict validation refuses it (error path only)."""
+    first = str(exc).splitlines()
+    plain = f"{lead} {_cut(answer)} is not a valid {model.__qualname__} ({first[0] if first else type(exc).__name__})"
+    if not isinstance(exc, ValidationError):
+        return plain
+    try:
+        model.model_validate_json(answer)
+    except Exception:  # noqa: BLE001 - refused either way: not a question of strictness
+        return plain
+    try:
+        err = exc.errors()[0]
+        data = json.loads(answer)
+        path, written = _along(data, err.get("loc", ()))
+        schema = _CHECK_SCHEMAS.get(model)
+        if schema is None:
+            schema = _CHECK_SCHEMAS[model] = tool_schema(model)
+        wanted = _wanted(schema, path)
+    except Exception:  # noqa: BLE001 - the plain reason then
+        return plain
+    where = _answer_path(path)[len("answer "):] or "the whole answer"
+    return (f"{lead} {_cut(answer)} writes {where} as {_cut(json.dumps(written, ensure_ascii=False))} "
+            f"({_KIND_OF.get(type(written), type(written).__name__)}) where the tool schema wants {wanted}: "
+            "only pydantic's lax validation reads it back, dispatch and training see the schema")
+
+
+_CHECK_SCHEMAS: "weakref.WeakKeyDictionary[type, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_KIND_OF: dict[type, str] = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+                             list: "an array", dict: "an object", type(None): "null"}
+_SCHEMA_KINDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
+                 "array": "an array", "object": "an object", "null": "null"}
+
+
+def _along(data: Any, loc: Any) -> tuple[list[Any], Any]:
+    """The keys of a validation error's `loc` that lead through the answer (union members and
+    validator names, `int`, `function-after[...]`, are not keys), and the value written there."""
+    path: list[Any] = []
+    for step in loc:
+        if isinstance(data, dict) and isinstance(step, str) and step in data:
+            data = data[step]
+        elif isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data):
+            data = data[step]
+        else:
+            continue
+        path.append(step)
+    return path, data
+
+
+def _lax_but_fits(model: type[BaseModel], answer: str, exc: Exception) -> BaseModel | None:
+    """The lax read-back of `answer` when strict validation refused it only where what is written
+    fits the tool schema: a `mode="before"` validator handing pydantic the list it read for a tuple
+    field fails strict validation, not the schema (ome-zarr-models' `Dataset`, wave 11). None when
+    any refusal is one the schema makes too, or cannot be placed."""
+    if not isinstance(exc, ValidationError):
+        return None
+    try:
+        back = model.model_validate_json(answer)
+        data = json.loads(answer)
+        schema = _CHECK_SCHEMAS.get(model)
+        if schema is None:
+            schema = _CHECK_SCHEMAS[model] = tool_schema(model)
+        for err in exc.errors():
+            path, written = _along(data, err.get("loc", ()))
+            if not _fits(_leaves_at(schema, path), written):
+                return None
+    except Exception:  # noqa: BLE001 - refused either way
+        return None
+    return back
+
+
+def _fits(branches: list[dict[str, Any]], value: Any) -> bool:
+    """`value` is of a kind one of the schema's `branches` allows (its type, const or enum; formats
+    and bounds are not looked at: only the kind is in question)."""
+    kind = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array",
+            dict: "object", type(None): "null"}.get(type(value))
+    for b in branches:
+        if "const" in b:
+            if b["const"] == value and type(b["const"]) is type(value):
+                return True
+            continue
+        if "enum" in b:
+            if any(x == value and type(x) is type(value) for x in b["enum"]):
+                return True
+            continue
+        kinds = b.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds] if kinds else []
+        if not kinds or kind in kinds or (kind == "integer" and "number" in kinds):
+            return True
+    return False
+
+
+def _leaves_at(schema: dict[str, Any], path: list[Any]) -> list[dict[str, Any]]:
+    """The schema's alternatives (`anyOf`/`oneOf` branches, `$ref`s followed) for the value at `path`."""
+    defs = schema.get("$defs") or {}
+
+    def deref(node: Any) -> Any:
+        for _ in range(50):
+            ref = node.get("$ref") if isinstance(node, dict) else None
+            if not isinstance(ref, str):
+                break
+            node = defs.get(ref.rsplit("/", 1)[-1], {})
+        return node
+
+    nodes = [schema]
+    for step in path:
+        nxt = []
+        for node in nodes:
+            node = deref(node)
+            branches = [deref(b) for b in node.get("anyOf") or node.get("oneOf") or node.get("allOf") or [node]]
+            for b in branches:
+                if isinstance(step, str) and isinstance(b.get("properties"), dict) and step in b["properties"]:
+                    nxt.append(b["properties"][step])
+                elif isinstance(step, str) and isinstance(b.get("additionalProperties"), dict):
+                    nxt.append(b["additionalProperties"])
+                elif isinstance(step, int) and isinstance(b.get("items"), dict):
+                    nxt.append(b["items"])
+                elif isinstance(step, int) and isinstance(b.get("prefixItems"), list) and step < len(b["prefixItems"]):
+                    nxt.append(b["prefixItems"][step])
+        nodes = nxt or nodes
+    out: list[dict[str, Any]] = []
+    for node in nodes:
+        node = deref(node)
+        out.extend(d for d in (deref(b) for b in node.get("anyOf") or node.get("oneOf") or [node]) if isinstance(d, dict))
+    return out
+
+
+def _wanted(schema: dict[str, Any], path: list[Any]) -> str:
+    """What the schema allows at `path`, in words: `an integer or null`, `a string (date-time)`."""
+    words: list[str] = []
+    for b in _leaves_at(schema, path):
+        if "const" in b:
+            text = f"the constant {json.dumps(b['const'])}"
+        elif "enum" in b:
+            text = "one of " + ", ".join(json.dumps(x) for x in b["enum"][:6])
+        else:
+            kinds = b.get("type")
+            kinds = kinds if isinstance(kinds, list) else [kinds] if kinds else []
+            text = " or ".join(_SCHEMA_KINDS.get(k, str(k)) for k in kinds) or "any value"
+            if b.get("format"):
+                text += f" ({b['format']})"
+        if text not in words:
+            words.append(text)
+    return " or ".join(words) or "another value"
 
 
 class _Kept:
@@ -343,9 +687,15 @@ def whole_answer(output: BaseModel, answer: str, plan: AnswerKeys | None = None)
     `answer_json(output, plan)`)."""
     if plan is None:
         plan = answer_keys(type(output))
-    if plan == "mixed":  # renamed field by field: compare two dumps by name instead
-        answer = output.model_dump_json()
-    wide = output.model_dump_json(serialize_as_any=True, by_alias=plan == "alias")
+    try:
+        if plan == "mixed":  # renamed field by field: compare two dumps by name instead
+            answer = output.model_dump_json()
+        wide = output.model_dump_json(serialize_as_any=True, by_alias=plan == "alias")
+    except PydanticSerializationError as exc:  # placeholders at their defaults, left out of `answer` alike
+        exclude = _exclusion(_placeholder_fields(output, plan, exc))
+        if plan == "mixed":
+            answer = output.model_dump_json(exclude=exclude)
+        wide = output.model_dump_json(serialize_as_any=True, by_alias=plan == "alias", exclude=exclude)
     if wide == answer:
         return
     where, have, written = _first_difference(json.loads(wide), json.loads(answer))
@@ -575,6 +925,192 @@ def _may_hold_float(node: Any) -> bool:
     return any(_may_hold_float(sub) for sub in subs if sub is not None)
 
 
+def _may_hold_time(node: Any) -> bool:
+    """Whether a value valid under this JSON schema can hold a datetime or time (format
+    `date-time`/`time`, or a field of any type): only then can an answer hold a zoned one."""
+    if node is True or node == {}:
+        return True
+    if not isinstance(node, dict):
+        return False
+    if node.get("format") in ("date-time", "time"):
+        return True
+    if node.get("type") is None and not any(k in node for k in ("$ref", "anyOf", "oneOf", "allOf", "enum", "const")):
+        return True
+    subs = [node.get("items"), node.get("additionalProperties")]
+    for k in ("properties", "$defs", "definitions", "patternProperties"):
+        subs.extend((node.get(k) or {}).values())
+    for k in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        subs.extend(node.get(k) or [])
+    return any(_may_hold_time(sub) for sub in subs if sub is not None)
+
+
+# --- times in a zone (wave 10) ---------------------------------------------------------------
+#
+# JSON has no time zones: pydantic writes `datetime(2026, 3, 1, tzinfo=ZoneInfo("Europe/Paris"))` as
+# `2026-03-01T00:00:00+01:00`, and what reads it back (dispatch, a trained model's answer) gets a
+# fixed offset: adding a day across a daylight saving change then gives another wall time than the
+# function's own answer (ical 14.3.1's events). The example is skipped, naming the field, rather
+# than written with another meaning. A zone whose offset does not change in the value's year (UTC,
+# Asia/Tokyo, `Etc/GMT+5`) is written as its offset: nothing changes for arithmetic. Call
+# arguments keep the zone (`zoneinfo.ZoneInfo(key=...)` in the call text, calls.py).
+
+_AWARE_TEXT = re.compile(r'(?:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)|"\d\d:\d\d:\d\d(?:\.\d+)?)"')
+"""An aware datetime or time as pydantic writes it, or a time of day (a `time` in a zone is written
+without its zone): the cheap test on the answer's text before the walk. A naive datetime (the
+string starts with its date) and answers without times do not pay the walk."""
+
+
+class ZonedAnswer(DistilgenError, TypeError):
+    """The answer holds a datetime (or time) in a time zone with daylight saving changes: JSON
+    would write it as a fixed offset, which reads back with another meaning for arithmetic. Capture
+    counts it (`CaptureStats.causes`)."""
+
+
+_FIXED_TZINFOS = (datetime.timezone, _PydanticTzInfo)
+_TIMES = (datetime.datetime, datetime.time)
+
+
+def _zone_changes(v: datetime.datetime | datetime.time) -> bool:
+    """Whether `v`'s tzinfo gives another offset somewhere in `v`'s year (daylight saving), or,
+    for a time of day, has no offset of its own without a date."""
+    tz = v.tzinfo
+    if tz is None or type(tz) in _FIXED_TZINFOS:
+        return False
+    try:
+        if isinstance(v, datetime.datetime):
+            offsets = {tz.utcoffset(datetime.datetime(v.year, month, 1)) for month in range(1, 13)}
+            offsets.add(v.utcoffset())
+            return len(offsets) > 1 or bool(v.dst())
+        return v.utcoffset() is None or bool(v.dst()) or bool(tz.utcoffset(None) != v.utcoffset())
+    except Exception:  # noqa: BLE001 - a tzinfo that cannot say: not provably fixed
+        return True
+
+
+_SCALARS = frozenset({int, float, str, bool, bytes, bytearray, type(None), datetime.date, datetime.timedelta})
+_TIME_PLANS: "weakref.WeakKeyDictionary[type, tuple[tuple[str, bool], ...]]" = weakref.WeakKeyDictionary()
+
+
+def _holds_time(annotation: Any, seen: set[int]) -> bool:
+    """Whether a value of this annotation can hold a datetime or time, at any depth (anything
+    not known to be without one counts: `Any`, a class of the user's, a forward reference)."""
+    if id(annotation) in seen:
+        return False
+    seen.add(id(annotation))
+    if annotation in _SCALARS or annotation is None:
+        return False
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return False
+    if isinstance(annotation, type):
+        if issubclass(annotation, _TIMES):
+            return True
+        if issubclass(annotation, BaseModel):
+            fields = annotation.model_fields
+            return any(_holds_time(f.annotation, seen) for f in fields.values()) or \
+                annotation.model_config.get("extra") == "allow"
+        if issubclass(annotation, (enum.Enum, int, float, str, bytes, decimal.Decimal, uuid.UUID)) or \
+                annotation in (datetime.date, datetime.timedelta):
+            return False
+        if not args:
+            return True  # a class of the user's, a dataclass: walked
+    if origin is not None or args:
+        return any(_holds_time(a, seen) for a in args if a is not Ellipsis) if args else True
+    return True
+
+
+def _time_plan(cls: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """The fields of `cls` that can hold a datetime or time: (name, True when the field is a
+    datetime/time itself, optional or not; False: walked). Once per class."""
+    known = _TIME_PLANS.get(cls)
+    if known is None:
+        plan = []
+        for name, info in cls.model_fields.items():
+            ann = info.annotation
+            if not _holds_time(ann, set()):
+                continue
+            inner = [a for a in (typing.get_args(ann) or (ann,)) if a is not type(None)]
+            direct = all(isinstance(a, type) and issubclass(a, _TIMES) for a in inner)
+            plan.append((name, direct))
+        known = tuple(plan)
+        try:
+            _TIME_PLANS[cls] = known
+        except TypeError:
+            pass
+    return known
+
+
+def _zoned(value: Any, path: list[Any], seen: set[int], depth: int = 0) -> tuple[list[Any], Any] | None:
+    """The first datetime/time in `value` whose zone `_zone_changes`, with its path. A model is
+    looked into through the fields that can hold one (`_time_plan`) and its extras."""
+    if isinstance(value, _TIMES):
+        return (path, value) if _zone_changes(value) else None
+    if depth > 100 or id(value) in seen:
+        return None
+    children: Any
+    if isinstance(value, BaseModel):
+        seen.add(id(value))
+        fields = value.__dict__
+        children = []
+        for name, direct in _time_plan(type(value)):
+            item = fields.get(name)
+            if direct:
+                if isinstance(item, _TIMES) and item.tzinfo is not None and _zone_changes(item):
+                    return [*path, name], item
+            elif item is not None:
+                children.append((name, item))
+        children.extend((value.__pydantic_extra__ or {}).items())
+    elif isinstance(value, dict):
+        seen.add(id(value))
+        children = value.items()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        seen.add(id(value))
+        children = enumerate(value)
+    elif hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        seen.add(id(value))
+        children = [(n, getattr(value, n, None)) for n in type(value).__dataclass_fields__]
+    else:
+        return None
+    for key, item in children:
+        if isinstance(item, (str, int, float, bool, type(None))):
+            continue
+        hit = _zoned(item, [*path, key], seen, depth + 1)
+        if hit is not None:
+            return hit
+    return None
+
+
+def check_zones(output: BaseModel, answer: str, plan: tuple[tuple[str, bool], ...] | None = None) -> None:
+    """`ZonedAnswer` when `output` (whose answer is `answer`) holds a datetime or time in a zone
+    whose offset changes: its datetime fields are looked at directly (`plan`: `_time_plan`, kept
+    by the caller), the rest walked only when the answer's text holds a time at all."""
+    if plan is None:
+        plan = _time_plan(type(output))
+    fields = output.__dict__
+    deep = bool(output.__pydantic_extra__)
+    for name, direct in plan:
+        if direct:
+            item = fields.get(name)
+            if isinstance(item, _TIMES) and item.tzinfo is not None and type(item.tzinfo) not in _FIXED_TZINFOS \
+                    and _zone_changes(item):
+                _refuse_zoned([name], item)
+        else:
+            deep = True
+    if deep and _AWARE_TEXT.search(answer) is not None:
+        hit = _zoned(output, [], set())
+        if hit is not None:
+            _refuse_zoned(*hit)
+
+
+def _refuse_zoned(path: list[Any], value: Any) -> None:
+    tz = value.tzinfo
+    name = getattr(tz, "key", None) or (tz.tzname(value if isinstance(value, datetime.datetime) else None) or repr(tz))
+    offset = value.isoformat()[-6:] if value.utcoffset() is not None else "none"
+    raise ZonedAnswer(f"{_answer_path(path)} holds {value} in the time zone {name} (a {_qualified(type(tz))}): JSON "
+                      f"writes it with the fixed offset {offset}, and read back (dispatch, training) it would no longer "
+                      "follow the zone's daylight saving changes; a fixed-offset tzinfo (datetime.timezone) is captured")
+
+
 def _spell_path(name: str, keys: list[Any]) -> str:
     path = name
     for k in keys:
@@ -615,9 +1151,11 @@ class LineWriter:
     _tail: str = field(init=False, repr=False, compare=False, default="")
     _name_json: str = field(init=False, repr=False, compare=False, default="")
     _floats: bool = field(init=False, repr=False, compare=False, default=False)
-    _answers: tuple[type, AnswerKeys, bool, tuple[type[BaseModel], ...]] | None = field(
+    _times: bool = field(init=False, repr=False, compare=False, default=False)
+    _answers: tuple[type, AnswerKeys, bool, tuple[type[BaseModel], ...], tuple[tuple[str, bool], ...]] | None = field(
         init=False, repr=False, compare=False, default=None)
-    """The last output class and its `answer_keys` (one class per function: no lookup a call)."""
+    """The last output class, its `answer_keys`, `own_serializer`, `nested_models` and `_time_plan`
+    (one class per function: no lookup a call)."""
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -637,6 +1175,7 @@ class LineWriter:
         object.__setattr__(self, "_tail", tail)
         object.__setattr__(self, "_name_json", dumps(self.tool_name))
         object.__setattr__(self, "_floats", _may_hold_float(self.schema))
+        object.__setattr__(self, "_times", _may_hold_time(self.schema))
 
     def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel,
              arguments: str | None = None) -> str:
@@ -647,7 +1186,8 @@ class LineWriter:
             known = self._answers
             if known is None or known[0] is not type(output):
                 cls = type(output)
-                known = (cls, answer_keys(cls), own_serializer(cls), nested_models(cls))
+                known = (cls, answer_keys(cls), own_serializer(cls), nested_models(cls),
+                         _time_plan(cls) if self._times else ())
                 object.__setattr__(self, "_answers", known)
             if known[2]:  # its own serializers: the answer checked, the instance put back as it was
                 arguments = read_back(known[0], output)[1]
@@ -655,6 +1195,8 @@ class LineWriter:
                 arguments = answer_json(output, known[1])
                 if known[3] and any(c.__subclasses__() for c in known[3]):
                     whole_answer(output, arguments, known[1])
+                if known[4]:  # a datetime in a zone with daylight saving: see ZonedAnswer
+                    check_zones(output, arguments, known[4])
         if self.fmt != "raw" and self._floats and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):
             # pydantic writes NaN/inf as null (or NaN / "NaN" under ser_json_inf_nan): look closer only
             # then (a model_dump and a walk: ~8 us on a loaded machine for a 3-field model)

@@ -302,7 +302,12 @@ def build_spec(
     qualname = fn.__qualname__
     fid = function_id or f"{module}:{qualname}"
     src = function_source(src_text if src_text else _fallback_source(fn))
-    schema = formats.tool_schema(return_model)
+    try:
+        schema = formats.tool_schema(return_model)
+    except Exception as exc:  # pydantic's PydanticInvalidForJsonSchema and kin: refused for good, not rebuilt each call
+        first = str(exc).splitlines()
+        raise DecorationError(f"{fid}: returns {return_model.__name__}, which has no JSON schema ({type(exc).__name__}: "
+                              f"{first[0] if first else ''}): it cannot be a tool call's answer") from None
     problem = object_schema_problem(return_model, schema)
     if problem is not None:  # RootModel[str]: the tool call's arguments would be a bare string
         raise DecorationError(f"{fid}: {problem}")

@@ -24,8 +24,8 @@ from pydantic import BaseModel
 from ..errors import UsageError
 from ..ops.shapes import USER_PREFIX
 from ..runtime.calls import render_call, render_value
-from ..runtime.formats import (SerializedAnswer, SubclassAnswer, answer_json, dumps, nested_models, own_serializer,
-                               read_back, validated_as, whole_answer)
+from ..runtime.formats import (SerializedAnswer, SubclassAnswer, UnwritableAnswer, ZonedAnswer, answer_json,
+                               check_zones, dumps, nested_models, own_serializer, read_back, validated_as, whole_answer)
 from .data import Example
 
 __all__ = ["Teacher", "Growth", "MIN_GROWTH", "PROBE_CALLS", "CALL_TIMEOUT", "teacher_for"]
@@ -107,10 +107,12 @@ class Teacher:
                 value, _ = read_back(type(value), value)
             elif any(c.__subclasses__() for c in nested_models(type(value))):  # a subclass held in a field
                 whole_answer(value, answer_json(value))
-        except (SubclassAnswer, SerializedAnswer) as exc:
+            written = answer_json(value)  # a placeholder JSON cannot write: UnwritableAnswer
+            check_zones(value, written)  # a zone with daylight saving, written as a fixed offset
+        except (SubclassAnswer, SerializedAnswer, UnwritableAnswer, ZonedAnswer) as exc:
             return None, f"{type(exc).__name__}: {exc}"
         # keyed as the tool schema keys it (by alias), as capture writes it
-        answer = dumps(json.loads(answer_json(value)))
+        answer = dumps(json.loads(written))
         e = self.like
         return Example(where, self.target.function_id, e.call_name, e.tool_name, e.system, self.render(values),
                        answer, e.schema_json), None
