@@ -25,15 +25,15 @@ import bisect
 import functools
 import itertools
 import re
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple, Sequence
 
 from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
-           "freeze", "thaw", "SECRET_TYPES"]
+           "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME"]
 
-INDEX_VERSION = 20
+INDEX_VERSION = 21
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -505,7 +505,7 @@ class _Builder:
                 if self._is_context_var(scope, func.value.id, node):
                     return (f"reads the context variable {func.value.id} (its answer depends on the context, "
                             "not on its call)")
-            if isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS:
+            if isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS and self._outside_method(scope, func):
                 # `path.read_text()`: by the method's name (pathlib's, zipfile's and importlib's
                 # resources' paths alike), whatever the receiver
                 return (f"calls .{func.attr}() (its answer depends on {_OUTSIDE_METHODS[func.attr]}, "
@@ -526,6 +526,18 @@ class _Builder:
                 return f"calls {dotted}() (its answer depends on a service it connects to, not on its call)"
         return None
 
+    def _outside_method(self, scope: int, func: ast.Attribute) -> bool:
+        """`x.read_text()`, `x.open()`: a method reading the outside, whatever `x` is, but a
+        `.open()` of `self`/`cls` (its class's own method, followed by `spread_effects`) or of a
+        module that opens no file (`webbrowser.open(url)`)."""
+        if func.attr != "open":
+            return True
+        recv = func.value
+        if isinstance(recv, ast.Name) and recv.id in ("self", "cls"):
+            return False
+        dotted = _dotted(func)
+        return dotted is None or self._full_name(scope, dotted) not in _NOT_FILE_OPENS
+
     def _is_context_var(self, scope: int, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         """`name`, read in `node`, is a module-level `contextvars.ContextVar(...)` (wave 8:
         fastapi-pagination's `create_links` answered with the current request's URL, read from one)."""
@@ -537,12 +549,18 @@ class _Builder:
         return b[0] == "call" and self._full_name(0, b[1]) == "contextvars.ContextVar"
 
     def spread_effects(self) -> None:
-        """A def of this file that calls one with an effect (`_read()`, `self._fetch()`) has it
-        too, named through the call; two more hops at most. Only files with an effect pay."""
+        """A def of this file that calls one with an effect (`_read()`, `self._fetch()`,
+        `cls.from_url()`, `Other.fetch()`, `_ctx.current()` on a module-level instance of a class
+        of this file) has it too, named through the call; two more hops at most. A class of this
+        file inherits the effect of a method it does not define from its bases of this file
+        (`Sub.m` recorded too: wave 10, ical's `calendar_from_url` called `cls.from_url()`, its
+        base's network fetch). Only files with an effect pay."""
         effects = self.effects
         names = self.scopes[0][1]
         calls: dict[str, tuple[str, ...]] = {}
+        inherited = self._inherited() if effects else []
         for _ in range(3) if effects else ():
+            self._alias_inherited(inherited)
             found: dict[str, str] = {}
             for qual, cls, node in self.defs:
                 if qual in effects:
@@ -551,18 +569,79 @@ class _Builder:
                     calls[qual] = _called_names(self._segment(node))
                 for called in calls[qual]:
                     head, _, attr = called.partition(".")
-                    if head in ("self", "cls") and cls is not None and "." not in attr:
+                    if "." in attr:
+                        continue
+                    if head in ("self", "cls") and cls is not None:
                         target = f"{cls}.{attr}"
-                    elif not attr and names.get(head, ("",))[0] == "def":
+                    elif not attr:
+                        if names.get(head, ("",))[0] != "def":
+                            continue
                         target = head
                     else:
-                        continue
+                        owner = self._instance_class(head)
+                        if owner is None:
+                            continue
+                        target = f"{owner}.{attr}"
                     if target in effects and target != qual:
                         found[qual] = f"calls {called}(), which {effects[target]}"
                         break
             if not found:
                 break
             effects.update(found)
+        self._alias_inherited(inherited)
+
+    def _alias_inherited(self, inherited: list[tuple[str, str]]) -> None:
+        """`Sub.m` gets the effect of the `Base.m` it inherits (`_inherited`)."""
+        effects = self.effects
+        for sub_meth, base_meth in inherited:
+            if sub_meth not in effects and base_meth in effects:
+                effects[sub_meth] = effects[base_meth]
+
+    def _instance_class(self, head: str) -> str | None:
+        """The class of this file that module-level `head` names (`Other` in `Other.fetch()`) or
+        is an instance of (`_ctx = Holder()`), or None."""
+        names = self.scopes[0][1]
+        b = names.get(head)
+        if b is not None and b[0] == "call" and "." not in b[1]:
+            b = names.get(b[1])
+        return b[1] if b is not None and b[0] == "cls" and b[1] in self.class_nodes else None
+
+    def _inherited(self) -> list[tuple[str, str]]:
+        """("Sub.m", "Base.m") for each method `m` a class of this file does not define and
+        inherits from a base of this file (module-level names; the first along its bases, depth
+        first, as the MRO mostly is)."""
+        names = self.scopes[0][1]
+        local: dict[str, list[str]] = {}
+        for qual, rec in self.classes.items():
+            for base in rec.bases:
+                if base is not None and base[0] == "s":
+                    base = base[1]
+                if base is not None and base[0] == "n" and "." not in base[1]:
+                    b = names.get(base[1])
+                    if b is not None and b[0] == "cls" and b[1] != qual and b[1] in self.class_nodes:
+                        local.setdefault(qual, []).append(b[1])
+        out: list[tuple[str, str]] = []
+        for sub in local:
+            own = set(self._methods(sub))
+            seen = {sub}
+            todo = list(reversed(local[sub]))
+            while todo:
+                base = todo.pop()
+                if base in seen:
+                    continue
+                seen.add(base)
+                for meth in self._methods(base) - own:
+                    out.append((f"{sub}.{meth}", f"{base}.{meth}"))
+                    own.add(meth)
+                todo.extend(reversed(local.get(base, ())))
+        return out
+
+    def _methods(self, cls: str) -> set[str]:
+        code = self.code.get(cls)
+        if code is None:
+            code = self.code[cls] = {st.name for st in self.class_nodes[cls].body
+                                     if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        return code
 
     def type_checking_returns(self) -> None:
         """A return annotation naming what only `if TYPE_CHECKING:` imports cannot be resolved
@@ -668,6 +747,14 @@ class _Builder:
         return tuple(sorted(read))
 
 
+def _has_default(a: ast.arguments, p: ast.arg) -> bool:
+    """Parameter `p` of `a` has a default (`*args`/`**kwargs` have none)."""
+    plain = [*a.posonlyargs, *a.args]
+    if any(q is p for q in plain[len(plain) - len(a.defaults):]):
+        return True
+    return any(q is p and d is not None for q, d in zip(a.kwonlyargs, a.kw_defaults))
+
+
 # parameter types whose values no call text can carry (a function, a coroutine, a live iterator)
 _ANNOTATION_HEAD = re.compile(r"[A-Za-z_][\w.]*(?=\[|$)")
 _UNWRITABLE = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
@@ -687,8 +774,9 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
         return "takes only *args/**kwargs"
     if not regular and kind != "method":  # a model method's instance is written into its call
         return "takes no arguments (a call carries nothing its answer could depend on)"
-    for p in [*regular, *(v for v in (a.vararg, a.kwarg) if v is not None)]:
-        secret = _credential(p)
+    every = [*regular, *(v for v in (a.vararg, a.kwarg) if v is not None)]
+    for p in every:
+        secret = _credential(p, every)
         if secret:
             return secret
         ann = p.annotation.value if isinstance(p.annotation, ast.Subscript) else p.annotation
@@ -697,7 +785,9 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
             name = head.group() if head else None
         else:
             name = _dotted(ann) if isinstance(ann, (ast.Name, ast.Attribute)) else None
-        if name and name.rsplit(".", 1)[-1] in _UNWRITABLE:
+        if name and name.rsplit(".", 1)[-1] in _UNWRITABLE and not _has_default(a, p):
+            # a parameter with a default need not be in a call (wave 10: `key: Callable[[str],
+            # str] = str.lower`): the calls leaving it out are written, one passing it is skipped
             return f"parameter {p.arg} is a {name.rsplit('.', 1)[-1]} (no call can write its value)"
     if enclosing:
         free = _closure_names(node, enclosing, bound)
@@ -720,7 +810,12 @@ _CHANCE: dict[str, str] = {
 # what lies outside the call: a file's content, the terminal, the environment (wave 6: docling-core's
 # eight `load_from_*(filename)` loaders answered with whatever the file held when called)
 _OUTSIDE_BUILTINS = {"open": "a file", "input": "what is typed at the terminal"}
-_OUTSIDE_METHODS = {"read_text": "a file's content", "read_bytes": "a file's content"}
+_OUTSIDE_METHODS = {"read_text": "a file's content", "read_bytes": "a file's content",
+                    # `path.open("rb")`, `Image.open(f)`, `zipfile.ZipFile(z).open(name)`, `tarfile.open(p)`
+                    # (wave 10: pypi-attestations' `Distribution.from_file` hashed what `dist.open()` read)
+                    "open": "a file's content"}
+# `.open()`s that read no file: a web browser shown a page
+_NOT_FILE_OPENS = frozenset({"webbrowser.open", "webbrowser.open_new", "webbrowser.open_new_tab"})
 _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "the environment",
                             "os.getenvb": "the environment", "io.open": "a file's content",
                             # a program it runs, the network (wave 8: prefect's `get_git_version_info`
@@ -1049,13 +1144,20 @@ def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
 
 # a parameter by these names carries a credential: every captured call would write it, in clear,
 # into a file meant to be uploaded to a fine-tuning service (wave 6: together's `api_key`)
+# (wave 10: aiogram's `Bot(token=...)`-style `token`, alpaca-py's `api_token`/`bearer`): a `token`
+# alone or after a word that makes it a credential, never one that makes it data (`page_token`,
+# `next_page_token`, `eos_token`, `tokens`, `max_tokens`, `token_type`, `tokenizer`)
 _CREDENTIAL_NAME = re.compile(r"(?:^|_)(?:api_?key|access_?token|refresh_?token|auth_?token|bearer_?token|"
                               r"id_?token|secret|client_?secret|secret_?key|password|passwd|passphrase|"
-                              r"private_?key|credentials?)$", re.IGNORECASE)
+                              r"private_?key|credentials?|bearer|(?:api|bot|session|oauth2?|jwt|app|user|secret|"
+                              r"personal_access|security|github|gh|hf|slack|discord|telegram)_?token)$|^token$",
+                              re.IGNORECASE)
+CREDENTIAL_NAME = _CREDENTIAL_NAME
 SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
 
 
-# annotations no credential fits in (wave 8: firecrawl's `by_api_key: bool` flag)
+# annotations no credential fits in (wave 8: firecrawl's `by_api_key: bool` flag; wave 10: aiogram's
+# `reset_current(cls, token: contextvars.Token[...])`)
 _NO_CREDENTIAL_TYPES = frozenset({"bool", "int", "float", "Literal"})
 
 
@@ -1072,14 +1174,31 @@ def _cannot_hold_credential(ann: ast.expr | None) -> bool:
         sides = [x for x in (ann.left, ann.right) if not (isinstance(x, ast.Constant) and x.value is None)]
         return len(sides) == 1 and _cannot_hold_credential(sides[0])
     head = _dotted(ann.value if isinstance(ann, ast.Subscript) else ann) or ""
+    if head == "contextvars.Token":  # `token: contextvars.Token[T]`, what `ContextVar.set` returns
+        return True
     last = head.rsplit(".", 1)[-1]
     if last == "Optional" and isinstance(ann, ast.Subscript):
         return _cannot_hold_credential(ann.slice)
     return last in _NO_CREDENTIAL_TYPES and (last == "Literal") == isinstance(ann, ast.Subscript)
 
 
-def _credential(p: ast.arg) -> str | None:
-    if _CREDENTIAL_NAME.search(p.arg.lstrip("_")) and not _cannot_hold_credential(p.annotation):
+# parameters that make a `token` beside them a piece of text, not a credential
+_WORD_TOKENS = re.compile(r"(?:^|_)(?:tokens|tokenizer|vocab|vocabulary|lexer)$", re.IGNORECASE)
+
+
+# what every name `_CREDENTIAL_NAME` matches ends with (one C call spares most names the regex)
+_CREDENTIAL_ENDS = ("key", "token", "secret", "password", "passwd", "passphrase", "credential", "credentials",
+                    "bearer")
+
+
+def _credential(p: ast.arg, siblings: Sequence[ast.arg] = ()) -> str | None:
+    """Why parameter `p` cannot be written into an example, by its name or its type, or None. A
+    `token` beside a `tokens`, `tokenizer`, `vocab` parameter (`siblings`) is a word's token (wave
+    6's `words(token, tokens)`), not a credential."""
+    bare = p.arg.lstrip("_")
+    low = bare.lower()
+    if (low.endswith(_CREDENTIAL_ENDS) and _CREDENTIAL_NAME.search(bare) and not _cannot_hold_credential(p.annotation)
+            and not (low == "token" and any(_WORD_TOKENS.search(q.arg) for q in siblings))):
         return f"parameter {p.arg} carries a credential (every example would hold it in clear)"
     ann = p.annotation
     if ann is not None:

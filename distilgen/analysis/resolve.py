@@ -369,7 +369,15 @@ class Resolver:
                     return ("cls", module, b[1])
                 if b is not None and b[0] == "expr":
                     return ("alias", module, rec.body, b[1])
+                if b is None or b[0] == "def":
+                    return self._method(module, qual, attr, depth)
             return ("other",)
+        if kind == "call" and depth < 20:
+            # `_ctx.current()` on a module-level `_ctx = Holder()`: the method of the class made
+            # (wave 10: a context variable read through a module-level object's method)
+            made = self.resolve_dotted(target[1], target[2], target[4], depth + 1)
+            if made[0] == "cls":
+                return self._method(made[1], made[2], attr, depth + 1)
         if kind == "alias":
             inner = self.resolve_expr_target(target[1], target[2], target[3], depth + 1)
             return self.getattr_(inner, attr, depth + 1) if inner[0] != "alias" else ("other",)
@@ -377,6 +385,29 @@ class Resolver:
             return ("ext", f"{target[1]}.{attr}")
         if kind == "missing":
             return ("missing", f"{target[1]}.{attr}", target[2])
+        return ("other",)
+
+    def _method(self, module: str, qual: str, attr: str, depth: int) -> Resolved:
+        """("def", module, "Class.attr") for the def `attr` of class `qual` or, when its body binds
+        no `attr`, of the first of its bases in the scan that does (depth first), the way
+        `project._outside_call` reads `Other.fetch()` (wave 10: ical's classmethods); ("other",)
+        when none does."""
+        seen: set[tuple[str, str]] = set()
+        todo = [(module, qual)]
+        while todo and len(seen) < 30 and depth < 40:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            rec = self.class_record(*key)
+            if rec is None:
+                continue
+            m = self._mod(key[0])
+            assert isinstance(m, Module) and m.index is not None
+            b = m.index.scopes[rec.body][1].get(attr)
+            if b is not None:
+                return ("def", key[0], f"{key[1]}.{attr}") if b[0] == "def" else ("other",)
+            todo.extend(reversed([(t[1], t[2]) for _, t in self.class_bases(key[0], rec) if t[0] == "cls"]))
         return ("other",)
 
     def resolve_dotted(self, module: str, scope: int, dotted: str, depth: int = 0) -> Resolved:

@@ -20,13 +20,13 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from ..contracts import PYDANTIC_NETWORK_TYPES
-from .file_index import SECRET_TYPES, conv, conv_names
+from .file_index import CREDENTIAL_NAME, SECRET_TYPES, conv, conv_names
 from .resolve import protobuf_message
 
 if TYPE_CHECKING:
     from .resolve import Resolved, Resolver
 
-__all__ = ["unwritable", "model_secret", "secret_in"]
+__all__ = ["unwritable", "model_secret", "secret_in", "model_credential", "credential_in"]
 
 # typing names whose values no call can write (a function, a coroutine, a live iterator, a class)
 _LIVE_TYPING = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
@@ -173,15 +173,20 @@ def _protobuf(dotted: str) -> str | None:
 _WRITABLE_CLASSES = frozenset(("pydantic.networks", name) for name in PYDANTIC_NETWORK_TYPES)
 
 
-def _class(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
+def _class(res: "Resolver", module: str, qual: str, depth: int, clear: bool = True) -> str | None:
     """A class the scan reads (the project's or a located library's): unwritable when it is no
-    model and every base is known and gives it no written form."""
+    model and every base is known and gives it no written form. With `clear`, a model with a
+    field carrying a credential in plain text (`model_credential`) is one no call may write."""
     if (module, qual) in _WRITABLE_CLASSES:
         return None
     model = res.is_model(("cls", module, qual))[0]
     if model is True:
         # written by its fields: a field no call can write makes the model unwritable too
         # (wave 6: openapi-pydantic's schema models hold a `type[BaseModel]`)
+        held = model_credential(res, module, qual) if clear else None
+        if held:
+            return (f"of class {module}.{qual}, whose field {held[0]} ({held[1]}) carries a credential "
+                    "every example would hold in clear")
         rec = res.class_record(module, qual)
         for ann in rec.fields if rec is not None and depth < 4 else ():
             if _nullable(ann):
@@ -215,7 +220,7 @@ def _implementations(res: "Resolver", module: str, qual: str, depth: int) -> str
     if not found:
         return None
     for m, q in found:
-        if _class(res, m, q, depth + 1) is None:
+        if _class(res, m, q, depth + 1, clear=False) is None:
             return None
     shown = ", ".join(f"{m}.{q}" for m, q in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
     return f"of class {module}.{qual}, whose implementations ({shown}) are not models"
@@ -370,3 +375,104 @@ def _secret_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, 
             if inner:
                 return inner
     return None
+
+
+def credential_in(res: "Resolver", module: str, scope: int, ann: Any) -> tuple[str, str, str] | None:
+    """(model name, field path, field type) of the first field carrying a credential in plain
+    text (`model_credential`) of a model annotation `ann` names, or None: what `secret_in` is
+    for `SecretStr`."""
+    for dotted in conv_names(ann):
+        t = res.resolve_dotted(module, scope, dotted)
+        if t[0] == "cls" and res.is_model(t)[0] is True:
+            hit = model_credential(res, t[1], t[2])
+            if hit:
+                return (t[2].rsplit(".", 1)[-1], *hit)
+    return None
+
+
+def model_credential(res: "Resolver", module: str, qual: str) -> tuple[str, str] | None:
+    """(field path, its type as written) of the first field of model class `qual` (its bases in
+    the scan and its fields' models included: `auth.password`) named like a credential (the
+    parameter rule's names, `password`, `api_key`, `bot_token`..., but `token` alone) and typed as plain text (`str`,
+    `bytes`, `Optional[str]`, `Annotated[str, ...]`), or None (wave 10: a `password: str` field
+    of an argument or of the answer is written in clear into every example). A `SecretStr` is
+    `model_secret`'s; a `bool` or `int` flag holds none."""
+    return res.remember(("credential", module, qual), _credential_field, res, module, qual, set(), 0)
+
+
+def _credential_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]],
+                      depth: int) -> tuple[str, str] | None:
+    if (module, qual) in seen or depth > 8:
+        return None
+    seen.add((module, qual))
+    rec = res.class_record(module, qual)
+    if rec is None:
+        return None
+    for name, ann in zip(rec.field_names, rec.fields):
+        # not a field named `token` alone: in a model it is more often data than a credential
+        # (llama-index's `LogProb.token`, a lexer's or a pager's token)
+        if CREDENTIAL_NAME.search(name) and name.lstrip("_").lower() != "token" and _clear_text(ann):
+            return (name, _written(ann))
+    for name, ann in zip(rec.field_names, rec.fields):
+        for d in conv_names(ann):
+            if d.rsplit(".", 1)[-1] in _CLEAR_TEXT:
+                continue
+            t = res.resolve_dotted(module, rec.body, d)
+            if t[0] == "cls" and res.is_model(t)[0] is True:
+                inner = _credential_field(res, t[1], t[2], seen, depth + 1)
+                if inner:
+                    return (f"{name}.{inner[0]}", inner[1])
+    for _, t in res.class_bases(module, rec):
+        if t[0] == "cls":
+            inner = _credential_field(res, t[1], t[2], seen, depth + 1)
+            if inner:
+                return inner
+    return None
+
+
+_CLEAR_TEXT = frozenset({"str", "bytes"})
+_ONE_OF = frozenset({"Optional", "Annotated", "Final", "Required", "NotRequired", "ReadOnly"})
+
+
+def _clear_text(ann: Any, depth: int = 0) -> bool:
+    """`str`, `bytes`, or one of those `| None`, in `Optional[...]`, `Union[..., None]` or
+    `Annotated[..., ...]` (by the names written)."""
+    if ann is None or depth > 10:
+        return False
+    k = ann[0]
+    if k == "q":
+        try:
+            return _clear_text(conv(ast.parse(ann[1].strip(), mode="eval").body), depth + 1)
+        except (SyntaxError, ValueError, RecursionError):
+            return False
+    if k == "n":
+        return str(ann[1]).rsplit(".", 1)[-1] in _CLEAR_TEXT
+    members: list[Any] = []
+    if k == "or":
+        members = _members(ann)
+    elif k == "s" and ann[1] and ann[1][0] == "n" and ann[2]:
+        head = str(ann[1][1]).rsplit(".", 1)[-1]
+        if head in _ONE_OF:
+            return _clear_text(ann[2][0], depth + 1)
+        if head == "Union":
+            members = list(ann[2])
+    rest = [m for m in members if m is not None and m[0] != "none" and not (m[0] == "n" and m[1] == "None")]
+    return bool(rest) and all(_clear_text(m, depth + 1) for m in rest)
+
+
+def _written(ann: Any) -> str:
+    """An annotation tuple as written (`str | None`, `Optional[str]`), for a reason."""
+    k = ann[0] if ann else "x"
+    if k == "n":
+        return str(ann[1])
+    if k == "q":
+        return str(ann[1])
+    if k == "none":
+        return "None"
+    if k == "or":
+        return f"{_written(ann[1])} | {_written(ann[2])}"
+    if k == "s":
+        return f"{_written(ann[1])}[{', '.join(_written(a) for a in ann[2])}]"
+    if k == "k":
+        return str(ann[1])
+    return "..."
