@@ -33,7 +33,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
            "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME"]
 
-INDEX_VERSION = 21
+INDEX_VERSION = 22
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -255,6 +255,9 @@ class _Builder:
         self.derived: dict[str, set[str]] = {}  # class qualname -> its private attributes made at construction
         self.effects: dict[str, str] = {}  # qualname -> why its answer comes from outside (see FileIndex.effects)
         self.defs: list[tuple[str, str | None, ast.FunctionDef | ast.AsyncFunctionDef]] = []  # module/class-level defs
+        self.makes_property: set[int] = set()  # id() of the defs that return `property(...)`
+        self.environ = "environ" in text  # `_chance` looks for `os.environ` read any way
+        self.parsers = "ConfigParser" in text  # ... and for a `ConfigParser().read(path)`
         self.text = text
         self._line_starts: list[int] | None = None  # offsets of each line, made when first needed
         # lines that may call the clock or a random draw, or read a file, the terminal or the
@@ -289,7 +292,8 @@ class _Builder:
             t = type(st)
             if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 self.func(st, scope, prefix, cls, pending_overloads)  # type: ignore[arg-type]
-                self.bind(scope, st.name, _def_binding(st), soft)  # type: ignore[arg-type,attr-defined]
+                self.bind(scope, st.name, ("def", "property") if id(st) in self.makes_property  # type: ignore[attr-defined]
+                          else _def_binding(st), soft)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
                 self.klass(st, scope, prefix, soft)  # type: ignore[arg-type]
             elif t is ast.ImportFrom:
@@ -309,6 +313,8 @@ class _Builder:
                         self.bind(scope, head, ("mod", head), soft)
             elif t is ast.Assign:
                 value = st.value  # type: ignore[attr-defined]
+                if type(value) is ast.Call and len(value.args) == 1 and type(value.args[0]) is ast.Name:
+                    self._registered(st, value, scope)  # type: ignore[arg-type]
                 for target in st.targets:  # type: ignore[attr-defined]
                     if isinstance(target, ast.Name):
                         if target.id == "__all__" and scope == 0 and isinstance(value, (ast.List, ast.Tuple)):
@@ -358,6 +364,11 @@ class _Builder:
             elif t.__name__ == "Match":
                 for case in st.cases:  # type: ignore[attr-defined]
                     self.block(case.body, scope, prefix, cls, soft)
+            elif t is ast.Return and self.enclosing and type(st.value) is ast.Call:  # type: ignore[attr-defined]
+                # `return property(wrapper)`: a decorator making a property (wave 11: stravalib's `lazy_property`)
+                made = _dotted(st.value.func) or ""  # type: ignore[attr-defined]
+                if made.rsplit(".", 1)[-1] in ("property", "cached_property"):
+                    self.makes_property.add(id(self.enclosing[-1]))
 
     def klass(self, node: ast.ClassDef, scope: int, prefix: str, soft: bool) -> None:
         qual = prefix + node.name
@@ -453,6 +464,30 @@ class _Builder:
             () if no_input else _called_names(self._segment(node)),  # ineligible already: its calls add nothing
         ))
 
+    def _registered(self, st: ast.Assign, value: ast.Call, scope: int) -> None:
+        """`f = model_validator(mode="after")(f)`, or in a class body `_check = validator("x")(check)`:
+        the def `f` (or `check`) of this file is decorated so, as `@` would (wave 11: ome-zarr-models'
+        `_check_valid_dtypes`, a module-level function registered in a model's body, was a candidate
+        and every validation wrote an example). Before the statement's own binding is made."""
+        arg = value.args[0].id  # type: ignore[attr-defined]
+        if self.scopes[scope][2] != "class" and not any(isinstance(x, ast.Name) and x.id == arg for x in st.targets):
+            return
+        deco = value.func
+        called = isinstance(deco, ast.Call)
+        target = _dotted(deco.func if isinstance(deco, ast.Call) else deco)
+        where = self._bound_in(scope, arg)
+        if not target or target.endswith(".distil") or where is None or self.scopes[where][1][arg][0] != "def":
+            return
+        kwargs = tuple((k.arg, _kw_string(k.value)) for k in deco.keywords if k.arg in ("mode", "model")) \
+            if isinstance(deco, ast.Call) else ()
+        for i in range(len(self.funcs) - 1, -1, -1):
+            f = self.funcs[i]
+            if f.name == arg and f.scope == where:
+                prop = target.rsplit(".", 1)[-1] in ("property", "cached_property")
+                self.funcs[i] = f._replace(decorators=(*f.decorators, (st.lineno, target, called, kwargs)),
+                                           kind="property" if prop else f.kind)
+                return
+
     def _segment(self, node: ast.stmt) -> str:
         """The text of `node`'s lines (its whole lines: a cheap superset of its own text)."""
         if self._line_starts is None:
@@ -492,11 +527,30 @@ class _Builder:
         at = bisect.bisect_left(lines, node.lineno)
         if at == len(lines) or lines[at] > (node.end_lineno or node.lineno):
             return None  # none of those lines is in it
+        parsers: set[str] = set()  # names bound to a `configparser.ConfigParser()` in it
+        parsed: list[str] = []  # names whose `.read(...)` it calls
         for n in ast.walk(node):
             if isinstance(n, ast.Subscript):  # os.environ["KEY"]
                 dotted = _dotted(n.value)
                 if dotted is not None and self._full_name(scope, dotted) == "os.environ":
                     return f"reads {dotted}[...] (its answer depends on the environment, not on its call)"
+                continue
+            t = type(n)
+            if t is ast.Name or t is ast.Attribute:
+                # `env = os.environ if v is None else v`, `os.environ.items()`, `k in os.environ`:
+                # any read, not only `.get`/`[...]` (wave 11: datacontract's `resolve_variables`
+                # wrote the environment's password into an answer; conda-lock's `Channel.from_string`)
+                if self.environ and (n.id if t is ast.Name else n.attr) in ("environ", "environb"):  # type: ignore[attr-defined]
+                    dotted = _dotted(n)
+                    if t is ast.Name and any(p.arg == n.id for p in ast.walk(node.args) if isinstance(p, ast.arg)):  # type: ignore[attr-defined]
+                        continue  # a parameter named `environ`
+                    if dotted is not None and self._full_name(scope, dotted) in ("os.environ", "os.environb"):
+                        return f"reads {dotted} (its answer depends on the environment, not on its call)"
+                continue
+            if t is ast.Assign:  # `cp = configparser.ConfigParser()` (wave 11)
+                if self.parsers and isinstance(n.value, ast.Call) and isinstance(n.targets[0], ast.Name) and (  # type: ignore[attr-defined]
+                        self._full_name(scope, _dotted(n.value.func) or "_") or "") in _CONFIG_PARSERS:  # type: ignore[attr-defined]
+                    parsers.add(n.targets[0].id)  # type: ignore[attr-defined]
                 continue
             if not isinstance(n, ast.Call):
                 continue
@@ -505,6 +559,12 @@ class _Builder:
                 if self._is_context_var(scope, func.value.id, node):
                     return (f"reads the context variable {func.value.id} (its answer depends on the context, "
                             "not on its call)")
+            if self.parsers and isinstance(func, ast.Attribute) and func.attr == "read" and n.args:
+                if isinstance(func.value, ast.Name):
+                    parsed.append(func.value.id)
+                elif isinstance(func.value, ast.Call) and (
+                        self._full_name(scope, _dotted(func.value.func) or "_") or "") in _CONFIG_PARSERS:
+                    return "calls ConfigParser().read() (its answer depends on a file's content, not on its call)"
             if isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS and self._outside_method(scope, func):
                 # `path.read_text()`: by the method's name (pathlib's, zipfile's and importlib's
                 # resources' paths alike), whatever the receiver
@@ -524,6 +584,9 @@ class _Builder:
                 # credential rule reads names (wave 8: prefect's `Variable.set`/`get`, `Artifact.create`);
                 # not a class of this file (a model named `Client` made as data: it is read here)
                 return f"calls {dotted}() (its answer depends on a service it connects to, not on its call)"
+        for name in parsed:
+            if name in parsers:
+                return f"calls {name}.read() (its answer depends on a file's content, not on its call)"
         return None
 
     def _outside_method(self, scope: int, func: ast.Attribute) -> bool:
@@ -830,7 +893,15 @@ _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "t
                             "requests.Session": "the network", "httpx.Client": "the network",
                             "httpx.AsyncClient": "the network", "httpx.stream": "the network",
                             "aiohttp.ClientSession": "the network", "urllib.request.urlopen": "the network",
-                            "urllib.request.urlretrieve": "the network", "socket.create_connection": "the network"}
+                            "urllib.request.urlretrieve": "the network", "socket.create_connection": "the network",
+                            # the standard library's readers of a file or a database (wave 11:
+                            # datacontract's importers of a CSV, a Parquet file, a database)
+                            "os.path.expandvars": "the environment", "sqlite3.connect": "a database",
+                            "zipfile.ZipFile": "a file's content", "tarfile.open": "a file's content",
+                            "tarfile.TarFile": "a file's content", "shelve.open": "a database",
+                            "dbm.open": "a database"}
+_CONFIG_PARSERS = frozenset({"configparser.ConfigParser", "configparser.RawConfigParser",
+                             "configparser.SafeConfigParser"})
 # a call of one of those names, by the name it ends with: the prefilter before any walk
 # a call making or handing out a client of a service: `get_client()`, `httpx.AsyncClient()`,
 # `boto3.client("s3")`, `PrefectClient(...)` (its last name ends in "client")
@@ -838,12 +909,13 @@ _CLIENT_CALL = re.compile(r"(?i)client$")
 _CHANCE_NAMES = (r"\w*[Cc]lient|now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
                  r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
                  r"triangular|random|open|input|read_text|read_bytes|getenvb?|system|popen|urlopen|urlretrieve|"
-                 r"create_connection|create_subprocess_\w+|ClientSession")
+                 r"create_connection|create_subprocess_\w+|ClientSession|expandvars")
 # names too common to look for in every file (`.get(` is everywhere): only in a file naming their module
 _MARKED_NAMES = (("subprocess", "run|call|check_call|check_output|Popen|getoutput|getstatusoutput"),
                  ("requests", "get|post|put|patch|delete|head|options|request|Session"),
                  ("httpx", "get|post|put|patch|delete|head|options|request|stream|Client|AsyncClient"),
-                 ("ContextVar", "get"))
+                 ("ContextVar", "get"), ("sqlite3", "connect"), ("zipfile", "ZipFile"), ("tarfile", "TarFile"),
+                 ("configparser", r"\w*ConfigParser"))
 
 
 def _chance_pattern(text: str) -> re.Pattern[str]:

@@ -422,6 +422,31 @@ def _outside_call(res: Resolver, module: str, fn: FuncRec) -> str | None:
     return None
 
 
+def _makes_property(res: Resolver, module: str, fn: FuncRec) -> str | None:
+    """A decorator the scan reads that makes a property of the def, as `@property` does: a def
+    returning `property(...)` (wave 11: stravalib's `lazy_property`, its answers from the Strava
+    API through an excluded field), a subclass of `property`, a descriptor class (`__get__` and
+    no `__call__`: pyramid's `reify`), `functools.cached_property` under another name."""
+    for _, target, _, _ in fn.decorators:
+        if not target or target.endswith(".distil"):
+            continue
+        t = res.resolve_dotted(module, fn.scope, target)
+        m = res.module(t[1]) if t[0] in ("def", "cls") else None
+        idx = m.index if m is not None and not isinstance(m, str) else None
+        made = False
+        if t[0] == "ext":
+            made = t[1] in ("builtins.property", "functools.cached_property")
+        elif t[0] == "def" and idx is not None:
+            made = idx.names.get(t[2], ("",))[1:2] == ("property",)
+        elif t[0] == "cls" and idx is not None and (rec := idx.classes.get(t[2])) is not None:
+            body = idx.scopes[rec.body][1]
+            made = ("__get__" in body and "__call__" not in body) or any(
+                res.fqn(b) in ("builtins.property", "functools.cached_property") for _, b in res.class_bases(t[1], rec))
+        if made:
+            return f"@{target} makes a property (no call to distil)"
+    return None
+
+
 def _secret_answer(res: Resolver, module: str, fn: FuncRec, model: str) -> str | None:
     """A return model holding a `SecretStr`/`SecretBytes` (at any depth of its fields): its answer
     is dumped as the mask, so the training data would teach the mask (wave 8: prefect's
@@ -499,6 +524,8 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = f"return model {model.rsplit('.', 1)[-1]} is defined inside a function (its schema cannot be imported)"
         elif fn.kind == "property":
             other = "property (no call to distil)"
+        elif fn.decorators and (made := _makes_property(res, module, fn)):
+            other = made
         elif fn.kind == "method" and fn.cls is not None and not res.is_model(("cls", module, fn.cls))[0]:
             other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
         elif fn.no_input:

@@ -1,0 +1,269 @@
+"""Wave 11 (datacontract-cli, conda-lock, ome-zarr-models, stravalib): functions whose answer
+depends on more than their call, judged candidates. The environment read through a local name or
+by `.items()`/`in`/`expandvars`; a validator registered by assignment; a decorator that makes a
+property; the standard library's file and database
+readers (/tmp/h43/repros/04, 07, 09, 10, 12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_scan_real_code import write
+
+from distilgen import api
+
+MODEL = "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    x: str\n"
+
+
+def scanned(project: Path) -> dict[str, tuple[str, str | None]]:
+    return {r.qualname: (r.status, r.reason) for r in api.scan([project], use_cache=False).results}
+
+
+def project(tmp_path: Path, body: str, **files: str) -> dict[str, tuple[str, str | None]]:
+    tree = {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + body}
+    tree.update({f"pkg/{name}.py": text for name, text in files.items()})
+    return scanned(write(tmp_path, tree))
+
+
+# -- 04 and 10: the environment, however it is read ----------------------------------------------
+def test_environ_through_a_local_name(tmp_path: Path) -> None:
+    """datacontract's `resolve_server_variables` wrote the environment's password into an answer:
+    its helper read `environment = os.environ if variables is None else variables` (repro 04)."""
+    got = project(tmp_path, """
+import os
+import re
+from os import environ
+from typing import Mapping, Optional
+
+
+def alias_conditional(s: str, variables: Optional[Mapping[str, str]] = None) -> M:
+    environment = os.environ if variables is None else variables
+    return M(x=environment.get(s, s))
+
+
+def alias_plain(s: str) -> M:
+    environment = os.environ
+    return M(x=environment.get(s, s))
+
+
+def alias_in_closure(s: str) -> M:
+    environment = os.environ
+
+    def replace(match: re.Match) -> str:
+        return environment.get(match.group(1), "")
+
+    return M(x=re.sub(r"\\$\\{(\\w+)\\}", replace, s))
+
+
+def _resolve(s: str, variables: Optional[Mapping[str, str]] = None) -> str:
+    environment = environ if variables is None else variables
+    return environment.get(s, s)
+
+
+def through_helper(s: str) -> M:
+    return M(x=_resolve(s))
+
+
+def not_the_environment(s: str, environ: dict[str, str]) -> M:
+    return M(x=s if s in environ else "")
+""")
+    env = "(its answer depends on the environment, not on its call)"
+    assert got["alias_conditional"] == ("ineligible", f"reads os.environ {env}")
+    assert got["alias_plain"] == ("ineligible", f"reads os.environ {env}")
+    assert got["alias_in_closure"] == ("ineligible", f"reads os.environ {env}")
+    assert got["through_helper"] == ("ineligible", f"calls _resolve(), which reads environ {env}")
+    assert got["not_the_environment"] == ("candidate", None)
+
+
+def test_environ_items_contains_and_expandvars(tmp_path: Path) -> None:
+    """conda-lock's `Channel.from_string` answered `${MY_A_REPO_TOKEN}` or the token itself as the
+    environment held it, read by `os.environ.items()` in a helper (repro 10)."""
+    got = project(tmp_path, """
+import os
+import os.path
+
+
+def _detect_used_env_var(value: str) -> str | None:
+    candidates = {v: k for k, v in os.environ.items() if k.endswith("_TOKEN")}
+    return candidates.get(value)
+
+
+def from_string(value: str) -> M:
+    name = _detect_used_env_var(value)
+    return M(x=f"${{{name}}}" if name else value)
+
+
+def contains(value: str) -> M:
+    return M(x="yes" if value in os.environ else "no")
+
+
+def expandvars(value: str) -> M:
+    return M(x=os.path.expandvars(value))
+
+
+def plain(value: str) -> M:
+    return M(x=os.path.join(value, "x"))
+""")
+    env = "(its answer depends on the environment, not on its call)"
+    assert got["from_string"] == ("ineligible", f"calls _detect_used_env_var(), which reads os.environ {env}")
+    assert got["contains"] == ("ineligible", f"reads os.environ {env}")
+    assert got["expandvars"] == ("ineligible", f"calls os.path.expandvars() {env}")
+    assert got["plain"] == ("candidate", None)
+
+
+# -- 07: a validator registered by assignment ----------------------------------------------------
+def test_validator_registered_by_assignment(tmp_path: Path) -> None:
+    """ome-zarr-models' `_check_valid_dtypes = model_validator(mode="after")(_check_valid_dtypes)`
+    in a model's body: after `apply`, every validation of the model wrote an example (repro 07)."""
+    got = project(tmp_path, """
+from pydantic import field_validator, model_validator
+
+
+def _check_labels(labels: "Labels") -> "Labels":
+    return labels
+
+
+def _check_other(labels: "Labels") -> "Labels":
+    return labels
+
+
+class Labels(BaseModel):
+    names: list[str]
+
+    _check_labels = model_validator(mode="after")(_check_labels)
+    _renamed = model_validator(mode="after")(_check_other)
+
+
+def module_level(m: M) -> M:
+    return m
+
+
+module_level = field_validator("x")(module_level)
+
+
+def used_not_registered(labels: Labels) -> Labels:
+    return labels
+
+
+result = print(used_not_registered)
+""")
+    hook = "pydantic @{} (called by the model, not by your code)"
+    assert got["_check_labels"] == ("ineligible", hook.format("model_validator"))
+    assert got["_check_other"] == ("ineligible", hook.format("model_validator"))
+    assert got["module_level"] == ("ineligible", hook.format("field_validator"))
+    assert got["used_not_registered"] == ("candidate", None)
+
+
+# -- 09: a decorator that makes a property -------------------------------------------------------
+LAZY = """
+from functools import cached_property as cp, wraps
+from typing import Any, Callable, TypeVar
+
+from pydantic import Field
+
+from pkg.props import lazy_property, reify
+
+T = TypeVar("T")
+
+
+class Athlete(BaseModel):
+    id: int
+    bound_client: Any = Field(None, exclude=True)
+
+    @lazy_property
+    def stats(self) -> M:
+        return self.bound_client.get_athlete_stats(self.id)
+
+    @reify
+    def described(self) -> M:
+        return M(x=str(self.id))
+
+    @cp
+    def cached(self) -> M:
+        return M(x=str(self.id))
+
+    @wraps(print)
+    def plain(self) -> M:
+        return M(x=str(self.id))
+"""
+PROPS = """
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def lazy_property(fn: Callable[[Any], T]) -> T:
+    @wraps(fn)
+    def wrapper(obj: Any) -> T:
+        if obj.bound_client is None:
+            raise RuntimeError("unbound")
+        return fn(obj)
+
+    return property(wrapper)  # type: ignore[return-value]
+
+
+class reify:
+    def __init__(self, wrapped: Callable[[Any], Any]) -> None:
+        self.wrapped = wrapped
+
+    def __get__(self, inst: Any, objtype: Any = None) -> Any:
+        return self.wrapped(inst)
+"""
+
+
+def test_property_making_decorator(tmp_path: Path) -> None:
+    """stravalib's `@lazy_property` (a module function returning `property(wrapper)`) over
+    `Athlete.stats`: a candidate, and `stubs` turned the attribute into a method (repro 09)."""
+    root = write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + LAZY, "pkg/props.py": PROPS})
+    got = scanned(root)
+    assert got["Athlete.stats"] == ("ineligible", "@lazy_property makes a property (no call to distil)")
+    assert got["Athlete.described"] == ("ineligible", "@reify makes a property (no call to distil)")
+    assert got["Athlete.cached"] == ("ineligible", "@cp makes a property (no call to distil)")
+    assert got["Athlete.plain"] == ("candidate", None)
+    # `stubs` writes candidates only: the property is no stub (no method over an attribute)
+    report = api.stubs([root], model="ft:x", write=False)
+    assert [f.rsplit(":", 1)[-1] for f in report.functions] == ["Athlete.plain"]
+
+
+# -- 12: the standard library's readers of a file or a database ---------------------------------
+def test_stdlib_file_and_database_readers(tmp_path: Path) -> None:
+    """datacontract's importers read their `source` (a CSV, a Parquet file, a database) through a
+    library; the standard library's own readers were not known either (repro 12)."""
+    got = project(tmp_path, """
+import configparser
+import sqlite3
+import tarfile
+import zipfile
+from configparser import ConfigParser
+
+
+def from_sqlite(source: str) -> M:
+    con = sqlite3.connect(source)
+    return M(x=str(con.execute("select 1").fetchall()))
+
+
+def from_zip(source: str) -> M:
+    return M(x=",".join(zipfile.ZipFile(source).namelist()))
+
+
+def from_tar(source: str) -> M:
+    return M(x=",".join(tarfile.open(source).getnames()))
+
+
+def from_ini(source: str) -> M:
+    cp = configparser.ConfigParser()
+    cp.read(source)
+    return M(x=",".join(cp.sections()))
+
+
+def from_ini_string(text: str) -> M:
+    cp = ConfigParser()
+    cp.read_string(text)
+    return M(x=",".join(cp.sections()))
+""")
+    assert got["from_sqlite"] == ("ineligible", "calls sqlite3.connect() (its answer depends on a database, not on its call)")
+    assert got["from_zip"] == ("ineligible", "calls zipfile.ZipFile() (its answer depends on a file's content, not on its call)")
+    assert got["from_tar"] == ("ineligible", "calls tarfile.open() (its answer depends on a file's content, not on its call)")
+    assert got["from_ini"] == ("ineligible", "calls cp.read() (its answer depends on a file's content, not on its call)")
+    assert got["from_ini_string"] == ("candidate", None)
