@@ -1,8 +1,8 @@
 """Wave 11 (datacontract-cli, conda-lock, ome-zarr-models, stravalib): functions whose answer
 depends on more than their call, judged candidates. The environment read through a local name or
 by `.items()`/`in`/`expandvars`; a validator registered by assignment; a decorator that makes a
-property; the standard library's file and database
-readers (/tmp/h43/repros/04, 07, 09, 10, 12)."""
+property; a helper chain leaving its module twice; the standard library's file and database
+readers (/tmp/h43/repros/04, 05, 07, 09, 10, 12)."""
 
 from __future__ import annotations
 
@@ -224,6 +224,125 @@ def test_property_making_decorator(tmp_path: Path) -> None:
     # `stubs` writes candidates only: the property is no stub (no method over an attribute)
     report = api.stubs([root], model="ft:x", write=False)
     assert [f.rsplit(":", 1)[-1] for f in report.functions] == ["Athlete.plain"]
+
+
+# -- 05: a helper chain through a second and a third module --------------------------------------
+def test_helper_chain_across_modules(tmp_path: Path) -> None:
+    """datacontract's `import_odcs` -> `read_resource()` (another module) -> `files.read_file()` (a
+    third) -> `open()`; conda-lock's `parse_pdm_pyproject_toml` -> `parse_python_requirement()` (same
+    module) -> `pypi_name_to_conda_name()` (another) -> `.read_bytes()` (repro 05)."""
+    got = project(tmp_path, """
+from pkg import resources
+from pkg.resources import read_resource, read_resource_by_name, Reader
+from pkg.lookup import to_conda
+
+
+def through_helper(source: str) -> M:
+    return M(x=read_resource(source))
+
+
+def through_helper_by_name(source: str) -> M:
+    return M(x=read_resource_by_name(source))
+
+
+def by_module_attribute(source: str) -> M:
+    return M(x=resources.read_resource(source))
+
+
+def _parse_req(req: str, url: str) -> str:
+    return to_conda(req.split("=")[0], url)
+
+
+def via_local_helper(req: str, url: str) -> M:
+    return M(x=_parse_req(req, url))
+
+
+def through_a_method(source: str) -> M:
+    return M(x=Reader.read(source))
+
+
+def pure(source: str) -> M:
+    return M(x=resources.pure(source))
+""", resources="""
+from pkg import files
+
+
+def read_resource(location: str) -> str:
+    return files.read_file(location)
+
+
+def read_resource_by_name(location: str) -> str:
+    from pkg.files import read_file
+    return read_file(location)
+
+
+def pure(location: str) -> str:
+    return files.shout(location)
+
+
+class Reader:
+    @staticmethod
+    def read(location: str) -> str:
+        return Reader._inner(location)
+
+    @staticmethod
+    def _inner(location: str) -> str:
+        return files.read_file(location)
+""", files="""
+def read_file(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def shout(text: str) -> str:
+    return text.upper()
+""", lookup="""
+from pathlib import Path
+
+
+def _get_lookup(url: str) -> bytes:
+    return Path(url).read_bytes()
+
+
+def to_conda(name: str, url: str) -> str:
+    return name if name in _get_lookup(url).decode() else name.lower()
+""")
+    opened = "calls open() (its answer depends on a file, not on its call)"
+    assert got["through_helper"] == ("ineligible", f"calls read_resource(), which calls files.read_file(), which {opened}")
+    assert got["through_helper_by_name"] == ("ineligible",
+                                             f"calls read_resource_by_name(), which calls read_file(), which {opened}")
+    assert got["by_module_attribute"] == ("ineligible",
+                                          f"calls resources.read_resource(), which calls files.read_file(), which {opened}")
+    assert got["via_local_helper"] == ("ineligible", (
+        "calls _parse_req(), which calls to_conda(), which calls _get_lookup(), which calls .read_bytes() "
+        "(its answer depends on a file's content, not on its call)"))
+    assert got["through_a_method"] == ("ineligible",
+                                       f"calls Reader.read(), which calls Reader._inner(), which calls files.read_file(), "
+                                       f"which {opened}")
+    assert got["pure"] == ("candidate", None)
+
+
+def test_helper_chain_depth_is_bounded(tmp_path: Path) -> None:
+    """Followed four calls deep from the function, as within a module (its own call and three
+    more); a fifth is not (the cost stays bounded)."""
+    hop = "from pkg.h{n} import f{n}\n\n\ndef f{m}(s: str) -> str:\n    return f{n}(s)\n"
+    files = {f"h{m}": hop.format(m=m, n=m + 1) for m in range(1, 6)}
+    files["h6"] = "def f6(s: str) -> str:\n    return open(s).read()\n"
+    got = project(tmp_path, """
+from pkg.h2 import f2
+from pkg.h3 import f3
+
+
+def four(s: str) -> M:
+    return M(x=f3(s))
+
+
+def five(s: str) -> M:
+    return M(x=f2(s))
+""", **files)
+    assert got["four"] == ("ineligible", "calls f3(), which calls f4(), which calls f5(), which calls f6(), which "
+                                         "calls open() (its answer depends on a file, not on its call)")
+    assert got["five"] == ("candidate", None)
 
 
 # -- 12: the standard library's readers of a file or a database ---------------------------------

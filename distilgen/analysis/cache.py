@@ -169,14 +169,15 @@ class ScanCache:
 
 
 def _index_ok(i: Any) -> bool:
-    """A frozen FileIndex (9 fields, see `file_index.freeze`) or an ("error", reason) entry."""
+    """A frozen FileIndex (10 fields, see `file_index.freeze`) or an ("error", reason) entry."""
     if type(i) is not tuple:
         return False
     if len(i) == 2:
         return i[0] == "error" and type(i[1]) is str
-    return (len(i) == 9 and type(i[0]) is dict and type(i[1]) is tuple and type(i[2]) is tuple
+    return (len(i) == 10 and type(i[0]) is dict and type(i[1]) is tuple and type(i[2]) is tuple
             and type(i[4]) is dict and type(i[5]) is tuple and type(i[6]) is bool and type(i[7]) is int
-            and type(i[8]) is dict and all(type(k) is str and type(v) is str for k, v in i[8].items()))
+            and type(i[8]) is dict and all(type(k) is str and type(v) is str for k, v in i[8].items())
+            and type(i[9]) is dict)
 
 
 def _file_entry_ok(k: Any, v: Any) -> bool:

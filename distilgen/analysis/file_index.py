@@ -25,6 +25,7 @@ import bisect
 import functools
 import itertools
 import re
+import sys
 from typing import Any, Callable, Literal, NamedTuple, Sequence
 
 from ..contracts import DefKind
@@ -124,6 +125,11 @@ class FileIndex(NamedTuple):
     another def of this file they call, with the reason (`calls subprocess.run() (...)`,
     `calls _read(), which calls open() (...)`): what a function calling them inherits
     (`project._outside_call`; wave 8: prefect's `load_profile` reads a file through a helper)."""
+    reaches: dict[str, tuple[int, tuple[str, ...]]] = {}
+    """Module- and class-level defs not in `effects` that call what may have one in another
+    module: (the scope of their body, those names: an import not of the standard library, a def
+    of this file leading to one, `self.x`/`cls.x`), followed by `project._reached_effect` (wave 11:
+    datacontract's `import_odcs` -> `read_resource()` -> `files.read_file()` -> `open()`)."""
 
 
 class UnindexableFile(Exception):
@@ -255,6 +261,7 @@ class _Builder:
         self.derived: dict[str, set[str]] = {}  # class qualname -> its private attributes made at construction
         self.effects: dict[str, str] = {}  # qualname -> why its answer comes from outside (see FileIndex.effects)
         self.defs: list[tuple[str, str | None, ast.FunctionDef | ast.AsyncFunctionDef]] = []  # module/class-level defs
+        self.fscopes: dict[str, int] = {}  # module/class-level def -> its body's scope
         self.makes_property: set[int] = set()  # id() of the defs that return `property(...)`
         self.environ = "environ" in text  # `_chance` looks for `os.environ` read any way
         self.parsers = "ConfigParser" in text  # ... and for a `ConfigParser().read(path)`
@@ -436,6 +443,7 @@ class _Builder:
             self.effects[qual] = own
         if top:
             self.defs.append((qual, cls, node))
+            self.fscopes[qual] = fscope
         if is_overload or returns is None:
             return
         if returns[0] == "none" or (returns[0] == "n" and returns[1] in _NEVER_MODEL):
@@ -705,6 +713,55 @@ class _Builder:
             code = self.code[cls] = {st.name for st in self.class_nodes[cls].body
                                      if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))}
         return code
+
+    def reaches(self) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """`FileIndex.reaches`: what each def with no effect here calls that may lead to one in
+        another module; a def of this file counts when it leads to such a call itself (three
+        rounds, as `spread_effects` goes). Read from the text of each def, after `spread_effects`."""
+        effects = self.effects
+        found: dict[str, tuple[int, tuple[str, ...]]] = {}
+        local: dict[str, tuple[int, list[tuple[str, str]]]] = {}  # qual -> (scope, [(call, def of this file)])
+        for qual, cls, node in self.defs:
+            if qual in effects or qual in found or qual in local:
+                continue
+            scope = self.fscopes[qual]
+            out: list[str] = []
+            mine: list[tuple[str, str]] = []  # (the call, the qualname of the def of this file it names)
+            for called in _called_names(self._segment(node)):
+                head, _, attr = called.partition(".")
+                if called == node.name:
+                    continue  # its own `def` line (or a recursive call)
+                if head in ("self", "cls"):
+                    if cls is not None and attr and "." not in attr:
+                        mine.append((called, f"{cls}.{attr}"))
+                    continue
+                b = self._binding(scope, head)
+                if b is None:
+                    continue
+                if b[0] == "def":
+                    if not attr:
+                        mine.append((called, called))
+                elif b[0] == "cls":
+                    if attr and "." not in attr:
+                        mine.append((called, f"{b[1]}.{attr}"))
+                elif (b[0] == "imp" and (b[1] or b[2].partition(".")[0] not in sys.stdlib_module_names)) or (
+                        b[0] == "mod" and b[1].partition(".")[0] not in sys.stdlib_module_names):
+                    out.append(called)
+            if out:
+                found[qual] = (scope, tuple(out + [c for c, _ in mine]))
+            elif mine:
+                local[qual] = (scope, mine)
+        for _ in range(3) if local and found else ():
+            more = {}
+            for qual, (scope, mine) in local.items():
+                if any(target in found for _, target in mine):
+                    more[qual] = (scope, tuple(c for c, _ in mine))
+            if not more:
+                break
+            found.update(more)
+            for qual in more:
+                del local[qual]
+        return found
 
     def type_checking_returns(self) -> None:
         """A return annotation naming what only `if TYPE_CHECKING:` imports cannot be resolved
@@ -1441,6 +1498,7 @@ def build_index(data: bytes, filename: str) -> FileIndex:
         raise UnindexableFile("an expression is too long or too deeply nested to index (RecursionError)") from None
     b.type_checking_returns()
     b.spread_effects()
+    reaches = b.reaches()
     return FileIndex(
         names=b.scopes[0][1],
         scopes=tuple(b.scopes),
@@ -1451,6 +1509,7 @@ def build_index(data: bytes, filename: str) -> FileIndex:
         generated=is_generated(text),
         lines=text.count("\n") + 1,
         effects=b.effects,
+        reaches=reaches,
     )
 
 
@@ -1462,17 +1521,17 @@ def freeze(idx: Any) -> Any:
         idx.names, idx.scopes, idx.stars, idx.all,
         {q: tuple(c) for q, c in idx.classes.items()},
         tuple(tuple(f) for f in idx.funcs),
-        idx.generated, idx.lines, idx.effects,
+        idx.generated, idx.lines, idx.effects, idx.reaches,
     )
 
 
 def thaw(plain: tuple[Any, ...]) -> FileIndex | tuple[Any, ...]:
     if len(plain) != len(FileIndex._fields):
         return plain  # ("error", reason)
-    names, scopes, stars, all_, classes, funcs, generated, lines, effects = plain
+    names, scopes, stars, all_, classes, funcs, generated, lines, effects, reaches = plain
     return FileIndex(
         names, scopes, stars, all_,
         {q: ClassRec(*c) for q, c in classes.items()},
         tuple(FuncRec(*f) for f in funcs),
-        generated, lines, effects,
+        generated, lines, effects, reaches,
     )

@@ -402,6 +402,7 @@ def _outside_call(res: Resolver, module: str, fn: FuncRec) -> str | None:
     load_profiles(), which calls .read_text() (its answer depends on a file's content, ...)`
     (wave 8: prefect's `load_profile`, fastapi-pagination's `create_links` through `request()`).
     Calls are read from the text, so a name that resolves to no def adds nothing."""
+    helpers: list[tuple[str, str, str]] = []
     for called in fn.calls:
         head, _, attr = called.partition(".")
         if head in ("self", "cls"):
@@ -409,17 +410,117 @@ def _outside_call(res: Resolver, module: str, fn: FuncRec) -> str | None:
                 continue
             where, qual = module, f"{fn.cls}.{attr}"
         else:
-            t = res.resolve_dotted(module, fn.scope, called)
-            if t[0] != "def":
+            found = _called_def(res, module, fn.scope, called)
+            if found is None:
                 continue
-            where, qual = t[1], t[2]
+            where, qual = found
         if where == module and qual == fn.qualname:
             continue  # itself: its own body was judged already
         m = res.module(where)
         effect = m.index.effects.get(qual) if m is not None and not isinstance(m, str) and m.index is not None else None
         if effect:
             return f"calls {called}(), which {effect}"
+        helpers.append((called, where, qual))
+    for called, where, qual in helpers:  # then what they call, in other modules too
+        if effect := _reached_effect(res, where, qual, _CHAIN):
+            return f"calls {called}(), which {effect}"
     return None
+
+
+_CHAIN = 3
+"""Calls followed beyond a function's own, as `FileIndex.spread_effects` follows them in a file."""
+
+
+def _reached_effect(res: Resolver, where: str, qual: str, depth: int) -> str | None:
+    """The effect def `qual` of `where` (a scanned module) reaches through the calls it makes
+    (`FileIndex.reaches`), into other scanned modules too, `depth` calls deep at most (wave 11:
+    datacontract's `import_odcs` -> `read_resource()` -> `files.read_file()` -> `open()`, conda-lock's
+    `parse_pdm_pyproject_toml` -> `parse_python_requirement()` -> `pypi_name_to_conda_name()`).
+    Only names bound to the project's own packages are resolved: no library is located for this."""
+    return res.remember(("reached", where, qual, depth), _reached_uncached, res, where, qual, depth)
+
+
+def _reached_uncached(res: Resolver, where: str, qual: str, depth: int) -> str | None:
+    m = res.module(where)
+    if m is None or isinstance(m, str) or m.index is None or qual not in m.index.reaches:
+        return None
+    index = m.index
+    scope, names = index.reaches[qual]
+    cls = qual.rpartition(".")[0]
+    nexts: list[tuple[str, str, str]] = []
+    for called in names:
+        head, _, attr = called.partition(".")
+        if head in ("self", "cls"):
+            if cls not in index.classes:
+                continue
+            there, target = where, f"{cls}.{attr}"
+        else:
+            if not _in_project(res, m, scope, head):
+                continue
+            found = _called_def(res, where, scope, called)
+            if found is None:
+                continue
+            there, target = found
+        if there == where and target == qual:
+            continue
+        n = res.module(there)
+        effect = n.index.effects.get(target) if n is not None and not isinstance(n, str) and n.index is not None else None
+        if effect:
+            return f"calls {called}(), which {effect}"
+        nexts.append((called, there, target))
+    for called, there, target in nexts if depth > 1 else ():
+        if effect := _reached_effect(res, there, target, depth - 1):
+            return f"calls {called}(), which {effect}"
+    return None
+
+
+def _called_def(res: Resolver, module: str, scope: int, called: str) -> tuple[str, str] | None:
+    """(module, qualname) of the def a call names: `f`, `mod.f`, or a class's `Cls.f` (wave 11:
+    conda-lock's `Channel.from_string`, read from another module), or None."""
+    t = res.resolve_dotted(module, scope, called)
+    if t[0] == "def":
+        return t[1], t[2]
+    owner, _, attr = called.rpartition(".")
+    if owner and t[0] == "other":
+        c = res.resolve_dotted(module, scope, owner)
+        if c[0] == "cls":
+            return c[1], f"{c[2]}.{attr}"
+    return None
+
+
+def _in_project(res: Resolver, m: Module, scope: int, head: str) -> bool:
+    """`head`, seen from `scope` of module `m`, is a def or class of `m` or an import from a package of the
+    scanned modules (a library is never located to follow a helper's call)."""
+    from .resolve import absolute
+
+    assert m.index is not None
+    scopes = m.index.scopes
+    s, first = scope, True
+    while s >= 0:
+        parent, names, kind = scopes[s]
+        b = names.get(head) if first or kind != "class" else None
+        if b is not None:
+            if b[0] in ("def", "cls"):
+                return True
+            if b[0] == "imp":
+                src = absolute(m.name, m.is_pkg, b[1], b[2])
+            elif b[0] == "mod":
+                src = b[1]
+            else:
+                return False
+            return src.partition(".")[0] in _project_packages(res)
+        first = False
+        s = parent
+    return False
+
+
+def _project_packages(res: Resolver) -> frozenset[str]:
+    """The top-level names of the scanned modules."""
+    tops: frozenset[str] | None = getattr(res, "_project_tops", None)
+    if tops is None:
+        tops = frozenset(name.partition(".")[0] for name in res.modules)
+        res._project_tops = tops  # type: ignore[attr-defined]
+    return tops
 
 
 def _makes_property(res: Resolver, module: str, fn: FuncRec) -> str | None:
