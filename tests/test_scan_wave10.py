@@ -417,3 +417,23 @@ class Page(BaseModel):
         assert credential_in(res, "pkg.m", 0, ann) == ("Session", "session_token", "Optional[str]"), written
     assert credential_in(res, "pkg.m", 0, ("n", "Page")) is None  # `token` alone: data (a pager's)
     assert credential_in(res, "pkg.m", 0, ("n", "M")) is None
+
+
+def test_a_jwt_parameter_carries_a_credential(tmp_path: Path) -> None:
+    """Wave 11: atproto's `get_jwt_payload(jwt: str)` wrote a whole signed token into every example;
+    `jwt_token` was a credential, `jwt` alone was not. Names ending otherwise stay data."""
+    got = project(tmp_path, """
+def payload(jwt: str) -> M:
+    return M(x=len(jwt))
+
+
+def access(access_jwt: str) -> M:
+    return M(x=len(access_jwt))
+
+
+def count(jwts_seen: int, n: int) -> M:
+    return M(x=n)
+""")
+    assert got["payload"] == ("ineligible", "parameter jwt carries a credential (every example would hold it in clear)")
+    assert got["access"][0] == "ineligible"
+    assert got["count"] == ("candidate", None)

@@ -573,18 +573,19 @@ class _Builder:
                 elif isinstance(func.value, ast.Call) and (
                         self._full_name(scope, _dotted(func.value.func) or "_") or "") in _CONFIG_PARSERS:
                     return "calls ConfigParser().read() (its answer depends on a file's content, not on its call)"
-            if isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS and self._outside_method(scope, func):
+            dotted = _dotted(func)
+            full = self._full_name(scope, dotted) if dotted is not None else None
+            kind = full and (_CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*") or _OUTSIDE.get(full))
+            if not kind and isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS \
+                    and self._outside_method(scope, func):
                 # `path.read_text()`: by the method's name (pathlib's, zipfile's and importlib's
-                # resources' paths alike), whatever the receiver
+                # resources' paths alike), whatever the receiver; `tarfile.open()` by its full name
                 return (f"calls .{func.attr}() (its answer depends on {_OUTSIDE_METHODS[func.attr]}, "
                         "not on its call)")
-            dotted = _dotted(func)
             if dotted is None:
                 continue
             if dotted in _OUTSIDE_BUILTINS and self._binding(scope, dotted) is None:
                 return f"calls {dotted}() (its answer depends on {_OUTSIDE_BUILTINS[dotted]}, not on its call)"
-            full = self._full_name(scope, dotted)
-            kind = full and (_CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*") or _OUTSIDE.get(full))
             if kind:
                 return f"calls {dotted}() (its answer depends on {kind}, not on its call)"
             if _CLIENT_CALL.search(dotted.rpartition(".")[2]) and (self._binding(scope, dotted) or ("",))[0] != "cls":
@@ -1279,7 +1280,7 @@ def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
 _CREDENTIAL_NAME = re.compile(r"(?:^|_)(?:api_?key|access_?token|refresh_?token|auth_?token|bearer_?token|"
                               r"id_?token|secret|client_?secret|secret_?key|password|passwd|passphrase|"
                               r"private_?key|credentials?|bearer|(?:api|bot|session|oauth2?|jwt|app|user|secret|"
-                              r"personal_access|security|github|gh|hf|slack|discord|telegram)_?token)$|^token$",
+                              r"personal_access|security|github|gh|hf|slack|discord|telegram)_?token|jwt)$|^token$",
                               re.IGNORECASE)
 CREDENTIAL_NAME = _CREDENTIAL_NAME
 SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
@@ -1316,7 +1317,7 @@ _WORD_TOKENS = re.compile(r"(?:^|_)(?:tokens|tokenizer|vocab|vocabulary|lexer)$"
 
 
 # what every name `_CREDENTIAL_NAME` matches ends with (one C call spares most names the regex)
-_CREDENTIAL_ENDS = ("key", "token", "secret", "password", "passwd", "passphrase", "credential", "credentials",
+_CREDENTIAL_ENDS = ("key", "token", "secret", "password", "passwd", "passphrase", "credential", "credentials", "jwt",
                     "bearer")
 
 
