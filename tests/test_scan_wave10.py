@@ -390,8 +390,7 @@ def required_kw(n: int, *, hook: "Callable[[int], int]") -> M:
 def test_a_return_model_with_a_credential_field_is_found() -> None:
     """The return side of the rule above: `writable.credential_in` names the model and the field
     of a return annotation (`Session`, `Optional[Session]`, `list[Session]`) holding a credential
-    in clear, as `secret_in` does for a `SecretStr`. (`project._secret_answer` does not ask it yet:
-    analysis/project.py is not this change's to edit; see docs/scan.md.)"""
+    in clear, as `secret_in` does for a `SecretStr` (the scan's use: the test below)."""
     from distilgen.analysis.file_index import build_index, conv
     from distilgen.analysis.resolve import Module, Resolver
     from distilgen.analysis.writable import credential_in
@@ -437,3 +436,42 @@ def count(jwts_seen: int, n: int) -> M:
     assert got["payload"] == ("ineligible", "parameter jwt carries a credential (every example would hold it in clear)")
     assert got["access"][0] == "ineligible"
     assert got["count"] == ("candidate", None)
+
+
+def test_a_return_model_or_instance_with_a_credential_field_is_refused(tmp_path: Path) -> None:
+    """Wave 10, the answer's side: a `password: str` in the return model (or in the model whose
+    method it is: `self` is written into every call) would be written in clear into every example."""
+    got = project(tmp_path, """
+from typing import Optional
+
+
+class Login(BaseModel):
+    user: str
+    password: str
+
+    def renamed(self, user: str) -> "Login":
+        return Login(user=user, password=self.password)
+
+
+class Session(BaseModel):
+    user: str
+    auth: Optional[Login] = None
+
+
+def login(user: str) -> Login:
+    return Login(user=user, password="hunter2")
+
+
+def session(user: str) -> Session:
+    return Session(user=user)
+
+
+def plain(n: int) -> M:
+    return M(x=n)
+""")
+    assert got["login"] == ("ineligible", "returns Login, whose field password (str) carries a credential every "
+                                          "example would hold in clear")
+    assert got["session"] == ("ineligible", "returns Session, whose field auth.password (str) carries a credential "
+                                            "every example would hold in clear")
+    assert got["Login.renamed"][0] == "ineligible" and "password" in (got["Login.renamed"][1] or "")
+    assert got["plain"] == ("candidate", None)

@@ -551,27 +551,37 @@ def _makes_property(res: Resolver, module: str, fn: FuncRec) -> str | None:
 def _secret_answer(res: Resolver, module: str, fn: FuncRec, model: str) -> str | None:
     """A return model holding a `SecretStr`/`SecretBytes` (at any depth of its fields): its answer
     is dumped as the mask, so the training data would teach the mask (wave 8: prefect's
-    `Block._from_block_document`, its `Secret` block's value written "**********")."""
-    from .writable import model_secret, secret_in
+    `Block._from_block_document`, its `Secret` block's value written "**********"); or holding a
+    credential in plain text (`password: str`), written in clear into every example (wave 10)."""
+    from .writable import credential_in, model_credential, model_secret, secret_in
 
-    if fn.cls is not None and model == f"{module}.{fn.cls}":  # `-> Self`, or its class by name
-        hit = model_secret(res, module, fn.cls)
-        found = (fn.cls.rsplit(".", 1)[-1], *hit) if hit else None
-    else:
-        found = secret_in(res, module, fn.scope, fn.returns)
-    if found is None:
-        return None
-    name, path, kind = found
-    return f'returns {name}, whose field {path} is a {kind} (its answer is written masked as "**********")'
+    itself = fn.cls is not None and model == f"{module}.{fn.cls}"  # `-> Self`, or its class by name
+    for of_class, in_ann, says in (
+            (model_secret, secret_in, 'is a {} (its answer is written masked as "**********")'),
+            # wave 10: a `password: str` in the answer is written in clear into every example
+            (model_credential, credential_in, "({}) carries a credential every example would hold in clear")):
+        if itself:
+            assert fn.cls is not None
+            hit = of_class(res, module, fn.cls)
+            found = (fn.cls.rsplit(".", 1)[-1], *hit) if hit else None
+        else:
+            found = in_ann(res, module, fn.scope, fn.returns)
+        if found is not None:
+            name, path, kind = found
+            return f"returns {name}, whose field {path} " + says.format(kind)
+    return None
 
 
 def _secret_self(res: Resolver, module: str, cls: str) -> str | None:
     """A model's method whose instance holds a `SecretStr`/`SecretBytes`: the instance is written
     into every call (wave 8: prefect's `Settings.copy_with_update`, its `api.key`)."""
-    from .writable import model_secret
+    from .writable import model_credential, model_secret
 
     hit = model_secret(res, module, cls)
-    return f"self holds a secret (field {hit[0]} is a {hit[1]}: no example may hold it)" if hit else None
+    if hit:
+        return f"self holds a secret (field {hit[0]} is a {hit[1]}: no example may hold it)"
+    clear = model_credential(res, module, cls)  # wave 10: written in clear into every call
+    return f"self holds a credential (field {clear[0]} ({clear[1]}): every example would hold it in clear)" if clear else None
 
 
 def _private_state_read(res: Resolver, module: str, fn: FuncRec) -> list[str]:

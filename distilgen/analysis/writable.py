@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..contracts import PYDANTIC_NETWORK_TYPES
 from .file_index import CREDENTIAL_NAME, SECRET_TYPES, conv, conv_names
@@ -333,61 +333,21 @@ def _dataclass_like(res: "Resolver", module: str, rec: Any) -> bool:
 def secret_in(res: "Resolver", module: str, scope: int, ann: Any) -> tuple[str, str, str] | None:
     """(model name, field path, secret type) of the first `SecretStr`/`SecretBytes` field, at
     any depth, of a model annotation `ann` names (`Creds`, `Page[Creds]`, `Creds | None`), or None."""
-    for dotted in conv_names(ann):
-        t = res.resolve_dotted(module, scope, dotted)
-        if t[0] == "cls" and res.is_model(t)[0] is True:
-            hit = model_secret(res, t[1], t[2])
-            if hit:
-                return (t[2].rsplit(".", 1)[-1], *hit)
-    return None
+    return _model_in(res, module, scope, ann, model_secret)
 
 
 def model_secret(res: "Resolver", module: str, qual: str) -> tuple[str, str] | None:
     """(field path, secret type) of the first field of model class `qual` (its bases in the scan
     and its fields' models included: `api.key`) typed `SecretStr`/`SecretBytes`, or None. Read by
     the names written (`Optional[SecretStr]`, `pydantic.SecretStr`), as the credential rule does."""
-    return res.remember(("secret", module, qual), _secret_field, res, module, qual, set(), 0)
-
-
-def _secret_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]],
-                  depth: int) -> tuple[str, str] | None:
-    # `seen` is shared: a class met again was searched already (and held none, or the walk stopped)
-    if (module, qual) in seen or depth > 8:
-        return None
-    seen.add((module, qual))
-    rec = res.class_record(module, qual)
-    if rec is None:
-        return None
-    for name, ann in zip(rec.field_names, rec.fields):
-        dotted = conv_names(ann)
-        for d in dotted:
-            if SECRET_TYPES.fullmatch(d.rsplit(".", 1)[-1]):  # pydantic's: held in clear, or dumped as the mask
-                return (name, d.rsplit(".", 1)[-1])
-        for d in dotted:
-            t = res.resolve_dotted(module, rec.body, d)
-            if t[0] == "cls" and res.is_model(t)[0] is True:
-                inner = _secret_field(res, t[1], t[2], seen, depth + 1)
-                if inner:
-                    return (f"{name}.{inner[0]}", inner[1])
-    for _, t in res.class_bases(module, rec):
-        if t[0] == "cls":
-            inner = _secret_field(res, t[1], t[2], seen, depth + 1)
-            if inner:
-                return inner
-    return None
+    return res.remember(("secret", module, qual), _first_field, res, module, qual, set(), 0, _secret_type)
 
 
 def credential_in(res: "Resolver", module: str, scope: int, ann: Any) -> tuple[str, str, str] | None:
     """(model name, field path, field type) of the first field carrying a credential in plain
     text (`model_credential`) of a model annotation `ann` names, or None: what `secret_in` is
     for `SecretStr`."""
-    for dotted in conv_names(ann):
-        t = res.resolve_dotted(module, scope, dotted)
-        if t[0] == "cls" and res.is_model(t)[0] is True:
-            hit = model_credential(res, t[1], t[2])
-            if hit:
-                return (t[2].rsplit(".", 1)[-1], *hit)
-    return None
+    return _model_in(res, module, scope, ann, model_credential)
 
 
 def model_credential(res: "Resolver", module: str, qual: str) -> tuple[str, str] | None:
@@ -397,34 +357,65 @@ def model_credential(res: "Resolver", module: str, qual: str) -> tuple[str, str]
     `bytes`, `Optional[str]`, `Annotated[str, ...]`), or None (wave 10: a `password: str` field
     of an argument or of the answer is written in clear into every example). A `SecretStr` is
     `model_secret`'s; a `bool` or `int` flag holds none."""
-    return res.remember(("credential", module, qual), _credential_field, res, module, qual, set(), 0)
+    return res.remember(("credential", module, qual), _first_field, res, module, qual, set(), 0, _clear_credential)
 
 
-def _credential_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]],
-                      depth: int) -> tuple[str, str] | None:
+def _model_in(res: "Resolver", module: str, scope: int, ann: Any,
+              find: Callable[["Resolver", str, str], tuple[str, str] | None]) -> tuple[str, str, str] | None:
+    """(model name, *what `find` gives) for the first model class `ann` names that `find` answers."""
+    for dotted in conv_names(ann):
+        t = res.resolve_dotted(module, scope, dotted)
+        if t[0] == "cls" and res.is_model(t)[0] is True:
+            hit = find(res, t[1], t[2])
+            if hit:
+                return (t[2].rsplit(".", 1)[-1], *hit)
+    return None
+
+
+def _secret_type(name: str, ann: Any, dotted: list[str]) -> str | None:
+    """pydantic's secret types, held in clear or dumped as the mask."""
+    for d in dotted:
+        if SECRET_TYPES.fullmatch(d.rsplit(".", 1)[-1]):
+            return d.rsplit(".", 1)[-1]
+    return None
+
+
+def _clear_credential(name: str, ann: Any, dotted: list[str]) -> str | None:
+    # not a field named `token` alone: in a model it is more often data than a credential
+    # (llama-index's `LogProb.token`, a lexer's or a pager's token)
+    if CREDENTIAL_NAME.search(name) and name.lstrip("_").lower() != "token" and _clear_text(ann):
+        return _written(ann)
+    return None
+
+
+def _first_field(res: "Resolver", module: str, qual: str, seen: set[tuple[str, str]], depth: int,
+                 own: Callable[[str, Any, list[str]], str | None]) -> tuple[str, str] | None:
+    """(field path, what `own` says of it) of the first field of model class `qual` that `own`
+    answers: its own fields first, then its fields' models, then its bases in the scan."""
+    # `seen` is shared: a class met again was searched already (and held none, or the walk stopped)
     if (module, qual) in seen or depth > 8:
         return None
     seen.add((module, qual))
     rec = res.class_record(module, qual)
     if rec is None:
         return None
-    for name, ann in zip(rec.field_names, rec.fields):
-        # not a field named `token` alone: in a model it is more often data than a credential
-        # (llama-index's `LogProb.token`, a lexer's or a pager's token)
-        if CREDENTIAL_NAME.search(name) and name.lstrip("_").lower() != "token" and _clear_text(ann):
-            return (name, _written(ann))
-    for name, ann in zip(rec.field_names, rec.fields):
-        for d in conv_names(ann):
+    fields = [(name, ann, conv_names(ann)) for name, ann in zip(rec.field_names, rec.fields)]
+    for name, ann, dotted in fields:
+        what = own(name, ann, dotted)
+        if what:
+            return (name, what)
+    for name, ann, dotted in fields:
+        for d in dotted:
             if d.rsplit(".", 1)[-1] in _CLEAR_TEXT:
                 continue
             t = res.resolve_dotted(module, rec.body, d)
             if t[0] == "cls" and res.is_model(t)[0] is True:
-                inner = _credential_field(res, t[1], t[2], seen, depth + 1)
+                inner = _first_field(res, t[1], t[2], seen, depth + 1, own)
                 if inner:
                     return (f"{name}.{inner[0]}", inner[1])
     for _, t in res.class_bases(module, rec):
         if t[0] == "cls":
-            inner = _credential_field(res, t[1], t[2], seen, depth + 1)
+            inner = _first_field(res, t[1], t[2], seen, depth + 1, own)
             if inner:
                 return inner
     return None
