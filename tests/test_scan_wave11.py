@@ -386,3 +386,44 @@ def from_ini_string(text: str) -> M:
     assert got["from_tar"] == ("ineligible", "calls tarfile.open() (its answer depends on a file's content, not on its call)")
     assert got["from_ini"] == ("ineligible", "calls cp.read() (its answer depends on a file's content, not on its call)")
     assert got["from_ini_string"] == ("candidate", None)
+
+
+def test_a_model_parameter_with_a_default_holding_a_secret_or_a_credential(tmp_path: Path) -> None:
+    """datacontract's `import_mysql(..., config: Optional[Config] = None)`: the scan judged only the
+    parameters a call must pass, so a call passing the config would carry its secret (masked:
+    skipped at capture) or its plain-text credential (written in clear)."""
+    got = project(tmp_path, """
+from typing import Optional
+from pydantic import SecretStr
+
+
+class Config(BaseModel):
+    host: str = "localhost"
+    api_key: Optional[SecretStr] = None
+
+
+class Login(BaseModel):
+    user: str = "me"
+    password: str = ""
+
+
+class Options(BaseModel):
+    limit: int = 10
+
+
+def optional(name: str, config: Optional[Config] = None) -> M:
+    return M(x=len(name))
+
+
+def union_none(name: str, *, login: Login | None = None) -> M:
+    return M(x=len(name))
+
+
+def harmless(name: str, options: Optional[Options] = None) -> M:
+    return M(x=len(name))
+""")
+    assert got["optional"] == ("ineligible", "parameter config holds a secret when passed (field api_key of Config "
+                                             "is a SecretStr, shown masked: no call passing it can write its value)")
+    assert got["union_none"] == ("ineligible", "parameter login carries a credential when passed (field password of "
+                                               "Login is str: every example passing it would hold it in clear)")
+    assert got["harmless"] == ("candidate", None)

@@ -34,7 +34,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
            "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME"]
 
-INDEX_VERSION = 23
+INDEX_VERSION = 24
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -102,6 +102,10 @@ class FuncRec(NamedTuple):
     calls: tuple[str, ...] = ()
     """The names its body calls (`load_profiles`, `helpers.read`, `self._fetch`), read from its
     text, for `project`: a helper that reads the outside (`FileIndex.effects`) makes it ineligible."""
+    defaulted: tuple[tuple[str, Any], ...] = ()
+    """(name, annotation) of each annotated parameter with a default: a call may leave it out, but
+    one passing a model that holds a secret or a credential would write it (`project`; wave 11:
+    datacontract's `import_mysql(..., config: Optional[Config] = None)`)."""
 
 
 Binding = tuple[Any, ...]
@@ -471,6 +475,7 @@ class _Builder:
             self.type_checking > 0,
             self._private_reads(node, kind, cls), _params(node, kind),
             () if no_input else self._calls_of(node),  # ineligible already: its calls add nothing
+            _params(node, kind, defaulted=True),
         ))
 
     def _registered(self, st: ast.Assign, value: ast.Call, scope: int) -> None:
@@ -1082,18 +1087,23 @@ def _bound_in_blocks(stmts: list[ast.stmt]) -> set[str]:
     return out
 
 
-def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[tuple[str, Any], ...]:
+def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
+            defaulted: bool = False) -> tuple[tuple[str, Any], ...]:
     """The annotated parameters a call passes: those without a default, and `*args`/`**kwargs`
     (their element type, as the wave-4 `Callable` rule reads them). A parameter a call may leave
     out (`surface: Mapping[..., type[M]] = DEFAULT`, mcp) does not stop the calls that leave it
-    out from being written."""
+    out from being written. `defaulted`: those with a default instead."""
     a = node.args
     plain = [*a.posonlyargs, *a.args]
-    required = plain[:len(plain) - len(a.defaults)]
-    if kind in ("method", "classmethod") and plain:
-        required = required[1:]  # `self` (a model instance is written into the call) or `cls`
-    required += [p for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
-    required += [v for v in (a.vararg, a.kwarg) if v is not None]
+    cut = len(plain) - len(a.defaults)
+    if defaulted:
+        required = plain[cut:] + [p for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+    else:
+        required = plain[:cut]
+        if kind in ("method", "classmethod") and plain:
+            required = required[1:]  # `self` (a model instance is written into the call) or `cls`
+        required += [p for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+        required += [v for v in (a.vararg, a.kwarg) if v is not None]
     out = []
     for p in required:
         if p.annotation is not None:

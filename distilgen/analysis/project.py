@@ -381,7 +381,7 @@ def _maybe_v1(res: Resolver, module: str, fn: FuncRec, model: str) -> str | None
 
 def _unwritable_param(res: Resolver, module: str, fn: FuncRec) -> str | None:
     """A parameter whose type no call text can carry (`analysis.writable`), said as the reason."""
-    from .writable import secret_in, unwritable
+    from .writable import credential_in, secret_in, unwritable
 
     for name, ann in fn.params:
         what = unwritable(res, module, fn.scope, ann)
@@ -393,6 +393,18 @@ def _unwritable_param(res: Resolver, module: str, fn: FuncRec) -> str | None:
         if held:
             return (f"parameter {name} holds a secret (field {held[1]} of {held[0]} is a {held[2]}, shown "
                     "masked: no call can write its value)")
+    # a parameter with a default: the calls leaving it out are written, those passing it would carry
+    # the secret or the credential (wave 11: datacontract's `import_mysql(config: Optional[Config] = None)`),
+    # as a credential-named parameter with a default is `_credential`'s
+    for name, ann in fn.defaulted:
+        held = secret_in(res, module, fn.scope, ann)
+        if held:
+            return (f"parameter {name} holds a secret when passed (field {held[1]} of {held[0]} is a "
+                    f"{held[2]}, shown masked: no call passing it can write its value)")
+        clear = credential_in(res, module, fn.scope, ann)
+        if clear:
+            return (f"parameter {name} carries a credential when passed (field {clear[1]} of {clear[0]} is "
+                    f"{clear[2]}: every example passing it would hold it in clear)")
     return None
 
 
