@@ -30,6 +30,20 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+def scanned(project: Path) -> dict[str, tuple[str, str | None]]:
+    """(status, reason) by qualname: a fresh scan (no cache) of `project`."""
+    from distilgen import api
+
+    return {r.qualname: (r.status, r.reason) for r in api.scan([project], use_cache=False).results}
+
+
+def scanned_package(tmp_path: Path, module: str, **files: str) -> dict[str, tuple[str, str | None]]:
+    """`scanned` of a project holding package `pkg`: `pkg/m.py` is `module`, `files` its siblings."""
+    tree = {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": module}
+    tree.update({f"pkg/{name}.py": text for name, text in files.items()})
+    return scanned(write(tmp_path, tree))
+
+
 def fn(name: str = "f") -> str:
     return f"from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    x: int\n\n\ndef {name}(a: int) -> M:\n    return M(x=a)\n"
 

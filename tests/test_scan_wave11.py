@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_scan_real_code import write
+from test_scan_real_code import scanned, scanned_package, write
 
 from distilgen import api
 
 MODEL = "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    x: str\n"
 
 
-def scanned(project: Path) -> dict[str, tuple[str, str | None]]:
-    return {r.qualname: (r.status, r.reason) for r in api.scan([project], use_cache=False).results}
-
-
 def project(tmp_path: Path, body: str, **files: str) -> dict[str, tuple[str, str | None]]:
-    tree = {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/m.py": MODEL + body}
-    tree.update({f"pkg/{name}.py": text for name, text in files.items()})
-    return scanned(write(tmp_path, tree))
+    return scanned_package(tmp_path, MODEL + body, **files)
 
 
 # -- 04 and 10: the environment, however it is read ----------------------------------------------
