@@ -180,7 +180,9 @@ def test_local_functions_get_their_schema_from_the_model(tmp_path):
 def gcp_project(models: str) -> dict[str, str]:
     """A package whose models import fine but whose `shop.gcp` package imports a module that is not
     installed (mistralai's `get_security`, whose package needs `google.auth`): `total` can be
-    decorated, `get_security` and `from_env` must be left alone."""
+    decorated, `get_security` and `from_env` must be left alone. (mistralai's `Security` holds an
+    `api_key: str`, which the scan now refuses on its own: a credential in every answer; here it
+    holds a `scheme`, so that only the missing dependency keeps them out.)"""
     return {
         "pyproject.toml": '[project]\nname = "shop"\n',
         "shop/__init__.py": "",
@@ -195,17 +197,17 @@ def gcp_project(models: str) -> dict[str, str]:
             class Client:
                 def __init__(self, key: str) -> None:
                     def get_security(x: int) -> security.Security:
-                        return security.Security(api_key=str(x))  # reads no `key`: not a closure
+                        return security.Security(scheme=str(x))  # reads no `key`: not a closure
 
                     self.security = get_security
             """,
-        "shop/gcp/security.py": "from pydantic import BaseModel\n\n\nclass Security(BaseModel):\n    api_key: str\n",
+        "shop/gcp/security.py": "from pydantic import BaseModel\n\n\nclass Security(BaseModel):\n    scheme: str\n",
         "shop/gcp/tokens.py": """\
             from shop.gcp.security import Security
 
 
             def from_env(name: str) -> Security:
-                return Security(api_key=name)
+                return Security(scheme=name)
             """,
         "shop/logic.py": """\
             from shop.models import Good
