@@ -917,12 +917,17 @@ def _may_hold_float(node: Any) -> bool:
             return True
     elif not any(k in node for k in ("$ref", "anyOf", "oneOf", "allOf", "enum", "const")):
         return True  # no type given: anything goes
+    return any(_may_hold_float(sub) for sub in _subschemas(node))
+
+
+def _subschemas(node: dict[str, Any]) -> list[Any]:
+    """The schemas directly inside `node`: items, properties, definitions, union members."""
     subs = [node.get("items"), node.get("additionalProperties")]
     for k in ("properties", "$defs", "definitions", "patternProperties"):
         subs.extend((node.get(k) or {}).values())
     for k in ("anyOf", "oneOf", "allOf", "prefixItems"):
         subs.extend(node.get(k) or [])
-    return any(_may_hold_float(sub) for sub in subs if sub is not None)
+    return [sub for sub in subs if sub is not None]
 
 
 def _may_hold_time(node: Any) -> bool:
@@ -936,12 +941,7 @@ def _may_hold_time(node: Any) -> bool:
         return True
     if node.get("type") is None and not any(k in node for k in ("$ref", "anyOf", "oneOf", "allOf", "enum", "const")):
         return True
-    subs = [node.get("items"), node.get("additionalProperties")]
-    for k in ("properties", "$defs", "definitions", "patternProperties"):
-        subs.extend((node.get(k) or {}).values())
-    for k in ("anyOf", "oneOf", "allOf", "prefixItems"):
-        subs.extend(node.get(k) or [])
-    return any(_may_hold_time(sub) for sub in subs if sub is not None)
+    return any(_may_hold_time(sub) for sub in _subschemas(node))
 
 
 # --- times in a zone (wave 10) ---------------------------------------------------------------
