@@ -884,10 +884,13 @@ class _Builder:
 
 def _has_default(a: ast.arguments, p: ast.arg) -> bool:
     """Parameter `p` of `a` has a default (`*args`/`**kwargs` have none)."""
+    return any(q is p for q in _defaulted(a))
+
+
+def _defaulted(a: ast.arguments) -> list[ast.arg]:
+    """The parameters of `a` with a default, positional first."""
     plain = [*a.posonlyargs, *a.args]
-    if any(q is p for q in plain[len(plain) - len(a.defaults):]):
-        return True
-    return any(q is p and d is not None for q, d in zip(a.kwonlyargs, a.kw_defaults))
+    return plain[len(plain) - len(a.defaults):] + [p for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
 
 
 # parameter types whose values no call text can carry (a function, a coroutine, a live iterator)
@@ -1097,7 +1100,7 @@ def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
     plain = [*a.posonlyargs, *a.args]
     cut = len(plain) - len(a.defaults)
     if defaulted:
-        required = plain[cut:] + [p for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+        required = _defaulted(a)
     else:
         required = plain[:cut]
         if kind in ("method", "classmethod") and plain:
