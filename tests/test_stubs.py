@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from distilgen import api
 from distilgen.cli import main
 from distilgen.prompts.recording import static_prompt
+from mypy_strict import mypy_strict
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "scan_corpus"
 MODEL = "ft:gpt-4o-mini:acme::abc123"
-VENV_BIN = Path(sys.executable).parent
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -108,15 +108,8 @@ def test_each_stub_renders_its_originals_prompt(sample_copy: Path) -> None:
 
 def test_mypy_strict_accepts_the_generated_module(sample_copy: Path, tmp_path: Path) -> None:
     api.stubs([sample_copy], model=MODEL)
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
     # no exemptions: distil() is typed with overloads and distilgen ships py.typed
-    run = subprocess.run(
-        [str(mypy), "--strict", "--follow-imports=silent",
-         "--cache-dir", str(tmp_path / "mypy_cache"), "inbox/distil_stubs.py"],
-        cwd=sample_copy, capture_output=True, text=True, timeout=300, env={**os.environ, "MYPYPATH": str(sample_copy)},
-    )
+    run = mypy_strict(sample_copy, "inbox/distil_stubs.py", search_path=[sample_copy])
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Success: no issues found in 1 source file" in run.stdout
 
@@ -280,13 +273,7 @@ def test_a_models_classmethods_share_its_subclass_stub(blob_project: Path, tmp_p
     for fid in report.functions:
         r = scan[fid]
         _assert_same_prompt(original, text, r.qualname, "Blob", r.lineno)
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
-    run = subprocess.run(
-        [str(mypy), "--strict", "--follow-imports=silent", "--cache-dir", str(tmp_path / "mypy_cache"), "pkg/stubs.py"],
-        cwd=blob_project, capture_output=True, text=True, timeout=300, env={**os.environ, "MYPYPATH": str(blob_project)},
-    )
+    run = mypy_strict(blob_project, "pkg/stubs.py", search_path=[blob_project])
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Success: no issues found in 1 source file" in run.stdout
 
@@ -380,11 +367,7 @@ def _imports(root: Path, module: str) -> subprocess.CompletedProcess[str]:
 
 def _assert_mypy_strict_passes(root: Path, rel: str) -> None:
     """`mypy --strict` on the generated module, the project and this checkout on its path."""
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
-    out = subprocess.run([str(mypy), "--strict", "--no-incremental", rel], cwd=root, capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    out = mypy_strict(root, rel, search_path=[root, ROOT], path_var="PYTHONPATH", follow_silent=False)
     assert out.returncode == 0, out.stdout
 
 
@@ -437,12 +420,7 @@ def test_a_signature_over_several_lines_passes_mypy_strict(tmp_path: Path) -> No
     assert "type: ignore" not in text
     original = (root / "pkg" / "events.py").read_text()
     _assert_same_prompt(original, text, "Step.from_run", "Step")
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
-    run = subprocess.run([str(mypy), "--strict", "--follow-imports=silent", "--cache-dir", str(tmp_path / "mc"), report.path],
-                         cwd=root, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "MYPYPATH": f"{root}{os.pathsep}{ROOT}"})
+    run = mypy_strict(root, report.path, search_path=[root, ROOT])
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -627,14 +605,9 @@ def test_originals_bare_generics_and_implicit_reexports_pass_mypy_strict(tmp_pat
     original = (root / "pkg" / "loading.py").read_text()
     for name in ("load", "load_all"):
         _assert_same_prompt(original, text, name, "Extractor")
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
 
     def strict(rel: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(mypy), "--strict", "--follow-imports=silent", "--cache-dir", str(tmp_path / "mc"), rel],
-                              cwd=root, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "MYPYPATH": f"{root}{os.pathsep}{ROOT}"})
+        return mypy_strict(root, rel, search_path=[root, ROOT])
 
     # pkg.compat's implicit re-export is the original's own mypy error: checked without it
     report = api.stubs([root], model=MODEL, select=["pkg.loading:load", "pkg.loading:load_all", "pkg.loading:quoted",

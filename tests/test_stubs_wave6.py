@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from distilgen import api
+from mypy_strict import mypy_strict
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "ft:gpt-4o-mini:acme::wave6"
-VENV_BIN = Path(sys.executable).parent
 
 USAGE = '''from typing import Any, Optional
 
@@ -69,12 +69,7 @@ def _project(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def _mypy_strict(root: Path, rel: str) -> subprocess.CompletedProcess[str]:
-    mypy = VENV_BIN / "mypy"
-    if not mypy.exists():
-        pytest.skip("mypy is not installed next to this interpreter")
-    return subprocess.run([str(mypy), "--strict", "--no-incremental", "--follow-imports=silent",
-                           "--cache-dir", str(root.parent / "mypy_cache"), rel], cwd=root, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"})
+    return mypy_strict(root, rel, search_path=[root, ROOT], path_var="PYTHONPATH")
 
 
 def test_a_stub_class_of_a_model_with_forward_references_builds_and_answers(tmp_path: Path) -> None:
