@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # type checkers see the real names (mypy and pyright read TYP
     from .ops.client import ApiError, NoApiKeyError
     from .prompts.lock import LockError, PromptGoneError
     from .runtime.calls import UnrenderableValue
+    from .runtime.credentials import CredentialValue
     from .runtime.formats import SerializedAnswer, SubclassAnswer, UnwritableAnswer, ZonedAnswer
     from .runtime.spec import SubclassCall, UnresolvedAnnotation
     from .runtime.clients import (
@@ -58,6 +59,7 @@ _LAZY = {
     "EndpointConnectionError": ".runtime.clients",
     "EndpointResponseError": ".runtime.clients",
     "UnrenderableValue": ".runtime.calls",
+    "CredentialValue": ".runtime.credentials",
     "UnresolvedAnnotation": ".runtime.spec",
     "SubclassCall": ".runtime.spec",
     "SubclassAnswer": ".runtime.formats",
@@ -98,6 +100,7 @@ __all__ = [
     "EndpointConnectionError",
     "EndpointResponseError",
     "UnrenderableValue",
+    "CredentialValue",
     "UnresolvedAnnotation",
     "SubclassCall",
     "SubclassAnswer",

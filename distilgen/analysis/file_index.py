@@ -28,6 +28,7 @@ import re
 import sys
 from typing import Any, Callable, Literal, NamedTuple, Sequence
 
+from .._credentials import CREDENTIAL_ENDS as _CREDENTIAL_ENDS, CREDENTIAL_NAME as _CREDENTIAL_NAME
 from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
@@ -1297,16 +1298,7 @@ def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
     return tuple(out)
 
 
-# a parameter by these names carries a credential: every captured call would write it, in clear,
-# into a file meant to be uploaded to a fine-tuning service (wave 6: together's `api_key`)
-# (wave 10: aiogram's `Bot(token=...)`-style `token`, alpaca-py's `api_token`/`bearer`): a `token`
-# alone or after a word that makes it a credential, never one that makes it data (`page_token`,
-# `next_page_token`, `eos_token`, `tokens`, `max_tokens`, `token_type`, `tokenizer`)
-_CREDENTIAL_NAME = re.compile(r"(?:^|_)(?:api_?key|access_?token|refresh_?token|auth_?token|bearer_?token|"
-                              r"id_?token|secret|client_?secret|secret_?key|password|passwd|passphrase|"
-                              r"private_?key|credentials?|bearer|(?:api|bot|session|oauth2?|jwt|app|user|secret|"
-                              r"personal_access|security|github|gh|hf|slack|discord|telegram)_?token|jwt)$|^token$",
-                              re.IGNORECASE)
+# the credential rule is distilgen._credentials' (capture reads it too)
 CREDENTIAL_NAME = _CREDENTIAL_NAME
 SECRET_TYPES = re.compile(r"\bSecret(?:Str|Bytes)\b")
 
@@ -1339,11 +1331,6 @@ def _cannot_hold_credential(ann: ast.expr | None) -> bool:
 
 # parameters that make a `token` beside them a piece of text, not a credential
 _WORD_TOKENS = re.compile(r"(?:^|_)(?:tokens|tokenizer|vocab|vocabulary|lexer)$", re.IGNORECASE)
-
-
-# what every name `_CREDENTIAL_NAME` matches ends with (one C call spares most names the regex)
-_CREDENTIAL_ENDS = ("key", "token", "secret", "password", "passwd", "passphrase", "credential", "credentials", "jwt",
-                    "bearer")
 
 
 def _credential(p: ast.arg, siblings: Sequence[ast.arg] = ()) -> str | None:

@@ -29,12 +29,14 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from pydantic_core import TzInfo as _PydanticTzInfo
 
 from .. import _json
+from .._credentials import is_credential_name
 from ..errors import DistilgenError
 from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
 # THE schema compaction lives in the self-contained script the project's interpreter runs for
 # `distilgen prompts`, so the lock and the runtime compact alike (pydantic repeats every field
 # name as a "title": pure token cost, no information)
 from ..prompts._schema_worker import compact_schema, quiet_json_schema
+from .credentials import CredentialValue, credential_in_answer, masked, may_hold_credential
 
 __all__ = [
     "FORMATS",
@@ -510,7 +512,10 @@ def _refusal(model: type[BaseModel], answer: str, exc: Exception, lead: str) -> 
     except Exception:  # noqa: BLE001 - the plain reason then
         return plain
     where = _answer_path(path)[len("answer "):] or "the whole answer"
-    return (f"{lead} {_cut(answer)} writes {where} as {_cut(json.dumps(written, ensure_ascii=False))} "
+    shown = json.dumps(written, ensure_ascii=False)
+    if isinstance(written, str) and any(isinstance(step, str) and is_credential_name(step) for step in path):
+        shown = '"***"'
+    return (f"{lead} {_cut(answer)} writes {where} as {_cut(shown)} "
             f"({_KIND_OF.get(type(written), type(written).__name__)}) where the tool schema wants {wanted}: "
             "only pydantic's lax validation reads it back, dispatch and training see the schema")
 
@@ -757,6 +762,8 @@ def own_serializer(model: type[BaseModel]) -> bool:
 
 
 def _cut(text: str) -> str:
+    """`text` (an answer's JSON, mostly) as a message quotes it: short, credentials masked."""
+    text = masked(text)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -1151,6 +1158,7 @@ class LineWriter:
     _tail: str = field(init=False, repr=False, compare=False, default="")
     _name_json: str = field(init=False, repr=False, compare=False, default="")
     _floats: bool = field(init=False, repr=False, compare=False, default=False)
+    _credentials: bool = field(init=False, repr=False, compare=False, default=False)
     _times: bool = field(init=False, repr=False, compare=False, default=False)
     _answers: tuple[type, AnswerKeys, bool, tuple[type[BaseModel], ...], tuple[tuple[str, bool], ...]] | None = field(
         init=False, repr=False, compare=False, default=None)
@@ -1176,6 +1184,7 @@ class LineWriter:
         object.__setattr__(self, "_name_json", dumps(self.tool_name))
         object.__setattr__(self, "_floats", _may_hold_float(self.schema))
         object.__setattr__(self, "_times", _may_hold_time(self.schema))
+        object.__setattr__(self, "_credentials", may_hold_credential(self.schema))
 
     def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel,
              arguments: str | None = None) -> str:
@@ -1197,6 +1206,10 @@ class LineWriter:
                     whole_answer(output, arguments, known[1])
                 if known[4]:  # a datetime in a zone with daylight saving: see ZonedAnswer
                     check_zones(output, arguments, known[4])
+        if self._credentials:  # a dict or a field named like a credential: look at the keys written
+            leak = credential_in_answer(arguments)
+            if leak is not None:
+                raise CredentialValue(leak)
         if self.fmt != "raw" and self._floats and ("null" in arguments or "NaN" in arguments or "Infinity" in arguments):
             # pydantic writes NaN/inf as null (or NaN / "NaN" under ser_json_inf_nan): look closer only
             # then (a model_dump and a walk: ~8 us on a loaded machine for a 3-field model)

@@ -31,6 +31,7 @@ from ..contracts import (
 from ..errors import DecorationError, UsageError
 from . import formats
 from .calls import render_call
+from .credentials import CredentialValue, credential_in_call
 from .diagnostics import log
 from .sinks import JsonlSink, LoggingSink, Sink
 from .spec import FunctionSpec, UnresolvedAnnotation, build_spec, function_kind, resolve_return_model
@@ -225,6 +226,10 @@ class _Distilled:
             else:
                 name, call_args = spec.callee(args)
             call = render_call(name, call_args, kwargs, spec.positional)
+            leak = credential_in_call(call, call_args, kwargs, spec.positional,
+                                      args[0] if spec.kind == "model_method" else None)
+            if leak is not None:
+                return CredentialValue(leak)
             if self.fmt == "raw":  # the line records the arguments as data too: as passed, not as left
                 call_args, kwargs = tuple(to_jsonable_python(list(call_args))), to_jsonable_python(kwargs)
             return (call, call_args, kwargs)

@@ -1,0 +1,213 @@
+"""Capture never writes a credential, in a dataset line or in a log line.
+
+The scan refuses parameters and fields named like credentials (`distilgen._credentials`), but a
+dict says its keys only at run time: datachain's `save(destination, client_config={...})` wrote
+`'aws_secret_access_key': '...'` into every example (wave 12). A call or an answer holding text
+under a key that names a credential is skipped and counted, as a `SecretStr` argument is; and the
+JSON a skipped example's warning quotes shows `***` for such values (sqlmesh's subclass answer
+printed its `password`).
+
+Cheap when there is nothing to find: an argument's name costs a suffix test; the deep walk runs
+only when the call's text has a quoted key or a keyword ending like a credential; an answer is
+looked at only when its schema can hold such a key (a dict, `Any`, extra fields, or a field by
+such a name), decided once per writer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from .._credentials import is_credential_name
+from ..errors import DistilgenError
+
+__all__ = ["CredentialValue", "credential_in_call", "may_hold_credential", "credential_in_answer", "masked"]
+
+
+class CredentialValue(DistilgenError, ValueError):
+    """A call or an answer holds text under a name that says credential (`password`, `api_key`,
+    `aws_secret_access_key`...): the example is skipped and counted, never written."""
+
+
+# a quoted key (`'password': `, `"api_key":`) or a keyword (`password=`) ending like a credential
+_KEYISH = re.compile(r"(?:key|token|secret|password|passwd|passphrase|credentials?|jwt|bearer)(?:['\"]\s*:|\s*=)",
+                     re.IGNORECASE)
+# what every credential's name holds, for a quick look at a call's text before any walk
+_WORDS = ("key", "token", "secret", "passw", "passphrase", "credential", "jwt", "bearer")
+_WALK_LIMIT = 10_000  # values looked at per call at most: a pathological argument costs a bound
+# values no name can make a credential (an int is no password), and text, judged by its name alone
+_SCALARS = frozenset({int, float, bool, type(None), complex})
+_TEXT = frozenset({str, bytes})
+_NAMES: dict[str, bool] = {}  # a parameter's name -> whether it names a credential (names are the code's: few)
+
+
+def _holds_text(value: Any) -> bool:
+    return isinstance(value, (str, bytes)) and len(value) > 0
+
+
+def _named_credential(name: str) -> bool:
+    known = _NAMES.get(name)
+    if known is None:
+        known = _NAMES[name] = is_credential_name(name)
+    return known
+
+
+def credential_in_call(call: str, args: tuple[Any, ...], kwargs: dict[str, Any], params: Sequence[str],
+                       owner: Any = None) -> str | None:
+    """Why the call `call` (rendered from `args`, `kwargs` and, for a model's method, the instance
+    `owner`; `params` the positional parameters' names) may not be written, or None.
+
+    Numbers cost a type test and text a cached name test (~0.5 us a call for `multiply(133,
+    b=539)`); only a container, a model or a dataclass argument makes it look at the call's text,
+    and only a credential's word there makes it walk the values."""
+    deep = owner is not None
+    for i, value in enumerate(args):
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if kind in _TEXT:
+            if value and i < len(params) and _named_credential(params[i]):
+                return f"argument {params[i]} carries a credential (every example would hold it in clear)"
+        else:
+            deep = True
+    for key, value in kwargs.items():
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if kind in _TEXT:
+            if value and _named_credential(key):
+                return f"argument {key} carries a credential (every example would hold it in clear)"
+        else:
+            deep = True
+    if not deep:
+        return None
+    low = call.lower()
+    if not any(word in low for word in _WORDS) or _KEYISH.search(call) is None:
+        return None
+    budget = [_WALK_LIMIT]
+    named = [(params[i] if i < len(params) else f"args[{i}]", a) for i, a in enumerate(args)]
+    if owner is not None:
+        named.insert(0, ("self", owner))
+    for name, value in [*named, *kwargs.items()]:
+        found = _find(value, budget)
+        if found is not None:
+            return (f"argument {name}{found} holds a credential (every example would hold it in clear; "
+                    "pass it another way, or leave this call out)")
+    return None
+
+
+def _find(value: Any, budget: list[int], depth: int = 0) -> str | None:
+    """The path (`['aws_secret_access_key']`, `.config['password']`) to the first text under a
+    credential's name inside `value`, or None."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 20:
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and _holds_text(v) and is_credential_name(k):
+                return f"[{k!r}]"
+        children: Iterable[tuple[str, Any]] = ((f"[{k!r}]", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        children = ((f"[{i}]", v) for i, v in enumerate(value))
+    elif isinstance(value, BaseModel):
+        fields = dict(value.__dict__)
+        fields.update(value.__pydantic_extra__ or {})
+        for k, v in fields.items():
+            if _holds_text(v) and is_credential_name(k, bare_token=False):
+                return f".{k}"
+        children = ((f".{k}", v) for k, v in fields.items())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+        for k, v in fields.items():
+            if _holds_text(v) and is_credential_name(k, bare_token=False):
+                return f".{k}"
+        children = ((f".{k}", v) for k, v in fields.items())
+    else:
+        return None
+    for step, child in children:
+        inner = _find(child, budget, depth + 1)
+        if inner is not None:
+            return step + inner
+    return None
+
+
+def may_hold_credential(schema: Any) -> bool:
+    """Whether an answer valid under this JSON schema can hold a key named like a credential: a
+    dict, `Any` or extra fields anywhere, or a property by such a name (the scan refuses those; a
+    function decorated by hand is not scanned)."""
+    if schema is True or schema == {}:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    extra = schema.get("additionalProperties")
+    if extra is not None and extra is not False:
+        return True
+    if schema.get("type") is None and not any(k in schema for k in ("$ref", "anyOf", "oneOf", "allOf", "enum", "const",
+                                                                     "properties", "$defs", "items")):
+        return True  # no type given: anything goes
+    if any(is_credential_name(k, bare_token=False) for k in schema.get("properties") or {}):
+        return True
+    subs = [schema.get("items"), *(schema.get("properties") or {}).values(), *(schema.get("$defs") or {}).values()]
+    for k in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        subs.extend(schema.get(k) or [])
+    return any(may_hold_credential(s) for s in subs if s is not None)
+
+
+def credential_in_answer(answer: str) -> str | None:
+    """Why the answer JSON `answer` may not be written, or None (for answers whose schema
+    `may_hold_credential`)."""
+    if _KEYISH.search(answer) is None:
+        return None
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return None
+    found = _find_json(data, [_WALK_LIMIT])
+    if found is None:
+        return None
+    return f"the answer holds a credential at {found or 'its top'} (every example would hold it in clear)"
+
+
+def _find_json(value: Any, budget: list[int], depth: int = 0) -> str | None:
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 40:
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _holds_text(v) and is_credential_name(k, bare_token=False):
+                return f".{k}"
+        for k, v in value.items():
+            inner = _find_json(v, budget, depth + 1)
+            if inner is not None:
+                return f".{k}{inner}"
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            inner = _find_json(v, budget, depth + 1)
+            if inner is not None:
+                return f"[{i}]{inner}"
+    return None
+
+
+def masked(text: str) -> str:
+    """`text` (JSON, as a warning quotes an answer) with every value under a credential's name
+    shown as "***"; text that is not JSON, or holds no such key, unchanged."""
+    if _KEYISH.search(text) is None:
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(_mask(data), separators=(",", ":"), ensure_ascii=False)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "***" if isinstance(v, str) and is_credential_name(k) else _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return value
