@@ -101,6 +101,8 @@ class _Stub:
     """mypy error codes the module must disable for this stub (its signature spans lines)."""
     generic_base: bool = False
     """The base is a generic model: its stub class names it without type arguments (`type-arg`)."""
+    base_keywords: tuple[tuple[str, str], ...] = ()
+    """The base's class keywords its stub class repeats (`frozen=True`: `_class_keywords`)."""
 
 
 @dataclass
@@ -762,6 +764,21 @@ def _generic_classes(tree: cst.Module, typevar: Callable[[str], _TypeVar | None]
     return frozenset(out)
 
 
+# class keywords a type checker's dataclass_transform reads off a pydantic model's class line: a stub
+# class that leaves out its base's `frozen=True` is "a non-frozen dataclass inheriting from a frozen
+# one" under mypy --strict (sqlmesh's `class Plan(PydanticModel, frozen=True)`, wave 12)
+_TRANSFORM_KEYWORDS = frozenset({"frozen"})
+
+
+def _class_keywords(tree: cst.Module, name: str) -> tuple[tuple[str, str], ...]:
+    """The `_TRANSFORM_KEYWORDS` on the class line of the top-level class `name`, as written."""
+    for stmt in tree.body:
+        if isinstance(stmt, cst.ClassDef) and stmt.name.value == name:
+            return tuple((a.keyword.value, tree.code_for_node(a.value)) for a in stmt.keywords
+                         if a.keyword is not None and a.keyword.value in _TRANSFORM_KEYWORDS)
+    return ()
+
+
 def _instance_decorator(instance: InstanceRef, model: str, chosen: list[ScanResult], parsed: dict[str, _ParsedModule],
                         by_path: dict[str, list[ScanResult]], plan: _Plan) -> cst.Decorator:
     """`@instructions.distil(mode="dispatch", model=...)`, the instance imported under a free name."""
@@ -835,7 +852,8 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
     stub, file_codes = _stub_node(c.node, ctx.decorator, c.names, bool(c.classes), in_model,
                                   ctx.parsed[c.result.path].free_typevars, ctx.resolver.is_generic, standing)
     generic = needed.base is not None and c.classes[0] in ctx.parsed[c.result.path].generic
-    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes, generic))
+    keywords = _class_keywords(ctx.parsed[c.result.path].tree, c.classes[0]) if needed.base is not None else ()
+    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes, generic, keywords))
     return None
 
 
@@ -959,6 +977,7 @@ class _ClassBlock:
     members: list[cst.FunctionDef | _ClassBlock] = field(default_factory=list)
     base: str | None = None
     generic_base: bool = False
+    keywords: tuple[tuple[str, str], ...] = ()
 
 
 def _render_body(stubs: list[_Stub], disabled: set[str] | frozenset[str] = frozenset()) -> str:
@@ -977,6 +996,7 @@ def _render_body(stubs: list[_Stub], disabled: set[str] | frozenset[str] = froze
         if stub.base is not None:
             blocks[stub.classes].base = stub.base
             blocks[stub.classes].generic_base = stub.generic_base
+            blocks[stub.classes].keywords = stub.base_keywords
         members.append(stub.node)
 
     def build(item: cst.FunctionDef | _ClassBlock, blank_lines: int) -> cst.BaseCompoundStatement:
@@ -985,9 +1005,13 @@ def _render_body(stubs: list[_Stub], disabled: set[str] | frozenset[str] = froze
             return item.with_changes(leading_lines=lines)
         body = [build(m, 0 if i == 0 else 1) for i, m in enumerate(item.members)]
         bases = [cst.Arg(cst.parse_expression(item.base))] if item.base else []
+        keywords = [cst.Arg(cst.parse_expression(value), keyword=cst.Name(key),
+                            equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                  whitespace_after=cst.SimpleWhitespace("")))
+                    for key, value in item.keywords]
         header = _ignoring(["type-arg"] if item.generic_base and "type-arg" not in disabled else [])
         return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body, header=header), bases=bases,
-                            leading_lines=lines)
+                            keywords=keywords, leading_lines=lines)
 
     # nodes keep their own string literals: a method's docstring stays indented as at its origin
     return cst.Module(body=[build(item, 0 if i == 0 else 2) for i, item in enumerate(top)]).code
