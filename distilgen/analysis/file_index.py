@@ -35,7 +35,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
            "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME"]
 
-INDEX_VERSION = 24
+INDEX_VERSION = 25
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -107,6 +107,10 @@ class FuncRec(NamedTuple):
     """(name, annotation) of each annotated parameter with a default: a call may leave it out, but
     one passing a model that holds a secret or a credential would write it (`project`; wave 11:
     datacontract's `import_mysql(..., config: Optional[Config] = None)`)."""
+    body: int = -1
+    """The scope of its own body: the imports it makes there (`from .image import image_info`)
+    name what it calls as a module-level import does (`project._outside_call`; wave 12:
+    datachain's `ImageFile.get_info`)."""
 
 
 Binding = tuple[Any, ...]
@@ -476,7 +480,7 @@ class _Builder:
             self.type_checking > 0,
             self._private_reads(node, kind, cls), _params(node, kind),
             () if no_input else self._calls_of(node),  # ineligible already: its calls add nothing
-            _params(node, kind, defaulted=True),
+            _params(node, kind, defaulted=True), fscope,
         ))
 
     def _registered(self, st: ast.Assign, value: ast.Call, scope: int) -> None:

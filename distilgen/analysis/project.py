@@ -422,7 +422,7 @@ def _outside_call(res: Resolver, module: str, fn: FuncRec) -> str | None:
                 continue
             where, qual = module, f"{fn.cls}.{attr}"
         else:
-            found = _called_def(res, module, fn.scope, called)
+            found = _called_def(res, module, _call_scope(res, module, fn, head), called)
             if found is None:
                 continue
             where, qual = found
@@ -437,6 +437,17 @@ def _outside_call(res: Resolver, module: str, fn: FuncRec) -> str | None:
         if effect := _reached_effect(res, where, qual, _CHAIN):
             return f"calls {called}(), which {effect}"
     return None
+
+
+def _call_scope(res: Resolver, module: str, fn: FuncRec, head: str) -> int:
+    """The scope a call's `head` is read in: the def's own body when an import there binds it
+    (`from .image import image_info`, `from . import reader`, `import pkg.reader as r` inside
+    the function: wave 12, datachain's `ImageFile.get_info`), else the scope around the def."""
+    m = res.module(module)
+    if fn.body < 0 or m is None or isinstance(m, str) or m.index is None or fn.body >= len(m.index.scopes):
+        return fn.scope
+    b = m.index.scopes[fn.body][1].get(head)
+    return fn.body if b is not None and b[0] in ("imp", "mod") else fn.scope
 
 
 _CHAIN = 3
