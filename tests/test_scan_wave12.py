@@ -68,3 +68,87 @@ def shout(text: str) -> str:
     assert got["as_alias"] == ("ineligible", f"calls r.read_info(), which {OPENED}")
     assert got["renamed"] == ("ineligible", f"calls ri(), which {OPENED}")
     assert got["pure"] == ("candidate", None)
+
+
+# -- 3: validators through a project's wrapper, or registered by a call ------------------------
+def test_validators_through_a_wrapper_or_registered_by_a_call(tmp_path: Path) -> None:
+    """sqlmesh's `model_validator`/`field_validator` are its own defs returning pydantic's
+    (`sqlmesh.utils.pydantic`); its `TimeColumn.validator()` returns
+    `field_validator("time_column", mode="before")(_time_column_validator)`: both were candidates,
+    and every validation of the model wrote an example."""
+    got = project(tmp_path, """
+from typing import Any
+
+from typing_extensions import Self
+
+from pkg.pyd import field_validator, model_validator, again
+
+
+class Meta(BaseModel):
+    name: str
+
+    @model_validator(mode="after")
+    def _root_validator(self) -> Self:
+        return self
+
+    @again(mode="after")
+    def _twice(self) -> Self:
+        return self
+
+
+class TimeColumn(BaseModel):
+    column: str
+
+    @classmethod
+    def validator(cls) -> Any:
+        def _time_column_validator(v: Any) -> TimeColumn:
+            return TimeColumn(column=str(v))
+
+        return field_validator("time_column", mode="before")(_time_column_validator)
+
+
+def _registered(v: Any) -> M:
+    return M(x=str(v))
+
+
+field_validator("x")(_registered)
+
+
+class Plain(BaseModel):
+    name: str
+
+    @classmethod
+    def wrapped(cls) -> Any:
+        def _inner(v: Any) -> M:
+            return M(x=str(v))
+
+        return print(_inner)
+
+    @model_validator
+    def not_called(self) -> Self:
+        return self
+""", pyd="""
+import typing as t
+
+import pydantic
+
+
+def model_validator(*args: t.Any, **kwargs: t.Any) -> t.Callable[[t.Any], t.Any]:
+    \"\"\"pydantic's, typed for this project.\"\"\"
+    return pydantic.model_validator(*args, **kwargs)
+
+
+def field_validator(*args: t.Any, **kwargs: t.Any) -> t.Callable[[t.Any], t.Any]:
+    return pydantic.field_validator(*args, **kwargs)
+
+
+def again(*args: t.Any, **kwargs: t.Any) -> t.Callable[[t.Any], t.Any]:
+    return model_validator(*args, **kwargs)
+""")
+    hook = "pydantic @{} (called by the model, not by your code)"
+    assert got["Meta._root_validator"] == ("ineligible", hook.format("model_validator"))
+    assert got["Meta._twice"] == ("ineligible", hook.format("model_validator"))
+    assert got["TimeColumn.validator.<locals>._time_column_validator"] == ("ineligible", hook.format("field_validator"))
+    assert got["_registered"] == ("ineligible", hook.format("field_validator"))
+    assert got["Plain.wrapped.<locals>._inner"] == ("candidate", None)
+    assert got["Plain.not_called"] == ("ineligible", hook.format("model_validator"))

@@ -33,7 +33,7 @@ from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
-           "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME"]
+           "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME", "HOOK_NAMES"]
 
 INDEX_VERSION = 25
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -273,6 +273,7 @@ class _Builder:
         self.fscopes: dict[str, int] = {}  # module/class-level def -> its body's scope
         self._calls: dict[int, tuple[str, ...]] = {}  # id() of a def -> `_calls_of` it (the tree outlives the build)
         self.makes_property: set[int] = set()  # id() of the defs that return `property(...)`
+        self.forwards: dict[int, str] = {}  # id() of a def whose body only returns `pydantic.model_validator(...)` -> that name
         self.environ = "environ" in text  # `_chance` looks for `os.environ` read any way
         self.parsers = "ConfigParser" in text  # ... and for a `ConfigParser().read(path)`
         self.text = text
@@ -309,8 +310,9 @@ class _Builder:
             t = type(st)
             if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                 self.func(st, scope, prefix, cls, pending_overloads)  # type: ignore[arg-type]
+                hook = self.forwards.get(id(st))
                 self.bind(scope, st.name, ("def", "property") if id(st) in self.makes_property  # type: ignore[attr-defined]
-                          else _def_binding(st), soft)  # type: ignore[arg-type]
+                          else ("def", "hook", hook) if hook else _def_binding(st), soft)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
                 self.klass(st, scope, prefix, soft)  # type: ignore[arg-type]
             elif t is ast.ImportFrom:
@@ -383,9 +385,21 @@ class _Builder:
                     self.block(case.body, scope, prefix, cls, soft)
             elif t is ast.Return and self.enclosing and type(st.value) is ast.Call:  # type: ignore[attr-defined]
                 # `return property(wrapper)`: a decorator making a property (wave 11: stravalib's `lazy_property`)
-                made = _dotted(st.value.func) or ""  # type: ignore[attr-defined]
-                if made.rsplit(".", 1)[-1] in ("property", "cached_property"):
+                value = st.value  # type: ignore[attr-defined]
+                made = _dotted(value.func) or ""
+                last = made.rsplit(".", 1)[-1]
+                if last in ("property", "cached_property"):
                     self.makes_property.add(id(self.enclosing[-1]))
+                elif last in HOOK_NAMES and _only_statement(self.enclosing[-1], st):
+                    # `def model_validator(*a, **k): return pydantic.model_validator(*a, **k)`: a
+                    # project's own name for pydantic's decorator (wave 12: sqlmesh.utils.pydantic)
+                    self.forwards[id(self.enclosing[-1])] = made
+                if len(value.args) == 1 and type(value.args[0]) is ast.Name and type(value.func) is ast.Call:
+                    # `return field_validator("x", mode="before")(_validator)` (wave 12: sqlmesh's `TimeColumn.validator`)
+                    self._registered(st, value, scope)
+            elif t is ast.Expr and type(st.value) is ast.Call and len(st.value.args) == 1 \
+                    and type(st.value.args[0]) is ast.Name and type(st.value.func) is ast.Call:  # type: ignore[attr-defined]
+                self._registered(st, st.value, scope)  # type: ignore[attr-defined]
 
     def klass(self, node: ast.ClassDef, scope: int, prefix: str, soft: bool) -> None:
         qual = prefix + node.name
@@ -483,17 +497,22 @@ class _Builder:
             _params(node, kind, defaulted=True), fscope,
         ))
 
-    def _registered(self, st: ast.Assign, value: ast.Call, scope: int) -> None:
+    def _registered(self, st: ast.stmt, value: ast.Call, scope: int) -> None:
         """`f = model_validator(mode="after")(f)`, or in a class body `_check = validator("x")(check)`:
         the def `f` (or `check`) of this file is decorated so, as `@` would (wave 11: ome-zarr-models'
         `_check_valid_dtypes`, a module-level function registered in a model's body, was a candidate
-        and every validation wrote an example). Before the statement's own binding is made."""
+        and every validation wrote an example). Before the statement's own binding is made. A
+        pydantic hook's name (`field_validator(...)(f)`) registers `f` in any statement: returned,
+        or assigned to another name outside a class body (wave 12: sqlmesh's `TimeColumn.validator()`
+        returns `field_validator("time_column", mode="before")(_time_column_validator)`)."""
         arg = value.args[0].id  # type: ignore[attr-defined]
-        if self.scopes[scope][2] != "class" and not any(isinstance(x, ast.Name) and x.id == arg for x in st.targets):
-            return
         deco = value.func
         called = isinstance(deco, ast.Call)
         target = _dotted(deco.func if isinstance(deco, ast.Call) else deco)
+        hook = called and (target or "").rsplit(".", 1)[-1] in HOOK_NAMES
+        if not hook and self.scopes[scope][2] != "class" and not any(
+                isinstance(x, ast.Name) and x.id == arg for x in getattr(st, "targets", ())):
+            return
         where = self._bound_in(scope, arg)
         if not target or target.endswith(".distil") or where is None or self.scopes[where][1][arg][0] != "def":
             return
@@ -1300,6 +1319,21 @@ def _annotation_names(ann: ast.expr) -> tuple[str, ...]:
         elif isinstance(n, ast.Constant) and isinstance(n.value, str):
             out.extend(m.group() for m in re.finditer(r"(?<![\w.])[A-Za-z_]\w*", n.value))
     return tuple(out)
+
+
+# pydantic's decorators that make a def a hook the model calls (`project._not_distillable` checks
+# the name resolves into pydantic)
+HOOK_NAMES = frozenset({"field_validator", "model_validator", "validator", "root_validator",
+                        "field_serializer", "model_serializer", "computed_field"})
+
+
+def _only_statement(node: ast.FunctionDef | ast.AsyncFunctionDef, st: ast.stmt) -> bool:
+    """`st` is the whole body of `node` (a docstring aside)."""
+    body = node.body
+    if body and type(body[0]) is ast.Expr and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return len(body) == 1 and body[0] is st
 
 
 # the credential rule is distilgen._credentials' (capture reads it too)

@@ -17,7 +17,8 @@ from ..contracts import FALLBACK_INSTANCE_MODULE, ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
-from .file_index import INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index, conv, decode, thaw
+from .file_index import (HOOK_NAMES, INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index, conv, decode,
+                         thaw)
 from .index_shift import ShiftedFile, shifted_index
 from .roots import source_roots
 from .interpreter import find_interpreter
@@ -249,10 +250,7 @@ def _placed_instance(dotted: str, module: str, configured: str) -> bool:
 
 # Decorators that make a def something other than a function to distil, by final name when the
 # name resolves into these packages (through imports and aliases, not by spelling).
-_PYDANTIC_HOOKS = frozenset({
-    "field_validator", "model_validator", "validator", "root_validator",
-    "field_serializer", "model_serializer", "computed_field",
-})
+_PYDANTIC_HOOKS = HOOK_NAMES
 # pydantic.BaseModel's own methods (v2 and the v1 names it keeps): a model class that overrides
 # one changes the model's API, which pydantic and every user of the model call; capture would log
 # each copy or validation (tests/test_scan_real_code.py checks the list against the installed pydantic).
@@ -277,6 +275,10 @@ def _not_distillable(res: Resolver, entry: FileEntry, fn: FuncRec) -> str | None
         if not target or target.endswith(".distil"):
             continue
         t = res.resolve_dotted(module, fn.scope, target)
+        for _ in range(3):  # a wrapper of a wrapper too
+            if t[0] != "def" or (forwarded := _forwarded_hook(res, t[1], t[2])) is None:
+                break
+            t = forwarded
         name = res.fqn(t) if t[0] in ("cls", "def", "ext", "missing") else ""
         top, last = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
         if top == "pydantic" and last in _PYDANTIC_HOOKS:
@@ -293,6 +295,19 @@ def _not_distillable(res: Resolver, entry: FileEntry, fn: FuncRec) -> str | None
     if fn.cls is not None and name in PYDANTIC_API and res.is_model(("cls", module, fn.cls))[0]:
         return f"overrides pydantic's BaseModel.{name} (pydantic and every user of the model call it)"
     return None
+
+
+def _forwarded_hook(res: Resolver, module: str, name: str) -> Any:
+    """What a module-level def whose body only returns `pydantic.model_validator(*a, **k)` (a
+    project's own name for the decorator: wave 12, sqlmesh.utils.pydantic) returns, resolved in its
+    module, or None for any other def."""
+    m = res.module(module)
+    if m is None or isinstance(m, str) or m.index is None:
+        return None
+    b = m.index.names.get(name)
+    if b is None or b[:2] != ("def", "hook") or len(b) != 3 or type(b[2]) is not str:
+        return None
+    return res.resolve_dotted(module, 0, b[2])
 
 
 def _is_protocol(res: Resolver, module: str, cls: str) -> bool:
