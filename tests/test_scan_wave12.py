@@ -152,3 +152,61 @@ def again(*args: t.Any, **kwargs: t.Any) -> t.Callable[[t.Any], t.Any]:
     assert got["_registered"] == ("ineligible", hook.format("field_validator"))
     assert got["Plain.wrapped.<locals>._inner"] == ("candidate", None)
     assert got["Plain.not_called"] == ("ineligible", hook.format("model_validator"))
+
+
+# -- 4: an argument kept through `x = {} if x is None else x` ----------------------------------
+def test_an_argument_kept_through_a_rebinding(tmp_path: Path) -> None:
+    """sqlmesh's `fingerprint_from_node(node, *, nodes, cache=None)` does `cache = {} if cache is
+    None else cache`, then `cache[node.fqn] = ...`: the caller's dict is filled (its recursion relies
+    on it), and the rebinding hid the change."""
+    got = project(tmp_path, """
+import typing as t
+
+
+def conditional(name: str, cache: t.Optional[t.Dict[str, M]] = None) -> M:
+    cache = {} if cache is None else cache
+    if name not in cache:
+        cache[name] = M(x=name)
+    return cache[name]
+
+
+def or_default(name: str, seen: t.Optional[t.List[str]] = None) -> M:
+    seen = seen or []
+    seen.append(name)
+    return M(x=name)
+
+
+def if_none(name: str, cache: t.Optional[t.Dict[str, M]] = None) -> M:
+    if cache is None:
+        cache = {}
+    cache[name] = M(x=name)
+    return cache[name]
+
+
+def if_not(name: str, seen: t.Optional[t.List[str]] = None) -> M:
+    if not seen:
+        seen = []
+    seen.append(name)
+    return M(x=name)
+
+
+def copied(name: str, cache: t.Optional[t.Dict[str, M]] = None) -> M:
+    cache = dict(cache) if cache is not None else {}
+    cache[name] = M(x=name)
+    return cache[name]
+
+
+def copied_after_check(name: str, cache: t.Optional[t.Dict[str, M]] = None) -> M:
+    if cache is None:
+        cache = {}
+    cache = dict(cache)
+    cache[name] = M(x=name)
+    return cache[name]
+""")
+    changes = "changes {} (a dispatched call would not)"
+    assert got["conditional"] == ("ineligible", changes.format("cache[...]"))
+    assert got["or_default"] == ("ineligible", changes.format("seen"))
+    assert got["if_none"] == ("ineligible", changes.format("cache[...]"))
+    assert got["if_not"] == ("ineligible", changes.format("seen"))
+    assert got["copied"] == ("candidate", None)
+    assert got["copied_after_check"] == ("candidate", None)

@@ -1451,12 +1451,40 @@ def _root(expr: ast.expr) -> tuple[str, str] | None:
     return expr.id, expr.id + "".join(reversed(parts))
 
 
+def _keeps(value: ast.expr | None, name: str) -> bool:
+    """`value` may be the argument `name` itself: `x`, `{} if x is None else x`, `x or {}` (wave 12:
+    sqlmesh's `cache = {} if cache is None else cache`, then `cache[node.fqn] = ...` filled the
+    caller's dict)."""
+    if isinstance(value, ast.Name):
+        return value.id == name
+    if isinstance(value, ast.IfExp):
+        return _keeps(value.body, name) or _keeps(value.orelse, name)
+    if isinstance(value, ast.BoolOp):
+        return any(_keeps(v, name) for v in value.values)
+    return False
+
+
+def _tested_empty(test: ast.expr) -> set[str]:
+    """The names an `if` test finds `None` or empty (`x is None`, `not x`, `x == None`, either side
+    of an `or`): an assignment under it leaves the argument in place when it was passed."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+        return set().union(*(_tested_empty(v) for v in test.values))
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and isinstance(test.operand, ast.Name):
+        return {test.operand.id}
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Is, ast.Eq))
+            and isinstance(test.left, ast.Name) and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value is None):
+        return {test.left.id}
+    return set()
+
+
 def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: list[str],
-            declared: dict[str, str]) -> None:
+            declared: dict[str, str], guarded: frozenset[str] = frozenset()) -> None:
     """Collect into `found` what these statements change that the function does not own: what
     is rooted at a parameter (`roots`), and a module or enclosing name rebound after `global` or
     `nonlocal` (`declared`: name -> "global" or "enclosing"; wave 7: deepeval's `reset_settings`
-    reset a settings singleton)."""
+    reset a settings singleton). A parameter bound again to what may be itself (`_keeps`), or
+    under an `if` that finds it `None` (`guarded`: `if x is None: x = {}`), is still the caller's."""
     for st in stmts:
         t = type(st)
         if t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
@@ -1486,14 +1514,20 @@ def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: li
             if isinstance(x, ast.Name):
                 if x.id in declared:
                     found.append(f"the {declared[x.id]} {x.id}")
-                elif x.id in roots and t is not ast.Delete:
+                elif x.id in roots and t is not ast.Delete and x.id not in guarded and not (
+                        t is not ast.AugAssign and _keeps(getattr(st, "value", None), x.id)):
                     rebound.add(x.id)
             else:
                 r = _root(x)
                 if r is not None and r[0] in roots:
                     found.append(r[1])
-        for inner in _blocks(st):
-            _writes(inner, roots, rebound, found, declared)
+        if t is ast.If:
+            tested = _tested_empty(st.test) & roots  # type: ignore[attr-defined]
+            _writes(st.body, roots, rebound, found, declared, guarded | tested)  # type: ignore[attr-defined]
+            _writes(st.orelse, roots, rebound, found, declared, guarded)  # type: ignore[attr-defined]
+        else:
+            for inner in _blocks(st):
+                _writes(inner, roots, rebound, found, declared, guarded)
         if t is ast.For or t is ast.AsyncFor or t is ast.With or t is ast.AsyncWith:
             names = [st.target] if t in (ast.For, ast.AsyncFor) else [  # type: ignore[attr-defined]
                 i.optional_vars for i in st.items if i.optional_vars is not None]  # type: ignore[attr-defined]
