@@ -210,3 +210,94 @@ def copied_after_check(name: str, cache: t.Optional[t.Dict[str, M]] = None) -> M
     assert got["if_not"] == ("ineligible", changes.format("seen"))
     assert got["copied"] == ("candidate", None)
     assert got["copied_after_check"] == ("candidate", None)
+
+
+# -- 6: a listing or an existence check reads the file system's state --------------------------
+def test_the_file_system_state(tmp_path: Path) -> None:
+    """sqlmesh's web `get_files` -> `_get_directory` -> `os.scandir`: a candidate, its answer the
+    folder's listing when called."""
+    got = project(tmp_path, """
+import glob
+import os
+import os.path
+from os.path import getsize
+from pathlib import Path
+
+
+def scandir(path: str) -> M:
+    with os.scandir(path) as it:
+        return M(x=",".join(sorted(e.name for e in it)))
+
+
+def listdir(path: str) -> M:
+    return M(x=",".join(sorted(os.listdir(path))))
+
+
+def walk(path: str) -> M:
+    return M(x=",".join(d for d, _, _ in os.walk(path)))
+
+
+def globbed(pattern: str) -> M:
+    return M(x=",".join(glob.glob(pattern)))
+
+
+def iterdir(path: Path) -> M:
+    return M(x=",".join(p.name for p in path.iterdir()))
+
+
+def rglob(path: str) -> M:
+    return M(x=",".join(str(p) for p in Path(path).rglob("*.py")))
+
+
+def path_exists(path: str) -> M:
+    return M(x=path if os.path.exists(path) else "")
+
+
+def path_is_file(path: Path) -> M:
+    return M(x="file" if path.is_file() else "other")
+
+
+def size(path: str) -> M:
+    return M(x=str(getsize(path)))
+
+
+def stat(path: str) -> M:
+    return M(x=str(os.stat(path).st_mtime))
+
+
+def _listing(path: str) -> list[str]:
+    return os.listdir(path)
+
+
+def through_helper(path: str) -> M:
+    return M(x=",".join(_listing(path)))
+
+
+class Folder(BaseModel):
+    path: str
+
+    def exists(self) -> bool:
+        return bool(self.path)
+
+    def described(self) -> M:
+        return M(x="yes" if self.exists() else "no")
+
+
+def pure(path: str) -> M:
+    return M(x=os.path.join(path, os.path.basename(path)))
+""")
+    state = "(its answer depends on the file system's state, not on its call)"
+    assert got["scandir"] == ("ineligible", f"calls os.scandir() {state}")
+    assert got["listdir"] == ("ineligible", f"calls os.listdir() {state}")
+    assert got["walk"] == ("ineligible", f"calls os.walk() {state}")
+    assert got["globbed"] == ("ineligible", f"calls glob.glob() {state}")
+    assert got["iterdir"] == ("ineligible", f"calls .iterdir() {state}")
+    assert got["rglob"] == ("ineligible", f"calls .rglob() {state}")
+    assert got["path_exists"] == ("ineligible", f"calls os.path.exists() {state}")
+    assert got["path_is_file"] == ("ineligible", f"calls .is_file() {state}")
+    assert got["size"] == ("ineligible", f"calls getsize() {state}")
+    assert got["stat"] == ("ineligible", f"calls os.stat() {state}")
+    assert got["through_helper"] == ("ineligible", f"calls _listing(), which calls os.listdir() {state}")
+    assert got["Folder.described"] == ("candidate", None)
+    assert got["pure"] == ("candidate", None)
+

@@ -640,11 +640,13 @@ class _Builder:
         """`x.read_text()`, `x.open()`: a method reading the outside, whatever `x` is, but a
         `.open()` of `self`/`cls` (its class's own method, followed by `spread_effects`) or of a
         module that opens no file (`webbrowser.open(url)`)."""
-        if func.attr != "open":
+        if func.attr != "open" and func.attr not in _FS_METHODS:
             return True
         recv = func.value
         if isinstance(recv, ast.Name) and recv.id in ("self", "cls"):
             return False
+        if func.attr != "open":
+            return True
         dotted = _dotted(func)
         return dotted is None or self._full_name(scope, dotted) not in _NOT_FILE_OPENS
 
@@ -975,7 +977,13 @@ _OUTSIDE_BUILTINS = {"open": "a file", "input": "what is typed at the terminal"}
 _OUTSIDE_METHODS = {"read_text": "a file's content", "read_bytes": "a file's content",
                     # `path.open("rb")`, `Image.open(f)`, `zipfile.ZipFile(z).open(name)`, `tarfile.open(p)`
                     # (wave 10: pypi-attestations' `Distribution.from_file` hashed what `dist.open()` read)
-                    "open": "a file's content"}
+                    "open": "a file's content",
+                    # a listing, an existence check, a size or a time of a path (wave 12: sqlmesh's web
+                    # `get_files` listed a folder with `os.scandir`)
+                    **{m: "the file system's state" for m in ("iterdir", "glob", "rglob", "exists", "is_file",
+                                                             "is_dir", "stat")}}
+# the file system's state, asked of a path: not of `self`/`cls` (the class's own method, followed)
+_FS_METHODS = frozenset({"iterdir", "glob", "rglob", "exists", "is_file", "is_dir", "stat"})
 # `.open()`s that read no file: a web browser shown a page
 _NOT_FILE_OPENS = frozenset({"webbrowser.open", "webbrowser.open_new", "webbrowser.open_new_tab"})
 _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "the environment",
@@ -998,7 +1006,14 @@ _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "t
                             "os.path.expandvars": "the environment", "sqlite3.connect": "a database",
                             "zipfile.ZipFile": "a file's content", "tarfile.open": "a file's content",
                             "tarfile.TarFile": "a file's content", "shelve.open": "a database",
-                            "dbm.open": "a database"}
+                            "dbm.open": "a database",
+                            # the file system's state: a listing, an existence check, a size or a time
+                            **{f"os.{f}": "the file system's state" for f in (
+                                "scandir", "listdir", "walk", "fwalk", "stat", "lstat")},
+                            **{f"os.path.{f}": "the file system's state" for f in (
+                                "exists", "lexists", "isfile", "isdir", "islink", "getsize", "getmtime", "getctime",
+                                "getatime")},
+                            "glob.glob": "the file system's state", "glob.iglob": "the file system's state"}
 _CONFIG_PARSERS = frozenset({"configparser.ConfigParser", "configparser.RawConfigParser",
                              "configparser.SafeConfigParser"})
 # a call of one of those names, by the name it ends with: the prefilter before any walk
@@ -1008,7 +1023,9 @@ _CLIENT_CALL = re.compile(r"(?i)client$")
 _CHANCE_NAMES = (r"\w*[Cc]lient|now|utcnow|today|time|time_ns|localtime|ctime|asctime|uuid[14]|urandom|token_\w+|"
                  r"rand\w*|choices?|shuffle|sample|uniform|gauss|\w*variate|getrandbits|randbytes|"
                  r"triangular|random|open|input|read_text|read_bytes|getenvb?|system|popen|urlopen|urlretrieve|"
-                 r"create_connection|create_subprocess_\w+|ClientSession|expandvars")
+                 r"create_connection|create_subprocess_\w+|ClientSession|expandvars|"
+                 r"scandir|listdir|walk|fwalk|l?stat|l?exists|isfile|isdir|islink|get[mca]?time|getsize|i?glob|rglob|"
+                 r"iterdir|is_file|is_dir")
 # names too common to look for in every file (`.get(` is everywhere): only in a file naming their module
 _MARKED_NAMES = (("subprocess", "run|call|check_call|check_output|Popen|getoutput|getstatusoutput"),
                  ("requests", "get|post|put|patch|delete|head|options|request|Session"),
