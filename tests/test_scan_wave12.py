@@ -301,3 +301,61 @@ def pure(path: str) -> M:
     assert got["Folder.described"] == ("candidate", None)
     assert got["pure"] == ("candidate", None)
 
+
+# -- 7: one-time codes, a link's token, a secret inside a name ---------------------------------
+def test_one_time_codes_and_secrets_by_name(tmp_path: Path) -> None:
+    """supabase-auth's `GenerateLinkProperties` holds `email_otp` ("the raw email OTP") and
+    `hashed_token` (a magic link's token); `verify_otp(email, otp)`, a `recovery_code`, a
+    `totp_secret_b32` were candidates. One list of names judges parameters and fields alike."""
+    got = project(tmp_path, """
+class LinkProperties(BaseModel):
+    action_link: str
+    hashed_token: str
+
+
+class EmailCode(BaseModel):
+    email: str
+    email_otp: str
+
+
+class SecretRef(BaseModel):
+    secret_name: str
+    secret_arn: str
+
+
+def parse_link(data: dict) -> LinkProperties:
+    return LinkProperties(**data)
+
+
+def parse_code(data: dict) -> EmailCode:
+    return EmailCode(**data)
+
+
+def parse_ref(data: dict) -> SecretRef:
+    return SecretRef(**data)
+
+
+def verify_otp(email: str, otp: str) -> M:
+    return M(x=email)
+
+
+def verify_recovery(email: str, recovery_code: str) -> M:
+    return M(x=email)
+
+
+def verify_totp(pin: str, totp_secret_b32: str) -> M:
+    return M(x=pin)
+
+
+def lookup(secret_name: str, status_code: int, zip_code: str, top: str) -> M:
+    return M(x=secret_name)
+""")
+    clear = "parameter {} carries a credential (every example would hold it in clear)"
+    field = "returns {}, whose field {} (str) carries a credential every example would hold in clear"
+    assert got["parse_link"] == ("ineligible", field.format("LinkProperties", "hashed_token"))
+    assert got["parse_code"] == ("ineligible", field.format("EmailCode", "email_otp"))
+    assert got["parse_ref"] == ("candidate", None)
+    assert got["verify_otp"] == ("ineligible", clear.format("otp"))
+    assert got["verify_recovery"] == ("ineligible", clear.format("recovery_code"))
+    assert got["verify_totp"] == ("ineligible", clear.format("totp_secret_b32"))
+    assert got["lookup"] == ("candidate", None)

@@ -28,7 +28,7 @@ import re
 import sys
 from typing import Any, Callable, Literal, NamedTuple, Sequence
 
-from .._credentials import CREDENTIAL_ENDS as _CREDENTIAL_ENDS, CREDENTIAL_NAME as _CREDENTIAL_NAME
+from .._credentials import CREDENTIAL_NAME as _CREDENTIAL_NAME, is_credential_name
 from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
@@ -1392,10 +1392,8 @@ def _credential(p: ast.arg, siblings: Sequence[ast.arg] = ()) -> str | None:
     """Why parameter `p` cannot be written into an example, by its name or its type, or None. A
     `token` beside a `tokens`, `tokenizer`, `vocab` parameter (`siblings`) is a word's token (wave
     6's `words(token, tokens)`), not a credential."""
-    bare = p.arg.lstrip("_")
-    low = bare.lower()
-    if (low.endswith(_CREDENTIAL_ENDS) and _CREDENTIAL_NAME.search(bare) and not _cannot_hold_credential(p.annotation)
-            and not (low == "token" and any(_WORD_TOKENS.search(q.arg) for q in siblings))):
+    if (is_credential_name(p.arg) and not _cannot_hold_credential(p.annotation)
+            and not (p.arg.lstrip("_").lower() == "token" and any(_WORD_TOKENS.search(q.arg) for q in siblings))):
         return f"parameter {p.arg} carries a credential (every example would hold it in clear)"
     ann = p.annotation
     if ann is not None:

@@ -35,10 +35,10 @@ class CredentialValue(DistilgenError, ValueError):
 
 
 # a quoted key (`'password': `, `"api_key":`) or a keyword (`password=`) ending like a credential
-_KEYISH = re.compile(r"(?:key|token|secret|password|passwd|passphrase|credentials?|jwt|bearer)(?:['\"]\s*:|\s*=)",
-                     re.IGNORECASE)
+_KEYISH = re.compile(r"(?:key|token|secret\w*|password|passwd|passphrase|credentials?|jwt|bearer|otp|codes?)"
+                     r"(?:['\"]\s*:|\s*=)", re.IGNORECASE)
 # what every credential's name holds, for a quick look at a call's text before any walk
-_WORDS = ("key", "token", "secret", "passw", "passphrase", "credential", "jwt", "bearer")
+_WORDS = ("key", "token", "secret", "passw", "passphrase", "credential", "jwt", "bearer", "otp", "code")
 _WALK_LIMIT = 10_000  # values looked at per call at most: a pathological argument costs a bound
 # values no name can make a credential (an int is no password), and text, judged by its name alone
 _SCALARS = frozenset({int, float, bool, type(None), complex})
