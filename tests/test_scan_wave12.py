@@ -359,3 +359,33 @@ def lookup(secret_name: str, status_code: int, zip_code: str, top: str) -> M:
     assert got["verify_recovery"] == ("ineligible", clear.format("recovery_code"))
     assert got["verify_totp"] == ("ineligible", clear.format("totp_secret_b32"))
     assert got["lookup"] == ("candidate", None)
+
+
+# -- 11: a model's method taking `self` and `**kwargs` -----------------------------------------
+def test_a_model_method_taking_kwargs(tmp_path: Path) -> None:
+    """sqlmesh's eleven dbt `XConfig.to_sqlmesh(self, **kwargs)` were refused "takes only
+    *args/**kwargs", although the instance is written into every call."""
+    got = project(tmp_path, """
+import typing as t
+
+
+class Target(BaseModel):
+    host: str
+
+    def to_conn(self) -> M:
+        return M(x=self.host)
+
+    def to_conn_kw(self, **kwargs: t.Any) -> M:
+        return M(x=self.host, **kwargs)
+
+    @classmethod
+    def make(cls, *args: t.Any) -> M:
+        return M(x=str(args))
+
+
+def only_kwargs(**kwargs: t.Any) -> M:
+    return M(**kwargs)
+""")
+    assert got["Target.to_conn_kw"] == ("candidate", None)
+    assert got["Target.make"] == ("ineligible", "takes only *args/**kwargs")
+    assert got["only_kwargs"] == ("ineligible", "takes only *args/**kwargs")

@@ -934,7 +934,9 @@ def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,
     regular = [*a.posonlyargs, *a.args, *a.kwonlyargs]
     if kind in ("method", "classmethod") and regular:
         regular = regular[1:]  # `self` (a model instance is written into the call) or `cls`
-    if not regular and (a.vararg is not None or a.kwarg is not None):
+    if not regular and (a.vararg is not None or a.kwarg is not None) and kind != "method":
+        # a model's instance method is written with its instance (wave 12: sqlmesh's dbt
+        # `XConfig.to_sqlmesh(self, **kwargs)`); another class's is refused for its state
         return "takes only *args/**kwargs"
     if not regular and kind != "method":  # a model method's instance is written into its call
         return "takes no arguments (a call carries nothing its answer could depend on)"
