@@ -389,3 +389,44 @@ def only_kwargs(**kwargs: t.Any) -> M:
     assert got["Target.to_conn_kw"] == ("candidate", None)
     assert got["Target.make"] == ("ineligible", "takes only *args/**kwargs")
     assert got["only_kwargs"] == ("ineligible", "takes only *args/**kwargs")
+
+
+# -- 12: `.open()` of bytes in memory ----------------------------------------------------------
+def test_open_of_bytes_in_memory(tmp_path: Path) -> None:
+    """camel-ai's `MemoryRecord.from_dict` decodes base64 images from its argument with
+    `Image.open(BytesIO(img_bytes))`: refused as reading a file."""
+    got = project(tmp_path, """
+import base64
+import io
+from io import BytesIO
+
+from pkg.imaging import Image
+
+
+def from_bytes(png_b64: str) -> M:
+    img = Image.open(BytesIO(base64.b64decode(png_b64)))
+    return M(x=str(img))
+
+
+def from_module_name(png_b64: str) -> M:
+    return M(x=str(Image.open(io.BytesIO(base64.b64decode(png_b64)))))
+
+
+def through_a_name(text: str) -> M:
+    from io import StringIO
+    buf = StringIO(text)
+    return M(x=str(Image.open(buf)))
+
+
+def from_a_file(path: str) -> M:
+    return M(x=str(Image.open(path)))
+""", imaging="""
+class Image:
+    @staticmethod
+    def open(fp: object) -> object:
+        return fp
+""")
+    assert got["from_bytes"] == ("candidate", None)
+    assert got["from_module_name"] == ("candidate", None)
+    assert got["through_a_name"] == ("candidate", None)
+    assert got["from_a_file"] == ("ineligible", "calls .open() (its answer depends on a file's content, not on its call)")

@@ -615,7 +615,7 @@ class _Builder:
             full = self._full_name(scope, dotted) if dotted is not None else None
             kind = full and (_CHANCE.get(full) or _CHANCE.get(full.rsplit(".", 1)[0] + ".*") or _OUTSIDE.get(full))
             if not kind and isinstance(func, ast.Attribute) and func.attr in _OUTSIDE_METHODS \
-                    and self._outside_method(scope, func):
+                    and self._outside_method(scope, func, n):
                 # `path.read_text()`: by the method's name (pathlib's, zipfile's and importlib's
                 # resources' paths alike), whatever the receiver; `tarfile.open()` by its full name
                 return (f"calls .{func.attr}() (its answer depends on {_OUTSIDE_METHODS[func.attr]}, "
@@ -636,10 +636,11 @@ class _Builder:
                 return f"calls {name}.read() (its answer depends on a file's content, not on its call)"
         return None
 
-    def _outside_method(self, scope: int, func: ast.Attribute) -> bool:
+    def _outside_method(self, scope: int, func: ast.Attribute, call: ast.Call) -> bool:
         """`x.read_text()`, `x.open()`: a method reading the outside, whatever `x` is, but a
-        `.open()` of `self`/`cls` (its class's own method, followed by `spread_effects`) or of a
-        module that opens no file (`webbrowser.open(url)`)."""
+        `.open()` of `self`/`cls` (its class's own method, followed by `spread_effects`), of a
+        module that opens no file (`webbrowser.open(url)`), or of bytes in memory
+        (`Image.open(BytesIO(data))`: wave 12, camel-ai's `MemoryRecord.from_dict`)."""
         if func.attr != "open" and func.attr not in _FS_METHODS:
             return True
         recv = func.value
@@ -647,8 +648,23 @@ class _Builder:
             return False
         if func.attr != "open":
             return True
+        if call.args and self._in_memory(scope, call.args[0]):
+            return False
         dotted = _dotted(func)
         return dotted is None or self._full_name(scope, dotted) not in _NOT_FILE_OPENS
+
+    def _in_memory(self, scope: int, arg: ast.expr) -> bool:
+        """`BytesIO(...)`/`io.StringIO(...)`, or a name bound to one where `scope` sees it."""
+        if isinstance(arg, ast.Name):
+            b = self._binding(scope, arg.id)
+            made = b[1] if b is not None and b[0] == "call" else None
+        else:
+            made = _dotted(arg.func) if isinstance(arg, ast.Call) else None
+        if made is None:
+            return False
+        full = self._full_name(scope, made)
+        return (full or made).rsplit(".", 1)[-1] in ("BytesIO", "StringIO") and (
+            full is None or full.partition(".")[0] in ("io", "_io"))
 
     def _is_context_var(self, scope: int, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         """`name`, read in `node`, is a module-level `contextvars.ContextVar(...)` (wave 8:
