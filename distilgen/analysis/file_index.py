@@ -333,7 +333,7 @@ class _Builder:
             elif t is ast.Assign:
                 value = st.value  # type: ignore[attr-defined]
                 if type(value) is ast.Call and len(value.args) == 1 and type(value.args[0]) is ast.Name:
-                    self._registered(st, value, scope)  # type: ignore[arg-type]
+                    self._registered(st, value, scope)
                 for target in st.targets:  # type: ignore[attr-defined]
                     if isinstance(target, ast.Name):
                         if target.id == "__all__" and scope == 0 and isinstance(value, (ast.List, ast.Tuple)):
@@ -397,9 +397,11 @@ class _Builder:
                 if len(value.args) == 1 and type(value.args[0]) is ast.Name and type(value.func) is ast.Call:
                     # `return field_validator("x", mode="before")(_validator)` (wave 12: sqlmesh's `TimeColumn.validator`)
                     self._registered(st, value, scope)
-            elif t is ast.Expr and type(st.value) is ast.Call and len(st.value.args) == 1 \
-                    and type(st.value.args[0]) is ast.Name and type(st.value.func) is ast.Call:  # type: ignore[attr-defined]
-                self._registered(st, st.value, scope)  # type: ignore[attr-defined]
+            elif t is ast.Expr:
+                value = st.value  # type: ignore[attr-defined]
+                if type(value) is ast.Call and len(value.args) == 1 and type(value.args[0]) is ast.Name \
+                        and type(value.func) is ast.Call:
+                    self._registered(st, value, scope)
 
     def klass(self, node: ast.ClassDef, scope: int, prefix: str, soft: bool) -> None:
         qual = prefix + node.name
