@@ -221,7 +221,8 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
     params = list(inspect.signature(raw).parameters.values())
     if kind in ("method", "classmethod", "property"):
         params = params[1:]
-    varargs_only = bool(params) and all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+    # a model's instance method is written with its instance (wave 12: sqlmesh's `to_sqlmesh(self, **kwargs)`)
+    varargs_only = bool(params) and all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params) and kind != "method"
     no_input = (not params and kind != "method") or any(unwritable(p.annotation) for p in params)
     if inspect.isgeneratorfunction(raw) or inspect.isasyncgenfunction(raw):
         status = "ineligible"
