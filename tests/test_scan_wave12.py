@@ -394,7 +394,8 @@ def only_kwargs(**kwargs: t.Any) -> M:
 # -- 12: `.open()` of bytes in memory ----------------------------------------------------------
 def test_open_of_bytes_in_memory(tmp_path: Path) -> None:
     """camel-ai's `MemoryRecord.from_dict` decodes base64 images from its argument with
-    `Image.open(BytesIO(img_bytes))`: refused as reading a file."""
+    `Image.open(BytesIO(img_bytes))`: refused as reading a file, by the `.open()` and through PIL's
+    `Image.open` (which opens a path when given one)."""
     got = project(tmp_path, """
 import base64
 import io
@@ -424,9 +425,13 @@ def from_a_file(path: str) -> M:
 class Image:
     @staticmethod
     def open(fp: object) -> object:
+        if isinstance(fp, str):
+            with open(fp, "rb") as fh:
+                return fh.read()
         return fp
 """)
     assert got["from_bytes"] == ("candidate", None)
     assert got["from_module_name"] == ("candidate", None)
     assert got["through_a_name"] == ("candidate", None)
     assert got["from_a_file"] == ("ineligible", "calls .open() (its answer depends on a file's content, not on its call)")
+

@@ -533,7 +533,12 @@ class _Builder:
         `reaches` all read them."""
         got = self._calls.get(id(node))
         if got is None:
-            got = self._calls[id(node)] = _called_names(self._segment(node))
+            text = self._segment(node)
+            got = _called_names(text)
+            if "BytesIO" in text or "StringIO" in text:
+                memory = _memory_only_calls(node)
+                got = tuple(c for c in got if c not in memory)
+            self._calls[id(node)] = got
         return got
 
     def _segment(self, node: ast.stmt) -> str:
@@ -1570,6 +1575,32 @@ def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: li
                 for w in ast.walk(n):
                     if isinstance(w, ast.Name) and w.id in roots:
                         rebound.add(w.id)
+
+
+_MEMORY_FILES = ("BytesIO", "StringIO")
+
+
+def _memory_only_calls(node: ast.stmt) -> set[str]:
+    """The dotted names `node` calls only with bytes in memory as the first argument
+    (`Image.open(BytesIO(data))`, or a name assigned `BytesIO(...)` in it): a library's `open()`
+    reading a path when given one reads no file here (wave 12: camel-ai's `MemoryRecord.from_dict`,
+    refused through PIL's `Image.open`). By the names written."""
+    buffers = {t.id for n in ast.walk(node) if type(n) is ast.Assign and type(n.value) is ast.Call
+               and (_dotted(n.value.func) or "").rsplit(".", 1)[-1] in _MEMORY_FILES
+               for t in n.targets if type(t) is ast.Name}
+    memory: set[str] = set()
+    other: set[str] = set()
+    for n in ast.walk(node):
+        if type(n) is not ast.Call:
+            continue
+        dotted = _dotted(n.func)
+        if dotted is None:
+            continue
+        first = n.args[0] if n.args else None
+        in_memory = (type(first) is ast.Call and (_dotted(first.func) or "").rsplit(".", 1)[-1] in _MEMORY_FILES) or (
+            type(first) is ast.Name and first.id in buffers)
+        (memory if in_memory else other).add(dotted)
+    return memory - other
 
 
 def _closure_names(node: ast.FunctionDef | ast.AsyncFunctionDef,
