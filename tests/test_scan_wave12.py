@@ -435,3 +435,80 @@ class Image:
     assert got["through_a_name"] == ("candidate", None)
     assert got["from_a_file"] == ("ineligible", "calls .open() (its answer depends on a file's content, not on its call)")
 
+
+# -- 5: an answer read from a registry other calls fill ----------------------------------------
+def test_a_registry_other_calls_fill(tmp_path: Path) -> None:
+    """datachain's `VFileRegistry.parent(cls, file, location)` answers through `cls._vtype_readers`,
+    a `ClassVar` dict that `register()` changes: one call, two answers."""
+    got = project(tmp_path, """
+import typing as t
+
+
+class Registry:
+    _readers: t.ClassVar[t.Dict[str, int]] = {"tar": 512}
+
+    @classmethod
+    def register(cls, vtype: str, block: int) -> None:
+        cls._readers[vtype] = block
+
+    @classmethod
+    def reader(cls, vtype: str) -> M:
+        return M(x=str(cls._readers[vtype]))
+
+    @staticmethod
+    def by_name(vtype: str) -> M:
+        return M(x=str(Registry._readers.get(vtype)))
+
+
+_BLOCKS: t.Dict[str, int] = {}
+_SEEN: t.List[str] = []
+TABLE = {"tar": 512}
+_memo: t.Dict[str, M] = {}
+
+
+def register(vtype: str, block: int) -> None:
+    _BLOCKS[vtype] = block
+
+
+def remember(name: str) -> None:
+    _SEEN.append(name)
+
+
+def reader(vtype: str) -> M:
+    return M(x=str(_BLOCKS[vtype]))
+
+
+def seen(name: str) -> M:
+    return M(x=str(name in _SEEN))
+
+
+def _block(vtype: str) -> int:
+    return _BLOCKS.get(vtype, 0)
+
+
+def through_helper(vtype: str) -> M:
+    return M(x=str(_block(vtype)))
+
+
+def constant(vtype: str) -> M:
+    return M(x=str(TABLE[vtype]))
+
+
+def memoised(name: str) -> M:
+    if name not in _memo:
+        _memo[name] = M(x=name.upper())
+    return _memo[name]
+
+
+def shadowed(vtype: str, _BLOCKS: t.Dict[str, int]) -> M:
+    return M(x=str(_BLOCKS[vtype]))
+""")
+    put = "(its answer depends on what other calls put there, not on its call)"
+    assert got["Registry.reader"] == ("ineligible", f"reads cls._readers, which Registry.register() changes {put}")
+    assert got["Registry.by_name"] == ("ineligible", f"reads Registry._readers, which Registry.register() changes {put}")
+    assert got["reader"] == ("ineligible", f"reads _BLOCKS, which register() changes {put}")
+    assert got["seen"] == ("ineligible", f"reads _SEEN, which remember() changes {put}")
+    assert got["through_helper"] == ("ineligible", f"calls _block(), which reads _BLOCKS, which register() changes {put}")
+    assert got["constant"] == ("candidate", None)
+    assert got["memoised"] == ("candidate", None)
+    assert got["shadowed"] == ("candidate", None)

@@ -33,7 +33,7 @@ from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
-           "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME", "HOOK_NAMES"]
+           "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME", "HOOK_NAMES", "STATE_REASON"]
 
 INDEX_VERSION = 25
 """Bump when the index layout or its meaning changes: the cache keys on it."""
@@ -273,6 +273,7 @@ class _Builder:
         self.fscopes: dict[str, int] = {}  # module/class-level def -> its body's scope
         self._calls: dict[int, tuple[str, ...]] = {}  # id() of a def -> `_calls_of` it (the tree outlives the build)
         self.makes_property: set[int] = set()  # id() of the defs that return `property(...)`
+        self.fnodes: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]] = []  # each FuncRec's def and body scope
         self.forwards: dict[int, str] = {}  # id() of a def whose body only returns `pydantic.model_validator(...)` -> that name
         self.environ = "environ" in text  # `_chance` looks for `os.environ` read any way
         self.parsers = "ConfigParser" in text  # ... and for a `ConfigParser().read(path)`
@@ -490,6 +491,7 @@ class _Builder:
             self.return_names.append((len(self.funcs), scope, _annotation_names(node.returns)))
         no_input = (_no_input(node, kind, self.enclosing, self.bound) or (own if top else self._chance(node, fscope))
                     or _dispatch_reason(node, decos, self.dispatchers) or _changes(node, kind))
+        self.fnodes.append((node, fscope))
         self.funcs.append(FuncRec(
             qual, node.name, node.lineno, node.col_offset + 1, end, deco_line, returns, tuple(decos),
             isinstance(node, ast.AsyncFunctionDef), "property" if is_property else kind, gen, no_input, cls, scope,
@@ -826,6 +828,77 @@ class _Builder:
             for qual in more:
                 del local[qual]
         return found
+
+    def shared_state(self) -> None:
+        """A def reading a module-level name or a class-level attribute (through `cls.` or its
+        class's name) that another def of this file adds to (`_BLOCKS[k] = v`, `cls._readers[k] =
+        v`, `.append()`, `.update()`...): its answer depends on what other calls put there (wave 12:
+        datachain's `VFileRegistry.parent` read `cls._vtype_readers`, which `register()` fills). A
+        table no def adds to (a constant) is not; nor one only the reader itself fills (a memo).
+        Recorded as an effect (callers inherit it) and on the def's own record."""
+        names = self.scopes[0][1]
+        module_state = {n for n, b in names.items() if b[0] in ("other", "call")}
+        class_state: dict[str, set[str]] = {}
+        for qual, rec in self.classes.items():
+            if qual in self.class_nodes:
+                attrs = {n for n, b in self.scopes[rec.body][1].items()
+                         if b[0] in ("other", "call") and n not in rec.field_names}
+                if attrs:
+                    class_state[qual] = attrs
+        if not module_state and not class_state:
+            return
+        classes = {n: b[1] for n, b in names.items() if b[0] == "cls" and b[1] in class_state}
+        written: dict[str, set[str]] = {}  # "_BLOCKS" or "Cls._readers" -> the defs adding to it
+        for qual, cls, node in self.defs:
+            fscope = self.fscopes[qual]
+            owners = dict(classes)
+            if cls in class_state:
+                owners["cls"] = cls
+            roots = {n for n in module_state - _param_names(node) if self._bound_in(fscope, n) == 0} | set(owners)
+            for text in _adds(node.body, roots):
+                root, _, rest = text.partition(".")
+                root = root.split("[", 1)[0]
+                if root in owners:
+                    attr = re.split(r"[.\[]", rest, maxsplit=1)[0]
+                    if attr in class_state[owners[root]]:
+                        written.setdefault(f"{owners[root]}.{attr}", set()).add(qual)
+                elif root in module_state:
+                    written.setdefault(root, set()).add(qual)
+        if not written:
+            return
+        last = {k.rsplit(".", 1)[-1] for k in written}
+        for qual, cls, node in self.defs:
+            if qual not in self.effects and (why := self._reads_state(node, self.fscopes[qual], cls, qual, written, last)):
+                self.effects[qual] = why
+        for i, (node, fscope) in enumerate(self.fnodes):
+            fr = self.funcs[i]
+            if fr.no_input is None:
+                why = self.effects.get(fr.qualname) if fr.qualname in self.fscopes else \
+                    self._reads_state(node, fscope, fr.cls, fr.qualname, written, last)
+                if why:
+                    self.funcs[i] = fr._replace(no_input=why, calls=())
+
+    def _reads_state(self, node: ast.FunctionDef | ast.AsyncFunctionDef, fscope: int, cls: str | None, qual: str,
+                     written: dict[str, set[str]], last: set[str]) -> str | None:
+        """`reads _BLOCKS, which register() changes (...)`, or None (`shared_state`)."""
+        text = self._segment(node)
+        if not any(n in text for n in last):
+            return None
+        names = self.scopes[0][1]
+        params = _param_names(node)
+        for n in ast.walk(node):
+            key = shown = None
+            if type(n) is ast.Name and n.id in written and isinstance(n.ctx, ast.Load) \
+                    and n.id not in params and self._bound_in(fscope, n.id) == 0:
+                key = shown = n.id
+            elif type(n) is ast.Attribute and type(n.value) is ast.Name and n.attr in last:
+                recv = n.value.id
+                owner = cls if recv == "cls" else names.get(recv, ("",))[1] if names.get(recv, ("",))[0] == "cls" else None
+                key, shown = f"{owner}.{n.attr}", f"{recv}.{n.attr}"
+            writers = written.get(key or "", set()) - {qual}
+            if writers:
+                return f"reads {shown}, which {min(writers)}() changes {STATE_REASON}"
+        return None
 
     def type_checking_returns(self) -> None:
         """A return annotation naming what only `if TYPE_CHECKING:` imports cannot be resolved
@@ -1603,6 +1676,46 @@ def _memory_only_calls(node: ast.stmt) -> set[str]:
     return memory - other
 
 
+def _param_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    a = node.args
+    return {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if p is not None}
+
+
+# methods that add to the container they are called on (not those emptying it: a memo's `clear()`)
+STATE_REASON = "(its answer depends on what other calls put there, not on its call)"
+"""How `shared_state`'s effects end: `project` follows them in the scanned modules only (a library's
+registry, PIL's `EXTENSION`, is filled as it is imported)."""
+_ADDERS = frozenset({"append", "extend", "insert", "update", "add", "setdefault", "appendleft", "extendleft"})
+
+
+def _adds(stmts: list[ast.stmt], roots: set[str]) -> list[str]:
+    """What these statements add to, rooted at `roots` (`_BLOCKS[...]`, `cls._readers[...]`,
+    `_seen` for `_seen.add(x)`), at any depth of blocks, not in nested scopes."""
+    out: list[str] = []
+    for st in stmts:
+        t = type(st)
+        if t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
+            continue
+        targets: list[ast.expr] = []
+        if t is ast.Assign:
+            targets = list(st.targets)  # type: ignore[attr-defined]
+        elif t is ast.AugAssign or t is ast.AnnAssign:
+            targets = [st.target]  # type: ignore[attr-defined]
+        elif t is ast.Expr:
+            call = st.value  # type: ignore[attr-defined]
+            if type(call) is ast.Call and isinstance(call.func, ast.Attribute) and call.func.attr in _ADDERS:
+                recv = call.func.value
+                r = (recv.id, recv.id) if isinstance(recv, ast.Name) else _root(recv)
+                if r is not None and r[0] in roots:
+                    out.append(r[1])
+        for x in _leaves(targets):
+            if not isinstance(x, ast.Name) and (r := _root(x)) is not None and r[0] in roots:
+                out.append(r[1])
+        for inner in _blocks(st):
+            out.extend(_adds(inner, roots))
+    return out
+
+
 def _closure_names(node: ast.FunctionDef | ast.AsyncFunctionDef,
                    enclosing: list[ast.FunctionDef | ast.AsyncFunctionDef], bound: dict[int, set[str]]) -> list[str]:
     """Names `node`'s body reads that a function around it binds (its parameters, its locals),
@@ -1648,6 +1761,7 @@ def build_index(data: bytes, filename: str) -> FileIndex:
     except RecursionError:  # an annotation of thousands of `A | B | ...` terms, say
         raise UnindexableFile("an expression is too long or too deeply nested to index (RecursionError)") from None
     b.type_checking_returns()
+    b.shared_state()
     b.spread_effects()
     reaches = b.reaches()
     return FileIndex(

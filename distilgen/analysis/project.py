@@ -17,8 +17,8 @@ from ..contracts import FALLBACK_INSTANCE_MODULE, ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
-from .file_index import (HOOK_NAMES, INDEX_VERSION, FileIndex, FuncRec, UnindexableFile, build_index, conv, decode,
-                         thaw)
+from .file_index import (HOOK_NAMES, INDEX_VERSION, STATE_REASON, FileIndex, FuncRec, UnindexableFile, build_index,
+                         conv, decode, thaw)
 from .index_shift import ShiftedFile, shifted_index
 from .roots import source_roots
 from .interpreter import find_interpreter
@@ -445,7 +445,7 @@ def _outside_call(res: Resolver, module: str, fn: FuncRec) -> str | None:
             continue  # itself: its own body was judged already
         m = res.module(where)
         effect = m.index.effects.get(qual) if m is not None and not isinstance(m, str) and m.index is not None else None
-        if effect:
+        if effect and (not effect.endswith(STATE_REASON) or where.partition(".")[0] in _project_packages(res)):
             return f"calls {called}(), which {effect}"
         helpers.append((called, where, qual))
     for called, where, qual in helpers:  # then what they call, in other modules too
