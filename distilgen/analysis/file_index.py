@@ -1709,7 +1709,8 @@ def _adds(stmts: list[ast.stmt], roots: set[str]) -> list[str]:
                 if r is not None and r[0] in roots:
                     out.append(r[1])
         for x in _leaves(targets):
-            if not isinstance(x, ast.Name) and (r := _root(x)) is not None and r[0] in roots:
+            # an item stored (`_BLOCKS[k] = v`), not an attribute set (`cls._registry = {}`, a lazy singleton)
+            if isinstance(x, ast.Subscript) and (r := _root(x)) is not None and r[0] in roots:
                 out.append(r[1])
         for inner in _blocks(st):
             out.extend(_adds(inner, roots))
