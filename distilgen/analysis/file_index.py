@@ -633,7 +633,8 @@ class _Builder:
                 continue
             if dotted in _OUTSIDE_BUILTINS and self._binding(scope, dotted) is None:
                 return f"calls {dotted}() (its answer depends on {_OUTSIDE_BUILTINS[dotted]}, not on its call)"
-            if kind:
+            if kind and not (n.args and isinstance(n.args[0], ast.Call)
+                             and (_dotted(n.args[0].func) or "").rsplit(".", 1)[-1] in _IN_MEMORY):
                 return f"calls {dotted}() (its answer depends on {kind}, not on its call)"
             if _CLIENT_CALL.search(dotted.rpartition(".")[2]) and (self._binding(scope, dotted) or ("",))[0] != "cls":
                 # `with get_client() as client: client.create_variable(...)`: by the name, as the
@@ -1111,7 +1112,30 @@ _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "t
                             **{f"os.path.{f}": "the file system's state" for f in (
                                 "exists", "lexists", "isfile", "isdir", "islink", "getsize", "getmtime", "getctime",
                                 "getatime")},
-                            "glob.glob": "the file system's state", "glob.iglob": "the file system's state"}
+                            "glob.glob": "the file system's state", "glob.iglob": "the file system's state",
+                            # third-party readers of a file or a database (wave 11: datacontract's
+                            # importers read a Parquet file through pyarrow, a CSV through duckdb)
+                            **{f"{m}.read_{f}": "a file's content" for m in ("pandas", "polars") for f in (
+                                "csv", "parquet", "json", "excel", "table", "feather", "orc", "pickle", "hdf",
+                                "xml", "fwf", "sas", "spss", "stata", "ndjson", "ipc", "avro", "delta")},
+                            **{f"{m}.read_{f}": "a database" for m in ("pandas", "polars") for f in (
+                                "sql", "sql_query", "sql_table", "database", "database_uri")},
+                            **{f"polars.scan_{f}": "a file's content" for f in ("csv", "parquet", "ndjson", "ipc",
+                                                                                  "delta")},
+                            **{f"pyarrow.{f}": "a file's content" for f in (
+                                "parquet.read_table", "parquet.read_pandas", "parquet.read_schema",
+                                "parquet.read_metadata", "parquet.ParquetFile", "parquet.ParquetDataset",
+                                "csv.read_csv", "csv.open_csv", "json.read_json", "feather.read_table",
+                                "feather.read_feather", "orc.read_table", "orc.ORCFile", "dataset.dataset")},
+                            **{f"duckdb.{f}": "a file's content" for f in ("read_csv", "read_parquet", "read_json")},
+                            **{f"{m}.connect": "a database" for m in ("duckdb", "psycopg", "psycopg2", "pymysql",
+                                                                      "pyodbc", "mysql.connector")},
+                            "openpyxl.load_workbook": "a file's content", "xmlschema.XMLSchema": "a file's content",
+                            "xmlschema.XMLSchema10": "a file's content", "xmlschema.XMLSchema11": "a file's content",
+                            "sqlalchemy.create_engine": "a database",
+                            "sqlalchemy.ext.asyncio.create_async_engine": "a database"}
+# a reader handed the text itself (`pd.read_csv(io.StringIO(text))`): its answer is its call's
+_IN_MEMORY = frozenset({"StringIO", "BytesIO"})
 _CONFIG_PARSERS = frozenset({"configparser.ConfigParser", "configparser.RawConfigParser",
                              "configparser.SafeConfigParser"})
 # a call of one of those names, by the name it ends with: the prefilter before any walk
@@ -1129,7 +1153,13 @@ _MARKED_NAMES = (("subprocess", "run|call|check_call|check_output|Popen|getoutpu
                  ("requests", "get|post|put|patch|delete|head|options|request|Session"),
                  ("httpx", "get|post|put|patch|delete|head|options|request|stream|Client|AsyncClient"),
                  ("ContextVar", "get"), ("sqlite3", "connect"), ("zipfile", "ZipFile"), ("tarfile", "TarFile"),
-                 ("configparser", r"\w*ConfigParser"))
+                 ("configparser", r"\w*ConfigParser"),
+                 # third-party readers of a file or a database, by their module's name in the file
+                 ("pandas", r"read_\w+"), ("polars", r"read_\w+|scan_\w+"),
+                 ("pyarrow", r"read_\w+|open_csv|ParquetFile|ParquetDataset|ORCFile|dataset"),
+                 ("duckdb", r"connect|read_\w+"), ("psycopg", "connect"), ("pymysql", "connect"),
+                 ("pyodbc", "connect"), ("mysql", "connect"), ("sqlalchemy", r"create_(?:async_)?engine"),
+                 ("openpyxl", "load_workbook"), ("xmlschema", r"XMLSchema\w*"))
 
 
 def _chance_pattern(text: str) -> re.Pattern[str]:

@@ -1,0 +1,123 @@
+"""Wave 11, the defects left after the first fixes (docs/real-world.md, "The eleventh wave", items
+8 and 9): third-party file and database readers (datacontract-cli's duckdb and pyarrow importers);
+a method of a plain class whose body never uses `self` (python-on-whales' 14
+`_parse_json_object`); a store handle from an installed library taken as writable
+(ome-zarr-models' 18 `from_zarr(cls, group: zarr.Group)`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_scan_real_code import scanned_package
+
+MODEL = "from pydantic import BaseModel\n\n\nclass M(BaseModel):\n    x: str\n"
+
+
+def project(tmp_path: Path, body: str, **files: str) -> dict[str, tuple[str, str | None]]:
+    return scanned_package(tmp_path, MODEL + body, **files)
+
+
+def file_reason(call: str, what: str = "a file's content") -> tuple[str, str]:
+    return ("ineligible", f"calls {call}() (its answer depends on {what}, not on its call)")
+
+
+# -- item 8: third-party readers of a file or a database --------------------------------------------
+def test_third_party_file_and_database_readers(tmp_path: Path) -> None:
+    """datacontract's importers read their `source` through duckdb, pyarrow or pandas: one call,
+    as many answers as the file has had contents. A reader handed the text itself
+    (`pd.read_csv(io.StringIO(text))`) answers from its call."""
+    got = project(tmp_path, """
+import io
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import sqlalchemy
+from pyarrow import csv as pacsv
+
+
+def from_duckdb(source: str) -> M:
+    con = duckdb.connect(database=":memory:")
+    return M(x=str(con.sql(f"select * from read_csv('{source}')").fetchall()))
+
+
+def from_duckdb_csv(source: str) -> M:
+    return M(x=str(duckdb.read_csv(source)))
+
+
+def from_parquet(source: str) -> M:
+    return M(x=str(pq.read_table(source).schema))
+
+
+def from_arrow_csv(source: str) -> M:
+    return M(x=str(pacsv.read_csv(source).schema))
+
+
+def from_pandas(source: str) -> M:
+    return M(x=str(pd.read_csv(source).columns))
+
+
+def from_pandas_excel(source: str) -> M:
+    return M(x=str(pd.read_excel(source).columns))
+
+
+def from_polars(source: str) -> M:
+    return M(x=str(pl.read_parquet(source).columns))
+
+
+def from_engine(url: str) -> M:
+    return M(x=str(sqlalchemy.create_engine(url).dialect))
+
+
+def from_workbook(source: str) -> M:
+    import openpyxl
+
+    return M(x=",".join(openpyxl.load_workbook(source).sheetnames))
+
+
+def from_xsd(source: str) -> M:
+    import xmlschema
+
+    return M(x=str(xmlschema.XMLSchema(source).elements))
+
+
+def from_text(text: str) -> M:
+    return M(x=str(pd.read_csv(io.StringIO(text)).columns))
+
+
+def from_frame(frame: dict[str, list[int]]) -> M:
+    return M(x=str(pd.DataFrame(frame).columns))
+""")
+    assert got["from_duckdb"] == file_reason("duckdb.connect", "a database")
+    assert got["from_duckdb_csv"] == file_reason("duckdb.read_csv")
+    assert got["from_parquet"] == file_reason("pq.read_table")
+    assert got["from_arrow_csv"] == file_reason("pacsv.read_csv")
+    assert got["from_pandas"] == file_reason("pd.read_csv")
+    assert got["from_pandas_excel"] == file_reason("pd.read_excel")
+    assert got["from_polars"] == file_reason("pl.read_parquet")
+    assert got["from_engine"] == file_reason("sqlalchemy.create_engine", "a database")
+    assert got["from_workbook"] == file_reason("openpyxl.load_workbook")
+    assert got["from_xsd"] == file_reason("xmlschema.XMLSchema")
+    assert got["from_text"] == ("candidate", None)
+    assert got["from_frame"] == ("candidate", None)
+
+
+def test_third_party_reader_through_a_helper(tmp_path: Path) -> None:
+    """The reader in a helper of another module, as datacontract's importers call theirs."""
+    got = project(tmp_path, """
+from pkg.io_helpers import load_table
+
+
+def import_parquet(source: str) -> M:
+    return M(x=str(load_table(source)))
+""", io_helpers="""
+from pyarrow.parquet import read_table
+
+
+def load_table(source: str) -> object:
+    return read_table(source)
+""")
+    assert got["import_parquet"] == ("ineligible", "calls load_table(), which calls read_table() "
+                                                   "(its answer depends on a file's content, not on its call)")
+
