@@ -121,3 +121,108 @@ def load_table(source: str) -> object:
     assert got["import_parquet"] == ("ineligible", "calls load_table(), which calls read_table() "
                                                    "(its answer depends on a file's content, not on its call)")
 
+
+# -- item 9: a store handle from an installed library --------------------------------------------
+ZARR_LIKE = {
+    # zarr 3's layout: `Group` a frozen dataclass over an `AsyncGroup` over a `StorePath`, a plain
+    # class holding an open `Store` (an ABC)
+    "zarrlike/__init__.py": "from zarrlike.core.group import Group\n\n__all__ = ['Group']\n",
+    "zarrlike/core/__init__.py": "",
+    "zarrlike/core/sync.py": "class SyncMixin:\n    pass\n",
+    "zarrlike/core/group.py": """
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from zarrlike.core.sync import SyncMixin
+
+if TYPE_CHECKING:
+    from zarrlike.storage import StorePath
+
+
+@dataclass(frozen=True)
+class GroupMetadata:
+    attributes: dict[str, Any]
+    zarr_format: int = 3
+
+
+@dataclass(frozen=True)
+class AsyncGroup:
+    metadata: GroupMetadata
+    store_path: StorePath
+
+
+@dataclass(frozen=True)
+class Group(SyncMixin):
+    _async_group: AsyncGroup
+""",
+    "zarrlike/storage.py": """
+from abc import ABC, abstractmethod
+
+
+class Store(ABC):
+    @abstractmethod
+    def get(self, key: str) -> bytes: ...
+
+
+class StorePath:
+    store: Store
+    path: str
+
+    def __init__(self, store: Store, path: str = "") -> None:
+        self.store = store
+        self.path = path
+""",
+}
+
+
+def test_a_dataclass_holding_a_store_handle_is_not_writable(tmp_path: Path) -> None:
+    """ome-zarr-models' 18 `from_zarr(cls, group: zarr.Group) -> Self` were candidates: zarr 3's
+    `Group` is a dataclass, and a dataclass was taken as writable whatever its fields held. Its
+    `_async_group` holds a `StorePath` (a plain class over an open store): every call was skipped
+    at capture. A dataclass of values, or one whose odd field may be None, stays writable."""
+    from test_scan_real_code import scanned, write
+
+    got = scanned(write(tmp_path, {"pyproject.toml": "", **ZARR_LIKE, "pkg/__init__.py": "", "pkg/m.py": MODEL + """
+from dataclasses import dataclass
+from typing import Optional
+
+from typing_extensions import Self
+
+import zarrlike
+from zarrlike.core.group import GroupMetadata
+from zarrlike.storage import StorePath
+
+
+@dataclass
+class Settings:
+    name: str
+    size: int
+    meta: GroupMetadata
+    _hidden: str
+
+
+@dataclass
+class MaybeStore:
+    name: str
+    where: Optional[StorePath]
+    later: StorePath = None  # type: ignore[assignment]
+
+
+class Image(BaseModel):
+    x: str
+
+    @classmethod
+    def from_zarr(cls, group: zarrlike.Group) -> Self:
+        return cls(x=str(group))
+
+    @classmethod
+    def from_settings(cls, s: Settings, m: MaybeStore) -> Self:
+        return cls(x=s.name + m.name)
+"""}))
+    assert got["Image.from_zarr"] == (
+        "ineligible", "parameter group is of class zarrlike.core.group.Group, a dataclass whose field _async_group "
+                      "is of class zarrlike.core.group.AsyncGroup, a dataclass whose field store_path is of class "
+                      "zarrlike.storage.StorePath (no call can write its value)")
+    assert got["Image.from_settings"] == ("candidate", None)

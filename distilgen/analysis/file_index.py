@@ -68,6 +68,11 @@ class ClassRec(NamedTuple):
     """The name of each of `fields`, in the same order."""
     abstract: bool = False
     """`metaclass=ABCMeta`, or an `@abstractmethod` in its body (an ABC `writable` does not judge)."""
+    required: tuple[tuple[str, Any], ...] = ()
+    """For a class under a decorator named `dataclass`: (name, annotation) of each field its body
+    declares without a value (private ones too, not a `ClassVar`, `InitVar` or `KW_ONLY`), which
+    every instance's written form holds: `writable` judges them (wave 11: zarr's `Group`, a frozen
+    dataclass whose `_async_group` holds a `StorePath` over an open store)."""
 
 
 class FuncRec(NamedTuple):
@@ -420,7 +425,8 @@ class _Builder:
                 span, fields, field_names = None, (), ()
         private = tuple(sorted(_declared_private(node))) if first is None else first.private
         self.classes[qual] = ClassRec(tuple(conv(b) for b in node.bases), scope, body, node.lineno, span, fields,
-                                      private, _decorator_names(node), field_names, _is_abstract(node))
+                                      private, _decorator_names(node), field_names, _is_abstract(node),
+                                      _required_fields(node))
         self.class_nodes.setdefault(qual, node)
         self.bind(scope, node.name, ("cls", qual), soft)
         self.block(node.body, body, qual + ".", qual)
@@ -1310,6 +1316,25 @@ def _fields(node: ast.ClassDef) -> list[tuple[str, ast.expr]]:
             if not name.startswith("_") and not _is_classvar(st.annotation):
                 out.append((name, st.annotation))
     return out
+
+
+def _required_fields(node: ast.ClassDef) -> tuple[tuple[str, Any], ...]:
+    """`ClassRec.required`: a dataclass's fields declared with no value (by the decorator's last
+    name, `dataclass`; resolved by `writable`)."""
+    if not any((_dotted(d.func if isinstance(d, ast.Call) else d) or "").rsplit(".", 1)[-1] == "dataclass"
+               for d in node.decorator_list):
+        return ()
+    out = []
+    for st in node.body:
+        if type(st) is ast.AnnAssign and type(st.target) is ast.Name and st.value is None \
+                and not _is_classvar(st.annotation):
+            head = st.annotation.value if type(st.annotation) is ast.Subscript else st.annotation
+            if (_dotted(head) or "").rsplit(".", 1)[-1] not in ("InitVar", "KW_ONLY"):
+                try:
+                    out.append((st.target.id, conv(st.annotation)))
+                except RecursionError:
+                    return ()
+    return tuple(out)
 
 
 def _is_classvar(ann: ast.expr) -> bool:

@@ -200,12 +200,33 @@ def _class(res: "Resolver", module: str, qual: str, depth: int, clear: bool = Tr
     if _abstract(res, module, qual):
         # an ABC: its instances are implementations, judged by those the scan finds
         return res.remember(("impl", module, qual), _implementations, res, module, qual, depth)
+    field_why = _dataclass_field(res, module, qual, depth)
+    if field_why:
+        return field_why
     verdict = _plain(res, module, qual, {}, depth)
     if verdict == "exception":
         return f"an exception ({module}.{qual})"
     if verdict == "protobuf":
         return f"a protobuf message ({module}.{qual})"
     return f"of class {module}.{qual}" if verdict == "plain" else None
+
+
+def _dataclass_field(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
+    """A dataclass is written by its fields (`Group(_async_group=...)`): one it must be given (no
+    value in its body) that no call can write makes it unwritable too (wave 11: zarr's `Group`,
+    whose `_async_group` holds a `StorePath` over an open store: ome-zarr-models' 18
+    `from_zarr(cls, group: zarr.Group)` were candidates whose every call capture skipped). A field
+    that may be None is not judged, as a model's."""
+    rec = res.class_record(module, qual)
+    if rec is None or not rec.required or depth >= 4 or not _dataclass_like(res, module, rec):
+        return None
+    for name, ann in rec.required:
+        if _nullable(ann):
+            continue
+        why = unwritable(res, module, rec.body, ann, depth + 1)
+        if why:
+            return f"of class {module}.{qual}, a dataclass whose field {name} is {why}"
+    return None
 
 
 def _implementations(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
