@@ -62,7 +62,7 @@ ToolSchema = Literal["compact", "full"]
 """The tool declaration's parameters in a training line: the compact schema or pydantic's full one."""
 TOOL_SCHEMAS: tuple[ToolSchema, ...] = get_args(ToolSchema)
 
-FunctionKind = Literal["function", "staticmethod", "classmethod", "model_method"]
+FunctionKind = Literal["function", "staticmethod", "classmethod", "model_method", "selfless_method"]
 """How a decorated function is called at run time (`FunctionSpec.kind`)."""
 
 ScanStatus = Literal["decorated", "candidate", "ineligible", "wrapped", "unresolved"]

@@ -182,7 +182,7 @@ def test_rejections_name_the_function() -> None:
         class Service:
             @inst.distil
             def run(self, a: int) -> Total:
-                return Total(value=a)
+                return Total(value=a + self.base)  # reads its instance (one that does not: test_capture_selfless)
 
     with pytest.raises(UsageError, match="needs model="):
         inst.distil(mode="dispatch")

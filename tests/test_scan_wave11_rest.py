@@ -122,6 +122,79 @@ def load_table(source: str) -> object:
                                                    "(its answer depends on a file's content, not on its call)")
 
 
+# -- item 9: a plain class's method whose body never uses its instance -----------------------------
+def test_a_method_that_never_uses_self_is_judged_as_a_function(tmp_path: Path) -> None:
+    """python-on-whales' 14 `_parse_json_object(self, json_object: dict) -> Model` on its CLI
+    callers were refused as reading state not in the call: their bodies never read `self`. The
+    runtime captures such a method as `Cls.method(...)` (tests/test_capture_selfless.py)."""
+    got = project(tmp_path, """
+from typing import Any
+
+
+class Base:
+    def parse(self, raw: dict[str, Any]) -> M:
+        return M(x=str(raw))
+
+
+class DockerCLICaller(Base):
+    def __init__(self, config: object) -> None:
+        self.config = config
+
+    def _parse_json_object(self, json_object: dict[str, Any]) -> M:
+        return M(x=str(json_object["Id"]))
+
+    def inspect(self, x: str) -> M:
+        return M(x=str(self.config) + x)
+
+    def through_super(self, raw: dict[str, Any]) -> M:
+        return super().parse(raw)
+
+    def through_class(self, raw: dict[str, Any]) -> M:
+        return __class__.parse(None, raw)
+
+    def in_a_closure(self, x: str) -> M:
+        return (lambda: M(x=str(self.config) + x))()
+
+    def constant(self) -> M:
+        return M(x="")
+
+    def reads_a_file(self, path: str) -> M:
+        return M(x=open(path).read())
+
+    def takes_a_callable(self, f: "Callable[[], str]") -> M:
+        return M(x=f())
+""")
+    plain = "instance method of non-model class DockerCLICaller (its state is not in the call)"
+    assert got["DockerCLICaller._parse_json_object"] == ("candidate", None)
+    assert got["Base.parse"] == ("candidate", None)
+    assert got["DockerCLICaller.inspect"] == ("ineligible", plain)
+    assert got["DockerCLICaller.through_super"] == ("ineligible", plain)
+    assert got["DockerCLICaller.through_class"] == ("ineligible", plain)
+    assert got["DockerCLICaller.in_a_closure"] == ("ineligible", plain)
+    assert got["DockerCLICaller.constant"] == (
+        "ineligible", "takes no arguments (a call carries nothing its answer could depend on)")
+    assert got["DockerCLICaller.reads_a_file"] == ("ineligible", "calls open() (its answer depends on a file, not on its call)")
+    assert got["DockerCLICaller.takes_a_callable"] == (
+        "ineligible", "parameter f is a Callable (no call can write its value)")
+
+
+def test_a_model_method_that_never_uses_self_keeps_its_rules(tmp_path: Path) -> None:
+    """A model's method writes its instance into the call whether or not its body reads it: a
+    secret its instance holds still refuses it."""
+    got = project(tmp_path, """
+from pydantic import SecretStr
+
+
+class Creds(BaseModel):
+    user: str
+    key: SecretStr
+
+    def label(self, prefix: str) -> M:
+        return M(x=prefix)
+""")
+    assert got["Creds.label"] == ("ineligible", "self holds a secret (field key is a SecretStr: no example may hold it)")
+
+
 # -- item 9: a store handle from an installed library --------------------------------------------
 ZARR_LIKE = {
     # zarr 3's layout: `Group` a frozen dataclass over an `AsyncGroup` over a `StorePath`, a plain

@@ -29,13 +29,14 @@ import sys
 from typing import Any, Callable, Literal, NamedTuple, Sequence
 
 from .._credentials import CREDENTIAL_NAME as _CREDENTIAL_NAME, is_credential_name
+from .._instance_use import instance_use
 from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
            "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME", "HOOK_NAMES", "STATE_REASON"]
 
-INDEX_VERSION = 25
+INDEX_VERSION = 26
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -116,6 +117,12 @@ class FuncRec(NamedTuple):
     """The scope of its own body: the imports it makes there (`from .image import image_info`)
     name what it calls as a module-level import does (`project._outside_call`; wave 12:
     datachain's `ImageFile.get_info`)."""
+    reads_instance: bool = True
+    """An instance method whose body names its instance (`self`), `super` or `__class__`
+    (`distilgen._instance_use`); False for one that never does, which a plain class's method is
+    judged as a function of its other arguments (wave 11: python-on-whales' `_parse_json_object`)."""
+    takes_args: bool = True
+    """An instance method taking an argument besides its instance (`*args`/`**kwargs` too)."""
 
 
 Binding = tuple[Any, ...]
@@ -505,6 +512,9 @@ class _Builder:
             self._private_reads(node, kind, cls), _params(node, kind),
             () if no_input else self._calls_of(node),  # ineligible already: its calls add nothing
             _params(node, kind, defaulted=True), fscope,
+            kind != "method" or instance_use(node) is not None,
+            kind != "method" or len([*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]) > 1
+            or node.args.vararg is not None or node.args.kwarg is not None,
         ))
 
     def _registered(self, st: ast.stmt, value: ast.Call, scope: int) -> None:

@@ -665,6 +665,10 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
         # be distilled (named in a wrapped result's reason too).
         nature = _not_distillable(res, entry, fn)
         other: str | None = None
+        # a method of a class that is not (known to be) a model: its instance is not in the call, so
+        # only one whose body never reads it (wave 11: python-on-whales' `_parse_json_object(self,
+        # json_object)`) can be; the runtime captures that one as `Cls.method(...)`
+        plain = fn.kind == "method" and fn.cls is not None and not res.is_model(("cls", module, fn.cls))[0]
         if shape[0] == "model" and model in res.roots.values():
             other = f"returns {model} itself (no concrete schema to train on)"
         elif v1 := _maybe_v1(res, module, fn, model):
@@ -675,13 +679,15 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = "property (no call to distil)"
         elif fn.decorators and (made := _makes_property(res, module, fn)):
             other = made
-        elif fn.kind == "method" and fn.cls is not None and not res.is_model(("cls", module, fn.cls))[0]:
+        elif plain and fn.reads_instance:
             other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
+        elif plain and not fn.takes_args:  # never reads `self`: judged as a function of its arguments
+            other = "takes no arguments (a call carries nothing its answer could depend on)"
         elif fn.no_input:
             other = fn.no_input
         elif secret := _secret_answer(res, module, fn, model):
             other = secret
-        elif fn.kind == "method" and fn.cls is not None and (secret := _secret_self(res, module, fn.cls)):
+        elif fn.kind == "method" and fn.cls is not None and not plain and (secret := _secret_self(res, module, fn.cls)):
             other = secret
         elif fn.calls and (outside := _outside_call(res, module, fn)):
             other = outside

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from .. import _ast_parse
+from .._instance_use import instance_use
 from ..contracts import FunctionKind, ToolSchema
 from ..errors import DecorationError, DistilgenError
 from ..prompts._schema_worker import object_schema_problem
@@ -73,6 +74,8 @@ class FunctionSpec:
                 # subclass (crewai's flows, gradio's `FileData.from_json`, wave 4)
                 raise SubclassCall(f"called on {cls.__qualname__}, not on {owner}: the call `{self.name}(...)` "
                                    f"cannot say which class it was made on")
+            return self.name, args[1:]
+        if self.kind == "selfless_method":  # `Cls.method(...)`: its body never reads the instance
             return self.name, args[1:]
         return self.name, args
 
@@ -157,13 +160,34 @@ def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int
         return "staticmethod"
     bases = _class_bases_from_frame(fn.__qualname__.rsplit(".", 1)[0])
     if bases is not None and not any(isinstance(b, type) and issubclass(b, BaseModel) for b in bases):
+        used = _instance_used(src_text)
+        if used is None:
+            # its body never reads its instance: a function of its other arguments, written
+            # `Cls.method(...)` (wave 11: python-on-whales' `_parse_json_object(self, json_object)`)
+            return "selfless_method"
         names = ", ".join(getattr(b, "__name__", repr(b)) for b in bases) or "object"
         raise DecorationError(
             f"{fn.__module__}:{fn.__qualname__}: an instance method of a class that is not a pydantic model "
-            f"(bases: {names}); its result depends on state the call does not show. Distil a function, a "
-            f"staticmethod/classmethod, or a method of a BaseModel subclass"
+            f"(bases: {names}) whose body reads {used}; its result depends on state the call does not show. "
+            f"Distil a function, a staticmethod/classmethod, a method of a BaseModel subclass, or a method "
+            f"whose body never uses self"
         )
     return "model_method"
+
+
+def _instance_used(src_text: str | None) -> str | None:
+    """What the def's body reads of its instance (`self`, `super`, `__class__`), as the scan
+    reads it (`distilgen._instance_use`); "its instance" when the source cannot be read."""
+    if not src_text:
+        return "its instance (its source could not be read)"
+    try:
+        tree = _ast_parse.parse(textwrap.dedent(src_text))
+    except SyntaxError:
+        return "its instance (its source could not be parsed)"
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return instance_use(node)
+    return "its instance (no def in its source)"
 
 
 class _OneAnnotation:
@@ -319,7 +343,7 @@ def build_spec(
         prompt, fp = entry.prompt, entry.fingerprint
     if call_name:  # distil(name=...): the user message says `Return call_name(...)`, as instructor's does
         name = call_name
-    elif kind in ("staticmethod", "classmethod"):
+    elif kind in ("staticmethod", "classmethod", "selfless_method"):
         name = ".".join(p for p in qualname.split(".") if p != "<locals>")
         name = ".".join(name.split(".")[-2:])
     else:
@@ -354,4 +378,4 @@ def build_spec(
 def _positional(signature: inspect.Signature, kind: str) -> tuple[str, ...]:
     names = [p.name for p in signature.parameters.values()
              if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    return tuple(names[1:] if kind in ("model_method", "classmethod") else names)  # self / cls: the callee
+    return tuple(names[1:] if kind in ("model_method", "classmethod", "selfless_method") else names)  # self / cls
