@@ -83,3 +83,24 @@ def test_a_method_reading_its_instance_is_still_refused(tmp_path: Path) -> None:
             @inst.distil
             def run(self, a: int) -> Container:
                 return super().run(a)
+
+
+def test_a_dataclass_method_is_captured_with_its_instance(tmp_path: Path) -> None:
+    """Wave 10, hera 7's `ArchiveStrategy._build_archive_strategy()`: a dataclass's instance is
+    written into the call as a model's is (tests/test_scan_wave11_rest.py judges such a method)."""
+    import dataclasses
+
+    ds = tmp_path / "d.jsonl"
+    inst = Instructions(dataset=ds)
+
+    @dataclasses.dataclass(kw_only=True)
+    class TarArchiveStrategy:
+        compression_level: int | None = None
+
+        @inst.distil
+        def _build_archive_strategy(self) -> Container:
+            return Container(id=f"tar:{self.compression_level}", running=False)
+
+    assert TarArchiveStrategy(compression_level=3)._build_archive_strategy() == Container(id="tar:3", running=False)
+    (ex,) = lines(ds)
+    assert ex["messages"][1]["content"] == "Return TarArchiveStrategy(compression_level=3)._build_archive_strategy()"

@@ -299,3 +299,86 @@ class Image(BaseModel):
                       "is of class zarrlike.core.group.AsyncGroup, a dataclass whose field store_path is of class "
                       "zarrlike.storage.StorePath (no call can write its value)")
     assert got["Image.from_settings"] == ("candidate", None)
+
+
+# -- wave 10, left: a dataclass's method -------------------------------------------------------------
+def test_a_dataclass_method_is_judged_as_a_model_method(tmp_path: Path) -> None:
+    """hera 7's classes are dataclasses, and their `_build_*()`/`build()` methods were refused as
+    instance methods of classes that are not models: the runtime writes a dataclass instance into
+    the call as it writes a model (`TarArchiveStrategy(compression_level=3)._build_archive_strategy()`),
+    so their methods are judged as a model's. Only `dataclasses`' and pydantic's `dataclass` count
+    (what the runtime checks); an instance with a field no call can write, or one whose class has a
+    `__post_init__` (hera's `Parameter` turns `default=None` into `'null'`: the written instance is
+    not the one the method answered for), refuses the method."""
+    got = project(tmp_path, """
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import attrs
+
+
+class Handle:
+    def __init__(self) -> None:
+        self.fd = 3
+
+
+@dataclass(kw_only=True)
+class ArchiveStrategy:
+    compression_level: Optional[int] = None
+    dumps: Optional[Callable[[Any], str]] = None
+
+    def _check(self) -> None:
+        if self.compression_level is None:
+            raise ValueError("level")
+
+    def _build_archive_strategy(self) -> M:
+        self._check()
+        return M(x=str(self.compression_level))
+
+
+@dataclass
+class TarArchiveStrategy(ArchiveStrategy):
+    pass
+
+
+@dataclass(kw_only=True)
+class Parameter:
+    name: Optional[str] = None
+    default: Optional[Any] = None
+
+    def __post_init__(self) -> None:
+        self.default = str(self.default)
+
+    def as_input(self) -> M:
+        return M(x=f"{self.name}={self.default}")
+
+
+@dataclass(kw_only=True)
+class Output(Parameter):
+    def as_output(self) -> M:
+        return M(x=f"{self.name}")
+
+
+@dataclass
+class Opened:
+    handle: Handle
+
+    def describe(self, prefix: str) -> M:
+        return M(x=prefix + str(self.handle.fd))
+
+
+@attrs.define
+class Record:
+    name: str
+
+    def describe(self) -> M:
+        return M(x=self.name)
+""")
+    assert got["ArchiveStrategy._build_archive_strategy"] == ("candidate", None)
+    post = "a dataclass whose __post_init__ (in pkg.m.Parameter) may change what it is given, so the written " \
+           "instance may not be the one the method answered for"
+    assert got["Parameter.as_input"] == ("ineligible", f"self is of class pkg.m.Parameter, {post}")
+    assert got["Output.as_output"] == ("ineligible", f"self is of class pkg.m.Output, {post}")
+    assert got["Opened.describe"] == ("ineligible", "self is of class pkg.m.Opened, a dataclass whose field handle "
+                                                    "is of class pkg.m.Handle (no call can write its value)")
+    assert got["Record.describe"] == ("ineligible", "instance method of non-model class Record (its state is not in the call)")

@@ -622,6 +622,12 @@ def _secret_self(res: Resolver, module: str, cls: str) -> str | None:
     return f"self holds a credential (field {clear[0]} ({clear[1]}): every example would hold it in clear)" if clear else None
 
 
+def _dataclass_self(res: Resolver, module: str, cls: str | None) -> str | None:
+    from .writable import dataclass_self
+
+    return dataclass_self(res, module, cls) if cls is not None else None
+
+
 def _private_state_read(res: Resolver, module: str, fn: FuncRec) -> list[str]:
     """Which of a model method's `self._x` reads are private attributes its class or a base class
     in the project declares (or its own class's methods set): state a call does not carry, as the
@@ -669,6 +675,11 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
         # only one whose body never reads it (wave 11: python-on-whales' `_parse_json_object(self,
         # json_object)`) can be; the runtime captures that one as `Cls.method(...)`
         plain = fn.kind == "method" and fn.cls is not None and not res.is_model(("cls", module, fn.cls))[0]
+        # a dataclass's method: its instance is written into the call, as a model's (wave 10: hera's
+        # `Parameter.as_input()`), when a call text can write it (`writable.dataclass_self`)
+        dc_self = _dataclass_self(res, module, fn.cls) if plain else None
+        if dc_self is not None:
+            plain = False
         if shape[0] == "model" and model in res.roots.values():
             other = f"returns {model} itself (no concrete schema to train on)"
         elif v1 := _maybe_v1(res, module, fn, model):
@@ -683,6 +694,8 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = f"instance method of non-model class {fn.cls} (its state is not in the call)"
         elif plain and not fn.takes_args:  # never reads `self`: judged as a function of its arguments
             other = "takes no arguments (a call carries nothing its answer could depend on)"
+        elif dc_self:
+            other = f"self is {dc_self}" + ("" if "__post_init__" in dc_self else " (no call can write its value)")
         elif fn.no_input:
             other = fn.no_input
         elif secret := _secret_answer(res, module, fn, model):

@@ -26,7 +26,7 @@ from .resolve import protobuf_message
 if TYPE_CHECKING:
     from .resolve import Resolved, Resolver
 
-__all__ = ["unwritable", "model_secret", "secret_in", "model_credential", "credential_in"]
+__all__ = ["unwritable", "model_secret", "secret_in", "model_credential", "credential_in", "dataclass_self"]
 
 # typing names whose values no call can write (a function, a coroutine, a live iterator, a class)
 _LIVE_TYPING = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
@@ -226,6 +226,50 @@ def _dataclass_field(res: "Resolver", module: str, qual: str, depth: int) -> str
         why = unwritable(res, module, rec.body, ann, depth + 1)
         if why:
             return f"of class {module}.{qual}, a dataclass whose field {name} is {why}"
+    return None
+
+
+_DATACLASS_DECORATORS = frozenset({"dataclasses.dataclass", "pydantic.dataclasses.dataclass"})
+
+
+def dataclass_self(res: "Resolver", module: str, qual: str) -> str | None:
+    """For a class made by `dataclasses`' or pydantic's `dataclass` (the decorators by which the
+    runtime takes a method's class for a dataclass, `runtime.spec.function_kind`): "" when a call
+    text can write its instances, else why not; None when it is no such dataclass (wave 10: hera's
+    `Parameter.as_input()`). Not writable: a field it must be given that no call can write, or a
+    `__post_init__` of its own or of a base in the scan, which may change what it is given (hera's
+    `Parameter` turns `default=None` into `'null'`: the written instance would not be the one the
+    method answered for)."""
+    rec = res.class_record(module, qual)
+    if rec is None or not rec.decorators:
+        return None
+    for written in rec.decorators:
+        t = res.resolve_dotted(module, rec.scope, written) if written else ("other",)
+        if t[0] == "alias":
+            t = res.resolve_expr_target(t[1], t[2], t[3])
+        if t[0] in ("cls", "def", "ext", "missing") and res.fqn(t) in _DATACLASS_DECORATORS:
+            post = _post_init(res, module, qual, 0)
+            if post:
+                return (f"of class {module}.{qual}, a dataclass whose __post_init__ (in {post}) may change what "
+                        "it is given, so the written instance may not be the one the method answered for")
+            return _dataclass_field(res, module, qual, 0) or ""
+    return None
+
+
+def _post_init(res: "Resolver", module: str, qual: str, depth: int) -> str | None:
+    """The class (its own, or a base the scan reads) defining `__post_init__`, or None."""
+    rec = res.class_record(module, qual)
+    if rec is None or depth > 20:
+        return None
+    m = res.module(module)
+    idx = m.index if m is not None and not isinstance(m, str) else None
+    if idx is not None and rec.body < len(idx.scopes) and "__post_init__" in idx.scopes[rec.body][1]:
+        return f"{module}.{qual}"
+    for _, t in res.class_bases(module, rec):
+        if t[0] == "cls":
+            found = _post_init(res, t[1], t[2], depth + 1)
+            if found:
+                return found
     return None
 
 

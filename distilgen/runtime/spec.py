@@ -109,11 +109,13 @@ def _in_class(qualname: str) -> bool:
     return len(parts) >= 2 and parts[-2] != "<locals>"
 
 
-def _class_bases_from_frame(class_qualname: str) -> list[type] | None:
-    """Bases of the class `class_qualname` whose body is executing up the stack, or None when unknown.
+def _class_bases_from_frame(class_qualname: str) -> tuple[list[Any], list[Any]] | None:
+    """(bases, decorators) of the class `class_qualname` whose body is executing up the stack,
+    or None when unknown. A called decorator (`@dataclass(kw_only=True)`) is given as what it
+    calls (`dataclass`).
 
-    At decoration time a method's class does not exist yet; its bases do. We read the class
-    header from the source and evaluate the base expressions where the class statement runs.
+    At decoration time a method's class does not exist yet; its bases and decorators do. We read
+    the class header from the source and evaluate those expressions where the class statement runs.
     """
     frame = sys._getframe(1)
     while frame is not None and frame.f_locals.get("__qualname__") != class_qualname:
@@ -138,7 +140,11 @@ def _class_bases_from_frame(class_qualname: str) -> list[type] | None:
         if isinstance(node, ast.ClassDef):
             try:
                 outer = frame.f_back
-                return [eval(_ast_parse.compile_ast(ast.Expression(b), "<bases>", "eval"), outer.f_globals, outer.f_locals) for b in node.bases]
+                bases = [eval(_ast_parse.compile_ast(ast.Expression(b), "<bases>", "eval"), outer.f_globals, outer.f_locals) for b in node.bases]
+                decorators = [eval(_ast_parse.compile_ast(ast.Expression(d.func if isinstance(d, ast.Call) else d),
+                                                          "<decorators>", "eval"), outer.f_globals, outer.f_locals)
+                              for d in node.decorator_list]
+                return bases, decorators
             except Exception:
                 return None
     return None
@@ -158,7 +164,12 @@ def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int
         return "classmethod"
     if first != "self":
         return "staticmethod"
-    bases = _class_bases_from_frame(fn.__qualname__.rsplit(".", 1)[0])
+    header = _class_bases_from_frame(fn.__qualname__.rsplit(".", 1)[0])
+    if header is not None and any(d in _dataclass_makers() for d in header[1]):
+        # a dataclass's method: its instance is written into the call, as a model's is (wave 10:
+        # hera's `Parameter.as_input()`); a field no call can write skips the call at capture
+        return "model_method"
+    bases = header[0] if header is not None else None
     if bases is not None and not any(isinstance(b, type) and issubclass(b, BaseModel) for b in bases):
         used = _instance_used(src_text)
         if used is None:
@@ -173,6 +184,15 @@ def function_kind(fn: Callable[..., Any], src_text: str | None, class_depth: int
             f"whose body never uses self"
         )
     return "model_method"
+
+
+def _dataclass_makers() -> tuple[Any, ...]:
+    """The decorators that make a class a dataclass the renderer writes by its fields."""
+    import dataclasses
+
+    import pydantic.dataclasses
+
+    return (dataclasses.dataclass, pydantic.dataclasses.dataclass)
 
 
 def _instance_used(src_text: str | None) -> str | None:
