@@ -104,3 +104,41 @@ def test_a_dataclass_method_is_captured_with_its_instance(tmp_path: Path) -> Non
     assert TarArchiveStrategy(compression_level=3)._build_archive_strategy() == Container(id="tar:3", running=False)
     (ex,) = lines(ds)
     assert ex["messages"][1]["content"] == "Return TarArchiveStrategy(compression_level=3)._build_archive_strategy()"
+
+
+def test_stubs_of_a_selfless_method_import_and_a_dataclass_method_is_left_out(tmp_path: Path) -> None:
+    """`stubs` took every method candidate for a model's: its module called `model_rebuild()` on a
+    plain class (python-on-whales' `Image`), and failed to import. A dataclass's method is left
+    out: its stub class, a plain subclass, would be written without the instance."""
+    import os
+    import subprocess
+    import sys
+
+    from distilgen import api
+
+    files = {
+        "pyproject.toml": "",
+        "app/__init__.py": "",
+        "app/m.py": (
+            "from dataclasses import dataclass\n\nfrom pydantic import BaseModel\n\n\n"
+            "class Item(BaseModel):\n    name: str\n\n\n"
+            "class Reloadable:\n    pass\n\n\n"
+            "class Image(Reloadable):\n"
+            "    def _parse_json_object(self, json_object: dict[str, str]) -> Item:\n"
+            "        return Item(name=json_object['Id'])\n\n\n"
+            "@dataclass\nclass Strategy:\n    level: int\n\n"
+            "    def build(self) -> Item:\n        return Item(name=str(self.level))\n"
+        ),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    report = api.stubs([tmp_path], model="ft:m")
+    assert report.functions == ("app.m:Image._parse_json_object",)
+    reasons = {s.qualname: s.reason for s in report.skipped}
+    assert "a method of a dataclass" in str(reasons["Strategy.build"])
+    here = str(Path(api.__file__).resolve().parent.parent)
+    run = subprocess.run([sys.executable, "-c", "import app.distil_stubs as s; print(len(s.instructions.functions))"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([here, str(tmp_path)])})
+    assert run.returncode == 0, run.stderr

@@ -828,7 +828,25 @@ def _candidate(r: ScanResult, module: _ParsedModule) -> _Candidate | str:
         return "not a plain function or class member"
     if r.kind == "method" and (len(classes) != 1 or "<locals>" in r.qualname):
         return "a method of a nested or local model class: no stub class can stand in for it"
+    if r.kind == "method" and _dataclass_class(module.tree, classes[0]):
+        # the stub class, a plain subclass, is no dataclass of its own: the runtime would write its
+        # calls without the instance (`runtime.spec.function_kind` reads the class's own decorators)
+        return "a method of a dataclass: its stub class, a plain subclass, would not write the instance into the call"
     return _Candidate(r, node, module.names, r.module, qual, tuple(classes))
+
+
+def _dataclass_class(tree: cst.Module, name: str) -> bool:
+    """The module's top-level class `name` has a decorator named `dataclass` (`@dataclass`,
+    `@dataclasses.dataclass(kw_only=True)`)."""
+    for st in tree.body:
+        if isinstance(st, cst.ClassDef) and st.name.value == name:
+            for d in st.decorators:
+                target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+                last = target.attr.value if isinstance(target, cst.Attribute) else \
+                    target.value if isinstance(target, cst.Name) else ""
+                if last == "dataclass":
+                    return True
+    return False
 
 
 def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str, str]) -> str | None:
@@ -1053,8 +1071,10 @@ def render_stubs(report: ScanReport, config: Config, *, model: str,
         # yet, because nothing has used it, gives a stub class that is never complete ("not fully
         # defined" on every call; opik's OpenAICompletionsUsage). Resolve them in the model's own
         # module first; one that cannot resolve stays as it was, failing as its original does.
+        # (a plain class whose method never reads `self` is subclassed too: it has no `model_rebuild`)
         imports += ("\n\n# the models the stub classes subclass, with their forward references resolved where written\n"
-                    + "".join(f"{base}.model_rebuild(raise_errors=False)\n" for base in bases).rstrip("\n"))
+                    + "".join(f"if hasattr({base}, \"model_rebuild\"):\n    {base}.model_rebuild(raise_errors=False)\n"
+                              for base in bases).rstrip("\n"))
     disabled = {c for s in plan.stubs for c in s.file_codes}
     stub_classes = {s.classes[0] for s in plan.stubs if s.base is not None}
     if any(s.base is not None and _signature_names(s.node.with_changes(returns=None)) & (stub_classes - {s.classes[0]})

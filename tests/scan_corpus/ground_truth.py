@@ -193,6 +193,23 @@ def reads_private_state(fn: typing.Any, owner: type) -> bool:
                and n.attr in private for n in ast.walk(tree))
 
 
+def uses_instance(fn: typing.Any) -> bool:
+    """The method's body names its instance (its first parameter), `super` or `__class__`."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    node = tree.body[0]
+    me = next(iter(inspect.signature(fn).parameters), None)
+    return any(isinstance(n, ast.Name) and n.id in (me, "super", "__class__")
+               for st in node.body for n in ast.walk(st))  # type: ignore[attr-defined]
+
+
+def plain_dataclass(owner: type) -> bool | None:
+    """True: a dataclass (its own decorator) the runtime writes as it is; False: one with a
+    `__post_init__`, which may change what it is given; None: no dataclass of its own."""
+    if "__dataclass_fields__" not in vars(owner):
+        return None
+    return not any("__post_init__" in vars(c) for c in owner.__mro__)
+
+
 def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -> None:
     raw = inspect.unwrap(fn)
     key = f"{raw.__module__}:{raw.__qualname__}"  # the function's own module, whatever re-exports it
@@ -234,8 +251,11 @@ def record(out: dict, mod: str, fn: typing.Any, kind: str, owner: type | None) -
         status = "ineligible"  # a local class: its schema cannot be imported
     elif kind == "property":
         status = "ineligible"
-    elif kind == "method" and owner is not None and not is_model(owner):
-        status = "ineligible"
+    elif kind == "method" and owner is not None and not is_model(owner) and plain_dataclass(owner) is False:
+        status = "ineligible"  # its written instance may not be the one it answered for
+    elif kind == "method" and owner is not None and not is_model(owner) and plain_dataclass(owner) is None \
+            and (uses_instance(raw) or not params):
+        status = "ineligible"  # its state is not in the call, or (never reading it) it takes no arguments
     elif varargs_only or no_input:
         status = "ineligible"  # its calls cannot carry what its answer depends on
     elif id(raw) in TYPE_CHECKING_ONLY:

@@ -4,8 +4,10 @@ from corpus.models.core import Item, Tagged
 
 
 class Service:
+    prefix = ""
+
     def instance(self, x: str) -> Item:
-        return Item(name=x)
+        return Item(name=self.prefix + x)  # reads its instance's state, which no call carries
 
     @staticmethod
     def static(x: str) -> Item:
