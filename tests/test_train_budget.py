@@ -115,9 +115,11 @@ def test_the_loop_stops_so_that_the_epoch_close_ends_within_the_budget(tmp_path:
     from distilgen.train.trainer import TrainSettings, train_loop
     from test_train_grow import tiny_example, tiny_lora_llama
 
-    BUDGET, CLOSE, TOLERANCE = 5.0, 1.5, 0.75
+    BUDGET, CLOSE, TOLERANCE = 8.0, 1.5, 0.75
     model = tiny_lora_llama()
-    train, val = [tiny_example(i) for i in range(40)], [tiny_example(i) for i in range(40, 44)]
+    # the first steps of a fresh model are slow (1.3-1.6 s for three, warming up): with 5 s and ten steps an
+    # epoch, the budget rightly left no room for a second epoch on a loaded machine; 8 s and three steps do
+    train, val = [tiny_example(i) for i in range(12)], [tiny_example(i) for i in range(40, 44)]
     settings = TrainSettings(epochs=1000, batch_size=4, patience=0, learning_rate=1e-2, target=0.99,
                              budget_seconds=BUDGET)
     closes: list[float] = []
@@ -137,7 +139,7 @@ def test_the_loop_stops_so_that_the_epoch_close_ends_within_the_budget(tmp_path:
     assert wall <= BUDGET + TOLERANCE, (wall, budget.as_dict())
     assert closes and closes[-1] - started <= BUDGET + TOLERANCE
     # every epoch that trained was closed (validated and scored); none was scored twice
-    assert len(result.val_losses) == len(result.exact_matches) == len(closes) >= 2
+    assert len(result.val_losses) == len(result.exact_matches) == len(closes) >= 2, ([c - started for c in closes], budget.as_dict())
     # and the budget was used, not given up early: no room was left for another step and close
     assert wall >= BUDGET - CLOSE - 1.0, (wall, budget.as_dict())
     parts = budget.as_dict()["parts"]
