@@ -103,6 +103,9 @@ class _Stub:
     """The base is a generic model: its stub class names it without type arguments (`type-arg`)."""
     base_keywords: tuple[tuple[str, str], ...] = ()
     """The base's class keywords its stub class repeats (`frozen=True`: `_class_keywords`)."""
+    frozen_conflict: bool = False
+    """The base is frozen over a non-frozen model ancestor (`_Resolver.unfrozen_ancestor`): its
+    stub class line ignores mypy's `misc` (the original's own class line has the same error)."""
 
 
 @dataclass
@@ -371,6 +374,32 @@ class _Resolver:
 
                 self._generic[module] = _generic_classes(tree, typevar)
         return self._generic[module]
+
+    def unfrozen_ancestor(self, module: str, name: str, depth: int = 0) -> bool:
+        """Whether the project class `module.name` has a model ancestor below pydantic's root
+        that is not declared `frozen=True` (sqlmesh's `class PydanticModel(pydantic.BaseModel)`
+        under `class Plan(PydanticModel, frozen=True)`): mypy reports that class line itself
+        (frozen from non-frozen), and any subclass of it either way. False when not known."""
+        names, tree = self.names_of(module), self.trees.get(module)
+        if names is None or tree is None or depth > 10:
+            return False
+        for stmt in tree.body:
+            if not (isinstance(stmt, cst.ClassDef) and stmt.name.value == name):
+                continue
+            for arg in stmt.bases:
+                target = names.resolve(arg.value)
+                if target is None:
+                    continue
+                home, _, attr = self.canonical(target).rpartition(".")
+                if not home or home.split(".")[0] == "pydantic":
+                    continue  # pydantic's root, or a builtin
+                if self.names_of(home) is None:
+                    continue  # not the project's: not known
+                if not any(k == "frozen" and v == "True" for k, v in _class_keywords(self.trees[home], attr)):
+                    return True
+                if self.unfrozen_ancestor(home, attr, depth + 1):
+                    return True
+        return False
 
     def is_generic(self, target: str) -> bool:
         """Whether the dotted name is a generic class of the project."""
@@ -871,7 +900,10 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
                                   ctx.parsed[c.result.path].free_typevars, ctx.resolver.is_generic, standing)
     generic = needed.base is not None and c.classes[0] in ctx.parsed[c.result.path].generic
     keywords = _class_keywords(ctx.parsed[c.result.path].tree, c.classes[0]) if needed.base is not None else ()
-    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes, generic, keywords))
+    conflict = (("frozen", "True") in keywords and bool(c.module)
+                and ctx.resolver.unfrozen_ancestor(c.module, c.classes[0]))
+    plan.stubs.append(_Stub(c.result.function_id, c.classes, stub, needed.base, file_codes, generic, keywords,
+                            conflict))
     return None
 
 
@@ -996,6 +1028,7 @@ class _ClassBlock:
     base: str | None = None
     generic_base: bool = False
     keywords: tuple[tuple[str, str], ...] = ()
+    frozen_conflict: bool = False
 
 
 def _render_body(stubs: list[_Stub], disabled: set[str] | frozenset[str] = frozenset()) -> str:
@@ -1015,6 +1048,7 @@ def _render_body(stubs: list[_Stub], disabled: set[str] | frozenset[str] = froze
             blocks[stub.classes].base = stub.base
             blocks[stub.classes].generic_base = stub.generic_base
             blocks[stub.classes].keywords = stub.base_keywords
+            blocks[stub.classes].frozen_conflict = stub.frozen_conflict
         members.append(stub.node)
 
     def build(item: cst.FunctionDef | _ClassBlock, blank_lines: int) -> cst.BaseCompoundStatement:
@@ -1027,7 +1061,9 @@ def _render_body(stubs: list[_Stub], disabled: set[str] | frozenset[str] = froze
                             equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                                                   whitespace_after=cst.SimpleWhitespace("")))
                     for key, value in item.keywords]
-        header = _ignoring(["type-arg"] if item.generic_base and "type-arg" not in disabled else [])
+        codes = [code for code, needed in (("misc", item.frozen_conflict), ("type-arg", item.generic_base))
+                 if needed and code not in disabled]
+        header = _ignoring(codes)
         return cst.ClassDef(name=cst.Name(item.name), body=cst.IndentedBlock(body=body, header=header), bases=bases,
                             keywords=keywords, leading_lines=lines)
 
