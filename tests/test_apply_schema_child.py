@@ -85,7 +85,7 @@ def test_model_without_json_schema_is_ineligible_and_left_alone(tmp_path):
 
 
             def cache(name: str) -> Cache:
-                raise NotImplementedError
+                return Cache.model_construct()
             """,
     })
     before = (root / "shop/logic.py").read_text()

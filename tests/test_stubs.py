@@ -386,7 +386,7 @@ def test_names_only_type_checkers_import_stay_that_way_in_the_stubs(tmp_path: Pa
             "if TYPE_CHECKING:\n    from optional_dep import Thing\n    from pkg.verdicts import Verdict\n\n\n"
             "class Answer(BaseModel):\n    text: str\n\n\n"
             "def from_thing(thing: Thing, n: int) -> Answer:\n    \"\"\"Describe the thing.\"\"\"\n    return Answer(text=str(thing))\n\n\n"
-            "def judge(q: str) -> Verdict:\n    raise NotImplementedError\n",
+            "def judge(q: str) -> Verdict:\n    return Verdict.model_construct()\n",
         "pkg/verdicts.py": "from pydantic import BaseModel\n\n\nclass Verdict(BaseModel):\n    ok: bool\n",
     })
     report = api.stubs([root], model=MODEL)

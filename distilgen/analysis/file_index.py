@@ -36,7 +36,7 @@ from .parsing import UnparsableSource, decode_source, is_type_checking, parse_as
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
            "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME", "HOOK_NAMES", "STATE_REASON"]
 
-INDEX_VERSION = 26
+INDEX_VERSION = 27
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -502,7 +502,8 @@ class _Builder:
         deco_line = min([node.lineno, *(d[0] for d in decos)])
         if self.tc_bound and node.returns is not None:
             self.return_names.append((len(self.funcs), scope, _annotation_names(node.returns)))
-        no_input = (_no_input(node, kind, self.enclosing, self.bound) or (own if top else self._chance(node, fscope))
+        no_input = (_no_implementation(node) or _no_input(node, kind, self.enclosing, self.bound)
+                    or (own if top else self._chance(node, fscope))
                     or _dispatch_reason(node, decos, self.dispatchers) or _changes(node, kind))
         self.fnodes.append((node, fscope))
         self.funcs.append(FuncRec(
@@ -1036,6 +1037,27 @@ def _defaulted(a: ast.arguments) -> list[ast.arg]:
 _ANNOTATION_HEAD = re.compile(r"[A-Za-z_][\w.]*(?=\[|$)")
 _UNWRITABLE = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "AsyncGenerator", "Iterator",
                          "AsyncIterator"})
+
+
+def _no_implementation(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """Why the def has nothing to distil, or None: a body (its docstring aside) that only raises
+    NotImplementedError, or nothing but a docstring (wave 13: argilla's interface methods, eth-ape's
+    docstring-only hooks: every call fails or answers None, never the model). A bare `...` or
+    `pass` is left alone: it is how a sketch, a test's fixture or a dispatch stub spells a body."""
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+        if not body:
+            return "has no implementation (its body is a docstring: every call answers None)"
+    if len(body) != 1:
+        return None
+    st = body[0]
+    if isinstance(st, ast.Raise) and st.exc is not None:
+        exc = st.exc.func if isinstance(st.exc, ast.Call) else st.exc
+        if (_dotted(exc) or "").rsplit(".", 1)[-1] == "NotImplementedError":
+            return "has no implementation (its body only raises NotImplementedError)"
+    return None
 
 
 def _no_input(node: ast.FunctionDef | ast.AsyncFunctionDef, kind: str,

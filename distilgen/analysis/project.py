@@ -262,6 +262,9 @@ PYDANTIC_API = frozenset({
 })
 _ABSTRACT = frozenset({"abc.abstractmethod", "abc.abstractclassmethod", "abc.abstractstaticmethod", "abc.abstractproperty"})
 _OVERLOAD = frozenset({"typing.overload", "typing_extensions.overload"})
+# wave 13: infrahub-sdk's `schema_base` fixtures were decorated; the call a test's setup makes is
+# one no code writes (`schema_base()` with pytest's arguments)
+_FIXTURES = frozenset({"pytest.fixture", "pytest.yield_fixture", "_pytest.fixtures.fixture", "pytest_asyncio.fixture"})
 
 
 def _not_distillable(res: Resolver, entry: FileEntry, fn: FuncRec) -> str | None:
@@ -287,6 +290,8 @@ def _not_distillable(res: Resolver, entry: FileEntry, fn: FuncRec) -> str | None
             return f"@{last} (no implementation to distil)"
         if name in _OVERLOAD:
             return "@overload stub (the implementation is the function)"
+        if name in _FIXTURES:
+            return "a pytest fixture (pytest calls it to set up a test; no code makes the call)"
     if fn.cls is not None and _is_protocol(res, module, fn.cls):
         return f"method of Protocol {fn.cls} (an interface, no implementation)"
     name = fn.qualname.rsplit(".", 1)[-1]
