@@ -50,6 +50,10 @@ class ModuleNames:
     """Imports under `if TYPE_CHECKING:`, kept when the name is bound again for run time
     (`import openai._client as _sdk_client` there, `_sdk_client = import_module(...)` after): what
     a type checker reads."""
+    try_imports: dict[str, Binding] = field(default_factory=dict)
+    """Imports in a `try:` body whose name an `except` (or later) statement binds again to
+    something computed (`try: from ase import Atoms` / `except ImportError: Atoms = type(...)`):
+    `bindings` holds the computed one, but a type checker reads the first, the import."""
     exported: set[str] = field(default_factory=set)
     """Imported names this module re-exports explicitly, as `mypy --no-implicit-reexport` reads
     it: listed in a literal `__all__`, or imported `as` their own name (`from a import X as X`)."""
@@ -113,10 +117,14 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
                  class_names: set[str] | None = None) -> ModuleNames:
     """Collect the module-level bindings of `tree`, the module named `module`."""
     out = ModuleNames(module=module)
+    first_in_try: dict[str, Binding] = {}
+    in_try = False
 
     def bind(name: str, target: str | None, kind: str, runtime: bool, node: cst.CSTNode | None = None) -> None:
         if name in out.bindings:
             out.rebound.add(name)
+        elif in_try and kind == "import" and runtime:
+            first_in_try[name] = Binding(name, target, kind, runtime, node)
         out.bindings[name] = Binding(name, target, kind, runtime, node)
         if kind == "import" and not runtime:
             out.checking_imports[name] = out.bindings[name]
@@ -125,6 +133,7 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
         bind(name, f"{module}.{name}" if module else name, "local", runtime)
 
     def walk(body: object, runtime: bool) -> None:
+        nonlocal in_try
         for stmt in body:  # type: ignore[attr-defined]
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
@@ -143,7 +152,9 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
                         walk(_block(orelse.body), runtime)
                         orelse = None
             elif isinstance(stmt, (cst.Try, cst.TryStar)):
+                was, in_try = in_try, True
                 walk(_block(stmt.body), runtime)
+                in_try = was
                 for h in stmt.handlers:
                     walk(_block(h.body), runtime)
                 for extra in (stmt.orelse, stmt.finalbody):
@@ -205,6 +216,10 @@ def module_names(tree: cst.Module, module: str, is_package: bool = False,
             local(small.name.value, runtime)
 
     walk(tree.body, True)
+    for name, first in first_in_try.items():
+        last = out.bindings[name]
+        if name in out.rebound and last.kind == "local" and last.runtime:
+            out.try_imports[name] = first
     out.class_names = class_names if class_names is not None else class_body_names(tree)
     return out
 

@@ -120,6 +120,9 @@ class _Plan:
     typing_only: set[str] = field(default_factory=set)
     """Names of `imports` only type checkers need: each stub that reads them found them bound
     under `if TYPE_CHECKING:` only (an optional dependency); imported the same way here."""
+    fallbacks: dict[str, _Import] = field(default_factory=dict)
+    """Names of `imports` its import binds for type checkers only: at run time the stubs module
+    imports them from the original's module (`_fallback_for`)."""
     runtime: set[str] = field(default_factory=set)
     """Names of `imports` some stub needs at run time."""
 
@@ -250,11 +253,27 @@ def _defaults(expr: cst.BaseExpression, collector: NameReads) -> None:
 def _binding_for(name: str, names: ModuleNames) -> Binding | None:
     """How the stubs module must bind `name`: the module's own binding, or, for a name imported
     under `if TYPE_CHECKING:` and computed again at run time (openai's `_sdk_client`), that
-    import, for type checkers only (what the run-time value is, no import statement can say)."""
+    import, for type checkers only (what the run-time value is, no import statement can say); for
+    a name imported in `try:` and computed in its `except` (optimade's `Atoms = type(...)` without
+    ase), that import too: mypy reads the first binding (`_fallback_for`)."""
     b = names.bindings.get(name)
     if b is not None and b.kind == "local" and name in names.checking_imports:
         return names.checking_imports[name]
+    if b is not None and b.kind == "local" and name in names.try_imports:
+        return names.try_imports[name]
     return b
+
+
+def _fallback_for(name: str, names: ModuleNames, module: str) -> _Import | None:
+    """For a name imported in `try:` and computed in its `except` (`_binding_for`): the original's
+    module's own binding, which the stubs module imports at run time only (`else:` of `if
+    TYPE_CHECKING:`), so it imports whichever ran, the optional dependency's class or the
+    fallback. Type checkers read the `try:` import from its source: importing the name from the
+    original's module is an implicit re-export, which `mypy --strict` refuses. None otherwise."""
+    b = names.bindings.get(name)
+    if b is None or b.kind != "local" or name in names.checking_imports or name not in names.try_imports:
+        return None
+    return _Import(module, name)
 
 
 def _import_for(name: str, names: ModuleNames, module: str) -> _Import | None:
@@ -471,6 +490,16 @@ def _type_order(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
+_OPTIONAL_IMPORT_CODES = "import-not-found, import-untyped, unused-ignore"
+
+
+def _import_line(imp: _Import) -> str:
+    """One import statement, on one line (for a `# type: ignore` of its own)."""
+    if imp.name is None:
+        return f"import {imp.module}" + (f" as {imp.alias}" if imp.alias else "")
+    return f"from {imp.module} import {imp.name}" + (f" as {imp.alias}" if imp.alias else "")
+
+
 def _format_imports(imports: list[_Import], first_party: set[str]) -> str:
     sections: dict[int, list[str]] = {}
     for sec in sorted({_section(i, first_party) for i in imports}):
@@ -648,6 +677,8 @@ class _Imports:
     """For a model's method: the model, which the stub class subclasses."""
     typing_only: frozenset[str] = frozenset()
     """Names of `imports` its module binds only under `if TYPE_CHECKING:`."""
+    fallbacks: Mapping[str, _Import] = field(default_factory=dict)
+    """Names of `imports` bound at run time by these imports instead (`_fallback_for`)."""
 
 
 def _plan(report: ScanReport, instance: InstanceRef, model: str,
@@ -890,6 +921,7 @@ def _add_stub(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[str
     plan.more |= needed.more
     plan.runtime |= needed.imports.keys() - needed.typing_only
     plan.typing_only = (plan.typing_only | needed.typing_only) - plan.runtime
+    plan.fallbacks.update(needed.fallbacks)
     plan.top_names.setdefault(c.top, c.result.function_id)
     if c.classes:
         class_modules.setdefault(c.top, c.module)
@@ -944,6 +976,7 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[
             else:
                 imports[module_import.bound] = module_import
     typing_only: set[str] = set()
+    fallbacks: dict[str, _Import] = {}
     returns = NameReads(strings=True)
     if c.node.returns is not None:
         c.node.returns.visit(returns)
@@ -985,7 +1018,10 @@ def _imports_for(c: _Candidate, ctx: _Context, plan: _Plan, class_modules: dict[
         if name in plan.top_names and plan.top_names[name] != c.result.function_id:
             return f"name {name!r} is also the name of a stub ({plan.top_names[name]})"
         imports[name] = imp
-    return _Imports(imports, frozenset(more), base, frozenset(typing_only & imports.keys()))
+        fallback = _fallback_for(name, c.names, c.module)
+        if fallback is not None and fallback != imp:
+            fallbacks[name] = fallback
+    return _Imports(imports, frozenset(more), base, frozenset(typing_only & imports.keys()), fallbacks)
 
 
 def _clash(c: _Candidate, needed: _Imports, plan: _Plan, class_modules: dict[str, str]) -> str | None:
@@ -1090,16 +1126,31 @@ def render_stubs(report: ScanReport, config: Config, *, model: str,
     instance, _, _ = _instance(report, config)
     plan = _plan(report, instance, model, refused, _installed_path(config))
     first_party = _first_party(report)
-    now = [imp for name, imp in plan.imports.items() if name not in plan.typing_only]
-    if plan.typing_only and "TYPE_CHECKING" not in plan.imports:
+    checked = plan.typing_only | plan.fallbacks.keys()
+    now = [imp for name, imp in plan.imports.items() if name not in checked]
+    if checked and "TYPE_CHECKING" not in plan.imports:
         now.append(_Import("typing", "TYPE_CHECKING"))  # with the other `from typing` names, if any
     imports = _format_imports(list({*now, *plan.more}), first_party)
-    if plan.typing_only:
+    if checked:
         # as the originals have them: only for type checkers, so the stubs module imports without
-        # the optional dependency; postponed annotations keep the signatures from reading them
-        later = _format_imports([plan.imports[name] for name in plan.typing_only], first_party)
-        block = "if TYPE_CHECKING:\n" + "".join(f"    {line}\n" if line else "\n" for line in later.split("\n"))
-        imports = "\n\n".join(["from __future__ import annotations", imports, block.rstrip("\n")])
+        # the optional dependency; postponed annotations keep the signatures from reading them.
+        # A name its original imports in `try:` and computes in `except` is bound at run time
+        # by the original module's own binding, whichever ran (`else:`, which mypy skips)
+        def indented(text: str) -> str:
+            return "".join(f"    {line}\n" if line else "\n" for line in text.split("\n"))
+
+        checking = _format_imports([plan.imports[name] for name in sorted(plan.typing_only)], first_party)
+        # the `try:` import of an optional dependency: where it is not installed, or has no type
+        # information, mypy reads its names as Any in the original module (which it follows
+        # silently), and so here (optimade's `from ase import Atoms`); where it is, the ignore is
+        # not used, which `unused-ignore` keeps quiet
+        optional = "\n".join(f"{_import_line(plan.imports[name])}  # type: ignore[{_OPTIONAL_IMPORT_CODES}]"
+                             for name in sorted(plan.fallbacks))
+        block = "if TYPE_CHECKING:\n" + indented("\n\n".join(t for t in (checking, optional) if t))
+        if plan.fallbacks:
+            block += "else:\n" + indented(_format_imports(list(plan.fallbacks.values()), first_party))
+        head = ["from __future__ import annotations"] if plan.typing_only else []
+        imports = "\n\n".join([*head, imports, block.rstrip("\n")])
     bases = list(dict.fromkeys(s.base for s in plan.stubs if s.base is not None))
     if bases:
         # pydantic builds a subclass from its model as the model is at that moment: a model whose
