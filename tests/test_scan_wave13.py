@@ -93,3 +93,27 @@ def f(a: str) -> M:
     ...
 ''', distil="from distilgen import Instructions\ninstructions = Instructions()\n")
     assert got["f"] == ("decorated", None)
+
+
+def test_a_plain_class_s_method_that_never_reads_self_survives_apply(tmp_path: Path) -> None:
+    """crawl4ai's strategies (wave 13, defect 3): the scan passed `Strategy.raw` (its body never
+    reads `self`: captured as `Strategy.raw(...)`), but `apply`'s schema child asked the plain class
+    for a JSON schema and left it alone. Now scan, apply, prompts and check agree."""
+    from test_interpreter import write
+
+    from distilgen import api
+
+    root = write(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "crawl"\n',
+        "crawl/__init__.py": "",
+        "crawl/m.py": "from pydantic import BaseModel\n\n\nclass Response(BaseModel):\n    html: str\n\n\n"
+                      "class Strategy:\n    def raw(self, content: str) -> Response:\n"
+                      "        return Response(html=content)\n\n"
+                      "    def stateful(self, content: str) -> Response:\n"
+                      "        return Response(html=content + str(id(self)))\n",
+    })
+    report = api.apply([root])
+    assert "@instructions.distil\n    def raw(" in (root / "crawl" / "m.py").read_text(), report.notes
+    scan = {r.qualname: r.status for r in api.scan([root], use_cache=False).results}
+    assert scan == {"Strategy.raw": "decorated", "Strategy.stateful": "ineligible"}
+    assert [r.findings for r in api.check([root])] == [()]

@@ -386,6 +386,11 @@ def _owner_renders(target: dict[str, Any]) -> None:
     _guard_script(target, target["module"])  # the owner is a class of the function's own module
     with _blaming(target, owner.rsplit(".", 1)[0]):
         cls = _import_dotted(owner)
+    if isinstance(cls, type) and not hasattr(cls, "model_json_schema") and not hasattr(cls, "__dataclass_fields__"):
+        # a plain class: the scan passed its method because its body never reads the instance, which
+        # capture leaves out (`Cls.method(...)`, kind selfless_method; wave 13: crawl4ai's
+        # strategies, 2 of 2 left alone here); the runtime reads the body again when it decorates
+        return
     try:
         _schema(cls)
     except _NoJsonSchema as exc:
