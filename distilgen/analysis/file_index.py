@@ -1678,6 +1678,15 @@ def _tested_empty(test: ast.expr) -> set[str]:
     return set()
 
 
+def _targets(st: ast.stmt, t: type) -> list[ast.expr]:
+    """What statement `st` (of type `t`) binds or deletes: assignments' targets, `del`'s."""
+    if t is ast.Assign or t is ast.Delete:
+        return list(st.targets)  # type: ignore[attr-defined]
+    if t is ast.AugAssign or t is ast.AnnAssign:
+        return [st.target]  # type: ignore[attr-defined]
+    return []
+
+
 def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: list[str],
             declared: dict[str, str], guarded: frozenset[str] = frozenset()) -> None:
     """Collect into `found` what these statements change that the function does not own: what
@@ -1692,14 +1701,8 @@ def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: li
         if t is ast.Global or t is ast.Nonlocal:
             declared.update(dict.fromkeys(st.names, "global" if t is ast.Global else "enclosing"))  # type: ignore[attr-defined]
             continue
-        targets: list[ast.expr] = []
-        if t is ast.Assign:
-            targets = list(st.targets)  # type: ignore[attr-defined]
-        elif t is ast.AugAssign or t is ast.AnnAssign:
-            targets = [st.target]  # type: ignore[attr-defined]
-        elif t is ast.Delete:
-            targets = list(st.targets)  # type: ignore[attr-defined]
-        elif t is ast.Expr and isinstance(st.value, ast.Call):  # type: ignore[attr-defined]
+        targets = _targets(st, t)
+        if t is ast.Expr and isinstance(st.value, ast.Call):  # type: ignore[attr-defined]
             call = st.value  # type: ignore[attr-defined]
             f = call.func
             if isinstance(f, ast.Attribute) and f.attr in _MUTATORS:
@@ -1783,12 +1786,8 @@ def _adds(stmts: list[ast.stmt], roots: set[str]) -> list[str]:
         t = type(st)
         if t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
             continue
-        targets: list[ast.expr] = []
-        if t is ast.Assign:
-            targets = list(st.targets)  # type: ignore[attr-defined]
-        elif t is ast.AugAssign or t is ast.AnnAssign:
-            targets = [st.target]  # type: ignore[attr-defined]
-        elif t is ast.Expr:
+        targets = _targets(st, t) if t is not ast.Delete else []
+        if t is ast.Expr:
             call = st.value  # type: ignore[attr-defined]
             if type(call) is ast.Call and isinstance(call.func, ast.Attribute) and call.func.attr in _ADDERS:
                 recv = call.func.value

@@ -161,11 +161,8 @@ def may_hold_credential(schema: Any) -> bool:
 def credential_in_answer(answer: str) -> str | None:
     """Why the answer JSON `answer` may not be written, or None (for answers whose schema
     `may_hold_credential`)."""
-    if _KEYISH.search(answer) is None:
-        return None
-    try:
-        data = json.loads(answer)
-    except ValueError:
+    data = _keyed_json(answer)
+    if data is None:
         return None
     found = _find_json(data, [_WALK_LIMIT])
     if found is None:
@@ -196,13 +193,18 @@ def _find_json(value: Any, budget: list[int], depth: int = 0) -> str | None:
 def masked(text: str) -> str:
     """`text` (JSON, as a warning quotes an answer) with every value under a credential's name
     shown as "***"; text that is not JSON, or holds no such key, unchanged."""
+    data = _keyed_json(text)
+    return text if data is None else json.dumps(_mask(data), separators=(",", ":"), ensure_ascii=False)
+
+
+def _keyed_json(text: str) -> Any:
+    """`text` parsed, when it may hold a key named like a credential and is JSON; else None."""
     if _KEYISH.search(text) is None:
-        return text
+        return None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError:
-        return text
-    return json.dumps(_mask(data), separators=(",", ":"), ensure_ascii=False)
+        return None
 
 
 def _mask(value: Any) -> Any:
