@@ -623,3 +623,27 @@ def test_a_script_that_runs_at_import_is_never_imported(tmp_path):
     report = api.apply([root])
     assert decorated(root) == {"answer", "fn", "make", "summarise"} and not side_effect.exists()
     assert cli(root, "prompts").returncode == 0 and cli(root, "check").returncode == 0
+
+
+def test_apply_leaves_alone_a_package_the_interpreter_imports_from_elsewhere(tmp_path):
+    """apache-airflow-task-sdk (thirteenth held-out wave): `airflow/sdk/` ships without
+    `airflow/__init__.py`; apache-airflow-core installs a regular `airflow/__init__.py` that extends
+    its path, so `airflow.sdk` is the installed copy. `apply` read that copy's schemas, created
+    `airflow/sdk/distil.py` in the tree and decorated 22 functions, exit 0; `prompts` could not
+    import `airflow.sdk.distil` and exited 2. Now `apply` says so first and writes nothing."""
+    model = ("from pydantic import BaseModel\n\n\nclass Point(BaseModel):\n    x: int\n    y: int\n\n\n"
+             "def make_point(x: int, y: int) -> Point:\n    return Point(x=x, y=y)\n")
+    root = write(tmp_path / "proj", {"pyproject.toml": "", "ns/sub/__init__.py": "", "ns/sub/m.py": model})
+    site = write(tmp_path / "site", {"ns/__init__.py": "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n",
+                                     "ns/sub/__init__.py": "", "ns/sub/m.py": model})
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{site}"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "distilgen", *args], cwd=root, capture_output=True,  # noqa: E731
+                                       text=True, timeout=180, env=env)
+    before = (root / "ns/sub/m.py").read_text()
+    applied = run("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert (f"imports ns.sub from {site / 'ns' / 'sub' / '__init__.py'}, not from this project: "
+            "install the project's own copy (`pip install -e`)") in applied.stdout + applied.stderr
+    assert (root / "ns/sub/m.py").read_text() == before and not (root / "ns/sub/distil.py").exists()
+    done = run("prompts")
+    assert done.returncode == 0, done.stdout + done.stderr

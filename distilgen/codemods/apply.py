@@ -640,7 +640,8 @@ def schema_targets(report: ScanReport, config: Config, action: ApplyAction, mode
             # the decorated module will import the instance's module: when apply creates it, its
             # package must import (ragas: a package broken in its environment)
             package = place.instance.module.rpartition(".")[0] if not exists else ""
-            targets.append({**target, "new": True, **({"package": package} if package else {})})  # described first
+            created = {"package": package, "instance_module": place.instance.module} if package else {}
+            targets.append({**target, "new": True, **created})  # described first
     return sorted(targets, key=lambda t: not t.get("new"))
 
 

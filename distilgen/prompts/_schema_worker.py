@@ -403,9 +403,10 @@ def describe(target: dict[str, Any]) -> dict[str, Any]:
     _owner_renders(target)
     if target.get("package"):
         # the package the instructions module `apply` is about to create goes in: the decorated
-        # module will import it, so it must import here
+        # module will import it, so it must import here, and from the project's own copy
         with _blaming(target, target["package"]):
             _import(target["package"])
+            _created_module_reachable(target["package"], target.get("instance_module"))
     if target.get("light"):
         # the return model's module (and the Instructions module) only: no import side effects of
         # the function's own module (an app, a `Settings()` reading the environment)
@@ -557,10 +558,8 @@ def _return_hint(fn: Any) -> Any:
 def _failure(exc: BaseException, target: dict[str, Any], roots: list[str]) -> dict[str, Any]:
     """What went wrong, in terms the parent turns into one line with the setting that fixes it."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    def ours(filename: str) -> bool:  # the project's own files, not a venv or a frozen module inside the root
-        full = os.path.abspath(filename)
-        return not filename.startswith("<") and os.sep + "site-packages" + os.sep not in full and \
-            full.startswith(tuple(r + os.sep for r in roots))
+    def ours(filename: str) -> bool:
+        return _ours(filename, roots)
 
     inside = [f for f in frames if ours(f.filename)]
     where = inside[-1] if inside else None
@@ -642,6 +641,29 @@ def _preload(names: list[str]) -> None:
             pass
 
 
+_ROOTS: list[str] = []  # the project's source roots, absolute (set by main)
+
+
+def _ours(filename: str, roots: list[str]) -> bool:
+    """The project's own files, not a venv or a frozen module inside the root."""
+    full = os.path.abspath(filename)
+    return not filename.startswith("<") and os.sep + "site-packages" + os.sep not in full and \
+        full.startswith(tuple(r + os.sep for r in roots))
+
+
+def _created_module_reachable(package: str, module: str | None) -> None:
+    """Raise what importing `module` (the instructions module `apply` is about to create in the
+    project's `package`) will raise, when the interpreter imports `package` from elsewhere (wave
+    13: apache-airflow-core's regular `airflow/__init__.py` in site-packages made `airflow.sdk` the
+    installed copy; `apply` decorated 22 functions, then `prompts` could not import
+    `airflow.sdk.distil`): the same refusal `prompts` gives, before anything is written."""
+    if not module:
+        return
+    elsewhere = getattr(sys.modules.get(package), "__file__", None)
+    if elsewhere and not _ours(elsewhere, _ROOTS) and _has_own_copy(package, _ROOTS):
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
 def _has_own_copy(package: str, roots: list[str]) -> bool:
     """Whether the project has a package or module of that name under one of `roots` (mcp's
     `src/mcp-types/mcp_types`), so the copy the interpreter runs is not the project's; a
@@ -658,6 +680,7 @@ def main(argv: list[str]) -> int:
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     roots = [os.path.abspath(r) for r in job["roots"]]
+    _ROOTS[:] = roots
     sys.path[:0] = [r for r in roots if r not in sys.path]
     if job.get("fallback"):
         sys.path.append(job["fallback"])  # distilgen itself, only if the project's environment lacks it
