@@ -91,8 +91,20 @@ def test_a_dispatch_stub_s_empty_body_is_what_it_should_be(tmp_path: Path) -> No
 @instructions.distil(mode="dispatch", model="ft:x")
 def f(a: str) -> M:
     ...
+
+
+@instructions.distil(mode="dispatch", model="ft:x")
+def g(a: str) -> M:
+    """Answered by the model: a docstring is all a dispatch stub needs."""
+
+
+@instructions.distil(mode="dispatch", model="ft:x")
+def h(a: str) -> M:
+    raise NotImplementedError
 ''', distil="from distilgen import Instructions\ninstructions = Instructions()\n")
     assert got["f"] == ("decorated", None)
+    assert got["g"] == ("decorated", None)
+    assert got["h"] == ("decorated", None)
 
 
 def test_a_plain_class_s_method_that_never_reads_self_survives_apply(tmp_path: Path) -> None:

@@ -34,9 +34,9 @@ from ..contracts import DefKind
 from .parsing import UnparsableSource, decode_source, is_type_checking, parse_ast_noting_rewrite
 
 __all__ = ["FileIndex", "FuncRec", "ClassRec", "build_index", "UnindexableFile", "INDEX_VERSION", "conv", "conv_names",
-           "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME", "HOOK_NAMES", "STATE_REASON"]
+           "freeze", "thaw", "SECRET_TYPES", "CREDENTIAL_NAME", "HOOK_NAMES", "STATE_REASON", "NO_IMPLEMENTATION"]
 
-INDEX_VERSION = 27
+INDEX_VERSION = 28
 """Bump when the index layout or its meaning changes: the cache keys on it."""
 
 # Return annotations that can never name a model: those defs are not recorded at all.
@@ -1039,6 +1039,9 @@ _UNWRITABLE = frozenset({"Callable", "Coroutine", "Awaitable", "Generator", "Asy
                          "AsyncIterator"})
 
 
+NO_IMPLEMENTATION = "has no implementation"
+
+
 def _no_implementation(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     """Why the def has nothing to distil, or None: a body (its docstring aside) that only raises
     NotImplementedError, or nothing but a docstring (wave 13: argilla's interface methods, eth-ape's
@@ -1049,14 +1052,14 @@ def _no_implementation(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | No
             and isinstance(body[0].value.value, str):
         body = body[1:]
         if not body:
-            return "has no implementation (its body is a docstring: every call answers None)"
+            return f"{NO_IMPLEMENTATION} (its body is a docstring: every call answers None)"
     if len(body) != 1:
         return None
     st = body[0]
     if isinstance(st, ast.Raise) and st.exc is not None:
         exc = st.exc.func if isinstance(st.exc, ast.Call) else st.exc
         if (_dotted(exc) or "").rsplit(".", 1)[-1] == "NotImplementedError":
-            return "has no implementation (its body only raises NotImplementedError)"
+            return f"{NO_IMPLEMENTATION} (its body only raises NotImplementedError)"
     return None
 
 

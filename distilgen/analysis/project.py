@@ -17,7 +17,7 @@ from ..contracts import FALLBACK_INSTANCE_MODULE, ScanStatus
 from ..errors import DistilgenError, InternalError, UsageError
 from .cache import CachedExternal, CachedFile, FileStat, IndexCache, ScanCache, StoredScan, digest
 from .discovery import FileEntry, discover, glob_regex
-from .file_index import (HOOK_NAMES, INDEX_VERSION, STATE_REASON, FileIndex, FuncRec, UnindexableFile, build_index,
+from .file_index import (NO_IMPLEMENTATION, HOOK_NAMES, INDEX_VERSION, STATE_REASON, FileIndex, FuncRec, UnindexableFile, build_index,
                          conv, decode, thaw)
 from .index_shift import ShiftedFile, shifted_index
 from .roots import source_roots
@@ -701,7 +701,9 @@ def _classify(res: Resolver, entry: FileEntry, fn: FuncRec, configured: str) -> 
             other = "takes no arguments (a call carries nothing its answer could depend on)"
         elif dc_self:
             other = f"self is {dc_self}" + ("" if "__post_init__" in dc_self else " (no call can write its value)")
-        elif fn.no_input:
+        elif fn.no_input and not (deco is not None and fn.no_input.startswith(NO_IMPLEMENTATION)):
+            # a dispatch stub (`@instructions.distil(mode="dispatch", ...)` over a docstring) has all
+            # the body it needs: the model answers
             other = fn.no_input
         elif secret := _secret_answer(res, module, fn, model):
             other = secret
