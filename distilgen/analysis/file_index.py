@@ -554,7 +554,7 @@ class _Builder:
         if got is None:
             text = self._segment(node)
             got = _called_names(text)
-            if "BytesIO" in text or "StringIO" in text:
+            if any(name in text for name in _IN_MEMORY):
                 memory = _memory_only_calls(node)
                 got = tuple(c for c in got if c not in memory)
             self._calls[id(node)] = got
@@ -690,7 +690,7 @@ class _Builder:
         if made is None:
             return False
         full = self._full_name(scope, made)
-        return (full or made).rsplit(".", 1)[-1] in ("BytesIO", "StringIO") and (
+        return (full or made).rsplit(".", 1)[-1] in _IN_MEMORY and (
             full is None or full.partition(".")[0] in ("io", "_io"))
 
     def _is_context_var(self, scope: int, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -1047,12 +1047,9 @@ def _no_implementation(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | No
     NotImplementedError, or nothing but a docstring (wave 13: argilla's interface methods, eth-ape's
     docstring-only hooks: every call fails or answers None, never the model). A bare `...` or
     `pass` is left alone: it is how a sketch, a test's fixture or a dispatch stub spells a body."""
-    body = node.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        body = body[1:]
-        if not body:
-            return f"{NO_IMPLEMENTATION} (its body is a docstring: every call answers None)"
+    body = _without_docstring(node)
+    if not body:
+        return f"{NO_IMPLEMENTATION} (its body is a docstring: every call answers None)"
     if len(body) != 1:
         return None
     st = body[0]
@@ -1114,16 +1111,15 @@ _CHANCE: dict[str, str] = {
 # what lies outside the call: a file's content, the terminal, the environment (wave 6: docling-core's
 # eight `load_from_*(filename)` loaders answered with whatever the file held when called)
 _OUTSIDE_BUILTINS = {"open": "a file", "input": "what is typed at the terminal"}
+# the file system's state, asked of a path: not of `self`/`cls` (the class's own method, followed)
+_FS_METHODS = frozenset({"iterdir", "glob", "rglob", "exists", "is_file", "is_dir", "stat"})
 _OUTSIDE_METHODS = {"read_text": "a file's content", "read_bytes": "a file's content",
                     # `path.open("rb")`, `Image.open(f)`, `zipfile.ZipFile(z).open(name)`, `tarfile.open(p)`
                     # (wave 10: pypi-attestations' `Distribution.from_file` hashed what `dist.open()` read)
                     "open": "a file's content",
                     # a listing, an existence check, a size or a time of a path (wave 12: sqlmesh's web
                     # `get_files` listed a folder with `os.scandir`)
-                    **{m: "the file system's state" for m in ("iterdir", "glob", "rglob", "exists", "is_file",
-                                                             "is_dir", "stat")}}
-# the file system's state, asked of a path: not of `self`/`cls` (the class's own method, followed)
-_FS_METHODS = frozenset({"iterdir", "glob", "rglob", "exists", "is_file", "is_dir", "stat"})
+                    **dict.fromkeys(_FS_METHODS, "the file system's state")}
 # `.open()`s that read no file: a web browser shown a page
 _NOT_FILE_OPENS = frozenset({"webbrowser.open", "webbrowser.open_new", "webbrowser.open_new_tab"})
 _OUTSIDE: dict[str, str] = {"os.getenv": "the environment", "os.environ.get": "the environment",
@@ -1534,11 +1530,17 @@ HOOK_NAMES = frozenset({"field_validator", "model_validator", "validator", "root
 
 def _only_statement(node: ast.FunctionDef | ast.AsyncFunctionDef, st: ast.stmt) -> bool:
     """`st` is the whole body of `node` (a docstring aside)."""
+    body = _without_docstring(node)
+    return len(body) == 1 and body[0] is st
+
+
+def _without_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
+    """`node`'s body statements after its docstring, if it has one."""
     body = node.body
     if body and type(body[0]) is ast.Expr and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
-        body = body[1:]
-    return len(body) == 1 and body[0] is st
+        return body[1:]
+    return body
 
 
 # the credential rule is distilgen._credentials' (capture reads it too)
@@ -1743,16 +1745,13 @@ def _writes(stmts: list[ast.stmt], roots: set[str], rebound: set[str], found: li
                         rebound.add(w.id)
 
 
-_MEMORY_FILES = ("BytesIO", "StringIO")
-
-
 def _memory_only_calls(node: ast.stmt) -> set[str]:
     """The dotted names `node` calls only with bytes in memory as the first argument
     (`Image.open(BytesIO(data))`, or a name assigned `BytesIO(...)` in it): a library's `open()`
     reading a path when given one reads no file here (wave 12: camel-ai's `MemoryRecord.from_dict`,
     refused through PIL's `Image.open`). By the names written."""
     buffers = {t.id for n in ast.walk(node) if type(n) is ast.Assign and type(n.value) is ast.Call
-               and (_dotted(n.value.func) or "").rsplit(".", 1)[-1] in _MEMORY_FILES
+               and (_dotted(n.value.func) or "").rsplit(".", 1)[-1] in _IN_MEMORY
                for t in n.targets if type(t) is ast.Name}
     memory: set[str] = set()
     other: set[str] = set()
@@ -1763,7 +1762,7 @@ def _memory_only_calls(node: ast.stmt) -> set[str]:
         if dotted is None:
             continue
         first = n.args[0] if n.args else None
-        in_memory = (type(first) is ast.Call and (_dotted(first.func) or "").rsplit(".", 1)[-1] in _MEMORY_FILES) or (
+        in_memory = (type(first) is ast.Call and (_dotted(first.func) or "").rsplit(".", 1)[-1] in _IN_MEMORY) or (
             type(first) is ast.Name and first.id in buffers)
         (memory if in_memory else other).add(dotted)
     return memory - other
