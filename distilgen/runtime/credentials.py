@@ -10,7 +10,7 @@ printed its `password`).
 Cheap when there is nothing to find: an argument's name costs a suffix test; the deep walk runs
 only when the call's text has a quoted key or a keyword ending like a credential; an answer is
 looked at only when its schema can hold such a key (a dict, `Any`, extra fields, or a field by
-such a name), decided once per writer.
+such a name: `formats._may_hold_credential`), decided once per writer.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .._credentials import is_credential_name
+from .._credentials import CREDENTIAL_ENDS, is_credential_name
 from ..errors import DistilgenError
 
-__all__ = ["CredentialValue", "credential_in_call", "may_hold_credential", "credential_in_answer", "masked"]
+__all__ = ["CredentialValue", "credential_in_call", "credential_in_answer", "masked"]
 
 
 class CredentialValue(DistilgenError, ValueError):
@@ -34,11 +34,10 @@ class CredentialValue(DistilgenError, ValueError):
     `aws_secret_access_key`...): the example is skipped and counted, never written."""
 
 
-# a quoted key (`'password': `, `"api_key":`) or a keyword (`password=`) ending like a credential
-_KEYISH = re.compile(r"(?:key|token|secret\w*|password|passwd|passphrase|credentials?|jwt|bearer|otp|codes?)"
-                     r"(?:['\"]\s*:|\s*=)", re.IGNORECASE)
-# what every credential's name holds, for a quick look at a call's text before any walk
-_WORDS = ("key", "token", "secret", "passw", "passphrase", "credential", "jwt", "bearer", "otp", "code")
+# a quoted key (`'password': `, `"api_key":`) or a keyword (`password=`) ending like a credential,
+# or holding `secret`: made from the rule's own endings, so a name added there is looked for here
+_KEYISH = re.compile(r"(?:secret\w*|" + "|".join(map(re.escape, CREDENTIAL_ENDS)) + r")(?:['\"]\s*:|\s*=)",
+                     re.IGNORECASE)
 _WALK_LIMIT = 10_000  # values looked at per call at most: a pathological argument costs a bound
 # values no name can make a credential (an int is no password), and text, judged by its name alone
 _SCALARS = frozenset({int, float, bool, type(None), complex})
@@ -87,7 +86,7 @@ def credential_in_call(call: str, args: tuple[Any, ...], kwargs: dict[str, Any],
     if not deep:
         return None
     low = call.lower()
-    if not any(word in low for word in _WORDS) or _KEYISH.search(call) is None:
+    if not any(word in low for word in CREDENTIAL_ENDS) or _KEYISH.search(call) is None:
         return None
     budget = [_WALK_LIMIT]
     named = [(params[i] if i < len(params) else f"args[{i}]", a) for i, a in enumerate(args)]
@@ -114,21 +113,17 @@ def _find(value: Any, budget: list[int], depth: int = 0) -> str | None:
         children: Iterable[tuple[str, Any]] = ((f"[{k!r}]", v) for k, v in value.items())
     elif isinstance(value, (list, tuple, set, frozenset)):
         children = ((f"[{i}]", v) for i, v in enumerate(value))
-    elif isinstance(value, BaseModel):
-        fields = dict(value.__dict__)
-        fields.update(value.__pydantic_extra__ or {})
-        for k, v in fields.items():
-            if _holds_text(v) and is_credential_name(k, bare_token=False):
-                return f".{k}"
-        children = ((f".{k}", v) for k, v in fields.items())
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
-        for k, v in fields.items():
-            if _holds_text(v) and is_credential_name(k, bare_token=False):
-                return f".{k}"
-        children = ((f".{k}", v) for k, v in fields.items())
     else:
-        return None
+        if isinstance(value, BaseModel):
+            fields = {**value.__dict__, **(value.__pydantic_extra__ or {})}
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+        else:
+            return None
+        for k, v in fields.items():
+            if _holds_text(v) and is_credential_name(k, bare_token=False):
+                return f".{k}"
+        children = ((f".{k}", v) for k, v in fields.items())
     for step, child in children:
         inner = _find(child, budget, depth + 1)
         if inner is not None:
@@ -136,31 +131,9 @@ def _find(value: Any, budget: list[int], depth: int = 0) -> str | None:
     return None
 
 
-def may_hold_credential(schema: Any) -> bool:
-    """Whether an answer valid under this JSON schema can hold a key named like a credential: a
-    dict, `Any` or extra fields anywhere, or a property by such a name (the scan refuses those; a
-    function decorated by hand is not scanned)."""
-    if schema is True or schema == {}:
-        return True
-    if not isinstance(schema, dict):
-        return False
-    extra = schema.get("additionalProperties")
-    if extra is not None and extra is not False:
-        return True
-    if schema.get("type") is None and not any(k in schema for k in ("$ref", "anyOf", "oneOf", "allOf", "enum", "const",
-                                                                     "properties", "$defs", "items")):
-        return True  # no type given: anything goes
-    if any(is_credential_name(k, bare_token=False) for k in schema.get("properties") or {}):
-        return True
-    subs = [schema.get("items"), *(schema.get("properties") or {}).values(), *(schema.get("$defs") or {}).values()]
-    for k in ("anyOf", "oneOf", "allOf", "prefixItems"):
-        subs.extend(schema.get(k) or [])
-    return any(may_hold_credential(s) for s in subs if s is not None)
-
-
 def credential_in_answer(answer: str) -> str | None:
-    """Why the answer JSON `answer` may not be written, or None (for answers whose schema
-    `may_hold_credential`)."""
+    """Why the answer JSON `answer` may not be written, or None (for answers whose schema may hold
+    such a key: `formats._may_hold_credential`)."""
     data = _keyed_json(answer)
     if data is None:
         return None

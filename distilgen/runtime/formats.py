@@ -36,7 +36,7 @@ from ..contracts import FORMATS, TOOL_SCHEMAS, FinetuneFormat, ToolSchema
 # `distilgen prompts`, so the lock and the runtime compact alike (pydantic repeats every field
 # name as a "title": pure token cost, no information)
 from ..prompts._schema_worker import compact_schema, quiet_json_schema
-from .credentials import CredentialValue, credential_in_answer, masked, may_hold_credential
+from .credentials import CredentialValue, credential_in_answer, masked
 
 __all__ = [
     "FORMATS",
@@ -937,6 +937,26 @@ def _subschemas(node: dict[str, Any]) -> list[Any]:
     return [sub for sub in subs if sub is not None]
 
 
+def _may_hold_credential(node: Any) -> bool:
+    """Whether a value valid under this JSON schema can hold a key named like a credential: a dict,
+    `Any` or extra fields anywhere, or a property by such a name (the scan refuses those; a
+    function decorated by hand is not scanned). Only then does capture look at an answer's keys
+    (`credentials.credential_in_answer`)."""
+    if node is True or node == {}:
+        return True
+    if not isinstance(node, dict):
+        return False
+    extra = node.get("additionalProperties")
+    if extra is not None and extra is not False:
+        return True
+    if node.get("type") is None and not any(k in node for k in ("$ref", "anyOf", "oneOf", "allOf", "enum", "const",
+                                                                 "properties", "$defs", "items")):
+        return True  # no type given: anything goes
+    if any(is_credential_name(k, bare_token=False) for k in node.get("properties") or {}):
+        return True
+    return any(_may_hold_credential(sub) for sub in _subschemas(node))
+
+
 def _may_hold_time(node: Any) -> bool:
     """Whether a value valid under this JSON schema can hold a datetime or time (format
     `date-time`/`time`, or a field of any type): only then can an answer hold a zoned one."""
@@ -1184,7 +1204,7 @@ class LineWriter:
         object.__setattr__(self, "_name_json", dumps(self.tool_name))
         object.__setattr__(self, "_floats", _may_hold_float(self.schema))
         object.__setattr__(self, "_times", _may_hold_time(self.schema))
-        object.__setattr__(self, "_credentials", may_hold_credential(self.schema))
+        object.__setattr__(self, "_credentials", _may_hold_credential(self.schema))
 
     def line(self, user: str, call: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: BaseModel,
              arguments: str | None = None) -> str:
