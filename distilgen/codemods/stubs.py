@@ -402,22 +402,20 @@ class _Resolver:
         names, tree = self.names_of(module), self.trees.get(module)
         if names is None or tree is None or depth > 10:
             return False
-        for stmt in tree.body:
-            if not (isinstance(stmt, cst.ClassDef) and stmt.name.value == name):
+        stmt = _top_class(tree, name)
+        for arg in stmt.bases if stmt is not None else ():
+            target = names.resolve(arg.value)
+            if target is None:
                 continue
-            for arg in stmt.bases:
-                target = names.resolve(arg.value)
-                if target is None:
-                    continue
-                home, _, attr = self.canonical(target).rpartition(".")
-                if not home or home.split(".")[0] == "pydantic":
-                    continue  # pydantic's root, or a builtin
-                if self.names_of(home) is None:
-                    continue  # not the project's: not known
-                if not any(k == "frozen" and v == "True" for k, v in _class_keywords(self.trees[home], attr)):
-                    return True
-                if self.unfrozen_ancestor(home, attr, depth + 1):
-                    return True
+            home, _, attr = self.canonical(target).rpartition(".")
+            if not home or home.split(".")[0] == "pydantic":
+                continue  # pydantic's root, or a builtin
+            if self.names_of(home) is None:
+                continue  # not the project's: not known
+            if not any(k == "frozen" and v == "True" for k, v in _class_keywords(self.trees[home], attr)):
+                return True
+            if self.unfrozen_ancestor(home, attr, depth + 1):
+                return True
         return False
 
     def is_generic(self, target: str) -> bool:
@@ -830,13 +828,19 @@ def _generic_classes(tree: cst.Module, typevar: Callable[[str], _TypeVar | None]
 _TRANSFORM_KEYWORDS = frozenset({"frozen"})
 
 
-def _class_keywords(tree: cst.Module, name: str) -> tuple[tuple[str, str], ...]:
-    """The `_TRANSFORM_KEYWORDS` on the class line of the top-level class `name`, as written."""
+def _top_class(tree: cst.Module, name: str) -> cst.ClassDef | None:
+    """The module's top-level class statement `name`, or None."""
     for stmt in tree.body:
         if isinstance(stmt, cst.ClassDef) and stmt.name.value == name:
-            return tuple((a.keyword.value, tree.code_for_node(a.value)) for a in stmt.keywords
-                         if a.keyword is not None and a.keyword.value in _TRANSFORM_KEYWORDS)
-    return ()
+            return stmt
+    return None
+
+
+def _class_keywords(tree: cst.Module, name: str) -> tuple[tuple[str, str], ...]:
+    """The `_TRANSFORM_KEYWORDS` on the class line of the top-level class `name`, as written."""
+    stmt = _top_class(tree, name)
+    return () if stmt is None else tuple((a.keyword.value, tree.code_for_node(a.value)) for a in stmt.keywords
+                                         if a.keyword is not None and a.keyword.value in _TRANSFORM_KEYWORDS)
 
 
 def _instance_decorator(instance: InstanceRef, model: str, chosen: list[ScanResult], parsed: dict[str, _ParsedModule],
@@ -898,14 +902,13 @@ def _candidate(r: ScanResult, module: _ParsedModule) -> _Candidate | str:
 def _dataclass_class(tree: cst.Module, name: str) -> bool:
     """The module's top-level class `name` has a decorator named `dataclass` (`@dataclass`,
     `@dataclasses.dataclass(kw_only=True)`)."""
-    for st in tree.body:
-        if isinstance(st, cst.ClassDef) and st.name.value == name:
-            for d in st.decorators:
-                target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
-                last = target.attr.value if isinstance(target, cst.Attribute) else \
-                    target.value if isinstance(target, cst.Name) else ""
-                if last == "dataclass":
-                    return True
+    st = _top_class(tree, name)
+    for d in st.decorators if st is not None else ():
+        target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+        last = target.attr.value if isinstance(target, cst.Attribute) else \
+            target.value if isinstance(target, cst.Name) else ""
+        if last == "dataclass":
+            return True
     return False
 
 
