@@ -42,7 +42,10 @@ _WALK_LIMIT = 10_000  # values looked at per call at most: a pathological argume
 # values no name can make a credential (an int is no password), and text, judged by its name alone
 _SCALARS = frozenset({int, float, bool, type(None), complex})
 _TEXT = frozenset({str, bytes})
-_NAMES: dict[str, bool] = {}  # a parameter's name -> whether it names a credential (names are the code's: few)
+# a parameter's or keyword's name -> whether it names a credential; bounded, since a `**kwargs`
+# function's keywords are the caller's data (`f(**row)`), not the code's few names
+_NAMES: dict[str, bool] = {}
+_NAMES_MAX = 4096
 
 
 def _holds_text(value: Any) -> bool:
@@ -52,7 +55,9 @@ def _holds_text(value: Any) -> bool:
 def _named_credential(name: str) -> bool:
     known = _NAMES.get(name)
     if known is None:
-        known = _NAMES[name] = is_credential_name(name)
+        known = is_credential_name(name)
+        if len(_NAMES) < _NAMES_MAX:
+            _NAMES[name] = known
     return known
 
 
