@@ -166,3 +166,14 @@ def test_answers_and_calls_without_credentials_cost_no_walk_and_are_written(tmp_
     assert len(written) == 2 and '"token":"hello"' in written[1]["messages"][2]["tool_calls"][0]["function"]["arguments"]
     assert inst.stats().causes == {}
     assert issubclass(CredentialValue, ValueError)
+
+
+def test_the_memo_of_names_stays_bounded_whatever_keywords_callers_pass() -> None:
+    """A `**kwargs` function's keywords are its caller's data (`f(**row)`): the memo of which names
+    are credentials must not grow with every new key."""
+    from distilgen.runtime import credentials
+
+    for i in range(credentials._NAMES_MAX + 500):
+        assert credential_in_call("f()", (), {f"column_{i}": "x"}, ()) is None
+    assert len(credentials._NAMES) <= credentials._NAMES_MAX
+    assert credential_in_call("f()", (), {"api_key": "sk-1"}, ()) is not None  # still judged when not memoised
