@@ -61,18 +61,24 @@ def load(folder: Path, threads: int, stepwise: bool = False) -> Any:
     from llama_cpp.server.settings import ModelSettings
 
     from distilgen.train._llama_server import (attach_adapter, lazy_grammar, load_with_adapter, on_llama_thread,
-                                               without_extra_buffer_types)
+                                               run_on_llama_thread)
+    from distilgen.train.buffer_types import extra_buffer_verdict, use_extra_buffer_types
     from distilgen.train.serve import _server_config
 
-    without_extra_buffer_types()
     config, schemas = _server_config([folder], "127.0.0.1", 0, threads, 2048)
+    # the weight buffers `distilgen serve` would choose for this base (train/buffer_types.py)
+    use_extra_buffer_types(extra_buffer_verdict(config["models"][0]["model"]).extra)
     settings = ModelSettings(**config["models"][0])
     schema = schemas[config["models"][0]["model_alias"]]
     if not stepwise:
         return load_with_adapter(settings, LlamaProxy.load_llama_from_model_settings), schema
-    llm = LlamaProxy.load_llama_from_model_settings(settings.model_copy(update={"lora_path": None}))
-    # on the same one llama thread as the served copy: a second OpenMP team would slow both (_LlamaThread)
-    return on_llama_thread(lazy_grammar(attach_adapter(llm, str(settings.lora_path)), compact=False)), schema
+    # loaded and run on the same one llama thread as the served copy: a second OpenMP team would slow
+    # both (_LlamaThread), and loading into AMX buffers starts one
+    def stepwise_model() -> Any:
+        llm = LlamaProxy.load_llama_from_model_settings(settings.model_copy(update={"lora_path": None}))
+        return lazy_grammar(attach_adapter(llm, str(settings.lora_path)), compact=False)
+
+    return on_llama_thread(run_on_llama_thread(stepwise_model)), schema
 
 
 def requests(n: int, seed: int) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ def main() -> int:
 
     os.environ.update(llama_thread_env(os.environ))  # before llama_cpp loads libgomp
     from distilgen.runtime.formats import decoding_schema
-    from distilgen.train._llama_server import without_extra_buffer_types
+    from distilgen.train.buffer_types import without_extra_buffer_types
     from distilgen.train.base import served_base
 
     without_extra_buffer_types()

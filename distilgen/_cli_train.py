@@ -123,6 +123,8 @@ def serve_cmd(folders: tuple[str, ...], host: str, port: int, threads: int) -> N
         click.echo(f"base_url: {info.base_url}")
         for model_id in info.model_ids or (info.model_id,):
             click.echo(f"model: local:{model_id}")
+        if info.kernels:
+            click.echo(f"llama.cpp weights: {info.kernels}")
         click.echo(f"serving {', '.join(info.folders) or folders} (pid {info.pid}); Ctrl-C stops it")
         sys.stdout.flush()
 

@@ -64,7 +64,8 @@ def test_lookup_gives_the_token_by_token_answer_in_fewer_passes() -> None:
     jump-forward: these asks have none; benchmarks/prompt_lookup.py counts them on trained models.)"""
     from llama_cpp import Llama
 
-    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar, without_extra_buffer_types
+    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar
+    from distilgen.train.buffer_types import without_extra_buffer_types
     from distilgen.train.base import resolve_base
 
     without_extra_buffer_types()
@@ -118,7 +119,7 @@ def small_base() -> Any:
     """The default base with a small context: guesses are tokenized and checked, never evaluated."""
     from llama_cpp import Llama
 
-    from distilgen.train._llama_server import without_extra_buffer_types
+    from distilgen.train.buffer_types import without_extra_buffer_types
     from distilgen.train.base import resolve_base
 
     without_extra_buffer_types()
@@ -160,7 +161,8 @@ def test_the_guess_after_a_value_is_its_end_and_the_json_the_grammar_forces_afte
     field, `}`), or the tokens are not the grammar's, nothing is guessed."""
     from llama_cpp import Llama, LlamaGrammar
 
-    from distilgen.train._llama_server import LazyGrammarGreedy, without_extra_buffer_types
+    from distilgen.train._llama_server import LazyGrammarGreedy
+    from distilgen.train.buffer_types import without_extra_buffer_types
     from distilgen.train.base import resolve_base
 
     without_extra_buffer_types()

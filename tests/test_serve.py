@@ -246,7 +246,7 @@ def test_adapter_gguf_matches_peft(tiny: dict[str, Any]) -> None:
         with peft_model.disable_adapter():
             plain = peft_model(torch.tensor([ids])).logits[0, -1].numpy()
 
-    from distilgen.train._llama_server import without_extra_buffer_types
+    from distilgen.train.buffer_types import without_extra_buffer_types
 
     without_extra_buffer_types()  # as the server loads it (AMX buffers + a LoRA segfault llama.cpp)
 

@@ -46,7 +46,8 @@ def test_lazy_grammar_answers_exactly_what_llama_cpp_chain_answers() -> None:
     does not (the one-token check settles it): every answer must equal the sampler chain's."""
     from llama_cpp import Llama
 
-    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar, without_extra_buffer_types
+    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar
+    from distilgen.train.buffer_types import without_extra_buffer_types
     from distilgen.train.base import resolve_base
 
     without_extra_buffer_types()
@@ -147,7 +148,8 @@ def test_jump_forward_evaluates_forced_tokens_in_batches() -> None:
 
     from llama_cpp import Llama
 
-    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar, without_extra_buffer_types
+    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar
+    from distilgen.train.buffer_types import without_extra_buffer_types
     from distilgen.train.base import resolve_base
 
     without_extra_buffer_types()
@@ -210,7 +212,8 @@ def test_other_sampling_keeps_llama_cpp_chain() -> None:
     answer, so llama-cpp-python's own sampler chain runs."""
     from llama_cpp import Llama
 
-    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar, without_extra_buffer_types
+    from distilgen.train._llama_server import LazyGrammarGreedy, lazy_grammar
+    from distilgen.train.buffer_types import without_extra_buffer_types
     from distilgen.train.base import resolve_base
 
     without_extra_buffer_types()

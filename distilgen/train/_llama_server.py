@@ -28,6 +28,8 @@ from typing import Any, Awaitable, Callable
 from distilgen.ops.shapes import USER_PREFIX
 from distilgen.runtime.formats import decoding_schema
 
+from .buffer_types import without_extra_buffer_types
+
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -136,31 +138,6 @@ def watch_parent(parent: int, interval: float = 1.0, grace: float = 10.0) -> thr
     return thread
 
 
-def without_extra_buffer_types() -> None:
-    """Load weights without llama.cpp's extra buffer types (AMX / CPU repacking). On this project's
-    2-core CI machine (a VM whose CPU reports AMX) llama-cpp-python 0.3.36 built from source
-    segfaults on any prompt of more than a few dozen tokens when weights sit in the AMX buffer;
-    the plain CPU buffer is correct everywhere. DISTILGEN_LLAMA_EXTRA_BUFTS=1 keeps them."""
-    if os.environ.get("DISTILGEN_LLAMA_EXTRA_BUFTS") == "1":
-        return
-    import llama_cpp
-    import llama_cpp.llama as llama_module
-
-    default = llama_cpp.llama_model_default_params
-    if getattr(default, "_distilgen", False):
-        return
-
-    def params() -> Any:
-        p = default()
-        if hasattr(p, "use_extra_bufts"):
-            p.use_extra_bufts = False
-        return p
-
-    params._distilgen = True  # type: ignore[attr-defined]
-    llama_cpp.llama_model_default_params = params
-    llama_module.llama_cpp.llama_model_default_params = params
-
-
 class _LlamaThread:
     """The one thread that runs every llama.cpp call of this process.
 
@@ -201,6 +178,11 @@ class _LlamaThread:
 _LLAMA_THREAD = _LlamaThread()
 
 
+def run_on_llama_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) on the process's one llama thread (loading a model included: _LlamaThread)."""
+    return _LLAMA_THREAD.run(fn, *args, **kwargs)
+
+
 def on_llama_thread(llm: Any) -> Any:
     """Make the model's compute entry points run on the process's one llama thread."""
     import functools
@@ -217,7 +199,15 @@ def load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
     off whenever `lora_path` is set (a leftover from when llama.cpp merged adapters into the
     weights), which copies the whole base into each process, and into each model of a multi-model
     server. llama.cpp applies an adapter at compute time, so here the base loads mmapped, without
-    `lora_path`, and the adapter is attached to the context the way llama-cpp-python itself does."""
+    `lora_path`, and the adapter is attached to the context the way llama-cpp-python itself does.
+
+    Loaded on the llama thread too: repacking weights into llama.cpp's AMX buffers runs OpenMP
+    regions, and a team started by the loading thread stays beside the llama thread's (see
+    _LlamaThread): with AMX on, 70 ms per generated token instead of 8."""
+    return _LLAMA_THREAD.run(_load_with_adapter, settings, load)
+
+
+def _load_with_adapter(settings: Any, load: Callable[[Any], Any]) -> Any:
     path = getattr(settings, "lora_path", None)
     if not path:
         return on_llama_thread(lazy_grammar(load(settings)))
@@ -823,6 +813,58 @@ def attach_adapter(llm: Any, path: str, scale: float = 1.0) -> Any:
     return llm
 
 
+class _SharedModel:
+    """One loaded llama.cpp model, lent to several `Llama`s (each keeps its own context and adapter).
+
+    llama.cpp applies a LoRA adapter per context, so every `local:NAME` on the same base can share
+    the base's weights. With plain CPU buffers the base is mmapped and its pages are shared anyway;
+    weights repacked into AMX buffers are a private copy per loaded model (221 MB per extra function
+    instead of 70 MB, test_memory_per_extra_model). Closed when the last `Llama` using it closes."""
+
+    def __init__(self, model: Any, release: Callable[[], None]) -> None:
+        self._shared = model
+        self._release: Callable[[], None] | None = release
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared, name)
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
+def share_loaded_models() -> None:
+    """Make `Llama` reuse an already loaded model of the same file and load settings (_SharedModel)."""
+    import llama_cpp._internals as internals
+
+    real = internals.LlamaModel
+    if getattr(real, "_distilgen_shared", False):
+        return
+    loaded: dict[tuple[Any, ...], list[Any]] = {}  # key -> [model, number of users]
+
+    def shared_model(*, path_model: str, params: Any, verbose: bool = True) -> Any:
+        # what decides the loaded weights (the field set differs between llama.cpp versions)
+        key = (os.path.realpath(path_model),) + tuple(
+            getattr(params, f, None) for f in ("n_gpu_layers", "split_mode", "main_gpu", "load_mode", "use_mmap",
+                                               "use_mlock", "vocab_only", "check_tensors", "use_extra_bufts", "no_host"))
+        if key not in loaded:
+            loaded[key] = [real(path_model=path_model, params=params, verbose=verbose), 0]
+        loaded[key][1] += 1
+
+        def release() -> None:
+            entry = loaded[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del loaded[key]
+                entry[0].close()
+
+        return _SharedModel(loaded[key][0], release)
+
+    shared_model._distilgen_shared = True  # type: ignore[attr-defined]
+    internals.LlamaModel = shared_model
+
+
 def keep_every_model_loaded() -> None:
     """llama_cpp.server's LlamaProxy holds one model at a time and reloads on every switch (and an
     unknown id silently gets the first model). Here every configured model is loaded at start and
@@ -833,6 +875,7 @@ def keep_every_model_loaded() -> None:
     from fastapi import HTTPException
 
     base = server_app.LlamaProxy
+    share_loaded_models()
 
     class AllLoaded(base):  # type: ignore[misc, valid-type]  # subclassing llama_cpp's class, untyped here
         @staticmethod

@@ -56,9 +56,11 @@ class ExactMatch:
         os.environ.update(llama_thread_env(os.environ))
         from llama_cpp import Llama
 
-        from ._llama_server import attach_adapter, lazy_grammar, without_extra_buffer_types
+        from ._llama_server import attach_adapter, lazy_grammar
+        from .buffer_types import extra_buffer_verdict, use_extra_buffer_types
 
-        without_extra_buffer_types()
+        # the kernels the server will use for this base, so the exact match is the served one
+        use_extra_buffer_types(extra_buffer_verdict(self.base).extra)
         longest = max(len(s) + len(u) for s, u, _ in examples) // 2 + self.max_tokens + 64
         llm = Llama(model_path=self.base, n_ctx=min(4096, max(512, longest)), n_threads=self.threads,
                     n_threads_batch=self.threads, n_batch=256, verbose=False)

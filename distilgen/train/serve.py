@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import DistilgenError, UsageError
+from . import buffer_types
 from .extras import require_serve
 
 __all__ = ["ServeInfo", "LocalServer", "serve_command", "start_server", "serve_forever", "free_port",
@@ -40,6 +41,8 @@ class ServeInfo:
     model_ids: tuple[str, ...] = ()
     """Every served id, in the order given (one llama.cpp process, one port)."""
     folders: tuple[str, ...] = ()
+    kernels: str = ""
+    """Which llama.cpp weight buffers the server uses, and why (train/buffer_types.py)."""
 
 
 class ServerFailed(DistilgenError):
@@ -109,6 +112,13 @@ def _server_config(folders: list[Path], host: str, port: int, threads: int, n_ct
         models.append(entry)
         schemas[name] = {info["tool_name"]: info["schema"]}
     return {"host": host, "port": port, "models": models}, schemas
+
+
+def _kernels(config: dict[str, Any], env: dict[str, str]) -> buffer_types.BufferVerdict:
+    """One server process, one choice: the extra buffer types only when every served base passes the probe."""
+    verdicts = [buffer_types.extra_buffer_verdict(base, env) for base in dict.fromkeys(m["model"] for m in config["models"])]
+    failed = [v for v in verdicts if not v.extra]
+    return failed[0] if failed else verdicts[0]
 
 
 def serve_command(folder: Path | list[Path], host: str, port: int, threads: int = 2, n_ctx: int = 2048) -> tuple[list[str], str]:
@@ -193,6 +203,8 @@ class LocalServer:
         env["DISTILGEN_TOOL_SCHEMAS"] = json.dumps(schemas)
         env["DISTILGEN_PARENT_PID"] = str(os.getpid())  # the server exits if we die without stopping it
         env.update(llama_thread_env(env))
+        kernels = _kernels(config, env)
+        env[buffer_types.ENV] = "1" if kernels.extra else "0"
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=env)
         base_url = f"http://{self.host}:{self.port}/v1"
@@ -201,7 +213,8 @@ class LocalServer:
         except BaseException:
             self.stop()
             raise
-        self.info = ServeInfo(base_url, names[0], self.proc.pid, tuple(cmd), names, tuple(str(f) for f in self.folders))
+        self.info = ServeInfo(base_url, names[0], self.proc.pid, tuple(cmd), names, tuple(str(f) for f in self.folders),
+                              ("extra (AMX / repacked)" if kernels.extra else "plain CPU") + f": {kernels.reason}")
         return self.info
 
     def _log_tail(self, lines: int = 15) -> str:
