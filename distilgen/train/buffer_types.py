@@ -111,10 +111,14 @@ def extra_buffer_verdict(base_gguf: str | os.PathLike[str], environ: dict[str, s
 
 
 def _cache_key(base: Path) -> str:
-    import llama_cpp
+    import importlib.util
 
     h = hashlib.sha256()
-    lib = Path(llama_cpp.__file__).parent / "lib"
+    # found, not imported: the parent of a server need not load llama.cpp's libraries itself
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("llama_cpp")
+    lib = Path(spec.origin).parent / "lib"
     for f in sorted(lib.glob("*.so*")) + sorted(lib.glob("*.dylib")) + sorted(lib.glob("*.dll")):
         h.update(f.name.encode())
         h.update(hashlib.sha256(f.read_bytes()).digest())
