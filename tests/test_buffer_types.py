@@ -98,6 +98,20 @@ def test_the_verdict_is_cached_per_base(cache: Path, tmp_path: Path, monkeypatch
         extra_buffer_verdict(base, {})
 
 
+def test_an_inconclusive_probe_is_not_cached(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain run that fails (a base llama.cpp cannot load, memory) says nothing about the build."""
+
+    def command(base: Path, out: Path, extra: bool) -> list[str]:
+        return [sys.executable, "-c", "import sys; sys.exit('cannot load the base')", str(out)]
+
+    monkeypatch.setattr(buffer_types, "_probe_command", command)
+    base = tmp_path / "base.gguf"
+    base.write_bytes(b"GGUF")
+    verdict = extra_buffer_verdict(base, {})
+    assert verdict == BufferVerdict(False, "the plain probe failed (exited with code 1): cannot load the base")
+    assert not list(cache.glob("llama-buffer-types/*.json"))  # asked again next time
+
+
 @needs_llama
 def test_the_real_probe_on_the_default_base(cache: Path) -> None:
     from distilgen.train.base import resolve_base

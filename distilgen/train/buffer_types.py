@@ -99,7 +99,9 @@ def extra_buffer_verdict(base_gguf: str | os.PathLike[str], environ: dict[str, s
         return BufferVerdict(bool(data["extra"]), str(data["reason"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    verdict = _probe(base)
+    verdict, conclusive = _probe(base)
+    if not conclusive:
+        return verdict  # a timeout or a failing plain run says nothing about the build: ask again next time
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
@@ -140,7 +142,8 @@ def _cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
-def _probe(base: Path) -> BufferVerdict:
+def _probe(base: Path) -> tuple[BufferVerdict, bool]:
+    """(the verdict, whether it is about the build: worth caching)."""
     import numpy as np
 
     with tempfile.TemporaryDirectory(prefix="distilgen-buffer-probe-") as tmp:
@@ -153,24 +156,24 @@ def _probe(base: Path) -> BufferVerdict:
                 proc = subprocess.run(_probe_command(base, out, extra), stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=_TIMEOUT)
             except subprocess.TimeoutExpired:
                 return BufferVerdict(False, f"the probe {'with' if extra else 'without'} extra buffer types "
-                                            f"did not finish within {_TIMEOUT:.0f}s")
+                                            f"did not finish within {_TIMEOUT:.0f}s"), False
             if proc.returncode != 0:
                 what = _exit_text(proc.returncode)
                 if not extra:
                     return BufferVerdict(False, f"the plain probe failed ({what}): "
-                                                f"{proc.stderr.decode(errors='replace').strip()[-300:]}")
-                return BufferVerdict(False, f"llama.cpp with extra buffer types {what} on a 64-token prompt")
+                                                f"{proc.stderr.decode(errors='replace').strip()[-300:]}"), False
+                return BufferVerdict(False, f"llama.cpp with extra buffer types {what} on a 64-token prompt"), True
             results[extra] = np.load(out)
     plain, extra_rows = results[False], results[True]
     if plain.shape != extra_rows.shape or not np.isfinite(extra_rows).all():
-        return BufferVerdict(False, "llama.cpp with extra buffer types computed non-finite or misshapen logits")
+        return BufferVerdict(False, "llama.cpp with extra buffer types computed non-finite or misshapen logits"), True
     top = float((plain.argmax(axis=1) == extra_rows.argmax(axis=1)).mean())
     diff = float(np.abs(plain - extra_rows).max())
     scale = float(np.abs(plain).max())
     figures = f"top token equal on {top:.0%} of {len(plain)} rows, largest logit difference {diff:.2f} of {scale:.1f}"
     if top < _MIN_TOP_AGREEMENT or diff > _MAX_DIFF_SHARE * scale:
-        return BufferVerdict(False, f"llama.cpp with extra buffer types disagrees with the plain kernels ({figures})")
-    return BufferVerdict(True, f"extra buffer types agree with the plain kernels ({figures})")
+        return BufferVerdict(False, f"llama.cpp with extra buffer types disagrees with the plain kernels ({figures})"), True
+    return BufferVerdict(True, f"extra buffer types agree with the plain kernels ({figures})"), True
 
 
 def _probe_command(base: Path, out: Path, extra: bool) -> list[str]:
