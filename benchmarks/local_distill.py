@@ -12,7 +12,9 @@ load average beside it (llama.cpp spin-waits: a loaded machine makes every call 
 
 Run (needs the train and serve extras):
     nice -n 10 python benchmarks/local_distill.py [--functions classify,extract,multiply] [--out DIR]
-    nice -n 10 python benchmarks/local_distill.py --functions size,queue,contact,quantity,date,shipment --no-base
+    nice -n 10 python benchmarks/local_distill.py --functions size,queue,contact,quantity,shipment --no-base
+    nice -n 10 python benchmarks/local_distill.py --functions date --no-base --train-args "--grow-rounds 0"
+        # parse_date raises on inputs drawn from its bare signature, so `train` refuses to grow its data
     nice -n 10 python benchmarks/local_distill.py --functions address,invoice --no-base   # benchmarks/lookup_teachers.py
     ... --include-code-body   # capture and dispatch with the function's body in the system prompt
     ... --out DIR --reuse     # serve and ask again the models an earlier run left in DIR (no training)
