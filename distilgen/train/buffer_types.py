@@ -146,12 +146,14 @@ def _probe(base: Path) -> tuple[BufferVerdict, bool]:
     """(the verdict, whether it is about the build: worth caching)."""
     import numpy as np
 
+    from .serve import llama_thread_env  # here: serve imports this module
+
     with tempfile.TemporaryDirectory(prefix="distilgen-buffer-probe-") as tmp:
         results = {}
         for extra in (False, True):
             out = Path(tmp) / f"{int(extra)}.npy"
             env = {k: v for k, v in os.environ.items() if k != ENV}
-            env.setdefault("GOMP_SPINCOUNT", "1000")  # as the server runs: no spinning past the probe
+            env.update(llama_thread_env(env))  # the children's threads wait at barriers as the server's do
             try:
                 proc = subprocess.run(_probe_command(base, out, extra), stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=_TIMEOUT)
             except subprocess.TimeoutExpired:
