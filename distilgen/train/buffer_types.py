@@ -15,6 +15,7 @@ probing."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -113,6 +114,16 @@ def extra_buffer_verdict(base_gguf: str | os.PathLike[str], environ: dict[str, s
 
 
 def _cache_key(base: Path) -> str:
+    h = hashlib.sha256(_build_key().encode())
+    st = base.stat()
+    h.update(f"{base.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1)
+def _build_key() -> str:
+    """The llama.cpp libraries' digest and the CPU's flags: fixed for a process's life, and ~24 MB
+    to hash, so once per process rather than at every epoch's scoring."""
     import importlib.util
 
     h = hashlib.sha256()
@@ -125,9 +136,7 @@ def _cache_key(base: Path) -> str:
         h.update(f.name.encode())
         h.update(hashlib.sha256(f.read_bytes()).digest())
     h.update(_cpu_flags().encode())
-    st = base.stat()
-    h.update(f"{base.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:32]
+    return h.hexdigest()
 
 
 def _cpu_flags() -> str:
